@@ -1,0 +1,203 @@
+"""The one error hierarchy of streamdata.
+
+Every error streamdata raises on purpose derives from :class:`StreamDataError`
+and, where one fits, from the builtin a Python user would catch
+(``ValueError``, ``TimeoutError``, ``KeyError``...).
+
+Example:
+    >>> from streamdata.errors import ColumnNotFoundError
+    >>> err = ColumnNotFoundError("x", ["a", "b"])
+    >>> str(err)
+    "column 'x' not in ['a', 'b']"
+    >>> isinstance(err, KeyError)
+    True
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+
+class StreamDataError(Exception):
+    """Root of every error streamdata raises on purpose."""
+
+
+# --------------------------------------------------------------------------- runtime
+
+
+class RuntimeSystemError(StreamDataError):
+    """A failure of the runtime itself (not of user code)."""
+
+
+class TaskError(StreamDataError):
+    """A task or actor method raised. ``sd.get`` raises it.
+
+    The instance ``get`` raises is also an instance of the user's exception
+    class (see :meth:`TaskError.wrap`), so ``except ValueError`` still works.
+    ``cause`` is the original exception (when it could be unpickled) and
+    ``remote_traceback`` the formatted traceback from the worker.
+    """
+
+    def __init__(self, message: str = "", *, cause: BaseException | None = None,
+                 remote_traceback: str = "", function_name: str = "") -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.remote_traceback = remote_traceback
+        self.function_name = function_name
+
+    def __str__(self) -> str:
+        head = f"{self.function_name} failed" if self.function_name else "task failed"
+        cause = self.cause
+        what = f"{type(cause).__name__}: {cause}" if cause is not None else (self.args[0] if self.args else "")
+        text = f"{head}: {what}"
+        if self.remote_traceback:
+            text += "\n\nRemote traceback:\n" + self.remote_traceback.rstrip()
+        return text
+
+    @staticmethod
+    def wrap(cause: BaseException, remote_traceback: str, function_name: str) -> "TaskError":
+        """Build a TaskError that is also an instance of ``type(cause)``."""
+        cause_cls = type(cause)
+        if isinstance(cause, TaskError):
+            return cause
+        try:
+            cls = _task_error_class(cause_cls)
+            err = cls.__new__(cls)
+            err.args = cause.args
+            TaskError.__init__(err, str(cause), cause=cause, remote_traceback=remote_traceback,
+                               function_name=function_name)
+            err.args = cause.args
+            # copy user attributes so `err.code`, `err.errno`... keep working
+            try:
+                err.__dict__.update({k: v for k, v in vars(cause).items() if k not in err.__dict__})
+            except TypeError:
+                pass
+            return err
+        except Exception:  # an exotic exception class (e.g. final, C-level layout conflict)
+            return TaskError(str(cause), cause=cause, remote_traceback=remote_traceback,
+                             function_name=function_name)
+
+
+_TASK_ERROR_CLASSES: dict[type, type] = {}
+
+
+def _task_error_class(cause_cls: type) -> type:
+    cls = _TASK_ERROR_CLASSES.get(cause_cls)
+    if cls is None:
+        cls = type(f"TaskError({cause_cls.__name__})", (TaskError, cause_cls), {
+            "__str__": TaskError.__str__,
+            "__module__": __name__,
+            # pickle back to a plain TaskError carrying the cause
+            "__reduce__": lambda self: (_rebuild_task_error,
+                                        (self.cause, self.remote_traceback, self.function_name)),
+        })
+        _TASK_ERROR_CLASSES[cause_cls] = cls
+    return cls
+
+
+def _rebuild_task_error(cause: BaseException, tb: str, name: str) -> TaskError:
+    return TaskError.wrap(cause, tb, name)
+
+
+class ActorDiedError(RuntimeSystemError):
+    """The actor died (its process exited or it was killed) and will not restart."""
+
+
+class ActorUnavailableError(RuntimeSystemError):
+    """The actor is restarting; the call was not delivered."""
+
+
+class WorkerCrashedError(RuntimeSystemError):
+    """The worker process running the task died and retries were exhausted."""
+
+
+class GetTimeoutError(RuntimeSystemError, TimeoutError):
+    """``sd.get(..., timeout=...)`` expired before the object was ready."""
+
+
+class ObjectLostError(RuntimeSystemError):
+    """The object's value is gone (its storage was lost) and cannot be rebuilt."""
+
+
+class ObjectFreedError(ObjectLostError):
+    """The object was freed (every reference to it dropped) before it was read."""
+
+
+class ObjectStoreFullError(RuntimeSystemError, MemoryError):
+    """The object store is full and spilling could not make room."""
+
+
+class OutOfMemoryError(RuntimeSystemError, MemoryError):
+    """A worker was killed because the machine ran out of memory."""
+
+
+class TaskCancelledError(RuntimeSystemError):
+    """The task was cancelled with ``sd.cancel`` before it finished."""
+
+
+class PlacementGroupError(RuntimeSystemError, ValueError):
+    """A placement group request is invalid or was removed."""
+
+
+class RuntimeNotInitializedError(RuntimeSystemError):
+    """An operation needs ``sd.init()`` and it could not run implicitly."""
+
+
+# --------------------------------------------------------------------------- plan / data
+
+
+class PlanError(StreamDataError, ValueError):
+    """An invalid logical plan (bad arguments to a Dataset method)."""
+
+
+class SchemaError(PlanError):
+    """Schemas are incompatible (e.g. a union of mismatched schemas)."""
+
+
+class ColumnNotFoundError(SchemaError, KeyError):
+    """A column name that the data does not have.
+
+    Example:
+        >>> str(ColumnNotFoundError("x", ["a"]))
+        "column 'x' not in ['a']"
+    """
+
+    def __init__(self, column: str, available: Iterable[str]) -> None:
+        self.column = column
+        self.available = list(available)
+        super().__init__(f"column {column!r} not in {self.available}")
+
+    def __str__(self) -> str:  # KeyError would repr() the message
+        return str(self.args[0])
+
+
+class UDFReturnError(StreamDataError, ValueError):
+    """A user function returned a value of the wrong shape or type."""
+
+
+class DataSourceError(StreamDataError):
+    """Reading a source failed (a malformed file, an unreachable location)."""
+
+    def __init__(self, message: str, *, path: str | None = None) -> None:
+        super().__init__(message)
+        self.path = path
+
+
+class DataSinkError(StreamDataError):
+    """Writing to a sink failed; nothing was made visible at the destination."""
+
+
+class ExecutionError(StreamDataError):
+    """The streaming executor failed for a reason other than a user error."""
+
+
+def describe(value: Any) -> str:
+    """A short description of a value for error messages.
+
+    Example:
+        >>> describe([1, 2, 3])
+        'list of 3 items'
+    """
+    if isinstance(value, (list, tuple, dict, set)):
+        return f"{type(value).__name__} of {len(value)} items"
+    return type(value).__name__

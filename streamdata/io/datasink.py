@@ -1,0 +1,47 @@
+"""The interface between the engine and destinations of data.
+
+The write protocol (Ray's): ``on_write_start`` once on the driver, ``write`` in
+worker tasks (one call per task, over that task's blocks), then
+``on_write_complete(results)`` on the driver when every task succeeded, or
+``on_write_failed(error)`` when any failed. File sinks write into a staging
+location in ``write`` and make the files visible in ``on_write_complete``, so a
+failed write leaves the destination as it was.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+import pyarrow as pa
+
+
+@dataclass(frozen=True, slots=True)
+class WriteContext:
+    """Identifies one write task: unique file names derive from it."""
+
+    write_uuid: str
+    task_index: int
+
+
+class Datasink(ABC):
+    """A destination of data."""
+
+    name: str = "Write"
+
+    def on_write_start(self) -> None:
+        """Prepare the destination (runs on the driver before any write task)."""
+
+    @abstractmethod
+    def write(self, blocks: Iterable[pa.Table], ctx: WriteContext) -> Any:
+        """Write ``blocks`` (runs in a worker). Returns a small, picklable result."""
+
+    def on_write_complete(self, write_results: list[Any]) -> None:
+        """Commit: make the written data visible (driver, after every task succeeded)."""
+
+    def on_write_failed(self, error: BaseException) -> None:
+        """Roll back: remove staged data (driver, after a task failed)."""
+
+    def __repr__(self) -> str:
+        return self.name
