@@ -1,0 +1,571 @@
+"""Blocks and batch formats: the one module of conversions.
+
+A block is a :class:`pyarrow.Table`. User functions see batches in one of three
+formats: ``"numpy"`` (a dict of ndarrays, also ``"default"``), ``"pandas"`` or
+``"pyarrow"``. Conversions are zero-copy wherever Arrow allows (single-chunk
+numeric columns without nulls, fixed-shape tensors). Columns holding N-d arrays
+are stored as Arrow's ``fixed_shape_tensor`` extension type and come back as
+N-d ndarrays; arrays of varying shapes use :class:`VariableShapeTensorType`;
+other Python objects are pickled into :class:`PythonObjectType`.
+
+Example:
+    >>> import numpy as np
+    >>> t = batch_to_table({"x": np.zeros((2, 3, 4)), "y": np.arange(2)})
+    >>> to_numpy(t)["x"].shape
+    (2, 3, 4)
+    >>> [r["y"] for r in iter_rows(t)]
+    [0, 1]
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Union
+
+import numpy as np
+import pyarrow as pa
+
+from streamdata.errors import UDFReturnError, describe
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+Block = pa.Table
+Batch = Union[dict[str, np.ndarray], "pd.DataFrame", pa.Table]
+
+BATCH_FORMATS = ("default", "numpy", "pandas", "pyarrow")
+_EXPECTED = "expected a dict of arrays, pandas.DataFrame or pyarrow.Table"
+
+
+# --------------------------------------------------------------------------- extension types
+
+
+class VariableShapeTensorType(pa.ExtensionType):
+    """N-d arrays of one dtype and rank whose shapes differ row to row.
+
+    Storage: ``struct<data: list<value_type>, shape: list<int64>>`` (row-major data).
+    """
+
+    def __init__(self, value_type: pa.DataType, ndim: int) -> None:
+        self.ndim = ndim
+        storage = pa.struct([("data", pa.list_(value_type)), ("shape", pa.list_(pa.int64()))])
+        super().__init__(storage, "streamdata.variable_shape_tensor")
+
+    @property
+    def value_type(self) -> pa.DataType:
+        return self.storage_type.field("data").type.value_type
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return str(self.ndim).encode()
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> "VariableShapeTensorType":
+        return cls(storage_type.field("data").type.value_type, int(serialized.decode() or 0))
+
+
+class PythonObjectType(pa.ExtensionType):
+    """Arbitrary picklable Python objects, one pickle per row."""
+
+    def __init__(self) -> None:
+        super().__init__(pa.large_binary(), "streamdata.python_object")
+
+    def __arrow_ext_serialize__(self) -> bytes:
+        return b""
+
+    @classmethod
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> "PythonObjectType":
+        return cls()
+
+
+def _register_extension_types() -> None:
+    for ext in (VariableShapeTensorType(pa.float64(), 1), PythonObjectType()):
+        try:
+            pa.register_extension_type(ext)
+        except pa.ArrowKeyError:  # already registered (module reloaded)
+            pass
+
+
+_register_extension_types()
+
+
+def _is_fixed_tensor(t: pa.DataType) -> bool:
+    return isinstance(t, pa.FixedShapeTensorType)
+
+
+def is_tensor_type(t: pa.DataType) -> bool:
+    """Whether ``t`` holds N-d arrays (fixed or variable shape).
+
+    Example:
+        >>> is_tensor_type(pa.fixed_shape_tensor(pa.int8(), [2, 2])), is_tensor_type(pa.int8())
+        (True, False)
+    """
+    return _is_fixed_tensor(t) or isinstance(t, VariableShapeTensorType)
+
+
+# --------------------------------------------------------------------------- column → numpy
+
+
+def _array_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndarray:
+    """One Arrow column as an ndarray (tensor columns as N-d arrays)."""
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+    t = arr.type
+    if _is_fixed_tensor(t):
+        if not chunks:
+            return np.empty((0, *t.shape), dtype=t.value_type.to_pandas_dtype())
+        parts = [c.to_numpy_ndarray() for c in chunks]
+        out = parts[0] if len(parts) == 1 else np.concatenate(parts)
+    elif isinstance(t, VariableShapeTensorType):
+        out = np.empty(len(arr), dtype=object)
+        i = 0
+        for c in chunks:
+            storage = c.storage
+            data, shape = storage.field("data"), storage.field("shape")
+            for j in range(len(c)):
+                if not storage[j].is_valid:
+                    out[i] = None
+                else:
+                    out[i] = data[j].values.to_numpy(zero_copy_only=False).reshape(shape[j].as_py())
+                i += 1
+        return out
+    elif isinstance(t, PythonObjectType):
+        out = np.empty(len(arr), dtype=object)
+        i = 0
+        for c in chunks:
+            for v in c.storage.to_pylist():
+                out[i] = None if v is None else pickle.loads(v)
+                i += 1
+        return out
+    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
+        # a list per row → an object array of ndarrays
+        out = np.empty(len(arr), dtype=object)
+        i = 0
+        for c in chunks:
+            for j in range(len(c)):
+                v = c[j]
+                out[i] = None if not v.is_valid else v.values.to_numpy(zero_copy_only=False)
+                i += 1
+        return out
+    else:
+        if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
+            arr = arr.chunk(0)
+        out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
+    if not zero_copy and not out.flags.writeable:
+        out = out.copy()
+    return out
+
+
+def to_numpy(table: pa.Table, *, zero_copy: bool = False) -> dict[str, np.ndarray]:
+    """A table as a dict of ndarrays.
+
+    Args:
+        table: the block.
+        zero_copy: allow read-only arrays that share Arrow's memory; False returns
+            writable arrays (copying only where Arrow's memory would be shared).
+
+    Example:
+        >>> to_numpy(pa.table({"a": [1, 2]}))["a"].tolist()
+        [1, 2]
+    """
+    return {name: _array_to_numpy(table.column(i), zero_copy)
+            for i, name in enumerate(table.column_names)}
+
+
+def to_pandas(table: pa.Table) -> "pd.DataFrame":
+    """A table as a pandas DataFrame (tensor columns become object columns of ndarrays).
+
+    Example:
+        >>> to_pandas(pa.table({"a": [1, 2]}))["a"].sum()
+        np.int64(3)
+    """
+    import pandas as pd
+
+    special = [i for i, f in enumerate(table.schema) if isinstance(f.type, pa.BaseExtensionType)]
+    if not special:
+        return table.to_pandas()
+    plain = table.drop_columns([table.column_names[i] for i in special])
+    df = plain.to_pandas() if plain.num_columns else pd.DataFrame(index=range(table.num_rows))
+    for i in special:
+        values = _array_to_numpy(table.column(i), zero_copy=False)
+        if values.ndim > 1:
+            col = np.empty(len(values), dtype=object)
+            for j in range(len(values)):
+                col[j] = values[j]
+            values = col
+        df[table.column_names[i]] = values
+    return df[table.column_names]
+
+
+def to_batch(table: pa.Table, batch_format: str | None, *, zero_copy: bool = False) -> Batch:
+    """A block in the user's ``batch_format`` (``"default"``/``"numpy"``, ``"pandas"``, ``"pyarrow"``).
+
+    Example:
+        >>> type(to_batch(pa.table({"a": [1]}), "pandas")).__name__
+        'DataFrame'
+    """
+    fmt = normalize_batch_format(batch_format)
+    if fmt == "numpy":
+        return to_numpy(table, zero_copy=zero_copy)
+    if fmt == "pandas":
+        return to_pandas(table)
+    return table
+
+
+def normalize_batch_format(batch_format: str | None) -> str:
+    """``"numpy"``, ``"pandas"`` or ``"pyarrow"`` for any accepted spelling; ValueError otherwise.
+
+    Example:
+        >>> normalize_batch_format("default"), normalize_batch_format(None)
+        ('numpy', 'pyarrow')
+    """
+    if batch_format in ("default", "numpy"):
+        return "numpy"
+    if batch_format in ("pyarrow", "arrow", None):
+        return "pyarrow"
+    if batch_format == "pandas":
+        return "pandas"
+    raise ValueError(f"batch_format must be one of {list(BATCH_FORMATS)}, got {batch_format!r}")
+
+
+# --------------------------------------------------------------------------- values → Arrow
+
+
+def _stackable(values: Iterable[Any]) -> tuple[bool, bool]:
+    """(all ndarrays, all of one shape and dtype) for the non-None values."""
+    first = None
+    same = True
+    for v in values:
+        if v is None:
+            continue
+        if not isinstance(v, np.ndarray):
+            return False, False
+        if first is None:
+            first = v
+        elif v.shape != first.shape or v.dtype != first.dtype:
+            same = False
+    return first is not None, same
+
+
+def _ndarray_to_arrow(arr: np.ndarray) -> pa.Array:
+    """An ndarray column (N-d arrays → tensor type, objects → Arrow or pickled)."""
+    if arr.ndim > 1:
+        if arr.dtype == object:
+            return _objects_to_arrow(list(arr))
+        return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(arr))
+    if arr.dtype == object:
+        return _objects_to_arrow(arr)
+    if arr.dtype.kind == "U":
+        return pa.array(arr, type=pa.string())
+    return pa.array(arr)
+
+
+def _objects_to_arrow(values: Any) -> pa.Array:
+    """A sequence of Python objects: ndarrays become tensors, the rest Arrow or pickles."""
+    seq = values if isinstance(values, (list, np.ndarray)) else list(values)
+    all_arrays, same = _stackable(seq)
+    if all_arrays and not any(v is None for v in seq):
+        if same and len(seq) > 0 and seq[0].ndim >= 1 and seq[0].dtype != object:
+            return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(np.stack(seq)))
+        if all(v.dtype != object for v in seq):
+            return _variable_tensor(seq)
+    try:
+        return pa.array(list(seq) if isinstance(seq, np.ndarray) else seq, from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+        return _pickled(seq)
+
+
+def _variable_tensor(arrays: list[np.ndarray]) -> pa.Array:
+    dtype = np.result_type(*[a.dtype for a in arrays])
+    ndim = arrays[0].ndim
+    if any(a.ndim != ndim for a in arrays):
+        return _pickled(arrays)
+    value_type = pa.from_numpy_dtype(dtype)
+    data = pa.array([np.ascontiguousarray(a, dtype=dtype).ravel() for a in arrays],
+                    type=pa.list_(value_type))
+    shape = pa.array([list(a.shape) for a in arrays], type=pa.list_(pa.int64()))
+    storage = pa.StructArray.from_arrays([data, shape], names=["data", "shape"])
+    return pa.ExtensionArray.from_storage(VariableShapeTensorType(value_type, ndim), storage)
+
+
+def _pickled(values: Any) -> pa.Array:
+    storage = pa.array([None if v is None else pickle.dumps(v, protocol=5) for v in values],
+                       type=pa.large_binary())
+    return pa.ExtensionArray.from_storage(PythonObjectType(), storage)
+
+
+def _column_to_arrow(name: str, value: Any, what: str) -> pa.Array | pa.ChunkedArray:
+    if isinstance(value, (pa.Array, pa.ChunkedArray)):
+        return value
+    if isinstance(value, np.ndarray):
+        return _ndarray_to_arrow(value)
+    if isinstance(value, (list, tuple)):
+        return _objects_to_arrow(list(value))
+    mod = type(value).__module__
+    if mod.startswith("pandas"):
+        return _series_to_arrow(value)
+    if mod.startswith("torch"):
+        return _ndarray_to_arrow(value.detach().cpu().numpy())
+    raise UDFReturnError(f"{what} returned column {name!r} as {describe(value)}; "
+                         f"expected an array (numpy.ndarray, list, pyarrow.Array)")
+
+
+def _series_to_arrow(series: Any) -> pa.Array:
+    if series.dtype == object:
+        return _objects_to_arrow(series.to_numpy())
+    return pa.Array.from_pandas(series)
+
+
+def numpy_to_table(batch: Mapping[str, Any], *, what: str = "map_batches UDF") -> pa.Table:
+    """A dict of arrays (numpy, lists, Arrow, torch) as a table; N-d arrays become tensor columns.
+
+    Raises:
+        UDFReturnError: columns of unequal lengths or a value that is not an array.
+
+    Example:
+        >>> numpy_to_table({"a": [1, 2], "b": ["x", "y"]}).num_rows
+        2
+        >>> numpy_to_table({"a": [1, 2, 3], "b": [1, 2]})
+        Traceback (most recent call last):
+        ...
+        streamdata.errors.UDFReturnError: map_batches UDF returned columns of unequal lengths: {'a': 3, 'b': 2}
+    """
+    arrays = {}
+    for name, value in batch.items():
+        if not isinstance(name, str):
+            raise UDFReturnError(f"{what} returned a dict with a non-string key {name!r}; "
+                                 "column names must be strings")
+        arrays[name] = _column_to_arrow(name, value, what)
+    lengths = {name: len(a) for name, a in arrays.items()}
+    if len(set(lengths.values())) > 1:
+        raise UDFReturnError(f"{what} returned columns of unequal lengths: {lengths}")
+    return pa.table(arrays) if arrays else pa.table({})
+
+
+def pandas_to_table(df: "pd.DataFrame") -> pa.Table:
+    """A DataFrame as a table (the index is dropped; ndarray cells become tensor columns).
+
+    Example:
+        >>> import pandas as pd
+        >>> pandas_to_table(pd.DataFrame({"a": [1.0, 2.0]})).column_names
+        ['a']
+    """
+    cols = [str(c) for c in df.columns]
+    if len(set(cols)) != len(cols):
+        raise UDFReturnError(f"DataFrame has duplicate column names: {cols}")
+    if not any(df[c].dtype == object for c in df.columns):
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return table.rename_columns(cols)
+    return pa.table({str(c): _series_to_arrow(df[c]) for c in df.columns})
+
+
+def rows_to_table(rows: Iterable[Mapping[str, Any]], *, what: str = "map UDF") -> pa.Table:
+    """A list of row dicts as a table (columns in first-seen order; missing values null).
+
+    Example:
+        >>> rows_to_table([{"a": 1}, {"a": 2, "b": "x"}]).to_pydict()
+        {'a': [1, 2], 'b': [None, 'x']}
+    """
+    columns: dict[str, list[Any]] = {}
+    n = 0
+    for row in rows:
+        if not isinstance(row, Mapping):
+            raise UDFReturnError(f"{what} returned {describe(row)} as a row; expected a dict")
+        for key in row:
+            if key not in columns:
+                columns[key] = [None] * n
+        for key, col in columns.items():
+            col.append(row.get(key))
+        n += 1
+    return pa.table({k: _objects_to_arrow(v) for k, v in columns.items()}) if columns else pa.table({})
+
+
+def batch_to_table(batch: Any, *, what: str = "map_batches UDF") -> pa.Table:
+    """Normalise what a UDF returned (dict of arrays, pandas, Arrow, list of rows) into a table.
+
+    Raises:
+        UDFReturnError: anything else, saying what was returned and what is expected.
+
+    Example:
+        >>> batch_to_table(3)
+        Traceback (most recent call last):
+        ...
+        streamdata.errors.UDFReturnError: map_batches UDF returned int; expected a dict of arrays, pandas.DataFrame or pyarrow.Table
+    """
+    if isinstance(batch, pa.Table):
+        return batch
+    if isinstance(batch, pa.RecordBatch):
+        return pa.Table.from_batches([batch])
+    if isinstance(batch, Mapping):
+        return numpy_to_table(batch, what=what)
+    if type(batch).__module__.startswith("pandas") and type(batch).__name__ == "DataFrame":
+        return pandas_to_table(batch)
+    if isinstance(batch, list) and all(isinstance(r, Mapping) for r in batch):
+        return rows_to_table(batch, what=what)
+    raise UDFReturnError(f"{what} returned {describe(batch)}; {_EXPECTED}")
+
+
+# --------------------------------------------------------------------------- table operations
+
+
+def num_rows(batch: Batch) -> int:
+    """Rows in a batch of any format.
+
+    Example:
+        >>> num_rows({"a": np.arange(3)})
+        3
+    """
+    if isinstance(batch, Mapping):
+        return len(next(iter(batch.values()))) if batch else 0
+    return len(batch)
+
+
+def size_bytes(table: pa.Table) -> int:
+    """Bytes a block takes in memory."""
+    return table.nbytes
+
+
+def concat(tables: list[pa.Table]) -> pa.Table:
+    """Tables concatenated in order (missing columns null-filled; types promoted if needed).
+
+    Example:
+        >>> concat([pa.table({"a": [1]}), pa.table({"a": [2], "b": ["x"]})]).to_pydict()
+        {'a': [1, 2], 'b': [None, 'x']}
+    """
+    tables = [t for t in tables if t.num_columns or t.num_rows]
+    if not tables:
+        return pa.table({})
+    if len(tables) == 1:
+        return tables[0]
+    first = tables[0].schema
+    if all(t.schema.equals(first) for t in tables[1:]):
+        return pa.concat_tables(tables)
+    try:
+        return pa.concat_tables(tables, promote_options="default")
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return pa.concat_tables(tables, promote_options="permissive")
+
+
+def slice_table(table: pa.Table, start: int, end: int) -> pa.Table:
+    """Rows ``[start, end)`` (zero-copy)."""
+    return table.slice(start, max(0, end - start))
+
+
+def split_by_size(table: pa.Table, target_max_bytes: int) -> list[pa.Table]:
+    """``table`` cut into zero-copy slices of about ``target_max_bytes`` or less each.
+
+    Example:
+        >>> parts = split_by_size(pa.table({"a": np.arange(1000)}), 2000)
+        >>> len(parts), sum(p.num_rows for p in parts)
+        (4, 1000)
+    """
+    nbytes = table.nbytes
+    if table.num_rows <= 1 or nbytes <= target_max_bytes or target_max_bytes <= 0:
+        return [table]
+    pieces = min(table.num_rows, math.ceil(nbytes / target_max_bytes))
+    return split_by_count(table, pieces)
+
+
+def split_by_count(table: pa.Table, pieces: int) -> list[pa.Table]:
+    """``table`` cut into ``pieces`` zero-copy slices of near-equal row counts.
+
+    Example:
+        >>> [t.num_rows for t in split_by_count(pa.table({"a": range(5)}), 2)]
+        [3, 2]
+    """
+    n = table.num_rows
+    pieces = max(1, pieces)
+    base, extra = divmod(n, pieces)
+    out, start = [], 0
+    for i in range(pieces):
+        size = base + (1 if i < extra else 0)
+        out.append(table.slice(start, size))
+        start += size
+    return out
+
+
+def iter_rows(table: pa.Table) -> Iterator[dict[str, Any]]:
+    """Rows of a block as dicts (tensor cells as ndarrays).
+
+    Example:
+        >>> list(iter_rows(pa.table({"a": [1, 2]})))
+        [{'a': 1}, {'a': 2}]
+    """
+    special = {name for name, f in zip(table.column_names, table.schema)
+               if isinstance(f.type, pa.BaseExtensionType)}
+    if not special:
+        for batch in table.to_batches(max_chunksize=4096):
+            yield from batch.to_pylist()
+        return
+    step = 4096
+    for start in range(0, table.num_rows, step):
+        part = table.slice(start, step)
+        cols = {name: (_array_to_numpy(part.column(name), zero_copy=False) if name in special
+                       else part.column(name).to_pylist()) for name in part.column_names}
+        names = list(cols)
+        for i in range(part.num_rows):
+            yield {name: cols[name][i] for name in names}
+
+
+class Batcher:
+    """Cuts a stream of tables into batches of exactly ``batch_size`` rows (the last may be short).
+
+    Args:
+        batch_size: rows per batch; None passes each table through whole.
+
+    Example:
+        >>> b = Batcher(4)
+        >>> b.add(pa.table({"a": range(6)})); b.add(pa.table({"a": range(3)}))
+        >>> [t.num_rows for t in b.drain()] + [t.num_rows for t in b.finish()]
+        [4, 4, 1]
+    """
+
+    def __init__(self, batch_size: int | None) -> None:
+        if batch_size is not None and batch_size <= 0:
+            raise ValueError(f"batch_size must be a positive integer or None, got {batch_size}")
+        self.batch_size = batch_size
+        self._buffer: list[pa.Table] = []
+        self._rows = 0
+
+    def add(self, table: pa.Table) -> None:
+        """Queue a table."""
+        if table.num_rows == 0 and self._buffer:
+            return
+        self._buffer.append(table)
+        self._rows += table.num_rows
+
+    def buffered_rows(self) -> int:
+        return self._rows
+
+    def drain(self) -> Iterator[pa.Table]:
+        """Every full batch available now."""
+        if self.batch_size is None:
+            yield from self.finish()
+            return
+        while self._rows >= self.batch_size:
+            yield self._take(self.batch_size)
+
+    def finish(self) -> Iterator[pa.Table]:
+        """The remaining rows (full batches, then one short batch)."""
+        if self.batch_size is None:
+            buffered, self._buffer, self._rows = self._buffer, [], 0
+            yield from (t for t in buffered if t.num_rows)
+            return
+        yield from self.drain()
+        if self._rows:
+            yield self._take(self._rows)
+        self._buffer = []
+
+    def _take(self, n: int) -> pa.Table:
+        parts, need = [], n
+        while need > 0:
+            head = self._buffer[0]
+            if head.num_rows <= need:
+                parts.append(head)
+                self._buffer.pop(0)
+                need -= head.num_rows
+            else:
+                parts.append(head.slice(0, need))
+                self._buffer[0] = head.slice(need)
+                need = 0
+        self._rows -= n
+        return parts[0] if len(parts) == 1 else concat(parts)
