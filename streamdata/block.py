@@ -27,6 +27,8 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata.errors import UDFReturnError, describe
+# the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
+from streamdata.io.tensor import VariableShapeTensorArray, VariableShapeTensorType
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -39,29 +41,6 @@ _EXPECTED = "expected a dict of arrays, pandas.DataFrame or pyarrow.Table"
 
 
 # --------------------------------------------------------------------------- extension types
-
-
-class VariableShapeTensorType(pa.ExtensionType):
-    """N-d arrays of one dtype and rank whose shapes differ row to row.
-
-    Storage: ``struct<data: list<value_type>, shape: list<int64>>`` (row-major data).
-    """
-
-    def __init__(self, value_type: pa.DataType, ndim: int) -> None:
-        self.ndim = ndim
-        storage = pa.struct([("data", pa.list_(value_type)), ("shape", pa.list_(pa.int64()))])
-        super().__init__(storage, "streamdata.variable_shape_tensor")
-
-    @property
-    def value_type(self) -> pa.DataType:
-        return self.storage_type.field("data").type.value_type
-
-    def __arrow_ext_serialize__(self) -> bytes:
-        return str(self.ndim).encode()
-
-    @classmethod
-    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> "VariableShapeTensorType":
-        return cls(storage_type.field("data").type.value_type, int(serialized.decode() or 0))
 
 
 class PythonObjectType(pa.ExtensionType):
@@ -79,11 +58,10 @@ class PythonObjectType(pa.ExtensionType):
 
 
 def _register_extension_types() -> None:
-    for ext in (VariableShapeTensorType(pa.float64(), 1), PythonObjectType()):
-        try:
-            pa.register_extension_type(ext)
-        except pa.ArrowKeyError:  # already registered (module reloaded)
-            pass
+    try:
+        pa.register_extension_type(PythonObjectType())
+    except pa.ArrowKeyError:  # already registered (module reloaded)
+        pass
 
 
 _register_extension_types()
@@ -267,7 +245,7 @@ def _objects_to_arrow(values: Any) -> pa.Array:
         if same and len(seq) > 0 and seq[0].ndim >= 1 and seq[0].dtype != object:
             return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(np.stack(seq)))
         if all(v.dtype != object for v in seq):
-            return _variable_tensor(seq)
+            return _variable_tensor(list(seq))
     try:
         return pa.array(list(seq) if isinstance(seq, np.ndarray) else seq, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
@@ -275,16 +253,10 @@ def _objects_to_arrow(values: Any) -> pa.Array:
 
 
 def _variable_tensor(arrays: list[np.ndarray]) -> pa.Array:
-    dtype = np.result_type(*[a.dtype for a in arrays])
-    ndim = arrays[0].ndim
-    if any(a.ndim != ndim for a in arrays):
+    try:
+        return VariableShapeTensorArray.from_numpy(arrays)
+    except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError):  # mixed ranks, odd dtypes
         return _pickled(arrays)
-    value_type = pa.from_numpy_dtype(dtype)
-    data = pa.array([np.ascontiguousarray(a, dtype=dtype).ravel() for a in arrays],
-                    type=pa.list_(value_type))
-    shape = pa.array([list(a.shape) for a in arrays], type=pa.list_(pa.int64()))
-    storage = pa.StructArray.from_arrays([data, shape], names=["data", "shape"])
-    return pa.ExtensionArray.from_storage(VariableShapeTensorType(value_type, ndim), storage)
 
 
 def _pickled(values: Any) -> pa.Array:
