@@ -24,7 +24,7 @@ import pyarrow as pa
 from streamdata.errors import ColumnNotFoundError, PlanError
 from streamdata.io.datasource import BlockMetadata, Datasource, ReadTask
 from streamdata.io.sizing import split_evenly, split_table, target_block_sizes
-from streamdata.io.tensor import ndarray_to_arrow, values_to_arrow
+from streamdata.io.tensor import ndarray_to_arrow
 
 # ---------------------------------------------------------------------------- ranges
 
@@ -219,7 +219,9 @@ class ArrowTablesDatasource(Datasource):
 
 def items_to_table(items: Sequence[Any]) -> pa.Table:
     """Rows from Python items: dicts give columns (keys in first-seen order, missing → null);
-    any other item becomes the single column ``item``. NumPy array values become tensor columns.
+    any other item becomes the single column ``item`` (as in Ray). Conversions are
+    :mod:`streamdata.block`'s, so NumPy array values become tensor columns and other
+    Python objects are kept (pickled) rather than refused.
 
     Example:
         >>> items_to_table([{"a": 1}, {"a": 2, "b": "x"}]).to_pylist()
@@ -227,30 +229,21 @@ def items_to_table(items: Sequence[Any]) -> pa.Table:
         >>> items_to_table([1, 2]).column_names
         ['item']
     """
+    from streamdata import block
+
     items = list(items)
     if not items:
         return pa.table({})
     are_dicts = [isinstance(it, dict) for it in items]
+    if any(are_dicts) and not all(are_dicts):
+        raise PlanError("from_items: items must be all dicts or all non-dicts, got a mix")
     if all(are_dicts):
-        names: dict[str, None] = {}
         for it in items:
             for k in it:
-                names.setdefault(k, None)
-        for k in names:
-            if not isinstance(k, str):
-                raise PlanError(f"from_items: column names must be strings, got {k!r}")
-        columns = {k: _column([it.get(k) for it in items], k) for k in names}
-        return pa.table(columns)
-    if any(are_dicts):
-        raise PlanError("from_items: items must be all dicts or all non-dicts, got a mix")
-    return pa.table({"item": _column(items, "item")})
-
-
-def _column(values: list[Any], name: str) -> pa.Array:
-    try:
-        return values_to_arrow(values)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as exc:
-        raise PlanError(f"column {name!r}: values cannot form one Arrow column ({exc})") from exc
+                if not isinstance(k, str):
+                    raise PlanError(f"from_items: column names must be strings, got {k!r}")
+        return block.rows_to_table(items, what="from_items")
+    return block.rows_to_table(({"item": it} for it in items), what="from_items")
 
 
 def pandas_to_table(df: Any) -> pa.Table:
@@ -263,23 +256,11 @@ def pandas_to_table(df: Any) -> pa.Table:
     """
     import pandas as pd
 
+    from streamdata import block
+
     if not isinstance(df, pd.DataFrame):
         raise PlanError(f"from_pandas expects pandas DataFrames, got {type(df).__name__}")
-    for c in df.columns:
-        if not isinstance(c, str):
-            raise PlanError(f"from_pandas: column names must be strings, got {c!r}")
-    try:
-        return pa.Table.from_pandas(df, preserve_index=False)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-        pass
-    columns = {}
-    for c in df.columns:
-        series = df[c]
-        try:
-            columns[c] = pa.Array.from_pandas(series)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
-            columns[c] = _column(list(series), c)
-    return pa.table(columns)
+    return block.pandas_to_table(df)
 
 
 def numpy_to_table(arr: Any, column: str = "data") -> pa.Table:
