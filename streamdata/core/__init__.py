@@ -1,0 +1,1 @@
+"""The embedded task/actor runtime (Ray Core's model on one machine)."""

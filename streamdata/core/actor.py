@@ -1,0 +1,163 @@
+"""``@sd.remote`` classes: actor classes, handles and methods (Ray's names).
+
+Example:
+    >>> import streamdata as sd
+    >>> @sd.remote
+    ... class Counter:
+    ...     def __init__(self):
+    ...         self.n = 0
+    ...     def incr(self):
+    ...         self.n += 1
+    ...         return self.n
+    >>> c = Counter.remote()
+    >>> sd.get([c.incr.remote(), c.incr.remote()])
+    [1, 2]
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from streamdata.core.remote_function import (
+    ACTOR_OPTIONS,
+    PickledCallable,
+    check_options,
+    placement_fields,
+    runtime_env_vars,
+)
+from streamdata.core.resources import normalize_demand
+
+
+def method(*, num_returns: int = 1) -> Callable:
+    """Declare options of an actor method (``@sd.method(num_returns=2)``)."""
+    def decorate(fn: Callable) -> Callable:
+        fn.__sd_num_returns__ = num_returns  # type: ignore[attr-defined]
+        return fn
+    return decorate
+
+
+def _method_table(cls: type) -> tuple[dict[str, int], bool]:
+    methods: dict[str, int] = {}
+    is_async = False
+    for name, member in inspect.getmembers(cls, predicate=callable):
+        if name.startswith("__") and name not in ("__call__",):
+            continue
+        methods[name] = getattr(member, "__sd_num_returns__", 1)
+        if inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member):
+            is_async = True
+    return methods, is_async
+
+
+class ActorClass:
+    """A class whose instances live in their own worker process."""
+
+    def __init__(self, cls: type, options: dict | None = None, pickled: PickledCallable | None = None) -> None:
+        options = dict(options or {})
+        check_options(options, ACTOR_OPTIONS, "actor")
+        self._cls = cls
+        self._options = options
+        self._pickled = pickled or PickledCallable(cls)
+        self._methods, self._is_async = _method_table(cls)
+        self.__name__ = cls.__name__
+        self._demand = normalize_demand(options.get("num_cpus"), options.get("num_gpus"),
+                                        options.get("memory"), options.get("resources"), default_cpus=0)
+        self._env = runtime_env_vars(options.get("runtime_env"))
+        max_concurrency = options.get("max_concurrency", 1000 if self._is_async else 1)
+        if not isinstance(max_concurrency, int) or max_concurrency < 1:
+            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        self._max_concurrency = max_concurrency
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"actor class {self.__name__} cannot be instantiated directly; "
+                        f"use {self.__name__}.remote(...)")
+
+    def options(self, **options: Any) -> "ActorClass":
+        return ActorClass(self._cls, {**self._options, **options}, self._pickled)
+
+    def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+        from streamdata.core.api import _client, get_actor
+        opts = self._options
+        name = opts.get("name")
+        if name and opts.get("get_if_exists"):
+            try:
+                return get_actor(name)
+            except ValueError:
+                pass
+        client = _client()
+        fn_id, fn_bytes = self._pickled.get()
+        blob, deps, contained, temps = client.prepare_args(args, kwargs)
+        actor_id = client.new_id()
+        spec = {
+            "kind": "actor", "actor_id": actor_id, "task_id": actor_id, "fn_id": fn_id,
+            "fn_bytes": client.function_bytes(fn_id, fn_bytes), "name": self.__name__, "actor_name": name,
+            "args": blob, "deps": deps, "contained": contained, "demand": self._demand,
+            "max_restarts": opts.get("max_restarts", 0), "max_task_retries": opts.get("max_task_retries", 0),
+            "max_concurrency": self._max_concurrency, "is_async": self._is_async,
+            "methods": self._methods, "env": self._env, **placement_fields(opts),
+        }
+        client.submit(spec, 0)
+        del temps
+        return ActorHandle(actor_id, self.__name__, self._methods, opts.get("max_task_retries", 0))
+
+    def __repr__(self) -> str:
+        return f"ActorClass({self.__name__})"
+
+
+class ActorHandle:
+    """A handle to a live actor; method calls go through ``handle.method.remote()``."""
+
+    def __init__(self, actor_id: str, class_name: str, methods: dict[str, int], max_task_retries: int = 0) -> None:
+        self._actor_id = actor_id
+        self._class_name = class_name
+        self._methods = methods
+        self._max_task_retries = max_task_retries
+
+    def __getattr__(self, name: str) -> "ActorMethod":
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name not in self._methods:
+            raise AttributeError(f"actor {self._class_name} has no method {name!r}; "
+                                 f"methods: {sorted(self._methods)}")
+        return ActorMethod(self, name, self._methods[name])
+
+    def __reduce__(self) -> tuple:
+        return (ActorHandle, (self._actor_id, self._class_name, self._methods, self._max_task_retries))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ActorHandle) and other._actor_id == self._actor_id
+
+    def __hash__(self) -> int:
+        return hash(self._actor_id)
+
+    def __repr__(self) -> str:
+        return f"Actor({self._class_name}, {self._actor_id})"
+
+
+class ActorMethod:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+        self._handle = handle
+        self._name = name
+        self._num_returns = num_returns
+
+    def options(self, *, num_returns: int | None = None, **_ignored: Any) -> "ActorMethod":
+        return ActorMethod(self._handle, self._name, self._num_returns if num_returns is None else num_returns)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise TypeError(f"actor methods cannot be called directly; use .{self._name}.remote(...)")
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        from streamdata.core.api import _client
+        client = _client()
+        blob, deps, contained, temps = client.prepare_args(args, kwargs)
+        handle = self._handle
+        spec = {
+            "kind": "call", "task_id": client.new_id(), "actor_id": handle._actor_id, "method": self._name,
+            "name": f"{handle._class_name}.{self._name}", "args": blob, "deps": deps, "contained": contained,
+            "max_retries": handle._max_task_retries,
+        }
+        refs = client.submit(spec, self._num_returns)
+        del temps
+        if self._num_returns == 1:
+            return refs[0]
+        return refs if self._num_returns else None

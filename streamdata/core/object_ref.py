@@ -1,0 +1,122 @@
+"""``ObjectRef``: a reference to an object owned by the driver.
+
+Each process counts the ObjectRefs it holds per object id; only the transitions
+0→1 and 1→0 are reported to the driver (queued here, flushed by the process's
+runtime client before its next message), so the driver frees an object when no
+process, no pending task and no containing object holds it.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import deque
+from typing import Any, Callable
+
+from streamdata.core import serialization
+
+
+class RefTracker:
+    """Per-process reference counts with a queue of transitions to report.
+
+    Example:
+        >>> t = RefTracker()
+        >>> t.incr("a"); t.incr("a"); t.decr("a")
+        >>> t.drain()
+        [(1, 'a')]
+    """
+
+    def __init__(self) -> None:
+        self._counts: dict[str, int] = {}
+        self._pending: deque[tuple[int, str]] = deque()
+        self._lock = threading.RLock()
+        self.on_pending: Callable[[], None] | None = None
+
+    def incr(self, obj_id: str) -> None:
+        with self._lock:
+            count = self._counts.get(obj_id, 0)
+            self._counts[obj_id] = count + 1
+            if count == 0:
+                self._pending.append((1, obj_id))
+
+    def decr(self, obj_id: str) -> None:
+        with self._lock:
+            count = self._counts.get(obj_id, 0) - 1
+            if count > 0:
+                self._counts[obj_id] = count
+                return
+            self._counts.pop(obj_id, None)
+            if count == 0:
+                self._pending.append((-1, obj_id))
+        hook = self.on_pending
+        if hook is not None:
+            hook()
+
+    def drain(self) -> list[tuple[int, str]]:
+        """Take the queued transitions, in order. Cancelling pairs are kept:
+        order matters when another message pinned the object in between."""
+        out = []
+        pending = self._pending
+        while pending:
+            try:
+                out.append(pending.popleft())
+            except IndexError:
+                break
+        return out
+
+    def held(self) -> int:
+        return len(self._counts)
+
+
+#: the tracker of this process
+tracker = RefTracker()
+
+
+class ObjectRef:
+    """A reference to a (possibly not yet computed) object.
+
+    Pass it to tasks (top-level arguments are resolved to values), ``sd.get`` it,
+    ``await`` it in async code.
+    """
+
+    __slots__ = ("_id", "__weakref__")
+
+    def __init__(self, obj_id: str) -> None:
+        self._id = obj_id
+        tracker.incr(obj_id)
+
+    def __del__(self) -> None:
+        try:
+            tracker.decr(self._id)
+        except Exception:  # interpreter shutdown
+            pass
+
+    def hex(self) -> str:
+        return self._id
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    def __reduce__(self) -> tuple:
+        contained = serialization.current_contained_ids()
+        if contained is not None:
+            contained.append(self._id)
+        return (ObjectRef, (self._id,))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ObjectRef) and other._id == self._id
+
+    def __hash__(self) -> int:
+        return hash(self._id)
+
+    def __repr__(self) -> str:
+        return f"ObjectRef({self._id})"
+
+    def future(self) -> Any:
+        """A ``concurrent.futures.Future`` resolved with the value (or the error)."""
+        from streamdata.core import api
+        return api._client().future(self)
+
+    def __await__(self) -> Any:
+        import asyncio
+        return asyncio.wrap_future(self.future()).__await__()

@@ -1,0 +1,163 @@
+"""Worker processes as the driver sees them: start, talk to, stream logs of, reap.
+
+Each worker is a ``python -m streamdata.core.worker`` child connected by a Unix
+socket pair (no TCP port anywhere). Its stdout/stderr lines reach the driver's
+stdout/stderr prefixed with the worker's pid. A small *reaper* process removes
+the session's shared-memory files and kills the workers if the driver dies
+without calling ``shutdown()``.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import selectors
+import socket
+import subprocess
+import sys
+import threading
+from multiprocessing.connection import Connection
+from typing import Any
+
+_REAPER = r"""
+import os, shutil, signal, sys
+sys.stdin.buffer.read()            # returns at EOF: the driver is gone
+for d in sys.argv[1:]:
+    if d.startswith("pid:"):
+        try: os.kill(int(d[4:]), signal.SIGKILL)
+        except OSError: pass
+    else:
+        shutil.rmtree(d, ignore_errors=True)
+"""
+
+
+class WorkerProcess:
+    """One worker child process and the driver's state about it."""
+
+    __slots__ = ("worker_id", "proc", "conn", "pid", "known_functions", "task", "actor_id",
+                 "blocked", "blocked_grant", "alive", "send_lock")
+
+    def __init__(self, worker_id: str, proc: subprocess.Popen, conn: Connection) -> None:
+        self.worker_id = worker_id
+        self.proc = proc
+        self.conn = conn
+        self.pid = proc.pid
+        self.known_functions: set[str] = set()
+        self.task: Any = None
+        self.actor_id: str | None = None
+        self.blocked = False
+        self.blocked_grant: Any = None
+        self.alive = True
+        self.send_lock = threading.Lock()
+
+    def send(self, msg: tuple) -> None:
+        if not self.alive:
+            return
+        data = pickle.dumps(msg, protocol=5)
+        try:
+            with self.send_lock:
+                self.conn.send_bytes(data)
+        except (BrokenPipeError, ConnectionResetError, OSError):
+            pass  # the reader thread sees EOF and handles the death
+
+    def kill(self) -> None:
+        try:
+            self.proc.kill()
+        except OSError:
+            pass
+
+    def __repr__(self) -> str:
+        return f"Worker({self.worker_id}, pid={self.pid})"
+
+
+def spawn_worker(worker_id: str, shm_dir: str, spill_dir: str, env: dict[str, str] | None) -> WorkerProcess:
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    child_fd = child_sock.fileno()
+    full_env = dict(os.environ)
+    full_env["PYTHONUNBUFFERED"] = "1"
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    full_env["STREAMDATA_WORKER"] = "1"
+    if env:
+        full_env.update(env)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamdata.core.worker", str(child_fd), worker_id, shm_dir, spill_dir],
+        pass_fds=(child_fd,), env=full_env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+    child_sock.close()
+    conn = Connection(os.dup(parent_sock.fileno()))
+    parent_sock.close()
+    return WorkerProcess(worker_id, proc, conn)
+
+
+def start_reaper(paths: list[str]) -> subprocess.Popen:
+    """A watchdog that cleans ``paths`` (dirs, or ``pid:N`` to kill) when our stdin closes."""
+    return subprocess.Popen([sys.executable, "-S", "-c", _REAPER, *paths], stdin=subprocess.PIPE,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True,
+                            start_new_session=True)
+
+
+class LogStreamer:
+    """Copies workers' stdout/stderr lines to the driver's, prefixed with the worker pid."""
+
+    def __init__(self) -> None:
+        self._sel = selectors.DefaultSelector()
+        self._lock = threading.Lock()
+        self._rpipe, self._wpipe = os.pipe()
+        self._sel.register(self._rpipe, selectors.EVENT_READ, None)
+        self._partial: dict[int, bytes] = {}
+        self._stopped = False
+        self._thread = threading.Thread(target=self._run, name="streamdata-logs", daemon=True)
+        self._thread.start()
+
+    def add(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
+                if stream is not None:
+                    os.set_blocking(stream.fileno(), False)
+                    self._sel.register(stream.fileno(), selectors.EVENT_READ, (proc.pid, is_err, stream))
+        os.write(self._wpipe, b"x")
+
+    def _run(self) -> None:
+        while not self._stopped:
+            for key, _ in self._sel.select(timeout=1.0):
+                if key.data is None:
+                    os.read(self._rpipe, 4096)
+                    continue
+                pid, is_err, stream = key.data
+                fd = key.fd
+                try:
+                    chunk = os.read(fd, 65536)
+                except BlockingIOError:
+                    continue
+                except OSError:
+                    chunk = b""
+                if not chunk:
+                    with self._lock:
+                        self._sel.unregister(fd)
+                    rest = self._partial.pop(fd, b"")
+                    if rest:
+                        self._emit(pid, is_err, rest)
+                    stream.close()
+                    continue
+                data = self._partial.pop(fd, b"") + chunk
+                *lines, rest = data.split(b"\n")
+                if rest:
+                    self._partial[fd] = rest
+                for line in lines:
+                    self._emit(pid, is_err, line)
+
+    @staticmethod
+    def _emit(pid: int, is_err: bool, line: bytes) -> None:
+        out = sys.stderr if is_err else sys.stdout
+        try:
+            out.write(f"(worker pid={pid}) {line.decode(errors='replace')}\n")
+            out.flush()
+        except (ValueError, OSError):
+            pass
+
+    def stop(self) -> None:
+        self._stopped = True
+        try:
+            os.write(self._wpipe, b"x")
+        except OSError:
+            pass

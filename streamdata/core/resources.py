@@ -1,0 +1,106 @@
+"""Resource accounting (pure: no processes), used by the runtime's scheduler.
+
+Amounts are floats; GPUs are also given ids so a task learns *which* GPUs it
+holds (``CUDA_VISIBLE_DEVICES``). A whole-GPU request takes whole free GPUs; a
+fractional one shares a GPU with others.
+
+Example:
+    >>> pool = ResourcePool({"CPU": 2.0, "GPU": 1.0})
+    >>> grant = pool.try_acquire({"CPU": 1.0, "GPU": 0.5})
+    >>> grant.gpu_ids, pool.available["CPU"]
+    ([0], 1.0)
+    >>> pool.release(grant); pool.available["GPU"]
+    1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+EPS = 1e-9
+
+
+@dataclass
+class Grant:
+    """What one acquisition took, to give back exactly that."""
+
+    amounts: dict[str, float]
+    gpu_ids: list[int] = field(default_factory=list)
+    gpu_shares: dict[int, float] = field(default_factory=dict)
+
+
+class ResourcePool:
+    """A set of resources with availability, plus GPU ids with fractional shares."""
+
+    def __init__(self, total: dict[str, float], gpu_ids: list[int] | None = None) -> None:
+        self.total = {k: float(v) for k, v in total.items() if v}
+        self.available = dict(self.total)
+        n_gpus = int(self.total.get("GPU", 0) + EPS)
+        ids = gpu_ids if gpu_ids is not None else list(range(n_gpus))
+        self.gpu_free: dict[int, float] = {i: 1.0 for i in ids}
+
+    def fits(self, demand: dict[str, float]) -> bool:
+        """Whether ``demand`` could ever fit (against the totals)."""
+        return all(self.total.get(k, 0.0) + EPS >= v for k, v in demand.items() if v > 0)
+
+    def can_acquire(self, demand: dict[str, float]) -> bool:
+        if not all(self.available.get(k, 0.0) + EPS >= v for k, v in demand.items() if v > 0):
+            return False
+        return self._pick_gpus(demand.get("GPU", 0.0)) is not None
+
+    def try_acquire(self, demand: dict[str, float]) -> Grant | None:
+        if not self.can_acquire(demand):
+            return None
+        shares = self._pick_gpus(demand.get("GPU", 0.0)) or {}
+        amounts = {k: v for k, v in demand.items() if v > 0}
+        for k, v in amounts.items():
+            self.available[k] = self.available.get(k, 0.0) - v
+        for gid, share in shares.items():
+            self.gpu_free[gid] -= share
+        return Grant(amounts, sorted(shares), shares)
+
+    def release(self, grant: Grant) -> None:
+        for k, v in grant.amounts.items():
+            self.available[k] = min(self.total.get(k, 0.0), self.available.get(k, 0.0) + v)
+        for gid, share in grant.gpu_shares.items():
+            if gid in self.gpu_free:
+                self.gpu_free[gid] = min(1.0, self.gpu_free[gid] + share)
+
+    def _pick_gpus(self, amount: float) -> dict[int, float] | None:
+        if amount <= EPS:
+            return {}
+        if not self.gpu_free:
+            return {} if self.available.get("GPU", 0.0) + EPS >= amount else None
+        if amount >= 1 - EPS:
+            whole = [g for g, free in self.gpu_free.items() if free >= 1 - EPS]
+            need = int(round(amount))
+            return {g: 1.0 for g in whole[:need]} if len(whole) >= need else None
+        for g, free in self.gpu_free.items():
+            if free + EPS >= amount:
+                return {g: amount}
+        return None
+
+
+def normalize_demand(num_cpus: float | None, num_gpus: float | None, memory: float | None,
+                     resources: dict[str, float] | None, *, default_cpus: float) -> dict[str, float]:
+    """A task's or actor's demand as one dict, validated.
+
+    Example:
+        >>> normalize_demand(None, 1, None, {"accel": 2}, default_cpus=1)
+        {'CPU': 1.0, 'GPU': 1.0, 'accel': 2.0}
+    """
+    demand: dict[str, float] = {"CPU": float(default_cpus if num_cpus is None else num_cpus)}
+    if num_gpus:
+        demand["GPU"] = float(num_gpus)
+    if memory:
+        demand["memory"] = float(memory)
+    for name, amount in (resources or {}).items():
+        if name in ("CPU", "GPU", "memory"):
+            raise ValueError(f"use num_cpus/num_gpus/memory=, not resources={{{name!r}: ...}}")
+        demand[name] = float(amount)
+    for name, amount in demand.items():
+        if amount < 0:
+            raise ValueError(f"resource {name!r} must be >= 0, got {amount}")
+        if name == "GPU" and amount > 1 and abs(amount - round(amount)) > EPS:
+            raise ValueError(f"num_gpus above 1 must be a whole number, got {amount}")
+    return demand

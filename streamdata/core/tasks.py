@@ -1,0 +1,64 @@
+"""The driver's record of one task or actor call, built from the spec a client sent."""
+
+from __future__ import annotations
+
+import pickle
+from typing import Any
+
+
+class TaskRecord:
+    """A task (or actor method call) from submission to completion.
+
+    ``pinned`` holds the object ids this task keeps alive until it finishes: its
+    top-level dependencies and the refs nested in its arguments.
+    """
+
+    __slots__ = ("task_id", "kind", "fn_id", "name", "args", "deps", "pinned", "return_ids", "demand",
+                 "retries_left", "retry_exceptions", "env", "pg_id", "bundle_index", "actor_id",
+                 "method", "worker", "pool", "grant", "cancelled", "cancel_payload")
+
+    def __init__(self, spec: dict) -> None:
+        self.task_id: str = spec["task_id"]
+        self.kind: str = spec["kind"]
+        self.fn_id: str = spec.get("fn_id", "")
+        self.name: str = spec["name"]
+        self.args: bytes = spec["args"]
+        self.deps: list[str] = spec["deps"]
+        self.pinned: list[str] = list(spec["deps"]) + list(spec["contained"])
+        self.return_ids: list[str] = spec["return_ids"]
+        self.demand: dict[str, float] = spec.get("demand") or {}
+        self.retries_left: int = spec.get("max_retries", 0)
+        self.retry_exceptions: Any = spec.get("retry_exceptions", False)
+        self.env: dict[str, str] = spec.get("env") or {}
+        self.pg_id: str | None = spec.get("pg_id")
+        self.bundle_index: int = spec.get("bundle_index", -1)
+        self.actor_id: str | None = spec.get("actor_id")
+        self.method: str | None = spec.get("method")
+        self.worker: Any = None
+        self.pool: Any = None
+        self.grant: Any = None
+        self.cancelled = False
+        self.cancel_payload: tuple | None = None
+
+    def env_for(self, grant: Any) -> dict[str, str]:
+        """Environment for this run: runtime_env vars plus the GPUs granted."""
+        if not grant or not grant.gpu_ids:
+            return self.env
+        env = dict(self.env)
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in grant.gpu_ids)
+        return env
+
+    def should_retry_exception(self, error: tuple) -> bool:
+        """Whether an application exception is retried (``retry_exceptions``)."""
+        if self.retries_left == 0 or not self.retry_exceptions:
+            return False
+        if self.retry_exceptions is True:
+            return True
+        try:
+            exc = pickle.loads(error[0])
+        except Exception:  # noqa: BLE001
+            return False
+        return isinstance(exc, tuple(self.retry_exceptions))
+
+    def __repr__(self) -> str:
+        return f"TaskRecord({self.kind} {self.name} {self.task_id})"

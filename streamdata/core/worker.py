@@ -1,0 +1,364 @@
+"""The worker process: runs tasks and hosts actors for the driver.
+
+Started by the driver with one end of a Unix socket pair; a reader thread takes
+messages off the socket (work, replies to this worker's own requests, cancels);
+the main thread runs tasks and sequential actor calls. Threaded actors run calls
+in a thread pool, async actors on an asyncio loop in the main thread. Code in a
+task may itself call the runtime API (``sd.get``, ``f.remote``...): those calls
+go to the driver as requests (:class:`WorkerClient`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import ctypes
+import itertools
+import os
+import pickle
+import queue
+import signal
+import sys
+import threading
+import traceback
+from multiprocessing.connection import Connection
+from typing import Any
+
+from streamdata.core import object_ref as object_ref_mod
+from streamdata.core import protocol
+from streamdata.core.object_store import put_value, read_location
+from streamdata.core.serialization import deserialize, dumps_exception, loads_function
+from streamdata.errors import GetTimeoutError, TaskCancelledError
+
+
+class TaskContext(threading.local):
+    task_id: str | None = None
+    gpu_ids: list = []
+    actor_id: str | None = None
+
+
+class WorkerClient(protocol.ClientBase):
+    """The runtime API as seen from inside a worker: requests to the driver."""
+
+    def __init__(self, conn: Connection, worker_id: str, shm_dir: str, spill_dir: str) -> None:
+        super().__init__(id_prefix=worker_id)
+        self.conn = conn
+        self.worker_id = worker_id
+        self.shm_dir = shm_dir
+        self.spill_dir = spill_dir
+        self._send_lock = threading.Lock()
+        self._req_ids = itertools.count()
+        self._replies: dict[int, concurrent.futures.Future] = {}
+        self.context = TaskContext()
+        object_ref_mod.tracker.on_pending = None
+
+    # ---- transport
+    def send(self, msg: tuple) -> None:
+        data = pickle.dumps(msg, protocol=5)
+        with self._send_lock:
+            refs = object_ref_mod.tracker.drain()
+            if refs:
+                self.conn.send_bytes(pickle.dumps(("refs", refs), protocol=5))
+            self.conn.send_bytes(data)
+
+    def flush_refs(self) -> None:
+        with self._send_lock:
+            refs = object_ref_mod.tracker.drain()
+            if refs:
+                self.conn.send_bytes(pickle.dumps(("refs", refs), protocol=5))
+
+    def request(self, op: str, *args: Any, timeout: float | None = None) -> Any:
+        req_id = next(self._req_ids)
+        fut: concurrent.futures.Future = concurrent.futures.Future()
+        self._replies[req_id] = fut
+        self.send(("req", req_id, op, args))
+        try:
+            ok, value = fut.result(timeout)
+        except concurrent.futures.TimeoutError:
+            self._replies.pop(req_id, None)
+            self.send(("req_cancel", req_id))
+            raise GetTimeoutError(f"{op} timed out after {timeout} s") from None
+        if not ok:
+            raise value
+        return value
+
+    def on_reply(self, req_id: int, ok: bool, value: Any) -> None:
+        fut = self._replies.pop(req_id, None)
+        if fut is not None:
+            fut.set_result((ok, value))
+
+    # ---- ClientBase hooks
+    def _submit(self, spec: dict) -> None:
+        self.send(("submit", spec))
+
+    def _fetch_locations(self, ids: list[str], timeout: float | None) -> list:
+        return self.request("get", ids, timeout=timeout)
+
+    def _store(self, obj_id: str, value: Any) -> None:
+        location, contained = put_value(obj_id, value, self.shm_dir, self.spill_dir)
+        self.send(("put", obj_id, location, contained))
+
+    def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
+        return self.request(op, *args, timeout=timeout)
+
+    def get_gpu_ids(self) -> list[int]:
+        return list(self.context.gpu_ids)
+
+
+class Worker:
+    def __init__(self, conn: Connection, worker_id: str, shm_dir: str, spill_dir: str) -> None:
+        self.client = WorkerClient(conn, worker_id, shm_dir, spill_dir)
+        self.conn = conn
+        self.functions: dict[str, Any] = {}
+        self.main_queue: queue.SimpleQueue = queue.SimpleQueue()
+        self.actor: Any = None
+        self.actor_id: str | None = None
+        self.pool: concurrent.futures.ThreadPoolExecutor | None = None
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.async_sem: asyncio.Semaphore | None = None
+        self.running: dict[str, int] = {}  # task id -> thread ident
+        self.cancel_requested: set[str] = set()
+
+    # ---- reader thread
+    def read_loop(self) -> None:
+        client = self.client
+        try:
+            while True:
+                msg = pickle.loads(self.conn.recv_bytes())
+                kind = msg[0]
+                if kind == "reply":
+                    client.on_reply(msg[1], msg[2], msg[3])
+                elif kind == "cancel":
+                    self.cancel(msg[1])
+                elif kind == "exit":
+                    break
+                elif kind == "call" and self.loop is not None:
+                    self.loop.call_soon_threadsafe(self._schedule_async_call, msg)
+                elif kind == "call" and self.pool is not None:
+                    self.pool.submit(self.run, msg)
+                else:
+                    self.main_queue.put(msg)
+        except (EOFError, OSError):
+            pass
+        # the driver is gone or said exit: leave at once
+        os._exit(0)
+
+    def cancel(self, task_id: str) -> None:
+        ident = self.running.get(task_id)
+        if ident is None:
+            self.cancel_requested.add(task_id)
+            return
+        if ident == threading.main_thread().ident:
+            self.cancel_requested.add(task_id)
+            os.kill(os.getpid(), signal.SIGUSR2)  # interrupts a sleep in the main thread
+        else:
+            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                       ctypes.py_object(TaskCancelledError))
+
+    def _on_sigusr2(self, signum: int, frame: Any) -> None:
+        current = self.client.context.task_id
+        if current is not None and current in self.cancel_requested:
+            self.cancel_requested.discard(current)
+            raise TaskCancelledError(f"task {current} was cancelled")
+
+    # ---- main thread
+    def main_loop(self) -> None:
+        while True:
+            msg = self.main_queue.get()
+            kind = msg[0]
+            if kind in ("task", "call"):
+                self.run(msg)
+            elif kind == "actor_init":
+                self.init_actor(msg)
+                if self.loop is not None:
+                    self.run_async_loop()
+                    return
+            self.client.flush_refs()
+
+    def load_function(self, fn_id: str, fn_bytes: bytes | None) -> Any:
+        fn = self.functions.get(fn_id)
+        if fn is None:
+            if fn_bytes is None:
+                raise RuntimeError(f"worker lacks function {fn_id}")
+            fn = loads_function(fn_bytes)
+            self.functions[fn_id] = fn
+        return fn
+
+    def resolve_args(self, args_blob: bytes, deps: list) -> tuple[tuple, dict]:
+        values = {}
+        for dep_id, location in deps:
+            if location[0] == "error":
+                raise _dep_error(location)
+            values[dep_id] = _read_with_retry(self.client, dep_id, location)
+        args, kwargs = deserialize(args_blob)
+        if values:
+            args = tuple(values[a.obj_id] if type(a) is protocol.Dep else a for a in args)
+            kwargs = {k: (values[v.obj_id] if type(v) is protocol.Dep else v) for k, v in kwargs.items()}
+        return args, kwargs
+
+    def run(self, msg: tuple) -> None:
+        """Run a task or an actor call and report its result."""
+        _, task_id, target, fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = msg
+        ctx = self.client.context
+        ctx.task_id, ctx.gpu_ids = task_id, gpu_ids
+        saved_env = _apply_env(env)
+        self.running[task_id] = threading.get_ident()
+        try:
+            if task_id in self.cancel_requested:
+                raise TaskCancelledError(f"task {task_id} was cancelled")
+            if self.actor_id is not None:
+                fn = getattr(self.actor, target)
+            else:
+                fn = self.load_function(target, fn_bytes)
+            args, kwargs = self.resolve_args(args_blob, deps)
+            result = fn(*args, **kwargs)
+            if asyncio.iscoroutine(result):
+                result = asyncio.run(result)
+            self.report_result(task_id, return_ids, result, name)
+        except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
+            self.report_error(task_id, exc, name)
+        finally:
+            self.running.pop(task_id, None)
+            self.cancel_requested.discard(task_id)
+            ctx.task_id = None
+            _restore_env(saved_env)
+
+    def report_result(self, task_id: str, return_ids: list[str], result: Any, name: str) -> None:
+        if len(return_ids) == 1:
+            values = [result]
+        else:
+            if not isinstance(result, (tuple, list)) or len(result) != len(return_ids):
+                raise ValueError(f"{name} was declared with num_returns={len(return_ids)} but returned "
+                                 f"{type(result).__name__}"
+                                 + (f" of length {len(result)}" if hasattr(result, "__len__") else ""))
+            values = list(result)
+        outputs = []
+        for obj_id, value in zip(return_ids, values):
+            location, contained = put_value(obj_id, value, self.client.shm_dir, self.client.spill_dir)
+            outputs.append((obj_id, location, contained))
+        self.client.send(("done", task_id, outputs, None))
+        del values, result
+
+    def report_error(self, task_id: str, exc: BaseException, name: str) -> None:
+        tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        payload = (dumps_exception(exc), tb, name)
+        self.client.send(("done", task_id, None, payload))
+
+    # ---- actors
+    def init_actor(self, msg: tuple) -> None:
+        _, actor_id, cls_id, cls_bytes, args_blob, deps, env, gpu_ids, name, max_concurrency, is_async = msg
+        ctx = self.client.context
+        ctx.gpu_ids = gpu_ids
+        ctx.actor_id = actor_id
+        _apply_env(env)  # for the actor's whole life
+        try:
+            cls = self.load_function(cls_id, cls_bytes)
+            args, kwargs = self.resolve_args(args_blob, deps)
+            self.actor = cls(*args, **kwargs)
+            self.actor_id = actor_id
+            if is_async:
+                self.loop = asyncio.new_event_loop()
+                asyncio.set_event_loop(self.loop)
+                self.async_sem = asyncio.Semaphore(max_concurrency)
+            elif max_concurrency > 1:
+                self.pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="actor")
+            self.client.send(("actor_ready", actor_id, os.getpid()))
+        except BaseException as exc:  # noqa: BLE001
+            tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+            self.client.send(("actor_failed", actor_id, (dumps_exception(exc), tb, name)))
+
+    def run_async_loop(self) -> None:
+        loop = self.loop
+        assert loop is not None
+
+        def drain_main_queue() -> None:  # calls queued before the loop started
+            while True:
+                try:
+                    msg = self.main_queue.get_nowait()
+                except queue.Empty:
+                    return
+                if msg[0] == "call":
+                    self._schedule_async_call(msg)
+
+        loop.call_soon(drain_main_queue)
+        loop.run_forever()
+
+    def _schedule_async_call(self, msg: tuple) -> None:
+        assert self.loop is not None
+        self.loop.create_task(self._run_async_call(msg))
+
+    async def _run_async_call(self, msg: tuple) -> None:
+        _, task_id, method, _fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = msg
+        assert self.async_sem is not None
+        async with self.async_sem:
+            try:
+                args, kwargs = await asyncio.get_running_loop().run_in_executor(
+                    None, self.resolve_args, args_blob, deps) if deps else self.resolve_args(args_blob, deps)
+                result = getattr(self.actor, method)(*args, **kwargs)
+                if asyncio.iscoroutine(result):
+                    result = await result
+                self.report_result(task_id, return_ids, result, name)
+            except BaseException as exc:  # noqa: BLE001
+                self.report_error(task_id, exc, name)
+            self.client.flush_refs()
+
+
+def _dep_error(location: tuple) -> BaseException:
+    from streamdata.errors import TaskError
+    exc_bytes, tb, name = location[1]
+    return TaskError.wrap(pickle.loads(exc_bytes), tb, name)
+
+
+def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
+    for _ in range(5):
+        try:
+            return read_location(location)
+        except FileNotFoundError:  # spilled meanwhile: ask where it is now
+            location = client.request("get", [obj_id], timeout=None)[0]
+            if location[0] == "error":
+                raise _dep_error(location) from None
+    return read_location(location)
+
+
+def _apply_env(env: dict | None) -> dict:
+    if not env:
+        return {}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    return saved
+
+
+def _restore_env(saved: dict) -> None:
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+def _die_with_parent() -> None:
+    try:
+        libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except OSError:
+        pass
+
+
+def main() -> None:
+    fd, worker_id, shm_dir, spill_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
+    _die_with_parent()
+    if os.getppid() == 1:
+        os._exit(0)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a notebook must not kill workers
+    conn = Connection(fd)
+    worker = Worker(conn, worker_id, shm_dir, spill_dir)
+    signal.signal(signal.SIGUSR2, worker._on_sigusr2)
+    protocol.set_client(worker.client)
+    conn.send_bytes(pickle.dumps(("hello", worker_id, os.getpid()), protocol=5))
+    threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
+    worker.main_loop()
+
+
+if __name__ == "__main__":
+    main()
