@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import atexit
 import os
+import sys
 import threading
 from typing import Any, Sequence
 
@@ -45,6 +46,7 @@ __all__ = [
 
 _init_lock = threading.RLock()
 _runtime: Any = None
+_ray: Any = None  # a RayBackend when sd.init(backend="ray")
 _atexit_registered = False
 
 
@@ -87,8 +89,15 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None, resources
         if unknown:
             raise TypeError(f"init() got unexpected argument(s) {unknown}")
         if backend == "ray":
-            raise NotImplementedError("backend='ray' is not available yet in this version of streamdata; "
-                                      "use the local runtime (backend='local')")
+            global _ray
+            if _ray is not None:
+                if ignore_reinit_error:
+                    return {"backend": "ray"}
+                raise RuntimeError("streamdata is already initialized on Ray; call sd.shutdown() first")
+            from streamdata.core.backends.ray import RayBackend
+            _ray = RayBackend.start(address=address, num_cpus=num_cpus, num_gpus=num_gpus,
+                                    resources=resources, object_store_memory=object_store_memory)
+            return {"backend": "ray"}
         if backend != "local":
             raise ValueError(f"unknown backend {backend!r}; expected 'local' or 'ray'")
         if address not in (None, "local"):
@@ -115,8 +124,11 @@ def _runtime_info() -> dict:
 
 def shutdown() -> None:
     """Stop the workers and free every object (shared memory and spill files)."""
-    global _runtime
+    global _runtime, _ray
     with _init_lock:
+        if _ray is not None:
+            backend, _ray = _ray, None
+            backend.shutdown()
         runtime, _runtime = _runtime, None
         if runtime is None:
             return
@@ -125,8 +137,18 @@ def shutdown() -> None:
     runtime.shutdown()
 
 
+def _on_ray() -> Any:
+    """The Ray backend when active (explicitly, or because this is a Ray worker)."""
+    if _ray is not None:
+        return _ray
+    if _runtime is None and protocol.get_client() is None and "ray" in sys.modules:
+        from streamdata.core.backends.ray import RayBackend
+        return RayBackend.attached()
+    return None
+
+
 def is_initialized() -> bool:
-    return _runtime is not None or bool(os.environ.get("STREAMDATA_WORKER") and protocol.get_client())
+    return _ray is not None or _runtime is not None or bool(os.environ.get("STREAMDATA_WORKER") and protocol.get_client())
 
 
 def _client() -> protocol.ClientBase:
@@ -143,6 +165,10 @@ def remote(*args: Any, **options: Any) -> Any:
 
     Used bare (``@sd.remote``) or with options (``@sd.remote(num_cpus=2)``).
     """
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.remote(*args, **options)
+
     def make(target: Any) -> Any:
         if isinstance(target, type):
             return ActorClass(target, options)
@@ -172,6 +198,9 @@ def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) 
     """The value(s) of ``refs``, waiting for them. Raises the task's error
     (``TaskError``, also an instance of the user's exception class) or
     ``GetTimeoutError`` after ``timeout`` seconds."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.get(refs, timeout)
     ref_list, single = _as_ref_list(refs, "get()")
     if timeout is not None and timeout < 0:
         raise ValueError("timeout must be >= 0 or None")
@@ -184,6 +213,9 @@ def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) 
 
 def put(value: Any) -> ObjectRef:
     """Store ``value`` in the object store; returns its ObjectRef."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.put(value)
     return _client().put(value)
 
 
@@ -193,6 +225,9 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | No
 
     Returns ``(ready, not_ready)``, each in the order of ``refs``.
     """
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.wait(refs, num_returns, timeout, fetch_local)
     ref_list, single = _as_ref_list(refs, "wait()")
     if single:
         raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef")
@@ -212,6 +247,9 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | No
 
 def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
     """Cancel the task that produces ``ref``; ``get`` then raises TaskCancelledError."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.cancel(ref, force, recursive)
     if not isinstance(ref, ObjectRef):
         raise TypeError(f"cancel() expects an ObjectRef, got {type(ref).__name__}")
     _client().call("cancel", ref.id, force)
@@ -220,6 +258,9 @@ def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> No
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
     """Kill an actor's process at once; it restarts only if ``no_restart=False`` and
     it has restarts left."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.kill(actor, no_restart)
     if not isinstance(actor, ActorHandle):
         raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
     _client().call("kill", actor._actor_id, no_restart)
@@ -227,28 +268,51 @@ def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
 
 def get_actor(name: str, namespace: str | None = None) -> ActorHandle:
     """The handle of the live actor created with ``.options(name=name)``."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.get_actor(name, namespace)
     info = _client().call("get_actor", name, namespace)
     return ActorHandle(info["actor_id"], info["class_name"], info["methods"])
 
 
 def available_resources() -> dict[str, float]:
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.available_resources()
     return _client().call("available_resources")
 
 
 def cluster_resources() -> dict[str, float]:
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.cluster_resources()
     return _client().call("cluster_resources")
 
 
 def get_gpu_ids() -> list[int]:
     """Inside a task or actor: the ids of the GPUs assigned to it."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.get_gpu_ids()
     return _client().get_gpu_ids()
 
 
 def object_store_stats() -> dict[str, int]:
     """``used_bytes``, ``capacity_bytes``, ``spilled_bytes`` (now), ``spilled_total_bytes``, ``num_objects``."""
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.object_store_stats()
     return _client().call("store_stats")
 
 
 def _runtime_for_tests() -> Any:
     """The driver's Runtime object (tests inspect internals through it)."""
     return _runtime
+
+
+def is_object_ref(value: Any) -> bool:
+    """Whether ``value`` is an ObjectRef of the active backend."""
+    if isinstance(value, ObjectRef):
+        return True
+    ray_backend = _on_ray()
+    return ray_backend is not None and ray_backend.is_ref(value)

@@ -59,8 +59,11 @@ class PlacementGroupSchedulingStrategy:
 def placement_group(bundles: list[dict[str, float]], strategy: str = "PACK", name: str = "",
                     lifetime: Any = None, **_ignored: Any) -> PlacementGroup:
     """Reserve ``bundles`` of resources together."""
-    from streamdata.core.api import _client
+    from streamdata.core.api import _client, _on_ray
     bundles = validate_bundles(bundles, strategy)
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.placement_group(bundles, strategy, name)
     client = _client()
     pg_id = "pg" + client.new_id()
     ready_id = client.new_id()
@@ -71,7 +74,10 @@ def placement_group(bundles: list[dict[str, float]], strategy: str = "PACK", nam
 
 def remove_placement_group(pg: PlacementGroup) -> None:
     """Release a placement group; actors in it are killed."""
-    from streamdata.core.api import _client
+    from streamdata.core.api import _client, _on_ray
+    ray_backend = _on_ray()
+    if ray_backend is not None:
+        return ray_backend.remove_placement_group(pg)
     _client().call("pg_remove", pg.id)
 
 
