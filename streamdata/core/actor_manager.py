@@ -66,7 +66,7 @@ class ActorManager:
         if name:
             self.named[name] = actor.actor_id
         for obj_id in creation.pinned:  # kept for restarts until the actor is dead
-            self.rt.change_refs(obj_id, +1)
+            self.rt.directory.change_refs(obj_id, +1)
         self.rt.resolve_then(creation, lambda: self._try_place(actor))
 
     def _try_place(self, actor: ActorRecord) -> None:
@@ -238,7 +238,7 @@ class ActorManager:
         actor.inflight.clear()
         actor.queue.clear()
         for obj_id in actor.creation.pinned:
-            rt.change_refs(obj_id, -1)
+            rt.directory.change_refs(obj_id, -1)
         actor.creation.pinned = []
         if actor.name and self.named.get(actor.name) == actor.actor_id:
             del self.named[actor.name]

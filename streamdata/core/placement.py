@@ -109,9 +109,9 @@ class PlacementGroupManager:
 
     def _resolve_ready(self, pg: PlacementGroupRecord, error: BaseException | None) -> None:
         if error is None:
-            self.rt._on_object_created(pg.ready_id, ("inline", serialize(True).to_bytes()), [])
+            self.rt.directory.created(pg.ready_id, ("inline", serialize(True).to_bytes()), [])
         else:
-            self.rt.set_error(pg.ready_id, (dumps_exception(error), "", "placement_group"))
+            self.rt.directory.set_error(pg.ready_id, (dumps_exception(error), "", "placement_group"))
 
     def pool_for(self, task: "TaskRecord") -> ResourcePool | None:
         pg = self.groups.get(task.pg_id or "")
@@ -134,7 +134,7 @@ class PlacementGroupManager:
             return
         if pg in self.pending:
             self.pending.remove(pg)
-            self.rt.set_error(pg.ready_id, (dumps_exception(
+            self.rt.directory.set_error(pg.ready_id, (dumps_exception(
                 PlacementGroupError(f"placement group {pg_id} was removed")), "", "placement_group"))
         for grant in pg.grants:
             self.rt.node.release(grant)

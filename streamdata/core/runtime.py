@@ -37,7 +37,8 @@ import psutil
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import processes
 from streamdata.core.actor_manager import ActorManager
-from streamdata.core.object_store import StoreAccounting, delete_location, make_location, spill_file
+from streamdata.core.object_directory import ObjectDirectory
+from streamdata.core.object_store import StoreAccounting, make_location
 from streamdata.core.placement import PlacementGroupManager
 from streamdata.core.protocol import ClientBase, error_from_payload
 from streamdata.core.resources import Grant, ResourcePool
@@ -45,24 +46,10 @@ from streamdata.core.serialization import dumps_exception, serialize
 from streamdata.core.tasks import TaskRecord
 from streamdata.errors import (
     GetTimeoutError,
-    ObjectFreedError,
     StreamDataError,
     TaskCancelledError,
     WorkerCrashedError,
 )
-
-
-class ObjectEntry:
-    __slots__ = ("state", "location", "refs", "contained", "waiters", "in_shm", "size")
-
-    def __init__(self) -> None:
-        self.state = "pending"
-        self.location: tuple | None = None
-        self.refs = 0
-        self.contained: list[str] = []
-        self.waiters: list[Callable[[str], None]] = []
-        self.in_shm = False
-        self.size = 0
 
 
 class Runtime(ClientBase):
@@ -82,8 +69,7 @@ class Runtime(ClientBase):
         total.update({k: float(v) for k, v in resources.items()})
         self.node = ResourcePool(total)
         self.lock = threading.RLock()
-        self.objects: dict[str, ObjectEntry] = {}
-        self.accounting = StoreAccounting(object_store_memory)
+        self.directory = ObjectDirectory(StoreAccounting(object_store_memory), self.spill_dir)
         self.tasks: dict[str, TaskRecord] = {}
         self.ready_queue: deque[TaskRecord] = deque()
         self.functions: dict[str, bytes] = {}
@@ -188,13 +174,13 @@ class Runtime(ClientBase):
         kind = msg[0]
         if kind == "refs":
             for delta, obj_id in msg[1]:
-                self.change_refs(obj_id, delta)
+                self.directory.change_refs(obj_id, delta)
         elif kind == "done":
             self._on_task_done(worker, msg[1], msg[2], msg[3])
         elif kind == "submit":
             self.submit_spec(msg[1])
         elif kind == "put":
-            self._on_object_created(msg[1], msg[2], msg[3])
+            self.directory.created(msg[1], msg[2], msg[3])
         elif kind == "req":
             _, req_id, op, args = msg
             self._handle_request(worker, req_id, op, args)
@@ -265,94 +251,7 @@ class Runtime(ClientBase):
     def apply_local_refs(self) -> None:
         """Apply the driver process's own ref transitions (queued by ObjectRef)."""
         for delta, obj_id in object_ref_mod.tracker.drain():
-            self.change_refs(obj_id, delta)
-
-    def change_refs(self, obj_id: str, delta: int) -> None:
-        entry = self.objects.get(obj_id)
-        if entry is None:
-            if delta < 0:
-                return
-            entry = self.objects[obj_id] = ObjectEntry()
-        entry.refs += delta
-        if entry.refs <= 0 and entry.state == "ready":
-            self._free(obj_id, entry)
-
-    def _free(self, obj_id: str, entry: ObjectEntry) -> None:
-        del self.objects[obj_id]
-        if entry.location is not None:
-            if entry.in_shm:
-                self.accounting.remove(obj_id)
-            elif entry.location[0] == "disk":
-                self.accounting.unspill(entry.size)
-            delete_location(entry.location)
-        for inner in entry.contained:
-            self.change_refs(inner, -1)
-
-    def _on_object_created(self, obj_id: str, location: tuple, contained: list[str]) -> None:
-        entry = self.objects.get(obj_id)
-        if entry is None:
-            entry = self.objects[obj_id] = ObjectEntry()
-        if entry.state == "ready":  # a retried task finished twice: keep the first value
-            delete_location(location)
-            return
-        entry.state = "ready"
-        entry.location = location
-        entry.contained = contained
-        for inner in contained:
-            self.change_refs(inner, +1)
-        if location[0] == "shm":
-            entry.in_shm = True
-            entry.size = location[2]
-            self.accounting.add(obj_id, location[2])
-        elif location[0] == "disk":
-            entry.size = location[2]
-            self.accounting.spilled_bytes += location[2]
-            self.accounting.spilled_total += location[2]
-        waiters, entry.waiters = entry.waiters, []
-        for waiter in waiters:
-            waiter(obj_id)
-        if entry.refs <= 0:
-            self._free(obj_id, entry)
-        else:
-            self._maybe_spill()
-
-    def set_error(self, obj_id: str, payload: tuple) -> None:
-        self._on_object_created(obj_id, ("error", payload), [])
-
-    def _maybe_spill(self) -> None:
-        for obj_id in self.accounting.to_spill():
-            entry = self.objects.get(obj_id)
-            if entry is None or not entry.in_shm:
-                self.accounting.remove(obj_id)
-                continue
-            try:
-                entry.location = spill_file(entry.location, self.spill_dir)
-            except OSError:
-                return  # the disk is full too: keep it in memory
-            entry.in_shm = False
-            self.accounting.mark_spilled(obj_id)
-
-    def when_ready(self, obj_ids: list[str], callback: Callable[[str], None]) -> list[str]:
-        """Call ``callback(id)`` as each pending id becomes ready; returns ids already ready."""
-        ready = []
-        for obj_id in obj_ids:
-            entry = self.objects.get(obj_id)
-            if entry is None:
-                entry = self.objects[obj_id] = ObjectEntry()  # freed or unknown: never ready
-                entry.state = "ready"
-                entry.location = ("error", _freed_payload(obj_id))
-                entry.refs = 1  # keep the tombstone (harmless, tiny)
-            if entry.state == "ready":
-                ready.append(obj_id)
-            else:
-                entry.waiters.append(callback)
-        return ready
-
-    def location_of(self, obj_id: str) -> tuple:
-        entry = self.objects[obj_id]
-        if entry.in_shm:
-            self.accounting.touch(obj_id)
-        return entry.location  # type: ignore[return-value]
+            self.directory.change_refs(obj_id, delta)
 
     # ------------------------------------------------------------------ requests (driver & workers)
     def op_get(self, reply: Callable, fail: Callable, ids: list[str], timeout: float | None = None) -> None:
@@ -362,14 +261,14 @@ class Runtime(ClientBase):
             remaining.discard(obj_id)
             if not remaining and not done[0]:
                 done[0] = True
-                reply([self.location_of(i) for i in ids])
+                reply([self.directory.location_of(i) for i in ids])
 
         done = [False]
-        for obj_id in self.when_ready(list(remaining), on_ready):
+        for obj_id in self.directory.when_ready(list(remaining), on_ready):
             remaining.discard(obj_id)
         if not remaining:
             done[0] = True
-            reply([self.location_of(i) for i in ids])
+            reply([self.directory.location_of(i) for i in ids])
 
     def op_wait(self, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
                 timeout: float | None) -> None:
@@ -386,17 +285,14 @@ class Runtime(ClientBase):
             if len(ready) >= num_returns:
                 finish()
 
-        ready.update(self.when_ready(ids, on_ready))
+        ready.update(self.directory.when_ready(ids, on_ready))
         if len(ready) >= num_returns or timeout == 0:
             finish()
         elif timeout is not None:
             self.add_timer(timeout, finish)
 
     def op_store_stats(self, reply: Callable, fail: Callable) -> None:
-        acc = self.accounting
-        reply({"used_bytes": acc.used, "capacity_bytes": acc.capacity,
-               "spilled_bytes": acc.spilled_bytes, "spilled_total_bytes": acc.spilled_total,
-               "num_objects": len(self.objects)})
+        reply(self.directory.stats())
 
     def op_available_resources(self, reply: Callable, fail: Callable) -> None:
         reply({k: v for k, v in self.node.available.items() if v > 1e-9 or k in ("CPU",)})
@@ -441,7 +337,7 @@ class Runtime(ClientBase):
         location = make_location(obj_id, sobj, self.shm_dir, self.spill_dir)
         with self.lock:
             self.apply_local_refs()
-            self._on_object_created(obj_id, location, sobj.contained_ids)
+            self.directory.created(obj_id, location, sobj.contained_ids)
 
     def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         result: list = []
@@ -475,10 +371,9 @@ class Runtime(ClientBase):
         task = TaskRecord(spec)
         self.tasks[task.task_id] = task
         for obj_id in task.return_ids:
-            if obj_id not in self.objects:
-                self.objects[obj_id] = ObjectEntry()
+            self.directory.ensure(obj_id)
         for obj_id in task.pinned:
-            self.change_refs(obj_id, +1)
+            self.directory.change_refs(obj_id, +1)
         if kind == "call":
             self.actors.enqueue_call(task)
             return
@@ -496,7 +391,7 @@ class Runtime(ClientBase):
             if not remaining:
                 then()
 
-        for obj_id in self.when_ready(list(remaining), on_ready):
+        for obj_id in self.directory.when_ready(list(remaining), on_ready):
             remaining.discard(obj_id)
         if not remaining:
             then()
@@ -508,7 +403,7 @@ class Runtime(ClientBase):
         self.schedule()
 
     def dep_locations(self, task: TaskRecord) -> list[tuple[str, tuple]]:
-        return [(d, self.location_of(d)) for d in task.deps]
+        return [(d, self.directory.location_of(d)) for d in task.deps]
 
     def schedule(self) -> None:
         """Start every ready task that has resources and a worker."""
@@ -575,13 +470,13 @@ class Runtime(ClientBase):
         """Record a task's outputs (or its error in every output) and unpin its arguments."""
         if outputs is not None:
             for obj_id, location, contained in outputs:
-                self._on_object_created(obj_id, location, contained)
+                self.directory.created(obj_id, location, contained)
         else:
             for obj_id in task.return_ids:
-                self.set_error(obj_id, error)
+                self.directory.set_error(obj_id, error)
         self.tasks.pop(task.task_id, None)
         for obj_id in task.pinned:
-            self.change_refs(obj_id, -1)
+            self.directory.change_refs(obj_id, -1)
         task.pinned = []
 
     def finish_with_error(self, task: TaskRecord, payload: tuple) -> None:
@@ -718,10 +613,6 @@ def _exit_description(worker: processes.WorkerProcess) -> str:
 
 def _system_error(task: TaskRecord, why: str, cls: type = WorkerCrashedError) -> tuple:
     return (dumps_exception(cls(f"task {task.name} failed: {why}")), "", task.name)
-
-
-def _freed_payload(obj_id: str) -> tuple:
-    return (dumps_exception(ObjectFreedError(f"object {obj_id} was freed or never existed")), "", "")
 
 
 def default_object_store_memory() -> int:

@@ -1,0 +1,143 @@
+"""The driver's directory of objects: where each lives and who holds it.
+
+An object is ``pending`` until its task reports it, then ``ready`` with a
+location (inline bytes, a shared-memory file, a disk file once spilled, or an
+error). Its count of holders — processes holding ObjectRefs to it, tasks it is an
+argument of, objects that contain it — frees it when it drops to zero. Waiters
+(``get``, ``wait``, tasks waiting for arguments) are called once it is ready.
+Not thread-safe by itself: the runtime calls it under its lock.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from streamdata.core.object_store import StoreAccounting, delete_location, spill_file
+from streamdata.core.serialization import dumps_exception
+from streamdata.errors import ObjectFreedError
+
+
+class ObjectEntry:
+    __slots__ = ("state", "location", "refs", "contained", "waiters", "in_shm", "size")
+
+    def __init__(self) -> None:
+        self.state = "pending"
+        self.location: tuple | None = None
+        self.refs = 0
+        self.contained: list[str] = []
+        self.waiters: list[Callable[[str], None]] = []
+        self.in_shm = False
+        self.size = 0
+
+
+
+class ObjectDirectory:
+    """Every object of the session, with its location, holders and waiters."""
+
+    def __init__(self, accounting: StoreAccounting, spill_dir: str) -> None:
+        self.objects: dict[str, ObjectEntry] = {}
+        self.accounting = accounting
+        self.spill_dir = spill_dir
+
+    def ensure(self, obj_id: str) -> ObjectEntry:
+        entry = self.objects.get(obj_id)
+        if entry is None:
+            entry = self.objects[obj_id] = ObjectEntry()
+        return entry
+
+    def change_refs(self, obj_id: str, delta: int) -> None:
+        entry = self.objects.get(obj_id)
+        if entry is None:
+            if delta < 0:
+                return
+            entry = self.objects[obj_id] = ObjectEntry()
+        entry.refs += delta
+        if entry.refs <= 0 and entry.state == "ready":
+            self._free(obj_id, entry)
+
+    def _free(self, obj_id: str, entry: ObjectEntry) -> None:
+        del self.objects[obj_id]
+        if entry.location is not None:
+            if entry.in_shm:
+                self.accounting.remove(obj_id)
+            elif entry.location[0] == "disk":
+                self.accounting.unspill(entry.size)
+            delete_location(entry.location)
+        for inner in entry.contained:
+            self.change_refs(inner, -1)
+
+    def created(self, obj_id: str, location: tuple, contained: list[str]) -> None:
+        entry = self.objects.get(obj_id)
+        if entry is None:
+            entry = self.objects[obj_id] = ObjectEntry()
+        if entry.state == "ready":  # a retried task finished twice: keep the first value
+            delete_location(location)
+            return
+        entry.state = "ready"
+        entry.location = location
+        entry.contained = contained
+        for inner in contained:
+            self.change_refs(inner, +1)
+        if location[0] == "shm":
+            entry.in_shm = True
+            entry.size = location[2]
+            self.accounting.add(obj_id, location[2])
+        elif location[0] == "disk":
+            entry.size = location[2]
+            self.accounting.spilled_bytes += location[2]
+            self.accounting.spilled_total += location[2]
+        waiters, entry.waiters = entry.waiters, []
+        for waiter in waiters:
+            waiter(obj_id)
+        if entry.refs <= 0:
+            self._free(obj_id, entry)
+        else:
+            self._maybe_spill()
+
+    def set_error(self, obj_id: str, payload: tuple) -> None:
+        self.created(obj_id, ("error", payload), [])
+
+    def _maybe_spill(self) -> None:
+        for obj_id in self.accounting.to_spill():
+            entry = self.objects.get(obj_id)
+            if entry is None or not entry.in_shm:
+                self.accounting.remove(obj_id)
+                continue
+            try:
+                entry.location = spill_file(entry.location, self.spill_dir)
+            except OSError:
+                return  # the disk is full too: keep it in memory
+            entry.in_shm = False
+            self.accounting.mark_spilled(obj_id)
+
+    def when_ready(self, obj_ids: list[str], callback: Callable[[str], None]) -> list[str]:
+        """Call ``callback(id)`` as each pending id becomes ready; returns ids already ready."""
+        ready = []
+        for obj_id in obj_ids:
+            entry = self.objects.get(obj_id)
+            if entry is None:
+                entry = self.objects[obj_id] = ObjectEntry()  # freed or unknown: never ready
+                entry.state = "ready"
+                entry.location = ("error", _freed_payload(obj_id))
+                entry.refs = 1  # keep the tombstone (harmless, tiny)
+            if entry.state == "ready":
+                ready.append(obj_id)
+            else:
+                entry.waiters.append(callback)
+        return ready
+
+    def location_of(self, obj_id: str) -> tuple:
+        entry = self.objects[obj_id]
+        if entry.in_shm:
+            self.accounting.touch(obj_id)
+        return entry.location  # type: ignore[return-value]
+
+
+    def stats(self) -> dict[str, int]:
+        acc = self.accounting
+        return {"used_bytes": acc.used, "capacity_bytes": acc.capacity, "spilled_bytes": acc.spilled_bytes,
+                "spilled_total_bytes": acc.spilled_total, "num_objects": len(self.objects)}
+
+
+def _freed_payload(obj_id: str) -> tuple:
+    return (dumps_exception(ObjectFreedError(f"object {obj_id} was freed or never existed")), "", "")
