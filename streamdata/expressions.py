@@ -476,5 +476,27 @@ def and_all(exprs: Iterable[Expr]) -> Expr:
     return out
 
 
+def rename_columns(expr: Expr, mapping: dict[str, str]) -> Expr:
+    """``expr`` reading column ``mapping.get(c, c)`` wherever it read ``c``.
+
+    Example:
+        >>> print(rename_columns((col("a") > 1) & col("b").is_null(), {"a": "x"}))
+        ((col('x') > 1) & col('b').is_null())
+    """
+    if isinstance(expr, ColumnExpr):
+        new = mapping.get(expr.name, expr.name)
+        return expr if new == expr.name else ColumnExpr(name=new)
+    if isinstance(expr, BinaryExpr):
+        return BinaryExpr(op=expr.op, left=rename_columns(expr.left, mapping),
+                          right=rename_columns(expr.right, mapping))
+    if isinstance(expr, UnaryExpr):
+        return UnaryExpr(op=expr.op, operand=rename_columns(expr.operand, mapping))
+    if isinstance(expr, IsInExpr):
+        return IsInExpr(operand=rename_columns(expr.operand, mapping), values=expr.values)
+    if isinstance(expr, AliasExpr):
+        return AliasExpr(expr=rename_columns(expr.expr, mapping), name=expr.name)
+    return expr
+
+
 __all__ = ["Expr", "ColumnExpr", "LiteralExpr", "BinaryExpr", "UnaryExpr", "IsInExpr",
-           "AliasExpr", "col", "lit", "conjuncts", "and_all"]
+           "AliasExpr", "col", "lit", "conjuncts", "and_all", "rename_columns"]

@@ -1,0 +1,206 @@
+"""Projection pushdown: merge projections and read only the columns the plan needs."""
+
+from __future__ import annotations
+
+from streamdata.errors import ColumnNotFoundError
+from streamdata.plan.logical import (
+    Aggregate, Filter, Limit, LogicalNode, LogicalPlan, Project, RandomizeBlockOrder,
+    RandomSample, RandomShuffle, Read, Repartition, Sort, Union, WithColumn,
+)
+from streamdata.plan.rules.base import OptimizerContext, Rule, rewrite_up
+
+Columns = frozenset[str] | None  # None: every column
+
+
+class ProjectionPushdownRule(Rule):
+    """Sources read only the columns that are used.
+
+    Rewrites::
+
+        Project(p2)(Project(p1)(x))   ⇒ Project(p2 ∘ p1)(x)   when p1 selects (its output is known)
+        Project(drop=d)(x)            ⇒ Project(select=cols(x) - d)(x)   when x's schema is known
+        ...(Read(ds))                 ⇒ ...(Read(ds.apply_projection(cols)))
+                                        cols: the columns the nodes above need, traced through
+                                        projections, expression filters, with_column, sorts,
+                                        limits, unions, shuffles and built-in aggregations
+                                        (a Python function needs every column)
+        Project(select=s)(Read(ds))   ⇒ Read(ds.apply_projection(s))   (the source returns the
+                                        columns in the given order)
+
+    Only sources with ``supports_projection_pushdown()`` are touched, never with an empty
+    column list.
+    """
+
+    name = "ProjectionPushdown"
+
+    def apply(self, plan: LogicalPlan, ctx: OptimizerContext) -> LogicalPlan:
+        plan = _merge_projects(plan)
+        return _push_into_reads(plan)
+
+
+# --------------------------------------------------------------------------- merging
+
+
+def _merge_projects(plan: LogicalPlan) -> LogicalPlan:
+    schemas: dict[int, object] = {}
+
+    def visit(node: LogicalNode, shared: set[int]) -> LogicalNode:
+        if isinstance(node, Project):
+            child = node.input
+            if isinstance(child, Project) and id(child) not in shared and \
+                    child.compute == node.compute and child.ray_remote_args == node.ray_remote_args:
+                merged = merge_projects(node, child)
+                if merged is not None:
+                    node = merged
+            if node.drop:
+                node = _drop_to_select(node, schemas.get(id(node.input)))
+        try:
+            schemas[id(node)] = node.infer_schema([schemas.get(id(i)) for i in node.inputs])
+        except ColumnNotFoundError:
+            schemas[id(node)] = None
+        return node
+
+    return rewrite_up(plan, visit)
+
+
+def _kept(project: Project, columns: list[str]) -> list[str]:
+    """Input columns the projection keeps, in output order (before renaming)."""
+    out = list(project.select) if project.select is not None else list(columns)
+    for c in out:
+        if c not in columns:
+            raise ColumnNotFoundError(c, columns)
+    for c in project.drop:
+        if c not in out:
+            raise ColumnNotFoundError(c, out)
+    return [c for c in out if c not in project.drop]
+
+
+def merge_projects(outer: Project, inner: Project) -> Project | None:
+    """One projection doing ``inner`` then ``outer``, or None when that needs the input schema.
+
+    Example:
+        >>> from streamdata.plan.logical import InputData
+        >>> inner = Project(inputs=(InputData(),), select=("a", "b", "c"), rename={"a": "x"})
+        >>> outer = Project(inputs=(inner,), select=("x", "c"), rename={"c": "y"})
+        >>> m = merge_projects(outer, inner)
+        >>> m.select, dict(m.rename)
+        (('a', 'c'), {'a': 'x', 'c': 'y'})
+    """
+    if inner.select is None:
+        return None
+    try:
+        inner_out = inner.output_columns(list(inner.select))
+        kept = _kept(outer, inner_out)
+        for c in outer.rename:
+            if c not in kept:
+                raise ColumnNotFoundError(c, kept)
+    except ColumnNotFoundError:
+        return None  # leave it: running it raises the error with the real columns
+    back = {new: old for old, new in inner.rename.items()}
+    select = tuple(back.get(c, c) for c in kept)
+    rename = {}
+    for c, src in zip(kept, select):
+        final = outer.rename.get(c, c)
+        if final != src:
+            rename[src] = final
+    return outer.replace(inputs=inner.inputs, select=select, drop=(), rename=rename)
+
+
+def _drop_to_select(project: Project, schema: object) -> Project:
+    if schema is None or project.select is not None:
+        return project
+    names = list(schema.names)  # type: ignore[attr-defined]
+    if any(c not in names for c in project.drop):
+        return project
+    return project.replace(select=tuple(c for c in names if c not in project.drop), drop=())
+
+
+# --------------------------------------------------------------------------- required columns
+
+
+def _union(a: Columns, b: Columns) -> Columns:
+    if a is None or b is None:
+        return None
+    return a | b
+
+
+def _aggregate_columns(node: Aggregate) -> Columns:
+    from streamdata.aggregate import AggregateFnV2
+    cols = set(node.keys)
+    for agg in node.aggs:
+        # built-ins (streamdata.aggregate's own classes) read only their `on` column;
+        # a user's aggregation may read any column of the rows it is given
+        if not isinstance(agg, AggregateFnV2) or type(agg).__module__ != "streamdata.aggregate":
+            return None
+        cols.update(agg._input_columns())
+    return frozenset(cols)
+
+
+def _input_requirement(node: LogicalNode, needed: Columns) -> Columns:
+    """Columns ``node`` needs from its input(s) to produce ``needed`` of its output."""
+    if isinstance(node, (Limit, Repartition, RandomShuffle, RandomizeBlockOrder, RandomSample,
+                         Union)):
+        return needed
+    if isinstance(node, Sort):
+        return _union(needed, frozenset(node.keys))
+    if isinstance(node, Filter):
+        return None if node.expr is None else _union(needed, node.expr.columns())
+    if isinstance(node, WithColumn):
+        if needed is None:
+            return None
+        return (needed - {node.column}) | node.expr.columns()
+    if isinstance(node, Project):
+        own = set(node.select or ()) | set(node.drop) | set(node.rename)
+        if needed is None:
+            return None if node.select is None else frozenset(own)
+        back = {new: old for old, new in node.rename.items()}
+        return frozenset({back.get(c, c) for c in needed} | own)
+    if isinstance(node, Aggregate):
+        return _aggregate_columns(node)
+    return None  # user functions, joins, zips, writes: everything
+
+
+def _requirements(plan: LogicalPlan) -> dict[int, Columns]:
+    req: dict[int, Columns] = {id(plan.root): None}
+    for node in reversed(plan.nodes()):  # every consumer before its inputs
+        needed = req.get(id(node))
+        for child in node.inputs:
+            child_needs = _input_requirement(node, needed)
+            req[id(child)] = child_needs if id(child) not in req else _union(req[id(child)],
+                                                                              child_needs)
+    return req
+
+
+def _push_into_reads(plan: LogicalPlan) -> LogicalPlan:
+    req = _requirements(plan)
+    pushed: dict[int, tuple[Read, frozenset[str]]] = {}  # new read id -> (original read, columns)
+
+    def visit(node: LogicalNode, shared: set[int]) -> LogicalNode:
+        if isinstance(node, Read):
+            cols = req.get(id(node))
+            ds = node.datasource
+            if not cols or not ds.supports_projection_pushdown():
+                return node
+            schema = ds.schema()
+            if schema is not None:
+                names = list(schema.names)
+                if any(c not in names for c in cols) or set(names) == set(cols):
+                    return node  # a missing column fails when run, naming the real columns
+                order = [c for c in names if c in cols]
+            else:
+                order = sorted(cols)
+            new = node.replace(datasource=ds.apply_projection(order))
+            pushed[id(new)] = (node, frozenset(cols))
+            return new
+        if isinstance(node, Project) and node.select is not None and id(node.input) in pushed \
+                and id(node.input) not in shared:
+            original, cols = pushed[id(node.input)]
+            if cols == frozenset(node.select):
+                read = original.replace(
+                    datasource=original.datasource.apply_projection(list(node.select)))
+                if not node.drop and not node.rename:
+                    return read
+                return node.with_inputs(read)
+        return node
+
+    return rewrite_up(plan, visit)

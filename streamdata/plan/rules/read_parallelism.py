@@ -1,0 +1,58 @@
+"""Read parallelism: how many read tasks each read gets."""
+
+from __future__ import annotations
+
+import math
+
+from streamdata.plan.logical import LogicalNode, LogicalPlan, Read
+from streamdata.plan.rules.base import OptimizerContext, Rule, rewrite_up
+
+
+def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext) -> int:
+    """Read tasks for data of ``size_bytes`` in memory (None: unknown).
+
+    At least enough tasks to keep blocks under ``target_max_block_size``; at least two per
+    CPU so every CPU has work; towards ``read_op_min_num_blocks`` only while blocks stay
+    over ``target_min_block_size``. (A source makes fewer tasks when it has fewer rows or
+    files.)
+
+    Example:
+        >>> ctx = OptimizerContext(num_cpus=2)
+        >>> choose_parallelism(None, ctx), choose_parallelism(10 * 2**30, ctx)
+        (4, 80)
+    """
+    per_cpu = 2 * max(1, math.ceil(ctx.num_cpus))
+    wanted = ctx.read_op_min_num_blocks or per_cpu
+    if size_bytes is None:
+        return max(wanted, per_cpu)
+    min_safe = math.ceil(size_bytes / max(1, ctx.target_max_block_size))
+    max_reasonable = max(1, math.ceil(size_bytes / max(1, ctx.target_min_block_size)))
+    return max(min(wanted, max_reasonable), min_safe, per_cpu, 1)
+
+
+class ReadParallelismRule(Rule):
+    """Every read gets its number of read tasks.
+
+    Rewrites::
+
+        Read(ds, override_num_blocks=None) ⇒ Read(ds, parallelism=choose_parallelism(
+                                               ds.estimate_inmemory_data_size(), ctx))
+        Read(ds, override_num_blocks=n)    ⇒ Read(ds, parallelism=n)
+
+    After this rule ``Read.parallelism`` is always set (the planner passes it to
+    ``get_read_tasks``).
+    """
+
+    name = "ReadParallelism"
+
+    def apply(self, plan: LogicalPlan, ctx: OptimizerContext) -> LogicalPlan:
+        def visit(node: LogicalNode, shared: set[int]) -> LogicalNode:
+            if not isinstance(node, Read):
+                return node
+            if node.override_num_blocks is not None:
+                wanted = node.override_num_blocks
+            else:
+                wanted = choose_parallelism(node.datasource.estimate_inmemory_data_size(), ctx)
+            return node if node.parallelism == wanted else node.replace(parallelism=wanted)
+
+        return rewrite_up(plan, visit)
