@@ -264,7 +264,13 @@ def test_errors() -> None:
     with pytest.raises(PlanError):
         AggregateFn(init=lambda k: 0, merge=lambda a, b: a, name="x")  # no accumulate
     with pytest.raises(PlanError):
-        partial_aggregate(t, ["k"], [])
+        partial_aggregate(t, [], [])
+
+
+def test_keys_without_aggregations_give_distinct_keys() -> None:
+    t = pa.table({"a": [3, 1, 3, None, 1], "b": ["x", "y", "x", "z", "q"]})
+    assert blockwise(t, ["a"], [], blocks=3).to_pylist() == [{"a": 1}, {"a": 3}, {"a": None}]
+    assert blockwise(t, ["a", "b"], [], blocks=2).num_rows == 4
 
 
 def test_partials_with_different_column_types_merge() -> None:

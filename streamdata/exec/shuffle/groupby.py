@@ -39,14 +39,15 @@ def validate_aggregation(schema: pa.Schema, keys: Sequence[str], aggs: Sequence[
 
     Raises:
         ColumnNotFoundError: a key or an aggregation's ``on`` column is missing.
-        PlanError: two outputs would have the same name, or no aggregation is given.
+        PlanError: two outputs would have the same name, or neither keys nor aggregations
+            are given (keys without aggregations give the distinct keys).
 
     Example:
         >>> from streamdata.aggregate import Count
         >>> validate_aggregation(pa.schema([("k", pa.int64())]), ["k"], [Count()])
     """
-    if not aggs:
-        raise PlanError("aggregate() needs at least one aggregation")
+    if not aggs and not keys:
+        raise PlanError("aggregate() needs at least one aggregation (or keys, for distinct keys)")
     check_columns(schema, keys)
     for agg in aggs:
         check_columns(schema, agg._input_columns())

@@ -170,14 +170,14 @@ def group_table(table: pa.Table, keys: Sequence[str], requests: Sequence[HashAgg
             specs.append((col, req.func, req.options))
             out_names.append(f"{col}_{req.func}")
         names.append(col)
-    if with_rows or (not requests):
+    if with_rows:
         arrays.append(pa.array(np.arange(n, dtype=np.int64)))
         names.append(_ROW)
         specs.append((_ROW, "list", None))
     tmp = pa.Table.from_arrays(arrays, names=names)
     out = tmp.group_by(key_names, use_threads=False).aggregate(specs)
     results = [_one_chunk(out.column(name)) for name in out_names]
-    rows = _one_chunk(out.column(f"{_ROW}_list")) if (with_rows or not requests) else None
+    rows = _one_chunk(out.column(f"{_ROW}_list")) if with_rows else None
     if keys:
         key_table = pa.Table.from_arrays([out.column(k) for k in key_names], names=list(keys))
     else:

@@ -1,0 +1,190 @@
+"""Sort kernels: sample boundaries, range-partition blocks, merge partitions.
+
+A distributed sort samples the key columns of every block, picks ``n - 1``
+boundaries from the sorted sample, cuts every block into ``n`` ranges by those
+boundaries (map side) and sorts the concatenation of range ``i`` of every block
+(reduce side). Ordering is Arrow's everywhere (``pc.sort_indices``): several keys,
+each ascending or descending, nulls (and NaNs) last; the reduce sort is stable, so
+rows with equal keys keep their input order.
+
+Example:
+    >>> import pyarrow as pa
+    >>> keys = sort_keys(["x"], [False])
+    >>> blocks = [pa.table({"x": [5, 1, 9]}), pa.table({"x": [4, 8, 2]})]
+    >>> bounds = compute_boundaries([sample_keys(b, keys, 10) for b in blocks], keys, 2)
+    >>> parts = [range_partition(b, keys, bounds) for b in blocks]
+    >>> [merge_sorted([p[i] for p in parts], keys).column("x").to_pylist() for i in range(2)]
+    [[1, 2, 4], [5, 8, 9]]
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from streamdata.errors import PlanError, SchemaError
+from streamdata.exec.shuffle.grouping import check_columns
+
+SortKeys = list[tuple[str, str]]
+_MARK = "__sd_mark"
+
+
+def sort_keys(keys: str | Sequence[str], descending: bool | Sequence[bool] = False) -> SortKeys:
+    """Normalize a sort spec into ``[(column, "ascending" | "descending"), ...]``.
+
+    Example:
+        >>> sort_keys(["a", "b"], [True, False])
+        [('a', 'descending'), ('b', 'ascending')]
+    """
+    cols = [keys] if isinstance(keys, str) else list(keys)
+    if not cols:
+        raise PlanError("sort needs at least one key")
+    if isinstance(descending, bool):
+        flags = [descending] * len(cols)
+    else:
+        flags = [bool(d) for d in descending] or [False] * len(cols)
+    if len(flags) != len(cols):
+        raise PlanError(f"sort: {len(cols)} keys but {len(flags)} descending flags")
+    return [(c, "descending" if d else "ascending") for c, d in zip(cols, flags)]
+
+
+def check_sortable(schema: pa.Schema, keys: SortKeys) -> None:
+    """Raise ColumnNotFoundError for a missing key, SchemaError for a key Arrow cannot order.
+
+    Example:
+        >>> check_sortable(pa.schema([("l", pa.list_(pa.int64()))]), [("l", "ascending")])
+        Traceback (most recent call last):
+        ...
+        streamdata.errors.SchemaError: cannot sort by column 'l' of type list<item: int64>
+    """
+    check_columns(schema, [c for c, _ in keys])
+    for col, order in keys:
+        try:
+            pc.sort_indices(schema.empty_table().select([col]), sort_keys=[(col, order)])
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid) as exc:
+            raise SchemaError(f"cannot sort by column {col!r} of type {schema.field(col).type}") from exc
+
+
+def sort_table(table: pa.Table, keys: SortKeys) -> pa.Table:
+    """``table`` sorted by ``keys`` (stable; nulls last).
+
+    Example:
+        >>> sort_table(pa.table({"x": [2, None, 1]}), [("x", "ascending")]).column("x").to_pylist()
+        [1, 2, None]
+    """
+    if table.num_rows <= 1:
+        return table
+    check_sortable(table.schema, keys)
+    return table.take(pc.sort_indices(table, sort_keys=keys))
+
+
+def sample_keys(block: pa.Table, keys: SortKeys, num_samples: int, *, seed: int = 0) -> pa.Table:
+    """Up to ``num_samples`` random rows of the key columns of ``block`` (seeded).
+
+    Example:
+        >>> sample_keys(pa.table({"x": range(100), "y": range(100)}), [("x", "ascending")], 5).shape
+        (5, 1)
+    """
+    check_sortable(block.schema, keys)
+    cols = block.select([c for c, _ in keys])
+    n = cols.num_rows
+    if n <= num_samples:
+        return cols
+    rng = np.random.default_rng(seed)
+    idx = np.sort(rng.choice(n, size=num_samples, replace=False))
+    return cols.take(pa.array(idx))
+
+
+def compute_boundaries(samples: Sequence[pa.Table], keys: SortKeys, num_partitions: int) -> pa.Table:
+    """``num_partitions - 1`` boundary rows (key columns) splitting the samples evenly.
+
+    Partition ``i`` receives the rows ``r`` with ``boundary[i-1] <= r < boundary[i]`` in
+    sort order. Boundaries may repeat when keys are skewed (some partitions are then empty).
+
+    Example:
+        >>> s = [pa.table({"x": list(range(10))})]
+        >>> compute_boundaries(s, [("x", "ascending")], 3).column("x").to_pylist()
+        [3, 7]
+    """
+    if num_partitions < 1:
+        raise PlanError(f"num_partitions must be >= 1, got {num_partitions}")
+    names = [c for c, _ in keys]
+    tables = [s.select(names) for s in samples if s.num_rows]
+    if num_partitions == 1 or not tables:
+        schema = tables[0].schema if tables else (samples[0].select(names).schema if samples else None)
+        return schema.empty_table() if schema is not None else pa.table({})
+    from streamdata.block import concat
+    sample = sort_table(concat(tables), keys)
+    n = sample.num_rows
+    idx = [min(n - 1, int(round(n * i / num_partitions))) for i in range(1, num_partitions)]
+    return sample.take(pa.array(idx, type=pa.int64()))
+
+
+def range_partition(block: pa.Table, keys: SortKeys, boundaries: pa.Table) -> list[pa.Table]:
+    """Cut ``block`` into ``len(boundaries) + 1`` key ranges; each range comes out sorted.
+
+    Rows equal to a boundary go to the range that the boundary starts. Uses Arrow's
+    own ordering (the boundaries are sorted together with the block), so it agrees
+    with :func:`sort_table` for every type, direction, null and NaN.
+
+    Example:
+        >>> b = pa.table({"x": [3, 1, 2, 2]})
+        >>> parts = range_partition(b, [("x", "ascending")], pa.table({"x": [2]}))
+        >>> [p.column("x").to_pylist() for p in parts]
+        [[1], [2, 2, 3]]
+    """
+    num_parts = boundaries.num_rows + 1
+    if num_parts == 1:
+        return [sort_table(block, keys)]
+    check_sortable(block.schema, keys)
+    names = [c for c, _ in keys]
+    n = block.num_rows
+    if n == 0:
+        return [block] * num_parts
+    data_keys = block.select(names)
+    bounds = _conform(boundaries.select(names), data_keys.schema)
+    marks = np.concatenate([np.ones(n, dtype=np.int8), np.zeros(bounds.num_rows, dtype=np.int8)])
+    both = pa.concat_tables([data_keys, bounds]).append_column(_MARK, pa.array(marks))
+    order = pc.sort_indices(both, sort_keys=list(keys) + [(_MARK, "ascending")]).to_numpy()
+    is_bound = order >= n
+    bound_pos = np.nonzero(is_bound)[0]
+    cuts = bound_pos - np.arange(len(bound_pos))  # data rows before each boundary
+    ordered = block.take(pa.array(order[~is_bound]))
+    edges = np.concatenate([[0], cuts, [n]])
+    return [ordered.slice(int(a), int(b - a)) for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _conform(bounds: pa.Table, schema: pa.Schema) -> pa.Table:
+    if bounds.schema.equals(schema):
+        return bounds
+    try:
+        return bounds.cast(schema)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        raise SchemaError(f"sort keys have different types in different blocks: "
+                          f"{bounds.schema} vs {schema}") from exc
+
+
+def merge_sorted(parts: Sequence[pa.Table], keys: SortKeys) -> pa.Table:
+    """Reduce side: the parts (each already sorted) merged into one sorted table.
+
+    Stable: among equal keys, rows of earlier parts come first.
+
+    Example:
+        >>> k = [("x", "descending")]
+        >>> merge_sorted([pa.table({"x": [3, 1]}), pa.table({"x": [2]})], k).column("x").to_pylist()
+        [3, 2, 1]
+    """
+    from streamdata.block import concat
+    nonempty = [p for p in parts if p.num_rows]
+    if not nonempty:
+        return parts[0] if parts else pa.table({})
+    if len(nonempty) == 1:
+        return nonempty[0]
+    return sort_table(concat(nonempty), keys)
+
+
+__all__ = ["SortKeys", "sort_keys", "check_sortable", "sort_table", "sample_keys", "compute_boundaries",
+           "range_partition", "merge_sorted"]
