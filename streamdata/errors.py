@@ -170,6 +170,9 @@ class ColumnNotFoundError(SchemaError, KeyError):
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
 
+    def __reduce__(self) -> tuple:  # rebuilt with both arguments when crossing processes
+        return (type(self), (self.column, self.available))
+
 
 class UDFReturnError(StreamDataError, ValueError):
     """A user function returned a value of the wrong shape or type."""
@@ -181,6 +184,9 @@ class DataSourceError(StreamDataError):
     def __init__(self, message: str, *, path: str | None = None) -> None:
         super().__init__(message)
         self.path = path
+
+    def __reduce__(self) -> tuple:  # keep ``path`` when crossing processes
+        return (type(self), (self.args[0] if self.args else "",), {"path": self.path})
 
 
 class DataSinkError(StreamDataError):
