@@ -49,7 +49,7 @@ from __future__ import annotations
 import itertools
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 from streamdata.io.datasource import BlockMetadata
 
@@ -167,6 +167,29 @@ class ExecutionResources:
         return self.max(ExecutionResources())
 
 
+class ErrorBudget:
+    """How many failed blocks one execution still tolerates (``DataContext.max_errored_blocks``).
+
+    Shared by every operator of an execution; a negative limit means no limit.
+
+    Example:
+        >>> b = ErrorBudget(1)
+        >>> b.allow("file a.csv"), b.allow("file b.csv"), b.skipped
+        (True, False, ['file a.csv'])
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.skipped: list[str] = []
+
+    def allow(self, what: str) -> bool:
+        """Record one more failed block named ``what``; False when over the limit."""
+        if self.limit >= 0 and len(self.skipped) >= self.limit:
+            return False
+        self.skipped.append(what)
+        return True
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ExecutionOptions:
     """Options of one execution, handed to every operator's :meth:`PhysicalOperator.start`.
@@ -176,6 +199,8 @@ class ExecutionOptions:
         preserve_order: emit outputs in input order (``DataContext.extra['preserve_order']``).
         max_errored_blocks: blocks that may fail before the execution fails (-1: no limit).
         target_max_block_size: outputs larger than this are split into several blocks.
+        error_budget: the failed blocks this execution tolerates, shared by its operators.
+        data_context: the driver's DataContext, handed to workers.
     """
 
     resource_limits: ExecutionResources = ExecutionResources(cpu=1.0, gpu=0.0,
@@ -183,6 +208,8 @@ class ExecutionOptions:
     preserve_order: bool = False
     max_errored_blocks: int = 0
     target_max_block_size: int = 128 * 1024 * 1024
+    error_budget: ErrorBudget = field(default_factory=lambda: ErrorBudget(0))
+    data_context: Any = None
 
 
 # --------------------------------------------------------------------------- in-flight work
@@ -425,5 +452,5 @@ class PhysicalOperator(ABC):
         return f"{type(self).__name__}({self.name})"
 
 
-__all__ = ["RefBundle", "ExecutionResources", "ExecutionOptions", "OpTask", "OpMetrics",
+__all__ = ["RefBundle", "ExecutionResources", "ErrorBudget", "ExecutionOptions", "OpTask", "OpMetrics",
            "PhysicalOperator"]

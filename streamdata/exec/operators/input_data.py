@@ -1,0 +1,69 @@
+"""The source of a physical DAG: bundles already in the object store, or read tasks.
+
+Example:
+    >>> op = InputDataOperator("Input", bundles=[])
+    >>> op.start(ExecutionOptions()); op.completed()
+    True
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Callable, Sequence
+
+from streamdata.exec.interfaces import ExecutionOptions, PhysicalOperator, RefBundle
+
+
+class InputDataOperator(PhysicalOperator):
+    """Emits a fixed list of bundles (made lazily by ``bundles_factory`` at start).
+
+    Args:
+        name: display name.
+        bundles: the bundles, when already known.
+        bundles_factory: makes the bundles at start (e.g. turns a datasource's read tasks
+            into bundles of ``put`` ReadTasks) so planning stays cheap.
+        num_bundles_hint: how many bundles to expect, for progress bars.
+    """
+
+    def __init__(self, name: str, bundles: Sequence[RefBundle] | None = None, *,
+                 bundles_factory: Callable[[], Sequence[RefBundle]] | None = None,
+                 num_bundles_hint: int | None = None) -> None:
+        super().__init__(name, [])
+        if (bundles is None) == (bundles_factory is None):
+            raise ValueError("InputDataOperator takes exactly one of bundles or bundles_factory")
+        self._initial = list(bundles) if bundles is not None else None
+        self._factory = bundles_factory
+        self._bundles: deque[RefBundle] = deque()
+        self._hint = num_bundles_hint if bundles is None else len(self._initial or [])
+
+    def start(self, options: ExecutionOptions) -> None:
+        super().start(options)
+        if self._factory is not None:
+            self._bundles = deque(self._factory())
+        else:
+            self._bundles = deque(self._initial or [])
+        self._hint = len(self._bundles)
+        for bundle in self._bundles:
+            self.metrics.on_output(bundle)
+
+    def add_input(self, bundle: RefBundle, input_index: int) -> None:
+        raise RuntimeError("InputDataOperator has no inputs")
+
+    def has_next(self) -> bool:
+        return bool(self._bundles) and not self._execution_finished
+
+    def get_next(self) -> RefBundle:
+        return self._bundles.popleft()
+
+    def mark_execution_finished(self) -> None:
+        super().mark_execution_finished()
+        self._bundles.clear()
+
+    def throttling_disabled(self) -> bool:
+        return True
+
+    def num_outputs_total(self) -> int | None:
+        return self._hint
+
+    def internal_queue_bytes(self) -> int:
+        return sum(b.size_bytes() for b in self._bundles)

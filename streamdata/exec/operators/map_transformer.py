@@ -1,0 +1,353 @@
+"""What one map task (or actor call) does to its blocks: a chain of stages.
+
+A :class:`MapTransformer` is an ordered list of :class:`MapStage` s, each turning
+an iterator of blocks into an iterator of blocks (the first stage of a read
+turns :class:`~streamdata.io.datasource.ReadTask` s into blocks). Fused maps run
+as one chain inside one task. The chain is pure and runs anywhere: tests call
+it directly; :mod:`streamdata.exec.operators.map_task` runs it in workers.
+
+Example:
+    >>> import pyarrow as pa
+    >>> chain = MapTransformer([
+    ...     BatchStage(name="double", fn=lambda b: {"x": b["x"] * 2}, batch_size=2),
+    ...     FilterStage(name="big", fn=lambda r: r["x"] > 2),
+    ... ])
+    >>> out = list(chain.apply([pa.table({"x": [1, 2, 3]})], TaskContext(task_index=0)))
+    >>> [t.column("x").to_pylist() for t in out]
+    [[4], [6]]
+"""
+
+from __future__ import annotations
+
+import types
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator, Mapping
+
+import numpy as np
+import pyarrow as pa
+
+from streamdata import block as B
+from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TaskContext:
+    """What a stage may know about the task running it."""
+
+    task_index: int
+    op_name: str = ""
+    target_max_block_size: int = 128 * 1024 * 1024
+
+
+class MapStage(ABC):
+    """One step of a map chain: blocks in, blocks out."""
+
+    name: str = "Map"
+
+    def init(self) -> None:
+        """Prepare once per process (an actor constructs its callable class here)."""
+
+    @abstractmethod
+    def apply(self, blocks: Iterator[Any], ctx: TaskContext) -> Iterator[pa.Table]:
+        """Transform ``blocks`` lazily."""
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name})"
+
+
+class _UDFStage(MapStage):
+    """A stage calling a user function or an instance of a user's callable class."""
+
+    def __init__(self, *, name: str, fn: Callable[..., Any] | type, fn_args: tuple = (),
+                 fn_kwargs: Mapping[str, Any] | None = None, fn_constructor_args: tuple = (),
+                 fn_constructor_kwargs: Mapping[str, Any] | None = None) -> None:
+        self.name = name
+        self.fn = fn
+        self.fn_args = tuple(fn_args)
+        self.fn_kwargs = dict(fn_kwargs or {})
+        self.fn_constructor_args = tuple(fn_constructor_args)
+        self.fn_constructor_kwargs = dict(fn_constructor_kwargs or {})
+        self._callable: Callable[..., Any] | None = None
+
+    @property
+    def is_class(self) -> bool:
+        return isinstance(self.fn, type)
+
+    def init(self) -> None:
+        if self._callable is None:
+            if self.is_class:
+                self._callable = self.fn(*self.fn_constructor_args, **self.fn_constructor_kwargs)
+            else:
+                self._callable = self.fn
+
+    def call(self, value: Any) -> Any:
+        if self._callable is None:
+            self.init()
+        return self._callable(value, *self.fn_args, **self.fn_kwargs)  # type: ignore[misc]
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state["_callable"] = None  # an instance is built where the stage runs
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+
+def _is_batch_iterator(value: Any) -> bool:
+    if isinstance(value, (types.GeneratorType, map, filter)):
+        return True
+    if isinstance(value, (dict, list, tuple, str, bytes, pa.Table, pa.RecordBatch)):
+        return False
+    if type(value).__module__.startswith("pandas"):
+        return False
+    return isinstance(value, Iterator)
+
+
+class BatchStage(_UDFStage):
+    """``map_batches``: the UDF receives batches of ``batch_size`` rows in ``batch_format``.
+
+    The UDF may return a batch (dict of arrays, DataFrame, Arrow table, list of rows)
+    or yield several.
+    """
+
+    def __init__(self, *, name: str, fn: Callable[..., Any] | type, batch_size: int | None = None,
+                 batch_format: str | None = "default", zero_copy_batch: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, fn=fn, **kwargs)
+        self.batch_size = batch_size
+        self.batch_format = B.normalize_batch_format(batch_format)
+        self.zero_copy_batch = zero_copy_batch
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        batcher = B.Batcher(self.batch_size)
+        for table in blocks:
+            batcher.add(table)
+            for batch in batcher.drain():
+                yield from self._run(batch)
+        for batch in batcher.finish():
+            yield from self._run(batch)
+
+    def _run(self, table: pa.Table) -> Iterator[pa.Table]:
+        if table.num_rows == 0:
+            return
+        out = self.call(B.to_batch(table, self.batch_format, zero_copy=self.zero_copy_batch))
+        what = f"map_batches UDF {self.name}"
+        if _is_batch_iterator(out):
+            for item in out:
+                yield B.batch_to_table(item, what="map_batches UDF")
+        else:
+            if out is None:
+                raise UDFReturnError(f"{what} returned None; expected a dict of arrays, "
+                                     "pandas.DataFrame or pyarrow.Table")
+            yield B.batch_to_table(out, what="map_batches UDF")
+
+
+class RowStage(_UDFStage):
+    """``map``: one dict in, one dict out."""
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        for table in blocks:
+            rows = []
+            for row in B.iter_rows(table):
+                out = self.call(row)
+                if not isinstance(out, Mapping):
+                    raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
+                                         "expected a dict (one row)")
+                rows.append(out)
+            if rows:
+                yield B.rows_to_table(rows, what="map UDF")
+
+
+class FlatMapStage(_UDFStage):
+    """``flat_map``: one dict in, a list (any iterable) of dicts out."""
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        for table in blocks:
+            rows: list[Any] = []
+            for row in B.iter_rows(table):
+                out = self.call(row)
+                if isinstance(out, (Mapping, str, bytes)) or not isinstance(out, Iterable):
+                    raise UDFReturnError(f"flat_map UDF {self.name} returned {describe(out)}; "
+                                         "expected a list of dicts")
+                rows.extend(out)
+            if rows:
+                yield B.rows_to_table(rows, what="flat_map UDF")
+
+
+class FilterStage(_UDFStage):
+    """``filter``: keep rows where ``fn(row)`` is true, or where the expression ``expr`` is."""
+
+    def __init__(self, *, name: str, fn: Callable[..., Any] | type | None = None, expr: Any = None,
+                 **kwargs: Any) -> None:
+        super().__init__(name=name, fn=fn, **kwargs)  # type: ignore[arg-type]
+        self.expr = expr
+
+    def init(self) -> None:
+        if self.fn is not None:
+            super().init()
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        for table in blocks:
+            if self.expr is not None:
+                mask = self.expr.evaluate(table)
+                out = table.filter(mask, null_selection_behavior="drop")
+            else:
+                keep = np.fromiter((bool(self.call(row)) for row in B.iter_rows(table)),
+                                   dtype=bool, count=table.num_rows)
+                out = table.filter(pa.array(keep))
+            yield out
+
+
+class ProjectStage(MapStage):
+    """Select, then drop, then rename columns."""
+
+    def __init__(self, *, name: str, select: tuple[str, ...] | None = None,
+                 drop: tuple[str, ...] = (), rename: Mapping[str, str] | None = None) -> None:
+        self.name = name
+        self.select = tuple(select) if select is not None else None
+        self.drop = tuple(drop)
+        self.rename = dict(rename or {})
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        for table in blocks:
+            yield self.project(table)
+
+    def project(self, table: pa.Table) -> pa.Table:
+        cols = table.column_names
+        if self.select is not None:
+            for c in self.select:
+                if c not in cols:
+                    raise ColumnNotFoundError(c, cols)
+            table = table.select(list(self.select))
+            cols = table.column_names
+        for c in self.drop:
+            if c not in cols:
+                raise ColumnNotFoundError(c, cols)
+        if self.drop:
+            table = table.drop_columns(list(self.drop))
+            cols = table.column_names
+        for c in self.rename:
+            if c not in cols:
+                raise ColumnNotFoundError(c, cols)
+        if self.rename:
+            table = table.rename_columns([self.rename.get(c, c) for c in cols])
+        return table
+
+
+class WithColumnStage(MapStage):
+    """Add or replace ``column`` with the values of the expression ``expr``."""
+
+    def __init__(self, *, name: str, column: str, expr: Any) -> None:
+        self.name = name
+        self.column = column
+        self.expr = expr
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        for table in blocks:
+            values = self.expr.evaluate(table)
+            if self.column in table.column_names:
+                table = table.set_column(table.column_names.index(self.column), self.column, values)
+            else:
+                table = table.append_column(self.column, values)
+            yield table
+
+
+class RandomSampleStage(MapStage):
+    """Keep each row with probability ``fraction`` (seeded per task when ``seed`` is set)."""
+
+    def __init__(self, *, name: str, fraction: float, seed: int | None = None) -> None:
+        self.name = name
+        self.fraction = fraction
+        self.seed = seed
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        rng = np.random.default_rng(None if self.seed is None else (self.seed, ctx.task_index))
+        for table in blocks:
+            yield table.filter(pa.array(rng.random(table.num_rows) < self.fraction))
+
+
+class ReadStage(MapStage):
+    """The first stage of a read: each input is a ReadTask; yields the blocks it reads."""
+
+    def __init__(self, *, name: str = "Read") -> None:
+        self.name = name
+
+    def apply(self, blocks: Iterator[Any], ctx: TaskContext) -> Iterator[pa.Table]:
+        for read_task in blocks:
+            for table in read_task():
+                if isinstance(table, pa.RecordBatch):
+                    table = pa.Table.from_batches([table])
+                elif not isinstance(table, pa.Table):
+                    table = B.batch_to_table(table, what=f"read task of {self.name}")
+                yield table
+
+
+class WriteStage(MapStage):
+    """The last stage of a write: hands every block to ``datasink.write`` and yields one
+    one-row table whose ``write_result`` column holds what ``write`` returned."""
+
+    RESULT_COLUMN = "write_result"
+
+    def __init__(self, *, name: str, datasink: Any, write_uuid: str) -> None:
+        self.name = name
+        self.datasink = datasink
+        self.write_uuid = write_uuid
+
+    def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        from streamdata.io.datasink import WriteContext
+
+        result = self.datasink.write(blocks, WriteContext(write_uuid=self.write_uuid,
+                                                          task_index=ctx.task_index))
+        for _ in blocks:  # a sink that stopped early still consumes its input
+            pass
+        yield B.numpy_to_table({self.RESULT_COLUMN: B._pickled([result])})
+
+
+@dataclass(slots=True)
+class MapTransformer:
+    """A chain of stages run in order on the blocks of one task.
+
+    Attributes:
+        stages: the stages, first applied first.
+        init_fn: optional hook run once per process before the first call.
+    """
+
+    stages: list[MapStage]
+    init_fn: Callable[[], None] | None = None
+    _initialized: bool = field(default=False, repr=False)
+
+    def init(self) -> None:
+        """Run each stage's one-time setup (constructs callable classes)."""
+        if self._initialized:
+            return
+        if self.init_fn is not None:
+            self.init_fn()
+        for stage in self.stages:
+            stage.init()
+        self._initialized = True
+
+    def apply(self, inputs: Iterable[Any], ctx: TaskContext) -> Iterator[pa.Table]:
+        """The output blocks of the chain over ``inputs`` (lazily)."""
+        self.init()
+        stream: Iterator[Any] = iter(inputs)
+        for stage in self.stages:
+            stream = stage.apply(stream, ctx)
+        return stream
+
+    @property
+    def name(self) -> str:
+        return "->".join(s.name for s in self.stages)
+
+    def uses_class(self) -> bool:
+        """Whether a stage calls a callable class (the chain must run in actors)."""
+        return any(isinstance(s, _UDFStage) and s.is_class for s in self.stages)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"stages": self.stages, "init_fn": self.init_fn}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.stages = state["stages"]
+        self.init_fn = state["init_fn"]
+        self._initialized = False

@@ -1,0 +1,69 @@
+"""Union: the bundles of every input; in input order when the execution preserves order.
+
+Example:
+    >>> from streamdata.exec.operators.input_data import InputDataOperator
+    >>> a, b = InputDataOperator("a", bundles=[]), InputDataOperator("b", bundles=[])
+    >>> UnionOperator([a, b]).name
+    'Union'
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Sequence
+
+from streamdata.exec.interfaces import PhysicalOperator, RefBundle
+
+
+class UnionOperator(PhysicalOperator):
+    """Forwards every input bundle; with ``preserve_order`` input 0 first, then input 1, ..."""
+
+    def __init__(self, input_ops: Sequence[PhysicalOperator]) -> None:
+        if len(input_ops) < 2:
+            raise ValueError(f"Union needs at least two inputs, got {len(input_ops)}")
+        super().__init__("Union", input_ops)
+        self._buffers: list[deque[RefBundle]] = [deque() for _ in input_ops]
+        self._outputs: deque[RefBundle] = deque()
+        self._current = 0  # the input being forwarded (preserve_order)
+
+    def add_input(self, bundle: RefBundle, input_index: int) -> None:
+        self.metrics.on_input(bundle)
+        if self.options.preserve_order:
+            self._buffers[input_index].append(bundle)
+            self._flush_ordered()
+        else:
+            self._emit(bundle)
+
+    def _emit(self, bundle: RefBundle) -> None:
+        self.metrics.on_output(bundle)
+        self._outputs.append(bundle)
+
+    def _flush_ordered(self) -> None:
+        while self._current < len(self._buffers):
+            buf = self._buffers[self._current]
+            while buf:
+                self._emit(buf.popleft())
+            if not self._inputs_done[self._current]:
+                return
+            self._current += 1
+
+    def input_done(self, input_index: int) -> None:
+        super().input_done(input_index)
+        if self.options.preserve_order:
+            self._flush_ordered()
+
+    def has_next(self) -> bool:
+        return bool(self._outputs)
+
+    def get_next(self) -> RefBundle:
+        return self._outputs.popleft()
+
+    def throttling_disabled(self) -> bool:
+        return True
+
+    def internal_queue_size(self) -> int:
+        return sum(len(b) for b in self._buffers)
+
+    def internal_queue_bytes(self) -> int:
+        return (sum(x.size_bytes() for b in self._buffers for x in b)
+                + sum(x.size_bytes() for x in self._outputs))

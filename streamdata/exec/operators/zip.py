@@ -1,0 +1,109 @@
+"""Zip: the columns of two inputs side by side, row i with row i.
+
+Both inputs are collected (zip needs both row orders), then one small task per
+left block appends the matching right rows.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from streamdata.exec.interfaces import OpTask, PhysicalOperator, RefBundle
+from streamdata.exec.operators.block_tasks import launch_block_task, zip_blocks
+
+
+def align_blocks(left_rows: list[int], right_rows: list[int]) -> list[list[tuple[int, int, int]]]:
+    """For each left block, the ``(right block, start, end)`` ranges holding its rows.
+
+    Example:
+        >>> align_blocks([3, 2], [2, 3])
+        [[(0, 0, 2), (1, 0, 1)], [(1, 1, 3)]]
+    """
+    if sum(left_rows) != sum(right_rows):
+        raise ValueError(f"zip needs datasets of equal row counts, got {sum(left_rows)} and "
+                         f"{sum(right_rows)}")
+    out: list[list[tuple[int, int, int]]] = []
+    r, offset = 0, 0
+    for n in left_rows:
+        ranges: list[tuple[int, int, int]] = []
+        need = n
+        while need > 0:
+            while right_rows[r] - offset == 0:
+                r, offset = r + 1, 0
+            take = min(need, right_rows[r] - offset)
+            ranges.append((r, offset, offset + take))
+            offset += take
+            need -= take
+        out.append(ranges)
+    return out
+
+
+class ZipOperator(PhysicalOperator):
+    """Zips input 0 (left) with input 1 (right); outputs follow the left blocks' order."""
+
+    def __init__(self, left: PhysicalOperator, right: PhysicalOperator) -> None:
+        super().__init__("Zip", [left, right])
+        self._inputs: list[list[RefBundle]] = [[], []]
+        self._tasks: dict[int, OpTask] = {}
+        self._results: dict[int, RefBundle] = {}
+        self._next = 0
+        self._total = 0
+        self._outputs: deque[RefBundle] = deque()
+
+    def add_input(self, bundle: RefBundle, input_index: int) -> None:
+        self.metrics.on_input(bundle)
+        self._inputs[input_index].append(bundle)
+
+    def all_inputs_done(self) -> None:
+        super().all_inputs_done()
+        left = [(ref, meta) for b in self._inputs[0] for ref, meta in b.blocks]
+        right = [(ref, meta) for b in self._inputs[1] for ref, meta in b.blocks]
+        self._inputs = [[], []]
+        plan = align_blocks([m.num_rows or 0 for _, m in left], [m.num_rows or 0 for _, m in right])
+        for i, ((lref, lmeta), ranges) in enumerate(zip(left, plan)):
+            if not ranges:  # an empty left block
+                continue
+            refs = [right[r][0] for r, _, _ in ranges]
+            spans = [(s, e) for _, s, e in ranges]
+            self._tasks[i] = launch_block_task(zip_blocks, lref, spans, *refs,
+                                               on_result=lambda b, i=i: self._done(i, b))
+            self.metrics.tasks_submitted += 1
+        self._total = len(left)
+        self._flush()
+
+    def _done(self, i: int, bundle: RefBundle) -> None:
+        self._tasks.pop(i, None)
+        self.metrics.tasks_finished += 1
+        self._results[i] = bundle
+        self._flush()
+
+    def _flush(self) -> None:
+        while self._next < self._total:
+            if self._next in self._results:
+                bundle = self._results.pop(self._next)
+                self.metrics.on_output(bundle)
+                self._outputs.append(bundle)
+            elif self._next in self._tasks:
+                return
+            self._next += 1
+
+    def has_next(self) -> bool:
+        return bool(self._outputs)
+
+    def get_next(self) -> RefBundle:
+        return self._outputs.popleft()
+
+    def get_active_tasks(self) -> list[OpTask]:
+        return list(self._tasks.values())
+
+    def throttling_disabled(self) -> bool:
+        return True
+
+    def internal_queue_size(self) -> int:
+        return sum(len(x) for x in self._inputs)
+
+    def internal_queue_bytes(self) -> int:
+        return sum(b.size_bytes() for x in self._inputs for b in x)
+
+
+__all__ = ["ZipOperator", "align_blocks"]

@@ -1,0 +1,187 @@
+"""The map chain and the map-task wrapper, run in-process (no runtime)."""
+
+from __future__ import annotations
+
+import cloudpickle
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pytest
+
+from streamdata.errors import ColumnNotFoundError, UDFReturnError
+from streamdata.exec.operators.map_task import MapWorker, run_map_task
+from streamdata.exec.operators.map_transformer import (BatchStage, FilterStage, FlatMapStage, MapTransformer,
+                                                       ProjectStage, RandomSampleStage, ReadStage, RowStage,
+                                                       TaskContext, WithColumnStage, WriteStage)
+from streamdata.io.datasink import Datasink
+from streamdata.io.datasource import BlockMetadata, ReadTask
+
+CTX = TaskContext(task_index=0, op_name="test")
+
+
+def run(stages: list, tables: list[pa.Table]) -> pa.Table:
+    out = list(MapTransformer(stages).apply(tables, CTX))
+    return pa.concat_tables(out) if out else pa.table({})
+
+
+def table(n: int, start: int = 0) -> pa.Table:
+    return pa.table({"a": np.arange(start, start + n)})
+
+
+def test_batch_stage_exact_batch_sizes_across_blocks() -> None:
+    sizes: list[int] = []
+
+    def fn(batch: dict) -> dict:
+        sizes.append(len(batch["a"]))
+        return batch
+
+    out = run([BatchStage(name="f", fn=fn, batch_size=4)], [table(3), table(3, 3), table(3, 6)])
+    assert sizes == [4, 4, 1]
+    assert out.column("a").to_pylist() == list(range(9))
+
+
+def test_batch_stage_formats_and_fn_args() -> None:
+    def pd_fn(df: pd.DataFrame, k: int, *, scale: int) -> pd.DataFrame:
+        assert isinstance(df, pd.DataFrame)
+        return df.assign(b=df["a"] * scale + k)
+
+    out = run([BatchStage(name="p", fn=pd_fn, batch_format="pandas", fn_args=(1,), fn_kwargs={"scale": 10})],
+              [table(3)])
+    assert out.column("b").to_pylist() == [1, 11, 21]
+
+    def arrow_fn(t: pa.Table) -> pa.Table:
+        assert isinstance(t, pa.Table)
+        return t.append_column("c", pa.array([0] * t.num_rows))
+
+    assert run([BatchStage(name="a", fn=arrow_fn, batch_format="pyarrow")], [table(2)]).column_names == ["a", "c"]
+
+
+def test_zero_copy_batch_is_read_only_default_is_writable() -> None:
+    seen = {}
+
+    def fn(batch: dict) -> dict:
+        seen["writeable"] = batch["a"].flags.writeable
+        return batch
+
+    run([BatchStage(name="f", fn=fn, zero_copy_batch=True)], [table(4)])
+    assert seen["writeable"] is False
+    run([BatchStage(name="f", fn=fn)], [table(4)])
+    assert seen["writeable"] is True
+
+
+def test_generator_udf_yields_several_batches() -> None:
+    def gen(batch: dict):
+        for v in batch["a"]:
+            yield {"x": np.array([v, v])}
+
+    assert run([BatchStage(name="g", fn=gen)], [table(3)]).column("x").to_pylist() == [0, 0, 1, 1, 2, 2]
+
+
+def test_udf_wrong_return_is_a_clear_error() -> None:
+    with pytest.raises(UDFReturnError, match="returned int; expected a dict of arrays"):
+        run([BatchStage(name="f", fn=lambda b: 3)], [table(2)])
+    with pytest.raises(UDFReturnError, match=r"unequal lengths: \{'a': 2, 'b': 1\}"):
+        run([BatchStage(name="f", fn=lambda b: {"a": b["a"], "b": b["a"][:1]})], [table(2)])
+    with pytest.raises(UDFReturnError, match="returned None"):
+        run([BatchStage(name="f", fn=lambda b: None)], [table(2)])
+    with pytest.raises(UDFReturnError, match="expected a dict"):
+        run([RowStage(name="m", fn=lambda r: 1)], [table(2)])
+
+
+def test_row_flat_map_filter_stages() -> None:
+    out = run([RowStage(name="m", fn=lambda r: {"a": r["a"], "sq": r["a"] ** 2}),
+               FlatMapStage(name="fm", fn=lambda r: [r, r]),
+               FilterStage(name="f", fn=lambda r: r["sq"] % 2 == 0)], [table(4)])
+    assert out.column("a").to_pylist() == [0, 0, 2, 2]
+
+
+def test_filter_and_with_column_by_expression() -> None:
+    from streamdata.expressions import col
+
+    out = run([FilterStage(name="f", expr=col("a") > 1),
+               WithColumnStage(name="w", column="b", expr=col("a") * 10)], [table(4)])
+    assert out.to_pydict() == {"a": [2, 3], "b": [20, 30]}
+    with pytest.raises(ColumnNotFoundError):
+        run([FilterStage(name="f", expr=col("zz") > 1)], [table(1)])
+
+
+def test_project_stage_select_drop_rename_and_missing_column() -> None:
+    t = pa.table({"a": [1], "b": [2], "c": [3]})
+    out = run([ProjectStage(name="p", select=("a", "b"), drop=("b",), rename={"a": "x"})], [t])
+    assert out.column_names == ["x"]
+    with pytest.raises(ColumnNotFoundError) as info:
+        run([ProjectStage(name="p", select=("nope",))], [t])
+    assert info.value.available == ["a", "b", "c"]
+
+
+def test_random_sample_is_seeded() -> None:
+    stage = RandomSampleStage(name="s", fraction=0.5, seed=7)
+    a = run([stage], [table(1000)]).column("a").to_pylist()
+    b = run([stage], [table(1000)]).column("a").to_pylist()
+    assert a == b and 350 < len(a) < 650
+
+
+def test_read_stage_runs_read_tasks() -> None:
+    tasks = [ReadTask(lambda i=i: [table(2, i * 2)], BlockMetadata(num_rows=2)) for i in range(3)]
+    assert run([ReadStage()], tasks).column("a").to_pylist() == list(range(6))
+
+
+class _ListSink(Datasink):
+    def write(self, blocks, ctx):  # type: ignore[no-untyped-def]
+        return (ctx.task_index, sum(b.num_rows for b in blocks))
+
+
+def test_write_stage_returns_the_sink_result() -> None:
+    out = list(MapTransformer([WriteStage(name="w", datasink=_ListSink(), write_uuid="u")]).apply(
+        [table(3), table(2)], TaskContext(task_index=5)))
+    from streamdata.block import to_numpy
+    assert to_numpy(out[0])["write_result"].tolist() == [(5, 5)]
+
+
+def test_callable_class_built_once_per_worker_and_pickles_unbuilt() -> None:
+    built = []
+
+    class AddK:
+        def __init__(self, k: int) -> None:
+            built.append(k)
+            self.k = k
+
+        def __call__(self, batch: dict) -> dict:
+            return {"a": batch["a"] + self.k}
+
+    chain = MapTransformer([BatchStage(name="add", fn=AddK, fn_constructor_args=(5,))])
+    worker = MapWorker(chain, None)
+    for _ in range(3):
+        last, out = worker.submit(CTX, table(2))
+    assert built == [5]
+    assert last.column("a").to_pylist() == [5, 6]
+    clone = cloudpickle.loads(cloudpickle.dumps(chain))  # state travels without the built instance
+    assert clone.stages[0]._callable is None
+
+
+def test_run_map_task_shapes_output_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    puts: list[pa.Table] = []
+    monkeypatch.setattr("streamdata.exec.operators.map_task._put", lambda t: puts.append(t) or f"ref{len(puts)}")
+    big = pa.table({"a": np.arange(10_000, dtype=np.int64)})  # 80 kB
+    ctx = TaskContext(task_index=0, target_max_block_size=30_000)
+    chain = MapTransformer([BatchStage(name="id", fn=lambda b: b, batch_size=1000)])
+    last, out = run_map_task(chain, ctx, big)
+    assert len(out.metas) == len(puts) + 1 and len(puts) >= 2
+    assert all(m.size_bytes <= 30_000 + 8 for m in out.metas)
+    assert sum(m.num_rows for m in out.metas) == 10_000
+    assert pa.concat_tables(puts + [last]).column("a").to_pylist() == list(range(10_000))
+    assert out.extra_refs == tuple(f"ref{i + 1}" for i in range(len(puts)))
+
+
+def test_run_map_task_empty_output_keeps_schema() -> None:
+    chain = MapTransformer([FilterStage(name="none", fn=lambda r: False)])
+    last, out = run_map_task(chain, CTX, table(3))
+    assert out.metas == () and last.num_rows == 0
+    assert out.schema is not None and out.schema.names == ["a"]
+
+
+def test_read_task_input_files_reach_block_metadata() -> None:
+    task = ReadTask(lambda: [table(2)], BlockMetadata(num_rows=2, input_files=("f.csv",)))
+    _, out = run_map_task(MapTransformer([ReadStage()]), CTX, task)
+    assert out.metas[0].input_files == ("f.csv",)
