@@ -1,0 +1,110 @@
+"""Daft (native runner): each workload as a Daft user writes it (expressions first)."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from engines.common import a_is_large, file_glob, groups_check, iter_check, rebatch_to_numpy
+from workloads import Params
+
+
+def import_engine(engine: str) -> Any:
+    import daft
+    return daft
+
+
+def start(daft: Any, params: Params, workload: str) -> Any:
+    try:
+        daft.set_runner_native()
+    except Exception as exc:  # a second start in one process: the runner is already native
+        if "more than once" not in str(exc):
+            raise
+    return daft
+
+
+def stop(daft: Any) -> None:
+    return None
+
+
+def _parquet(daft: Any, p: Params, directory: str | None = None) -> Any:
+    return daft.read_parquet(file_glob(directory or p.parquet_dir, "parquet"))
+
+
+def count_parquet(daft: Any, p: Params) -> dict[str, Any]:
+    return {"rows": _parquet(daft, p).count_rows()}
+
+
+def _map_write(daft: Any, p: Params, directory: str) -> dict[str, Any]:
+    col = daft.col
+    _parquet(daft, p, directory).with_column("c", col("a") * 2 + col("b")).write_parquet(p.out_dir)
+    return {}
+
+
+def map_batches_write(daft: Any, p: Params) -> dict[str, Any]:
+    return _map_write(daft, p, p.parquet_dir)
+
+
+def _mean_check(table: Any) -> dict[str, Any]:
+    return groups_check(table.num_rows, table.column("b").to_numpy())
+
+
+def filter_groupby_expr(daft: Any, p: Params) -> dict[str, Any]:
+    col = daft.col
+    df = _parquet(daft, p).where(col("a") > 0.5).groupby("key").agg(col("b").mean())
+    return _mean_check(df.to_arrow())
+
+
+def filter_groupby_udf(daft: Any, p: Params) -> dict[str, Any]:
+    col = daft.col
+
+    @daft.func(return_dtype=daft.DataType.bool())
+    def large(a: float) -> bool:
+        return a_is_large({"a": a})
+
+    df = _parquet(daft, p).where(large(col("a"))).groupby("key").agg(col("b").mean())
+    return _mean_check(df.to_arrow())
+
+
+def groupby_sum_cols(daft: Any, p: Params) -> dict[str, Any]:
+    col = daft.col
+    df = _parquet(daft, p).select("key", "b").groupby("key").agg(col("b").sum())
+    return _mean_check(df.to_arrow())
+
+
+def sort(daft: Any, p: Params) -> dict[str, Any]:
+    table = _parquet(daft, p).select("id", "a").sort("a").to_arrow()
+    return {"rows": table.num_rows, "first_id": int(table.column("id")[0].as_py())}
+
+
+def iter_batches(daft: Any, p: Params) -> dict[str, Any]:
+    return iter_check(rebatch_to_numpy(_parquet(daft, p).to_arrow_iter(), p.batch_size))
+
+
+def read_csv_count(daft: Any, p: Params) -> dict[str, Any]:
+    col = daft.col
+    df = daft.read_csv(file_glob(p.csv_dir, "csv")).with_column("c", col("a") * 2 + col("b"))
+    return {"rows": df.count_rows()}
+
+
+def larger_than_memory(daft: Any, p: Params) -> dict[str, Any]:
+    return _map_write(daft, p, p.ltm_dir)
+
+
+WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
+    "count_parquet": count_parquet,
+    "map_batches_write": map_batches_write,
+    "filter_groupby_expr": filter_groupby_expr,
+    "filter_groupby_udf": filter_groupby_udf,
+    "groupby_sum_cols": groupby_sum_cols,
+    "sort": sort,
+    "iter_batches": iter_batches,
+    "read_csv_count": read_csv_count,
+    "larger_than_memory": larger_than_memory,
+}
+
+FORMS: dict[str, str] = {
+    "map_batches_write": "with_column expression (native)",
+    "filter_groupby_udf": "@daft.func row UDF",
+    "read_csv_count": "with_column expression, count_rows",
+    "iter_batches": "to_arrow_iter, re-batched to numpy",
+}

@@ -1,0 +1,111 @@
+"""DuckDB: each workload as one SQL statement over ``read_parquet`` / ``read_csv``."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from engines.common import a_is_large, file_glob, groups_check, iter_check, rebatch_to_numpy
+from workloads import Params
+
+
+def import_engine(engine: str) -> Any:
+    import duckdb
+    return duckdb
+
+
+def start(duckdb: Any, params: Params, workload: str) -> Any:
+    con = duckdb.connect()
+    con.execute(f"SET threads = {int(params.num_cpus)}")
+    if workload == "larger_than_memory":
+        con.execute(f"SET memory_limit = '{params.ltm_budget_bytes // 2**20}MiB'")
+    return con
+
+
+def stop(con: Any) -> None:
+    con.close()
+
+
+def _src(directory: str) -> str:
+    return f"read_parquet('{file_glob(directory, 'parquet')}')"
+
+
+def count_parquet(con: Any, p: Params) -> dict[str, Any]:
+    return {"rows": con.execute(f"SELECT count(*) FROM {_src(p.parquet_dir)}").fetchone()[0]}
+
+
+def _map_write(con: Any, p: Params, directory: str) -> dict[str, Any]:
+    con.execute(f"COPY (SELECT *, a * 2 + b AS c FROM {_src(directory)}) TO '{p.out_dir}' "
+                "(FORMAT parquet, PER_THREAD_OUTPUT true, OVERWRITE_OR_IGNORE true)")
+    return {}
+
+
+def map_batches_write(con: Any, p: Params) -> dict[str, Any]:
+    return _map_write(con, p, p.parquet_dir)
+
+
+def _mean_check(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    return groups_check(len(rows), [r[1] for r in rows])
+
+
+def filter_groupby_expr(con: Any, p: Params) -> dict[str, Any]:
+    rows = con.execute(f"SELECT key, avg(b) FROM {_src(p.parquet_dir)} WHERE a > 0.5 "
+                       "GROUP BY key").fetchall()
+    return _mean_check(rows)
+
+
+def filter_groupby_udf(con: Any, p: Params) -> dict[str, Any]:
+    from duckdb.sqltypes import BOOLEAN, DOUBLE
+
+    try:
+        con.remove_function("a_is_large")
+    except Exception:  # not registered yet (first repetition)
+        pass
+    con.create_function("a_is_large", lambda a: a_is_large({"a": a}), [DOUBLE], BOOLEAN)
+    rows = con.execute(f"SELECT key, avg(b) FROM {_src(p.parquet_dir)} WHERE a_is_large(a) "
+                       "GROUP BY key").fetchall()
+    return _mean_check(rows)
+
+
+def groupby_sum_cols(con: Any, p: Params) -> dict[str, Any]:
+    rows = con.execute(f"SELECT key, sum(b) FROM {_src(p.parquet_dir)} GROUP BY key").fetchall()
+    return _mean_check(rows)
+
+
+def sort(con: Any, p: Params) -> dict[str, Any]:
+    table = con.sql(f"SELECT id, a FROM {_src(p.parquet_dir)} ORDER BY a").to_arrow_table()
+    return {"rows": table.num_rows, "first_id": int(table.column("id")[0].as_py())}
+
+
+def iter_batches(con: Any, p: Params) -> dict[str, Any]:
+    reader = con.sql(f"SELECT * FROM {_src(p.parquet_dir)}").to_arrow_reader(p.batch_size)
+    return iter_check(rebatch_to_numpy(reader, p.batch_size))
+
+
+def read_csv_count(con: Any, p: Params) -> dict[str, Any]:
+    src = f"read_csv('{file_glob(p.csv_dir, 'csv')}')"
+    row = con.execute(f"SELECT count(*) FROM (SELECT *, a * 2 + b AS c FROM {src})").fetchone()
+    return {"rows": row[0]}
+
+
+def larger_than_memory(con: Any, p: Params) -> dict[str, Any]:
+    return _map_write(con, p, p.ltm_dir)
+
+
+WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
+    "count_parquet": count_parquet,
+    "map_batches_write": map_batches_write,
+    "filter_groupby_expr": filter_groupby_expr,
+    "filter_groupby_udf": filter_groupby_udf,
+    "groupby_sum_cols": groupby_sum_cols,
+    "sort": sort,
+    "iter_batches": iter_batches,
+    "read_csv_count": read_csv_count,
+    "larger_than_memory": larger_than_memory,
+}
+
+FORMS: dict[str, str] = {
+    "map_batches_write": "COPY (SELECT *, a*2+b) TO dir (SQL expression)",
+    "filter_groupby_udf": "Python scalar UDF (create_function)",
+    "iter_batches": "to_arrow_reader(batch_size), re-batched to numpy",
+    "larger_than_memory": "COPY with memory_limit = the budget",
+}
