@@ -57,6 +57,16 @@ class ReadTask:
     def __call__(self) -> Iterator[pa.Table]:
         yield from self._read_fn()
 
+    @property
+    def skipped_inputs(self) -> list[str]:
+        """Inputs (files) this task skipped as unreadable, after it ran.
+
+        Non-empty only when ``DataContext.max_errored_blocks`` allows skipping; each
+        entry is ``"<path>: <error>"``. The executor may read it in the worker after
+        iterating the task, to enforce a job-wide budget and report the skips.
+        """
+        return list(getattr(self._read_fn, "skipped", ()) or ())
+
     def __repr__(self) -> str:
         return f"ReadTask(rows={self.metadata.num_rows}, bytes={self.metadata.size_bytes})"
 

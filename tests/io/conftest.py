@@ -88,6 +88,20 @@ def s3_server() -> Iterator[S3Server]:
                 os.environ[k] = v
 
 
+MANY_FILES = 2000
+
+
+@pytest.fixture(scope="session")
+def s3_many_csvs(s3_server: S3Server) -> str:
+    """``s3://many-csv/d/``: 2000 tiny CSV files (``a,b`` / ``i,2i``), written once per session."""
+    import fsspec
+
+    s3_server.bucket("many-csv")
+    fs = fsspec.filesystem("s3", endpoint_url=s3_server.endpoint, skip_instance_cache=True)
+    fs.pipe({f"many-csv/d/f{i:05d}.csv": f"a,b\n{i},{2 * i}\n".encode() for i in range(MANY_FILES)})
+    return "s3://many-csv/d"
+
+
 @pytest.fixture
 def data_context() -> Iterator[DataContext]:
     """The current DataContext, restored after the test."""

@@ -195,11 +195,8 @@ def test_s3_anonymous_access(s3_server):
         fs.cat("fs-private/k/obj.csv")
 
 
-def test_s3_thousands_of_files_are_listed_without_per_file_requests(s3_server):
-    s3_server.bucket("fs-many")
-    fs = fsspec.filesystem("s3", endpoint_url=s3_server.endpoint)
-    fs.pipe({f"fs-many/d/f{i:05d}.csv": b"a\n1\n" for i in range(2000)})
-    rfs, paths = resolve_filesystem("s3://fs-many/d")
+def test_s3_thousands_of_files_are_listed_without_per_file_requests(s3_many_csvs):
+    rfs, paths = resolve_filesystem(s3_many_csvs)
     rfs.connect()
     calls: list[str] = []
 
@@ -211,6 +208,6 @@ def test_s3_thousands_of_files_are_listed_without_per_file_requests(s3_server):
         found = expand_paths(rfs, paths)
     finally:
         rfs.s3.meta.events.unregister("before-call.s3", count)
-    assert len(found) == 2000 and all(f.size == 4 for f in found)
+    assert len(found) == 2000 and all(f.size > 0 for f in found)
     # one paginated listing: ListObjectsV2 pages of 1000 keys, no per-file HEAD
     assert set(calls) == {"ListObjectsV2"} and len(calls) <= 3

@@ -1,0 +1,142 @@
+"""CSV files, read with ``pyarrow.csv`` (streaming, one file at a time).
+
+``read_options``, ``parse_options`` and ``convert_options`` (pyarrow option objects or
+dicts of their fields) pass through to pyarrow. Compressed files (``.gz``, ``.bz2``,
+``.zst``...) are decompressed by extension. A ragged row raises a
+:class:`~streamdata.errors.DataSourceError` naming the file and the line.
+
+Example:
+    >>> import fsspec
+    >>> fs = fsspec.filesystem("memory")
+    >>> fs.pipe("/doc/csv/a.csv", b"x,y\\n1,a\\n2,b\\n")
+    >>> src = CSVDatasource("memory://doc/csv")
+    >>> [b.to_pydict() for t in src.get_read_tasks(1) for b in t()]
+    [{'x': [1, 2], 'y': ['a', 'b']}]
+"""
+
+from __future__ import annotations
+
+import copy
+import csv as pycsv
+import io
+from typing import Any, Iterator
+
+import pyarrow as pa
+
+from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError
+from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
+from streamdata.io.filesystem import unstrip
+
+
+def _options(kind: str, value: Any) -> Any:
+    import pyarrow.csv as pacsv
+
+    cls = {"read": pacsv.ReadOptions, "parse": pacsv.ParseOptions, "convert": pacsv.ConvertOptions}[kind]
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return copy.copy(value)
+    if isinstance(value, dict):
+        try:
+            return cls(**value)
+        except TypeError as exc:
+            raise PlanError(f"invalid {kind}_options for CSV: {exc}") from exc
+    raise PlanError(f"{kind}_options must be a pyarrow.csv.{cls.__name__} or a dict, got {type(value).__name__}")
+
+
+class CSVDatasource(FileBasedDatasource):
+    """CSV files as Arrow tables (see the module docstring)."""
+
+    name = "ReadCSV"
+    encoding_ratio = 1.0
+
+    def __init__(self, paths: Any, *, read_options: Any = None, parse_options: Any = None,
+                 convert_options: Any = None, **kwargs: Any) -> None:
+        super().__init__(paths, **kwargs)
+        # validated now (on the driver); kept as dicts-free pyarrow objects, which pickle
+        self._read_options = _options("read", read_options)
+        self._parse_options = _options("parse", parse_options)
+        self._convert_options = _options("convert", convert_options)
+        self._user_threads = read_options is not None and getattr(self._read_options, "use_threads", False)
+
+    def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
+        import pyarrow.csv as pacsv
+
+        if split.size == 0:
+            return
+        read_options = copy.copy(self._read_options)
+        if not self._user_threads:
+            read_options.use_threads = False  # one worker per CPU already; and rows get numbered
+        parse_options = copy.copy(self._parse_options)
+        user_handler = parse_options.invalid_row_handler
+        bad_rows: list[Any] = []
+
+        def handler(row: Any) -> str:
+            verdict = user_handler(row) if user_handler is not None else "error"
+            if verdict == "error":
+                bad_rows.append(row)
+            return verdict
+
+        parse_options.invalid_row_handler = handler
+        convert_options = copy.copy(self._convert_options)
+        wanted = self.physical_columns()
+        if wanted is not None and not convert_options.include_columns:
+            convert_options.include_columns = wanted
+        with self.open_input(fs, split) as f:
+            try:
+                reader = pacsv.open_csv(f, read_options=read_options, parse_options=parse_options,
+                                        convert_options=convert_options)
+                for batch in reader:
+                    yield pa.Table.from_batches([batch])
+            except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
+                text = str(exc)
+                if "Empty CSV file" in text:
+                    return
+                if "include_columns" in text and wanted is not None:
+                    raise self._missing_column(fs, split, wanted) from exc
+                if bad_rows:
+                    raise self._ragged_error(fs, split, bad_rows[0], text) from exc
+                raise DataSourceError(f"{unstrip(fs, split.path)}: {text}", path=unstrip(fs, split.path)) from exc
+
+    def _missing_column(self, fs: Any, split: FileSplit, wanted: list[str]) -> Exception:
+        names = self._header(fs, split) + [f.name for f in self._derived_fields()]
+        missing = next((c for c in wanted if c not in names), wanted[0])
+        return ColumnNotFoundError(missing, names)
+
+    def _reader(self, f: Any) -> Any:
+        po = self._parse_options
+        text = io.TextIOWrapper(f, encoding=self._read_options.encoding or "utf8", newline="")
+        return pycsv.reader(text, delimiter=po.delimiter, quotechar=po.quote_char or '"',
+                            doublequote=po.double_quote, escapechar=po.escape_char or None)
+
+    def _header(self, fs: Any, split: FileSplit) -> list[str]:
+        ro = self._read_options
+        if ro.column_names:
+            return list(ro.column_names)
+        with self.open_input(fs, split) as f:
+            reader = self._reader(f)
+            for row in reader:
+                if reader.line_num <= ro.skip_rows or not row:
+                    continue
+                return [f"f{i}" for i in range(len(row))] if ro.autogenerate_column_names else row
+        return []
+
+    def _ragged_error(self, fs: Any, split: FileSplit, row: Any, text: str) -> DataSourceError:
+        where = unstrip(fs, split.path)
+        line = row.number if row.number is not None else self._find_ragged_line(fs, split, row.expected_columns)
+        at = f"line {line}" if line is not None else "a row"
+        return DataSourceError(f"{where}: {at} has {row.actual_columns} fields, expected "
+                               f"{row.expected_columns}: {row.text[:200]!r}", path=where)
+
+    def _find_ragged_line(self, fs: Any, split: FileSplit, expected: int) -> int | None:
+        """Line number of the first row with the wrong field count (a slow path, on error only)."""
+        po = self._parse_options
+        with self.open_input(fs, split) as f:
+            reader = self._reader(f)
+            skip = self._read_options.skip_rows
+            for row in reader:
+                if reader.line_num <= skip or (not row and po.ignore_empty_lines):
+                    continue
+                if len(row) != expected:
+                    return reader.line_num
+        return None
