@@ -7,8 +7,8 @@ import importlib
 
 import pytest
 
-MODULES = ["datagen", "workloads", "memsampler", "harness", "report", "worker", "engines",
-           "engines.common", "engines.raylike"]
+MODULES = ["datagen", "workloads", "memsampler", "harness", "report", "worker", "core_micro",
+           "engines", "engines.common", "engines.raylike"]
 
 
 @pytest.mark.parametrize("name", MODULES)
