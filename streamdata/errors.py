@@ -207,3 +207,7 @@ def describe(value: Any) -> str:
     if isinstance(value, (list, tuple, dict, set)):
         return f"{type(value).__name__} of {len(value)} items"
     return type(value).__name__
+
+
+class DestinationExistsError(DataSinkError, FileExistsError):
+    """A write with ``mode="error"`` found data already at the destination (io)."""

@@ -23,7 +23,8 @@ from typing import Any, Iterator
 
 import pyarrow as pa
 
-from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError
+from streamdata.errors import ColumnNotFoundError, DataSinkError, DataSourceError, PlanError
+from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import unstrip
 
@@ -140,3 +141,65 @@ class CSVDatasource(FileBasedDatasource):
                 if len(row) != expected:
                     return reader.line_num
         return None
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _check_csv_types(table: pa.Table) -> None:
+    from streamdata.io.tensor import is_tensor_type
+
+    for field in table.schema:
+        t = field.type
+        if is_tensor_type(t) or isinstance(t, pa.BaseExtensionType) or pa.types.is_nested(t):
+            raise DataSinkError(f"column {field.name!r} of type {t} cannot be written to CSV; "
+                                "drop it or write Parquet/JSON instead")
+
+
+class _CSVFileWriter(FileWriter):
+    def __init__(self, f: Any, schema: pa.Schema, write_options: Any) -> None:
+        import pyarrow.csv as pacsv
+
+        super().__init__(f, schema)
+        self._writer = pacsv.CSVWriter(f, schema, write_options=write_options)
+
+    def write(self, table: pa.Table) -> None:
+        self._writer.write_table(table)
+
+    def close(self) -> None:
+        self._writer.close()
+
+
+class CSVDatasink(FileDatasink):
+    """Writes CSV files with a header (see :mod:`streamdata.io.file_datasink` for modes and commit).
+
+    ``write_options`` (a ``pyarrow.csv.WriteOptions`` or a dict of its fields) passes through.
+    Tensor and nested columns are refused with :class:`~streamdata.errors.DataSinkError`.
+    """
+
+    name = "WriteCSV"
+    extension = "csv"
+
+    def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 max_rows_per_file: int | None = None, write_options: Any = None) -> None:
+        import pyarrow.csv as pacsv
+
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        if write_options is None:
+            write_options = pacsv.WriteOptions()
+        elif isinstance(write_options, dict):
+            try:
+                write_options = pacsv.WriteOptions(**write_options)
+            except TypeError as exc:
+                raise PlanError(f"invalid write_options for CSV: {exc}") from exc
+        elif not isinstance(write_options, pacsv.WriteOptions):
+            raise PlanError(f"write_options must be a pyarrow.csv.WriteOptions or a dict, "
+                            f"got {type(write_options).__name__}")
+        self._write_options = write_options
+
+    def prepare_block(self, table: pa.Table) -> pa.Table:
+        _check_csv_types(table)
+        return table
+
+    def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
+        return _CSVFileWriter(f, schema, self._write_options)

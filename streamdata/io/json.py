@@ -25,6 +25,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from streamdata.errors import DataSourceError, PlanError
+from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import unstrip
 
@@ -143,3 +144,66 @@ class JSONDatasource(FileBasedDatasource):
         if wanted is not None:
             table = table.select([c for c in wanted if c in table.column_names])
         return table
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+def _jsonable(value: Any) -> Any:
+    import base64
+
+    import numpy as np
+
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (bytes, bytearray)):
+        return base64.b64encode(bytes(value)).decode("ascii")
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if isinstance(value, (set, frozenset)):
+        return list(value)
+    import decimal
+
+    if isinstance(value, decimal.Decimal):
+        return float(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
+
+
+class _JSONLinesWriter(FileWriter):
+    def __init__(self, f: Any, schema: pa.Schema, dumps_options: dict[str, Any]) -> None:
+        super().__init__(f, schema)
+        self._options = dumps_options
+
+    def accepts(self, table: pa.Table) -> bool:
+        return True  # JSON lines need no fixed schema
+
+    def write(self, table: pa.Table) -> None:
+        from streamdata import block
+
+        lines = [pyjson.dumps(row, default=_jsonable, **self._options) for row in block.iter_rows(table)]
+        self.f.write(("\n".join(lines) + "\n").encode("utf-8"))
+
+
+class JSONDatasink(FileDatasink):
+    """Writes JSON-lines files, one object per row (see :mod:`streamdata.io.file_datasink`).
+
+    Tensors become nested lists, bytes base64 text, dates and times ISO strings.
+    ``**dumps_options`` pass to :func:`json.dumps` (e.g. ``ensure_ascii=False``).
+    """
+
+    name = "WriteJSON"
+    extension = "json"
+
+    def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 max_rows_per_file: int | None = None, **dumps_options: Any) -> None:
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        try:
+            pyjson.dumps({}, **dumps_options)
+        except TypeError as exc:
+            raise PlanError(f"invalid JSON option: {exc}") from exc
+        self._dumps_options = dumps_options
+
+    def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
+        return _JSONLinesWriter(f, schema, self._dumps_options)

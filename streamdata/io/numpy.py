@@ -19,8 +19,10 @@ from typing import Any, Iterator
 import numpy as np
 import pyarrow as pa
 
+from streamdata.errors import ColumnNotFoundError, DataSinkError, PlanError
+from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.tensor import ndarray_to_arrow
+from streamdata.io.tensor import arrow_to_ndarray, ndarray_to_arrow
 
 
 class NumpyDatasource(FileBasedDatasource):
@@ -42,3 +44,50 @@ class NumpyDatasource(FileBasedDatasource):
         if arr.ndim == 0:
             arr = arr.reshape(1)
         yield pa.table({"data": ndarray_to_arrow(arr)})
+
+
+# ---------------------------------------------------------------------------- writing
+
+
+class _NpyWriter(FileWriter):
+    """One ``.npy`` file per block (an ``.npy`` holds one array, written at once)."""
+
+    def __init__(self, f: Any, schema: pa.Schema, column: str) -> None:
+        super().__init__(f, schema)
+        self._column = column
+        self._done = False
+
+    def accepts(self, table: pa.Table) -> bool:
+        return not self._done
+
+    def write(self, table: pa.Table) -> None:
+        values = arrow_to_ndarray(table.column(self._column))
+        if values.dtype == object:
+            try:
+                values = np.stack(list(values))
+            except ValueError as exc:
+                raise DataSinkError(f"column {self._column!r} holds arrays of different shapes; "
+                                    f".npy needs one shape ({exc})") from exc
+        np.save(self.f, values, allow_pickle=False)
+        self._done = True
+
+
+class NumpyDatasink(FileDatasink):
+    """Writes column ``column`` as ``.npy`` files, one per block (see :mod:`streamdata.io.file_datasink`)."""
+
+    name = "WriteNumpy"
+    extension = "npy"
+
+    def __init__(self, path: str, *, column: str, filesystem: Any = None, mode: str = "append") -> None:
+        super().__init__(path, filesystem=filesystem, mode=mode)
+        if not isinstance(column, str):
+            raise PlanError(f"column must be a column name, got {column!r}")
+        self._column = column
+
+    def prepare_block(self, table: pa.Table) -> pa.Table:
+        if self._column not in table.column_names:
+            raise ColumnNotFoundError(self._column, table.column_names)
+        return table.select([self._column])
+
+    def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
+        return _NpyWriter(f, schema, self._column)
