@@ -122,6 +122,7 @@ class ParquetDatasource(FileBasedDatasource):
         self._user_schema = schema
         self._arrow_filter = filter
         self._predicates: tuple[Any, ...] = ()
+        self._post_predicates: tuple[Any, ...] = ()  # applied after the path column is added
         self._batch_size = int(batch_size)
         self._data_schema_cache: tuple[pa.Schema, str] | None = None
         self._footers: dict[str, tuple[int, int]] | None = None  # path → (rows, uncompressed bytes)
@@ -187,7 +188,7 @@ class ParquetDatasource(FileBasedDatasource):
 
     def num_rows(self) -> int | None:
         """Rows in all files, from their footers (None once a predicate applies)."""
-        if self._predicates or self._arrow_filter is not None:
+        if self._predicates or self._post_predicates or self._arrow_filter is not None:
             return None
         try:
             total = sum(rows for rows, _ in self._load_footers().values())
@@ -265,7 +266,10 @@ class ParquetDatasource(FileBasedDatasource):
         if not hasattr(predicate, "to_arrow"):
             raise PlanError(f"a predicate must be an expression, got {type(predicate).__name__}")
         out = copy.copy(self)
-        out._predicates = self._predicates + (predicate,)
+        if self._include_paths and "path" in predicate.columns():
+            out._post_predicates = self._post_predicates + (predicate,)  # needs the path column
+        else:
+            out._predicates = self._predicates + (predicate,)
         return out
 
     def arrow_filter(self) -> "pc.Expression | None":
@@ -332,6 +336,26 @@ class ParquetDatasource(FileBasedDatasource):
             term = pc.field(f.name).is_null() if v is None else (pc.field(f.name) == pa.scalar(v, f.type))
             expr = term if expr is None else expr & term
         return expr
+
+    def physical_columns(self) -> list[str] | None:
+        if self._post_predicates:
+            return None  # the predicates may read any column; projection happens after them
+        return super().physical_columns()
+
+    def _postprocess(self, table: pa.Table, split: FileSplit) -> pa.Table:
+        if not self._post_predicates:
+            return super()._postprocess(table, split)
+        saved = self._columns
+        self._columns = None  # keep every column until the predicates ran
+        try:
+            table = super()._postprocess(table, split)
+        finally:
+            self._columns = saved
+        for predicate in self._post_predicates:
+            table = table.filter(predicate.evaluate(table))
+        if self._columns is not None:
+            table = table.select(self._columns)
+        return table
 
     def _count(self, key: str, n: int) -> None:
         self.stats[key] = self.stats.get(key, 0) + n

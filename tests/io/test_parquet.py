@@ -250,3 +250,11 @@ def test_conform_schema_rules():
     assert conform_schema(exp, pa.schema([("a", pa.float64())]), path="p", reference="r").field("a").type == pa.float64()
     with pytest.raises(SchemaError, match="timestamp"):
         conform_schema(exp, pa.schema([("a", pa.timestamp("s"))]), path="p", reference="r")
+
+
+def test_predicate_on_path_column_runs_after_it_is_added(files: Path):
+    target = str(files / "part-2.parquet")
+    src = ParquetDatasource(str(files), include_paths=True, columns=["a"])
+    table = read_table(src.apply_predicate(col("path") == target))
+    assert table.column_names == ["a"]
+    assert table.column("a").to_pylist() == list(range(2 * N, 3 * N))
