@@ -50,17 +50,23 @@ def choose_num_partitions(*, total_bytes: int, total_rows: int | None, cpus: flo
                           max_partition_bytes: float, min_partition_bytes: int = MIN_PARTITION_BYTES) -> int:
     """Partitions for ``total_bytes`` of data: enough that none exceeds
     ``max_partition_bytes``, one per CPU once there is at least ``min_partition_bytes``
-    per partition, never more than there are rows.
+    per partition, a multiple of the CPUs when there are more partitions than CPUs (so
+    the last round of reduce tasks keeps every CPU busy), never more than there are rows.
 
     Example:
         >>> choose_num_partitions(total_bytes=10 << 20, total_rows=1000, cpus=4, max_partition_bytes=1 << 30)
         4
+        >>> choose_num_partitions(total_bytes=5 << 20, total_rows=10**6, cpus=2, max_partition_bytes=1 << 20)
+        6
     """
     if total_rows == 0 or total_bytes <= 0:
         return 1
     by_size = math.ceil(total_bytes / max(1.0, max_partition_bytes))
     by_cpu = min(max(1, int(cpus)), math.ceil(total_bytes / max(1, min_partition_bytes)))
     n = max(1, by_size, by_cpu)
+    step = max(1, int(cpus))
+    if n > step:
+        n = math.ceil(n / step) * step
     if total_rows is not None:
         n = min(n, max(1, total_rows))
     return n

@@ -142,7 +142,8 @@ def partition_by_ids(block: pa.Table, part_ids: np.ndarray, num_parts: int) -> l
     """
     if num_parts == 1:
         return [block]
-    order = np.argsort(part_ids, kind="stable")
+    small = np.uint8 if num_parts <= 256 else np.uint16 if num_parts <= 65536 else np.int64
+    order = np.argsort(part_ids.astype(small, copy=False), kind="stable")  # radix sort when small
     counts = np.bincount(part_ids, minlength=num_parts)
     ordered = block.take(pa.array(order)) if block.num_rows else block
     edges = np.concatenate([[0], np.cumsum(counts)])
