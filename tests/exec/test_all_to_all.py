@@ -246,3 +246,25 @@ def test_user_error_in_map_groups_keeps_its_type(rt) -> None:
     node = L.MapGroups(inputs=(L.InputData(),), keys=("k",), fn=boom)
     with pytest.raises(KeyError):
         drive(rt, lower_all_to_all(node, source(rt, [data(50)])))
+
+
+def test_map_groups_with_a_callable_class_in_an_actor_pool(rt) -> None:
+    executor = pytest.importorskip("streamdata.exec.executor")
+    t = data(1500, seed=8)
+
+    class Summarize:
+        def __init__(self, scale: float) -> None:
+            self.scale = scale
+
+        def __call__(self, batch: dict) -> dict:
+            return {"k": batch["k"][:1], "total": [float(batch["v"].sum()) * self.scale]}
+
+    node = L.MapGroups(inputs=(L.InputData(),), keys=("k",), fn=Summarize, fn_constructor_args=(2.0,),
+                       compute=L.ActorPoolStrategy(size=1), num_partitions=3)
+    op = lower_all_to_all(node, source(rt, split(t, 4)))
+    assert type(op).__name__ == "ActorPoolMapOperator"
+    out = concat([rt.get(r) for b in executor.StreamingExecutor().execute(op) for r in b.block_refs()])
+    out = out.sort_by("k")  # the pool may finish partitions in any order
+    expected = t.to_pandas().groupby("k")["v"].sum() * 2.0
+    assert out.column("k").to_pylist() == expected.index.tolist()
+    np.testing.assert_allclose(out.column("total").to_numpy(), expected.to_numpy())

@@ -395,8 +395,8 @@ class AllToAllOperator(PhysicalOperator):
                 args.extend(refs)
             idx = self._next_index()
             fn = self._remote(reduce_task, 2)
-            block_ref, out_ref = fn.remote(self.spec, j, tuple(counts), self._target_block_bytes(),
-                                           self._context_ref, *args)
+            target = self._target_block_bytes() if self.spec.split_output else 1 << 62
+            block_ref, out_ref = fn.remote(self.spec, j, tuple(counts), target, self._context_ref, *args)
 
             def on_ready(idx: int = idx, j: int = j, block_ref: Any = block_ref, out_ref: Any = out_ref) -> None:
                 self._reduces.pop(idx, None)
@@ -590,6 +590,9 @@ def lower_all_to_all(node: Any, input_ops: PhysicalOperator | Sequence[PhysicalO
         spec = specs.AggregateSpec(keys=tuple(node.keys), aggs=tuple(node.aggs))
         partitions = node.num_partitions
     elif kind == "MapGroups":
+        if type(node.compute).__name__ == "ActorPoolStrategy":
+            from streamdata.exec.operators.all_to_all_map_groups import lower_map_groups_to_actors
+            return lower_map_groups_to_actors(node, ops, ctx)
         spec = specs.MapGroupsSpec(
             keys=tuple(node.keys), fn=node.fn, batch_format=node.batch_format, fn_args=tuple(node.fn_args),
             fn_kwargs=tuple(dict(node.fn_kwargs).items()),

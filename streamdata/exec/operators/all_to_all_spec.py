@@ -58,6 +58,8 @@ class ShuffleSpec:
     needs_sample: bool = field(default=False, init=False)
     #: whether the whole result must come from a single reduce task
     single_partition: bool = field(default=False, init=False)
+    #: whether a reduce output may be cut into several blocks (False: one block per partition)
+    split_output: bool = field(default=True, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
@@ -186,10 +188,15 @@ class AggregateSpec(ShuffleSpec):
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MapGroupsSpec(ShuffleSpec):
     """``groupby(keys).map_groups(fn)``: whole groups meet in one reduce task, which calls
-    ``fn`` once per group in key order (a callable class is built once per task)."""
+    ``fn`` once per group in key order (a callable class is built once per task).
+
+    With ``apply_fn=False`` the reduce only sorts its partition by key and keeps it one
+    block, so a following actor-pool map (:class:`MapGroupsStage`) sees whole groups.
+    """
 
     keys: tuple[str, ...]
-    fn: Callable[..., Any] | type
+    fn: Callable[..., Any] | type | None = None
+    apply_fn: bool = True
     batch_format: str = "default"
     fn_args: tuple = ()
     fn_kwargs: tuple[tuple[str, Any], ...] = ()
@@ -199,6 +206,7 @@ class MapGroupsSpec(ShuffleSpec):
     def __post_init__(self) -> None:
         object.__setattr__(self, "needs_sample", bool(self.keys))
         object.__setattr__(self, "single_partition", not self.keys)
+        object.__setattr__(self, "split_output", self.apply_fn)
 
     def _sort_keys(self) -> list[tuple[str, str]]:
         return [(k, "ascending") for k in self.keys]
@@ -222,6 +230,9 @@ class MapGroupsSpec(ShuffleSpec):
         return S.range_partition(table, self._sort_keys(), boundaries)
 
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
+        if not self.apply_fn:
+            table = _concat(sides[0])
+            return S.sort_table(table, self._sort_keys()) if self.keys else table
         fn = self.fn
         if isinstance(fn, type):
             fn = fn(*self.fn_constructor_args, **dict(self.fn_constructor_kwargs))
