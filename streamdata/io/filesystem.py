@@ -317,7 +317,15 @@ def _norm(path: str) -> str:
 
 def _expand_dir(fs: "fsspec.AbstractFileSystem", path: str, file_extensions: Sequence[str] | None,
                 ignore_hidden: bool) -> list[FileInfo]:
-    found = _find(fs, path)
+    try:
+        found = _find(fs, path)
+    except PermissionError:
+        # listing refused (e.g. an anonymous reader of a bucket that allows GetObject only):
+        # a path naming a file can still be read
+        info = fs.info(path)
+        if info.get("type") == "file":
+            return [FileInfo(_norm(path), _info_size(fs, path, info))]
+        raise
     base = _norm(path)
     if not found:
         # an empty directory (exists) or nothing at all (missing)
