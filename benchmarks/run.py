@@ -44,7 +44,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "full": {"scale": 1.0, "reps": 3, "ltm_budget_mb": 256, "gpu_batches": 200,
              "timeout_s": 1800},
     "quick": {"scale": 0.05, "reps": 1, "ltm_budget_mb": 80, "gpu_batches": 40,
-              "timeout_s": 300},
+              "timeout_s": 180},
 }
 """``--quick`` and the full run; each value can be overridden by its flag.
 
