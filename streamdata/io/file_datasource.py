@@ -248,9 +248,9 @@ class FileBasedDatasource(Datasource):
 
     def get_read_tasks(self, parallelism: int) -> list[ReadTask]:
         ctx = DataContext.get_current()
-        source = self._task_source()
         tasks = []
         for group in self.plan_splits(parallelism):
+            source = self._task_source()  # one per task: tasks keep per-task state on it
             if self._partition_schema:
                 group = [replace(s, partition=tuple(self._partition_values[s.index].items())) for s in group]
             fn = FileReadFn(source, group, max_errored=ctx.max_errored_blocks, limit=self._limit)
