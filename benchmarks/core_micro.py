@@ -38,9 +38,10 @@ import os
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -212,7 +213,7 @@ def worker_main(engine: str, mode: str, num_cpus: int, result_path: str) -> int:
     counts = COUNTS[mode]
     result: dict[str, Any] = {"engine": engine, "figures": {}, "errors": {}}
     ctx: Any = None
-    stop: Callable[[], None] = lambda: None  # noqa: E731
+    stop: Callable[[], None] = lambda: None
     try:
         t = time.perf_counter()
         if engine == "ray":

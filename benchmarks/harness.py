@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-
 from memsampler import TreeMemorySampler
 
 BENCH_DIR = Path(__file__).resolve().parent
@@ -182,7 +181,8 @@ def machine_info() -> dict[str, Any]:
         pass
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO_ROOT,
-                                capture_output=True, text=True, timeout=10).stdout.strip()
+                                capture_output=True, text=True, timeout=10,
+                                check=False).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         commit = ""
     shm = None

@@ -117,7 +117,7 @@ class TreeMemorySampler:
     _thread: threading.Thread | None = field(default=None, repr=False)
     _shm_start: int = 0
 
-    def start(self) -> "TreeMemorySampler":
+    def start(self) -> TreeMemorySampler:
         """Start the sampling thread (takes one sample at once)."""
         self._shm_start = _shm_used()
         self._root = psutil.Process(self.pid)
@@ -150,7 +150,7 @@ class TreeMemorySampler:
         peak.num_processes = max(peak.num_processes, count)
         peak.shm_delta_bytes = max(peak.shm_delta_bytes, _shm_used() - self._shm_start)
 
-    def __enter__(self) -> "TreeMemorySampler":
+    def __enter__(self) -> TreeMemorySampler:
         return self.start()
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -30,12 +30,11 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import datagen  # noqa: E402
-import harness  # noqa: E402
-import report  # noqa: E402
-from engines import is_installed, module_for, version_of  # noqa: E402
-from workloads import (ENGINES, WORKLOADS, Params, resolve_engines,  # noqa: E402
-                       resolve_workloads, supports)
+import datagen
+import harness
+import report
+from engines import is_installed, module_for, version_of
+from workloads import ENGINES, WORKLOADS, Params, resolve_engines, resolve_workloads, supports
 
 BENCH_DIR = Path(__file__).resolve().parent
 MIB = 2**20

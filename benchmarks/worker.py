@@ -21,21 +21,21 @@ import time
 
 T_START = time.perf_counter()
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import os  # noqa: E402
-import shutil  # noqa: E402
-import statistics  # noqa: E402
-import sys  # noqa: E402
-import traceback  # noqa: E402
-from pathlib import Path  # noqa: E402
-from typing import Any  # noqa: E402
+import argparse
+import json
+import os
+import shutil
+import statistics
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from engines import module_for  # noqa: E402
-from engines.common import sig  # noqa: E402
-from workloads import WORKLOADS, Params  # noqa: E402
+from engines import module_for
+from engines.common import sig
+from workloads import WORKLOADS, Params
 
 MAX_ERROR_CHARS = 500
 

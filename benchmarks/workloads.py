@@ -159,9 +159,9 @@ class Params:
         return json.dumps(asdict(self))
 
     @classmethod
-    def from_json(cls, text: str) -> "Params":
+    def from_json(cls, text: str) -> Params:
         return cls(**json.loads(text))
 
     @classmethod
-    def from_file(cls, path: str | Path) -> "Params":
+    def from_file(cls, path: str | Path) -> Params:
         return cls.from_json(Path(path).read_text())

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+from workloads import Params
 
 from engines.common import a_is_large, file_glob, groups_check, iter_check, rebatch_to_numpy
-from workloads import Params
 
 
 def import_engine(engine: str) -> Any:

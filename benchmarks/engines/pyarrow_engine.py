@@ -10,13 +10,14 @@ the "hand-written pyarrow loop on the same number of processes" of BENCHMARKS.md
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
-from engines.common import (a_is_large, add_c, files, groups_check, iter_check,
-                            rebatch_to_numpy)
 from workloads import Params
+
+from engines.common import a_is_large, add_c, files, groups_check, iter_check, rebatch_to_numpy
 
 
 @dataclass

@@ -12,14 +12,15 @@ engine-specific lines are the imports in :func:`import_engine` and Ray's
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
+from workloads import Params
 
 from engines.common import a_is_large, add_c, groups_check
-from workloads import Params
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +79,7 @@ def map_batches_write(api: RayLike, p: Params) -> dict[str, Any]:
 
 
 def _mean_check(df: Any) -> dict[str, Any]:
-    value_column = [c for c in df.columns if c != "key"][0]
+    value_column = next(c for c in df.columns if c != "key")
     return groups_check(len(df), df[value_column])
 
 
@@ -169,7 +170,7 @@ def busy_stats(t0: np.ndarray, t1: np.ndarray, started: float, ended: float) -> 
     ends = t1[index]
     busy = float(np.sum(ends - starts))
     window = float(ends.max() - starts.min())
-    return {"calls": int(len(starts)), "busy_s": round(busy, 3),
+    return {"calls": len(starts), "busy_s": round(busy, 3),
             "busy_pct": round(100.0 * busy / window, 1) if window > 0 else 0.0,
             "busy_pct_e2e": round(100.0 * busy / (ended - started), 1) if ended > started else 0.0}
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import pytest
-
 import core_micro
+import pytest
 
 
 def test_procpool_column_end_to_end(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import datagen  # noqa: E402
+import datagen
 
 
 def test_table_shape_and_value_ranges() -> None:

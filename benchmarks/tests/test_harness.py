@@ -6,9 +6,8 @@ import json
 import sys
 from pathlib import Path
 
-import psutil
-
 import harness
+import psutil
 
 
 def _run(tmp_path: Path, code: str, timeout_s: float = 60) -> harness.Measured:
@@ -35,8 +34,8 @@ def test_crash_without_result_reports_the_log_tail(tmp_path: Path) -> None:
 def test_deadline_kills_the_process_and_its_children(tmp_path: Path) -> None:
     pid_file = tmp_path / "child.pid"
     code = ("import subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', "
-            "'import time; time.sleep(600)']); open(%r, 'w').write(str(c.pid)); time.sleep(600)"
-            % str(pid_file))
+            f"'import time; time.sleep(600)']); open({str(pid_file)!r}, 'w').write(str(c.pid)); "
+            "time.sleep(600)")
     out = _run(tmp_path, code, timeout_s=3)
     assert out.error == "timeout after 3 s"
     assert out.returncode is None
@@ -48,8 +47,9 @@ def test_descendants_outliving_the_process_are_killed_and_counted(tmp_path: Path
     # The "workload" starts a daemon, runs for a second and exits without stopping it.
     pid_file = tmp_path / "daemon.pid"
     code = ("import json, subprocess, sys, time; c = subprocess.Popen([sys.executable, '-c', "
-            "'import time; time.sleep(600)'], start_new_session=True); open(%r, 'w').write("
-            "str(c.pid)); time.sleep(1); json.dump({}, open(sys.argv[1], 'w'))" % str(pid_file))
+            "'import time; time.sleep(600)'], start_new_session=True); "
+            f"open({str(pid_file)!r}, 'w').write(str(c.pid)); time.sleep(1); "
+            "json.dump({}, open(sys.argv[1], 'w'))")
     out = _run(tmp_path, code)
     assert out.error is None and out.result == {}
     assert out.leaked == 1

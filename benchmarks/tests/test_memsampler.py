@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import psutil
-
 from memsampler import TreeMemorySampler, sample_tree
 
 HOLDER = ("import sys; block = bytearray(120 * 2**20); block[::4096] = b'x' * len(block[::4096]);"

@@ -11,10 +11,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-
 import run
 import worker
 from engines.common import sig

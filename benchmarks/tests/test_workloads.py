@@ -5,13 +5,20 @@ from __future__ import annotations
 import inspect
 import re
 
+import engines
 import numpy as np
 import pyarrow as pa
 import pytest
-
-import engines
 from engines import common, raylike
-from workloads import ENGINES, GROUPS, WORKLOADS, Params, resolve_engines, resolve_workloads, supports
+from workloads import (
+    ENGINES,
+    GROUPS,
+    WORKLOADS,
+    Params,
+    resolve_engines,
+    resolve_workloads,
+    supports,
+)
 
 
 def test_catalogue_covers_benchmarks_md() -> None:
