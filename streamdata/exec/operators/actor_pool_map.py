@@ -104,6 +104,8 @@ class ActorPoolMapOperator(MapOperator):
 
         def on_ready() -> None:
             self._ready_tasks.pop(key, None)
+            if actor not in self._actors:
+                return  # stopped before it came up
             try:
                 rt.get(ready_ref)
             except Exception as exc:  # the user's constructor raised

@@ -42,6 +42,7 @@ class InputDataOperator(PhysicalOperator):
             self._bundles = deque(self._factory())
         else:
             self._bundles = deque(self._initial or [])
+            self._initial = None  # the queue holds them now; consumed ones can be freed
         self._hint = len(self._bundles)
         for bundle in self._bundles:
             self.metrics.on_output(bundle)

@@ -289,8 +289,11 @@ class MapOperator(PhysicalOperator):
         return len(self._queued) + self._bundler.num_bundles()
 
     def internal_queue_bytes(self) -> int:
+        """Bytes held for this operator: queued inputs, outputs not taken, and the inputs
+        of calls in flight that it owns (they stay in the store until the call ends)."""
         return (sum(b.size_bytes() for b in self._queued) + self._bundler.size_bytes()
-                + sum(b.size_bytes() for b in self._outputs))
+                + sum(b.size_bytes() for b in self._outputs)
+                + sum(b.size_bytes() for b in self._task_inputs.values() if b.owns_blocks))
 
     def estimated_output_bytes_per_task(self) -> float:
         """Observed average output of a task, else the planner's estimate, else the input size."""
