@@ -116,7 +116,7 @@ def test_sort_matches_pandas(rt, partitions) -> None:
 def test_sort_partitions_from_size_and_memory_budget(rt) -> None:
     t = pa.table({"x": np.random.default_rng(0).permutation(400_000), "pad": np.zeros(400_000)})
     op = AllToAllOperator("Sort", [source(rt, split(t, 8))], SortSpec(keys=(("x", "ascending"),)))
-    blocks = drive(rt, op, memory=8 << 20)  # 6.4 MB of data, 1 MiB partitions at most (8 MiB / 4 / 2 CPUs)
+    blocks = drive(rt, op, memory=4 << 20)  # 6.4 MB of data, 1 MiB partitions at most (4 MiB / 2 / 2 CPUs)
     assert op.num_outputs_total() is not None and op.num_outputs_total() >= 6
     assert concat(blocks).column("x").to_pylist() == list(range(400_000))
 

@@ -44,6 +44,11 @@ from streamdata.exec.operators.all_to_all_spec import JoinSpec, ShuffleSpec
 from streamdata.io.datasource import BlockMetadata
 
 MIN_PARTITION_BYTES = 1 << 20
+#: a map task reads enough input that its parts average at least this much: parts under
+#: the runtime's inline threshold (100 KiB) would live in the driver's memory
+MIN_PART_BYTES = 160 << 10
+#: ... but never more than this per map task (beyond it, small parts are accepted)
+MAX_MAP_INPUT_BYTES = 256 << 20
 
 
 def choose_num_partitions(*, total_bytes: int, total_rows: int | None, cpus: float,
@@ -211,8 +216,14 @@ class AllToAllOperator(PhysicalOperator):
         budget = self.options.resource_limits.object_store_memory
         cap = float(self._target_block_bytes())
         if budget is not None and math.isfinite(budget) and budget > 0:
-            cap = min(cap, budget / (4 * self._cpus()))
+            cap = min(cap, budget / (2 * self._cpus()))
         return max(float(MIN_PARTITION_BYTES), cap)
+
+    def _map_input_bytes(self, n: int) -> float:
+        """Input bytes per map task: one partition's worth, or more so its ``n`` parts are
+        not tiny (see :data:`MIN_PART_BYTES`)."""
+        limit = self._max_partition_bytes()
+        return max(limit, min(n * MIN_PART_BYTES, MAX_MAP_INPUT_BYTES))
 
     def _output_budget(self) -> float:
         budget = self.options.resource_limits.object_store_memory
@@ -331,7 +342,7 @@ class AllToAllOperator(PhysicalOperator):
             refs = [it.sample for side in self._items for it in side if it.sample is not None]
             samples = [s for s in rt.get(refs) if s is not None] if refs else []
             self._boundaries = self.spec.boundaries(samples, n)
-        limit = self._max_partition_bytes()
+        limit = self._map_input_bytes(n)
         for side, items in enumerate(self._items):
             groups = group_by_size([it.size for it in items], limit)
             self._num_maps[side] = len(groups)
