@@ -23,7 +23,6 @@ Example:
 
 from __future__ import annotations
 
-import pickle
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
@@ -31,9 +30,17 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamdata.errors import PlanError, SchemaError
+from streamdata.exec.shuffle import list_states as LS
+from streamdata.exec.shuffle import py_aggregate as PY
+from streamdata.exec.shuffle.list_states import to_numpy as _np
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.exec.shuffle.grouping import Groups, HashAgg
+
+
+#: accumulator columns of one aggregation, one value per group
+States = list[pa.Array]
+Arrays = Sequence[pa.Array]
 
 
 def _hash_agg(values: Any, func: str, options: Any = None) -> "HashAgg":
@@ -130,47 +137,20 @@ class AggregateFn:
     def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
         return []
 
-    def _partial_states(self, block: pa.Table, groups: "Groups",
-                        results: Sequence[pa.Array]) -> list[pa.Array]:
-        keys = groups.key_values()
-        accs = []
-        for g in range(groups.num_groups):
-            rows = groups.rows(g)
-            sub = block if len(rows) == block.num_rows else block.take(pa.array(rows))
-            accs.append(self._py_accumulate(keys[g], sub))
-        return [_pickled(accs)]
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+        return PY.partial_states(self, block, groups)
 
     def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
         return []
 
-    def _merge_states(self, states: Sequence[pa.Array], groups: "Groups",
-                      results: Sequence[pa.Array]) -> list[pa.Array]:
-        blobs = states[0]
-        accs = []
-        for g in range(groups.num_groups):
-            acc: Any = None
-            for i, row in enumerate(groups.rows(g)):
-                value = pickle.loads(blobs[int(row)].as_py())
-                acc = value if i == 0 else self._py_merge(acc, value)
-            accs.append(acc)
-        return [_pickled(accs)]
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+        return PY.merge_states(self, states, groups)
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
-        values = [self._py_finalize(pickle.loads(b)) for b in states[0].to_pylist()]
-        try:
-            return pa.array(values)
-        except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-            from streamdata.errors import UDFReturnError
-            raise UDFReturnError(f"aggregation {self.name!r} finalized to values Arrow cannot "
-                                 f"hold in one column ({exc})") from exc
+        return PY.finalize_states(self, states)
 
-    def _identity_states(self) -> list[pa.Array]:
-        return [_pickled([self._py_zero(None)])]
-
-
-def _pickled(values: list[Any]) -> pa.Array:
-    import cloudpickle
-    return pa.array([cloudpickle.dumps(v) for v in values], type=pa.large_binary())
+    def _identity_states(self) -> States:
+        return [PY.pickled([self._py_zero(None)])]
 
 
 class AggregateFnV2(AggregateFn):
@@ -340,19 +320,19 @@ class Count(_Builtin):
             return [_hash_agg(block.column(self.on), "count", pc.CountOptions(mode="only_valid"))]
         return [_hash_agg(None, "count")]
 
-    def _partial_states(self, block, groups, results):  # noqa: ANN001, ANN201
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
         return [results[0].cast(pa.int64())]
 
-    def _merge_requests(self, states):  # noqa: ANN001, ANN201
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
         return [_hash_agg(states[0], "sum")]
 
-    def _merge_states(self, states, groups, results):  # noqa: ANN001, ANN201
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
         return [results[0].cast(pa.int64())]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
         return states[0]
 
-    def _identity_states(self) -> list[pa.Array]:
+    def _identity_states(self) -> States:
         return [pa.array([0], type=pa.int64())]
 
 
@@ -368,19 +348,19 @@ class _Reduce(_Builtin):
     def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
         return [_hash_agg(self._values(block), self._func, _sum_opts(self.ignore_nulls))]
 
-    def _partial_states(self, block, groups, results):  # noqa: ANN001, ANN201
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
         return [results[0]]
 
-    def _merge_requests(self, states):  # noqa: ANN001, ANN201
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
         return [_hash_agg(states[0], self._func, _sum_opts(self.ignore_nulls))]
 
-    def _merge_states(self, states, groups, results):  # noqa: ANN001, ANN201
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
         return [results[0]]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
         return states[0]
 
-    def _identity_states(self) -> list[pa.Array]:
+    def _identity_states(self) -> States:
         return [pa.nulls(1)]
 
 
@@ -450,14 +430,14 @@ class Mean(_Builtin):
         return [_hash_agg(values, "sum", _sum_opts(self.ignore_nulls)),
                 _hash_agg(values, "count", pc.CountOptions(mode="only_valid"))]
 
-    def _partial_states(self, block, groups, results):  # noqa: ANN001, ANN201
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
         return [results[0], results[1].cast(pa.int64())]
 
-    def _merge_requests(self, states):  # noqa: ANN001, ANN201
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
         return [_hash_agg(states[0], "sum", _sum_opts(self.ignore_nulls)),
                 _hash_agg(states[1], "sum")]
 
-    def _merge_states(self, states, groups, results):  # noqa: ANN001, ANN201
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
         return [results[0].cast(pa.float64()), results[1].cast(pa.int64())]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
@@ -465,7 +445,7 @@ class Mean(_Builtin):
         count = pc.if_else(pc.equal(count, 0), pa.scalar(None, pa.int64()), count)
         return pc.divide(total.cast(pa.float64()), count.cast(pa.float64()))
 
-    def _identity_states(self) -> list[pa.Array]:
+    def _identity_states(self) -> States:
         return [pa.nulls(1, pa.float64()), pa.array([0], type=pa.int64())]
 
 
@@ -503,13 +483,13 @@ class Std(_Builtin):
                 _hash_agg(values, "variance", pc.VarianceOptions(ddof=0, skip_nulls=True, min_count=1)),
                 _hash_agg(values, "count", pc.CountOptions(mode="only_null"))]
 
-    def _partial_states(self, block, groups, results):  # noqa: ANN001, ANN201
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
         count, mean, var, nulls = results
         count = count.cast(pa.int64())
         m2 = pc.multiply(pc.fill_null(var, 0.0), count.cast(pa.float64()))
         return [count, pc.fill_null(mean, 0.0), m2, nulls.cast(pa.int64())]
 
-    def _merge_states(self, states, groups, results):  # noqa: ANN001, ANN201
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
         ids = groups.ids()
         n = _np(states[0], np.float64)
         mean = _np(states[1], np.float64)
@@ -532,7 +512,7 @@ class Std(_Builtin):
         mask = (n == 0) | ((nulls > 0) if not self.ignore_nulls else False)
         return pa.array(std, type=pa.float64(), mask=np.asarray(mask, dtype=bool))
 
-    def _identity_states(self) -> list[pa.Array]:
+    def _identity_states(self) -> States:
         return [pa.array([0], pa.int64()), pa.array([0.0]), pa.array([0.0]), pa.array([0], pa.int64())]
 
 
@@ -564,41 +544,22 @@ class Quantile(_Builtin):
         return [_hash_agg(values, "list"),
                 _hash_agg(values, "count", pc.CountOptions(mode="only_null"))]
 
-    def _partial_states(self, block, groups, results):  # noqa: ANN001, ANN201
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
         lists = results[0].cast(pa.large_list(pa.float64()))
         return [lists, results[1].cast(pa.int64())]
 
-    def _merge_states(self, states, groups, results):  # noqa: ANN001, ANN201
-        values, gid = _regroup(states[0], groups)
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+        values, gid = LS.regroup(states[0], groups.ids())
         nulls = groups.sum(_np(states[1], np.float64)).astype(np.int64)
-        return [_lists_by_group(values, gid, groups.num_groups, sort=False), pa.array(nulls)]
+        return [LS.lists_by_group(values, gid, groups.num_groups, sort=False), pa.array(nulls)]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
-        lists, nulls = states[0], _np(states[1], np.int64)
-        num = len(lists)
-        flat = pc.list_flatten(lists)
-        gid = pc.list_parent_indices(lists)
-        valid = pc.is_valid(flat)
-        flat, gid = pc.filter(flat, valid), pc.filter(gid, valid)
-        order = pc.sort_indices(pa.table({"g": gid, "v": flat}),
-                                sort_keys=[("g", "ascending"), ("v", "ascending")])
-        v = _np(pc.take(flat, order), np.float64)
-        g = _np(pc.take(gid, order), np.int64)
-        length = np.bincount(g, minlength=num)
-        start = np.cumsum(length) - length
-        has = length > 0
-        pos = (length - 1).clip(min=0) * self.q
-        lo = np.floor(pos).astype(np.int64)
-        hi = np.ceil(pos).astype(np.int64)
-        out = np.zeros(num, dtype=np.float64)
-        if v.size:
-            vlo = v[(start + lo)[has]]
-            vhi = v[(start + hi)[has]]
-            out[has] = vlo + (vhi - vlo) * (pos - lo)[has]
+        out, has = LS.list_quantiles(states[0], self.q)
+        nulls = _np(states[1], np.int64)
         mask = ~has | ((nulls > 0) if not self.ignore_nulls else False)
         return pa.array(out, type=pa.float64(), mask=np.asarray(mask, dtype=bool))
 
-    def _identity_states(self) -> list[pa.Array]:
+    def _identity_states(self) -> States:
         return [pa.array([[]], type=pa.large_list(pa.float64())), pa.array([0], pa.int64())]
 
 
@@ -627,57 +588,24 @@ class Unique(_Builtin):
         mode = "only_valid" if self.ignore_nulls else "all"
         return [_hash_agg(block.column(self.on), "distinct", pc.CountOptions(mode=mode))]
 
-    def _partial_states(self, block, groups, results):  # noqa: ANN001, ANN201
+    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
         lists = results[0]
         return [lists.cast(pa.large_list(lists.type.value_type))]
 
-    def _merge_states(self, states, groups, results):  # noqa: ANN001, ANN201
-        values, gid = _regroup(states[0], groups)
+    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+        values, gid = LS.regroup(states[0], groups.ids())
         pairs = pa.table({"g": gid, "v": values}).group_by(["g", "v"], use_threads=False).aggregate([])
-        return [_lists_by_group(pairs.column("v"), pairs.column("g"), groups.num_groups, sort=True)]
+        return [LS.lists_by_group(pairs.column("v"), pairs.column("g"), groups.num_groups, sort=True)]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
         lists = states[0]
         return lists.cast(pa.list_(lists.type.value_type)) if len(lists.values) < 2**31 - 1 else lists
 
-    def _identity_states(self) -> list[pa.Array]:
+    def _identity_states(self) -> States:
         return [pa.array([[]], type=pa.large_list(pa.null()))]
 
 
 # =========================================================================== helpers
-
-
-def _np(arr: pa.Array | pa.ChunkedArray, dtype: Any) -> np.ndarray:
-    if isinstance(arr, pa.ChunkedArray):
-        arr = arr.combine_chunks() if arr.num_chunks != 1 else arr.chunk(0)
-    if arr.null_count:
-        arr = pc.fill_null(arr, 0)
-    return np.asarray(arr.to_numpy(zero_copy_only=False), dtype=dtype)
-
-
-def _regroup(lists: pa.Array, groups: "Groups") -> tuple[pa.Array, np.ndarray]:
-    """The values of per-row lists and, for each value, the group of its row."""
-    if isinstance(lists, pa.ChunkedArray):
-        lists = lists.combine_chunks()
-    values = pc.list_flatten(lists)
-    parents = _np(pc.list_parent_indices(lists), np.int64)
-    return values, groups.ids()[parents]
-
-
-def _lists_by_group(values: pa.Array | pa.ChunkedArray, gid: Any, num_groups: int, *,
-                    sort: bool) -> pa.Array:
-    """A large-list array with, for each group, the values whose ``gid`` is that group."""
-    gid_arr = pa.array(np.asarray(gid, dtype=np.int64)) if not isinstance(gid, (pa.Array, pa.ChunkedArray)) else gid
-    keys = [("g", "ascending")] + ([("v", "ascending")] if sort else [])
-    table = pa.table({"g": gid_arr, "v": values})
-    try:
-        order = pc.sort_indices(table, sort_keys=keys)
-    except (pa.ArrowNotImplementedError, pa.ArrowInvalid, pa.ArrowTypeError):
-        order = pc.sort_indices(table, sort_keys=[("g", "ascending")])
-    values = pc.take(table.column("v"), order).combine_chunks()
-    counts = np.bincount(_np(table.column("g"), np.int64), minlength=num_groups)
-    offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    return pa.LargeListArray.from_arrays(pa.array(offsets), values)
 
 
 def is_builtin(agg: AggregateFn) -> bool:

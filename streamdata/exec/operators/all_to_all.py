@@ -21,11 +21,14 @@
 With ``n == 1`` the map phase is skipped: one reduce task gets every (prepared)
 block. :func:`lower_all_to_all` is what the planner calls.
 
+How many partitions and map tasks: :mod:`streamdata.exec.operators.all_to_all_policy`.
+
 Example:
-    >>> choose_num_partitions(total_bytes=0, total_rows=0, cpus=4, max_partition_bytes=1 << 27)
-    1
-    >>> choose_num_partitions(total_bytes=1 << 30, total_rows=10**7, cpus=2, max_partition_bytes=1 << 27)
-    8
+    >>> from streamdata.exec.operators.input_data import InputDataOperator
+    >>> from streamdata.exec.operators.all_to_all_spec import SortSpec
+    >>> op = AllToAllOperator("Sort(x)", [InputDataOperator("in", bundles=[])], SortSpec(keys=(("x", "ascending"),)))
+    >>> op.progress_str()
+    'input: 0 prepare, 0+0 map, 0+0 reduce'
 """
 
 from __future__ import annotations
@@ -40,63 +43,11 @@ import numpy as np
 from streamdata.errors import PlanError, TaskError
 from streamdata.exec.interfaces import (ExecutionOptions, ExecutionResources, OpTask, PhysicalOperator,
                                         RefBundle)
+from streamdata.exec.operators.all_to_all_policy import (MAX_MAP_INPUT_BYTES, MIN_PART_BYTES,
+                                                         MIN_PARTITION_BYTES, choose_num_partitions,
+                                                         group_by_size)
 from streamdata.exec.operators.all_to_all_spec import JoinSpec, ShuffleSpec
 from streamdata.io.datasource import BlockMetadata
-
-MIN_PARTITION_BYTES = 1 << 20
-#: a map task reads enough input that its parts average at least this much: parts under
-#: the runtime's inline threshold (100 KiB) would live in the driver's memory
-MIN_PART_BYTES = 160 << 10
-#: ... but never more than this per map task (beyond it, small parts are accepted)
-MAX_MAP_INPUT_BYTES = 256 << 20
-
-
-def choose_num_partitions(*, total_bytes: int, total_rows: int | None, cpus: float,
-                          max_partition_bytes: float, min_partition_bytes: int = MIN_PARTITION_BYTES) -> int:
-    """Partitions for ``total_bytes`` of data: enough that none exceeds
-    ``max_partition_bytes``, one per CPU once there is at least ``min_partition_bytes``
-    per partition, a multiple of the CPUs when there are more partitions than CPUs (so
-    the last round of reduce tasks keeps every CPU busy), never more than there are rows.
-
-    Example:
-        >>> choose_num_partitions(total_bytes=10 << 20, total_rows=1000, cpus=4, max_partition_bytes=1 << 30)
-        4
-        >>> choose_num_partitions(total_bytes=5 << 20, total_rows=10**6, cpus=2, max_partition_bytes=1 << 20)
-        6
-    """
-    if total_rows == 0 or total_bytes <= 0:
-        return 1
-    by_size = math.ceil(total_bytes / max(1.0, max_partition_bytes))
-    by_cpu = min(max(1, int(cpus)), math.ceil(total_bytes / max(1, min_partition_bytes)))
-    n = max(1, by_size, by_cpu)
-    step = max(1, int(cpus))
-    if n > step:
-        n = math.ceil(n / step) * step
-    if total_rows is not None:
-        n = min(n, max(1, total_rows))
-    return n
-
-
-def group_by_size(sizes: Sequence[int], max_bytes: float) -> list[list[int]]:
-    """Consecutive indices grouped so each group holds at most ``max_bytes`` (a bigger item
-    is a group of its own).
-
-    Example:
-        >>> group_by_size([5, 5, 5, 20, 1], 10)
-        [[0, 1], [2], [3], [4]]
-    """
-    groups: list[list[int]] = []
-    current: list[int] = []
-    acc = 0
-    for i, size in enumerate(sizes):
-        if current and acc + size > max_bytes:
-            groups.append(current)
-            current, acc = [], 0
-        current.append(i)
-        acc += size
-    if current:
-        groups.append(current)
-    return groups
 
 
 @dataclass(slots=True)
