@@ -36,7 +36,8 @@ def frame(n: int, seed: int = 0, *, num_keys: int = 40) -> pd.DataFrame:
 
 
 def ds_of(df: pd.DataFrame, blocks: int = 5):
-    return rd.from_pandas(np.array_split(df, blocks) if blocks > 1 else df)
+    edges = np.linspace(0, len(df), blocks + 1).astype(int)
+    return rd.from_pandas([df.iloc[a:b] for a, b in zip(edges[:-1], edges[1:])])
 
 
 def by_key(rows: list[dict], key: str = "key") -> dict:
