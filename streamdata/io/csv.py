@@ -185,21 +185,28 @@ class CSVDatasink(FileDatasink):
         import pyarrow.csv as pacsv
 
         super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        fields = ("include_header", "batch_size", "delimiter", "quoting_style", "quoting_header")
         if write_options is None:
-            write_options = pacsv.WriteOptions()
+            options: dict[str, Any] = {}
         elif isinstance(write_options, dict):
-            try:
-                write_options = pacsv.WriteOptions(**write_options)
-            except TypeError as exc:
-                raise PlanError(f"invalid write_options for CSV: {exc}") from exc
-        elif not isinstance(write_options, pacsv.WriteOptions):
+            options = dict(write_options)
+        elif isinstance(write_options, pacsv.WriteOptions):
+            options = {f: getattr(write_options, f) for f in fields if hasattr(write_options, f)}
+        else:
             raise PlanError(f"write_options must be a pyarrow.csv.WriteOptions or a dict, "
                             f"got {type(write_options).__name__}")
-        self._write_options = write_options
+        try:
+            pacsv.WriteOptions(**options)
+        except (TypeError, ValueError, pa.ArrowInvalid) as exc:
+            raise PlanError(f"invalid write_options for CSV: {exc}") from exc
+        # kept as a dict: pyarrow's WriteOptions cannot be pickled to the workers
+        self._write_options = options
 
     def prepare_block(self, table: pa.Table) -> pa.Table:
         _check_csv_types(table)
         return table
 
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
-        return _CSVFileWriter(f, schema, self._write_options)
+        import pyarrow.csv as pacsv
+
+        return _CSVFileWriter(f, schema, pacsv.WriteOptions(**self._write_options))

@@ -233,3 +233,20 @@ def test_s3_write_commit_and_failure(s3_server):
         CSVDatasink(dest, mode="error").on_write_start()
     fs = fsspec.filesystem("s3", endpoint_url=s3_server.endpoint, skip_instance_cache=True)
     assert fs.cat("wr-bucket/out/s3o_000000_000000.csv").decode().splitlines()[1:] == ['7,10.5,"v7"', '8,12,"v8"']
+
+
+def test_sinks_pickle_with_their_options(tmp_path: Path):
+    import pickle
+
+    import cloudpickle
+    import pyarrow.csv as pacsv
+
+    sinks = [CSVDatasink(str(tmp_path / "c"), write_options=pacsv.WriteOptions(delimiter=";")),
+             CSVDatasink(str(tmp_path / "d"), write_options={"include_header": False}),
+             ParquetDatasink(str(tmp_path / "p"), compression="gzip", partition_cols=["id"]),
+             JSONDatasink(str(tmp_path / "j"), ensure_ascii=False), NumpyDatasink(str(tmp_path / "n"), column="id")]
+    for sink in sinks:
+        pickle.loads(cloudpickle.dumps(sink))
+    copy = pickle.loads(cloudpickle.dumps(sinks[0]))
+    write(copy, [[pa.table({"a": [1], "b": [2]})]])
+    assert next((tmp_path / "c").iterdir()).read_text() == '"a";"b"\n1;2\n'
