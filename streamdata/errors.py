@@ -40,7 +40,9 @@ class TaskError(StreamDataError):
 
     def __init__(self, message: str = "", *, cause: BaseException | None = None,
                  remote_traceback: str = "", function_name: str = "") -> None:
-        super().__init__(message)
+        # not super(): in a wrapped class the next __init__ is the user's, whose
+        # signature is unknown (ColumnNotFoundError needs two arguments)
+        Exception.__init__(self, message)
         self.cause = cause
         self.remote_traceback = remote_traceback
         self.function_name = function_name
