@@ -268,3 +268,15 @@ def test_map_groups_with_a_callable_class_in_an_actor_pool(rt) -> None:
     expected = t.to_pandas().groupby("k")["v"].sum() * 2.0
     assert out.column("k").to_pylist() == expected.index.tolist()
     np.testing.assert_allclose(out.column("total").to_numpy(), expected.to_numpy())
+
+
+def test_errors_raised_in_tasks_keep_their_type(rt) -> None:
+    t = data(100)
+    # metadata without a schema: the column is only found missing inside the tasks
+    src = InputDataOperator("in", bundles=[RefBundle(blocks=((rt.put(t), BlockMetadata(num_rows=100, size_bytes=t.nbytes)),),
+                                                     owns_blocks=True)])
+    node = L.Aggregate(inputs=(L.InputData(),), keys=("nope",), aggs=(Count(),))
+    with pytest.raises(ColumnNotFoundError) as info:
+        drive(rt, lower_all_to_all(node, src))
+    assert info.value.available == t.column_names
+    assert "Aggregate" in str(info.value)  # named after the operator
