@@ -1100,6 +1100,9 @@ class Dataset:
     def __len__(self) -> int:
         raise TypeError("use count() for the number of rows of a Dataset (it may run the plan)")
 
+    def __bool__(self) -> bool:
+        return True
+
 
 class MaterializedDataset(Dataset):
     """A dataset whose blocks are already in the object store (``materialize()``).
