@@ -261,6 +261,7 @@ class Read(LogicalNode):
     parallelism: int | None = None
     concurrency: int | None = None
     ray_remote_args: FrozenDict = field(default_factory=FrozenDict)
+    pushdowns: tuple[tuple[str, str], ...] = ()
 
     arity: ClassVar[int | None] = 0
 
@@ -272,10 +273,21 @@ class Read(LogicalNode):
         _check_positive_int("Read.parallelism", self.parallelism, allow_none=True)
         _check_positive_int("Read.concurrency", self.concurrency, allow_none=True)
         _set(self, "ray_remote_args", _frozen(self.ray_remote_args))
+        _set(self, "pushdowns", tuple(self.pushdowns))
 
     @property
     def name(self) -> str:
-        return self.datasource.name
+        """The source's name, with what the optimizer pushed into it, e.g.
+        ``ReadParquet[columns=['a'], filter=(col('a') > 1)]``."""
+        if not self.pushdowns:
+            return self.datasource.name
+        return f"{self.datasource.name}[{', '.join(f'{k}={v}' for k, v in self.pushdowns)}]"
+
+    def with_pushdown(self, datasource: Datasource, kind: str, what: str) -> "Read":
+        """A copy reading ``datasource`` (the result of a pushdown), noting ``kind=what``
+        for ``explain()`` (a later pushdown of the same kind replaces the note)."""
+        notes = tuple((k, v) for k, v in self.pushdowns if k != kind) + ((kind, what),)
+        return dataclasses.replace(self, datasource=datasource, pushdowns=notes)
 
     def infer_schema(self, input_schemas: list[pa.Schema | None]) -> pa.Schema | None:
         return self.datasource.schema()

@@ -142,8 +142,8 @@ def test_predicate_through_sort_and_into_union_branches() -> None:
     u = Union(inputs=(read(), read(accepts=())))
     s = Sort(inputs=(u,), keys=("a",))
     out = apply(PredicatePushdownRule(), Filter(inputs=(s,), expr=col("a") > 0))
-    assert lines(out) == ["Sort(a)", "+- Union", "   +- ReadFake", "   +- Filter((col('a') > 0))",
-                          "      +- ReadFake"]
+    assert lines(out) == ["Sort(a)", "+- Union", "   +- ReadFake[filter=(col('a') > 0)]",
+                          "   +- Filter((col('a') > 0))", "      +- ReadFake"]
     assert out.root.input.inputs[0].datasource.predicate is not None
 
 
@@ -170,6 +170,7 @@ def test_predicate_stays_when_source_declines() -> None:
 def test_select_over_read_becomes_the_read() -> None:
     out = apply(ProjectionPushdownRule(), Project(inputs=(read(),), select=("c", "a")))
     assert isinstance(out.root, Read) and out.root.datasource.projection == ["c", "a"]
+    assert out.root.name == "ReadFake[columns=['c', 'a']]"
 
 
 def test_select_with_rename_keeps_the_rename() -> None:
@@ -263,7 +264,8 @@ def test_limit_through_row_preserving_maps_into_read() -> None:
     m = MapRows(inputs=(read(),), fn=udf)
     p = Project(inputs=(m,), select=("a",))
     out = apply(LimitPushdownRule(), Limit(inputs=(p,), limit=5))
-    assert lines(out) == ["Project(select=['a'])", "+- Map(udf)", "   +- Limit(5)", "      +- ReadFake"]
+    assert lines(out) == ["Project(select=['a'])", "+- Map(udf)", "   +- Limit(5)",
+                          "      +- ReadFake[limit=5]"]
     assert out.root.input.input.input.datasource.limit == 5
 
 
@@ -300,7 +302,7 @@ def test_limit_through_fused_row_preserving_maps() -> None:
 def test_limit_copied_into_union_branches() -> None:
     u = Union(inputs=(read(), read(accepts=())))
     out = apply(LimitPushdownRule(), Limit(inputs=(u,), limit=4))
-    assert lines(out) == ["Limit(4)", "+- Union", "   +- Limit(4)", "      +- ReadFake",
+    assert lines(out) == ["Limit(4)", "+- Union", "   +- Limit(4)", "      +- ReadFake[limit=4]",
                           "   +- ReadFake"]
     first, second = out.root.input.inputs
     assert isinstance(first, Limit) and first.limit == 4 and first.input.datasource.limit == 4
@@ -427,7 +429,7 @@ def test_optimize_end_to_end() -> None:
     out = optimize(plan, CTX)
     assert lines(out) == ["Limit(10)",
                           "+- MapBatches(udf)->Project(select=['a'])->WithColumn(e=(col('a') * 2))",
-                          "   +- ReadFake"]
+                          "   +- ReadFake[filter=(col('a') > 0.5)]"]
     read_node = out.root.input.input
     assert read_node.datasource.predicate.structurally_equals(col("a") > 0.5)
     assert read_node.parallelism == 4

@@ -60,5 +60,6 @@ def _sink(n: int, child: LogicalNode, shared: set[int]) -> LogicalNode | None:
         new = child.with_inputs(*(b or old for b, old in zip(branches, child.inputs)))
         return Limit(inputs=(new,), limit=n)
     if isinstance(child, Read) and child.datasource.supports_limit_pushdown():
-        return Limit(inputs=(child.replace(datasource=child.datasource.apply_limit(n)),), limit=n)
+        read = child.with_pushdown(child.datasource.apply_limit(n), "limit", str(n))
+        return Limit(inputs=(read,), limit=n)
     return None

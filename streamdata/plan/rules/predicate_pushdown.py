@@ -70,7 +70,9 @@ def _push(filt: Filter, pred: Expr, child: LogicalNode, shared: set[int]) -> Log
     if isinstance(child, Union):
         return child.with_inputs(*(_push(filt, pred, i, shared) for i in child.inputs))
     if isinstance(child, Read) and child.datasource.supports_predicate_pushdown():
-        return child.replace(datasource=child.datasource.apply_predicate(pred))
+        prior = dict(child.pushdowns).get("filter")
+        note = str(pred) if prior is None else f"{prior} & {pred}"
+        return child.with_pushdown(child.datasource.apply_predicate(pred), "filter", note)
     return keep()
 
 

@@ -189,15 +189,16 @@ def _push_into_reads(plan: LogicalPlan) -> LogicalPlan:
                 order = [c for c in names if c in cols]
             else:
                 order = sorted(cols)
-            new = node.replace(datasource=ds.apply_projection(order))
+            new = node.with_pushdown(ds.apply_projection(order), "columns", str(order))
             pushed[id(new)] = (node, frozenset(cols))
             return new
         if isinstance(node, Project) and node.select is not None and id(node.input) in pushed \
                 and id(node.input) not in shared:
             original, cols = pushed[id(node.input)]
             if cols == frozenset(node.select):
-                read = original.replace(
-                    datasource=original.datasource.apply_projection(list(node.select)))
+                read = original.with_pushdown(
+                    original.datasource.apply_projection(list(node.select)), "columns",
+                    str(list(node.select)))
                 if not node.drop and not node.rename:
                     return read
                 return node.with_inputs(read)
