@@ -27,7 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from streamdata.dataset import Dataset, MaterializedDataset
+    from streamdata.dataset import Dataset
     from streamdata.io.datasource import Datasource
 
 __all__ = [

@@ -219,8 +219,6 @@ class ParquetDatasource(FileBasedDatasource):
         Raises:
             SchemaError: two files disagree on a column's type (naming both files).
         """
-        import pyarrow.parquet as pq  # noqa: F401
-
         def one(path: str) -> tuple[str, pa.Schema]:
             return path, self._read_footer(path).schema.to_arrow_schema()
 
