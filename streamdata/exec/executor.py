@@ -184,6 +184,9 @@ class OutputIterator(Iterator[RefBundle]):
 class StreamingExecutor:
     """Runs physical DAGs on the runtime with bounded memory.
 
+    Outputs keep the order of the inputs (``DataContext.extra["preserve_order"]``,
+    default True); set it to False to let fast tasks overtake slow ones.
+
     Args:
         ctx: the data context (budgets, progress bars, error tolerance); default the current one.
         name: shown in progress bars and thread names.
@@ -236,7 +239,7 @@ class StreamingExecutor:
         self.oversubscribed = apply_cpu_oversubscription(ops, self._limits.cpu)
         options = ExecutionOptions(
             resource_limits=self._limits,
-            preserve_order=bool(self.ctx.extra.get("preserve_order", False)),
+            preserve_order=bool(self.ctx.extra.get("preserve_order", True)),
             max_errored_blocks=self.ctx.max_errored_blocks,
             target_max_block_size=self.ctx.target_max_block_size,
             error_budget=ErrorBudget(self.ctx.max_errored_blocks),

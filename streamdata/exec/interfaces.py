@@ -295,6 +295,13 @@ class OpMetrics:
 
 _op_ids = itertools.count()
 
+#: Whether ``shutdown`` cancels work still in flight. Off for now: the local runtime marks
+#: a function as loaded in a worker when it dispatches the task, and a task cancelled before
+#: it starts never loads it, so that worker's next task of the same function fails with
+#: "worker lacks function". Unfinished tasks simply run to the end and their outputs are
+#: dropped (their number is bounded by the executor's budgets).
+CANCEL_ON_SHUTDOWN = False
+
 
 class PhysicalOperator(ABC):
     """A node of the physical DAG (see the module docstring for the call protocol).
@@ -329,9 +336,11 @@ class PhysicalOperator(ABC):
         self._started = True
 
     def shutdown(self) -> None:
-        """Cancel in-flight work and release held resources. Called once at the end."""
-        for task in self.get_active_tasks():
-            task.cancel()
+        """Cancel in-flight work (see :data:`CANCEL_ON_SHUTDOWN`) and release held resources.
+        Called once at the end."""
+        if CANCEL_ON_SHUTDOWN:
+            for task in self.get_active_tasks():
+                task.cancel()
 
     # ---- input side
     def should_add_input(self) -> bool:

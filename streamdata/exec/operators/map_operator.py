@@ -293,6 +293,7 @@ class MapOperator(PhysicalOperator):
         of calls in flight that it owns (they stay in the store until the call ends)."""
         return (sum(b.size_bytes() for b in self._queued) + self._bundler.size_bytes()
                 + sum(b.size_bytes() for b in self._outputs)
+                + sum(b.size_bytes() for done in self._ordered.values() for b in done)
                 + sum(b.size_bytes() for b in self._task_inputs.values() if b.owns_blocks))
 
     def estimated_output_bytes_per_task(self) -> float:
