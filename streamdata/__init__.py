@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from streamdata import exceptions
+from streamdata import aggregate, exceptions
 from streamdata.context import DataContext
 from streamdata.core.api import (
     ActorClass,
@@ -41,6 +41,25 @@ from streamdata.core.api import (
     shutdown,
     wait,
 )
+from streamdata.dataset import Dataset, MaterializedDataset
+from streamdata.expressions import col, lit
+from streamdata.grouped import GroupedData
+from streamdata.read_api import (
+    from_arrow,
+    from_items,
+    from_numpy,
+    from_pandas,
+    range,
+    range_tensor,
+    read_binary_files,
+    read_csv,
+    read_datasource,
+    read_images,
+    read_json,
+    read_numpy,
+    read_parquet,
+    read_text,
+)
 
 __version__ = "0.1.0"
 
@@ -50,6 +69,8 @@ __all__ = [
     "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
     "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions",
-    # data
-    "DataContext",
+    # data (Ray Data's names)
+    "DataContext", "Dataset", "MaterializedDataset", "GroupedData", "aggregate", "col", "lit",
+    "read_parquet", "read_csv", "read_json", "read_text", "read_binary_files", "read_images", "read_numpy",
+    "read_datasource", "range", "range_tensor", "from_items", "from_pandas", "from_arrow", "from_numpy",
 ]

@@ -69,9 +69,11 @@ class TaskError(StreamDataError):
             TaskError.__init__(err, str(cause), cause=cause, remote_traceback=remote_traceback,
                                function_name=function_name)
             err.args = cause.args
-            # copy user attributes so `err.code`, `err.errno`... keep working
+            # the cause's own attributes (`err.path`, `err.code`...) win over what
+            # TaskError.__init__ may have set through a shared base class
             try:
-                err.__dict__.update({k: v for k, v in vars(cause).items() if k not in err.__dict__})
+                err.__dict__.update({k: v for k, v in vars(cause).items()
+                                     if k not in ("cause", "remote_traceback", "function_name")})
             except TypeError:
                 pass
             return err
