@@ -176,12 +176,23 @@ class Worker:
             self.client.flush_refs()
 
     def load_function(self, fn_id: str, fn_bytes: bytes | None) -> Any:
+        """The function (or class) ``fn_id``, unpickled once and cached.
+
+        The driver sends the bytes with the first task of a function a worker
+        gets, so they are cached here even when that task fails or is cancelled;
+        a function that cannot be unpickled is cached as its error.
+        """
         fn = self.functions.get(fn_id)
         if fn is None:
             if fn_bytes is None:
                 raise RuntimeError(f"worker lacks function {fn_id}")
-            fn = loads_function(fn_bytes)
+            try:
+                fn = loads_function(fn_bytes)
+            except Exception as exc:  # noqa: BLE001 - e.g. a module missing in the worker
+                fn = _Unloadable(exc)
             self.functions[fn_id] = fn
+        if type(fn) is _Unloadable:
+            raise fn.error
         return fn
 
     def resolve_args(self, args_blob: bytes, deps: list) -> tuple[tuple, dict]:
@@ -204,12 +215,12 @@ class Worker:
         saved_env = _apply_env(env)
         self.running[task_id] = threading.get_ident()
         try:
-            if task_id in self.cancel_requested:
-                raise TaskCancelledError(f"task {task_id} was cancelled")
             if self.actor_id is not None:
                 fn = getattr(self.actor, target)
             else:
                 fn = self.load_function(target, fn_bytes)
+            if task_id in self.cancel_requested:
+                raise TaskCancelledError(f"task {task_id} was cancelled")
             args, kwargs = self.resolve_args(args_blob, deps)
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
@@ -301,6 +312,15 @@ class Worker:
             except BaseException as exc:  # noqa: BLE001
                 self.report_error(task_id, exc, name)
             self.client.flush_refs()
+
+
+class _Unloadable:
+    """A function whose bytes could not be unpickled in this worker."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
 
 
 def _dep_error(location: tuple) -> BaseException:
