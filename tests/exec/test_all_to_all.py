@@ -27,14 +27,14 @@ from streamdata.io.datasource import BlockMetadata
 from streamdata.plan import logical as L
 
 
+RUNTIME_INIT = {"num_cpus": 2, "object_store_memory": 256 << 20}
+
+
 @pytest.fixture(scope="module")
-def rt():
-    from streamdata.core import api
-    if api.is_initialized():
-        api.shutdown()
-    api.init(num_cpus=2, object_store_memory=256 << 20)
-    yield api
-    api.shutdown()
+def rt(runtime):
+    """The module's runtime (tests/exec/conftest.py collects garbage before shutting it down,
+    so no stale ObjectRef outlives it)."""
+    return runtime
 
 
 def source(rt, tables: list[pa.Table], name: str = "Input") -> InputDataOperator:
