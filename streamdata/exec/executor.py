@@ -206,6 +206,7 @@ class StreamingExecutor:
         self._error: BaseException | None = None
         self._budget = 0.0
         self._limits = ExecutionResources()
+        self._options = ExecutionOptions()
         self._start = 0.0
         self._end: float | None = None
         self._peak_store = 0.0
@@ -244,14 +245,26 @@ class StreamingExecutor:
             target_max_block_size=self.ctx.target_max_block_size,
             error_budget=ErrorBudget(self.ctx.max_errored_blocks),
             data_context=self.ctx)
+        self._options = options
         self._start = time.perf_counter()
         for st in self._states:
             st.start_time = self._start
-            st.op.start(options)
         self._progress = ProgressBars([st.op.name for st in self._states],
                                       enabled=self.ctx.progress_bars_enabled())
         _LOOP_THREADS.submit(self._run)
         return OutputIterator(self)
+
+    def hold_output_bytes(self, delta: int) -> None:
+        """Count ``delta`` more bytes as output not yet consumed (negative: consumed).
+
+        For consumers that take bundles from the output and keep them a while before
+        their user does (the ``streaming_split`` coordinator's per-split queues): their
+        bytes keep holding back the execution until they are really consumed.
+        """
+        with self._lock:
+            self._output_bytes += delta
+        if delta < 0:
+            self._wakeup.set()
 
     def shutdown(self) -> None:
         """Stop the loop, cancel work in flight and release actors (idempotent)."""
@@ -304,6 +317,11 @@ class StreamingExecutor:
     # ------------------------------------------------------------------ the loop
     def _run(self) -> None:
         try:
+            # operators start here, in a loop thread: processes the runtime starts for them
+            # (actors) live as long as the thread that asked for them
+            for st in self._states:
+                st.start_time = time.perf_counter()
+                st.op.start(self._options)
             while not self._shutdown.is_set():
                 self._step()
                 if self._all_done():

@@ -60,3 +60,26 @@ def test_slow_consumer_bounds_memory_for_data_ten_times_the_budget(runtime: Any)
     assert peak <= ex.budget_bytes + slack, (peak, ex.budget_bytes)
     assert ex.stats().peak_object_store_bytes <= ex.budget_bytes + slack
     assert runtime.object_store_stats()["spilled_total_bytes"] == 0
+
+
+def test_slow_iter_batches_consumer_bounds_memory(runtime: Any, ctx: DataContext) -> None:
+    from streamdata import read_api as rd
+    from streamdata.iterator import DataIterator
+
+    capacity = runtime.object_store_stats()["capacity_bytes"]
+    budget = capacity * ctx.execution_object_store_share
+    n_blocks = int(10 * budget // BLOCK) + 1
+    ds = rd.range(n_blocks, override_num_blocks=n_blocks).map_batches(
+        lambda b: {"x": np.full(BLOCK // 8, int(b["id"][0]), dtype=np.int64)})
+    peak = 0
+    rows = 0
+    for batch in DataIterator(ds).iter_batches(batch_size=BLOCK // 16, prefetch_batches=2):
+        rows += len(batch["x"])
+        del batch
+        peak = max(peak, runtime.object_store_stats()["used_bytes"])
+        time.sleep(0.002)  # the slow consumer's "work"
+    assert rows == n_blocks * (BLOCK // 8)
+    assert n_blocks * BLOCK >= 10 * budget
+    slack = 4 * BLOCK  # the iterator's block and prefetched batches, one block per running task
+    assert peak <= budget + slack, (peak, budget)
+    assert runtime.object_store_stats()["spilled_total_bytes"] == 0

@@ -1,0 +1,525 @@
+"""``DataIterator``: batches, rows and torch tensors from a stream of blocks.
+
+A :class:`DataIterator` runs one execution per iteration (of a Dataset, or of one
+split of ``streaming_split``) and turns its RefBundles into what the user asked
+for: batches of exactly ``batch_size`` rows (the last may be short), optionally
+shuffled locally, in a batch format, prefetched by a background thread.
+
+``streaming_split(n)`` gives ``n`` iterators over ONE execution. The execution runs
+in a coordinator actor (so the iterators can be pickled to training workers in other
+processes); each iterator asks the coordinator for the next bundle of its split.
+An epoch starts when a split starts iterating and the previous epoch is over for
+every split (each split must finish an epoch before any starts the next).
+
+Example:
+    >>> import streamdata as sd
+    >>> from streamdata.io.memory import RangeDatasource
+    >>> from streamdata.dataset import Dataset
+    >>> from streamdata.plan.logical import LogicalPlan, Read
+    >>> it = DataIterator(Dataset(LogicalPlan(Read(datasource=RangeDatasource(10)))))
+    >>> [len(b["id"]) for b in it.iter_batches(batch_size=4)]
+    [4, 4, 2]
+"""
+
+from __future__ import annotations
+
+import queue
+import threading
+from collections import deque
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import numpy as np
+import pyarrow as pa
+
+from streamdata import block as B
+from streamdata.errors import PlanError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.exec.interfaces import RefBundle
+
+_END = object()
+
+
+# =========================================================================== batching
+
+
+class ShufflingBatcher:
+    """Batches of ``batch_size`` rows drawn at random from a buffer of at least
+    ``buffer_size`` rows (Ray's local shuffle), exact sizes except the last.
+
+    Example:
+        >>> b = ShufflingBatcher(2, buffer_size=4, seed=0)
+        >>> b.add(pa.table({"a": range(6)}))
+        >>> out = list(b.drain()) + list(b.finish())
+        >>> [t.num_rows for t in out], sorted(v for t in out for v in t.column("a").to_pylist())
+        ([2, 2, 2], [0, 1, 2, 3, 4, 5])
+    """
+
+    def __init__(self, batch_size: int | None, *, buffer_size: int, seed: int | None = None) -> None:
+        if buffer_size <= 0:
+            raise ValueError(f"local_shuffle_buffer_size must be positive, got {buffer_size}")
+        self.batch_size = batch_size
+        self.buffer_size = buffer_size
+        self._rng = np.random.default_rng(seed)
+        self._parts: list[pa.Table] = []
+        self._rows = 0
+        self._ready: pa.Table | None = None  # shuffled rows being handed out
+        self._offset = 0
+
+    def add(self, table: pa.Table) -> None:
+        if table.num_rows:
+            self._parts.append(table)
+            self._rows += table.num_rows
+
+    def _step(self) -> int:
+        return self.batch_size or max(1, self.buffer_size)
+
+    def _reshuffle(self) -> None:
+        parts = list(self._parts)
+        if self._ready is not None and self._offset < self._ready.num_rows:
+            parts.insert(0, self._ready.slice(self._offset))
+        merged = B.concat(parts)
+        self._ready = merged.take(pa.array(self._rng.permutation(merged.num_rows)))
+        self._offset = 0
+        self._parts = []
+
+    def _remaining(self) -> int:
+        return self._rows
+
+    def drain(self) -> Iterator[pa.Table]:
+        """Batches while the buffer keeps at least ``buffer_size`` rows."""
+        step = self._step()
+        while self._rows >= self.buffer_size + step:
+            if self._parts:
+                self._reshuffle()
+            assert self._ready is not None
+            out = self._ready.slice(self._offset, step)
+            self._offset += step
+            self._rows -= step
+            yield out
+
+    def finish(self) -> Iterator[pa.Table]:
+        """The remaining rows, shuffled, in batches."""
+        if self._rows == 0:
+            return
+        self._reshuffle()
+        assert self._ready is not None
+        step = self._step()
+        while self._offset < self._ready.num_rows:
+            out = self._ready.slice(self._offset, step)
+            self._offset += out.num_rows
+            self._rows -= out.num_rows
+            yield out
+
+
+def batch_tables(tables: Iterator[pa.Table], *, batch_size: int | None, drop_last: bool = False,
+                 local_shuffle_buffer_size: int | None = None,
+                 local_shuffle_seed: int | None = None) -> Iterator[pa.Table]:
+    """Re-cut a stream of tables into batches (exact sizes except the last).
+
+    Example:
+        >>> tables = iter([pa.table({"a": range(3)}), pa.table({"a": range(4)})])
+        >>> [t.num_rows for t in batch_tables(tables, batch_size=3, drop_last=True)]
+        [3, 3]
+    """
+    if batch_size is not None and (isinstance(batch_size, bool) or batch_size <= 0):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+    batcher: Any
+    if local_shuffle_buffer_size is not None:
+        batcher = ShufflingBatcher(batch_size, buffer_size=local_shuffle_buffer_size, seed=local_shuffle_seed)
+    else:
+        batcher = B.Batcher(batch_size)
+    for table in tables:
+        batcher.add(table)
+        yield from batcher.drain()
+    for out in batcher.finish():
+        if drop_last and batch_size is not None and out.num_rows < batch_size:
+            continue
+        yield out
+
+
+def _prefetched(make: Callable[[], Iterator[Any]], depth: int) -> Iterator[Any]:
+    """Items of ``make()`` produced by a background thread, up to ``depth`` ahead.
+
+    Leaving early stops the thread, which closes the source (stopping its execution).
+    """
+    if depth <= 0:
+        yield from make()
+        return
+    from streamdata.core import api as rt
+    if not rt.is_initialized():
+        rt.init()  # here, not in the short-lived thread below (it would own the workers)
+    q: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def produce() -> None:
+        source = None
+        try:
+            source = make()
+            for item in source:
+                while not stop.is_set():
+                    try:
+                        q.put(item, timeout=0.1)
+                        break
+                    except queue.Full:
+                        continue
+                if stop.is_set():
+                    return
+            q.put(_END)
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            q.put(_Failure(exc))
+        finally:
+            close = getattr(source, "close", None)
+            if close is not None:
+                close()
+
+    thread = threading.Thread(target=produce, name="streamdata-prefetch", daemon=True)
+    thread.start()
+    try:
+        while True:
+            item = q.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.error
+            yield item
+    finally:
+        stop.set()
+        while thread.is_alive():
+            try:
+                q.get(timeout=0.05)
+            except queue.Empty:
+                pass
+
+
+class _Failure:
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+# =========================================================================== the iterator
+
+
+class DataIterator:
+    """Iterates over the output of a Dataset (or of one split of ``streaming_split``).
+
+    Each call of an ``iter_*`` method runs one execution (one epoch). Picklable: a
+    split's iterator can be sent to another process (e.g. a training worker).
+    """
+
+    def __init__(self, source: Any) -> None:
+        self._source = source
+
+    def __repr__(self) -> str:
+        return f"DataIterator({self._source!r})"
+
+    # ---- the stream of blocks
+    def _iter_bundles(self) -> Iterator["RefBundle"]:
+        if isinstance(self._source, _SplitSource):
+            return self._source.bundles()
+        return self._source._iter_bundles()
+
+    def _iter_tables(self) -> Iterator[pa.Table]:
+        from streamdata.core import api as rt
+
+        bundles = self._iter_bundles()
+        try:
+            for bundle in bundles:
+                refs = bundle.block_refs()
+                for table in rt.get(refs):
+                    yield table
+                del refs, bundle
+        finally:
+            close = getattr(bundles, "close", None)
+            if close is not None:
+                close()
+
+    # ---- public
+    def iter_batches(self, *, batch_size: int | None = 256, batch_format: str | None = "default",
+                     prefetch_batches: int = 1, drop_last: bool = False,
+                     local_shuffle_buffer_size: int | None = None,
+                     local_shuffle_seed: int | None = None) -> Iterator[Any]:
+        """Batches of exactly ``batch_size`` rows (the last may be shorter unless
+        ``drop_last``), in ``batch_format``: ``"default"``/``"numpy"`` (a dict of ndarrays,
+        read-only where they share Arrow's memory), ``"pandas"`` or ``"pyarrow"``.
+
+        Args:
+            batch_size: rows per batch; None: one batch per block.
+            batch_format: the format of each batch.
+            prefetch_batches: batches a background thread prepares ahead (0: none).
+            drop_last: drop a final batch shorter than ``batch_size``.
+            local_shuffle_buffer_size: shuffle rows within a buffer of at least this many.
+            local_shuffle_seed: seed of that shuffle.
+
+        Example:
+            >>> from streamdata.dataset import Dataset
+            >>> from streamdata.plan.logical import LogicalPlan, Read
+            >>> from streamdata.io.memory import RangeDatasource
+            >>> ds = Dataset(LogicalPlan(Read(datasource=RangeDatasource(5))))
+            >>> [b["id"].tolist() for b in DataIterator(ds).iter_batches(batch_size=2, drop_last=True)]
+            [[0, 1], [2, 3]]
+        """
+        fmt = B.normalize_batch_format(batch_format)
+
+        def make() -> Iterator[Any]:
+            for table in batch_tables(self._iter_tables(), batch_size=batch_size, drop_last=drop_last,
+                                      local_shuffle_buffer_size=local_shuffle_buffer_size,
+                                      local_shuffle_seed=local_shuffle_seed):
+                yield B.to_batch(table, fmt, zero_copy=True)
+
+        return _prefetched(make, prefetch_batches)
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """Every row as a dict.
+
+        Example:
+            >>> from streamdata.dataset import Dataset
+            >>> from streamdata.plan.logical import LogicalPlan, Read
+            >>> from streamdata.io.memory import RangeDatasource
+            >>> ds = Dataset(LogicalPlan(Read(datasource=RangeDatasource(3))))
+            >>> [r["id"] for r in DataIterator(ds).iter_rows()]
+            [0, 1, 2]
+        """
+        tables = self._iter_tables()
+        try:
+            for table in tables:
+                yield from B.iter_rows(table)
+        finally:
+            tables.close()
+
+    def iter_torch_batches(self, *, batch_size: int | None = 256, dtypes: Any = None,
+                           device: str = "auto", collate_fn: Callable[[dict[str, np.ndarray]], Any] | None = None,
+                           prefetch_batches: int = 1, drop_last: bool = False,
+                           local_shuffle_buffer_size: int | None = None,
+                           local_shuffle_seed: int | None = None) -> Iterator[Any]:
+        """Batches as dicts of ``torch.Tensor`` on ``device`` (``"auto"``: the GPU when there
+        is one, else the CPU), or whatever ``collate_fn`` makes of the numpy batch.
+
+        Args:
+            dtypes: a torch dtype for every column, or a dict of column → dtype.
+            device: where tensors go (ignored with ``collate_fn``, which decides).
+            collate_fn: turns a dict of ndarrays into the batch (instead of tensors).
+
+        Example:
+            >>> from streamdata.dataset import Dataset
+            >>> from streamdata.plan.logical import LogicalPlan, Read
+            >>> from streamdata.io.memory import RangeDatasource
+            >>> ds = Dataset(LogicalPlan(Read(datasource=RangeDatasource(4))))
+            >>> [b["id"].tolist() for b in DataIterator(ds).iter_torch_batches(batch_size=2)]
+            [[0, 1], [2, 3]]
+        """
+        if collate_fn is not None and dtypes is not None:
+            raise ValueError("iter_torch_batches takes either collate_fn or dtypes, not both")
+        import torch
+
+        target = _torch_device(device, torch)
+        batches = self.iter_batches(batch_size=batch_size, batch_format="numpy",
+                                    prefetch_batches=prefetch_batches, drop_last=drop_last,
+                                    local_shuffle_buffer_size=local_shuffle_buffer_size,
+                                    local_shuffle_seed=local_shuffle_seed)
+        try:
+            for batch in batches:
+                if collate_fn is not None:
+                    yield collate_fn(batch)
+                else:
+                    yield _to_tensors(batch, dtypes, target, torch)
+        finally:
+            batches.close()
+
+    def stats(self) -> str:
+        """What this iterator knows about its executions (the dataset's stats when it has one)."""
+        stats = getattr(self._source, "stats", None)
+        return stats() if callable(stats) else ""
+
+
+def _torch_device(device: str | None, torch: Any) -> Any:
+    if device in (None, "auto"):
+        return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
+    return torch.device(device)
+
+
+def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: Any) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, values in batch.items():
+        dtype = dtypes.get(name) if isinstance(dtypes, dict) else dtypes
+        if values.dtype == object or values.dtype.kind in "USO":
+            out[name] = values  # strings and objects have no tensor form: left as arrays
+            continue
+        if not values.flags.writeable:
+            values = values.copy()  # torch wants writable memory
+        tensor = torch.as_tensor(values)
+        if dtype is not None:
+            tensor = tensor.to(dtype)
+        out[name] = tensor.to(device) if device.type != "cpu" else tensor
+    return out
+
+
+# =========================================================================== streaming_split
+
+
+class _SplitSource:
+    """One split of a streaming_split: the coordinator actor and the split's index."""
+
+    def __init__(self, coordinator: Any, index: int, n: int) -> None:
+        self.coordinator = coordinator
+        self.index = index
+        self.n = n
+
+    def __repr__(self) -> str:
+        return f"split {self.index} of {self.n}"
+
+    def bundles(self) -> Iterator["RefBundle"]:
+        """This split's bundles of one epoch (the next get is asked for ahead)."""
+        from streamdata.core import api as rt
+
+        epoch = rt.get(self.coordinator.start_epoch.remote(self.index))
+        pending = self.coordinator.get.remote(self.index, epoch)
+        while True:
+            bundle = rt.get(pending)
+            if bundle is None:
+                return
+            pending = self.coordinator.get.remote(self.index, epoch)
+            yield bundle
+
+    def stats(self) -> str:
+        from streamdata.core import api as rt
+        return rt.get(self.coordinator.stats.remote())
+
+
+class SplitCoordinator:
+    """The actor behind ``streaming_split``: runs one execution per epoch and deals its
+    output bundles (tagged by the output splitter) to per-split queues.
+
+    Bundles waiting in the queues still count as unconsumed output for the executor,
+    so a slow split holds back the whole execution instead of filling memory.
+    """
+
+    def __init__(self, dataset: Any, n: int, equal: bool, data_context: Any) -> None:
+        from streamdata.context import DataContext
+
+        if data_context is not None:
+            DataContext._set_current(data_context)
+        self._dataset = dataset
+        self._n = n
+        self._equal = equal
+        self._cond = threading.Condition()
+        self._epoch = -1
+        self._queues: list[deque[Any]] = [deque() for _ in range(n)]
+        self._finished_split = [True] * n  # split i got the end of the current epoch
+        self._producing = False
+        self._error: BaseException | None = None
+        self._executor: Any = None
+        self._last_stats = ""
+
+    def start_epoch(self, index: int) -> int:
+        """Wait until every split finished the current epoch (or join the running one)."""
+        with self._cond:
+            while True:
+                if self._error is not None and not all(self._finished_split):
+                    raise self._error
+                if not self._finished_split[index]:
+                    return self._epoch  # this split has not read the running epoch yet
+                if all(self._finished_split) and not self._producing:
+                    self._start()
+                    return self._epoch
+                self._cond.wait(timeout=1.0)
+
+    def _start(self) -> None:
+        self._epoch += 1
+        self._finished_split = [False] * self._n
+        self._queues = [deque() for _ in range(self._n)]
+        self._error = None
+        self._producing = True
+        threading.Thread(target=self._pump, args=(self._epoch,), daemon=True,
+                         name="streamdata-split-pump").start()
+
+    def _pump(self, epoch: int) -> None:
+        from streamdata.context import DataContext
+        from streamdata.exec.executor import StreamingExecutor
+        from streamdata.exec.operators.output_splitter import OutputSplitterOperator
+        from streamdata.plan.planner import plan
+
+        out = None
+        try:
+            ctx = DataContext.get_current()
+            dag = OutputSplitterOperator(plan(self._dataset._optimized_plan(ctx), ctx), self._n,
+                                         equal=self._equal)
+            self._executor = executor = StreamingExecutor(ctx, name="streaming_split")
+            out = executor.execute(dag)
+            for bundle in out:
+                executor.hold_output_bytes(bundle.size_bytes())
+                with self._cond:
+                    self._queues[bundle.output_split_idx or 0].append(bundle)
+                    self._cond.notify_all()
+        except BaseException as exc:  # noqa: BLE001 - every split sees it
+            with self._cond:
+                self._error = exc
+        finally:
+            if out is not None:
+                out.close()
+            with self._cond:
+                if self._executor is not None:
+                    self._last_stats = self._executor.stats().summary()
+                self._producing = False
+                self._cond.notify_all()
+
+    def get(self, index: int, epoch: int) -> Any:
+        """The next bundle of split ``index`` in ``epoch``; None at its end."""
+        with self._cond:
+            while True:
+                if epoch != self._epoch:
+                    raise PlanError(f"split {index} asked for epoch {epoch}, but epoch "
+                                    f"{self._epoch} is running")
+                q = self._queues[index]
+                if q:
+                    bundle = q.popleft()
+                    if self._executor is not None:
+                        self._executor.hold_output_bytes(-bundle.size_bytes())
+                    return bundle
+                if self._error is not None:
+                    self._finished_split[index] = True
+                    self._cond.notify_all()
+                    raise self._error
+                if not self._producing:
+                    self._finished_split[index] = True
+                    self._cond.notify_all()
+                    return None
+                self._cond.wait(timeout=1.0)
+
+    def stats(self) -> str:
+        """The stats of the last finished epoch."""
+        return self._last_stats
+
+
+def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False) -> list[DataIterator]:
+    """``n`` iterators over one execution of ``dataset`` (see the module docstring).
+
+    Example:
+        >>> import threading
+        >>> from streamdata.dataset import Dataset
+        >>> from streamdata.plan.logical import LogicalPlan, Read
+        >>> from streamdata.io.memory import RangeDatasource
+        >>> its = streaming_split_iterators(Dataset(LogicalPlan(Read(datasource=RangeDatasource(9)))),
+        ...                                 2, equal=True)
+        >>> counts = [0, 0]
+        >>> def run(i):
+        ...     counts[i] = sum(len(b["id"]) for b in its[i].iter_batches(batch_size=None))
+        >>> threads = [threading.Thread(target=run, args=(i,)) for i in range(2)]
+        >>> _ = [t.start() for t in threads]; _ = [t.join() for t in threads]
+        >>> counts
+        [4, 4]
+    """
+    from streamdata.context import DataContext
+    from streamdata.core import api as rt
+
+    if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
+        raise PlanError(f"streaming_split needs a positive number of splits, got {n!r}")
+    actor_cls = rt.remote(SplitCoordinator).options(num_cpus=0, max_concurrency=2 * n + 4)
+    coordinator = actor_cls.remote(dataset, n, equal, DataContext.get_current())
+    return [DataIterator(_SplitSource(coordinator, i, n)) for i in range(n)]
+
+
+__all__ = ["DataIterator", "ShufflingBatcher", "SplitCoordinator", "batch_tables",
+           "streaming_split_iterators"]
