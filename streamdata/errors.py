@@ -215,3 +215,20 @@ def describe(value: Any) -> str:
 
 class DestinationExistsError(DataSinkError, FileExistsError):
     """A write with ``mode="error"`` found data already at the destination (io)."""
+
+
+class TrainingFailedError(StreamDataError):
+    """``sd.train.run``: a worker failed (``train_fn`` raised or its process died)
+    more often than ``max_failures`` allows.
+
+    ``__cause__`` is the last worker error and ``result`` the run's
+    :class:`~streamdata.train.Result` (metrics and checkpoint reached so far,
+    ``result.error`` set), as Ray's ``TrainingFailedError``.
+    """
+
+    def __init__(self, message: str, *, result: Any = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+    def __reduce__(self) -> tuple:  # keep ``result`` when crossing processes
+        return (type(self), (self.args[0] if self.args else "",), {"result": self.result})
