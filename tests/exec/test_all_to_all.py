@@ -280,3 +280,13 @@ def test_errors_raised_in_tasks_keep_their_type(rt) -> None:
         drive(rt, lower_all_to_all(node, src))
     assert info.value.available == t.column_names
     assert "Aggregate" in str(info.value)  # named after the operator
+
+
+def test_repartition_counts_rows_the_metadata_does_not_give(rt) -> None:
+    t = data(90)
+    blocks = split(t, 3)
+    src = InputDataOperator("in", bundles=[RefBundle(blocks=((rt.put(b), BlockMetadata(num_rows=None, size_bytes=b.nbytes)),),
+                                                     owns_blocks=True) for b in blocks])
+    out = drive(rt, SplitRepartitionOperator("Repartition", [src], num_blocks=4))
+    assert [b.num_rows for b in out] == [23, 23, 22, 22]
+    assert concat(out).column("row").to_pylist() == list(range(90))
