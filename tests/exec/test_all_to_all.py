@@ -290,3 +290,12 @@ def test_repartition_counts_rows_the_metadata_does_not_give(rt) -> None:
     out = drive(rt, SplitRepartitionOperator("Repartition", [src], num_blocks=4))
     assert [b.num_rows for b in out] == [23, 23, 22, 22]
     assert concat(out).column("row").to_pylist() == list(range(90))
+
+
+def test_many_tiny_blocks_are_aggregated_in_few_tasks(rt) -> None:
+    t = data(400, seed=9)
+    op = lower_all_to_all(L.Aggregate(inputs=(L.InputData(),), keys=("k",), aggs=(Count(),)),
+                          source(rt, split(t, 200)))
+    out = concat(drive(rt, op))
+    assert sum(out.column("count()").to_pylist()) == 400
+    assert op.metrics.tasks_submitted <= 3  # one prepare for all of them, one reduce

@@ -44,8 +44,8 @@ from streamdata.errors import PlanError, TaskError
 from streamdata.exec.interfaces import (ExecutionOptions, ExecutionResources, OpTask, PhysicalOperator,
                                         RefBundle)
 from streamdata.exec.operators.all_to_all_policy import (MAX_MAP_INPUT_BYTES, MIN_PART_BYTES,
-                                                         MIN_PARTITION_BYTES, choose_num_partitions,
-                                                         group_by_size)
+                                                         MIN_PARTITION_BYTES, MIN_PREPARE_BYTES,
+                                                         choose_num_partitions, group_by_size)
 from streamdata.exec.operators.all_to_all_spec import JoinSpec, ShuffleSpec
 from streamdata.io.datasource import BlockMetadata
 
@@ -86,6 +86,7 @@ class AllToAllOperator(PhysicalOperator):
         self.remote_args = {"num_cpus": 1, "max_retries": 3, **(remote_args or {})}
         k = spec.num_inputs
         self._items: list[list[_Item]] = [[] for _ in range(k)]
+        self._unprepared: list[list[_Item]] = [[] for _ in range(k)]
         self._schemas: list[Any] = [None] * k
         self._validated = [False] * k
         self._buffered_bytes = 0
@@ -134,6 +135,7 @@ class AllToAllOperator(PhysicalOperator):
         self._map_queue.clear()
         self._reduce_queue.clear()
         self._items = [[] for _ in self._items]
+        self._unprepared = [[] for _ in self._unprepared]
         self._map_parts = [{} for _ in self._map_parts]
         self._part_rows = [{} for _ in self._part_rows]
 
@@ -195,12 +197,24 @@ class AllToAllOperator(PhysicalOperator):
             return
         item = _Item(refs=bundle.block_refs(), size=bundle.size_bytes(), rows=bundle.num_rows())
         self._buffered_bytes += item.size
-        if self.spec.has_prepare:
-            self._launch_prepare(input_index, item, transform=True)
+        if self.spec.has_prepare:  # small bundles are prepared together (fewer tiny tasks)
+            pending = self._unprepared[input_index]
+            pending.append(item)
+            if sum(it.size for it in pending) >= MIN_PREPARE_BYTES:
+                self._flush_unprepared(input_index)
         else:
             self._items[input_index].append(item)
             if self.spec.needs_sample and self._buffered_bytes > self._max_partition_bytes():
                 self._sample_pending(input_index)
+
+    def _flush_unprepared(self, side: int) -> None:
+        pending = self._unprepared[side]
+        if pending:
+            rows = [it.rows for it in pending]
+            merged = _Item(refs=[ref for it in pending for ref in it.refs], size=sum(it.size for it in pending),
+                           rows=None if None in rows else sum(rows))  # type: ignore[arg-type]
+            self._unprepared[side] = []
+            self._launch_prepare(side, merged, transform=True)
 
     def _validate(self, side: int) -> None:
         schema = self._schemas[side]
@@ -238,6 +252,9 @@ class AllToAllOperator(PhysicalOperator):
 
     def all_inputs_done(self) -> None:
         super().all_inputs_done()
+        if not self._execution_finished:
+            for side in range(len(self._unprepared)):
+                self._flush_unprepared(side)
         self._advance()
 
     # ------------------------------------------------------------------ phases

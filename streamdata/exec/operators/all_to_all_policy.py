@@ -18,6 +18,8 @@ MIN_PARTITION_BYTES = 1 << 20
 MIN_PART_BYTES = 160 << 10
 #: ... but never more than this per map task (beyond it, small parts are accepted)
 MAX_MAP_INPUT_BYTES = 256 << 20
+#: arriving bundles are prepared (partially aggregated) together until they hold this much
+MIN_PREPARE_BYTES = 4 << 20
 
 
 def choose_num_partitions(*, total_bytes: int, total_rows: int | None, cpus: float,
@@ -68,5 +70,5 @@ def group_by_size(sizes: Sequence[int], max_bytes: float) -> list[list[int]]:
     return groups
 
 
-__all__ = ["MIN_PARTITION_BYTES", "MIN_PART_BYTES", "MAX_MAP_INPUT_BYTES", "choose_num_partitions",
+__all__ = ["MIN_PARTITION_BYTES", "MIN_PART_BYTES", "MAX_MAP_INPUT_BYTES", "MIN_PREPARE_BYTES", "choose_num_partitions",
            "group_by_size"]
