@@ -70,5 +70,5 @@ def group_by_size(sizes: Sequence[int], max_bytes: float) -> list[list[int]]:
     return groups
 
 
-__all__ = ["MIN_PARTITION_BYTES", "MIN_PART_BYTES", "MAX_MAP_INPUT_BYTES", "MIN_PREPARE_BYTES", "choose_num_partitions",
-           "group_by_size"]
+__all__ = ["MIN_PARTITION_BYTES", "MIN_PART_BYTES", "MAX_MAP_INPUT_BYTES", "MIN_PREPARE_BYTES",
+           "choose_num_partitions", "group_by_size"]
