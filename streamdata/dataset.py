@@ -1247,7 +1247,7 @@ def physical_plan_text(optimized: LogicalPlan, ctx: DataContext) -> str:
     dag = lower(optimized, ctx)
     ops = list(dag.post_order())
     cpus = float(rt.cluster_resources().get("CPU", 0.0))
-    capped = apply_cpu_oversubscription(ops, cpus)
+    apply_cpu_oversubscription(ops, cpus)  # marks the task operators it lets oversubscribe
     lines: list[str] = []
 
     def visit(op: Any, depth: int) -> None:
@@ -1256,9 +1256,10 @@ def physical_plan_text(optimized: LogicalPlan, ctx: DataContext) -> str:
         pad = "   " * depth + "   "
         for extra in op.explain_lines():
             lines.append(pad + extra)
-        if op.name in capped:
+        cap = getattr(op, "cpu_oversubscription_cap", None)
+        if cap is not None:
             lines.append(pad + f"actor pools hold every CPU: runs with num_cpus=0, at most "
-                         f"{capped[op.name]} tasks at once")
+                         f"{cap} tasks at once")
         for dep in op.input_dependencies:
             visit(dep, depth + 1)
 

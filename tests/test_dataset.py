@@ -334,3 +334,19 @@ def test_explain_shows_three_plans(capsys) -> None:
     assert "Filter((col('id') > 2))" in logical
     assert "MapBatches(<lambda>)->Map(<lambda>)" in optimized
     assert physical.strip()
+
+
+def test_explain_says_when_actor_pools_hold_every_cpu(capsys) -> None:
+    ds = rng(40, blocks=4).map_batches(AddOffset, fn_constructor_args=(1,), concurrency=2)
+    text = ds.explain()
+    assert text.count("actor pools hold every CPU") == 1
+    assert ds.count() == 40  # the reads still run next to the two actors on two CPUs
+
+
+def test_write_and_read_back_csv_json(tmp_path) -> None:
+    from streamdata.read_api import read_csv, read_json
+    ds = items([{"a": i, "b": f"s{i}"} for i in range(12)], blocks=3)
+    ds.write_csv(str(tmp_path / "csv"))
+    ds.write_json(str(tmp_path / "json"))
+    for back in (read_csv(str(tmp_path / "csv")), read_json(str(tmp_path / "json"))):
+        assert sorted((r["a"], r["b"]) for r in back.take_all()) == [(i, f"s{i}") for i in range(12)]
