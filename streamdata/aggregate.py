@@ -23,7 +23,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -43,7 +44,7 @@ States = list[pa.Array]
 Arrays = Sequence[pa.Array]
 
 
-def _hash_agg(values: Any, func: str, options: Any = None) -> "HashAgg":
+def _hash_agg(values: Any, func: str, options: Any = None) -> HashAgg:
     from streamdata.exec.shuffle.grouping import HashAgg
     return HashAgg(values, func, options)
 
@@ -134,16 +135,16 @@ class AggregateFn:
         """Whether the ``"partial"`` or ``"merge"`` step needs each group's rows."""
         return True
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         return []
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         return PY.partial_states(self, block, groups)
 
-    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list[HashAgg]:
         return []
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         return PY.merge_states(self, states, groups)
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
@@ -257,9 +258,8 @@ class _Builtin(AggregateFnV2):
         col = block.column(self.on)  # type: ignore[arg-type]
         if self._numeric and not any(check(col.type) for check in _NUMERIC_CHECKS):
             raise SchemaError(f"{self.name} needs a numeric column; {self.on!r} is {col.type}")
-        if cast_float or pa.types.is_null(col.type):
-            if not pa.types.is_floating(col.type) or col.type != pa.float64():
-                col = pc.cast(col, pa.float64())
+        if (cast_float or pa.types.is_null(col.type)) and col.type != pa.float64():
+            col = pc.cast(col, pa.float64())
         return col
 
     def _needs_rows(self, phase: str) -> bool:
@@ -315,18 +315,18 @@ class Count(_Builtin):
                  alias_name: str | None = None) -> None:
         super().__init__(on, ignore_nulls=ignore_nulls, alias_name=alias_name, require_on=False)
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         if self.on is not None and self.ignore_nulls:
             return [_hash_agg(block.column(self.on), "count", pc.CountOptions(mode="only_valid"))]
         return [_hash_agg(None, "count")]
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         return [results[0].cast(pa.int64())]
 
-    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list[HashAgg]:
         return [_hash_agg(states[0], "sum")]
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         return [results[0].cast(pa.int64())]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
@@ -345,16 +345,16 @@ class _Reduce(_Builtin):
                  alias_name: str | None = None) -> None:
         super().__init__(on, ignore_nulls=ignore_nulls, alias_name=alias_name)
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         return [_hash_agg(self._values(block), self._func, _sum_opts(self.ignore_nulls))]
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         return [results[0]]
 
-    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list[HashAgg]:
         return [_hash_agg(states[0], self._func, _sum_opts(self.ignore_nulls))]
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         return [results[0]]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
@@ -425,19 +425,19 @@ class Mean(_Builtin):
                  alias_name: str | None = None) -> None:
         super().__init__(on, ignore_nulls=ignore_nulls, alias_name=alias_name)
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         values = self._values(block, cast_float=True)
         return [_hash_agg(values, "sum", _sum_opts(self.ignore_nulls)),
                 _hash_agg(values, "count", pc.CountOptions(mode="only_valid"))]
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         return [results[0], results[1].cast(pa.int64())]
 
-    def _merge_requests(self, states: Sequence[pa.Array]) -> list["HashAgg"]:
+    def _merge_requests(self, states: Sequence[pa.Array]) -> list[HashAgg]:
         return [_hash_agg(states[0], "sum", _sum_opts(self.ignore_nulls)),
                 _hash_agg(states[1], "sum")]
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         return [results[0].cast(pa.float64()), results[1].cast(pa.int64())]
 
     def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
@@ -475,7 +475,7 @@ class Std(_Builtin):
     def _needs_rows(self, phase: str) -> bool:
         return phase == "merge"
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         values = self._values(block, cast_float=True)
         skip = pc.ScalarAggregateOptions(skip_nulls=True, min_count=1)
         return [_hash_agg(values, "count", pc.CountOptions(mode="only_valid")),
@@ -483,13 +483,13 @@ class Std(_Builtin):
                 _hash_agg(values, "variance", pc.VarianceOptions(ddof=0, skip_nulls=True, min_count=1)),
                 _hash_agg(values, "count", pc.CountOptions(mode="only_null"))]
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         count, mean, var, nulls = results
         count = count.cast(pa.int64())
         m2 = pc.multiply(pc.fill_null(var, 0.0), count.cast(pa.float64()))
         return [count, pc.fill_null(mean, 0.0), m2, nulls.cast(pa.int64())]
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         ids = groups.ids()
         n = _np(states[0], np.float64)
         mean = _np(states[1], np.float64)
@@ -539,16 +539,16 @@ class Quantile(_Builtin):
     def _needs_rows(self, phase: str) -> bool:
         return phase == "merge"
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         values = self._values(block, cast_float=True)
         return [_hash_agg(values, "list"),
                 _hash_agg(values, "count", pc.CountOptions(mode="only_null"))]
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         lists = results[0].cast(pa.large_list(pa.float64()))
         return [lists, results[1].cast(pa.int64())]
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         values, gid = LS.regroup(states[0], groups.ids())
         nulls = groups.sum(_np(states[1], np.float64)).astype(np.int64)
         return [LS.lists_by_group(values, gid, groups.num_groups, sort=False), pa.array(nulls)]
@@ -584,15 +584,15 @@ class Unique(_Builtin):
     def _needs_rows(self, phase: str) -> bool:
         return phase == "merge"
 
-    def _partial_requests(self, block: pa.Table) -> list["HashAgg"]:
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         mode = "only_valid" if self.ignore_nulls else "all"
         return [_hash_agg(block.column(self.on), "distinct", pc.CountOptions(mode=mode))]
 
-    def _partial_states(self, block: pa.Table, groups: "Groups", results: Arrays) -> States:
+    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
         lists = results[0]
         return [lists.cast(pa.large_list(lists.type.value_type))]
 
-    def _merge_states(self, states: Arrays, groups: "Groups", results: Arrays) -> States:
+    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         values, gid = LS.regroup(states[0], groups.ids())
         pairs = pa.table({"g": gid, "v": values}).group_by(["g", "v"], use_threads=False).aggregate([])
         return [LS.lists_by_group(pairs.column("v"), pairs.column("g"), groups.num_groups, sort=True)]
@@ -613,5 +613,16 @@ def is_builtin(agg: AggregateFn) -> bool:
     return isinstance(agg, _Builtin)
 
 
-__all__ = ["AggregateFn", "AggregateFnV2", "Count", "Sum", "Min", "Max", "Mean", "Std",
-           "Quantile", "Unique", "is_builtin"]
+__all__ = [
+    "AggregateFn",
+    "AggregateFnV2",
+    "Count",
+    "Max",
+    "Mean",
+    "Min",
+    "Quantile",
+    "Std",
+    "Sum",
+    "Unique",
+    "is_builtin",
+]

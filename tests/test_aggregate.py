@@ -12,11 +12,26 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from streamdata.aggregate import (AggregateFn, AggregateFnV2, Count, Max, Mean, Min, Quantile, Std,
-                                  Sum, Unique)
+from streamdata.aggregate import (
+    AggregateFn,
+    AggregateFnV2,
+    Count,
+    Max,
+    Mean,
+    Min,
+    Quantile,
+    Std,
+    Sum,
+    Unique,
+)
 from streamdata.errors import ColumnNotFoundError, PlanError, SchemaError
-from streamdata.exec.shuffle.groupby import (aggregate_table, empty_aggregate_result,
-                                             finalize_aggregate, merge_partials, partial_aggregate)
+from streamdata.exec.shuffle.groupby import (
+    aggregate_table,
+    empty_aggregate_result,
+    finalize_aggregate,
+    merge_partials,
+    partial_aggregate,
+)
 
 
 def random_table(n: int, *, seed: int = 0, num_keys: int = 7, null_frac: float = 0.1) -> pa.Table:
@@ -78,9 +93,8 @@ def test_grouped_builtins_match_pandas(blocks: int, tree: bool) -> None:
     got = to_records(out, ["k"])
     assert len(got) == df["k"].nunique(dropna=False)
     for key, row in got.items():
-        pkey = np.nan if key[0] is None else key[0]
         for name, series in expected.items():
-            want = series.loc[pkey] if pkey is not np.nan else series[series.index.isna()].iloc[0]
+            want = series.loc[key[0]] if key[0] is not None else series[series.index.isna()].iloc[0]
             assert_close(row[name], None if pd.isna(want) else want.item() if hasattr(want, "item") else want,
                          name)
     # output sorted by key, nulls last

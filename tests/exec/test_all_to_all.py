@@ -7,7 +7,6 @@ fetches the output blocks at the end. Results are compared with pandas.
 
 from __future__ import annotations
 
-import math
 import time
 
 import numpy as np
@@ -20,12 +19,14 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, SchemaError
 from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources, RefBundle
 from streamdata.exec.operators.all_to_all import AllToAllOperator, lower_all_to_all
-from streamdata.exec.operators.all_to_all_simple import RandomizeBlockOrderOperator, SplitRepartitionOperator
-from streamdata.exec.operators.all_to_all_spec import AggregateSpec, JoinSpec, SortSpec
+from streamdata.exec.operators.all_to_all_simple import (
+    RandomizeBlockOrderOperator,
+    SplitRepartitionOperator,
+)
+from streamdata.exec.operators.all_to_all_spec import SortSpec
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.io.datasource import BlockMetadata
 from streamdata.plan import logical as L
-
 
 RUNTIME_INIT = {"num_cpus": 2, "object_store_memory": 256 << 20}
 

@@ -10,10 +10,19 @@ import pytest
 
 pytest.importorskip("streamdata.plan.planner", reason="the planner has not landed yet")
 
-from streamdata import read_api as rd  # noqa: E402
-from streamdata.aggregate import (AggregateFn, Count, Max, Mean, Min, Quantile, Std, Sum,  # noqa: E402
-                                  Unique)
-from streamdata.errors import ColumnNotFoundError, SchemaError  # noqa: E402
+from streamdata import read_api as rd
+from streamdata.aggregate import (
+    AggregateFn,
+    Count,
+    Max,
+    Mean,
+    Min,
+    Quantile,
+    Std,
+    Sum,
+    Unique,
+)
+from streamdata.errors import ColumnNotFoundError, SchemaError
 
 RUNTIME_INIT = {"num_cpus": 2, "object_store_memory": 512 << 20}
 

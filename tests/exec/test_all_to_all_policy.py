@@ -8,10 +8,24 @@ import pyarrow as pa
 import pytest
 
 from streamdata.aggregate import Count, Mean
-from streamdata.exec.operators.all_to_all_policy import choose_num_partitions, group_by_size
-from streamdata.exec.operators.all_to_all_spec import (AggregateSpec, JoinSpec, MapGroupsSpec, RandomShuffleSpec,
-                                                       RepartitionShuffleSpec, ShuffleSpec, SortSpec)
-from streamdata.exec.operators.all_to_all_tasks import map_task, prepare_task, reduce_task
+from streamdata.exec.operators.all_to_all_policy import (
+    choose_num_partitions,
+    group_by_size,
+)
+from streamdata.exec.operators.all_to_all_spec import (
+    AggregateSpec,
+    JoinSpec,
+    MapGroupsSpec,
+    RandomShuffleSpec,
+    RepartitionShuffleSpec,
+    ShuffleSpec,
+    SortSpec,
+)
+from streamdata.exec.operators.all_to_all_tasks import (
+    map_task,
+    prepare_task,
+    reduce_task,
+)
 
 MiB = 1 << 20
 

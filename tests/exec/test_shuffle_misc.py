@@ -9,8 +9,18 @@ import pytest
 
 from streamdata.errors import UDFReturnError
 from streamdata.exec.shuffle.map_groups import apply_map_groups, iter_groups
-from streamdata.exec.shuffle.random_ops import random_merge, random_order, random_sample, random_split
-from streamdata.exec.shuffle.repartition import assemble, concat_parts, plan_slices, split_even
+from streamdata.exec.shuffle.random_ops import (
+    random_merge,
+    random_order,
+    random_sample,
+    random_split,
+)
+from streamdata.exec.shuffle.repartition import (
+    assemble,
+    concat_parts,
+    plan_slices,
+    split_even,
+)
 
 
 def shuffle(blocks: list[pa.Table], n: int, seed) -> list[pa.Table]:
@@ -97,9 +107,7 @@ def test_map_groups_formats_and_order(fmt: str) -> None:
     calls = []
 
     def fn(batch):
-        if isinstance(batch, pd.DataFrame):
-            k, v = batch["k"].to_numpy(), batch["v"].to_numpy()
-        elif isinstance(batch, pa.Table):
+        if isinstance(batch, pd.DataFrame) or isinstance(batch, pa.Table):
             k, v = batch["k"].to_numpy(), batch["v"].to_numpy()
         else:
             assert isinstance(batch, dict)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pytest
 
 from streamdata.errors import ColumnNotFoundError, SchemaError
-from streamdata.exec.shuffle.sort import (check_sortable, compute_boundaries, merge_sorted, range_partition,
-                                          sample_keys, sort_keys, sort_table)
+from streamdata.exec.shuffle.sort import (
+    check_sortable,
+    compute_boundaries,
+    merge_sorted,
+    range_partition,
+    sample_keys,
+    sort_keys,
+    sort_table,
+)
 
 
 def split(table: pa.Table, blocks: int) -> list[pa.Table]:

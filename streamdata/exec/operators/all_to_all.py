@@ -35,17 +35,28 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from streamdata.errors import PlanError, TaskError
-from streamdata.exec.interfaces import (ExecutionOptions, ExecutionResources, OpTask, PhysicalOperator,
-                                        RefBundle)
-from streamdata.exec.operators.all_to_all_policy import (MAX_MAP_INPUT_BYTES, MIN_PART_BYTES,
-                                                         MIN_PARTITION_BYTES, MIN_PREPARE_BYTES,
-                                                         choose_num_partitions, group_by_size)
+from streamdata.exec.interfaces import (
+    ExecutionOptions,
+    ExecutionResources,
+    OpTask,
+    PhysicalOperator,
+    RefBundle,
+)
+from streamdata.exec.operators.all_to_all_policy import (
+    MAX_MAP_INPUT_BYTES,
+    MIN_PART_BYTES,
+    MIN_PARTITION_BYTES,
+    MIN_PREPARE_BYTES,
+    choose_num_partitions,
+    group_by_size,
+)
 from streamdata.exec.operators.all_to_all_spec import JoinSpec, ShuffleSpec
 from streamdata.io.datasource import BlockMetadata
 
@@ -507,8 +518,8 @@ class AllToAllOperator(PhysicalOperator):
     def explain_lines(self) -> list[str]:
         n = self.fixed_partitions or getattr(self.data_context, "shuffle_num_partitions", None)
         what = f"{n} partitions" if n else "partitions chosen from data size and CPUs"
-        return [f"all-to-all: map tasks split blocks, reduce tasks merge ({what}); "
-                "intermediate blocks in the object store"]
+        return [(f"all-to-all: map tasks split blocks, reduce tasks merge ({what}); "
+                 "intermediate blocks in the object store")]
 
 
 __all__ = ["AllToAllOperator", "choose_num_partitions", "group_by_size"]
@@ -543,8 +554,10 @@ def lower_all_to_all(node: Any, input_ops: PhysicalOperator | Sequence[PhysicalO
     """
     from streamdata.context import DataContext
     from streamdata.exec.operators import all_to_all_spec as specs
-    from streamdata.exec.operators.all_to_all_simple import (RandomizeBlockOrderOperator,
-                                                             SplitRepartitionOperator)
+    from streamdata.exec.operators.all_to_all_simple import (
+        RandomizeBlockOrderOperator,
+        SplitRepartitionOperator,
+    )
     from streamdata.exec.shuffle.sort import sort_keys
     ops = [input_ops] if isinstance(input_ops, PhysicalOperator) else list(input_ops)
     ctx = ctx if ctx is not None else DataContext.get_current()
@@ -570,7 +583,9 @@ def lower_all_to_all(node: Any, input_ops: PhysicalOperator | Sequence[PhysicalO
         partitions = node.num_partitions
     elif kind == "MapGroups":
         if type(node.compute).__name__ == "ActorPoolStrategy":
-            from streamdata.exec.operators.all_to_all_map_groups import lower_map_groups_to_actors
+            from streamdata.exec.operators.all_to_all_map_groups import (
+                lower_map_groups_to_actors,
+            )
             return lower_map_groups_to_actors(node, ops, ctx)
         spec = specs.MapGroupsSpec(
             keys=tuple(node.keys), fn=node.fn, batch_format=node.batch_format, fn_args=tuple(node.fn_args),

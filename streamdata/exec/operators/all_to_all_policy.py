@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from collections.abc import Sequence
 
 MIN_PARTITION_BYTES = 1 << 20
 #: a map task reads enough input that its parts average at least this much: parts under
@@ -70,5 +70,11 @@ def group_by_size(sizes: Sequence[int], max_bytes: float) -> list[list[int]]:
     return groups
 
 
-__all__ = ["MIN_PARTITION_BYTES", "MIN_PART_BYTES", "MAX_MAP_INPUT_BYTES", "MIN_PREPARE_BYTES",
-           "choose_num_partitions", "group_by_size"]
+__all__ = [
+    "MAX_MAP_INPUT_BYTES",
+    "MIN_PARTITION_BYTES",
+    "MIN_PART_BYTES",
+    "MIN_PREPARE_BYTES",
+    "choose_num_partitions",
+    "group_by_size",
+]

@@ -17,9 +17,16 @@ Example:
 from __future__ import annotations
 
 from collections import deque
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
-from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources, OpTask, PhysicalOperator, RefBundle
+from streamdata.exec.interfaces import (
+    ExecutionOptions,
+    ExecutionResources,
+    OpTask,
+    PhysicalOperator,
+    RefBundle,
+)
 from streamdata.exec.shuffle.random_ops import random_order
 from streamdata.exec.shuffle.repartition import plan_slices
 from streamdata.io.datasource import BlockMetadata
@@ -131,8 +138,8 @@ class SplitRepartitionOperator(PhysicalOperator):
                 self._count(len(self._blocks) - 1)
 
     def _count(self, i: int) -> None:
-        from streamdata.exec.operators.all_to_all_tasks import count_rows_task
         from streamdata.core import api as rt
+        from streamdata.exec.operators.all_to_all_tasks import count_rows_task
         ref = self._fn("count", count_rows_task, 1).remote(self._blocks[i][0])
 
         def on_ready() -> None:

@@ -21,8 +21,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import pyarrow as pa
 
@@ -292,5 +293,13 @@ class JoinSpec(ShuffleSpec):
                            left_suffix=self.left_suffix, right_suffix=self.right_suffix)
 
 
-__all__ = ["ShuffleSpec", "RepartitionShuffleSpec", "SortSpec", "RandomShuffleSpec", "AggregateSpec",
-           "MapGroupsSpec", "JoinSpec", "SAMPLES_PER_BLOCK"]
+__all__ = [
+    "SAMPLES_PER_BLOCK",
+    "AggregateSpec",
+    "JoinSpec",
+    "MapGroupsSpec",
+    "RandomShuffleSpec",
+    "RepartitionShuffleSpec",
+    "ShuffleSpec",
+    "SortSpec",
+]

@@ -130,5 +130,13 @@ def count_rows_task(block: pa.Table) -> int:
     return block.num_rows
 
 
-__all__ = ["PrepareInfo", "ReduceOutput", "prepare_task", "map_task", "reduce_task", "assemble_task",
-           "count_rows_task", "split_output"]
+__all__ = [
+    "PrepareInfo",
+    "ReduceOutput",
+    "assemble_task",
+    "count_rows_task",
+    "map_task",
+    "prepare_task",
+    "reduce_task",
+    "split_output",
+]

@@ -17,7 +17,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +35,7 @@ def state_column(agg_index: int, state_index: int) -> str:
     return f"__agg{agg_index}_{state_index}"
 
 
-def validate_aggregation(schema: pa.Schema, keys: Sequence[str], aggs: Sequence["AggregateFn"]) -> None:
+def validate_aggregation(schema: pa.Schema, keys: Sequence[str], aggs: Sequence[AggregateFn]) -> None:
     """Check that keys and aggregated columns exist and output names are distinct.
 
     Raises:
@@ -57,7 +58,7 @@ def validate_aggregation(schema: pa.Schema, keys: Sequence[str], aggs: Sequence[
         raise PlanError(f"aggregation output names collide: {dupes}; give alias_name= to tell them apart")
 
 
-def _run(table: pa.Table, keys: Sequence[str], aggs: Sequence["AggregateFn"], phase: str,
+def _run(table: pa.Table, keys: Sequence[str], aggs: Sequence[AggregateFn], phase: str,
          states: list[list[pa.Array]] | None) -> pa.Table:
     requests: list[HashAgg] = []
     spans: list[tuple[int, int]] = []
@@ -83,7 +84,7 @@ def _run(table: pa.Table, keys: Sequence[str], aggs: Sequence["AggregateFn"], ph
     return pa.Table.from_arrays(arrays, names=names)
 
 
-def partial_aggregate(block: pa.Table, keys: Sequence[str], aggs: Sequence["AggregateFn"]) -> pa.Table:
+def partial_aggregate(block: pa.Table, keys: Sequence[str], aggs: Sequence[AggregateFn]) -> pa.Table:
     """Map side: one row per group of ``block`` with its accumulators.
 
     Example:
@@ -95,7 +96,7 @@ def partial_aggregate(block: pa.Table, keys: Sequence[str], aggs: Sequence["Aggr
     return _run(block, keys, aggs, "partial", None)
 
 
-def _states(table: pa.Table, aggs: Sequence["AggregateFn"]) -> list[list[pa.Array]]:
+def _states(table: pa.Table, aggs: Sequence[AggregateFn]) -> list[list[pa.Array]]:
     out = []
     for i, agg in enumerate(aggs):
         cols = []
@@ -109,7 +110,7 @@ def _states(table: pa.Table, aggs: Sequence["AggregateFn"]) -> list[list[pa.Arra
 
 
 def merge_partials(partials: Sequence[pa.Table], keys: Sequence[str],
-                   aggs: Sequence["AggregateFn"]) -> pa.Table:
+                   aggs: Sequence[AggregateFn]) -> pa.Table:
     """Reduce side: partials of many blocks merged into one row per group.
 
     Example:
@@ -125,7 +126,7 @@ def merge_partials(partials: Sequence[pa.Table], keys: Sequence[str],
     return _run(table, keys, aggs, "merge", _states(table, aggs))
 
 
-def finalize_aggregate(merged: pa.Table, keys: Sequence[str], aggs: Sequence["AggregateFn"], *,
+def finalize_aggregate(merged: pa.Table, keys: Sequence[str], aggs: Sequence[AggregateFn], *,
                        sort: bool = True) -> pa.Table:
     """The output table: key columns and one column per aggregation (``agg.name``).
 
@@ -154,7 +155,7 @@ def finalize_aggregate(merged: pa.Table, keys: Sequence[str], aggs: Sequence["Ag
 
 
 def empty_aggregate_result(schema: pa.Schema, keys: Sequence[str],
-                           aggs: Sequence["AggregateFn"]) -> pa.Table:
+                           aggs: Sequence[AggregateFn]) -> pa.Table:
     """The result of aggregating no rows with input ``schema`` (one row when no keys).
 
     Example:
@@ -167,7 +168,7 @@ def empty_aggregate_result(schema: pa.Schema, keys: Sequence[str],
                               keys, aggs)
 
 
-def aggregate_table(table: pa.Table, keys: Sequence[str], aggs: Sequence["AggregateFn"]) -> pa.Table:
+def aggregate_table(table: pa.Table, keys: Sequence[str], aggs: Sequence[AggregateFn]) -> pa.Table:
     """All three steps on one table (a reference implementation and a convenience).
 
     Example:
@@ -179,5 +180,12 @@ def aggregate_table(table: pa.Table, keys: Sequence[str], aggs: Sequence["Aggreg
                               keys, aggs)
 
 
-__all__ = ["partial_aggregate", "merge_partials", "finalize_aggregate", "aggregate_table",
-           "empty_aggregate_result", "validate_aggregation", "state_column"]
+__all__ = [
+    "aggregate_table",
+    "empty_aggregate_result",
+    "finalize_aggregate",
+    "merge_partials",
+    "partial_aggregate",
+    "state_column",
+    "validate_aggregation",
+]

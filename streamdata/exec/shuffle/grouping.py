@@ -19,8 +19,9 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -58,7 +59,7 @@ class Groups:
         num_rows: the number of rows of the grouped table.
     """
 
-    __slots__ = ("keys", "num_groups", "num_rows", "_rows", "_ids")
+    __slots__ = ("_ids", "_rows", "keys", "num_groups", "num_rows")
 
     def __init__(self, keys: pa.Table, num_groups: int, num_rows: int,
                  rows: pa.ListArray | None) -> None:
@@ -191,4 +192,4 @@ def _one_chunk(col: pa.ChunkedArray) -> pa.Array:
     return col.combine_chunks() if col.num_chunks else pa.array([], type=col.type)
 
 
-__all__ = ["HashAgg", "Groups", "group_table", "check_columns"]
+__all__ = ["Groups", "HashAgg", "check_columns", "group_table"]

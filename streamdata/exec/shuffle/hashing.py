@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -165,4 +165,4 @@ def hash_partition(block: pa.Table, keys: Sequence[str], num_parts: int) -> list
     return partition_by_ids(block, ids, num_parts)
 
 
-__all__ = ["hash_rows", "hash_partition", "partition_by_ids"]
+__all__ = ["hash_partition", "hash_rows", "partition_by_ids"]

@@ -17,7 +17,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -114,4 +114,4 @@ def _conform_key(col: pa.ChunkedArray, target: pa.DataType, lkey: str, rkey: str
                           "incompatible types") from exc
 
 
-__all__ = ["JOIN_TYPES", "join_tables", "join_output_names"]
+__all__ = ["JOIN_TYPES", "join_output_names", "join_tables"]

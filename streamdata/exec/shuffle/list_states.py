@@ -105,4 +105,4 @@ def list_quantiles(lists: pa.Array, q: float) -> tuple[np.ndarray, np.ndarray]:
     return out, has
 
 
-__all__ = ["to_numpy", "regroup", "lists_by_group", "list_quantiles"]
+__all__ = ["list_quantiles", "lists_by_group", "regroup", "to_numpy"]

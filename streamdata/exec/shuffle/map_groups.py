@@ -14,7 +14,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +36,7 @@ def iter_groups(block: pa.Table, keys: Sequence[str]) -> Iterator[pa.Table]:
         yield block
         return
     ordered = sort_table(block, [(k, "ascending") for k in keys])
-    groups, (counts,) = group_table(ordered, keys, [_count_all()])
+    _, (counts,) = group_table(ordered, keys, [_count_all()])
     sizes = counts.to_numpy(zero_copy_only=False).astype(np.int64)
     start = 0
     for size in sizes:
@@ -73,4 +74,4 @@ def apply_map_groups(block: pa.Table, keys: Sequence[str], fn: Callable[..., Any
     return concat(outs)
 
 
-__all__ = ["iter_groups", "apply_map_groups"]
+__all__ = ["apply_map_groups", "iter_groups"]

@@ -19,7 +19,8 @@ Example:
 from __future__ import annotations
 
 import pickle
-from typing import TYPE_CHECKING, Any, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
@@ -36,7 +37,7 @@ def pickled(values: list[Any]) -> pa.Array:
     return pa.array([cloudpickle.dumps(v) for v in values], type=pa.large_binary())
 
 
-def partial_states(agg: "AggregateFn", block: pa.Table, groups: "Groups") -> list[pa.Array]:
+def partial_states(agg: AggregateFn, block: pa.Table, groups: Groups) -> list[pa.Array]:
     """Each group's accumulator over its rows of ``block``."""
     keys = groups.key_values()
     accs = []
@@ -47,7 +48,7 @@ def partial_states(agg: "AggregateFn", block: pa.Table, groups: "Groups") -> lis
     return [pickled(accs)]
 
 
-def merge_states(agg: "AggregateFn", states: Sequence[pa.Array], groups: "Groups") -> list[pa.Array]:
+def merge_states(agg: AggregateFn, states: Sequence[pa.Array], groups: Groups) -> list[pa.Array]:
     """Each group's accumulators (rows of ``states``) merged into one."""
     blobs = states[0]
     accs = []
@@ -60,7 +61,7 @@ def merge_states(agg: "AggregateFn", states: Sequence[pa.Array], groups: "Groups
     return [pickled(accs)]
 
 
-def finalize_states(agg: "AggregateFn", states: Sequence[pa.Array]) -> pa.Array:
+def finalize_states(agg: AggregateFn, states: Sequence[pa.Array]) -> pa.Array:
     """The output column: ``finalize`` of each group's accumulator."""
     values = [agg._py_finalize(pickle.loads(b)) for b in states[0].to_pylist()]
     try:
@@ -70,4 +71,4 @@ def finalize_states(agg: "AggregateFn", states: Sequence[pa.Array]) -> pa.Array:
                              f"hold in one column ({exc})") from exc
 
 
-__all__ = ["pickled", "partial_states", "merge_states", "finalize_states"]
+__all__ = ["finalize_states", "merge_states", "partial_states", "pickled"]

@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -91,4 +91,4 @@ def random_order(n: int, *, seed: int | None) -> list[int]:
     return [int(i) for i in rng_for(seed, 3).permutation(n)]
 
 
-__all__ = ["rng_for", "random_split", "random_merge", "random_sample", "random_order"]
+__all__ = ["random_merge", "random_order", "random_sample", "random_split", "rng_for"]

@@ -13,7 +13,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import pyarrow as pa
 
@@ -100,4 +100,4 @@ def concat_parts(parts: Sequence[pa.Table]) -> pa.Table:
     return concat(nonempty)
 
 
-__all__ = ["Slice", "plan_slices", "assemble", "split_even", "concat_parts"]
+__all__ = ["Slice", "assemble", "concat_parts", "plan_slices", "split_even"]

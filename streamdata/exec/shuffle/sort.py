@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -128,7 +128,7 @@ def compute_boundaries(samples: Sequence[pa.Table], keys: SortKeys, num_partitio
     from streamdata.block import concat
     sample = sort_table(concat(tables), keys)
     n = sample.num_rows
-    idx = [min(n - 1, int(round(n * i / num_partitions))) for i in range(1, num_partitions)]
+    idx = [min(n - 1, round(n * i / num_partitions)) for i in range(1, num_partitions)]
     return sample.take(pa.array(idx, type=pa.int64()))
 
 
@@ -234,5 +234,13 @@ def merge_sorted(parts: Sequence[pa.Table], keys: SortKeys) -> pa.Table:
     return sort_table(concat(nonempty), keys)
 
 
-__all__ = ["SortKeys", "sort_keys", "check_sortable", "sort_table", "sample_keys", "compute_boundaries",
-           "range_partition", "merge_sorted"]
+__all__ = [
+    "SortKeys",
+    "check_sortable",
+    "compute_boundaries",
+    "merge_sorted",
+    "range_partition",
+    "sample_keys",
+    "sort_keys",
+    "sort_table",
+]
