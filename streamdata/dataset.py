@@ -1135,9 +1135,12 @@ class MaterializedDataset(Dataset):
 # =========================================================================== helpers
 
 
-def _known_count(node: LogicalNode) -> int | None:
-    """The row count when metadata gives it without running anything."""
+def _known_count(node: LogicalNode, *, cheap: bool = False) -> int | None:
+    """The row count when metadata gives it without running anything (``cheap``: without
+    even reading file footers, for display)."""
     if isinstance(node, Read):
+        if cheap and node.datasource.input_files():
+            return None
         return node.datasource.num_rows()
     if isinstance(node, InputData):
         total = 0
@@ -1148,12 +1151,12 @@ def _known_count(node: LogicalNode) -> int | None:
             total += rows
         return total
     if isinstance(node, (Project, Sort, RandomShuffle, Repartition, RandomizeBlockOrder)):
-        return _known_count(node.input)
+        return _known_count(node.input, cheap=cheap)
     if isinstance(node, Limit):
-        below = _known_count(node.input)
+        below = _known_count(node.input, cheap=cheap)
         return None if below is None else min(below, node.limit)
     if isinstance(node, Union):
-        counts = [_known_count(i) for i in node.inputs]
+        counts = [_known_count(i, cheap=cheap) for i in node.inputs]
         return None if any(c is None for c in counts) else sum(counts)  # type: ignore[misc]
     return None
 
@@ -1192,7 +1195,7 @@ def _describe(ds: Dataset, *, html_mode: bool) -> str:
         schema = None
     count = None
     try:
-        count = _known_count(ds._plan.root)
+        count = _known_count(ds._plan.root, cheap=True)
     except Exception:  # noqa: BLE001
         pass
     cols = "unknown (runs the plan)" if schema is None else \
