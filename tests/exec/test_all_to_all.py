@@ -300,3 +300,12 @@ def test_many_tiny_blocks_are_aggregated_in_few_tasks(rt) -> None:
     out = concat(drive(rt, op))
     assert sum(out.column("count()").to_pylist()) == 400
     assert op.metrics.tasks_submitted <= 3  # one prepare for all of them, one reduce
+
+
+@pytest.mark.parametrize("partitions", [1, 3])
+def test_seeded_shuffle_does_not_depend_on_block_arrival_order(rt, partitions) -> None:
+    blocks = split(data(900, seed=10), 6)
+    node = L.RandomShuffle(inputs=(L.InputData(),), seed=21, num_blocks=partitions)
+    forward = concat(drive(rt, lower_all_to_all(node, source(rt, blocks)))).column("row").to_pylist()
+    backward = concat(drive(rt, lower_all_to_all(node, source(rt, blocks[::-1])))).column("row").to_pylist()
+    assert forward == backward and sorted(forward) == list(range(900)) and forward != list(range(900))

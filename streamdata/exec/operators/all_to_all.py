@@ -69,6 +69,7 @@ class _Item:
     size: int
     rows: int | None
     sample: Any = None  # ref of its key sample, once taken
+    fingerprint: int | None = None  # its content fingerprint, once taken (canonical order)
 
 
 class AllToAllOperator(PhysicalOperator):
@@ -255,7 +256,10 @@ class AllToAllOperator(PhysicalOperator):
             self.metrics.task_wall_s += info.wall_s
             if transform:
                 self._items[side].append(_Item(refs=[table_ref], size=info.meta.size_bytes or 0,
-                                               rows=info.meta.num_rows, sample=sample_ref))
+                                               rows=info.meta.num_rows, sample=sample_ref,
+                                               fingerprint=info.fingerprint))
+            else:
+                item.fingerprint = info.fingerprint
             self._advance()
 
         self._prepare[idx] = OpTask(info_ref, on_ready, task_index=idx)
@@ -303,7 +307,7 @@ class AllToAllOperator(PhysicalOperator):
             n = choose_num_partitions(total_bytes=total_bytes, total_rows=total_rows, cpus=self._cpus(),
                                       max_partition_bytes=self._max_partition_bytes())
         self._num_partitions = n
-        if n > 1 and self.spec.needs_sample:
+        if (n > 1 and self.spec.needs_sample) or self.spec.canonical_order:
             for side in range(len(self._items)):
                 self._sample_pending(side)
         self._phase = "sample"
@@ -311,6 +315,9 @@ class AllToAllOperator(PhysicalOperator):
     def _start_map(self) -> None:
         from streamdata.core import api as rt
         n = self._num_partitions or 1
+        if self.spec.canonical_order:
+            for items in self._items:
+                items.sort(key=lambda it: (it.fingerprint or 0, it.rows or 0))
         if n == 1:  # one reduce task gets every block
             for side, items in enumerate(self._items):
                 self._map_parts[side] = {0: [ref for it in items for ref in it.refs]}
@@ -569,7 +576,7 @@ def lower_all_to_all(node: Any, input_ops: PhysicalOperator | Sequence[PhysicalO
     if kind == "Sort":
         spec = specs.SortSpec(keys=tuple(sort_keys(list(node.keys), list(node.descending) or False)))
     elif kind == "RandomShuffle":
-        spec = specs.RandomShuffleSpec(seed=_seed(node.seed))
+        spec = specs.RandomShuffleSpec(seed=_seed(node.seed), seeded=node.seed is not None)
         partitions = node.num_blocks
     elif kind == "RandomizeBlockOrder":
         return RandomizeBlockOrderOperator(name, ops, seed=node.seed)

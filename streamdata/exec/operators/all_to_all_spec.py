@@ -61,6 +61,9 @@ class ShuffleSpec:
     single_partition: bool = field(default=False, init=False)
     #: whether a reduce output may be cut into several blocks (False: one block per partition)
     split_output: bool = field(default=True, init=False)
+    #: whether input blocks are put in a content-defined order first (a seeded shuffle's
+    #: result must not depend on the order blocks arrived in)
+    canonical_order: bool = field(default=False, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
@@ -124,10 +127,16 @@ class RandomShuffleSpec(ShuffleSpec):
     """``random_shuffle(seed)``: rows to random partitions, then permuted in each.
 
     ``seed`` is always set here: the operator draws one when the user gave none, so a
-    retried task repeats exactly what the first attempt did.
+    retried task repeats exactly what the first attempt did. With ``seeded`` (the user
+    gave the seed) blocks are taken in a content-defined order, so the same data and
+    seed give the same rows in the same order whatever order the blocks arrived in.
     """
 
     seed: int
+    seeded: bool = True
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "canonical_order", self.seeded)
 
     def partition(self, table: pa.Table, *, side: int, n: int, index: int,
                   boundaries: pa.Table | None) -> list[pa.Table]:

@@ -30,6 +30,7 @@ class PrepareInfo:
 
     meta: BlockMetadata
     wall_s: float
+    fingerprint: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +63,11 @@ def prepare_task(spec: ShuffleSpec, seed: int, transform: bool, data_context: An
         table = spec.prepare(table)
     sample = spec.sample(table, seed) if spec.needs_sample else None
     meta = BlockMetadata.of(table)
-    return (table if transform else None), sample, PrepareInfo(meta, time.perf_counter() - start)
+    fingerprint = None
+    if spec.canonical_order:
+        from streamdata.exec.shuffle.random_ops import block_fingerprint
+        fingerprint = block_fingerprint(table)
+    return (table if transform else None), sample, PrepareInfo(meta, time.perf_counter() - start, fingerprint)
 
 
 def map_task(spec: ShuffleSpec, side: int, n: int, index: int, boundaries: pa.Table | None,

@@ -81,6 +81,27 @@ def random_sample(block: pa.Table, fraction: float, *, seed: int | None, index: 
     return block.filter(pa.array(keep))
 
 
+def block_fingerprint(block: pa.Table, probe_rows: int = 16) -> int:
+    """A number that identifies a block by its content (its first and last rows and its
+    length), the same in every process; a seeded shuffle orders its input blocks by it
+    so the result does not depend on the order they arrived in.
+
+    Example:
+        >>> t = pa.table({"x": range(100)})
+        >>> block_fingerprint(t) == block_fingerprint(t.slice(0)), block_fingerprint(t) == block_fingerprint(t.slice(1))
+        (True, False)
+    """
+    from streamdata.exec.shuffle.hashing import hash_rows
+    n = block.num_rows
+    if not block.num_columns:
+        return n
+    probe = block.slice(0, probe_rows) if n <= 2 * probe_rows else \
+        pa.concat_tables([block.slice(0, probe_rows), block.slice(n - probe_rows)])
+    h = hash_rows(probe, block.column_names)
+    mixed = np.bitwise_xor.reduce(h * (np.arange(len(h), dtype=np.uint64) + np.uint64(1))) if len(h) else 0
+    return int(np.uint64(mixed) ^ np.uint64(n))
+
+
 def random_order(n: int, *, seed: int | None) -> list[int]:
     """A random permutation of ``range(n)`` (for ``randomize_block_order``).
 
@@ -91,4 +112,4 @@ def random_order(n: int, *, seed: int | None) -> list[int]:
     return [int(i) for i in rng_for(seed, 3).permutation(n)]
 
 
-__all__ = ["random_merge", "random_order", "random_sample", "random_split", "rng_for"]
+__all__ = ["block_fingerprint", "random_merge", "random_order", "random_sample", "random_split", "rng_for"]
