@@ -44,6 +44,8 @@ from streamdata.core.api import (
 from streamdata.dataset import Dataset, MaterializedDataset
 from streamdata.expressions import col, lit
 from streamdata.grouped import GroupedData
+from streamdata.iterator import DataIterator
+from streamdata.plan.logical import ActorPoolStrategy, TaskPoolStrategy
 from streamdata.read_api import (
     from_arrow,
     from_items,
@@ -70,7 +72,8 @@ __all__ = [
     "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions",
     # data (Ray Data's names)
-    "DataContext", "Dataset", "MaterializedDataset", "GroupedData", "aggregate", "col", "lit",
+    "DataContext", "Dataset", "MaterializedDataset", "GroupedData", "DataIterator", "ActorPoolStrategy",
+    "TaskPoolStrategy", "aggregate", "col", "lit",
     "read_parquet", "read_csv", "read_json", "read_text", "read_binary_files", "read_images", "read_numpy",
     "read_datasource", "range", "range_tensor", "from_items", "from_pandas", "from_arrow", "from_numpy",
 ]

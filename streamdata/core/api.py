@@ -233,6 +233,8 @@ def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | No
         raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef")
     if len(set(r.id for r in ref_list)) != len(ref_list):
         raise ValueError("wait() got duplicate ObjectRefs")
+    if not ref_list:
+        return [], []
     if not 0 <= num_returns <= len(ref_list):
         raise ValueError(f"num_returns={num_returns} must be between 0 and len(refs)={len(ref_list)}")
     if not ref_list or num_returns == 0:

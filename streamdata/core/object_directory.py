@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from streamdata.core.object_store import StoreAccounting, delete_location, spill_file
+from streamdata.core.object_store import StoreAccounting, recycle_or_delete, spill_file
 from streamdata.core.serialization import dumps_exception
 from streamdata.errors import ObjectFreedError
 
@@ -34,10 +34,13 @@ class ObjectEntry:
 class ObjectDirectory:
     """Every object of the session, with its location, holders and waiters."""
 
-    def __init__(self, accounting: StoreAccounting, spill_dir: str) -> None:
+    def __init__(self, accounting: StoreAccounting, shm_dir: str, spill_dir: str) -> None:
         self.objects: dict[str, ObjectEntry] = {}
         self.accounting = accounting
+        self.shm_dir = shm_dir
         self.spill_dir = spill_dir
+        #: bytes of freed segments kept for reuse (a tenth of the store, at most 1 GiB)
+        self.recycle_limit = min(accounting.capacity // 10, 1 << 30)
 
     def ensure(self, obj_id: str) -> ObjectEntry:
         entry = self.objects.get(obj_id)
@@ -62,7 +65,7 @@ class ObjectDirectory:
                 self.accounting.remove(obj_id)
             elif entry.location[0] == "disk":
                 self.accounting.unspill(entry.size)
-            delete_location(entry.location)
+            recycle_or_delete(entry.location, self.shm_dir, self.recycle_limit)
         for inner in entry.contained:
             self.change_refs(inner, -1)
 
@@ -71,7 +74,7 @@ class ObjectDirectory:
         if entry is None:
             entry = self.objects[obj_id] = ObjectEntry()
         if entry.state == "ready":  # a retried task finished twice: keep the first value
-            delete_location(location)
+            recycle_or_delete(location, self.shm_dir, self.recycle_limit)
             return
         entry.state = "ready"
         entry.location = location
@@ -127,7 +130,11 @@ class ObjectDirectory:
         return ready
 
     def location_of(self, obj_id: str) -> tuple:
-        entry = self.objects[obj_id]
+        """Where a ready object is. A freed one (a late answer to a request that
+        already gave up) reads as an ObjectFreedError."""
+        entry = self.objects.get(obj_id)
+        if entry is None or entry.location is None:
+            return ("error", _freed_payload(obj_id))
         if entry.in_shm:
             self.accounting.touch(obj_id)
         return entry.location  # type: ignore[return-value]

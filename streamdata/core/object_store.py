@@ -13,14 +13,24 @@ restore is transparent.
 
 Locations are small tuples that travel in messages:
 ``("inline", bytes)``, ``("shm", path, size)``, ``("disk", path, size)``.
+
+Freed segments are *recycled*: writing into pages that already exist is several
+times faster than faulting in fresh ones. The driver moves a freed file into
+``<session>/free/`` (bounded in bytes) instead of unlinking it; a writer claims
+one of a fitting size by renaming it. Readers hold a shared ``flock`` on every
+file they map for as long as the mapping lives, and a writer reuses a claimed
+file only if it gets the exclusive lock, so a segment still read zero-copy
+somewhere is never overwritten.
 """
 
 from __future__ import annotations
 
 import errno
+import fcntl
 import mmap
 import os
 import shutil
+import weakref
 from collections import OrderedDict
 from typing import Any
 
@@ -29,6 +39,8 @@ from streamdata.errors import ObjectLostError, ObjectStoreFullError
 
 #: objects at most this large travel inline in messages
 INLINE_THRESHOLD = 100 * 1024
+#: folder (inside the session's shm folder) of freed segments kept for reuse
+FREE_DIR = "free"
 
 Location = tuple
 
@@ -39,8 +51,8 @@ def make_location(obj_id: str, sobj: SerializedObject, shm_dir: str, spill_dir: 
         return ("inline", sobj.to_bytes())
     path = os.path.join(shm_dir, obj_id)
     try:
-        _write_file(path, sobj)
-        return ("shm", path, sobj.total_bytes)
+        size = _write_recycled(path, shm_dir, sobj) or _write_file(path, sobj)
+        return ("shm", path, size)
     except OSError as exc:
         if exc.errno not in (errno.ENOSPC, errno.ENOMEM):
             raise
@@ -63,31 +75,107 @@ def put_value(obj_id: str, value: Any, shm_dir: str, spill_dir: str) -> tuple[Lo
     return make_location(obj_id, sobj, shm_dir, spill_dir), sobj.contained_ids
 
 
-def _write_file(path: str, sobj: SerializedObject) -> None:
+def _write_file(path: str, sobj: SerializedObject) -> int:
     fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
-        size = sobj.total_bytes
         # allocate every page up front (far cheaper than faulting them one by one)
-        os.posix_fallocate(fd, 0, size)
-        flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
-        with mmap.mmap(fd, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE) as mm:
-            view = memoryview(mm)
-            try:
-                sobj.write_into(view)
-            finally:
-                view.release()
+        os.posix_fallocate(fd, 0, sobj.total_bytes)
+        _fill(fd, sobj.total_bytes, sobj)
     finally:
         os.close(fd)
+    return sobj.total_bytes
+
+
+def _fill(fd: int, size: int, sobj: SerializedObject) -> None:
+    flags = mmap.MAP_SHARED | getattr(mmap, "MAP_POPULATE", 0)
+    with mmap.mmap(fd, size, flags=flags, prot=mmap.PROT_READ | mmap.PROT_WRITE) as mm:
+        view = memoryview(mm)
+        try:
+            sobj.write_into(view)
+        finally:
+            view.release()
+
+
+def _write_recycled(path: str, shm_dir: str, sobj: SerializedObject) -> int:
+    """Write into a freed segment of a fitting size; returns its size, or 0 if none fits."""
+    free_dir = os.path.join(shm_dir, FREE_DIR)
+    need = sobj.total_bytes
+    try:
+        names = os.listdir(free_dir)
+    except FileNotFoundError:
+        return 0
+    fitting = sorted((size, name) for size, name in map(_pooled_size, names)
+                     if need <= size <= need + need // 4 + (1 << 20))
+    for size, name in fitting:
+        try:
+            os.rename(os.path.join(free_dir, name), path)  # atomic: one claimant wins
+        except FileNotFoundError:
+            continue
+        fd = os.open(path, os.O_RDWR)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:  # still mapped by a reader somewhere: not reusable
+                _unlink_quietly(path)
+                continue
+            _fill(fd, size, sobj)
+        finally:
+            os.close(fd)  # releases the lock
+        return size
+    return 0
+
+
+def _pooled_size(name: str) -> tuple[int, str]:
+    head = name.split("-", 1)[0]
+    return (int(head) if head.isdigit() else -1), name
+
+
+def raise_open_file_limit() -> None:
+    """Every live mapping keeps its file open (for its lock): allow as many as the OS does."""
+    import resource
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    if soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        except (ValueError, OSError):
+            pass
+
+
+def recycle_or_delete(location: Location, shm_dir: str, pool_limit: int) -> None:
+    """Free a location; an shm segment goes to the reuse pool while it has room."""
+    if location[0] != "shm" or pool_limit <= 0:
+        delete_location(location)
+        return
+    _, path, size = location
+    free_dir = os.path.join(shm_dir, FREE_DIR)
+    try:
+        pooled = sum(max(0, _pooled_size(n)[0]) for n in os.listdir(free_dir))
+    except FileNotFoundError:
+        os.makedirs(free_dir, mode=0o700, exist_ok=True)
+        pooled = 0
+    if pooled + size > pool_limit:
+        _unlink_quietly(path)
+        return
+    try:
+        os.rename(path, os.path.join(free_dir, f"{size}-{os.path.basename(path)}"))
+    except FileNotFoundError:
+        pass
 
 
 def map_file(path: str) -> memoryview:
-    """Map a stored object read-only. The returned view keeps the mapping alive."""
+    """Map a stored object read-only. The returned view keeps the mapping alive,
+    and a shared lock on the file marks it as in use until the mapping is gone."""
     fd = os.open(path, os.O_RDONLY)
     try:
+        fcntl.flock(fd, fcntl.LOCK_SH)
         size = os.fstat(fd).st_size
         mm = mmap.mmap(fd, size, flags=mmap.MAP_SHARED, prot=mmap.PROT_READ)
-    finally:
+    except BaseException:
         os.close(fd)
+        raise
+    weakref.finalize(mm, os.close, fd)
     return memoryview(mm)
 
 

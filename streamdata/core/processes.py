@@ -35,7 +35,7 @@ class WorkerProcess:
     """One worker child process and the driver's state about it."""
 
     __slots__ = ("worker_id", "proc", "conn", "pid", "known_functions", "task", "actor_id",
-                 "blocked", "blocked_grant", "alive", "send_lock")
+                 "blocked", "blocked_grant", "alive", "send_lock", "held_refs")
 
     def __init__(self, worker_id: str, proc: subprocess.Popen, conn: Connection) -> None:
         self.worker_id = worker_id
@@ -49,6 +49,8 @@ class WorkerProcess:
         self.blocked_grant: Any = None
         self.alive = True
         self.send_lock = threading.Lock()
+        #: net ObjectRefs this process holds per object id (released if it dies)
+        self.held_refs: dict[str, int] = {}
 
     def send(self, msg: tuple) -> None:
         if not self.alive:

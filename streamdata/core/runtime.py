@@ -38,7 +38,7 @@ from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import processes
 from streamdata.core.actor_manager import ActorManager
 from streamdata.core.object_directory import ObjectDirectory
-from streamdata.core.object_store import StoreAccounting, make_location
+from streamdata.core.object_store import StoreAccounting, make_location, raise_open_file_limit
 from streamdata.core.placement import PlacementGroupManager
 from streamdata.core.protocol import ClientBase, error_from_payload
 from streamdata.core.resources import Grant, ResourcePool
@@ -57,11 +57,15 @@ class Runtime(ClientBase):
 
     def __init__(self, *, num_cpus: float, num_gpus: float, resources: dict[str, float],
                  object_store_memory: int, spill_dir: str | None, memory: float) -> None:
-        super().__init__(id_prefix="d")
-        self.session = f"streamdata-{os.getuid()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        token = uuid.uuid4().hex[:8]
+        # ids carry the session's token, so refs outliving a session never touch the next one
+        self._token = token
+        super().__init__(id_prefix=f"{token}d")
+        self.session = f"streamdata-{os.getuid()}-{os.getpid()}-{token}"
         base_shm = "/dev/shm" if os.path.isdir("/dev/shm") else tempfile.gettempdir()
         self.shm_dir = os.path.join(base_shm, self.session)
         os.makedirs(self.shm_dir, mode=0o700)
+        raise_open_file_limit()
         self.spill_dir = os.path.join(spill_dir or tempfile.gettempdir(), self.session + "-spill")
         self.num_cpus = num_cpus
         total = {"CPU": float(num_cpus), "GPU": float(num_gpus), "memory": float(memory),
@@ -69,7 +73,7 @@ class Runtime(ClientBase):
         total.update({k: float(v) for k, v in resources.items()})
         self.node = ResourcePool(total)
         self.lock = threading.RLock()
-        self.directory = ObjectDirectory(StoreAccounting(object_store_memory), self.spill_dir)
+        self.directory = ObjectDirectory(StoreAccounting(object_store_memory), self.shm_dir, self.spill_dir)
         self.tasks: dict[str, TaskRecord] = {}
         self.ready_queue: deque[TaskRecord] = deque()
         self.functions: dict[str, bytes] = {}
@@ -97,7 +101,7 @@ class Runtime(ClientBase):
 
     # ------------------------------------------------------------------ processes
     def spawn_worker(self, env: dict | None = None) -> processes.WorkerProcess:
-        wid = f"w{next(self._worker_ids)}."
+        wid = f"{self._token}w{next(self._worker_ids)}."
         worker = processes.spawn_worker(wid, self.shm_dir, self.spill_dir, env)
         self.workers[wid] = worker
         self.logs.add(worker.proc)
@@ -173,7 +177,13 @@ class Runtime(ClientBase):
     def _handle(self, worker: processes.WorkerProcess, msg: tuple) -> None:
         kind = msg[0]
         if kind == "refs":
+            held = worker.held_refs
             for delta, obj_id in msg[1]:
+                count = held.get(obj_id, 0) + delta
+                if count:
+                    held[obj_id] = count
+                else:
+                    held.pop(obj_id, None)
                 self.directory.change_refs(obj_id, delta)
         elif kind == "done":
             self._on_task_done(worker, msg[1], msg[2], msg[3])
@@ -437,8 +447,12 @@ class Runtime(ClientBase):
         if startable:
             blocked = sum(1 for w in self.workers.values() if w.blocked)
             cap = int(max(2 * self.num_cpus, self.num_cpus + 4)) + blocked
+            spawned = 0
             for _ in range(min(startable, cap - self.num_task_workers)):
                 self._spawn_task_worker()
+                spawned += 1
+            if spawned:  # new workers take messages before they finish starting
+                self.schedule()
 
     def _dispatch(self, task: TaskRecord, worker: processes.WorkerProcess, pool: ResourcePool,
                   grant: Grant) -> None:
@@ -530,6 +544,9 @@ class Runtime(ClientBase):
                 self.num_task_workers -= 1
         if self._closed:
             return
+        for obj_id, count in worker.held_refs.items():  # refs the dead process held
+            self.directory.change_refs(obj_id, -count)
+        worker.held_refs.clear()
         exit_info = _exit_description(worker)
         if worker.actor_id is not None:
             self.actors.on_worker_death(worker, exit_info)

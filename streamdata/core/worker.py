@@ -26,7 +26,7 @@ from typing import Any
 
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import protocol
-from streamdata.core.object_store import put_value, read_location
+from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
 from streamdata.errors import GetTimeoutError, TaskCancelledError
 
@@ -116,7 +116,10 @@ class Worker:
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_sem: asyncio.Semaphore | None = None
+        self.state_lock = threading.Lock()
         self.running: dict[str, int] = {}  # task id -> thread ident
+        self.async_tasks: dict[str, asyncio.Task] = {}
+        self.cancelled_early: set[str] = set()  # answered already; skip when reached
         self.cancel_requested: set[str] = set()
 
     # ---- reader thread
@@ -144,16 +147,36 @@ class Worker:
         os._exit(0)
 
     def cancel(self, task_id: str) -> None:
-        ident = self.running.get(task_id)
-        if ident is None:
-            self.cancel_requested.add(task_id)
-            return
-        if ident == threading.main_thread().ident:
+        """Cancel a task of this worker: one not started yet is answered at once
+        (and skipped later); a running one is interrupted."""
+        with self.state_lock:
+            ident = self.running.get(task_id)
+            async_task = self.async_tasks.get(task_id)
+            if ident is None and async_task is None:
+                self.cancelled_early.add(task_id)
+        if async_task is not None:
+            assert self.loop is not None
+            self.loop.call_soon_threadsafe(async_task.cancel)
+        elif ident is None:
+            self.client.send(("done", task_id, None, _cancelled_payload(task_id)))
+        elif ident == threading.main_thread().ident:
             self.cancel_requested.add(task_id)
             os.kill(os.getpid(), signal.SIGUSR2)  # interrupts a sleep in the main thread
         else:
             ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
                                                        ctypes.py_object(TaskCancelledError))
+
+    def _claim(self, task_id: str, ident: int | None, async_task: Any = None) -> bool:
+        """Mark a task as running; False when it was cancelled before it started."""
+        with self.state_lock:
+            if task_id in self.cancelled_early:
+                self.cancelled_early.discard(task_id)
+                return False
+            if async_task is not None:
+                self.async_tasks[task_id] = async_task
+            else:
+                self.running[task_id] = ident  # type: ignore[assignment]
+            return True
 
     def _on_sigusr2(self, signum: int, frame: Any) -> None:
         current = self.client.context.task_id
@@ -210,17 +233,19 @@ class Worker:
     def run(self, msg: tuple) -> None:
         """Run a task or an actor call and report its result."""
         _, task_id, target, fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = msg
+        load_error: BaseException | None = None
+        try:  # load first: the function's bytes come with the first task only
+            fn = getattr(self.actor, target) if self.actor_id is not None else self.load_function(target, fn_bytes)
+        except BaseException as exc:  # noqa: BLE001
+            fn, load_error = None, exc
+        if not self._claim(task_id, threading.get_ident()):
+            return
         ctx = self.client.context
         ctx.task_id, ctx.gpu_ids = task_id, gpu_ids
         saved_env = _apply_env(env)
-        self.running[task_id] = threading.get_ident()
         try:
-            if self.actor_id is not None:
-                fn = getattr(self.actor, target)
-            else:
-                fn = self.load_function(target, fn_bytes)
-            if task_id in self.cancel_requested:
-                raise TaskCancelledError(f"task {task_id} was cancelled")
+            if load_error is not None:
+                raise load_error
             args, kwargs = self.resolve_args(args_blob, deps)
             result = fn(*args, **kwargs)
             if asyncio.iscoroutine(result):
@@ -229,7 +254,8 @@ class Worker:
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
             self.report_error(task_id, exc, name)
         finally:
-            self.running.pop(task_id, None)
+            with self.state_lock:
+                self.running.pop(task_id, None)
             self.cancel_requested.discard(task_id)
             ctx.task_id = None
             _restore_env(saved_env)
@@ -301,17 +327,27 @@ class Worker:
     async def _run_async_call(self, msg: tuple) -> None:
         _, task_id, method, _fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = msg
         assert self.async_sem is not None
-        async with self.async_sem:
-            try:
-                args, kwargs = await asyncio.get_running_loop().run_in_executor(
-                    None, self.resolve_args, args_blob, deps) if deps else self.resolve_args(args_blob, deps)
+        if not self._claim(task_id, None, asyncio.current_task()):
+            return
+        try:
+            async with self.async_sem:
+                if deps:
+                    args, kwargs = await asyncio.get_running_loop().run_in_executor(
+                        None, self.resolve_args, args_blob, deps)
+                else:
+                    args, kwargs = self.resolve_args(args_blob, deps)
                 result = getattr(self.actor, method)(*args, **kwargs)
                 if asyncio.iscoroutine(result):
                     result = await result
-                self.report_result(task_id, return_ids, result, name)
-            except BaseException as exc:  # noqa: BLE001
-                self.report_error(task_id, exc, name)
-            self.client.flush_refs()
+            self.report_result(task_id, return_ids, result, name)
+        except asyncio.CancelledError:
+            self.client.send(("done", task_id, None, _cancelled_payload(task_id)))
+        except BaseException as exc:  # noqa: BLE001
+            self.report_error(task_id, exc, name)
+        finally:
+            with self.state_lock:
+                self.async_tasks.pop(task_id, None)
+        self.client.flush_refs()
 
 
 class _Unloadable:
@@ -321,6 +357,10 @@ class _Unloadable:
 
     def __init__(self, error: BaseException) -> None:
         self.error = error
+
+
+def _cancelled_payload(task_id: str) -> tuple:
+    return (dumps_exception(TaskCancelledError(f"task {task_id} was cancelled")), "", task_id)
 
 
 def _dep_error(location: tuple) -> BaseException:
@@ -356,21 +396,13 @@ def _restore_env(saved: dict) -> None:
             os.environ[k] = v
 
 
-def _die_with_parent() -> None:
-    try:
-        libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        PR_SET_PDEATHSIG = 1
-        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except OSError:
-        pass
-
-
 def main() -> None:
     fd, worker_id, shm_dir, spill_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
-    _die_with_parent()
-    if os.getppid() == 1:
-        os._exit(0)
+    # No PR_SET_PDEATHSIG: Linux ties it to the thread that spawned us, not the
+    # driver process. The reader thread exits at once when the driver's end of the
+    # socket closes, which happens however the driver dies.
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a notebook must not kill workers
+    raise_open_file_limit()
     conn = Connection(fd)
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
