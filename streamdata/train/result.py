@@ -1,0 +1,95 @@
+"""``Result`` of ``sd.train.run`` and the bookkeeping of report rounds.
+
+Workers report independently; the driver records a report once every worker
+made it (a *round*): rank 0's metrics, and the checkpoint directory the
+workers' files were merged into. :class:`ReportRounds` does that matching and
+is pure (no processes), so it is tested directly.
+
+Example:
+    >>> from streamdata.train.session import Report
+    >>> rounds = ReportRounds(num_workers=2)
+    >>> rounds.add(1, [Report(index=0, metrics={"loss": 2.0})])
+    []
+    >>> [r.metrics for r in rounds.add(0, [Report(index=0, metrics={"loss": 1.0})])]
+    [{'loss': 1.0}]
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamdata.train.checkpoint import Checkpoint
+from streamdata.train.session import Report
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Round:
+    """A report every worker made: rank 0's metrics and the merged checkpoint path."""
+
+    index: int
+    metrics: dict[str, Any]
+    checkpoint_path: str | None
+
+
+class ReportRounds:
+    """Matches the ``i``-th report of every worker into round ``i``."""
+
+    def __init__(self, num_workers: int) -> None:
+        if num_workers < 1:
+            raise ValueError(f"num_workers must be >= 1, got {num_workers}")
+        self._queues: list[deque[Report]] = [deque() for _ in range(num_workers)]
+
+    def add(self, rank: int, reports: list[Report]) -> list[Round]:
+        """Add worker ``rank``'s new reports (in order); returns the rounds they complete."""
+        self._queues[rank].extend(reports)
+        done = []
+        while all(self._queues):
+            parts = [q.popleft() for q in self._queues]
+            indexes = {p.index for p in parts}
+            if len(indexes) != 1:  # cannot happen: every worker numbers from the same base
+                raise RuntimeError(f"training workers' reports are out of step: indexes {sorted(indexes)}")
+            path = next((p.checkpoint_path for p in parts if p.checkpoint_path is not None), None)
+            done.append(Round(index=parts[0].index, metrics=parts[0].metrics, checkpoint_path=path))
+        return done
+
+    def unmatched(self) -> list[int]:
+        """How many reports of each worker wait for the other workers' matching ones."""
+        return [len(q) for q in self._queues]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Result:
+    """What a training run produced (Ray Train's ``Result``).
+
+    Attributes:
+        metrics: rank 0's last recorded report (None when nothing was reported).
+        metrics_history: rank 0's recorded reports, in order, across restarts.
+        checkpoint: the latest recorded checkpoint (None when none was reported).
+        error: the error that ended the run (None on success).
+        path: the run's directory (checkpoints live in ``checkpoint_NNNNNN`` under it).
+        num_failures: how many worker-group failures the run went through.
+        best_checkpoints: every recorded checkpoint with the metrics reported with it.
+    """
+
+    metrics: dict[str, Any] | None
+    metrics_history: list[dict[str, Any]] = field(default_factory=list)
+    checkpoint: Checkpoint | None = None
+    error: BaseException | None = None
+    path: str = ""
+    num_failures: int = 0
+    best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = field(default_factory=list)
+
+    @property
+    def metrics_dataframe(self) -> Any:
+        """``metrics_history`` as a pandas DataFrame."""
+        import pandas as pd
+        return pd.DataFrame(self.metrics_history)
+
+    def __repr__(self) -> str:
+        err = f", error={type(self.error).__name__}" if self.error is not None else ""
+        return f"Result(metrics={self.metrics}, checkpoint={self.checkpoint}{err}, path={self.path!r})"
+
+
+__all__ = ["ReportRounds", "Result", "Round"]

@@ -1,0 +1,188 @@
+"""What ``train_fn`` sees inside a training worker: its context, dataset shards,
+``report`` and ``get_checkpoint`` (Ray Train's functions).
+
+One training session runs per worker process; the worker actor installs it
+before calling ``train_fn`` and the functions below read it. Outside a worker
+they raise ``RuntimeError``.
+
+Example:
+    >>> from streamdata.train.session import TrainContext
+    >>> ctx = TrainContext(world_rank=1, world_size=2, local_rank=1, local_world_size=2, node_rank=0)
+    >>> ctx.get_world_rank(), ctx.get_world_size()
+    (1, 2)
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name, persist_checkpoint
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TrainContext:
+    """The worker's place in the group (``sd.train.get_context()``)."""
+
+    world_rank: int
+    world_size: int
+    local_rank: int
+    local_world_size: int
+    node_rank: int
+    storage_path: str = ""
+    experiment_name: str = ""
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.world_rank < self.world_size:
+            raise ValueError(f"world_rank {self.world_rank} out of range for world_size {self.world_size}")
+        if not 0 <= self.local_rank < self.local_world_size:
+            raise ValueError(f"local_rank {self.local_rank} out of range for local_world_size "
+                             f"{self.local_world_size}")
+
+    # Ray's accessor methods
+    def get_world_rank(self) -> int:
+        return self.world_rank
+
+    def get_world_size(self) -> int:
+        return self.world_size
+
+    def get_local_rank(self) -> int:
+        return self.local_rank
+
+    def get_local_world_size(self) -> int:
+        return self.local_world_size
+
+    def get_node_rank(self) -> int:
+        return self.node_rank
+
+    def get_storage_path(self) -> str:
+        return self.storage_path
+
+    def get_experiment_name(self) -> str:
+        return self.experiment_name
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Report:
+    """One ``report`` call of one worker: its index in the run, metrics and the
+    persisted checkpoint directory (or None)."""
+
+    index: int
+    metrics: dict[str, Any]
+    checkpoint_path: str | None = None
+
+
+@dataclass(kw_only=True)
+class TrainSession:
+    """The state of one worker's training session (one per worker process).
+
+    ``first_index`` is the run-wide index of this attempt's first report, so the
+    ``i``-th report of every worker lands in the same checkpoint directory.
+    """
+
+    context: TrainContext
+    run_dir: str
+    datasets: dict[str, Any] = field(default_factory=dict)
+    checkpoint: Checkpoint | None = None
+    first_index: int = 0
+    use_gpu: bool = False
+    reports: list[Report] = field(default_factory=list)
+    cond: threading.Condition = field(default_factory=threading.Condition)
+
+    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+        if not isinstance(metrics, dict):
+            raise TypeError(f"report() takes a dict of metrics, got {type(metrics).__name__}")
+        if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+            raise TypeError("report(checkpoint=...) takes a streamdata.train.Checkpoint, "
+                            f"got {type(checkpoint).__name__}")
+        with self.cond:
+            index = self.first_index + len(self.reports)
+        path = None
+        if checkpoint is not None:
+            dest = os.path.join(self.run_dir, checkpoint_dir_name(index))
+            path = persist_checkpoint(checkpoint, dest).path
+        with self.cond:
+            self.reports.append(Report(index=index, metrics=dict(metrics), checkpoint_path=path))
+            self.cond.notify_all()
+
+    def get_dataset_shard(self, name: str) -> Any:
+        try:
+            return self.datasets[name]
+        except KeyError:
+            raise KeyError(f"no dataset named {name!r} was passed to sd.train.run; "
+                           f"datasets: {sorted(self.datasets)}") from None
+
+
+_session: TrainSession | None = None
+_session_lock = threading.Lock()
+
+
+def set_session(session: TrainSession | None) -> None:
+    """Install (or clear) this process's training session (the worker actor does)."""
+    global _session
+    with _session_lock:
+        _session = session
+
+
+def _current() -> TrainSession:
+    session = _session
+    if session is None:
+        raise RuntimeError("this function works only inside the train_fn that sd.train.run runs "
+                           "on its workers")
+    return session
+
+
+def get_context() -> TrainContext:
+    """This worker's :class:`TrainContext` (ranks and sizes).
+
+    Example (inside ``train_fn``)::
+
+        rank = sd.train.get_context().get_world_rank()
+    """
+    return _current().context
+
+
+def get_dataset_shard(name: str = "train") -> Any:
+    """This worker's share of the dataset ``name`` passed to ``run(datasets=...)``: a
+    DataIterator (``iter_batches``, ``iter_torch_batches``); every worker's shard is
+    part of one streaming execution, and each row goes to exactly one worker.
+
+    Example (inside ``train_fn``)::
+
+        for batch in sd.train.get_dataset_shard("train").iter_batches(batch_size=32):
+            ...
+    """
+    return _current().get_dataset_shard(name)
+
+
+def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+    """Report ``metrics`` (a dict) and optionally a checkpoint to the driver.
+
+    Every worker should report the same number of times: the driver records a
+    report once all workers made it (rank 0's metrics, and the checkpoint files
+    of every worker that passed one, merged into one directory). The
+    checkpoint's files are copied before ``report`` returns.
+
+    Example (inside ``train_fn``)::
+
+        sd.train.report({"loss": 0.1}, checkpoint=Checkpoint.from_directory(tmpdir))
+    """
+    _current().report(metrics, checkpoint)
+
+
+def get_checkpoint() -> Checkpoint | None:
+    """The checkpoint to resume from: the latest one recorded before this attempt
+    started (after a worker failure), or None on the first attempt.
+
+    Example (inside ``train_fn``)::
+
+        ckpt = sd.train.get_checkpoint()
+        start_epoch = ckpt.get_metadata()["epoch"] + 1 if ckpt else 0
+    """
+    return _current().checkpoint
+
+
+__all__ = ["Report", "TrainContext", "TrainSession", "get_checkpoint", "get_context", "get_dataset_shard",
+           "report", "set_session"]

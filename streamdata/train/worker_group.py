@@ -1,0 +1,279 @@
+"""The training worker group: ``num_workers`` actors (in a placement group) that run
+``train_fn`` and hand its reports to the driver.
+
+Each worker is a threaded actor (:class:`TrainWorker`): ``start`` runs
+``train_fn`` in a thread of its own; ``poll`` waits (bounded) for new reports
+and raises ``train_fn``'s exception once every report made before it was
+handed over. Ranks are assigned so that the workers of one node get
+consecutive world ranks (:func:`assign_ranks`).
+
+Example:
+    >>> [r.world_rank for r in assign_ranks(["a", "b", "a"])]
+    [0, 2, 1]
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import socket
+import threading
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from streamdata.train import session as session_mod
+from streamdata.train.checkpoint import Checkpoint
+from streamdata.train.session import Report, TrainContext, TrainSession
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RankInfo:
+    """Where one worker sits in the group."""
+
+    world_rank: int
+    local_rank: int
+    local_world_size: int
+    node_rank: int
+
+
+def assign_ranks(nodes: list[str]) -> list[RankInfo]:
+    """Ranks for workers running on ``nodes`` (``nodes[i]`` is worker ``i``'s node):
+    nodes in order of first appearance, workers of a node consecutive.
+
+    Example:
+        >>> [(r.world_rank, r.local_rank, r.node_rank) for r in assign_ranks(["n1", "n2", "n1"])]
+        [(0, 0, 0), (2, 0, 1), (1, 1, 0)]
+    """
+    node_order = list(dict.fromkeys(nodes))
+    per_node = {node: [i for i, n in enumerate(nodes) if n == node] for node in node_order}
+    ordered = [i for node in node_order for i in per_node[node]]
+    out: list[RankInfo | None] = [None] * len(nodes)
+    for world_rank, i in enumerate(ordered):
+        members = per_node[nodes[i]]
+        out[i] = RankInfo(world_rank=world_rank, local_rank=members.index(i), local_world_size=len(members),
+                          node_rank=node_order.index(nodes[i]))
+    return [r for r in out if r is not None]
+
+
+def call_train_fn(train_fn: Callable[..., Any], config: dict[str, Any] | None) -> Any:
+    """Call ``train_fn(config)``, or ``train_fn()`` when it takes no argument.
+
+    Example:
+        >>> call_train_fn(lambda: 1, None), call_train_fn(lambda cfg: cfg["x"], {"x": 2})
+        (1, 2)
+    """
+    if takes_config(train_fn):
+        return train_fn(config if config is not None else {})
+    return train_fn()
+
+
+def takes_config(train_fn: Callable[..., Any]) -> bool:
+    """Whether ``train_fn`` accepts a positional argument (the config)."""
+    try:
+        params = inspect.signature(train_fn).parameters.values()
+    except (TypeError, ValueError):  # a builtin or C callable: assume it takes the config
+        return True
+    return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
+
+
+class TrainWorker:
+    """One training worker (an actor; ``max_concurrency=2`` so ``poll`` never waits
+    behind another call)."""
+
+    def __init__(self) -> None:
+        self._session: TrainSession | None = None
+        self._thread: threading.Thread | None = None
+        self._finished = False
+        self._error: BaseException | None = None
+
+    def node_info(self) -> dict[str, Any]:
+        """This worker's node and process id."""
+        return {"node": socket.gethostname(), "pid": os.getpid()}
+
+    def setup_torch(self, **kwargs: Any) -> str:
+        """Initialise ``torch.distributed`` here (see :mod:`streamdata.train.torch`)."""
+        from streamdata.train.torch import setup_process_group
+        return setup_process_group(**kwargs)
+
+    def start(self, train_fn: Callable[..., Any], config: dict[str, Any] | None, context: TrainContext,
+              run_dir: str, shards: dict[str, Any], checkpoint: Checkpoint | None, first_index: int,
+              use_gpu: bool) -> None:
+        """Install the session and run ``train_fn`` in a thread; returns at once."""
+        if self._thread is not None:
+            raise RuntimeError("this training worker already started")
+        self._session = TrainSession(context=context, run_dir=run_dir, datasets=dict(shards),
+                                     checkpoint=checkpoint, first_index=first_index, use_gpu=use_gpu)
+        session_mod.set_session(self._session)
+        self._thread = threading.Thread(target=self._run, args=(train_fn, config), daemon=True,
+                                        name=f"train_fn-rank{context.world_rank}")
+        self._thread.start()
+
+    def _run(self, train_fn: Callable[..., Any], config: dict[str, Any] | None) -> None:
+        session = self._session
+        assert session is not None
+        try:
+            call_train_fn(train_fn, config)
+        except BaseException as exc:  # noqa: BLE001 - handed to the driver by poll()
+            self._error = exc
+        finally:
+            with session.cond:
+                self._finished = True
+                session.cond.notify_all()
+
+    def poll(self, cursor: int, timeout: float) -> tuple[list[Report], bool]:
+        """Reports after the first ``cursor`` ones, waiting up to ``timeout`` seconds
+        for one, and whether ``train_fn`` returned. Raises ``train_fn``'s exception
+        once every earlier report was handed over."""
+        session = self._session
+        if session is None:
+            raise RuntimeError("poll() before start()")
+        with session.cond:
+            session.cond.wait_for(lambda: len(session.reports) > cursor or self._finished, timeout)
+            new = session.reports[cursor:]
+            finished = self._finished
+        if new:
+            return list(new), False
+        if finished and self._error is not None:
+            raise self._error
+        return [], finished
+
+    def teardown(self) -> None:
+        """Destroy the process group and clear the session (after ``train_fn`` returned)."""
+        from streamdata.train.torch import teardown_process_group
+        teardown_process_group()
+        session_mod.set_session(None)
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerSpec:
+    """The actor options and placement-group bundle of one worker."""
+
+    options: dict[str, Any]
+    bundle: dict[str, float]
+
+
+def worker_spec(resources_per_worker: dict[str, float], use_gpu: bool) -> WorkerSpec:
+    """Actor options and bundle for ``resources_per_worker`` (``use_gpu`` adds one GPU
+    when none is asked for, as Ray does).
+
+    Example:
+        >>> spec = worker_spec({"CPU": 1}, use_gpu=True)
+        >>> spec.bundle, spec.options["num_gpus"]
+        ({'CPU': 1.0, 'GPU': 1.0}, 1.0)
+    """
+    if not isinstance(resources_per_worker, dict):
+        raise TypeError(f"resources_per_worker must be a dict, got {type(resources_per_worker).__name__}")
+    bundle = {}
+    for key, amount in resources_per_worker.items():
+        if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+            raise ValueError(f"resources_per_worker[{key!r}] must be a number >= 0, got {amount!r}")
+        bundle[key] = float(amount)
+    if use_gpu and bundle.get("GPU", 0) == 0:
+        bundle["GPU"] = 1.0
+    custom = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU", "memory")}
+    options: dict[str, Any] = {"num_cpus": bundle.get("CPU", 0.0), "num_gpus": bundle.get("GPU", 0.0),
+                               "max_concurrency": 2}
+    if "memory" in bundle:
+        options["memory"] = bundle["memory"]
+    if custom:
+        options["resources"] = custom
+    if not any(v > 0 for v in bundle.values()):
+        bundle = {}  # nothing to reserve: no placement group
+    return WorkerSpec(options=options, bundle={k: v for k, v in bundle.items() if v > 0})
+
+
+def check_fits(num_workers: int, bundle: dict[str, float], cluster: dict[str, float]) -> None:
+    """Raise ``ValueError`` when ``num_workers`` bundles can never fit the cluster.
+
+    Example:
+        >>> check_fits(2, {"CPU": 1.0}, {"CPU": 4.0})
+        >>> check_fits(3, {"CPU": 2.0}, {"CPU": 4.0})
+        Traceback (most recent call last):
+        ...
+        ValueError: 3 training workers need 6 CPU in all, but the cluster has 4 (resources_per_worker={'CPU': 2.0})
+    """
+    for key, amount in bundle.items():
+        need = amount * num_workers
+        have = cluster.get(key, 0.0)
+        if need > have + 1e-9:
+            raise ValueError(f"{num_workers} training workers need {need:g} {key} in all, but the cluster "
+                             f"has {have:g} (resources_per_worker={bundle})")
+
+
+class WorkerGroup:
+    """``num_workers`` started :class:`TrainWorker` actors, ordered by world rank."""
+
+    def __init__(self, num_workers: int, spec: WorkerSpec) -> None:
+        from streamdata.core import api as rt
+
+        self._pg = None
+        self.workers: list[Any] = []
+        self.pids: list[int] = []
+        self.ranks: list[RankInfo] = []
+        actor_cls = rt.remote(TrainWorker)
+        try:
+            if spec.bundle:
+                self._pg = rt.placement_group([dict(spec.bundle) for _ in range(num_workers)], strategy="PACK")
+                rt.get(self._pg.ready())
+            workers = []
+            for i in range(num_workers):
+                options = dict(spec.options)
+                if self._pg is not None:
+                    options["scheduling_strategy"] = rt.PlacementGroupSchedulingStrategy(self._pg, i)
+                workers.append(actor_cls.options(**options).remote())
+            infos = rt.get([w.node_info.remote() for w in workers])
+        except BaseException:
+            self.workers = locals().get("workers", [])
+            self.shutdown(graceful=False)
+            raise
+        ranks = assign_ranks([info["node"] for info in infos])
+        order = sorted(range(num_workers), key=lambda i: ranks[i].world_rank)
+        self.workers = [workers[i] for i in order]
+        self.pids = [int(infos[i]["pid"]) for i in order]
+        self.ranks = [ranks[i] for i in order]
+
+    def __len__(self) -> int:
+        return len(self.workers)
+
+    def setup_torch(self, *, master_port: int, use_gpu: bool) -> list[str]:
+        """Initialise ``torch.distributed`` in every worker (they rendezvous together)."""
+        from streamdata.core import api as rt
+
+        world = len(self.workers)
+        return rt.get([
+            w.setup_torch.remote(rank=r.world_rank, world_size=world, local_rank=r.local_rank,
+                                 local_world_size=r.local_world_size, master_port=master_port, use_gpu=use_gpu)
+            for w, r in zip(self.workers, self.ranks)])
+
+    def contexts(self, *, storage_path: str, experiment_name: str) -> list[TrainContext]:
+        world = len(self.workers)
+        return [TrainContext(world_rank=r.world_rank, world_size=world, local_rank=r.local_rank,
+                             local_world_size=r.local_world_size, node_rank=r.node_rank,
+                             storage_path=storage_path, experiment_name=experiment_name) for r in self.ranks]
+
+    def shutdown(self, *, graceful: bool) -> None:
+        """Tear the process groups down (``graceful``), then kill the workers and free
+        the placement group."""
+        from streamdata.core import api as rt
+
+        if graceful and self.workers:
+            try:
+                rt.get([w.teardown.remote() for w in self.workers], timeout=30)
+            except Exception:  # noqa: BLE001 - the workers are killed next anyway
+                pass
+        for w in self.workers:
+            try:
+                rt.kill(w)
+            except Exception:  # noqa: BLE001 - already dead
+                pass
+        self.workers = []
+        if self._pg is not None:
+            try:
+                rt.remove_placement_group(self._pg)
+            except Exception:  # noqa: BLE001
+                pass
+            self._pg = None
+
+
+__all__ = ["RankInfo", "TrainWorker", "WorkerGroup", "WorkerSpec", "assign_ranks", "call_train_fn",
+           "check_fits", "takes_config", "worker_spec"]
