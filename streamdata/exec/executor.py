@@ -473,7 +473,9 @@ class StreamingExecutor:
                 name=op.name, throttled=not op.throttling_disabled(),
                 queued_inputs=0 if st.finished_marked else st.queued(),
                 can_accept=op.should_add_input() and not st.finished_marked,
-                active_tasks=op.num_active_tasks(), pending_output_bytes=op.pending_output_bytes(),
+                # every awaited ref counts (an actor pool waiting for its actors to start
+                # is making progress, so the liveness rule must not fire)
+                active_tasks=len(op.get_active_tasks()), pending_output_bytes=op.pending_output_bytes(),
                 internal_bytes=float(op.internal_queue_bytes()),
                 incremental=op.incremental_resource_usage(), current=op.current_resource_usage(),
                 completed=op.completed(),

@@ -295,12 +295,9 @@ class OpMetrics:
 
 _op_ids = itertools.count()
 
-#: Whether ``shutdown`` cancels work still in flight. Off for now: the local runtime marks
-#: a function as loaded in a worker when it dispatches the task, and a task cancelled before
-#: it starts never loads it, so that worker's next task of the same function fails with
-#: "worker lacks function". Unfinished tasks simply run to the end and their outputs are
-#: dropped (their number is bounded by the executor's budgets).
-CANCEL_ON_SHUTDOWN = False
+#: Whether ``shutdown`` cancels work still in flight (e.g. read tasks upstream of a
+#: satisfied limit, or everything when the consumer stops early).
+CANCEL_ON_SHUTDOWN = True
 
 
 class PhysicalOperator(ABC):

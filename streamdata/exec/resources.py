@@ -43,7 +43,7 @@ class OpResourceState:
         is_actor_pool: whether it is an actor pool (holds CPUs/GPUs while alive).
         queued_inputs: bundles waiting in the executor's queues before it.
         can_accept: its ``should_add_input()``.
-        active_tasks: its work in flight.
+        active_tasks: its work in flight (every ref it awaits, actors starting included).
         output_bytes: bytes of its outputs not yet consumed (including those of the
             non-working operators downstream, charged to it).
         pending_output_bytes: estimated bytes its work in flight will produce.

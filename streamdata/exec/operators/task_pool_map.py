@@ -92,7 +92,4 @@ class TaskPoolMapOperator(MapOperator):
         res = self.per_task_resources()
         lines = [f"tasks: {res.cpu:g} CPU{f', {res.gpu:g} GPU' if res.gpu else ''} each"
                  + (f", at most {self.concurrency} at once" if self.concurrency else "")]
-        if self.cpu_oversubscription_cap is not None:
-            lines.append(f"actor pools hold every CPU: tasks run with num_cpus=0, at most "
-                         f"{self.cpu_oversubscription_cap} at once")
-        return lines
+        return lines  # the CPU oversubscription note is added by whoever applied it
