@@ -115,13 +115,42 @@ def apply_cpu_oversubscription(ops: list[PhysicalOperator], total_cpus: float) -
     return changed
 
 
+class _BundleQueue:
+    """A FIFO of bundles that knows its total size without summing it."""
+
+    __slots__ = ("_items", "bytes")
+
+    def __init__(self) -> None:
+        self._items: deque[RefBundle] = deque()
+        self.bytes = 0
+
+    def append(self, bundle: RefBundle) -> None:
+        self._items.append(bundle)
+        self.bytes += bundle.size_bytes()
+
+    def popleft(self) -> RefBundle:
+        bundle = self._items.popleft()
+        self.bytes -= bundle.size_bytes()
+        return bundle
+
+    def clear(self) -> None:
+        self._items.clear()
+        self.bytes = 0
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __bool__(self) -> bool:
+        return bool(self._items)
+
+
 class _OpState:
     """The executor's bookkeeping for one operator: the queues of bundles before it."""
 
     def __init__(self, op: PhysicalOperator, index: int) -> None:
         self.op = op
         self.index = index
-        self.inqueues: list[deque[RefBundle]] = [deque() for _ in op.input_dependencies]
+        self.inqueues: list[_BundleQueue] = [_BundleQueue() for _ in op.input_dependencies]
         self.consumers: list[tuple["_OpState", int]] = []
         self.input_done_sent = [False] * len(op.input_dependencies)
         self.all_done_sent = False
@@ -135,7 +164,7 @@ class _OpState:
         return sum(len(q) for q in self.inqueues)
 
     def queued_bytes(self) -> int:
-        return sum(b.size_bytes() for q in self.inqueues for b in q)
+        return sum(q.bytes for q in self.inqueues)
 
 
 class OutputIterator(Iterator[RefBundle]):
@@ -464,8 +493,7 @@ class StreamingExecutor:
                 unconsumed.append(final_out)
             else:
                 # what this operator produced that waits before its consumers
-                unconsumed.append(float(sum(sum(b.size_bytes() for b in c.inqueues[i])
-                                            for c, i in st.consumers)))
+                unconsumed.append(float(sum(c.inqueues[i].bytes for c, i in st.consumers)))
         raw = []
         for st in self._states:
             op = st.op
