@@ -1,0 +1,1 @@
+"""Physical operators, one per module; :mod:`streamdata.exec.interfaces` is their contract."""
