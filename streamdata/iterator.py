@@ -492,6 +492,38 @@ class SplitCoordinator:
         """The stats of the last finished epoch."""
         return self._last_stats
 
+    def shutdown(self) -> None:
+        """Stop the running execution (its tasks and actors); splits waiting get the end."""
+        with self._cond:
+            executor = self._executor if self._producing else None
+        if executor is not None:
+            executor.shutdown()
+
+
+def shutdown_split(iterators: list[DataIterator], *, timeout: float = 30.0) -> None:
+    """Stop the execution behind ``streaming_split`` iterators and their coordinator actor.
+
+    The coordinator lives until then (the iterators may be in other processes, so it
+    cannot tell when they are gone). Iterators of other datasets are ignored.
+    """
+    from streamdata.core import api as rt
+
+    seen: list[Any] = []
+    for it in iterators:
+        source = getattr(it, "_source", None)
+        coordinator = getattr(source, "coordinator", None)
+        if coordinator is None or any(coordinator is c for c in seen):
+            continue
+        seen.append(coordinator)
+        try:
+            rt.get(coordinator.shutdown.remote(), timeout=timeout)
+        except Exception:  # noqa: BLE001 - already dead: nothing to stop
+            pass
+        try:
+            rt.kill(coordinator)
+        except Exception:  # noqa: BLE001
+            pass
+
 
 def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False) -> list[DataIterator]:
     """``n`` iterators over one execution of ``dataset`` (see the module docstring).
@@ -521,5 +553,5 @@ def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False) -> l
     return [DataIterator(_SplitSource(coordinator, i, n)) for i in range(n)]
 
 
-__all__ = ["DataIterator", "ShufflingBatcher", "SplitCoordinator", "batch_tables",
+__all__ = ["DataIterator", "ShufflingBatcher", "SplitCoordinator", "batch_tables", "shutdown_split",
            "streaming_split_iterators"]

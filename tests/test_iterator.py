@@ -185,3 +185,25 @@ def test_streaming_split_consumed_from_other_processes(runtime: Any) -> None:
     assert sorted(v for r in rows for v in r) == list(range(64))
     for t in trainers:
         rt.kill(t)
+
+
+def test_shutdown_split_stops_the_execution_and_its_actors(runtime: Any) -> None:
+    import time
+
+    from streamdata.iterator import shutdown_split
+
+    rt = runtime
+
+    class Ident:
+        def __call__(self, b: dict) -> dict:
+            return b
+
+    its = rd.range(10_000, override_num_blocks=50).map_batches(Ident, concurrency=1, num_cpus=1) \
+        .streaming_split(2)
+    first = next(iter(its[0].iter_batches(batch_size=10, prefetch_batches=0)))
+    assert len(first["id"]) == 10
+    shutdown_split(its)
+    deadline = time.monotonic() + 20
+    while rt.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert rt.available_resources().get("CPU", 0) == 2  # the pool's actor is gone
