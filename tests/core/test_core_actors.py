@@ -482,3 +482,168 @@ def test_actor_created_from_a_short_lived_thread(actors) -> None:
     actors.append(handle)
     assert sd.get(handle.incr.remote(), timeout=30) == 2
     assert not gone(pid)
+
+
+# --------------------------------------------------------------------------- more cases
+
+
+@sd.remote
+class Sleeper:
+    """Calls that stay busy until a file exists (threaded or async, per the options)."""
+
+    def __init__(self) -> None:
+        self.done = 0
+
+    def busy(self, started: str, release: str) -> str:
+        touch(started, str(threading.get_ident()))
+        block_until_file(release)
+        self.done += 1
+        return "finished"
+
+    def count(self) -> int:
+        return self.done
+
+
+@sd.remote
+class AsyncSleeper:
+    def __init__(self) -> None:
+        self.done = 0
+
+    async def busy(self, started: str) -> str:
+        touch(started)
+        await asyncio.sleep(60)
+        self.done += 1
+        return "finished"
+
+    async def count(self) -> int:
+        return self.done
+
+
+def test_cancel_running_call_of_a_threaded_actor(tmp_path, actors) -> None:
+    s = Sleeper.options(max_concurrency=2).remote()
+    actors.append(s)
+    started = str(tmp_path / "started")
+    ref = s.busy.remote(started, str(tmp_path / "never"))
+    wait_for(lambda: read_text(started), what="the call to start")
+    sd.cancel(ref)
+    with pytest.raises(TaskCancelledError):
+        sd.get(ref, timeout=30)
+    assert sd.get(s.count.remote()) == 0
+
+
+def test_cancel_running_call_of_an_async_actor(tmp_path, actors) -> None:
+    a = AsyncSleeper.remote()
+    actors.append(a)
+    started = str(tmp_path / "started")
+    ref = a.busy.remote(started)
+    wait_for(lambda: read_text(started) is not None, what="the call to start")
+    sd.cancel(ref)
+    with pytest.raises(TaskCancelledError):
+        sd.get(ref, timeout=30)
+    assert sd.get(a.count.remote(), timeout=30) == 0
+
+
+def test_actor_waiting_for_resources_queues_its_calls(tmp_path) -> None:
+    @sd.remote
+    def hold_cpu(started, release):
+        touch(started)
+        block_until_file(release)
+        return "held"
+
+    started, release = str(tmp_path / "started"), str(tmp_path / "release")
+    task = hold_cpu.remote(started, release)
+    wait_for(lambda: read_text(started) is not None, what="the task to start")
+    c = Counter.options(num_cpus=2).remote(1)  # needs both CPUs: waits for the task
+    calls = [c.incr.remote() for _ in range(3)]
+    ready, _ = sd.wait(calls, timeout=0.3)
+    assert ready == []
+    touch(release)
+    assert sd.get(task) == "held"
+    assert sd.get(calls, timeout=60) == [2, 3, 4]
+    sd.kill(c)
+
+
+def test_restarted_actor_gets_its_constructor_arguments_again(actors) -> None:
+    import numpy as np
+
+    @sd.remote(max_restarts=1)
+    class FromArray:
+        def __init__(self, arr):
+            self.total = int(arr.sum())
+
+        def total_and_pid(self):
+            return self.total, os.getpid()
+
+    ref = sd.put(np.full(500_000, 2, dtype=np.int64))  # in shared memory
+    a = FromArray.remote(ref)
+    actors.append(a)
+    del ref  # only the actor's creation keeps it now
+    total, pid = sd.get(a.total_and_pid.remote())
+    assert total == 1_000_000
+    _kill9(pid)
+
+    def restarted() -> tuple | None:
+        try:
+            out = sd.get(a.total_and_pid.remote(), timeout=20)
+        except ActorDiedError:
+            return None
+        return out if out[1] != pid else None
+
+    assert wait_for(restarted, what="the actor to restart")[0] == 1_000_000
+
+
+def test_actor_output_reaches_the_driver(capfd, actors) -> None:
+    @sd.remote
+    class Talker:
+        def say(self, text):
+            print(text)
+            return os.getpid()
+
+    t = Talker.remote()
+    actors.append(t)
+    pid = sd.get(t.say.remote("actor-says-q9z"))
+    seen = []
+
+    def line_seen() -> bool:
+        seen.append(capfd.readouterr().out)
+        return "actor-says-q9z" in "".join(seen)
+
+    wait_for(line_seen, what="the actor's output")
+    line = next(x for x in "".join(seen).splitlines() if "actor-says-q9z" in x)
+    assert str(pid) in line[: line.index("actor-says-q9z")]
+
+
+def test_many_callers_of_one_actor_from_threads(actors) -> None:
+    c = Counter.remote()
+    actors.append(c)
+    results: list = []
+
+    def caller() -> None:
+        results.append(sd.get([c.incr.remote() for _ in range(25)], timeout=60))
+
+    threads = [threading.Thread(target=caller) for _ in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert len(results) == 4
+    flat = sorted(x for r in results for x in r)
+    assert flat == list(range(1, 101))
+    assert all(r == sorted(r) for r in results)  # each caller's calls ran in its order
+
+
+def test_async_actor_awaits_object_refs(actors) -> None:
+    @sd.remote
+    def double(x):
+        return 2 * x
+
+    @sd.remote
+    class Awaiter:
+        async def run(self, n):
+            values = [await double.remote(i) for i in range(n)]
+            values.append(await sd.put("put"))
+            return values
+
+    a = Awaiter.remote()
+    actors.append(a)
+    assert sd.get(a.run.remote(3), timeout=60) == [0, 2, 4, "put"]

@@ -156,3 +156,22 @@ def test_worker_killed_while_blocked_in_get(tmp_path) -> None:
     touch(release)
     assert sd.get(ref, timeout=60) == 5
     wait_for(lambda: sd.available_resources()["CPU"] == 2.0, what="the CPUs to come back")
+
+
+def test_retried_task_still_has_its_dropped_argument(runtime, tmp_path) -> None:
+    import numpy as np
+
+    log = str(tmp_path / "pids")
+
+    @sd.remote
+    def use_then_maybe_wait(arr, p):
+        if append_line(p, str(os.getpid())) == 1:
+            block_until_file(p + ".never")
+        return int(arr.sum())
+
+    ref = sd.put(np.full(500_000, 3, dtype=np.int64))
+    out = use_then_maybe_wait.remote(ref, log)
+    del ref  # the task's pin is all that keeps the argument now
+    pid = _first_pid(log)
+    os.kill(pid, signal.SIGKILL)
+    assert sd.get(out, timeout=60) == 1_500_000

@@ -16,7 +16,7 @@ from typing import Iterator
 import pytest
 
 import streamdata as sd
-from _core_util import block_until_file, rendezvous, touch
+from _core_util import block_until_file, rendezvous, touch, wait_for
 from streamdata.exceptions import GetTimeoutError
 
 pytestmark = pytest.mark.timeout(90)
@@ -115,3 +115,43 @@ def test_refs_of_a_previous_session_do_not_touch_the_next_one() -> None:
     gc.collect()
     assert sd.get(new, timeout=5) == [f"new-{i}" for i in range(5)]
     assert sd.get(pending, timeout=5) == 3
+
+
+@pytest.mark.usefixtures("fresh_runtime")
+def test_get_of_a_ref_from_a_previous_session_is_an_error() -> None:
+    old = sd.put("from the old session")
+    sd.shutdown()
+    sd.init(num_cpus=2)
+    with pytest.raises(sd.exceptions.ObjectLostError):
+        sd.get(old, timeout=5)
+
+
+@pytest.mark.usefixtures("fresh_runtime")
+def test_late_answer_to_a_timed_out_get_does_not_take_back_lent_cpus(tmp_path) -> None:
+    """A task whose ``get`` timed out, then blocks in another ``get``, must keep its CPUs
+    lent until that second ``get`` returns, even when the first one's object turns up."""
+    release1, release2 = str(tmp_path / "release1"), str(tmp_path / "release2")
+    in_second_get = str(tmp_path / "in-second-get")
+    slow1 = hold.options(num_cpus=0).remote(release1, 1)
+    slow2 = hold.options(num_cpus=0).remote(release2, 2)
+
+    @sd.remote
+    def consumer(x):
+        return x * 10
+
+    @sd.remote(num_cpus=2)
+    def tricky(refs, marker):
+        try:
+            sd.get(refs[0], timeout=0.1)
+        except GetTimeoutError:
+            pass
+        second = consumer.remote(refs[1])  # needs a CPU once slow2 is done
+        touch(marker)
+        return sd.get(second)
+
+    ref = tricky.remote([slow1, slow2], in_second_get)
+    wait_for(lambda: os.path.exists(in_second_get), what="the task to block in its second get")
+    touch(release1)
+    assert sd.get(slow1, timeout=5) == 1  # the late answer to the first get is out now
+    touch(release2)
+    assert sd.get(ref, timeout=10) == 20

@@ -383,3 +383,47 @@ def test_store_is_private_to_the_user(runtime) -> None:
     sd.get(task_ref)
     st = os.stat(_file_of(runtime, task_ref))
     assert stat.S_IMODE(st.st_mode) == 0o600
+
+
+def test_objects_put_inside_a_task_are_freed(runtime) -> None:
+    @sd.remote
+    def put_and_drop():
+        refs = [sd.put(np.full(200_000, i, dtype=np.int64)) for i in range(3)]
+        return [int(sd.get(r)[0]) for r in refs]
+
+    _sync()
+    files_before = set(shm_files(runtime.shm_dir)) - {"free"}
+    assert sd.get(put_and_drop.remote()) == [0, 1, 2]
+    wait_for(lambda: set(shm_files(runtime.shm_dir)) - {"free"} <= files_before,
+             what="objects put and dropped inside a task to be freed")
+
+
+def test_a_freed_segment_is_not_reused_under_a_reader(runtime) -> None:
+    ref = sd.put(_big(20))
+    value = sd.get(ref)  # mapped zero-copy
+    del ref
+    _sync()
+    others = [sd.put(_big(100 + i)) for i in range(6)]  # same size: candidates for reuse
+    assert int(value.min()) == int(value.max()) == 20, "a value still in use was overwritten"
+    assert [int(sd.get(r)[0]) for r in others] == [100 + i for i in range(6)]
+
+
+def test_a_freed_segment_is_not_reused_under_a_worker_reader(runtime) -> None:
+    @sd.remote
+    class Holder:
+        def take(self, arr):
+            self.arr = arr  # keeps the mapped value (not the ref)
+            return int(arr[0])
+
+        def check(self):
+            return int(self.arr.min()), int(self.arr.max())
+
+    h = Holder.remote()
+    ref = sd.put(_big(30))
+    assert sd.get(h.take.remote(ref)) == 30
+    del ref
+    _sync()
+    others = [sd.put(_big(200 + i)) for i in range(6)]
+    assert sd.get(h.check.remote()) == (30, 30), "a value mapped in a worker was overwritten"
+    del others
+    sd.kill(h)

@@ -246,3 +246,26 @@ def test_removing_a_group_kills_its_actors() -> None:
         sd.get(actor.pid.remote(), timeout=30)
     assert sd.placement_group_table(pg)["state"] == "REMOVED"
     wait_for(lambda: _available("CPU") == 2.0, what="the CPU to come back")
+
+
+def test_gpu_ids_in_threaded_and_async_actors() -> None:
+    @sd.remote(num_gpus=1, max_concurrency=2)
+    class Threaded:
+        def ids(self):
+            return sd.get_gpu_ids(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    @sd.remote(num_gpus=1)
+    class Async:
+        async def ids(self):
+            return sd.get_gpu_ids(), os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    t, a = Threaded.remote(), Async.remote()
+    try:
+        (t_ids, t_cvd), (a_ids, a_cvd) = sd.get([t.ids.remote(), a.ids.remote()], timeout=60)
+        assert len(t_ids) == 1 and t_cvd == str(t_ids[0])
+        assert len(a_ids) == 1 and a_cvd == str(a_ids[0])
+        assert t_ids != a_ids
+    finally:
+        sd.kill(t)
+        sd.kill(a)
+    wait_for(lambda: _available("GPU") == pytest.approx(2.0), what="the GPUs to come back")

@@ -596,3 +596,100 @@ def test_worker_output_reaches_the_driver_with_a_prefix(capfd) -> None:
     for line, text in ((out_line, f"out-line {tag}"), (err_line, f"err-line {tag}")):
         prefix = line[: line.index(text)]
         assert str(pid) in prefix, f"no worker prefix in {line!r}"
+
+
+def test_submitting_from_many_threads() -> None:
+    import threading
+
+    results: dict[int, list] = {}
+
+    def submitter(k: int) -> None:
+        refs = [add.remote(k * 1000, i) for i in range(25)]
+        results[k] = sd.get(refs, timeout=60)
+
+    threads = [threading.Thread(target=submitter, args=(k,)) for k in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert results == {k: [k * 1000 + i for i in range(25)] for k in range(4)}
+
+
+def test_get_same_ref_from_many_threads() -> None:
+    import threading
+
+    ref = sd.put(np.arange(100_000))
+    sums: list = []
+
+    def reader() -> None:
+        sums.append(int(sd.get(ref).sum()))
+
+    threads = [threading.Thread(target=reader) for _ in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sums == [int(np.arange(100_000).sum())] * 8
+
+
+def test_cancel_task_waiting_for_its_arguments(tmp_path) -> None:
+    release = str(tmp_path / "release")
+    upstream = hold.remote(str(tmp_path / "started"), release, 5)
+    ran = str(tmp_path / "ran")
+
+    @sd.remote
+    def downstream(x, marker):
+        touch(marker)
+        return x
+
+    ref = downstream.remote(upstream, ran)
+    sd.cancel(ref)
+    with pytest.raises(TaskCancelledError):
+        sd.get(ref, timeout=30)
+    touch(release)
+    assert sd.get(upstream) == 5
+    assert sd.get(downstream.remote(upstream, str(tmp_path / "other"))) == 5  # a later one runs
+    assert not os.path.exists(ran)
+
+
+def test_wait_with_zero_timeout_does_not_block(tmp_path) -> None:
+    release = str(tmp_path / "release")
+    slow = hold.remote(str(tmp_path / "started"), release, 1)
+    done = sd.put(2)
+    ready, not_ready = sd.wait([slow, done], num_returns=2, timeout=0)
+    assert ready == [done] and not_ready == [slow]
+    touch(release)
+    sd.get(slow)
+
+
+def test_many_small_tasks() -> None:
+    refs = [add.remote(i, 1) for i in range(500)]
+    assert sd.get(refs, timeout=120) == [i + 1 for i in range(500)]
+
+
+def test_exception_class_defined_inside_the_task() -> None:
+    @sd.remote
+    def local_error():
+        class LocalOnlyError(Exception):
+            pass
+
+        raise LocalOnlyError("made in the worker")
+
+    with pytest.raises(TaskError) as info:
+        sd.get(local_error.remote())
+    assert type(info.value.cause).__name__ == "LocalOnlyError"
+    assert "made in the worker" in str(info.value)
+
+
+def test_threads_inside_a_task_use_the_runtime() -> None:
+    @sd.remote
+    def fan_out(n):
+        from concurrent.futures import ThreadPoolExecutor
+
+        def one(i):
+            return sd.get(add.remote(i, 1)) + sd.get(sd.put(i))
+
+        with ThreadPoolExecutor(4) as pool:
+            return list(pool.map(one, range(n)))
+
+    assert sd.get(fan_out.remote(12), timeout=60) == [2 * i + 1 for i in range(12)]
