@@ -243,3 +243,33 @@ def test_stats_summary_counts(runtime: Any, ctx: DataContext) -> None:
     op = stats.operator("id")
     assert op.tasks == 4 and op.rows_out == 400 and op.blocks_out == 4
     assert "Operator 2 id: 4 tasks" in stats.summary()
+
+
+def test_worker_crash_is_retried_every_row_once(runtime: Any, ctx: DataContext, tmp_path: Any) -> None:
+    marker = str(tmp_path / "crashed-task")
+
+    def crash_once(b: dict) -> dict:
+        import os
+        if b["a"][0] == 300 and not os.path.exists(marker):
+            open(marker, "w").close()
+            os._exit(1)  # the worker process dies mid-task
+        return b
+
+    out = run(batch_map("crashy", crash_once, InputDataOperator("in", bundles=make_bundles(6))), ctx)
+    assert column_values(out) == list(range(600))
+
+
+def test_actor_crash_restarts_and_retries(runtime: Any, ctx: DataContext, tmp_path: Any) -> None:
+    marker = str(tmp_path / "crashed-actor")
+
+    class CrashOnce:
+        def __call__(self, b: dict) -> dict:
+            import os
+            if b["a"][0] == 200 and not os.path.exists(marker):
+                open(marker, "w").close()
+                os._exit(1)
+            return b
+
+    pool = ActorPoolMapOperator("CrashOnce", InputDataOperator("in", bundles=make_bundles(6)),
+                                MapTransformer([BatchStage(name="c", fn=CrashOnce)]), min_size=1, max_size=1)
+    assert column_values(run(pool, ctx)) == list(range(600))

@@ -79,6 +79,9 @@ class ActorPoolMapOperator(MapOperator):
         args["num_cpus"] = res.cpu
         if res.gpu:
             args["num_gpus"] = res.gpu
+        # a dead actor restarts and its calls run again (every row exactly once)
+        args.setdefault("max_restarts", 3)
+        args.setdefault("max_task_retries", 3)
         self._actor_class = rt.remote(MapWorker).options(max_concurrency=1, **args)
         self.scale(self.min_size)
 
