@@ -5,9 +5,10 @@ in the object store, with their metadata) into another stream of RefBundles. It
 never sees logical plan nodes, and the executor never looks inside it beyond the
 methods below.
 
-Call protocol (the executor is the only caller, from one driver thread):
+Call protocol (the executor is the only caller, from one long-lived driver thread):
 
-1. ``op.start(options)`` once, before anything else.
+1. ``op.start(options)`` once, before anything else (in the driver thread, so processes
+   the runtime starts for the operator, such as actors, live as long as that thread).
 2. Repeatedly, in any interleaving:
 
    * ``op.should_add_input()`` → when True the executor may call
@@ -196,7 +197,8 @@ class ExecutionOptions:
 
     Attributes:
         resource_limits: CPU/GPU/object-store budget for the whole execution.
-        preserve_order: emit outputs in input order (``DataContext.extra['preserve_order']``).
+        preserve_order: emit outputs in input order (the executor sets it from
+            ``DataContext.extra['preserve_order']``, default True).
         max_errored_blocks: blocks that may fail before the execution fails (-1: no limit).
         target_max_block_size: outputs larger than this are split into several blocks.
         error_budget: the failed blocks this execution tolerates, shared by its operators.
