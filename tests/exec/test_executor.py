@@ -273,3 +273,9 @@ def test_actor_crash_restarts_and_retries(runtime: Any, ctx: DataContext, tmp_pa
     pool = ActorPoolMapOperator("CrashOnce", InputDataOperator("in", bundles=make_bundles(6)),
                                 MapTransformer([BatchStage(name="c", fn=CrashOnce)]), min_size=1, max_size=1)
     assert column_values(run(pool, ctx)) == list(range(600))
+
+
+def test_limit_zero_and_exact_block_boundary(runtime: Any, ctx: DataContext) -> None:
+    assert run(LimitOperator(0, InputDataOperator("in", bundles=make_bundles(3))), ctx) == []
+    out = run(LimitOperator(200, InputDataOperator("in", bundles=make_bundles(5))), ctx)
+    assert column_values(out) == list(range(200)) and all(len(b.blocks) == 1 for b in out)

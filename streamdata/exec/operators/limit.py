@@ -13,6 +13,12 @@ from streamdata.exec.interfaces import OpTask, PhysicalOperator, RefBundle
 from streamdata.exec.operators.block_tasks import launch_block_task, slice_block
 
 
+def _count_rows(ref: object) -> int:
+    """Rows of a block whose metadata does not say (a zero-copy read of the block)."""
+    from streamdata.core import api as rt
+    return rt.get(ref).num_rows  # type: ignore[arg-type]
+
+
 class LimitOperator(PhysicalOperator):
     """The first ``limit`` rows of its input, in input order.
 
@@ -40,29 +46,24 @@ class LimitOperator(PhysicalOperator):
         for ref, meta in bundle.blocks:
             if self._remaining <= 0:
                 break
-            rows = meta.num_rows
-            if rows is not None and rows <= self._remaining:
+            rows = meta.num_rows if meta.num_rows is not None else _count_rows(ref)
+            if rows <= self._remaining:
                 kept.append((ref, meta))
                 self._remaining -= rows
                 continue
-            # the straddling block (or one of unknown size): slice it remotely
-            take = self._remaining if rows is None else min(rows, self._remaining)
+            # the straddling block: slice it remotely
             if kept:
                 self._emit(RefBundle(blocks=tuple(kept), owns_blocks=bundle.owns_blocks))
                 kept = []
             self._outputs.append(None)
-            self._remaining -= take if rows is not None else 0
-            self._start_slice(ref, take, unknown=rows is None)
-            if rows is None:
-                return  # rows unknown: decide the rest when the slice reports its size
+            self._start_slice(ref, self._remaining)
+            self._remaining = 0
         if kept:
             self._emit(RefBundle(blocks=tuple(kept), owns_blocks=bundle.owns_blocks))
 
-    def _start_slice(self, ref: object, take: int, *, unknown: bool) -> None:
+    def _start_slice(self, ref: object, take: int) -> None:
         def done(sliced: RefBundle) -> None:
             self._pending = None
-            if unknown:
-                self._remaining -= sliced.num_rows() or 0
             self.metrics.tasks_finished += 1
             self._sliced = sliced
 
