@@ -8,7 +8,8 @@ end of the module, so modules never share a runtime.
 from __future__ import annotations
 
 import gc
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

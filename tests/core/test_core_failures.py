@@ -6,9 +6,17 @@ import os
 import signal
 
 import pytest
+from _core_util import (
+    append_line,
+    block_until_file,
+    count_lines,
+    gone,
+    read_text,
+    touch,
+    wait_for,
+)
 
 import streamdata as sd
-from _core_util import append_line, block_until_file, count_lines, gone, read_text, touch, wait_for
 from streamdata.exceptions import WorkerCrashedError
 
 RUNTIME_INIT = {"num_cpus": 2}

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import gc
 import os
-from typing import Iterator
+from collections.abc import Iterator
 
 import pytest
+from _core_util import block_until_file, rendezvous, touch, wait_for
 
 import streamdata as sd
-from _core_util import block_until_file, rendezvous, touch, wait_for
 from streamdata.exceptions import GetTimeoutError
 
 pytestmark = pytest.mark.timeout(90)

@@ -13,14 +13,14 @@ import signal
 import subprocess
 import sys
 import textwrap
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import psutil
 import pytest
+from _core_util import gone, runtime_children, wait_for
 
 import streamdata as sd
-from _core_util import gone, runtime_children, wait_for
 
 pytestmark = pytest.mark.timeout(120)
 

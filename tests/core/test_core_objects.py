@@ -10,9 +10,17 @@ import stat
 import numpy as np
 import pyarrow as pa
 import pytest
+from _core_util import (
+    anon_rss,
+    block_until_file,
+    mapping_of,
+    read_text,
+    shm_files,
+    touch,
+    wait_for,
+)
 
 import streamdata as sd
-from _core_util import anon_rss, block_until_file, mapping_of, read_text, shm_files, touch, wait_for
 
 RUNTIME_INIT = {"num_cpus": 2}
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("runtime")]

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import collections
 import os
 
 import pytest
+from _core_util import block_until_file, gone, read_text, rendezvous, touch, wait_for
 
 import streamdata as sd
-from _core_util import block_until_file, gone, read_text, rendezvous, touch, wait_for
 from streamdata.exceptions import ActorDiedError, PlacementGroupError
 
 RUNTIME_INIT = {"num_cpus": 2, "num_gpus": 2, "resources": {"slot": 1}}

@@ -8,9 +8,9 @@ import stat
 
 import numpy as np
 import pytest
+from _core_util import shm_files, wait_for
 
 import streamdata as sd
-from _core_util import shm_files, wait_for
 
 MB = 1024 * 1024
 RUNTIME_INIT = {"num_cpus": 2, "object_store_memory": 300 * MB}

@@ -8,9 +8,17 @@ import subprocess
 
 import numpy as np
 import pytest
+from _core_util import (
+    append_line,
+    block_until_file,
+    count_lines,
+    gone,
+    read_text,
+    touch,
+    wait_for,
+)
 
 import streamdata as sd
-from _core_util import append_line, block_until_file, count_lines, gone, read_text, touch, wait_for
 from streamdata.exceptions import GetTimeoutError, TaskCancelledError, TaskError
 
 RUNTIME_INIT = {"num_cpus": 2}
