@@ -232,3 +232,8 @@ class TrainingFailedError(StreamDataError):
 
     def __reduce__(self) -> tuple:  # keep ``result`` when crossing processes
         return (type(self), (self.args[0] if self.args else "",), {"result": self.result})
+
+
+class BackPressureError(StreamDataError, RuntimeError):
+    """``sd.serve``: every replica of a deployment has ``max_ongoing_requests`` requests
+    in flight and the request was refused (the HTTP ingress answers 503)."""

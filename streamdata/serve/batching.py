@@ -1,0 +1,260 @@
+"""``@sd.serve.batch``: callers pass one item and await one result; the decorated
+body gets a list of items and returns a list of results (Ray Serve's).
+
+A batch starts when the first item arrives and closes when it holds
+``max_batch_size`` items or ``batch_wait_timeout_s`` has passed since it
+started; at most ``max_concurrent_batches`` batches run at once, and items that
+arrive meanwhile wait for the next batch (so batches grow under load). One
+queue exists per decorated function (per instance, for methods) and per event
+loop. A body that raises fails every caller of that batch with its exception;
+a body that returns the wrong number of results fails them all with
+:class:`~streamdata.errors.UDFReturnError`.
+
+Example:
+    >>> import asyncio
+    >>> from streamdata import serve
+    >>> @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.1)
+    ... async def double(items):
+    ...     return [2 * x for x in items]
+    >>> async def main():
+    ...     return await asyncio.gather(*(double(i) for i in range(6)))
+    >>> asyncio.run(main())
+    [0, 2, 4, 6, 8, 10]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import functools
+import inspect
+import threading
+import uuid
+import weakref
+from typing import Any, Awaitable, Callable
+
+from streamdata.errors import UDFReturnError, describe
+
+_stats_lock = threading.Lock()
+#: batch sizes run in this process, per batched function: {name: {size: count}}
+_BATCH_SIZES: dict[str, collections.Counter] = {}
+
+
+def batch_size_counts() -> dict[str, dict[int, int]]:
+    """How many batches of each size every ``@batch`` function of this process ran.
+
+    Example:
+        >>> isinstance(batch_size_counts(), dict)
+        True
+    """
+    with _stats_lock:
+        return {name: dict(counts) for name, counts in _BATCH_SIZES.items()}
+
+
+def _record(name: str, size: int) -> None:
+    with _stats_lock:
+        _BATCH_SIZES.setdefault(name, collections.Counter())[size] += 1
+
+
+class _BatchQueue:
+    """The pending items of one batched function on one event loop."""
+
+    def __init__(self, body: Callable[[list], Awaitable[Any]], name: str, max_batch_size: int,
+                 batch_wait_timeout_s: float, max_concurrent_batches: int) -> None:
+        self._body = body
+        self._name = name
+        self._max = max_batch_size
+        self._timeout = batch_wait_timeout_s
+        self._items: collections.deque[tuple[Any, asyncio.Future]] = collections.deque()
+        self._arrived = asyncio.Event()
+        self._slots = asyncio.Semaphore(max_concurrent_batches)
+        self._loop_task: asyncio.Task | None = None
+        self._running: set[asyncio.Task] = set()
+
+    async def submit(self, item: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future = loop.create_future()
+        self._items.append((item, fut))
+        self._arrived.set()
+        if self._loop_task is None or self._loop_task.done():
+            self._loop_task = loop.create_task(self._form_batches())
+        return await fut
+
+    def _live(self) -> int:
+        while self._items and self._items[0][1].done():  # callers that gave up
+            self._items.popleft()
+        return sum(1 for _, fut in self._items if not fut.done())
+
+    async def _form_batches(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            if not self._live():
+                self._arrived.clear()
+                await self._arrived.wait()
+                continue
+            await self._slots.acquire()
+            deadline = loop.time() + self._timeout
+            while self._live() < self._max:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    break
+                self._arrived.clear()
+                try:
+                    await asyncio.wait_for(self._arrived.wait(), remaining)
+                except asyncio.TimeoutError:
+                    break
+            batch: list[tuple[Any, asyncio.Future]] = []
+            while self._items and len(batch) < self._max:
+                item, fut = self._items.popleft()
+                if not fut.done():
+                    batch.append((item, fut))
+            if not batch:
+                self._slots.release()
+                continue
+            task = loop.create_task(self._run_batch(batch))
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _run_batch(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+        futures = [fut for _, fut in batch]
+        try:
+            _record(self._name, len(batch))
+            results = await self._body([item for item, _ in batch])
+            results = _as_results(results, len(batch), self._name)
+        except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets it
+            for fut in futures:
+                if not fut.done():
+                    fut.set_exception(exc)
+            if isinstance(exc, (KeyboardInterrupt, SystemExit)):
+                raise
+        else:
+            for fut, result in zip(futures, results):
+                if not fut.done():
+                    fut.set_result(result)
+        finally:
+            self._slots.release()
+
+
+def _as_results(results: Any, n: int, name: str) -> list[Any]:
+    if isinstance(results, (str, bytes, dict)) or not hasattr(results, "__len__") \
+            or not hasattr(results, "__iter__"):
+        raise UDFReturnError(f"@serve.batch function {name!r} must return a list with one result per "
+                             f"input ({n} inputs), got {describe(results)}")
+    if len(results) != n:
+        raise UDFReturnError(f"@serve.batch function {name!r} returned {len(results)} results for a batch "
+                             f"of {n} inputs; it must return a list with one result per input")
+    return list(results)
+
+
+def _check_params(max_batch_size: Any, batch_wait_timeout_s: Any, max_concurrent_batches: Any) -> None:
+    if isinstance(max_batch_size, bool) or not isinstance(max_batch_size, int) or max_batch_size < 1:
+        raise ValueError(f"max_batch_size must be an int >= 1, got {max_batch_size!r}")
+    if isinstance(batch_wait_timeout_s, bool) or not isinstance(batch_wait_timeout_s, (int, float)) \
+            or batch_wait_timeout_s < 0:
+        raise ValueError(f"batch_wait_timeout_s must be a number >= 0, got {batch_wait_timeout_s!r}")
+    if isinstance(max_concurrent_batches, bool) or not isinstance(max_concurrent_batches, int) \
+            or max_concurrent_batches < 1:
+        raise ValueError(f"max_concurrent_batches must be an int >= 1, got {max_concurrent_batches!r}")
+
+
+_queues_lock = threading.Lock()
+#: queues of batched functions: event loop -> {batch id: queue}
+_FUNCTION_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: queues of batched methods: instance -> {batch id: (weakref to the loop, queue)}
+_METHOD_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _queue_for(batch_id: str, name: str, fn: Callable, owner: Any,
+               settings: tuple[int, float, int]) -> _BatchQueue:
+    """The queue of ``fn`` (bound to ``owner`` for a method) on the running loop."""
+    loop = asyncio.get_running_loop()
+    with _queues_lock:
+        if owner is None:
+            queues = _FUNCTION_QUEUES.setdefault(loop, {})
+            queue = queues.get(batch_id)
+            if queue is None:
+                queue = queues[batch_id] = _BatchQueue(fn, name, *settings)
+            return queue
+        try:
+            per_owner = _METHOD_QUEUES.setdefault(owner, {})
+            owner_ref = weakref.ref(owner)  # the queue must not keep its instance alive
+        except TypeError:  # not weak-referenceable: keep the queues on the instance
+            per_owner = owner.__dict__.setdefault("__sd_batch_queues__", {})
+            owner_ref = lambda: owner  # noqa: E731 - a cycle through the instance, freed with it
+        entry = per_owner.get(batch_id)
+        if entry is None or entry[0]() is not loop:
+            def body(items: list, _ref: Callable[[], Any] = owner_ref) -> Awaitable[Any]:
+                return fn(_ref(), items)
+            entry = per_owner[batch_id] = (weakref.ref(loop), _BatchQueue(body, name, *settings))
+        return entry[1]
+
+
+def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait_timeout_s: float = 0.01,
+          max_concurrent_batches: int = 1) -> Any:
+    """Batch the calls of an async function or method (``@batch`` or ``@batch(...)``).
+
+    Args:
+        max_batch_size: the most items in one call of the body.
+        batch_wait_timeout_s: how long a batch waits to fill after its first item.
+        max_concurrent_batches: how many calls of the body may run at once.
+
+    The body takes ``(self, items)`` for a method or ``(items)`` for a function;
+    callers call it with one item and get one result.
+
+    Example:
+        >>> import asyncio
+        >>> class Model:
+        ...     @batch(max_batch_size=2)
+        ...     async def __call__(self, items):
+        ...         return [len(items)] * len(items)
+        >>> m = Model()
+        >>> async def main():
+        ...     return await asyncio.gather(m(1), m(2), m(3))
+        >>> asyncio.run(main())
+        [2, 2, 1]
+    """
+    _check_params(max_batch_size, batch_wait_timeout_s, max_concurrent_batches)
+
+    def decorate(fn: Callable) -> Callable:
+        if not inspect.iscoroutinefunction(fn):
+            raise TypeError(f"@serve.batch needs an async function (async def), got {fn!r}")
+        params = [p for p in inspect.signature(fn).parameters.values()
+                  if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+        if len(params) not in (1, 2):
+            raise TypeError(f"@serve.batch function {fn.__qualname__!r} must take the list of items "
+                            "(and self, for a method) as its only argument(s)")
+        is_method = len(params) == 2
+        name = fn.__qualname__
+        # the queues live in module-level registries, not in this closure, so the
+        # decorated function (and a class holding it) stays picklable
+        batch_id = f"{fn.__module__}.{name}:{uuid.uuid4().hex}"
+        settings = (max_batch_size, batch_wait_timeout_s, max_concurrent_batches)
+
+        def queue_for(owner: Any) -> _BatchQueue:
+            return _queue_for(batch_id, name, fn, owner, settings)
+
+        @functools.wraps(fn)
+        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if kwargs:
+                raise TypeError(f"{name}() batches one positional item per call; got keyword arguments "
+                                f"{sorted(kwargs)}")
+            expected = 2 if is_method else 1
+            if len(args) != expected:
+                raise TypeError(f"{name}() takes one item per call, got {len(args) - expected + 1} arguments")
+            owner, item = (args[0], args[1]) if is_method else (None, args[0])
+            return await queue_for(owner).submit(item)
+
+        wrapper.__sd_batch__ = {  # type: ignore[attr-defined]
+            "max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s,
+            "max_concurrent_batches": max_concurrent_batches,
+        }
+        return wrapper
+
+    if _func is not None:
+        if not callable(_func):
+            raise TypeError("use @serve.batch or @serve.batch(max_batch_size=..., ...)")
+        return decorate(_func)
+    return decorate
+
+
+__all__ = ["batch", "batch_size_counts"]
