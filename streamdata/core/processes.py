@@ -35,7 +35,8 @@ class WorkerProcess:
     """One worker child process and the driver's state about it."""
 
     __slots__ = ("worker_id", "proc", "conn", "pid", "known_functions", "task", "actor_id",
-                 "blocked", "blocked_grant", "alive", "send_lock", "held_refs")
+                 "blocked", "blocked_grant", "blocking_request", "cancelled_requests", "alive", "send_lock",
+                 "held_refs")
 
     def __init__(self, worker_id: str, proc: subprocess.Popen, conn: Connection) -> None:
         self.worker_id = worker_id
@@ -47,6 +48,10 @@ class WorkerProcess:
         self.actor_id: str | None = None
         self.blocked = False
         self.blocked_grant: Any = None
+        #: the get/wait request for which this worker lent its CPUs
+        self.blocking_request: int | None = None
+        #: requests the worker stopped waiting for (their late answers are dropped)
+        self.cancelled_requests: set[int] = set()
         self.alive = True
         self.send_lock = threading.Lock()
         #: net ObjectRefs this process holds per object id (released if it dies)

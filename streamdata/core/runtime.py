@@ -194,8 +194,10 @@ class Runtime(ClientBase):
         elif kind == "req":
             _, req_id, op, args = msg
             self._handle_request(worker, req_id, op, args)
-        elif kind == "req_cancel":
-            pass  # a late reply to a timed-out request is ignored by the worker
+        elif kind == "req_cancel":  # the worker stopped waiting (timeout): stop lending its CPUs
+            worker.cancelled_requests.add(msg[1])
+            if worker.blocking_request == msg[1]:
+                self._unblock(worker)
         elif kind == "actor_ready":
             self.actors.on_ready(msg[1], worker)
         elif kind == "actor_failed":
@@ -205,7 +207,11 @@ class Runtime(ClientBase):
 
     def _handle_request(self, worker: processes.WorkerProcess, req_id: int, op: str, args: tuple) -> None:
         def reply(value: Any, ok: bool = True) -> None:
-            self._unblock(worker)
+            if req_id in worker.cancelled_requests:  # late: the worker gave up on it
+                worker.cancelled_requests.discard(req_id)
+                return
+            if worker.blocking_request == req_id:
+                self._unblock(worker)
             worker.send(("reply", req_id, ok, value))
 
         def fail(exc: BaseException) -> None:
@@ -217,18 +223,19 @@ class Runtime(ClientBase):
             fail(StreamDataError(f"unknown runtime request {op!r}"))
             return
         if op in ("get", "wait"):
-            self._block(worker)
+            self._block(worker, req_id)
         try:
             handler(reply, fail, *args)
         except BaseException as exc:  # noqa: BLE001
             fail(exc)
 
-    def _block(self, worker: processes.WorkerProcess) -> None:
+    def _block(self, worker: processes.WorkerProcess, req_id: int) -> None:
         """A task waiting in get/wait lends its CPUs to others (no deadlock when all wait)."""
         task = worker.task
         if task is None or worker.blocked or task.grant is None:
             return
         worker.blocked = True
+        worker.blocking_request = req_id
         cpus = task.grant.amounts.get("CPU", 0.0)
         if cpus:
             lent = Grant({"CPU": cpus})
@@ -240,6 +247,7 @@ class Runtime(ClientBase):
         if not worker.blocked:
             return
         worker.blocked = False
+        worker.blocking_request = None
         lent, worker.blocked_grant = worker.blocked_grant, None
         if lent is not None and worker.task is not None:
             pool = worker.task.pool
