@@ -113,7 +113,14 @@ def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None,
         if not isinstance(ds, Dataset):
             raise TypeError(f"datasets[{name!r}] must be a streamdata Dataset, got {type(ds).__name__}")
     spec = worker_spec({"CPU": 1} if resources_per_worker is None else resources_per_worker, use_gpu)
-    check_fits(num_workers, spec.bundle, rt.cluster_resources())
+    cluster = rt.cluster_resources()
+    check_fits(num_workers, spec.bundle, cluster)
+    cpus_left = cluster.get("CPU", 0.0) - num_workers * spec.bundle.get("CPU", 0.0)
+    if datasets and cpus_left < 1:
+        warnings.warn(f"the {num_workers} training workers reserve {num_workers * spec.bundle.get('CPU', 0.0):g} "
+                      f"of the cluster's {cluster.get('CPU', 0.0):g} CPUs, leaving {cpus_left:g} for the "
+                      "datasets' tasks, which then cannot run; lower resources_per_worker['CPU'] or "
+                      "num_workers", stacklevel=2)
 
     experiment_name = f"sd_train_{time.strftime('%Y-%m-%d_%H-%M-%S')}_{uuid.uuid4().hex[:6]}"
     root = storage_path if storage_path is not None else tempfile.mkdtemp(prefix="streamdata-train-")

@@ -218,3 +218,14 @@ def test_bad_arguments_fail_before_starting_anything() -> None:
         train.run(_shard_fn, datasets={"train": [1, 2]})
     with pytest.raises(ValueError, match="num_workers"):
         train.run(_failing_fn, num_workers=0)
+
+
+def _ignores_data() -> None:
+    train.report({"ok": True})
+
+
+def test_warns_when_workers_leave_no_cpu_for_the_datasets(tmp_path: Any) -> None:
+    with pytest.warns(UserWarning, match="leaving 0 for the datasets' tasks"):
+        result = train.run(_ignores_data, datasets={"train": sd.range(4)}, num_workers=2,
+                           resources_per_worker={"CPU": 2}, storage_path=str(tmp_path))
+    assert result.metrics == {"ok": True}
