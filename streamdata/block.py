@@ -21,12 +21,14 @@ from __future__ import annotations
 
 import math
 import pickle
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Mapping, Union
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
 import pyarrow as pa
 
 from streamdata.errors import UDFReturnError, describe
+
 # the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
 from streamdata.io.tensor import VariableShapeTensorArray, VariableShapeTensorType
 
@@ -53,7 +55,7 @@ class PythonObjectType(pa.ExtensionType):
         return b""
 
     @classmethod
-    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> "PythonObjectType":
+    def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> PythonObjectType:
         return cls()
 
 
@@ -149,7 +151,7 @@ def to_numpy(table: pa.Table, *, zero_copy: bool = False) -> dict[str, np.ndarra
             for i, name in enumerate(table.column_names)}
 
 
-def to_pandas(table: pa.Table) -> "pd.DataFrame":
+def to_pandas(table: pa.Table) -> pd.DataFrame:
     """A table as a pandas DataFrame (tensor columns become object columns of ndarrays).
 
     Example:
@@ -313,7 +315,7 @@ def numpy_to_table(batch: Mapping[str, Any], *, what: str = "map_batches UDF") -
     return pa.table(arrays) if arrays else pa.table({})
 
 
-def pandas_to_table(df: "pd.DataFrame") -> pa.Table:
+def pandas_to_table(df: pd.DataFrame) -> pa.Table:
     """A DataFrame as a table (the index is dropped; ndarray cells become tensor columns).
 
     Example:

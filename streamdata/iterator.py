@@ -26,7 +26,8 @@ from __future__ import annotations
 import queue
 import threading
 from collections import deque
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -216,7 +217,7 @@ class DataIterator:
         return f"DataIterator({self._source!r})"
 
     # ---- the stream of blocks
-    def _iter_bundles(self) -> Iterator["RefBundle"]:
+    def _iter_bundles(self) -> Iterator[RefBundle]:
         if isinstance(self._source, _SplitSource):
             return self._source.bundles()
         return self._source._iter_bundles()
@@ -370,7 +371,7 @@ class _SplitSource:
     def __repr__(self) -> str:
         return f"split {self.index} of {self.n}"
 
-    def bundles(self) -> Iterator["RefBundle"]:
+    def bundles(self) -> Iterator[RefBundle]:
         """This split's bundles of one epoch (the next get is asked for ahead)."""
         from streamdata.core import api as rt
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import threading
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,12 @@ import pytest
 
 from streamdata import read_api as rd
 from streamdata.context import DataContext
-from streamdata.iterator import DataIterator, ShufflingBatcher, batch_tables, streaming_split_iterators
+from streamdata.iterator import (
+    DataIterator,
+    ShufflingBatcher,
+    batch_tables,
+    streaming_split_iterators,
+)
 
 
 @pytest.fixture(scope="module")

@@ -33,7 +33,12 @@ from __future__ import annotations
 from dataclasses import replace
 
 from streamdata.exec.interfaces import ExecutionResources
-from streamdata.exec.resources import OpResourceState, fits, memory_allowances, total_usage
+from streamdata.exec.resources import (
+    OpResourceState,
+    fits,
+    memory_allowances,
+    total_usage,
+)
 
 
 def may_launch(i: int, states: list[OpResourceState], allowances: list[float],

@@ -26,17 +26,31 @@ import queue
 import threading
 import time
 from collections import deque
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 from streamdata.context import DataContext
 from streamdata.errors import ExecutionError
 from streamdata.exec import backpressure
 from streamdata.exec.autoscaler import decide_scaling
-from streamdata.exec.interfaces import (ErrorBudget, ExecutionOptions, ExecutionResources, OpTask,
-                                        PhysicalOperator, RefBundle)
+from streamdata.exec.interfaces import (
+    ErrorBudget,
+    ExecutionOptions,
+    ExecutionResources,
+    OpTask,
+    PhysicalOperator,
+    RefBundle,
+)
 from streamdata.exec.progress import ProgressBars
-from streamdata.exec.resources import (OpResourceState, PoolSpec, can_afford_actor, charge_downstream_usage,
-                                       object_store_budget, plan_cpu_oversubscription, total_usage)
+from streamdata.exec.resources import (
+    OpResourceState,
+    PoolSpec,
+    can_afford_actor,
+    charge_downstream_usage,
+    object_store_budget,
+    plan_cpu_oversubscription,
+    total_usage,
+)
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 
 _DONE = object()
@@ -68,7 +82,7 @@ class _LoopThreads:
                                  name=f"streamdata-executor-{self._count}").start()
         inbox.put(fn)
 
-    def _serve(self, inbox: "queue.SimpleQueue[Any]") -> None:
+    def _serve(self, inbox: queue.SimpleQueue[Any]) -> None:
         while True:
             fn = inbox.get()
             try:
@@ -151,7 +165,7 @@ class _OpState:
         self.op = op
         self.index = index
         self.inqueues: list[_BundleQueue] = [_BundleQueue() for _ in op.input_dependencies]
-        self.consumers: list[tuple["_OpState", int]] = []
+        self.consumers: list[tuple[_OpState, int]] = []
         self.input_done_sent = [False] * len(op.input_dependencies)
         self.all_done_sent = False
         self.finished_marked = False
@@ -170,11 +184,11 @@ class _OpState:
 class OutputIterator(Iterator[RefBundle]):
     """The stream of final output bundles. ``close()`` stops the execution."""
 
-    def __init__(self, executor: "StreamingExecutor") -> None:
+    def __init__(self, executor: StreamingExecutor) -> None:
         self._executor = executor
         self._closed = False
 
-    def __iter__(self) -> "OutputIterator":
+    def __iter__(self) -> OutputIterator:
         return self
 
     def __next__(self) -> RefBundle:
@@ -193,10 +207,10 @@ class OutputIterator(Iterator[RefBundle]):
             self._closed = True
             self._executor.shutdown()
 
-    def __enter__(self) -> "OutputIterator":
+    def __enter__(self) -> OutputIterator:
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def __del__(self) -> None:
@@ -562,5 +576,11 @@ def execute_to_list(dag: PhysicalOperator, ctx: DataContext | None = None) -> li
     return list(StreamingExecutor(ctx).execute(dag))
 
 
-__all__ = ["StreamingExecutor", "OutputIterator", "execute_to_list", "topological_order",
-           "apply_cpu_oversubscription", "total_usage"]
+__all__ = [
+    "OutputIterator",
+    "StreamingExecutor",
+    "apply_cpu_oversubscription",
+    "execute_to_list",
+    "topological_order",
+    "total_usage",
+]

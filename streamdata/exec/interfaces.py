@@ -49,8 +49,9 @@ from __future__ import annotations
 
 import itertools
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
 
 from streamdata.io.datasource import BlockMetadata
 
@@ -78,7 +79,7 @@ class RefBundle:
         4
     """
 
-    blocks: tuple[tuple["ObjectRef", BlockMetadata], ...]
+    blocks: tuple[tuple[ObjectRef, BlockMetadata], ...]
     owns_blocks: bool
     output_split_idx: int | None = None
 
@@ -95,7 +96,7 @@ class RefBundle:
         """Total bytes of the blocks (unknown sizes count as 0)."""
         return sum(meta.size_bytes or 0 for _, meta in self.blocks)
 
-    def block_refs(self) -> list["ObjectRef"]:
+    def block_refs(self) -> list[ObjectRef]:
         """The blocks' ObjectRefs, in order."""
         return [ref for ref, _ in self.blocks]
 
@@ -107,7 +108,7 @@ class RefBundle:
         return len(self.blocks)
 
     @staticmethod
-    def merge(bundles: Sequence["RefBundle"]) -> "RefBundle":
+    def merge(bundles: Sequence[RefBundle]) -> RefBundle:
         """One bundle holding the blocks of ``bundles`` in order.
 
         Example:
@@ -138,32 +139,32 @@ class ExecutionResources:
     gpu: float = 0.0
     object_store_memory: float = 0.0
 
-    def __add__(self, other: "ExecutionResources") -> "ExecutionResources":
+    def __add__(self, other: ExecutionResources) -> ExecutionResources:
         return ExecutionResources(cpu=self.cpu + other.cpu, gpu=self.gpu + other.gpu,
                                   object_store_memory=self.object_store_memory + other.object_store_memory)
 
-    def __sub__(self, other: "ExecutionResources") -> "ExecutionResources":
+    def __sub__(self, other: ExecutionResources) -> ExecutionResources:
         return ExecutionResources(cpu=self.cpu - other.cpu, gpu=self.gpu - other.gpu,
                                   object_store_memory=self.object_store_memory - other.object_store_memory)
 
-    def scale(self, factor: float) -> "ExecutionResources":
+    def scale(self, factor: float) -> ExecutionResources:
         """Every amount multiplied by ``factor``."""
         return ExecutionResources(cpu=self.cpu * factor, gpu=self.gpu * factor,
                                   object_store_memory=self.object_store_memory * factor)
 
-    def satisfies_limit(self, limit: "ExecutionResources") -> bool:
+    def satisfies_limit(self, limit: ExecutionResources) -> bool:
         """Whether every amount is within ``limit`` (a tiny tolerance for float sums)."""
         eps = 1e-9
         return (self.cpu <= limit.cpu + eps and self.gpu <= limit.gpu + eps
                 and self.object_store_memory <= limit.object_store_memory + eps)
 
-    def max(self, other: "ExecutionResources") -> "ExecutionResources":
+    def max(self, other: ExecutionResources) -> ExecutionResources:
         """The element-wise maximum."""
         return ExecutionResources(cpu=max(self.cpu, other.cpu), gpu=max(self.gpu, other.gpu),
                                   object_store_memory=max(self.object_store_memory,
                                                           other.object_store_memory))
 
-    def clamp_min_zero(self) -> "ExecutionResources":
+    def clamp_min_zero(self) -> ExecutionResources:
         """Negative amounts replaced by zero."""
         return self.max(ExecutionResources())
 
@@ -229,16 +230,16 @@ class OpTask:
         cancel: how to cancel the work (defaults to ``rt.cancel(waitable)``).
     """
 
-    __slots__ = ("_waitable", "_on_ready", "task_index", "_cancel")
+    __slots__ = ("_cancel", "_on_ready", "_waitable", "task_index")
 
-    def __init__(self, waitable: "ObjectRef", on_ready: Callable[[], None], *, task_index: int = 0,
+    def __init__(self, waitable: ObjectRef, on_ready: Callable[[], None], *, task_index: int = 0,
                  cancel: Callable[[], None] | None = None) -> None:
         self._waitable = waitable
         self._on_ready = on_ready
         self.task_index = task_index
         self._cancel = cancel
 
-    def waitable(self) -> "ObjectRef":
+    def waitable(self) -> ObjectRef:
         """The ref to pass to ``rt.wait``."""
         return self._waitable
 
@@ -314,7 +315,7 @@ class PhysicalOperator(ABC):
     :meth:`shutdown`.
     """
 
-    def __init__(self, name: str, input_dependencies: Sequence["PhysicalOperator"]) -> None:
+    def __init__(self, name: str, input_dependencies: Sequence[PhysicalOperator]) -> None:
         self.name = name
         self.input_dependencies: list[PhysicalOperator] = list(input_dependencies)
         self.output_dependencies: list[PhysicalOperator] = []
@@ -442,7 +443,7 @@ class PhysicalOperator(ABC):
         """Extra lines shown under this operator in ``explain()``."""
         return []
 
-    def post_order(self) -> Iterator["PhysicalOperator"]:
+    def post_order(self) -> Iterator[PhysicalOperator]:
         """This operator's DAG, inputs before consumers, each operator once."""
         seen: set[int] = set()
 
@@ -460,5 +461,12 @@ class PhysicalOperator(ABC):
         return f"{type(self).__name__}({self.name})"
 
 
-__all__ = ["RefBundle", "ExecutionResources", "ErrorBudget", "ExecutionOptions", "OpTask", "OpMetrics",
-           "PhysicalOperator"]
+__all__ = [
+    "ErrorBudget",
+    "ExecutionOptions",
+    "ExecutionResources",
+    "OpMetrics",
+    "OpTask",
+    "PhysicalOperator",
+    "RefBundle",
+]

@@ -9,7 +9,8 @@ Example:
 from __future__ import annotations
 
 import sys
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 
 def _tqdm_class() -> Any:

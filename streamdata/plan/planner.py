@@ -28,16 +28,27 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import PhysicalOperator, RefBundle
 from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.limit import LimitOperator
-from streamdata.exec.operators.map_transformer import (BatchStage, FilterStage, FlatMapStage, MapStage,
-                                                       MapTransformer, ProjectStage, RandomSampleStage,
-                                                       ReadStage, RowStage, WithColumnStage, WriteStage)
+from streamdata.exec.operators.map_transformer import (
+    BatchStage,
+    FilterStage,
+    FlatMapStage,
+    MapStage,
+    MapTransformer,
+    ProjectStage,
+    RandomSampleStage,
+    ReadStage,
+    RowStage,
+    WithColumnStage,
+    WriteStage,
+)
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.exec.operators.union import UnionOperator
 from streamdata.exec.operators.zip import ZipOperator
@@ -103,7 +114,7 @@ class _Planner:
     def _read(self, node: L.Read, stages: list[MapStage], fused: L.AbstractMap | None) -> PhysicalOperator:
         datasource = node.datasource
         parallelism = node.override_num_blocks or node.parallelism or self._default_parallelism()
-        source = InputDataOperator(datasource.name, bundles_factory=lambda: [])
+        source = InputDataOperator(datasource.name, bundles_factory=list)
         remote_args = dict(node.ray_remote_args)
         name = datasource.name
         concurrency = node.concurrency

@@ -7,7 +7,8 @@ A module picks its ``rt.init`` arguments with a module-level ``RUNTIME_INIT`` di
 from __future__ import annotations
 
 import gc
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from exec_testutil import make_bundles
 
 from streamdata.context import DataContext
 from streamdata.exec.executor import StreamingExecutor
@@ -18,8 +19,6 @@ from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.map_transformer import BatchStage, MapTransformer
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
-
-from exec_testutil import make_bundles
 
 RUNTIME_INIT = {"num_cpus": 2, "num_gpus": 1, "object_store_memory": 512 * 1024 * 1024}
 
@@ -55,11 +54,11 @@ class _Sampler:
             self.peak = max(self.peak, self.rt.object_store_stats()["used_bytes"])
             self._stop.wait(0.005)
 
-    def __enter__(self) -> "_Sampler":
+    def __enter__(self) -> _Sampler:
         self._thread.start()
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self._stop.set()
         self._thread.join()
 

@@ -10,14 +10,13 @@ import time
 from typing import Any
 
 import numpy as np
+from exec_testutil import make_bundles
 
 from streamdata.context import DataContext
 from streamdata.exec.executor import StreamingExecutor
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.map_transformer import BatchStage, MapTransformer
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
-
-from exec_testutil import make_bundles
 
 RUNTIME_INIT = {"num_cpus": 2, "object_store_memory": 200 * 1024 * 1024}
 

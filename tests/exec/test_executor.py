@@ -9,20 +9,23 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pytest
+from exec_testutil import column_values, make_bundles
 
 from streamdata.context import DataContext
 from streamdata.exec.executor import StreamingExecutor
 from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.limit import LimitOperator
-from streamdata.exec.operators.map_transformer import BatchStage, MapTransformer, ReadStage
+from streamdata.exec.operators.map_transformer import (
+    BatchStage,
+    MapTransformer,
+    ReadStage,
+)
 from streamdata.exec.operators.output_splitter import OutputSplitterOperator
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.exec.operators.union import UnionOperator
 from streamdata.exec.operators.zip import ZipOperator
 from streamdata.io.datasource import BlockMetadata, ReadTask
-
-from exec_testutil import column_values, make_bundles
 
 RUNTIME_INIT = {"num_cpus": 2}
 

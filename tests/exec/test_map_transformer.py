@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import cloudpickle
-
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -11,9 +10,19 @@ import pytest
 
 from streamdata.errors import ColumnNotFoundError, UDFReturnError
 from streamdata.exec.operators.map_task import MapWorker, run_map_task
-from streamdata.exec.operators.map_transformer import (BatchStage, FilterStage, FlatMapStage, MapTransformer,
-                                                       ProjectStage, RandomSampleStage, ReadStage, RowStage,
-                                                       TaskContext, WithColumnStage, WriteStage)
+from streamdata.exec.operators.map_transformer import (
+    BatchStage,
+    FilterStage,
+    FlatMapStage,
+    MapTransformer,
+    ProjectStage,
+    RandomSampleStage,
+    ReadStage,
+    RowStage,
+    TaskContext,
+    WithColumnStage,
+    WriteStage,
+)
 from streamdata.io.datasink import Datasink
 from streamdata.io.datasource import BlockMetadata, ReadTask
 

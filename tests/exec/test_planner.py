@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import pytest
+from exec_testutil import column_values
 
 from streamdata.context import DataContext
 from streamdata.exec.executor import StreamingExecutor
@@ -22,8 +23,6 @@ from streamdata.io.datasink import Datasink
 from streamdata.io.memory import RangeDatasource
 from streamdata.plan import logical as L
 from streamdata.plan.planner import map_stages, plan
-
-from exec_testutil import column_values
 
 RUNTIME_INIT = {"num_cpus": 2}
 

@@ -5,11 +5,23 @@ from __future__ import annotations
 import pytest
 
 from streamdata.exec.autoscaler import ActorPoolState, decide_scaling
-from streamdata.exec.backpressure import liveness_pick, may_launch, pick_next, select_dispatch
+from streamdata.exec.backpressure import (
+    liveness_pick,
+    may_launch,
+    pick_next,
+    select_dispatch,
+)
 from streamdata.exec.interfaces import ExecutionResources as R
-from streamdata.exec.resources import (OpResourceState, PoolSpec, can_afford_actor, charge_downstream_usage,
-                                       fits, memory_allowances, object_store_budget,
-                                       plan_cpu_oversubscription)
+from streamdata.exec.resources import (
+    OpResourceState,
+    PoolSpec,
+    can_afford_actor,
+    charge_downstream_usage,
+    fits,
+    memory_allowances,
+    object_store_budget,
+    plan_cpu_oversubscription,
+)
 
 MB = 1024 * 1024
 

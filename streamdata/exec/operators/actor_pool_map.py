@@ -12,7 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamdata.exec.autoscaler import ActorPoolState
-from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources, OpTask, PhysicalOperator
+from streamdata.exec.interfaces import (
+    ExecutionOptions,
+    ExecutionResources,
+    OpTask,
+    PhysicalOperator,
+)
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import MapWorker
 from streamdata.exec.operators.map_transformer import MapTransformer

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from collections import deque
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
 
 from streamdata.exec.interfaces import ExecutionOptions, PhysicalOperator, RefBundle
 

@@ -13,8 +13,13 @@ from collections import deque
 from typing import Any
 
 from streamdata.errors import TaskError
-from streamdata.exec.interfaces import (ExecutionOptions, ExecutionResources, OpTask,
-                                        PhysicalOperator, RefBundle)
+from streamdata.exec.interfaces import (
+    ExecutionOptions,
+    ExecutionResources,
+    OpTask,
+    PhysicalOperator,
+    RefBundle,
+)
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 
 

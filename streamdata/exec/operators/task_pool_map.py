@@ -8,7 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources, PhysicalOperator
+from streamdata.exec.interfaces import (
+    ExecutionOptions,
+    ExecutionResources,
+    PhysicalOperator,
+)
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import map_task_entry
 from streamdata.exec.operators.map_transformer import MapTransformer

@@ -10,7 +10,7 @@ Example:
 from __future__ import annotations
 
 from collections import deque
-from typing import Sequence
+from collections.abc import Sequence
 
 from streamdata.exec.interfaces import PhysicalOperator, RefBundle
 
