@@ -65,7 +65,7 @@ class AutoscalingConfig:
             raise ValueError("autoscaling_config metrics_interval_s must be > 0")
 
     @classmethod
-    def from_value(cls, value: "AutoscalingConfig | dict[str, Any]") -> "AutoscalingConfig":
+    def from_value(cls, value: AutoscalingConfig | dict[str, Any]) -> AutoscalingConfig:
         """A config from a dict (unknown keys are an error) or a config.
 
         Example:

@@ -190,9 +190,9 @@ class ServeController:
                 prefix = app.route_prefix
                 if prefix is None:
                     continue
-                if path == prefix or path.startswith(prefix.rstrip("/") + "/") or prefix == "/":
-                    if best is None or len(prefix) > len(best.route_prefix or ""):
-                        best = app
+                matches = path == prefix or path.startswith(prefix.rstrip("/") + "/")
+                if matches and (best is None or len(prefix) > len(best.route_prefix or "")):
+                    best = app
             return best
 
     def status(self) -> dict[str, dict[str, dict[str, Any]]]:

@@ -99,7 +99,7 @@ class Deployment:
     def is_function(self) -> bool:
         return not inspect.isclass(self._target)
 
-    def options(self, **changes: Any) -> "Deployment":
+    def options(self, **changes: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed.
 
         Example:
@@ -116,7 +116,7 @@ class Deployment:
             settings["autoscaling_config"] = None
         return deployment(self._target, **settings)
 
-    def bind(self, *args: Any, **kwargs: Any) -> "Application":
+    def bind(self, *args: Any, **kwargs: Any) -> Application:
         """An application of this deployment built with ``args``/``kwargs`` (which may
         hold other applications: their handles are passed in their place)."""
         if self.is_function and (args or kwargs):

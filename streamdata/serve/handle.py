@@ -87,11 +87,11 @@ class DeploymentHandle:
         """Route a call of the deployment's ``method_name`` (``__call__`` by default)."""
         return DeploymentResponse(self._router.submit(self._method_name, args, kwargs), self._router)
 
-    def options(self, *, method_name: str | None = None, **_ignored: Any) -> "DeploymentHandle":
+    def options(self, *, method_name: str | None = None, **_ignored: Any) -> DeploymentHandle:
         """A handle calling ``method_name`` (other Ray options are accepted and ignored)."""
         return DeploymentHandle(self._router, method_name or self._method_name)
 
-    def __getattr__(self, name: str) -> "DeploymentHandle":
+    def __getattr__(self, name: str) -> DeploymentHandle:
         if name.startswith("_"):
             raise AttributeError(name)
         return DeploymentHandle(self._router, name)

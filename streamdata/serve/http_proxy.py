@@ -54,7 +54,7 @@ def error_payload(exc: BaseException) -> dict[str, str]:
 class HTTPProxy:
     """Serves the controller's applications over HTTP, in a daemon thread."""
 
-    def __init__(self, controller: "ServeController", host: str, port: int) -> None:
+    def __init__(self, controller: ServeController, host: str, port: int) -> None:
         self.controller = controller
         metrics = controller.metrics
         self.requests = metrics.counter("streamdata_serve_http_requests_total",

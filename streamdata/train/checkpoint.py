@@ -45,7 +45,7 @@ class Checkpoint:
         self.path = os.fspath(path)
 
     @classmethod
-    def from_directory(cls, path: str | os.PathLike) -> "Checkpoint":
+    def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
         """A checkpoint of the files in ``path`` (a directory that must exist).
 
         Example:

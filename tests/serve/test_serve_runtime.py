@@ -9,7 +9,6 @@ import gc
 import json
 import os
 import signal
-import threading
 import time
 import urllib.error
 import urllib.request

@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import pickle
 import threading
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -112,10 +113,10 @@ def test_checkpoint_round_trip(tmp_path: Any) -> None:
     ckpt = Checkpoint.from_directory(src)
     assert pickle.loads(pickle.dumps(ckpt)) == ckpt
     with ckpt.as_directory() as d:
-        assert open(os.path.join(d, "w.txt")).read() == "weights"
+        assert Path(d, "w.txt").read_text() == "weights"
     out = ckpt.to_directory(tmp_path / "out")
     assert sorted(os.listdir(out)) == ["sub", "w.txt"]
-    assert open(os.path.join(out, "sub", "x")).read() == "x"
+    assert Path(out, "sub", "x").read_text() == "x"
     assert ckpt.get_metadata() == {}
     ckpt.set_metadata({"epoch": 1})
     ckpt.update_metadata({"loss": 0.5})
