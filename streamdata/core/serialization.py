@@ -26,6 +26,7 @@ Example:
 from __future__ import annotations
 
 import io
+import os
 import pickle
 import struct
 import threading
@@ -110,11 +111,16 @@ class SerializedObject:
             if n:
                 if not b.contiguous:
                     b = memoryview(b.tobytes())
-                dest[base + off:base + off + n] = b.cast("B") if b.format != "B" or b.ndim != 1 else b
+                b = b.cast("B") if b.format != "B" or b.ndim != 1 else b
+                if n >= PARALLEL_COPY_BYTES:
+                    _parallel_copy(dest[base + off:base + off + n], b)
+                else:
+                    dest[base + off:base + off + n] = b
         if self.tables:
             pa = sys.modules["pyarrow"]
             for (off, n), table in zip(layout_tabs, self.tables):
                 sink = pa.FixedSizeBufferWriter(pa.py_buffer(dest[base + off:base + off + n]))
+                sink.set_memcopy_threads(COPY_THREADS)
                 with pa.ipc.new_stream(sink, table.schema) as writer:
                     writer.write_table(table)
 
@@ -122,6 +128,18 @@ class SerializedObject:
         out = bytearray(self.total_bytes)
         self.write_into(memoryview(out))
         return bytes(out)
+
+
+#: buffers at least this large are copied by several threads (memory bandwidth, not one core)
+PARALLEL_COPY_BYTES = 8 << 20
+COPY_THREADS = max(1, min(4, os.cpu_count() or 1))
+
+
+def _parallel_copy(dest: memoryview, src: memoryview) -> None:
+    import pyarrow as pa
+    sink = pa.FixedSizeBufferWriter(pa.py_buffer(dest))
+    sink.set_memcopy_threads(COPY_THREADS)
+    sink.write(src)
 
 
 def _ipc_size(table: Any) -> int:
