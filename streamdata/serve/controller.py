@@ -52,6 +52,7 @@ class _DeploymentState:
     policy: AutoscalingPolicy | None = None
     ids: Any = field(default_factory=itertools.count)
     next_check: float = 0.0
+    start_failures: int = 0  # replicas in a row whose constructor failed (backs the autoscaler off)
 
     def new_replica(self) -> tuple[str, Any, Any]:
         """Start one replica actor; returns its id, handle and the ref of its ``ready()``."""
@@ -249,7 +250,10 @@ class ServeController:
             return  # the deployment was deleted meanwhile
         if fut.exception() is not None:
             state.replicas.pop(replica_id, None)
+            state.start_failures += 1
+            state.next_check = time.monotonic() + min(30.0, 0.5 * 2 ** state.start_failures)
             return
+        state.start_failures = 0
         state.router.add_replica(replica_id, actor)
 
     def _retire(self, state: _DeploymentState, replica_id: str) -> None:

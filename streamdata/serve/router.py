@@ -4,7 +4,8 @@ replicas with a free slot ("power of two choices"), as Ray Serve's router.
 A replica takes at most ``max_ongoing_requests`` requests at once (counted
 here, by the process that routes). When every replica is full a request waits
 in the router's queue until one finishes, or, when the caller asked
-(``reject_when_full``, the HTTP ingress does), is refused at once. The choice
+(``reject_when_full``, the HTTP ingress does), is refused at once; with no
+replica at all (an autoscaled deployment at zero) it waits for one. The choice
 itself is the pure :func:`choose_replica`.
 
 Example:
@@ -143,7 +144,8 @@ class Router:
                                    f"{self.app_name!r} was shut down")
             slot = self._pick()
             if slot is None:
-                if reject_when_full:
+                # with no replica at all (starting, or scaled to zero) the request waits for one
+                if reject_when_full and any(not s.draining for s in self._replicas):
                     raise BackPressureError(
                         f"all {len(self._replicas)} replica(s) of deployment {self.deployment_name!r} have "
                         f"{self.max_ongoing_requests} requests ongoing (max_ongoing_requests)")

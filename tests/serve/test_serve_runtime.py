@@ -313,3 +313,16 @@ def test_autoscaling_follows_the_load() -> None:
     assert [r.result(timeout_s=30) for r in held] == [0, 1, 2]
     wait_until(lambda: replicas() == 1, what="scaling back to 1 replica")
     assert handle.remote(7).result(timeout_s=30) == 7
+
+
+@serve.deployment(num_cpus=0, autoscaling_config={"min_replicas": 0, "max_replicas": 1, "initial_replicas": 0,
+                                                  "downscale_delay_s": 0, "metrics_interval_s": 0.05})
+def from_zero(x: Any) -> Any:
+    return {"got": x}
+
+
+def test_scale_from_zero_serves_http_requests() -> None:
+    serve.run(from_zero.bind(), name="zero", http_port=0)
+    assert serve.status()["zero"]["from_zero"]["replicas"] == 0
+    assert post(serve.http_address() + "/", b"5") == (200, {"got": 5})  # waits for a replica, no 503
+    wait_until(lambda: serve.status()["zero"]["from_zero"]["replicas"] == 0, what="scaling back to zero")
