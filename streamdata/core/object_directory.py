@@ -129,6 +129,17 @@ class ObjectDirectory:
                 entry.waiters.append(callback)
         return ready
 
+    def ready_locations(self, obj_ids: list[str]) -> list[tuple] | None:
+        """The locations of ``obj_ids`` if every one is ready, else None."""
+        objects = self.objects
+        out = []
+        for obj_id in obj_ids:
+            entry = objects.get(obj_id)
+            if entry is None or entry.state != "ready":
+                return None
+            out.append(self.location_of(obj_id))
+        return out
+
     def location_of(self, obj_id: str) -> tuple:
         """Where a ready object is. A freed one (a late answer to a request that
         already gave up) reads as an ObjectFreedError."""

@@ -164,9 +164,22 @@ def recycle_or_delete(location: Location, shm_dir: str, pool_limit: int) -> None
         pass
 
 
+#: mappings alive in this process, by path: a second get of the same object maps nothing
+_mapped: "weakref.WeakValueDictionary[str, mmap.mmap]" = weakref.WeakValueDictionary()
+
+
 def map_file(path: str) -> memoryview:
     """Map a stored object read-only. The returned view keeps the mapping alive,
-    and a shared lock on the file marks it as in use until the mapping is gone."""
+    and a shared lock on the file marks it as in use until the mapping is gone.
+
+    Paths are never reused for another object (ids are unique), so a mapping
+    still alive for ``path`` is the object's and is shared."""
+    mm = _mapped.get(path)
+    if mm is not None:
+        try:
+            return memoryview(mm)
+        except ValueError:  # closed meanwhile
+            pass
     fd = os.open(path, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_SH)
@@ -176,6 +189,7 @@ def map_file(path: str) -> memoryview:
         os.close(fd)
         raise
     weakref.finalize(mm, os.close, fd)
+    _mapped[path] = mm
     return memoryview(mm)
 
 

@@ -348,6 +348,11 @@ class Runtime(ClientBase):
             self.submit_spec(spec)
 
     def _fetch_locations(self, ids: list[str], timeout: float | None) -> list:
+        with self.lock:  # fast path: everything is ready already
+            self.apply_local_refs()
+            locations = self.directory.ready_locations(ids)
+        if locations is not None:
+            return locations
         return self._call("get", ids, timeout, timeout=timeout)
 
     def _store(self, obj_id: str, value: Any) -> None:
