@@ -282,3 +282,26 @@ def test_limit_zero_and_exact_block_boundary(runtime: Any, ctx: DataContext) -> 
     assert run(LimitOperator(0, InputDataOperator("in", bundles=make_bundles(3))), ctx) == []
     out = run(LimitOperator(200, InputDataOperator("in", bundles=make_bundles(5))), ctx)
     assert column_values(out) == list(range(200)) and all(len(b.blocks) == 1 for b in out)
+
+
+def test_actor_udf_and_constructor_errors_name_the_operator(runtime: Any, ctx: DataContext) -> None:
+    class BadCall:
+        def __call__(self, b: dict) -> dict:
+            raise ValueError("bad call")
+
+    class BadInit:
+        def __init__(self) -> None:
+            raise RuntimeError("bad init")
+
+        def __call__(self, b: dict) -> dict:
+            return b
+
+    pool = ActorPoolMapOperator("MapBatches(BadCall)", InputDataOperator("in", bundles=make_bundles(2)),
+                                MapTransformer([BatchStage(name="c", fn=BadCall)]), min_size=1, max_size=1)
+    with pytest.raises(ValueError, match=r"MapBatches\(BadCall\) failed: ValueError: bad call"):
+        run(pool, ctx)
+    pool = ActorPoolMapOperator("MapBatches(BadInit)", InputDataOperator("in", bundles=make_bundles(2)),
+                                MapTransformer([BatchStage(name="i", fn=BadInit)]), min_size=1, max_size=1)
+    with pytest.raises(RuntimeError, match=r"MapBatches\(BadInit\) failed: RuntimeError: bad init") as info:
+        run(pool, ctx)
+    assert "__init__" in str(info.value).split("Remote traceback")[1]

@@ -125,12 +125,21 @@ class MapWorker:
             DataContext._set_current(data_context)
         self._data_context = data_context
         self._transformer = transformer
-        self._transformer.init()
+        self._init_error: BaseException | None = None
+        try:
+            self._transformer.init()
+        except Exception as exc:  # noqa: BLE001 - raised by ready(), as the user's own error
+            self._init_error = exc
 
     def ready(self) -> bool:
-        """Returns once the constructor ran (the pool waits on it)."""
+        """Returns once the constructor ran (the pool waits on it); raises what the user's
+        constructor raised, so the error keeps its type and traceback."""
+        if self._init_error is not None:
+            raise self._init_error
         return True
 
     def submit(self, ctx: TaskContext, *inputs: Any) -> tuple[pa.Table, TaskOutput]:
         """One call: run the chain over ``inputs``."""
+        if self._init_error is not None:
+            raise self._init_error
         return run_map_task(self._transformer, ctx, *inputs)
