@@ -211,11 +211,11 @@ class WorkerGroup:
         self.pids: list[int] = []
         self.ranks: list[RankInfo] = []
         actor_cls = rt.remote(TrainWorker)
+        workers: list[Any] = []
         try:
             if spec.bundle:
                 self._pg = rt.placement_group([dict(spec.bundle) for _ in range(num_workers)], strategy="PACK")
                 rt.get(self._pg.ready())
-            workers = []
             for i in range(num_workers):
                 options = dict(spec.options)
                 if self._pg is not None:
@@ -223,7 +223,7 @@ class WorkerGroup:
                 workers.append(actor_cls.options(**options).remote())
             infos = rt.get([w.node_info.remote() for w in workers])
         except BaseException:
-            self.workers = locals().get("workers", [])
+            self.workers = workers
             self.shutdown(graceful=False)
             raise
         ranks = assign_ranks([info["node"] for info in infos])
