@@ -14,7 +14,7 @@ Example:
 
 from __future__ import annotations
 
-from streamdata import aggregate, exceptions
+from streamdata import aggregate, exceptions, serve, train
 from streamdata.context import DataContext
 from streamdata.core.api import (
     ActorClass,
@@ -71,6 +71,8 @@ __all__ = [
     "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
     "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions",
+    # hooks for training and serving (Ray Train's and Ray Serve's names)
+    "train", "serve",
     # data (Ray Data's names)
     "DataContext", "Dataset", "MaterializedDataset", "GroupedData", "DataIterator", "ActorPoolStrategy",
     "TaskPoolStrategy", "aggregate", "col", "lit",

@@ -409,7 +409,22 @@ def main() -> None:
     protocol.set_client(worker.client)
     conn.send_bytes(pickle.dumps(("hello", worker_id, os.getpid()), protocol=5))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
+    _preload()
     worker.main_loop()
+
+
+#: modules nearly every data task needs: imported while the worker is idle after
+#: start-up instead of inside the user's first task
+PRELOAD = ("numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pandas", "fsspec")
+
+
+def _preload() -> None:
+    import importlib
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
 
 
 if __name__ == "__main__":
