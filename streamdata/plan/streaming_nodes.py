@@ -1,0 +1,72 @@
+"""Logical nodes that stream blocks through without a barrier or user code.
+
+:class:`Limit` (the first rows of one input), :class:`Union` (the rows of several
+inputs, one after another) and :class:`Zip` (the columns of two inputs side by side).
+
+Example:
+    >>> from streamdata.plan.io_nodes import InputData
+    >>> zipped = Zip(inputs=(InputData(), InputData()))
+    >>> zipped.infer_schema([pa.schema([("a", pa.int64())]), pa.schema([("a", pa.string())])]).names
+    ['a', 'a_1']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import pyarrow as pa
+
+from streamdata.errors import PlanError
+from streamdata.plan.nodes_base import LogicalNode, _check_positive_int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Limit(LogicalNode):
+    """The first ``limit`` rows."""
+
+    limit: int
+
+    preserves_columns: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        LogicalNode.__post_init__(self)
+        _check_positive_int("limit", self.limit, minimum=0)
+
+    @property
+    def name(self) -> str:
+        return f"Limit({self.limit})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Union(LogicalNode):
+    """The rows of every input, one after another."""
+
+    arity: ClassVar[int | None] = None
+    preserves_columns: ClassVar[bool] = True
+
+    def _check_arity(self) -> None:
+        if len(self.inputs) < 2:
+            raise PlanError(f"Union needs at least two inputs, got {len(self.inputs)}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Zip(LogicalNode):
+    """The columns of both inputs side by side (equal row counts)."""
+
+    arity: ClassVar[int | None] = 2
+
+    def infer_schema(self, input_schemas: list[pa.Schema | None]) -> pa.Schema | None:
+        if len(input_schemas) != 2 or None in input_schemas:
+            return None
+        left, right = input_schemas
+        fields = list(left)
+        for f in right:
+            name = f.name
+            while name in [g.name for g in fields]:
+                name = f"{name}_1"
+            fields.append(f.with_name(name))
+        return pa.schema(fields)
+
+
+__all__ = ["Limit", "Union", "Zip"]
