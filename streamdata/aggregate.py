@@ -13,6 +13,9 @@ aggregations (:class:`AggregateFn` in Ray's accumulator style, or a subclass of
 Output columns are named like Ray's: ``count()``, ``sum(b)``, ``mean(b)``...
 unless ``alias_name`` is given.
 
+:class:`AggregateFn`, the base of every aggregation and of the protocol the
+group-by engine calls, lives in :mod:`streamdata.aggregate_fn`; import it from here.
+
 Example:
     >>> import pyarrow as pa
     >>> from streamdata.exec.shuffle.groupby import aggregate_table
@@ -30,18 +33,13 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streamdata.aggregate_fn import AggregateFn, Arrays, States
 from streamdata.errors import PlanError, SchemaError
 from streamdata.exec.shuffle import list_states as LS
-from streamdata.exec.shuffle import py_aggregate as PY
 from streamdata.exec.shuffle.list_states import to_numpy as _np
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.exec.shuffle.grouping import Groups, HashAgg
-
-
-#: accumulator columns of one aggregation, one value per group
-States = list[pa.Array]
-Arrays = Sequence[pa.Array]
 
 
 def _hash_agg(values: Any, func: str, options: Any = None) -> HashAgg:
@@ -49,109 +47,7 @@ def _hash_agg(values: Any, func: str, options: Any = None) -> HashAgg:
     return HashAgg(values, func, options)
 
 
-# =========================================================================== base classes
-
-
-class AggregateFn:
-    """A user-defined aggregation in the accumulator style (Ray's ``AggregateFn``).
-
-    Args:
-        init: ``init(key) -> accumulator``: the empty accumulator of a group (``key``
-            is the group's key: a value, a tuple for several key columns, None for a
-            global aggregation).
-        merge: ``merge(a, b) -> accumulator``: combine two accumulators.
-        name: the output column name.
-        accumulate_row: ``accumulate_row(acc, row_dict) -> acc``, called per row.
-        accumulate_block: ``accumulate_block(acc, block) -> acc``, called per group
-            and block with a ``pyarrow.Table`` (the vectorized alternative; give
-            exactly one of ``accumulate_row`` and ``accumulate_block``).
-        finalize: ``finalize(acc) -> value`` (default: the accumulator itself).
-        zero_factory: ``zero_factory() -> accumulator``; may replace ``init`` when the
-            empty accumulator does not depend on the key.
-
-    Example:
-        >>> import pyarrow as pa
-        >>> from streamdata.exec.shuffle.groupby import aggregate_table
-        >>> prod = AggregateFn(init=lambda k: 1, merge=lambda a, b: a * b, name="prod",
-        ...                    accumulate_row=lambda a, row: a * row["x"])
-        >>> aggregate_table(pa.table({"x": [1, 2, 3, 4]}), [], [prod]).to_pylist()
-        [{'prod': 24}]
-    """
-
-    def __init__(self, init: Callable[[Any], Any] | None = None,
-                 merge: Callable[[Any, Any], Any] | None = None,
-                 name: str | None = None,
-                 accumulate_row: Callable[[Any, dict[str, Any]], Any] | None = None,
-                 accumulate_block: Callable[[Any, pa.Table], Any] | None = None,
-                 finalize: Callable[[Any], Any] | None = None, *,
-                 zero_factory: Callable[[], Any] | None = None) -> None:
-        if init is None and zero_factory is None:
-            raise PlanError("AggregateFn needs init(key) or zero_factory()")
-        if merge is None:
-            raise PlanError("AggregateFn needs merge(a, b)")
-        if (accumulate_row is None) == (accumulate_block is None):
-            raise PlanError("AggregateFn needs exactly one of accumulate_row and accumulate_block")
-        if not isinstance(name, str) or not name:
-            raise PlanError(f"AggregateFn needs a name (the output column), got {name!r}")
-        self.name = name
-        self._init = init
-        self._zero = zero_factory
-        self._merge_fn = merge
-        self._acc_row = accumulate_row
-        self._acc_block = accumulate_block
-        self._finalize_fn = finalize
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}(name={self.name!r})"
-
-    # ------------------------------------------------------------------ Python hooks
-    def _py_zero(self, key: Any) -> Any:
-        return self._init(key) if self._init is not None else self._zero()  # type: ignore[misc]
-
-    def _py_accumulate(self, key: Any, block: pa.Table) -> Any:
-        acc = self._py_zero(key)
-        if self._acc_block is not None:
-            return self._acc_block(acc, block)
-        for row in block.to_pylist():
-            acc = self._acc_row(acc, row)  # type: ignore[misc]
-        return acc
-
-    def _py_merge(self, a: Any, b: Any) -> Any:
-        return self._merge_fn(a, b)  # type: ignore[misc]
-
-    def _py_finalize(self, acc: Any) -> Any:
-        return acc if self._finalize_fn is None else self._finalize_fn(acc)
-
-    # ------------------------------------------------------------------ engine protocol
-    # The engine (streamdata.exec.shuffle.groupby) calls these; accumulators are
-    # lists of Arrow arrays with one value per group. The defaults below run the
-    # Python hooks once per group, keeping each accumulator pickled in a binary column.
-
-    def _input_columns(self) -> list[str]:
-        """Columns the aggregation reads (checked before it runs)."""
-        return []
-
-    def _needs_rows(self, phase: str) -> bool:
-        """Whether the ``"partial"`` or ``"merge"`` step needs each group's rows."""
-        return True
-
-    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
-        return []
-
-    def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
-        return PY.partial_states(self, block, groups)
-
-    def _merge_requests(self, states: Sequence[pa.Array]) -> list[HashAgg]:
-        return []
-
-    def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
-        return PY.merge_states(self, states, groups)
-
-    def _finalize_states(self, states: Sequence[pa.Array]) -> pa.Array:
-        return PY.finalize_states(self, states)
-
-    def _identity_states(self) -> States:
-        return [PY.pickled([self._py_zero(None)])]
+# =========================================================================== method-style base
 
 
 class AggregateFnV2(AggregateFn):
