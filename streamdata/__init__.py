@@ -8,8 +8,10 @@ Example:
     >>> @sd.remote
     ... def square(x):
     ...     return x * x
-    >>> sd.get([square.remote(i) for i in range(4)])
+    >>> sd.get([square.remote(i) for i in (0, 1, 2, 3)])
     [0, 1, 4, 9]
+    >>> sd.range(5).map(lambda row: {"sq": row["id"] ** 2}).take_all()
+    [{'sq': 0}, {'sq': 1}, {'sq': 4}, {'sq': 9}, {'sq': 16}]
 """
 
 from __future__ import annotations
