@@ -435,6 +435,13 @@ class _ParquetFileWriter(FileWriter):
         super().__init__(f, schema)
         self._writer = pq.ParquetWriter(f, schema, **options)
         self._row_group_size = row_group_size
+        # Blocks are buffered into row groups of about ROW_GROUP_ROWS rows (or
+        # target_max_block_size bytes): writing many small row groups is about twice
+        # as slow as one large one, and makes files slower to read.
+        self._pending: list[pa.Table] = []
+        self._pending_rows = 0
+        self._pending_bytes = 0
+        self._max_bytes = DataContext.get_current().target_max_block_size
 
     def accepts(self, table: pa.Table) -> bool:
         return table.schema.equals(self.schema, check_metadata=False)
@@ -442,10 +449,27 @@ class _ParquetFileWriter(FileWriter):
     def write(self, table: pa.Table) -> None:
         if not table.schema.equals(self.schema):
             table = table.replace_schema_metadata(self.schema.metadata)
+        self._pending.append(table)
+        self._pending_rows += table.num_rows
+        self._pending_bytes += table.nbytes
+        if (self._pending_rows >= (self._row_group_size or ROW_GROUP_ROWS)
+                or self._pending_bytes >= self._max_bytes):
+            self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(self._pending)
+        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
         self._writer.write_table(table, row_group_size=self._row_group_size)
 
     def close(self) -> None:
+        self._flush()
         self._writer.close()
+
+
+#: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)
+ROW_GROUP_ROWS = 1024 * 1024
 
 
 def _hive_dir(names: list[str], values: list[Any]) -> str:
