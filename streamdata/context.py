@@ -60,6 +60,9 @@ class DataContext:
             None means one whole block per call.
         shuffle_num_partitions: partitions of all-to-all operations; None chooses from size.
         eager_free: free intermediate blocks as soon as they are consumed. Default True.
+        preserve_order: operators emit blocks in the order of their inputs (deterministic
+            output order, e.g. for ``take_all``); False lets a block that finishes early
+            overtake slower ones. Default True.
         verbose_stats_logs: print ``stats()`` after each execution. Default False.
     """
 
@@ -76,6 +79,7 @@ class DataContext:
     default_batch_size: int | None = None
     shuffle_num_partitions: int | None = None
     eager_free: bool = True
+    preserve_order: bool = True
     verbose_stats_logs: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -38,13 +38,10 @@ def runtime() -> Iterator[None]:
 @pytest.fixture
 def ordered() -> Iterator[None]:
     ctx = DataContext.get_current()
-    before = ctx.extra.get("preserve_order")
-    ctx.extra["preserve_order"] = True
+    before = ctx.preserve_order
+    ctx.preserve_order = True
     yield
-    if before is None:
-        ctx.extra.pop("preserve_order", None)
-    else:
-        ctx.extra["preserve_order"] = before
+    ctx.preserve_order = before
 
 
 def rng(n: int, blocks: int | None = None) -> Dataset:

@@ -227,7 +227,7 @@ class OutputIterator(Iterator[RefBundle]):
 class StreamingExecutor:
     """Runs physical DAGs on the runtime with bounded memory.
 
-    Outputs keep the order of the inputs (``DataContext.extra["preserve_order"]``,
+    Outputs keep the order of the inputs (``DataContext.preserve_order``,
     default True); set it to False to let fast tasks overtake slow ones.
 
     Args:
@@ -283,7 +283,7 @@ class StreamingExecutor:
         self.oversubscribed = apply_cpu_oversubscription(ops, self._limits.cpu)
         options = ExecutionOptions(
             resource_limits=self._limits,
-            preserve_order=bool(self.ctx.extra.get("preserve_order", True)),
+            preserve_order=self.ctx.preserve_order,
             max_errored_blocks=self.ctx.max_errored_blocks,
             target_max_block_size=self.ctx.target_max_block_size,
             error_budget=ErrorBudget(self.ctx.max_errored_blocks),

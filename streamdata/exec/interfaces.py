@@ -199,7 +199,7 @@ class ExecutionOptions:
     Attributes:
         resource_limits: CPU/GPU/object-store budget for the whole execution.
         preserve_order: emit outputs in input order (the executor sets it from
-            ``DataContext.extra['preserve_order']``, default True).
+            ``DataContext.preserve_order``, default True).
         max_errored_blocks: blocks that may fail before the execution fails (-1: no limit).
         target_max_block_size: outputs larger than this are split into several blocks.
         error_budget: the failed blocks this execution tolerates, shared by its operators.

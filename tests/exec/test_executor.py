@@ -45,7 +45,7 @@ def test_task_map_transforms_every_row(runtime: Any, ctx: DataContext) -> None:
 
 
 def test_preserve_order_keeps_input_order(runtime: Any, ctx: DataContext) -> None:
-    ctx.extra["preserve_order"] = True
+    ctx.preserve_order = True
 
     def jitter(b: dict) -> dict:
         import time
@@ -177,7 +177,7 @@ def test_limit_stops_upstream_work(runtime: Any, ctx: DataContext) -> None:
 
 
 def test_union_and_zip(runtime: Any, ctx: DataContext) -> None:
-    ctx.extra["preserve_order"] = True
+    ctx.preserve_order = True
     a = InputDataOperator("a", bundles=make_bundles(2, rows=5))
     b = InputDataOperator("b", bundles=make_bundles(3, rows=5, start=100))
     assert column_values(run(UnionOperator([a, b]), ctx)) == list(range(10)) + list(range(100, 115))

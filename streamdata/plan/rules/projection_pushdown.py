@@ -125,12 +125,12 @@ def _union(a: Columns, b: Columns) -> Columns:
 
 
 def _aggregate_columns(node: Aggregate) -> Columns:
-    from streamdata.aggregate import AggregateFnV2
+    from streamdata.aggregate import is_builtin
     cols = set(node.keys)
     for agg in node.aggs:
-        # built-ins (streamdata.aggregate's own classes) read only their `on` column;
-        # a user's aggregation may read any column of the rows it is given
-        if not isinstance(agg, AggregateFnV2) or type(agg).__module__ != "streamdata.aggregate":
+        # built-ins read only their `on` column; a user's aggregation may read any
+        # column of the rows it is given
+        if not is_builtin(agg):
             return None
         cols.update(agg._input_columns())
     return frozenset(cols)
