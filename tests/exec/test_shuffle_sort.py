@@ -157,3 +157,24 @@ def test_numeric_fast_path_agrees_with_arrow_ordering(order: str, kind: str) -> 
         [sorted(p.column("row").to_pylist()) for p in generic]
     assert [p.column("row").to_pylist() for p in fast] == \
         [sorted(p.column("row").to_pylist()) for p in fast]  # input order kept inside a part
+
+
+def test_single_numeric_key_fast_path_matches_a_stable_sort() -> None:
+    """Distinct floats/ints take numpy's quicksort; ties, NaNs and nulls keep Arrow's
+    stable sort. Either way the result equals pandas' stable sort."""
+    import pandas as pd
+
+    rng = np.random.default_rng(7)
+    cases = {
+        "distinct floats": rng.random(5000),
+        "ties": rng.integers(0, 20, 5000).astype(np.float64),
+        "nan": np.where(rng.random(5000) < 0.1, np.nan, rng.random(5000)),
+        "distinct ints": rng.permutation(5000),
+    }
+    for name, values in cases.items():
+        table = pa.table({"k": values, "pos": np.arange(len(values))})
+        for descending in (False, True):
+            got = sort_table(table, [("k", "descending" if descending else "ascending")])
+            want = (pd.DataFrame({"k": values, "pos": np.arange(len(values))})
+                    .sort_values("k", ascending=not descending, kind="stable", na_position="last"))
+            assert got.column("pos").to_pylist() == want["pos"].tolist(), (name, descending)
