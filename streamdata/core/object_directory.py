@@ -129,6 +129,22 @@ class ObjectDirectory:
                 entry.waiters.append(callback)
         return ready
 
+    def ready_ids(self, obj_ids: list[str]) -> list[str]:
+        """Those of ``obj_ids`` that are ready now (an unknown id counts as ready: it
+        reads as freed)."""
+        objects = self.objects
+        return [i for i in obj_ids if (e := objects.get(i)) is None or e.state == "ready"]
+
+    def forget_waiter(self, obj_ids: list[str], callback: Callable[[str], None]) -> None:
+        """Unregister ``callback`` (a wait that finished or gave up) from ``obj_ids``."""
+        for obj_id in obj_ids:
+            entry = self.objects.get(obj_id)
+            if entry is not None and entry.waiters:
+                try:
+                    entry.waiters.remove(callback)
+                except ValueError:
+                    pass
+
     def ready_locations(self, obj_ids: list[str]) -> list[tuple] | None:
         """The locations of ``obj_ids`` if every one is ready, else None."""
         objects = self.objects

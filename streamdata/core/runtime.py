@@ -290,12 +290,17 @@ class Runtime(ClientBase):
 
     def op_wait(self, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
                 timeout: float | None) -> None:
-        ready: set[str] = set()
+        directory = self.directory
+        ready: set[str] = set(directory.ready_ids(ids))
+        if len(ready) >= num_returns or timeout == 0:  # a poll: nothing to register
+            reply(ready)
+            return
         done = [False]
 
         def finish() -> None:
             if not done[0]:
                 done[0] = True
+                directory.forget_waiter([i for i in ids if i not in ready], on_ready)
                 reply(ready)
 
         def on_ready(obj_id: str) -> None:
@@ -303,10 +308,8 @@ class Runtime(ClientBase):
             if len(ready) >= num_returns:
                 finish()
 
-        ready.update(self.directory.when_ready(ids, on_ready))
-        if len(ready) >= num_returns or timeout == 0:
-            finish()
-        elif timeout is not None:
+        directory.when_ready([i for i in ids if i not in ready], on_ready)
+        if timeout is not None:
             self.add_timer(timeout, finish)
 
     def op_store_stats(self, reply: Callable, fail: Callable) -> None:

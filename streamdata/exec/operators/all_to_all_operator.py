@@ -57,7 +57,6 @@ from streamdata.exec.operators.all_to_all_policy import (
     group_by_size,
 )
 from streamdata.exec.operators.all_to_all_spec import JoinSpec, ShuffleSpec
-from streamdata.io.datasource import BlockMetadata
 
 
 @dataclass(slots=True)
@@ -426,18 +425,13 @@ class AllToAllOperator(PhysicalOperator):
                     refs[j] = None
 
     def _on_reduce_output(self, j: int, block_ref: Any, out: Any) -> None:
-        refs = list(out.extra_refs)
-        if len(out.metas) == len(refs) + 1:
-            refs.append(block_ref)
         bundles = []
-        if out.metas:
-            bundle = RefBundle(blocks=tuple(zip(refs, out.metas)), owns_blocks=True)
+        bundle = out.bundle(block_ref)
+        if bundle is not None:
             self.metrics.on_output(bundle)
             bundles.append(bundle)
-        elif self._empty_output is None and out.schema is not None and len(out.schema):
-            self._empty_output = RefBundle(
-                blocks=((block_ref, BlockMetadata(num_rows=0, size_bytes=0, schema=out.schema)),),
-                owns_blocks=True)
+        elif self._empty_output is None:
+            self._empty_output = out.schema_bundle(block_ref)
         self._finished[j] = bundles
         while self._next_emit in self._finished:
             ready = self._finished.pop(self._next_emit)

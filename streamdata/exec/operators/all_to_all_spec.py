@@ -146,32 +146,20 @@ class RandomShuffleSpec(ShuffleSpec):
         return random_merge(sides[0], seed=self.seed, index=index)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class AggregateSpec(ShuffleSpec):
-    """``groupby(keys).aggregate(*aggs)`` / ``aggregate(*aggs)`` / distinct keys.
+class KeyRangeSpec(ShuffleSpec):
+    """A spec whose rows meet by group key: blocks are range partitioned on the keys
+    (ascending), so every key lands in exactly one reduce task and the output comes
+    sorted by key. Subclasses are dataclasses with a ``keys`` field."""
 
-    Each block is reduced to its partial aggregates as it arrives; partials are range
-    partitioned by key, so the output comes sorted by key (as Ray's).
-    """
-
+    __slots__ = ()
     keys: tuple[str, ...]
-    aggs: tuple[Any, ...]
-    has_prepare: bool = field(default=True, init=False)
-
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "needs_sample", bool(self.keys))
-        object.__setattr__(self, "single_partition", not self.keys)
 
     def _sort_keys(self) -> list[tuple[str, str]]:
         return [(k, "ascending") for k in self.keys]
 
     def validate(self, schema: pa.Schema, side: int) -> None:
-        G.validate_aggregation(schema, self.keys, self.aggs)
         if self.keys:
             S.check_sortable(schema, self._sort_keys())
-
-    def prepare(self, table: pa.Table) -> pa.Table:
-        return G.partial_aggregate(table, self.keys, self.aggs)
 
     def sample(self, table: pa.Table, seed: int) -> pa.Table | None:
         if not self.keys:
@@ -187,6 +175,30 @@ class AggregateSpec(ShuffleSpec):
             return [table]
         return S.range_partition(table, self._sort_keys(), boundaries)
 
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AggregateSpec(KeyRangeSpec):
+    """``groupby(keys).aggregate(*aggs)`` / ``aggregate(*aggs)`` / distinct keys.
+
+    Each block is reduced to its partial aggregates as it arrives; partials are range
+    partitioned by key, so the output comes sorted by key (as Ray's).
+    """
+
+    keys: tuple[str, ...]
+    aggs: tuple[Any, ...]
+    has_prepare: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "needs_sample", bool(self.keys))
+        object.__setattr__(self, "single_partition", not self.keys)
+
+    def validate(self, schema: pa.Schema, side: int) -> None:
+        G.validate_aggregation(schema, self.keys, self.aggs)
+        KeyRangeSpec.validate(self, schema, side)
+
+    def prepare(self, table: pa.Table) -> pa.Table:
+        return G.partial_aggregate(table, self.keys, self.aggs)
+
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
         parts = [p for p in sides[0] if p.num_columns]
         merged = G.merge_partials(parts, self.keys, self.aggs)
@@ -196,7 +208,7 @@ class AggregateSpec(ShuffleSpec):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class MapGroupsSpec(ShuffleSpec):
+class MapGroupsSpec(KeyRangeSpec):
     """``groupby(keys).map_groups(fn)``: whole groups meet in one reduce task, which calls
     ``fn`` once per group in key order (a callable class is built once per task).
 
@@ -217,27 +229,6 @@ class MapGroupsSpec(ShuffleSpec):
         object.__setattr__(self, "needs_sample", bool(self.keys))
         object.__setattr__(self, "single_partition", not self.keys)
         object.__setattr__(self, "split_output", self.apply_fn)
-
-    def _sort_keys(self) -> list[tuple[str, str]]:
-        return [(k, "ascending") for k in self.keys]
-
-    def validate(self, schema: pa.Schema, side: int) -> None:
-        if self.keys:
-            S.check_sortable(schema, self._sort_keys())
-
-    def sample(self, table: pa.Table, seed: int) -> pa.Table | None:
-        if not self.keys:
-            return None
-        return S.sample_keys(table, self._sort_keys(), SAMPLES_PER_BLOCK, seed=seed)
-
-    def boundaries(self, samples: Sequence[pa.Table], n: int) -> pa.Table | None:
-        return S.compute_boundaries(samples, self._sort_keys(), n) if self.keys else None
-
-    def partition(self, table: pa.Table, *, side: int, n: int, index: int,
-                  boundaries: pa.Table | None) -> list[pa.Table]:
-        if n == 1 or boundaries is None:
-            return [table]
-        return S.range_partition(table, self._sort_keys(), boundaries)
 
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
         if not self.apply_fn:

@@ -21,6 +21,7 @@ from typing import Any
 import pyarrow as pa
 
 from streamdata.exec.operators.all_to_all_spec import ShuffleSpec, _concat
+from streamdata.exec.operators.map_task import TaskOutput
 from streamdata.io.datasource import BlockMetadata
 
 
@@ -31,16 +32,6 @@ class PrepareInfo:
     meta: BlockMetadata
     wall_s: float
     fingerprint: int | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ReduceOutput:
-    """What the driver learns from a reduce task (see :func:`reduce_task`)."""
-
-    metas: tuple[BlockMetadata, ...]
-    extra_refs: tuple[Any, ...]
-    schema: pa.Schema | None
-    wall_s: float
 
 
 def _set_context(data_context: Any) -> None:
@@ -86,11 +77,11 @@ def map_task(spec: ShuffleSpec, side: int, n: int, index: int, boundaries: pa.Ta
 
 
 def reduce_task(spec: ShuffleSpec, index: int, counts: tuple[int, ...], target_max_block_size: int,
-                data_context: Any, *parts: pa.Table) -> tuple[pa.Table, ReduceOutput]:
+                data_context: Any, *parts: pa.Table) -> tuple[pa.Table, TaskOutput]:
     """Reduce ``parts`` (``counts[s]`` of them from input ``s``, in order) into output ``index``.
 
     Outputs above ``target_max_block_size`` are split; every block but the last is
-    ``put`` here and named in the returned :class:`ReduceOutput` (``num_returns=2``).
+    ``put`` here and named in the returned ``TaskOutput`` (``num_returns=2``).
     """
     _set_context(data_context)
     start = time.perf_counter()
@@ -103,7 +94,7 @@ def reduce_task(spec: ShuffleSpec, index: int, counts: tuple[int, ...], target_m
     return split_output(out, target_max_block_size, start)
 
 
-def split_output(out: pa.Table, target_max_block_size: int, start: float) -> tuple[pa.Table, ReduceOutput]:
+def split_output(out: pa.Table, target_max_block_size: int, start: float) -> tuple[pa.Table, TaskOutput]:
     """``out`` as blocks of at most about ``target_max_block_size`` bytes (the last one
     returned, the others put)."""
     from streamdata import block as B
@@ -118,11 +109,11 @@ def split_output(out: pa.Table, target_max_block_size: int, start: float) -> tup
     last = pieces[-1]
     if last.num_rows:
         metas.append(BlockMetadata.of(last))
-    return last, ReduceOutput(tuple(metas), tuple(extra), out.schema, time.perf_counter() - start)
+    return last, TaskOutput(tuple(metas), tuple(extra), out.schema, time.perf_counter() - start, 0.0)
 
 
 def assemble_task(slices: tuple[tuple[int, int, int], ...], target_max_block_size: int,
-                  *blocks: pa.Table) -> tuple[pa.Table, ReduceOutput]:
+                  *blocks: pa.Table) -> tuple[pa.Table, TaskOutput]:
     """Repartition without shuffle: one output block from row ranges of ``blocks``."""
     from streamdata.exec.shuffle.repartition import assemble
     start = time.perf_counter()
@@ -137,7 +128,6 @@ def count_rows_task(block: pa.Table) -> int:
 
 __all__ = [
     "PrepareInfo",
-    "ReduceOutput",
     "assemble_task",
     "count_rows_task",
     "map_task",

@@ -215,20 +215,14 @@ class MapOperator(PhysicalOperator):
         self.metrics.task_wall_s += out.wall_s
         if out.schema is not None and self.output_schema is None:
             self.output_schema = out.schema
-        refs = list(out.extra_refs)
-        if len(out.metas) == len(refs) + 1:
-            refs.append(block_ref)
         bundles = []
-        if out.metas:
-            bundle = RefBundle(blocks=tuple(zip(refs, out.metas)), owns_blocks=True)
+        bundle = out.bundle(block_ref)
+        if bundle is not None:
             self.metrics.on_output(bundle)
             bundles.append(bundle)
-        elif self._empty_output is None and out.schema is not None and len(out.schema):
+        elif self._empty_output is None:
             # keep one empty block: if nothing else comes out, it carries the schema
-            from streamdata.io.datasource import BlockMetadata
-            self._empty_output = RefBundle(
-                blocks=((block_ref, BlockMetadata(num_rows=0, size_bytes=0, schema=out.schema)),),
-                owns_blocks=True)
+            self._empty_output = out.schema_bundle(block_ref)
         self._finish_task(idx, bundles)
 
     def _finish_task(self, idx: int, bundles: list[RefBundle]) -> None:

@@ -24,6 +24,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.context import DataContext
+from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.io.datasource import BlockMetadata, ReadTask
 
@@ -45,6 +46,24 @@ class TaskOutput:
     schema: pa.Schema | None
     wall_s: float
     cpu_s: float
+
+    def bundle(self, block_ref: Any) -> RefBundle | None:
+        """The task's output blocks as one bundle (``block_ref`` is the returned,
+        last block), or None when no block came out."""
+        if not self.metas:
+            return None
+        refs = list(self.extra_refs)
+        if len(self.metas) == len(refs) + 1:
+            refs.append(block_ref)
+        return RefBundle(blocks=tuple(zip(refs, self.metas)), owns_blocks=True)
+
+    def schema_bundle(self, block_ref: Any) -> RefBundle | None:
+        """An empty block carrying the output schema (kept by operators in case
+        nothing else comes out), or None when the schema is unknown or empty."""
+        if self.schema is None or not len(self.schema):
+            return None
+        meta = BlockMetadata(num_rows=0, size_bytes=0, schema=self.schema)
+        return RefBundle(blocks=((block_ref, meta),), owns_blocks=True)
 
 
 def _input_files(inputs: tuple[Any, ...]) -> tuple[str, ...]:
