@@ -40,7 +40,8 @@ from streamdata.core.actor_manager import ActorManager
 from streamdata.core.object_directory import ObjectDirectory
 from streamdata.core.object_store import StoreAccounting, make_location, raise_open_file_limit
 from streamdata.core.placement import PlacementGroupManager
-from streamdata.core.protocol import ClientBase, error_from_payload
+from streamdata.core.requests import REQUESTS
+from streamdata.core.protocol import ClientBase
 from streamdata.core.resources import Grant, ResourcePool
 from streamdata.core.serialization import dumps_exception, serialize
 from streamdata.core.tasks import TaskRecord
@@ -218,14 +219,14 @@ class Runtime(ClientBase):
             reply(exc, ok=False)
 
         try:
-            handler = getattr(self, f"op_{op}")
-        except AttributeError:
+            handler = REQUESTS[op]
+        except KeyError:
             fail(StreamDataError(f"unknown runtime request {op!r}"))
             return
         if op in ("get", "wait"):
             self._block(worker, req_id)
         try:
-            handler(reply, fail, *args)
+            handler(self, reply, fail, *args)
         except BaseException as exc:  # noqa: BLE001
             fail(exc)
 
@@ -271,79 +272,6 @@ class Runtime(ClientBase):
         for delta, obj_id in object_ref_mod.tracker.drain():
             self.directory.change_refs(obj_id, delta)
 
-    # ------------------------------------------------------------------ requests (driver & workers)
-    def op_get(self, reply: Callable, fail: Callable, ids: list[str], timeout: float | None = None) -> None:
-        remaining = set(ids)
-
-        def on_ready(obj_id: str) -> None:
-            remaining.discard(obj_id)
-            if not remaining and not done[0]:
-                done[0] = True
-                reply([self.directory.location_of(i) for i in ids])
-
-        done = [False]
-        for obj_id in self.directory.when_ready(list(remaining), on_ready):
-            remaining.discard(obj_id)
-        if not remaining:
-            done[0] = True
-            reply([self.directory.location_of(i) for i in ids])
-
-    def op_wait(self, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
-                timeout: float | None) -> None:
-        directory = self.directory
-        ready: set[str] = set(directory.ready_ids(ids))
-        if len(ready) >= num_returns or timeout == 0:  # a poll: nothing to register
-            reply(ready)
-            return
-        done = [False]
-
-        def finish() -> None:
-            if not done[0]:
-                done[0] = True
-                directory.forget_waiter([i for i in ids if i not in ready], on_ready)
-                reply(ready)
-
-        def on_ready(obj_id: str) -> None:
-            ready.add(obj_id)
-            if len(ready) >= num_returns:
-                finish()
-
-        directory.when_ready([i for i in ids if i not in ready], on_ready)
-        if timeout is not None:
-            self.add_timer(timeout, finish)
-
-    def op_store_stats(self, reply: Callable, fail: Callable) -> None:
-        reply(self.directory.stats())
-
-    def op_available_resources(self, reply: Callable, fail: Callable) -> None:
-        reply({k: v for k, v in self.node.available.items() if v > 1e-9 or k in ("CPU",)})
-
-    def op_cluster_resources(self, reply: Callable, fail: Callable) -> None:
-        reply(dict(self.node.total))
-
-    def op_cancel(self, reply: Callable, fail: Callable, obj_id: str, force: bool) -> None:
-        self.cancel_task_of(obj_id, force)
-        reply(None)
-
-    def op_kill(self, reply: Callable, fail: Callable, actor_id: str, no_restart: bool) -> None:
-        self.actors.kill(actor_id, no_restart)
-        reply(None)
-
-    def op_get_actor(self, reply: Callable, fail: Callable, name: str, namespace: str | None) -> None:
-        reply(self.actors.lookup(name))
-
-    def op_pg_create(self, reply: Callable, fail: Callable, pg_id: str, ready_id: str,
-                     bundles: list[dict], strategy: str, name: str) -> None:
-        self.placement.create(pg_id, ready_id, bundles, strategy, name)
-        reply(None)
-
-    def op_pg_remove(self, reply: Callable, fail: Callable, pg_id: str) -> None:
-        self.placement.remove(pg_id)
-        reply(None)
-
-    def op_pg_table(self, reply: Callable, fail: Callable, pg_id: str) -> None:
-        reply(self.placement.table(pg_id))
-
     # ------------------------------------------------------------------ ClientBase transport (driver)
     def _submit(self, spec: dict) -> None:
         with self.lock:
@@ -378,7 +306,7 @@ class Runtime(ClientBase):
 
         with self.lock:
             self.apply_local_refs()
-            getattr(self, f"op_{op}")(reply, fail, *args)
+            REQUESTS[op](self, reply, fail, *args)
         if not event.wait(timeout):
             raise GetTimeoutError(f"{op} did not finish within {timeout} s")
         ok, value = result[0]
@@ -658,7 +586,3 @@ def default_object_store_memory() -> int:
     except OSError:
         pass
     return size
-
-
-def payload_to_exception(payload: tuple) -> BaseException:
-    return error_from_payload(payload)

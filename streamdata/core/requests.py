@@ -1,0 +1,112 @@
+"""The operations clients ask of the driver: ``get``, ``wait``, ``cancel``, ...
+
+Each handler runs in the driver under the runtime's lock and answers through
+``reply(value)`` or ``fail(error)``, at once or later (``get`` and ``wait`` answer
+when objects become ready). The driver's own API calls and workers' requests go
+through the same handlers (``Runtime._call`` and ``Runtime._handle_request``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.core.runtime import Runtime
+
+
+def op_get(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], timeout: float | None = None) -> None:
+    remaining = set(ids)
+
+    def on_ready(obj_id: str) -> None:
+        remaining.discard(obj_id)
+        if not remaining and not done[0]:
+            done[0] = True
+            reply([rt.directory.location_of(i) for i in ids])
+
+    done = [False]
+    for obj_id in rt.directory.when_ready(list(remaining), on_ready):
+        remaining.discard(obj_id)
+    if not remaining:
+        done[0] = True
+        reply([rt.directory.location_of(i) for i in ids])
+
+
+def op_wait(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
+            timeout: float | None) -> None:
+    directory = rt.directory
+    ready: set[str] = set(directory.ready_ids(ids))
+    if len(ready) >= num_returns or timeout == 0:  # a poll: nothing to register
+        reply(ready)
+        return
+    done = [False]
+
+    def finish() -> None:
+        if not done[0]:
+            done[0] = True
+            directory.forget_waiter([i for i in ids if i not in ready], on_ready)
+            reply(ready)
+
+    def on_ready(obj_id: str) -> None:
+        ready.add(obj_id)
+        if len(ready) >= num_returns:
+            finish()
+
+    directory.when_ready([i for i in ids if i not in ready], on_ready)
+    if timeout is not None:
+        rt.add_timer(timeout, finish)
+
+
+def op_store_stats(rt: Runtime, reply: Callable, fail: Callable) -> None:
+    reply(rt.directory.stats())
+
+
+def op_available_resources(rt: Runtime, reply: Callable, fail: Callable) -> None:
+    reply({k: v for k, v in rt.node.available.items() if v > 1e-9 or k in ("CPU",)})
+
+
+def op_cluster_resources(rt: Runtime, reply: Callable, fail: Callable) -> None:
+    reply(dict(rt.node.total))
+
+
+def op_cancel(rt: Runtime, reply: Callable, fail: Callable, obj_id: str, force: bool) -> None:
+    rt.cancel_task_of(obj_id, force)
+    reply(None)
+
+
+def op_kill(rt: Runtime, reply: Callable, fail: Callable, actor_id: str, no_restart: bool) -> None:
+    rt.actors.kill(actor_id, no_restart)
+    reply(None)
+
+
+def op_get_actor(rt: Runtime, reply: Callable, fail: Callable, name: str, namespace: str | None) -> None:
+    reply(rt.actors.lookup(name))
+
+
+def op_pg_create(rt: Runtime, reply: Callable, fail: Callable, pg_id: str, ready_id: str,
+                 bundles: list[dict], strategy: str, name: str) -> None:
+    rt.placement.create(pg_id, ready_id, bundles, strategy, name)
+    reply(None)
+
+
+def op_pg_remove(rt: Runtime, reply: Callable, fail: Callable, pg_id: str) -> None:
+    rt.placement.remove(pg_id)
+    reply(None)
+
+
+def op_pg_table(rt: Runtime, reply: Callable, fail: Callable, pg_id: str) -> None:
+    reply(rt.placement.table(pg_id))
+
+
+REQUESTS: dict[str, Callable] = {
+    "get": op_get,
+    "wait": op_wait,
+    "store_stats": op_store_stats,
+    "available_resources": op_available_resources,
+    "cluster_resources": op_cluster_resources,
+    "cancel": op_cancel,
+    "kill": op_kill,
+    "get_actor": op_get_actor,
+    "pg_create": op_pg_create,
+    "pg_remove": op_pg_remove,
+    "pg_table": op_pg_table,
+}
