@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import html
 import math
-import uuid
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
@@ -264,12 +263,15 @@ class Dataset:
         """Keep the rows where ``fn(row)`` is true, or where the expression ``expr`` is.
 
         Expression filters are vectorized and pushed into sources that support it
-        (Parquet prunes row groups).
+        (Parquet prunes row groups). ``expr`` is an expression (``sd.col("a") > 1``) or,
+        as in Ray Data, a string in Python syntax (``"a > 1 and s in ['x']"``).
 
         Example:
             >>> import streamdata as sd
             >>> sd.range(10).filter(expr=sd.col("id") >= 7).count()
             3
+            >>> sd.range(10).filter(expr="id % 2 == 0 and id > 4").count()
+            2
             >>> sd.range(10).filter(lambda r: r["id"] < 2).count()
             2
         """
@@ -277,8 +279,8 @@ class Dataset:
             raise PlanError("filter takes exactly one of fn or expr")
         if expr is not None:
             if isinstance(expr, str):
-                raise PlanError("filter(expr=...) takes an expression such as "
-                                "sd.col('a') > 1, not a string")
+                from streamdata.expression_parser import parse_expression
+                expr = parse_expression(expr)
             if not isinstance(expr, Expr):
                 raise PlanError(f"filter expr must be an expression, got {type(expr).__name__}")
             return self._with(Filter(inputs=(self._plan.root,), expr=expr,

@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pytest
 
-from streamdata.errors import ColumnNotFoundError, SchemaError
+from streamdata.errors import ColumnNotFoundError, PlanError, SchemaError
 from streamdata.expressions import and_all, col, conjuncts, lit
 
 TABLE = pa.table({
@@ -128,3 +128,34 @@ def test_pickles() -> None:
     for back in (pickle.loads(pickle.dumps(e)), pickle.loads(cloudpickle.dumps(e))):
         assert back.structurally_equals(e)
         assert back.evaluate(TABLE).to_pylist() == e.evaluate(TABLE).to_pylist()
+
+
+# --------------------------------------------------------------------------- string expressions
+
+def test_string_expressions_parse_into_the_same_trees() -> None:
+    from streamdata.expression_parser import parse_expression
+
+    t = pa.table({"a": [0.1, 0.6, 0.9, None], "b": [1, 2, 3, 4], "s": ["x", "y", "z", "x"]})
+    cases = {
+        "a > 0.5": col("a") > 0.5,
+        "0.2 < a < 0.95": (lit(0.2) < col("a")) & (col("a") < 0.95),
+        "not (b % 2 == 0)": ~(col("b") % 2 == 0),
+        "a is None": col("a").is_null(),
+        "a is not None and s not in ['x']": col("a").is_not_null() & ~col("s").is_in(["x"]),
+        "b * 2 + 1 >= 5 or s == 'x'": ((col("b") * 2 + 1) >= 5) | (col("s") == "x"),
+        "-b < -2": -col("b") < -2,
+    }
+    for text, expected in cases.items():
+        parsed = parse_expression(text)
+        assert str(parsed) == str(expected), text
+        assert t.filter(parsed.evaluate(t)).equals(t.filter(expected.evaluate(t))), text
+
+
+def test_string_expressions_reject_what_they_cannot_express() -> None:
+    from streamdata.expression_parser import parse_expression
+
+    for text, message in [("a >", "cannot parse"), ("f(a)", "unsupported syntax 'f"),
+                          ("a in b", "needs a list of literals"), ("a in [b]", "only literals"),
+                          ("1 + 2", "constant")]:
+        with pytest.raises(PlanError, match=message):
+            parse_expression(text)
