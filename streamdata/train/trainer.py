@@ -254,20 +254,11 @@ def _remove_unrecorded_checkpoints(run_dir: str, next_index: int) -> None:
 
 
 def _release_splits(splits: dict[str, list[Any]]) -> None:
-    """Stop the executions behind the attempt's dataset splits (their coordinator actors)."""
-    from streamdata.core import api as rt
+    """Stop the executions behind the attempt's dataset splits (pipelines and coordinators)."""
+    from streamdata.iterator import shutdown_split
 
-    seen: set[Any] = set()
     for iterators in splits.values():
-        for it in iterators:
-            coordinator = getattr(getattr(it, "_source", None), "coordinator", None)
-            if coordinator is None or coordinator in seen:
-                continue
-            seen.add(coordinator)
-            try:
-                rt.kill(coordinator)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
+        shutdown_split(iterators)
 
 
 __all__ = ["run"]
