@@ -436,12 +436,12 @@ class _ParquetFileWriter(FileWriter):
         self._writer = pq.ParquetWriter(f, schema, **options)
         self._row_group_size = row_group_size
         # Blocks are buffered into row groups of about ROW_GROUP_ROWS rows (at most
-        # ROW_GROUP_BYTES): writing many small row groups is about twice as slow as
-        # a few large ones, and makes files slower to read.
+        # target_max_block_size bytes): writing many small row groups is about twice
+        # as slow as a few large ones, and makes files slower to read.
         self._pending: list[pa.Table] = []
         self._pending_rows = 0
         self._pending_bytes = 0
-        self._max_bytes = min(DataContext.get_current().target_max_block_size, ROW_GROUP_BYTES)
+        self._max_bytes = DataContext.get_current().target_max_block_size
 
     def accepts(self, table: pa.Table) -> bool:
         return table.schema.equals(self.schema, check_metadata=False)
@@ -470,8 +470,6 @@ class _ParquetFileWriter(FileWriter):
 
 #: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)
 ROW_GROUP_ROWS = 1024 * 1024
-#: bytes a writer buffers at most before writing a row group (bounds each worker's memory)
-ROW_GROUP_BYTES = 32 * 1024 * 1024
 
 
 def _hive_dir(names: list[str], values: list[Any]) -> str:
