@@ -30,7 +30,7 @@ import pyarrow as pa
 from streamdata.errors import UDFReturnError, describe
 
 # the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
-from streamdata.io.tensor import VariableShapeTensorArray, VariableShapeTensorType
+from streamdata.tensor import VariableShapeTensorArray, VariableShapeTensorType
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd

@@ -11,7 +11,7 @@ from streamdata.dataset import Dataset, MaterializedDataset
 from streamdata.errors import ColumnNotFoundError, PlanError
 from streamdata.exec.interfaces import RefBundle
 from streamdata.expressions import col
-from streamdata.io.datasource import BlockMetadata
+from streamdata.block_metadata import BlockMetadata
 from streamdata.io.memory import RangeDatasource, from_items_source
 from streamdata.plan.logical import (
     ActorPoolStrategy, Aggregate, Filter, FlatMap, InputData, Join, Limit, LogicalPlan, MapBatches,

@@ -13,7 +13,7 @@ Example:
     >>> from streamdata.exec.operators.input_data import InputDataOperator
     >>> _ = rt.init(num_cpus=1, ignore_reinit_error=True)
     >>> ref = rt.put(pa.table({"a": [1, 2]}))
-    >>> from streamdata.io.datasource import BlockMetadata
+    >>> from streamdata.block_metadata import BlockMetadata
     >>> src = InputDataOperator("in", bundles=[RefBundle(blocks=((ref, BlockMetadata(num_rows=2, size_bytes=16)),), owns_blocks=False)])
     >>> [b.num_rows() for b in StreamingExecutor().execute(src)]
     [2]

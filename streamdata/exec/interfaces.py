@@ -39,7 +39,7 @@ live actors, buffered blocks). Operators whose ``throttling_disabled()`` is True
 backpressure.
 
 Example:
-    >>> from streamdata.io.datasource import BlockMetadata
+    >>> from streamdata.block_metadata import BlockMetadata
     >>> b = RefBundle(blocks=(("ref-a", BlockMetadata(num_rows=3, size_bytes=24)),), owns_blocks=True)
     >>> b.num_rows(), b.size_bytes()
     (3, 24)
@@ -53,7 +53,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from streamdata.io.datasource import BlockMetadata
+from streamdata.block_metadata import BlockMetadata
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.core.api import ObjectRef
@@ -73,7 +73,7 @@ class RefBundle:
         output_split_idx: the split a bundle is destined to (output splitter only).
 
     Example:
-        >>> from streamdata.io.datasource import BlockMetadata
+        >>> from streamdata.block_metadata import BlockMetadata
         >>> m = BlockMetadata(num_rows=2, size_bytes=16)
         >>> RefBundle(blocks=(("r1", m), ("r2", m)), owns_blocks=False).num_rows()
         4
@@ -112,7 +112,7 @@ class RefBundle:
         """One bundle holding the blocks of ``bundles`` in order.
 
         Example:
-            >>> from streamdata.io.datasource import BlockMetadata
+            >>> from streamdata.block_metadata import BlockMetadata
             >>> m = BlockMetadata(num_rows=1, size_bytes=8)
             >>> a = RefBundle(blocks=(("x", m),), owns_blocks=True)
             >>> len(RefBundle.merge([a, a]))

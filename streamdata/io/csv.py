@@ -147,7 +147,7 @@ class CSVDatasource(FileBasedDatasource):
 
 
 def _check_csv_types(table: pa.Table) -> None:
-    from streamdata.io.tensor import is_tensor_type
+    from streamdata.tensor import is_tensor_type
 
     for field in table.schema:
         t = field.type

@@ -11,18 +11,11 @@ failed write leaves the destination as it was.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from typing import Any, Iterable
 
 import pyarrow as pa
 
-
-@dataclass(frozen=True, slots=True)
-class WriteContext:
-    """Identifies one write task: unique file names derive from it."""
-
-    write_uuid: str
-    task_index: int
+from streamdata.write_context import WriteContext
 
 
 class Datasink(ABC):

@@ -16,59 +16,14 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from streamdata.read_task import ReadTask
+
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.expressions import Expr
-
-
-@dataclass(frozen=True, slots=True)
-class BlockMetadata:
-    """What is known about a block (or the blocks a read task will produce) without reading it."""
-
-    num_rows: int | None = None
-    size_bytes: int | None = None
-    schema: pa.Schema | None = None
-    input_files: tuple[str, ...] = ()
-
-    @staticmethod
-    def of(table: pa.Table, input_files: Sequence[str] = ()) -> "BlockMetadata":
-        """Metadata of a materialized block."""
-        return BlockMetadata(num_rows=table.num_rows, size_bytes=table.nbytes,
-                             schema=table.schema, input_files=tuple(input_files))
-
-
-class ReadTask:
-    """One unit of reading: calling it yields one or more blocks.
-
-    It is pickled (cloudpickle) and run in a worker, so it must capture only what
-    the worker needs (paths, options), never open files or file handles.
-    """
-
-    __slots__ = ("_read_fn", "metadata")
-
-    def __init__(self, read_fn: Callable[[], Iterable[pa.Table]], metadata: BlockMetadata) -> None:
-        self._read_fn = read_fn
-        self.metadata = metadata
-
-    def __call__(self) -> Iterator[pa.Table]:
-        yield from self._read_fn()
-
-    @property
-    def skipped_inputs(self) -> list[str]:
-        """Inputs (files) this task skipped as unreadable, after it ran.
-
-        Non-empty only when ``DataContext.max_errored_blocks`` allows skipping; each
-        entry is ``"<path>: <error>"``. The executor may read it in the worker after
-        iterating the task, to enforce a job-wide budget and report the skips.
-        """
-        return list(getattr(self._read_fn, "skipped", ()) or ())
-
-    def __repr__(self) -> str:
-        return f"ReadTask(rows={self.metadata.num_rows}, bytes={self.metadata.size_bytes})"
 
 
 class Datasource(ABC):

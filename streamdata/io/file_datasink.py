@@ -18,7 +18,7 @@ protocol):
 
 Example:
     >>> import fsspec, pyarrow as pa
-    >>> from streamdata.io.datasink import WriteContext
+    >>> from streamdata.write_context import WriteContext
     >>> from streamdata.io.csv import CSVDatasink
     >>> sink = CSVDatasink("memory://doc/sink")
     >>> sink.on_write_start()
@@ -38,7 +38,8 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 
 from streamdata.errors import DataSinkError, DestinationExistsError, PlanError
-from streamdata.io.datasink import Datasink, WriteContext
+from streamdata.io.datasink import Datasink
+from streamdata.write_context import WriteContext
 from streamdata.io.filesystem import _is_local_fs, resolve_filesystem, unstrip
 
 logger = logging.getLogger("streamdata.io")

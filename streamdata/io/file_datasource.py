@@ -27,7 +27,9 @@ import pyarrow as pa
 
 from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, SchemaError
-from streamdata.io.datasource import BlockMetadata, Datasource, ReadTask
+from streamdata.block_metadata import BlockMetadata
+from streamdata.io.datasource import Datasource
+from streamdata.read_task import ReadTask
 from streamdata.io.filesystem import (FileInfo, add_partition_columns, expand_paths,
                                       normalize_partitioning, partition_values, resolve_filesystem,
                                       unstrip)

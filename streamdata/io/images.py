@@ -26,7 +26,7 @@ import pyarrow as pa
 
 from streamdata.errors import PlanError
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.tensor import VariableShapeTensorArray, VariableShapeTensorType
+from streamdata.tensor import VariableShapeTensorArray, VariableShapeTensorType
 
 IMAGE_EXTENSIONS = ("png", "jpg", "jpeg", "tif", "tiff", "bmp", "gif", "webp")
 

@@ -3,7 +3,7 @@
 
 Each converts its input to Arrow on the driver (or, for ranges, generates rows in
 the read tasks) and splits the rows into about ``parallelism`` contiguous read
-tasks, in order. Tensors follow :mod:`streamdata.io.tensor`.
+tasks, in order. Tensors follow :mod:`streamdata.tensor`.
 
 Example:
     >>> src = RangeDatasource(10)
@@ -22,9 +22,11 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata.errors import ColumnNotFoundError, PlanError
-from streamdata.io.datasource import BlockMetadata, Datasource, ReadTask
+from streamdata.block_metadata import BlockMetadata
+from streamdata.io.datasource import Datasource
+from streamdata.read_task import ReadTask
 from streamdata.io.sizing import split_evenly, split_table, target_block_sizes
-from streamdata.io.tensor import ndarray_to_arrow
+from streamdata.tensor import ndarray_to_arrow
 
 # ---------------------------------------------------------------------------- ranges
 

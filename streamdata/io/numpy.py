@@ -1,6 +1,6 @@
 """NumPy ``.npy`` files: the rows of each array (its first axis) in column ``data``.
 
-N-d arrays become tensor columns (:mod:`streamdata.io.tensor`); a 0-d array is one row.
+N-d arrays become tensor columns (:mod:`streamdata.tensor`); a 0-d array is one row.
 
 Example:
     >>> import io, fsspec, numpy as np
@@ -22,7 +22,7 @@ import pyarrow as pa
 from streamdata.errors import ColumnNotFoundError, DataSinkError, PlanError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.tensor import arrow_to_ndarray, ndarray_to_arrow
+from streamdata.tensor import arrow_to_ndarray, ndarray_to_arrow
 
 
 class NumpyDatasource(FileBasedDatasource):

@@ -494,7 +494,7 @@ class ParquetDatasink(FileDatasink):
 
     Example:
         >>> import fsspec
-        >>> from streamdata.io.datasink import WriteContext
+        >>> from streamdata.write_context import WriteContext
         >>> sink = ParquetDatasink("memory://doc/pqsink", partition_cols=["k"])
         >>> sink.on_write_start()
         >>> r = sink.write([pa.table({"k": [1, 2], "v": ["a", "b"]})], WriteContext("w", 0))

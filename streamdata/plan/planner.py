@@ -52,7 +52,8 @@ from streamdata.exec.operators.map_transformer import (
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.exec.operators.union import UnionOperator
 from streamdata.exec.operators.zip import ZipOperator
-from streamdata.io.datasource import BlockMetadata, Datasource
+from streamdata.block_metadata import BlockMetadata
+from streamdata.io.datasource import Datasource
 from streamdata.plan import logical as L
 
 #: logical nodes lowered by the all-to-all engineer's function

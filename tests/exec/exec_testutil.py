@@ -13,7 +13,7 @@ def make_bundles(n: int, rows: int = 100, *, start: int = 0) -> list:
     """``n`` one-block bundles of an int64 column ``a`` counting from ``start``."""
     from streamdata.core import api as rt
     from streamdata.exec.interfaces import RefBundle
-    from streamdata.io.datasource import BlockMetadata
+    from streamdata.block_metadata import BlockMetadata
 
     out = []
     for i in range(n):

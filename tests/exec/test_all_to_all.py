@@ -25,7 +25,7 @@ from streamdata.exec.operators.all_to_all_simple import (
 )
 from streamdata.exec.operators.all_to_all_spec import SortSpec
 from streamdata.exec.operators.input_data import InputDataOperator
-from streamdata.io.datasource import BlockMetadata
+from streamdata.block_metadata import BlockMetadata
 from streamdata.plan import logical as L
 
 RUNTIME_INIT = {"num_cpus": 2, "object_store_memory": 256 << 20}

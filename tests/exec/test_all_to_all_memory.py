@@ -20,7 +20,8 @@ from streamdata.context import DataContext
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.all_to_all import lower_all_to_all
 from streamdata.exec.operators.input_data import InputDataOperator
-from streamdata.io.datasource import BlockMetadata, ReadTask
+from streamdata.block_metadata import BlockMetadata
+from streamdata.read_task import ReadTask
 from streamdata.plan import logical as L
 
 executor_mod = pytest.importorskip("streamdata.exec.executor")

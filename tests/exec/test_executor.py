@@ -25,7 +25,8 @@ from streamdata.exec.operators.output_splitter import OutputSplitterOperator
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.exec.operators.union import UnionOperator
 from streamdata.exec.operators.zip import ZipOperator
-from streamdata.io.datasource import BlockMetadata, ReadTask
+from streamdata.block_metadata import BlockMetadata
+from streamdata.read_task import ReadTask
 
 RUNTIME_INIT = {"num_cpus": 2}
 

@@ -24,7 +24,8 @@ from streamdata.exec.operators.map_transformer import (
     WriteStage,
 )
 from streamdata.io.datasink import Datasink
-from streamdata.io.datasource import BlockMetadata, ReadTask
+from streamdata.block_metadata import BlockMetadata
+from streamdata.read_task import ReadTask
 
 CTX = TaskContext(task_index=0, op_name="test")
 

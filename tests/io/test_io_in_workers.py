@@ -15,7 +15,7 @@ rt = pytest.importorskip("streamdata.core.api")
 
 from streamdata.errors import DataSourceError, WorkerCrashedError  # noqa: E402
 from streamdata.io.csv import CSVDatasource  # noqa: E402
-from streamdata.io.datasink import WriteContext  # noqa: E402
+from streamdata.write_context import WriteContext  # noqa: E402
 from streamdata.io.parquet import ParquetDatasink, ParquetDatasource  # noqa: E402
 
 

@@ -14,7 +14,7 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, PlanError
 from streamdata.io.memory import (ArrowTablesDatasource, RangeDatasource, from_arrow_source,
                                   from_items_source, from_numpy_source, from_pandas_source)
-from streamdata.io.tensor import VariableShapeTensorType, arrow_to_ndarray
+from streamdata.tensor import VariableShapeTensorType, arrow_to_ndarray
 
 
 def run_all(source, parallelism: int) -> list[pa.Table]:

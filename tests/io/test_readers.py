@@ -20,7 +20,7 @@ from streamdata.io.file_datasource import FileBasedDatasource
 from streamdata.io.images import ImageDatasource
 from streamdata.io.json import JSONDatasource
 from streamdata.io.numpy import NumpyDatasource
-from streamdata.io.tensor import VariableShapeTensorType, arrow_to_ndarray
+from streamdata.tensor import VariableShapeTensorType, arrow_to_ndarray
 from streamdata.io.text import TextDatasource
 
 

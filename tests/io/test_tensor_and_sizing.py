@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 
 from streamdata.io.sizing import limit_rows, shape_blocks, split_evenly, split_table
-from streamdata.io.tensor import (VariableShapeTensorType, arrow_to_ndarray, is_tensor_type,
+from streamdata.tensor import (VariableShapeTensorType, arrow_to_ndarray, is_tensor_type,
                                   ndarray_to_arrow, ndarrays_to_arrow, values_to_arrow)
 
 

@@ -15,11 +15,11 @@ from io_testutil import read_table
 
 from streamdata.errors import ColumnNotFoundError, DataSinkError, DestinationExistsError, PlanError
 from streamdata.io.csv import CSVDatasink, CSVDatasource
-from streamdata.io.datasink import WriteContext
+from streamdata.write_context import WriteContext
 from streamdata.io.json import JSONDatasink, JSONDatasource
 from streamdata.io.numpy import NumpyDatasink, NumpyDatasource
 from streamdata.io.parquet import ParquetDatasink, ParquetDatasource
-from streamdata.io.tensor import arrow_to_ndarray, ndarray_to_arrow
+from streamdata.tensor import arrow_to_ndarray, ndarray_to_arrow
 
 
 def table(start: int, n: int) -> pa.Table:

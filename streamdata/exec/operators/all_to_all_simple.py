@@ -29,7 +29,7 @@ from streamdata.exec.interfaces import (
 )
 from streamdata.exec.shuffle.random_ops import random_order
 from streamdata.exec.shuffle.repartition import plan_slices
-from streamdata.io.datasource import BlockMetadata
+from streamdata.block_metadata import BlockMetadata
 
 
 class RandomizeBlockOrderOperator(PhysicalOperator):

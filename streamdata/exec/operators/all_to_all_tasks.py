@@ -22,7 +22,7 @@ import pyarrow as pa
 
 from streamdata.exec.operators.all_to_all_spec import ShuffleSpec, _concat
 from streamdata.exec.operators.map_task import TaskOutput
-from streamdata.io.datasource import BlockMetadata
+from streamdata.block_metadata import BlockMetadata
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.exec.interfaces import OpTask, RefBundle
-from streamdata.io.datasource import BlockMetadata
+from streamdata.block_metadata import BlockMetadata
 
 
 def slice_block(table: pa.Table, start: int, end: int) -> tuple[pa.Table, BlockMetadata]:

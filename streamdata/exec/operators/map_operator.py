@@ -30,7 +30,7 @@ class BlockBundler:
         min_rows: rows a bundle should reach before it runs; None passes bundles through.
 
     Example:
-        >>> from streamdata.io.datasource import BlockMetadata
+        >>> from streamdata.block_metadata import BlockMetadata
         >>> small = RefBundle(blocks=(("r", BlockMetadata(num_rows=3, size_bytes=24)),), owns_blocks=True)
         >>> b = BlockBundler(5)
         >>> b.add(small); b.has_bundle()

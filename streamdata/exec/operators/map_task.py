@@ -26,7 +26,8 @@ from streamdata import block as B
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
-from streamdata.io.datasource import BlockMetadata, ReadTask
+from streamdata.block_metadata import BlockMetadata
+from streamdata.read_task import ReadTask
 
 
 @dataclass(frozen=True, slots=True)

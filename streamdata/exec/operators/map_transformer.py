@@ -297,7 +297,7 @@ class WriteStage(MapStage):
         self.write_uuid = write_uuid
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
-        from streamdata.io.datasink import WriteContext
+        from streamdata.write_context import WriteContext
 
         result = self.datasink.write(blocks, WriteContext(write_uuid=self.write_uuid,
                                                           task_index=ctx.task_index))
