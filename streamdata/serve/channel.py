@@ -24,6 +24,10 @@ from streamdata.serve import wire
 CONNECT_TIMEOUT_S = 10.0
 
 
+class ReplicaUnreachableError(ActorDiedError):
+    """The replica could not be reached: the request never left (safe to send elsewhere)."""
+
+
 class ReplicaConnection:
     """A connection to one replica (opened on first use); use it from one event loop."""
 
@@ -44,7 +48,7 @@ class ReplicaConnection:
         if self._writer is not None:
             return self._writer
         if not self.alive:
-            raise self._died_error()
+            raise ReplicaUnreachableError(f"replica {self.replica_id} of deployment {self.deployment!r} is gone")
         if self._connecting is None:
             self._connecting = asyncio.ensure_future(self._open())
         return await asyncio.shield(self._connecting)
@@ -55,7 +59,8 @@ class ReplicaConnection:
                 asyncio.open_unix_connection(self.path, limit=2 ** 26), CONNECT_TIMEOUT_S)
         except (OSError, asyncio.TimeoutError) as exc:
             self._lost(f"cannot connect to it ({type(exc).__name__}: {exc})")
-            raise self._died_error() from exc
+            raise ReplicaUnreachableError(f"replica {self.replica_id} of deployment {self.deployment!r} cannot be "
+                                          f"reached ({type(exc).__name__}: {exc})") from exc
         self._writer = writer
         self._reader_task = asyncio.get_running_loop().create_task(self._read(reader))
         return writer
@@ -162,4 +167,4 @@ def _as_exception(value: Any, function_name: str) -> BaseException:
     return RuntimeError(f"{function_name} failed: {value!r}")
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "ReplicaConnection"]
+__all__ = ["CONNECT_TIMEOUT_S", "ReplicaConnection", "ReplicaUnreachableError"]

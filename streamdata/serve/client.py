@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from dataclasses import dataclass, field
@@ -88,6 +89,7 @@ class ServeClient:
         self.observe: Callable[[str, str, float, bool], None] | None = None
         self.listeners: list[Callable[[RoutingTable], None]] = []
         self._have_table = threading.Event()
+        self.table_event = asyncio.Event()  # set on the client's loop once a table arrived
 
     @property
     def loop(self) -> Any:
@@ -113,6 +115,7 @@ class ServeClient:
             return
         self.table = table
         self._have_table.set()
+        self.table_event.set()
         for key, router in list(self.routers.items()):
             route = table.deployments.get(key)
             if route is None:
@@ -133,6 +136,17 @@ class ServeClient:
                 return
             self._poller = threading.Thread(target=self._poll, daemon=True, name="streamdata-serve-poll")
             self._poller.start()
+
+    async def table_arrived(self, timeout: float) -> bool:
+        """Wait (on the client's loop) until a routing table arrived; False after ``timeout``."""
+        if self.table.version >= 0:
+            return True
+        self.start_polling()
+        try:
+            await asyncio.wait_for(self.table_event.wait(), timeout)
+        except asyncio.TimeoutError:
+            return False
+        return True
 
     def wait_for_table(self, timeout: float) -> bool:
         self.start_polling()

@@ -36,6 +36,8 @@ from streamdata.serve.metrics import ProxyMetrics
 #: the largest request body accepted (bytes)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MODEL_ID_HEADER = b"serve_multiplexed_model_id"
+#: how long a request to a proxy that has no routing table yet waits for one
+TABLE_WAIT_S = 30.0
 
 
 def error_response_body(exc: BaseException) -> bytes:
@@ -90,6 +92,8 @@ class ProxyApp:
             body = (await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)).encode()
             await _send_simple(send, 200, body, b"text/plain; version=0.0.4; charset=utf-8")
             return
+        if self.client.table.version < 0:  # a restarted proxy: wait for the routes
+            await self.client.table_arrived(TABLE_WAIT_S)
         app = self.client.table.route(path)
         if app is None:
             await _send_simple(send, 404, json.dumps({"error": "NotFound", "message": f"no route for {path!r}"})

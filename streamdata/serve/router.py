@@ -30,7 +30,10 @@ from typing import Any, AsyncIterator, Callable, Sequence
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
-from streamdata.serve.channel import ReplicaConnection
+from streamdata.serve.channel import ReplicaConnection, ReplicaUnreachableError
+
+#: how many replicas a request tries when the chosen one cannot be reached
+MAX_UNREACHABLE_RETRIES = 3
 
 
 def choose_replica(loads: Sequence[int], capacity: int, rng: random.Random,
@@ -185,35 +188,47 @@ class Router:
     # ---- requests
     async def call(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
                    model_id: str = "", request_id: str = "", route: str = "") -> Any:
-        """Route one request and return its answer (or raise its error)."""
-        slot = await self._acquire(model_id)
-        start = time.perf_counter()
-        ok = False
-        try:
-            result = await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
-                                          request_id=request_id, route=route)
-            ok = True
-            return result
-        finally:
-            self._release(slot)
-            if self._observe is not None:
-                self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
+        """Route one request and return its answer (or raise its error); a replica that
+        cannot be reached (the request never left) is skipped for another."""
+        for attempt in range(MAX_UNREACHABLE_RETRIES + 1):
+            slot = await self._acquire(model_id)
+            start = time.perf_counter()
+            ok = False
+            try:
+                result = await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
+                                              request_id=request_id, route=route)
+                ok = True
+                return result
+            except ReplicaUnreachableError:
+                if attempt == MAX_UNREACHABLE_RETRIES:
+                    raise
+            finally:
+                self._release(slot)
+                if self._observe is not None:
+                    self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
+        raise AssertionError("unreachable")  # pragma: no cover
 
     async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
                      model_id: str = "", request_id: str = "", route: str = "") -> AsyncIterator[Any]:
-        """Route one request and yield its streamed answer."""
-        slot = await self._acquire(model_id)
-        start = time.perf_counter()
-        ok = False
-        try:
-            async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
-                                               request_id=request_id, route=route):
-                yield item
-            ok = True
-        finally:
-            self._release(slot)
-            if self._observe is not None:
-                self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
+        """Route one request and yield its streamed answer (a replica that cannot be
+        reached is skipped for another)."""
+        for attempt in range(MAX_UNREACHABLE_RETRIES + 1):
+            slot = await self._acquire(model_id)
+            start = time.perf_counter()
+            ok = False
+            try:
+                async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
+                                                   request_id=request_id, route=route):
+                    yield item
+                ok = True
+                return
+            except ReplicaUnreachableError:
+                if attempt == MAX_UNREACHABLE_RETRIES:
+                    raise
+            finally:
+                self._release(slot)
+                if self._observe is not None:
+                    self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
 
     def close(self) -> None:
         """Refuse new requests; wake the waiting ones (they fail)."""
