@@ -41,6 +41,9 @@ from streamdata.serve.deployment_state import DeploymentSpec
 from streamdata.serve.handle import DeploymentHandle
 from streamdata.serve.schema import ServeStatus
 
+#: how long serve.run / serve.delete wait for the proxy to learn the new routes
+PROXY_SYNC_TIMEOUT_S = 10.0
+
 _lock = threading.RLock()
 _serve_dir: str | None = None
 _atexit_registered = False
@@ -174,6 +177,7 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
     client = get_client()
     assert client is not None
     client.apply_threadsafe(table)
+    _proxy_caught_up(table.version)
     handle = DeploymentHandle(ingress, name)
     if blocking:
         try:
@@ -184,11 +188,26 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
     return handle
 
 
+def _proxy_caught_up(version: int) -> None:
+    """Wait (briefly) until the proxy routes with the table ``version``."""
+    sd = runtime()
+    try:
+        proxy = sd.get_actor(PROXY_NAME)
+    except ValueError:  # no proxy (proxy_location="Disabled")
+        return
+    try:
+        sd.get(proxy.wait_for_version.remote(version, PROXY_SYNC_TIMEOUT_S), timeout=PROXY_SYNC_TIMEOUT_S + 5)
+    except Exception:  # noqa: BLE001 - a proxy that restarts catches up on its own
+        pass
+
+
 def delete(name: str, _blocking: bool = True) -> None:
     """Delete the application ``name`` (its replicas finish their requests first)."""
     controller = _controller()
     if controller is not None:
-        runtime().get(controller.delete_application.remote(name))
+        sd = runtime()
+        sd.get(controller.delete_application.remote(name))
+        _proxy_caught_up(sd.get(controller.get_routing_table.remote()).version)
 
 
 def status() -> ServeStatus:

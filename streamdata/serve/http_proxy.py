@@ -193,6 +193,16 @@ class ProxyActor:
     def ready(self) -> dict[str, Any]:
         return {"http_port": self.port, "grpc_port": self.grpc_port, "pid": os.getpid()}
 
+    def wait_for_version(self, version: int, timeout_s: float) -> bool:
+        """Wait until this proxy routes with a table at least as new as ``version``
+        (``serve.run`` and ``serve.delete`` return once the proxy knows)."""
+        deadline = time.monotonic() + timeout_s
+        while self.client.table.version < version:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
 
 async def _start(self: ProxyActor) -> None:
     """Bind the HTTP socket, start Uvicorn (and gRPC) on the proxy's loop.
