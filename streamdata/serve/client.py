@@ -100,13 +100,24 @@ class ServeClient:
         key = (app_name, deployment_name)
         router = self.routers.get(key)
         if router is None:
-            router = Router(app_name, deployment_name, observe=self.observe)
+            router = Router(app_name, deployment_name, observe=self.observe, on_demand=self._report_demand)
             route = self.table.deployments.get(key)
             if route is not None:
                 router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests)
             self.routers[key] = router
             self.start_polling()
         return router
+
+    def _report_demand(self, app_name: str, deployment_name: str, waiting: int) -> None:
+        """Tell the controller that requests wait for a deployment with no replica."""
+        def send() -> None:
+            try:
+                sd = runtime()
+                sd.get_actor(CONTROLLER_NAME).record_demand.remote(app_name, deployment_name, waiting)
+            except Exception:  # noqa: BLE001 - the controller restarts; the next request reports again
+                pass
+
+        threading.Thread(target=send, daemon=True, name="streamdata-serve-demand").start()
 
     # ---- the routing table
     def apply(self, table: RoutingTable) -> None:

@@ -23,7 +23,6 @@ class HTTPOptions:
     port: int = 8000
     keep_alive_timeout_s: float = 90
     request_timeout_s: float | None = None
-    root_path: str = ""
 
     def __post_init__(self) -> None:
         if not isinstance(self.host, str) or not self.host:

@@ -297,7 +297,7 @@ class ServeController:
         self._run(self._core._delete(name))
 
     def record_demand(self, app_name: str, deployment: str, n: int) -> None:
-        self._core.record_demand(app_name, deployment, n)
+        self._core._lt.loop.call_soon_threadsafe(self._core.record_demand, app_name, deployment, n)
 
     def get_status(self) -> dict[str, Any]:
         return self._run(self._core._status())

@@ -83,9 +83,7 @@ class DeploymentResponse:
 
     def cancel(self) -> bool:
         """Cancel the request (a request still waiting for a replica never runs)."""
-        if isinstance(self._future, asyncio.Future):
-            return self._future.cancel()
-        return bool(self._loop.call_soon_threadsafe(self._future.cancel)) or True
+        return self._future.cancel()
 
     def __repr__(self) -> str:
         return f"DeploymentResponse({'done' if self._future.done() else 'pending'})"

@@ -63,9 +63,10 @@ async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes)
 class ProxyApp:
     """The ASGI app Uvicorn runs."""
 
-    def __init__(self, client: Any, metrics: ProxyMetrics) -> None:
+    def __init__(self, client: Any, metrics: ProxyMetrics, request_timeout_s: float | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        self.request_timeout_s = request_timeout_s
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -103,10 +104,33 @@ class ProxyApp:
         self.metrics.ongoing_http.inc()
         status = 500
         try:
-            status = await self._forward(app, scope, receive, send)
+            if self.request_timeout_s is None:
+                status = await self._forward(app, scope, receive, send)
+            else:
+                status = await self._forward_with_timeout(app, scope, receive, send)
         finally:
             self.metrics.ongoing_http.dec()
             self.metrics.observe_http(app.name, app.route_prefix or "", method, status, time.perf_counter() - start)
+
+    async def _forward_with_timeout(self, app: Any, scope: dict, receive: Any, send: Any) -> int:
+        """``_forward`` bounded by ``request_timeout_s``: 408 when no response started in time."""
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        task = asyncio.ensure_future(self._forward(app, scope, receive, tracking_send))
+        try:
+            return await asyncio.wait_for(asyncio.shield(task), self.request_timeout_s)
+        except asyncio.TimeoutError:
+            if started:
+                return await task  # a response under way (a stream) is not cut
+            task.cancel()
+            await _send_simple(send, 408, json.dumps({"error": "RequestTimeout", "message": (
+                f"no response within request_timeout_s={self.request_timeout_s}")}).encode(), b"application/json")
+            return 408
 
     async def _forward(self, app: Any, scope: dict, receive: Any, send: Any) -> int:
         chunks = []
@@ -222,7 +246,8 @@ async def _start(self: ProxyActor) -> None:
     sock.listen(2048)
     sock.setblocking(False)
     self.port = sock.getsockname()[1]
-    config = uvicorn.Config(ProxyApp(self.client, self.metrics), http="httptools", lifespan="off",
+    app = ProxyApp(self.client, self.metrics, self.http_options.get("request_timeout_s"))
+    config = uvicorn.Config(app, http="httptools", lifespan="off",
                             access_log=False, log_level="warning",
                             timeout_keep_alive=int(self.http_options.get("keep_alive_timeout_s", 90)))
     self.server = uvicorn.Server(config)

@@ -84,12 +84,13 @@ class Router:
 
     def __init__(self, app_name: str, deployment_name: str, max_ongoing_requests: int = 5,
                  max_queued_requests: int = -1, observe: Callable[[str, str, float, bool], None] | None = None,
-                 seed: int | None = None) -> None:
+                 seed: int | None = None, on_demand: Callable[[str, str, int], None] | None = None) -> None:
         self.app_name = app_name
         self.deployment_name = deployment_name
         self.max_ongoing_requests = max_ongoing_requests
         self.max_queued_requests = max_queued_requests
         self._observe = observe
+        self._on_demand = on_demand  # told when requests wait with no replica at all (scale from zero)
         self._slots: list[_Slot] = []
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._rng = random.Random(seed)
@@ -156,6 +157,8 @@ class Router:
                     f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
             fut = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
+            if not self._slots and self._on_demand is not None:
+                self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
             try:
                 await fut
             finally:

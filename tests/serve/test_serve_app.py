@@ -399,3 +399,33 @@ def test_two_applications_longest_prefix_and_delete(url: str) -> None:
     serve.delete("api")
     assert "api" not in serve.status().applications
     assert httpx.get(url + "/api/x?kind=text", timeout=30).text == "ok"  # now the root app's
+
+
+@serve.deployment(ray_actor_options=NO_CPU, max_ongoing_requests=4, autoscaling_config={
+    "min_replicas": 0, "max_replicas": 2, "target_ongoing_requests": 1, "upscale_delay_s": 0,
+    "downscale_delay_s": 0.5, "metrics_interval_s": 0.05})
+class Elastic:
+    def __init__(self, release: str) -> None:
+        self.release = release
+
+    async def __call__(self, _: Any = None) -> int:
+        deadline = time.monotonic() + 60
+        while not os.path.exists(self.release) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        return os.getpid()
+
+
+def _replicas(app: str, deployment: str) -> int:
+    return serve.status().applications[app].deployments[deployment].replica_states.get("RUNNING", 0)
+
+
+def test_autoscaling_from_zero_up_and_down() -> None:
+    release = os.path.join(tempfile.mkdtemp(), "release")
+    handle = serve.run(Elastic.bind(release), name="elastic", route_prefix=None)
+    wait_until(lambda: _replicas("elastic", "Elastic") == 0, what="the deployment to scale to zero")
+    pending = [handle.remote() for _ in range(4)]  # wait for a replica: the controller starts one, then another
+    wait_until(lambda: _replicas("elastic", "Elastic") == 2, what="scale up to max_replicas")
+    open(release, "w").close()
+    assert len({r.result(timeout_s=60) for r in pending}) >= 1
+    wait_until(lambda: _replicas("elastic", "Elastic") == 0, what="scale back down to zero")
+

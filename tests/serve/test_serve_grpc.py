@@ -4,12 +4,14 @@ grpc client (unary and server-streaming methods, errors, application metadata)."
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import sys
 import textwrap
 from typing import Any, Iterator
 
 import grpc
+import httpx
 import pytest
 
 import streamdata as sd
@@ -48,7 +50,7 @@ def grpc_port(stubs: tuple[Any, Any]) -> Iterator[int]:
     if sd.is_initialized():
         sd.shutdown()
     sd.init(num_cpus=4)
-    serve.start(http_options={"port": 0}, grpc_options=serve.gRPCOptions(
+    serve.start(http_options={"port": 0, "request_timeout_s": 1.0}, grpc_options=serve.gRPCOptions(
         port=0, grpc_servicer_functions=["sdgreeter_pb2_grpc.add_GreeterServicer_to_server"]))
     info = sd.get(sd.get_actor("SERVE_PROXY_ACTOR").ready.remote())
     yield info["grpc_port"]
@@ -94,3 +96,18 @@ def test_grpc_unary_streaming_errors_and_app_metadata(stubs: tuple[Any, Any], gr
         with pytest.raises(grpc.RpcError) as err:
             stub.SayHello(pb2.HelloRequest(name="cy"), metadata=(("application", "nope"),), timeout=30)
         assert err.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0})
+class Sleepy:
+    async def __call__(self, request: Any) -> str:
+        await asyncio.sleep(float(request.query_params["s"]))
+        return "awake"
+
+
+def test_http_request_timeout_gives_408(grpc_port: int) -> None:
+    serve.run(Sleepy.bind(), name="sleepy", route_prefix="/sleepy")
+    url = serve.http_address() + "/sleepy"
+    assert httpx.get(url, params={"s": 0}, timeout=30).text == "awake"
+    r = httpx.get(url, params={"s": 5}, timeout=30)
+    assert r.status_code == 408 and r.json()["error"] == "RequestTimeout"
