@@ -5,6 +5,7 @@ applications back from its checkpoint) and what the clients saw meanwhile."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import threading
@@ -27,7 +28,7 @@ def runtime() -> Iterator[None]:
     if sd.is_initialized():
         sd.shutdown()
     sd.init(num_cpus=4)
-    serve.start(http_options={"port": 0})
+    serve.start(http_options={"port": 0, "request_timeout_s": 3.0})
     yield
     serve.shutdown()
     sd.shutdown()
@@ -158,3 +159,18 @@ def test_controller_kill_recovers_from_its_checkpoint() -> None:
                what="the recovered controller to replace a replica")
     serve.run(Pid.options(num_replicas=1).bind(), name="more", route_prefix="/more")
     assert httpx.get(serve.http_address() + "/more", timeout=30).status_code == 200
+
+
+@serve.deployment(ray_actor_options={"num_cpus": 0})
+class Sleepy:
+    async def __call__(self, request: Any) -> str:
+        await asyncio.sleep(float(request.query_params["s"]))
+        return "awake"
+
+
+def test_http_request_timeout_gives_408() -> None:
+    serve.run(Sleepy.bind(), name="sleepy", route_prefix="/sleepy")
+    url = serve.http_address() + "/sleepy"
+    assert httpx.get(url, params={"s": 0}, timeout=30).text == "awake"
+    r = httpx.get(url, params={"s": 10}, timeout=30)
+    assert r.status_code == 408 and r.json()["error"] == "RequestTimeout"
