@@ -10,6 +10,7 @@ is plainly better:
 
 Maps (and the ``FusedMap`` s the optimizer made) become task-pool or actor-pool map
 operators running a chain of stages; ``Limit``, ``Union`` and ``Zip`` their operators;
+``StreamingSplit`` an output splitter (:func:`lower_streaming_split`);
 the all-to-all nodes (``Sort``, ``RandomShuffle``, ``RandomizeBlockOrder``,
 ``Repartition``, ``Aggregate``, ``MapGroups``, ``Join``) go to
 :func:`streamdata.exec.operators.all_to_all.lower_all_to_all`.
