@@ -131,8 +131,11 @@ class DeploymentHandle:
         self._model_id = multiplexed_model_id
 
     def options(self, *, method_name: str | None = None, multiplexed_model_id: str | None = None,
-                stream: bool | None = None, **_ray_only: Any) -> DeploymentHandle:
+                stream: bool | None = None, **unsupported: Any) -> DeploymentHandle:
         """A handle with other call options (``method_name``, ``stream``, ``multiplexed_model_id``)."""
+        if unsupported:
+            raise NotImplementedError(f"DeploymentHandle.options({', '.join(sorted(unsupported))}=...) is not "
+                                      "supported by streamdata; supported: method_name, multiplexed_model_id, stream")
         if stream is not None and not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
         return DeploymentHandle(self.deployment_name, self.app_name,
