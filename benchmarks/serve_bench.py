@@ -4,6 +4,8 @@ machine, a bounded load from loopback HTTP clients.
 Scenarios (each system in its own fresh subprocess; the load generator in another):
 
     trivial     ``__call__(request) -> "ok"``, one replica
+    sequential  the same handler, one connection, one request after another (latency alone; a
+                ~40 ms p50 here is the Nagle + delayed-ACK stall of a response written in pieces)
     batch       ``@serve.batch(max_batch_size=16, batch_wait_timeout_s=0.005)`` behind ``__call__``
     fastapi     ``@serve.ingress(FastAPI())`` route ``GET /hello/{name}``
     kill        two replicas of the trivial handler (it answers its pid) under a steady load;
@@ -157,7 +159,7 @@ def build_apps(serve: Any) -> dict:
         def __call__(self, request: Any) -> str:
             return str(os.getpid())
 
-    return {"trivial": (Trivial, "/trivial", "/trivial"), "batch": (Batched, "/batch", "/batch"),
+    return {"trivial": (Trivial, "/trivial", "/trivial"), "sequential": (Trivial, "/seq", "/seq"), "batch": (Batched, "/batch", "/batch"),
             "fastapi": (Api, "/api", "/api/hello/bench"), "kill": (Pid, "/pid", "/pid")}
 
 
@@ -189,6 +191,8 @@ def system_main(args: argparse.Namespace) -> None:
         serve.run(deployment.bind(), name=scenario, route_prefix=prefix)
         if scenario == "kill":
             figures[scenario] = kill_scenario(port, path, args)
+        elif scenario == "sequential":
+            figures[scenario] = summarize(run_load(port, path, args.sequential_requests, 1, 50))
         else:
             figures[scenario] = summarize(run_load(port, path, args.requests, args.concurrency, args.warmup))
         serve.delete(scenario)
@@ -224,7 +228,8 @@ def kill_scenario(port: int, path: str, args: argparse.Namespace) -> dict:
     s = summarize(raw)
     return {**s, "failed_after_kill": len(failed), "answered_after_kill": len(after) - len(failed),
             "disturbance_s": round(max((r[0] for r in failed), default=killed) - killed, 3),
-            "replacement_answered_after_s": round(new_pids[0][0] - killed, 2) if new_pids else None}
+            "replacement_answered_after_s": round(new_pids[0][0] - killed, 2) if new_pids else None,
+            "load_ran_after_kill_s": round(max((r[0] for r in after), default=killed) - killed, 2)}
 
 
 # ---------------------------------------------------------------- the driver
@@ -237,7 +242,8 @@ def main() -> None:
     parser.add_argument("--kill-requests", type=int, default=8000)
     parser.add_argument("--kill-concurrency", type=int, default=8)
     parser.add_argument("--kill-after-s", type=float, default=1.0)
-    parser.add_argument("--scenarios", default="trivial,batch,fastapi,kill")
+    parser.add_argument("--sequential-requests", type=int, default=500)
+    parser.add_argument("--scenarios", default="trivial,sequential,batch,fastapi,kill")
     parser.add_argument("--systems", default="streamdata,ray")
     parser.add_argument("--system")
     parser.add_argument("--out")
@@ -255,7 +261,8 @@ def main() -> None:
         cmd = [sys.executable, __file__, "--system", system, "--out", out, "--requests", str(args.requests),
                "--concurrency", str(args.concurrency), "--warmup", str(args.warmup),
                "--kill-requests", str(args.kill_requests), "--kill-concurrency", str(args.kill_concurrency),
-               "--kill-after-s", str(args.kill_after_s), "--scenarios", args.scenarios]
+               "--kill-after-s", str(args.kill_after_s), "--scenarios", args.scenarios,
+               "--sequential-requests", str(args.sequential_requests)]
         env = {**os.environ, "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
         subprocess.run(cmd, check=True, timeout=1800, env=env)
         with open(out) as f:
@@ -278,7 +285,7 @@ def write_report(figures: dict, args: argparse.Namespace) -> None:
     for scenario in args.scenarios.split(","):
         a, b = sd.get(scenario, {}), ray.get(scenario, {})
         for key in ("throughput_rps", "p50_ms", "p99_ms", "errors", "failed_after_kill", "disturbance_s",
-                    "replacement_answered_after_s"):
+                    "replacement_answered_after_s", "load_ran_after_kill_s"):
             if key not in a and key not in b:
                 continue
             va, vb = a.get(key), b.get(key)

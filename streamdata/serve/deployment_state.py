@@ -75,6 +75,7 @@ class DeploymentState:
     retry_after: float = 0.0
     tasks: set = field(default_factory=set)
     demand: int = 0  # requests that waited with no replica (reported by routers)
+    autoscaling: bool = False  # a look at the load is under way
 
     def __post_init__(self) -> None:
         self.target = self.spec.config.initial_replicas()
@@ -231,8 +232,9 @@ class DeploymentState:
             if not record.checking and now >= record.next_health_check:
                 record.checking = True
                 self._spawn(self._health_check(record))
-        if self.policy is not None and now >= self.next_autoscale:
+        if self.policy is not None and now >= self.next_autoscale and not self.autoscaling:
             self.next_autoscale = now + self.policy.config.metrics_interval_s
+            self.autoscaling = True
             self._spawn(self._autoscale(now))
 
     async def _start_quietly(self) -> None:
@@ -270,13 +272,16 @@ class DeploymentState:
 
     async def _autoscale(self, now: float) -> None:
         assert self.policy is not None
-        load = await self.load() + self.demand
-        self.demand = 0
-        current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
-        target = self.policy.decide(now=now, current=current, load=load)
-        if target != self.target:
-            self.target = target
-            self.on_change()
+        try:
+            load = await self.load() + self.demand
+            self.demand = 0
+            current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
+            target = self.policy.decide(now=now, current=current, load=load)
+            if target != self.target:
+                self.target = target
+                self.on_change()
+        finally:
+            self.autoscaling = False
 
 
 __all__ = ["DeploymentSpec", "DeploymentState", "ReplicaRecord"]
