@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import time
-from typing import Callable
+from typing import Any, Callable
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str = "condition") -> None:
+def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: Any = "condition") -> None:
     """Wait for ``predicate`` (checked every 20 ms) at most ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -16,5 +16,5 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: str =
         except Exception:  # noqa: BLE001 - e.g. a controller that restarts: ask again
             pass
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
         time.sleep(0.02)

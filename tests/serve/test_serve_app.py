@@ -464,7 +464,8 @@ def test_autoscaling_from_zero_up_and_down() -> None:
     handle = serve.run(Elastic.bind(release), name="elastic", route_prefix=None)
     wait_until(lambda: _replicas("elastic", "Elastic") == 0, what="the deployment to scale to zero")
     pending = [handle.remote() for _ in range(4)]  # wait for a replica: the controller starts one, then another
-    wait_until(lambda: _replicas("elastic", "Elastic") == 2, what="scale up to max_replicas")
+    wait_until(lambda: _replicas("elastic", "Elastic") == 2, timeout=120,
+               what=lambda: f"scale up to max_replicas: {serve.status().applications['elastic']}")
     open(release, "w").close()
     assert len({r.result(timeout_s=60) for r in pending}) >= 1
     wait_until(lambda: _replicas("elastic", "Elastic") == 0, what="scale back down to zero")
