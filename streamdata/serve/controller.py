@@ -164,6 +164,10 @@ class ControllerCore:
             previous = old.deployments.get(spec.name) if old is not None else None
             if previous is not None and previous.spec.code_version == spec.code_version and not previous.failed:
                 reconfigure = spec.config.user_config != previous.config.user_config and spec.config.has_user_config
+                if spec.config.max_ongoing_requests != previous.config.max_ongoing_requests:
+                    await asyncio.gather(*(r.conn.call("set_max_ongoing_requests", (spec.config.max_ongoing_requests,),
+                                                       kind=wire.CONTROL)
+                                           for r in previous.running() if r.conn is not None))
                 previous.spec = spec
                 previous.target = spec.config.initial_replicas() if previous.policy is None else previous.target
                 if reconfigure:
