@@ -306,6 +306,11 @@ class MapOperator(PhysicalOperator):
             return self.metrics.bytes_in / max(1, self.metrics.tasks_submitted)
         return 0.0
 
+    def set_estimated_output_bytes_per_task(self, nbytes: int | None) -> None:
+        """The guess used before the first task finished (the lowering sets it from the
+        read tasks' metadata when the execution starts)."""
+        self._estimated_output = nbytes
+
     def pending_output_bytes(self) -> float:
         return self.estimated_output_bytes_per_task() * len(self._active)
 
