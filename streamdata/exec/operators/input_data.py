@@ -51,6 +51,7 @@ class InputDataOperator(PhysicalOperator):
         if len(given) != 1:
             raise ValueError("InputDataOperator takes exactly one of bundles, bundles_factory or "
                              "read_tasks_factory")
+        self._read_tasks_factory = read_tasks_factory
         if read_tasks_factory is not None:
             def bundles_factory() -> list[RefBundle]:
                 return read_task_bundles(read_tasks_factory())

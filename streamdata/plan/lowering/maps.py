@@ -32,7 +32,7 @@ from streamdata.exec.operators.map_transformer import (
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.plan import logical as L
 from streamdata.plan.lowering.reads_writes import read_operator
-from streamdata.plan.rules.base import normalized_resources
+from streamdata.exec.resources import normalized_resources
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.plan.lowering.lowerer import Lowerer

@@ -6,6 +6,8 @@ docstring states it as before ⇒ after; :mod:`.base` holds what they share (the
 Policies decided here are decided only here (e.g. read parallelism,
 :func:`streamdata.plan.rules.read_parallelism.read_parallelism`); the lowering reuses them.
 
-May import: the logical nodes (:mod:`streamdata.plan.logical` and the node modules) and the
-base types. Never :mod:`streamdata.exec`, :mod:`streamdata.core`, the lowering, the facade.
+May import: the logical nodes (:mod:`streamdata.plan.logical` and the node modules), the
+base types, and exec's pure policies that plan and exec must agree on
+(:func:`streamdata.exec.resources.normalized_resources`). Never the runtime
+(:mod:`streamdata.core`), the lowering, the facade or :mod:`streamdata.execution`.
 """

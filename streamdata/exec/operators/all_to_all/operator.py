@@ -57,6 +57,7 @@ from streamdata.exec.operators.all_to_all.policy import (
     group_by_size,
 )
 from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
+from streamdata.exec.operators.in_order import InOrder
 from streamdata.core import api as rt
 from streamdata.exec.operators.all_to_all.tasks import map_task, prepare_task, reduce_task
 
@@ -112,8 +113,7 @@ class AllToAllOperator(PhysicalOperator):
         self._num_maps = [0] * k
         self._reduces: dict[int, OpTask] = {}
         self._reduce_queue: deque[int] = deque()
-        self._finished: dict[int, list[RefBundle]] = {}
-        self._next_emit = 0
+        self._finished: InOrder[list[RefBundle]] = InOrder()
         self._outputs: deque[RefBundle] = deque()
         self._empty_output: RefBundle | None = None
         self._emitted_any = False
@@ -364,7 +364,7 @@ class AllToAllOperator(PhysicalOperator):
 
     def _unconsumed_bytes(self) -> int:
         return sum(b.size_bytes() for b in self._outputs) + sum(
-            b.size_bytes() for bs in self._finished.values() for b in bs)
+            b.size_bytes() for bs in self._finished.waiting() for b in bs)
 
     def _launch_reduces(self) -> None:
         n = self._num_partitions or 1
@@ -427,12 +427,9 @@ class AllToAllOperator(PhysicalOperator):
             bundles.append(bundle)
         elif self._empty_output is None:
             self._empty_output = out.schema_bundle(block_ref)
-        self._finished[j] = bundles
-        while self._next_emit in self._finished:
-            ready = self._finished.pop(self._next_emit)
+        for ready in self._finished.add(j, bundles):
             self._outputs.extend(ready)
             self._emitted_any |= bool(ready)
-            self._next_emit += 1
 
     def _get(self, ref: Any) -> Any:
         """Fetch a small result; a task's error is raised as the user's error type, named

@@ -32,6 +32,7 @@ from streamdata.exec.shuffle.repartition import plan_slices
 from streamdata.block_metadata import BlockMetadata
 from streamdata.core import api as rt
 from streamdata.exec.operators.all_to_all.tasks import assemble_task, count_rows_task
+from streamdata.exec.operators.in_order import InOrder
 
 
 class RandomizeBlockOrderOperator(PhysicalOperator):
@@ -110,8 +111,7 @@ class SplitRepartitionOperator(PhysicalOperator):
         self._counting: dict[int, OpTask] = {}
         self._tasks: dict[int, OpTask] = {}
         self._queue: deque[tuple[int, list[tuple[int, int, int]]]] = deque()
-        self._finished: dict[int, RefBundle | None] = {}
-        self._next_emit = 0
+        self._finished: InOrder[RefBundle | None] = InOrder()
         self._outputs: deque[RefBundle] = deque()
         self._planned = False
         self._seq = 0
@@ -211,13 +211,10 @@ class SplitRepartitionOperator(PhysicalOperator):
         return RefBundle(blocks=((rt.put(table), BlockMetadata.of(table)),), owns_blocks=True)
 
     def _done(self, j: int, bundle: RefBundle | None) -> None:
-        self._finished[j] = bundle
-        while self._next_emit in self._finished:
-            out = self._finished.pop(self._next_emit)
+        for out in self._finished.add(j, bundle):
             if out is not None:
                 self.metrics.on_output(out)
                 self._outputs.append(out)
-            self._next_emit += 1
 
     def mark_execution_finished(self) -> None:
         super().mark_execution_finished()
