@@ -474,7 +474,6 @@ class StreamingExecutor:
                         consumer.inqueues[idx].clear()
 
     def _autoscale(self) -> None:
-
         pools = [st for st in self._states if isinstance(st.op, ActorPoolMapOperator)]
         if not pools:
             return

@@ -298,7 +298,6 @@ class WriteStage(MapStage):
         self.write_uuid = write_uuid
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
-
         result = self.datasink.write(blocks, WriteContext(write_uuid=self.write_uuid,
                                                           task_index=ctx.task_index))
         for _ in blocks:  # a sink that stopped early still consumes its input
