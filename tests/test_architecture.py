@@ -36,10 +36,6 @@ PENDING: dict[tuple[str, str, str], str] = {
     # issue 9, helper `core`: the runtime's state machine and one backend interface break
     # the cycle of eleven core/ files around core/api.py
     ("cycle", "streamdata.core.actor", ""): "core: cycle around core/api.py",
-    # issue 9, helper `execution`: dataset.py becomes the thin facade (running, writing and
-    # splitting move to streamdata/execution.py; grouped.py stops borrowing its helpers)
-    ("cycle", "streamdata.dataset", ""): "execution: dataset <-> grouped",
-    ("lines", "streamdata.dataset", ""): "execution: dataset.py over 600 lines",
 }
 
 

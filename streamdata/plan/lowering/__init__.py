@@ -15,7 +15,7 @@ Owns:
   (:func:`map_stages`);
 * :mod:`.all_to_all` — sort, shuffles, repartition, aggregate, map_groups and join to the
   all-to-all operators and their specs (:func:`lower_all_to_all`);
-* :mod:`.misc` — ``InputData``, ``Limit``, ``Union``, ``Zip``.
+* :mod:`.misc` — ``InputData``, ``Limit``, ``Union``, ``Zip``, ``StreamingSplit``.
 
 May import: :mod:`streamdata.plan` (nodes, rules' pure policies, :class:`ClusterInfo`),
 :mod:`streamdata.exec` (operators, specs), and the base types. Never the runtime

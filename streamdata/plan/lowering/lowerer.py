@@ -33,6 +33,7 @@ LOWERINGS: tuple[tuple[type, Callable[["Lowerer", L.LogicalNode], PhysicalOperat
     (L.Limit, misc.lower_limit),
     (L.Union, misc.lower_union),
     (L.Zip, misc.lower_zip),
+    (L.StreamingSplit, misc.lower_streaming_split),
     (all_to_all.ALL_TO_ALL_NODES, all_to_all.lower_node),
 )
 

@@ -1,5 +1,5 @@
 """Lowering of the streaming nodes and in-memory inputs: ``InputData``, ``Limit``,
-``Union``, ``Zip`` (one operator each).
+``Union``, ``Zip``, ``StreamingSplit`` (one operator each).
 
 Example:
     >>> from streamdata.context import DataContext
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.limit import LimitOperator
+from streamdata.exec.operators.output_splitter import OutputSplitterOperator
 from streamdata.exec.operators.union import UnionOperator
 from streamdata.exec.operators.zip import ZipOperator
 from streamdata.plan import logical as L
@@ -44,3 +45,8 @@ def lower_union(lowerer: Lowerer, node: L.Union) -> PhysicalOperator:
 def lower_zip(lowerer: Lowerer, node: L.Zip) -> PhysicalOperator:
     """Two inputs' columns side by side, row by row."""
     return ZipOperator(lowerer.lower(node.inputs[0]), lowerer.lower(node.inputs[1]))
+
+
+def lower_streaming_split(lowerer: Lowerer, node: L.StreamingSplit) -> PhysicalOperator:
+    """``streaming_split``: an output splitter tagging each bundle with its split."""
+    return OutputSplitterOperator(lowerer.lower(node.input), node.n, equal=node.equal)
