@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
+from streamdata.core import protocol as msgs
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.tasks import TaskRecord
 from streamdata.errors import ActorDiedError, TaskCancelledError
@@ -105,9 +106,9 @@ class ActorManager:
         if spec["fn_id"] not in worker.known_functions:
             fn_bytes = rt.functions[spec["fn_id"]]
             worker.known_functions.add(spec["fn_id"])
-        worker.send(("actor_init", actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
-                     rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
-                     spec.get("max_concurrency", 1), spec.get("is_async", False)))
+        worker.send(msgs.ActorInit(actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
+                                   rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
+                                   spec.get("max_concurrency", 1), spec.get("is_async", False)))
         if rt.num_task_workers < max(1, int(rt.num_cpus)):
             rt._spawn_task_worker()
 
@@ -155,8 +156,8 @@ class ActorManager:
                 continue
             task.worker = actor.worker
             actor.inflight[task.task_id] = task
-            actor.worker.send(("call", task.task_id, task.method, None, task.args, rt.dep_locations(task),
-                               task.return_ids, None, actor.grant.gpu_ids, task.name))
+            actor.worker.send(msgs.TaskSpec(task.task_id, task.method, None, task.args, rt.dep_locations(task),
+                                            task.return_ids, None, actor.grant.gpu_ids, task.name, True))
 
     def on_call_done(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         actor = self.actors.get(task.actor_id or "")
@@ -171,7 +172,7 @@ class ActorManager:
             if force:
                 raise ValueError("force=True is not supported for actor tasks (as in Ray); "
                                  "use sd.kill(actor) instead")
-            actor.worker.send(("cancel", task.task_id))
+            actor.worker.send(msgs.Cancel(task.task_id))
             return
         if actor is not None and task in actor.queue:
             actor.queue.remove(task)

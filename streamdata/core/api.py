@@ -24,7 +24,7 @@ from typing import Any, Sequence
 
 import psutil
 
-from streamdata.core import protocol
+from streamdata.core import client as protocol
 from streamdata.core.actor import ActorClass, ActorHandle, method
 from streamdata.core.object_ref import ObjectRef
 from streamdata.core.placement_group import (

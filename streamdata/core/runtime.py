@@ -41,7 +41,8 @@ from streamdata.core.object_directory import ObjectDirectory
 from streamdata.core.object_store import StoreAccounting, make_location, raise_open_file_limit
 from streamdata.core.placement import PlacementGroupManager
 from streamdata.core.requests import REQUESTS
-from streamdata.core.protocol import ClientBase
+from streamdata.core import protocol as msgs
+from streamdata.core.client import ClientBase
 from streamdata.core.resources import Grant, ResourcePool
 from streamdata.core.serialization import dumps_exception, serialize
 from streamdata.core.tasks import TaskRecord
@@ -175,36 +176,33 @@ class Runtime(ClientBase):
             with self.lock:
                 self._on_worker_death(worker)
 
-    def _handle(self, worker: processes.WorkerProcess, msg: tuple) -> None:
-        kind = msg[0]
-        if kind == "refs":
+    def _handle(self, worker: processes.WorkerProcess, msg: msgs.Message) -> None:
+        kind = type(msg)
+        if kind is msgs.RefsDelta:
             held = worker.held_refs
-            for delta, obj_id in msg[1]:
+            for delta, obj_id in msg.deltas:
                 count = held.get(obj_id, 0) + delta
                 if count:
                     held[obj_id] = count
                 else:
                     held.pop(obj_id, None)
                 self.directory.change_refs(obj_id, delta)
-        elif kind == "done":
-            self._on_task_done(worker, msg[1], msg[2], msg[3])
-        elif kind == "submit":
-            self.submit_spec(msg[1])
-        elif kind == "put":
-            self.directory.created(msg[1], msg[2], msg[3])
-        elif kind == "req":
-            _, req_id, op, args = msg
-            self._handle_request(worker, req_id, op, args)
-        elif kind == "req_cancel":  # the worker stopped waiting (timeout): stop lending its CPUs
-            worker.cancelled_requests.add(msg[1])
-            if worker.blocking_request == msg[1]:
+        elif kind is msgs.TaskDone:
+            self._on_task_done(worker, msg.task_id, msg.outputs, msg.error)
+        elif kind is msgs.Submit:
+            self.submit_spec(msg.spec)
+        elif kind is msgs.PutObject:
+            self.directory.created(msg.obj_id, msg.location, msg.contained)
+        elif kind is msgs.Request:
+            self._handle_request(worker, msg.req_id, msg.op, msg.args)
+        elif kind is msgs.RequestCancel:  # the worker stopped waiting (timeout): stop lending its CPUs
+            worker.cancelled_requests.add(msg.req_id)
+            if worker.blocking_request == msg.req_id:
                 self._unblock(worker)
-        elif kind == "actor_ready":
-            self.actors.on_ready(msg[1], worker)
-        elif kind == "actor_failed":
-            self.actors.on_failed(msg[1], msg[2])
-        elif kind == "hello":
-            pass
+        elif kind is msgs.ActorReady:
+            self.actors.on_ready(msg.actor_id, worker)
+        elif kind is msgs.ActorFailed:
+            self.actors.on_failed(msg.actor_id, msg.payload)
 
     def _handle_request(self, worker: processes.WorkerProcess, req_id: int, op: str, args: tuple) -> None:
         def reply(value: Any, ok: bool = True) -> None:
@@ -213,7 +211,7 @@ class Runtime(ClientBase):
                 return
             if worker.blocking_request == req_id:
                 self._unblock(worker)
-            worker.send(("reply", req_id, ok, value))
+            worker.send(msgs.Reply(req_id, ok, value))
 
         def fail(exc: BaseException) -> None:
             reply(exc, ok=False)
@@ -406,8 +404,8 @@ class Runtime(ClientBase):
         if task.fn_id not in worker.known_functions:
             fn_bytes = self.functions[task.fn_id]
             worker.known_functions.add(task.fn_id)
-        worker.send(("task", task.task_id, task.fn_id, fn_bytes, task.args, self.dep_locations(task),
-                     task.return_ids, task.env_for(grant), grant.gpu_ids, task.name))
+        worker.send(msgs.TaskSpec(task.task_id, task.fn_id, fn_bytes, task.args, self.dep_locations(task),
+                                  task.return_ids, task.env_for(grant), grant.gpu_ids, task.name))
 
     def _on_task_done(self, worker: processes.WorkerProcess, task_id: str, outputs: list | None,
                       error: tuple | None) -> None:
@@ -467,7 +465,7 @@ class Runtime(ClientBase):
             task.cancel_payload = payload
             worker.kill()
         else:
-            worker.send(("cancel", task.task_id))
+            worker.send(msgs.Cancel(task.task_id))
 
     # ------------------------------------------------------------------ failures
     def _on_worker_death(self, worker: processes.WorkerProcess) -> None:
@@ -524,7 +522,7 @@ class Runtime(ClientBase):
             workers = list(self.workers.values())
         self._wake()
         for worker in workers:
-            worker.send(("exit",))
+            worker.send(msgs.Exit())
         deadline = time.monotonic() + 2.0
         for worker in workers:
             try:
