@@ -16,8 +16,8 @@ from streamdata.core.resources import Grant, ResourcePool
 from streamdata.core.serialization import dumps_exception, serialize
 from streamdata.errors import PlacementGroupError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.core.runtime import Runtime
+if TYPE_CHECKING:  # pragma: no cover - annotations only, never imported at run time
+    from streamdata.core.state import RuntimeState
     from streamdata.core.tasks import TaskRecord
 
 STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
@@ -61,7 +61,7 @@ class PlacementGroupRecord:
 
 
 class PlacementGroupManager:
-    def __init__(self, rt: "Runtime") -> None:
+    def __init__(self, rt: RuntimeState) -> None:
         self.rt = rt
         self.groups: dict[str, PlacementGroupRecord] = {}
         self.pending: list[PlacementGroupRecord] = []

@@ -1,17 +1,17 @@
 """The operations clients ask of the driver: ``get``, ``wait``, ``cancel``, ...
 
-Each handler runs in the driver under the runtime's lock and answers through
-``reply(value)`` or ``fail(error)``, at once or later (``get`` and ``wait`` answer
-when objects become ready). The driver's own API calls and workers' requests go
-through the same handlers (``Runtime._call`` and ``Runtime._handle_request``).
+Each handler runs inside :meth:`RuntimeState.handle <streamdata.core.state.RuntimeState.handle>`
+and answers through ``reply(value)`` or ``fail(error)``, at once or later (``get``
+and ``wait`` answer when objects become ready). The driver's own API calls and
+workers' requests go through the same handlers (a ``Request`` message).
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.core.runtime import Runtime
+if TYPE_CHECKING:  # pragma: no cover - annotations only, never imported at run time
+    from streamdata.core.state import RuntimeState as Runtime
 
 
 def op_get(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], timeout: float | None = None) -> None:
