@@ -10,16 +10,15 @@ are retried (``max_task_retries``) or fail with ``ActorDiedError``.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streamdata.core import protocol as msgs
 from streamdata.core.events import KillWorker, Send
 from streamdata.core.serialization import dumps_exception
-from streamdata.core.tasks import TaskRecord
+from streamdata.core.host import StateHost
+from streamdata.core.tasks import TaskRecord, WorkerState
 from streamdata.errors import ActorDiedError, TaskCancelledError
 
-if TYPE_CHECKING:  # pragma: no cover - annotations only, never imported at run time
-    from streamdata.core.state import RuntimeState, WorkerState
 
 
 class ActorRecord:
@@ -48,7 +47,7 @@ class ActorRecord:
 
 
 class ActorManager:
-    def __init__(self, rt: RuntimeState) -> None:
+    def __init__(self, rt: StateHost) -> None:
         self.rt = rt
         self.actors: dict[str, ActorRecord] = {}
         self.named: dict[str, str] = {}

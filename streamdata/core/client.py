@@ -21,19 +21,6 @@ from streamdata.core.object_store import INLINE_THRESHOLD, read_location
 from streamdata.core.serialization import serialize
 from streamdata.errors import TaskError
 
-_client: "ClientBase | None" = None
-_client_lock = threading.Lock()
-
-
-def set_client(client: "ClientBase | None") -> None:
-    global _client
-    _client = client
-
-
-def get_client() -> "ClientBase | None":
-    return _client
-
-
 class Dep:
     """Stands for a top-level ObjectRef argument; the worker substitutes the value."""
 

@@ -26,6 +26,7 @@ from typing import Any
 
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
+from streamdata.core import context
 from streamdata.core import protocol as msgs
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
@@ -412,7 +413,7 @@ def main() -> None:
     conn = Connection(fd)
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
-    client_mod.set_client(worker.client)
+    context.set_client(worker.client)
     conn.send_bytes(pickle.dumps(msgs.Hello(worker_id, os.getpid()), protocol=5))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
     _preload()
