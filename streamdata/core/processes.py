@@ -10,7 +10,6 @@ without calling ``shutdown()``.
 from __future__ import annotations
 
 import os
-import pickle
 import selectors
 import socket
 import subprocess
@@ -18,6 +17,8 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
+
+from streamdata.core.protocol import encode
 
 _REAPER = r"""
 import os, shutil, signal, sys
@@ -48,7 +49,7 @@ class WorkerProcess:
     def send(self, msg: Any) -> None:
         if not self.alive:
             return
-        data = pickle.dumps(msg, protocol=5)
+        data = encode(msg)
         try:
             with self.send_lock:
                 self.conn.send_bytes(data)

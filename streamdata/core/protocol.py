@@ -1,8 +1,8 @@
 """The wire messages between the driver and its workers, defined once.
 
-Every message is a frozen dataclass, pickled (protocol 5) over the worker's
-Unix socket. A message pickles as its class and its field values in order (no
-per-field names on the wire), so it costs about what a tuple did.
+Every message is a frozen dataclass. On the worker's Unix socket it travels as
+a pickled tuple ``(tag, *field values)`` (:func:`encode`, :func:`decode`): no
+class lookup or field names on the wire, so it costs what a tuple costs.
 
 Driver → worker: :class:`TaskSpec` (run a task or an actor call),
 :class:`ActorInit`, :class:`Reply`, :class:`Cancel`, :class:`Exit`.
@@ -12,16 +12,17 @@ Worker → driver: :class:`Hello`, :class:`RefsDelta`, :class:`TaskDone`,
 :class:`ActorReady`, :class:`ActorFailed`.
 
 Example:
-    >>> import pickle
     >>> msg = Cancel("t1")
-    >>> pickle.loads(pickle.dumps(msg)) == msg
+    >>> decode(encode(msg)) == msg
     True
 """
 
 from __future__ import annotations
 
+import operator
+import pickle
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import Any, Callable
 
 
 class Message:
@@ -30,17 +31,25 @@ class Message:
     __slots__ = ()
 
     def __reduce__(self) -> tuple:
-        return (type(self), tuple(getattr(self, f) for f in _field_names(type(self))))
+        cls = type(self)
+        getter = _GETTERS.get(cls)
+        if getter is None:
+            getter = _GETTERS[cls] = _values_getter(cls)
+        return (cls, getter(self))
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
+#: per message class, a C-level getter of its field values as a tuple
+_GETTERS: dict[type, Callable[[Any], tuple]] = {}
 
 
-def _field_names(cls: type) -> tuple[str, ...]:
-    names = _FIELDS.get(cls)
-    if names is None:
-        names = _FIELDS[cls] = tuple(f.name for f in fields(cls))
-    return names
+def _values_getter(cls: type) -> Callable[[Any], tuple]:
+    names = [f.name for f in fields(cls)]
+    if not names:
+        return lambda _msg: ()
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda msg: (one(msg),)
+    return operator.attrgetter(*names)
 
 
 # --------------------------------------------------------------------- driver → worker
@@ -171,3 +180,24 @@ class ActorFailed(Message):
 
     actor_id: str
     payload: tuple
+
+
+#: every message class, by its wire tag
+MESSAGES: tuple[type, ...] = (TaskSpec, ActorInit, Reply, Cancel, Exit, Hello, RefsDelta, TaskDone, Submit,
+                              PutObject, Request, RequestCancel, ActorReady, ActorFailed)
+_TAGS: dict[type, int] = {cls: tag for tag, cls in enumerate(MESSAGES)}
+
+
+def encode(msg: Message) -> bytes:
+    """The bytes of ``msg`` on the wire: a pickled ``(tag, *field values)``."""
+    cls = type(msg)
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        getter = _GETTERS[cls] = _values_getter(cls)
+    return pickle.dumps((_TAGS[cls], *getter(msg)), protocol=5)
+
+
+def decode(data: bytes) -> Message:
+    """The message :func:`encode` wrote."""
+    tag, *values = pickle.loads(data)
+    return MESSAGES[tag](*values)

@@ -18,7 +18,6 @@ from __future__ import annotations
 import heapq
 import itertools
 import os
-import pickle
 import selectors
 import shutil
 import signal
@@ -198,7 +197,7 @@ class Runtime(ClientBase):
         conn = worker.conn
         try:
             while True:
-                msg = pickle.loads(conn.recv_bytes())
+                msg = msgs.decode(conn.recv_bytes())
                 with self.lock:
                     self.apply_local_refs()
                     self._feed(WorkerMessage(worker.worker_id, msg))

@@ -56,18 +56,18 @@ class WorkerClient(client_mod.ClientBase):
 
     # ---- transport
     def send(self, msg: msgs.Message) -> None:
-        data = pickle.dumps(msg, protocol=5)
+        data = msgs.encode(msg)
         with self._send_lock:
             refs = object_ref_mod.tracker.drain()
             if refs:
-                self.conn.send_bytes(pickle.dumps(msgs.RefsDelta(refs), protocol=5))
+                self.conn.send_bytes(msgs.encode(msgs.RefsDelta(refs)))
             self.conn.send_bytes(data)
 
     def flush_refs(self) -> None:
         with self._send_lock:
             refs = object_ref_mod.tracker.drain()
             if refs:
-                self.conn.send_bytes(pickle.dumps(msgs.RefsDelta(refs), protocol=5))
+                self.conn.send_bytes(msgs.encode(msgs.RefsDelta(refs)))
 
     def request(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         req_id = next(self._req_ids)
@@ -129,7 +129,7 @@ class Worker:
         client = self.client
         try:
             while True:
-                msg = pickle.loads(self.conn.recv_bytes())
+                msg = msgs.decode(self.conn.recv_bytes())
                 kind = type(msg)
                 if kind is msgs.Reply:
                     client.on_reply(msg.req_id, msg.ok, msg.value)
@@ -414,7 +414,7 @@ def main() -> None:
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
     context.set_client(worker.client)
-    conn.send_bytes(pickle.dumps(msgs.Hello(worker_id, os.getpid()), protocol=5))
+    conn.send_bytes(msgs.encode(msgs.Hello(worker_id, os.getpid())))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
     _preload()
     worker.main_loop()
