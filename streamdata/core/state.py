@@ -340,8 +340,9 @@ class RuntimeState:
         # tasks that have resources but no idle worker (a worker lent its CPU while
         # blocked in get, or zero-CPU tasks) get new workers, up to a cap
         startable = 0
+        node, placement = self.node, self.placement
         for task in itertools.islice(queue, 16):
-            pool = self.pool_for(task)
+            pool = placement.pool_for(task) if task.pg_id else node
             if pool is not None and pool.can_acquire(task.demand):
                 startable += 1
         queue.extendleft(reversed(no_room))
