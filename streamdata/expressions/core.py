@@ -1,32 +1,28 @@
-"""Column expressions: ``col``, ``lit`` and the operators that combine them.
+"""The expression tree: :class:`Expr`, columns, literals, operators and Arrow compute calls.
 
-Expressions are immutable trees. They are evaluated vectorized on a
-``pyarrow.Table`` (:meth:`Expr.evaluate`, used by ``filter(expr=...)`` and
-``with_column``) and translate to ``pyarrow.compute.Expression``
-(:meth:`Expr.to_arrow`) so sources such as Parquet can prune columns and row
-groups. Semantics follow Python where Arrow allows: ``/`` is true division
-(integers give floats), ``//`` and ``%`` floor; ``&``, ``|`` and ``~`` are
-logical with SQL null semantics (a filter drops rows where the predicate is null).
-
-Because ``==`` builds an expression, an expression has no truth value: use
-``&``, ``|``, ``~`` instead of ``and``, ``or``, ``not``.
+Expressions are immutable trees, evaluated vectorized on a ``pyarrow.Table`` (:meth:`Expr.evaluate`);
+when every node is an Arrow kernel they translate to a ``pyarrow.compute.Expression``
+(:meth:`Expr.to_arrow`) so sources such as Parquet can prune columns and row groups. Semantics follow Python where
+Arrow allows: ``/`` is true division (integers give floats), ``//`` and ``%`` floor;
+``&``, ``|`` and ``~`` are logical with SQL null semantics (a filter drops rows where the
+predicate is null). Because ``==`` builds an expression, an expression has no truth
+value: use ``&``, ``|``, ``~`` instead of ``and``, ``or``, ``not``.
 
 Example:
     >>> import pyarrow as pa
     >>> e = (col("a") > 1) & col("b").is_in(["x", "y"])
     >>> print(e)
     ((col('a') > 1) & col('b').is_in(['x', 'y']))
-    >>> sorted(e.columns())
-    ['a', 'b']
     >>> t = pa.table({"a": [1, 2, 3], "b": ["x", "z", "y"]})
     >>> e.evaluate(t).to_pylist()
     [False, False, True]
-    >>> (col("a") * 2 + lit(1)).evaluate(t).to_pylist()
-    [3, 5, 7]
+    >>> (col("a") * 2 + lit(1)).sqrt().round().evaluate(t).to_pylist()
+    [2.0, 2.0, 3.0]
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -34,28 +30,58 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from streamdata.errors import ColumnNotFoundError, SchemaError
+from streamdata.expressions.evaluation import EvalContext, floordiv, process_context, to_float
+from streamdata.expressions.functions import NAMESPACES, ExprFunctions, arrow_type
 
 ArrowValue = pa.Array | pa.ChunkedArray | pa.Scalar
 
+
+class Operation(str, enum.Enum):
+    """The operators of :class:`BinaryExpr` and :class:`UnaryExpr` (Ray's names)."""
+
+    ADD = "add"
+    SUB = "sub"
+    MUL = "mul"
+    DIV = "div"
+    MOD = "mod"
+    FLOORDIV = "floordiv"
+    GT = "gt"
+    LT = "lt"
+    GE = "ge"
+    LE = "le"
+    EQ = "eq"
+    NE = "ne"
+    AND = "and"
+    OR = "or"
+    NOT = "not"
+    IS_NULL = "is_null"
+    IS_NOT_NULL = "is_not_null"
+    IN = "in"
+    NOT_IN = "not_in"
+    NEG = "neg"
+
+
 _BINARY_SYMBOLS = {
-    "add": "+", "sub": "-", "mul": "*", "truediv": "/", "floordiv": "//", "mod": "%",
+    "add": "+", "sub": "-", "mul": "*", "div": "/", "floordiv": "//", "mod": "%",
     "eq": "==", "ne": "!=", "lt": "<", "le": "<=", "gt": ">", "ge": ">=", "and": "&", "or": "|",
 }
 _COMPARE_FUNCS = {"eq": "equal", "ne": "not_equal", "lt": "less", "le": "less_equal",
                   "gt": "greater", "ge": "greater_equal"}
 _ARITH_FUNCS = {"add": "add_checked", "sub": "subtract_checked", "mul": "multiply_checked"}
+_UNARY_FUNCS = {"neg": "negate_checked", "not": "invert", "is_null": "is_null",
+                "is_not_null": "is_valid"}
 
 
-def _coerce(value: Any) -> "Expr":
+def _coerce(value: Any) -> "Expr":  # a literal unless already an expression
     return value if isinstance(value, Expr) else LiteralExpr(value=value)
 
 
-class Expr:
+class Expr(ExprFunctions):
     """Base of all expressions (build them with :func:`col` and :func:`lit`)."""
 
     __slots__ = ()
 
-    # ---- building
+    # ---------------------------------------------------------------- operators
     def _bin(self, op: str, other: Any, *, reflected: bool = False) -> "Expr":
         other = _coerce(other)
         left, right = (other, self) if reflected else (self, other)
@@ -67,8 +93,8 @@ class Expr:
     def __rsub__(self, o: Any) -> "Expr": return self._bin("sub", o, reflected=True)
     def __mul__(self, o: Any) -> "Expr": return self._bin("mul", o)
     def __rmul__(self, o: Any) -> "Expr": return self._bin("mul", o, reflected=True)
-    def __truediv__(self, o: Any) -> "Expr": return self._bin("truediv", o)
-    def __rtruediv__(self, o: Any) -> "Expr": return self._bin("truediv", o, reflected=True)
+    def __truediv__(self, o: Any) -> "Expr": return self._bin("div", o)
+    def __rtruediv__(self, o: Any) -> "Expr": return self._bin("div", o, reflected=True)
     def __floordiv__(self, o: Any) -> "Expr": return self._bin("floordiv", o)
     def __rfloordiv__(self, o: Any) -> "Expr": return self._bin("floordiv", o, reflected=True)
     def __mod__(self, o: Any) -> "Expr": return self._bin("mod", o)
@@ -93,6 +119,7 @@ class Expr:
     def __hash__(self) -> int:
         return hash(self.key())
 
+    # ---------------------------------------------------------------- predicates
     def is_null(self) -> "Expr":
         """True where the value is null.
 
@@ -107,34 +134,46 @@ class Expr:
         """True where the value is not null."""
         return UnaryExpr(op="is_not_null", operand=self)
 
-    def is_in(self, values: Iterable[Any]) -> "Expr":
-        """True where the value is one of ``values``.
+    def is_in(self, values: Iterable[Any] | "Expr") -> "Expr":
+        """True where the value is one of ``values`` (a list, or ``lit([...])``).
 
         Example:
             >>> import pyarrow as pa
             >>> col("a").is_in([1, 3]).evaluate(pa.table({"a": [1, 2, 3]})).to_pylist()
             [True, False, True]
         """
-        if isinstance(values, (str, bytes)):
-            raise TypeError("is_in takes a collection of values, not a single string")
-        return IsInExpr(operand=self, values=tuple(values))
+        return IsInExpr(operand=self, values=_value_list("is_in", values))
+
+    def not_in(self, values: Iterable[Any] | "Expr") -> "Expr":
+        """True where the value is none of ``values`` (null stays null).
+
+        Example:
+            >>> import pyarrow as pa
+            >>> col("a").not_in([1, 3]).evaluate(pa.table({"a": [1, 2, None]})).to_pylist()
+            [False, True, None]
+        """
+        return IsInExpr(operand=self, values=_value_list("not_in", values), negated=True)
 
     def alias(self, name: str) -> "Expr":
         """The same values under the name ``name`` (the output column of ``with_column``)."""
         return AliasExpr(expr=self, name=name)
 
-    # ---- inspecting
+    def _call(self, fn: str, *args: Any, **kwargs: Any) -> "Expr":
+        return CallExpr(fn=fn, args=(self,) + tuple(_coerce(a) for a in args),
+                        kwargs=tuple(sorted(kwargs.items())))
+
+    # ---------------------------------------------------------------- inspecting
     def columns(self) -> frozenset[str]:
         """The names of the columns the expression reads."""
-        out: set[str] = set()
-        for node in self.walk():
-            if isinstance(node, ColumnExpr):
-                out.add(node.name)
-        return frozenset(out)
+        return frozenset(n.name for n in self.walk() if isinstance(n, ColumnExpr))
 
     def children(self) -> tuple["Expr", ...]:
         """The direct sub-expressions."""
         return ()
+
+    def with_children(self, children: tuple["Expr", ...]) -> "Expr":
+        """This node over other sub-expressions (same number, same order)."""
+        return self
 
     def walk(self) -> Iterable["Expr"]:
         """This expression and all its sub-expressions, depth first."""
@@ -144,7 +183,7 @@ class Expr:
 
     def key(self) -> tuple:
         """A hashable structural identity (``==`` builds an expression instead)."""
-        raise NotImplementedError
+        raise NotImplementedError(type(self).__name__)
 
     def structurally_equals(self, other: Any) -> bool:
         """Whether ``other`` is the same expression tree.
@@ -160,38 +199,84 @@ class Expr:
         """The name the result naturally has (a column's or an alias's), else None."""
         return None
 
-    # ---- running
-    def evaluate(self, table: pa.Table) -> pa.Array | pa.ChunkedArray:
+    def is_idempotent(self) -> bool:
+        """False when the tree holds a generator (``random``, ``uuid``,
+        ``monotonically_increasing_id``): such an expression must not be moved or duplicated."""
+        return all(getattr(n, "_idempotent", True) for n in self.walk())
+
+    def is_pyarrow_convertible(self) -> bool:
+        """Whether :meth:`to_arrow` works (no Python UDF, download or generator inside)."""
+        return all(getattr(n, "_arrow", True) for n in self.walk())
+
+    _is_pyarrow_convertible = is_pyarrow_convertible
+
+    def get_type(self, input_schema: pa.Schema) -> pa.DataType | None:
+        """The result's Arrow type for input of ``input_schema`` (None when unknown)."""
+        try:
+            return self.evaluate(input_schema.empty_table()).type
+        except Exception:  # noqa: BLE001 - a type that cannot be told statically
+            return None
+
+    def to_field(self, input_schema: pa.Schema) -> pa.Field | None:
+        """The output field (``output_name`` and :meth:`get_type`), None when either is unknown."""
+        type_ = self.get_type(input_schema)
+        return None if type_ is None or self.output_name is None else pa.field(self.output_name, type_)
+
+    # ---------------------------------------------------------------- running
+    def evaluate(self, table: pa.Table, context: EvalContext | None = None) -> pa.Array | pa.ChunkedArray:
         """Compute the expression on ``table``: one value per row.
+
+        Args:
+            table: the block.
+            context: the running task's :class:`EvalContext` (one per task); without
+                it, generators number and seed per process.
 
         Raises:
             ColumnNotFoundError: a column the table does not have (it lists those there are).
             SchemaError: operand types that do not combine (e.g. a string plus a number).
         """
+        ctx = context if context is not None else process_context()
         try:
-            out = self._eval(table)
+            out = self._eval(table, ctx)
         except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
             raise SchemaError(f"cannot evaluate {self}: {exc}") from exc
+        ctx.blocks_seen += 1
         if isinstance(out, pa.Scalar):
             out = pa.repeat(out, table.num_rows)
         return out
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
-        raise NotImplementedError
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        raise NotImplementedError(type(self).__name__)
 
     def to_arrow(self) -> pc.Expression:
         """The equivalent ``pyarrow.compute.Expression`` (for pushdown into readers).
 
         ``//`` and ``%`` are computed in float64 there (exact below 2**53).
 
+        Raises:
+            TypeError: a node Arrow cannot express (a Python UDF, a download, a generator).
+
         Example:
             >>> print((col("a") > 1).to_arrow())
             (a > 1)
         """
-        raise NotImplementedError
+        raise TypeError(f"{self} cannot run as a pyarrow compute expression")
+
+    def to_pyarrow(self) -> pc.Expression:  # Ray's name for to_arrow
+        return self.to_arrow()
+
+    name = property(lambda self: self.output_name, doc="Ray's name for :attr:`output_name`.")
 
     def __repr__(self) -> str:
         return str(self)
+
+
+def _value_list(method: str, values: Any) -> tuple:
+    if isinstance(values, LiteralExpr):
+        values = values.value
+    if isinstance(values, Expr) or isinstance(values, (str, bytes)) or not isinstance(values, Iterable):
+        raise TypeError(f"{method} takes a list of values, got {values!r}")
+    return tuple(values)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -211,7 +296,7 @@ class ColumnExpr(Expr):
     def output_name(self) -> str | None:
         return self.name
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
         if self.name not in table.column_names:
             raise ColumnNotFoundError(self.name, table.column_names)
         return table.column(self.name)
@@ -236,8 +321,8 @@ class LiteralExpr(Expr):
         except TypeError:
             return ("lit", type(self.value).__name__, repr(self.value))
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
-        return pa.scalar(self.value)
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        return self.value if isinstance(self.value, pa.Scalar) else pa.scalar(self.value)
 
     def to_arrow(self) -> pc.Expression:
         return pc.scalar(self.value)
@@ -258,17 +343,23 @@ class BinaryExpr(Expr):
     right: Expr
 
     def __post_init__(self) -> None:
-        if self.op not in _BINARY_SYMBOLS:
+        op = self.op.value if isinstance(self.op, Operation) else self.op
+        op = "div" if op == "truediv" else op
+        if op not in _BINARY_SYMBOLS:
             raise ValueError(f"unknown operator {self.op!r}; known: {sorted(_BINARY_SYMBOLS)}")
+        object.__setattr__(self, "op", op)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.left, self.right)
 
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return BinaryExpr(op=self.op, left=children[0], right=children[1])
+
     def key(self) -> tuple:
         return ("bin", self.op, self.left.key(), self.right.key())
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
-        a, b = self.left._eval(table), self.right._eval(table)
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        a, b = self.left._eval(table, ctx), self.right._eval(table, ctx)
         op = self.op
         if op in _ARITH_FUNCS:
             return pc.call_function(_ARITH_FUNCS[op], [a, b])
@@ -278,12 +369,9 @@ class BinaryExpr(Expr):
             return pc.and_kleene(a, b)
         if op == "or":
             return pc.or_kleene(a, b)
-        if op == "truediv":
-            return pc.divide_checked(_to_float(a), _to_float(b))
-        if _is_integer(a) and _is_integer(b):
-            quotient = _int_floordiv(a, b)
-        else:
-            quotient = pc.floor(pc.divide(_to_float(a), _to_float(b)))
+        if op == "div":
+            return pc.divide_checked(to_float(a), to_float(b))
+        quotient = floordiv(a, b)
         if op == "floordiv":
             return quotient
         return pc.subtract(a, pc.multiply(quotient, b))  # mod
@@ -295,12 +383,10 @@ class BinaryExpr(Expr):
             return pc.Expression._call(_ARITH_FUNCS[op], [a, b])
         if op in _COMPARE_FUNCS:
             return pc.Expression._call(_COMPARE_FUNCS[op], [a, b])
-        if op == "and":
-            return pc.Expression._call("and_kleene", [a, b])
-        if op == "or":
-            return pc.Expression._call("or_kleene", [a, b])
+        if op in ("and", "or"):
+            return pc.Expression._call(f"{op}_kleene", [a, b])
         fa, fb = a.cast(pa.float64()), b.cast(pa.float64())
-        if op == "truediv":
+        if op == "div":
             return pc.Expression._call("divide", [fa, fb])
         floor = pc.Expression._call("floor", [pc.Expression._call("divide", [fa, fb])])
         if op == "floordiv":
@@ -311,28 +397,6 @@ class BinaryExpr(Expr):
         return f"({self.left} {_BINARY_SYMBOLS[self.op]} {self.right})"
 
 
-def _is_integer(value: ArrowValue) -> bool:
-    return pa.types.is_integer(value.type)
-
-
-def _to_float(value: ArrowValue) -> ArrowValue:
-    if pa.types.is_integer(value.type) or pa.types.is_null(value.type):
-        return pc.cast(value, pa.float64())
-    return value
-
-
-def _int_floordiv(a: ArrowValue, b: ArrowValue) -> ArrowValue:
-    """Python's floor division on integers (Arrow's divide truncates toward zero)."""
-    q = pc.divide_checked(a, b)
-    r = pc.subtract(a, pc.multiply(q, b))
-    adjust = pc.and_(pc.not_equal(r, 0), pc.xor(pc.less(r, 0), pc.less(b, 0)))
-    return pc.if_else(adjust, pc.subtract(q, 1), q)
-
-
-_UNARY_FUNCS = {"neg": "negate_checked", "not": "invert", "is_null": "is_null",
-                "is_not_null": "is_valid"}
-
-
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class UnaryExpr(Expr):
     """``-x``, ``~x``, ``x.is_null()`` or ``x.is_not_null()``."""
@@ -341,17 +405,22 @@ class UnaryExpr(Expr):
     operand: Expr
 
     def __post_init__(self) -> None:
-        if self.op not in _UNARY_FUNCS:
+        op = self.op.value if isinstance(self.op, Operation) else self.op
+        if op not in _UNARY_FUNCS:
             raise ValueError(f"unknown operator {self.op!r}; known: {sorted(_UNARY_FUNCS)}")
+        object.__setattr__(self, "op", op)
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
 
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return UnaryExpr(op=self.op, operand=children[0])
+
     def key(self) -> tuple:
         return ("unary", self.op, self.operand.key())
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
-        return pc.call_function(_UNARY_FUNCS[self.op], [self.operand._eval(table)])
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        return pc.call_function(_UNARY_FUNCS[self.op], [self.operand._eval(table, ctx)])
 
     def to_arrow(self) -> pc.Expression:
         return pc.Expression._call(_UNARY_FUNCS[self.op], [self.operand.to_arrow()])
@@ -366,16 +435,20 @@ class UnaryExpr(Expr):
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class IsInExpr(Expr):
-    """True where the operand is one of ``values``."""
+    """True where the operand is one of ``values`` (none of them when ``negated``)."""
 
     operand: Expr
     values: tuple
+    negated: bool = False
 
     def children(self) -> tuple[Expr, ...]:
         return (self.operand,)
 
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return IsInExpr(operand=children[0], values=self.values, negated=self.negated)
+
     def key(self) -> tuple:
-        return ("is_in", self.operand.key(), LiteralExpr(value=self.values).key())
+        return ("is_in", self.negated, self.operand.key(), LiteralExpr(value=self.values).key())
 
     def _value_set(self, type_: pa.DataType | None = None) -> pa.Array:
         if type_ is not None and not pa.types.is_null(type_):
@@ -385,15 +458,22 @@ class IsInExpr(Expr):
                 pass
         return pa.array(self.values)
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
-        operand = self.operand._eval(table)
-        return pc.is_in(operand, value_set=self._value_set(operand.type))
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        operand = self.operand._eval(table, ctx)
+        out = pc.is_in(operand, value_set=self._value_set(operand.type))
+        if self.negated:  # null stays null, as in SQL's NOT IN
+            return pc.if_else(pc.is_null(operand), pa.scalar(None, pa.bool_()), pc.invert(out))
+        return out
 
     def to_arrow(self) -> pc.Expression:
-        return self.operand.to_arrow().isin(self._value_set())
+        out = self.operand.to_arrow().isin(self._value_set())
+        if self.negated:
+            operand = self.operand.to_arrow()
+            return pc.if_else(operand.is_null(), pc.scalar(pa.scalar(None, pa.bool_())), ~out)
+        return out
 
     def __str__(self) -> str:
-        return f"{self.operand}.is_in({list(self.values)!r})"
+        return f"{self.operand}.{'not_in' if self.negated else 'is_in'}({list(self.values)!r})"
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -410,6 +490,9 @@ class AliasExpr(Expr):
     def children(self) -> tuple[Expr, ...]:
         return (self.expr,)
 
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return AliasExpr(expr=children[0], name=self.name)
+
     def key(self) -> tuple:
         return ("alias", self.name, self.expr.key())
 
@@ -417,8 +500,8 @@ class AliasExpr(Expr):
     def output_name(self) -> str | None:
         return self.name
 
-    def _eval(self, table: pa.Table) -> ArrowValue:
-        return self.expr._eval(table)
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        return self.expr._eval(table, ctx)
 
     def to_arrow(self) -> pc.Expression:
         return self.expr.to_arrow()
@@ -427,7 +510,58 @@ class AliasExpr(Expr):
         return f"{self.expr}.alias({self.name!r})"
 
 
-def col(name: str) -> Expr:
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
+class CallExpr(Expr):
+    """``pyarrow.compute.<fn>(*args, **kwargs)``: a vectorized Arrow kernel over
+    sub-expressions, convertible to a compute expression for pushdown (Ray's
+    ``PyArrowComputeUDFExpr``). ``method`` is how it prints (``str.upper``...).
+    """
+
+    fn: str
+    args: tuple[Expr, ...]
+    kwargs: tuple[tuple[str, Any], ...] = ()
+    method: str = ""
+
+    def __post_init__(self) -> None:
+        if self.fn != "cast" and not callable(getattr(pc, self.fn, None)):
+            raise ValueError(f"{self.fn!r} is not a pyarrow.compute function")
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def with_children(self, children: tuple[Expr, ...]) -> Expr:
+        return CallExpr(fn=self.fn, args=tuple(children), kwargs=self.kwargs, method=self.method)
+
+    def key(self) -> tuple:
+        return ("call", self.fn, tuple(a.key() for a in self.args),
+                tuple((k, repr(v)) for k, v in self.kwargs))
+
+    def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        args = [a._eval(table, ctx) for a in self.args]
+        kwargs = dict(self.kwargs)
+        if self.fn == "cast":
+            try:
+                return pc.cast(args[0], **kwargs)
+            except pa.ArrowInvalid as exc:
+                raise SchemaError(f"cannot evaluate {self}: {exc}") from exc
+        return getattr(pc, self.fn)(*args, **kwargs)
+
+    def to_arrow(self) -> pc.Expression:
+        args = [a.to_arrow() for a in self.args]
+        kwargs = dict(self.kwargs)
+        if self.fn == "cast":
+            return args[0].cast(kwargs["target_type"], safe=kwargs["safe"])
+        return getattr(pc, self.fn)(*args, **kwargs)
+
+    def __str__(self) -> str:
+        if self.method.endswith("[]") and self.kwargs:  # an index: s.struct['x']
+            v = self.kwargs[0][1]
+            return f"{self.args[0]}.{self.method[:-2]}[{(v[0] if isinstance(v, list) else v)!r}]"
+        extra = [str(a) for a in self.args[1:]] + [f"{k}={v!r}" for k, v in self.kwargs]
+        return f"{self.args[0]}.{self.method or self.fn}({', '.join(extra)})"
+
+
+def col(name: str) -> ColumnExpr:
     """The column ``name`` of the input.
 
     Example:
@@ -437,7 +571,7 @@ def col(name: str) -> Expr:
     return ColumnExpr(name=name)
 
 
-def lit(value: Any) -> Expr:
+def lit(value: Any) -> LiteralExpr:
     """A constant.
 
     Example:
@@ -448,55 +582,17 @@ def lit(value: Any) -> Expr:
     return LiteralExpr(value=value)
 
 
-def conjuncts(expr: Expr) -> list[Expr]:
-    """The terms of a chain of ``&`` (the expression itself when it is not one).
+def call(fn: str, *args: Any, method: str = "", **kwargs: Any) -> CallExpr:
+    """``pyarrow.compute.<fn>`` over expressions (others become literals) and options.
 
     Example:
-        >>> [str(e) for e in conjuncts((col("a") > 1) & (col("b") < 2) & col("c"))]
-        ["(col('a') > 1)", "(col('b') < 2)", "col('c')"]
+        >>> import pyarrow as pa
+        >>> call("utf8_upper", col("s")).evaluate(pa.table({"s": ["a"]})).to_pylist()
+        ['A']
     """
-    if isinstance(expr, BinaryExpr) and expr.op == "and":
-        return conjuncts(expr.left) + conjuncts(expr.right)
-    return [expr]
+    return CallExpr(fn=fn, args=tuple(_coerce(a) for a in args),
+                    kwargs=tuple(sorted(kwargs.items())), method=method)
 
 
-def and_all(exprs: Iterable[Expr]) -> Expr:
-    """``e1 & e2 & ...`` of a non-empty sequence of expressions.
-
-    Example:
-        >>> print(and_all([col("a") > 1, col("b") < 2]))
-        ((col('a') > 1) & (col('b') < 2))
-    """
-    items = list(exprs)
-    if not items:
-        raise ValueError("and_all needs at least one expression")
-    out = items[0]
-    for e in items[1:]:
-        out = BinaryExpr(op="and", left=out, right=e)
-    return out
-
-
-def rename_columns(expr: Expr, mapping: dict[str, str]) -> Expr:
-    """``expr`` reading column ``mapping.get(c, c)`` wherever it read ``c``.
-
-    Example:
-        >>> print(rename_columns((col("a") > 1) & col("b").is_null(), {"a": "x"}))
-        ((col('x') > 1) & col('b').is_null())
-    """
-    if isinstance(expr, ColumnExpr):
-        new = mapping.get(expr.name, expr.name)
-        return expr if new == expr.name else ColumnExpr(name=new)
-    if isinstance(expr, BinaryExpr):
-        return BinaryExpr(op=expr.op, left=rename_columns(expr.left, mapping),
-                          right=rename_columns(expr.right, mapping))
-    if isinstance(expr, UnaryExpr):
-        return UnaryExpr(op=expr.op, operand=rename_columns(expr.operand, mapping))
-    if isinstance(expr, IsInExpr):
-        return IsInExpr(operand=rename_columns(expr.operand, mapping), values=expr.values)
-    if isinstance(expr, AliasExpr):
-        return AliasExpr(expr=rename_columns(expr.expr, mapping), name=expr.name)
-    return expr
-
-
-__all__ = ["Expr", "ColumnExpr", "LiteralExpr", "BinaryExpr", "UnaryExpr", "IsInExpr",
-           "AliasExpr", "col", "lit", "conjuncts", "and_all", "rename_columns"]
+__all__ = ["AliasExpr", "BinaryExpr", "CallExpr", "ColumnExpr", "EvalContext", "Expr", "IsInExpr",
+           "LiteralExpr", "NAMESPACES", "Operation", "UnaryExpr", "arrow_type", "call", "col", "lit"]
