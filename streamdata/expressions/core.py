@@ -233,12 +233,13 @@ class Expr(ExprFunctions):
 
         Raises:
             ColumnNotFoundError: a column the table does not have (it lists those there are).
-            SchemaError: operand types that do not combine (e.g. a string plus a number).
+            SchemaError: operand types that do not combine (a string plus a number), or values
+                a kernel rejects (an overflow, a lossy cast, a missing struct field).
         """
         ctx = context if context is not None else process_context()
         try:
             out = self._eval(table, ctx)
-        except (pa.ArrowNotImplementedError, pa.ArrowTypeError) as exc:
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid) as exc:
             raise SchemaError(f"cannot evaluate {self}: {exc}") from exc
         ctx.blocks_seen += 1
         if isinstance(out, pa.Scalar):
@@ -540,10 +541,7 @@ class CallExpr(Expr):
         args = [a._eval(table, ctx) for a in self.args]
         kwargs = dict(self.kwargs)
         if self.fn == "cast":
-            try:
-                return pc.cast(args[0], **kwargs)
-            except pa.ArrowInvalid as exc:
-                raise SchemaError(f"cannot evaluate {self}: {exc}") from exc
+            return pc.cast(args[0], **kwargs)
         return getattr(pc, self.fn)(*args, **kwargs)
 
     def to_arrow(self) -> pc.Expression:

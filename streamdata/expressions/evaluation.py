@@ -30,21 +30,24 @@ class EvalContext:
         execution_index: how many times the dataset ran before (for ``random``'s reseeding).
         rows_seen: rows numbered so far in this task.
         blocks_seen: blocks evaluated so far in this task.
+        partition_id: the upper bits of ``monotonically_increasing_id`` (default: ``task_index``).
     """
 
     task_index: int = 0
     execution_index: int = 0
     rows_seen: int = 0
     blocks_seen: int = 0
+    partition_id: int | None = None
 
 
 _PROCESS_CONTEXT: list[EvalContext] = []
 
 
 def process_context() -> EvalContext:
-    """The context of evaluations without one: the process id as the task index."""
-    if not _PROCESS_CONTEXT:
-        _PROCESS_CONTEXT.append(EvalContext(task_index=os.getpid()))
+    """The context of evaluations without one: task 0, ids prefixed by the process id
+    (unique among the processes alive together)."""
+    if not _PROCESS_CONTEXT or _PROCESS_CONTEXT[0].partition_id != os.getpid():
+        _PROCESS_CONTEXT[:] = [EvalContext(partition_id=os.getpid())]
     return _PROCESS_CONTEXT[0]
 
 

@@ -43,6 +43,15 @@ class ExprFunctions:
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def nullable(self, input_schema: pa.Schema) -> bool:
+        """Whether the result may hold nulls (conservatively True; False for generators)."""
+        return True
+
+    def expand_projection(self, input_schema: pa.Schema | None) -> list[Any]:
+        """The projection entries this expression stands for (itself; several for
+        ``unnest``/``star``)."""
+        return [self]
+
     # ---------------------------------------------------------------- math (Arrow kernels)
     def abs(self) -> Any:
         """``|x|`` (overflow raises). Example: ``col("x").abs()``."""

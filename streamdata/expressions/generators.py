@@ -36,6 +36,9 @@ class _Generator(Expr):
     _arrow = False
     _idempotent = False
 
+    def nullable(self, input_schema: pa.Schema) -> bool:
+        return False
+
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
 class MonotonicallyIncreasingIdExpr(_Generator):
@@ -48,7 +51,8 @@ class MonotonicallyIncreasingIdExpr(_Generator):
         return pa.int64()
 
     def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
-        start = (ctx.task_index << _ROW_BITS) + ctx.rows_seen
+        part = ctx.task_index if ctx.partition_id is None else ctx.partition_id
+        start = (part << _ROW_BITS) + ctx.rows_seen
         ctx.rows_seen += table.num_rows
         return pa.array(np.arange(start, start + table.num_rows, dtype=np.int64))
 

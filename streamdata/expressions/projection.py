@@ -39,6 +39,9 @@ class StarExpr(_MultiColumn):
     def key(self) -> tuple:
         return ("star",)
 
+    def expand_projection(self, input_schema: pa.Schema | None) -> list[Expr]:
+        return expand_projection([self], input_schema)
+
     def __str__(self) -> str:
         return "star()"
 
@@ -57,6 +60,9 @@ class UnnestExpr(_MultiColumn):
 
     def key(self) -> tuple:
         return ("unnest", self.expr.key())
+
+    def expand_projection(self, input_schema: pa.Schema | None) -> list[Expr]:
+        return self.expand(input_schema)
 
     def alias(self, name: str) -> Expr:
         raise TypeError("unnest() cannot be aliased: its columns are named after the struct's fields")
