@@ -22,7 +22,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from streamdata.aggregation.base import AggregateFn, AggregateFnV2, Arrays, States
+from streamdata.aggregation.base import AggregateFnV2, Arrays, States
 from streamdata.aggregation.grouping import Groups, HashAgg, group_table
 from streamdata.aggregation.list_states import to_numpy as _np
 from streamdata.errors import PlanError, SchemaError
