@@ -119,43 +119,16 @@ class Expr(ExprFunctions):
     def __hash__(self) -> int:
         return hash(self.key())
 
-    # ---------------------------------------------------------------- predicates
-    def is_null(self) -> "Expr":
-        """True where the value is null.
+    # ---------------------------------------------------------------- node builders
+    # (the documented methods -- is_null, is_in, not_in, alias, math... -- are in .functions)
+    def _unary(self, op: str) -> "Expr":
+        return UnaryExpr(op=op, operand=self)
 
-        Example:
-            >>> import pyarrow as pa
-            >>> col("a").is_null().evaluate(pa.table({"a": [1, None]})).to_pylist()
-            [False, True]
-        """
-        return UnaryExpr(op="is_null", operand=self)
+    def _is_in(self, values: Any, negated: bool) -> "Expr":
+        return IsInExpr(operand=self, values=_value_list("not_in" if negated else "is_in", values),
+                        negated=negated)
 
-    def is_not_null(self) -> "Expr":
-        """True where the value is not null."""
-        return UnaryExpr(op="is_not_null", operand=self)
-
-    def is_in(self, values: Iterable[Any] | "Expr") -> "Expr":
-        """True where the value is one of ``values`` (a list, or ``lit([...])``).
-
-        Example:
-            >>> import pyarrow as pa
-            >>> col("a").is_in([1, 3]).evaluate(pa.table({"a": [1, 2, 3]})).to_pylist()
-            [True, False, True]
-        """
-        return IsInExpr(operand=self, values=_value_list("is_in", values))
-
-    def not_in(self, values: Iterable[Any] | "Expr") -> "Expr":
-        """True where the value is none of ``values`` (null stays null).
-
-        Example:
-            >>> import pyarrow as pa
-            >>> col("a").not_in([1, 3]).evaluate(pa.table({"a": [1, 2, None]})).to_pylist()
-            [False, True, None]
-        """
-        return IsInExpr(operand=self, values=_value_list("not_in", values), negated=True)
-
-    def alias(self, name: str) -> "Expr":
-        """The same values under the name ``name`` (the output column of ``with_column``)."""
+    def _alias(self, name: str) -> "Expr":
         return AliasExpr(expr=self, name=name)
 
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> "Expr":
@@ -346,6 +319,9 @@ class BinaryExpr(Expr):
     def __post_init__(self) -> None:
         op = self.op.value if isinstance(self.op, Operation) else self.op
         op = "div" if op == "truediv" else op
+        if op in ("in", "not_in"):  # Ray's spelling of is_in / not_in
+            object.__setattr__(self, "op", op)
+            return
         if op not in _BINARY_SYMBOLS:
             raise ValueError(f"unknown operator {self.op!r}; known: {sorted(_BINARY_SYMBOLS)}")
         object.__setattr__(self, "op", op)
@@ -359,7 +335,12 @@ class BinaryExpr(Expr):
     def key(self) -> tuple:
         return ("bin", self.op, self.left.key(), self.right.key())
 
+    def _as_is_in(self) -> "IsInExpr":
+        return self.left._is_in(self.right, negated=self.op == "not_in")  # type: ignore[return-value]
+
     def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
+        if self.op in ("in", "not_in"):
+            return self._as_is_in()._eval(table, ctx)
         a, b = self.left._eval(table, ctx), self.right._eval(table, ctx)
         op = self.op
         if op in _ARITH_FUNCS:
@@ -378,6 +359,8 @@ class BinaryExpr(Expr):
         return pc.subtract(a, pc.multiply(quotient, b))  # mod
 
     def to_arrow(self) -> pc.Expression:
+        if self.op in ("in", "not_in"):
+            return self._as_is_in().to_arrow()
         a, b = self.left.to_arrow(), self.right.to_arrow()
         op = self.op
         if op in _ARITH_FUNCS:
@@ -395,6 +378,8 @@ class BinaryExpr(Expr):
         return pc.Expression._call("subtract", [fa, pc.Expression._call("multiply", [floor, fb])])
 
     def __str__(self) -> str:
+        if self.op in ("in", "not_in"):
+            return str(self._as_is_in())
         return f"({self.left} {_BINARY_SYMBOLS[self.op]} {self.right})"
 
 

@@ -43,6 +43,57 @@ class ExprFunctions:
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
         raise NotImplementedError
 
+    def _unary(self, op: str) -> Any:
+        raise NotImplementedError
+
+    def _is_in(self, values: Any, negated: bool) -> Any:
+        raise NotImplementedError
+
+    def _alias(self, name: str) -> Any:
+        raise NotImplementedError
+
+    # ---------------------------------------------------------------- predicates
+    def is_null(self) -> Any:
+        """True where the value is null.
+
+        Example:
+            >>> import pyarrow as pa
+            >>> from streamdata.expressions import col
+            >>> col("a").is_null().evaluate(pa.table({"a": [1, None]})).to_pylist()
+            [False, True]
+        """
+        return self._unary("is_null")
+
+    def is_not_null(self) -> Any:
+        """True where the value is not null."""
+        return self._unary("is_not_null")
+
+    def is_in(self, values: Any) -> Any:
+        """True where the value is one of ``values`` (a list, or ``lit([...])``).
+
+        Example:
+            >>> import pyarrow as pa
+            >>> from streamdata.expressions import col
+            >>> col("a").is_in([1, 3]).evaluate(pa.table({"a": [1, 2, 3]})).to_pylist()
+            [True, False, True]
+        """
+        return self._is_in(values, negated=False)
+
+    def not_in(self, values: Any) -> Any:
+        """True where the value is none of ``values`` (null stays null).
+
+        Example:
+            >>> import pyarrow as pa
+            >>> from streamdata.expressions import col
+            >>> col("a").not_in([1, 3]).evaluate(pa.table({"a": [1, 2, None]})).to_pylist()
+            [False, True, None]
+        """
+        return self._is_in(values, negated=True)
+
+    def alias(self, name: str) -> Any:
+        """The same values under the name ``name`` (the output column of ``with_column``)."""
+        return self._alias(name)
+
     def nullable(self, input_schema: pa.Schema) -> bool:
         """Whether the result may hold nulls (conservatively True; False for generators)."""
         return True

@@ -209,6 +209,10 @@ def test_operation_enum_and_ray_style_construction() -> None:
     assert values(e) == [-2, 1, 3, None, 10]
     assert E.UnaryExpr(Operation.IS_NULL, col("i")).structurally_equals(col("i").is_null())
     assert (col("a") / 2).op == Operation.DIV
+    in_op = E.BinaryExpr(Operation.NOT_IN, col("i"), E.LiteralExpr([0, 9]))
+    assert values(in_op) == values(col("i").not_in([0, 9])) and str(in_op) == "col('i').not_in([0, 9])"
+    assert pads.dataset(T).to_table(filter=E.BinaryExpr(Operation.IN, col("i"), lit([0, 9])).to_arrow()) \
+        .column("i").to_pylist() == [0, 9]
     assert col("a").name == "a" and (col("a") + 1).alias("b").name == "b" and (col("a") + 1).name is None
 
 
