@@ -27,7 +27,7 @@ Example:
 
 from __future__ import annotations
 
-from streamdata.aggregation.base import AggregateFn, AggregateFnV2
+from streamdata.aggregation.base import AggregateFn, AggregateFnV2, VectorizedAggregateFnV2
 from streamdata.aggregation.builtins import AbsMax, Count, Max, Mean, Min, Std, Sum, _Builtin
 from streamdata.aggregation.collect import AsList, CountDistinct, Quantile, Unique, ValueCounter
 from streamdata.aggregation.profile import MissingValuePercentage, ZeroPercentage
@@ -62,6 +62,7 @@ __all__ = [
     "Sum",
     "Unique",
     "ValueCounter",
+    "VectorizedAggregateFnV2",
     "ZeroPercentage",
     "is_builtin",
 ]

@@ -217,4 +217,43 @@ class AggregateFnV2(AggregateFn):
 
 
 
-__all__ = ["AggregateFn", "AggregateFnV2", "Arrays", "States"]
+
+class VectorizedAggregateFnV2(AggregateFnV2):
+    """An :class:`AggregateFnV2` that merges a whole column of partial accumulators at once
+    (Ray's ``VectorizedAggregateFnV2``): implement :meth:`aggregate_block` and
+    :meth:`_combine_column` instead of :meth:`combine`.
+
+    Example:
+        >>> import pyarrow as pa, pyarrow.compute as pc
+        >>> from streamdata.exec.shuffle.groupby import aggregate_table
+        >>> class Total(VectorizedAggregateFnV2):
+        ...     def __init__(self, on):
+        ...         super().__init__(f"total({on})", lambda: 0, on=on, ignore_nulls=True)
+        ...     def aggregate_block(self, block):
+        ...         return pc.sum(block[self.on]).as_py() or 0
+        ...     def _combine_column(self, accumulator_col):
+        ...         return pc.sum(accumulator_col).as_py()
+        >>> aggregate_table(pa.table({"x": [1, 2, 3]}), [], [Total("x")]).to_pylist()
+        [{'total(x)': 6}]
+    """
+
+    def combine(self, current_accumulator: Any, new: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} merges columns of accumulators "
+                                  "(_combine_column), not pairs")
+
+    def _combine_column(self, accumulator_col: Any) -> Any:
+        """One accumulator from a column (``pyarrow.Array`` or list) of accumulators."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _combine_column")
+
+    def _py_accumulate(self, key: Any, block: pa.Table) -> Any:
+        return self.aggregate_block(block)
+
+    def _py_merge(self, a: Any, b: Any) -> Any:
+        try:
+            column: Any = pa.array([a, b])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            column = [a, b]
+        return self._combine_column(column)
+
+
+__all__ = ["AggregateFn", "AggregateFnV2", "Arrays", "States", "VectorizedAggregateFnV2"]

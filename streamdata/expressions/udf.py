@@ -61,9 +61,17 @@ class UDFExpr(Expr):
     fn: Callable[..., Any]
     args: tuple[Expr, ...]
     kwargs: tuple[tuple[str, Expr], ...]
-    return_dtype: pa.DataType | None = None
+    data_type: pa.DataType | None = None
 
     _arrow = False
+
+    def __post_init__(self) -> None:  # Ray's spelling: a list and a dict
+        if not isinstance(self.args, tuple):
+            object.__setattr__(self, "args", tuple(self.args))
+        if isinstance(self.kwargs, dict):
+            object.__setattr__(self, "kwargs", tuple(sorted(self.kwargs.items())))
+        if self.data_type is not None and not isinstance(self.data_type, pa.DataType):
+            object.__setattr__(self, "data_type", arrow_type(self.data_type, "UDFExpr(data_type=...)"))
 
     def children(self) -> tuple[Expr, ...]:
         return self.args + tuple(v for _, v in self.kwargs)
@@ -71,19 +79,19 @@ class UDFExpr(Expr):
     def with_children(self, children: tuple[Expr, ...]) -> Expr:
         n = len(self.args)
         kwargs = tuple((k, c) for (k, _), c in zip(self.kwargs, children[n:]))
-        return UDFExpr(fn=self.fn, args=tuple(children[:n]), kwargs=kwargs, return_dtype=self.return_dtype)
+        return UDFExpr(fn=self.fn, args=tuple(children[:n]), kwargs=kwargs, data_type=self.data_type)
 
     def key(self) -> tuple:
         fn = self.fn.spec_id if isinstance(self.fn, _CallableClassUDF) else id(self.fn)
         return ("udf", fn, tuple(a.key() for a in self.args), tuple((k, v.key()) for k, v in self.kwargs))
 
     @property
-    def data_type(self) -> pa.DataType | None:
+    def return_dtype(self) -> pa.DataType | None:
         """The declared result type."""
-        return self.return_dtype
+        return self.data_type
 
     def get_type(self, input_schema: pa.Schema) -> pa.DataType | None:
-        return self.return_dtype
+        return self.data_type
 
     def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
         def value(e: Expr) -> Any:
@@ -95,7 +103,7 @@ class UDFExpr(Expr):
             return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
         result = self.fn(*[value(a) for a in self.args], **{k: value(v) for k, v in self.kwargs})
-        return _to_column(result, table.num_rows, self.return_dtype, _fn_name(self.fn))
+        return _to_column(result, table.num_rows, self.data_type, _fn_name(self.fn))
 
     def __str__(self) -> str:
         parts = [str(a) for a in self.args] + [f"{k}={v}" for k, v in self.kwargs]
@@ -131,7 +139,7 @@ def _builder(fn: Callable[..., Any], dtype: pa.DataType | None) -> Callable[...,
         return UDFExpr(fn=fn, args=tuple(a if isinstance(a, Expr) else LiteralExpr(value=a) for a in args),
                        kwargs=tuple((k, v if isinstance(v, Expr) else LiteralExpr(value=v))
                                     for k, v in sorted(kwargs.items())),
-                       return_dtype=dtype)
+                       data_type=dtype)
 
     if not isinstance(fn, _CallableClassUDF):
         functools.update_wrapper(build, fn)
