@@ -56,6 +56,13 @@ def _digests(values: pa.Array | pa.ChunkedArray) -> pa.Array:
     return pa.array(out, type=pa.int64())
 
 
+def _ids_from_rows(rows: pa.Array, num_rows: int) -> np.ndarray:
+    """For each row, the number of its group, from each group's list of rows."""
+    ids = np.empty(num_rows, dtype=np.int64)
+    ids[_np(pc.list_flatten(rows), np.int64)] = _np(pc.list_parent_indices(rows), np.int64)
+    return ids
+
+
 def _distinct_by_group(values: pa.Array | pa.ChunkedArray, gid: np.ndarray, num_groups: int,
                        *, drop_nulls: bool) -> pa.Array:
     """Per group, the distinct ``values`` (sorted when orderable) as a large-list array."""
@@ -172,7 +179,14 @@ class Unique(_Builtin):
                                 f"{[m.value for m in Unique.ListEncodingMode]}, got {encode_lists!r}") from None
 
     def _needs_rows(self, phase: str) -> bool:
-        return True
+        return phase == "merge"
+
+    def _direct(self, block: pa.Table) -> bool:
+        """Whether one hash ``distinct`` does the partial step (a hashable, unflattened column)."""
+        type_ = block.schema.field(self.on).type  # type: ignore[arg-type]
+        if _is_list(type_) and self._mode is not None:
+            return self._mode is Unique.ListEncodingMode.HASH
+        return _hashable(type_)
 
     def _encoded(self, block: pa.Table) -> pa.Array | pa.ChunkedArray:
         col = block.column(self.on)  # type: ignore[arg-type]
@@ -180,9 +194,18 @@ class Unique(_Builtin):
             return _digests(col)
         return col
 
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
+        if self._direct(block):
+            mode = "only_valid" if self.ignore_nulls else "all"
+            return [_hash_agg(self._encoded(block), "distinct", pc.CountOptions(mode=mode))]
+        return [_hash_agg(pa.array(np.arange(block.num_rows, dtype=np.int64)), "list")]  # rows per group
+
     def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
+        if self._direct(block):
+            lists = results[0]
+            return [lists.cast(pa.large_list(lists.type.value_type))]
         col = self._encoded(block)
-        ids = groups.ids()
+        ids = _ids_from_rows(results[0], block.num_rows)
         if self._mode is Unique.ListEncodingMode.FLATTEN and _is_list(col.type):
             col = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
             if isinstance(col.type, pa.FixedSizeListType):
@@ -244,15 +267,19 @@ class AsList(_Builtin):
         super().__init__(on, ignore_nulls=ignore_nulls, alias_name=alias_name)
 
     def _needs_rows(self, phase: str) -> bool:
-        return True
+        return phase == "merge"
+
+    def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
+        return [_hash_agg(block.column(self.on), "list")]  # type: ignore[arg-type]
 
     def _partial_states(self, block: pa.Table, groups: Groups, results: Arrays) -> States:
-        col = block.column(self.on)  # type: ignore[arg-type]
-        ids = groups.ids()
-        if self.ignore_nulls and col.null_count:
-            valid = _np(pc.is_valid(col), bool)
-            col, ids = col.filter(pa.array(valid)), ids[valid]
-        return [LS.lists_by_group(col, ids, groups.num_groups, sort=False)]
+        lists = results[0]
+        if self.ignore_nulls and lists.values.null_count:
+            values, gid = LS.regroup(lists, np.arange(len(lists), dtype=np.int64))
+            valid = pc.is_valid(values)
+            return [LS.lists_by_group(pc.filter(values, valid), _np(pc.filter(pa.array(gid), valid), np.int64),
+                                      groups.num_groups, sort=False)]
+        return [lists.cast(pa.large_list(lists.type.value_type))]
 
     def _merge_states(self, states: Arrays, groups: Groups, results: Arrays) -> States:
         values, gid = LS.regroup(states[0], groups.ids())
