@@ -180,6 +180,14 @@ class AggregateFnV2(AggregateFn):
         self.ignore_nulls = bool(ignore_nulls)
         self._zero = zero_factory
 
+    @property
+    def _target_col_name(self) -> str | None:  # Ray's attribute names, for ported subclasses
+        return self.on
+
+    @property
+    def _ignore_nulls(self) -> bool:
+        return self.ignore_nulls
+
     def get_target_column(self) -> str | None:
         """The column the aggregation reads."""
         return self.on
