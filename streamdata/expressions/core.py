@@ -447,16 +447,11 @@ class IsInExpr(Expr):
     def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
         operand = self.operand._eval(table, ctx)
         out = pc.is_in(operand, value_set=self._value_set(operand.type))
-        if self.negated:  # null stays null, as in SQL's NOT IN
-            return pc.if_else(pc.is_null(operand), pa.scalar(None, pa.bool_()), pc.invert(out))
-        return out
+        return pc.invert(out) if self.negated else out  # a null is not in the list (as Ray's)
 
     def to_arrow(self) -> pc.Expression:
         out = self.operand.to_arrow().isin(self._value_set())
-        if self.negated:
-            operand = self.operand.to_arrow()
-            return pc.if_else(operand.is_null(), pc.scalar(pa.scalar(None, pa.bool_())), ~out)
-        return out
+        return ~out if self.negated else out
 
     def __str__(self) -> str:
         return f"{self.operand}.{'not_in' if self.negated else 'is_in'}({list(self.values)!r})"

@@ -80,13 +80,13 @@ class ExprFunctions:
         return self._is_in(values, negated=False)
 
     def not_in(self, values: Any) -> Any:
-        """True where the value is none of ``values`` (null stays null).
+        """True where the value is none of ``values`` (a null is none of them, as in Ray).
 
         Example:
             >>> import pyarrow as pa
             >>> from streamdata.expressions import col
             >>> col("a").not_in([1, 3]).evaluate(pa.table({"a": [1, 2, None]})).to_pylist()
-            [False, True, None]
+            [False, True, True]
         """
         return self._is_in(values, negated=True)
 
