@@ -68,6 +68,8 @@ def _distinct_by_group(values: pa.Array | pa.ChunkedArray, gid: np.ndarray, num_
     """Per group, the distinct ``values`` (sorted when orderable) as a large-list array."""
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
+    if drop_nulls and (pa.types.is_null(values.type) or values.null_count == len(values)):
+        return pa.array([[]] * num_groups, type=pa.large_list(values.type))  # (Arrow's hash on nulls crashes)
     gid_arr = pa.array(np.asarray(gid, dtype=np.int64))
     if drop_nulls and values.null_count:
         valid = pc.is_valid(values)
@@ -184,6 +186,8 @@ class Unique(_Builtin):
     def _direct(self, block: pa.Table) -> bool:
         """Whether one hash ``distinct`` does the partial step (a hashable, unflattened column)."""
         type_ = block.schema.field(self.on).type  # type: ignore[arg-type]
+        if pa.types.is_null(type_):
+            return False
         if _is_list(type_) and self._mode is not None:
             return self._mode is Unique.ListEncodingMode.HASH
         return _hashable(type_)

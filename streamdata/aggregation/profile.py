@@ -100,8 +100,8 @@ class ZeroPercentage(_Percentage):
 
     def _matching_and_counted(self, block: pa.Table) -> tuple[pa.Array, HashAgg]:
         col = self._values(block)
-        zero = pc.fill_null(pc.equal(col, pa.scalar(0, col.type) if not pa.types.is_null(col.type)
-                                     else 0), False).cast(pa.int64())
+        is_zero = pc.invert(col) if pa.types.is_boolean(col.type) else pc.equal(col, 0)
+        zero = pc.fill_null(is_zero, False).cast(pa.int64())
         mode = "only_valid" if self.ignore_nulls else "all"
         return zero, _hash_agg(col, "count", pc.CountOptions(mode=mode))
 

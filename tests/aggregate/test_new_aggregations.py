@@ -242,3 +242,20 @@ def test_pandas_reference_for_empty_global_aggregation() -> None:
     assert out == [{"count()": 0, "list(s)": [], "count_distinct(s)": 0, "abs_max(v)": None,
                     "approx_quantile(v)": None, "approx_topk(s)": []}]
     assert pd.isna(pd.Series([], dtype=float).abs().max())
+
+
+def test_all_null_columns_bools_and_decimals() -> None:
+    import decimal
+
+    t = pa.table({"k": [1, 1, 2], "n": pa.nulls(3), "b": [True, False, None],
+                  "d": pa.array([decimal.Decimal("0.0"), decimal.Decimal("-1.5"), None])})
+    aggs = [CountDistinct("n"), Unique("n", ignore_nulls=True, alias_name="u"), Unique("n"), AsList("n"),
+            MissingValuePercentage("n"), ZeroPercentage("b"), ZeroPercentage("d"), AbsMax("d"),
+            ValueCounter("n"), ApproximateTopK("n", k=1), ApproximateQuantile("n", [0.5])]
+    got = {r["k"]: r for r in blockwise(t, ["k"], aggs, blocks=2)}
+    assert got[1]["count_distinct(n)"] == 0 and got[1]["u"] == [] and got[1]["unique(n)"] == [None]
+    assert got[1]["list(n)"] == [None, None] and got[2]["missing_pct(n)"] == 100.0
+    assert got[1]["zero_pct(b)"] == 50.0 and got[1]["zero_pct(d)"] == 50.0 and got[2]["zero_pct(d)"] is None
+    assert str(got[1]["abs_max(d)"]) == "1.5"
+    assert got[1]["value_counter(n)"] == {"values": [], "counts": []} and got[1]["approx_topk(n)"] == []
+    assert got[2]["approx_quantile(n)"] is None
