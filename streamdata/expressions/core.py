@@ -133,7 +133,7 @@ class Expr(ExprFunctions):
 
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> "Expr":
         return CallExpr(fn=fn, args=(self,) + tuple(_coerce(a) for a in args),
-                        kwargs=tuple(sorted(kwargs.items())))
+                        kwargs=tuple(sorted(kwargs.items())), method=fn.removesuffix("_checked"))
 
     # ---------------------------------------------------------------- inspecting
     def columns(self) -> frozenset[str]:
@@ -535,6 +535,9 @@ class CallExpr(Expr):
         if self.method.endswith("[]") and self.kwargs:  # an index: s.struct['x']
             v = self.kwargs[0][1]
             return f"{self.args[0]}.{self.method[:-2]}[{(v[0] if isinstance(v, list) else v)!r}]"
+        if self.fn == "cast":
+            opts = dict(self.kwargs)
+            return f"{self.args[0]}.cast({opts['target_type']}{'' if opts['safe'] else ', safe=False'})"
         extra = [str(a) for a in self.args[1:]] + [f"{k}={v!r}" for k, v in self.kwargs]
         return f"{self.args[0]}.{self.method or self.fn}({', '.join(extra)})"
 
