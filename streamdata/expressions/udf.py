@@ -4,7 +4,7 @@ A UDF runs on whole columns: each expression argument arrives as a ``pyarrow.Arr
 (literal arguments as their Python value) and the function returns one value per row
 (a pyarrow array, a numpy array, a pandas Series or a list), converted to the declared
 ``return_dtype``. A decorated callable class is constructed lazily, once per process,
-with the arguments given to it on the driver.
+with the arguments given to it on the driver; an ``async`` function or ``__call__`` is awaited.
 
 Example:
     >>> import pyarrow as pa, pyarrow.compute as pc
@@ -18,8 +18,11 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import inspect
 import uuid as _uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -103,11 +106,25 @@ class UDFExpr(Expr):
             return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
 
         result = self.fn(*[value(a) for a in self.args], **{k: value(v) for k, v in self.kwargs})
+        if inspect.isawaitable(result):  # an async function or async __call__
+            result = _run_coroutine(result)
         return _to_column(result, table.num_rows, self.data_type, _fn_name(self.fn))
 
     def __str__(self) -> str:
         parts = [str(a) for a in self.args] + [f"{k}={v}" for k, v in self.kwargs]
         return f"{_fn_name(self.fn)}({', '.join(parts)})"
+
+
+def _run_coroutine(awaitable: Any) -> Any:
+    async def wait() -> Any:
+        return await awaitable
+
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(wait())
+    with ThreadPoolExecutor(1) as pool:  # called from inside an event loop: run it on another thread
+        return pool.submit(asyncio.run, wait()).result()
 
 
 def _to_column(result: Any, num_rows: int, dtype: pa.DataType | None, name: str) -> pa.Array | pa.ChunkedArray:

@@ -156,3 +156,16 @@ def test_udf_filter_on_parquet_runs_after_the_read(tmp_path) -> None:
     assert [r["a"] for r in got] == [7, 8]
     pushed = ds.filter(expr=col("s").str.ends_with("3")).take_all()
     assert [r["a"] for r in pushed] == [3]
+
+
+def test_async_udf_is_awaited() -> None:
+    import asyncio
+
+    @udf(return_dtype=pa.int64())
+    class Slow:
+        async def __call__(self, x: pa.Array) -> pa.Array:
+            await asyncio.sleep(0)
+            return pc.multiply(x, 10)
+
+    out = sd.range(4, override_num_blocks=2).with_column("y", Slow()(col("id"))).take_all()
+    assert sorted(r["y"] for r in out) == [0, 10, 20, 30]
