@@ -28,20 +28,10 @@ Example:
 from __future__ import annotations
 
 from streamdata.aggregation.base import AggregateFn, AggregateFnV2, VectorizedAggregateFnV2
-from streamdata.aggregation.builtins import AbsMax, Count, Max, Mean, Min, Std, Sum, _Builtin
+from streamdata.aggregation.builtins import AbsMax, Count, Max, Mean, Min, Std, Sum, is_builtin
 from streamdata.aggregation.collect import AsList, CountDistinct, Quantile, Unique, ValueCounter
 from streamdata.aggregation.profile import MissingValuePercentage, ZeroPercentage
 from streamdata.aggregation.sketches import ApproximateQuantile, ApproximateTopK
-
-
-def is_builtin(agg: AggregateFn) -> bool:
-    """Whether ``agg`` is one of the vectorized built-in aggregations (it reads only ``on``).
-
-    Example:
-        >>> is_builtin(Sum("x")), is_builtin(ApproximateTopK("x", k=1))
-        (True, False)
-    """
-    return isinstance(agg, _Builtin)
 
 
 __all__ = [

@@ -350,3 +350,11 @@ class Std(_Builtin):
         return [pa.array([0], pa.int64()), pa.array([0.0]), pa.array([0.0]), pa.array([0], pa.int64())]
 
 
+def is_builtin(agg: AggregateFnV2 | Any) -> bool:
+    """Whether ``agg`` is one of the vectorized built-in aggregations (it reads only ``on``).
+
+    Example:
+        >>> is_builtin(Sum("x"))
+        True
+    """
+    return isinstance(agg, _Builtin)
