@@ -76,9 +76,7 @@ class _Builtin(AggregateFnV2):
         return self._partial_states(block, groups, results)
 
     def combine(self, current_accumulator: Any, new: Any) -> Any:
-        states = [pa.concat_arrays([a, b]) if a.type == b.type
-                  else pa.chunked_array([a, b.cast(a.type)]).combine_chunks()
-                  for a, b in zip(current_accumulator, new)]
+        states = [_concat(a, b) for a, b in zip(current_accumulator, new)]
         table = pa.table({f"s{i}": s for i, s in enumerate(states)})
         groups, results = group_table(table, [], self._merge_requests(states),
                                       with_rows=self._needs_rows("merge"))
@@ -86,6 +84,16 @@ class _Builtin(AggregateFnV2):
 
     def finalize(self, accumulator: Any) -> Any:
         return self._finalize_states(accumulator)[0].as_py()
+
+
+def _concat(a: pa.Array, b: pa.Array) -> pa.Array:
+    """``a`` then ``b``, cast to one type (the empty accumulator's null types give way)."""
+    if a.type != b.type:
+        try:
+            b = b.cast(a.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            a = a.cast(b.type)
+    return pa.concat_arrays([a, b])
 
 
 def _sum_opts(skip_nulls: bool) -> pc.ScalarAggregateOptions:

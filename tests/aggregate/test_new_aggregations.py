@@ -259,3 +259,14 @@ def test_all_null_columns_bools_and_decimals() -> None:
     assert str(got[1]["abs_max(d)"]) == "1.5"
     assert got[1]["value_counter(n)"] == {"values": [], "counts": []} and got[1]["approx_topk(n)"] == []
     assert got[2]["approx_quantile(n)"] is None
+
+
+def test_python_interface_of_the_new_builtins() -> None:
+    """aggregate_block / combine / finalize by hand, starting from the empty accumulator."""
+    first, second = pa.table({"x": [1, 2, 2]}), pa.table({"x": [0, 3]})
+    expected = {"unique(x)": [0, 1, 2, 3], "list(x)": [1, 2, 2, 0, 3], "count_distinct(x)": 4,
+                "abs_max(x)": 3, "zero_pct(x)": 20.0, "missing_pct(x)": 0.0}
+    for agg in (Unique("x"), AsList("x"), CountDistinct("x"), AbsMax("x"), ZeroPercentage("x"),
+                MissingValuePercentage("x")):
+        acc = agg.combine(agg.combine(agg._zero(), agg.aggregate_block(first)), agg.aggregate_block(second))
+        assert agg.finalize(acc) == expected[agg.name], agg.name
