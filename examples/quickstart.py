@@ -55,7 +55,6 @@ def run(rows: int, out: str) -> None:
     start = time.perf_counter()
     sd.init(num_cpus=2)
     print(f"sd.init(): {time.perf_counter() - start:.3f} s")
-    sd.DataContext.get_current().enable_progress_bars = False
 
     # 1. synthetic data -> Parquet (8 files)
     rng_rows = rows
