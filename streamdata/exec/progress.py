@@ -30,6 +30,7 @@ Example:
 
 from __future__ import annotations
 
+import atexit
 import html
 import os
 import sys
@@ -184,7 +185,11 @@ class _TerminalLine:
 
     # -- registration
     def attach(self, bars: ProgressBars) -> None:
+        global _ATEXIT_REGISTERED
         with self._lock:
+            if not _ATEXIT_REGISTERED:  # a line left at exit (Ctrl-C, an abandoned run) is erased
+                atexit.register(_reset_terminal)
+                _ATEXIT_REGISTERED = True
             if not self._active:
                 self._out = sys.stderr
                 self._saved = (sys.stdout, sys.stderr)
@@ -193,6 +198,12 @@ class _TerminalLine:
                     sys.stdout = _GuardedStream(sys.stdout, self)  # type: ignore[assignment]
                 self._line_start = True
             self._active.append(bars)
+
+    def reset(self) -> None:
+        """Erase the line and give the streams back, whatever is still attached."""
+        with self._lock:
+            for bars in list(self._active):
+                self.detach(bars, None)
 
     def detach(self, bars: ProgressBars, failure_line: str | None) -> None:
         with self._lock:
@@ -264,6 +275,12 @@ class _TerminalLine:
 
 
 _TERMINAL = _TerminalLine()
+_ATEXIT_REGISTERED = False
+_STALE_S = 10.0  # a display not updated for this long is not drawn (its execution is gone)
+
+
+def _reset_terminal() -> None:
+    _TERMINAL.reset()
 
 
 class _NotebookOutput:
@@ -303,6 +320,7 @@ class ProgressBars:
         self._start = time.monotonic()
         self._delay_s = delay_s
         self._last_draw = 0.0
+        self._last_update = self._start
         self._closed = False
         self._mode = "off"
         self._notebook: _NotebookOutput | None = None
@@ -321,7 +339,9 @@ class ProgressBars:
         return [op.name for op in self._ops]
 
     def visible(self) -> bool:
-        return not self._closed and time.monotonic() - self._start >= self._delay_s
+        now = time.monotonic()
+        return (not self._closed and now - self._start >= self._delay_s
+                and now - self._last_update < _STALE_S)
 
     def line(self, width: int) -> str:
         return format_line(self._ops, elapsed_s=time.monotonic() - self._start, width=width)
@@ -334,7 +354,7 @@ class ProgressBars:
         if index != self._slots[slot][-1]:
             return  # the input buffer of a read: shown through the read itself
         self._ops[slot] = OperatorProgress(self._ops[slot].name, done, total, status)
-        now = time.monotonic()
+        now = self._last_update = time.monotonic()
         if not self.visible() or now - self._last_draw < 0.1:
             return
         self._last_draw = now

@@ -139,3 +139,22 @@ def test_not_a_terminal_draws_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     bars.update(0, done=1, total=1)
     bars.close(success=False)
     assert err.getvalue() == "" and sys.stderr is err
+
+
+def test_a_display_whose_execution_is_gone_is_not_redrawn(tty) -> None:
+    out, term = tty()
+    bars = ProgressBars(["ReadRange"], enabled=True, delay_s=0)
+    bars.update(0, done=1, total=4)
+    bars._last_update -= 60  # nothing has updated it for a minute
+    print("the program goes on")
+    assert screen(term.getvalue()) == ["the program goes on", ""]
+
+
+def test_reset_erases_the_line_and_gives_the_streams_back(tty) -> None:
+    out, term = tty()
+    bars = ProgressBars(["ReadRange"], enabled=True, delay_s=0)
+    bars.update(0, done=1, total=4)
+    progress._TERMINAL.reset()  # what runs at exit
+    assert sys.stdout is out and sys.stderr is term
+    assert screen(term.getvalue()) == [""]
+    bars.close(success=True)  # the executor's close afterwards is harmless
