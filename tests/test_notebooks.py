@@ -72,3 +72,31 @@ def test_notebook_runs_clean(path: Path, tmp_path: Path, monkeypatch: pytest.Mon
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
                   if not p.relative_to(tmp_path).parts[0].startswith((".", "torchinductor_")))  # torch's cache
     assert left == [], f"{path.name} left files in the temp folder: {left[:10]}"
+
+
+def test_progress_in_a_kernel_clears_on_success_and_stays_red_on_failure(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
+    monkeypatch.setenv("PATH", os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    monkeypatch.delenv("STREAMDATA_PROGRESS_BARS", raising=False)
+    cells = [
+        "from streamdata.exec.progress import ProgressBars\n"
+        "ok = ProgressBars(['ReadRange', 'MapBatches(f)'], enabled=True, delay_s=0)\n"
+        "ok.update(1, done=2, total=4)\n"
+        "ok.close(success=True)\n"
+        "print('after success')",
+        "bad = ProgressBars(['ReadRange', 'MapBatches(f)'], enabled=True, delay_s=0)\n"
+        "bad.update(1, done=1, total=4)\n"
+        "bad.close(success=False)",
+    ]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    client = RecordingClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}})
+    client.execute()
+    assert len(client.progress_messages) >= 3, "the displays were not drawn"
+    success, failure = nb.cells[0].outputs, nb.cells[1].outputs
+    assert [_leftover_progress(o) for o in success] == [None, None], success
+    assert any(o.get("output_type") == "stream" and o["text"] == "after success\n" for o in success)
+    shown = [o for o in failure if PROGRESS_MARK in str(o.get("data", {}).get("text/html", ""))]
+    assert len(shown) == 1, failure
+    assert shown[0]["data"]["text/plain"].startswith("Failed ") and "MapBatches(f) 1/4" in shown[0]["data"]["text/plain"]
+    assert "#d62728" in shown[0]["data"]["text/html"]  # red
