@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from streamdata.context import DataContext
@@ -259,8 +259,15 @@ class StreamingExecutor:
         self.oversubscribed: dict[str, int] = {}
 
     # ------------------------------------------------------------------ public
-    def execute(self, dag: PhysicalOperator) -> OutputIterator:
-        """Start running ``dag`` in a driver thread; iterate the result for its outputs."""
+    def execute(self, dag: PhysicalOperator, *,
+                oversubscribed: Mapping[str, int] | None = None) -> OutputIterator:
+        """Start running ``dag`` in a driver thread; iterate the result for its outputs.
+
+        Args:
+            dag: the output operator of the physical plan.
+            oversubscribed: the CPU oversubscription notes the compiler already applied to
+                ``dag`` (``{operator name: tasks at once}``); None: apply them here.
+        """
         from streamdata.core import api as rt
 
         if self._started:
@@ -280,7 +287,8 @@ class StreamingExecutor:
         self._limits = ExecutionResources(cpu=float(resources.get("CPU", 0.0)),
                                           gpu=float(resources.get("GPU", 0.0)),
                                           object_store_memory=float(self._budget))
-        self.oversubscribed = apply_cpu_oversubscription(ops, self._limits.cpu)
+        self.oversubscribed = (dict(oversubscribed) if oversubscribed is not None
+                               else apply_cpu_oversubscription(ops, self._limits.cpu))
         options = ExecutionOptions(
             resource_limits=self._limits,
             preserve_order=self.ctx.preserve_order,

@@ -249,6 +249,10 @@ class Project(AbstractMap):
         return pa.schema([schema.field(back.get(c, c)).with_name(c) for c in kept],
                          metadata=schema.metadata)
 
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        return input_rows(self.input)  # the same rows, other columns
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class WithColumn(AbstractMap):

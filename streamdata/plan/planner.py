@@ -10,6 +10,7 @@ is plainly better:
 
 Maps (and the ``FusedMap`` s the optimizer made) become task-pool or actor-pool map
 operators running a chain of stages; ``Limit``, ``Union`` and ``Zip`` their operators;
+``StreamingSplit`` an output splitter (:func:`lower_streaming_split`);
 the all-to-all nodes (``Sort``, ``RandomShuffle``, ``RandomizeBlockOrder``,
 ``Repartition``, ``Aggregate``, ``MapGroups``, ``Join``) go to
 :func:`streamdata.exec.operators.all_to_all.lower_all_to_all`.
@@ -36,6 +37,7 @@ from streamdata.exec.interfaces import PhysicalOperator, RefBundle
 from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.limit import LimitOperator
+from streamdata.exec.operators.output_splitter import OutputSplitterOperator
 from streamdata.exec.operators.map_transformer import (
     BatchStage,
     FilterStage,
@@ -55,28 +57,34 @@ from streamdata.exec.operators.zip import ZipOperator
 from streamdata.block_metadata import BlockMetadata
 from streamdata.io.datasource import Datasource
 from streamdata.plan import logical as L
+from streamdata.plan.cluster import ClusterInfo
 
 #: logical nodes lowered by the all-to-all engineer's function
 ALL_TO_ALL_NODES = (L.Sort, L.RandomShuffle, L.RandomizeBlockOrder, L.Repartition, L.Aggregate,
                     L.MapGroups, L.Join)
 
 
-def plan(logical_plan: L.LogicalPlan, ctx: DataContext | None = None) -> PhysicalOperator:
+def plan(logical_plan: L.LogicalPlan, ctx: DataContext | None = None, *,
+         cluster: ClusterInfo | None = None) -> PhysicalOperator:
     """The physical DAG of ``logical_plan``; returns its output operator.
 
     Args:
         logical_plan: the plan (optimized or not: every node has a lowering).
         ctx: the data context (default batch size, read parallelism); default the current one.
+        cluster: the resources to plan for (the execution layer reads them once); None:
+            asked of the runtime.
 
     Raises:
         NotImplementedError: a node kind this planner cannot lower (names it).
     """
-    return _Planner(ctx or DataContext.get_current(), logical_plan).lower(logical_plan.root)
+    return _Planner(ctx or DataContext.get_current(), logical_plan, cluster).lower(logical_plan.root)
 
 
 class _Planner:
-    def __init__(self, ctx: DataContext, logical_plan: L.LogicalPlan) -> None:
+    def __init__(self, ctx: DataContext, logical_plan: L.LogicalPlan,
+                 cluster: ClusterInfo | None = None) -> None:
         self.ctx = ctx
+        self.cluster = cluster
         self.memo: dict[int, PhysicalOperator] = {}
         self.consumers: dict[int, int] = {}
         for node in logical_plan.nodes():
@@ -109,6 +117,8 @@ class _Planner:
             return self._write(node)
         if isinstance(node, ALL_TO_ALL_NODES):
             return self._all_to_all(node)
+        if isinstance(node, L.StreamingSplit):
+            return lower_streaming_split(node, self.lower(node.input))
         raise NotImplementedError(f"the planner cannot lower {type(node).__name__} ({node.name})")
 
     # ------------------------------------------------------------------ reads
@@ -135,7 +145,8 @@ class _Planner:
     def _default_parallelism(self) -> int:
         if self.ctx.read_op_min_num_blocks:
             return self.ctx.read_op_min_num_blocks
-        return max(2, int(2 * _cluster_cpus()))
+        cpus = self.cluster.num_cpus if self.cluster is not None else _cluster_cpus()
+        return max(2, int(2 * cpus))
 
     # ------------------------------------------------------------------ maps
     def _map(self, node: L.AbstractMap) -> PhysicalOperator:
@@ -179,6 +190,11 @@ class _Planner:
                                       f"operators, which are not available: {exc}") from exc
         inputs = [self.lower(i) for i in node.inputs]
         return lower_all_to_all(node, inputs[0] if len(inputs) == 1 else inputs, self.ctx)
+
+
+def lower_streaming_split(node: L.StreamingSplit, input_op: PhysicalOperator) -> PhysicalOperator:
+    """``streaming_split``: an output splitter tagging each bundle with its split."""
+    return OutputSplitterOperator(input_op, node.n, equal=node.equal)
 
 
 def map_stages(node: L.AbstractMap, ctx: DataContext | None = None) -> list[MapStage]:
