@@ -33,9 +33,6 @@ EXECUTION = frozenset({"streamdata.execution"})
 #: (rule, importer, imported) or ("cycle", first module of the cycle, "") or ("lines", module, "")
 #: that work in progress removes; each entry names that work.
 PENDING: dict[tuple[str, str, str], str] = {
-    # issue 9, helper `core`: the runtime's state machine and one backend interface break
-    # the cycle of eleven core/ files around core/api.py
-    ("cycle", "streamdata.core.actor", ""): "core: cycle around core/api.py",
 }
 
 
