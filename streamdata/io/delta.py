@@ -178,7 +178,9 @@ class DeltaDatasink(Datasink):
                     raise DataSinkError(f"write_delta {self._uri}: nothing to write and no table to create "
                                         f"(an empty dataset has no schema)")
                 self._fs.makedirs(self._root, exist_ok=True)
-                create_table_with_add_actions(self._uri, schema, actions, mode="error",
+                from deltalake import Schema as DeltaSchema
+
+                create_table_with_add_actions(self._uri, DeltaSchema.from_arrow(schema), actions, mode="error",
                                               partition_by=self._partition_by or None, name=self._table_name,
                                               description=self._description, storage_options=self._storage_options)
             else:
@@ -198,8 +200,10 @@ class DeltaDatasink(Datasink):
 
     def _remove_files(self) -> None:
         try:
-            for p in self._fs.glob(f"{self._root}/**part-{self._write_id}-*.parquet"):
-                self._fs.rm(p)
+            prefix = f"part-{self._write_id}-"
+            for p in self._fs.find(self._root):
+                if posixpath.basename(p).startswith(prefix):
+                    self._fs.rm(p)
         except (FileNotFoundError, OSError):
             pass
 
