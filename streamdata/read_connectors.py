@@ -284,7 +284,8 @@ def read_videos(paths: Any, *, filesystem: Any = None, partitioning: Any = None,
 
 def from_huggingface(dataset: Any, parallelism: int = -1, concurrency: int | None = None,
                      override_num_blocks: int | None = None) -> "Dataset":
-    """A Dataset of a Hugging Face ``datasets.Dataset`` (zero-copy slices of its Arrow table)
+    """A Dataset of a Hugging Face ``datasets.Dataset`` (its Arrow table split by rows; a
+    memory-mapped cache table is mapped again in the workers, not copied)
     or ``datasets.IterableDataset`` (streamed in Arrow batches by the read tasks).
 
     Example:

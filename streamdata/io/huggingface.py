@@ -1,9 +1,11 @@
 """Hugging Face ``datasets`` as sources: ``from_huggingface``.
 
-A map-style ``datasets.Dataset`` is read zero-copy: its Arrow table (memory-mapped from
-the cache, or in memory) is split into contiguous row ranges, one per read task, and
-each task yields slices of it (an indices mapping from ``select``/``shuffle``/``filter``
-is applied with a take). An ``IterableDataset`` is streamed in Arrow batches by the
+A map-style ``datasets.Dataset`` is read from its Arrow table without converting rows:
+the table is split into contiguous row ranges, one per read task. A table memory-mapped
+from the Hugging Face cache (``load_from_disk``, ``load_dataset``, ``map`` results)
+travels to the workers as its file paths and is mapped there, so no data is copied; an
+in-memory table travels as the Arrow IPC bytes of each task's rows. An indices mapping
+(from ``select``/``shuffle``/``filter``) is applied with a take. An ``IterableDataset`` is streamed in Arrow batches by the
 read tasks, one per shard (``n_shards``) when it has several.
 
 Example:
@@ -34,16 +36,40 @@ def _import() -> Any:
     return datasets
 
 
+class _Compact:
+    """A table that pickles as an Arrow IPC stream: only its rows travel (a pickled slice
+    would carry its whole parent buffers); the receiver reads it without copying."""
+
+    def __init__(self, table: pa.Table) -> None:
+        self.table = table
+
+    def __reduce__(self) -> tuple:
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, self.table.schema) as writer:
+            writer.write_table(self.table)
+        return (_from_ipc, (sink.getvalue(),))
+
+
+def _from_ipc(buf: pa.Buffer) -> _Compact:
+    return _Compact(pa.ipc.open_stream(buf).read_all())
+
+
 class _TableSlice:
-    def __init__(self, table: pa.Table, indices: pa.Array | None, lo: int, hi: int) -> None:
-        self.table, self.indices, self.lo, self.hi = table, indices, lo, hi
+    """Rows ``[lo, hi)`` of a dataset's table. A memory-mapped table (the Hugging Face cache)
+    travels as its file paths and is mapped again in the worker: no copy on either side."""
+
+    def __init__(self, source: Any, indices: pa.Array | None, lo: int, hi: int) -> None:
+        self.source, self.indices, self.lo, self.hi = source, indices, lo, hi
 
     def __call__(self) -> Iterator[pa.Table]:
         _, max_bytes = target_block_sizes()
-        if self.indices is None:
-            piece = self.table.slice(self.lo, self.hi - self.lo)
+        table = self.source.table
+        if isinstance(self.source, _Compact):
+            piece = table
+        elif self.indices is None:
+            piece = table.slice(self.lo, self.hi - self.lo)
         else:
-            piece = self.table.take(self.indices.slice(self.lo, self.hi - self.lo))
+            piece = table.take(self.indices)
         yield from split_table(piece, max_bytes)
 
 
@@ -85,6 +111,16 @@ class HuggingFaceDatasource(Datasource):
         indices = ds._indices.column(0).combine_chunks() if ds._indices is not None else None
         return table, indices
 
+    def _piece(self, lo: int, hi: int) -> _TableSlice:
+        datasets = _import()
+        table, indices = self._table()
+        if not isinstance(self._dataset.data, datasets.table.InMemoryTable):
+            # pickles as paths (+ replayed schema changes): re-mapped in the worker
+            part = None if indices is None else indices.slice(lo, hi - lo)
+            return _TableSlice(self._dataset.data, part, lo, hi)
+        piece = table.slice(lo, hi - lo) if indices is None else table.take(indices.slice(lo, hi - lo))
+        return _TableSlice(_Compact(piece), None, lo, hi)
+
     def num_rows(self) -> int | None:
         return None if self._iterable else len(self._dataset)
 
@@ -112,6 +148,6 @@ class HuggingFaceDatasource(Datasource):
         tasks = []
         for lo, hi in split_evenly(n, max(1, min(int(parallelism), max(1, n)))):
             size = None if not n else int(self.estimate_inmemory_data_size() * (hi - lo) / n)
-            tasks.append(ReadTask(_TableSlice(table, indices, lo, hi),
+            tasks.append(ReadTask(self._piece(lo, hi),
                                   BlockMetadata(num_rows=hi - lo, size_bytes=size, schema=table.schema)))
         return tasks

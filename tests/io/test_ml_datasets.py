@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cloudpickle
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -24,18 +25,18 @@ def runtime():
 # ---------------------------------------------------------------------------- Hugging Face
 
 
-def test_from_huggingface_map_style_zero_copy():
+def test_from_huggingface_map_style():
     datasets = pytest.importorskip("datasets")
     hf = datasets.Dataset.from_dict({"text": [f"t{i}" for i in range(100)], "label": [i % 2 for i in range(100)]})
     ds = sd.from_huggingface(hf)
     assert ds.count() == 100 and ds.schema().names == ["text", "label"]
     assert sorted(r["text"] for r in ds.take_all())[:2] == ["t0", "t1"]
-    # the read tasks' blocks share memory with the Hugging Face table (slices, no copy)
-    src = HuggingFaceDatasource(hf)
-    block = next(iter(src.get_read_tasks(4)[1]()))
-    base = hf.data.table.column("label").chunk(0).buffers()[1].address
-    chunk = block.column("label").chunk(0)
-    assert chunk.buffers()[1].address == base and chunk.offset == 25  # a view into the same buffer
+    # an in-memory table: each task carries only its own rows
+    big = datasets.Dataset.from_dict({"x": np.arange(200_000)})
+    tasks = HuggingFaceDatasource(big).get_read_tasks(4)
+    sizes = [len(cloudpickle.dumps(t)) for t in tasks]
+    assert all(50_000 * 8 <= n < 50_000 * 8 + 20_000 for n in sizes), sizes
+    assert sum(b.num_rows for t in tasks for b in cloudpickle.loads(cloudpickle.dumps(t))()) == 200_000
     # select/shuffle/filter leave an indices mapping: honoured
     picked = hf.select([5, 3, 99])
     assert sd.from_huggingface(picked).take_all() == [{"text": "t5", "label": 1}, {"text": "t3", "label": 1},
@@ -43,6 +44,17 @@ def test_from_huggingface_map_style_zero_copy():
     assert sd.from_huggingface(hf.filter(lambda r: r["label"] == 0)).count() == 50
     with pytest.raises(PlanError, match="pass e.g. dataset\\['train'\\]"):
         sd.from_huggingface(datasets.DatasetDict({"train": hf}))
+
+
+def test_from_huggingface_memory_mapped_travels_as_paths(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    datasets.Dataset.from_dict({"x": np.arange(200_000), "y": np.ones(200_000)}).save_to_disk(str(tmp_path))
+    hf = datasets.load_from_disk(str(tmp_path)).rename_column("y", "z")
+    tasks = HuggingFaceDatasource(hf).get_read_tasks(4)
+    assert max(len(cloudpickle.dumps(t)) for t in tasks) < 20_000  # paths, not 3.2 MB of rows
+    got = [b for t in tasks for b in cloudpickle.loads(cloudpickle.dumps(t))()]
+    assert sum(b.num_rows for b in got) == 200_000 and got[0].column_names == ["x", "z"]
+    assert sd.from_huggingface(hf.select(range(10, 20))).sum("x") == sum(range(10, 20))
 
 
 def test_from_huggingface_iterable():
