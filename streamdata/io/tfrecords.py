@@ -1,7 +1,7 @@
 """TFRecord files of ``tf.train.Example`` records (no TensorFlow needed): ``read_tfrecords`` /
 ``write_tfrecords``.
 
-Reading follows Ray's conversion: one column per feature, ``bytes_list`` → binary,
+Reading follows Ray's conversion: one column per feature (in name order), ``bytes_list`` → binary,
 ``float_list`` → float32, ``int64_list`` → int64; a feature holding exactly one value in
 every record of a block becomes a scalar column, otherwise a list column (a record
 without the feature gets null). ``tf_schema`` (a ``tensorflow_metadata`` Schema, or a
@@ -17,7 +17,7 @@ Example:
     ...     write_record(f, encode_example({"x": [1], "v": [0.5, 1.5]}))
     >>> src = TFRecordDatasource("memory://doc/tfr")
     >>> [b.to_pylist() for t in src.get_read_tasks(1) for b in t()]
-    [[{'x': 1, 'v': [0.5, 1.5]}]]
+    [[{'v': [0.5, 1.5], 'x': 1}]]
 """
 
 from __future__ import annotations
@@ -69,10 +69,7 @@ def _schema_kinds(tf_schema: Any) -> dict[str, str] | None:
 def examples_to_table(examples: list[dict[str, tuple[str, list[Any]]]], kinds: dict[str, str] | None,
                       unwrap: bool, path: str) -> pa.Table:
     """One block from decoded examples (see the module docstring for the typing rules)."""
-    names: dict[str, None] = {}
-    for ex in examples:
-        for name in ex:
-            names.setdefault(name)
+    names = sorted({name for ex in examples for name in ex})  # protobuf maps have no order: sort
     columns: dict[str, pa.Array] = {}
     for name in names:
         if kinds is not None and name not in kinds:

@@ -12,7 +12,7 @@ import pytest
 import streamdata as sd
 from streamdata.errors import DataSourceError, SchemaError
 from streamdata.io.file_datasource import FileSplit
-from streamdata.io.tfexample import decode_example, encode_example, read_records, write_record
+from streamdata.io.tfexample import decode_example, decode_example_py, encode_example, read_records, write_record
 from streamdata.io.tfrecords import TFRecordDatasource, TFXReadOptions
 from tests.io.io_testutil import read_table
 
@@ -129,8 +129,10 @@ def test_example_codec_matches_protobuf():
     theirs.features.feature["n"].int64_list.value.extend([-5, 7])
     theirs.features.feature["s"].bytes_list.value.append(b"hello")
     theirs.features.feature["v"].float_list.value.extend([1.5])
-    assert decode_example(theirs.SerializeToString()) == {
-        "n": ("int", [-5, 7]), "s": ("bytes", [b"hello"]), "v": ("float", [1.5])}
+    expected = {"n": ("int", [-5, 7]), "s": ("bytes", [b"hello"]), "v": ("float", [1.5])}
+    assert decode_example(theirs.SerializeToString()) == expected
+    assert decode_example_py(theirs.SerializeToString()) == expected  # the pure-Python fallback agrees
+    assert decode_example_py(ours) == decode_example(ours)
 
 
 # ---------------------------------------------------------------------------- TFRecords
