@@ -106,8 +106,42 @@ class DeltaDatasink(Datasink):
             if self._mode == "error":
                 raise DestinationExistsError(f"Delta table {self._uri} already exists and mode='error'")
             self._skip = self._mode == "ignore"
-            if self._mode == "append" and self._schema_mode != "merge":
+            if self._mode == "append":
                 self._table_schema = pa.schema(dt.schema().to_arrow())
+                existing = list(dt.metadata().partition_columns)
+                if self._partition_by and self._partition_by != existing:
+                    raise SchemaError(f"write_delta {self._uri}: partition_by={self._partition_by} but the table is "
+                                      f"partitioned by {existing}")
+                self._partition_by = existing
+
+    def _conform(self, table: pa.Table) -> pa.Table:
+        """The block in the table's schema: its columns cast to the table's types, missing ones
+        null; new columns kept at the end with ``schema_mode="merge"``, refused otherwise."""
+        target = self._table_schema
+        if target is None or table.schema.equals(target):
+            return table
+        extra = [c for c in table.column_names if c not in target.names]
+        if extra and self._schema_mode != "merge":
+            raise SchemaError(f"write_delta {self._uri}: columns {extra} are not in the table "
+                              f"({target.names}); pass schema_mode='merge' to add them")
+        arrays, fields = [], []
+        for f in target:
+            if f.name in table.column_names:
+                col = table.column(f.name)
+                if col.type != f.type:
+                    try:
+                        col = col.cast(f.type, safe=True)
+                    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, ValueError) as exc:
+                        raise SchemaError(f"write_delta {self._uri}: column {f.name!r} holds {col.type}, the "
+                                          f"table has {f.type}: {exc}") from exc
+            else:
+                col = pa.nulls(table.num_rows, f.type)
+            arrays.append(col)
+            fields.append(f)
+        for c in extra:
+            arrays.append(table.column(c))
+            fields.append(pa.field(c, table.schema.field(c).type))
+        return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
 
     def write(self, blocks: Iterable[pa.Table], ctx: WriteContext) -> dict[str, Any]:
         import pyarrow.compute as pc
@@ -127,13 +161,9 @@ class DeltaDatasink(Datasink):
                 if c not in table.column_names:
                     raise SchemaError(f"write_delta {self._uri}: partition column {c!r} is not in the data "
                                       f"(columns {table.column_names})")
-            if self._table_schema is not None and not table.schema.equals(self._table_schema):
-                try:
-                    table = table.select(self._table_schema.names).cast(self._table_schema)
-                except (KeyError, pa.ArrowInvalid, ValueError) as exc:
-                    raise SchemaError(f"write_delta {self._uri}: a block with schema {table.schema} does not "
-                                      f"match the table's {self._table_schema}: {exc}") from exc
-            schema = schema or table.schema
+            table = self._conform(table)
+            if schema is None or len(table.schema) > len(schema):
+                schema = table.schema
             groups: list[tuple[dict[str, str | None], pa.Table]]
             if self._partition_by:
                 keys = table.select(self._partition_by).group_by(self._partition_by).aggregate([]).to_pylist()
@@ -154,8 +184,7 @@ class DeltaDatasink(Datasink):
                 counter += 1
                 rel = posixpath.join(subdir, name) if subdir else name
                 full = f"{self._root}/{rel}"
-                if subdir:
-                    self._fs.makedirs(posixpath.dirname(full), exist_ok=True)
+                self._fs.makedirs(posixpath.dirname(full), exist_ok=True)
                 with self._fs.open(full, "wb") as f:
                     pq.write_table(part, f)
                 size = self._fs.size(full)
@@ -170,7 +199,14 @@ class DeltaDatasink(Datasink):
         from deltalake.transaction import create_table_with_add_actions
 
         actions = [a for r in write_results for a in r["actions"]]
-        schema = next((r["schema"] for r in write_results if r["schema"] is not None), None)
+        schemas = [r["schema"] for r in write_results if r["schema"] is not None]
+        schema = None
+        if schemas:
+            try:
+                schema = pa.unify_schemas(schemas)
+            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                self._remove_files()
+                raise SchemaError(f"write_delta {self._uri}: the blocks' schemas disagree: {exc}") from exc
         dt = self._existing()
         try:
             if dt is None:
@@ -189,6 +225,14 @@ class DeltaDatasink(Datasink):
                         return
                     schema = pa.schema(dt.schema().to_arrow())
                 mode = "overwrite" if self._mode == "overwrite" else "append"
+                if mode == "append":
+                    from deltalake import Field as DeltaField
+
+                    current = pa.schema(dt.schema().to_arrow()).names
+                    new = [DeltaField.from_arrow(schema.field(n)) for n in schema.names if n not in current]
+                    if new:  # schema_mode="merge": add the new columns first (a commit of its own)
+                        dt.alter.add_columns(new)
+                        dt = self._existing()
                 dt.create_write_transaction(actions, mode, schema, partition_by=self._partition_by or None)
         except DataSinkError:
             self._remove_files()

@@ -188,3 +188,19 @@ def test_delta_errors_leave_nothing(tmp_path):
     with pytest.raises(SchemaError, match="partition column 'nope'"):
         sd.from_items(_rows(3)).write_delta(str(path), partition_by=["nope"])
     assert not (path / "_delta_log").exists()
+
+
+def test_delta_schema_checks(tmp_path):
+    deltalake = pytest.importorskip("deltalake")
+    path = str(tmp_path / "d")
+    sd.from_items([{"id": 1, "name": "a"}]).write_delta(path)
+    with pytest.raises(SchemaError, match="column 'id' holds string, the table has int64"):
+        sd.from_items([{"id": "x", "name": "b"}]).write_delta(path)
+    with pytest.raises(SchemaError, match=r"columns \['zzz'\] are not in the table"):
+        sd.from_items([{"id": 3, "zzz": 1}]).write_delta(path, schema_mode="error")
+    assert deltalake.DeltaTable(path).version() == 0  # the refused writes committed nothing
+    assert len(list((tmp_path / "d").glob("*.parquet"))) == 1  # their files were removed
+    sd.from_items([{"id": 2, "name": "b", "extra": 1.5}]).write_delta(path)  # merge adds the column
+    got = sorted(deltalake.DeltaTable(path).to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
+    assert got == [{"id": 1, "name": "a", "extra": None}, {"id": 2, "name": "b", "extra": 1.5}]
+    assert sorted(sd.read_delta(path).take_all(), key=lambda r: r["id"]) == got
