@@ -119,11 +119,12 @@ def case_avro(d: Path, t: pa.Table):
         with open(d / "avro" / f"{i}.avro", "wb") as f:
             fastavro.writer(f, schema, p.to_pylist())
 
-    def peer():
+    def peer():  # fastavro's records, into Arrow column by column (the fastest plain conversion)
         n = 0
         for f in sorted((d / "avro").iterdir()):
             with open(f, "rb") as fh:
-                n += len(pa.Table.from_pylist(list(fastavro.reader(fh))))
+                recs = list(fastavro.reader(fh))
+            n += pa.table({c: pa.array([r[c] for r in recs]) for c in t.column_names}).num_rows
         return n
 
     return peer, lambda: _count(sd.read_avro(str(d / "avro")))

@@ -154,6 +154,11 @@ class AvroDatasource(FileBasedDatasource):
 
     @staticmethod
     def _table(batch: list[dict[str, Any]], schema: pa.Schema, needs_convert: bool) -> pa.Table:
-        if needs_convert:
-            batch = [{f.name: _convert(r.get(f.name), f.type) for f in schema} for r in batch]
-        return pa.Table.from_pylist(batch, schema=schema)
+        arrays = []
+        for f in schema:  # column by column: several times faster than Table.from_pylist
+            values = [r.get(f.name) for r in batch]
+            if needs_convert and not (pa.types.is_primitive(f.type) or pa.types.is_string(f.type)
+                                      or pa.types.is_binary(f.type)):
+                values = [_convert(v, f.type) for v in values]
+            arrays.append(pa.array(values, f.type))
+        return pa.Table.from_arrays(arrays, schema=schema)
