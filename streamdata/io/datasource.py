@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from streamdata.block_metadata import BlockMetadata  # noqa: F401 - re-exported with ReadTask, as Ray does
 from streamdata.read_task import ReadTask
 
 if TYPE_CHECKING:  # pragma: no cover
