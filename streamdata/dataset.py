@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, PlanError
+from streamdata import write_connectors as _connectors
 from streamdata.expressions import Expr
 from streamdata.plan.logical import (
     BATCH_FORMATS, JOIN_TYPES, ActorPoolStrategy, Aggregate, ComputeStrategy, Filter, FlatMap,
@@ -994,58 +995,16 @@ class Dataset:
                           options=dict(options, column=column))
 
     # ------------------------------------------------------------------ connectors (streamdata/write_connectors.py)
-    def write_sql(self, sql: str, connection_factory: Any, ray_remote_args: dict[str, Any] | None = None,
-                  concurrency: int | None = None) -> None:
-        """Run ``sql`` (an INSERT with one placeholder per column) over every row, over DB-API 2
-        connections from ``connection_factory`` (one transaction per write task)."""
-        from streamdata import write_connectors as W
-        W.write(self, "sql", sql, connection_factory, ray_remote_args=ray_remote_args, concurrency=concurrency)
-
-    def write_lance(self, path: str, **options: Any) -> None:
-        """Write a Lance dataset (``mode="create"|"append"|"overwrite"``; one commit)."""
-        from streamdata import write_connectors as W
-        W.write(self, "lance", path, **options)
-
-    def write_iceberg(self, table_identifier: str, catalog_kwargs: dict[str, Any] | None = None,
-                      **options: Any) -> None:
-        """Append to (or overwrite) an Iceberg table, in one snapshot."""
-        from streamdata import write_connectors as W
-        W.write(self, "iceberg", table_identifier, catalog_kwargs=catalog_kwargs, **options)
-
-    def write_delta(self, path: str, **options: Any) -> None:
-        """Write a Delta Lake table (``mode="append"|"overwrite"|"error"|"ignore"``; one commit)."""
-        from streamdata import write_connectors as W
-        W.write(self, "delta", path, **options)
-
-    def write_tfrecords(self, path: str, **options: Any) -> None:
-        """Write TFRecord files of ``tf.train.Example`` records (no TensorFlow needed)."""
-        from streamdata import write_connectors as W
-        W.write(self, "tfrecords", path, **options)
-
-    def write_webdataset(self, path: str, **options: Any) -> None:
-        """Write WebDataset tar shards (one sample per row, ``__key__`` names it)."""
-        from streamdata import write_connectors as W
-        W.write(self, "webdataset", path, **options)
-
-    def write_images(self, path: str, column: str, file_format: str = "png", **options: Any) -> None:
-        """Write column ``column`` (image arrays) as one image file per row."""
-        from streamdata import write_connectors as W
-        W.write(self, "images", path, column=column, file_format=file_format, **options)
-
-    def to_dask(self, meta: Any = None, verify_meta: bool = True) -> Any:
-        """A Dask DataFrame, one partition per block."""
-        from streamdata import write_connectors as W
-        return W.to_dask(self, meta=meta, verify_meta=verify_meta)
-
-    def to_daft(self) -> Any:
-        """A Daft DataFrame (needs ``daft``)."""
-        from streamdata import write_connectors as W
-        return W.to_daft(self)
-
-    def to_spark(self, spark: Any) -> Any:
-        """Not available locally: Spark runs only on the Ray backend."""
-        from streamdata import write_connectors as W
-        return W.to_spark(self, spark)
+    write_sql = _connectors.write_sql
+    write_lance = _connectors.write_lance
+    write_iceberg = _connectors.write_iceberg
+    write_delta = _connectors.write_delta
+    write_tfrecords = _connectors.write_tfrecords
+    write_webdataset = _connectors.write_webdataset
+    write_images = _connectors.write_images
+    to_dask = _connectors.to_dask
+    to_daft = _connectors.to_daft
+    to_spark = _connectors.to_spark
 
     # ------------------------------------------------------------------ splitting
     def split(self, n: int, *, equal: bool = False, locality_hints: Any = None

@@ -34,18 +34,20 @@ __all__ = [
     "from_dask", "from_daft", "from_spark",
 ]
 
-#: Ray's arguments that only a Ray cluster uses: accepted, ignored locally
-_CLUSTER_ONLY = {"label_selector", "fallback_strategy", "max_calls", "accelerator_type", "runtime_env",
-                 "shuffle", "ignore_missing_paths", "meta_provider", "partition_filter", "arrow_open_stream_args",
-                 "resources", "verbose_open"}
+#: Ray's scheduling arguments that only a Ray cluster uses: accepted, ignored locally
+_CLUSTER_ONLY = ("label_selector", "fallback_strategy", "max_calls", "accelerator_type", "runtime_env")
 
 
 def _read(fn: str, src: Any, *, num_cpus: float | None = None, num_gpus: float | None = None,
           memory: float | None = None, concurrency: int | None = None, override_num_blocks: int | None = None,
           parallelism: int | None = -1, ray_remote_args: dict[str, Any] | None = None,
           extra: dict[str, Any] | None = None) -> "Dataset":
-    extra = dict(extra or {})
-    unknown = sorted(k for k in extra if k not in _CLUSTER_ONLY)
+    extra = {k: v for k, v in (extra or {}).items() if v is not None and v is not False}
+    for key in ("shuffle", "partition_filter", "ignore_missing_paths"):
+        if key in extra:
+            raise NotImplementedError(f"{fn}({key}={extra[key]!r}) is not supported by streamdata's file sources")
+    unknown = sorted(k for k in extra if k not in _CLUSTER_ONLY + ("resources", "arrow_open_stream_args",
+                                                                   "verbose_open"))
     if unknown:
         raise PlanError(f"{fn}() got unexpected keyword arguments {unknown}")
     remote = dict(ray_remote_args or {})
@@ -58,6 +60,15 @@ def _read(fn: str, src: Any, *, num_cpus: float | None = None, num_gpus: float |
                            ray_remote_args=remote or None, parallelism=parallelism)
 
 
+_EXTRA_KEYS = _CLUSTER_ONLY + ("resources", "shuffle", "partition_filter", "ignore_missing_paths",
+                               "arrow_open_stream_args", "verbose_open")
+
+
+def _extra(ns: dict[str, Any]) -> dict[str, Any]:
+    """The Ray-only arguments among a function's locals."""
+    return {k: ns[k] for k in _EXTRA_KEYS if k in ns}
+
+
 # ---------------------------------------------------------------------------- databases
 
 
@@ -65,7 +76,9 @@ def read_sql(sql: str, connection_factory: Callable[[], Any], *, sql_params: Any
              shard_keys: list[str] | None = None, shard_hash_fn: str = "MD5", parallelism: int = -1,
              num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
              concurrency: int | None = None, override_num_blocks: int | None = None,
-             ray_remote_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
+             ray_remote_args: dict[str, Any] | None = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read the result of a SQL query over any DB-API 2 connection (``connection_factory()``
     is called in each read task). ``shard_keys`` split the query into hash shards, one per
     task (``MOD(ABS(<shard_hash_fn>(keys)), n) = i``); without them one task reads, streaming.
@@ -81,7 +94,7 @@ def read_sql(sql: str, connection_factory: Callable[[], Any], *, sql_params: Any
                         shard_hash_fn=shard_hash_fn)
     return _read("read_sql", src, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, concurrency=concurrency,
                  override_num_blocks=override_num_blocks, parallelism=parallelism,
-                 ray_remote_args=ray_remote_args, extra=kwargs)
+                 ray_remote_args=ray_remote_args, extra=_extra(locals()))
 
 
 # ---------------------------------------------------------------------------- table formats
@@ -92,7 +105,9 @@ def read_lance(uri: str, *, version: int | str | None = None, columns: list[str]
                scanner_options: dict[str, Any] | None = None, num_cpus: float | None = None,
                num_gpus: float | None = None, memory: float | None = None, concurrency: int | None = None,
                override_num_blocks: int | None = None, ray_remote_args: dict[str, Any] | None = None,
-               **kwargs: Any) -> "Dataset":
+               label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read a Lance dataset (pylance), one read task per group of fragments; ``columns``,
     ``filter`` (Lance SQL) and expression filters are pushed into the scan."""
     from streamdata.io.lance import LanceDatasource
@@ -100,7 +115,7 @@ def read_lance(uri: str, *, version: int | str | None = None, columns: list[str]
     src = LanceDatasource(uri, version=version, columns=columns, filter=filter, storage_options=storage_options,
                           scanner_options=scanner_options)
     return _read("read_lance", src, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, concurrency=concurrency,
-                 override_num_blocks=override_num_blocks, ray_remote_args=ray_remote_args, extra=kwargs)
+                 override_num_blocks=override_num_blocks, ray_remote_args=ray_remote_args, extra=_extra(locals()))
 
 
 def read_iceberg(*, table_identifier: str, row_filter: Any = None, parallelism: int = -1,
@@ -108,7 +123,9 @@ def read_iceberg(*, table_identifier: str, row_filter: Any = None, parallelism: 
                  scan_kwargs: dict[str, Any] | None = None, catalog_kwargs: dict[str, Any] | None = None,
                  catalog: Any = None, num_cpus: float | None = None, num_gpus: float | None = None,
                  memory: float | None = None, override_num_blocks: int | None = None,
-                 ray_remote_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
+                 ray_remote_args: dict[str, Any] | None = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read an Iceberg table (pyiceberg): the scan is planned on the driver (``row_filter``,
     ``selected_fields``, ``snapshot_id``) and its data files spread over the read tasks."""
     from streamdata.io.iceberg import IcebergDatasource
@@ -118,7 +135,7 @@ def read_iceberg(*, table_identifier: str, row_filter: Any = None, parallelism: 
                             catalog=catalog)
     return _read("read_iceberg", src, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory,
                  override_num_blocks=override_num_blocks, parallelism=parallelism,
-                 ray_remote_args=ray_remote_args, extra=kwargs)
+                 ray_remote_args=ray_remote_args, extra=_extra(locals()))
 
 
 def read_delta(path: str, version: int | None = None, *, storage_options: dict[str, Any] | None = None,
@@ -126,7 +143,9 @@ def read_delta(path: str, version: int | None = None, *, storage_options: dict[s
                parallelism: int = -1, num_cpus: float | None = None, num_gpus: float | None = None,
                memory: float | None = None, include_paths: bool = False, concurrency: int | None = None,
                override_num_blocks: int | None = None, ray_remote_args: dict[str, Any] | None = None,
-               **kwargs: Any) -> "Dataset":
+               shuffle: Any = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None, **arrow_parquet_args: Any) -> "Dataset":
     """Read a Delta Lake table's snapshot (deltalake resolves the files; the Parquet reader
     reads them, with its pushdowns). ``version`` selects an older snapshot."""
     from streamdata.io.delta import delta_files
@@ -148,12 +167,17 @@ def read_delta(path: str, version: int | None = None, *, storage_options: dict[s
     src.name = "ReadDelta"
     return _read("read_delta", src, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, concurrency=concurrency,
                  override_num_blocks=override_num_blocks, parallelism=parallelism,
-                 ray_remote_args=ray_remote_args, extra=kwargs)
+                 ray_remote_args=ray_remote_args, extra={**_extra(locals()), **arrow_parquet_args})
 
 
 def read_hudi(table_uri: str, *, query_type: str = "snapshot", filters: Any = None,
               hudi_options: dict[str, str] | None = None, storage_options: dict[str, str] | None = None,
-              **kwargs: Any) -> "Dataset":
+              num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+              concurrency: int | None = None, override_num_blocks: int | None = None,
+              label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+              max_calls: int | None = None, resources: dict[str, float] | None = None,
+              accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+              ray_remote_args: dict[str, Any] | None = None) -> "Dataset":
     """Apache Hudi tables: not supported by streamdata (no local Hudi writer to test a reader
     against); on a Ray cluster use ``ray.data.read_hudi``."""
     raise NotImplementedError(f"read_hudi({table_uri!r}) is not implemented in streamdata: Hudi needs the hudi-rs "
@@ -187,13 +211,16 @@ def read_avro(paths: Any, *, filesystem: Any = None, parallelism: int = -1, num_
               num_gpus: float | None = None, memory: float | None = None, partitioning: Any = None,
               include_paths: bool = False, file_extensions: list[str] | None = None,
               concurrency: int | None = None, override_num_blocks: int | None = None,
-              ray_remote_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
+              ray_remote_args: dict[str, Any] | None = None, arrow_open_stream_args: dict[str, Any] | None = None, partition_filter: Any = None,
+        ignore_missing_paths: bool = False, shuffle: Any = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read Avro object container files (fastavro), one row per record; the Arrow schema
     follows the file's Avro schema."""
     from streamdata.io.avro import AvroDatasource
 
     return _files("read_avro", AvroDatasource, paths, filesystem=filesystem, include_paths=include_paths,
-                  partitioning=partitioning, file_extensions=file_extensions, extra=kwargs, options={},
+                  partitioning=partitioning, file_extensions=file_extensions, extra=_extra(locals()), options={},
                   remote=_remote(parallelism, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
                                  ray_remote_args))
 
@@ -203,7 +230,10 @@ def read_tfrecords(paths: Any, *, filesystem: Any = None, parallelism: int = -1,
                    tf_schema: Any = None, file_extensions: list[str] | None = None,
                    concurrency: int | None = None, override_num_blocks: int | None = None,
                    tfx_read_options: Any = None, ray_remote_args: dict[str, Any] | None = None,
-                   **kwargs: Any) -> "Dataset":
+                   arrow_open_stream_args: dict[str, Any] | None = None, partition_filter: Any = None,
+        ignore_missing_paths: bool = False, shuffle: Any = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read TFRecord files of ``tf.train.Example`` records without TensorFlow: one column per
     feature; single values become scalars, longer ones lists (Ray's inference), or the types
     ``tf_schema`` gives. ``tfx_read_options`` (:class:`~streamdata.io.tfrecords.TFXReadOptions`)
@@ -211,7 +241,7 @@ def read_tfrecords(paths: Any, *, filesystem: Any = None, parallelism: int = -1,
     from streamdata.io.tfrecords import TFRecordDatasource
 
     return _files("read_tfrecords", TFRecordDatasource, paths, filesystem=filesystem, include_paths=include_paths,
-                  partitioning=None, file_extensions=file_extensions, extra=kwargs,
+                  partitioning=None, file_extensions=file_extensions, extra=_extra(locals()),
                   options={"tf_schema": tf_schema, "tfx_read_options": tfx_read_options},
                   remote=_remote(parallelism, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
                                  ray_remote_args))
@@ -223,21 +253,31 @@ def read_webdataset(paths: Any, *, filesystem: Any = None, parallelism: int = -1
                     include_paths: bool = False, file_extensions: list[str] | None = None,
                     concurrency: int | None = None, override_num_blocks: int | None = None,
                     expand_json: bool = False, ray_remote_args: dict[str, Any] | None = None,
-                    **kwargs: Any) -> "Dataset":
+                    arrow_open_stream_args: dict[str, Any] | None = None, partition_filter: Any = None,
+        ignore_missing_paths: bool = False, shuffle: Any = None, verbose_open: bool = False, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read WebDataset tar shards: one row per sample (files sharing a key), column
     ``__key__`` and one column per extension, decoded by ``decoder`` (``True``: images to
     arrays, json, text, numbers, npy, pickle)."""
     from streamdata.io.webdataset import WebDatasetDatasource
 
     return _files("read_webdataset", WebDatasetDatasource, paths, filesystem=filesystem,
-                  include_paths=include_paths, partitioning=None, file_extensions=file_extensions, extra=kwargs,
+                  include_paths=include_paths, partitioning=None, file_extensions=file_extensions, extra=_extra(locals()),
                   options={"decoder": decoder, "fileselect": fileselect, "filerename": filerename,
                            "suffixes": suffixes, "expand_json": expand_json},
                   remote=_remote(parallelism, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
                                  ray_remote_args))
 
 
-def read_zarr(path: str, **kwargs: Any) -> "Dataset":
+def read_zarr(path: str, *, filesystem: Any = None, chunk_shapes: Any = None, array_paths: list[str] | None = None,
+              allow_full_metadata_scan: bool = False, align_axis_0: bool = False, overlap: int = 0,
+              concurrency: int | None = None, override_num_blocks: int | None = None, num_cpus: float | None = None,
+              num_gpus: float | None = None, memory: float | None = None,
+              label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+              max_calls: int | None = None, resources: dict[str, float] | None = None,
+              accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+              ray_remote_args: dict[str, Any] | None = None) -> "Dataset":
     """Zarr stores: not implemented in streamdata (zarr is not one of its dependencies)."""
     raise NotImplementedError(f"read_zarr({path!r}) is not implemented in streamdata; use ray.data.read_zarr on "
                               f"the Ray backend")
@@ -250,13 +290,16 @@ def read_audio(paths: Any, *, filesystem: Any = None, partitioning: Any = None, 
                file_extensions: list[str] | None = None, concurrency: int | None = None,
                override_num_blocks: int | None = None, num_cpus: float | None = None,
                num_gpus: float | None = None, memory: float | None = None,
-               ray_remote_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
+               ray_remote_args: dict[str, Any] | None = None, arrow_open_stream_args: dict[str, Any] | None = None, partition_filter: Any = None,
+        ignore_missing_paths: bool = False, shuffle: Any = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read audio files (soundfile): column ``amplitude`` (float32, ``(channels, samples)``)
     and ``sample_rate``."""
     from streamdata.io.audio import AudioDatasource
 
     return _files("read_audio", AudioDatasource, paths, filesystem=filesystem, include_paths=include_paths,
-                  partitioning=partitioning, file_extensions=file_extensions, extra=kwargs, options={},
+                  partitioning=partitioning, file_extensions=file_extensions, extra=_extra(locals()), options={},
                   remote=_remote(-1, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
                                  ray_remote_args))
 
@@ -266,14 +309,17 @@ def read_videos(paths: Any, *, filesystem: Any = None, partitioning: Any = None,
                 file_extensions: list[str] | None = None, concurrency: int | None = None,
                 override_num_blocks: int | None = None, num_cpus: float | None = None,
                 num_gpus: float | None = None, memory: float | None = None,
-                ray_remote_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
+                ray_remote_args: dict[str, Any] | None = None, arrow_open_stream_args: dict[str, Any] | None = None, partition_filter: Any = None,
+        ignore_missing_paths: bool = False, shuffle: Any = None, label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+        max_calls: int | None = None, resources: dict[str, float] | None = None,
+        accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None) -> "Dataset":
     """Read video files (PyAV), one row per frame: ``frame`` (uint8 ``(height, width, 3)``),
     ``frame_index`` (and ``frame_timestamp`` with ``include_timestamps``). Frames are decoded
     in the read tasks and stream out in blocks, so a long video never sits in memory whole."""
     from streamdata.io.video import VideoDatasource
 
     return _files("read_videos", VideoDatasource, paths, filesystem=filesystem, include_paths=include_paths,
-                  partitioning=partitioning, file_extensions=file_extensions, extra=kwargs,
+                  partitioning=partitioning, file_extensions=file_extensions, extra=_extra(locals()),
                   options={"include_timestamps": include_timestamps, "fps": fps, "resize": resize},
                   remote=_remote(-1, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
                                  ray_remote_args))
