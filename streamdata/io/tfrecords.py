@@ -32,7 +32,7 @@ from streamdata.errors import DataSourceError, SchemaError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import unstrip
-from streamdata.io.tfexample import decode_example, encode_example, read_records, write_record
+from streamdata.io.tfexample import decode_columns, encode_example, read_records, write_record
 
 _ARROW = {"bytes": pa.binary(), "float": pa.float32(), "int": pa.int64()}
 _TFMD_TYPES = {1: "bytes", 2: "int", 3: "float"}  # tensorflow_metadata FeatureType values
@@ -66,16 +66,19 @@ def _schema_kinds(tf_schema: Any) -> dict[str, str] | None:
                           f"got {type(tf_schema).__name__}") from exc
 
 
-def examples_to_table(examples: list[dict[str, tuple[str, list[Any]]]], kinds: dict[str, str] | None,
-                      unwrap: bool, path: str) -> pa.Table:
-    """One block from decoded examples (see the module docstring for the typing rules)."""
-    names = sorted({name for ex in examples for name in ex})  # protobuf maps have no order: sort
+def records_to_table(records: list[bytes], kinds: dict[str, str] | None, unwrap: bool, path: str) -> pa.Table:
+    """One block from serialized Examples (see the module docstring for the typing rules)."""
+    try:
+        decoded = decode_columns(records)
+    except (ValueError, IndexError, UnicodeDecodeError) as exc:
+        raise DataSourceError(f"{path}: {exc}", path=path) from exc
     columns: dict[str, pa.Array] = {}
-    for name in names:
-        if kinds is not None and name not in kinds:
-            raise SchemaError(f"{path}: feature {name!r} is not in tf_schema ({sorted(kinds)})")
-        seen = {ex[name][0] for ex in examples if name in ex and ex[name][0] != "none"}
+    for name in sorted(decoded):  # protobuf maps have no order: sort
+        seen, values = decoded[name]
+        seen = seen - {"none"}
         if kinds is not None:
+            if name not in kinds:
+                raise SchemaError(f"{path}: feature {name!r} is not in tf_schema ({sorted(kinds)})")
             kind = kinds[name]
             if seen - {kind}:
                 raise SchemaError(f"{path}: feature {name!r} holds {sorted(seen)} values, tf_schema says {kind!r}")
@@ -83,10 +86,9 @@ def examples_to_table(examples: list[dict[str, tuple[str, list[Any]]]], kinds: d
             raise SchemaError(f"{path}: feature {name!r} holds values of several kinds {sorted(seen)}")
         else:
             kind = next(iter(seen), "none")
-        values = [ex[name][1] if name in ex else None for ex in examples]
         type_ = _ARROW.get(kind, pa.null())
-        present = [v for v in values if v is not None]
-        scalar = unwrap and kinds is None and bool(present) and all(len(v) == 1 for v in present)
+        scalar = unwrap and kinds is None and all(v is None or len(v) == 1 for v in values) \
+            and any(v is not None for v in values)
         if scalar:
             columns[name] = pa.array([None if v is None else v[0] for v in values], type_)
         else:
@@ -111,18 +113,15 @@ class TFRecordDatasource(FileBasedDatasource):
 
     def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
         path = unstrip(fs, split.path)
-        batch: list[dict[str, tuple[str, list[Any]]]] = []
+        batch: list[bytes] = []
         with self.open_input(fs, split) as f:
-            for n, record in enumerate(read_records(f, path)):
-                try:
-                    batch.append(decode_example(record))
-                except (ValueError, IndexError, UnicodeDecodeError) as exc:
-                    raise DataSourceError(f"{path}: record {n} is not a tf.train.Example: {exc}", path=path) from exc
+            for record in read_records(f, path):
+                batch.append(record)
                 if len(batch) >= self._options.batch_size:
-                    yield examples_to_table(batch, self._kinds, self._options.auto_infer_schema, path)
+                    yield records_to_table(batch, self._kinds, self._options.auto_infer_schema, path)
                     batch = []
         if batch:
-            yield examples_to_table(batch, self._kinds, self._options.auto_infer_schema, path)
+            yield records_to_table(batch, self._kinds, self._options.auto_infer_schema, path)
 
 
 def _kind_of(type_: pa.DataType, column: str) -> tuple[str, bool]:

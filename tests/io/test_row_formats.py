@@ -195,3 +195,20 @@ def test_tfrecords_corrupt_and_truncated(tmp_path):
     with pytest.raises(SchemaError, match="column 'm' of type"):
         sd.from_items([{"m": {"a": 1}}]).write_tfrecords(str(tmp_path / "bad"))
     assert not (tmp_path / "bad").exists() or not any((tmp_path / "bad").iterdir())
+
+
+def test_ray_only_arguments(tmp_path):
+    path = tmp_path / "a.tfrecords"
+    with open(path, "wb") as f:
+        write_record(f, encode_example({"x": [1]}))
+    # scheduling arguments that only mean something on a Ray cluster are accepted
+    ds = sd.read_tfrecords(str(path), label_selector={"zone": "a"}, max_calls=2, accelerator_type=None,
+                           runtime_env={"env_vars": {}}, num_cpus=1, arrow_open_stream_args={})
+    assert ds.take_all() == [{"x": 1}]
+    # file options streamdata does not implement are refused, never silently ignored
+    with pytest.raises(NotImplementedError, match="shuffle='files'"):
+        sd.read_tfrecords(str(path), shuffle="files")
+    with pytest.raises(NotImplementedError, match="ignore_missing_paths=True"):
+        sd.read_avro(str(path), ignore_missing_paths=True)
+    with pytest.raises(TypeError, match="nonsense"):
+        sd.read_avro(str(path), nonsense=1)
