@@ -31,10 +31,22 @@ class Postgres:
         return pg8000.dbapi.connect(user=self.user, host=self.host, port=self.port, database=self.database)
 
 
+def _pg_bin(name: str) -> str | None:
+    """A PostgreSQL program: on PATH, or where Debian's package puts it (not on PATH)."""
+    found = shutil.which(name)
+    if found:
+        return found
+    import glob
+
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"),
+                        key=lambda p: int(p.split("/")[4]) if p.split("/")[4].isdigit() else 0)
+    return candidates[-1] if candidates else None
+
+
 def postgres_unavailable() -> str | None:
     """Why a PostgreSQL server cannot be started here (None when it can)."""
     for binary in ("initdb", "pg_ctl", "postgres"):
-        if shutil.which(binary) is None:
+        if _pg_bin(binary) is None:
             return f"PostgreSQL binaries not found ({binary}): apt-get install -y postgresql"
     try:
         import pg8000  # noqa: F401
@@ -61,10 +73,11 @@ def start_postgres() -> Iterator[Postgres]:
         prefix = ["runuser", "-u", "postgres", "--"]
     port = _free_port()
     env = dict(os.environ, LC_ALL="C", LANG="C")
-    subprocess.run(prefix + ["initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
+    initdb, pg_ctl = _pg_bin("initdb"), _pg_bin("pg_ctl")
+    subprocess.run(prefix + [initdb, "-D", data, "-A", "trust", "-U", "postgres", "--no-sync"],
                    check=True, capture_output=True, env=env, timeout=120)
     opts = f"-c listen_addresses=127.0.0.1 -p {port} -k {root} -c fsync=off"
-    subprocess.run(prefix + ["pg_ctl", "-D", data, "-o", opts, "-l", os.path.join(root, "log"), "-w", "-t", "60",
+    subprocess.run(prefix + [pg_ctl, "-D", data, "-o", opts, "-l", os.path.join(root, "log"), "-w", "-t", "60",
                              "start"], check=True, capture_output=True, env=env, timeout=90)
     try:
         server = Postgres(host="127.0.0.1", port=port)
@@ -79,6 +92,6 @@ def start_postgres() -> Iterator[Postgres]:
                 time.sleep(0.1)
         yield server
     finally:
-        subprocess.run(prefix + ["pg_ctl", "-D", data, "-m", "immediate", "stop"], capture_output=True, env=env,
+        subprocess.run(prefix + [pg_ctl, "-D", data, "-m", "immediate", "stop"], capture_output=True, env=env,
                        timeout=60)
         shutil.rmtree(root, ignore_errors=True)
