@@ -4,7 +4,9 @@ The table is loaded from a catalog (``catalog=`` an object, or ``catalog_kwargs`
 ``pyiceberg.catalog.load_catalog``, e.g. a local SQL catalog on SQLite). Reading plans
 the scan on the driver (``row_filter``, ``selected_fields``, ``snapshot_id``: pruning
 by partition and column statistics) and spreads the data files over the read tasks,
-each of which decodes its files with pyiceberg's Arrow reader (deletes applied).
+each of which decodes its files with pyiceberg's Arrow reader (deletes applied). The
+engine's filters are pushed down too: the parts with an Iceberg equivalent prune the
+scan, and the whole predicate is applied to the rows read.
 
 Writing: each write task writes its blocks as Parquet data files with the table's
 schema (an incompatible block fails, naming the table); the driver adds them all in one
@@ -58,12 +60,68 @@ def load_table(table_identifier: str, catalog: Any, catalog_kwargs: dict[str, An
         raise error(f"cannot load Iceberg table {table_identifier}: {type(exc).__name__}: {exc}") from exc
 
 
+_FLIP = {"lt": "gt", "le": "ge", "gt": "lt", "ge": "le", "eq": "eq", "ne": "ne"}
+
+
+def to_iceberg(expr: Any) -> Any:
+    """A pyiceberg expression equal to ``expr`` (comparisons of a column with a literal,
+    null tests, ``is_in``, and/or/not of those), or None when it has no equivalent.
+
+    Example:
+        >>> from streamdata.expressions import col
+        >>> str(to_iceberg((col("x") > 1) & col("y").is_null()))
+        "And(left=GreaterThan(term=Reference(name='x'), literal=LongLiteral(1)), right=IsNull(term=Reference(name='y')))"
+    """
+    from pyiceberg import expressions as ie
+
+    from streamdata.expressions import BinaryExpr, ColumnExpr, IsInExpr, LiteralExpr, UnaryExpr
+
+    compare = {"eq": ie.EqualTo, "ne": ie.NotEqualTo, "lt": ie.LessThan, "le": ie.LessThanOrEqual,
+               "gt": ie.GreaterThan, "ge": ie.GreaterThanOrEqual}
+    if isinstance(expr, BinaryExpr):
+        if expr.op in ("and", "or"):
+            a, b = to_iceberg(expr.left), to_iceberg(expr.right)
+            if a is None or b is None:
+                return None
+            return ie.And(a, b) if expr.op == "and" else ie.Or(a, b)
+        if expr.op in compare:
+            left, right, op = expr.left, expr.right, expr.op
+            if isinstance(left, LiteralExpr) and isinstance(right, ColumnExpr):
+                left, right, op = right, left, _FLIP[op]
+            if isinstance(left, ColumnExpr) and isinstance(right, LiteralExpr) and right.value is not None:
+                return compare[op](left.name, right.value)
+        return None
+    if isinstance(expr, UnaryExpr) and isinstance(expr.operand, ColumnExpr):
+        if expr.op == "is_null":
+            return ie.IsNull(expr.operand.name)
+        if expr.op == "is_not_null":
+            return ie.NotNull(expr.operand.name)
+    if isinstance(expr, UnaryExpr) and expr.op == "not":
+        inner = to_iceberg(expr.operand)
+        return None if inner is None else ie.Not(inner)
+    if isinstance(expr, IsInExpr) and isinstance(expr.operand, ColumnExpr) and \
+            all(v is not None for v in expr.values) and expr.values:
+        return ie.In(expr.operand.name, tuple(expr.values))
+    return None
+
+
+def _conjuncts(expr: Any) -> list[Any]:
+    from streamdata.expressions import BinaryExpr
+
+    if isinstance(expr, BinaryExpr) and expr.op == "and":
+        return _conjuncts(expr.left) + _conjuncts(expr.right)
+    return [expr]
+
+
 class _IcebergReadFn:
     def __init__(self, name: str, metadata: Any, io: Any, projection: Any, row_filter: Any,
-                 case_sensitive: bool, tasks: list[Any]) -> None:
+                 case_sensitive: bool, tasks: list[Any], post_filter: Any = None,
+                 columns: list[str] | None = None) -> None:
         self.name, self.metadata, self.io = name, metadata, io
         self.projection, self.row_filter, self.case_sensitive = projection, row_filter, case_sensitive
         self.tasks = tasks
+        self.post_filter = post_filter  # the engine's predicates, applied exactly after the scan
+        self.columns = columns  # the output columns (the scan may read more, for post_filter)
 
     def __call__(self) -> Iterator[pa.Table]:
         from pyiceberg.io.pyarrow import ArrowScan, schema_to_pyarrow
@@ -73,13 +131,19 @@ class _IcebergReadFn:
         try:
             for batch in scan.to_record_batches(self.tasks):
                 produced = True
-                yield pa.Table.from_batches([batch])
+                table = pa.Table.from_batches([batch])
+                if self.post_filter is not None:
+                    table = table.filter(self.post_filter)
+                if self.columns is not None:
+                    table = table.select(self.columns)
+                yield table
         except Exception as exc:  # noqa: BLE001 - named
             files = [t.file.file_path for t in self.tasks]
             raise DataSourceError(f"reading Iceberg table {self.name} (files {files}) failed: "
                                   f"{type(exc).__name__}: {exc}", path=files[0] if files else None) from exc
         if not produced:
-            yield schema_to_pyarrow(self.projection).empty_table()
+            empty = schema_to_pyarrow(self.projection, include_field_ids=False).empty_table()
+            yield empty.select(self.columns) if self.columns is not None else empty
 
 
 class IcebergDatasource(Datasource):
@@ -97,19 +161,34 @@ class IcebergDatasource(Datasource):
         self._fields = tuple(selected_fields)
         self._snapshot_id = snapshot_id
         self._scan_kwargs = dict(scan_kwargs or {})
+        self._predicates: tuple[Any, ...] = ()
         names = [f.name for f in table.schema().fields]
         for f in self._fields:
             if f != "*" and f not in names:
                 from streamdata.errors import ColumnNotFoundError
                 raise ColumnNotFoundError(f, names)
 
-    def _scan(self) -> Any:
-        from pyiceberg.expressions import AlwaysTrue
+    def _scan(self, for_read: bool = False) -> Any:
+        from pyiceberg.expressions import AlwaysTrue, And
 
         kwargs: dict[str, Any] = dict(self._scan_kwargs)
-        kwargs["row_filter"] = self._row_filter if self._row_filter is not None else AlwaysTrue()
+        row_filter = self._row_filter if self._row_filter is not None else AlwaysTrue()
+        fields = self._fields
+        if for_read and self._predicates:
+            if isinstance(row_filter, str):
+                from pyiceberg.expressions.parser import parse
+
+                row_filter = parse(row_filter)
+            for part in (c for p in self._predicates for c in _conjuncts(p)):
+                converted = to_iceberg(part)
+                if converted is not None:  # prunes files and row groups; the rest is filtered after
+                    row_filter = And(row_filter, converted)
+            if "*" not in fields:  # the post-scan filter needs its columns
+                needed = {c for p in self._predicates for c in p.columns()}
+                fields = tuple(dict.fromkeys(list(fields) + sorted(needed - set(fields))))
+        kwargs["row_filter"] = row_filter
         try:
-            return self._table.scan(selected_fields=self._fields, snapshot_id=self._snapshot_id, **kwargs)
+            return self._table.scan(selected_fields=fields, snapshot_id=self._snapshot_id, **kwargs)
         except Exception as exc:  # noqa: BLE001 - named
             raise DataSourceError(f"cannot scan Iceberg table {self._ident} (row_filter={self._row_filter!r}, "
                                   f"snapshot_id={self._snapshot_id}): {type(exc).__name__}: {exc}") from exc
@@ -127,14 +206,40 @@ class IcebergDatasource(Datasource):
         out._fields = tuple(columns)
         return out
 
+    def supports_predicate_pushdown(self) -> bool:
+        return True
+
+    def apply_predicate(self, predicate: Any) -> "IcebergDatasource":
+        """Conjuncts with an Iceberg equivalent prune the scan; the whole predicate is also
+        applied to the rows read, so the result is exact."""
+        if not hasattr(predicate, "to_arrow"):
+            raise PlanError(f"a predicate must be an expression, got {type(predicate).__name__}")
+        if "*" not in self._fields:
+            for c in predicate.columns():
+                if c not in self._fields:
+                    from streamdata.errors import ColumnNotFoundError
+                    raise ColumnNotFoundError(c, list(self._fields))
+        out = copy.copy(self)
+        out._predicates = self._predicates + (predicate,)
+        return out
+
+    def _read_fn(self, scan: Any, group: list[Any]) -> _IcebergReadFn:
+        post = None
+        columns = None
+        if self._predicates:
+            post = self._predicates[0].to_arrow()
+            for p in self._predicates[1:]:
+                post = post & p.to_arrow()
+            if "*" not in self._fields:
+                columns = list(self._fields)
+        return _IcebergReadFn(self._ident, self._table.metadata, self._table.io, scan.projection(),
+                              scan.row_filter, scan.case_sensitive, group, post, columns)
+
     def get_read_tasks(self, parallelism: int) -> list[ReadTask]:
-        scan = self._scan()
+        scan = self._scan(for_read=True)
         files = list(scan.plan_files())
-        projection = scan.projection()
         if not files:
-            fn = _IcebergReadFn(self._ident, self._table.metadata, self._table.io, projection,
-                                scan.row_filter, scan.case_sensitive, [])
-            return [ReadTask(fn, BlockMetadata(num_rows=0, size_bytes=0))]
+            return [ReadTask(self._read_fn(scan, []), BlockMetadata(num_rows=0, size_bytes=0))]
         n = max(1, min(int(parallelism), len(files)))
         # balance by bytes: largest first onto the lightest task
         groups: list[list[Any]] = [[] for _ in range(n)]
@@ -147,13 +252,11 @@ class IcebergDatasource(Datasource):
         for group in groups:
             if not group:
                 continue
-            exact = all(not t.delete_files for t in group) and self._row_filter is None
+            exact = all(not t.delete_files for t in group) and self._row_filter is None and not self._predicates
             rows = sum(t.file.record_count for t in group) if exact else None
             meta = BlockMetadata(num_rows=rows, size_bytes=sum(t.file.file_size_in_bytes for t in group),
                                  input_files=tuple(t.file.file_path for t in group))
-            fn = _IcebergReadFn(self._ident, self._table.metadata, self._table.io, projection,
-                                scan.row_filter, scan.case_sensitive, group)
-            tasks.append(ReadTask(fn, meta))
+            tasks.append(ReadTask(self._read_fn(scan, group), meta))
         return tasks
 
     def __repr__(self) -> str:

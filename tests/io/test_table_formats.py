@@ -115,6 +115,19 @@ def test_iceberg_roundtrip_and_scan_options(iceberg_catalog):
     ds = sd.read_iceberg(table_identifier="db.items", catalog_kwargs=iceberg_catalog).select_columns(["name"])
     assert len(ds.take_all()) == 300 and set(ds.take(1)[0]) == {"name"}
     assert read_table(src.apply_projection(["name"]), 2).column_names == ["name"]
+    # engine filters: the convertible part prunes data files, the whole predicate is exact
+    all_files = {f for t in src.get_read_tasks(8) for f in t.metadata.input_files}
+    pushed = src.apply_predicate((sd.col("id") >= 250) & ((sd.col("id") % 2) == 0))
+    kept = {f for t in pushed.get_read_tasks(8) for f in t.metadata.input_files}
+    assert 0 < len(kept) < len(all_files)
+    assert sorted(read_table(pushed, 2).column("id").to_pylist()) == list(range(250, 300, 2))
+    ds = sd.read_iceberg(table_identifier="db.items", catalog_kwargs=iceberg_catalog, selected_fields=("name",),
+                         row_filter="group = 1").filter(expr=(sd.col("id") < 10))
+    with pytest.raises(ColumnNotFoundError, match="id"):  # 'id' is not among the selected fields
+        ds.take_all()
+    got = sd.read_iceberg(table_identifier="db.items", catalog_kwargs=iceberg_catalog, row_filter="group = 1") \
+        .filter(expr=sd.col("id") < 10).select_columns(["name"]).take_all()
+    assert sorted(r["name"] for r in got) == ["n1", "n4", "n7"]
     # overwrite replaces everything, in one more snapshot
     sd.from_items(_rows(7)).write_iceberg("db.items", catalog_kwargs=iceberg_catalog, mode="overwrite")
     assert sd.read_iceberg(table_identifier="db.items", catalog_kwargs=iceberg_catalog).count() == 7
