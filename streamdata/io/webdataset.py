@@ -73,6 +73,78 @@ def _rename(name: str, rules: Any) -> str:
     return name
 
 
+def _octal(field: bytes) -> int:
+    field = field.rstrip(b"\x00 ").lstrip(b" ")
+    if field and field[0] & 0x80:  # GNU base-256 for large sizes
+        return int.from_bytes(field, "big") & ~(0x80 << (8 * (len(field) - 1)))
+    return int(field or b"0", 8)
+
+
+def iter_tar(f: Any, url: str) -> Iterator[tuple[str, bytes]]:
+    """``(name, data)`` of the regular files of a tar stream, in order.
+
+    A small reader of ustar/GNU/pax headers (several times faster than :mod:`tarfile` on
+    shards of many small members); checksums are verified, and a corrupt header or a
+    member cut short raises an error naming ``url``.
+
+    Example:
+        >>> import io, tarfile
+        >>> buf = io.BytesIO()
+        >>> with tarfile.open(fileobj=buf, mode="w") as t:
+        ...     info = tarfile.TarInfo("a.txt"); info.size = 2; t.addfile(info, io.BytesIO(b"hi"))
+        >>> list(iter_tar(io.BytesIO(buf.getvalue()), "mem"))
+        [('a.txt', b'hi')]
+    """
+    long_name: str | None = None
+    pax_name: str | None = None
+    offset = 0
+    while True:
+        header = f.read(512)
+        if not header or header == b"\x00" * len(header):
+            return
+        if len(header) < 512:
+            raise DataSourceError(f"{url}: corrupt or truncated tar shard: a header at byte {offset} is cut short",
+                                  path=url)
+        try:
+            checksum = _octal(header[148:156])
+            size = _octal(header[124:136])
+        except ValueError as exc:
+            raise DataSourceError(f"{url}: corrupt or truncated tar shard: bad header at byte {offset}",
+                                  path=url) from exc
+        computed = sum(header[:148]) + 256 + sum(header[156:])
+        if checksum != computed:
+            raise DataSourceError(f"{url}: corrupt or truncated tar shard: header checksum mismatch at byte {offset}",
+                                  path=url)
+        kind = header[156:157]
+        padded = -(-size // 512) * 512
+        data = f.read(padded)
+        if len(data) < size:
+            raise DataSourceError(f"{url}: corrupt or truncated tar shard: member at byte {offset} has "
+                                  f"{len(data)} of its {size} bytes", path=url)
+        data = data[:size]
+        offset += 512 + padded
+        if kind == b"L":  # GNU long name of the next member
+            long_name = data.rstrip(b"\x00").decode("utf-8")
+            continue
+        if kind in (b"x", b"g"):  # pax headers: "<len> key=value\n" records
+            if kind == b"x":
+                for record in data.split(b"\n"):
+                    if b" path=" in record:
+                        pax_name = record.split(b" path=", 1)[1].decode("utf-8")
+            continue
+        if kind not in (b"0", b"\x00", b"7"):  # directories, links, devices: skipped
+            long_name = pax_name = None
+            continue
+        name = pax_name or long_name
+        if name is None:
+            name = header[:100].rstrip(b"\x00").decode("utf-8")
+            prefix = header[345:500].rstrip(b"\x00") if header[257:262] == b"ustar" else b""
+            if prefix:
+                name = prefix.decode("utf-8") + "/" + name
+        long_name = pax_name = None
+        yield name, data
+
+
 def default_decode(sample: dict[str, Any]) -> dict[str, Any]:
     """Decode a sample's values by extension (see the module docstring)."""
     out = dict(sample)
@@ -145,35 +217,20 @@ class WebDatasetDatasource(FileBasedDatasource):
 
     def _samples(self, f: Any, url: str) -> Iterator[dict[str, Any]]:
         current: dict[str, Any] | None = None
-        try:
-            tar = tarfile.open(fileobj=f, mode="r|*")
-        except tarfile.TarError as exc:
-            raise DataSourceError(f"{url} is not a tar file: {exc}", path=url) from exc
-        with tar:
-            try:
-                for member in tar:
-                    if not member.isfile():
-                        continue
-                    name = _rename(member.name, self._filerename)
-                    key, suffix = split_key(name)
-                    if key is None or (self._fileselect is not None and not _matches(suffix, self._fileselect)):
-                        continue
-                    data = tar.extractfile(member).read()  # type: ignore[union-attr]
-                    if len(data) != member.size:
-                        raise EOFError(f"member {member.name} has {len(data)} of its {member.size} bytes")
-                    if current is None or current["__key__"] != key:
-                        if current is not None:
-                            yield current
-                        current = {"__key__": key, "__url__": url}
-                    if suffix in current:
-                        raise DataSourceError(f"{url}: member {member.name} repeats extension {suffix!r} of sample "
-                                              f"{key!r} (a sample's files must be consecutive and unique)",
-                                              path=url)
-                    if _matches(suffix, self._suffixes):
-                        current[suffix] = data
-            except (tarfile.TarError, EOFError, OSError) as exc:
-                raise DataSourceError(f"{url}: corrupt or truncated tar shard: {type(exc).__name__}: {exc}",
-                                      path=url) from exc
+        for member, data in iter_tar(f, url):
+            name = _rename(member, self._filerename)
+            key, suffix = split_key(name)
+            if key is None or (self._fileselect is not None and not _matches(suffix, self._fileselect)):
+                continue
+            if current is None or current["__key__"] != key:
+                if current is not None:
+                    yield current
+                current = {"__key__": key, "__url__": url}
+            if suffix in current:
+                raise DataSourceError(f"{url}: member {member} repeats extension {suffix!r} of sample "
+                                      f"{key!r} (a sample's files must be consecutive and unique)", path=url)
+            if _matches(suffix, self._suffixes):
+                current[suffix] = data
         if current is not None:
             yield current
 
@@ -184,7 +241,7 @@ class WebDatasetDatasource(FileBasedDatasource):
         _, max_bytes = target_block_sizes()
         rows: list[dict[str, Any]] = []
         size = 0
-        with self.open_input(fs, split, decompress=False) as f:
+        with self.open_input(fs, split) as f:  # .tar.gz etc. decompressed by extension
             for sample in self._samples(f, url):
                 for dec in self._decoders:
                     sample = dec(sample)

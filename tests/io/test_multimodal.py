@@ -61,7 +61,11 @@ def test_webdataset_read_decoders(tmp_path):
     r = rows[13]
     assert r["cls"] == 1 and r["txt"] == "t13" and r["json"] == {"i": 13}
     assert r["png"].shape == (4, 6, 3) and int(r["png"][0, 0, 0]) == 13
-    raw = sd.read_webdataset(str(tmp_path), decoder=False).take(1)[0]
+    import gzip
+    (tmp_path / "gz").mkdir()
+    (tmp_path / "gz" / "s.tar.gz").write_bytes(gzip.compress((tmp_path / "shard-0.tar").read_bytes()))
+    assert sd.read_webdataset(str(tmp_path / "gz")).count() == 10
+    raw = sd.read_webdataset(str(tmp_path / "shard-0.tar"), decoder=False).take(1)[0]
     assert isinstance(raw["cls"], bytes)
     only = sd.read_webdataset(str(tmp_path), suffixes=["cls", "txt"]).take(1)[0]
     assert set(only) == {"__key__", "__url__", "cls", "txt"}
@@ -193,3 +197,30 @@ def test_read_videos_corrupt(tmp_path):
     with pytest.raises(PlanError, match="fps must be a positive int"):
         sd.read_videos(str(tmp_path), fps=0)
     assert len(list(itertools.islice(sd.read_videos(str(tmp_path / "ok.mp4")).iter_rows(), 3))) == 3
+
+
+@pytest.mark.parametrize("fmt", [tarfile.USTAR_FORMAT, tarfile.GNU_FORMAT, tarfile.PAX_FORMAT])
+def test_tar_reader_matches_tarfile(tmp_path, fmt):
+    from streamdata.io.webdataset import iter_tar
+
+    names = ["a/0001.txt", "b/" + "y" * 90 + "/0002.cls"]
+    if fmt != tarfile.USTAR_FORMAT:
+        names.append("c/" + "z" * 200 + ".json")  # longer than ustar can hold
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=fmt) as tar:
+        d = tarfile.TarInfo("a")
+        d.type = tarfile.DIRTYPE
+        tar.addfile(d)
+        for i, name in enumerate(names):
+            data = bytes([i]) * (700 * i + 1)
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    ours = list(iter_tar(io.BytesIO(buf.getvalue()), "mem"))
+    with tarfile.open(fileobj=io.BytesIO(buf.getvalue())) as tar:
+        theirs = [(m.name, tar.extractfile(m).read()) for m in tar.getmembers() if m.isfile()]
+    assert ours == theirs and [n for n, _ in ours] == names
+    bad = bytearray(buf.getvalue())
+    bad[512 + 100] ^= 0x55  # the mode field of the first file's header: checksum no longer matches
+    with pytest.raises(DataSourceError, match="mem: corrupt or truncated tar shard: header checksum mismatch"):
+        list(iter_tar(io.BytesIO(bytes(bad)), "mem"))
