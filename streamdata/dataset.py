@@ -932,8 +932,8 @@ class Dataset:
         return out
 
     # ------------------------------------------------------------------ writing
-    def write_datasink(self, datasink: "Datasink", *, concurrency: int | None = None,
-                       **ray_remote_args: Any) -> None:
+    def write_datasink(self, datasink: "Datasink", *, ray_remote_args: dict[str, Any] | None = None,
+                       concurrency: int | None = None, **remote_args: Any) -> None:
         """Write every row into ``datasink`` (commit on success, roll back on failure).
 
         Example:
@@ -949,6 +949,7 @@ class Dataset:
         """
         from streamdata import block as B
         from streamdata.exec.operators.map_transformer import WriteStage
+        ray_remote_args = {**(ray_remote_args or {}), **remote_args}  # Ray passes a dict
         node = Write(inputs=(self._plan.root,), datasink=datasink, concurrency=concurrency,
                      ray_remote_args=ray_remote_args)
         ds = self._with(node)
