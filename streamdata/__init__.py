@@ -66,8 +66,10 @@ from streamdata.read_api import (
 )
 from streamdata.read_connectors import (  # noqa: E402 - connectors (issue 13)
     from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
-    read_hudi, read_iceberg, read_lance, read_sql, read_tfrecords, read_videos, read_webdataset, read_zarr,
+    read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos, read_webdataset,
+    read_zarr,
 )
+from streamdata.io.save_mode import SaveMode  # noqa: E402
 from streamdata.block_metadata import BlockMetadata  # noqa: E402
 from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
 from streamdata.io.datasource import Datasource  # noqa: E402
@@ -91,5 +93,6 @@ __all__ = [
     # connectors (Ray Data's names)
     "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
     "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch", "from_dask",
-    "from_daft", "from_spark", "Datasource", "Datasink", "ReadTask", "BlockMetadata", "WriteResult",
+    "from_daft", "from_spark", "Datasource", "Datasink", "ReadTask", "BlockMetadata", "WriteResult", "read_orc",
+    "SaveMode",
 ]

@@ -30,7 +30,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = [
     "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
-    "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch",
+    "read_webdataset", "read_orc", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch",
     "from_dask", "from_daft", "from_spark",
 ]
 
@@ -266,6 +266,24 @@ def read_webdataset(paths: Any, *, filesystem: Any = None, parallelism: int = -1
                   include_paths=include_paths, partitioning=None, file_extensions=file_extensions, extra=_extra(locals()),
                   options={"decoder": decoder, "fileselect": fileselect, "filerename": filerename,
                            "suffixes": suffixes, "expand_json": expand_json},
+                  remote=_remote(parallelism, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
+                                 ray_remote_args))
+
+
+def read_orc(paths: Any, *, filesystem: Any = None, parallelism: int = -1, num_cpus: float | None = None,
+             num_gpus: float | None = None, memory: float | None = None, partition_filter: Any = None,
+             partitioning: Any = None, include_paths: bool = False, ignore_missing_paths: bool = False,
+             shuffle: Any = None, file_extensions: list[str] | None = None, concurrency: int | None = None,
+             override_num_blocks: int | None = None, label_selector: dict[str, str] | None = None,
+             fallback_strategy: list[dict[str, Any]] | None = None, max_calls: int | None = None,
+             resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+             runtime_env: dict[str, Any] | None = None, ray_remote_args: dict[str, Any] | None = None) -> "Dataset":
+    """Read ORC files (``pyarrow.orc``), a stripe at a time; ``select_columns`` is pushed into
+    the read."""
+    from streamdata.io.orc import ORCDatasource
+
+    return _files("read_orc", ORCDatasource, paths, filesystem=filesystem, include_paths=include_paths,
+                  partitioning=partitioning, file_extensions=file_extensions, extra=_extra(locals()), options={},
                   remote=_remote(parallelism, num_cpus, num_gpus, memory, concurrency, override_num_blocks,
                                  ray_remote_args))
 

@@ -46,7 +46,7 @@ def import_lance() -> Any:
 
 
 def mode_name(mode: Any) -> str:
-    """A save mode as a lower-case string (accepts Ray's ``SaveMode`` enum or a string)."""
+    """A save mode as a lower-case string (accepts a ``SaveMode``, Ray's, or a string)."""
     value = getattr(mode, "value", mode)
     if not isinstance(value, str):
         raise PlanError(f"mode must be a string or SaveMode, got {mode!r}")

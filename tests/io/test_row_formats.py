@@ -212,3 +212,24 @@ def test_ray_only_arguments(tmp_path):
         sd.read_avro(str(path), ignore_missing_paths=True)
     with pytest.raises(TypeError, match="nonsense"):
         sd.read_avro(str(path), nonsense=1)
+
+
+def test_orc_and_save_mode(tmp_path):
+    import pyarrow.orc as orc
+
+    for k in range(3):
+        orc.write_table(pa.table({"id": list(range(k * 50, k * 50 + 50)), "s": [f"v{i}" for i in range(50)]}),
+                        str(tmp_path / f"{k}.orc"), stripe_size=1024)
+    ds = sd.read_orc(str(tmp_path))
+    assert ds.count() == 150 and ds.schema().names == ["id", "s"]
+    assert sorted(r["id"] for r in ds.filter(expr=sd.col("id") >= 140).select_columns(["id"]).take_all()) == \
+        list(range(140, 150))
+    (tmp_path / "bad.orc").write_bytes(b"ORC" + b"\x00" * 50)
+    with pytest.raises(DataSourceError, match="bad.orc"):
+        sd.read_orc(str(tmp_path / "bad.orc")).take_all()
+    out = tmp_path / "tfr"
+    sd.from_items([{"x": 1}]).write_tfrecords(str(out), mode=sd.SaveMode.ERROR)
+    with pytest.raises(Exception, match="already holds data"):
+        sd.from_items([{"x": 2}]).write_tfrecords(str(out), mode=sd.SaveMode.ERROR)
+    sd.from_items([{"x": 3}]).write_tfrecords(str(out), mode=sd.SaveMode.OVERWRITE)
+    assert sd.read_tfrecords(str(out)).take_all() == [{"x": 3}]
