@@ -69,6 +69,7 @@ from streamdata.read_connectors import (  # noqa: E402 - connectors (issue 13)
     read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos, read_webdataset,
     read_zarr,
 )
+from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink  # noqa: E402
 from streamdata.io.save_mode import SaveMode  # noqa: E402
 from streamdata.block_metadata import BlockMetadata  # noqa: E402
 from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
@@ -94,5 +95,5 @@ __all__ = [
     "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
     "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch", "from_dask",
     "from_daft", "from_spark", "Datasource", "Datasink", "ReadTask", "BlockMetadata", "WriteResult", "read_orc",
-    "SaveMode",
+    "SaveMode", "BlockBasedFileDatasink", "RowBasedFileDatasink",
 ]

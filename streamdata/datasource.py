@@ -19,6 +19,9 @@ from __future__ import annotations
 from streamdata.block_metadata import BlockMetadata
 from streamdata.io.datasink import Datasink, WriteResult
 from streamdata.io.datasource import Datasource
+from streamdata.io.ray_file_sinks import BlockAccessor, BlockBasedFileDatasink, RowBasedFileDatasink
+from streamdata.io.save_mode import SaveMode
 from streamdata.read_task import ReadTask
 
-__all__ = ["BlockMetadata", "Datasink", "Datasource", "ReadTask", "WriteResult"]
+__all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "ReadTask",
+           "RowBasedFileDatasink", "SaveMode", "WriteResult"]

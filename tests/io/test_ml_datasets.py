@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import cloudpickle
 import numpy as np
 import pandas as pd
@@ -220,3 +222,40 @@ def test_ray_scheduling_arguments_of_read_datasource_and_write_datasink(tmp_path
         sd.read_datasource(FibonacciSource(10), compute="tasks")
     sd.range(6).write_datasink(CollectingSink(str(tmp_path)), ray_remote_args={"num_cpus": 1}, concurrency=1)
     assert (tmp_path / "_SUCCESS").read_text() == "6"
+
+
+from streamdata.datasource import BlockBasedFileDatasink, RowBasedFileDatasink  # noqa: E402
+
+
+class JsonLinesSink(BlockBasedFileDatasink):
+    def __init__(self, path, **kwargs):
+        super().__init__(path, file_format="jsonl", **kwargs)
+
+    def write_block_to_file(self, block, file):
+        for row in block.iter_rows():
+            file.write((json.dumps({k: int(v) for k, v in row.items()}) + "\n").encode())
+
+
+class OneFilePerRow(RowBasedFileDatasink):
+    def __init__(self, path):
+        super().__init__(path, file_format="txt")
+
+    def write_row_to_file(self, row, file):
+        file.write(str(row["id"]).encode())
+
+
+def test_ray_style_file_sinks(tmp_path):
+    sd.range(20, override_num_blocks=2).write_datasink(JsonLinesSink(str(tmp_path / "jl")))
+    lines = [json.loads(x) for p in sorted((tmp_path / "jl").glob("*.jsonl")) for x in p.read_text().splitlines()]
+    assert sorted(r["id"] for r in lines) == list(range(20))
+    sd.range(5).write_datasink(OneFilePerRow(str(tmp_path / "rows")))
+    assert sorted(int(p.read_text()) for p in (tmp_path / "rows").glob("*.txt")) == list(range(5))
+
+    def boom(row):
+        if row["id"] == 13:
+            raise ValueError("bad row 13")
+        return row
+
+    with pytest.raises(ValueError, match="bad row 13"):
+        sd.range(20, override_num_blocks=2).map(boom).write_datasink(JsonLinesSink(str(tmp_path / "failed")))
+    assert not (tmp_path / "failed").exists() or not list((tmp_path / "failed").iterdir())
