@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pyarrow as pa
 
-from streamdata.errors import UDFReturnError, describe
+from streamdata.errors import PlanError, UDFReturnError, describe
 
 # the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
 from streamdata.tensor import VariableShapeTensorArray, VariableShapeTensorType
@@ -38,6 +38,8 @@ if TYPE_CHECKING:  # pragma: no cover
 Block = pa.Table
 Batch = Union[dict[str, np.ndarray], "pd.DataFrame", pa.Table]
 
+#: the ``batch_format`` values a UDF or an iterator may ask for (also ``"arrow"`` and None,
+#: spellings of ``"pyarrow"``); :func:`normalize_batch_format` is the one normaliser
 BATCH_FORMATS = ("default", "numpy", "pandas", "pyarrow")
 _EXPECTED = "expected a dict of arrays, pandas.DataFrame or pyarrow.Table"
 
@@ -192,7 +194,10 @@ def to_batch(table: pa.Table, batch_format: str | None, *, zero_copy: bool = Fal
 
 
 def normalize_batch_format(batch_format: str | None) -> str:
-    """``"numpy"``, ``"pandas"`` or ``"pyarrow"`` for any accepted spelling; ValueError otherwise.
+    """``"numpy"``, ``"pandas"`` or ``"pyarrow"`` for any accepted spelling.
+
+    Raises:
+        PlanError: (a ValueError) any other value, naming the accepted ones.
 
     Example:
         >>> normalize_batch_format("default"), normalize_batch_format(None)
@@ -204,7 +209,7 @@ def normalize_batch_format(batch_format: str | None) -> str:
         return "pyarrow"
     if batch_format == "pandas":
         return "pandas"
-    raise ValueError(f"batch_format must be one of {list(BATCH_FORMATS)}, got {batch_format!r}")
+    raise PlanError(f"batch_format must be one of {list(BATCH_FORMATS)}, got {batch_format!r}")
 
 
 # --------------------------------------------------------------------------- values → Arrow

@@ -1,5 +1,8 @@
 """``GroupedData``: what ``Dataset.groupby(key)`` returns.
 
+Part of the facade. May import: base modules, :mod:`streamdata.plan` (node types) and
+:mod:`streamdata.dataset_args`; not :mod:`streamdata.dataset` (which imports this).
+
 Aggregations (``aggregate``, ``count``, ``sum``...) and ``map_groups`` each add one
 logical node and return a new Dataset with one row per group (for aggregations) or
 what the function returned for every group (``map_groups``).
@@ -15,12 +18,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Sequence
 
+from streamdata.dataset_args import normalize_batch_format, udf_fields
 from streamdata.errors import PlanError
 from streamdata.plan.logical import MapGroups
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.aggregate import AggregateFn
-    from streamdata.dataset import Dataset
+
+# ``Dataset`` in annotations is :class:`streamdata.dataset.Dataset`; this module does not
+# import it (the Dataset imports this one), it builds plans through the dataset it wraps.
 
 
 class GroupedData:
@@ -130,14 +136,13 @@ class GroupedData:
             >>> sorted((r["k"], r["n"]) for r in out.take_all())
             [(1, 2), (2, 1)]
         """
-        from streamdata.dataset import _normalize_batch_format, _udf_fields
-        fields = _udf_fields(fn, what="map_groups", compute=compute, concurrency=concurrency,
+        fields = udf_fields(fn, what="map_groups", compute=compute, concurrency=concurrency,
                              fn_args=fn_args, fn_kwargs=fn_kwargs,
                              fn_constructor_args=fn_constructor_args,
                              fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus,
                              num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args)
         node = MapGroups(inputs=(self._dataset._plan.root,), keys=self._keys,
-                         batch_format=_normalize_batch_format(batch_format), **fields)
+                         batch_format=normalize_batch_format(batch_format), **fields)
         return self._dataset._with(node)
 
 

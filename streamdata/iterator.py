@@ -5,11 +5,15 @@ split of ``streaming_split``) and turns its RefBundles into what the user asked
 for: batches of exactly ``batch_size`` rows (the last may be short), optionally
 shuffled locally, in a batch format, prefetched by a background thread.
 
-``streaming_split(n)`` gives ``n`` iterators over ONE execution. The execution runs
-in a coordinator actor (so the iterators can be pickled to training workers in other
-processes); each iterator asks the coordinator for the next bundle of its split.
-An epoch starts when a split starts iterating and the previous epoch is over for
-every split (each split must finish an epoch before any starts the next).
+``streaming_split(n)`` gives ``n`` iterators over ONE execution of a plan ending in a
+``StreamingSplit`` node. The execution runs in a coordinator actor
+(:mod:`streamdata.execution.split`, so the iterators can be pickled to training workers
+in other processes); each iterator asks the coordinator for the next bundle of its
+split. An epoch starts when a split starts iterating and the previous epoch is over
+for every split (each split must finish an epoch before any starts the next).
+
+Part of the facade. May import: base modules, :mod:`streamdata.plan` (node types) and
+:mod:`streamdata.execution`; never :mod:`streamdata.exec` or the runtime directly.
 
 Example:
     >>> import streamdata as sd
@@ -25,7 +29,6 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections import deque
 from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
@@ -33,10 +36,12 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata import execution
 from streamdata.errors import PlanError
+from streamdata.plan.logical import LogicalPlan, StreamingSplit
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.exec.interfaces import RefBundle
+    from streamdata.execution import RefBundle
 
 _END = object()
 
@@ -147,9 +152,7 @@ def _prefetched(make: Callable[[], Iterator[Any]], depth: int) -> Iterator[Any]:
     if depth <= 0:
         yield from make()
         return
-    from streamdata.core import api as rt
-    if not rt.is_initialized():
-        rt.init()  # here, not in the short-lived thread below (it would own the workers)
+    execution.ensure_runtime()  # here, not in the short-lived thread below (it would own the workers)
     q: queue.Queue[Any] = queue.Queue(maxsize=depth)
     stop = threading.Event()
 
@@ -218,24 +221,12 @@ class DataIterator:
 
     # ---- the stream of blocks
     def _iter_bundles(self) -> Iterator[RefBundle]:
-        if isinstance(self._source, _SplitSource):
+        if isinstance(self._source, execution.SplitSource):
             return self._source.bundles()
         return self._source._iter_bundles()
 
     def _iter_tables(self) -> Iterator[pa.Table]:
-        from streamdata.core import api as rt
-
-        bundles = self._iter_bundles()
-        try:
-            for bundle in bundles:
-                refs = bundle.block_refs()
-                for table in rt.get(refs):
-                    yield table
-                del refs, bundle
-        finally:
-            close = getattr(bundles, "close", None)
-            if close is not None:
-                close()
+        return execution.iter_tables(self._iter_bundles())
 
     # ---- public
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str | None = "default",
@@ -360,173 +351,17 @@ def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: A
 # =========================================================================== streaming_split
 
 
-class _SplitSource:
-    """One split of a streaming_split: the coordinator actor and the split's index."""
-
-    def __init__(self, coordinator: Any, index: int, n: int) -> None:
-        self.coordinator = coordinator
-        self.index = index
-        self.n = n
-
-    def __repr__(self) -> str:
-        return f"split {self.index} of {self.n}"
-
-    def bundles(self) -> Iterator[RefBundle]:
-        """This split's bundles of one epoch (the next get is asked for ahead)."""
-        from streamdata.core import api as rt
-
-        epoch = rt.get(self.coordinator.start_epoch.remote(self.index))
-        pending = self.coordinator.get.remote(self.index, epoch)
-        while True:
-            bundle = rt.get(pending)
-            if bundle is None:
-                return
-            pending = self.coordinator.get.remote(self.index, epoch)
-            yield bundle
-
-    def stats(self) -> str:
-        from streamdata.core import api as rt
-        return rt.get(self.coordinator.stats.remote())
-
-
-class SplitCoordinator:
-    """The actor behind ``streaming_split``: runs one execution per epoch and deals its
-    output bundles (tagged by the output splitter) to per-split queues.
-
-    Bundles waiting in the queues still count as unconsumed output for the executor,
-    so a slow split holds back the whole execution instead of filling memory.
-    """
-
-    def __init__(self, dataset: Any, n: int, equal: bool, data_context: Any) -> None:
-        from streamdata.context import DataContext
-
-        if data_context is not None:
-            DataContext._set_current(data_context)
-        self._dataset = dataset
-        self._n = n
-        self._equal = equal
-        self._cond = threading.Condition()
-        self._epoch = -1
-        self._queues: list[deque[Any]] = [deque() for _ in range(n)]
-        self._finished_split = [True] * n  # split i got the end of the current epoch
-        self._producing = False
-        self._error: BaseException | None = None
-        self._executor: Any = None
-        self._last_stats = ""
-
-    def start_epoch(self, index: int) -> int:
-        """Wait until every split finished the current epoch (or join the running one)."""
-        with self._cond:
-            while True:
-                if self._error is not None and not all(self._finished_split):
-                    raise self._error
-                if not self._finished_split[index]:
-                    return self._epoch  # this split has not read the running epoch yet
-                if all(self._finished_split) and not self._producing:
-                    self._start()
-                    return self._epoch
-                self._cond.wait(timeout=1.0)
-
-    def _start(self) -> None:
-        self._epoch += 1
-        self._finished_split = [False] * self._n
-        self._queues = [deque() for _ in range(self._n)]
-        self._error = None
-        self._producing = True
-        threading.Thread(target=self._pump, args=(self._epoch,), daemon=True,
-                         name="streamdata-split-pump").start()
-
-    def _pump(self, epoch: int) -> None:
-        from streamdata.context import DataContext
-        from streamdata.exec.executor import StreamingExecutor
-        from streamdata.exec.operators.output_splitter import OutputSplitterOperator
-        from streamdata.plan.planner import plan
-
-        out = None
-        try:
-            ctx = DataContext.get_current()
-            dag = OutputSplitterOperator(plan(self._dataset._optimized_plan(ctx), ctx), self._n,
-                                         equal=self._equal)
-            self._executor = executor = StreamingExecutor(ctx, name="streaming_split")
-            out = executor.execute(dag)
-            for bundle in out:
-                executor.hold_output_bytes(bundle.size_bytes())
-                with self._cond:
-                    self._queues[bundle.output_split_idx or 0].append(bundle)
-                    self._cond.notify_all()
-        except BaseException as exc:  # noqa: BLE001 - every split sees it
-            with self._cond:
-                self._error = exc
-        finally:
-            if out is not None:
-                out.close()
-            with self._cond:
-                if self._executor is not None:
-                    self._last_stats = self._executor.stats().summary()
-                self._producing = False
-                self._cond.notify_all()
-
-    def get(self, index: int, epoch: int) -> Any:
-        """The next bundle of split ``index`` in ``epoch``; None at its end."""
-        with self._cond:
-            while True:
-                if epoch != self._epoch:
-                    raise PlanError(f"split {index} asked for epoch {epoch}, but epoch "
-                                    f"{self._epoch} is running")
-                q = self._queues[index]
-                if q:
-                    bundle = q.popleft()
-                    if self._executor is not None:
-                        self._executor.hold_output_bytes(-bundle.size_bytes())
-                    return bundle
-                if self._error is not None:
-                    self._finished_split[index] = True
-                    self._cond.notify_all()
-                    raise self._error
-                if not self._producing:
-                    self._finished_split[index] = True
-                    self._cond.notify_all()
-                    return None
-                self._cond.wait(timeout=1.0)
-
-    def stats(self) -> str:
-        """The stats of the last finished epoch."""
-        return self._last_stats
-
-    def shutdown(self) -> None:
-        """Stop the running execution (its tasks and actors); splits waiting get the end."""
-        with self._cond:
-            executor = self._executor if self._producing else None
-        if executor is not None:
-            executor.shutdown()
-
-
 def shutdown_split(iterators: list[DataIterator], *, timeout: float = 30.0) -> None:
     """Stop the execution behind ``streaming_split`` iterators and their coordinator actor.
 
     The coordinator lives until then (the iterators may be in other processes, so it
     cannot tell when they are gone). Iterators of other datasets are ignored.
     """
-    from streamdata.core import api as rt
-
-    seen: list[Any] = []
-    for it in iterators:
-        source = getattr(it, "_source", None)
-        coordinator = getattr(source, "coordinator", None)
-        if coordinator is None or any(coordinator is c for c in seen):
-            continue
-        seen.append(coordinator)
-        try:
-            rt.get(coordinator.shutdown.remote(), timeout=timeout)
-        except Exception:  # noqa: BLE001 - already dead: nothing to stop
-            pass
-        try:
-            rt.kill(coordinator)
-        except Exception:  # noqa: BLE001
-            pass
+    execution.shutdown_split([getattr(it, "_source", None) for it in iterators], timeout=timeout)
 
 
-def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False) -> list[DataIterator]:
+def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False,
+                              locality_hints: Any = None) -> list[DataIterator]:
     """``n`` iterators over one execution of ``dataset`` (see the module docstring).
 
     Example:
@@ -544,15 +379,15 @@ def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False) -> l
         >>> counts
         [4, 4]
     """
-    from streamdata.context import DataContext
-    from streamdata.core import api as rt
-
     if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
         raise PlanError(f"streaming_split needs a positive number of splits, got {n!r}")
-    actor_cls = rt.remote(SplitCoordinator).options(num_cpus=0, max_concurrency=2 * n + 4)
-    coordinator = actor_cls.remote(dataset, n, equal, DataContext.get_current())
-    return [DataIterator(_SplitSource(coordinator, i, n)) for i in range(n)]
+    node = StreamingSplit(inputs=(dataset._plan.root,), n=n, equal=equal,
+                          locality_hints=locality_hints)
+    return [DataIterator(source) for source in execution.start_streaming_split(LogicalPlan(node))]
 
+
+#: the coordinator actor of ``streaming_split`` (lives in :mod:`streamdata.execution.split`)
+SplitCoordinator = execution.SplitCoordinator
 
 __all__ = ["DataIterator", "ShufflingBatcher", "SplitCoordinator", "batch_tables", "shutdown_split",
            "streaming_split_iterators"]

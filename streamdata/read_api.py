@@ -7,6 +7,9 @@ at once). File sources take a path, a directory, a glob or a list of them, on an
 filesystem (``s3://``, ``s3://anonymous@``, ``memory://``, ``file://``, local), or
 ``filesystem=`` (fsspec or ``pyarrow.fs``).
 
+Part of the facade. May import: base modules, :mod:`streamdata.io` (the sources),
+:mod:`streamdata.plan` (the ``Read`` node) and :mod:`streamdata.dataset`; nothing runs here.
+
 Example:
     >>> import streamdata as sd
     >>> sd.range(5).count()

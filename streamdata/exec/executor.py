@@ -26,7 +26,7 @@ import queue
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from streamdata.context import DataContext
@@ -52,6 +52,9 @@ from streamdata.exec.resources import (
     total_usage,
 )
 from streamdata.exec.stats import ExecutionStats, OperatorStats
+from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
+from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+from streamdata.core import api as rt
 
 _DONE = object()
 _WAIT_S = 0.02
@@ -108,8 +111,6 @@ def apply_cpu_oversubscription(ops: list[PhysicalOperator], total_cpus: float) -
     Returns ``{operator name: tasks at once}`` for the operators changed (also shown by
     ``explain()``).
     """
-    from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
-    from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 
     specs, index = [], []
     for op in ops:
@@ -259,9 +260,15 @@ class StreamingExecutor:
         self.oversubscribed: dict[str, int] = {}
 
     # ------------------------------------------------------------------ public
-    def execute(self, dag: PhysicalOperator) -> OutputIterator:
-        """Start running ``dag`` in a driver thread; iterate the result for its outputs."""
-        from streamdata.core import api as rt
+    def execute(self, dag: PhysicalOperator, *,
+                oversubscribed: Mapping[str, int] | None = None) -> OutputIterator:
+        """Start running ``dag`` in a driver thread; iterate the result for its outputs.
+
+        Args:
+            dag: the output operator of the physical plan.
+            oversubscribed: the CPU oversubscription notes the compiler already applied to
+                ``dag`` (``{operator name: tasks at once}``); None: apply them here.
+        """
 
         if self._started:
             raise ExecutionError("a StreamingExecutor runs one DAG; make a new one")
@@ -280,11 +287,11 @@ class StreamingExecutor:
         self._limits = ExecutionResources(cpu=float(resources.get("CPU", 0.0)),
                                           gpu=float(resources.get("GPU", 0.0)),
                                           object_store_memory=float(self._budget))
-        self.oversubscribed = apply_cpu_oversubscription(ops, self._limits.cpu)
+        self.oversubscribed = (dict(oversubscribed) if oversubscribed is not None
+                               else apply_cpu_oversubscription(ops, self._limits.cpu))
         options = ExecutionOptions(
             resource_limits=self._limits,
             preserve_order=self.ctx.preserve_order,
-            max_errored_blocks=self.ctx.max_errored_blocks,
             target_max_block_size=self.ctx.target_max_block_size,
             error_budget=ErrorBudget(self.ctx.max_errored_blocks),
             data_context=self.ctx)
@@ -404,7 +411,6 @@ class StreamingExecutor:
 
     def _collect_finished(self) -> bool:
         """Run ``on_ready`` of every finished task; True if it waited on the runtime."""
-        from streamdata.core import api as rt
 
         tasks: dict[Any, OpTask] = {}
         for st in self._states:
@@ -476,9 +482,6 @@ class StreamingExecutor:
                         consumer.inqueues[idx].clear()
 
     def _autoscale(self) -> None:
-        from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
-        from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
-
         pools = [st for st in self._states if isinstance(st.op, ActorPoolMapOperator)]
         if not pools:
             return
@@ -559,7 +562,6 @@ class StreamingExecutor:
         if now - self._last_sample < 0.05:
             return
         self._last_sample = now
-        from streamdata.core import api as rt
         try:
             used = rt.object_store_stats()["used_bytes"]
         except Exception:  # noqa: BLE001 - runtime shutting down
@@ -571,16 +573,10 @@ class StreamingExecutor:
                                       total=st.op.num_outputs_total(), status=st.op.progress_str())
 
 
-def execute_to_list(dag: PhysicalOperator, ctx: DataContext | None = None) -> list[RefBundle]:
-    """Run ``dag`` to the end and return every output bundle (a helper for materializing)."""
-    return list(StreamingExecutor(ctx).execute(dag))
-
-
 __all__ = [
     "OutputIterator",
     "StreamingExecutor",
     "apply_cpu_oversubscription",
-    "execute_to_list",
     "topological_order",
     "total_usage",
 ]

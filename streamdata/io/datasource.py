@@ -8,6 +8,7 @@ source with the pushdown applied (sources are immutable, like plan nodes).
 
 Example:
     >>> import pyarrow as pa
+    >>> from streamdata.read_task import BlockMetadata, ReadTask
     >>> task = ReadTask(lambda: [pa.table({"x": [1, 2]})], BlockMetadata(num_rows=2, size_bytes=16))
     >>> [t.num_rows for t in task()]
     [2]

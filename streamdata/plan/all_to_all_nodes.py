@@ -2,8 +2,8 @@
 
 :class:`Repartition`, :class:`RandomShuffle`, :class:`RandomizeBlockOrder`,
 :class:`Sort`, :class:`Aggregate`, :class:`MapGroups` (one input) and :class:`Join`
-(two inputs). The planner lowers each of them with
-:func:`streamdata.exec.operators.all_to_all.lower_all_to_all`.
+(two inputs). The lowering turns each of them into all-to-all operators
+(:mod:`streamdata.plan.lowering.all_to_all`).
 
 Example:
     >>> from streamdata.plan.io_nodes import InputData
@@ -55,6 +55,10 @@ class Repartition(LogicalNode):
     def name(self) -> str:
         return f"Repartition({self.num_blocks}{', shuffle' if self.shuffle else ''})"
 
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        return input_rows(self.input)  # the same rows, in another order or grouping
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class RandomShuffle(LogicalNode):
@@ -69,6 +73,10 @@ class RandomShuffle(LogicalNode):
         LogicalNode.__post_init__(self)
         _check_positive_int("random_shuffle num_blocks", self.num_blocks, allow_none=True)
 
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        return input_rows(self.input)  # the same rows, in another order or grouping
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class RandomizeBlockOrder(LogicalNode):
@@ -77,6 +85,10 @@ class RandomizeBlockOrder(LogicalNode):
     seed: int | None = None
 
     preserves_columns: ClassVar[bool] = True
+
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        return input_rows(self.input)  # the same rows, in another order or grouping
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
@@ -105,6 +117,10 @@ class Sort(LogicalNode):
     def name(self) -> str:
         parts = [f"{k}{' desc' if d else ''}" for k, d in zip(self.keys, self.descending)]
         return f"Sort({', '.join(parts)})"
+
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        return input_rows(self.input)  # the same rows, in another order or grouping
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)

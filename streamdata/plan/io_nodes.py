@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from typing import ClassVar
+from typing import Callable, ClassVar
 
 import pyarrow as pa
 
@@ -42,7 +42,7 @@ class Read(LogicalNode):
     """Read a :class:`Datasource`.
 
     ``override_num_blocks`` is the user's request; ``parallelism`` is the number of read
-    tasks the optimizer chose (the planner uses ``override_num_blocks or parallelism``).
+    tasks the optimizer chose (the lowering uses ``parallelism``, which the read-parallelism rule sets).
     """
 
     datasource: Datasource
@@ -81,6 +81,12 @@ class Read(LogicalNode):
     def infer_schema(self, input_schemas: list[pa.Schema | None]) -> pa.Schema | None:
         return self.datasource.schema()
 
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        if cheap and self.datasource.input_files():
+            return None  # counting would read file footers
+        return self.datasource.num_rows()
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class InputData(LogicalNode):
@@ -102,6 +108,16 @@ class InputData(LogicalNode):
 
     def infer_schema(self, input_schemas: list[pa.Schema | None]) -> pa.Schema | None:
         return self.schema
+
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        total = 0
+        for bundle in self.bundles:
+            rows = bundle.num_rows()
+            if rows is None:
+                return None
+            total += rows
+        return total
 
 
 # --------------------------------------------------------------------------- sink

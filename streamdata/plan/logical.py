@@ -16,7 +16,8 @@ This module defines :class:`LogicalPlan` and re-exports every node, so
 - :mod:`streamdata.plan.io_nodes`: :class:`Read`, :class:`InputData`, :class:`Write`;
 - :mod:`streamdata.plan.map_nodes`: the block-by-block maps, :class:`AbstractMap` to
   :class:`FusedMap`;
-- :mod:`streamdata.plan.streaming_nodes`: :class:`Limit`, :class:`Union`, :class:`Zip`;
+- :mod:`streamdata.plan.streaming_nodes`: :class:`Limit`, :class:`Union`, :class:`Zip`,
+  :class:`StreamingSplit`;
 - :mod:`streamdata.plan.all_to_all_nodes`: sorts, shuffles, repartitions, aggregations,
   :class:`MapGroups` and :class:`Join`.
 
@@ -75,7 +76,7 @@ from streamdata.plan.nodes_base import (
     fn_name,
     is_callable_class,
 )
-from streamdata.plan.streaming_nodes import Limit, Union, Zip
+from streamdata.plan.streaming_nodes import Limit, StreamingSplit, Union, Zip
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +152,20 @@ class LogicalPlan:
                 cache[id(node)] = None
         return cache[id(self.root)]
 
+    def num_rows(self, *, cheap: bool = False) -> int | None:
+        """The output row count when metadata gives it without running anything, else None
+        (``cheap``: without even reading file footers, for display).
+
+        Example:
+            >>> from streamdata.io.memory import RangeDatasource
+            >>> LogicalPlan(Limit(inputs=(Read(datasource=RangeDatasource(10)),), limit=4)).num_rows()
+            4
+        """
+        def rows(node: LogicalNode) -> int | None:
+            return node.num_rows(rows, cheap=cheap)
+
+        return rows(self.root)
+
     def explain(self) -> str:
         """The plan as an indented tree, root first."""
         lines: list[str] = []
@@ -173,5 +188,5 @@ __all__ = [
     "ActorPoolStrategy", "ComputeStrategy", "LogicalNode", "Read", "InputData", "AbstractMap",
     "AbstractUDFMap", "MapBatches", "MapRows", "FlatMap", "Filter", "Project", "WithColumn",
     "RandomSample", "FusedMap", "Limit", "Repartition", "RandomShuffle", "RandomizeBlockOrder",
-    "Sort", "Aggregate", "MapGroups", "Union", "Zip", "Join", "Write", "LogicalPlan",
+    "Sort", "Aggregate", "MapGroups", "Union", "Zip", "Join", "Write", "LogicalPlan", "StreamingSplit",
 ]

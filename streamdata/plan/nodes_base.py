@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any, ClassVar, Iterator, Mapping
+from typing import Any, Callable, ClassVar, Iterator, Mapping
 
 import pyarrow as pa
 
 from streamdata.errors import PlanError
 
-#: the ``batch_format`` values a UDF may ask for
-BATCH_FORMATS = ("default", "numpy", "pandas", "pyarrow")
+from streamdata.block import BATCH_FORMATS  # the one definition (re-exported here)
 
 
 class FrozenDict(Mapping[str, Any]):
@@ -246,6 +245,16 @@ class LogicalNode:
         """Output schema from the inputs' schemas when cheap to know, else None."""
         if self.preserves_columns and input_schemas:
             return input_schemas[0]
+        return None
+
+    def num_rows(self, input_rows: Callable[["LogicalNode"], int | None], *,
+                 cheap: bool = False) -> int | None:
+        """This node's output row count when metadata gives it without running, else None.
+
+        Args:
+            input_rows: the row count of an input node (asked only when needed).
+            cheap: answer without even reading file footers (for display).
+        """
         return None
 
     def __repr__(self) -> str:

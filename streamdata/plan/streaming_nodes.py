@@ -1,7 +1,8 @@
 """Logical nodes that stream blocks through without a barrier or user code.
 
 :class:`Limit` (the first rows of one input), :class:`Union` (the rows of several
-inputs, one after another) and :class:`Zip` (the columns of two inputs side by side).
+inputs, one after another), :class:`Zip` (the columns of two inputs side by side)
+and :class:`StreamingSplit` (the rows dealt to ``n`` consumers of one execution).
 
 Example:
     >>> from streamdata.plan.io_nodes import InputData
@@ -13,7 +14,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import Any, Callable, ClassVar
 
 import pyarrow as pa
 
@@ -37,6 +38,11 @@ class Limit(LogicalNode):
     def name(self) -> str:
         return f"Limit({self.limit})"
 
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        below = input_rows(self.input)
+        return None if below is None else min(below, self.limit)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Union(LogicalNode):
@@ -48,6 +54,11 @@ class Union(LogicalNode):
     def _check_arity(self) -> None:
         if len(self.inputs) < 2:
             raise PlanError(f"Union needs at least two inputs, got {len(self.inputs)}")
+
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        counts = [input_rows(i) for i in self.inputs]
+        return None if any(c is None for c in counts) else sum(counts)  # type: ignore[misc]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
@@ -69,4 +80,32 @@ class Zip(LogicalNode):
         return pa.schema(fields)
 
 
-__all__ = ["Limit", "Union", "Zip"]
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class StreamingSplit(LogicalNode):
+    """The rows dealt to ``n`` consumers of one execution (``streaming_split``).
+
+    ``equal``: every split gets exactly the same number of rows (the remainder is
+    dropped). ``locality_hints`` are accepted for Ray's signature and not used.
+
+    Example:
+        >>> from streamdata.plan.io_nodes import InputData
+        >>> StreamingSplit(inputs=(InputData(),), n=2, equal=True).name
+        'StreamingSplit(2, equal=True)'
+    """
+
+    n: int
+    equal: bool = False
+    locality_hints: Any = None
+
+    preserves_columns: ClassVar[bool] = True
+
+    def __post_init__(self) -> None:
+        LogicalNode.__post_init__(self)
+        _check_positive_int("n", self.n)
+
+    @property
+    def name(self) -> str:
+        return f"StreamingSplit({self.n}, equal={self.equal})"
+
+
+__all__ = ["Limit", "StreamingSplit", "Union", "Zip"]

@@ -1,0 +1,458 @@
+"""Consuming a Dataset: iterating, taking rows, counting, converting, materializing,
+aggregating to values, explaining.
+
+:class:`ConsumeMixin` is part of :class:`~streamdata.dataset.Dataset`; every method
+here reaches the executor only through :mod:`streamdata.execution`.
+
+May import: base modules, :mod:`streamdata.plan` (node types) and
+:mod:`streamdata.execution`; the iterator lazily (it imports the Dataset's module).
+
+Example:
+    >>> import streamdata as sd
+    >>> ds = sd.range(5)
+    >>> ds.count(), ds.take(2), ds.sum("id")
+    (5, [{'id': 0}, {'id': 1}], 10)
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+import pyarrow as pa
+
+from streamdata import block as B
+from streamdata import execution
+from streamdata.context import DataContext
+from streamdata.dataset_args import column_list, normalize_batch_format
+from streamdata.errors import PlanError
+from streamdata.plan.logical import Aggregate, InputData, LogicalPlan, Read
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+    from streamdata.aggregate import AggregateFn
+    from streamdata.execution import RefBundle
+    from streamdata.iterator import DataIterator
+
+
+class ConsumeMixin:
+    """The consumption methods of a Dataset (each runs the plan, or reads metadata)."""
+
+    _plan: LogicalPlan
+    _stats: execution.StatsRecord
+
+    if TYPE_CHECKING:  # pragma: no cover
+        def _with(self, node: Any) -> "Dataset": ...
+        def limit(self, limit: int) -> "Dataset": ...
+        def _materialized(self, bundles: Sequence["RefBundle"],
+                          schema: pa.Schema | None) -> "MaterializedDataset": ...
+        def _check_columns(self, cols: Any) -> None: ...
+        def _aggregate_node(self, keys: Sequence[str], aggs: Sequence[Any]) -> "Dataset": ...
+
+    # ------------------------------------------------------------------ streams
+    def _iter_bundles(self, *, stats_owner: Any = None) -> Iterator["RefBundle"]:
+        """Run the plan; the RefBundles of its output, as they are produced.
+
+        Closing the generator (or leaving a ``for`` loop early) stops the execution. The
+        execution's stats land on ``stats_owner`` (default: this dataset).
+        """
+        owner = self if stats_owner is None else stats_owner
+        return execution.iterate(self._plan, record=owner._stats)
+
+    def _iter_tables(self, *, stats_owner: Any = None) -> Iterator[pa.Table]:
+        return execution.iter_tables(self._iter_bundles(stats_owner=stats_owner))
+
+    def iterator(self) -> "DataIterator":
+        """A :class:`~streamdata.iterator.DataIterator` over this dataset (each iteration
+        runs the plan).
+
+        Example:
+            >>> import streamdata as sd
+            >>> it = sd.range(3).iterator()
+            >>> sum(len(b["id"]) for b in it.iter_batches(batch_size=2))
+            3
+        """
+        from streamdata.iterator import DataIterator
+        return DataIterator(self)
+
+    def iter_rows(self) -> Iterator[dict[str, Any]]:
+        """Every row, as a dict.
+
+        Example:
+            >>> import streamdata as sd
+            >>> [r["id"] for r in sd.range(3).iter_rows()]
+            [0, 1, 2]
+        """
+        return self.iterator().iter_rows()
+
+    def iter_batches(self, *, batch_size: int | None = 256, batch_format: str | None = "default",
+                     prefetch_batches: int = 1, drop_last: bool = False,
+                     local_shuffle_buffer_size: int | None = None,
+                     local_shuffle_seed: int | None = None) -> Iterator[Any]:
+        """Batches of ``batch_size`` rows in ``batch_format``, streaming.
+
+        Example:
+            >>> import streamdata as sd
+            >>> [len(b["id"]) for b in sd.range(5).iter_batches(batch_size=2)]
+            [2, 2, 1]
+        """
+        return self.iterator().iter_batches(
+            batch_size=batch_size, batch_format=batch_format, prefetch_batches=prefetch_batches,
+            drop_last=drop_last, local_shuffle_buffer_size=local_shuffle_buffer_size,
+            local_shuffle_seed=local_shuffle_seed)
+
+    def iter_torch_batches(self, *, batch_size: int | None = 256, dtypes: Any = None,
+                           device: str = "auto", collate_fn: Callable[..., Any] | None = None,
+                           prefetch_batches: int = 1, drop_last: bool = False,
+                           local_shuffle_buffer_size: int | None = None,
+                           local_shuffle_seed: int | None = None) -> Iterator[Any]:
+        """Batches as dicts of ``torch.Tensor`` (or what ``collate_fn`` makes).
+
+        Example:
+            >>> import streamdata as sd
+            >>> [b["id"].tolist() for b in sd.range(3).iter_torch_batches(batch_size=3)]
+            [[0, 1, 2]]
+        """
+        return self.iterator().iter_torch_batches(
+            batch_size=batch_size, dtypes=dtypes, device=device, collate_fn=collate_fn,
+            prefetch_batches=prefetch_batches, drop_last=drop_last,
+            local_shuffle_buffer_size=local_shuffle_buffer_size,
+            local_shuffle_seed=local_shuffle_seed)
+
+    # ------------------------------------------------------------------ rows
+    def take(self, limit: int = 20) -> list[dict[str, Any]]:
+        """Up to ``limit`` rows, as dicts.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(10).take(2)
+            [{'id': 0}, {'id': 1}]
+        """
+        rows: list[dict[str, Any]] = []
+        if limit <= 0:
+            return rows
+        gen = self.limit(limit)._iter_tables(stats_owner=self)
+        try:
+            for table in gen:
+                for row in B.iter_rows(table):
+                    rows.append(row)
+                    if len(rows) >= limit:
+                        return rows
+        finally:
+            gen.close()
+        return rows
+
+    def take_all(self, limit: int | None = None) -> list[dict[str, Any]]:
+        """Every row, as dicts (``limit``: raise if there are more than that).
+
+        Example:
+            >>> import streamdata as sd
+            >>> len(sd.range(7).take_all())
+            7
+        """
+        return self._take_all_for(self, limit)
+
+    def _take_all_for(self, owner: Any, limit: int | None = None) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        gen = self._iter_tables(stats_owner=owner)
+        try:
+            for table in gen:
+                rows.extend(B.iter_rows(table))
+                if limit is not None and len(rows) > limit:
+                    raise ValueError(f"the dataset has more than the given limit of {limit} rows")
+        finally:
+            gen.close()
+        return rows
+
+    def take_batch(self, batch_size: int = 20, *, batch_format: str | None = "default") -> Any:
+        """The first ``batch_size`` rows as one batch.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(10).take_batch(3)["id"].tolist()
+            [0, 1, 2]
+        """
+        fmt = normalize_batch_format(batch_format)
+        tables = list(self.limit(batch_size)._iter_tables(stats_owner=self))
+        table = B.concat(tables) if tables else pa.table({})
+        return B.to_batch(table, fmt)
+
+    def show(self, limit: int = 20) -> None:
+        """Print up to ``limit`` rows.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(2).show()
+            {'id': 0}
+            {'id': 1}
+        """
+        for row in self.take(limit):
+            print(row)
+
+    # ------------------------------------------------------------------ metadata
+    def count(self) -> int:
+        """The number of rows (from metadata when the source knows it, without reading).
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(42).count()
+            42
+        """
+        known = self._plan.num_rows()
+        if known is not None:
+            return known
+        return sum(bundle.num_rows() or 0 for bundle in self._iter_bundles())
+
+    def schema(self, fetch_if_missing: bool = True) -> pa.Schema | None:
+        """The schema (``pyarrow.Schema``); known from the source or found by running the
+        plan on its first rows.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(3).schema().names
+            ['id']
+        """
+        schema = self._plan.schema()
+        if schema is not None or not fetch_if_missing:
+            return schema
+        return _first_schema(self.limit(1)._iter_bundles(stats_owner=self))
+
+    def columns(self, fetch_if_missing: bool = True) -> list[str] | None:
+        """The column names.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.from_items([{"a": 1, "b": 2}]).columns()
+            ['a', 'b']
+        """
+        schema = self.schema(fetch_if_missing=fetch_if_missing)
+        return None if schema is None else list(schema.names)
+
+    def num_blocks(self) -> int:
+        """The number of blocks the dataset has once run.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(10, override_num_blocks=2).num_blocks()
+            2
+        """
+        return sum(len(bundle) for bundle in self._iter_bundles())
+
+    def size_bytes(self) -> int:
+        """Bytes of the dataset's blocks in memory.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(10).size_bytes()
+            80
+        """
+        return sum(bundle.size_bytes() for bundle in self._iter_bundles())
+
+    def input_files(self) -> list[str]:
+        """The files the dataset reads (none for in-memory data).
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(3).input_files()
+            []
+        """
+        files: list[str] = []
+        for node in self._plan.sources():
+            if isinstance(node, Read):
+                found = node.datasource.input_files()
+            elif isinstance(node, InputData):
+                found = [f for b in node.bundles for m in b.metadata() for f in m.input_files]
+            else:
+                found = []
+            files.extend(f for f in found if f not in files)
+        return files
+
+    def stats(self) -> str:
+        """Statistics of the last execution of this dataset (time and rows per operator).
+
+        Example:
+            >>> import streamdata as sd
+            >>> ds = sd.range(3).materialize()
+            >>> "InputData" in ds.stats() or "Read" in ds.stats()
+            True
+        """
+        return str(self._stats)
+
+    def explain(self) -> str:
+        """The logical, optimized and physical plans, printed and returned.
+
+        Example:
+            >>> import streamdata as sd
+            >>> text = sd.range(3).map_batches(lambda b: b).explain()  # doctest: +ELLIPSIS
+            -------- Logical plan --------
+            ...
+        """
+        physical = execution.compile(self._plan, DataContext.get_current())
+        text = "\n".join([
+            "-------- Logical plan --------", self._plan.explain(),
+            "-------- Optimized logical plan --------", physical.logical.explain(),
+            "-------- Physical plan --------", physical.explain()])
+        print(text)
+        return text
+
+    # ------------------------------------------------------------------ conversions
+    def to_arrow(self) -> pa.Table:
+        """All rows as one ``pyarrow.Table``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(3).to_arrow().num_rows
+            3
+        """
+        tables = list(self._iter_tables())
+        if not tables:
+            schema = self.schema(fetch_if_missing=False)
+            return schema.empty_table() if schema is not None else pa.table({})
+        return B.concat(tables)
+
+    def to_pandas(self, limit: int | None = None) -> "pd.DataFrame":
+        """All rows as one pandas DataFrame (``limit``: raise if there are more rows).
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(3).to_pandas()["id"].tolist()
+            [0, 1, 2]
+        """
+        table = self.to_arrow()
+        if limit is not None and table.num_rows > limit:
+            raise ValueError(f"the dataset has {table.num_rows} rows, more than the given "
+                             f"limit of {limit}")
+        return B.to_pandas(table)
+
+    def materialize(self) -> "MaterializedDataset":
+        """Run the plan and keep its blocks in the object store.
+
+        Example:
+            >>> import streamdata as sd
+            >>> m = sd.range(4).map(lambda r: {"id": r["id"] + 1}).materialize()
+            >>> m.count(), m.num_blocks() >= 1
+            (4, True)
+        """
+        result = execution.run(self._plan, record=self._stats)
+        schema = _bundles_schema(result.bundles) or self._plan.schema()
+        out = self._materialized(result.bundles, schema)
+        out._stats.last = self._stats.last
+        return out
+
+    # ------------------------------------------------------------------ aggregations to values
+    def aggregate(self, *aggs: "AggregateFn") -> dict[str, Any] | None:
+        """Run aggregations over the whole dataset; a dict of their results.
+
+        Example:
+            >>> import streamdata as sd
+            >>> from streamdata.aggregate import Count, Max
+            >>> sd.range(5).aggregate(Count(), Max("id"))
+            {'count()': 5, 'max(id)': 4}
+        """
+        if not aggs:
+            raise PlanError("aggregate needs at least one aggregation")
+        rows = self._aggregate_node([], aggs)._take_all_for(self)
+        return rows[0] if rows else None
+
+    def _simple_agg(self, cls_name: str, on: str | Sequence[str] | None, **kwargs: Any) -> Any:
+        import streamdata.aggregate as A
+        cls = getattr(A, cls_name)
+        cols = self.columns() if on is None else column_list(on, cls_name.lower())
+        result = self.aggregate(*(cls(c, **kwargs) for c in cols))
+        if result is None:
+            return None
+        if isinstance(on, str):
+            return next(iter(result.values()))
+        return result
+
+    def sum(self, on: str | Sequence[str] | None = None, ignore_nulls: bool = True) -> Any:
+        """Sum of column ``on`` (a dict when several columns).
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(5).sum("id")
+            10
+        """
+        return self._simple_agg("Sum", on, ignore_nulls=ignore_nulls)
+
+    def min(self, on: str | Sequence[str] | None = None, ignore_nulls: bool = True) -> Any:
+        """Minimum of column ``on``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(5).min("id")
+            0
+        """
+        return self._simple_agg("Min", on, ignore_nulls=ignore_nulls)
+
+    def max(self, on: str | Sequence[str] | None = None, ignore_nulls: bool = True) -> Any:
+        """Maximum of column ``on``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(5).max("id")
+            4
+        """
+        return self._simple_agg("Max", on, ignore_nulls=ignore_nulls)
+
+    def mean(self, on: str | Sequence[str] | None = None, ignore_nulls: bool = True) -> Any:
+        """Mean of column ``on``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(5).mean("id")
+            2.0
+        """
+        return self._simple_agg("Mean", on, ignore_nulls=ignore_nulls)
+
+    def std(self, on: str | Sequence[str] | None = None, ddof: int = 1,
+            ignore_nulls: bool = True) -> Any:
+        """Standard deviation of column ``on`` (``ddof=1``: the sample's).
+
+        Example:
+            >>> import streamdata as sd
+            >>> round(sd.range(5).std("id"), 4)
+            1.5811
+        """
+        return self._simple_agg("Std", on, ddof=ddof, ignore_nulls=ignore_nulls)
+
+    def unique(self, column: str) -> list[Any]:
+        """The distinct values of ``column``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sorted(sd.from_items([{"a": 1}, {"a": 2}, {"a": 1}]).unique("a"))
+            [1, 2]
+        """
+        if not isinstance(column, str):
+            raise PlanError(f"unique takes one column name, got {column!r}")
+        self._check_columns([column])
+        distinct = self._with(Aggregate(inputs=(self._plan.root,), keys=(column,)))
+        return [row[column] for row in distinct._take_all_for(self)]
+
+
+def _bundles_schema(bundles: Sequence["RefBundle"]) -> pa.Schema | None:
+    for b in bundles:
+        for meta in b.metadata():
+            if meta.schema is not None:
+                return meta.schema
+    return None
+
+
+def _first_schema(bundles: Iterator["RefBundle"]) -> pa.Schema | None:
+    try:
+        for b in bundles:
+            schema = _bundles_schema([b])
+            if schema is not None:
+                return schema
+            tables = execution.get_tables([b])
+            if tables:
+                return tables[0].schema
+        return None
+    finally:
+        close = getattr(bundles, "close", None)
+        if close is not None:
+            close()
+
+
+__all__ = ["ConsumeMixin"]

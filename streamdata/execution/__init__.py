@@ -1,0 +1,50 @@
+"""Execution: the one way a logical plan reaches the executor and the runtime.
+
+The facade (:mod:`streamdata.dataset`, :mod:`streamdata.grouped`,
+:mod:`streamdata.iterator`) builds logical plans; this package compiles and runs
+them. It owns:
+
+- :mod:`~streamdata.execution.compile`: reading the cluster's size once
+  (:func:`cluster_info`), the optimizer rules with an ``OptimizerContext`` built from
+  the data context and that cluster, the lowering to physical operators and the CPU
+  oversubscription notes (applied once, here): :func:`compile` gives a
+  :class:`PhysicalPlan`;
+- :mod:`~streamdata.execution.run`: driving the
+  :class:`~streamdata.exec.executor.StreamingExecutor` (:func:`iterate`,
+  :func:`run`, :class:`Execution`), fetching blocks (:func:`get_tables`), and the
+  stats of the last run (:class:`StatsRecord`);
+- :mod:`~streamdata.execution.write`: the datasink commit protocol (:func:`write`);
+- :mod:`~streamdata.execution.split`: splitting materialized blocks at row indices
+  (remote slices) and the coordinator actor of ``streaming_split``.
+
+It may import: base modules (block, errors, context, block_metadata),
+:mod:`streamdata.plan`, :mod:`streamdata.exec` and the runtime API
+(:mod:`streamdata.core.api`). It never imports the facade (dataset, grouped,
+iterator, read_api). It re-exports :class:`~streamdata.exec.interfaces.RefBundle`, the
+unit of output the facade receives.
+
+Example:
+    >>> from streamdata.io.memory import RangeDatasource
+    >>> from streamdata.plan.logical import LogicalPlan, Read
+    >>> plan = LogicalPlan(Read(datasource=RangeDatasource(5)))
+    >>> sum(t.num_rows for t in get_tables(run(plan).bundles))
+    5
+"""
+
+from __future__ import annotations
+
+from streamdata.exec.interfaces import RefBundle
+from streamdata.execution.compile import PhysicalPlan, cluster_info, compile, optimize
+from streamdata.execution.run import (
+    Execution, RunResult, StatsRecord, ensure_runtime, get_tables, iterate, iter_tables, run,
+)
+from streamdata.execution.split import (
+    SplitCoordinator, SplitSource, shutdown_split, slice_at_indices, start_streaming_split,
+)
+from streamdata.execution.write import write
+
+__all__ = [
+    "Execution", "RefBundle", "PhysicalPlan", "RunResult", "SplitCoordinator", "SplitSource", "StatsRecord",
+    "cluster_info", "compile", "ensure_runtime", "get_tables", "iter_tables", "iterate",
+    "optimize", "run", "shutdown_split", "slice_at_indices", "start_streaming_split", "write",
+]

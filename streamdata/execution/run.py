@@ -1,0 +1,170 @@
+"""Running compiled plans on the :class:`~streamdata.exec.executor.StreamingExecutor`.
+
+:func:`iterate` streams the output bundles of a logical plan (compiling it first);
+:func:`run` collects them; :class:`Execution` is one running execution, for callers
+that steer it (the ``streaming_split`` coordinator). The stats of an execution land
+in a :class:`StatsRecord` the caller passes in (a Dataset keeps one).
+
+Example:
+    >>> from streamdata.io.memory import RangeDatasource
+    >>> from streamdata.plan.logical import LogicalPlan, Read
+    >>> record = StatsRecord()
+    >>> str(record)
+    'this dataset has not run yet'
+    >>> bundles = list(iterate(LogicalPlan(Read(datasource=RangeDatasource(4))), record=record))
+    >>> sum(b.num_rows() for b in bundles), "ReadRange" in str(record)
+    (4, True)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from streamdata.context import DataContext
+from streamdata.exec.executor import StreamingExecutor
+from streamdata.exec.interfaces import RefBundle
+from streamdata.exec.stats import ExecutionStats
+from streamdata.execution.compile import PhysicalPlan, compile
+from streamdata.plan.io_nodes import InputData
+from streamdata.plan.logical import LogicalPlan
+
+
+class StatsRecord:
+    """Where the stats of the last execution of a plan are kept.
+
+    Example:
+        >>> r = StatsRecord()
+        >>> r.last is None, str(r)
+        (True, 'this dataset has not run yet')
+    """
+
+    __slots__ = ("last",)
+
+    def __init__(self, last: ExecutionStats | None = None) -> None:
+        self.last = last
+
+    def __str__(self) -> str:
+        return "this dataset has not run yet" if self.last is None else str(self.last)
+
+    def __getstate__(self) -> Any:
+        return self.last
+
+    def __setstate__(self, state: Any) -> None:
+        self.last = state
+
+
+class Execution(Iterator[RefBundle]):
+    """One running execution of a compiled plan; iterate it for the output bundles.
+
+    ``close()`` stops it; ``stats()`` is complete once the output is exhausted.
+    """
+
+    def __init__(self, physical: PhysicalPlan, ctx: DataContext, name: str) -> None:
+        self.physical = physical
+        self._executor = StreamingExecutor(ctx, name=name)
+        self._out = self._executor.execute(physical.dag, oversubscribed=physical.oversubscribed)
+
+    def __next__(self) -> RefBundle:
+        return next(self._out)
+
+    def close(self) -> None:
+        """Stop the execution (its tasks and actors) unless it already ended."""
+        self._out.close()
+
+    def shutdown(self) -> None:
+        """Stop the executor's loop, cancel work in flight, release actors."""
+        self._executor.shutdown()
+
+    def hold_output_bytes(self, delta: int) -> None:
+        """Count ``delta`` bytes of delivered output as still held by the consumer."""
+        self._executor.hold_output_bytes(delta)
+
+    def stats(self) -> ExecutionStats:
+        """The execution's statistics so far."""
+        return self._executor.stats()
+
+
+def start(logical_plan: LogicalPlan, *, ctx: DataContext | None = None,
+          name: str | None = None) -> Execution:
+    """Compile ``logical_plan`` and start running it."""
+    ctx = ctx or DataContext.get_current()
+    return Execution(compile(logical_plan, ctx), ctx, name or _short_name(logical_plan))
+
+
+def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
+            ctx: DataContext | None = None, name: str | None = None) -> Iterator[RefBundle]:
+    """The output bundles of ``logical_plan`` as they are produced.
+
+    A plan whose root is already in the object store (``InputData``) runs nothing.
+    Closing the generator stops the execution; its stats then land in ``record``.
+    """
+    root = logical_plan.root
+    if isinstance(root, InputData):
+        yield from root.bundles
+        return
+    execution = start(logical_plan, ctx=ctx, name=name)
+    try:
+        yield from execution
+    finally:
+        execution.close()
+        if record is not None:
+            record.last = execution.stats()
+
+
+@dataclass(frozen=True, slots=True)
+class RunResult:
+    """The output of a whole execution: its bundles (the caller owns them) and stats."""
+
+    bundles: list[RefBundle]
+    stats: StatsRecord
+
+
+def run(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
+        ctx: DataContext | None = None) -> RunResult:
+    """Run ``logical_plan`` to the end; every output bundle (not freed when consumed)."""
+    import dataclasses
+
+    record = record if record is not None else StatsRecord()
+    bundles = [dataclasses.replace(b, owns_blocks=False)
+               for b in iterate(logical_plan, record=record, ctx=ctx)]
+    return RunResult(bundles=bundles, stats=record)
+
+
+def get_tables(bundles: Iterable[RefBundle]) -> list[pa.Table]:
+    """The blocks of ``bundles`` fetched from the object store."""
+    from streamdata.core import api as rt
+    refs = [ref for b in bundles for ref in b.block_refs()]
+    return list(rt.get(refs)) if refs else []
+
+
+def iter_tables(bundles: Iterator[RefBundle]) -> Iterator[pa.Table]:
+    """The blocks of a stream of bundles, one bundle fetched at a time; closes the stream."""
+    from streamdata.core import api as rt
+    try:
+        for bundle in bundles:
+            refs = bundle.block_refs()
+            yield from rt.get(refs)
+            del refs, bundle
+    finally:
+        close = getattr(bundles, "close", None)
+        if close is not None:
+            close()
+
+
+def ensure_runtime() -> None:
+    """Start the local runtime unless one is running (in the calling thread)."""
+    from streamdata.core import api as rt
+    if not rt.is_initialized():
+        rt.init()
+
+
+def _short_name(logical_plan: LogicalPlan) -> str:
+    return logical_plan.root.name.split("(")[0][:40] or "dataset"
+
+
+__all__ = ["Execution", "RunResult", "StatsRecord", "ensure_runtime", "get_tables", "iter_tables",
+           "iterate", "run", "start"]
