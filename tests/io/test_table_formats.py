@@ -217,3 +217,29 @@ def test_delta_schema_checks(tmp_path):
     got = sorted(deltalake.DeltaTable(path).to_pyarrow_table().to_pylist(), key=lambda r: r["id"])
     assert got == [{"id": 1, "name": "a", "extra": None}, {"id": 2, "name": "b", "extra": 1.5}]
     assert sorted(sd.read_delta(path).take_all(), key=lambda r: r["id"]) == got
+
+
+def _truncate_one(files):
+    victim = sorted(files)[0]
+    data = victim.read_bytes()
+    victim.write_bytes(data[: len(data) // 2])
+    return victim
+
+
+def test_corrupt_data_files_are_named(tmp_path, iceberg_catalog):
+    pytest.importorskip("lance")
+    pytest.importorskip("deltalake")
+    uri = tmp_path / "t.lance"
+    sd.from_items(_rows(50), override_num_blocks=2).write_lance(str(uri))
+    _truncate_one((uri / "data").glob("*.lance"))
+    with pytest.raises(DataSourceError, match="t.lance"):
+        sd.read_lance(str(uri)).take_all()
+    delta = tmp_path / "delta"
+    sd.from_items(_rows(50), override_num_blocks=2).write_delta(str(delta))
+    victim = _truncate_one(delta.glob("*.parquet"))
+    with pytest.raises(DataSourceError, match=victim.name):
+        sd.read_delta(str(delta)).take_all()
+    sd.from_items(_rows(50), override_num_blocks=2).write_iceberg("db.items", catalog_kwargs=iceberg_catalog)
+    victim = _truncate_one(tmp_path.glob("warehouse/**/*.parquet"))
+    with pytest.raises(DataSourceError, match="Iceberg table db.items"):
+        sd.read_iceberg(table_identifier="db.items", catalog_kwargs=iceberg_catalog).take_all()
