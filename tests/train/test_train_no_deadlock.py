@@ -1,6 +1,8 @@
-"""On a 2-CPU runtime, two training workers of 1 CPU each fed by a dataset with a
+"""On a 2-CPU runtime (with 2 declared GPUs), two training workers of 1 CPU each fed by a dataset with a
 ``map_batches`` stage finish (the trainer keeps a CPU for the datasets and logs it),
-and the workers' torch rendezvous and gloo sockets listen on loopback only."""
+the workers' torch rendezvous and gloo sockets listen on loopback only, and
+``use_gpu=True`` gives each worker its own GPU (and fails clearly asking for nccl
+where CUDA is missing)."""
 
 from __future__ import annotations
 
@@ -14,7 +16,8 @@ import pytest
 
 import streamdata as sd
 from streamdata import train
-from streamdata.train.torch import TorchTrainer
+from streamdata.errors import TrainingFailedError
+from streamdata.train.torch import TorchConfig, TorchTrainer
 
 psutil = pytest.importorskip("psutil")
 pytest.importorskip("torch")
@@ -24,7 +27,7 @@ pytest.importorskip("torch")
 def runtime() -> Iterator[None]:
     if sd.is_initialized():
         sd.shutdown()
-    sd.init(num_cpus=2)
+    sd.init(num_cpus=2, num_gpus=2)  # GPUs declared for scheduling; this machine has no CUDA
     yield
     gc.collect()
     sd.shutdown()
@@ -78,3 +81,25 @@ def test_datasets_that_can_never_fit_fail_before_training(tmp_path: Any) -> None
     with pytest.raises(ValueError, match="need 3 CPU\\(s\\), but the cluster has only 2"):
         TorchTrainer(_loop, train_loop_config={}, scaling_config=train.ScalingConfig(num_workers=2),
                      run_config=train.RunConfig(storage_path=str(tmp_path)), datasets={"train": ds}).fit()
+
+
+def _gpu_loop() -> None:
+    import torch.distributed as dist
+
+    from streamdata.train.torch import get_device
+
+    train.report({"visible": os.environ.get("CUDA_VISIBLE_DEVICES"),
+                  "backend": dist.get_backend(), "device": str(get_device())})
+
+
+def test_use_gpu_is_carried_to_the_workers(tmp_path: Any) -> None:
+    scaling = train.ScalingConfig(num_workers=2, use_gpu=True, resources_per_worker={"CPU": 0.5})
+    result = TorchTrainer(_gpu_loop, scaling_config=scaling,
+                          run_config=train.RunConfig(storage_path=str(tmp_path))).fit()
+    m = result.metrics
+    assert m["visible"] in ("0", "1")  # one GPU of its own
+    assert (m["backend"], m["device"]) == ("gloo", "cpu")  # no CUDA here: gloo and the CPU
+    with pytest.raises(TrainingFailedError) as info:
+        TorchTrainer(_gpu_loop, scaling_config=scaling, torch_config=TorchConfig(backend="nccl"),
+                     run_config=train.RunConfig(storage_path=str(tmp_path))).fit()
+    assert "TorchConfig(backend='nccl') needs CUDA GPUs" in str(info.value)
