@@ -76,11 +76,24 @@ def takes_config(train_fn: Callable[..., Any]) -> bool:
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
+def _attach_to_ray() -> None:
+    """In a Ray worker process, make streamdata use the Ray backend explicitly (else a
+    DataIterator's prefetch thread, finding no runtime, would start a local one)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized() or os.environ.get("STREAMDATA_WORKER"):
+        return
+    from streamdata.core import api as rt
+    rt.init(backend="ray", ignore_reinit_error=True)
+
+
 class TrainWorker:
     """One training worker (an actor; ``max_concurrency=2`` so ``poll`` never waits
     behind another call)."""
 
     def __init__(self) -> None:
+        _attach_to_ray()
         self._session: TrainSession | None = None
         self._thread: threading.Thread | None = None
         self._finished = False
@@ -216,7 +229,6 @@ class WorkerGroup:
         self.workers: list[Any] = []
         self.pids: list[int] = []
         self.ranks: list[RankInfo] = []
-        actor_cls = rt.remote(TrainWorker)
         workers: list[Any] = []
         try:
             if spec.bundle:
@@ -229,7 +241,8 @@ class WorkerGroup:
                     options["runtime_env"] = {"env_vars": dict(env_vars)}
                 if self._pg is not None:
                     options["scheduling_strategy"] = rt.PlacementGroupSchedulingStrategy(self._pg, i)
-                workers.append(actor_cls.options(**options).remote())
+                # options through rt.remote (not .options): the Ray backend translates them
+                workers.append(rt.remote(**options)(TrainWorker).remote())
             infos = rt.get([w.node_info.remote() for w in workers])
         except BaseException:
             self.workers = workers
