@@ -31,27 +31,26 @@ def ray_runtime() -> Iterator[None]:
     sd.shutdown()
 
 
-def _double(batch: Any) -> Any:
-    return {"x": batch["id"] * 2}
-
-
-def _loop(config: dict) -> None:
-    import ray as ray_mod
-    import torch
-    import torch.distributed as dist
-
-    total = sum(int(b["x"].sum()) for b in train.get_dataset_shard("train").iter_batches(batch_size=16))
-    t = torch.tensor([float(total)])
-    dist.all_reduce(t)
-    d = tempfile.mkdtemp()
-    with open(os.path.join(d, f"rank{train.get_context().get_world_rank()}.txt"), "w") as f:
-        f.write(str(total))
-    train.report({"sum": t.item(), "world": train.get_context().get_world_size(), "backend": dist.get_backend(),
-                  "actor": ray_mod.get_runtime_context().get_actor_id() is not None,
-                  "master": os.environ["MASTER_ADDR"]}, checkpoint=train.Checkpoint.from_directory(d))
-
-
 def test_torch_trainer_on_ray(tmp_path: Any) -> None:
+    # defined here so that they are pickled by value (Ray's workers cannot import this test module)
+    def _double(batch: Any) -> Any:
+        return {"x": batch["id"] * 2}
+
+    def _loop(config: dict) -> None:
+        import ray as ray_mod
+        import torch
+        import torch.distributed as dist
+
+        total = sum(int(b["x"].sum()) for b in train.get_dataset_shard("train").iter_batches(batch_size=16))
+        t = torch.tensor([float(total)])
+        dist.all_reduce(t)
+        d = tempfile.mkdtemp()
+        with open(os.path.join(d, f"rank{train.get_context().get_world_rank()}.txt"), "w") as f:
+            f.write(str(total))
+        train.report({"sum": t.item(), "world": train.get_context().get_world_size(), "backend": dist.get_backend(),
+                      "actor": ray_mod.get_runtime_context().get_actor_id() is not None,
+                      "master": os.environ["MASTER_ADDR"]}, checkpoint=train.Checkpoint.from_directory(d))
+
     assert sd.cluster_resources()["CPU"] == 2.0
     result = TorchTrainer(_loop, train_loop_config={}, scaling_config=train.ScalingConfig(num_workers=2),
                           run_config=train.RunConfig(storage_path=str(tmp_path), name="on_ray"),
