@@ -52,7 +52,7 @@ def train_loop(config: dict) -> None:
     torch.manual_seed(0)
     torch.set_num_threads(1)
     model = torch_mod.prepare_model(torch.nn.Sequential(
-        torch.nn.Linear(FEATURES, 64), torch.nn.ReLU(), torch.nn.Linear(64, 1)))
+        torch.nn.Linear(FEATURES, config["hidden"]), torch.nn.ReLU(), torch.nn.Linear(config["hidden"], 1)))
     opt = torch.optim.SGD(model.parameters(), lr=0.01)
     shard = train.get_dataset_shard("train")
     ctx = train.get_context()
@@ -81,14 +81,22 @@ def train_loop(config: dict) -> None:
         total_rows = sum(float(a[0]) for a in all_t)
         epoch_time = max(float(a[1]) for a in all_t)
         wait_frac = max(float(a[2]) / float(a[1]) for a in all_t)
-        train.report({"epoch": epoch, "rows": total_rows, "epoch_s": epoch_time,
-                      "rows_per_s": total_rows / epoch_time, "wait_fraction": wait_frac})
+        figures = {"epoch": epoch, "rows": total_rows, "epoch_s": epoch_time,
+                   "rows_per_s": total_rows / epoch_time, "wait_fraction": wait_frac}
+        if ctx.get_world_rank() == 0:  # Ray Train V2's Result keeps no metrics history: write them
+            with open(config["figures_path"], "a") as f:
+                f.write(json.dumps(figures) + "\n")
+        train.report(figures)
 
 
-def run_engine(engine: str, *, rows: int, epochs: int, batch_size: int, num_cpus: int, workers: int) -> dict:
+def run_engine(engine: str, *, rows: int, epochs: int, batch_size: int, num_cpus: int, workers: int,
+               hidden: int) -> dict:
     """Run the loop on one engine in this process; returns its figures."""
+    import tempfile
+
     t0 = time.perf_counter()
-    config = {"epochs": epochs, "batch_size": batch_size}
+    figures_path = os.path.join(tempfile.mkdtemp(prefix="train_bench-"), "figures.jsonl")
+    config = {"epochs": epochs, "batch_size": batch_size, "figures_path": figures_path, "hidden": hidden}
     if engine == "streamdata":
         import streamdata as sd
         from streamdata import train
@@ -113,11 +121,10 @@ def run_engine(engine: str, *, rows: int, epochs: int, batch_size: int, num_cpus
                                   scaling_config=ray.train.ScalingConfig(num_workers=workers),
                                   run_config=ray.train.RunConfig(storage_path="/tmp/train_bench_ray"))
     fit_start = time.perf_counter()
-    result = trainer.fit()
+    trainer.fit()
     fit_s = time.perf_counter() - fit_start
-    df = result.metrics_dataframe
-    epochs_out = [{k: float(row[k]) for k in ("epoch", "rows", "epoch_s", "rows_per_s", "wait_fraction")}
-                  for _, row in df.iterrows()]
+    with open(figures_path) as f:
+        epochs_out = [json.loads(line) for line in f]
     steady = epochs_out[1:] or epochs_out  # the first epoch includes the pipeline's start
     return {"engine": engine, "fit_s": fit_s, "total_s": time.perf_counter() - t0, "epochs": epochs_out,
             "steady_rows_per_s": sum(e["rows_per_s"] for e in steady) / len(steady),
@@ -131,7 +138,7 @@ def _markdown(results: list[dict], command: str, args: argparse.Namespace) -> st
              f"Command: `{command}`", "",
              f"Machine: {platform.machine()}, {os.cpu_count()} cores (shared, loaded: other jobs ran), "
              f"load average {os.getloadavg()[0]:.1f}; {args.workers} workers, {args.num_cpus} logical CPUs, "
-             f"{args.rows} rows x {args.epochs} epochs, batch {args.batch_size}.", "",
+             f"{args.rows} rows x {args.epochs} epochs, batch {args.batch_size}, MLP 16-{args.hidden}-1.", "",
              "| engine | rows/s (epochs 2+) | epoch s (epochs 2+) | wait for data (max, epochs 2+) | "
              "wait (max, all epochs) | fit() s |", "|---|---|---|---|---|---|"]
     for r in results:
@@ -161,12 +168,13 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--num-cpus", type=int, default=4)
+    parser.add_argument("--hidden", type=int, default=64, help="the MLP's hidden width (compute per batch)")
     parser.add_argument("--engine", choices=["streamdata", "ray", "both"], default="both")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", default=os.path.join(os.path.dirname(__file__), "results"))
     args = parser.parse_args()
     kwargs = dict(rows=args.rows, epochs=args.epochs, batch_size=args.batch_size, num_cpus=args.num_cpus,
-                  workers=args.workers)
+                  workers=args.workers, hidden=args.hidden)
     if args.child:
         print("RESULT " + json.dumps(run_engine(args.engine, **kwargs)), flush=True)
         return
@@ -175,7 +183,7 @@ def main() -> None:
     for engine in engines:
         cmd = [sys.executable, __file__, "--child", "--engine", engine, "--rows", str(args.rows), "--epochs",
                str(args.epochs), "--batch-size", str(args.batch_size), "--workers", str(args.workers),
-               "--num-cpus", str(args.num_cpus)]
+               "--num-cpus", str(args.num_cpus), "--hidden", str(args.hidden)]
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=1200)
         line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
         if line is None:
