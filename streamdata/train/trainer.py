@@ -1,20 +1,24 @@
-"""``sd.train.run``: run ``train_fn`` on a group of workers, restart the group on
-failure, and collect the reports into a :class:`~streamdata.train.Result`.
+"""The run loop behind every trainer's ``fit()`` and ``sd.train.run``: start a worker
+group, run the training loop on it, record the reports, restart the group on failure,
+and return a :class:`~streamdata.train.Result`.
 
-One attempt: start ``num_workers`` actors in a placement group, split each
-dataset once with ``streaming_split(num_workers, equal=True)`` (worker ``i``
-gets split ``i``), initialise ``torch.distributed`` when torch is installed,
-start ``train_fn`` everywhere and poll the workers for reports until all of
-them returned. A worker failure (``train_fn`` raised, or its process died)
-ends the attempt: the group is killed, checkpoint directories of reports not
-every worker made are removed, and, while failures stay within
-``max_failures``, a new group starts from the latest recorded checkpoint
-(``sd.train.get_checkpoint()``) with a fresh split of the datasets.
+One attempt: start ``num_workers`` actors in a placement group (their CPUs lowered
+when they would leave the datasets none: :mod:`streamdata.train.resources`), split
+each split dataset once with ``streaming_split(num_workers, equal=True)`` (worker
+``i`` gets split ``i``; unsplit datasets reach every worker whole), set the torch
+process group up when the trainer has a ``TorchConfig``, start the loop
+everywhere and poll the workers for reports until all of them returned. A report
+is recorded once every worker made it; its checkpoint is kept or dropped as
+``CheckpointConfig`` says (:mod:`streamdata.train.checkpoint_manager`). A worker
+failure (the loop raised, or its process died) ends the attempt: the group is
+killed, checkpoint directories of reports not every worker made are removed, and,
+while failures stay within ``FailureConfig.max_failures`` (-1: no limit), a new
+group starts from the latest checkpoint (``get_checkpoint()``) with a fresh split.
 
-When the failures exceed ``max_failures``, ``run`` raises
-:class:`~streamdata.errors.TrainingFailedError` (as Ray's ``fit()`` does): its
-``__cause__`` is the worker's error and its ``result`` the :class:`Result` with
-``error`` set and the metrics and checkpoint reached before.
+When the failures exceed ``max_failures``, ``fit`` raises
+:class:`~streamdata.errors.TrainingFailedError` (as Ray's does): its ``__cause__`` is
+the worker's error and its ``result`` the :class:`Result` with ``error`` set and the
+metrics and checkpoints reached before.
 """
 
 from __future__ import annotations

@@ -133,7 +133,6 @@ def setup_process_group(*, rank: int, world_size: int, local_rank: int, local_wo
 
     Rank 0 must have called :func:`start_store` (its store serves ``master_port``).
     """
-    global _store
     import torch
     import torch.distributed as dist
 
