@@ -40,6 +40,7 @@ from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, S
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import to_arrow_filesystem, unstrip
+from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.compute as pc
@@ -264,8 +265,11 @@ class ParquetDatasource(FileBasedDatasource):
         if not hasattr(predicate, "to_arrow"):
             raise PlanError(f"a predicate must be an expression, got {type(predicate).__name__}")
         out = copy.copy(self)
-        if self._include_paths and "path" in predicate.columns():
-            out._post_predicates = self._post_predicates + (predicate,)  # needs the path column
+        in_arrow = getattr(predicate, "is_pyarrow_convertible", lambda: True)() and \
+            getattr(predicate, "is_idempotent", lambda: True)()
+        if not in_arrow or (self._include_paths and "path" in predicate.columns()):
+            # needs the path column, or runs in Python (a UDF): evaluated on each table read
+            out._post_predicates = self._post_predicates + (predicate,)
         else:
             out._predicates = self._predicates + (predicate,)
         return out
@@ -288,7 +292,6 @@ class ParquetDatasource(FileBasedDatasource):
         names = set(self._partition_schema.names)
         if not names or not self._predicates:
             return []
-        from streamdata.expressions import conjuncts
 
         terms = [t for p in self._predicates for t in conjuncts(p)]
         return [t for t in terms if t.columns() and set(t.columns()) <= names]

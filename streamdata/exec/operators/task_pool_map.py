@@ -16,6 +16,7 @@ from streamdata.exec.interfaces import (
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import map_task_entry
 from streamdata.exec.operators.map_transformer import MapTransformer
+from streamdata.core import api as rt
 
 _TASK_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "max_retries",
                      "retry_exceptions", "scheduling_strategy", "runtime_env", "placement_group",
@@ -51,7 +52,6 @@ class TaskPoolMapOperator(MapOperator):
 
     def start(self, options: ExecutionOptions) -> None:
         super().start(options)
-        from streamdata.core import api as rt
         args = {k: v for k, v in self.ray_remote_args.items() if k in _TASK_OPTION_KEYS}
         res = self.per_task_resources()
         args.setdefault("num_cpus", res.cpu)
