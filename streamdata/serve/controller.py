@@ -51,6 +51,18 @@ class AppState:
     message: str = ""
 
 
+def _wait_gone(actor_name: str, timeout_s: float = 30.0) -> None:
+    """Wait until no actor is named ``actor_name`` (the next serve.start must not find a dying proxy)."""
+    sd = runtime()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            sd.get_actor(actor_name)
+        except Exception:  # noqa: BLE001 - gone
+            return
+        time.sleep(0.01)
+
+
 class ControllerCore:
     """The controller's state and its coroutines (on the controller's loop)."""
 
@@ -269,6 +281,7 @@ class ControllerCore:
                 runtime().kill(self._proxy)
             except Exception:  # noqa: BLE001
                 pass
+            await asyncio.get_running_loop().run_in_executor(None, _wait_gone, PROXY_NAME)
         try:
             os.unlink(self._ckpt_path)
         except FileNotFoundError:
