@@ -377,6 +377,11 @@ class MapTransformer:
         """Whether a stage calls a callable class (the chain must run in actors)."""
         return any(isinstance(s, _UDFStage) and s.is_class for s in self.stages)
 
+    def uses_async(self) -> bool:
+        """Whether a stage calls an async UDF (after :meth:`init`, which builds classes)."""
+        return any(isinstance(s, _UDFStage) and is_async(s._callable if s._callable is not None
+                                                         else s.fn) for s in self.stages)
+
     def __getstate__(self) -> dict[str, Any]:
         return {"stages": self.stages, "init_fn": self.init_fn}
 
