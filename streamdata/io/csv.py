@@ -216,10 +216,12 @@ class CSVDatasink(FileDatasink):
     extension = "csv"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 min_rows_per_file: int | None = None,
                  max_rows_per_file: int | None = None, write_options: Any = None) -> None:
         import pyarrow.csv as pacsv
 
-        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
+                         min_rows_per_file=min_rows_per_file)
         fields = ("include_header", "batch_size", "delimiter", "quoting_style", "quoting_header")
         if write_options is None:
             options: dict[str, Any] = {}

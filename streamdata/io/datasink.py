@@ -23,6 +23,12 @@ class Datasink(ABC):
 
     name: str = "Write"
 
+    @property
+    def min_rows_per_write(self) -> int | None:
+        """Rows each write task should get at least (Ray's name); the plan coalesces the
+        blocks going to one task up to it. None: any number."""
+        return None
+
     def on_write_start(self) -> None:
         """Prepare the destination (runs on the driver before any write task)."""
 

@@ -246,8 +246,10 @@ class JSONDatasink(FileDatasink):
     extension = "json"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 min_rows_per_file: int | None = None,
                  max_rows_per_file: int | None = None, **dumps_options: Any) -> None:
-        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
+                         min_rows_per_file=min_rows_per_file)
         try:
             pyjson.dumps({}, **dumps_options)
         except TypeError as exc:
