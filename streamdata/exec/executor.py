@@ -389,7 +389,7 @@ class StreamingExecutor:
                 if st.end_time is None:
                     st.end_time = self._end
             if self._progress is not None:
-                self._progress.close()
+                self._progress.close(success=self._error is None)
             if self.ctx.verbose_stats_logs and self._finished:
                 print(self.stats().summary())
             self._output.put(_DONE)
