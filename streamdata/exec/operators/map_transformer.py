@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
+from streamdata.expressions.evaluation import EvalContext
 from streamdata.exec.operators.async_udf import (ASYNC_BATCH_CONCURRENCY, ASYNC_ROW_CONCURRENCY,
                                                  is_async, run_ordered)
 from streamdata.write_context import WriteContext
@@ -224,9 +225,10 @@ class FilterStage(_UDFStage):
             super().init()
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        ectx = EvalContext(task_index=ctx.task_index)
         for table in blocks:
             if self.expr is not None:
-                mask = self.expr.evaluate(table)
+                mask = self.expr.evaluate(table, ectx)
                 out = table.filter(mask, null_selection_behavior="drop")
             else:
                 keep = np.fromiter((bool(self.call(row)) for row in B.iter_rows(table)),
@@ -280,8 +282,9 @@ class WithColumnStage(MapStage):
         self.expr = expr
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        ectx = EvalContext(task_index=ctx.task_index)  # numbers rows per task, as Ray's ids do
         for table in blocks:
-            values = self.expr.evaluate(table)
+            values = self.expr.evaluate(table, ectx)
             if self.column in table.column_names:
                 table = table.set_column(table.column_names.index(self.column), self.column, values)
             else:
