@@ -163,7 +163,9 @@ class _Planner:
             return ActorPoolMapOperator(node.name, input_op, MapTransformer(stages),
                                         min_size=compute.min_size or 1, max_size=compute.max_size,
                                         max_tasks_in_flight_per_actor=compute.max_tasks_in_flight_per_actor,
-                                        ray_remote_args=remote_args, min_rows_per_bundle=min_rows)
+                                        ray_remote_args=remote_args, min_rows_per_bundle=min_rows,
+                                        initial_size=compute.initial_size,
+                                        max_concurrency=compute.max_concurrent_calls_per_actor or 1)
         return TaskPoolMapOperator(node.name, input_op, MapTransformer(stages), ray_remote_args=remote_args,
                                    concurrency=compute.size, min_rows_per_bundle=min_rows)
 

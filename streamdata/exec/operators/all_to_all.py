@@ -77,17 +77,28 @@ def lower_all_to_all(node: Any, input_ops: PhysicalOperator | Sequence[PhysicalO
     spec: ShuffleSpec
     partitions: int | None = None
     if kind == "Sort":
-        spec = specs.SortSpec(keys=tuple(sort_keys(list(node.keys), list(node.descending) or False)))
+        fixed = getattr(node, "boundaries", None)
+        spec = specs.SortSpec(keys=tuple(sort_keys(list(node.keys), list(node.descending) or False)),
+                              fixed_boundaries=fixed)
+        if fixed is not None:
+            partitions = len(fixed) + 1
     elif kind == "RandomShuffle":
         spec = specs.RandomShuffleSpec(seed=_seed(node.seed), seeded=node.seed is not None)
         partitions = node.num_blocks
     elif kind == "RandomizeBlockOrder":
         return RandomizeBlockOrderOperator(name, ops, seed=node.seed)
     elif kind == "Repartition":
-        if not node.shuffle:
-            return SplitRepartitionOperator(name, ops, num_blocks=node.num_blocks)
-        spec = specs.RepartitionShuffleSpec()
-        partitions = node.num_blocks
+        keys = getattr(node, "keys", None)
+        if keys:
+            spec = specs.HashRepartitionSpec(keys=tuple(keys), sort=bool(node.sort))
+            partitions = node.num_blocks
+        elif not node.shuffle:
+            return SplitRepartitionOperator(
+                name, ops, num_blocks=node.num_blocks,
+                rows_per_block=getattr(node, "target_num_rows_per_block", None))
+        else:
+            spec = specs.RepartitionShuffleSpec()
+            partitions = node.num_blocks
     elif kind == "Aggregate":
         spec = specs.AggregateSpec(keys=tuple(node.keys), aggs=tuple(node.aggs))
         partitions = node.num_partitions
