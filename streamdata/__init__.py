@@ -48,6 +48,16 @@ from streamdata.expressions import col, lit
 from streamdata.grouped import GroupedData
 from streamdata.iterator import DataIterator
 from streamdata.plan.logical import ActorPoolStrategy, TaskPoolStrategy
+from streamdata.configs import (
+    FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SaveMode, SinkMode,
+)
+from streamdata.context_options import ExecutionOptions, ExecutionResources
+from streamdata.io.datasink import Datasink
+from streamdata.io.datasource import Datasource
+from streamdata.read_refs import from_arrow_refs, from_blocks, from_numpy_refs, from_pandas_refs
+from streamdata.read_task import ReadTask
+from streamdata.schema import Schema
+from streamdata.summary import DatasetSummary
 from streamdata.read_api import (
     from_arrow,
     from_items,
@@ -65,6 +75,12 @@ from streamdata.read_api import (
     read_text,
 )
 
+#: Ray Data's older names of the context and the iterator
+DatasetContext = DataContext
+DatasetIterator = DataIterator
+#: a node id (one node here: the local machine's)
+NodeIdStr = str
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -80,4 +96,8 @@ __all__ = [
     "TaskPoolStrategy", "aggregate", "col", "lit",
     "read_parquet", "read_csv", "read_json", "read_text", "read_binary_files", "read_images", "read_numpy",
     "read_datasource", "range", "range_tensor", "from_items", "from_pandas", "from_arrow", "from_numpy",
+    "from_blocks", "from_arrow_refs", "from_numpy_refs", "from_pandas_refs", "Schema", "DatasetSummary",
+    "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
+    "SaveMode", "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
+    "Datasink", "Datasource", "ReadTask",
 ]

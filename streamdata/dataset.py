@@ -5,9 +5,12 @@ logical node and returns a new Dataset; nothing runs until a consumption method
 (``take``, ``count``, ``iter_batches``, ``write_parquet``, ``materialize``...) asks for
 rows, and then :mod:`streamdata.execution` compiles and runs the plan.
 
-The class is assembled by responsibility: the transforms (this module), consumption
-(:mod:`streamdata.dataset_consume`), writing (:mod:`streamdata.dataset_write`) and
-splitting (:mod:`streamdata.dataset_split`); argument checks shared with
+The class is assembled by responsibility: the transforms (this module), column
+transforms (:mod:`streamdata.dataset_columns`), consumption
+(:mod:`streamdata.dataset_consume`), writing (:mod:`streamdata.dataset_write`),
+splitting (:mod:`streamdata.dataset_split`), name/summary/lineage
+(:mod:`streamdata.dataset_meta`) and hand-offs to other systems
+(:mod:`streamdata.dataset_interop`); argument checks shared with
 :class:`~streamdata.grouped.GroupedData` live in :mod:`streamdata.dataset_args`.
 
 May import: base modules, :mod:`streamdata.plan` (node types), :mod:`streamdata.execution`
@@ -33,6 +36,8 @@ from streamdata.dataset_args import (
     column_list, compute_strategy, named_options, normalize_batch_format, remote_args, udf_fields,
 )
 from streamdata.dataset_columns import ColumnsMixin
+from streamdata.dataset_interop import InteropMixin
+from streamdata.dataset_meta import MetaMixin
 from streamdata.dataset_consume import ConsumeMixin
 from streamdata.dataset_split import SplitMixin
 from streamdata.dataset_write import WriteMixin
@@ -49,7 +54,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from streamdata.aggregate import AggregateFn
 
 
-class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin):
+class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, InteropMixin):
     """A distributed collection of rows (Arrow blocks), defined by a lazy logical plan.
 
     Build one with ``sd.read_*``, ``sd.from_*`` or ``sd.range``; transform it with the
@@ -66,6 +71,8 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin):
             raise PlanError(f"Dataset wraps a LogicalPlan, got {type(plan).__name__}")
         self._plan = plan
         self._stats = execution.StatsRecord()
+        self._name: str | None = None
+        self._uuid: str | None = None
 
     def _with(self, node: LogicalNode) -> "Dataset":
         return Dataset(LogicalPlan(node))

@@ -38,6 +38,7 @@ import pyarrow as pa
 from streamdata import block as B
 from streamdata import execution
 from streamdata.errors import PlanError
+from streamdata.iterator_extras import IteratorExtrasMixin
 from streamdata.plan.logical import LogicalPlan, StreamingSplit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -206,7 +207,7 @@ class _Failure:
 # =========================================================================== the iterator
 
 
-class DataIterator:
+class DataIterator(IteratorExtrasMixin):
     """Iterates over the output of a Dataset (or of one split of ``streaming_split``).
 
     Each call of an ``iter_*`` method runs one execution (one epoch). Picklable: a
@@ -285,9 +286,12 @@ class DataIterator:
                            device: str = "auto", collate_fn: Callable[[dict[str, np.ndarray]], Any] | None = None,
                            prefetch_batches: int = 1, drop_last: bool = False,
                            local_shuffle_buffer_size: int | None = None,
-                           local_shuffle_seed: int | None = None) -> Iterator[Any]:
+                           local_shuffle_seed: int | None = None,
+                           pin_memory: bool = False) -> Iterator[Any]:
         """Batches as dicts of ``torch.Tensor`` on ``device`` (``"auto"``: the GPU when there
         is one, else the CPU), or whatever ``collate_fn`` makes of the numpy batch.
+        ``pin_memory=True`` stages tensors in page-locked memory before they go to the GPU
+        (only when CUDA is available; without it there is nothing to pin for).
 
         Args:
             dtypes: a torch dtype for every column, or a dict of column → dtype.
@@ -304,9 +308,12 @@ class DataIterator:
         """
         if collate_fn is not None and dtypes is not None:
             raise ValueError("iter_torch_batches takes either collate_fn or dtypes, not both")
+        if not isinstance(pin_memory, bool):
+            raise ValueError(f"iter_torch_batches pin_memory must be a bool, got {pin_memory!r}")
         import torch
 
         target = _torch_device(device, torch)
+        pin = pin_memory and torch.cuda.is_available()
         batches = self.iter_batches(batch_size=batch_size, batch_format="numpy",
                                     prefetch_batches=prefetch_batches, drop_last=drop_last,
                                     local_shuffle_buffer_size=local_shuffle_buffer_size,
@@ -316,7 +323,7 @@ class DataIterator:
                 if collate_fn is not None:
                     yield collate_fn(batch)
                 else:
-                    yield _to_tensors(batch, dtypes, target, torch)
+                    yield _to_tensors(batch, dtypes, target, torch, pin=pin)
         finally:
             batches.close()
 
@@ -332,7 +339,8 @@ def _torch_device(device: str | None, torch: Any) -> Any:
     return torch.device(device)
 
 
-def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: Any) -> dict[str, Any]:
+def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: Any, *,
+                pin: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, values in batch.items():
         dtype = dtypes.get(name) if isinstance(dtypes, dict) else dtypes
@@ -344,7 +352,9 @@ def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: A
         tensor = torch.as_tensor(values)
         if dtype is not None:
             tensor = tensor.to(dtype)
-        out[name] = tensor.to(device) if device.type != "cpu" else tensor
+        if pin:
+            tensor = tensor.pin_memory()
+        out[name] = tensor.to(device, non_blocking=pin) if device.type != "cpu" else tensor
     return out
 
 

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,9 @@ from streamdata.exec.stats import ExecutionStats
 from streamdata.execution.compile import PhysicalPlan, compile
 from streamdata.plan.io_nodes import InputData
 from streamdata.plan.logical import LogicalPlan
+
+
+_logger = logging.getLogger("streamdata.execution")
 
 
 class StatsRecord:
@@ -106,13 +110,22 @@ def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
     if isinstance(root, InputData):
         yield from root.bundles
         return
+    ctx = ctx or DataContext.get_current()
     execution = start(logical_plan, ctx=ctx, name=name)
+    finished = False
     try:
         yield from execution
+        finished = True
+    except Exception:
+        if ctx.log_internal_stack_trace:  # the whole traceback, engine frames included
+            _logger.exception("execution of %s failed", name or _short_name(logical_plan))
+        raise
     finally:
         execution.close()
         if record is not None:
             record.last = execution.stats()
+        if finished and ctx.enable_auto_log_stats:
+            _logger.info("%s", execution.stats().summary())
 
 
 @dataclass(frozen=True, slots=True)

@@ -79,7 +79,10 @@ class ActorPoolMapOperator(MapOperator):
         if self._max_in_flight is not None:
             return self._max_in_flight
         ctx = self.options.data_context
-        return max(1, getattr(ctx, "actor_max_tasks_in_flight", 4) if ctx is not None else 4)
+        if ctx is None:
+            return 4
+        return max(1, getattr(ctx, "max_tasks_in_flight_per_actor", None)
+                   or getattr(ctx, "actor_max_tasks_in_flight", 4))
 
     # ---- lifecycle
     def start(self, options: ExecutionOptions) -> None:
