@@ -77,7 +77,8 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
     def _with(self, node: LogicalNode) -> "Dataset":
         return Dataset(LogicalPlan(node))
 
-    def _materialized(self, bundles: Sequence[Any], schema: pa.Schema | None
+    @staticmethod
+    def _materialized(bundles: Sequence[Any], schema: pa.Schema | None
                       ) -> "MaterializedDataset":
         return MaterializedDataset(LogicalPlan(InputData(bundles=tuple(bundles), schema=schema)))
 

@@ -110,8 +110,9 @@ class MetaMixin:
             builder.add(table)
         return builder.build()
 
-    def get_stats_summary(self) -> Any:
-        """The statistics of the last execution (None before one ran)."""
+    def get_stats_summary(self, detail: bool = False) -> Any:
+        """The statistics of the last execution (None before one ran); ``detail`` is
+        accepted as in Ray (the stats always hold every operator)."""
         return self._stats.last
 
     # ------------------------------------------------------------------ blocks
@@ -138,16 +139,17 @@ class MetaMixin:
         import cloudpickle
         return cloudpickle.dumps(self._plan)
 
-    @staticmethod
-    def deserialize_lineage(serialized_ds: bytes) -> "Dataset":
+    @classmethod
+    def deserialize_lineage(cls, serialized_ds: bytes) -> "Dataset":
         """The dataset whose plan :meth:`serialize_lineage` produced."""
         import cloudpickle
-
-        from streamdata.dataset import Dataset
+        if not isinstance(serialized_ds, (bytes, bytearray)):
+            raise PlanError(f"deserialize_lineage takes the bytes of serialize_lineage(), "
+                            f"got {type(serialized_ds).__name__}")
         plan = cloudpickle.loads(serialized_ds)
         if not isinstance(plan, LogicalPlan):
             raise PlanError("deserialize_lineage: the bytes do not hold a dataset's lineage")
-        return Dataset(plan)
+        return cls(plan)  # type: ignore[call-arg]
 
 
 __all__ = ["MetaMixin"]

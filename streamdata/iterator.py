@@ -214,8 +214,11 @@ class DataIterator(IteratorExtrasMixin):
     split's iterator can be sent to another process (e.g. a training worker).
     """
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, *, dataset_type: type | None = None) -> None:
         self._source = source
+        #: the Dataset class whose ``_materialized`` builds what ``materialize()`` returns
+        self._dataset_type = dataset_type or (None if isinstance(source, execution.SplitSource)
+                                              else type(source))
 
     def __repr__(self) -> str:
         return f"DataIterator({self._source!r})"
@@ -393,7 +396,8 @@ def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False,
         raise PlanError(f"streaming_split needs a positive number of splits, got {n!r}")
     node = StreamingSplit(inputs=(dataset._plan.root,), n=n, equal=equal,
                           locality_hints=locality_hints)
-    return [DataIterator(source) for source in execution.start_streaming_split(LogicalPlan(node))]
+    return [DataIterator(source, dataset_type=type(dataset))
+            for source in execution.start_streaming_split(LogicalPlan(node))]
 
 
 #: the coordinator actor of ``streaming_split`` (lives in :mod:`streamdata.execution.split`)

@@ -3,8 +3,8 @@
 
 :class:`IteratorExtrasMixin` is part of :class:`~streamdata.iterator.DataIterator`.
 
-Part of the facade. May import: base modules, :mod:`streamdata.plan` (node types) and
-:mod:`streamdata.execution`; the Dataset lazily.
+Part of the facade. May import: base modules and :mod:`streamdata.execution`; never the
+Dataset's module (which imports this one through the iterator).
 
 Example:
     >>> import streamdata as sd
@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.errors import PlanError
-from streamdata.plan.logical import InputData, LogicalPlan
 from streamdata.schema import Schema, as_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,6 +38,7 @@ class IteratorExtrasMixin:
     """Materializing, describing and framework hand-offs of a DataIterator."""
 
     _source: Any
+    _dataset_type: Any
 
     if TYPE_CHECKING:  # pragma: no cover
         def _iter_bundles(self) -> Iterator[execution.RefBundle]: ...
@@ -53,15 +53,13 @@ class IteratorExtrasMixin:
             {'id': 3}
         """
         import dataclasses
-
-        from streamdata.dataset import MaterializedDataset
         bundles = [dataclasses.replace(b, owns_blocks=False) for b in self._iter_bundles()]
         schema = next((m.schema for b in bundles for m in b.metadata() if m.schema is not None),
                       None)
         if schema is None:
             schema = getattr(self._source, "schema", None)
             schema = None if callable(schema) else schema
-        return MaterializedDataset(LogicalPlan(InputData(bundles=tuple(bundles), schema=schema)))
+        return self._dataset_type._materialized(tuple(bundles), schema)
 
     def schema(self) -> Schema | None:
         """The schema of the rows this iterator yields (None when unknown without running).

@@ -25,14 +25,32 @@ class ReadTask:
     the worker needs (paths, options), never open files or file handles.
     """
 
-    __slots__ = ("_read_fn", "metadata")
+    __slots__ = ("_read_fn", "metadata", "schema", "per_task_row_limit")
 
-    def __init__(self, read_fn: Callable[[], Iterable[pa.Table]], metadata: BlockMetadata) -> None:
+    def __init__(self, read_fn: Callable[[], Iterable[pa.Table]], metadata: BlockMetadata,
+                 schema: pa.Schema | None = None, per_task_row_limit: int | None = None) -> None:
+        if per_task_row_limit is not None and (isinstance(per_task_row_limit, bool) or not
+                                               isinstance(per_task_row_limit, int)
+                                               or per_task_row_limit < 0):
+            raise ValueError(f"ReadTask per_task_row_limit must be an int >= 0, "
+                             f"got {per_task_row_limit!r}")
         self._read_fn = read_fn
         self.metadata = metadata
+        #: the schema of the blocks (Ray's ``ReadTask.schema``), when known up front
+        self.schema = schema if schema is not None else metadata.schema
+        #: yield at most this many rows (Ray pushes a limit into each read task this way)
+        self.per_task_row_limit = per_task_row_limit
 
     def __call__(self) -> Iterator[pa.Table]:
-        yield from self._read_fn()
+        left = self.per_task_row_limit
+        for table in self._read_fn():
+            if left is not None:
+                if left <= 0:
+                    return
+                if table.num_rows > left:
+                    table = table.slice(0, left)
+                left -= table.num_rows
+            yield table
 
     @property
     def skipped_inputs(self) -> list[str]:

@@ -23,14 +23,12 @@ Example:
     ...                        incremental=ExecutionResources(cpu=1, object_store_memory=100))
     >>> sink = OpResourceState(name="sink", queued_inputs=1, upstream=(0,),
     ...                        incremental=ExecutionResources(cpu=1, object_store_memory=100))
-    >>> select_dispatch([read, sink], budget=1000, limits=ExecutionResources(cpu=2),
-    ...                 output_queue_empty=True)
-    [1]
+    >>> pick_next([read, sink], budget=1000, limits=ExecutionResources(cpu=2),
+    ...           output_queue_empty=True)
+    1
 """
 
 from __future__ import annotations
-
-from dataclasses import replace
 
 from streamdata.exec.interfaces import ExecutionResources
 from streamdata.exec.resources import (
@@ -106,34 +104,3 @@ def pick_next(states: list[OpResourceState], *, budget: float, limits: Execution
     if chosen is not None and states[chosen].throttled:
         return chosen
     return None
-
-
-def select_dispatch(states: list[OpResourceState], *, budget: float, limits: ExecutionResources,
-                    output_queue_empty: bool, max_steps: int = 10_000) -> list[int]:
-    """The operators :func:`pick_next` would feed, one input each, in order, in one round.
-
-    Simulates each hand-out (the operator's queue shrinks, its in-flight output and
-    CPU/GPU use grow). Unthrottled operators are never listed: the executor feeds
-    them directly.
-
-    Example:
-        >>> m = OpResourceState(name="m", queued_inputs=10,
-        ...                     incremental=ExecutionResources(cpu=1, object_store_memory=10))
-        >>> select_dispatch([m], budget=10**6, limits=ExecutionResources(cpu=2),
-        ...                 output_queue_empty=True)
-        [0, 0]
-    """
-    states = list(states)
-    order: list[int] = []
-    for _ in range(max_steps):
-        chosen = pick_next(states, budget=budget, limits=limits, output_queue_empty=output_queue_empty)
-        if chosen is None:
-            break
-        order.append(chosen)
-        s = states[chosen]
-        inc = s.incremental
-        states[chosen] = replace(
-            s, queued_inputs=s.queued_inputs - 1, active_tasks=s.active_tasks + 1,
-            pending_output_bytes=s.pending_output_bytes + inc.object_store_memory,
-            current=s.current + ExecutionResources(cpu=inc.cpu, gpu=inc.gpu))
-    return order

@@ -53,6 +53,9 @@ from streamdata.exec.resources import (
     total_usage,
 )
 from streamdata.exec.stats import ExecutionStats, OperatorStats
+from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
+from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+from streamdata.core import api as rt
 
 _DONE = object()
 _WAIT_S = 0.02
@@ -109,8 +112,6 @@ def apply_cpu_oversubscription(ops: list[PhysicalOperator], total_cpus: float) -
     Returns ``{operator name: tasks at once}`` for the operators changed (also shown by
     ``explain()``).
     """
-    from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
-    from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 
     specs, index = [], []
     for op in ops:
@@ -269,7 +270,6 @@ class StreamingExecutor:
             oversubscribed: the CPU oversubscription notes the compiler already applied to
                 ``dag`` (``{operator name: tasks at once}``); None: apply them here.
         """
-        from streamdata.core import api as rt
 
         if self._started:
             raise ExecutionError("a StreamingExecutor runs one DAG; make a new one")
@@ -295,7 +295,6 @@ class StreamingExecutor:
         options = ExecutionOptions(
             resource_limits=self._limits,
             preserve_order=self.ctx.effective_preserve_order(),
-            max_errored_blocks=self.ctx.max_errored_blocks,
             target_max_block_size=self.ctx.target_max_block_size,
             error_budget=ErrorBudget(self.ctx.max_errored_blocks),
             data_context=self.ctx)
@@ -415,7 +414,6 @@ class StreamingExecutor:
 
     def _collect_finished(self) -> bool:
         """Run ``on_ready`` of every finished task; True if it waited on the runtime."""
-        from streamdata.core import api as rt
 
         tasks: dict[Any, OpTask] = {}
         for st in self._states:
@@ -487,9 +485,6 @@ class StreamingExecutor:
                         consumer.inqueues[idx].clear()
 
     def _autoscale(self) -> None:
-        from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
-        from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
-
         pools = [st for st in self._states if isinstance(st.op, ActorPoolMapOperator)]
         if not pools:
             return
@@ -570,7 +565,6 @@ class StreamingExecutor:
         if now - self._last_sample < 0.05:
             return
         self._last_sample = now
-        from streamdata.core import api as rt
         try:
             used = rt.object_store_stats()["used_bytes"]
         except Exception:  # noqa: BLE001 - runtime shutting down
@@ -582,16 +576,10 @@ class StreamingExecutor:
                                       total=st.op.num_outputs_total(), status=st.op.progress_str())
 
 
-def execute_to_list(dag: PhysicalOperator, ctx: DataContext | None = None) -> list[RefBundle]:
-    """Run ``dag`` to the end and return every output bundle (a helper for materializing)."""
-    return list(StreamingExecutor(ctx).execute(dag))
-
-
 __all__ = [
     "OutputIterator",
     "StreamingExecutor",
     "apply_cpu_oversubscription",
-    "execute_to_list",
     "topological_order",
     "total_usage",
 ]

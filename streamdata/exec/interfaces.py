@@ -54,6 +54,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from streamdata.block_metadata import BlockMetadata
+from streamdata.core import api as rt
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.core.api import ObjectRef
@@ -200,16 +201,15 @@ class ExecutionOptions:
         resource_limits: CPU/GPU/object-store budget for the whole execution.
         preserve_order: emit outputs in input order (the executor sets it from
             ``DataContext.preserve_order``, default True).
-        max_errored_blocks: blocks that may fail before the execution fails (-1: no limit).
         target_max_block_size: outputs larger than this are split into several blocks.
-        error_budget: the failed blocks this execution tolerates, shared by its operators.
+        error_budget: the failed blocks this execution tolerates (``DataContext.max_errored_blocks``),
+            shared by its operators.
         data_context: the driver's DataContext, handed to workers.
     """
 
     resource_limits: ExecutionResources = ExecutionResources(cpu=1.0, gpu=0.0,
                                                              object_store_memory=float("inf"))
     preserve_order: bool = False
-    max_errored_blocks: int = 0
     target_max_block_size: int = 128 * 1024 * 1024
     error_budget: ErrorBudget = field(default_factory=lambda: ErrorBudget(0))
     data_context: Any = None
@@ -252,7 +252,6 @@ class OpTask:
         if self._cancel is not None:
             self._cancel()
             return
-        from streamdata.core import api as rt
         try:
             rt.cancel(self._waitable)
         except Exception:  # noqa: BLE001 - already finished or runtime gone

@@ -25,9 +25,46 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from streamdata.exec.interfaces import ExecutionResources
+
+def normalized_resources(args: Mapping[str, Any]) -> dict[str, Any]:
+    """Remote args with Ray's defaults filled in (1 CPU, no GPUs, no custom resources), so
+    two sets of args that ask for the same resources compare equal. The one normaliser of
+    remote args for plan and exec (the optimizer's fusion, the lowering's read fusion, and
+    :func:`remote_args_resources`); the runtime keeps its own demand check
+    (``streamdata.core.resources.normalize_demand``) because core imports nothing of exec.
+
+    Example:
+        >>> normalized_resources({"num_gpus": 1})
+        {'num_gpus': 1, 'num_cpus': 1}
+        >>> normalized_resources({"num_cpus": None, "resources": {}}) == normalized_resources({})
+        True
+    """
+    out = {k: v for k, v in args.items() if v is not None and not (k == "resources" and not v)}
+    out.setdefault("num_cpus", 1)
+    if not out.get("num_gpus"):
+        out.pop("num_gpus", None)
+    return out
+
+
+def remote_args_resources(remote_args: Mapping[str, Any], *, default_cpus: float = 1.0) -> ExecutionResources:
+    """CPU/GPU the executor accounts for one task or actor: ``default_cpus`` unless CPUs or
+    GPUs were given; a GPU stage that names no CPUs is accounted on GPUs only, so CPU work
+    never starves it.
+
+    Example:
+        >>> remote_args_resources({}).cpu, remote_args_resources({"num_gpus": 1}).cpu
+        (1.0, 0.0)
+    """
+    if "num_cpus" not in remote_args and "num_gpus" not in remote_args:
+        return ExecutionResources(cpu=default_cpus)
+    return ExecutionResources(cpu=float(remote_args.get("num_cpus") or 0.0),
+                              gpu=float(remote_args.get("num_gpus") or 0.0))
+
 
 #: the part of the memory budget reserved per operator (the rest is shared)
 RESERVED_FRACTION = 0.5
@@ -40,7 +77,6 @@ class OpResourceState:
     Attributes:
         name: the operator's name.
         throttled: False for operators that launch no work (fed without backpressure).
-        is_actor_pool: whether it is an actor pool (holds CPUs/GPUs while alive).
         queued_inputs: bundles waiting in the executor's queues before it.
         can_accept: its ``should_add_input()``.
         active_tasks: its work in flight (every ref it awaits, actors starting included).
@@ -56,7 +92,6 @@ class OpResourceState:
 
     name: str
     throttled: bool = True
-    is_actor_pool: bool = False
     queued_inputs: int = 0
     can_accept: bool = True
     active_tasks: int = 0

@@ -27,6 +27,7 @@ from streamdata.errors import ColumnNotFoundError, DataSinkError, DataSourceErro
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import unstrip
+from streamdata.tensor import is_tensor_type
 
 
 def _options(kind: str, value: Any) -> Any:
@@ -147,8 +148,6 @@ class CSVDatasource(FileBasedDatasource):
 
 
 def _check_csv_types(table: pa.Table) -> None:
-    from streamdata.tensor import is_tensor_type
-
     for field in table.schema:
         t = field.type
         if is_tensor_type(t) or isinstance(t, pa.BaseExtensionType) or pa.types.is_nested(t):

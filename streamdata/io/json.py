@@ -28,6 +28,7 @@ from streamdata.errors import DataSourceError, PlanError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import unstrip
+from streamdata import block
 
 
 def _options(kind: str, value: Any) -> Any:
@@ -116,8 +117,6 @@ class JSONDatasource(FileBasedDatasource):
         return DataSourceError(f"{where}: {arrow_message}", path=where)
 
     def _read_array(self, fs: Any, split: FileSplit) -> pa.Table:
-        from streamdata import block
-
         where = unstrip(fs, split.path)
         with self.open_input(fs, split) as f:
             data = f.read()
@@ -180,8 +179,6 @@ class _JSONLinesWriter(FileWriter):
         return True  # JSON lines need no fixed schema
 
     def write(self, table: pa.Table) -> None:
-        from streamdata import block
-
         lines = [pyjson.dumps(row, default=_jsonable, **self._options) for row in block.iter_rows(table)]
         self.f.write(("\n".join(lines) + "\n").encode("utf-8"))
 

@@ -27,6 +27,7 @@ from streamdata.io.datasource import Datasource
 from streamdata.read_task import ReadTask
 from streamdata.io.sizing import split_evenly, split_table, target_block_sizes
 from streamdata.tensor import ndarray_to_arrow
+from streamdata import block
 
 # ---------------------------------------------------------------------------- ranges
 
@@ -231,7 +232,6 @@ def items_to_table(items: Sequence[Any]) -> pa.Table:
         >>> items_to_table([1, 2]).column_names
         ['item']
     """
-    from streamdata import block
 
     items = list(items)
     if not items:
@@ -258,7 +258,6 @@ def pandas_to_table(df: Any) -> pa.Table:
     """
     import pandas as pd
 
-    from streamdata import block
 
     if not isinstance(df, pd.DataFrame):
         raise PlanError(f"from_pandas expects pandas DataFrames, got {type(df).__name__}")

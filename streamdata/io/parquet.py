@@ -40,6 +40,7 @@ from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, S
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import to_arrow_filesystem, unstrip
+from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.compute as pc
@@ -288,7 +289,6 @@ class ParquetDatasource(FileBasedDatasource):
         names = set(self._partition_schema.names)
         if not names or not self._predicates:
             return []
-        from streamdata.expressions import conjuncts
 
         terms = [t for p in self._predicates for t in conjuncts(p)]
         return [t for t in terms if t.columns() and set(t.columns()) <= names]

@@ -2,8 +2,8 @@
 
 :class:`Repartition`, :class:`RandomShuffle`, :class:`RandomizeBlockOrder`,
 :class:`Sort`, :class:`Aggregate`, :class:`MapGroups` (one input) and :class:`Join`
-(two inputs). The planner lowers each of them with
-:func:`streamdata.exec.operators.all_to_all.lower_all_to_all`.
+(two inputs). The lowering turns each of them into all-to-all operators
+(:mod:`streamdata.plan.lowering.all_to_all`).
 
 Example:
     >>> from streamdata.plan.io_nodes import InputData

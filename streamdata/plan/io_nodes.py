@@ -42,7 +42,7 @@ class Read(LogicalNode):
     """Read a :class:`Datasource`.
 
     ``override_num_blocks`` is the user's request; ``parallelism`` is the number of read
-    tasks the optimizer chose (the planner uses ``override_num_blocks or parallelism``).
+    tasks the optimizer chose (the lowering uses ``parallelism``, which the read-parallelism rule sets).
     """
 
     datasource: Datasource

@@ -35,6 +35,7 @@ from streamdata.plan.nodes_base import (
     fn_name,
     is_callable_class,
 )
+from streamdata.expressions import Expr
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
@@ -171,7 +172,6 @@ class Filter(AbstractUDFMap):
         if (self.fn is None) == (self.expr is None):
             raise PlanError("filter takes exactly one of fn or expr")
         if self.expr is not None:
-            from streamdata.expressions import Expr
             if not isinstance(self.expr, Expr):
                 raise PlanError(f"filter expr must be an expression (sd.col(...) > ...), "
                                 f"got {type(self.expr).__name__}")
@@ -267,7 +267,6 @@ class WithColumn(AbstractMap):
         AbstractMap.__post_init__(self)
         if not isinstance(self.column, str) or not self.column:
             raise PlanError(f"with_column needs a column name, got {self.column!r}")
-        from streamdata.expressions import Expr
         if not isinstance(self.expr, Expr):
             raise PlanError(f"with_column needs an expression (sd.col / sd.lit), "
                             f"got {type(self.expr).__name__}")

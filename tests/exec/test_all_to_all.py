@@ -18,12 +18,13 @@ from streamdata.aggregate import Count, Mean, Std, Sum
 from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, SchemaError
 from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources, RefBundle
-from streamdata.exec.operators.all_to_all import AllToAllOperator, lower_all_to_all
-from streamdata.exec.operators.all_to_all_simple import (
+from streamdata.exec.operators.all_to_all import AllToAllOperator
+from streamdata.plan.lowering.all_to_all import lower_all_to_all
+from streamdata.exec.operators.all_to_all.simple_ops import (
     RandomizeBlockOrderOperator,
     SplitRepartitionOperator,
 )
-from streamdata.exec.operators.all_to_all_spec import SortSpec
+from streamdata.exec.operators.all_to_all.spec import SortSpec
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.block_metadata import BlockMetadata
 from streamdata.plan import logical as L

@@ -18,7 +18,7 @@ import pytest
 
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import RefBundle
-from streamdata.exec.operators.all_to_all import lower_all_to_all
+from streamdata.plan.lowering.all_to_all import lower_all_to_all
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.block_metadata import BlockMetadata
 from streamdata.read_task import ReadTask

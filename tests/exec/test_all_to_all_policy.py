@@ -8,11 +8,11 @@ import pyarrow as pa
 import pytest
 
 from streamdata.aggregate import Count, Mean
-from streamdata.exec.operators.all_to_all_policy import (
+from streamdata.exec.operators.all_to_all.policy import (
     choose_num_partitions,
     group_by_size,
 )
-from streamdata.exec.operators.all_to_all_spec import (
+from streamdata.exec.operators.all_to_all.spec import (
     AggregateSpec,
     JoinSpec,
     MapGroupsSpec,
@@ -21,7 +21,7 @@ from streamdata.exec.operators.all_to_all_spec import (
     ShuffleSpec,
     SortSpec,
 )
-from streamdata.exec.operators.all_to_all_tasks import (
+from streamdata.exec.operators.all_to_all.tasks import (
     map_task,
     prepare_task,
     reduce_task,

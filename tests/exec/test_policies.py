@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from streamdata.exec.autoscaler import ActorPoolState, decide_scaling
@@ -9,7 +11,6 @@ from streamdata.exec.backpressure import (
     liveness_pick,
     may_launch,
     pick_next,
-    select_dispatch,
 )
 from streamdata.exec.interfaces import ExecutionResources as R
 from streamdata.exec.resources import (
@@ -79,7 +80,7 @@ def test_cpu_and_gpu_budgets_are_separate() -> None:
 def test_producer_stops_when_its_outputs_fill_its_share() -> None:
     budget = 100 * MB
     producer = op("read", queued_inputs=50, output_bytes=95 * MB)
-    consumer = op("model", queued_inputs=0, is_actor_pool=True, active_tasks=4,
+    consumer = op("model", queued_inputs=0, active_tasks=4,
                   incremental=R(object_store_memory=10 * MB), upstream=(0,))
     states = [producer, consumer]
     allow = memory_allowances(states, budget)
@@ -95,20 +96,39 @@ def test_slow_consumer_throttles_the_last_operator() -> None:
     assert pick_next([last], budget=100 * MB, limits=R(cpu=2), output_queue_empty=False) is None
 
 
+def dispatch_round(states: list[OpResourceState], *, budget: float, limits: R,
+                   output_queue_empty: bool) -> list[int]:
+    """The operators pick_next feeds, one input each, in one round (each hand-out
+    simulated: the queue shrinks, in-flight output and CPU/GPU use grow)."""
+    states = list(states)
+    order: list[int] = []
+    for _ in range(10_000):
+        chosen = pick_next(states, budget=budget, limits=limits, output_queue_empty=output_queue_empty)
+        if chosen is None:
+            break
+        order.append(chosen)
+        s, inc = states[chosen], states[chosen].incremental
+        states[chosen] = replace(
+            s, queued_inputs=s.queued_inputs - 1, active_tasks=s.active_tasks + 1,
+            pending_output_bytes=s.pending_output_bytes + inc.object_store_memory,
+            current=s.current + R(cpu=inc.cpu, gpu=inc.gpu))
+    return order
+
+
 def test_downstream_first_and_one_round_plan_respects_memory() -> None:
     read = op("read", queued_inputs=100)
     mapper = op("map", queued_inputs=3, upstream=(0,))
-    order = select_dispatch([read, mapper], budget=1000 * MB, limits=R(cpu=4), output_queue_empty=True)
+    order = dispatch_round([read, mapper], budget=1000 * MB, limits=R(cpu=4), output_queue_empty=True)
     assert order[:3] == [1, 1, 1]  # downstream first
     assert len(order) == 4  # then CPUs run out (4 CPUs, 1 each)
-    tight = select_dispatch([op("read", queued_inputs=100)], budget=35 * MB, limits=R(cpu=100),
+    tight = dispatch_round([op("read", queued_inputs=100)], budget=35 * MB, limits=R(cpu=100),
                             output_queue_empty=True)
     assert len(tight) == 3  # 10 MB per task within 35 MB
 
 
 def test_an_operator_holding_nothing_may_always_run_one_task() -> None:
     huge = op("read", queued_inputs=5, incremental=R(cpu=1, object_store_memory=10**12))
-    assert select_dispatch([huge], budget=10 * MB, limits=R(cpu=2), output_queue_empty=False) == [0]
+    assert dispatch_round([huge], budget=10 * MB, limits=R(cpu=2), output_queue_empty=False) == [0]
 
 
 def test_liveness_rule_picks_most_downstream_when_nothing_runs() -> None:

@@ -21,6 +21,8 @@ from streamdata.exec.interfaces import (
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import MapWorker
 from streamdata.exec.operators.map_transformer import MapTransformer
+from streamdata.core import api as rt
+from streamdata.errors import TaskError
 
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "max_restarts",
                       "max_task_retries", "scheduling_strategy", "runtime_env", "placement_group",
@@ -87,7 +89,6 @@ class ActorPoolMapOperator(MapOperator):
     # ---- lifecycle
     def start(self, options: ExecutionOptions) -> None:
         super().start(options)
-        from streamdata.core import api as rt
         remote = dict(self.ray_remote_args)
         args_fn = remote.pop("ray_remote_args_fn", None)
         if args_fn is not None:
@@ -117,7 +118,6 @@ class ActorPoolMapOperator(MapOperator):
                 self._stop_actor(actor)
 
     def _start_actor(self) -> None:
-        from streamdata.core import api as rt
         handle = self._actor_class.remote(self._transformer_ref, self._context_ref)
         actor = _Actor(handle=handle)
         self._actors.append(actor)
@@ -131,7 +131,6 @@ class ActorPoolMapOperator(MapOperator):
             try:
                 rt.get(ready_ref)
             except Exception as exc:  # the user's constructor raised
-                from streamdata.errors import TaskError
                 if isinstance(exc, TaskError) and exc.cause is not None:
                     raise TaskError.wrap(exc.cause, exc.remote_traceback, self.name) from None
                 raise
@@ -142,7 +141,6 @@ class ActorPoolMapOperator(MapOperator):
         self._ready_tasks[key] = OpTask(ready_ref, on_ready, cancel=lambda: None)
 
     def _stop_actor(self, actor: _Actor) -> None:
-        from streamdata.core import api as rt
         if actor in self._actors:
             self._actors.remove(actor)
         self._ready_tasks.pop(id(actor), None)

@@ -20,6 +20,7 @@ import pyarrow as pa
 from streamdata import block as B
 from streamdata.exec.interfaces import OpTask, RefBundle
 from streamdata.block_metadata import BlockMetadata
+from streamdata.core import api as rt
 
 
 def slice_block(table: pa.Table, start: int, end: int) -> tuple[pa.Table, BlockMetadata]:
@@ -53,7 +54,6 @@ _REMOTE: dict[Callable[..., Any], Any] = {}
 def launch_block_task(fn: Callable[..., Any], *args: Any,
                       on_result: Callable[[RefBundle], None]) -> OpTask:
     """Run ``fn(*args)`` remotely (0 CPUs: it is short); ``on_result`` gets a one-block bundle."""
-    from streamdata.core import api as rt
 
     remote_fn = _REMOTE.get(fn)
     if remote_fn is None:

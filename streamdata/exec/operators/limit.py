@@ -11,11 +11,11 @@ from collections import deque
 
 from streamdata.exec.interfaces import OpTask, PhysicalOperator, RefBundle
 from streamdata.exec.operators.block_tasks import launch_block_task, slice_block
+from streamdata.core import api as rt
 
 
 def _count_rows(ref: object) -> int:
     """Rows of a block whose metadata does not say (a zero-copy read of the block)."""
-    from streamdata.core import api as rt
     return rt.get(ref).num_rows  # type: ignore[arg-type]
 
 

@@ -20,7 +20,10 @@ from streamdata.exec.interfaces import (
     PhysicalOperator,
     RefBundle,
 )
+from streamdata.exec.operators.in_order import InOrder
+from streamdata.exec.resources import remote_args_resources
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
+from streamdata.core import api as rt
 
 
 class BlockBundler:
@@ -90,19 +93,6 @@ def block_description(bundle: RefBundle | None, task_index: int) -> str:
     return f"block of task {task_index}"
 
 
-def remote_args_resources(remote_args: dict[str, Any], *, default_cpus: float = 1.0) -> ExecutionResources:
-    """CPU/GPU one task or actor takes, Ray's default: 1 CPU unless CPUs or GPUs were given.
-
-    Example:
-        >>> remote_args_resources({}).cpu, remote_args_resources({"num_gpus": 1}).cpu
-        (1.0, 0.0)
-    """
-    if "num_cpus" not in remote_args and "num_gpus" not in remote_args:
-        return ExecutionResources(cpu=default_cpus)
-    return ExecutionResources(cpu=float(remote_args.get("num_cpus") or 0.0),
-                              gpu=float(remote_args.get("num_gpus") or 0.0))
-
-
 class MapOperator(PhysicalOperator):
     """Base of map operators running a :class:`MapTransformer` on bundles of blocks.
 
@@ -127,8 +117,7 @@ class MapOperator(PhysicalOperator):
         self._active: dict[int, OpTask] = {}
         self._task_inputs: dict[int, RefBundle] = {}
         self._next_task_index = 0
-        self._ordered: dict[int, list[RefBundle]] = {}
-        self._next_to_emit = 0
+        self._ordered: InOrder[list[RefBundle]] = InOrder()
         self._estimated_output = estimated_output_bytes_per_task
         self._empty_output: RefBundle | None = None
         self._emitted_any = False
@@ -139,7 +128,6 @@ class MapOperator(PhysicalOperator):
     # ---- lifecycle
     def start(self, options: ExecutionOptions) -> None:
         super().start(options)
-        from streamdata.core import api as rt
         self._transformer_ref = rt.put(self.transformer)
         self._context_ref = rt.put(options.data_context) if options.data_context is not None else None
 
@@ -202,7 +190,6 @@ class MapOperator(PhysicalOperator):
 
     # ---- results
     def _collect(self, idx: int, inp: RefBundle | None, block_ref: Any, out_ref: Any) -> None:
-        from streamdata.core import api as rt
         try:
             out = rt.get(out_ref)
         except Exception as exc:  # noqa: BLE001 - user errors and system errors alike
@@ -230,12 +217,9 @@ class MapOperator(PhysicalOperator):
             self._outputs.extend(bundles)
             self._emitted_any |= bool(bundles)
             return
-        self._ordered[idx] = bundles
-        while self._next_to_emit in self._ordered:
-            ready = self._ordered.pop(self._next_to_emit)
+        for ready in self._ordered.add(idx, bundles):
             self._outputs.extend(ready)
             self._emitted_any |= bool(ready)
-            self._next_to_emit += 1
 
     def _on_error(self, exc: BaseException, inp: RefBundle | None, idx: int) -> None:
         """Skip the failed block when the error budget allows, else raise the user's error
@@ -292,11 +276,11 @@ class MapOperator(PhysicalOperator):
         of calls in flight that it owns (they stay in the store until the call ends)."""
         return (sum(b.size_bytes() for b in self._queued) + self._bundler.size_bytes()
                 + sum(b.size_bytes() for b in self._outputs)
-                + sum(b.size_bytes() for done in self._ordered.values() for b in done)
+                + sum(b.size_bytes() for done in self._ordered.waiting() for b in done)
                 + sum(b.size_bytes() for b in self._task_inputs.values() if b.owns_blocks))
 
     def estimated_output_bytes_per_task(self) -> float:
-        """Observed average output of a task, else the planner's estimate, else the input size."""
+        """Observed average output of a task, else the lowering's estimate, else the input size."""
         avg = self.metrics.average_output_bytes_per_task()
         if avg is not None:
             return avg
@@ -305,6 +289,11 @@ class MapOperator(PhysicalOperator):
         if self.metrics.blocks_in and self.metrics.tasks_submitted:
             return self.metrics.bytes_in / max(1, self.metrics.tasks_submitted)
         return 0.0
+
+    def set_estimated_output_bytes_per_task(self, nbytes: int | None) -> None:
+        """The guess used before the first task finished (the lowering sets it from the
+        read tasks' metadata when the execution starts)."""
+        self._estimated_output = nbytes
 
     def pending_output_bytes(self) -> float:
         return self.estimated_output_bytes_per_task() * len(self._active)

@@ -28,6 +28,7 @@ from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.block_metadata import BlockMetadata
 from streamdata.read_task import ReadTask
+from streamdata.core import api as rt
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +77,6 @@ def _input_files(inputs: tuple[Any, ...]) -> tuple[str, ...]:
 
 
 def _put(table: pa.Table) -> Any:
-    from streamdata.core import api as rt
     return rt.put(table)
 
 

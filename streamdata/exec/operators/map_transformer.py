@@ -30,6 +30,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
+from streamdata.write_context import WriteContext
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -303,8 +304,6 @@ class WriteStage(MapStage):
         self.write_uuid = write_uuid
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
-        from streamdata.write_context import WriteContext
-
         result = self.datasink.write(blocks, WriteContext(write_uuid=self.write_uuid,
                                                           task_index=ctx.task_index))
         for _ in blocks:  # a sink that stopped early still consumes its input

@@ -16,6 +16,7 @@ from streamdata.exec.interfaces import (
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import map_task_entry
 from streamdata.exec.operators.map_transformer import MapTransformer
+from streamdata.core import api as rt
 
 _TASK_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "max_retries",
                      "retry_exceptions", "scheduling_strategy", "runtime_env", "placement_group",
@@ -57,7 +58,6 @@ class TaskPoolMapOperator(MapOperator):
 
     def _remote_fns(self, dynamic: dict[str, Any]) -> tuple[Any, Any]:
         """The task function with this operator's options (``dynamic`` merged over them)."""
-        from streamdata.core import api as rt
         remote = {**self.ray_remote_args, **dynamic}
         args = {k: v for k, v in remote.items() if k in _TASK_OPTION_KEYS}
         res = self.per_task_resources()

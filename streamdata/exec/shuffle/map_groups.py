@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from streamdata.exec.shuffle.grouping import group_table
+from streamdata.exec.shuffle.grouping import group_table, HashAgg
 from streamdata.exec.shuffle.sort import sort_table
+from streamdata.block import batch_to_table, concat, to_batch
 
 
 def iter_groups(block: pa.Table, keys: Sequence[str]) -> Iterator[pa.Table]:
@@ -47,7 +48,6 @@ def iter_groups(block: pa.Table, keys: Sequence[str]) -> Iterator[pa.Table]:
 
 
 def _count_all() -> Any:
-    from streamdata.exec.shuffle.grouping import HashAgg
     return HashAgg(None, "count")
 
 
@@ -65,7 +65,6 @@ def apply_map_groups(block: pa.Table, keys: Sequence[str], fn: Callable[..., Any
         >>> apply_map_groups(t, ["k"], lambda df: df.assign(v=df.v - df.v.mean()), "pandas").column("v").to_pylist()
         [-1.0, 1.0]
     """
-    from streamdata.block import batch_to_table, concat, to_batch
     kwargs = dict(fn_kwargs or {})
     outs = []
     for group in iter_groups(block, keys):

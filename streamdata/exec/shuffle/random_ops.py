@@ -22,7 +22,8 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata.errors import PlanError
-from streamdata.exec.shuffle.hashing import partition_by_ids
+from streamdata.exec.shuffle.hashing import hash_rows, partition_by_ids
+from streamdata.block import concat
 
 
 def rng_for(seed: int | None, *stream: int) -> np.random.Generator:
@@ -57,7 +58,6 @@ def random_merge(parts: Sequence[pa.Table], *, seed: int | None, index: int) -> 
         >>> random_merge([pa.table({"x": [1, 2]}), pa.table({"x": [3]})], seed=1, index=0).num_rows
         3
     """
-    from streamdata.block import concat
     table = concat([p for p in parts if p.num_rows]) if any(p.num_rows for p in parts) else \
         (parts[0] if parts else pa.table({}))
     if table.num_rows <= 1:
@@ -91,7 +91,6 @@ def block_fingerprint(block: pa.Table, probe_rows: int = 16) -> int:
         >>> block_fingerprint(t) == block_fingerprint(t.slice(0)), block_fingerprint(t) == block_fingerprint(t.slice(1))
         (True, False)
     """
-    from streamdata.exec.shuffle.hashing import hash_rows
     n = block.num_rows
     if not block.num_columns:
         return n

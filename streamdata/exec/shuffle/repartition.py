@@ -18,6 +18,7 @@ from collections.abc import Sequence
 import pyarrow as pa
 
 from streamdata.errors import PlanError
+from streamdata.block import concat, split_by_count
 
 Slice = tuple[int, int, int]  # (input block index, start row, end row)
 
@@ -76,7 +77,6 @@ def assemble(blocks: Sequence[pa.Table], slices: Sequence[Slice]) -> pa.Table:
         >>> assemble([pa.table({"x": [1, 2]}), pa.table({"x": [3]})], [(4, 1, 2), (9, 0, 1)]).column("x").to_pylist()
         [2, 3]
     """
-    from streamdata.block import concat
     order: list[int] = []
     for idx, _, _ in slices:
         if idx not in order:
@@ -95,7 +95,6 @@ def split_even(block: pa.Table, num_parts: int) -> list[pa.Table]:
         >>> [p.num_rows for p in split_even(pa.table({"x": range(5)}), 3)]
         [2, 2, 1]
     """
-    from streamdata.block import split_by_count
     return split_by_count(block, num_parts)
 
 
@@ -106,7 +105,6 @@ def concat_parts(parts: Sequence[pa.Table]) -> pa.Table:
         >>> concat_parts([pa.table({"x": [1]}), pa.table({"x": [2]})]).num_rows
         2
     """
-    from streamdata.block import concat
     nonempty = [p for p in parts if p.num_rows]
     if not nonempty:
         return parts[0] if parts else pa.table({})

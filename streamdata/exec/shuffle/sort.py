@@ -27,6 +27,8 @@ import pyarrow.compute as pc
 
 from streamdata.errors import PlanError, SchemaError
 from streamdata.exec.shuffle.grouping import check_columns
+from streamdata.block import concat
+from streamdata.exec.shuffle.hashing import partition_by_ids
 
 SortKeys = list[tuple[str, str]]
 _MARK = "__sd_mark"
@@ -146,7 +148,6 @@ def compute_boundaries(samples: Sequence[pa.Table], keys: SortKeys, num_partitio
     if num_partitions == 1 or not tables:
         schema = tables[0].schema if tables else (samples[0].select(names).schema if samples else None)
         return schema.empty_table() if schema is not None else pa.table({})
-    from streamdata.block import concat
     sample = sort_table(concat(tables), keys)
     n = sample.num_rows
     idx = [min(n - 1, round(n * i / num_partitions)) for i in range(1, num_partitions)]
@@ -178,7 +179,6 @@ def range_partition(block: pa.Table, keys: SortKeys, boundaries: pa.Table) -> li
         return [block] * num_parts
     fast = _numeric_partition_ids(block, keys, boundaries)
     if fast is not None:  # one numeric key: rows are only assigned, not sorted
-        from streamdata.exec.shuffle.hashing import partition_by_ids
         return partition_by_ids(block, fast, num_parts)
     data_keys = block.select(names)
     bounds = _conform(boundaries.select(names), data_keys.schema)
@@ -248,7 +248,6 @@ def merge_sorted(parts: Sequence[pa.Table], keys: SortKeys) -> pa.Table:
         >>> merge_sorted([pa.table({"x": [3, 1]}), pa.table({"x": [2]})], k).column("x").to_pylist()
         [3, 2, 1]
     """
-    from streamdata.block import concat
     nonempty = [p for p in parts if p.num_rows]
     if not nonempty:
         return parts[0] if parts else pa.table({})

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, ClassVar, Mapping
+from typing import TYPE_CHECKING, Callable, ClassVar
 
+from streamdata.exec.resources import normalized_resources
 from streamdata.plan.logical import AbstractMap, FusedMap, LogicalNode, LogicalPlan, TaskPoolStrategy
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -113,20 +114,6 @@ def rewrite_up(plan: LogicalPlan,
 
     new_root = visit(plan.root)
     return plan if new_root is plan.root else LogicalPlan(new_root)
-
-
-def normalized_resources(args: Mapping[str, Any]) -> dict[str, Any]:
-    """Remote args with the defaults filled in (1 CPU, 0 GPUs, no custom resources).
-
-    Example:
-        >>> normalized_resources({"num_gpus": 1})
-        {'num_gpus': 1, 'num_cpus': 1}
-    """
-    out = {k: v for k, v in args.items() if v is not None and not (k == "resources" and not v)}
-    out.setdefault("num_cpus", 1)
-    if not out.get("num_gpus"):
-        out.pop("num_gpus", None)
-    return out
 
 
 def same_resources(a: AbstractMap, b: AbstractMap) -> bool:

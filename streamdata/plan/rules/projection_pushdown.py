@@ -8,6 +8,7 @@ from streamdata.plan.logical import (
     RandomSample, RandomShuffle, Read, Repartition, Sort, Union, WithColumn,
 )
 from streamdata.plan.rules.base import OptimizerContext, Rule, rewrite_up
+from streamdata.aggregate import is_builtin
 
 Columns = frozenset[str] | None  # None: every column
 
@@ -125,7 +126,6 @@ def _union(a: Columns, b: Columns) -> Columns:
 
 
 def _aggregate_columns(node: Aggregate) -> Columns:
-    from streamdata.aggregate import is_builtin
     cols = set(node.keys)
     for agg in node.aggs:
         # built-ins read only their `on` column; a user's aggregation may read any

@@ -30,6 +30,22 @@ def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext) -> int:
     return max(min(wanted, max_reasonable), min_safe, per_cpu, 1)
 
 
+def read_parallelism(read: Read, ctx: OptimizerContext) -> int:
+    """How many read tasks ``read`` gets: ``override_num_blocks`` when given, else
+    :func:`choose_parallelism` of its source's estimated size. The one place this is
+    decided (the rule sets it; the lowering uses it only for a read no rule has sized).
+
+    Example:
+        >>> from streamdata.io.memory import RangeDatasource
+        >>> read_parallelism(Read(datasource=RangeDatasource(10), override_num_blocks=3),
+        ...                  OptimizerContext(num_cpus=2))
+        3
+    """
+    if read.override_num_blocks is not None:
+        return read.override_num_blocks
+    return choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx)
+
+
 class ReadParallelismRule(Rule):
     """Every read gets its number of read tasks.
 
@@ -39,7 +55,7 @@ class ReadParallelismRule(Rule):
                                                ds.estimate_inmemory_data_size(), ctx))
         Read(ds, override_num_blocks=n)    ⇒ Read(ds, parallelism=n)
 
-    After this rule ``Read.parallelism`` is always set (the planner passes it to
+    After this rule ``Read.parallelism`` is always set (the lowering passes it to
     ``get_read_tasks``).
     """
 
@@ -49,10 +65,7 @@ class ReadParallelismRule(Rule):
         def visit(node: LogicalNode, shared: set[int]) -> LogicalNode:
             if not isinstance(node, Read):
                 return node
-            if node.override_num_blocks is not None:
-                wanted = node.override_num_blocks
-            else:
-                wanted = choose_parallelism(node.datasource.estimate_inmemory_data_size(), ctx)
+            wanted = read_parallelism(node, ctx)
             return node if node.parallelism == wanted else node.replace(parallelism=wanted)
 
         return rewrite_up(plan, visit)

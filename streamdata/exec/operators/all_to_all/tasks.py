@@ -6,7 +6,7 @@ reduce output is split into several blocks).
 
 Example:
     >>> import pyarrow as pa
-    >>> from streamdata.exec.operators.all_to_all_spec import RandomShuffleSpec
+    >>> from streamdata.exec.operators.all_to_all.spec import RandomShuffleSpec
     >>> out = map_task(RandomShuffleSpec(seed=1), 0, 2, 0, None, pa.table({"x": range(10)}))
     >>> len(out), sum(rows for rows, _ in out[-1])
     (3, 10)
@@ -20,9 +20,14 @@ from typing import Any
 
 import pyarrow as pa
 
-from streamdata.exec.operators.all_to_all_spec import ShuffleSpec, _concat
+from streamdata.exec.operators.all_to_all.spec import ShuffleSpec, _concat
 from streamdata.exec.operators.map_task import TaskOutput
 from streamdata.block_metadata import BlockMetadata
+from streamdata.context import DataContext
+from streamdata.exec.shuffle.random_ops import block_fingerprint
+from streamdata import block as B
+from streamdata.core import api as rt
+from streamdata.exec.shuffle.repartition import assemble
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,6 @@ class PrepareInfo:
 
 def _set_context(data_context: Any) -> None:
     if data_context is not None:
-        from streamdata.context import DataContext
         DataContext._set_current(data_context)
 
 
@@ -56,7 +60,6 @@ def prepare_task(spec: ShuffleSpec, seed: int, transform: bool, data_context: An
     meta = BlockMetadata.of(table)
     fingerprint = None
     if spec.canonical_order:
-        from streamdata.exec.shuffle.random_ops import block_fingerprint
         fingerprint = block_fingerprint(table)
     return (table if transform else None), sample, PrepareInfo(meta, time.perf_counter() - start, fingerprint)
 
@@ -97,12 +100,10 @@ def reduce_task(spec: ShuffleSpec, index: int, counts: tuple[int, ...], target_m
 def split_output(out: pa.Table, target_max_block_size: int, start: float) -> tuple[pa.Table, TaskOutput]:
     """``out`` as blocks of at most about ``target_max_block_size`` bytes (the last one
     returned, the others put)."""
-    from streamdata import block as B
     pieces = B.split_by_size(out, max(1, target_max_block_size)) if out.num_rows else [out]
     extra: list[Any] = []
     metas: list[BlockMetadata] = []
     if len(pieces) > 1:
-        from streamdata.core import api as rt
         for piece in pieces[:-1]:  # Arrow IPC stores only a slice's own rows
             extra.append(rt.put(piece))
             metas.append(BlockMetadata.of(piece))
@@ -115,7 +116,6 @@ def split_output(out: pa.Table, target_max_block_size: int, start: float) -> tup
 def assemble_task(slices: tuple[tuple[int, int, int], ...], target_max_block_size: int,
                   *blocks: pa.Table) -> tuple[pa.Table, TaskOutput]:
     """Repartition without shuffle: one output block from row ranges of ``blocks``."""
-    from streamdata.exec.shuffle.repartition import assemble
     start = time.perf_counter()
     out = assemble(list(blocks), list(slices))
     return split_output(out, max(target_max_block_size, out.nbytes + 1), start)

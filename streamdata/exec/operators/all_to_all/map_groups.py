@@ -1,6 +1,7 @@
 """``map_groups`` with a callable class: a key shuffle, then an actor pool calling the class.
 
-The shuffle (an :class:`~streamdata.exec.operators.all_to_all.AllToAllOperator` with
+The lowering (:mod:`streamdata.plan.lowering.all_to_all`) builds both. The shuffle (an
+:class:`~streamdata.exec.operators.all_to_all.operator.AllToAllOperator` with
 ``MapGroupsSpec(apply_fn=False)``) leaves every key range sorted in one block, so each
 group lies whole in one block; :class:`MapGroupsStage` then calls the user's instance
 (built once per actor, with ``fn_constructor_args``) once per group, in the pool the
@@ -24,7 +25,6 @@ from typing import Any
 
 import pyarrow as pa
 
-from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.map_transformer import TaskContext, _UDFStage
 from streamdata.exec.shuffle.map_groups import apply_map_groups
 
@@ -47,24 +47,4 @@ class MapGroupsStage(_UDFStage):
                 yield out
 
 
-def lower_map_groups_to_actors(node: Any, input_ops: Sequence[PhysicalOperator], ctx: Any) -> PhysicalOperator:
-    """The shuffle by key, then an actor-pool map calling the class per group."""
-    from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
-    from streamdata.exec.operators.all_to_all import AllToAllOperator
-    from streamdata.exec.operators.all_to_all_spec import MapGroupsSpec
-    from streamdata.exec.operators.map_transformer import MapTransformer
-    shuffle = AllToAllOperator(f"{node.name}:shuffle", list(input_ops),
-                               MapGroupsSpec(keys=tuple(node.keys), apply_fn=False),
-                               num_partitions=node.num_partitions, data_context=ctx)
-    stage = MapGroupsStage(name=node.name, keys=node.keys, batch_format=node.batch_format, fn=node.fn,
-                           fn_args=tuple(node.fn_args), fn_kwargs=dict(node.fn_kwargs),
-                           fn_constructor_args=tuple(node.fn_constructor_args),
-                           fn_constructor_kwargs=dict(node.fn_constructor_kwargs))
-    compute = node.compute
-    return ActorPoolMapOperator(node.name, shuffle, MapTransformer([stage]),
-                                min_size=compute.min_size or 1, max_size=compute.max_size,
-                                max_tasks_in_flight_per_actor=compute.max_tasks_in_flight_per_actor,
-                                ray_remote_args=dict(node.ray_remote_args))
-
-
-__all__ = ["MapGroupsStage", "lower_map_groups_to_actors"]
+__all__ = ["MapGroupsStage"]

@@ -27,20 +27,20 @@ from typing import Any
 
 import pyarrow as pa
 
-from streamdata.exec.shuffle import groupby as G
-from streamdata.exec.shuffle import sort as S
+from streamdata.exec.shuffle import groupby as G, sort as S
 from streamdata.exec.shuffle.hashing import hash_partition
 from streamdata.exec.shuffle.join import join_output_names, join_tables
 from streamdata.exec.shuffle.map_groups import apply_map_groups
 from streamdata.exec.shuffle.random_ops import random_merge, random_split
 from streamdata.exec.shuffle.repartition import concat_parts, split_even
+from streamdata.block import concat
+from streamdata.exec.shuffle.grouping import check_columns
 
 #: rows sampled per block for range boundaries
 SAMPLES_PER_BLOCK = 64
 
 
 def _concat(tables: Sequence[pa.Table]) -> pa.Table:
-    from streamdata.block import concat
     nonempty = [t for t in tables if t.num_rows]
     if not nonempty:
         return tables[0] if tables else pa.table({})
@@ -290,7 +290,6 @@ class JoinSpec(ShuffleSpec):
     num_inputs: int = field(default=2, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
-        from streamdata.exec.shuffle.grouping import check_columns
         check_columns(schema, self.left_keys if side == 0 else self.right_keys)
 
     def validate_both(self, left: pa.Schema, right: pa.Schema) -> None:

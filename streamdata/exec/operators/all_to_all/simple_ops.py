@@ -30,6 +30,9 @@ from streamdata.exec.interfaces import (
 from streamdata.exec.shuffle.random_ops import random_order
 from streamdata.exec.shuffle.repartition import plan_slices
 from streamdata.block_metadata import BlockMetadata
+from streamdata.core import api as rt
+from streamdata.exec.operators.all_to_all.tasks import assemble_task, count_rows_task
+from streamdata.exec.operators.in_order import InOrder
 
 
 class RandomizeBlockOrderOperator(PhysicalOperator):
@@ -112,8 +115,7 @@ class SplitRepartitionOperator(PhysicalOperator):
         self._counting: dict[int, OpTask] = {}
         self._tasks: dict[int, OpTask] = {}
         self._queue: deque[tuple[int, list[tuple[int, int, int]]]] = deque()
-        self._finished: dict[int, RefBundle | None] = {}
-        self._next_emit = 0
+        self._finished: InOrder[RefBundle | None] = InOrder()
         self._outputs: deque[RefBundle] = deque()
         self._planned = False
         self._seq = 0
@@ -122,7 +124,6 @@ class SplitRepartitionOperator(PhysicalOperator):
 
     def _fn(self, name: str, fn: Any, num_returns: int) -> Any:
         if name not in self._fns:
-            from streamdata.core import api as rt
             self._fns[name] = rt.remote(fn).options(num_returns=num_returns, **self.remote_args)
         return self._fns[name]
 
@@ -142,8 +143,6 @@ class SplitRepartitionOperator(PhysicalOperator):
                 self._count(len(self._blocks) - 1)
 
     def _count(self, i: int) -> None:
-        from streamdata.core import api as rt
-        from streamdata.exec.operators.all_to_all_tasks import count_rows_task
         ref = self._fn("count", count_rows_task, 1).remote(self._blocks[i][0])
 
         def on_ready() -> None:
@@ -173,7 +172,6 @@ class SplitRepartitionOperator(PhysicalOperator):
         self._launch()
 
     def _launch(self) -> None:
-        from streamdata.exec.operators.all_to_all_tasks import assemble_task
         cap = max(1, int(self.options.resource_limits.cpu or 1)) + 1
         while self._queue and len(self._tasks) < cap:
             j, slices = self._queue.popleft()
@@ -197,7 +195,6 @@ class SplitRepartitionOperator(PhysicalOperator):
                                            *[self._blocks[b][0] for b in used])
 
             def on_ready(idx: int = idx, j: int = j, block_ref: Any = block_ref, out_ref: Any = out_ref) -> None:
-                from streamdata.core import api as rt
                 self._tasks.pop(idx, None)
                 out = rt.get(out_ref)
                 self.metrics.tasks_finished += 1
@@ -214,18 +211,14 @@ class SplitRepartitionOperator(PhysicalOperator):
         """An empty block (with the input's schema) for an output that gets no rows."""
         if self._schema is None:
             return None
-        from streamdata.core import api as rt
         table = self._schema.empty_table()
         return RefBundle(blocks=((rt.put(table), BlockMetadata.of(table)),), owns_blocks=True)
 
     def _done(self, j: int, bundle: RefBundle | None) -> None:
-        self._finished[j] = bundle
-        while self._next_emit in self._finished:
-            out = self._finished.pop(self._next_emit)
+        for out in self._finished.add(j, bundle):
             if out is not None:
                 self.metrics.on_output(out)
                 self._outputs.append(out)
-            self._next_emit += 1
 
     def mark_execution_finished(self) -> None:
         super().mark_execution_finished()

@@ -1,6 +1,6 @@
 """The all-to-all operator: map side and reduce side through the object store.
 
-:class:`AllToAllOperator` runs one :class:`~streamdata.exec.operators.all_to_all_spec.ShuffleSpec`
+:class:`AllToAllOperator` runs one :class:`~streamdata.exec.operators.all_to_all.spec.ShuffleSpec`
 (sort, random shuffle, shuffled repartition, aggregate, map_groups, join) in phases:
 
 1. **input** — bundles are buffered as ObjectRefs (never fetched). A spec that
@@ -19,14 +19,14 @@
    of a reduce task are dropped when it finished.
 
 With ``n == 1`` the map phase is skipped: one reduce task gets every (prepared)
-block. The planner builds this operator through
-:func:`streamdata.exec.operators.all_to_all.lower_all_to_all`.
+block. The lowering (:mod:`streamdata.plan.lowering.all_to_all`) builds this operator
+from a logical node; exec never sees the node.
 
-How many partitions and map tasks: :mod:`streamdata.exec.operators.all_to_all_policy`.
+How many partitions and map tasks: :mod:`streamdata.exec.operators.all_to_all.policy`.
 
 Example:
     >>> from streamdata.exec.operators.input_data import InputDataOperator
-    >>> from streamdata.exec.operators.all_to_all_spec import SortSpec
+    >>> from streamdata.exec.operators.all_to_all.spec import SortSpec
     >>> op = AllToAllOperator("Sort(x)", [InputDataOperator("in", bundles=[])], SortSpec(keys=(("x", "ascending"),)))
     >>> op.progress_str()
     'input: 0 prepare, 0+0 map, 0+0 reduce'
@@ -48,7 +48,7 @@ from streamdata.exec.interfaces import (
     PhysicalOperator,
     RefBundle,
 )
-from streamdata.exec.operators.all_to_all_policy import (
+from streamdata.exec.operators.all_to_all.policy import (
     MAX_MAP_INPUT_BYTES,
     MIN_PART_BYTES,
     MIN_PARTITION_BYTES,
@@ -56,7 +56,10 @@ from streamdata.exec.operators.all_to_all_policy import (
     choose_num_partitions,
     group_by_size,
 )
-from streamdata.exec.operators.all_to_all_spec import JoinSpec, ShuffleSpec
+from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
+from streamdata.exec.operators.in_order import InOrder
+from streamdata.core import api as rt
+from streamdata.exec.operators.all_to_all.tasks import map_task, prepare_task, reduce_task
 
 
 @dataclass(slots=True)
@@ -110,8 +113,7 @@ class AllToAllOperator(PhysicalOperator):
         self._num_maps = [0] * k
         self._reduces: dict[int, OpTask] = {}
         self._reduce_queue: deque[int] = deque()
-        self._finished: dict[int, list[RefBundle]] = {}
-        self._next_emit = 0
+        self._finished: InOrder[list[RefBundle]] = InOrder()
         self._outputs: deque[RefBundle] = deque()
         self._empty_output: RefBundle | None = None
         self._emitted_any = False
@@ -123,7 +125,6 @@ class AllToAllOperator(PhysicalOperator):
     def _remote(self, fn: Callable[..., Any], num_returns: int) -> Any:
         remote_fn = self._remote_fns.get((fn, num_returns))
         if remote_fn is None:
-            from streamdata.core import api as rt
             remote_fn = rt.remote(fn).options(num_returns=num_returns, **self.remote_args)
             self._remote_fns[(fn, num_returns)] = remote_fn
         return remote_fn
@@ -161,7 +162,6 @@ class AllToAllOperator(PhysicalOperator):
         cpu = self.options.resource_limits.cpu
         if cpu is None or not math.isfinite(cpu) or cpu <= 0:
             try:
-                from streamdata.core import api as rt
                 cpu = rt.cluster_resources().get("CPU", 1.0)
             except Exception:  # noqa: BLE001 - no runtime: be conservative
                 cpu = 1.0
@@ -241,7 +241,6 @@ class AllToAllOperator(PhysicalOperator):
                 self._launch_prepare(side, item, transform=False)
 
     def _launch_prepare(self, side: int, item: _Item, *, transform: bool) -> None:
-        from streamdata.exec.operators.all_to_all_tasks import prepare_task
         idx = self._next_index()
         fn = self._remote(prepare_task, 3)
         table_ref, sample_ref, info_ref = fn.remote(self.spec, idx, transform, self.data_context, *item.refs)
@@ -311,7 +310,6 @@ class AllToAllOperator(PhysicalOperator):
         self._phase = "sample"
 
     def _start_map(self) -> None:
-        from streamdata.core import api as rt
         n = self._num_partitions or 1
         if self.spec.canonical_order:
             for items in self._items:
@@ -337,7 +335,6 @@ class AllToAllOperator(PhysicalOperator):
         self._phase = "map"
 
     def _launch_maps(self) -> None:
-        from streamdata.exec.operators.all_to_all_tasks import map_task
         n = self._num_partitions or 1
         while self._map_queue and len(self._maps) < self._max_in_flight():
             side, m, refs = self._map_queue.popleft()
@@ -367,11 +364,9 @@ class AllToAllOperator(PhysicalOperator):
 
     def _unconsumed_bytes(self) -> int:
         return sum(b.size_bytes() for b in self._outputs) + sum(
-            b.size_bytes() for bs in self._finished.values() for b in bs)
+            b.size_bytes() for bs in self._finished.waiting() for b in bs)
 
     def _launch_reduces(self) -> None:
-        from streamdata.core import api as rt
-        from streamdata.exec.operators.all_to_all_tasks import reduce_task
         n = self._num_partitions or 1
         if self._context_ref is None and self.data_context is not None:
             self._context_ref = rt.put(self.data_context)
@@ -432,17 +427,13 @@ class AllToAllOperator(PhysicalOperator):
             bundles.append(bundle)
         elif self._empty_output is None:
             self._empty_output = out.schema_bundle(block_ref)
-        self._finished[j] = bundles
-        while self._next_emit in self._finished:
-            ready = self._finished.pop(self._next_emit)
+        for ready in self._finished.add(j, bundles):
             self._outputs.extend(ready)
             self._emitted_any |= bool(ready)
-            self._next_emit += 1
 
     def _get(self, ref: Any) -> Any:
         """Fetch a small result; a task's error is raised as the user's error type, named
         after this operator."""
-        from streamdata.core import api as rt
         try:
             return rt.get(ref)
         except TaskError as exc:

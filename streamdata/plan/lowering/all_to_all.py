@@ -1,0 +1,140 @@
+"""Lowering of the all-to-all nodes: sort, random shuffle, block-order shuffle,
+repartition, aggregate, map_groups and join.
+
+Most become an :class:`~streamdata.exec.operators.all_to_all.operator.AllToAllOperator`
+running one shuffle spec (:mod:`streamdata.exec.operators.all_to_all.spec`); a block-order
+shuffle and a repartition without shuffle have their own simpler operators
+(:mod:`streamdata.exec.operators.all_to_all.simple_ops`); a map_groups whose compute is an
+``ActorPoolStrategy`` becomes a key shuffle feeding an actor pool that calls the class once
+per group (:class:`~streamdata.exec.operators.all_to_all.map_groups.MapGroupsStage`).
+
+Example:
+    >>> from streamdata.exec.operators.input_data import InputDataOperator
+    >>> from streamdata.plan import logical as L
+    >>> node = L.Repartition(inputs=(L.InputData(),), num_blocks=4, shuffle=True)
+    >>> op = lower_all_to_all(node, InputDataOperator("in", bundles=[]))
+    >>> type(op).__name__, op.fixed_partitions
+    ('AllToAllOperator', 4)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from streamdata.context import DataContext
+from streamdata.exec.interfaces import PhysicalOperator
+from streamdata.exec.operators.all_to_all import spec as specs
+from streamdata.exec.operators.all_to_all.map_groups import MapGroupsStage
+from streamdata.exec.operators.all_to_all.operator import AllToAllOperator
+from streamdata.exec.operators.all_to_all.simple_ops import (
+    RandomizeBlockOrderOperator,
+    SplitRepartitionOperator,
+)
+from streamdata.exec.shuffle.sort import sort_keys
+from streamdata.plan import logical as L
+from streamdata.plan.lowering.maps import actor_pool_map
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.plan.lowering.lowerer import Lowerer
+
+#: the logical nodes lowered here
+ALL_TO_ALL_NODES = (L.Sort, L.RandomShuffle, L.RandomizeBlockOrder, L.Repartition, L.Aggregate,
+                    L.MapGroups, L.Join)
+
+#: remote args of a MapGroups node that its shuffle tasks take
+_TASK_ARGS = ("num_cpus", "memory", "resources")
+
+
+def lower_node(lowerer: Lowerer, node: L.LogicalNode) -> PhysicalOperator:
+    """The :class:`~streamdata.plan.lowering.lowerer.Lowerer` 's entry: inputs first."""
+    return lower_all_to_all(node, [lowerer.lower(i) for i in node.inputs], lowerer.ctx)
+
+
+def lower_all_to_all(node: L.LogicalNode, input_ops: PhysicalOperator | Sequence[PhysicalOperator],
+                     ctx: DataContext | None = None) -> PhysicalOperator:
+    """The physical operator of an all-to-all logical node over already-lowered inputs.
+
+    Args:
+        node: a ``Sort``, ``RandomShuffle``, ``RandomizeBlockOrder``, ``Repartition``,
+            ``Aggregate``, ``MapGroups`` or ``Join``.
+        input_ops: its input operator (two, left and right, for a join).
+        ctx: the DataContext (default: the current one).
+
+    Raises:
+        NotImplementedError: ``node`` is not an all-to-all node (names it).
+    """
+    ops = [input_ops] if isinstance(input_ops, PhysicalOperator) else list(input_ops)
+    ctx = ctx if ctx is not None else DataContext.get_current()
+    name = node.name
+    spec: specs.ShuffleSpec
+    partitions: int | None = None
+    task_args: dict[str, Any] = {}
+    if isinstance(node, L.Sort):
+        spec = specs.SortSpec(keys=tuple(sort_keys(list(node.keys), list(node.descending) or False)),
+                              fixed_boundaries=node.boundaries)
+        if node.boundaries is not None:  # the user's range partitions
+            partitions = len(node.boundaries) + 1
+    elif isinstance(node, L.RandomShuffle):
+        spec = specs.RandomShuffleSpec(seed=_seed(node.seed), seeded=node.seed is not None)
+        partitions = node.num_blocks
+    elif isinstance(node, L.RandomizeBlockOrder):
+        return RandomizeBlockOrderOperator(name, ops, seed=node.seed)
+    elif isinstance(node, L.Repartition):
+        if node.keys:
+            spec = specs.HashRepartitionSpec(keys=tuple(node.keys), sort=node.sort)
+        elif not node.shuffle:
+            return SplitRepartitionOperator(name, ops, num_blocks=node.num_blocks,
+                                            rows_per_block=node.target_num_rows_per_block)
+        else:
+            spec = specs.RepartitionShuffleSpec()
+        partitions = node.num_blocks
+    elif isinstance(node, L.Aggregate):
+        spec = specs.AggregateSpec(keys=tuple(node.keys), aggs=tuple(node.aggs))
+        partitions = node.num_partitions
+    elif isinstance(node, L.MapGroups):
+        if isinstance(node.compute, L.ActorPoolStrategy):
+            return _map_groups_in_actors(node, ops, ctx)
+        spec = specs.MapGroupsSpec(
+            keys=tuple(node.keys), fn=node.fn, batch_format=node.batch_format, fn_args=tuple(node.fn_args),
+            fn_kwargs=tuple(dict(node.fn_kwargs).items()),
+            fn_constructor_args=tuple(node.fn_constructor_args),
+            fn_constructor_kwargs=tuple(dict(node.fn_constructor_kwargs).items()))
+        partitions = node.num_partitions
+        task_args = {k: v for k, v in dict(node.ray_remote_args).items() if k in _TASK_ARGS}
+    elif isinstance(node, L.Join):
+        right_on = node.right_on if node.right_on is not None else node.on
+        spec = specs.JoinSpec(left_keys=tuple(node.on), right_keys=tuple(right_on), join_type=node.join_type,
+                              left_suffix=node.left_suffix, right_suffix=node.right_suffix)
+        partitions = node.num_partitions
+        task_args = {k: v for k, v in dict(node.ray_remote_args).items() if k in _TASK_ARGS}
+    else:
+        raise NotImplementedError(f"{type(node).__name__} ({node.name}) is not an all-to-all operation")
+    return AllToAllOperator(name, ops, spec, num_partitions=partitions, data_context=ctx,
+                            remote_args=task_args)
+
+
+def _map_groups_in_actors(node: L.MapGroups, input_ops: Sequence[PhysicalOperator],
+                          ctx: DataContext) -> PhysicalOperator:
+    """The shuffle by key, then an actor-pool map calling the class once per group."""
+    shuffle = AllToAllOperator(f"{node.name}:shuffle", list(input_ops),
+                               specs.MapGroupsSpec(keys=tuple(node.keys), apply_fn=False),
+                               num_partitions=node.num_partitions, data_context=ctx)
+    stage = MapGroupsStage(name=node.name, keys=node.keys, batch_format=node.batch_format, fn=node.fn,
+                           fn_args=tuple(node.fn_args), fn_kwargs=dict(node.fn_kwargs),
+                           fn_constructor_args=tuple(node.fn_constructor_args),
+                           fn_constructor_kwargs=dict(node.fn_constructor_kwargs))
+    assert isinstance(node.compute, L.ActorPoolStrategy)
+    return actor_pool_map(node.name, shuffle, [stage], node.compute, dict(node.ray_remote_args))
+
+
+def _seed(seed: int | None) -> int:
+    """The user's seed, or a fresh one drawn now (so retried tasks repeat themselves)."""
+    if seed is not None:
+        return int(seed)
+    return int(np.random.SeedSequence().entropy % (1 << 63))
+
+
+__all__ = ["ALL_TO_ALL_NODES", "lower_all_to_all", "lower_node"]

@@ -1,0 +1,122 @@
+"""Lowering of the block-by-block maps (and the ``FusedMap`` s the optimizer made).
+
+A map becomes a task-pool or actor-pool map operator (by its compute strategy) running
+the chain of stages :func:`map_stages` makes; inputs are coalesced up to the first batch
+stage's ``batch_size`` (Ray's rule). A task-pool map right after a read it may share
+tasks with joins the read (:func:`streamdata.plan.lowering.reads_writes.read_operator`).
+
+Example:
+    >>> from streamdata.plan import logical as L
+    >>> [type(s).__name__ for s in map_stages(L.Project(select=("a",)))]
+    ['ProjectStage']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from streamdata.context import DataContext
+from streamdata.exec.interfaces import PhysicalOperator
+from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
+from streamdata.exec.operators.map_transformer import (
+    BatchStage,
+    FilterStage,
+    FlatMapStage,
+    MapStage,
+    MapTransformer,
+    ProjectStage,
+    RandomSampleStage,
+    RowStage,
+    WithColumnStage,
+)
+from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+from streamdata.plan import logical as L
+from streamdata.plan.lowering.reads_writes import read_operator
+from streamdata.exec.resources import normalized_resources
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.plan.lowering.lowerer import Lowerer
+
+
+def lower_map(lowerer: Lowerer, node: L.AbstractMap) -> PhysicalOperator:
+    """A map (fused into the read before it when it may be), in a task or an actor pool."""
+    stages = map_stages(node, lowerer.ctx)
+    upstream = node.input
+    if (isinstance(upstream, L.Read) and lowerer.only_consumer(upstream)
+            and can_fuse_into_read(upstream, node)):
+        return read_operator(lowerer, upstream, stages, node)
+    input_op = lowerer.lower(upstream)
+    compute = node.compute
+    remote_args = dict(node.ray_remote_args)
+    min_rows = min_rows_per_bundle(stages)
+    if isinstance(compute, L.ActorPoolStrategy):
+        return actor_pool_map(node.name, input_op, stages, compute, remote_args, min_rows_per_bundle=min_rows)
+    return TaskPoolMapOperator(node.name, input_op, MapTransformer(stages), ray_remote_args=remote_args,
+                               concurrency=compute.size, min_rows_per_bundle=min_rows)
+
+
+def actor_pool_map(name: str, input_op: PhysicalOperator, stages: list[MapStage],
+                   compute: L.ActorPoolStrategy, remote_args: dict[str, Any], *,
+                   min_rows_per_bundle: int | None = None) -> ActorPoolMapOperator:
+    """An actor-pool map of ``stages`` sized as ``compute`` says (also used by
+    ``map_groups`` with a callable class)."""
+    return ActorPoolMapOperator(name, input_op, MapTransformer(stages),
+                                min_size=compute.min_size or 1, max_size=compute.max_size,
+                                max_tasks_in_flight_per_actor=compute.max_tasks_in_flight_per_actor,
+                                ray_remote_args=remote_args, min_rows_per_bundle=min_rows_per_bundle,
+                                initial_size=compute.initial_size,
+                                max_concurrency=compute.max_concurrent_calls_per_actor or 1)
+
+
+def map_stages(node: L.AbstractMap, ctx: DataContext | None = None) -> list[MapStage]:
+    """The chain of stages a (possibly fused) logical map runs.
+
+    Example:
+        >>> [type(s).__name__ for s in map_stages(L.Filter(fn=bool))]
+        ['FilterStage']
+    """
+    if isinstance(node, L.FusedMap):
+        return [stage for s in node.stages for stage in map_stages(s, ctx)]
+    default_batch = (ctx or DataContext.get_current()).default_batch_size
+    udf: dict[str, Any] = {}
+    if isinstance(node, L.AbstractUDFMap):
+        udf = dict(fn_args=node.fn_args, fn_kwargs=dict(node.fn_kwargs),
+                   fn_constructor_args=node.fn_constructor_args,
+                   fn_constructor_kwargs=dict(node.fn_constructor_kwargs))
+    if isinstance(node, L.MapBatches):
+        return [BatchStage(name=node.name, fn=node.fn, batch_size=node.batch_size or default_batch,
+                           batch_format=node.batch_format, zero_copy_batch=node.zero_copy_batch, **udf)]
+    if isinstance(node, L.MapRows):
+        return [RowStage(name=node.name, fn=node.fn, **udf)]  # type: ignore[arg-type]
+    if isinstance(node, L.FlatMap):
+        return [FlatMapStage(name=node.name, fn=node.fn, **udf)]  # type: ignore[arg-type]
+    if isinstance(node, L.Filter):
+        return [FilterStage(name=node.name, fn=node.fn, expr=node.expr, **udf)]
+    if isinstance(node, L.Project):
+        return [ProjectStage(name=node.name, select=node.select, drop=node.drop, rename=dict(node.rename))]
+    if isinstance(node, L.WithColumn):
+        return [WithColumnStage(name=node.name, column=node.column, expr=node.expr)]
+    if isinstance(node, L.RandomSample):
+        return [RandomSampleStage(name=node.name, fraction=node.fraction, seed=node.seed)]
+    raise NotImplementedError(f"no lowering for the map {type(node).__name__} ({node.name})")
+
+
+def min_rows_per_bundle(stages: list[MapStage]) -> int | None:
+    """Coalesce inputs up to the first batch stage's batch size (Ray's rule)."""
+    for stage in stages:
+        if isinstance(stage, BatchStage):
+            return stage.batch_size
+    return None
+
+
+def can_fuse_into_read(read: L.Read, node: L.AbstractMap) -> bool:
+    """A task-pool map on CPUs whose resources match the read's (or the read asked for none)."""
+    if not isinstance(node.compute, L.TaskPoolStrategy):
+        return False
+    mine = normalized_resources(node.ray_remote_args)
+    if mine.get("num_gpus"):
+        return False
+    return not read.ray_remote_args or normalized_resources(read.ray_remote_args) == mine
+
+
+__all__ = ["actor_pool_map", "can_fuse_into_read", "lower_map", "map_stages", "min_rows_per_bundle"]

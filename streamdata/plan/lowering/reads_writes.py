@@ -1,0 +1,105 @@
+"""Lowering of ``Read`` and ``Write``.
+
+A ``Read`` becomes an input operator of read tasks feeding a task-pool map whose first
+stage runs them; the read tasks are made (``datasource.get_read_tasks``) and ``put`` when
+the execution starts, by the input operator, so lowering stays cheap and never touches
+the runtime. A task-pool map right after the read (same resources, the read its only
+consumer) joins that map (:func:`read_operator` with its stages), so blocks are
+transformed where they are read. A ``Write`` joins the task-pool map before it in the
+same way, or runs in its own task-pool map.
+
+Example:
+    >>> from streamdata.context import DataContext
+    >>> from streamdata.io.memory import RangeDatasource
+    >>> from streamdata.plan.cluster import ClusterInfo
+    >>> from streamdata.plan.logical import LogicalPlan, Read
+    >>> from streamdata.plan.lowering.lowerer import Lowerer
+    >>> read = Read(datasource=RangeDatasource(10), parallelism=2)
+    >>> op = lower_read(Lowerer(LogicalPlan(read), DataContext(), ClusterInfo(num_cpus=1)), read)
+    >>> op.name, [type(s).__name__ for s in op.transformer.stages]
+    ('ReadRange', ['ReadStage'])
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+from streamdata.exec.interfaces import PhysicalOperator
+from streamdata.exec.operators.input_data import InputDataOperator
+from streamdata.exec.operators.map_transformer import MapStage, MapTransformer, ReadStage, WriteStage
+from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+from streamdata.io.datasource import Datasource
+from streamdata.plan import logical as L
+from streamdata.plan.rules.base import OptimizerContext
+from streamdata.plan.rules.read_parallelism import read_parallelism
+from streamdata.read_task import ReadTask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.plan.lowering.lowerer import Lowerer
+
+
+def lower_read(lowerer: Lowerer, node: L.Read) -> PhysicalOperator:
+    """A read on its own: input of read tasks → task-pool map running them."""
+    return read_operator(lowerer, node, [], None)
+
+
+def read_operator(lowerer: Lowerer, node: L.Read, stages: list[MapStage],
+                  fused: L.AbstractMap | None) -> TaskPoolMapOperator:
+    """The task-pool map running ``node`` 's read tasks, then ``stages`` (those of the map
+    ``fused`` into the read, if any)."""
+    datasource = node.datasource
+    parallelism = node.parallelism
+    if parallelism is None:  # a plan the optimizer did not see: the rule's policy
+        parallelism = read_parallelism(node, OptimizerContext.from_data_context(
+            lowerer.ctx, num_cpus=lowerer.cluster.num_cpus, num_gpus=lowerer.cluster.num_gpus))
+    remote_args = dict(node.ray_remote_args)
+    name = datasource.name
+    concurrency = node.concurrency
+    if fused is not None:
+        remote_args = dict(fused.ray_remote_args) or remote_args
+        name = f"{name}->{fused.name}"
+        compute = fused.compute
+        if isinstance(compute, L.TaskPoolStrategy) and compute.size is not None:
+            concurrency = compute.size if concurrency is None else min(concurrency, compute.size)
+    op: TaskPoolMapOperator
+    source = InputDataOperator(datasource.name,
+                               read_tasks_factory=lambda: _make_read_tasks(datasource, parallelism, op))
+    op = TaskPoolMapOperator(name, source, MapTransformer([ReadStage(name=datasource.name), *stages]),
+                             ray_remote_args=remote_args, concurrency=concurrency)
+    return op
+
+
+def _make_read_tasks(datasource: Datasource, parallelism: int, op: TaskPoolMapOperator) -> list[ReadTask]:
+    """The read tasks, made when the execution starts; the read map's output estimate comes
+    from their metadata (or the source's estimated size)."""
+    tasks = list(datasource.get_read_tasks(parallelism))
+    sizes = [t.metadata.size_bytes for t in tasks if t.metadata.size_bytes is not None]
+    if sizes:
+        op.set_estimated_output_bytes_per_task(int(sum(sizes) / len(sizes)))
+    else:
+        total = datasource.estimate_inmemory_data_size()
+        if total is not None and tasks:
+            op.set_estimated_output_bytes_per_task(int(total / len(tasks)))
+    return tasks
+
+
+def lower_write(lowerer: Lowerer, node: L.Write) -> PhysicalOperator:
+    """The write stage, appended to the task-pool map before it when that map has no other
+    consumer, the write asks for no resources of its own and runs on CPUs; else its own map."""
+    stage = WriteStage(name=node.name, datasink=node.datasink, write_uuid=uuid.uuid4().hex)
+    upstream = node.input
+    input_op = lowerer.lower(upstream)
+    if (isinstance(input_op, TaskPoolMapOperator) and lowerer.only_consumer(upstream)
+            and not node.ray_remote_args and node.concurrency is None
+            and node.min_rows_per_write is None
+            and input_op.per_task_resources().gpu == 0):
+        input_op.transformer.stages.append(stage)
+        input_op.name = f"{input_op.name}->{node.name}"
+        return input_op
+    return TaskPoolMapOperator(node.name, input_op, MapTransformer([stage]),
+                               ray_remote_args=dict(node.ray_remote_args), concurrency=node.concurrency,
+                               min_rows_per_bundle=node.min_rows_per_write)
+
+
+__all__ = ["lower_read", "lower_write", "read_operator"]
