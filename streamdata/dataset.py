@@ -303,6 +303,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
             >>> sorted(r["id"] for r in sd.range(5).random_shuffle(seed=1).take_all())
             [0, 1, 2, 3, 4]
         """
+        _check_seed("random_shuffle", seed)
         return self._with(RandomShuffle(inputs=(self._plan.root,), seed=seed,
                                         num_blocks=num_blocks))
 
@@ -314,6 +315,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
             >>> sd.range(5).randomize_block_order(seed=0).count()
             5
         """
+        _check_seed("randomize_block_order", seed)
         return self._with(RandomizeBlockOrder(inputs=(self._plan.root,), seed=seed))
 
     def random_sample(self, fraction: float, *, seed: Any = None) -> "Dataset":
@@ -530,6 +532,11 @@ class MaterializedDataset(Dataset):
 
     def materialize(self) -> "MaterializedDataset":
         return self
+
+
+def _check_seed(what: str, seed: Any) -> None:
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+        raise PlanError(f"{what} seed must be an int or None, got {seed!r}")
 
 
 def _validate_join_schemas(left: Dataset, right: Dataset, lkeys: Sequence[str],

@@ -131,6 +131,7 @@ class ConsumeMixin:
             >>> sd.range(10).take(2)
             [{'id': 0}, {'id': 1}]
         """
+        _check_count("take limit", limit)
         rows: list[dict[str, Any]] = []
         if limit <= 0:
             return rows
@@ -192,6 +193,7 @@ class ConsumeMixin:
             {'id': 0}
             {'id': 1}
         """
+        _check_count("show limit", limit)
         for row in self.take(limit):
             print(row)
 
@@ -437,6 +439,11 @@ class ConsumeMixin:
         distinct = self._with(Aggregate(inputs=(self._plan.root,), keys=(column,)))
         values = [row[column] for row in distinct._take_all_for(self)]
         return [v for v in values if v is not None] if ignore_nulls else values
+
+
+def _check_count(what: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PlanError(f"{what} must be an int >= 0, got {value!r}")
 
 
 def _bundles_schema(bundles: Sequence["RefBundle"]) -> pa.Schema | None:

@@ -197,6 +197,20 @@ def _prefetched(make: Callable[[], Iterator[Any]], depth: int) -> Iterator[Any]:
                 pass
 
 
+def _check_batching(batch_size: Any, prefetch_batches: Any, buffer_size: Any) -> None:
+    """Up-front checks of the batching arguments (each names the argument)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size <= 0):
+        raise PlanError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    if isinstance(prefetch_batches, bool) or not isinstance(prefetch_batches, int) \
+            or prefetch_batches < 0:
+        raise PlanError(f"prefetch_batches must be an int >= 0, got {prefetch_batches!r}")
+    if buffer_size is not None and (isinstance(buffer_size, bool) or not isinstance(buffer_size, int)
+                                    or buffer_size <= 0):
+        raise PlanError(f"local_shuffle_buffer_size must be a positive int or None, "
+                        f"got {buffer_size!r}")
+
+
 class _Failure:
     __slots__ = ("error",)
 
@@ -258,6 +272,7 @@ class DataIterator(IteratorExtrasMixin):
             [[0, 1], [2, 3]]
         """
         fmt = B.normalize_batch_format(batch_format)
+        _check_batching(batch_size, prefetch_batches, local_shuffle_buffer_size)
 
         def make() -> Iterator[Any]:
             for table in batch_tables(self._iter_tables(), batch_size=batch_size, drop_last=drop_last,

@@ -318,3 +318,24 @@ def test_repartition_slices_by_rows_per_block() -> None:
     assert plan_slices([0], None, rows_per_output=3) == [[]]
     with pytest.raises(PlanError):
         plan_slices([1], None, rows_per_output=0)
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda d: d.take("3"), "take limit must be an int >= 0"),
+    (lambda d: d.show(-1), "show limit must be an int >= 0"),
+    (lambda d: d.limit(2.5), "limit must be an int >= 0"),
+    (lambda d: d.random_shuffle(seed="s"), "random_shuffle seed must be an int"),
+    (lambda d: d.randomize_block_order(seed=1.5), "randomize_block_order seed must be an int"),
+    (lambda d: d.iter_batches(batch_size="8"), "batch_size must be a positive int"),
+    (lambda d: d.iter_batches(prefetch_batches=-1), "prefetch_batches must be an int >= 0"),
+    (lambda d: d.iter_batches(local_shuffle_buffer_size=0), "local_shuffle_buffer_size"),
+    (lambda d: d.iter_torch_batches(pin_memory="yes"), "pin_memory must be a bool"),
+    (lambda d: d.take_batch(0), "take_batch batch_size must be a positive int"),
+    (lambda d: d.to_numpy_refs(column=1), "column must be a column name"),
+    (lambda d: d.summary(columns="a"), "summary columns must be a list"),
+    (lambda d: d.rename_columns("a"), "rename_columns takes a dict"),
+])
+def test_consumption_arguments_fail_before_running(call, message) -> None:
+    with pytest.raises(PlanError if "pin_memory" not in message else ValueError, match=message):
+        result = call(items())
+        next(iter(result))  # iterator methods are lazy: their checks run before anything else
