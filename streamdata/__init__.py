@@ -52,6 +52,8 @@ from streamdata.configs import (
     FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SaveMode, SinkMode,
 )
 from streamdata.context_options import ExecutionOptions, ExecutionResources
+from streamdata.dataset_meta import list_stats_summaries
+from streamdata.io.custom_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
 from streamdata.io.datasink import Datasink
 from streamdata.io.datasource import Datasource
 from streamdata.read_refs import from_arrow_refs, from_blocks, from_numpy_refs, from_pandas_refs
@@ -99,5 +101,5 @@ __all__ = [
     "from_blocks", "from_arrow_refs", "from_numpy_refs", "from_pandas_refs", "Schema", "DatasetSummary",
     "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
     "SaveMode", "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
-    "Datasink", "Datasource", "ReadTask",
+    "Datasink", "Datasource", "ReadTask", "list_stats_summaries", "BlockBasedFileDatasink", "RowBasedFileDatasink",
 ]

@@ -84,6 +84,8 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             ``actor_max_tasks_in_flight`` when set (Ray's name). Default None.
         enable_auto_log_stats: log ``stats()`` at INFO level after each execution.
             Default False.
+        enable_stats_summary_collection: keep the stats of every finished execution for
+            ``sd.list_stats_summaries()``. Default False.
     """
 
     target_max_block_size: int = 128 * 1024 * 1024
@@ -105,6 +107,7 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
     log_internal_stack_trace: bool = False
     max_tasks_in_flight_per_actor: int | None = None
     enable_auto_log_stats: bool = False
+    enable_stats_summary_collection: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     _lock: ClassVar[threading.Lock] = threading.Lock()

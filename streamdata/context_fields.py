@@ -26,8 +26,9 @@ group                     why it has no effect here
 ``progress``              Ray's progress-bar renderers and metrics export (``enable_progress_bars``
                           switches streamdata's bars)
 ``connectors``            per-connector retry configs (Lance, Iceberg, Delta) and S3 helpers
-``stats``                 Ray's stats collection and logging hooks (``verbose_stats_logs`` and
-                          ``enable_auto_log_stats`` are honoured)
+``stats``                 Ray's stats collection and logging hooks (``verbose_stats_logs``,
+                          ``enable_auto_log_stats`` and ``enable_stats_summary_collection``
+                          are honoured)
 ========================  =====================================================================
 
 Example:
@@ -127,7 +128,6 @@ ACCEPTED_FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("s3_try_create_dir", False, "connectors"),
     ("accurate_map_phase_timing", False, "stats"),
     ("per_stage_map_timing", False, "stats"),
-    ("enable_stats_summary_collection", False, "stats"),
     ("dataset_logger_id", None, "stats"),
     ("issue_detectors_config", None, "stats"),
     ("custom_execution_callback_classes", [], "stats"),

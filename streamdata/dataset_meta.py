@@ -152,4 +152,20 @@ class MetaMixin:
         return cls(plan)  # type: ignore[call-arg]
 
 
-__all__ = ["MetaMixin"]
+def list_stats_summaries() -> list[Any]:
+    """The stats of the executions that finished while
+    ``DataContext.enable_stats_summary_collection`` was on, oldest first.
+
+    Example:
+        >>> import streamdata as sd
+        >>> ctx = sd.DataContext.get_current()
+        >>> ctx.enable_stats_summary_collection = True
+        >>> _ = sd.range(3).map(lambda r: r).take_all()
+        >>> ctx.enable_stats_summary_collection = False
+        >>> len(sd.list_stats_summaries()) >= 1
+        True
+    """
+    return execution.finished_stats()
+
+
+__all__ = ["MetaMixin", "list_stats_summaries"]

@@ -73,6 +73,8 @@ class WriteMixin:
         if ray_remote_args is not None and not isinstance(ray_remote_args, dict):
             raise PlanError(f"ray_remote_args must be a dict, got {ray_remote_args!r}")
         remote = remote_args(None, None, None, {**(ray_remote_args or {}), **(more or {})})
+        if min_rows is None:  # a sink may ask for it (Ray's Datasink.min_rows_per_write)
+            min_rows = getattr(datasink, "min_rows_per_write", None)
         node = Write(inputs=(self._plan.root,), datasink=datasink, concurrency=concurrency,
                      ray_remote_args=remote, min_rows_per_write=min_rows)
         execution.write(LogicalPlan(node), record=self._stats)

@@ -323,3 +323,44 @@ def test_to_dask_and_missing_libraries() -> None:
         except ImportError:
             with pytest.raises(ImportError, match=f"pip install {package}"):
                 call()
+
+
+class _CsvBlocks(sd.BlockBasedFileDatasink):
+    def write_block_to_file(self, block, file):
+        file.write(",".join(map(str, block["id"].to_pylist())).encode())
+
+
+class _RowNames:
+    def get_filename_for_row(self, row, write_uuid, task_index, block_index, row_index):
+        return f"row-{row['id']}.txt"
+
+
+class _OneRow(sd.RowBasedFileDatasink):
+    def write_row_to_file(self, row, file):
+        file.write(str(row["id"] * 10).encode())
+
+
+def test_custom_block_and_row_file_sinks(tmp_path) -> None:
+    blocks = tmp_path / "blocks"
+    sd.range(10, override_num_blocks=5).write_datasink(
+        _CsvBlocks(str(blocks), min_rows_per_file=4, file_format="csv"))
+    texts = [(blocks / f).read_text() for f in sorted(os.listdir(blocks))]
+    values = sorted(int(v) for t in texts for v in t.split(","))
+    assert values == list(range(10)) and all(f.endswith(".csv") for f in os.listdir(blocks))
+    assert sum(len(t.split(",")) >= 4 for t in texts) >= len(texts) - 1
+    rows = tmp_path / "rows"
+    sd.range(3).write_datasink(_OneRow(str(rows), filename_provider=_RowNames()))
+    assert {f: (rows / f).read_text() for f in os.listdir(rows)} == {
+        "row-0.txt": "0", "row-1.txt": "10", "row-2.txt": "20"}
+
+
+def test_list_stats_summaries_collects_when_enabled() -> None:
+    ctx = DataContext.get_current()
+    before = len(sd.list_stats_summaries())
+    ctx.enable_stats_summary_collection = True
+    try:
+        sd.range(5).map(lambda r: r).take_all()
+    finally:
+        ctx.enable_stats_summary_collection = False
+    sd.range(5).map(lambda r: r).take_all()
+    assert len(sd.list_stats_summaries()) == before + 1

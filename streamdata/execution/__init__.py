@@ -38,7 +38,8 @@ from __future__ import annotations
 from streamdata.exec.interfaces import RefBundle
 from streamdata.execution.compile import PhysicalPlan, cluster_info, compile, optimize
 from streamdata.execution.run import (
-    Execution, RunResult, StatsRecord, ensure_runtime, get_tables, iterate, iter_tables, run,
+    Execution, RunResult, StatsRecord, ensure_runtime, finished_stats, get_tables, iterate,
+    iter_tables, run,
 )
 from streamdata.execution.refs import (
     bundles_from_refs, bundles_from_tables, converted_refs, fetch, is_object_ref,
@@ -51,6 +52,6 @@ from streamdata.execution.write import write
 __all__ = [
     "bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref",
     "Execution", "RefBundle", "PhysicalPlan", "RunResult", "SplitCoordinator", "SplitSource", "StatsRecord",
-    "cluster_info", "compile", "ensure_runtime", "get_tables", "iter_tables", "iterate",
+    "cluster_info", "compile", "finished_stats", "ensure_runtime", "get_tables", "iter_tables", "iterate",
     "optimize", "run", "shutdown_split", "slice_at_indices", "start_streaming_split", "write",
 ]

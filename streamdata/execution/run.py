@@ -35,6 +35,13 @@ from streamdata.plan.logical import LogicalPlan
 
 
 _logger = logging.getLogger("streamdata.execution")
+#: stats of the finished executions (``DataContext.enable_stats_summary_collection``)
+_FINISHED: list[ExecutionStats] = []
+
+
+def finished_stats() -> list[ExecutionStats]:
+    """The stats of every execution that finished while collection was on, oldest first."""
+    return list(_FINISHED)
 
 
 class StatsRecord:
@@ -126,6 +133,8 @@ def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
             record.last = execution.stats()
         if finished and ctx.enable_auto_log_stats:
             _logger.info("%s", execution.stats().summary())
+        if finished and ctx.enable_stats_summary_collection:
+            _FINISHED.append(execution.stats())
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,5 +188,5 @@ def _short_name(logical_plan: LogicalPlan) -> str:
     return logical_plan.root.name.split("(")[0][:40] or "dataset"
 
 
-__all__ = ["Execution", "RunResult", "StatsRecord", "ensure_runtime", "get_tables", "iter_tables",
+__all__ = ["Execution", "RunResult", "StatsRecord", "ensure_runtime", "finished_stats", "get_tables", "iter_tables",
            "iterate", "run", "start"]
