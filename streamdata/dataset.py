@@ -25,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
@@ -36,6 +35,9 @@ from streamdata.dataset_args import (
     column_list, compute_strategy, named_options, normalize_batch_format, remote_args, udf_fields,
 )
 from streamdata.dataset_columns import ColumnsMixin
+from streamdata.dataset_display import check_seed as _check_seed
+from streamdata.dataset_display import describe as _describe
+from streamdata.dataset_display import validate_join_schemas as _validate_join_schemas
 from streamdata.dataset_interop import InteropMixin
 from streamdata.dataset_meta import MetaMixin
 from streamdata.dataset_consume import ConsumeMixin
@@ -46,7 +48,7 @@ from streamdata.expressions import Expr
 from streamdata.grouped import GroupedData
 from streamdata.plan.logical import (
     JOIN_TYPES, Aggregate, Filter, FlatMap, InputData, Join, Limit, LogicalNode, LogicalPlan,
-    MapBatches, MapRows, Project, RandomizeBlockOrder, RandomSample, RandomShuffle, Repartition,
+    MapBatches, MapRows, Mix, Project, RandomizeBlockOrder, RandomSample, RandomShuffle, Repartition,
     Sort, Union, WithColumn, Zip,
 )
 
@@ -410,6 +412,38 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
             raise PlanError(f"zip takes a Dataset, got {type(other).__name__}")
         return self._with(Zip(inputs=(self._plan.root, other._plan.root)))
 
+    def mix(self, *other: "Dataset", weights: Sequence[float] | None = None,
+            stopping_condition: Any = "stop_on_longest_drop") -> "Dataset":
+        """This dataset's blocks interleaved with ``other``'s so that the rows follow
+        ``weights`` (one per dataset, this one first; default equal). Each block comes
+        from one dataset: the one furthest behind its share. ``stopping_condition``
+        (:class:`~streamdata.configs.MixStoppingCondition`): ``STOP_ON_LONGEST_DROP`` (an
+        exhausted dataset drops out) or ``STOP_ON_SHORTEST`` (stop with the first one).
+
+        Example:
+            >>> import streamdata as sd
+            >>> a = sd.from_items([{"x": i} for i in range(4)], override_num_blocks=4)
+            >>> b = sd.from_items([{"x": 10 + i} for i in range(4)], override_num_blocks=4)
+            >>> [r["x"] for r in a.mix(b, weights=[1, 1]).take_all()]
+            [0, 10, 1, 11, 2, 12, 3, 13]
+        """
+        from streamdata.configs import MixStoppingCondition
+        if not other:
+            raise PlanError("mix needs at least one other Dataset")
+        for o in other:
+            if not isinstance(o, Dataset):
+                raise PlanError(f"mix takes Datasets, got {type(o).__name__}")
+        try:
+            cond = MixStoppingCondition(getattr(stopping_condition, "value", stopping_condition))
+        except ValueError:
+            raise PlanError(f"mix stopping_condition must be a MixStoppingCondition, got "
+                            f"{stopping_condition!r}") from None
+        if weights is not None and not isinstance(weights, (list, tuple)):
+            raise PlanError(f"mix weights must be a list of numbers, got {weights!r}")
+        return self._with(Mix(inputs=(self._plan.root, *(o._plan.root for o in other)),
+                              weights=tuple(weights or ()),
+                              stop_on_shortest=cond is MixStoppingCondition.STOP_ON_SHORTEST))
+
     def join(self, ds: "Dataset", join_type: str = "inner", num_partitions: int | None = None,
              on: str | Sequence[str] = ("id",), right_on: str | Sequence[str] | None = None,
              left_suffix: str | None = None, right_suffix: str | None = None, *,
@@ -532,55 +566,6 @@ class MaterializedDataset(Dataset):
 
     def materialize(self) -> "MaterializedDataset":
         return self
-
-
-def _check_seed(what: str, seed: Any) -> None:
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
-        raise PlanError(f"{what} seed must be an int or None, got {seed!r}")
-
-
-def _validate_join_schemas(left: Dataset, right: Dataset, lkeys: Sequence[str],
-                           rkeys: Sequence[str]) -> None:
-    """``join(validate_schemas=True)``: key columns on both sides, with the same types."""
-    from streamdata.errors import SchemaError
-    ls, rs = left.schema(), right.schema()
-    if ls is None or rs is None:
-        return
-    for lk, rk in zip(lkeys, rkeys):
-        if lk not in ls.names:
-            raise ColumnNotFoundError(lk, ls.names)
-        if rk not in rs.names:
-            raise ColumnNotFoundError(rk, rs.names)
-        lt, rt = ls.field(lk).type, rs.field(rk).type
-        if lt != rt:
-            raise SchemaError(f"join(validate_schemas=True): key {lk!r} is {lt} on the left but "
-                              f"{rk!r} is {rt} on the right")
-
-
-def _describe(ds: Dataset, *, html_mode: bool) -> str:
-    """``Dataset(plan, schema)`` without running anything heavy."""
-    kind = type(ds).__name__
-    try:
-        schema = ds._plan.schema()
-    except Exception:  # noqa: BLE001 - display never fails
-        schema = None
-    count = None
-    try:
-        count = ds._plan.num_rows(cheap=True)
-    except Exception:  # noqa: BLE001
-        pass
-    cols = "unknown (runs the plan)" if schema is None else \
-        "{" + ", ".join(f"{f.name}: {f.type}" for f in schema) + "}"
-    rows = "?" if count is None else str(count)
-    if not html_mode:
-        plan = "\n".join("   " + line for line in ds._plan.explain().splitlines())
-        return f"{kind}(num_rows={rows}, schema={cols})\n{plan}"
-    plan = html.escape(ds._plan.explain())
-    fields = "".join(f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(str(f.type))}</td></tr>"
-                     for f in (schema or []))
-    table = (f"<table><tr><th>column</th><th>type</th></tr>{fields}</table>" if schema is not None
-             else f"<p>schema: {html.escape(cols)}</p>")
-    return (f"<div><b>{kind}</b> (num_rows={rows})<pre>{plan}</pre>{table}</div>")
 
 
 __all__ = ["Dataset", "MaterializedDataset"]

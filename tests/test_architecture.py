@@ -31,7 +31,7 @@ BASE = frozenset({
 #: the Dataset facade and the execution layer above plan
 FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api",
                     "streamdata.dataset_columns", "streamdata.dataset_meta", "streamdata.dataset_interop",
-                    "streamdata.iterator_extras", "streamdata.read_refs"})
+                    "streamdata.iterator_extras", "streamdata.read_refs", "streamdata.dataset_display"})
 EXECUTION = frozenset({"streamdata.execution"})
 
 #: (rule, importer, imported) or ("cycle", first module of the cycle, "") or ("lines", module, "")

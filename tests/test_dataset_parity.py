@@ -364,3 +364,16 @@ def test_list_stats_summaries_collects_when_enabled() -> None:
         ctx.enable_stats_summary_collection = False
     sd.range(5).map(lambda r: r).take_all()
     assert len(sd.list_stats_summaries()) == before + 1
+
+
+def test_mix_interleaves_by_weight_and_stops_as_asked() -> None:
+    a = sd.from_items([{"x": i} for i in range(6)], override_num_blocks=6)
+    b = sd.from_items([{"x": 100 + i} for i in range(2)], override_num_blocks=2)
+    out = [r["x"] for r in a.mix(b, weights=[2, 1]).take_all()]
+    assert out == [0, 100, 1, 2, 101, 3, 4, 5]  # b drops out once exhausted
+    short = a.mix(b, stopping_condition=sd.MixStoppingCondition.STOP_ON_SHORTEST).take_all()
+    assert [r["x"] for r in short] == [0, 100, 1, 101, 2]
+    with pytest.raises(ValueError, match="mix weights must be 2 positive numbers"):
+        a.mix(b, weights=[1, -1])
+    with pytest.raises(ValueError, match="stopping_condition"):
+        a.mix(b, stopping_condition="never")

@@ -339,3 +339,12 @@ def test_consumption_arguments_fail_before_running(call, message) -> None:
     with pytest.raises(PlanError if "pin_memory" not in message else ValueError, match=message):
         result = call(items())
         next(iter(result))  # iterator methods are lazy: their checks run before anything else
+
+
+def test_mix_picks_the_input_furthest_behind() -> None:
+    from streamdata.exec.operators.mix import pick_input
+    assert pick_input([0, 0, 0], [0.5, 0.25, 0.25], [True, True, True]) == 0
+    assert pick_input([2, 0, 0], [0.5, 0.25, 0.25], [True, True, True]) == 1
+    assert pick_input([2, 1, 0], [0.5, 0.25, 0.25], [True, True, False]) == 0  # ties: lowest
+    assert pick_input([2, 0, 0], [0.5, 0.25, 0.25], [True, True, False]) == 1
+    assert pick_input([1], [1.0], [False]) is None

@@ -177,7 +177,7 @@ _FACADE = ("streamdata/dataset.py", "streamdata/dataset_args.py", "streamdata/da
            "streamdata/dataset_write.py", "streamdata/dataset_split.py", "streamdata/grouped.py",
            "streamdata/iterator.py", "streamdata/read_api.py", "streamdata/dataset_columns.py",
            "streamdata/dataset_meta.py", "streamdata/dataset_interop.py",
-           "streamdata/iterator_extras.py", "streamdata/read_refs.py")
+           "streamdata/iterator_extras.py", "streamdata/read_refs.py", "streamdata/dataset_display.py")
 _FACADE_MODULES = {p[:-3].replace("/", ".") for p in _FACADE}
 
 
