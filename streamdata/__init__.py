@@ -56,6 +56,7 @@ from streamdata.dataset_meta import list_stats_summaries
 from streamdata.io.custom_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
 from streamdata.io.datasink import Datasink
 from streamdata.io.datasource import Datasource
+from streamdata.preprocessor import Preprocessor
 from streamdata.read_refs import from_arrow_refs, from_blocks, from_numpy_refs, from_pandas_refs
 from streamdata.read_task import ReadTask
 from streamdata.schema import Schema
@@ -102,4 +103,5 @@ __all__ = [
     "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
     "SaveMode", "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
     "Datasink", "Datasource", "ReadTask", "list_stats_summaries", "BlockBasedFileDatasink", "RowBasedFileDatasink",
+    "Preprocessor",
 ]

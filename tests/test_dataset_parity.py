@@ -377,3 +377,33 @@ def test_mix_interleaves_by_weight_and_stops_as_asked() -> None:
         a.mix(b, weights=[1, -1])
     with pytest.raises(ValueError, match="stopping_condition"):
         a.mix(b, stopping_condition="never")
+
+
+class _Scale(sd.Preprocessor):
+    def __init__(self, column):
+        super().__init__()
+        self.columns = [column]
+
+    def _fit(self, ds):
+        self.stats_ = {"max": ds.max(self.columns[0])}
+        return self
+
+    def _transform_numpy(self, batch):
+        batch[self.columns[0]] = batch[self.columns[0]] / self.stats_["max"]
+        return batch
+
+
+def test_preprocessor_fit_transform_and_batches() -> None:
+    from streamdata.preprocessor import PreprocessorNotFittedException
+    prep = _Scale("id")
+    assert prep.fit_status() is sd.Preprocessor.FitStatus.NOT_FITTED
+    with pytest.raises(PreprocessorNotFittedException, match="fit"):
+        prep.transform(sd.range(3))
+    out = prep.fit_transform(sd.range(5))
+    assert [r["id"] for r in out.take_all()] == [0.0, 0.25, 0.5, 0.75, 1.0]
+    assert prep.fit_status() is sd.Preprocessor.FitStatus.FITTED and prep.has_stats()
+    again = sd.Preprocessor.deserialize(prep.serialize())
+    assert again.transform_batch(pd.DataFrame({"id": [2]}))["id"].tolist() == [0.5]
+    assert again.get_input_columns() == ["id"] == again.get_output_columns()
+    with pytest.raises(TypeError, match="transform_batch takes"):
+        again.transform_batch([1, 2])
