@@ -48,17 +48,11 @@ from streamdata.expressions import col, lit
 from streamdata.grouped import GroupedData
 from streamdata.iterator import DataIterator
 from streamdata.plan.logical import ActorPoolStrategy, TaskPoolStrategy
-from streamdata.configs import (
-    FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SaveMode, SinkMode,
-)
+from streamdata.configs import FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SinkMode
 from streamdata.context_options import ExecutionOptions, ExecutionResources
 from streamdata.dataset_meta import list_stats_summaries
-from streamdata.io.custom_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
-from streamdata.io.datasink import Datasink
-from streamdata.io.datasource import Datasource
 from streamdata.preprocessor import Preprocessor
 from streamdata.read_refs import from_arrow_refs, from_blocks, from_numpy_refs, from_pandas_refs
-from streamdata.read_task import ReadTask
 from streamdata.schema import Schema
 from streamdata.summary import DatasetSummary
 from streamdata.read_api import (
@@ -77,6 +71,17 @@ from streamdata.read_api import (
     read_parquet,
     read_text,
 )
+from streamdata.read_connectors import (  # noqa: E402 - connectors (issue 13)
+    from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
+    read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos, read_webdataset,
+    read_zarr,
+)
+from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink  # noqa: E402
+from streamdata.io.save_mode import SaveMode  # noqa: E402
+from streamdata.block_metadata import BlockMetadata  # noqa: E402
+from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
+from streamdata.io.datasource import Datasource  # noqa: E402
+from streamdata.read_task import ReadTask  # noqa: E402
 
 #: Ray Data's older names of the context and the iterator
 DatasetContext = DataContext
@@ -101,7 +106,11 @@ __all__ = [
     "read_datasource", "range", "range_tensor", "from_items", "from_pandas", "from_arrow", "from_numpy",
     "from_blocks", "from_arrow_refs", "from_numpy_refs", "from_pandas_refs", "Schema", "DatasetSummary",
     "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
-    "SaveMode", "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
-    "Datasink", "Datasource", "ReadTask", "list_stats_summaries", "BlockBasedFileDatasink", "RowBasedFileDatasink",
-    "Preprocessor",
+    "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
+    "list_stats_summaries", "Preprocessor",
+    # connectors (Ray Data's names)
+    "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
+    "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch", "from_dask",
+    "from_daft", "from_spark", "Datasource", "Datasink", "ReadTask", "BlockMetadata", "WriteResult", "read_orc",
+    "SaveMode", "BlockBasedFileDatasink", "RowBasedFileDatasink",
 ]

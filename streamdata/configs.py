@@ -1,10 +1,11 @@
-"""Small public configuration types of Ray Data: :class:`SaveMode`, :class:`RandomSeedConfig`,
-:class:`FileShuffleConfig`, :class:`MixStoppingCondition`, :class:`SinkMode`.
+"""Small public configuration types of Ray Data: :class:`RandomSeedConfig`,
+:class:`FileShuffleConfig`, :class:`MixStoppingCondition`, :class:`SinkMode` (``SaveMode``
+lives with the sinks, :mod:`streamdata.io.save_mode`).
 
 A base module (imports nothing of streamdata but errors).
 
 Example:
-    >>> SaveMode("overwrite") is SaveMode.OVERWRITE
+    >>> SinkMode("append") is SinkMode.APPEND
     True
     >>> RandomSeedConfig.create_seed_config(7).seed
     7
@@ -18,22 +19,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamdata.errors import PlanError
-
-
-class SaveMode(str, enum.Enum):
-    """What a write does when its destination already holds data.
-
-    ``APPEND`` adds files, ``OVERWRITE`` replaces what is there, ``IGNORE`` writes nothing,
-    ``ERROR`` raises; ``CREATE``/``UPSERT`` are table-format modes (Iceberg, Delta).
-    Anywhere a ``mode=`` is taken the string (``"append"``) works too.
-    """
-
-    CREATE = "create"
-    APPEND = "append"
-    OVERWRITE = "overwrite"
-    IGNORE = "ignore"
-    ERROR = "error"
-    UPSERT = "upsert"
 
 
 class SinkMode(str, enum.Enum):
@@ -109,4 +94,4 @@ class FileShuffleConfig:
         _check_seed("FileShuffleConfig", self.seed)
 
 
-__all__ = ["FileShuffleConfig", "MixStoppingCondition", "RandomSeedConfig", "SaveMode", "SinkMode"]
+__all__ = ["FileShuffleConfig", "MixStoppingCondition", "RandomSeedConfig", "SinkMode"]

@@ -1,6 +1,7 @@
 """A Dataset handed to other systems: ObjectRefs of its blocks (``to_arrow_refs``,
-``to_pandas_refs``, ``to_numpy_refs``), Dask, TensorFlow, JAX, and the converters that
-need a Ray cluster (Mars, Spark via RayDP, random access actors), which raise saying so.
+``to_pandas_refs``, ``to_numpy_refs``), Modin, TensorFlow, JAX, and the converters that
+need a Ray cluster (Mars, random access actors), which raise saying so (Dask, Daft and
+Spark are in :mod:`streamdata.write_connectors`).
 
 :class:`InteropMixin` is part of :class:`~streamdata.dataset.Dataset`. Optional libraries
 are imported when called; a missing one raises ImportError naming the package to install.
@@ -87,41 +88,15 @@ class InteropMixin:
         return execution.converted_refs(self._bundles(), "numpy", column)
 
     # ------------------------------------------------------------------ dataframes
-    def to_dask(self, meta: Any = None, verify_meta: bool = True) -> Any:
-        """A Dask DataFrame with one partition per block (each fetched when Dask needs it).
-
-        Example:
-            >>> import streamdata as sd
-            >>> int(sd.range(5).to_dask()["id"].sum().compute())
-            10
-        """
-        dd = _require("dask.dataframe", "dask[dataframe]", "to_dask")
-        dask = _require("dask", "dask", "to_dask")
-        refs = self.to_pandas_refs()
-        if meta is None:
-            schema = self.schema()
-            meta = (schema.base_schema.empty_table().to_pandas() if schema is not None
-                    else execution.fetch(refs[:1])[0].iloc[:0])
-        parts = [dask.delayed(_fetch_one)(ref) for ref in refs]
-        return dd.from_delayed(parts, meta=meta, verify_meta=verify_meta)
-
+    # (to_dask, to_daft, to_spark: streamdata.write_connectors)
     def to_modin(self) -> Any:
         """A Modin DataFrame of every row."""
         mpd = _require("modin.pandas", "modin", "to_modin")
         return mpd.DataFrame(self.to_pandas())
 
-    def to_daft(self) -> Any:
-        """A Daft DataFrame of every row."""
-        daft = _require("daft", "daft", "to_daft")
-        return daft.from_arrow(self.to_arrow())
-
     def to_mars(self) -> Any:
         """Mars DataFrames live on a Mars-on-Ray cluster."""
         raise _ray_only("to_mars", "Mars on Ray")
-
-    def to_spark(self, spark: Any) -> Any:
-        """Spark DataFrames from Ray datasets go through RayDP."""
-        raise _ray_only("to_spark", "RayDP (Spark on Ray)")
 
     def to_random_access_dataset(self, key: str, num_workers: int | None = None) -> Any:
         """Random access by key is served by a pool of Ray actors across a cluster."""
@@ -167,10 +142,6 @@ class InteropMixin:
             local_shuffle_buffer_size=local_shuffle_buffer_size,
             local_shuffle_seed=local_shuffle_seed, feature_type_spec=feature_type_spec,
             label_type_spec=label_type_spec, additional_type_spec=additional_type_spec)
-
-
-def _fetch_one(ref: Any) -> Any:
-    return execution.fetch([ref])[0]
 
 
 __all__ = ["InteropMixin"]

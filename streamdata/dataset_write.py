@@ -5,7 +5,8 @@ one ``Write`` node and hands the plan to :func:`streamdata.execution.write`, whi
 runs it and drives the datasink's commit protocol.
 
 May import: base modules, :mod:`streamdata.plan` (node types),
-:mod:`streamdata.execution`, and the io sinks (lazily, by format).
+:mod:`streamdata.execution`, :mod:`streamdata.dataset_args`, :mod:`streamdata.write_connectors` (the connectors' write
+methods), and the io sinks (lazily, by format).
 
 Example:
     >>> import os, tempfile
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from streamdata import execution
 from streamdata.dataset_args import remote_args
 from streamdata.errors import PlanError
+from streamdata import write_connectors as _connectors
 from streamdata.plan.logical import LogicalPlan, Write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -120,7 +122,7 @@ class WriteMixin:
         """Write Parquet files under ``path`` (one or more per write task).
 
         ``mode``: ``"append"`` (default), ``"overwrite"``, ``"error"`` or ``"ignore"`` (or a
-        :class:`~streamdata.configs.SaveMode`). ``min_rows_per_file``: each write task gets at
+        :class:`~streamdata.io.save_mode.SaveMode`). ``min_rows_per_file``: each write task gets at
         least that many rows (so files have them, but the last); ``max_rows_per_file``
         starts a new file after that many; ``partition_cols``: Hive directories
         ``col=value/``; ``filename_provider``: names the files; ``arrow_parquet_args``
@@ -201,6 +203,18 @@ class WriteMixin:
                                       num_rows_per_file=num_rows_per_file,
                                       ray_remote_args=ray_remote_args, concurrency=concurrency))
 
+    # ------------------------------------------------------------------ connectors (streamdata/write_connectors.py)
+    write_sql = _connectors.write_sql
+    write_lance = _connectors.write_lance
+    write_iceberg = _connectors.write_iceberg
+    write_delta = _connectors.write_delta
+    write_tfrecords = _connectors.write_tfrecords
+    write_webdataset = _connectors.write_webdataset
+    write_images = _connectors.write_images
+    to_dask = _connectors.to_dask
+    to_daft = _connectors.to_daft
+    to_spark = _connectors.to_spark
+
 
 #: pandas ``to_json`` options that describe JSON lines (what the sink writes anyway)
 _PANDAS_JSON_DEFAULTS = {"orient": "records", "lines": True}
@@ -225,7 +239,7 @@ def _json_args_fn(fn: Any) -> Any:
 
 
 def _mode(mode: Any, kind: str) -> str:
-    from streamdata.configs import SaveMode
+    from streamdata.io.save_mode import SaveMode
     if isinstance(mode, SaveMode):
         mode = mode.value
     if mode not in ("append", "overwrite", "error", "ignore"):
@@ -243,6 +257,7 @@ def _min_rows(kind: str, common: dict[str, Any]) -> int | None:
     if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
         raise PlanError(f"write_{kind} min_rows_per_file must be a positive int, got {value!r}")
     return value
+
 
 
 def _make_file_sink(kind: str, path: str, *, filesystem: Any, mode: str,

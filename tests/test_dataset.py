@@ -198,7 +198,6 @@ def test_consumption_methods(ordered, capsys) -> None:
 
 
 def test_iteration(ordered) -> None:
-    pytest.importorskip("streamdata.iterator")
     ds = rng(10, blocks=3)
     assert [r["id"] for r in ds.iter_rows()] == list(range(10))
     sizes = [len(b["id"]) for b in ds.iter_batches(batch_size=4)]
@@ -237,7 +236,6 @@ def test_splits(ordered) -> None:
 
 
 def test_streaming_split_consumes_one_execution() -> None:
-    pytest.importorskip("streamdata.iterator")
     its = rng(40, blocks=8).streaming_split(2, equal=True)
     got: list[list[int]] = [[], []]
 

@@ -327,7 +327,7 @@ def test_to_dask_and_missing_libraries() -> None:
 
 class _CsvBlocks(sd.BlockBasedFileDatasink):
     def write_block_to_file(self, block, file):
-        file.write(",".join(map(str, block["id"].to_pylist())).encode())
+        file.write(",".join(map(str, block.to_arrow()["id"].to_pylist())).encode())
 
 
 class _RowNames:

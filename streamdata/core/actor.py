@@ -19,6 +19,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
+from streamdata.core import context
 from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
     PickledCallable,
@@ -76,15 +77,15 @@ class ActorClass:
         return ActorClass(self._cls, {**self._options, **options}, self._pickled)
 
     def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
-        from streamdata.core.api import _client, get_actor
         opts = self._options
         name = opts.get("name")
+        client = context.current_client()
         if name and opts.get("get_if_exists"):
             try:
-                return get_actor(name)
+                info = client.call("get_actor", name, None)
+                return ActorHandle(info["actor_id"], info["class_name"], info["methods"])
             except ValueError:
                 pass
-        client = _client()
         fn_id, fn_bytes = self._pickled.get()
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         actor_id = client.new_id()
@@ -147,8 +148,7 @@ class ActorMethod:
         raise TypeError(f"actor methods cannot be called directly; use .{self._name}.remote(...)")
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
-        from streamdata.core.api import _client
-        client = _client()
+        client = context.current_client()
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         handle = self._handle
         spec = {

@@ -10,15 +10,15 @@ are retried (``max_task_retries``) or fail with ``ActorDiedError``.
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from streamdata.core import protocol as msgs
+from streamdata.core.events import KillWorker, Send
 from streamdata.core.serialization import dumps_exception
-from streamdata.core.tasks import TaskRecord
+from streamdata.core.host import StateHost
+from streamdata.core.tasks import TaskRecord, WorkerState
 from streamdata.errors import ActorDiedError, TaskCancelledError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.core.processes import WorkerProcess
-    from streamdata.core.runtime import Runtime
 
 
 class ActorRecord:
@@ -30,7 +30,7 @@ class ActorRecord:
         self.spec = spec
         self.name: str | None = spec.get("actor_name")
         self.state = "pending"
-        self.worker: WorkerProcess | None = None
+        self.worker: WorkerState | None = None
         self.pool: Any = None
         self.grant: Any = None
         self.queue: deque[TaskRecord] = deque()
@@ -47,7 +47,7 @@ class ActorRecord:
 
 
 class ActorManager:
-    def __init__(self, rt: "Runtime") -> None:
+    def __init__(self, rt: StateHost) -> None:
         self.rt = rt
         self.actors: dict[str, ActorRecord] = {}
         self.named: dict[str, str] = {}
@@ -105,13 +105,12 @@ class ActorManager:
         if spec["fn_id"] not in worker.known_functions:
             fn_bytes = rt.functions[spec["fn_id"]]
             worker.known_functions.add(spec["fn_id"])
-        worker.send(("actor_init", actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
-                     rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
-                     spec.get("max_concurrency", 1), spec.get("is_async", False)))
-        if rt.num_task_workers < max(1, int(rt.num_cpus)):
-            rt._spawn_task_worker()
+        rt.emit(Send(worker.worker_id, msgs.ActorInit(actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
+                                   rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
+                                   spec.get("max_concurrency", 1), spec.get("is_async", False))))
+        rt.refill_task_workers()
 
-    def on_ready(self, actor_id: str, worker: "WorkerProcess") -> None:
+    def on_ready(self, actor_id: str, worker: WorkerState) -> None:
         actor = self.actors.get(actor_id)
         if actor is None or actor.worker is not worker:
             return
@@ -127,7 +126,7 @@ class ActorManager:
         worker = actor.worker
         self._die(actor, f"its constructor raised:\n{tb}")
         if worker is not None:
-            worker.kill()
+            self.rt.emit(KillWorker(worker.worker_id))
 
     # ---- calls
     def enqueue_call(self, task: TaskRecord) -> None:
@@ -155,8 +154,9 @@ class ActorManager:
                 continue
             task.worker = actor.worker
             actor.inflight[task.task_id] = task
-            actor.worker.send(("call", task.task_id, task.method, None, task.args, rt.dep_locations(task),
-                               task.return_ids, None, actor.grant.gpu_ids, task.name))
+            rt.emit(Send(actor.worker.worker_id, msgs.TaskSpec(
+                task.task_id, task.method, None, task.args, rt.dep_locations(task), task.return_ids, None,
+                actor.grant.gpu_ids, task.name, True)))
 
     def on_call_done(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         actor = self.actors.get(task.actor_id or "")
@@ -171,7 +171,7 @@ class ActorManager:
             if force:
                 raise ValueError("force=True is not supported for actor tasks (as in Ray); "
                                  "use sd.kill(actor) instead")
-            actor.worker.send(("cancel", task.task_id))
+            self.rt.emit(Send(actor.worker.worker_id, msgs.Cancel(task.task_id)))
             return
         if actor is not None and task in actor.queue:
             actor.queue.remove(task)
@@ -184,7 +184,7 @@ class ActorManager:
             return
         actor.no_restart = no_restart
         if actor.worker is not None and actor.state in ("starting", "alive"):
-            actor.worker.kill()  # the reader thread sees EOF and calls on_worker_death
+            self.rt.emit(KillWorker(actor.worker.worker_id))  # its death comes back as WorkerDied
         else:
             self._die(actor, "it was killed with sd.kill()")
 
@@ -193,11 +193,11 @@ class ActorManager:
             if actor.creation.pg_id == pg_id and actor.state != "dead":
                 actor.no_restart = True
                 if actor.worker is not None:
-                    actor.worker.kill()
+                    self.rt.emit(KillWorker(actor.worker.worker_id))
                 else:
                     self._die(actor, "its placement group was removed")
 
-    def on_worker_death(self, worker: "WorkerProcess", exit_info: str) -> None:
+    def on_worker_death(self, worker: WorkerState, exit_info: str) -> None:
         actor = self.actors.get(worker.actor_id or "")
         if actor is None or actor.worker is not worker or actor.state == "dead":
             return

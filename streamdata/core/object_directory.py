@@ -5,20 +5,23 @@ location (inline bytes, a shared-memory file, a disk file once spilled, or an
 error). Its count of holders — processes holding ObjectRefs to it, tasks it is an
 argument of, objects that contain it — frees it when it drops to zero. Waiters
 (``get``, ``wait``, tasks waiting for arguments) are called once it is ready.
-Not thread-safe by itself: the runtime calls it under its lock.
+Pure bookkeeping: freeing and spilling are emitted as commands
+(:class:`~streamdata.core.events.FreeObject`, :class:`~streamdata.core.events.SpillObject`)
+that the runtime's loop executes. Not thread-safe by itself.
 """
 
 from __future__ import annotations
 
 from typing import Callable
 
-from streamdata.core.object_store import StoreAccounting, recycle_or_delete, spill_file
+from streamdata.core.events import FreeObject, SpillObject
+from streamdata.core.object_store import StoreAccounting
 from streamdata.core.serialization import dumps_exception
 from streamdata.errors import ObjectFreedError
 
 
 class ObjectEntry:
-    __slots__ = ("state", "location", "refs", "contained", "waiters", "in_shm", "size")
+    __slots__ = ("state", "location", "refs", "contained", "waiters", "in_shm", "size", "spilling")
 
     def __init__(self) -> None:
         self.state = "pending"
@@ -28,19 +31,17 @@ class ObjectEntry:
         self.waiters: list[Callable[[str], None]] = []
         self.in_shm = False
         self.size = 0
-
+        #: a SpillObject command is out for it (accounted as spilled already)
+        self.spilling = False
 
 
 class ObjectDirectory:
     """Every object of the session, with its location, holders and waiters."""
 
-    def __init__(self, accounting: StoreAccounting, shm_dir: str, spill_dir: str) -> None:
+    def __init__(self, accounting: StoreAccounting, emit: Callable[[object], None]) -> None:
         self.objects: dict[str, ObjectEntry] = {}
         self.accounting = accounting
-        self.shm_dir = shm_dir
-        self.spill_dir = spill_dir
-        #: bytes of freed segments kept for reuse (a tenth of the store, at most 1 GiB)
-        self.recycle_limit = min(accounting.capacity // 10, 1 << 30)
+        self.emit = emit
 
     def ensure(self, obj_id: str) -> ObjectEntry:
         entry = self.objects.get(obj_id)
@@ -63,9 +64,9 @@ class ObjectDirectory:
         if entry.location is not None:
             if entry.in_shm:
                 self.accounting.remove(obj_id)
-            elif entry.location[0] == "disk":
+            elif entry.spilling or entry.location[0] == "disk":
                 self.accounting.unspill(entry.size)
-            recycle_or_delete(entry.location, self.shm_dir, self.recycle_limit)
+            self.emit(FreeObject(entry.location))
         for inner in entry.contained:
             self.change_refs(inner, -1)
 
@@ -74,7 +75,7 @@ class ObjectDirectory:
         if entry is None:
             entry = self.objects[obj_id] = ObjectEntry()
         if entry.state == "ready":  # a retried task finished twice: keep the first value
-            recycle_or_delete(location, self.shm_dir, self.recycle_limit)
+            self.emit(FreeObject(location))
             return
         entry.state = "ready"
         entry.location = location
@@ -106,12 +107,31 @@ class ObjectDirectory:
             if entry is None or not entry.in_shm:
                 self.accounting.remove(obj_id)
                 continue
-            try:
-                entry.location = spill_file(entry.location, self.spill_dir)
-            except OSError:
-                return  # the disk is full too: keep it in memory
             entry.in_shm = False
+            entry.spilling = True
             self.accounting.mark_spilled(obj_id)
+            self.emit(SpillObject(obj_id, entry.location))  # type: ignore[arg-type]
+
+    def spilled(self, obj_id: str, location: tuple) -> None:
+        """A spill finished: the object now lives at ``location`` on disk."""
+        entry = self.objects.get(obj_id)
+        if entry is None or not entry.spilling:  # freed meanwhile: drop the disk copy
+            self.emit(FreeObject(location))
+            return
+        entry.spilling = False
+        entry.location = location
+
+    def spill_failed(self, obj_id: str) -> None:
+        """A spill failed (the disk is full too): the object stays in shared memory."""
+        entry = self.objects.get(obj_id)
+        if entry is None or not entry.spilling:
+            return
+        entry.spilling = False
+        entry.in_shm = True
+        acc = self.accounting
+        acc.spilled_bytes -= entry.size
+        acc.spilled_total -= entry.size
+        acc.add(obj_id, entry.size)
 
     def when_ready(self, obj_ids: list[str], callback: Callable[[str], None]) -> list[str]:
         """Call ``callback(id)`` as each pending id becomes ready; returns ids already ready."""

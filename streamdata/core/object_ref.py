@@ -12,7 +12,7 @@ import threading
 from collections import deque
 from typing import Any, Callable
 
-from streamdata.core import serialization
+from streamdata.core import context, serialization
 
 
 class RefTracker:
@@ -114,8 +114,7 @@ class ObjectRef:
 
     def future(self) -> Any:
         """A ``concurrent.futures.Future`` resolved with the value (or the error)."""
-        from streamdata.core import api
-        return api._client().future(self)
+        return context.current_client().future(self)
 
     def __await__(self) -> Any:
         import asyncio

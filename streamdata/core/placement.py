@@ -10,15 +10,14 @@ resources from its bundle (``placement_group_bundle_index``, -1 for any).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from streamdata.core.host import StateHost
 from streamdata.core.resources import Grant, ResourcePool
 from streamdata.core.serialization import dumps_exception, serialize
+from streamdata.core.tasks import TaskRecord
 from streamdata.errors import PlacementGroupError
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.core.runtime import Runtime
-    from streamdata.core.tasks import TaskRecord
 
 STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
@@ -61,7 +60,7 @@ class PlacementGroupRecord:
 
 
 class PlacementGroupManager:
-    def __init__(self, rt: "Runtime") -> None:
+    def __init__(self, rt: StateHost) -> None:
         self.rt = rt
         self.groups: dict[str, PlacementGroupRecord] = {}
         self.pending: list[PlacementGroupRecord] = []
@@ -113,7 +112,7 @@ class PlacementGroupManager:
         else:
             self.rt.directory.set_error(pg.ready_id, (dumps_exception(error), "", "placement_group"))
 
-    def pool_for(self, task: "TaskRecord") -> ResourcePool | None:
+    def pool_for(self, task: TaskRecord) -> ResourcePool | None:
         pg = self.groups.get(task.pg_id or "")
         if pg is None or pg.state == "REMOVED":
             return None

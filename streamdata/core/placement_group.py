@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from streamdata.core import context
 from streamdata.core.object_ref import ObjectRef
 from streamdata.core.placement import validate_bundles
 
@@ -36,9 +37,9 @@ class PlacementGroup:
         return self._ready_ref
 
     def wait(self, timeout_seconds: float = 30) -> bool:
-        from streamdata.core import api
-        ready, _ = api.wait([self.ready()], timeout=timeout_seconds)
-        return bool(ready) and bool(api.get(ready[0]))
+        backend = context.current_backend()
+        ready, _ = backend.wait([self.ready()], 1, timeout_seconds, True)
+        return bool(ready) and bool(backend.get(ready[0], None))
 
     def __reduce__(self) -> tuple:
         return (PlacementGroup, (self.id, self.bundle_specs, self.strategy, None))
@@ -59,28 +60,14 @@ class PlacementGroupSchedulingStrategy:
 def placement_group(bundles: list[dict[str, float]], strategy: str = "PACK", name: str = "",
                     lifetime: Any = None, **_ignored: Any) -> PlacementGroup:
     """Reserve ``bundles`` of resources together."""
-    from streamdata.core.api import _client, _on_ray
     bundles = validate_bundles(bundles, strategy)
-    ray_backend = _on_ray()
-    if ray_backend is not None:
-        return ray_backend.placement_group(bundles, strategy, name)
-    client = _client()
-    pg_id = "pg" + client.new_id()
-    ready_id = client.new_id()
-    pg = PlacementGroup(pg_id, bundles, strategy, ready_id)
-    client.call("pg_create", pg_id, ready_id, bundles, strategy, name)
-    return pg
+    return context.current_backend().placement_group(bundles, strategy, name)
 
 
 def remove_placement_group(pg: PlacementGroup) -> None:
     """Release a placement group; actors in it are killed."""
-    from streamdata.core.api import _client, _on_ray
-    ray_backend = _on_ray()
-    if ray_backend is not None:
-        return ray_backend.remove_placement_group(pg)
-    _client().call("pg_remove", pg.id)
+    context.current_backend().remove_placement_group(pg)
 
 
 def placement_group_table(pg: PlacementGroup) -> dict:
-    from streamdata.core.api import _client
-    return _client().call("pg_table", pg.id)
+    return context.current_backend().placement_group_table(pg)

@@ -10,7 +10,6 @@ without calling ``shutdown()``.
 from __future__ import annotations
 
 import os
-import pickle
 import selectors
 import socket
 import subprocess
@@ -18,6 +17,8 @@ import sys
 import threading
 from multiprocessing.connection import Connection
 from typing import Any
+
+from streamdata.core.protocol import encode
 
 _REAPER = r"""
 import os, shutil, signal, sys
@@ -32,35 +33,23 @@ for d in sys.argv[1:]:
 
 
 class WorkerProcess:
-    """One worker child process and the driver's state about it."""
+    """One worker child process and its connection (what the scheduler knows of it is
+    :class:`~streamdata.core.state.WorkerState`)."""
 
-    __slots__ = ("worker_id", "proc", "conn", "pid", "known_functions", "task", "actor_id",
-                 "blocked", "blocked_grant", "blocking_request", "cancelled_requests", "alive", "send_lock",
-                 "held_refs")
+    __slots__ = ("worker_id", "proc", "conn", "pid", "alive", "send_lock")
 
     def __init__(self, worker_id: str, proc: subprocess.Popen, conn: Connection) -> None:
         self.worker_id = worker_id
         self.proc = proc
         self.conn = conn
         self.pid = proc.pid
-        self.known_functions: set[str] = set()
-        self.task: Any = None
-        self.actor_id: str | None = None
-        self.blocked = False
-        self.blocked_grant: Any = None
-        #: the get/wait request for which this worker lent its CPUs
-        self.blocking_request: int | None = None
-        #: requests the worker stopped waiting for (their late answers are dropped)
-        self.cancelled_requests: set[int] = set()
         self.alive = True
         self.send_lock = threading.Lock()
-        #: net ObjectRefs this process holds per object id (released if it dies)
-        self.held_refs: dict[str, int] = {}
 
-    def send(self, msg: tuple) -> None:
+    def send(self, msg: Any) -> None:
         if not self.alive:
             return
-        data = pickle.dumps(msg, protocol=5)
+        data = encode(msg)
         try:
             with self.send_lock:
                 self.conn.send_bytes(data)

@@ -1,191 +1,203 @@
-"""What the driver and the workers share: the client side of the runtime API.
+"""The wire messages between the driver and its workers, defined once.
 
-Code that calls ``sd.get`` / ``f.remote`` / ``sd.put`` runs either in the driver
-(where :class:`~streamdata.core.runtime.Runtime` is the client) or inside a task
-(where :class:`~streamdata.core.worker.WorkerClient` forwards to the driver).
-Both derive from :class:`ClientBase`, which prepares arguments, allocates ids
-and reads values; subclasses supply the transport (``_submit``,
-``_fetch_locations``, ``_store``, ``_call``).
+Every message is a frozen dataclass. On the worker's Unix socket it travels as
+a pickled tuple ``(tag, *field values)`` (:func:`encode`, :func:`decode`): no
+class lookup or field names on the wire, so it costs what a tuple costs.
+
+Driver → worker: :class:`TaskSpec` (run a task or an actor call),
+:class:`ActorInit`, :class:`Reply`, :class:`Cancel`, :class:`Exit`.
+
+Worker → driver: :class:`Hello`, :class:`RefsDelta`, :class:`TaskDone`,
+:class:`Submit`, :class:`PutObject`, :class:`Request`, :class:`RequestCancel`,
+:class:`ActorReady`, :class:`ActorFailed`.
+
+Example:
+    >>> msg = Cancel("t1")
+    >>> decode(encode(msg)) == msg
+    True
 """
 
 from __future__ import annotations
 
-import concurrent.futures
-import itertools
+import operator
 import pickle
-import threading
-from typing import Any
-
-from streamdata.core.object_ref import ObjectRef
-from streamdata.core.object_store import INLINE_THRESHOLD, read_location
-from streamdata.core.serialization import serialize
-from streamdata.errors import TaskError
-
-_client: "ClientBase | None" = None
-_client_lock = threading.Lock()
+from dataclasses import dataclass, fields
+from typing import Any, Callable
 
 
-def set_client(client: "ClientBase | None") -> None:
-    global _client
-    _client = client
+class Message:
+    """Base of the wire messages: pickles as ``(class, field values)``."""
 
-
-def get_client() -> "ClientBase | None":
-    return _client
-
-
-class Dep:
-    """Stands for a top-level ObjectRef argument; the worker substitutes the value."""
-
-    __slots__ = ("obj_id",)
-
-    def __init__(self, obj_id: str) -> None:
-        self.obj_id = obj_id
+    __slots__ = ()
 
     def __reduce__(self) -> tuple:
-        return (Dep, (self.obj_id,))
+        cls = type(self)
+        getter = _GETTERS.get(cls)
+        if getter is None:
+            getter = _GETTERS[cls] = _values_getter(cls)
+        return (cls, getter(self))
 
 
-def error_from_payload(payload: tuple) -> BaseException:
-    """The exception ``get`` raises for a stored task error."""
-    exc_bytes, tb, name = payload
-    try:
-        cause = pickle.loads(exc_bytes)
-    except Exception as exc:  # the class is not importable here
-        cause = RuntimeError(f"(could not unpickle the remote exception: {exc})")
-    if not tb:  # a system error (actor died, cancelled, worker crashed): raised as is
-        return cause
-    return TaskError.wrap(cause, tb, name)
+#: per message class, a C-level getter of its field values as a tuple
+_GETTERS: dict[type, Callable[[Any], tuple]] = {}
 
 
-class ClientBase:
-    """Id allocation, argument preparation and value reading, common to every process."""
-
-    def __init__(self, id_prefix: str) -> None:
-        self._prefix = id_prefix
-        self._counter = itertools.count(1)
-        self._sent_functions: set[str] = set()
-
-    def new_id(self) -> str:
-        return f"{self._prefix}{next(self._counter):x}"
-
-    # ---- arguments
-    def prepare_args(self, args: tuple, kwargs: dict) -> tuple[bytes, list[str], list[str], list[ObjectRef]]:
-        """Serialize arguments: top-level refs become deps, large values go to the store.
-
-        Returns the argument blob, dependency ids, ids of refs nested inside the
-        arguments, and refs to temporary objects that must outlive the submission.
-        """
-        deps: list[str] = []
-        temps: list[ObjectRef] = []
-
-        def convert(value: Any) -> Any:
-            if type(value) is ObjectRef:
-                deps.append(value.id)
-                return Dep(value.id)
-            return value
-
-        args = tuple(convert(a) for a in args)
-        kwargs = {k: convert(v) for k, v in kwargs.items()}
-        sobj = serialize((args, kwargs))
-        if sobj.total_bytes > INLINE_THRESHOLD:
-            # pass large arguments through the object store, as Ray does
-            def offload(value: Any) -> Any:
-                if type(value) is Dep:
-                    return value
-                if serialize_size(value) > INLINE_THRESHOLD:
-                    ref = self.put(value)
-                    temps.append(ref)
-                    deps.append(ref.id)
-                    return Dep(ref.id)
-                return value
-
-            args = tuple(offload(a) for a in args)
-            kwargs = {k: offload(v) for k, v in kwargs.items()}
-            sobj = serialize((args, kwargs))
-        return sobj.to_bytes(), deps, sobj.contained_ids, temps
-
-    def function_bytes(self, fn_id: str, fn_bytes: bytes) -> bytes | None:
-        """The pickled function, or None when this client already sent it."""
-        if fn_id in self._sent_functions:
-            return None
-        self._sent_functions.add(fn_id)
-        return fn_bytes
-
-    # ---- the API
-    def submit(self, spec: dict, num_returns: int) -> list[ObjectRef]:
-        return_ids = [self.new_id() for _ in range(num_returns)]
-        refs = [ObjectRef(i) for i in return_ids]
-        spec["return_ids"] = return_ids
-        self._submit(spec)
-        return refs
-
-    def put(self, value: Any) -> ObjectRef:
-        if isinstance(value, ObjectRef):
-            raise TypeError("put() of an ObjectRef is not allowed; pass the ref itself")
-        obj_id = self.new_id()
-        ref = ObjectRef(obj_id)
-        self._store(obj_id, value)
-        return ref
-
-    def get_values(self, ids: list[str], timeout: float | None) -> list[Any]:
-        locations = self._fetch_locations(ids, timeout)
-        out = []
-        for obj_id, location in zip(ids, locations):
-            out.append(self.read(obj_id, location))
-        return out
-
-    def read(self, obj_id: str, location: tuple) -> Any:
-        for _ in range(5):
-            if location[0] == "error":
-                raise error_from_payload(location[1])
-            try:
-                return read_location(location)
-            except FileNotFoundError:  # spilled or restored meanwhile
-                location = self._fetch_locations([obj_id], None)[0]
-        return read_location(location)
-
-    def future(self, ref: ObjectRef) -> concurrent.futures.Future:
-        fut: concurrent.futures.Future = concurrent.futures.Future()
-
-        def resolve() -> None:
-            try:
-                fut.set_result(self.get_values([ref.id], None)[0])
-            except BaseException as exc:  # noqa: BLE001
-                fut.set_exception(exc)
-
-        threading.Thread(target=resolve, daemon=True, name="streamdata-future").start()
-        return fut
-
-    def call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
-        return self._call(op, *args, timeout=timeout)
-
-    def get_gpu_ids(self) -> list[int]:
-        return []
-
-    # ---- transport, supplied by subclasses
-    def _submit(self, spec: dict) -> None:
-        raise NotImplementedError
-
-    def _fetch_locations(self, ids: list[str], timeout: float | None) -> list:
-        raise NotImplementedError
-
-    def _store(self, obj_id: str, value: Any) -> None:
-        raise NotImplementedError
-
-    def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
-        raise NotImplementedError
+def _values_getter(cls: type) -> Callable[[Any], tuple]:
+    names = [f.name for f in fields(cls)]
+    if not names:
+        return lambda _msg: ()
+    if len(names) == 1:
+        one = operator.attrgetter(names[0])
+        return lambda msg: (one(msg),)
+    return operator.attrgetter(*names)
 
 
-def serialize_size(value: Any) -> int:
-    """Approximate serialized size without copying data."""
-    import sys
-    np = sys.modules.get("numpy")
-    if np is not None and isinstance(value, np.ndarray):
-        return value.nbytes
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return len(value)
-    pa = sys.modules.get("pyarrow")
-    if pa is not None and isinstance(value, (pa.Table, pa.RecordBatch)):
-        return value.nbytes
-    return serialize(value).total_bytes
+# --------------------------------------------------------------------- driver → worker
+@dataclass(frozen=True, slots=True)
+class TaskSpec(Message):
+    """Run one task (``target`` is a function id) or actor call (``target`` is a method name).
+
+    ``fn_bytes`` is the pickled function the first time this worker gets it, else
+    None. ``deps`` pairs each top-level ObjectRef argument with its location.
+    """
+
+    task_id: str
+    target: str
+    fn_bytes: bytes | None
+    args: bytes
+    deps: list
+    return_ids: list
+    env: dict | None
+    gpu_ids: list
+    name: str
+    is_call: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActorInit(Message):
+    """Construct the actor this worker now hosts."""
+
+    actor_id: str
+    fn_id: str
+    fn_bytes: bytes | None
+    args: bytes
+    deps: list
+    env: dict | None
+    gpu_ids: list
+    name: str
+    max_concurrency: int
+    is_async: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Reply(Message):
+    """The answer to a :class:`Request` (``ok`` False: ``value`` is the exception)."""
+
+    req_id: int
+    ok: bool
+    value: Any
+
+
+@dataclass(frozen=True, slots=True)
+class Cancel(Message):
+    """Cancel a task of this worker (answered early if not started, interrupted if running)."""
+
+    task_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exit(Message):
+    """Leave at once (the driver shuts down)."""
+
+
+# --------------------------------------------------------------------- worker → driver
+@dataclass(frozen=True, slots=True)
+class Hello(Message):
+    """A worker started."""
+
+    worker_id: str
+    pid: int
+
+
+@dataclass(frozen=True, slots=True)
+class RefsDelta(Message):
+    """ObjectRefs the sending process gained (+1) or dropped (-1): ``[(delta, id), ...]``."""
+
+    deltas: list
+
+
+@dataclass(frozen=True, slots=True)
+class TaskDone(Message):
+    """A task or call finished: ``outputs`` ``[(id, location, contained), ...]`` or ``error``."""
+
+    task_id: str
+    outputs: list | None
+    error: tuple | None
+
+
+@dataclass(frozen=True, slots=True)
+class Submit(Message):
+    """A task, actor or actor call submitted from inside a task (the submission dict)."""
+
+    spec: dict
+
+
+@dataclass(frozen=True, slots=True)
+class PutObject(Message):
+    """An object the sender stored (``sd.put``) at ``location``."""
+
+    obj_id: str
+    location: tuple
+    contained: list
+
+
+@dataclass(frozen=True, slots=True)
+class Request(Message):
+    """Ask the driver for ``op`` (``get``, ``wait``, ``cancel``, ...); answered by a :class:`Reply`."""
+
+    req_id: int
+    op: str
+    args: tuple
+
+
+@dataclass(frozen=True, slots=True)
+class RequestCancel(Message):
+    """The worker stopped waiting for request ``req_id`` (a timeout)."""
+
+    req_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ActorReady(Message):
+    """The actor's constructor returned."""
+
+    actor_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class ActorFailed(Message):
+    """The actor's constructor raised (``payload`` as a task error)."""
+
+    actor_id: str
+    payload: tuple
+
+
+#: every message class, by its wire tag
+MESSAGES: tuple[type, ...] = (TaskSpec, ActorInit, Reply, Cancel, Exit, Hello, RefsDelta, TaskDone, Submit,
+                              PutObject, Request, RequestCancel, ActorReady, ActorFailed)
+_TAGS: dict[type, int] = {cls: tag for tag, cls in enumerate(MESSAGES)}
+
+
+def encode(msg: Message) -> bytes:
+    """The bytes of ``msg`` on the wire: a pickled ``(tag, *field values)``."""
+    cls = type(msg)
+    getter = _GETTERS.get(cls)
+    if getter is None:
+        getter = _GETTERS[cls] = _values_getter(cls)
+    return pickle.dumps((_TAGS[cls], *getter(msg)), protocol=5)
+
+
+def decode(data: bytes) -> Message:
+    """The message :func:`encode` wrote."""
+    tag, *values = pickle.loads(data)
+    return MESSAGES[tag](*values)

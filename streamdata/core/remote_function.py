@@ -6,6 +6,7 @@ import hashlib
 import threading
 from typing import Any, Callable
 
+from streamdata.core import context
 from streamdata.core.resources import normalize_demand
 from streamdata.core.serialization import dumps_function
 
@@ -127,8 +128,7 @@ class RemoteFunction:
         return RemoteFunction(self._fn, {**self._options, **options}, self._pickled)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
-        from streamdata.core.api import _client
-        client = _client()
+        client = context.current_client()
         fn_id, fn_bytes = self._pickled.get()
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         opts = self._options

@@ -1,20 +1,19 @@
 """The operations clients ask of the driver: ``get``, ``wait``, ``cancel``, ...
 
-Each handler runs in the driver under the runtime's lock and answers through
-``reply(value)`` or ``fail(error)``, at once or later (``get`` and ``wait`` answer
-when objects become ready). The driver's own API calls and workers' requests go
-through the same handlers (``Runtime._call`` and ``Runtime._handle_request``).
+Each handler runs inside :meth:`RuntimeState.handle <streamdata.core.state.RuntimeState.handle>`
+and answers through ``reply(value)`` or ``fail(error)``, at once or later (``get``
+and ``wait`` answer when objects become ready). The driver's own API calls and
+workers' requests go through the same handlers (a ``Request`` message).
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.core.runtime import Runtime
+from streamdata.core.host import StateHost
 
 
-def op_get(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], timeout: float | None = None) -> None:
+def op_get(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], timeout: float | None = None) -> None:
     remaining = set(ids)
 
     def on_ready(obj_id: str) -> None:
@@ -31,7 +30,7 @@ def op_get(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], timeout
         reply([rt.directory.location_of(i) for i in ids])
 
 
-def op_wait(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
+def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
             timeout: float | None) -> None:
     directory = rt.directory
     ready: set[str] = set(directory.ready_ids(ids))
@@ -56,44 +55,44 @@ def op_wait(rt: Runtime, reply: Callable, fail: Callable, ids: list[str], num_re
         rt.add_timer(timeout, finish)
 
 
-def op_store_stats(rt: Runtime, reply: Callable, fail: Callable) -> None:
+def op_store_stats(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply(rt.directory.stats())
 
 
-def op_available_resources(rt: Runtime, reply: Callable, fail: Callable) -> None:
+def op_available_resources(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply({k: v for k, v in rt.node.available.items() if v > 1e-9 or k in ("CPU",)})
 
 
-def op_cluster_resources(rt: Runtime, reply: Callable, fail: Callable) -> None:
+def op_cluster_resources(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply(dict(rt.node.total))
 
 
-def op_cancel(rt: Runtime, reply: Callable, fail: Callable, obj_id: str, force: bool) -> None:
+def op_cancel(rt: StateHost, reply: Callable, fail: Callable, obj_id: str, force: bool) -> None:
     rt.cancel_task_of(obj_id, force)
     reply(None)
 
 
-def op_kill(rt: Runtime, reply: Callable, fail: Callable, actor_id: str, no_restart: bool) -> None:
+def op_kill(rt: StateHost, reply: Callable, fail: Callable, actor_id: str, no_restart: bool) -> None:
     rt.actors.kill(actor_id, no_restart)
     reply(None)
 
 
-def op_get_actor(rt: Runtime, reply: Callable, fail: Callable, name: str, namespace: str | None) -> None:
+def op_get_actor(rt: StateHost, reply: Callable, fail: Callable, name: str, namespace: str | None) -> None:
     reply(rt.actors.lookup(name))
 
 
-def op_pg_create(rt: Runtime, reply: Callable, fail: Callable, pg_id: str, ready_id: str,
+def op_pg_create(rt: StateHost, reply: Callable, fail: Callable, pg_id: str, ready_id: str,
                  bundles: list[dict], strategy: str, name: str) -> None:
     rt.placement.create(pg_id, ready_id, bundles, strategy, name)
     reply(None)
 
 
-def op_pg_remove(rt: Runtime, reply: Callable, fail: Callable, pg_id: str) -> None:
+def op_pg_remove(rt: StateHost, reply: Callable, fail: Callable, pg_id: str) -> None:
     rt.placement.remove(pg_id)
     reply(None)
 
 
-def op_pg_table(rt: Runtime, reply: Callable, fail: Callable, pg_id: str) -> None:
+def op_pg_table(rt: StateHost, reply: Callable, fail: Callable, pg_id: str) -> None:
     reply(rt.placement.table(pg_id))
 
 

@@ -1,9 +1,11 @@
-"""The driver's record of one task or actor call, built from the spec a client sent."""
+"""The driver's records: one task or actor call (built from the spec a client sent), one worker."""
 
 from __future__ import annotations
 
 import pickle
 from typing import Any
+
+from streamdata.core.resources import Grant
 
 
 class TaskRecord:
@@ -62,3 +64,28 @@ class TaskRecord:
 
     def __repr__(self) -> str:
         return f"TaskRecord({self.kind} {self.name} {self.task_id})"
+
+
+class WorkerState:
+    """What the scheduler knows of one worker process (the process itself is the loop's)."""
+
+    __slots__ = ("worker_id", "known_functions", "task", "actor_id", "blocked", "blocked_grant",
+                 "blocking_request", "cancelled_requests", "alive", "held_refs")
+
+    def __init__(self, worker_id: str) -> None:
+        self.worker_id = worker_id
+        self.known_functions: set[str] = set()
+        self.task: TaskRecord | None = None
+        self.actor_id: str | None = None
+        self.blocked = False
+        self.blocked_grant: Grant | None = None
+        #: the get/wait request for which this worker lent its CPUs
+        self.blocking_request: int | None = None
+        #: requests the worker stopped waiting for (their late answers are dropped)
+        self.cancelled_requests: set[int] = set()
+        self.alive = True
+        #: net ObjectRefs this process holds per object id (released if it dies)
+        self.held_refs: dict[str, int] = {}
+
+    def __repr__(self) -> str:
+        return f"WorkerState({self.worker_id})"

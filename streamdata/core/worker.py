@@ -25,7 +25,9 @@ from multiprocessing.connection import Connection
 from typing import Any
 
 from streamdata.core import object_ref as object_ref_mod
-from streamdata.core import protocol
+from streamdata.core import client as client_mod
+from streamdata.core import context
+from streamdata.core import protocol as msgs
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
 from streamdata.errors import GetTimeoutError, TaskCancelledError
@@ -37,7 +39,7 @@ class TaskContext(threading.local):
     actor_id: str | None = None
 
 
-class WorkerClient(protocol.ClientBase):
+class WorkerClient(client_mod.ClientBase):
     """The runtime API as seen from inside a worker: requests to the driver."""
 
     def __init__(self, conn: Connection, worker_id: str, shm_dir: str, spill_dir: str) -> None:
@@ -53,30 +55,30 @@ class WorkerClient(protocol.ClientBase):
         object_ref_mod.tracker.on_pending = None
 
     # ---- transport
-    def send(self, msg: tuple) -> None:
-        data = pickle.dumps(msg, protocol=5)
+    def send(self, msg: msgs.Message) -> None:
+        data = msgs.encode(msg)
         with self._send_lock:
             refs = object_ref_mod.tracker.drain()
             if refs:
-                self.conn.send_bytes(pickle.dumps(("refs", refs), protocol=5))
+                self.conn.send_bytes(msgs.encode(msgs.RefsDelta(refs)))
             self.conn.send_bytes(data)
 
     def flush_refs(self) -> None:
         with self._send_lock:
             refs = object_ref_mod.tracker.drain()
             if refs:
-                self.conn.send_bytes(pickle.dumps(("refs", refs), protocol=5))
+                self.conn.send_bytes(msgs.encode(msgs.RefsDelta(refs)))
 
     def request(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         req_id = next(self._req_ids)
         fut: concurrent.futures.Future = concurrent.futures.Future()
         self._replies[req_id] = fut
-        self.send(("req", req_id, op, args))
+        self.send(msgs.Request(req_id, op, args))
         try:
             ok, value = fut.result(timeout)
         except concurrent.futures.TimeoutError:
             self._replies.pop(req_id, None)
-            self.send(("req_cancel", req_id))
+            self.send(msgs.RequestCancel(req_id))
             raise GetTimeoutError(f"{op} timed out after {timeout} s") from None
         if not ok:
             raise value
@@ -89,14 +91,14 @@ class WorkerClient(protocol.ClientBase):
 
     # ---- ClientBase hooks
     def _submit(self, spec: dict) -> None:
-        self.send(("submit", spec))
+        self.send(msgs.Submit(spec))
 
     def _fetch_locations(self, ids: list[str], timeout: float | None) -> list:
         return self.request("get", ids, timeout=timeout)
 
     def _store(self, obj_id: str, value: Any) -> None:
         location, contained = put_value(obj_id, value, self.shm_dir, self.spill_dir)
-        self.send(("put", obj_id, location, contained))
+        self.send(msgs.PutObject(obj_id, location, contained))
 
     def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         return self.request(op, *args, timeout=timeout)
@@ -127,17 +129,17 @@ class Worker:
         client = self.client
         try:
             while True:
-                msg = pickle.loads(self.conn.recv_bytes())
-                kind = msg[0]
-                if kind == "reply":
-                    client.on_reply(msg[1], msg[2], msg[3])
-                elif kind == "cancel":
-                    self.cancel(msg[1])
-                elif kind == "exit":
+                msg = msgs.decode(self.conn.recv_bytes())
+                kind = type(msg)
+                if kind is msgs.Reply:
+                    client.on_reply(msg.req_id, msg.ok, msg.value)
+                elif kind is msgs.Cancel:
+                    self.cancel(msg.task_id)
+                elif kind is msgs.Exit:
                     break
-                elif kind == "call" and self.loop is not None:
+                elif kind is msgs.TaskSpec and msg.is_call and self.loop is not None:
                     self.loop.call_soon_threadsafe(self._schedule_async_call, msg)
-                elif kind == "call" and self.pool is not None:
+                elif kind is msgs.TaskSpec and msg.is_call and self.pool is not None:
                     self.pool.submit(self.run, msg)
                 else:
                     self.main_queue.put(msg)
@@ -158,7 +160,7 @@ class Worker:
             assert self.loop is not None
             self.loop.call_soon_threadsafe(async_task.cancel)
         elif ident is None:
-            self.client.send(("done", task_id, None, _cancelled_payload(task_id)))
+            self.client.send(msgs.TaskDone(task_id, None, _cancelled_payload(task_id)))
         elif ident == threading.main_thread().ident:
             self.cancel_requested.add(task_id)
             os.kill(os.getpid(), signal.SIGUSR2)  # interrupts a sleep in the main thread
@@ -188,10 +190,10 @@ class Worker:
     def main_loop(self) -> None:
         while True:
             msg = self.main_queue.get()
-            kind = msg[0]
-            if kind in ("task", "call"):
+            kind = type(msg)
+            if kind is msgs.TaskSpec:
                 self.run(msg)
-            elif kind == "actor_init":
+            elif kind is msgs.ActorInit:
                 self.init_actor(msg)
                 if self.loop is not None:
                     self.run_async_loop()
@@ -226,13 +228,15 @@ class Worker:
             values[dep_id] = _read_with_retry(self.client, dep_id, location)
         args, kwargs = deserialize(args_blob)
         if values:
-            args = tuple(values[a.obj_id] if type(a) is protocol.Dep else a for a in args)
-            kwargs = {k: (values[v.obj_id] if type(v) is protocol.Dep else v) for k, v in kwargs.items()}
+            args = tuple(values[a.obj_id] if type(a) is client_mod.Dep else a for a in args)
+            kwargs = {k: (values[v.obj_id] if type(v) is client_mod.Dep else v) for k, v in kwargs.items()}
         return args, kwargs
 
-    def run(self, msg: tuple) -> None:
+    def run(self, spec: msgs.TaskSpec) -> None:
         """Run a task or an actor call and report its result."""
-        _, task_id, target, fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = msg
+        task_id, target, fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = (
+            spec.task_id, spec.target, spec.fn_bytes, spec.args, spec.deps, spec.return_ids, spec.env,
+            spec.gpu_ids, spec.name)
         load_error: BaseException | None = None
         try:  # load first: the function's bytes come with the first task only
             fn = getattr(self.actor, target) if self.actor_id is not None else self.load_function(target, fn_bytes)
@@ -273,17 +277,19 @@ class Worker:
         for obj_id, value in zip(return_ids, values):
             location, contained = put_value(obj_id, value, self.client.shm_dir, self.client.spill_dir)
             outputs.append((obj_id, location, contained))
-        self.client.send(("done", task_id, outputs, None))
+        self.client.send(msgs.TaskDone(task_id, outputs, None))
         del values, result
 
     def report_error(self, task_id: str, exc: BaseException, name: str) -> None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         payload = (dumps_exception(exc), tb, name)
-        self.client.send(("done", task_id, None, payload))
+        self.client.send(msgs.TaskDone(task_id, None, payload))
 
     # ---- actors
-    def init_actor(self, msg: tuple) -> None:
-        _, actor_id, cls_id, cls_bytes, args_blob, deps, env, gpu_ids, name, max_concurrency, is_async = msg
+    def init_actor(self, msg: msgs.ActorInit) -> None:
+        actor_id, cls_id, cls_bytes, args_blob, deps, env, gpu_ids, name, max_concurrency, is_async = (
+            msg.actor_id, msg.fn_id, msg.fn_bytes, msg.args, msg.deps, msg.env, msg.gpu_ids, msg.name,
+            msg.max_concurrency, msg.is_async)
         ctx = self.client.context
         ctx.gpu_ids = gpu_ids
         ctx.actor_id = actor_id
@@ -299,10 +305,10 @@ class Worker:
                 self.async_sem = asyncio.Semaphore(max_concurrency)
             elif max_concurrency > 1:
                 self.pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="actor")
-            self.client.send(("actor_ready", actor_id, os.getpid()))
+            self.client.send(msgs.ActorReady(actor_id))
         except BaseException as exc:  # noqa: BLE001
             tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
-            self.client.send(("actor_failed", actor_id, (dumps_exception(exc), tb, name)))
+            self.client.send(msgs.ActorFailed(actor_id, (dumps_exception(exc), tb, name)))
 
     def run_async_loop(self) -> None:
         loop = self.loop
@@ -314,18 +320,19 @@ class Worker:
                     msg = self.main_queue.get_nowait()
                 except queue.Empty:
                     return
-                if msg[0] == "call":
+                if type(msg) is msgs.TaskSpec:
                     self._schedule_async_call(msg)
 
         loop.call_soon(drain_main_queue)
         loop.run_forever()
 
-    def _schedule_async_call(self, msg: tuple) -> None:
+    def _schedule_async_call(self, msg: msgs.TaskSpec) -> None:
         assert self.loop is not None
         self.loop.create_task(self._run_async_call(msg))
 
-    async def _run_async_call(self, msg: tuple) -> None:
-        _, task_id, method, _fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = msg
+    async def _run_async_call(self, spec: msgs.TaskSpec) -> None:
+        task_id, method, args_blob, deps, return_ids, name = (
+            spec.task_id, spec.target, spec.args, spec.deps, spec.return_ids, spec.name)
         assert self.async_sem is not None
         if not self._claim(task_id, None, asyncio.current_task()):
             return
@@ -341,7 +348,7 @@ class Worker:
                     result = await result
             self.report_result(task_id, return_ids, result, name)
         except asyncio.CancelledError:
-            self.client.send(("done", task_id, None, _cancelled_payload(task_id)))
+            self.client.send(msgs.TaskDone(task_id, None, _cancelled_payload(task_id)))
         except BaseException as exc:  # noqa: BLE001
             self.report_error(task_id, exc, name)
         finally:
@@ -406,8 +413,8 @@ def main() -> None:
     conn = Connection(fd)
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
-    protocol.set_client(worker.client)
-    conn.send_bytes(pickle.dumps(("hello", worker_id, os.getpid()), protocol=5))
+    context.set_client(worker.client)
+    conn.send_bytes(msgs.encode(msgs.Hello(worker_id, os.getpid())))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
     _preload()
     worker.main_loop()

@@ -25,7 +25,7 @@ from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.plan.cluster import ClusterInfo
 from streamdata.plan.logical import LogicalPlan
 from streamdata.plan.optimizer import optimize as _optimize
-from streamdata.plan.planner import plan as _lower
+from streamdata.plan.lowering import lower as _lower
 from streamdata.plan.rules.base import OptimizerContext
 
 
@@ -108,7 +108,7 @@ def compile(logical_plan: LogicalPlan, ctx: DataContext | None = None,  # noqa: 
 
 
 def _lower_plan(optimized: LogicalPlan, ctx: DataContext, cluster: ClusterInfo) -> PhysicalOperator:
-    """The one call into the lowering (the planner)."""
+    """The one call into the lowering."""
     return _lower(optimized, ctx, cluster=cluster)
 
 

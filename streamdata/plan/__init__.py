@@ -7,8 +7,7 @@ Owns:
   ``map_nodes``, ``streaming_nodes``, ``all_to_all_nodes``);
 * the optimizer — ordered, pure rules (:mod:`streamdata.plan.optimizer`,
   :mod:`streamdata.plan.rules`);
-* the lowering — node → physical operator, by ``isinstance`` (:mod:`streamdata.plan.lowering`;
-  :mod:`streamdata.plan.planner` is its old name);
+* the lowering — node → physical operator, by ``isinstance`` (:mod:`streamdata.plan.lowering`);
 * :class:`~streamdata.plan.cluster.ClusterInfo` — what a plan is compiled for.
 
 May import: :mod:`streamdata.exec` (operators and specs it builds), the base types

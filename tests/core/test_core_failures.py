@@ -107,7 +107,8 @@ def test_pool_recovers_after_crashes(runtime, tmp_path) -> None:
 
 def test_idle_worker_killed(runtime) -> None:
     with runtime.lock:
-        victim = runtime.idle[0].pid if runtime.idle else None
+        idle = [runtime.workers[w.worker_id] for w in runtime.state.idle if w.worker_id in runtime.workers]
+        victim = idle[0].pid if idle else None
     if victim is None:
         pytest.skip("no idle worker")
     os.kill(victim, signal.SIGKILL)

@@ -92,9 +92,10 @@ def test_function_is_shipped_once_per_worker(runtime) -> None:
     sd.get([marker.remote() for _ in range(6)])
     fn_id = marker._pickled.get()[0]
     with runtime.lock:
-        assert fn_id in runtime.functions
-        shipped = [w for w in runtime.workers.values() if fn_id in w.known_functions]
-    assert 1 <= len(shipped) <= len(runtime.workers)
+        assert fn_id in runtime.state.functions
+        shipped = [w for w in runtime.state.workers.values() if fn_id in w.known_functions]
+        num_workers = len(runtime.state.workers)
+    assert 1 <= len(shipped) <= num_workers
 
 
 # --------------------------------------------------------------------------- options

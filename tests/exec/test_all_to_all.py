@@ -251,7 +251,7 @@ def test_user_error_in_map_groups_keeps_its_type(rt) -> None:
 
 
 def test_map_groups_with_a_callable_class_in_an_actor_pool(rt) -> None:
-    executor = pytest.importorskip("streamdata.exec.executor")
+    import streamdata.exec.executor as executor
     t = data(1500, seed=8)
 
     class Summarize:

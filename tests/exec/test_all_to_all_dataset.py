@@ -8,7 +8,6 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 
-pytest.importorskip("streamdata.plan.planner", reason="the planner has not landed yet")
 
 from streamdata import read_api as rd
 from streamdata.aggregate import (

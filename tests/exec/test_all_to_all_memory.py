@@ -14,7 +14,6 @@ import threading
 import numpy as np
 import psutil
 import pyarrow as pa
-import pytest
 
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import RefBundle
@@ -24,9 +23,9 @@ from streamdata.block_metadata import BlockMetadata
 from streamdata.read_task import ReadTask
 from streamdata.plan import logical as L
 
-executor_mod = pytest.importorskip("streamdata.exec.executor")
-map_mod = pytest.importorskip("streamdata.exec.operators.task_pool_map")
-transformer_mod = pytest.importorskip("streamdata.exec.operators.map_transformer")
+import streamdata.exec.executor as executor_mod
+import streamdata.exec.operators.task_pool_map as map_mod
+import streamdata.exec.operators.map_transformer as transformer_mod
 
 STORE = 48 << 20
 BLOCK_ROWS = (4 << 20) // 32  # 4 MiB: four float64 columns

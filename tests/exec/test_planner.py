@@ -22,7 +22,7 @@ from streamdata.expressions import col
 from streamdata.io.datasink import Datasink
 from streamdata.io.memory import RangeDatasource
 from streamdata.plan import logical as L
-from streamdata.plan.planner import map_stages, plan
+from streamdata.plan.lowering import lower as plan, map_stages
 
 RUNTIME_INIT = {"num_cpus": 2}
 

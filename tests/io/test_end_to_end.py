@@ -10,7 +10,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-pytest.importorskip("streamdata.plan.planner", reason="the planner has not landed yet")
 
 from streamdata import read_api as rd  # noqa: E402
 from streamdata.core import api as rt  # noqa: E402

@@ -11,7 +11,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-rt = pytest.importorskip("streamdata.core.api")
+import streamdata.core.api as rt
 
 from streamdata.errors import DataSourceError, WorkerCrashedError  # noqa: E402
 from streamdata.io.csv import CSVDatasource  # noqa: E402

@@ -17,7 +17,7 @@ from streamdata.io.memory import RangeDatasource
 from streamdata.plan import logical as L
 from streamdata.plan.cluster import ClusterInfo
 from streamdata.plan.lowering import lower
-from streamdata.plan.planner import plan
+from streamdata.plan.lowering import lower as plan
 
 
 class CountingRange(RangeDatasource):

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamdata.core.backend import Backend
 from streamdata.errors import GetTimeoutError
 
 
-class RayBackend:
+class RayBackend(Backend):
     """Ray Core behind streamdata's runtime API."""
+
+    name = "ray"
 
     def __init__(self, ray_module: Any) -> None:
         self.ray = ray_module
@@ -92,6 +95,10 @@ class RayBackend:
     def remove_placement_group(self, pg: Any) -> None:
         from ray.util import remove_placement_group
         remove_placement_group(pg)
+
+    def placement_group_table(self, pg: Any) -> dict:
+        from ray.util import placement_group_table
+        return placement_group_table(pg)
 
     def is_ref(self, value: Any) -> bool:
         return isinstance(value, self.ray.ObjectRef)

@@ -1,0 +1,139 @@
+"""The runtime API on the embedded runtime: this driver's runtime, or the driver's from a worker.
+
+Example:
+    >>> from streamdata.core.backends.local import LocalBackend
+    >>> LocalBackend.name
+    'local'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from streamdata.core.actor import ActorClass, ActorHandle
+from streamdata.core.backend import Backend
+from streamdata.core.client import ClientBase
+from streamdata.core.object_ref import ObjectRef
+from streamdata.core.placement_group import PlacementGroup
+from streamdata.core.remote_function import RemoteFunction
+from streamdata.errors import GetTimeoutError
+
+
+class LocalBackend(Backend):
+    """Ray Core's API on the embedded runtime, through this process's client."""
+
+    name = "local"
+
+    def __init__(self, client: ClientBase) -> None:
+        self.client = client
+
+    def remote(self, *args: Any, **options: Any) -> Any:
+        return self.make_remote(*args, **options)
+
+    @staticmethod
+    def make_remote(*args: Any, **options: Any) -> Any:
+        """A ``RemoteFunction`` or ``ActorClass`` (bound to no runtime until ``.remote()``)."""
+        def make(target: Any) -> Any:
+            if isinstance(target, type):
+                return ActorClass(target, options)
+            if callable(target):
+                return RemoteFunction(target, options)
+            raise TypeError(f"@remote applies to functions and classes, not {type(target).__name__}")
+
+        if len(args) == 1 and not options and callable(args[0]):
+            return make(args[0])
+        if args:
+            raise TypeError("use @remote or @remote(option=value, ...)")
+        return make
+
+    def get(self, refs: Any, timeout: float | None) -> Any:
+        ref_list, single = _as_ref_list(refs, "get()")
+        if timeout is not None and timeout < 0:
+            raise ValueError("timeout must be >= 0 or None")
+        try:
+            values = self.client.get_values([r.id for r in ref_list], timeout)
+        except GetTimeoutError:
+            raise GetTimeoutError(f"get() timed out after {timeout} s waiting for {len(ref_list)} object(s)") from None
+        return values[0] if single else values
+
+    def put(self, value: Any) -> ObjectRef:
+        return self.client.put(value)
+
+    def wait(self, refs: Any, num_returns: int, timeout: float | None,
+             fetch_local: bool) -> tuple[list, list]:
+        ref_list, single = _as_ref_list(refs, "wait()")
+        if single:
+            raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef")
+        if len(set(r.id for r in ref_list)) != len(ref_list):
+            raise ValueError("wait() got duplicate ObjectRefs")
+        if not ref_list:
+            return [], []
+        if not 0 <= num_returns <= len(ref_list):
+            raise ValueError(f"num_returns={num_returns} must be between 0 and len(refs)={len(ref_list)}")
+        if num_returns == 0:
+            return [], list(ref_list)
+        ready_ids = self.client.call("wait", [r.id for r in ref_list], num_returns, timeout)
+        ready = [r for r in ref_list if r.id in ready_ids]
+        if len(ready) > num_returns:
+            ready = ready[:num_returns]
+        chosen = {r.id for r in ready}
+        return ready, [r for r in ref_list if r.id not in chosen]
+
+    def cancel(self, ref: Any, force: bool, recursive: bool) -> None:
+        if not isinstance(ref, ObjectRef):
+            raise TypeError(f"cancel() expects an ObjectRef, got {type(ref).__name__}")
+        self.client.call("cancel", ref.id, force)
+
+    def kill(self, actor: Any, no_restart: bool) -> None:
+        if not isinstance(actor, ActorHandle):
+            raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
+        self.client.call("kill", actor._actor_id, no_restart)
+
+    def get_actor(self, name: str, namespace: str | None) -> ActorHandle:
+        info = self.client.call("get_actor", name, namespace)
+        return ActorHandle(info["actor_id"], info["class_name"], info["methods"])
+
+    def available_resources(self) -> dict[str, float]:
+        return self.client.call("available_resources")
+
+    def cluster_resources(self) -> dict[str, float]:
+        return self.client.call("cluster_resources")
+
+    def get_gpu_ids(self) -> list:
+        return self.client.get_gpu_ids()
+
+    def object_store_stats(self) -> dict[str, int]:
+        return self.client.call("store_stats")
+
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str, name: str) -> PlacementGroup:
+        client = self.client
+        pg_id = "pg" + client.new_id()
+        ready_id = client.new_id()
+        pg = PlacementGroup(pg_id, bundles, strategy, ready_id)
+        client.call("pg_create", pg_id, ready_id, bundles, strategy, name)
+        return pg
+
+    def remove_placement_group(self, pg: Any) -> None:
+        self.client.call("pg_remove", pg.id)
+
+    def placement_group_table(self, pg: Any) -> dict:
+        return self.client.call("pg_table", pg.id)
+
+    def is_ref(self, value: Any) -> bool:
+        return isinstance(value, ObjectRef)
+
+    def shutdown(self) -> None:
+        shutdown = getattr(self.client, "shutdown", None)
+        if shutdown is not None:
+            shutdown()
+
+
+def _as_ref_list(refs: Any, what: str) -> tuple[list[ObjectRef], bool]:
+    if isinstance(refs, ObjectRef):
+        return [refs], True
+    if isinstance(refs, (list, tuple)):
+        bad = [r for r in refs if not isinstance(r, ObjectRef)]
+        if bad:
+            raise TypeError(f"{what} expects ObjectRefs; got {type(bad[0]).__name__}")
+        return list(refs), False
+    raise TypeError(f"{what} expects an ObjectRef or a list of ObjectRefs, got {type(refs).__name__}")
