@@ -52,7 +52,9 @@ from streamdata.configs import FileShuffleConfig, MixStoppingCondition, RandomSe
 from streamdata.context_options import ExecutionOptions, ExecutionResources
 from streamdata.dataset_meta import list_stats_summaries
 from streamdata.preprocessor import Preprocessor
-from streamdata.read_refs import from_arrow_refs, from_blocks, from_numpy_refs, from_pandas_refs
+from streamdata.read_refs import (
+    from_arrow_refs, from_blocks, from_mars, from_modin, from_numpy_refs, from_pandas_refs, from_tf,
+)
 from streamdata.schema import Schema
 from streamdata.summary import DatasetSummary
 from streamdata.read_api import (
@@ -107,7 +109,7 @@ __all__ = [
     "from_blocks", "from_arrow_refs", "from_numpy_refs", "from_pandas_refs", "Schema", "DatasetSummary",
     "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
     "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
-    "list_stats_summaries", "Preprocessor",
+    "list_stats_summaries", "Preprocessor", "from_modin", "from_mars", "from_tf",
     # connectors (Ray Data's names)
     "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
     "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch", "from_dask",

@@ -97,4 +97,36 @@ def from_numpy_refs(ndarrays: Any) -> "MaterializedDataset":
     return _dataset(execution.bundles_from_refs(_refs(ndarrays, "from_numpy_refs"), "numpy"))
 
 
-__all__ = ["from_arrow_refs", "from_blocks", "from_numpy_refs", "from_pandas_refs"]
+def from_modin(df: Any) -> "MaterializedDataset":
+    """A dataset of a Modin DataFrame (its partitions gathered as pandas; needs modin)."""
+    try:
+        import modin.pandas as mpd
+    except ImportError as exc:
+        raise ImportError("from_modin needs modin: pip install modin") from exc
+    if not isinstance(df, mpd.DataFrame):
+        raise PlanError(f"from_modin takes a modin.pandas.DataFrame, got {type(df).__name__}")
+    return from_blocks([df._to_pandas()])
+
+
+def from_mars(df: Any) -> "MaterializedDataset":
+    """Mars DataFrames live on a Mars-on-Ray cluster."""
+    raise NotImplementedError("from_mars needs Mars on Ray, which runs on a Ray cluster; it is "
+                              "not available on streamdata's local runtime (use the Ray backend)")
+
+
+def from_tf(dataset: Any) -> "MaterializedDataset":
+    """A dataset of the elements of a ``tf.data.Dataset`` (each a dict of features, or a
+    value in column ``item``; needs tensorflow)."""
+    try:
+        import tensorflow as tf
+    except ImportError as exc:
+        raise ImportError("from_tf needs tensorflow: pip install tensorflow") from exc
+    if not isinstance(dataset, tf.data.Dataset):
+        raise PlanError(f"from_tf takes a tf.data.Dataset, got {type(dataset).__name__}")
+    rows = [e if isinstance(e, dict) else {"item": e} for e in dataset.as_numpy_iterator()]
+    from streamdata import block as B
+    return from_blocks([B.rows_to_table(rows, what="from_tf")] if rows else [])
+
+
+__all__ = ["from_arrow_refs", "from_blocks", "from_mars", "from_modin", "from_numpy_refs",
+           "from_pandas_refs", "from_tf"]

@@ -348,3 +348,14 @@ def test_mix_picks_the_input_furthest_behind() -> None:
     assert pick_input([2, 1, 0], [0.5, 0.25, 0.25], [True, True, False]) == 0  # ties: lowest
     assert pick_input([2, 0, 0], [0.5, 0.25, 0.25], [True, True, False]) == 1
     assert pick_input([1], [1.0], [False]) is None
+
+
+def test_from_modin_mars_tf_say_what_they_need() -> None:
+    with pytest.raises(NotImplementedError, match="Mars on Ray"):
+        sd.from_mars(None)
+    for fn, package in ((sd.from_modin, "modin"), (sd.from_tf, "tensorflow")):
+        try:
+            __import__(package)
+        except ImportError:
+            with pytest.raises(ImportError, match=f"pip install {package}"):
+                fn(None)
