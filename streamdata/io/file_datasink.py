@@ -87,13 +87,22 @@ class FileDatasink(Datasink):
     extension = "dat"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
-                 max_rows_per_file: int | None = None) -> None:
+                 max_rows_per_file: int | None = None, min_rows_per_file: int | None = None) -> None:
         if not isinstance(path, str):
             path = str(path)
         if mode not in MODES:
             raise PlanError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if max_rows_per_file is not None and (not isinstance(max_rows_per_file, int) or max_rows_per_file < 1):
             raise PlanError(f"max_rows_per_file must be a positive int, got {max_rows_per_file!r}")
+        if min_rows_per_file is not None and (isinstance(min_rows_per_file, bool)
+                                              or not isinstance(min_rows_per_file, int)
+                                              or min_rows_per_file < 1):
+            raise PlanError(f"min_rows_per_file must be a positive int, got {min_rows_per_file!r}")
+        if (min_rows_per_file is not None and max_rows_per_file is not None
+                and min_rows_per_file > max_rows_per_file):
+            raise PlanError(f"min_rows_per_file ({min_rows_per_file}) must not exceed "
+                            f"max_rows_per_file ({max_rows_per_file})")
+        self._min_rows_per_file = min_rows_per_file
         fs, paths = resolve_filesystem(path, filesystem)
         self._fs = fs
         self._path = paths[0].rstrip("/") or "/"
@@ -104,6 +113,13 @@ class FileDatasink(Datasink):
         self._created_dest = False
 
     # ------------------------------------------------------------------ properties
+
+    @property
+    def min_rows_per_write(self) -> int | None:
+        """``min_rows_per_file``: the plan gives each write task at least that many rows,
+        and a task writes its rows into one file (per partition directory), so each file
+        has them, but the last (Ray's semantics: a target, not a split)."""
+        return self._min_rows_per_file
 
     @property
     def path(self) -> str:

@@ -82,7 +82,7 @@ def test_accelerate_runs_on_the_trainers_process_group(tmp_path: Any) -> None:
 
 @pytest.mark.slow
 def test_deepspeed_runs_on_the_trainers_process_group(tmp_path: Any) -> None:
-    pytest.importorskip("deepspeed", reason="deepspeed is not installed (pip install 'streamdata[train]')")
+    pytest.importorskip("deepspeed", reason="deepspeed is not installed (pip install 'streamdata[deepspeed]')")
     result = _example("train_deepspeed").main(storage_path=str(tmp_path), epochs=2)
     m = result.metrics
     assert (m["world_size"], m["dp_world_size"], m["rows"]) == (2, 2, 256)

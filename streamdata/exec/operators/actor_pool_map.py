@@ -76,6 +76,10 @@ class ActorPoolMapOperator(MapOperator):
         self._actor_class: Any = None
         self._released = False
 
+    #: Ray's ``ActorPoolStrategy(enable_true_multi_threading=True)``: a synchronous UDF's
+    #: calls run together in an actor's threads (else one at a time; see MapWorker)
+    true_multi_threading: bool = False
+
     @property
     def max_tasks_in_flight_per_actor(self) -> int:
         if self._max_in_flight is not None:
@@ -118,7 +122,8 @@ class ActorPoolMapOperator(MapOperator):
                 self._stop_actor(actor)
 
     def _start_actor(self) -> None:
-        handle = self._actor_class.remote(self._transformer_ref, self._context_ref)
+        handle = self._actor_class.remote(self._transformer_ref, self._context_ref,
+                                          true_multi_threading=self.true_multi_threading)
         actor = _Actor(handle=handle)
         self._actors.append(actor)
         ready_ref = handle.ready.remote()
