@@ -94,10 +94,14 @@ class _Concurrent:
 
 
 def test_actor_pool_runs_calls_concurrently_as_configured() -> None:
-    strategy = sd.ActorPoolStrategy(size=1, max_concurrent_calls_per_actor=2)
+    strategy = sd.ActorPoolStrategy(size=1, max_concurrent_calls_per_actor=2,
+                                    enable_true_multi_threading=True)
     ds = sd.range(8, override_num_blocks=8).map_batches(_Concurrent, compute=strategy,
                                                           num_cpus=0)
     assert max(r["peak"] for r in ds.take_all()) == 2
+    serial = sd.ActorPoolStrategy(size=1, max_concurrent_calls_per_actor=2)
+    ds = sd.range(4, override_num_blocks=4).map_batches(_Concurrent, compute=serial, num_cpus=0)
+    assert max(r["peak"] for r in ds.take_all()) == 1  # a sync UDF: one call at a time
 
 
 def _overlap_probe(batch, lock_dir):

@@ -159,8 +159,8 @@ class ActorPoolStrategy:
     grow with the available resources; ``initial_size`` actors are started first
     (default ``min_size``). ``max_concurrent_calls_per_actor`` calls run at once in one
     actor (threads; default 1) and ``max_tasks_in_flight_per_actor`` are queued on it.
-    ``enable_true_multi_threading`` is accepted as in Ray (calls of one actor already run
-    in threads when ``max_concurrent_calls_per_actor > 1``).
+    A synchronous UDF's calls still run one at a time in an actor unless
+    ``enable_true_multi_threading=True`` (async UDFs run concurrently anyway), as in Ray.
 
     Example:
         >>> s = ActorPoolStrategy(size=2)
