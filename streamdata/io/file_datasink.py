@@ -251,7 +251,18 @@ class FileDatasink(Datasink):
         """Split a block by destination subdirectory (``""``: the destination itself)."""
         yield "", table
 
-    def _file_name(self, ctx: WriteContext, n: int) -> str:
+    #: Ray's ``FilenameProvider`` (``get_filename_for_block(block, write_uuid, task_index,
+    #: block_index)``) naming each file; None: the default unique names
+    filename_provider: Any = None
+
+    def _file_name(self, ctx: WriteContext, n: int, block: pa.Table | None = None) -> str:
+        if self.filename_provider is not None:
+            name = self.filename_provider.get_filename_for_block(block, ctx.write_uuid,
+                                                                 ctx.task_index, n)
+            if not isinstance(name, str) or not name or "/" in name:
+                raise PlanError(f"filename_provider returned {name!r}; it must return a file "
+                                f"name (a non-empty str without '/')")
+            return name
         return f"{ctx.write_uuid}_{ctx.task_index:06d}_{n:06d}.{self.extension}"
 
     def write(self, blocks: Iterable[pa.Table], ctx: WriteContext) -> dict[str, Any]:
@@ -276,9 +287,9 @@ class FileDatasink(Datasink):
             finally:
                 stream.close()
 
-        def new_file(subdir: str, schema: pa.Schema) -> FileWriter:
+        def new_file(subdir: str, schema: pa.Schema, block: pa.Table) -> FileWriter:
             nonlocal counter
-            name = self._file_name(ctx, counter)
+            name = self._file_name(ctx, counter, block)
             counter += 1
             rel = f"{subdir}/{name}" if subdir else name
             target = f"{self.staging_dir}/{rel}"
@@ -311,7 +322,7 @@ class FileDatasink(Datasink):
                             close(subdir)
                             writer = None
                         if writer is None:
-                            writer = new_file(subdir, part.schema)
+                            writer = new_file(subdir, part.schema, part)
                         room = part.num_rows - offset
                         if self._max_rows_per_file is not None:
                             room = min(room, self._max_rows_per_file - writer.num_rows)

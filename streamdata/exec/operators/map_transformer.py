@@ -231,10 +231,16 @@ class FilterStage(_UDFStage):
                 mask = self.expr.evaluate(table, ectx)
                 out = table.filter(mask, null_selection_behavior="drop")
             else:
-                keep = np.fromiter((bool(self.call(row)) for row in B.iter_rows(table)),
+                keep = np.fromiter((self._verdict(self.call(row)) for row in B.iter_rows(table)),
                                    dtype=bool, count=table.num_rows)
                 out = table.filter(pa.array(keep))
             yield out
+
+    def _verdict(self, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise UDFReturnError(f"filter: the function {getattr(self.fn, '__name__', self.fn)!r} must "
+                             f"return a bool for each row, got {type(value).__name__} {value!r}")
 
 
 class ProjectStage(MapStage):
