@@ -61,8 +61,9 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
         execution_object_store_share: share of the object store the executor may fill with
             blocks in flight. Default 0.5.
         execution_memory_limit: explicit executor memory budget in bytes (overrides the share).
-        enable_progress_bars: show one tqdm bar per operator. Default: only on a terminal or
-            notebook (``STREAMDATA_PROGRESS_BARS`` overrides).
+        enable_progress_bars: show the progress line (every operator's rows on one line that
+            never mixes with the program's output; erased on success, red on failure).
+            Default: only on a terminal or notebook (``STREAMDATA_PROGRESS_BARS`` overrides).
         max_errored_blocks: blocks that may fail to read or transform before the job fails;
             skipped blocks are named in a warning. Default 0; -1 means no limit.
         actor_max_tasks_in_flight: calls queued on one actor of an actor pool. Default 4.
