@@ -287,22 +287,20 @@ class ConsumeMixin:
         """
         return str(self._stats)
 
-    def explain(self) -> str:
-        """The logical, optimized and physical plans, printed and returned.
+    def explain(self) -> None:
+        """Print the logical, optimized and physical plans (returns None, as Ray's does).
 
         Example:
             >>> import streamdata as sd
-            >>> text = sd.range(3).map_batches(lambda b: b).explain()  # doctest: +ELLIPSIS
+            >>> sd.range(3).map_batches(lambda b: b).explain()  # doctest: +ELLIPSIS
             -------- Logical plan --------
             ...
         """
         physical = execution.compile(self._plan, DataContext.get_current())
-        text = "\n".join([
+        print("\n".join([
             "-------- Logical plan --------", self._plan.explain(),
             "-------- Optimized logical plan --------", physical.logical.explain(),
-            "-------- Physical plan --------", physical.explain()])
-        print(text)
-        return text
+            "-------- Physical plan --------", physical.explain()]))
 
     # ------------------------------------------------------------------ conversions
     def to_arrow(self) -> pa.Table:
