@@ -16,7 +16,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -76,7 +76,7 @@ class ConsumeMixin:
         from streamdata.iterator import DataIterator
         return DataIterator(self)
 
-    def iter_rows(self) -> Iterator[dict[str, Any]]:
+    def iter_rows(self) -> Iterable[dict[str, Any]]:
         """Every row, as a dict.
 
         Example:
@@ -89,7 +89,7 @@ class ConsumeMixin:
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str | None = "default",
                      prefetch_batches: int = 1, drop_last: bool = False,
                      local_shuffle_buffer_size: int | None = None,
-                     local_shuffle_seed: int | None = None) -> Iterator[Any]:
+                     local_shuffle_seed: int | None = None) -> Iterable[Any]:
         """Batches of ``batch_size`` rows in ``batch_format``, streaming.
 
         Example:
@@ -107,7 +107,7 @@ class ConsumeMixin:
                            prefetch_batches: int = 1, drop_last: bool = False,
                            local_shuffle_buffer_size: int | None = None,
                            local_shuffle_seed: int | None = None,
-                           pin_memory: bool = False) -> Iterator[Any]:
+                           pin_memory: bool = False) -> Iterable[Any]:
         """Batches as dicts of ``torch.Tensor`` (or what ``collate_fn`` makes);
         ``pin_memory`` puts CPU tensors in pinned memory (faster copies to a GPU).
 

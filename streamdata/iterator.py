@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -145,6 +145,31 @@ def batch_tables(tables: Iterator[pa.Table], *, batch_size: int | None, drop_las
         yield out
 
 
+class Passes(Iterable[Any]):
+    """What ``iter_batches``, ``iter_torch_batches`` and ``iter_rows`` return: an iterable
+    whose every ``iter()`` is a new pass over the data, as Ray's are (a framework that
+    iterates its training data once per epoch can be handed one).
+
+    Example:
+        >>> import streamdata as sd
+        >>> batches = sd.range(4).iter_batches(batch_size=2)
+        >>> [len(list(batches)), len(list(batches))]
+        [2, 2]
+    """
+
+    __slots__ = ("_make", "_name")
+
+    def __init__(self, make: Callable[[], Iterator[Any]], name: str) -> None:
+        self._make = make
+        self._name = name
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._make()
+
+    def __repr__(self) -> str:
+        return f"<{self._name}: iterate it for a pass over the data>"
+
+
 def _prefetched(make: Callable[[], Iterator[Any]], depth: int) -> Iterator[Any]:
     """Items of ``make()`` produced by a background thread, up to ``depth`` ahead.
 
@@ -250,7 +275,7 @@ class DataIterator(IteratorExtrasMixin):
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str | None = "default",
                      prefetch_batches: int = 1, drop_last: bool = False,
                      local_shuffle_buffer_size: int | None = None,
-                     local_shuffle_seed: int | None = None) -> Iterator[Any]:
+                     local_shuffle_seed: int | None = None) -> Iterable[Any]:
         """Batches of exactly ``batch_size`` rows (the last may be shorter unless
         ``drop_last``), in ``batch_format``: ``"default"``/``"numpy"`` (a dict of ndarrays,
         read-only where they share Arrow's memory), ``"pandas"`` or ``"pyarrow"``.
@@ -280,9 +305,9 @@ class DataIterator(IteratorExtrasMixin):
                                       local_shuffle_seed=local_shuffle_seed):
                 yield B.to_batch(table, fmt, zero_copy=True)
 
-        return _prefetched(make, prefetch_batches)
+        return Passes(lambda: _prefetched(make, prefetch_batches), "iter_batches")
 
-    def iter_rows(self) -> Iterator[dict[str, Any]]:
+    def iter_rows(self) -> Iterable[dict[str, Any]]:
         """Every row as a dict.
 
         Example:
@@ -293,6 +318,9 @@ class DataIterator(IteratorExtrasMixin):
             >>> [r["id"] for r in DataIterator(ds).iter_rows()]
             [0, 1, 2]
         """
+        return Passes(self._rows_once, "iter_rows")
+
+    def _rows_once(self) -> Iterator[dict[str, Any]]:
         tables = self._iter_tables()
         try:
             for table in tables:
@@ -305,7 +333,7 @@ class DataIterator(IteratorExtrasMixin):
                            prefetch_batches: int = 1, drop_last: bool = False,
                            local_shuffle_buffer_size: int | None = None,
                            local_shuffle_seed: int | None = None,
-                           pin_memory: bool = False) -> Iterator[Any]:
+                           pin_memory: bool = False) -> Iterable[Any]:
         """Batches as dicts of ``torch.Tensor`` on ``device`` (``"auto"``: the GPU when there
         is one, else the CPU), or whatever ``collate_fn`` makes of the numpy batch.
         ``pin_memory=True`` stages tensors in page-locked memory before they go to the GPU
@@ -336,14 +364,19 @@ class DataIterator(IteratorExtrasMixin):
                                     prefetch_batches=prefetch_batches, drop_last=drop_last,
                                     local_shuffle_buffer_size=local_shuffle_buffer_size,
                                     local_shuffle_seed=local_shuffle_seed)
-        try:
-            for batch in batches:
-                if collate_fn is not None:
-                    yield collate_fn(batch)
-                else:
-                    yield _to_tensors(batch, dtypes, target, torch, pin=pin)
-        finally:
-            batches.close()
+
+        def one_pass() -> Iterator[Any]:
+            numpy_batches = iter(batches)
+            try:
+                for batch in numpy_batches:
+                    if collate_fn is not None:
+                        yield collate_fn(batch)
+                    else:
+                        yield _to_tensors(batch, dtypes, target, torch, pin=pin)
+            finally:
+                numpy_batches.close()
+
+        return Passes(one_pass, "iter_torch_batches")
 
     def stats(self) -> str:
         """What this iterator knows about its executions (the dataset's stats when it has one)."""

@@ -103,8 +103,8 @@ def test_iter_batches_tensor_columns(runtime: Any) -> None:
 def test_iter_rows_and_leaving_early(runtime: Any) -> None:
     ds = rd.range(50, override_num_blocks=5)
     assert [r["id"] for r in DataIterator(ds).iter_rows()][:3] == [0, 1, 2]
-    it = ds.iter_batches(batch_size=2, prefetch_batches=2)
-    first = next(iter(it))
+    it = iter(ds.iter_batches(batch_size=2, prefetch_batches=2))  # one pass
+    first = next(it)
     it.close()  # stops the prefetch thread and the execution
     assert first["id"].tolist() == [0, 1]
 
@@ -213,3 +213,17 @@ def test_shutdown_split_stops_the_execution_and_its_actors(runtime: Any) -> None
     while rt.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert rt.available_resources().get("CPU", 0) == 2  # the pool's actor is gone
+
+
+def test_iter_methods_return_iterables_that_restart_every_pass(runtime: Any) -> None:
+    # As Ray's: a framework iterating its data once per epoch can be handed one object.
+    ds = rd.range(6, override_num_blocks=2)
+    batches = ds.iter_batches(batch_size=4)
+    assert [[len(b["id"]) for b in batches] for _ in range(2)] == [[4, 2], [4, 2]]
+    rows = ds.iter_rows()
+    assert [r["id"] for r in rows] == [r["id"] for r in rows] == list(range(6))
+    torch_batches = ds.iter_torch_batches(batch_size=6)
+    assert [int(b["id"].sum()) for b in torch_batches] * 2 == [int(b["id"].sum()) for _ in range(2)
+                                                               for b in torch_batches]
+    with pytest.raises(TypeError):
+        next(batches)  # an iterable, not an iterator (as Ray's)
