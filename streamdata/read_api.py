@@ -59,8 +59,10 @@ def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None
         parallelism: Ray's older name of ``override_num_blocks``.
         num_cpus, num_gpus, memory, resources: resources of each read task (Ray's arguments,
             folded into ``ray_remote_args``); ``label_selector``, ``fallback_strategy``,
-            ``max_calls``, ``accelerator_type``, ``runtime_env`` only mean something on a Ray
-            cluster and are ignored here. ``compute`` and ``**read_args`` are not supported.
+            ``max_calls``, ``accelerator_type``, ``runtime_env`` are accepted here (the file
+            readers check and honour them as the transforms do, see
+            :func:`streamdata.dataset_args.remote_args`). ``compute`` and ``**read_args`` are
+            not supported.
 
     Example:
         >>> import streamdata as sd
