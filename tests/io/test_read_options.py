@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from fsspec.implementations.local import LocalFileSystem
 
 import streamdata as sd
 from streamdata.context import DataContext
@@ -65,6 +66,23 @@ def test_per_task_options_reach_the_read_node(tmp_path: Path) -> None:
     assert args["num_cpus"] == 0.5 and args["memory"] == 1e6 and args["max_calls"] == 2
     assert args["resources"] == {"disk": 1} and args["accelerator_type"] == "A100"
     assert args["label_selector"] == {"zone": "a"}
+
+
+class _EnvFS(LocalFileSystem):
+    """A local filesystem whose files read as the task's SD_READ_OPT variable (shows the
+    environment the read task runs in)."""
+
+    def cat_file(self, path, start=None, end=None, **kwargs):
+        return os.environ.get("SD_READ_OPT", "unset").encode()
+
+
+def test_runtime_env_reaches_the_read_task(tmp_path: Path) -> None:
+    paths = _texts(tmp_path, 2)
+    ds = sd.read_binary_files(paths, filesystem=_EnvFS(), override_num_blocks=2,
+                              runtime_env={"env_vars": {"SD_READ_OPT": "on"}})
+    assert [r["bytes"] for r in ds.take_all()] == [b"on", b"on"]
+    plain = sd.read_binary_files(paths, filesystem=_EnvFS(), override_num_blocks=2)
+    assert {r["bytes"] for r in plain.take_all()} == {b"unset"}
 
 
 def test_ray_remote_args_fn_is_called_before_each_read_task(tmp_path: Path) -> None:
