@@ -56,6 +56,7 @@ from streamdata.read_refs import (
     from_arrow_refs, from_blocks, from_mars, from_modin, from_numpy_refs, from_pandas_refs, from_tf,
 )
 from streamdata.schema import Schema
+from streamdata.catalog import Catalog, CatalogAccessMode, ReaderFormat, ResolvedSource
 from streamdata.summary import DatasetSummary
 from streamdata.read_api import (
     from_arrow,
@@ -109,6 +110,7 @@ __all__ = [
     "from_blocks", "from_arrow_refs", "from_numpy_refs", "from_pandas_refs", "Schema", "DatasetSummary",
     "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
     "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
+    "Catalog", "CatalogAccessMode", "ReaderFormat", "ResolvedSource",
     "list_stats_summaries", "Preprocessor", "from_modin", "from_mars", "from_tf",
     # connectors (Ray Data's names)
     "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",

@@ -36,7 +36,8 @@ if TYPE_CHECKING:  # pragma: no cover
 _FILE_SINKS = {"parquet": ("streamdata.io.parquet", "ParquetDatasink"),
                "csv": ("streamdata.io.csv", "CSVDatasink"),
                "json": ("streamdata.io.json", "JSONDatasink"),
-               "numpy": ("streamdata.io.numpy", "NumpyDatasink")}
+               "numpy": ("streamdata.io.numpy", "NumpyDatasink"),
+               "orc": ("streamdata.io.orc", "ORCDatasink")}
 
 
 class WriteMixin:
@@ -183,6 +184,22 @@ class WriteMixin:
                                       args_fn=_json_args_fn(pandas_json_args_fn),
                                       min_rows_per_file=min_rows_per_file,
                                       num_rows_per_file=num_rows_per_file,
+                                      ray_remote_args=ray_remote_args, concurrency=concurrency))
+
+    def write_orc(self, path: str, *, filesystem: Any = None, try_create_dir: bool = True,
+                  arrow_open_stream_args: dict[str, Any] | None = None,
+                  filename_provider: Any = None,
+                  arrow_orc_args_fn: Callable[[], dict[str, Any]] | None = None,
+                  min_rows_per_file: int | None = None,
+                  ray_remote_args: dict[str, Any] | None = None, concurrency: int | None = None,
+                  mode: Any = "append", **arrow_orc_args: Any) -> None:
+        """Write ORC files under ``path`` with ``pyarrow.orc`` (options as :meth:`write_parquet`'s;
+        ``arrow_orc_args`` go to ``pyarrow.orc.ORCWriter``, e.g. ``compression="zstd"``)."""
+        self._write_files("orc", path, filesystem=filesystem, mode=mode, options=arrow_orc_args,
+                          common=dict(try_create_dir=try_create_dir,
+                                      filename_provider=filename_provider,
+                                      arrow_open_stream_args=arrow_open_stream_args,
+                                      args_fn=arrow_orc_args_fn, min_rows_per_file=min_rows_per_file,
                                       ray_remote_args=ray_remote_args, concurrency=concurrency))
 
     def write_numpy(self, path: str, *, column: str, filesystem: Any = None,

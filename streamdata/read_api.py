@@ -59,8 +59,10 @@ def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None
         parallelism: Ray's older name of ``override_num_blocks``.
         num_cpus, num_gpus, memory, resources: resources of each read task (Ray's arguments,
             folded into ``ray_remote_args``); ``label_selector``, ``fallback_strategy``,
-            ``max_calls``, ``accelerator_type``, ``runtime_env`` only mean something on a Ray
-            cluster and are ignored here. ``compute`` and ``**read_args`` are not supported.
+            ``max_calls``, ``accelerator_type``, ``runtime_env`` are accepted here (the file
+            readers check and honour them as the transforms do, see
+            :func:`streamdata.dataset_args.remote_args`). ``compute`` and ``**read_args`` are
+            not supported.
 
     Example:
         >>> import streamdata as sd
@@ -94,8 +96,36 @@ def _file_args(filesystem: Any, columns: Sequence[str] | None, include_paths: bo
     return out
 
 
+def _file_opts(fn: str, ignore_missing_paths: bool, partition_filter: Any, shuffle: Any,
+               open_args: dict[str, Any] | None = None, open_name: str = "arrow_open_stream_args"
+               ) -> dict[str, Any]:
+    """The file-selection options of a file reader (checked here, applied by the source)."""
+    from streamdata.io.file_options import OPEN_STREAM_KEYS, check_open_args
+
+    if not isinstance(ignore_missing_paths, bool):
+        raise PlanError(f"{fn}: ignore_missing_paths must be a bool, got {ignore_missing_paths!r}")
+    if partition_filter is not None and not callable(partition_filter):
+        raise PlanError(f"{fn}: partition_filter must be a PathPartitionFilter (a callable on the list "
+                        f"of paths), got {partition_filter!r}")
+    allowed = OPEN_STREAM_KEYS if open_name == "arrow_open_stream_args" else ()
+    return {"ignore_missing_paths": ignore_missing_paths, "partition_filter": partition_filter,
+            "shuffle": shuffle, "open_args": check_open_args(f"{fn}: {open_name}", open_args, allowed)}
+
+
+def _task_read(src: "Datasource", scope: dict[str, Any]) -> "Dataset":
+    """``read_datasource`` with the per-task options a reader received (its ``locals()``),
+    checked and folded as the transforms do (:func:`streamdata.dataset_args.remote_args`)."""
+    from streamdata.dataset_args import named_options, remote_args
+
+    args = remote_args(scope.get("num_cpus"), scope.get("num_gpus"), scope.get("memory"),
+                       scope.get("ray_remote_args") or {}, **named_options(scope))
+    return read_datasource(src, override_num_blocks=scope.get("override_num_blocks"),
+                           concurrency=scope.get("concurrency"), ray_remote_args=args,
+                           parallelism=scope.get("parallelism"))
+
+
 def _no_extra(fn: str, extra: dict[str, Any]) -> None:
-    ignored = {"meta_provider", "shuffle", "tensor_column_schema", "ignore_missing_paths"}
+    ignored = {"meta_provider"}
     unknown = sorted(k for k in extra if k not in ignored)
     if unknown:
         raise PlanError(f"{fn}() got unexpected keyword arguments {unknown}")
@@ -106,7 +136,13 @@ def read_parquet(paths: Any, *, filesystem: Any = None, columns: Sequence[str] |
                  file_extensions: Sequence[str] | None = None, schema: "pa.Schema | None" = None,
                  filter: "pc.Expression | None" = None, batch_size: int = 65536, concurrency: int | None = None,
                  ray_remote_args: dict[str, Any] | None = None, parallelism: int | None = None,
-                 **kwargs: Any) -> "Dataset":
+                 num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    include_row_hash: bool = False, skip_paths: str | list[str] | None = None,
+    tensor_column_schema: dict[str, Any] | None = None, catalog: Any = None, **kwargs: Any) -> "Dataset":
     """Read Parquet files (Hive-partitioned directories included).
 
     ``count()`` reads only the footers; ``columns=``, ``select_columns`` and expression
@@ -135,10 +171,56 @@ def read_parquet(paths: Any, *, filesystem: Any = None, columns: Sequence[str] |
     from streamdata.io.parquet import ParquetDatasource
 
     _no_extra("read_parquet", kwargs)
-    src = ParquetDatasource(paths, schema=schema, filter=filter, batch_size=batch_size,
+    if include_row_hash:
+        raise NotImplementedError("read_parquet(include_row_hash=True) is not supported by streamdata")
+    if catalog is not None:
+        from streamdata.catalog import ReaderFormat, resolve_table
+
+        resolved = resolve_table(catalog, paths, ReaderFormat.PARQUET)
+        paths, filesystem = resolved.path, resolved.filesystem or filesystem
+    partition_filter = _skipping(partition_filter, skip_paths)
+    src = ParquetDatasource(paths, **_file_opts("read_parquet", ignore_missing_paths, partition_filter, shuffle), schema=schema, filter=filter, batch_size=batch_size,
                             **_file_args(filesystem, columns, include_paths, partitioning, file_extensions))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    ds = _task_read(src, locals())
+    return ds if tensor_column_schema is None else _decode_tensors(ds, tensor_column_schema)
+
+
+def _skipping(partition_filter: Any, skip_paths: Any) -> Any:
+    """``partition_filter`` that also drops the files of ``skip_paths`` (Ray's read_parquet)."""
+    if skip_paths is None:
+        return partition_filter
+    skip = [skip_paths] if isinstance(skip_paths, str) else skip_paths
+    if not isinstance(skip, (list, tuple)) or not all(isinstance(p, str) for p in skip):
+        raise PlanError(f"read_parquet: skip_paths must be a path or a list of paths, got {skip_paths!r}")
+    from fsspec.core import strip_protocol
+
+    dropped = {strip_protocol(p).rstrip("/") for p in skip}
+
+    def keep(paths: list[str]) -> list[str]:
+        kept = [p for p in paths if strip_protocol(p).rstrip("/") not in dropped]
+        return partition_filter(kept) if partition_filter is not None else kept
+    return keep
+
+
+def _decode_tensors(ds: "Dataset", schema: Any) -> "Dataset":
+    """Ray's ``tensor_column_schema``: binary columns holding raw tensor bytes become
+    ndarrays of ``(dtype, shape)`` per row."""
+    import numpy as np
+
+    if not isinstance(schema, dict) or not all(
+            isinstance(v, tuple) and len(v) == 2 and isinstance(v[1], tuple) for v in schema.values()):
+        raise PlanError(f"read_parquet: tensor_column_schema must map column -> (dtype, shape), got {schema!r}")
+    specs = {c: (np.dtype(d), tuple(shape)) for c, (d, shape) in schema.items()}
+
+    def decode(batch: dict[str, Any]) -> dict[str, Any]:
+        for col, (dtype, shape) in specs.items():
+            if col not in batch:
+                raise PlanError(f"read_parquet: tensor_column_schema names column {col!r}, "
+                                f"not in the file's columns {sorted(batch)}")
+            batch[col] = np.stack([np.frombuffer(v, dtype=dtype).reshape(shape) for v in batch[col]]) \
+                if len(batch[col]) else np.empty((0, *shape), dtype)
+        return batch
+    return ds.map_batches(decode, batch_format="numpy")
 
 
 def read_csv(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | None = None,
@@ -146,7 +228,12 @@ def read_csv(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | Non
              file_extensions: Sequence[str] | None = None, read_options: Any = None, parse_options: Any = None,
              convert_options: Any = None, concurrency: int | None = None,
              ray_remote_args: dict[str, Any] | None = None, parallelism: int | None = None,
-             **kwargs: Any) -> "Dataset":
+             num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    arrow_open_stream_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
     """Read CSV files with ``pyarrow.csv`` (options pass through; ``.gz`` etc. decompressed).
 
     A ragged row fails with an error naming the file and the line.
@@ -160,18 +247,22 @@ def read_csv(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | Non
     from streamdata.io.csv import CSVDatasource
 
     _no_extra("read_csv", kwargs)
-    src = CSVDatasource(paths, read_options=read_options, parse_options=parse_options,
+    src = CSVDatasource(paths, **_file_opts("read_csv", ignore_missing_paths, partition_filter, shuffle, arrow_open_stream_args, "arrow_open_stream_args"), read_options=read_options, parse_options=parse_options,
                         convert_options=convert_options,
                         **_file_args(filesystem, columns, include_paths, partitioning, file_extensions))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    return _task_read(src, locals())
 
 
 def read_json(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | None = None,
               include_paths: bool = False, partitioning: Any = None, override_num_blocks: int | None = None,
               file_extensions: Sequence[str] | None = None, read_options: Any = None, parse_options: Any = None,
               concurrency: int | None = None, ray_remote_args: dict[str, Any] | None = None,
-              parallelism: int | None = None, **kwargs: Any) -> "Dataset":
+              parallelism: int | None = None, num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    arrow_open_stream_args: dict[str, Any] | None = None, lines: bool = False, **kwargs: Any) -> "Dataset":
     """Read JSON-lines files and JSON-array files (detected per file).
 
     A malformed line fails with an error naming the file and the line.
@@ -184,18 +275,24 @@ def read_json(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | No
     """
     from streamdata.io.json import JSONDatasource
 
-    _no_extra("read_json", {k: v for k, v in kwargs.items() if k != "lines"})
-    src = JSONDatasource(paths, read_options=read_options, parse_options=parse_options,
+    _no_extra("read_json", kwargs)
+    if not isinstance(lines, bool):
+        raise PlanError(f"read_json: lines must be a bool, got {lines!r}")
+    src = JSONDatasource(paths, **_file_opts("read_json", ignore_missing_paths, partition_filter, shuffle, arrow_open_stream_args, "arrow_open_stream_args"), read_options=read_options, parse_options=parse_options,
                          **_file_args(filesystem, columns, include_paths, partitioning, file_extensions))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    return _task_read(src, locals())
 
 
 def read_text(paths: Any, *, encoding: str = "utf-8", drop_empty_lines: bool = True, filesystem: Any = None,
               include_paths: bool = False, partitioning: Any = None, override_num_blocks: int | None = None,
               file_extensions: Sequence[str] | None = None, concurrency: int | None = None,
               ray_remote_args: dict[str, Any] | None = None, parallelism: int | None = None,
-              **kwargs: Any) -> "Dataset":
+              num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    arrow_open_stream_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
     """Read text files, one row per line in column ``text``.
 
     Example:
@@ -207,17 +304,21 @@ def read_text(paths: Any, *, encoding: str = "utf-8", drop_empty_lines: bool = T
     from streamdata.io.text import TextDatasource
 
     _no_extra("read_text", kwargs)
-    src = TextDatasource(paths, encoding=encoding, drop_empty_lines=drop_empty_lines,
+    src = TextDatasource(paths, **_file_opts("read_text", ignore_missing_paths, partition_filter, shuffle, arrow_open_stream_args, "arrow_open_stream_args"), encoding=encoding, drop_empty_lines=drop_empty_lines,
                          **_file_args(filesystem, None, include_paths, partitioning, file_extensions))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    return _task_read(src, locals())
 
 
 def read_binary_files(paths: Any, *, include_paths: bool = False, filesystem: Any = None,
                       partitioning: Any = None, override_num_blocks: int | None = None,
                       file_extensions: Sequence[str] | None = None, concurrency: int | None = None,
                       ray_remote_args: dict[str, Any] | None = None, parallelism: int | None = None,
-                      **kwargs: Any) -> "Dataset":
+                      num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    arrow_open_stream_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
     """Read whole files as bytes: column ``bytes`` (and ``path`` with ``include_paths=True``).
 
     Example:
@@ -229,16 +330,20 @@ def read_binary_files(paths: Any, *, include_paths: bool = False, filesystem: An
     from streamdata.io.binary import BinaryDatasource
 
     _no_extra("read_binary_files", kwargs)
-    src = BinaryDatasource(paths, **_file_args(filesystem, None, include_paths, partitioning, file_extensions))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    src = BinaryDatasource(paths, **_file_opts("read_binary_files", ignore_missing_paths, partition_filter, shuffle, arrow_open_stream_args, "arrow_open_stream_args"), **_file_args(filesystem, None, include_paths, partitioning, file_extensions))
+    return _task_read(src, locals())
 
 
 def read_images(paths: Any, *, size: tuple[int, int] | None = None, mode: str | None = None,
                 include_paths: bool = False, filesystem: Any = None, partitioning: Any = None,
                 override_num_blocks: int | None = None, file_extensions: Sequence[str] | None = None,
                 concurrency: int | None = None, ray_remote_args: dict[str, Any] | None = None,
-                parallelism: int | None = None, **kwargs: Any) -> "Dataset":
+                parallelism: int | None = None, num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    arrow_open_file_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
     """Read images with Pillow (``pip install 'streamdata[images]'``): column ``image``, a
     ``(height, width[, channels])`` tensor; ``size=(height, width)`` resizes, ``mode=`` converts.
 
@@ -252,17 +357,21 @@ def read_images(paths: Any, *, size: tuple[int, int] | None = None, mode: str | 
     from streamdata.io.images import ImageDatasource
 
     _no_extra("read_images", kwargs)
-    src = ImageDatasource(paths, size=size, mode=mode,
+    src = ImageDatasource(paths, **_file_opts("read_images", ignore_missing_paths, partition_filter, shuffle, arrow_open_file_args, "arrow_open_file_args"), size=size, mode=mode,
                           **_file_args(filesystem, None, include_paths, partitioning, file_extensions,
                                        default_extensions=True))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    return _task_read(src, locals())
 
 
 def read_numpy(paths: Any, *, include_paths: bool = False, filesystem: Any = None, partitioning: Any = None,
                override_num_blocks: int | None = None, file_extensions: Sequence[str] | None = None,
                concurrency: int | None = None, ray_remote_args: dict[str, Any] | None = None,
-               parallelism: int | None = None, **kwargs: Any) -> "Dataset":
+               parallelism: int | None = None, num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
+    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+    runtime_env: dict[str, Any] | None = None, max_calls: int | None = None,
+    label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
+    ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
+    arrow_open_stream_args: dict[str, Any] | None = None, allow_pickle: bool = False, **kwargs: Any) -> "Dataset":
     """Read ``.npy`` files: the rows of each array in column ``data``.
 
     Example:
@@ -274,10 +383,11 @@ def read_numpy(paths: Any, *, include_paths: bool = False, filesystem: Any = Non
     from streamdata.io.numpy import NumpyDatasource
 
     _no_extra("read_numpy", kwargs)
-    src = NumpyDatasource(paths, **_file_args(filesystem, None, include_paths, partitioning, file_extensions,
+    if not isinstance(allow_pickle, bool):
+        raise PlanError(f"read_numpy: allow_pickle must be a bool, got {allow_pickle!r}")
+    src = NumpyDatasource(paths, allow_pickle=allow_pickle, **_file_opts("read_numpy", ignore_missing_paths, partition_filter, shuffle, arrow_open_stream_args, "arrow_open_stream_args"), **_file_args(filesystem, None, include_paths, partitioning, file_extensions,
                                               default_extensions=True))
-    return read_datasource(src, override_num_blocks=override_num_blocks, concurrency=concurrency,
-                           ray_remote_args=ray_remote_args, parallelism=parallelism)
+    return _task_read(src, locals())
 
 
 def range(n: int, *, parallelism: int | None = None, concurrency: int | None = None,  # noqa: A001

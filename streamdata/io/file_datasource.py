@@ -82,13 +82,21 @@ class FileBasedDatasource(Datasource):
 
     def __init__(self, paths: Any, *, filesystem: Any = None, columns: Sequence[str] | None = None,
                  include_paths: bool = False, partitioning: Any = _DEFAULT,
-                 file_extensions: Sequence[str] | None | object = _DEFAULT) -> None:
+                 file_extensions: Sequence[str] | None | object = _DEFAULT, ignore_missing_paths: bool = False,
+                 partition_filter: Any = None, shuffle: Any = None, open_args: dict[str, Any] | None = None) -> None:
+        from streamdata.io.file_options import apply_partition_filter, shuffle_files
+
         fs, resolved = resolve_filesystem(paths, filesystem)
         exts = self.default_file_extensions if file_extensions is _DEFAULT else file_extensions
         if isinstance(exts, str):
             exts = [exts]
         self._fs = fs
-        self._files: list[FileInfo] = expand_paths(fs, resolved, file_extensions=exts)  # type: ignore[arg-type]
+        self._files: list[FileInfo] = _expand(fs, resolved, exts, ignore_missing_paths)
+        if partition_filter is not None:
+            kept = apply_partition_filter(partition_filter, [f.path for f in self._files])
+            self._files = [f for f in self._files if f.path in kept]
+        self._files = shuffle_files(self._files, shuffle)
+        self._open_args = dict(open_args or {})
         part = normalize_partitioning(self.default_partitioning if partitioning is _DEFAULT else partitioning)
         self._partitioning = part
         self._partition_schema, self._partition_values = partition_values(part, [f.path for f in self._files])
@@ -116,7 +124,7 @@ class FileBasedDatasource(Datasource):
         data = prefetched.get(split.path) if prefetched else None
         if isinstance(data, BaseException):
             raise data
-        return open_input(fs, split, decompress=decompress, data=data)
+        return open_input(fs, split, decompress=decompress, data=data, **getattr(self, "_open_args", {}))
 
     #: whether tasks may prefetch small files concurrently (readers that go through open_input)
     prefetch_small_files: bool = True
@@ -290,16 +298,42 @@ PREFETCH_BYTES = 64 * 1024 * 1024
 PREFETCH_FILES = 128
 
 
-def open_input(fs: Any, split: FileSplit, *, decompress: bool = True, data: bytes | None = None) -> Any:
+def _expand(fs: Any, paths: list[str], exts: Any, ignore_missing_paths: bool) -> list[FileInfo]:
+    """The files of ``paths``; with ``ignore_missing_paths`` a missing path is skipped."""
+    if not ignore_missing_paths:
+        return expand_paths(fs, paths, file_extensions=exts)
+    try:
+        return expand_paths(fs, paths, file_extensions=exts)
+    except FileNotFoundError:
+        out: list[FileInfo] = []
+        for path in paths:
+            try:
+                out.extend(expand_paths(fs, [path], file_extensions=exts))
+            except FileNotFoundError:
+                continue
+        return out
+
+
+def open_input(fs: Any, split: FileSplit, *, decompress: bool = True, data: bytes | None = None,
+               compression: str | None = "detect", buffer_size: int | None = None) -> Any:
     """A binary file object for ``split``: small files are fetched whole with one request
     (``cat_file``; or ``data`` when already fetched), larger ones are streamed.
-    ``decompress`` infers compression from the name.
+    ``decompress`` infers compression from the name unless ``compression`` (pyarrow's
+    ``open_input_stream`` argument: ``"detect"``, None or a codec name) says otherwise;
+    ``buffer_size`` is the read-ahead block of streamed files.
     """
     import io
 
     from fsspec.utils import infer_compression
 
-    compression = infer_compression(split.path) if decompress else None
+    if compression == "detect":
+        compression = infer_compression(split.path) if decompress else None
+    elif compression is not None:
+        from fsspec.compression import compr
+
+        if compression not in compr:
+            raise PlanError(f"arrow_open_stream_args['compression']={compression!r} is not a known codec; "
+                            f"known: {sorted(k for k in compr if k)}")
     if data is not None or (split.size is not None and split.size <= SMALL_FILE_BYTES):
         raw: Any = io.BytesIO(fs.cat_file(split.path) if data is None else data)
         if compression:
@@ -307,6 +341,8 @@ def open_input(fs: Any, split: FileSplit, *, decompress: bool = True, data: byte
 
             raw = compr[compression](raw, mode="rb")
         return raw
+    if buffer_size is not None:
+        return fs.open(split.path, "rb", compression=compression, block_size=buffer_size)
     return fs.open(split.path, "rb", compression=compression)
 
 
