@@ -143,6 +143,18 @@ class PlacementGroupError(RuntimeSystemError, ValueError):
     """A placement group request is invalid or was removed."""
 
 
+class InfeasibleResourceError(RuntimeSystemError, ValueError):
+    """A resource request that no resource of this machine can ever meet
+    (e.g. ``num_cpus=100`` on 8 CPUs, ``num_gpus=1`` with no GPU declared, a custom
+    resource the runtime was not started with). The local runtime fails such a
+    request at once; a Ray cluster (``sd.init(backend="ray")``) waits for a node
+    that has it, as Ray does."""
+
+
+class InfeasiblePlacementGroupError(PlacementGroupError, InfeasibleResourceError):
+    """A placement group bundle that no resource of this machine can ever meet."""
+
+
 class RuntimeNotInitializedError(RuntimeSystemError):
     """An operation needs ``sd.init()`` and it could not run implicitly."""
 

@@ -17,13 +17,13 @@ from streamdata.core.events import KillWorker, Send
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.host import StateHost
 from streamdata.core.tasks import TaskRecord, WorkerState
-from streamdata.errors import ActorDiedError, TaskCancelledError
+from streamdata.errors import ActorDiedError, InfeasibleResourceError, TaskCancelledError
 
 
 
 class ActorRecord:
     __slots__ = ("actor_id", "spec", "name", "state", "worker", "pool", "grant", "queue", "ready_calls",
-                 "inflight", "restarts", "no_restart", "death_cause", "creation")
+                 "inflight", "restarts", "no_restart", "death_cause", "creation", "death_class")
 
     def __init__(self, spec: dict, creation: TaskRecord) -> None:
         self.actor_id: str = spec["actor_id"]
@@ -40,6 +40,7 @@ class ActorRecord:
         self.no_restart = False
         self.death_cause: str = ""
         self.creation = creation
+        self.death_class: type = ActorDiedError
 
     @property
     def max_restarts(self) -> int:
@@ -67,6 +68,11 @@ class ActorManager:
             self.named[name] = actor.actor_id
         for obj_id in creation.pinned:  # kept for restarts until the actor is dead
             self.rt.directory.change_refs(obj_id, +1)
+        why = self.rt.infeasible(creation)
+        if why is not None:  # no resource here can ever host it: its calls fail at once
+            actor.death_class = InfeasibleResourceError
+            self._die(actor, why)
+            return
         self.rt.resolve_then(creation, lambda: self._try_place(actor))
 
     def _try_place(self, actor: ActorRecord) -> None:
@@ -259,7 +265,8 @@ class ActorManager:
 
 def _died(task: TaskRecord, actor: ActorRecord | None, why: str) -> tuple:
     name = actor.spec["name"] if actor is not None else "actor"
-    err = ActorDiedError(f"{task.name}: the actor {name} died: {why}")
+    cls = actor.death_class if actor is not None else ActorDiedError
+    err = cls(f"{task.name}: the actor {name} died: {why}")
     if task.cancelled:
         err = TaskCancelledError(f"{task.name} was cancelled")
     return (dumps_exception(err), "", task.name)

@@ -253,6 +253,29 @@ def object_store_stats() -> dict[str, int]:
     return _active().object_store_stats()
 
 
+def check_feasible(what: str, remote_args: dict[str, Any]) -> None:
+    """Raise ``InfeasibleResourceError`` now if no resource of this machine can ever
+    meet ``remote_args`` (``num_cpus``/``num_gpus``/``memory``/``resources``, Ray's
+    names); on Ray (a cluster that may grow) it never raises. For engines that
+    hold work back until it fits (the Data executor), so they never wait forever.
+
+    Example:
+        >>> import streamdata as sd
+        >>> _ = sd.init(num_cpus=1, ignore_reinit_error=True)
+        >>> check_feasible("operator Map(f)", {"num_cpus": 1})
+        >>> try:
+        ...     check_feasible("operator Map(f)", {"num_gpus": 1})
+        ... except sd.exceptions.InfeasibleResourceError as e:
+        ...     print("GPU 1 > 0" in str(e))
+        True
+    """
+    from streamdata.core.resources import normalize_demand
+    num_gpus = remote_args.get("num_gpus")
+    demand = normalize_demand(remote_args.get("num_cpus"), num_gpus, remote_args.get("memory"),
+                              remote_args.get("resources"), default_cpus=0 if num_gpus else 1)
+    _active().check_feasible(what, demand)
+
+
 def _runtime_for_tests() -> Any:
     """The driver's Runtime object (tests inspect internals through it)."""
     return _runtime

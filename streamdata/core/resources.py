@@ -81,6 +81,26 @@ class ResourcePool:
         return None
 
 
+def infeasible_reason(what: str, demand: dict[str, float], total: dict[str, float]) -> str | None:
+    """Why ``demand`` can never fit in ``total`` (None when it can).
+
+    Example:
+        >>> why = infeasible_reason("task f", {"CPU": 1.0, "GPU": 1.0}, {"CPU": 2.0})
+        >>> "short of: GPU 1 > 0" in why
+        True
+        >>> infeasible_reason("task f", {"CPU": 1.0}, {"CPU": 2.0}) is None
+        True
+    """
+    short = [f"{k} {v:g} > {total.get(k, 0.0):g}" for k, v in demand.items()
+             if v > 0 and total.get(k, 0.0) + EPS < v]
+    if not short:
+        return None
+    return (f"{what} requests {demand} but this machine has {total} (short of: {', '.join(short)}); "
+            "no resource here can ever meet it. Declare it in sd.init(num_cpus=..., num_gpus=..., "
+            "resources=...), or run on a Ray cluster (sd.init(backend='ray')), which waits for a node "
+            "that has it")
+
+
 def normalize_demand(num_cpus: float | None, num_gpus: float | None, memory: float | None,
                      resources: dict[str, float] | None, *, default_cpus: float) -> dict[str, float]:
     """A task's or actor's demand as one dict, validated.

@@ -52,10 +52,10 @@ from streamdata.core.object_directory import ObjectDirectory
 from streamdata.core.object_store import StoreAccounting
 from streamdata.core.placement import PlacementGroupManager
 from streamdata.core.requests import REQUESTS
-from streamdata.core.resources import Grant, ResourcePool
+from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.tasks import TaskRecord, WorkerState
-from streamdata.errors import StreamDataError, TaskCancelledError, WorkerCrashedError
+from streamdata.errors import InfeasibleResourceError, StreamDataError, TaskCancelledError, WorkerCrashedError
 
 
 class RuntimeState:
@@ -285,7 +285,27 @@ class RuntimeState:
         if kind == "call":
             self.actors.enqueue_call(task)
             return
+        why = self.infeasible(task)
+        if why is not None:  # no resource here can ever run it: fail now, not hang
+            self.finish_with_error(task, (dumps_exception(InfeasibleResourceError(why)), "", task.name))
+            return
         self.resolve_then(task, lambda: self._enqueue_ready(task))
+
+    def infeasible(self, task: TaskRecord) -> str | None:
+        """Why ``task`` (or an actor's creation) can never be placed here, or None."""
+        what = f"{task.kind} {task.name}"
+        if not task.pg_id:
+            return infeasible_reason(what, task.demand, self.node.total)
+        bundles = self.placement.bundles_of(task.pg_id)
+        if bundles is None:
+            return None  # a removed group: scheduling reports that
+        if 0 <= task.bundle_index < len(bundles):
+            bundles = [bundles[task.bundle_index]]
+        reasons = [infeasible_reason(what, task.demand, b) for b in bundles]
+        if all(reasons):
+            return (f"{what} requests {task.demand}, more than any bundle of its placement group has "
+                    f"({bundles}); it can never run")
+        return None
 
     def resolve_then(self, task: TaskRecord, then: Callable[[], None]) -> None:
         """Run ``then`` once every dependency of ``task`` is ready."""
