@@ -279,6 +279,8 @@ class StreamingExecutor:
         for st in self._states:
             for idx, dep in enumerate(st.op.input_dependencies):
                 by_id[dep.id].consumers.append((st, idx))
+        for st in self._states:  # a stage no resource here can ever run fails now, not hangs
+            rt.check_feasible(f"operator {st.op.name}", getattr(st.op, "ray_remote_args", None) or {})
         resources = rt.cluster_resources()
         stats = rt.object_store_stats()
         self._budget = object_store_budget(stats["capacity_bytes"],
