@@ -113,7 +113,8 @@ class ActorManager:
             worker.known_functions.add(spec["fn_id"])
         rt.emit(Send(worker.worker_id, msgs.ActorInit(actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
                                    rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
-                                   spec.get("max_concurrency", 1), spec.get("is_async", False))))
+                                   spec.get("max_concurrency", 1), spec.get("is_async", False),
+                                   dict(actor.grant.amounts), actor.restarts)))
         rt.refill_task_workers()
 
     def on_ready(self, actor_id: str, worker: WorkerState) -> None:
@@ -160,9 +161,10 @@ class ActorManager:
                 continue
             task.worker = actor.worker
             actor.inflight[task.task_id] = task
+            rt.task_log.started(task.task_id, task.name, actor.worker.worker_id)
             rt.emit(Send(actor.worker.worker_id, msgs.TaskSpec(
                 task.task_id, task.method, None, task.args, rt.dep_locations(task), task.return_ids, None,
-                actor.grant.gpu_ids, task.name, True)))
+                actor.grant.gpu_ids, task.name, True, dict(actor.grant.amounts))))
 
     def on_call_done(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         actor = self.actors.get(task.actor_id or "")

@@ -31,6 +31,7 @@ class StateHost(Protocol):
     #: the ActorManager and the PlacementGroupManager
     actors: Any
     placement: Any
+    task_log: Any
 
     def emit(self, command: Any) -> None: ...
 

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from streamdata.core.validate import check_amount
+
 EPS = 1e-9
 
 
@@ -109,15 +111,22 @@ def normalize_demand(num_cpus: float | None, num_gpus: float | None, memory: flo
         >>> normalize_demand(None, 1, None, {"accel": 2}, default_cpus=1)
         {'CPU': 1.0, 'GPU': 1.0, 'accel': 2.0}
     """
+    num_cpus, num_gpus = check_amount("num_cpus", num_cpus), check_amount("num_gpus", num_gpus)
+    memory = check_amount("memory", memory)
     demand: dict[str, float] = {"CPU": float(default_cpus if num_cpus is None else num_cpus)}
     if num_gpus:
         demand["GPU"] = float(num_gpus)
     if memory:
         demand["memory"] = float(memory)
+    if resources is not None and not isinstance(resources, dict):
+        raise TypeError(f"resources must be a dict of resource name to amount, got {resources!r} "
+                        f"({type(resources).__name__})")
     for name, amount in (resources or {}).items():
+        if not isinstance(name, str):
+            raise TypeError(f"resources keys must be resource names (str), got {name!r}")
         if name in ("CPU", "GPU", "memory"):
             raise ValueError(f"use num_cpus/num_gpus/memory=, not resources={{{name!r}: ...}}")
-        demand[name] = float(amount)
+        demand[name] = check_amount(f"resources[{name!r}]", amount)  # type: ignore[assignment]
     for name, amount in demand.items():
         if amount < 0:
             raise ValueError(f"resource {name!r} must be >= 0, got {amount}")

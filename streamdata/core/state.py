@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -55,6 +56,7 @@ from streamdata.core.requests import REQUESTS
 from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.tasks import TaskRecord, WorkerState
+from streamdata.core.timeline import TaskLog
 from streamdata.errors import InfeasibleResourceError, StreamDataError, TaskCancelledError, WorkerCrashedError
 
 
@@ -62,8 +64,9 @@ class RuntimeState:
     """The driver's bookkeeping as a state machine: ``handle(event) -> commands``."""
 
     def __init__(self, *, token: str, num_cpus: float, total: dict[str, float],
-                 object_store_memory: int) -> None:
+                 object_store_memory: int, clock: Callable[[], float] = time.time) -> None:
         self.token = token
+        self.task_log = TaskLog(clock)
         self.num_cpus = num_cpus
         self.node = ResourcePool(total)
         self._out: list[Any] = []
@@ -383,12 +386,14 @@ class RuntimeState:
         if task.fn_id not in worker.known_functions:
             fn_bytes = self.functions[task.fn_id]
             worker.known_functions.add(task.fn_id)
+        self.task_log.started(task.task_id, task.name, worker.worker_id)
         self.emit(Send(worker.worker_id, msgs.TaskSpec(
             task.task_id, task.fn_id, fn_bytes, task.args, self.dep_locations(task), task.return_ids,
-            task.env_for(grant), grant.gpu_ids, task.name)))
+            task.env_for(grant), grant.gpu_ids, task.name, resources=dict(grant.amounts))))
 
     def complete(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         """Record a task's outputs (or its error in every output) and unpin its arguments."""
+        self.task_log.finished(task.task_id, ok=outputs is not None)
         if outputs is not None:
             for obj_id, location, contained in outputs:
                 self.directory.created(obj_id, location, contained)
