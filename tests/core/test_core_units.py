@@ -512,7 +512,7 @@ class TestOptionValidation:
             sd.remote(num_gpus=1.5)(f)
         with pytest.raises(ValueError, match="num_cpus"):
             sd.remote(resources={"CPU": 1})(f)
-        with pytest.raises(ValueError, match="runtime_env"):
+        with pytest.raises(NotImplementedError, match="runtime_env"):
             sd.remote(runtime_env={"conda": "env"})(f)
         with pytest.raises(ValueError, match="bogus"):
             sd.remote(f).options(bogus=2)
