@@ -419,7 +419,9 @@ def test_task_error_is_the_user_exception_with_remote_traceback() -> None:
     text = str(err)
     assert "bad input 7" in text and "explode" in text
     assert "Remote traceback" in text and "in explode" in text
-    assert text.rstrip().endswith("MyError: bad input 7")  # the remote traceback's last line
+    # the user's frame with its source line; the exception line once (in the first line)
+    assert text.rstrip().endswith('raise MyError(f"bad input {n}")')
+    assert text.count("MyError: bad input 7") == 1
 
 
 def test_task_error_of_a_class_with_a_custom_init() -> None:

@@ -358,11 +358,14 @@ class _Unpicklable(Exception):
 
 class TestErrors:
     def test_task_error_is_also_the_user_class(self) -> None:
-        err = TaskError.wrap(_UserError("bad value"), "Traceback...\n  line 3\n_UserError: bad value", "f")
+        tb = ('Traceback (most recent call last):\n  File "/home/u/job.py", line 3, in f\n'
+              '    raise _UserError("bad value")\n_UserError: bad value\n')
+        err = TaskError.wrap(_UserError("bad value"), tb, "f")
         assert isinstance(err, TaskError) and isinstance(err, _UserError) and isinstance(err, ValueError)
         assert isinstance(err.cause, _UserError)
         text = str(err)
         assert "f failed" in text and "bad value" in text and "Remote traceback" in text and "line 3" in text
+        assert text.count("_UserError: bad value") == 1  # the exception line is not repeated
 
     def test_wrap_keeps_user_attributes_of_a_class_with_a_custom_init(self) -> None:
         # an exception class whose __init__ takes more than a message (as
