@@ -30,7 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from streamdata.context import DataContext
-from streamdata.errors import ExecutionError
+from streamdata.errors import ExecutionError, TaskError
 from streamdata.exec import backpressure
 from streamdata.exec.autoscaler import decide_scaling
 from streamdata.exec.interfaces import (
@@ -355,6 +355,9 @@ class StreamingExecutor:
                 if self._error is not None:
                     err, self._error = self._error, None
                     self._join()
+                    if isinstance(err, TaskError) and not err.internal_frames:
+                        # a task's error: its frames are in its message; the loop thread's are noise
+                        raise err.with_traceback(None) from None
                     raise err
                 return _DONE
             with self._lock:
