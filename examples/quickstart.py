@@ -6,6 +6,8 @@
 4. aggregates per key, writes the result, and prints what the executor did.
 
 Run: python examples/quickstart.py [--rows N] [--out DIR]
+
+Without ``--out`` everything is written to a temporary folder that is removed when the script ends.
 """
 
 from __future__ import annotations
@@ -41,15 +43,21 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2_000_000)
     parser.add_argument("--out", default=None, help="output folder (default: a temp folder)")
     args = parser.parse_args()
-    out = args.out or tempfile.mkdtemp(prefix="streamdata-quickstart-")
+    if args.out:
+        run(args.rows, args.out)
+    else:
+        with tempfile.TemporaryDirectory(prefix="streamdata-quickstart-") as out:
+            run(args.rows, out)
 
+
+def run(rows: int, out: str) -> None:
+    """Run the pipeline, writing under ``out``."""
     start = time.perf_counter()
     sd.init(num_cpus=2)
     print(f"sd.init(): {time.perf_counter() - start:.3f} s")
-    sd.DataContext.get_current().enable_progress_bars = False
 
     # 1. synthetic data -> Parquet (8 files)
-    rng_rows = args.rows
+    rng_rows = rows
     source = (sd.range(rng_rows, override_num_blocks=8)
               .map_batches(lambda b: {
                   "id": b["id"],
@@ -75,7 +83,8 @@ def main() -> None:
     print(f"keys aggregated: {len(table)}; first rows:\n{table.head(3).to_string(index=False)}")
     print("\nplan:")
     ds.explain()
-    print(f"\nwrote {out}/scores in {time.perf_counter() - start:.2f} s end to end")
+    print(f"\nwrote {out}/scores in {time.perf_counter() - start:.2f} s end to end"
+          " (a temporary folder, removed on exit, unless --out DIR was given)")
     sd.shutdown()
 
 

@@ -14,18 +14,23 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
+from starlette.requests import Request
 
 import streamdata as sd
 from streamdata import serve
 
 
-@serve.deployment(num_replicas=2, max_ongoing_requests=16, num_cpus=0.5)
+@serve.deployment(num_replicas=2, max_ongoing_requests=16, ray_actor_options={"num_cpus": 0.5})
 class LinearModel:
     def __init__(self, weights: list[float]) -> None:
         self.weights = np.asarray(weights)
 
+    async def __call__(self, request: Request) -> dict:
+        """HTTP: the body is one feature vector (JSON)."""
+        return await self.predict(await request.json())
+
     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
-    async def __call__(self, features: list[list[float]]) -> list[dict]:
+    async def predict(self, features: list[list[float]]) -> list[dict]:
         # one matrix product for the whole batch instead of one per request
         scores = np.asarray(features) @ self.weights
         return [{"score": float(s), "batch_size": len(features)} for s in scores]
@@ -33,10 +38,11 @@ class LinearModel:
 
 def main() -> None:
     sd.init(num_cpus=2)
-    handle = serve.run(LinearModel.bind([0.5, -1.0, 2.0]), name="linear", http_port=0)
+    serve.start(http_options={"port": 0})  # any free port on 127.0.0.1
+    handle = serve.run(LinearModel.bind([0.5, -1.0, 2.0]), name="linear")
 
     # 32 requests at once through the handle: they are answered in batches
-    responses = [handle.remote([i, 1.0, 0.5]) for i in range(32)]
+    responses = [handle.predict.remote([i, 1.0, 0.5]) for i in range(32)]
     results = [r.result(timeout_s=60) for r in responses]
     print("handle: first results", results[:3])
     print("handle: batch sizes seen", sorted({r["batch_size"] for r in results}))
@@ -57,8 +63,8 @@ def main() -> None:
         metrics = resp.read().decode()
     print("metrics:")
     for line in metrics.splitlines():
-        if line.startswith(("streamdata_serve_batch_size_count", "streamdata_serve_deployment_requests_total",
-                            "streamdata_serve_http_requests_total")):
+        if line.startswith(("serve_batch_size_count", "serve_deployment_request_counter_total",
+                            "serve_num_http_requests_total")):
             print("  " + line)
     assert all(r["score"] == 0.5 * i - 1.0 + 1.0 for i, r in enumerate(results))
     assert max(r["batch_size"] for r in results) > 1

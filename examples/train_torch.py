@@ -4,7 +4,7 @@ Each worker reads its own share of one streaming execution of the dataset
 (``sd.train.get_dataset_shard``), the model is wrapped in DistributedDataParallel
 (gradients averaged over gloo), and rank 0 saves a checkpoint every epoch.
 
-Run: python examples/train_torch.py
+Run: python examples/train_torch.py  (or with the short form, sd.train.run(train_fn, ...))
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import torch
 import streamdata as sd
 from streamdata import train
 from streamdata.train import Checkpoint
-from streamdata.train.torch import prepare_model
+from streamdata.train.torch import TorchTrainer, prepare_model
 
 
 def make_points(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -66,15 +66,17 @@ def train_fn(config: dict) -> None:
 def main() -> None:
     sd.init(num_cpus=2)
     ds = sd.range(4000, override_num_blocks=8).map_batches(make_points)
-    result = train.run(
+    # Ray Train's code with the import changed; on this 2-CPU runtime the 2 workers of 1 CPU each
+    # would leave the dataset's tasks none, so the trainer keeps one for them (and logs it)
+    trainer = TorchTrainer(
         train_fn,
+        train_loop_config={"lr": 0.3, "epochs": 8},
+        scaling_config=train.ScalingConfig(num_workers=2),
+        run_config=train.RunConfig(failure_config=train.FailureConfig(max_failures=1),
+                                   checkpoint_config=train.CheckpointConfig(num_to_keep=2)),
         datasets={"train": ds},
-        num_workers=2,
-        # half a CPU each leaves a CPU for the dataset's own tasks on a 2-CPU machine
-        resources_per_worker={"CPU": 0.5},
-        config={"lr": 0.3, "epochs": 8},
-        max_failures=1,
     )
+    result = trainer.fit()
     for m in result.metrics_history:
         print(f"epoch {m['epoch']}: loss {m['loss']:.5f}  w={m['w']:.3f} b={m['b']:.3f}")
     print("checkpoint:", result.checkpoint.path)

@@ -68,6 +68,17 @@ from streamdata.read_api import (
     read_parquet,
     read_text,
 )
+from streamdata.read_connectors import (  # noqa: E402 - connectors (issue 13)
+    from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
+    read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos, read_webdataset,
+    read_zarr,
+)
+from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink  # noqa: E402
+from streamdata.io.save_mode import SaveMode  # noqa: E402
+from streamdata.block_metadata import BlockMetadata  # noqa: E402
+from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
+from streamdata.io.datasource import Datasource  # noqa: E402
+from streamdata.read_task import ReadTask  # noqa: E402
 
 __version__ = "0.1.0"
 
@@ -85,4 +96,9 @@ __all__ = [
     "TaskPoolStrategy", "aggregate", "col", "lit",
     "read_parquet", "read_csv", "read_json", "read_text", "read_binary_files", "read_images", "read_numpy",
     "read_datasource", "range", "range_tensor", "from_items", "from_pandas", "from_arrow", "from_numpy",
+    # connectors (Ray Data's names)
+    "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
+    "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch", "from_dask",
+    "from_daft", "from_spark", "Datasource", "Datasink", "ReadTask", "BlockMetadata", "WriteResult", "read_orc",
+    "SaveMode", "BlockBasedFileDatasink", "RowBasedFileDatasink",
 ]

@@ -9,7 +9,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Any, Sequence
 
 import pyarrow as pa
 
@@ -21,7 +21,15 @@ class BlockMetadata:
     num_rows: int | None = None
     size_bytes: int | None = None
     schema: pa.Schema | None = None
-    input_files: tuple[str, ...] = ()
+    input_files: tuple[str, ...] | None = ()
+    #: accepted for Ray's signature (``BlockMetadata(..., exec_stats=None)``); unused
+    exec_stats: Any = None
+
+    def __post_init__(self) -> None:
+        if self.input_files is None:  # Ray's connectors pass input_files=None
+            object.__setattr__(self, "input_files", ())
+        elif not isinstance(self.input_files, tuple):
+            object.__setattr__(self, "input_files", tuple(self.input_files))
 
     @staticmethod
     def of(table: pa.Table, input_files: Sequence[str] = ()) -> "BlockMetadata":

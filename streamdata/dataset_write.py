@@ -5,7 +5,8 @@ one ``Write`` node and hands the plan to :func:`streamdata.execution.write`, whi
 runs it and drives the datasink's commit protocol.
 
 May import: base modules, :mod:`streamdata.plan` (node types),
-:mod:`streamdata.execution`, and the io sinks (lazily, by format).
+:mod:`streamdata.execution`, :mod:`streamdata.write_connectors` (the connectors' write
+methods), and the io sinks (lazily, by format).
 
 Example:
     >>> import os, tempfile
@@ -22,6 +23,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from streamdata import execution
+from streamdata import write_connectors as _connectors
 from streamdata.plan.logical import LogicalPlan, Write
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,8 +42,8 @@ class WriteMixin:
     _plan: LogicalPlan
     _stats: execution.StatsRecord
 
-    def write_datasink(self, datasink: "Datasink", *, concurrency: int | None = None,
-                       **ray_remote_args: Any) -> None:
+    def write_datasink(self, datasink: "Datasink", *, ray_remote_args: dict[str, Any] | None = None,
+                       concurrency: int | None = None, **remote_args: Any) -> None:
         """Write every row into ``datasink`` (commit on success, roll back on failure).
 
         Example:
@@ -55,6 +57,7 @@ class WriteMixin:
             >>> sd.range(10).write_datasink(Counter())
             10
         """
+        ray_remote_args = {**(ray_remote_args or {}), **remote_args}  # Ray passes a dict
         node = Write(inputs=(self._plan.root,), datasink=datasink, concurrency=concurrency,
                      ray_remote_args=ray_remote_args)
         execution.write(LogicalPlan(node), record=self._stats)
@@ -89,6 +92,18 @@ class WriteMixin:
         """Write column ``column`` as ``.npy`` files under ``path``."""
         self._write_files("numpy", path, filesystem=filesystem, mode=mode,
                           options=dict(options, column=column))
+
+    # ------------------------------------------------------------------ connectors (streamdata/write_connectors.py)
+    write_sql = _connectors.write_sql
+    write_lance = _connectors.write_lance
+    write_iceberg = _connectors.write_iceberg
+    write_delta = _connectors.write_delta
+    write_tfrecords = _connectors.write_tfrecords
+    write_webdataset = _connectors.write_webdataset
+    write_images = _connectors.write_images
+    to_dask = _connectors.to_dask
+    to_daft = _connectors.to_daft
+    to_spark = _connectors.to_spark
 
 
 def _make_file_sink(kind: str, path: str, *, filesystem: Any, mode: str,

@@ -2,9 +2,11 @@
 ``filter(expr="...")``: parsed with :mod:`ast` (never evaluated) into
 :class:`~streamdata.expressions.Expr` trees.
 
-Supported: column names, numbers, strings, booleans, ``None``; ``+ - * / // %``,
-unary ``-``; comparisons (chains too: ``0 < a < 1``); ``and``/``or``/``not``;
-``x in [..]`` / ``x not in [..]``; ``x is None`` / ``x is not None``.
+Supported: column names (``user.age`` names the column ``"user.age"``, as in Ray), numbers,
+strings, booleans, ``None``; ``+ - * / // %``, unary ``-``; comparisons (chains too:
+``0 < a < 1``); ``and``/``or``/``not``; ``x in [..]`` / ``x not in [..]``; ``x is None`` /
+``x is not None``; Ray's functions ``is_null(x)``, ``is_valid(x)``/``is_not_null(x)``,
+``is_nan(x)`` and ``is_in(x, [..])``.
 
 Example:
     >>> str(parse_expression("a > 0.5 and s in ['x', 'y']"))
@@ -63,6 +65,10 @@ def _convert(node: ast.AST, text: str) -> Any:
         return out
     if isinstance(node, ast.Compare):
         return _compare(node, text)
+    if isinstance(node, ast.Attribute):
+        return col(_dotted(node, text))
+    if isinstance(node, ast.Call):
+        return _call(node, text)
     raise PlanError(f"unsupported syntax {ast.unparse(node)!r} in expression {text!r}; use columns, "
                     "literals, arithmetic, comparisons, and/or/not, in, is None")
 
@@ -77,8 +83,7 @@ def _compare(node: ast.Compare, text: str) -> Expr:
         elif isinstance(op, (ast.In, ast.NotIn)):
             if not isinstance(right, list):
                 raise PlanError(f"'in' needs a list of literals in expression {text!r}")
-            term = _as_expr(left).is_in(right)
-            terms.append(~term if isinstance(op, ast.NotIn) else term)
+            terms.append(_as_expr(left).not_in(right) if isinstance(op, ast.NotIn) else _as_expr(left).is_in(right))
         elif isinstance(op, (ast.Is, ast.IsNot)) and right is None:
             terms.append(_as_expr(left).is_null() if isinstance(op, ast.Is) else _as_expr(left).is_not_null())
         else:
@@ -88,6 +93,37 @@ def _compare(node: ast.Compare, text: str) -> Expr:
     for term in terms[1:]:
         out = out & term
     return out
+
+
+def _dotted(node: ast.AST, text: str) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        return f"{_dotted(node.value, text)}.{node.attr}"
+    raise PlanError(f"unsupported attribute access {ast.unparse(node)!r} in expression {text!r}")
+
+
+_FUNCTIONS = {"is_null": 1, "is_valid": 1, "is_not_null": 1, "is_nan": 1, "is_in": 2}
+
+
+def _call(node: ast.Call, text: str) -> Expr:
+    name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+    if name not in _FUNCTIONS:
+        raise PlanError(f"unsupported function {name!r} in expression {text!r}; known: "
+                        f"{sorted(_FUNCTIONS)} (use the expression API for others, e.g. sd.col('x').abs())")
+    if node.keywords or len(node.args) != _FUNCTIONS[name]:
+        raise PlanError(f"{name}() takes {_FUNCTIONS[name]} positional argument(s) in expression {text!r}")
+    arg = _as_expr(_convert(node.args[0], text))
+    if name == "is_null":
+        return arg.is_null()
+    if name in ("is_valid", "is_not_null"):
+        return arg.is_not_null()
+    if name == "is_nan":
+        return arg != arg  # NaN is the one value unequal to itself
+    values = _convert(node.args[1], text)
+    if not isinstance(values, list):
+        raise PlanError(f"is_in() needs a list of literals in expression {text!r}")
+    return arg.is_in(values)
 
 
 def _as_expr(value: Any) -> Expr:

@@ -44,7 +44,11 @@ _HIVE = "hive"
 
 def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None = None,
                     concurrency: int | None = None, ray_remote_args: dict[str, Any] | None = None,
-                    parallelism: int | None = None) -> "Dataset":
+                    parallelism: int | None = None, num_cpus: float | None = None, num_gpus: float | None = None,
+                    memory: float | None = None, compute: Any = None, label_selector: Any = None,
+                    fallback_strategy: Any = None, max_calls: int | None = None,
+                    resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+                    runtime_env: dict[str, Any] | None = None, **read_args: Any) -> "Dataset":
     """A Dataset reading any :class:`~streamdata.io.datasource.Datasource`.
 
     Args:
@@ -53,6 +57,10 @@ def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None
         concurrency: the most read tasks running at once.
         ray_remote_args: resources of the read tasks (``num_cpus=``...).
         parallelism: Ray's older name of ``override_num_blocks``.
+        num_cpus, num_gpus, memory, resources: resources of each read task (Ray's arguments,
+            folded into ``ray_remote_args``); ``label_selector``, ``fallback_strategy``,
+            ``max_calls``, ``accelerator_type``, ``runtime_env`` only mean something on a Ray
+            cluster and are ignored here. ``compute`` and ``**read_args`` are not supported.
 
     Example:
         >>> import streamdata as sd
@@ -65,6 +73,13 @@ def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None
 
     if override_num_blocks is None and parallelism is not None and parallelism > 0:
         override_num_blocks = parallelism
+    if compute is not None or read_args:  # Ray's older arguments: say so rather than ignore them
+        raise PlanError(f"read_datasource: compute= and extra read arguments {sorted(read_args)} are not "
+                        f"supported; pass the options to the Datasource itself")
+    extra = {k: v for k, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("memory", memory),
+                                ("resources", resources)) if v is not None}
+    if extra:
+        ray_remote_args = {**(ray_remote_args or {}), **extra}
     node = Read(datasource=datasource, override_num_blocks=override_num_blocks, concurrency=concurrency,
                 ray_remote_args=dict(ray_remote_args or {}))
     return Dataset(LogicalPlan(node))

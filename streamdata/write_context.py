@@ -16,3 +16,8 @@ class WriteContext:
 
     write_uuid: str
     task_index: int
+
+    @property
+    def task_idx(self) -> int:
+        """Ray's name of :attr:`task_index` (``TaskContext.task_idx``), for connectors written for Ray."""
+        return self.task_index

@@ -20,11 +20,12 @@ ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "streamdata"
 MAX_LINES = 600
 
-#: base types: blocks, metadata, read/write tasks, tensor types, errors, context, expressions
+#: base types: blocks, metadata, read/write tasks, tensor types, errors, context, expressions,
+#: data types, aggregation kernels (a package here stands for its modules too)
 BASE = frozenset({
-    "streamdata.block", "streamdata.block_metadata", "streamdata.context", "streamdata.errors",
-    "streamdata.exceptions", "streamdata.expression_parser", "streamdata.expressions",
-    "streamdata.read_task", "streamdata.tensor", "streamdata.write_context",
+    "streamdata.aggregation", "streamdata.block", "streamdata.block_metadata", "streamdata.context",
+    "streamdata.datatype", "streamdata.errors", "streamdata.exceptions", "streamdata.expression_parser",
+    "streamdata.expressions", "streamdata.read_task", "streamdata.tensor", "streamdata.write_context",
 })
 #: the Dataset facade and the execution layer above plan
 FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api"})
@@ -94,6 +95,10 @@ def _in(module: str, package: str) -> bool:
     return module == package or module.startswith(package + ".")
 
 
+def _base(module: str) -> bool:
+    return any(_in(module, b) for b in BASE)
+
+
 def _layer_violation(importer: str, imported: str) -> str | None:
     """The rule ``importer`` → ``imported`` breaks, or None."""
     if importer == "streamdata":  # the public API may import anything
@@ -101,12 +106,12 @@ def _layer_violation(importer: str, imported: str) -> str | None:
     for client in ("streamdata.train", "streamdata.serve"):
         if _in(imported, client) and not _in(importer, client):
             return f"nothing below {client} imports it"
-    if importer in BASE and imported not in BASE:
+    if _base(importer) and not _base(imported):
         return "base types import only base types"
     if _in(importer, "streamdata.core") and not (_in(imported, "streamdata.core")
                                                 or imported == "streamdata.errors"):
         return "core imports only core and streamdata.errors"
-    if _in(importer, "streamdata.io") and not (_in(imported, "streamdata.io") or imported in BASE):
+    if _in(importer, "streamdata.io") and not (_in(imported, "streamdata.io") or _base(imported)):
         return "io imports only io and the base types"
     if _in(importer, "streamdata.exec") and (_in(imported, "streamdata.plan") or _in(imported, "streamdata.io")
                                             or imported in FACADE or imported in EXECUTION):
@@ -201,6 +206,10 @@ def test_the_rules_catch_what_design_md_forbids() -> None:
     assert _layer_violation("streamdata.plan.lowering", "streamdata.dataset")
     assert _layer_violation("streamdata.block", "streamdata.io.tensor")
     assert _layer_violation("streamdata.dataset", "streamdata.train.trainer")
+    assert _layer_violation("streamdata.aggregation.base", "streamdata.exec.shuffle.grouping")
+    assert _layer_violation("streamdata.expressions.core", "streamdata.plan.logical")
+    assert _layer_violation("streamdata.expressions", "streamdata.expressions.core") is None
+    assert _layer_violation("streamdata.exec.shuffle.groupby", "streamdata.aggregation.grouping") is None
     assert _layer_violation("streamdata.plan.lowering.maps", "streamdata.exec.interfaces") is None
     assert _layer_violation("streamdata.core.api", "streamdata.errors") is None
     assert _layer_violation("streamdata", "streamdata.train") is None

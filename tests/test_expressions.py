@@ -141,7 +141,10 @@ def test_string_expressions_parse_into_the_same_trees() -> None:
         "0.2 < a < 0.95": (lit(0.2) < col("a")) & (col("a") < 0.95),
         "not (b % 2 == 0)": ~(col("b") % 2 == 0),
         "a is None": col("a").is_null(),
-        "a is not None and s not in ['x']": col("a").is_not_null() & ~col("s").is_in(["x"]),
+        "a is not None and s not in ['x']": col("a").is_not_null() & col("s").not_in(["x"]),
+        "is_null(a) or is_in(s, ['z'])": col("a").is_null() | col("s").is_in(["z"]),
+        "is_valid(a) and not is_nan(a)": col("a").is_not_null() & ~(col("a") != col("a")),
+        "is_not_null(a)": col("a").is_not_null(),
         "b * 2 + 1 >= 5 or s == 'x'": ((col("b") * 2 + 1) >= 5) | (col("s") == "x"),
         "-b < -2": -col("b") < -2,
     }
@@ -154,8 +157,10 @@ def test_string_expressions_parse_into_the_same_trees() -> None:
 def test_string_expressions_reject_what_they_cannot_express() -> None:
     from streamdata.expression_parser import parse_expression
 
-    for text, message in [("a >", "cannot parse"), ("f(a)", "unsupported syntax 'f"),
+    for text, message in [("a >", "cannot parse"), ("f(a)", "unsupported function 'f'"),
+                          ("is_null(a, b)", "takes 1 positional"), ("is_in(a, b)", "needs a list"),
                           ("a in b", "needs a list of literals"), ("a in [b]", "only literals"),
                           ("1 + 2", "constant")]:
         with pytest.raises(PlanError, match=message):
             parse_expression(text)
+    assert parse_expression("user.age > 3").columns() == {"user.age"}  # Ray's dotted names

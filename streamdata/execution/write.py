@@ -50,7 +50,9 @@ def write(logical_plan: LogicalPlan, *, record: StatsRecord | None = None) -> No
     except BaseException as exc:
         datasink.on_write_failed(exc)
         raise
-    datasink.on_write_complete(results)
+    from streamdata.io.datasink import WriteResult  # a list with Ray's attributes (write_returns, ...)
+
+    datasink.on_write_complete(WriteResult(results))
 
 
 __all__ = ["write"]

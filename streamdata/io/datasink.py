@@ -2,7 +2,9 @@
 
 The write protocol (Ray's): ``on_write_start`` once on the driver, ``write`` in
 worker tasks (one call per task, over that task's blocks), then
-``on_write_complete(results)`` on the driver when every task succeeded, or
+``on_write_complete(results)`` on the driver (a :class:`WriteResult`: the list of
+what each task's ``write`` returned, with Ray's ``write_returns`` / ``num_rows``
+attributes too) when every task succeeded, or
 ``on_write_failed(error)`` when any failed. File sinks write into a staging
 location in ``write`` and make the files visible in ``on_write_complete``, so a
 failed write leaves the destination as it was.
@@ -18,10 +20,54 @@ import pyarrow as pa
 from streamdata.write_context import WriteContext
 
 
+class WriteResult(list):
+    """What every write task returned, in task order: a list, with Ray's attributes.
+
+    Example:
+        >>> r = WriteResult([{"num_rows": 2}, {"num_rows": 3}])
+        >>> r.write_returns == list(r), r.num_rows
+        (True, 5)
+    """
+
+    @property
+    def write_returns(self) -> list[Any]:
+        return list(self)
+
+    @property
+    def num_rows(self) -> int | None:
+        """Rows written, when every task returned a dict with ``num_rows`` (else None)."""
+        counts = [r.get("num_rows") if isinstance(r, dict) else None for r in self]
+        return None if any(c is None for c in counts) else int(sum(counts))  # type: ignore[arg-type]
+
+    @property
+    def size_bytes(self) -> int | None:
+        sizes = [r.get("size_bytes") if isinstance(r, dict) else None for r in self]
+        return None if any(c is None for c in sizes) else int(sum(sizes))  # type: ignore[arg-type]
+
+
 class Datasink(ABC):
     """A destination of data."""
 
     name: str = "Write"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "get_name" in cls.__dict__ and "name" not in cls.__dict__:
+            cls.name = property(lambda self: self.get_name())  # type: ignore[assignment]
+
+    def get_name(self) -> str:
+        """The name shown in plans (Ray's method; :attr:`name` here)."""
+        return self.name
+
+    @property
+    def supports_distributed_writes(self) -> bool:
+        """Whether write tasks may run in any worker (Ray's property)."""
+        return True
+
+    @property
+    def min_rows_per_write(self) -> int | None:
+        """Rows each write task should receive at least (Ray's property; advisory here)."""
+        return None
 
     def on_write_start(self) -> None:
         """Prepare the destination (runs on the driver before any write task)."""

@@ -265,8 +265,11 @@ class ParquetDatasource(FileBasedDatasource):
         if not hasattr(predicate, "to_arrow"):
             raise PlanError(f"a predicate must be an expression, got {type(predicate).__name__}")
         out = copy.copy(self)
-        if self._include_paths and "path" in predicate.columns():
-            out._post_predicates = self._post_predicates + (predicate,)  # needs the path column
+        in_arrow = getattr(predicate, "is_pyarrow_convertible", lambda: True)() and \
+            getattr(predicate, "is_idempotent", lambda: True)()
+        if not in_arrow or (self._include_paths and "path" in predicate.columns()):
+            # needs the path column, or runs in Python (a UDF): evaluated on each table read
+            out._post_predicates = self._post_predicates + (predicate,)
         else:
             out._predicates = self._predicates + (predicate,)
         return out

@@ -1,14 +1,25 @@
-"""``sd.serve``: online inference on replica actors, with request batching (Ray
-Serve's names and semantics).
+"""``sd.serve``: online inference with Ray Serve's names and semantics.
 
-``@serve.deployment`` turns a class into replica actors, ``serve.run(App.bind())``
-deploys it and returns a handle (``handle.remote(x).result()``, or ``await``),
-``http_port=`` adds an HTTP ingress on 127.0.0.1, and ``@serve.batch`` gathers
-concurrent calls into one call of a list.
+What serve owns: deployments (``@serve.deployment``, ``bind``), the controller
+actor (applications, replica lifecycle, health checks, autoscaling, its
+checkpoint), the proxy actor (HTTP on Uvicorn, gRPC), replica actors and the
+data plane between callers and replicas (Unix sockets), handles, request
+batching (``@serve.batch``), model multiplexing, ``@serve.ingress`` (FastAPI),
+and serve's Prometheus metrics.
+
+What serve may import: the base types (``streamdata.errors``) and the runtime's
+public API (``sd.remote``, ``sd.get``, ``sd.kill``, named actors, through
+``serve._runtime``); and uvicorn, starlette, fastapi, grpcio, prometheus_client
+lazily. Nothing in streamdata below serve imports it.
+
+Inside serve: ``controller`` → ``deployment_state`` → ``replica``/``channel``;
+``http_proxy``/``grpc_proxy`` → ``client`` → ``router`` → ``channel`` → ``wire``;
+the proxy never imports the controller (they meet through the runtime).
 
 Example:
     >>> from streamdata import serve
-    >>> @serve.deployment(num_cpus=0, max_ongoing_requests=16)
+    >>> _ = serve.start(http_options={"port": 0})
+    >>> @serve.deployment(ray_actor_options={"num_cpus": 0}, max_ongoing_requests=16)
     ... class Model:
     ...     @serve.batch(max_batch_size=8, batch_wait_timeout_s=0.05)
     ...     async def __call__(self, xs):
@@ -22,20 +33,28 @@ Example:
 from __future__ import annotations
 
 from streamdata.errors import BackPressureError
-from streamdata.serve.autoscaling import AutoscalingConfig
-from streamdata.serve.batching import batch
-from streamdata.serve.controller import (
+from streamdata.serve.api import (
     delete,
     get_app_handle,
     get_deployment_handle,
     http_address,
     run,
     shutdown,
+    start,
     status,
 )
+from streamdata.serve.autoscaling import AutoscalingConfig
+from streamdata.serve.batching import batch
+from streamdata.serve.config import HTTPOptions, gRPCOptions
+from streamdata.serve.context import ReplicaContext, get_multiplexed_model_id, get_replica_context
 from streamdata.serve.deployment import Application, Deployment, deployment
-from streamdata.serve.handle import DeploymentHandle, DeploymentResponse
+from streamdata.serve.handle import DeploymentHandle, DeploymentResponse, DeploymentResponseGenerator
+from streamdata.serve.ingress import ingress
+from streamdata.serve.multiplex import multiplexed
+from streamdata.serve.schema import ServeStatus
 
 __all__ = ["Application", "AutoscalingConfig", "BackPressureError", "Deployment", "DeploymentHandle",
-           "DeploymentResponse", "batch", "delete", "deployment", "get_app_handle", "get_deployment_handle",
-           "http_address", "run", "shutdown", "status"]
+           "DeploymentResponse", "DeploymentResponseGenerator", "HTTPOptions", "ReplicaContext", "ServeStatus",
+           "batch", "delete", "deployment", "gRPCOptions", "get_app_handle", "get_deployment_handle",
+           "get_multiplexed_model_id", "get_replica_context", "http_address", "ingress", "multiplexed", "run",
+           "shutdown", "start", "status"]

@@ -1,412 +1,337 @@
-"""The serve controller (in the driver): deploys applications as replica actors,
-keeps their routers, autoscales them and runs the HTTP ingress.
+"""The serve controller: a runtime actor (``SERVE_CONTROLLER_ACTOR``) that owns
+the applications, starts and replaces their replicas, starts the proxy, and
+tells every router where to send requests (``listen_for_change``, a long poll).
 
-``sd.serve.run(app)`` starts every deployment of ``app`` (deployments bound as
-arguments of another first, so it gets their handles), waits until each
-initial replica's constructor ran, and returns the ingress deployment's handle.
-A control thread looks at each autoscaled deployment's load every
-``metrics_interval_s`` and adds replicas, or drains then stops them.
+It keeps a checkpoint of its state (applications, deployment specs, the replicas
+it started) in the serve directory; when its process dies the runtime restarts
+it (``max_restarts=-1``) and the new instance reads the checkpoint, takes over
+the replicas that still answer and the proxy, and starts what is missing.
+It imports neither the proxy's module nor the API's: the proxy is an actor it
+starts by class path, and both talk to it through the runtime.
 
 Example:
     >>> from streamdata import serve
-    >>> @serve.deployment(num_cpus=0)
+    >>> _ = serve.start(http_options={"port": 0})
+    >>> @serve.deployment(ray_actor_options={"num_cpus": 0})
     ... def hello(name):
     ...     return f"hello {name}"
-    >>> serve.run(hello.bind(), name="ctrl_doc").remote("you").result()
+    >>> serve.run(hello.bind(), name="ctrl_doc", route_prefix=None).remote("you").result()
     'hello you'
-    >>> serve.status()["ctrl_doc"]["hello"]["replicas"]
-    1
+    >>> serve.status().applications["ctrl_doc"].deployments["hello"].replica_states
+    {'RUNNING': 1}
     >>> serve.delete("ctrl_doc")
 """
 
 from __future__ import annotations
 
-import atexit
-import itertools
-import threading
+import asyncio
+import os
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from streamdata.serve.autoscaling import AutoscalingPolicy
-from streamdata.serve.deployment import Application, Deployment
-from streamdata.serve.handle import DeploymentHandle, register_router, unregister_router
-from streamdata.serve.metrics import BATCH_SIZE_BUCKETS, Histogram, MetricsRegistry
-from streamdata.serve.replica import Replica
-from streamdata.serve.router import Router
+from streamdata.serve import checkpoint, wire
+from streamdata.serve._loop import EventLoopThread
+from streamdata.serve._runtime import runtime
+from streamdata.serve.client import PROXY_NAME, AppRoute, DeploymentRoute, RoutingTable
+from streamdata.serve.deployment_state import DeploymentSpec, DeploymentState
 
-#: how long a replica being removed may finish its requests before it is stopped
-DRAIN_TIMEOUT_S = 30.0
-#: how long ``/metrics`` waits for the replicas' batch statistics
-STATS_TIMEOUT_S = 2.0
+#: how often the control loop reconciles replicas with their targets
+CONTROL_INTERVAL_S = 0.05
 
 
 @dataclass(eq=False)
-class _DeploymentState:
-    app_name: str
-    deployment: Deployment
-    router: Router
-    init_args: tuple
-    init_kwargs: dict
-    replicas: dict[str, Any] = field(default_factory=dict)  # replica id -> actor (started or starting)
-    policy: AutoscalingPolicy | None = None
-    ids: Any = field(default_factory=itertools.count)
-    next_check: float = 0.0
-    start_failures: int = 0  # replicas in a row whose constructor failed (backs the autoscaler off)
-
-    def new_replica(self) -> tuple[str, Any, Any]:
-        """Start one replica actor; returns its id, handle and the ref of its ``ready()``."""
-        from streamdata.core import api as rt
-
-        dep = self.deployment
-        replica_id = f"{dep.name}#{next(self.ids)}"
-        options = {k: v for k, v in dep.config.actor_options.items() if v is not None}
-        actor = rt.remote(Replica).options(max_restarts=-1, **options).remote(
-            dep.target, self.init_args, self.init_kwargs, self.app_name, dep.name, replica_id)
-        self.replicas[replica_id] = actor
-        return replica_id, actor, actor.ready.remote()
-
-
-@dataclass(eq=False)
-class _AppState:
+class AppState:
     name: str
     route_prefix: str | None
-    ingress: _DeploymentState
-    deployments: list[_DeploymentState]
+    ingress: str
+    deployments: dict[str, DeploymentState]
+    deployed_at: float = field(default_factory=time.time)
+    status: str = "DEPLOYING"
+    message: str = ""
+
+
+def _wait_gone(actor_name: str, timeout_s: float = 30.0) -> None:
+    """Wait until no actor is named ``actor_name`` (the next serve.start must not find a dying proxy)."""
+    sd = runtime()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            sd.get_actor(actor_name)
+        except Exception:  # noqa: BLE001 - gone
+            return
+        time.sleep(0.01)
+
+
+class ControllerCore:
+    """The controller's state and its coroutines (on the controller's loop)."""
+
+    def __init__(self, serve_dir: str, http_options: dict[str, Any], grpc_options: dict[str, Any] | None,
+                 proxy_enabled: bool = True) -> None:
+        self.serve_dir = serve_dir
+        self.http_options = http_options
+        self.grpc_options = grpc_options
+        self.proxy_enabled = proxy_enabled
+        self.apps: dict[str, AppState] = {}
+        self.version = 0
+        self._ckpt_path = os.path.join(serve_dir, "controller.ckpt")
+        self._lt = EventLoopThread("controller")
+        self._changed: asyncio.Event | None = None
+        self._proxy: Any = None
+        self._stopping = False
+        saved = checkpoint.load(self._ckpt_path)
+        self._lt.run(self._setup(saved))
+        self._lt.submit(self._control_loop())
+
+    # ---- setup and recovery
+    async def _setup(self, saved: dict[str, Any] | None) -> None:
+        self._changed = asyncio.Event()
+        if saved is not None:
+            self.version = saved["version"] + 1
+            for name, app in saved["apps"].items():
+                deps = {}
+                for dep_name, dep in app["deployments"].items():
+                    state = self._new_state(dep["spec"])
+                    state.next_id, state.target = dep["next_id"], dep["target"]
+                    deps[dep_name] = state
+                    await asyncio.gather(*(state.adopt(rid, actor_name, path)
+                                           for rid, (actor_name, path) in dep["replicas"].items()))
+                self.apps[name] = AppState(name, app["route_prefix"], app["ingress"], deps, app["deployed_at"],
+                                           app["status"], app["message"])
+        if self.proxy_enabled:
+            self._ensure_proxy()
+        self._bump()
+
+    def _ensure_proxy(self) -> None:
+        sd = runtime()
+        try:
+            self._proxy = sd.get_actor(PROXY_NAME)
+            return
+        except Exception:  # noqa: BLE001 - not started yet
+            pass
+        from streamdata.serve.http_proxy import ProxyActor
+
+        self._proxy = sd.remote(ProxyActor).options(name=PROXY_NAME, max_restarts=-1, num_cpus=0,
+                                                    max_concurrency=4).remote(
+            self.http_options, self.grpc_options)
+        sd.get(self._proxy.ready.remote())
+
+    def _new_state(self, spec: DeploymentSpec) -> DeploymentState:
+        return DeploymentState(spec, self.serve_dir, self._bump)
+
+    # ---- the routing table and its long poll
+    def _table(self) -> RoutingTable:
+        apps, deps = {}, {}
+        for app in self.apps.values():
+            apps[app.name] = AppRoute(app.name, app.route_prefix, app.ingress)
+            for state in app.deployments.values():
+                deps[(app.name, state.name)] = DeploymentRoute(state.route_infos(), state.config.max_ongoing_requests,
+                                                               state.config.max_queued_requests)
+        return RoutingTable(self.version, apps, deps)
+
+    def _bump(self) -> None:
+        """Something routers or the checkpoint care about changed."""
+        self.version += 1
+        if not self._stopping:
+            self._save()
+        if self._changed is not None:
+            self._changed.set()
+            self._changed = asyncio.Event()
+
+    def _save(self) -> None:
+        apps = {}
+        for app in self.apps.values():
+            deps = {state.name: {"spec": state.spec, "next_id": state.next_id, "target": state.target,
+                                 "replicas": {r.replica_id: (r.actor_name, r.path) for r in state.replicas.values()
+                                              if r.state == "RUNNING"}}
+                    for state in app.deployments.values()}
+            apps[app.name] = {"route_prefix": app.route_prefix, "ingress": app.ingress, "deployments": deps,
+                              "deployed_at": app.deployed_at, "status": app.status, "message": app.message}
+        checkpoint.save(self._ckpt_path, {"version": self.version, "apps": apps})
+
+    async def _wait_change(self, version: int, timeout_s: float) -> RoutingTable | None:
+        if version != self.version:
+            return self._table()
+        assert self._changed is not None
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout_s)
+        except asyncio.TimeoutError:
+            return None
+        return self._table()
+
+    async def _get_table(self) -> RoutingTable:
+        return self._table()
+
+    # ---- applications
+    async def _deploy(self, name: str, route_prefix: str | None, ingress: str,
+                      specs: list[DeploymentSpec]) -> RoutingTable:
+        if route_prefix is not None:
+            for other in self.apps.values():
+                if other.name != name and other.route_prefix == route_prefix:
+                    raise ValueError(f"route_prefix {route_prefix!r} is taken by application {other.name!r}")
+        old = self.apps.get(name)
+        states: dict[str, DeploymentState] = {}
+        stale: list[DeploymentState] = []
+        for spec in specs:
+            previous = old.deployments.get(spec.name) if old is not None else None
+            if previous is not None and previous.spec.code_version == spec.code_version and not previous.failed:
+                reconfigure = spec.config.user_config != previous.config.user_config and spec.config.has_user_config
+                if spec.config.max_ongoing_requests != previous.config.max_ongoing_requests:
+                    await asyncio.gather(*(r.conn.call("set_max_ongoing_requests", (spec.config.max_ongoing_requests,),
+                                                       kind=wire.CONTROL)
+                                           for r in previous.running() if r.conn is not None))
+                previous.spec = spec
+                previous.target = spec.config.initial_replicas() if previous.policy is None else previous.target
+                if reconfigure:
+                    await asyncio.gather(*(r.conn.call("reconfigure", (spec.config.user_config,), kind=wire.CONTROL)
+                                           for r in previous.running() if r.conn is not None))
+                states[spec.name] = previous
+            else:
+                states[spec.name] = self._new_state(spec)
+                if previous is not None:
+                    stale.append(previous)
+        if old is not None:
+            stale += [s for n, s in old.deployments.items() if n not in states]
+        app = AppState(name, route_prefix, ingress, states)
+        self.apps[name] = app
+        try:
+            starts = [state.start_replica() for state in states.values()
+                      for _ in range(state.target - len(state.replicas))]
+            results = await asyncio.gather(*starts, return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                raise errors[0]
+        except BaseException as exc:
+            app.status, app.message = "DEPLOY_FAILED", f"{type(exc).__name__}: {exc}"
+            for state in states.values():
+                state.failed = True
+                await state.stop_all()
+            self._bump()
+            raise RuntimeError(f"deploying application {name!r} failed: {type(exc).__name__}: {exc}") from exc
+        app.status = "RUNNING"
+        for state in stale:
+            await state.stop_all()
+        self._bump()
+        return self._table()
+
+    async def _delete(self, name: str) -> None:
+        app = self.apps.get(name)
+        if app is None:
+            return
+        app.status = "DELETING"
+        await asyncio.gather(*(s.stop_all() for s in app.deployments.values()))
+        self.apps.pop(name, None)
+        self._bump()
+
+    def record_demand(self, app_name: str, deployment: str, n: int) -> None:
+        """A router holds ``n`` requests waiting for a replica (autoscaling from zero)."""
+        app = self.apps.get(app_name)
+        state = app.deployments.get(deployment) if app is not None else None
+        if state is not None:
+            state.demand = max(state.demand, n)
+
+    # ---- the control loop
+    async def _control_loop(self) -> None:
+        while not self._stopping:
+            now = time.monotonic()
+            for app in list(self.apps.values()):
+                if app.status in ("DEPLOYING", "DELETING"):
+                    continue
+                for state in app.deployments.values():
+                    try:
+                        state.reconcile(now)
+                    except Exception:  # noqa: BLE001 - e.g. the runtime is shutting down
+                        pass
+                failed = [s for s in app.deployments.values() if s.failed]
+                app.status = "DEPLOY_FAILED" if failed else (
+                    "RUNNING" if all(s.status() == "HEALTHY" or s.policy is not None for s in app.deployments.values())
+                    else "UNHEALTHY" if any(s.start_failures for s in app.deployments.values()) else "RUNNING")
+            await asyncio.sleep(CONTROL_INTERVAL_S)
+
+    # ---- status and metrics
+    async def _status(self) -> dict[str, Any]:
+        apps = {}
+        for app in self.apps.values():
+            deps = {s.name: {"status": s.status(), "status_trigger": "CONFIG_UPDATE_COMPLETED",
+                             "replica_states": s.replica_states(), "message": s.message}
+                    for s in app.deployments.values()}
+            apps[app.name] = {"status": app.status, "message": app.message,
+                              "last_deployed_time_s": app.deployed_at, "deployments": deps,
+                              "route_prefix": app.route_prefix}
+        proxies = {"local": "HEALTHY"} if self.proxy_enabled else {}
+        return {"proxies": proxies, "applications": apps}
+
+    async def _replica_stats(self) -> list[dict[str, Any]]:
+        async def one(app: str, state: DeploymentState, record: Any) -> dict[str, Any]:
+            stats = await asyncio.wait_for(record.conn.call("stats", kind=wire.CONTROL), 2.0)
+            return {"application": app, "deployment": state.name, "replica": record.replica_id, **stats}
+
+        calls = [one(app.name, s, r) for app in self.apps.values() for s in app.deployments.values()
+                 for r in s.running() if r.conn is not None]
+        results = await asyncio.gather(*calls, return_exceptions=True)
+        return [r for r in results if isinstance(r, dict)]
+
+    # ---- shutdown
+    async def _shutdown(self) -> None:
+        self._stopping = True
+        for name in list(self.apps):
+            await self._delete(name)
+        if self._proxy is not None:
+            try:
+                runtime().kill(self._proxy)
+            except Exception:  # noqa: BLE001
+                pass
+            await asyncio.get_running_loop().run_in_executor(None, _wait_gone, PROXY_NAME)
+        try:
+            os.unlink(self._ckpt_path)
+        except FileNotFoundError:
+            pass
 
 
 class ServeController:
-    """Every application of this process, the HTTP ingress and the control thread."""
+    """The controller actor: a threaded actor (long polls wait while deploys run)
+    whose methods run the core's coroutines on the core's loop."""
 
-    def __init__(self) -> None:
-        self._lock = threading.RLock()
-        self.apps: dict[str, _AppState] = {}
-        self.metrics = MetricsRegistry()
-        self._http: Any = None
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+    def __init__(self, serve_dir: str, http_options: dict[str, Any], grpc_options: dict[str, Any] | None,
+                 proxy_enabled: bool = True) -> None:
+        self._core = ControllerCore(serve_dir, http_options, grpc_options, proxy_enabled)
+        self._run = self._core._lt.run
 
-    # ---- applications
-    def run(self, app: Application, *, name: str, route_prefix: str | None,
-            http_port: int | None) -> DeploymentHandle:
-        if not isinstance(app, Application):
-            raise TypeError(f"serve.run takes an application (Deployment.bind(...)), got {type(app).__name__}")
-        if route_prefix is not None and not route_prefix.startswith("/"):
-            raise ValueError(f"route_prefix must start with '/', got {route_prefix!r}")
-        with self._lock:
-            if name in self.apps:
-                self.delete(name)
-            if route_prefix is not None:
-                for other in self.apps.values():
-                    if other.route_prefix == route_prefix:
-                        raise ValueError(f"route_prefix {route_prefix!r} is taken by application {other.name!r}")
-            if http_port is not None:
-                self._start_http(http_port)
-            states: list[_DeploymentState] = []
-            try:
-                ingress = self._deploy(app, name, states, {})
-            except BaseException:
-                for state in states:
-                    self._stop_deployment(state)
-                raise
-            self.apps[name] = _AppState(name, route_prefix, ingress, states)
-            if any(s.policy is not None for s in states):
-                self._start_control_thread()
-            return DeploymentHandle(ingress.router)
+    def listen_for_change(self, version: int, timeout_s: float) -> RoutingTable | None:
+        """The routing table once its version differs from ``version`` (None after ``timeout_s``)."""
+        return self._run(self._core._wait_change(version, timeout_s))
 
-    def _deploy(self, app: Application, app_name: str, states: list[_DeploymentState],
-                done: dict[int, _DeploymentState]) -> _DeploymentState:
-        """Deploy ``app`` after the applications among its arguments."""
-        from streamdata.core import api as rt
+    def get_routing_table(self) -> RoutingTable:
+        return self._run(self._core._get_table())
 
-        if id(app) in done:
-            return done[id(app)]
-        dep = app.deployment
+    def deploy_application(self, name: str, route_prefix: str | None, ingress: str,
+                           specs: list[DeploymentSpec]) -> RoutingTable:
+        """Deploy (or update) an application; returns once its replicas run, or raises
+        the error that kept one from starting."""
+        return self._run(self._core._deploy(name, route_prefix, ingress, specs))
 
-        def resolve(value: Any) -> Any:
-            if isinstance(value, Application):
-                return DeploymentHandle(self._deploy(value, app_name, states, done).router)
-            if isinstance(value, (list, tuple)):
-                return type(value)(resolve(v) for v in value)
-            if isinstance(value, dict):
-                return {k: resolve(v) for k, v in value.items()}
-            return value
+    def delete_application(self, name: str) -> None:
+        self._run(self._core._delete(name))
 
-        args = tuple(resolve(a) for a in app.args)
-        kwargs = {k: resolve(v) for k, v in app.kwargs.items()}
-        if any(s.deployment.name == dep.name for s in states):
-            raise ValueError(f"application {app_name!r} has two deployments named {dep.name!r}; "
-                             "give one another name with .options(name=...)")
-        router = Router(app_name, dep.name, dep.config.max_ongoing_requests, self.metrics)
-        config = dep.config.autoscaling_config
-        state = _DeploymentState(app_name, dep, router, args, kwargs,
-                                 policy=AutoscalingPolicy(config) if config is not None else None)
-        states.append(state)
-        started = [state.new_replica() for _ in range(dep.config.initial_replicas())]
-        rt.get([ready for _, _, ready in started])  # a constructor's error is raised here
-        for replica_id, actor, _ in started:
-            router.add_replica(replica_id, actor)
-        register_router(router)
-        done[id(app)] = state
-        return state
+    def record_demand(self, app_name: str, deployment: str, n: int) -> None:
+        self._core._lt.loop.call_soon_threadsafe(self._core.record_demand, app_name, deployment, n)
 
-    def delete(self, name: str) -> None:
-        with self._lock:
-            app = self.apps.pop(name, None)
-        if app is None:
-            raise KeyError(f"no application named {name!r}; applications: {sorted(self.apps)}")
-        for state in app.deployments:
-            self._stop_deployment(state)
+    def get_status(self) -> dict[str, Any]:
+        return self._run(self._core._status())
 
-    def _stop_deployment(self, state: _DeploymentState) -> None:
-        from streamdata.core import api as rt
+    def get_replica_stats(self) -> list[dict[str, Any]]:
+        """Every running replica's ``stats`` (requests in flight, batch sizes, models)."""
+        return self._run(self._core._replica_stats())
 
-        state.router.close()
-        unregister_router(state.router)
-        for actor in list(state.replicas.values()):
-            try:
-                rt.kill(actor)
-            except Exception:  # noqa: BLE001 - already gone
-                pass
-        state.replicas.clear()
+    def get_http_options(self) -> dict[str, Any]:
+        return dict(self._core.http_options)
 
-    def handle(self, app_name: str, deployment_name: str | None = None) -> DeploymentHandle:
-        with self._lock:
-            app = self.apps.get(app_name)
-            if app is None:
-                raise KeyError(f"no application named {app_name!r}; applications: {sorted(self.apps)}")
-            if deployment_name is None:
-                return DeploymentHandle(app.ingress.router)
-            for state in app.deployments:
-                if state.deployment.name == deployment_name:
-                    return DeploymentHandle(state.router)
-        raise KeyError(f"application {app_name!r} has no deployment {deployment_name!r}; deployments: "
-                       f"{[s.deployment.name for s in app.deployments]}")
+    def ping(self) -> int:
+        return os.getpid()
 
-    def route(self, path: str) -> _AppState | None:
-        """The application whose route prefix is the longest prefix of ``path``."""
-        with self._lock:
-            best = None
-            for app in self.apps.values():
-                prefix = app.route_prefix
-                if prefix is None:
-                    continue
-                matches = path == prefix or path.startswith(prefix.rstrip("/") + "/")
-                if matches and (best is None or len(prefix) > len(best.route_prefix or "")):
-                    best = app
-            return best
-
-    def status(self) -> dict[str, dict[str, dict[str, Any]]]:
-        with self._lock:
-            apps = list(self.apps.values())
-        return {app.name: {s.deployment.name: {
-            "replicas": len(s.router.replica_ids()), "starting_or_stopping":
-                len(s.replicas) - len(s.router.replica_ids()),
-            "load": s.router.load(), "queued": s.router.queued(), "route_prefix": app.route_prefix,
-        } for s in app.deployments} for app in apps}
-
-    # ---- autoscaling
-    def _start_control_thread(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._control_loop, daemon=True, name="streamdata-serve-control")
-        self._thread.start()
-
-    def _control_loop(self) -> None:
-        while not self._stop.wait(0.05):
-            now = time.monotonic()
-            with self._lock:
-                states = [s for app in self.apps.values() for s in app.deployments if s.policy is not None]
-            for state in states:
-                if now >= state.next_check:
-                    assert state.policy is not None
-                    state.next_check = now + state.policy.config.metrics_interval_s
-                    try:
-                        self._autoscale(state, now)
-                    except Exception:  # noqa: BLE001 - e.g. the runtime shut down; try again later
-                        pass
-
-    def _autoscale(self, state: _DeploymentState, now: float) -> None:
-        assert state.policy is not None
-        serving = state.router.replica_ids()
-        starting = len(state.replicas) - len(state.router.replica_ids(include_draining=True))
-        current = len(serving) + starting
-        target = state.policy.decide(now=now, current=current, load=state.router.load())
-        if target > current:
-            for _ in range(target - current):
-                replica_id, actor, ready = state.new_replica()
-                ready.future().add_done_callback(
-                    lambda f, rid=replica_id, a=actor: self._on_replica_ready(state, rid, a, f))
-        elif target < current and serving:
-            by_load = sorted(serving, key=lambda rid: (state.router.ongoing(rid), rid))
-            for replica_id in by_load[:min(current - target, len(serving))]:
-                state.router.drain_replica(replica_id)
-                threading.Thread(target=self._retire, args=(state, replica_id), daemon=True,
-                                 name="streamdata-serve-retire").start()
-
-    def _on_replica_ready(self, state: _DeploymentState, replica_id: str, actor: Any, fut: Any) -> None:
-        if replica_id not in state.replicas:
-            return  # the deployment was deleted meanwhile
-        if fut.exception() is not None:
-            state.replicas.pop(replica_id, None)
-            state.start_failures += 1
-            state.next_check = time.monotonic() + min(30.0, 0.5 * 2 ** state.start_failures)
-            return
-        state.start_failures = 0
-        state.router.add_replica(replica_id, actor)
-
-    def _retire(self, state: _DeploymentState, replica_id: str) -> None:
-        from streamdata.core import api as rt
-
-        state.router.wait_idle(replica_id, DRAIN_TIMEOUT_S)
-        state.router.remove_replica(replica_id)
-        actor = state.replicas.pop(replica_id, None)
-        if actor is not None:
-            try:
-                rt.kill(actor)
-            except Exception:  # noqa: BLE001
-                pass
-
-    # ---- HTTP and metrics
-    def _start_http(self, port: int) -> None:
-        from streamdata.serve.http_proxy import HTTPProxy
-
-        if self._http is not None:
-            if port in (0, self._http.port):
-                return
-            raise ValueError(f"the HTTP ingress already listens on port {self._http.port}; "
-                             f"call serve.shutdown() before using port {port}")
-        self._http = HTTPProxy(self, "127.0.0.1", port)
-
-    @property
-    def http_port(self) -> int | None:
-        return None if self._http is None else self._http.port
-
-    def render_metrics(self) -> str:
-        """Prometheus text: request counters and latencies, replica gauges, batch sizes."""
-        from streamdata.core import api as rt
-
-        with self._lock:
-            states = [s for app in self.apps.values() for s in app.deployments]
-        replicas_gauge = MetricsRegistry().gauge("streamdata_serve_deployment_replicas",
-                                                 "Replicas serving requests.")
-        load_gauge = MetricsRegistry().gauge("streamdata_serve_deployment_ongoing_requests",
-                                             "Requests in flight or waiting for a replica.")
-        batches = Histogram("streamdata_serve_batch_size", "Sizes of the batches @serve.batch functions ran.",
-                            BATCH_SIZE_BUCKETS)
-        for state in states:
-            labels = {"application": state.app_name, "deployment": state.deployment.name}
-            replicas_gauge.set(labels, len(state.router.replica_ids()))
-            load_gauge.set(labels, state.router.load())
-            actors = state.router.actors()
-            refs = [a.stats.remote() for a in actors]
-            if not refs:
-                continue
-            ready, _ = rt.wait(refs, num_returns=len(refs), timeout=STATS_TIMEOUT_S)
-            for ref in ready:
-                try:
-                    counts = rt.get(ref)
-                except Exception:  # noqa: BLE001 - a replica died meanwhile
-                    continue
-                for fn_name, sizes in counts.items():
-                    for size, n in sizes.items():
-                        batches.observe(size, {**labels, "function": fn_name}, count=n)
-        return self.metrics.render([replicas_gauge, load_gauge, batches])
-
-    # ---- shutdown
-    def shutdown(self) -> None:
-        self._stop.set()
-        with self._lock:
-            names = list(self.apps)
-        for name in names:
-            try:
-                self.delete(name)
-            except KeyError:
-                pass
-        if self._http is not None:
-            self._http.shutdown()
-            self._http = None
+    def graceful_shutdown(self) -> None:
+        """Delete every application and stop the proxy."""
+        self._run(self._core._shutdown())
 
 
-_controller: ServeController | None = None
-_controller_lock = threading.Lock()
-_atexit_registered = False
-
-
-def get_controller(create: bool = True) -> ServeController | None:
-    global _controller, _atexit_registered
-    with _controller_lock:
-        if _controller is None and create:
-            _controller = ServeController()
-            if not _atexit_registered:
-                atexit.register(shutdown)  # runs before the runtime's own atexit shutdown
-                _atexit_registered = True
-        return _controller
-
-
-def run(app: Application, *, name: str = "default", route_prefix: str | None = "/",
-        http_port: int | None = None, blocking: bool = False) -> DeploymentHandle:
-    """Deploy ``app`` and return its ingress deployment's handle.
-
-    Args:
-        app: ``Deployment.bind(...)``.
-        name: the application's name (running an existing name replaces it).
-        route_prefix: the HTTP path the application answers under.
-        http_port: start the HTTP ingress on 127.0.0.1 at this port (0: any free port;
-            see :func:`http_address`).
-        blocking: accepted for Ray compatibility; ``run`` always returns once deployed.
-    """
-    controller = get_controller()
-    assert controller is not None
-    return controller.run(app, name=name, route_prefix=route_prefix, http_port=http_port)
-
-
-def delete(name: str) -> None:
-    """Stop the application ``name`` and its replicas."""
-    controller = get_controller(create=False)
-    if controller is None:
-        raise KeyError(f"no application named {name!r}")
-    controller.delete(name)
-
-
-def get_app_handle(name: str = "default") -> DeploymentHandle:
-    """The ingress handle of the running application ``name``."""
-    controller = get_controller(create=False)
-    if controller is None:
-        raise KeyError(f"no application named {name!r}")
-    return controller.handle(name)
-
-
-def get_deployment_handle(deployment_name: str, app_name: str = "default") -> DeploymentHandle:
-    """The handle of the deployment ``deployment_name`` of application ``app_name``."""
-    controller = get_controller(create=False)
-    if controller is None:
-        raise KeyError(f"no application named {app_name!r}")
-    return controller.handle(app_name, deployment_name)
-
-
-def status() -> dict[str, dict[str, dict[str, Any]]]:
-    """``{app: {deployment: {"replicas": n, "load": n, "queued": n, ...}}}``."""
-    controller = get_controller(create=False)
-    return {} if controller is None else controller.status()
-
-
-def http_address() -> str | None:
-    """``http://127.0.0.1:PORT`` of the HTTP ingress, or None when it is not running."""
-    controller = get_controller(create=False)
-    port = None if controller is None else controller.http_port
-    return None if port is None else f"http://127.0.0.1:{port}"
-
-
-def shutdown() -> None:
-    """Stop every application, their replicas and the HTTP ingress."""
-    global _controller
-    with _controller_lock:
-        controller, _controller = _controller, None
-    if controller is not None:
-        controller.shutdown()
-
-
-__all__ = ["ServeController", "delete", "get_app_handle", "get_deployment_handle", "http_address", "run",
-           "shutdown", "status"]
+__all__ = ["ControllerCore", "ServeController"]

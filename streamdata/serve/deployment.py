@@ -1,18 +1,20 @@
-"""``@sd.serve.deployment``: a class (or function) served by replica actors, and
-``Deployment.bind(*args)`` → an :class:`Application` that ``sd.serve.run`` deploys
-(Ray Serve's names and defaults: 1 replica, ``max_ongoing_requests=5``, one CPU
-per replica).
+"""``@serve.deployment``: a class (or function) served by replica actors, and
+``Deployment.bind(*args)`` → an :class:`Application` that ``serve.run`` deploys.
+Ray Serve's parameter names and defaults: 1 replica, ``max_ongoing_requests=5``,
+``max_queued_requests=-1`` (no limit), one CPU per replica,
+``health_check_period_s=10``, ``health_check_timeout_s=30``,
+``graceful_shutdown_timeout_s=20``.
 
 Example:
     >>> from streamdata import serve
-    >>> @serve.deployment(num_replicas=2, max_ongoing_requests=8, num_cpus=0.5)
+    >>> @serve.deployment(num_replicas=2, max_ongoing_requests=8, ray_actor_options={"num_cpus": 0.5})
     ... class Model:
     ...     def __init__(self, scale):
     ...         self.scale = scale
     ...     def __call__(self, x):
     ...         return x * self.scale
     >>> app = Model.bind(3)
-    >>> app.deployment.name, app.deployment.config.num_replicas, app.args
+    >>> app.deployment.name, app.deployment.num_replicas, app.args
     ('Model', 2, (3,))
 """
 
@@ -27,30 +29,67 @@ from streamdata.serve.autoscaling import AutoscalingConfig
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
+#: Ray Serve options streamdata does not have (one machine, no placement groups for replicas)
+_UNSUPPORTED = ("placement_group_bundles", "placement_group_strategy", "placement_group_bundle_label_selector",
+                "max_replicas_per_node", "logging_config", "request_router_config", "gang_scheduling_config",
+                "deployment_actors", "backpressure_config", "max_constructor_retry_count",
+                "rolling_update_percentage", "max_surge_percent")
+
+
+class _Default:
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+
+
+def _number(name: str, value: Any, minimum: float, allow: tuple = ()) -> None:
+    if value in allow:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < minimum:
+        raise ValueError(f"{name} must be a number >= {minimum}, got {value!r}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeploymentConfig:
-    """How a deployment runs: its replicas and their resources."""
+    """How a deployment runs (what ``@serve.deployment``'s arguments say)."""
 
     name: str
+    version: str | None = None
     num_replicas: int = 1
     max_ongoing_requests: int = DEFAULT_MAX_ONGOING_REQUESTS
+    max_queued_requests: int = -1
     autoscaling_config: AutoscalingConfig | None = None
-    actor_options: dict[str, Any] = dataclasses.field(default_factory=lambda: {"num_cpus": 1.0})
+    ray_actor_options: dict[str, Any] = dataclasses.field(default_factory=lambda: {"num_cpus": 1.0})
+    user_config: Any = None
+    has_user_config: bool = False
+    health_check_period_s: float = 10.0
+    health_check_timeout_s: float = 30.0
+    graceful_shutdown_wait_loop_s: float = 2.0
+    graceful_shutdown_timeout_s: float = 20.0
 
     def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ValueError(f"a deployment name must be a non-empty string, got {self.name!r}")
+        if not isinstance(self.name, str) or not self.name or "#" in self.name:
+            raise ValueError(f"a deployment name must be a non-empty string without '#', got {self.name!r}")
         n = self.num_replicas
         if isinstance(n, bool) or not isinstance(n, int) or n < 0:
             raise ValueError(f"num_replicas must be an int >= 0 or 'auto', got {n!r}")
         m = self.max_ongoing_requests
         if isinstance(m, bool) or not isinstance(m, int) or m < 1:
             raise ValueError(f"max_ongoing_requests must be an int >= 1, got {m!r}")
-        unknown = sorted(set(self.actor_options) - set(_ACTOR_OPTION_KEYS))
+        q = self.max_queued_requests
+        if isinstance(q, bool) or not isinstance(q, int) or q < -1:
+            raise ValueError(f"max_queued_requests must be an int >= 0, or -1 for no limit, got {q!r}")
+        if not isinstance(self.ray_actor_options, dict):
+            raise TypeError(f"ray_actor_options must be a dict, got {type(self.ray_actor_options).__name__}")
+        unknown = sorted(set(self.ray_actor_options) - set(_ACTOR_OPTION_KEYS))
         if unknown:
-            raise ValueError(f"unknown replica actor option(s) {unknown}; valid: {list(_ACTOR_OPTION_KEYS)}")
+            raise ValueError(f"unknown ray_actor_options key(s) {unknown}; valid: {list(_ACTOR_OPTION_KEYS)}")
+        _number("health_check_period_s", self.health_check_period_s, 1e-3)
+        _number("health_check_timeout_s", self.health_check_timeout_s, 1e-3)
+        _number("graceful_shutdown_wait_loop_s", self.graceful_shutdown_wait_loop_s, 0)
+        _number("graceful_shutdown_timeout_s", self.graceful_shutdown_timeout_s, 0)
 
     def initial_replicas(self) -> int:
         if self.autoscaling_config is not None:
@@ -58,68 +97,86 @@ class DeploymentConfig:
         return self.num_replicas
 
 
-def _build_config(name: str, num_replicas: int | str | None, max_ongoing_requests: int,
-                  autoscaling_config: Any, actor_options: dict[str, Any]) -> DeploymentConfig:
+def _build_config(values: dict[str, Any]) -> DeploymentConfig:
+    values = dict(values)
+    num_replicas = values.pop("num_replicas", None)
+    autoscaling = values.pop("autoscaling_config", None)
     if num_replicas == "auto":
-        if autoscaling_config is not None:
+        if autoscaling is not None:
             raise ValueError("num_replicas='auto' and an autoscaling_config cannot be combined")
         autoscaling = AutoscalingConfig(min_replicas=1, max_replicas=100, target_ongoing_requests=2)
-        return DeploymentConfig(name=name, num_replicas=1, max_ongoing_requests=max_ongoing_requests,
-                                autoscaling_config=autoscaling, actor_options=actor_options)
-    if autoscaling_config is not None:
+    elif autoscaling is not None:
         if num_replicas is not None:
             raise ValueError("num_replicas and autoscaling_config cannot both be set (set "
                              "autoscaling_config's initial_replicas instead)")
-        autoscaling = AutoscalingConfig.from_value(autoscaling_config)
-        return DeploymentConfig(name=name, num_replicas=autoscaling.start_replicas(),
-                                max_ongoing_requests=max_ongoing_requests, autoscaling_config=autoscaling,
-                                actor_options=actor_options)
-    return DeploymentConfig(name=name, num_replicas=1 if num_replicas is None else num_replicas,
-                            max_ongoing_requests=max_ongoing_requests, actor_options=actor_options)
+        autoscaling = AutoscalingConfig.from_value(autoscaling)
+    if autoscaling is not None:
+        num_replicas = autoscaling.start_replicas()
+    options = dict(values.pop("ray_actor_options", None) or {})
+    options.setdefault("num_cpus", 1.0)
+    if "user_config" in values:
+        values["has_user_config"] = values["user_config"] is not None
+    return DeploymentConfig(num_replicas=1 if num_replicas is None else num_replicas,
+                            autoscaling_config=autoscaling, ray_actor_options=options, **values)
 
 
 class Deployment:
     """A class or function to serve with replicas (``@serve.deployment`` makes one)."""
 
-    def __init__(self, target: Callable, config: DeploymentConfig,
-                 settings: dict[str, Any] | None = None) -> None:
+    def __init__(self, target: Callable, settings: dict[str, Any]) -> None:
         self._target = target
-        self.config = config
-        self._settings = dict(settings or {})
+        self._settings = dict(settings)
+        self.config = _build_config(settings)
 
     @property
     def name(self) -> str:
         return self.config.name
 
     @property
-    def target(self) -> Callable:
+    def num_replicas(self) -> int:
+        return self.config.num_replicas
+
+    @property
+    def user_config(self) -> Any:
+        return self.config.user_config
+
+    @property
+    def max_ongoing_requests(self) -> int:
+        return self.config.max_ongoing_requests
+
+    @property
+    def ray_actor_options(self) -> dict[str, Any]:
+        return dict(self.config.ray_actor_options)
+
+    @property
+    def func_or_class(self) -> Callable:
         return self._target
 
     @property
-    def is_function(self) -> bool:
-        return not inspect.isclass(self._target)
+    def target(self) -> Callable:
+        return self._target
 
     def options(self, **changes: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed.
 
         Example:
-            >>> @deployment(num_cpus=0)
+            >>> @deployment(ray_actor_options={"num_cpus": 0})
             ... def f(x):
             ...     return x
             >>> f.options(num_replicas=3, name="g").config.num_replicas
             3
         """
-        settings = {**self._settings, **changes}
+        settings = {**self._settings, **_checked(changes)}
         if "autoscaling_config" in changes and "num_replicas" not in changes:
-            settings["num_replicas"] = None
-        if changes.get("num_replicas") is not None and "autoscaling_config" not in changes:
-            settings["autoscaling_config"] = None
+            settings.pop("num_replicas", None)
+        if changes.get("num_replicas") not in (None, "auto", DEFAULT) and "autoscaling_config" not in changes:
+            settings.pop("autoscaling_config", None)
         return deployment(self._target, **settings)
 
     def bind(self, *args: Any, **kwargs: Any) -> Application:
         """An application of this deployment built with ``args``/``kwargs`` (which may
         hold other applications: their handles are passed in their place)."""
-        if self.is_function and (args or kwargs):
+        if not inspect.isclass(self._target) and (args or kwargs):
             raise TypeError(f"function deployment {self.name!r} takes no constructor arguments in bind()")
         return Application(deployment=self, args=args, kwargs=dict(kwargs))
 
@@ -140,53 +197,70 @@ class Application:
     kwargs: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
-def deployment(_target: Callable | None = None, *, name: str | None = None,
-               num_replicas: int | str | None = None,
-               max_ongoing_requests: int = DEFAULT_MAX_ONGOING_REQUESTS,
-               autoscaling_config: AutoscalingConfig | dict[str, Any] | None = None,
-               num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
-               resources: dict[str, float] | None = None,
-               ray_actor_options: dict[str, Any] | None = None) -> Any:
+def _checked(values: dict[str, Any]) -> dict[str, Any]:
+    out = {k: v for k, v in values.items() if v is not DEFAULT}
+    for key in _UNSUPPORTED:
+        if key in out:
+            raise NotImplementedError(f"serve.deployment({key}=...) is not supported by streamdata (one machine; "
+                                      "replicas are placed by the runtime's scheduler)")
+    return out
+
+
+def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, version: Any = DEFAULT,
+               num_replicas: Any = DEFAULT, ray_actor_options: Any = DEFAULT, user_config: Any = DEFAULT,
+               max_ongoing_requests: Any = DEFAULT, max_queued_requests: Any = DEFAULT,
+               autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
+               graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
+               health_check_timeout_s: Any = DEFAULT, **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
         name: the deployment's name (default: the class or function name).
+        version: a version string (informational).
         num_replicas: how many replicas (default 1), or ``"auto"`` to autoscale.
+        ray_actor_options: each replica's resources (``{"num_cpus": 1}`` by default).
+        user_config: passed to the replicas' ``reconfigure(config)`` at start and on change.
         max_ongoing_requests: requests one replica handles at once (default 5).
+        max_queued_requests: requests a caller queues when every replica is full (-1: no limit);
+            past it, requests are refused (HTTP 503, ``BackPressureError``).
         autoscaling_config: ``min_replicas``, ``max_replicas``, ``target_ongoing_requests``, ...
-        num_cpus, num_gpus, memory, resources: each replica's resources (default one CPU).
-        ray_actor_options: the same resources the Ray way (``{"num_gpus": 1}``).
+        graceful_shutdown_wait_loop_s, graceful_shutdown_timeout_s: how long a replica being
+            stopped may finish its requests.
+        health_check_period_s, health_check_timeout_s: how often the controller calls the
+            replicas' ``check_health`` and how long it waits.
 
     Example:
         >>> @deployment
         ... class Hello:
         ...     def __call__(self, name):
         ...         return f"hello {name}"
-        >>> Hello.name, Hello.config.max_ongoing_requests, Hello.config.actor_options
+        >>> Hello.name, Hello.config.max_ongoing_requests, Hello.config.ray_actor_options
         ('Hello', 5, {'num_cpus': 1.0})
     """
-    settings = {"name": name, "num_replicas": num_replicas, "max_ongoing_requests": max_ongoing_requests,
-                "autoscaling_config": autoscaling_config, "num_cpus": num_cpus, "num_gpus": num_gpus,
-                "memory": memory, "resources": resources, "ray_actor_options": ray_actor_options}
+    unknown = sorted(set(unsupported) - set(_UNSUPPORTED))
+    if unknown:
+        raise TypeError(f"serve.deployment() got unexpected argument(s) {unknown}")
+    settings = _checked({**unsupported, "name": name, "version": version, "num_replicas": num_replicas,
+                         "ray_actor_options": ray_actor_options, "user_config": user_config,
+                         "max_ongoing_requests": max_ongoing_requests, "max_queued_requests": max_queued_requests,
+                         "autoscaling_config": autoscaling_config,
+                         "graceful_shutdown_wait_loop_s": graceful_shutdown_wait_loop_s,
+                         "graceful_shutdown_timeout_s": graceful_shutdown_timeout_s,
+                         "health_check_period_s": health_check_period_s,
+                         "health_check_timeout_s": health_check_timeout_s})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):
             target = target.target
         if not callable(target):
             raise TypeError(f"@serve.deployment applies to classes and functions, not {type(target).__name__}")
-        actor_options: dict[str, Any] = dict(ray_actor_options or {})
-        for key, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("memory", memory),
-                           ("resources", resources)):
-            if value is not None:
-                actor_options[key] = value
-        actor_options.setdefault("num_cpus", 1.0)
-        config = _build_config(name or target.__name__, num_replicas, max_ongoing_requests, autoscaling_config,
-                               actor_options)
-        return Deployment(target, config, settings)
+        values = dict(settings)
+        values.setdefault("name", target.__name__)
+        return Deployment(target, values)
 
-    if _target is not None:
-        return decorate(_target)
+    if _func_or_class is not None:
+        return decorate(_func_or_class)
     return decorate
 
 
-__all__ = ["Application", "Deployment", "DeploymentConfig", "deployment"]
+__all__ = ["DEFAULT", "Application", "Deployment", "DeploymentConfig", "deployment"]

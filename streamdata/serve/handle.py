@@ -1,23 +1,31 @@
-"""``DeploymentHandle`` and ``DeploymentResponse`` (Ray Serve's names).
+"""``DeploymentHandle``, ``DeploymentResponse`` and ``DeploymentResponseGenerator``
+(Ray Serve's names).
 
-``handle.remote(x)`` (or ``handle.method_name.remote(x)``) routes one request
-and returns a :class:`DeploymentResponse` at once: ``await`` it in async code,
-call ``.result(timeout_s=None)`` in sync code. A handle can be passed to other
-deployments (``App.bind(other_app)`` does it) and to tasks: there it routes with
-a router of its own over the replicas that existed when it was sent.
+``handle.remote(x)`` (or ``handle.method_name.remote(x)``) routes one request and
+returns a :class:`DeploymentResponse` at once: ``await`` it in async code, call
+``.result(timeout_s=None)`` in sync code. ``handle.options(stream=True)`` calls a
+generator method and returns a :class:`DeploymentResponseGenerator` (iterate it,
+with ``for`` or ``async for``: items arrive as the replica yields them). A
+response may be passed as an argument of another call (it is resolved first).
+Handles travel to other deployments (``App.bind(other_app)``) and tasks; there
+they route through that process's own router.
 
 Example:
-    >>> import streamdata as sd
     >>> from streamdata import serve
-    >>> @serve.deployment(num_cpus=0)
+    >>> _ = serve.start(http_options={"port": 0})
+    >>> @serve.deployment(ray_actor_options={"num_cpus": 0})
     ... class Echo:
     ...     def __call__(self, x):
     ...         return x
     ...     def upper(self, s):
     ...         return s.upper()
-    >>> handle = serve.run(Echo.bind(), name="handle_doc")
+    ...     def count(self, n):
+    ...         yield from range(n)
+    >>> handle = serve.run(Echo.bind(), name="handle_doc", route_prefix=None)
     >>> handle.remote(3).result(), handle.upper.remote("a").result()
     (3, 'A')
+    >>> list(handle.options(method_name="count", stream=True).remote(3))
+    [0, 1, 2]
     >>> serve.delete("handle_doc")
 """
 
@@ -25,115 +33,157 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import threading
 from typing import Any
 
 from streamdata.errors import GetTimeoutError
-from streamdata.serve.router import Router
+from streamdata.serve.client import ServeClient, get_client
+
+
+async def _resolve(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
+    """Await the DeploymentResponses among the top-level arguments."""
+    if any(isinstance(a, DeploymentResponse) for a in args):
+        args = tuple([await a if isinstance(a, DeploymentResponse) else a for a in args])
+    if any(isinstance(v, DeploymentResponse) for v in kwargs.values()):
+        kwargs = {k: (await v if isinstance(v, DeploymentResponse) else v) for k, v in kwargs.items()}
+    return args, kwargs
 
 
 class DeploymentResponse:
     """The answer to one request, on its way."""
 
-    __slots__ = ("_future", "_router")
+    __slots__ = ("_future", "_loop")
 
-    def __init__(self, future: concurrent.futures.Future, router: Router | None = None) -> None:
+    def __init__(self, future: concurrent.futures.Future | asyncio.Future, loop: Any) -> None:
         self._future = future
-        self._router = router
+        self._loop = loop
 
     def result(self, *, timeout_s: float | None = None) -> Any:
         """Wait for the answer (at most ``timeout_s`` seconds) and return it; the
         deployment's exception is raised here (a TaskError that is also an
         instance of the deployment's exception class)."""
+        fut = self._future
+        if isinstance(fut, asyncio.Future):
+            raise RuntimeError("DeploymentResponse.result() would block the replica's event loop; "
+                               "use `await response` in async code")
         try:
-            return self._future.result(timeout_s)
+            return fut.result(timeout_s)
         except concurrent.futures.TimeoutError:
-            if self._future.done():
+            if fut.done():
                 raise  # the deployment itself raised a TimeoutError
             raise GetTimeoutError(f"the response did not arrive within {timeout_s} s") from None
 
     def __await__(self) -> Any:
-        return asyncio.wrap_future(self._future).__await__()
+        fut = self._future
+        if isinstance(fut, asyncio.Future):
+            return fut.__await__()
+        return asyncio.wrap_future(fut).__await__()
 
     def done(self) -> bool:
         return self._future.done()
 
     def cancel(self) -> bool:
-        """Cancel the request if it still waits for a replica; True when cancelled."""
-        if self._router is not None:
-            return self._router.cancel_queued(self._future)
-        return False
+        """Cancel the request (a request still waiting for a replica never runs)."""
+        return self._future.cancel()
 
     def __repr__(self) -> str:
         return f"DeploymentResponse({'done' if self._future.done() else 'pending'})"
 
 
+class DeploymentResponseGenerator:
+    """The streamed answer of a generator method: iterate it (sync or async)."""
+
+    def __init__(self, agen: Any, client: ServeClient) -> None:
+        self._agen = agen
+        self._client = client
+
+    def __iter__(self) -> DeploymentResponseGenerator:
+        return self
+
+    def __next__(self) -> Any:
+        if self._client.loop_thread.in_loop():
+            raise RuntimeError("iterate a streaming response with `async for` inside a replica")
+        try:
+            return self._client.loop_thread.run(self._agen.__anext__())
+        except StopAsyncIteration:
+            raise StopIteration from None
+
+    def __aiter__(self) -> DeploymentResponseGenerator:
+        return self
+
+    async def __anext__(self) -> Any:
+        if self._client.loop_thread.in_loop():
+            return await self._agen.__anext__()
+        return await asyncio.wrap_future(self._client.loop_thread.submit(self._agen.__anext__()))
+
+    def cancel(self) -> None:
+        self._client.loop_thread.submit(self._agen.aclose())
+
+
 class DeploymentHandle:
     """Sends requests to one deployment's replicas."""
 
-    def __init__(self, router: Router, method_name: str = "__call__") -> None:
-        self._router = router
+    def __init__(self, deployment_name: str, app_name: str, *, method_name: str = "__call__",
+                 stream: bool = False, multiplexed_model_id: str = "") -> None:
+        self.deployment_name = deployment_name
+        self.app_name = app_name
         self._method_name = method_name
+        self._stream = stream
+        self._model_id = multiplexed_model_id
 
-    @property
-    def deployment_name(self) -> str:
-        return self._router.deployment_name
-
-    @property
-    def app_name(self) -> str:
-        return self._router.app_name
-
-    def remote(self, *args: Any, **kwargs: Any) -> DeploymentResponse:
-        """Route a call of the deployment's ``method_name`` (``__call__`` by default)."""
-        return DeploymentResponse(self._router.submit(self._method_name, args, kwargs), self._router)
-
-    def options(self, *, method_name: str | None = None, **_ignored: Any) -> DeploymentHandle:
-        """A handle calling ``method_name`` (other Ray options are accepted and ignored)."""
-        return DeploymentHandle(self._router, method_name or self._method_name)
+    def options(self, *, method_name: str | None = None, multiplexed_model_id: str | None = None,
+                stream: bool | None = None, **unsupported: Any) -> DeploymentHandle:
+        """A handle with other call options (``method_name``, ``stream``, ``multiplexed_model_id``)."""
+        if unsupported:
+            raise NotImplementedError(f"DeploymentHandle.options({', '.join(sorted(unsupported))}=...) is not "
+                                      "supported by streamdata; supported: method_name, multiplexed_model_id, stream")
+        if stream is not None and not isinstance(stream, bool):
+            raise TypeError(f"stream must be a bool, got {stream!r}")
+        return DeploymentHandle(self.deployment_name, self.app_name,
+                                method_name=self._method_name if method_name is None else method_name,
+                                stream=self._stream if stream is None else stream,
+                                multiplexed_model_id=self._model_id if multiplexed_model_id is None
+                                else multiplexed_model_id)
 
     def __getattr__(self, name: str) -> DeploymentHandle:
         if name.startswith("_"):
             raise AttributeError(name)
-        return DeploymentHandle(self._router, name)
+        return self.options(method_name=name)
+
+    def remote(self, *args: Any, **kwargs: Any) -> Any:
+        """Route a call of the handle's method (``__call__`` by default)."""
+        client = get_client()
+        assert client is not None
+        key = (self.app_name, self.deployment_name)
+        method, model_id = self._method_name, self._model_id
+
+        if self._stream:
+            async def agen() -> Any:
+                a, k = await _resolve(args, kwargs)
+                async for item in client.router(*key).stream(method, a, k, model_id=model_id):
+                    yield item
+
+            return DeploymentResponseGenerator(agen(), client)
+
+        async def call() -> Any:
+            a, k = await _resolve(args, kwargs)
+            return await client.router(*key).call(method, a, k, model_id=model_id)
+
+        if client.loop_thread.in_loop():
+            return DeploymentResponse(client.loop.create_task(call()), client.loop)
+        return DeploymentResponse(client.loop_thread.submit(call()), client.loop)
 
     def __reduce__(self) -> tuple:
-        router = self._router
-        return (_rebuild_handle, (router.app_name, router.deployment_name, self._method_name,
-                                  router.max_ongoing_requests, router.actors()))
+        return (_rebuild, (self.deployment_name, self.app_name, self._method_name, self._stream, self._model_id))
 
     def __repr__(self) -> str:
-        return (f"DeploymentHandle(app={self.app_name!r}, deployment={self.deployment_name!r}, "
+        return (f"DeploymentHandle(deployment={self.deployment_name!r}, app={self.app_name!r}, "
                 f"method={self._method_name!r})")
 
 
-_routers_lock = threading.Lock()
-#: routers of this process, by (app, deployment): the controller's in the driver,
-#: rebuilt ones elsewhere
-_routers: dict[tuple[str, str], Router] = {}
+def _rebuild(deployment_name: str, app_name: str, method_name: str, stream: bool,
+             model_id: str) -> DeploymentHandle:
+    return DeploymentHandle(deployment_name, app_name, method_name=method_name, stream=stream,
+                            multiplexed_model_id=model_id)
 
 
-def register_router(router: Router) -> None:
-    with _routers_lock:
-        _routers[(router.app_name, router.deployment_name)] = router
-
-
-def unregister_router(router: Router) -> None:
-    with _routers_lock:
-        key = (router.app_name, router.deployment_name)
-        if _routers.get(key) is router:
-            del _routers[key]
-
-
-def _rebuild_handle(app_name: str, deployment_name: str, method_name: str, max_ongoing: int,
-                    actors: list[Any]) -> DeploymentHandle:
-    with _routers_lock:
-        router = _routers.get((app_name, deployment_name))
-        if router is None:
-            router = Router(app_name, deployment_name, max_ongoing)
-            for i, actor in enumerate(actors):
-                router.add_replica(f"{deployment_name}#{i}", actor)
-            _routers[(app_name, deployment_name)] = router
-    return DeploymentHandle(router, method_name)
-
-
-__all__ = ["DeploymentHandle", "DeploymentResponse", "register_router", "unregister_router"]
+__all__ = ["DeploymentHandle", "DeploymentResponse", "DeploymentResponseGenerator"]

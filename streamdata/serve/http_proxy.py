@@ -1,172 +1,265 @@
-"""The HTTP ingress: a threaded stdlib HTTP server on 127.0.0.1 in the driver.
+"""The proxy: a runtime actor (``SERVE_PROXY_ACTOR``) serving HTTP with Uvicorn
+(ASGI, httptools) on 127.0.0.1 by default, and gRPC when asked
+(:mod:`.grpc_proxy`).
 
-* ``POST <route_prefix>`` with a JSON body calls the application's ingress
-  deployment with the decoded value and answers its return value as JSON
-  (200); a raised exception → 500 ``{"error": type, "message": text}``; every
-  replica at ``max_ongoing_requests`` → 503; a body that is not JSON → 400.
-* ``GET /-/healthz`` → 200 ``success``; ``GET /-/routes`` → the routes as JSON;
-  ``GET /metrics`` → Prometheus text.
+A request goes to the application whose ``route_prefix`` is the longest prefix
+of its path, to that application's ingress deployment, through this process's
+router (power of two choices over the replicas, straight to the replica's
+socket). The replica answers with ASGI messages, sent on as they come, so
+``StreamingResponse`` bodies stream. An exception → 500
+``{"error": type, "message": text}``; the queue limit reached → 503;
+``GET /-/healthz`` → 200, ``GET /-/routes`` → ``{prefix: app}``,
+``GET /metrics`` → Prometheus text. The proxy knows nothing of the controller
+but its actor name: it follows the routing table through its client's long poll.
 
 Example:
-    >>> import json, urllib.request
-    >>> from streamdata import serve
-    >>> @serve.deployment(num_cpus=0)
-    ... def add_one(x):
-    ...     return x + 1
-    >>> _ = serve.run(add_one.bind(), name="http_doc", route_prefix="/add", http_port=0)
-    >>> req = urllib.request.Request(serve.http_address() + "/add", data=b"41", method="POST")
-    >>> json.loads(urllib.request.urlopen(req).read())
-    42
-    >>> serve.shutdown()
+    >>> error_response_body(ValueError("bad input"))
+    b'{"error": "ValueError", "message": "bad input"}'
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
-import threading
+import os
+import socket
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from streamdata.errors import BackPressureError, TaskError
-from streamdata.serve.handle import DeploymentHandle
-from streamdata.serve.metrics import LATENCY_BUCKETS_S
-
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.serve.controller import ServeController
+from streamdata.serve import wire
+from streamdata.serve._loop import EventLoopThread
+from streamdata.serve._runtime import runtime
+from streamdata.serve.client import CONTROLLER_NAME, set_client_loop
+from streamdata.serve.metrics import ProxyMetrics
 
 #: the largest request body accepted (bytes)
 MAX_BODY_BYTES = 64 * 1024 * 1024
+MODEL_ID_HEADER = b"serve_multiplexed_model_id"
+#: how long a request to a proxy that has no routing table yet waits for one
+TABLE_WAIT_S = 30.0
 
 
-def error_payload(exc: BaseException) -> dict[str, str]:
-    """``{"error": type name, "message": text}`` of a deployment's exception (the
-    user's exception, not the TaskError that carried it).
-
-    Example:
-        >>> error_payload(ValueError("bad input"))
-        {'error': 'ValueError', 'message': 'bad input'}
-    """
-    cause = exc.cause if isinstance(exc, TaskError) and exc.cause is not None else exc
-    return {"error": type(cause).__name__, "message": str(cause)}
-
-
-class HTTPProxy:
-    """Serves the controller's applications over HTTP, in a daemon thread."""
-
-    def __init__(self, controller: ServeController, host: str, port: int) -> None:
-        self.controller = controller
-        metrics = controller.metrics
-        self.requests = metrics.counter("streamdata_serve_http_requests_total",
-                                        "HTTP requests, by route, method and status code.")
-        self.errors = metrics.counter("streamdata_serve_http_errors_total",
-                                      "HTTP requests answered with a 4xx or 5xx status.")
-        self.latency = metrics.histogram("streamdata_serve_http_request_latency_seconds",
-                                         "Time to answer an HTTP request.", LATENCY_BUCKETS_S)
-        handler = type("ServeRequestHandler", (_Handler,), {"proxy": self})
-        self._server = ThreadingHTTPServer((host, port), handler)
-        self._server.daemon_threads = True
-        self.port = int(self._server.server_address[1])
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True, name="streamdata-serve-http")
-        self._thread.start()
-
-    def shutdown(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
-
-
-class _Handler(BaseHTTPRequestHandler):
-    proxy: HTTPProxy
-    protocol_version = "HTTP/1.1"
-
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet by default
-        pass
-
-    # ---- answers
-    def _send(self, status: int, body: bytes, content_type: str, route: str, start: float) -> None:
-        self.send_response(status)
-        self.send_header("Content-Type", content_type)
-        self.send_header("Content-Length", str(len(body)))
-        if status == 405:
-            self.send_header("Allow", "POST")
-        self.end_headers()
-        self.wfile.write(body)
-        labels = {"route": route, "method": self.command, "code": str(status)}
-        self.proxy.requests.inc(labels)
-        if status >= 400:
-            self.proxy.errors.inc(labels)
-        self.proxy.latency.observe(time.monotonic() - start, {"route": route})
-
-    def _json(self, status: int, value: Any, route: str, start: float) -> None:
-        self._send(status, json.dumps(value).encode(), "application/json", route, start)
-
-    def _path(self) -> str:
-        return self.path.split("?", 1)[0]
-
-    # ---- methods
-    def do_GET(self) -> None:  # noqa: N802 - http.server's name
-        start = time.monotonic()
-        path = self._path()
-        controller = self.proxy.controller
-        if path == "/-/healthz":
-            self._send(200, b"success", "text/plain; charset=utf-8", path, start)
-        elif path == "/-/routes":
-            routes = {a.route_prefix: a.name for a in list(controller.apps.values()) if a.route_prefix}
-            self._json(200, routes, path, start)
-        elif path == "/metrics":
-            body = controller.render_metrics().encode()
-            self._send(200, body, "text/plain; version=0.0.4; charset=utf-8", path, start)
+def error_response_body(exc: BaseException) -> bytes:
+    """``{"error": type, "message": text}`` of a deployment's exception (the user's
+    exception, not the TaskError that carried it)."""
+    if isinstance(exc, TaskError):
+        cause = exc.cause
+        if cause is not None:
+            exc = cause
         else:
-            app = controller.route(path)
-            if app is None:
-                self._json(404, {"error": "NotFound", "message": f"no route for {path!r}"}, "unmatched", start)
-            else:
-                self._json(405, {"error": "MethodNotAllowed", "message": "POST a JSON body to call the "
-                                 "deployment"}, app.route_prefix or path, start)
+            text = exc.args[0] if exc.args else str(exc)
+            name, _, message = str(text).partition(": ")
+            return json.dumps({"error": name, "message": message}).encode()
+    return json.dumps({"error": type(exc).__name__, "message": str(exc)}).encode()
 
-    def do_POST(self) -> None:  # noqa: N802
-        start = time.monotonic()
-        path = self._path()
-        app = self.proxy.controller.route(path)
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > MAX_BODY_BYTES:
-            self.close_connection = True
-            self._json(413, {"error": "PayloadTooLarge", "message": f"body over {MAX_BODY_BYTES} bytes"},
-                       path, start)
+
+async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes) -> None:
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+    await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class ProxyApp:
+    """The ASGI app Uvicorn runs."""
+
+    def __init__(self, client: Any, metrics: ProxyMetrics, request_timeout_s: float | None = None) -> None:
+        self.client = client
+        self.metrics = metrics
+        self.request_timeout_s = request_timeout_s
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            while True:
+                message = await receive()
+                if message["type"] == "lifespan.startup":
+                    await send({"type": "lifespan.startup.complete"})
+                elif message["type"] == "lifespan.shutdown":
+                    await send({"type": "lifespan.shutdown.complete"})
+                    return
+        if scope["type"] != "http":
+            raise NotImplementedError(f"the serve proxy does not serve {scope['type']!r} connections")
+        start = time.perf_counter()
+        path = scope["path"]
+        method = scope["method"]
+        if path == "/-/healthz":
+            await _send_simple(send, 200, b"success", b"text/plain; charset=utf-8")
             return
-        body = self.rfile.read(length) if length else b""
+        if path == "/-/routes":
+            routes = {a.route_prefix: a.name for a in self.client.table.apps.values() if a.route_prefix}
+            await _send_simple(send, 200, json.dumps(routes).encode(), b"application/json")
+            return
+        if path == "/metrics":
+            body = (await asyncio.get_running_loop().run_in_executor(None, self.metrics.render)).encode()
+            await _send_simple(send, 200, body, b"text/plain; version=0.0.4; charset=utf-8")
+            return
+        if self.client.table.version < 0:  # a restarted proxy: wait for the routes
+            await self.client.table_arrived(TABLE_WAIT_S)
+        app = self.client.table.route(path)
         if app is None:
-            self._json(404, {"error": "NotFound", "message": f"no route for {path!r}"}, "unmatched", start)
+            await _send_simple(send, 404, json.dumps({"error": "NotFound", "message": f"no route for {path!r}"})
+                               .encode(), b"application/json")
+            self.metrics.observe_http("", "unmatched", method, 404, time.perf_counter() - start)
             return
-        route = app.route_prefix or path
+        self.metrics.ongoing_http.inc()
+        status = 500
         try:
-            value = json.loads(body) if body.strip() else None
-        except ValueError as exc:
-            self._json(400, {"error": "BadRequest", "message": f"the body is not JSON: {exc}"}, route, start)
-            return
-        handle = DeploymentHandle(app.ingress.router)
+            if self.request_timeout_s is None:
+                status = await self._forward(app, scope, receive, send)
+            else:
+                status = await self._forward_with_timeout(app, scope, receive, send)
+        finally:
+            self.metrics.ongoing_http.dec()
+            self.metrics.observe_http(app.name, app.route_prefix or "", method, status, time.perf_counter() - start)
+
+    async def _forward_with_timeout(self, app: Any, scope: dict, receive: Any, send: Any) -> int:
+        """``_forward`` bounded by ``request_timeout_s``: 408 when no response started in time."""
+        started = False
+
+        async def tracking_send(message: dict) -> None:
+            nonlocal started
+            started = True
+            await send(message)
+
+        task = asyncio.ensure_future(self._forward(app, scope, receive, tracking_send))
         try:
-            future = handle._router.submit("__call__", (value,), {}, reject_when_full=True)
+            return await asyncio.wait_for(asyncio.shield(task), self.request_timeout_s)
+        except asyncio.TimeoutError:
+            if started:
+                return await task  # a response under way (a stream) is not cut
+            task.cancel()
+            await _send_simple(send, 408, json.dumps({"error": "RequestTimeout", "message": (
+                f"no response within request_timeout_s={self.request_timeout_s}")}).encode(), b"application/json")
+            return 408
+
+    async def _forward(self, app: Any, scope: dict, receive: Any, send: Any) -> int:
+        chunks = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return 499
+            body = message.get("body", b"")
+            size += len(body)
+            if size > MAX_BODY_BYTES:
+                await _send_simple(send, 413, b'{"error": "PayloadTooLarge", "message": "body over 64 MiB"}',
+                                   b"application/json")
+                return 413
+            chunks.append(body)
+            if not message.get("more_body", False):
+                break
+        model_id = ""
+        for name, value in scope.get("headers", ()):
+            if name == MODEL_ID_HEADER:
+                model_id = value.decode()
+        prefix = app.route_prefix or "/"
+        inner = {"type": "http", "http_version": scope.get("http_version", "1.1"), "method": scope["method"],
+                 "scheme": scope.get("scheme", "http"), "path": scope["path"], "raw_path": scope.get("raw_path"),
+                 "query_string": scope.get("query_string", b""), "headers": scope.get("headers", []),
+                 "client": scope.get("client"), "server": scope.get("server"),
+                 "root_path": "" if prefix == "/" else prefix.rstrip("/")}
+        router = self.client.router(app.name, app.ingress)
+        status = 0
+        complete = False
+        try:
+            async for messages in router.stream("__call__", (inner, b"".join(chunks)), {}, kind=wire.HTTP,
+                                                model_id=model_id, route=prefix):
+                for message in messages:
+                    if message["type"] == "http.response.start":
+                        status = message["status"]
+                    elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                        complete = True
+                    await send(message)
         except BackPressureError as exc:
-            self._json(503, {"error": "BackPressureError", "message": str(exc)}, route, start)
-            return
-        except RuntimeError as exc:  # the application was deleted meanwhile
-            self._json(503, {"error": type(exc).__name__, "message": str(exc)}, route, start)
-            return
-        try:
-            result = future.result()
-        except BaseException as exc:  # noqa: BLE001 - the deployment's error, as JSON
-            self._json(500, error_payload(exc), route, start)
-            return
-        try:
-            payload = json.dumps(result).encode()
-        except (TypeError, ValueError) as exc:
-            self._json(500, {"error": type(exc).__name__,
-                             "message": f"the deployment returned a value JSON cannot encode: {exc}"}, route, start)
-            return
-        self._send(200, payload, "application/json", route, start)
+            if not status:
+                await _send_simple(send, 503, json.dumps({"error": "BackPressureError", "message": str(exc)})
+                                   .encode(), b"application/json")
+                return 503
+        except Exception as exc:  # noqa: BLE001 - the deployment's error, as JSON
+            if not status:
+                await _send_simple(send, 500, error_response_body(exc), b"application/json")
+                return 500
+        if status and not complete:
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        if not status:
+            await _send_simple(send, 500, b'{"error": "RuntimeError", "message": "the deployment sent no response"}',
+                               b"application/json")
+            return 500
+        return status
 
 
-__all__ = ["HTTPProxy", "error_payload"]
+class ProxyActor:
+    """Runs Uvicorn (and the gRPC server) on an event loop of its own."""
+
+    def __init__(self, http_options: dict[str, Any], grpc_options: dict[str, Any] | None = None) -> None:
+        self._lt = EventLoopThread("proxy")
+        self.client = set_client_loop(self._lt)
+        self.metrics = ProxyMetrics(self._snapshot)
+        self.client.observe = self.metrics.observe_deployment
+        self.http_options = http_options
+        self.grpc_options = grpc_options
+        self.grpc_port: int | None = None
+        self._grpc: Any = None
+        self._lt.run(_start(self))
+        self.client.start_polling()
+
+    def _snapshot(self) -> dict[str, Any]:
+        table = self.client.table
+        replicas = {key: len(route.replicas) for key, route in table.deployments.items()}
+        queued = {key: router.queued() for key, router in list(self.client.routers.items())}
+        try:
+            sd = runtime()
+            stats = sd.get(sd.get_actor(CONTROLLER_NAME).get_replica_stats.remote(), timeout=5)
+        except Exception:  # noqa: BLE001 - the controller restarts: the gauges wait for the next scrape
+            stats = []
+        return {"replicas": replicas, "queued": queued, "replica_stats": stats}
+
+    def ready(self) -> dict[str, Any]:
+        return {"http_port": self.port, "grpc_port": self.grpc_port, "pid": os.getpid()}
+
+    def wait_for_version(self, version: int, timeout_s: float) -> bool:
+        """Wait until this proxy routes with a table at least as new as ``version``
+        (``serve.run`` and ``serve.delete`` return once the proxy knows)."""
+        deadline = time.monotonic() + timeout_s
+        while self.client.table.version < version:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.002)
+        return True
+
+
+async def _start(self: ProxyActor) -> None:
+    """Bind the HTTP socket, start Uvicorn (and gRPC) on the proxy's loop.
+    (A function, not a method: an actor class with coroutine methods would be an
+    async actor, whose blocking methods would stall its loop.)"""
+    import uvicorn
+
+    host, port = self.http_options["host"], int(self.http_options["port"])
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        raise OSError(exc.errno, f"the serve HTTP proxy cannot listen on {host}:{port}: {exc.strerror}; "
+                      "pass another port in serve.start(http_options={'port': ...})") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    self.port = sock.getsockname()[1]
+    app = ProxyApp(self.client, self.metrics, self.http_options.get("request_timeout_s"))
+    config = uvicorn.Config(app, http="httptools", lifespan="off",
+                            access_log=False, log_level="warning",
+                            timeout_keep_alive=int(self.http_options.get("keep_alive_timeout_s", 90)))
+    self.server = uvicorn.Server(config)
+    self._task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
+    while not self.server.started:
+        if self._task.done():
+            raise RuntimeError(f"the serve HTTP proxy failed to start: {self._task.exception()!r}")
+        await asyncio.sleep(0.005)
+    if self.grpc_options is not None:
+        from streamdata.serve.grpc_proxy import start_grpc_server
+
+        self._grpc, self.grpc_port = await start_grpc_server(self.client, self.grpc_options, self.metrics)
+
+
+__all__ = ["MAX_BODY_BYTES", "ProxyActor", "ProxyApp", "error_response_body"]

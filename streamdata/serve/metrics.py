@@ -1,155 +1,116 @@
-"""Serve's metrics: counters and histograms, rendered in Prometheus' text format.
+"""Serve's metrics in Prometheus' text format (prometheus_client), as the proxy
+exposes them at ``/metrics``: HTTP and gRPC request counts and latencies (by
+application, route, method and status), requests in flight at the proxy,
+per-deployment request counts, errors and latencies, requests queued in the
+routers, replica counts, and the batch sizes ``@serve.batch`` functions ran.
 
 Example:
-    >>> reg = MetricsRegistry()
-    >>> reg.counter("demo_requests_total", "Requests.").inc({"app": "a"})
-    >>> print(reg.render())
-    # HELP demo_requests_total Requests.
-    # TYPE demo_requests_total counter
-    demo_requests_total{app="a"} 1
-    <BLANKLINE>
+    >>> m = ProxyMetrics()
+    >>> m.observe_http("app", "/", "GET", 200, 0.002)
+    >>> 'serve_num_http_requests_total{application="app",method="GET",route="/",status_code="200"} 1.0' in m.render()
+    True
 """
 
 from __future__ import annotations
 
-import bisect
-import math
-import threading
-from typing import Iterable
+from typing import Any, Callable, Iterable
 
-LATENCY_BUCKETS_S = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+LATENCY_BUCKETS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
-Labels = dict[str, str]
+
+class ProxyMetrics:
+    """The proxy's registry; ``snapshot`` supplies the gauges read at scrape time."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]] | None = None) -> None:
+        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+        self.registry = CollectorRegistry(auto_describe=True)
+        reg = self.registry
+        self.http_requests = Counter("serve_num_http_requests", "HTTP requests the proxy answered.",
+                                     ["application", "route", "method", "status_code"], registry=reg)
+        self.http_errors = Counter("serve_num_http_error_requests", "HTTP requests answered with a 4xx/5xx.",
+                                   ["application", "route", "method", "status_code"], registry=reg)
+        self.http_latency = Histogram("serve_http_request_latency_ms", "Time to answer an HTTP request (ms).",
+                                      ["application", "route"], buckets=LATENCY_BUCKETS_MS, registry=reg)
+        self.grpc_requests = Counter("serve_num_grpc_requests", "gRPC requests the proxy answered.",
+                                     ["application", "method", "status_code"], registry=reg)
+        self.ongoing_http = Gauge("serve_num_ongoing_http_requests", "HTTP requests in flight at the proxy.",
+                                  registry=reg)
+        self.deployment_requests = Counter("serve_deployment_request_counter",
+                                           "Requests routed to a deployment (answered).",
+                                           ["application", "deployment"], registry=reg)
+        self.deployment_errors = Counter("serve_deployment_error_counter", "Requests a deployment failed.",
+                                         ["application", "deployment"], registry=reg)
+        self.deployment_latency = Histogram("serve_deployment_processing_latency_ms",
+                                            "Time from routing a request to its answer (ms).",
+                                            ["application", "deployment"], buckets=LATENCY_BUCKETS_MS,
+                                            registry=reg)
+        self._snapshot = snapshot
+        if snapshot is not None:
+            reg.register(_SnapshotCollector(snapshot))
+
+    def observe_http(self, app: str, route: str, method: str, status: int, seconds: float) -> None:
+        labels = (app, route, method, str(status))
+        self.http_requests.labels(*labels).inc()
+        if status >= 400:
+            self.http_errors.labels(*labels).inc()
+        self.http_latency.labels(app, route).observe(seconds * 1000.0)
+
+    def observe_deployment(self, app: str, deployment: str, seconds: float, ok: bool) -> None:
+        self.deployment_requests.labels(app, deployment).inc()
+        if not ok:
+            self.deployment_errors.labels(app, deployment).inc()
+        self.deployment_latency.labels(app, deployment).observe(seconds * 1000.0)
+
+    def render(self) -> str:
+        from prometheus_client import generate_latest
+
+        return generate_latest(self.registry).decode()
 
 
-def _label_key(labels: Labels | None) -> tuple[tuple[str, str], ...]:
-    return tuple(sorted((labels or {}).items()))
+class _SnapshotCollector:
+    """Gauges and the batch-size histogram, read when scraped."""
+
+    def __init__(self, snapshot: Callable[[], dict[str, Any]]) -> None:
+        self._snapshot = snapshot
+
+    def describe(self) -> Iterable[Any]:
+        return []
+
+    def collect(self) -> Iterable[Any]:
+        from prometheus_client.core import GaugeMetricFamily, HistogramMetricFamily
+
+        snap = self._snapshot()
+        replicas = GaugeMetricFamily("serve_deployment_replicas", "Replicas serving a deployment.",
+                                     labels=["application", "deployment"])
+        queued = GaugeMetricFamily("serve_deployment_queued_queries",
+                                   "Requests waiting in the proxy's router for a free replica.",
+                                   labels=["application", "deployment"])
+        ongoing = GaugeMetricFamily("serve_replica_processing_queries", "Requests in flight in a replica.",
+                                    labels=["application", "deployment", "replica"])
+        for (app, dep), n in snap.get("replicas", {}).items():
+            replicas.add_metric([app, dep], n)
+        for (app, dep), n in snap.get("queued", {}).items():
+            queued.add_metric([app, dep], n)
+        batches = HistogramMetricFamily("serve_batch_size", "Sizes of the batches @serve.batch functions ran.",
+                                        labels=["application", "deployment", "function"])
+        sizes: dict[tuple[str, str, str], dict[int, int]] = {}
+        for stats in snap.get("replica_stats", []):
+            ongoing.add_metric([stats["application"], stats["deployment"], stats["replica"]], stats["ongoing"])
+            for fn, counts in stats.get("batches", {}).items():
+                merged = sizes.setdefault((stats["application"], stats["deployment"], fn), {})
+                for size, n in counts.items():
+                    merged[size] = merged.get(size, 0) + n
+        for labels, counts in sizes.items():
+            buckets, running = [], 0
+            for bound in BATCH_SIZE_BUCKETS:
+                running = sum(n for size, n in counts.items() if size <= bound)
+                buckets.append((str(float(bound)), running))
+            total = sum(counts.values())
+            buckets.append(("+Inf", total))
+            batches.add_metric(list(labels), buckets, sum(size * n for size, n in counts.items()))
+        yield from (replicas, queued, ongoing, batches)
 
 
-def _fmt_labels(key: Iterable[tuple[str, str]], extra: tuple[str, str] | None = None) -> str:
-    items = list(key) + ([extra] if extra else [])
-    if not items:
-        return ""
-    body = ",".join(f'{k}="{_escape(str(v))}"' for k, v in items)
-    return "{" + body + "}"
-
-
-def _escape(value: str) -> str:
-    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
-
-
-def _fmt_value(value: float) -> str:
-    if value == math.inf:
-        return "+Inf"
-    return str(int(value)) if float(value).is_integer() else repr(float(value))
-
-
-class Counter:
-    """A monotonically increasing count per label set."""
-
-    kind = "counter"
-
-    def __init__(self, name: str, help_text: str) -> None:
-        self.name, self.help = name, help_text
-        self._values: dict[tuple, float] = {}
-        self._lock = threading.Lock()
-
-    def inc(self, labels: Labels | None = None, amount: float = 1.0) -> None:
-        key = _label_key(labels)
-        with self._lock:
-            self._values[key] = self._values.get(key, 0.0) + amount
-
-    def value(self, labels: Labels | None = None) -> float:
-        with self._lock:
-            return self._values.get(_label_key(labels), 0.0)
-
-    def lines(self) -> list[str]:
-        with self._lock:
-            return [f"{self.name}{_fmt_labels(k)} {_fmt_value(v)}" for k, v in sorted(self._values.items())]
-
-
-class Gauge(Counter):
-    """A value that goes up and down (set per label set)."""
-
-    kind = "gauge"
-
-    def set(self, labels: Labels | None, value: float) -> None:
-        with self._lock:
-            self._values[_label_key(labels)] = float(value)
-
-
-class Histogram:
-    """Observations counted into cumulative buckets, with their sum and count."""
-
-    kind = "histogram"
-
-    def __init__(self, name: str, help_text: str, buckets: Iterable[float]) -> None:
-        self.name, self.help = name, help_text
-        self.buckets = tuple(sorted(buckets))
-        self._counts: dict[tuple, list[float]] = {}
-        self._sums: dict[tuple, float] = {}
-        self._lock = threading.Lock()
-
-    def observe(self, value: float, labels: Labels | None = None, count: int = 1) -> None:
-        key = _label_key(labels)
-        with self._lock:
-            counts = self._counts.setdefault(key, [0.0] * (len(self.buckets) + 1))
-            counts[bisect.bisect_left(self.buckets, value)] += count
-            self._sums[key] = self._sums.get(key, 0.0) + value * count
-
-    def count(self, labels: Labels | None = None) -> float:
-        with self._lock:
-            return sum(self._counts.get(_label_key(labels), []))
-
-    def lines(self) -> list[str]:
-        out = []
-        with self._lock:
-            for key in sorted(self._counts):
-                running = 0.0
-                for bound, n in zip(list(self.buckets) + [math.inf], self._counts[key]):
-                    running += n
-                    out.append(f"{self.name}_bucket{_fmt_labels(key, ('le', _fmt_value(bound)))} "
-                               f"{_fmt_value(running)}")
-                out.append(f"{self.name}_sum{_fmt_labels(key)} {_fmt_value(self._sums[key])}")
-                out.append(f"{self.name}_count{_fmt_labels(key)} {_fmt_value(running)}")
-        return out
-
-
-class MetricsRegistry:
-    """Named metrics, rendered together."""
-
-    def __init__(self) -> None:
-        self._metrics: dict[str, Counter | Histogram] = {}
-        self._lock = threading.Lock()
-
-    def counter(self, name: str, help_text: str) -> Counter:
-        return self._get(name, lambda: Counter(name, help_text))  # type: ignore[return-value]
-
-    def gauge(self, name: str, help_text: str) -> Gauge:
-        return self._get(name, lambda: Gauge(name, help_text))  # type: ignore[return-value]
-
-    def histogram(self, name: str, help_text: str, buckets: Iterable[float]) -> Histogram:
-        return self._get(name, lambda: Histogram(name, help_text, buckets))  # type: ignore[return-value]
-
-    def _get(self, name: str, make: object) -> Counter | Histogram:
-        with self._lock:
-            metric = self._metrics.get(name)
-            if metric is None:
-                metric = make()  # type: ignore[operator]
-                self._metrics[name] = metric
-            return metric
-
-    def render(self, extra: Iterable[Counter | Histogram] = ()) -> str:
-        """All metrics (and ``extra`` ones) in Prometheus' text exposition format."""
-        with self._lock:
-            metrics = list(self._metrics.values())
-        out = []
-        for metric in metrics + list(extra):
-            out.append(f"# HELP {metric.name} {metric.help}")
-            out.append(f"# TYPE {metric.name} {metric.kind}")
-            out.extend(metric.lines())
-        return "\n".join(out) + "\n"
-
-
-__all__ = ["BATCH_SIZE_BUCKETS", "Counter", "Gauge", "Histogram", "LATENCY_BUCKETS_S", "MetricsRegistry"]
+__all__ = ["BATCH_SIZE_BUCKETS", "LATENCY_BUCKETS_MS", "ProxyMetrics"]

@@ -1,78 +1,278 @@
-"""The replica actor: one instance of the deployment's class, serving requests on
-an asyncio loop (an async actor, so one replica runs many requests at once and
-``@serve.batch`` can gather them).
+"""The replica: one instance of the deployment's class in a runtime actor,
+serving requests on a Unix socket from an event loop of its own.
+
+The actor (:class:`ReplicaActor`) is what the controller starts, names and
+kills; its data plane (:class:`ReplicaServer`) answers :class:`~.wire.Call`
+frames: Python calls from handles (``stream=True``: a generator's items as they
+come), HTTP requests from the proxy (:mod:`.asgi`), gRPC requests, and the
+controller's ``check_health``, ``reconfigure``, ``stats`` and ``drain``.
+
+Sync methods run on the replica's loop (as Ray Serve runs them by default), async
+methods and generators as tasks on it, so one replica serves many requests at
+once and ``@serve.batch`` can gather them.
 
 Example:
     >>> import asyncio
     >>> class Doubler:
-    ...     async def __call__(self, x):
+    ...     def __call__(self, x):
     ...         return 2 * x
-    >>> r = Replica(Doubler, (), {}, "app", "Doubler", "Doubler#0")
-    >>> asyncio.run(r.handle_request("__call__", (21,), {}))
+    >>> server = ReplicaServer(Doubler(), "app", "Doubler", "r0")
+    >>> asyncio.run(server.call_method("__call__", (21,), {}))
     42
 """
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import os
+import time
 from typing import Any, Callable
 
+from streamdata.serve import wire
+from streamdata.serve.asgi import run_http
 from streamdata.serve.batching import batch_size_counts
+from streamdata.serve.context import (
+    DeploymentID,
+    ReplicaContext,
+    ReplicaID,
+    RequestContext,
+    _request_context,
+    _set_replica_context,
+)
+from streamdata.serve.multiplex import loaded_model_ids
 
 
 class _FunctionDeployment:
-    """A function deployment as a class: ``__call__`` calls the function."""
+    """A function deployment as an object: calling it calls the function."""
 
     def __init__(self, fn: Callable) -> None:
         self._fn = fn
 
-    async def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        result = self._fn(*args, **kwargs)
-        if inspect.isawaitable(result):
-            result = await result
-        return result
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._fn(*args, **kwargs)
 
 
-class Replica:
-    """Hosts the user's object; the router calls :meth:`handle_request`."""
+class ReplicaServer:
+    """Serves one user object; runs on one event loop."""
 
-    def __init__(self, target: Callable, init_args: tuple, init_kwargs: dict, app_name: str,
-                 deployment_name: str, replica_id: str) -> None:
-        self._app_name = app_name
-        self._deployment_name = deployment_name
-        self._replica_id = replica_id
-        if inspect.isclass(target):
-            self._obj = target(*init_args, **init_kwargs)
+    def __init__(self, obj: Any, app_name: str, deployment: str, replica_id: str,
+                 max_ongoing_requests: int = 2 ** 31) -> None:
+        self.obj = obj
+        self.max_ongoing_requests = max_ongoing_requests
+        self.user_ongoing = 0  # requests of callers (not the controller's)
+        self.app_name = app_name
+        self.deployment = deployment
+        self.replica_id = replica_id
+        self.ongoing = 0
+        self.served = 0
+        self._idle: asyncio.Event | None = None
+        self._server: asyncio.AbstractServer | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
+
+    # ---- lifecycle
+    async def listen(self, path: str) -> None:
+        if os.path.exists(path):
+            os.unlink(path)
+        self._server = await asyncio.start_unix_server(self._serve_connection, path, limit=2 ** 26)
+        os.chmod(path, 0o600)
+
+    async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._connections.add(writer)
+        try:
+            while True:
+                call = await wire.read_frame(reader)
+                self._dispatch(call, writer)
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            pass
+        finally:
+            self._connections.discard(writer)
+            writer.close()
+
+    # ---- requests
+    def _dispatch(self, call: wire.Call, writer: asyncio.StreamWriter) -> None:
+        if call.kind != wire.CONTROL:
+            if self.user_ongoing >= self.max_ongoing_requests:  # other callers fill it: try elsewhere
+                writer.write(wire.encode(wire.Reply(call.req_id, wire.REJECTED)))
+                return
+            self.user_ongoing += 1
+        token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name))
+        try:
+            if call.kind == wire.CALL and not call.stream:
+                self.ongoing += 1
+                try:
+                    fn = self._method(call.method)
+                    result = fn(*call.args, **call.kwargs)
+                except BaseException as exc:  # noqa: BLE001 - the caller gets it
+                    self._done(True)
+                    writer.write(wire.encode(wire.Reply(call.req_id, wire.ERROR, wire.encode_error(exc))))
+                    return
+                if not inspect.isawaitable(result):
+                    self._done(True)
+                    self._reply(writer, call.req_id, result)
+                    return
+                asyncio.get_running_loop().create_task(self._finish_awaitable(call.req_id, result, writer))
+                return
+            self.ongoing += 1
+            asyncio.get_running_loop().create_task(self._run(call, writer))
+        finally:
+            _request_context.reset(token)
+
+    def _done(self, user: bool) -> None:
+        if user:
+            self.user_ongoing -= 1
+        self.ongoing -= 1
+        self.served += 1
+        if self.ongoing <= 1 and self._idle is not None:  # 1: the drain request itself
+            self._idle.set()
+
+    def _reply(self, writer: asyncio.StreamWriter, req_id: int, value: Any) -> None:
+        try:
+            frame = wire.encode(wire.Reply(req_id, wire.RESULT, value))
+        except Exception as exc:  # noqa: BLE001 - a result that does not pickle
+            frame = wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(TypeError(
+                f"the deployment {self.deployment!r} returned a value that cannot be sent back: {exc}"))))
+        writer.write(frame)
+
+    async def _finish_awaitable(self, req_id: int, awaitable: Any, writer: asyncio.StreamWriter) -> None:
+        try:
+            result = await awaitable
+        except BaseException as exc:  # noqa: BLE001
+            writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         else:
-            self._obj = _FunctionDeployment(target)
+            self._reply(writer, req_id, result)
+        finally:
+            self._done(True)
 
-    async def handle_request(self, method: str, args: tuple, kwargs: dict) -> Any:
-        """Call ``method`` of the user's object (awaiting it when it is async)."""
-        fn = getattr(self._obj, method, None)
-        if fn is None or not callable(fn):
-            raise AttributeError(f"deployment {self._deployment_name!r} has no method {method!r}")
-        result = fn(*args, **kwargs)
+    async def _run(self, call: wire.Call, writer: asyncio.StreamWriter) -> None:
+        req_id = call.req_id
+
+        async def emit(value: Any, final: bool = False) -> None:
+            writer.write(wire.encode(wire.Reply(req_id, wire.RESULT if final else wire.CHUNK, value)))
+            if writer.transport.get_write_buffer_size() > 2 ** 20:
+                await writer.drain()
+
+        try:
+            if call.kind == wire.HTTP:
+                scope, body = call.args
+                await run_http(self.obj, scope, body, emit)
+            elif call.kind == wire.CONTROL:
+                await emit(await self.control(call.method, *call.args), True)
+            else:  # a Python or gRPC call, streamed
+                result = self._method(call.method)(*call.args, **call.kwargs)
+                if inspect.isawaitable(result) and not inspect.isasyncgen(result):
+                    result = await result
+                if inspect.isasyncgen(result):
+                    async for item in result:
+                        await emit(item)
+                elif inspect.isgenerator(result):
+                    for item in result:
+                        await emit(item)
+                elif call.stream:
+                    raise TypeError(f"{self.deployment}.{call.method} was called with stream=True but returned "
+                                    f"{type(result).__name__}, not a generator")
+                else:
+                    await emit(result, True)
+                    return
+                writer.write(wire.encode(wire.Reply(req_id, wire.END)))
+        except BaseException as exc:  # noqa: BLE001
+            writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
+        finally:
+            self._done(call.kind != wire.CONTROL)
+
+    async def call_method(self, method: str, args: tuple, kwargs: dict) -> Any:
+        """Call ``method`` of the user's object (awaiting it when async)."""
+        result = self._method(method)(*args, **kwargs)
         if inspect.isawaitable(result):
             result = await result
         return result
 
-    async def ready(self) -> dict[str, Any]:
-        """Answers once the constructor ran: the replica's id and process."""
-        return {"replica_id": self._replica_id, "pid": os.getpid()}
+    def _method(self, name: str) -> Callable:
+        fn = getattr(self.obj, name, None)
+        if fn is None or not callable(fn) or (name.startswith("_") and name != "__call__"):
+            raise AttributeError(f"deployment {self.deployment!r} has no method {name!r}")
+        return fn
 
-    async def stats(self) -> dict[str, dict[int, int]]:
-        """Batch sizes the ``@serve.batch`` functions of this replica ran."""
-        return batch_size_counts()
+    # ---- the controller's requests
+    async def control(self, op: str, *args: Any) -> Any:
+        if op == "check_health":
+            check = getattr(self.obj, "check_health", None)
+            if callable(check):
+                result = check()
+                if inspect.isawaitable(result):
+                    await result
+            return True
+        if op == "reconfigure":
+            await self.reconfigure(args[0])
+            return True
+        if op == "stats":
+            return {"ongoing": self.ongoing - 1, "served": self.served, "batches": batch_size_counts(),
+                    "models": loaded_model_ids(self.obj), "pid": os.getpid()}
+        if op == "set_max_ongoing_requests":
+            self.max_ongoing_requests = int(args[0])
+            return True
+        if op == "drain":
+            return await self.drain(float(args[0]))
+        raise ValueError(f"unknown control request {op!r}")
 
-    async def check_health(self) -> bool:
-        """The user's ``check_health()`` when defined (it raises when unhealthy)."""
-        user_check = getattr(self._obj, "check_health", None)
-        if callable(user_check):
-            result = user_check()
-            if inspect.isawaitable(result):
-                await result
+    async def reconfigure(self, user_config: Any) -> None:
+        fn = getattr(self.obj, "reconfigure", None)
+        if not callable(fn):
+            raise AttributeError(f"deployment {self.deployment!r} has a user_config but no reconfigure(config) "
+                                 "method to receive it")
+        result = fn(user_config)
+        if inspect.isawaitable(result):
+            await result
+
+    async def drain(self, timeout_s: float) -> bool:
+        """Stop accepting connections and wait (at most ``timeout_s``) until no
+        request but this one is in flight; True when drained."""
+        if self._server is not None:
+            self._server.close()
+        deadline = time.monotonic() + timeout_s
+        while self.ongoing > 1:
+            self._idle = asyncio.Event()
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            try:
+                await asyncio.wait_for(self._idle.wait(), remaining)
+            except asyncio.TimeoutError:
+                return False
         return True
 
 
-__all__ = ["Replica"]
+class ReplicaActor:
+    """The runtime actor hosting one replica (started by the controller)."""
+
+    def __init__(self, target_blob: bytes, init_blob: bytes, app_name: str, deployment: str,
+                 replica_id: str, socket_path: str, user_config: Any = None, has_user_config: bool = False,
+                 max_ongoing_requests: int = 5, rank: int = 0) -> None:
+        import cloudpickle
+
+        from streamdata.serve._loop import EventLoopThread
+
+        self._path = socket_path
+        self._loop = EventLoopThread("replica")
+        target = cloudpickle.loads(target_blob)
+        init_args, init_kwargs = cloudpickle.loads(init_blob)
+
+        async def start() -> ReplicaServer:
+            rid = ReplicaID(replica_id, DeploymentID(deployment, app_name))
+            _set_replica_context(ReplicaContext(rid, None, rank))
+            obj = target(*init_args, **init_kwargs) if inspect.isclass(target) else _FunctionDeployment(target)
+            _set_replica_context(ReplicaContext(rid, obj, rank))
+            server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests)
+            if has_user_config:
+                await server.reconfigure(user_config)
+            await server.listen(socket_path)
+            return server
+
+        self._server = self._loop.run(start())
+
+    def ready(self) -> dict[str, Any]:
+        """The replica's socket and process, once its constructor ran."""
+        return {"path": self._path, "pid": os.getpid()}
+
+
+__all__ = ["ReplicaActor", "ReplicaServer"]

@@ -1,12 +1,15 @@
-"""Routing requests to a deployment's replicas: the less loaded of two random
-replicas with a free slot ("power of two choices"), as Ray Serve's router.
+"""Routing a deployment's requests to its replicas: the less loaded of two random
+replicas with a free slot ("power of two choices"), as Ray Serve's router; a
+request for a multiplexed model prefers a replica that served that model.
 
-A replica takes at most ``max_ongoing_requests`` requests at once (counted
-here, by the process that routes). When every replica is full a request waits
-in the router's queue until one finishes, or, when the caller asked
-(``reject_when_full``, the HTTP ingress does), is refused at once; with no
-replica at all (an autoscaled deployment at zero) it waits for one. The choice
-itself is the pure :func:`choose_replica`.
+A replica takes at most ``max_ongoing_requests`` requests at once from this
+router. When every replica is full a request waits in the router's queue until a
+slot frees, unless ``max_queued_requests`` requests wait already: then it is
+refused with :class:`~streamdata.errors.BackPressureError` (HTTP 503). With no
+replica at all (starting, or scaled to zero) requests wait for one. A replica
+whose connection drops is dropped at once: its requests in flight fail with
+``ActorDiedError`` and new ones go to the others. The choice itself is the pure
+:func:`choose_replica`.
 
 Example:
     >>> import random
@@ -18,31 +21,41 @@ Example:
 
 from __future__ import annotations
 
-import concurrent.futures
+import asyncio
+import collections
 import random
-import threading
 import time
-from collections import deque
-from dataclasses import dataclass, field
-from typing import Any, Sequence
+from dataclasses import dataclass
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from streamdata.errors import BackPressureError
-from streamdata.serve.metrics import LATENCY_BUCKETS_S, MetricsRegistry
+from streamdata.serve import wire
+from streamdata.serve.channel import ReplicaConnection, ReplicaRejectedError, ReplicaUnreachableError
+
+#: how many replicas a request tries when the chosen one cannot be reached
+MAX_UNREACHABLE_RETRIES = 3
+#: how long a replica that refused a request (full with other callers' requests) counts as full
+REJECTED_BACKOFF_S = 0.005
 
 
 def choose_replica(loads: Sequence[int], capacity: int, rng: random.Random,
-                   available: Sequence[bool] | None = None) -> int | None:
+                   preferred: Sequence[bool] | None = None) -> int | None:
     """The index of the replica to send a request to, or None when all are full.
 
-    Two distinct replicas with a free slot are drawn at random and the less
-    loaded one wins (ties: the first drawn); with one candidate, that one.
+    Among the replicas with a free slot (the ``preferred`` ones first, when any is
+    free), two are drawn at random and the less loaded one wins (ties: the first
+    drawn); with one candidate, that one.
 
     Example:
         >>> choose_replica([1, 4], capacity=5, rng=random.Random(1))
         0
+        >>> choose_replica([0, 4], capacity=5, rng=random.Random(1), preferred=[False, True])
+        1
     """
-    candidates = [i for i, load in enumerate(loads)
-                  if load < capacity and (available is None or available[i])]
+    candidates = [i for i, load in enumerate(loads) if load < capacity]
+    if preferred is not None:
+        best = [i for i in candidates if preferred[i]]
+        candidates = best or candidates
     if not candidates:
         return None
     if len(candidates) == 1:
@@ -51,191 +64,211 @@ def choose_replica(loads: Sequence[int], capacity: int, rng: random.Random,
     return a if loads[a] <= loads[b] else b
 
 
-@dataclass(eq=False)
-class ReplicaSlot:
-    """A replica as the router sees it."""
+@dataclass(frozen=True, slots=True)
+class ReplicaInfo:
+    """A running replica as the controller announces it."""
 
     replica_id: str
-    actor: Any
-    ongoing: int = 0
-    draining: bool = False
+    path: str
 
 
-@dataclass(eq=False)
-class _Request:
-    method: str
-    args: tuple
-    kwargs: dict
-    future: concurrent.futures.Future
-    start: float = field(default_factory=time.monotonic)
+class _Slot:
+    __slots__ = ("info", "conn", "ongoing", "full_until")
+
+    def __init__(self, info: ReplicaInfo, conn: ReplicaConnection) -> None:
+        self.info = info
+        self.conn = conn
+        self.ongoing = 0
+        self.full_until = 0.0  # the replica refused a request: full (for this router) until then
 
 
 class Router:
-    """Routes one deployment's requests; thread-safe."""
+    """Routes one deployment's requests; use it from one event loop."""
 
-    def __init__(self, app_name: str, deployment_name: str, max_ongoing_requests: int,
-                 metrics: MetricsRegistry | None = None, seed: int | None = None) -> None:
+    def __init__(self, app_name: str, deployment_name: str, max_ongoing_requests: int = 5,
+                 max_queued_requests: int = -1, observe: Callable[[str, str, float, bool], None] | None = None,
+                 seed: int | None = None, on_demand: Callable[[str, str, int], None] | None = None) -> None:
         self.app_name = app_name
         self.deployment_name = deployment_name
         self.max_ongoing_requests = max_ongoing_requests
-        self._lock = threading.Lock()
-        self._replicas: list[ReplicaSlot] = []
-        self._queue: deque[_Request] = deque()
+        self.max_queued_requests = max_queued_requests
+        self._observe = observe
+        self._on_demand = on_demand  # told when requests wait with no replica at all (scale from zero)
+        self._slots: list[_Slot] = []
+        self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._rng = random.Random(seed)
-        self._closed = False
-        self._idle = threading.Condition(self._lock)
-        self._labels = {"application": app_name, "deployment": deployment_name}
-        metrics = metrics or MetricsRegistry()
-        self._requests = metrics.counter("streamdata_serve_deployment_requests_total",
-                                         "Requests a deployment answered (successes and errors).")
-        self._errors = metrics.counter("streamdata_serve_deployment_errors_total",
-                                       "Requests a deployment answered with an error.")
-        self._latency = metrics.histogram("streamdata_serve_deployment_latency_seconds",
-                                          "Time from routing a request to its answer.", LATENCY_BUCKETS_S)
+        self._model_affinity: dict[str, str] = {}
+        self.closed = False
 
     # ---- replicas
-    def add_replica(self, replica_id: str, actor: Any) -> None:
-        with self._lock:
-            self._replicas.append(ReplicaSlot(replica_id, actor))
-            assigned = self._assign_queued()
-        self._send_all(assigned)
+    def update(self, replicas: Sequence[ReplicaInfo], max_ongoing_requests: int | None = None,
+               max_queued_requests: int | None = None) -> None:
+        """Route to ``replicas`` from now on (connections to kept replicas are kept)."""
+        if max_ongoing_requests is not None:
+            self.max_ongoing_requests = max_ongoing_requests
+        if max_queued_requests is not None:
+            self.max_queued_requests = max_queued_requests
+        current = {s.info.replica_id: s for s in self._slots}
+        slots = []
+        for info in replicas:
+            slot = current.pop(info.replica_id, None)
+            if slot is None or slot.info.path != info.path or not slot.conn.alive:
+                slot = _Slot(info, ReplicaConnection(info.replica_id, info.path, self.deployment_name,
+                                                     self._on_lost))
+            slots.append(slot)
+        for gone in current.values():
+            if gone.ongoing == 0:
+                gone.conn.close()
+        self._slots = slots
+        self._wake()
 
-    def drain_replica(self, replica_id: str) -> None:
-        """Route nothing more to ``replica_id`` (it is about to stop)."""
-        with self._lock:
-            for slot in self._replicas:
-                if slot.replica_id == replica_id:
-                    slot.draining = True
+    def _on_lost(self, conn: ReplicaConnection) -> None:
+        self._slots = [s for s in self._slots if s.conn is not conn]
 
-    def remove_replica(self, replica_id: str) -> None:
-        with self._lock:
-            self._replicas = [s for s in self._replicas if s.replica_id != replica_id]
+    def replica_ids(self) -> list[str]:
+        return [s.info.replica_id for s in self._slots]
 
-    def ongoing(self, replica_id: str) -> int:
-        with self._lock:
-            return next((s.ongoing for s in self._replicas if s.replica_id == replica_id), 0)
-
-    def replica_ids(self, *, include_draining: bool = False) -> list[str]:
-        with self._lock:
-            return [s.replica_id for s in self._replicas if include_draining or not s.draining]
-
-    def actors(self) -> list[Any]:
-        with self._lock:
-            return [s.actor for s in self._replicas if not s.draining]
-
-    def load(self) -> int:
+    def ongoing(self) -> int:
         """Requests in flight plus requests waiting for a slot."""
-        with self._lock:
-            return sum(s.ongoing for s in self._replicas) + len(self._queue)
+        return sum(s.ongoing for s in self._slots) + len(self._waiters)
 
     def queued(self) -> int:
-        with self._lock:
-            return len(self._queue)
+        return len(self._waiters)
+
+    # ---- slots
+    def _pick(self, model_id: str) -> _Slot | None:
+        slots = self._slots
+        if not slots:
+            return None
+        preferred = None
+        if model_id:
+            target = self._model_affinity.get(model_id)
+            preferred = [s.info.replica_id == target for s in slots]
+        capacity = self.max_ongoing_requests
+        now = time.monotonic()
+        loads = [s.ongoing if s.full_until <= now else capacity for s in slots]
+        index = choose_replica(loads, capacity, self._rng, preferred)
+        return None if index is None else slots[index]
+
+    def _retry_in(self) -> float | None:
+        """Seconds until a replica that refused requests may be tried again (None: none did)."""
+        now = time.monotonic()
+        waits = [s.full_until - now for s in self._slots if s.full_until > now]
+        return max(0.0, min(waits)) if waits else None
+
+    async def _acquire(self, model_id: str) -> _Slot:
+        if self.closed:
+            raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} was deleted")
+        slot = self._pick(model_id) if not self._waiters else None
+        while slot is None:
+            limit = self.max_queued_requests
+            if limit >= 0 and len(self._waiters) >= limit and self._slots:
+                raise BackPressureError(
+                    f"all {len(self._slots)} replica(s) of deployment {self.deployment_name!r} have "
+                    f"{self.max_ongoing_requests} requests ongoing (max_ongoing_requests) and "
+                    f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
+            fut = asyncio.get_running_loop().create_future()
+            self._waiters.append(fut)
+            if not self._slots and self._on_demand is not None:
+                self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
+            try:
+                retry_in = self._retry_in()
+                if retry_in is None:
+                    await fut
+                else:
+                    await asyncio.wait([fut], timeout=retry_in)
+            finally:
+                if fut in self._waiters:
+                    self._waiters.remove(fut)
+            if self.closed:
+                raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} "
+                                   "was deleted while the request waited")
+            slot = self._pick(model_id)
+            if slot is None:
+                continue
+        slot.ongoing += 1
+        if model_id:
+            self._model_affinity[model_id] = slot.info.replica_id
+        return slot
+
+    def _release(self, slot: _Slot) -> None:
+        slot.ongoing -= 1
+        if slot not in self._slots and slot.ongoing == 0:
+            slot.conn.close()
+        self._wake()
+
+    def _wake(self) -> None:
+        for fut in list(self._waiters):
+            if not fut.done():
+                fut.set_result(None)
+                if self._pick("") is None:
+                    return
 
     # ---- requests
-    def submit(self, method: str, args: tuple, kwargs: dict, *,
-               reject_when_full: bool = False) -> concurrent.futures.Future:
-        """Send a request; the future resolves with the replica's answer. Raises
-        :class:`BackPressureError` when ``reject_when_full`` and every replica is full."""
-        request = _Request(method, args, kwargs, concurrent.futures.Future())
-        with self._lock:
-            if self._closed:
-                raise RuntimeError(f"deployment {self.deployment_name!r} of application "
-                                   f"{self.app_name!r} was shut down")
-            slot = self._pick()
-            if slot is None:
-                # with no replica at all (starting, or scaled to zero) the request waits for one
-                if reject_when_full and any(not s.draining for s in self._replicas):
-                    raise BackPressureError(
-                        f"all {len(self._replicas)} replica(s) of deployment {self.deployment_name!r} have "
-                        f"{self.max_ongoing_requests} requests ongoing (max_ongoing_requests)")
-                self._queue.append(request)
-                return request.future
-            slot.ongoing += 1
-        self._send(slot, request)
-        return request.future
-
-    def cancel_queued(self, future: concurrent.futures.Future) -> bool:
-        """Drop a request still waiting for a slot; True when it was waiting."""
-        with self._lock:
-            for request in self._queue:
-                if request.future is future:
-                    self._queue.remove(request)
-                    break
-            else:
-                return False
-        return future.cancel()
-
-    def _pick(self) -> ReplicaSlot | None:
-        replicas = self._replicas
-        index = choose_replica([s.ongoing for s in replicas], self.max_ongoing_requests, self._rng,
-                               [not s.draining for s in replicas])
-        return None if index is None else replicas[index]
-
-    def _assign_queued(self) -> list[tuple[ReplicaSlot, _Request]]:
-        """Under the lock: give queued requests the free slots."""
-        out = []
-        while self._queue:
-            slot = self._pick()
-            if slot is None:
-                break
-            request = self._queue.popleft()
-            if request.future.cancelled():
-                continue
-            slot.ongoing += 1
-            out.append((slot, request))
-        return out
-
-    def _send_all(self, assigned: list[tuple[ReplicaSlot, _Request]]) -> None:
-        for slot, request in assigned:
-            self._send(slot, request)
-
-    def _send(self, slot: ReplicaSlot, request: _Request) -> None:
-        try:
-            ref = slot.actor.handle_request.remote(request.method, request.args, request.kwargs)
-            fut = ref.future()
-        except BaseException as exc:  # noqa: BLE001 - e.g. the runtime is gone
-            self._finish(slot, request, None, exc)
-            return
-        fut.add_done_callback(lambda f: self._finish(slot, request, f, None))
-
-    def _finish(self, slot: ReplicaSlot, request: _Request, fut: concurrent.futures.Future | None,
-                error: BaseException | None) -> None:
-        if fut is not None:
-            error = fut.exception()
-        with self._lock:
-            slot.ongoing -= 1
-            assigned = self._assign_queued()
-            self._idle.notify_all()
-        self._requests.inc(self._labels)
-        if error is not None:
-            self._errors.inc(self._labels)
-        self._latency.observe(time.monotonic() - request.start, self._labels)
-        if not request.future.cancelled():
+    async def call(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
+                   model_id: str = "", request_id: str = "", route: str = "") -> Any:
+        """Route one request and return its answer (or raise its error); a replica that
+        cannot be reached (the request never left) is skipped for another."""
+        attempt = 0
+        while True:
+            slot = await self._acquire(model_id)
+            start = time.perf_counter()
+            ok = retry = False
             try:
-                if error is not None:
-                    request.future.set_exception(error)
-                else:
-                    request.future.set_result(fut.result() if fut is not None else None)
-            except concurrent.futures.InvalidStateError:
-                pass
-        self._send_all(assigned)
+                result = await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
+                                              request_id=request_id, route=route)
+                ok = True
+                return result
+            except ReplicaRejectedError:
+                slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
+                retry = True
+            except ReplicaUnreachableError:
+                attempt += 1
+                if attempt > MAX_UNREACHABLE_RETRIES:
+                    raise
+                retry = True
+            finally:
+                self._release(slot)
+                if self._observe is not None and not retry:
+                    self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
 
-    def wait_idle(self, replica_id: str, timeout: float | None) -> bool:
-        """Wait until ``replica_id`` has no request in flight (at most ``timeout`` s)."""
-        with self._idle:
-            return self._idle.wait_for(
-                lambda: all(s.ongoing == 0 for s in self._replicas if s.replica_id == replica_id), timeout)
+    async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
+                     model_id: str = "", request_id: str = "", route: str = "") -> AsyncIterator[Any]:
+        """Route one request and yield its streamed answer (a replica that cannot be
+        reached is skipped for another)."""
+        attempt = 0
+        while True:
+            slot = await self._acquire(model_id)
+            start = time.perf_counter()
+            ok = retry = False
+            try:
+                async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
+                                                   request_id=request_id, route=route):
+                    yield item
+                ok = True
+                return
+            except ReplicaRejectedError:
+                slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
+                retry = True
+            except ReplicaUnreachableError:
+                attempt += 1
+                if attempt > MAX_UNREACHABLE_RETRIES:
+                    raise
+                retry = True
+            finally:
+                self._release(slot)
+                if self._observe is not None and not retry:
+                    self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
 
     def close(self) -> None:
-        """Refuse new requests and fail the queued ones."""
-        with self._lock:
-            self._closed = True
-            queued, self._queue = list(self._queue), deque()
-        for request in queued:
-            if not request.future.done():
-                request.future.set_exception(RuntimeError(
-                    f"deployment {self.deployment_name!r} was shut down before the request was routed"))
+        """Refuse new requests; wake the waiting ones (they fail)."""
+        self.closed = True
+        for fut in list(self._waiters):
+            if not fut.done():
+                fut.set_result(None)
+        for slot in self._slots:
+            if slot.ongoing == 0:
+                slot.conn.close()
 
 
-__all__ = ["BackPressureError", "ReplicaSlot", "Router", "choose_replica"]
+__all__ = ["BackPressureError", "ReplicaInfo", "Router", "choose_replica"]

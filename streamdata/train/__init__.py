@@ -1,13 +1,28 @@
 """``sd.train``: data-parallel training on a group of workers fed by streamdata
-datasets (Ray Train's names and semantics).
+datasets, with Ray Train's names and semantics (``from ray import train`` →
+``from streamdata import train``).
 
-``sd.train.run(train_fn, datasets={"train": ds}, num_workers=2)`` runs
-``train_fn(config)`` on ``num_workers`` actors; each dataset is split once among
-them (``streaming_split(num_workers, equal=True)``), so every row goes to exactly
-one worker. Inside ``train_fn``: :func:`get_context`, :func:`get_dataset_shard`,
-:func:`report`, :func:`get_checkpoint`; with torch installed,
-``torch.distributed`` is ready and :func:`streamdata.train.torch.prepare_model`
-wraps a model in DDP.
+Driver side: :class:`DataParallelTrainer` and ``streamdata.train.torch.TorchTrainer``
+with :class:`ScalingConfig`, :class:`RunConfig` (:class:`FailureConfig`,
+:class:`CheckpointConfig`), :class:`DataConfig`; ``fit()`` returns a
+:class:`Result`. ``sd.train.run(train_fn, ...)`` is the short form. Inside the
+loop: :func:`get_context`, :func:`get_dataset_shard`, :func:`report`,
+:func:`get_checkpoint`, :class:`Checkpoint`; framework glue in
+``streamdata.train.torch``, ``streamdata.train.huggingface.transformers`` and
+``streamdata.train.lightning`` (Accelerate and DeepSpeed run on the process group
+the trainer builds, with no glue).
+
+What this package owns: the worker group (actors in a placement group), the
+per-worker session, report/checkpoint bookkeeping and retention, restarts,
+the torch process group (loopback rendezvous), the CPU split between workers
+and the datasets feeding them (no deadlock), and the framework integrations.
+
+Layering: train is a client of the facade and of core. It may import
+``streamdata.core.api`` (the public runtime API), ``streamdata.dataset`` /
+``streamdata.iterator`` (Dataset, DataIterator, ``shutdown_split``) and
+``streamdata.errors``; nothing below train imports it. Heavy libraries (torch,
+transformers, lightning, accelerate, deepspeed, pandas) are imported only
+inside the functions that use them, so ``import streamdata`` stays fast.
 
 Example:
     >>> import streamdata as sd
@@ -22,11 +37,15 @@ Example:
 
 from __future__ import annotations
 
+from streamdata.errors import TrainingFailedError
 from streamdata.train import torch
 from streamdata.train.checkpoint import Checkpoint
+from streamdata.train.config import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
+from streamdata.train.data_parallel_trainer import DataParallelTrainer
 from streamdata.train.result import Result
 from streamdata.train.session import TrainContext, get_checkpoint, get_context, get_dataset_shard, report
 from streamdata.train.trainer import run
 
-__all__ = ["Checkpoint", "Result", "TrainContext", "get_checkpoint", "get_context", "get_dataset_shard",
-           "report", "run", "torch"]
+__all__ = ["Checkpoint", "CheckpointConfig", "DataConfig", "DataParallelTrainer", "FailureConfig", "Result",
+           "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "get_checkpoint", "get_context",
+           "get_dataset_shard", "report", "run", "torch"]

@@ -33,6 +33,8 @@ class TrainContext:
     node_rank: int
     storage_path: str = ""
     experiment_name: str = ""
+    trial_name: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not 0 <= self.world_rank < self.world_size:
@@ -62,6 +64,55 @@ class TrainContext:
 
     def get_experiment_name(self) -> str:
         return self.experiment_name
+
+    def get_trial_name(self) -> str:
+        """The run's name (Ray Train V2 has one trial per run: the run's name)."""
+        return self.trial_name or self.experiment_name
+
+    def get_trial_id(self) -> str:
+        return self.get_trial_name()
+
+    def get_trial_dir(self) -> str:
+        """The run's directory (where its checkpoints are)."""
+        return self.get_storage().experiment_fs_path
+
+    def get_metadata(self) -> dict[str, Any]:
+        """The ``metadata=`` passed to the trainer (``{}`` when none)."""
+        return dict(self.metadata)
+
+    def get_storage(self) -> StorageContext:
+        """Where the run stores its results (:class:`StorageContext`)."""
+        return StorageContext(storage_path=self.storage_path, experiment_dir_name=self.experiment_name)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StorageContext:
+    """The run's storage (what ``get_context().get_storage()`` returns, as Ray's).
+
+    Example:
+        >>> StorageContext(storage_path="/tmp/r", experiment_dir_name="exp").experiment_fs_path
+        '/tmp/r/exp'
+    """
+
+    storage_path: str
+    experiment_dir_name: str
+
+    @property
+    def experiment_fs_path(self) -> str:
+        return os.path.join(self.storage_path, self.experiment_dir_name)
+
+    @property
+    def trial_fs_path(self) -> str:
+        return self.experiment_fs_path
+
+    @property
+    def storage_filesystem(self) -> Any:
+        """A ``pyarrow.fs.LocalFileSystem`` (runs store on the local filesystem)."""
+        import pyarrow.fs
+        return pyarrow.fs.LocalFileSystem()
+
+    def build_checkpoint_path_from_name(self, name: str) -> str:
+        return os.path.join(self.experiment_fs_path, name)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -111,8 +162,8 @@ class TrainSession:
         try:
             return self.datasets[name]
         except KeyError:
-            raise KeyError(f"no dataset named {name!r} was passed to sd.train.run; "
-                           f"datasets: {sorted(self.datasets)}") from None
+            raise KeyError(f"get_dataset_shard({name!r}): no dataset of that name was passed to the "
+                           f"trainer (datasets={{...}}); it has: {sorted(self.datasets)}") from None
 
 
 _session: TrainSession | None = None
@@ -129,8 +180,9 @@ def set_session(session: TrainSession | None) -> None:
 def _current() -> TrainSession:
     session = _session
     if session is None:
-        raise RuntimeError("this function works only inside the train_fn that sd.train.run runs "
-                           "on its workers")
+        raise RuntimeError("this function works only inside the training loop a trainer runs on its "
+                           "workers (TorchTrainer(...).fit(), DataParallelTrainer(...).fit(), "
+                           "sd.train.run(...))")
     return session
 
 
@@ -184,5 +236,5 @@ def get_checkpoint() -> Checkpoint | None:
     return _current().checkpoint
 
 
-__all__ = ["Report", "TrainContext", "TrainSession", "get_checkpoint", "get_context", "get_dataset_shard",
+__all__ = ["Report", "StorageContext", "TrainContext", "TrainSession", "get_checkpoint", "get_context", "get_dataset_shard",
            "report", "set_session"]

@@ -1,24 +1,29 @@
-"""``sd.train.run``: run ``train_fn`` on a group of workers, restart the group on
-failure, and collect the reports into a :class:`~streamdata.train.Result`.
+"""The run loop behind every trainer's ``fit()`` and ``sd.train.run``: start a worker
+group, run the training loop on it, record the reports, restart the group on failure,
+and return a :class:`~streamdata.train.Result`.
 
-One attempt: start ``num_workers`` actors in a placement group, split each
-dataset once with ``streaming_split(num_workers, equal=True)`` (worker ``i``
-gets split ``i``), initialise ``torch.distributed`` when torch is installed,
-start ``train_fn`` everywhere and poll the workers for reports until all of
-them returned. A worker failure (``train_fn`` raised, or its process died)
-ends the attempt: the group is killed, checkpoint directories of reports not
-every worker made are removed, and, while failures stay within
-``max_failures``, a new group starts from the latest recorded checkpoint
-(``sd.train.get_checkpoint()``) with a fresh split of the datasets.
+One attempt: start ``num_workers`` actors in a placement group (their CPUs lowered
+when they would leave the datasets none: :mod:`streamdata.train.resources`), split
+each split dataset once with ``streaming_split(num_workers, equal=True)`` (worker
+``i`` gets split ``i``; unsplit datasets reach every worker whole), set the torch
+process group up when the trainer has a ``TorchConfig``, start the loop
+everywhere and poll the workers for reports until all of them returned. A report
+is recorded once every worker made it; its checkpoint is kept or dropped as
+``CheckpointConfig`` says (:mod:`streamdata.train.checkpoint_manager`). A worker
+failure (the loop raised, or its process died) ends the attempt: the group is
+killed, checkpoint directories of reports not every worker made are removed, and,
+while failures stay within ``FailureConfig.max_failures`` (-1: no limit), a new
+group starts from the latest checkpoint (``get_checkpoint()``) with a fresh split.
 
-When the failures exceed ``max_failures``, ``run`` raises
-:class:`~streamdata.errors.TrainingFailedError` (as Ray's ``fit()`` does): its
-``__cause__`` is the worker's error and its ``result`` the :class:`Result` with
-``error`` set and the metrics and checkpoint reached before.
+When the failures exceed ``max_failures``, ``fit`` raises
+:class:`~streamdata.errors.TrainingFailedError` (as Ray's does): its ``__cause__`` is
+the worker's error and its ``result`` the :class:`Result` with ``error`` set and the
+metrics and checkpoints reached before.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import tempfile
@@ -29,8 +34,13 @@ from typing import Any, Callable
 
 from streamdata.errors import TrainingFailedError
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
+from streamdata.train.checkpoint_manager import CheckpointManager
+from streamdata.train.config import DataConfig, FailureConfig, RunConfig, RunSpec, ScalingConfig
+from streamdata.train.resources import data_cpu_need, plan_worker_cpus
 from streamdata.train.result import ReportRounds, Result, Round
 from streamdata.train.worker_group import WorkerGroup, check_fits, takes_config, worker_spec
+
+logger = logging.getLogger(__name__)
 
 #: how long one ``poll`` waits inside a worker before answering "nothing new"
 POLL_TIMEOUT_S = 2.0
@@ -41,19 +51,21 @@ DRAIN_TIMEOUT_S = 2.0
 class _RunState:
     """What the run recorded so far, across attempts."""
 
-    def __init__(self) -> None:
+    def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None) -> None:
         self.history: list[dict[str, Any]] = []
-        self.checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = []
+        self.checkpoints = checkpoints
+        self.resume_from = resume_from
         self.next_index = 0
 
     @property
     def latest_checkpoint(self) -> Checkpoint | None:
-        return self.checkpoints[-1][0] if self.checkpoints else None
+        latest = self.checkpoints.latest
+        return Checkpoint(latest[0]) if latest is not None else self.resume_from
 
     def record(self, rnd: Round) -> None:
         self.history.append(rnd.metrics)
         if rnd.checkpoint_path is not None:
-            self.checkpoints.append((Checkpoint(rnd.checkpoint_path), rnd.metrics))
+            self.checkpoints.register(rnd.checkpoint_path, rnd.metrics)
         self.next_index = rnd.index + 1
 
 
@@ -61,7 +73,11 @@ def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None,
         resources_per_worker: dict[str, float] | None = None, use_gpu: bool = False,
         config: dict[str, Any] | None = None, max_failures: int = 0,
         storage_path: str | None = None) -> Result:
-    """Run ``train_fn(config)`` (or ``train_fn()``) on ``num_workers`` workers.
+    """Run ``train_fn(config)`` (or ``train_fn()``) on ``num_workers`` workers: the short
+    form of ``TorchTrainer(train_fn, train_loop_config=config, scaling_config=ScalingConfig(
+    num_workers, use_gpu, resources_per_worker), run_config=RunConfig(storage_path,
+    failure_config=FailureConfig(max_failures)), datasets=datasets).fit()`` (a torch process
+    group is set up when torch is installed).
 
     Args:
         train_fn: the per-worker training loop; inside it use ``sd.train.get_context()``,
@@ -70,7 +86,6 @@ def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None,
         datasets: name → Dataset; each is split once among the workers.
         num_workers: how many workers (actors) run ``train_fn``.
         resources_per_worker: each worker's resources (default ``{"CPU": 1}``).
-            The datasets' own tasks need resources left over by the workers.
         use_gpu: one GPU per worker (unless ``resources_per_worker`` names GPUs);
             torch then uses nccl when CUDA is present.
         config: passed to ``train_fn``.
@@ -94,47 +109,84 @@ def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None,
         >>> result.metrics
         {'rank': 0, 'rows': 50}
     """
-    from streamdata.core import api as rt
-    from streamdata.dataset import Dataset
+    from streamdata.train.torch.process_group import TorchConfig, torch_installed
 
-    if not callable(train_fn):
-        raise TypeError(f"train_fn must be callable, got {type(train_fn).__name__}")
     if isinstance(num_workers, bool) or not isinstance(num_workers, int) or num_workers < 1:
         raise ValueError(f"num_workers must be an int >= 1, got {num_workers!r}")
     if isinstance(max_failures, bool) or not isinstance(max_failures, int) or max_failures < -1:
         raise ValueError(f"max_failures must be an int >= -1 (-1: no limit), got {max_failures!r}")
-    if config is not None and not isinstance(config, dict):
-        raise TypeError(f"config must be a dict, got {type(config).__name__}")
-    if config is not None and not takes_config(train_fn):
-        raise TypeError("train_fn takes no argument, so it cannot receive config; "
-                        "define it as train_fn(config)")
-    datasets = dict(datasets or {})
-    for name, ds in datasets.items():
+    if resources_per_worker is not None and not isinstance(resources_per_worker, dict):
+        raise TypeError(f"resources_per_worker must be a dict, got {type(resources_per_worker).__name__}")
+    spec = RunSpec(train_fn=train_fn, config=config, datasets=dict(datasets or {}),
+                   scaling=ScalingConfig(num_workers=num_workers, use_gpu=use_gpu,
+                                         resources_per_worker=resources_per_worker),
+                   run=RunConfig(storage_path=storage_path, failure_config=FailureConfig(max_failures=max_failures)),
+                   data=DataConfig(), backend=TorchConfig() if torch_installed() else None)
+    return fit(spec)
+
+
+def check_spec(spec: RunSpec) -> None:
+    """Check what a run was given before anything starts (errors name the argument)."""
+    from streamdata.dataset import Dataset
+
+    if not callable(spec.train_fn):
+        raise TypeError(f"train_loop_per_worker must be callable, got {type(spec.train_fn).__name__}")
+    if spec.config is not None and not isinstance(spec.config, dict):
+        raise TypeError(f"train_loop_config must be a dict, got {type(spec.config).__name__}")
+    if spec.config is not None and not takes_config(spec.train_fn):
+        raise TypeError("train_loop_per_worker takes no argument, so it cannot receive train_loop_config; "
+                        "define it as train_loop_per_worker(config)")
+    for name, ds in spec.datasets.items():
+        if not isinstance(name, str):
+            raise TypeError(f"datasets keys must be dataset names (str), got {name!r}")
         if not isinstance(ds, Dataset):
             raise TypeError(f"datasets[{name!r}] must be a streamdata Dataset, got {type(ds).__name__}")
-    spec = worker_spec({"CPU": 1} if resources_per_worker is None else resources_per_worker, use_gpu)
-    cluster = rt.cluster_resources()
-    check_fits(num_workers, spec.bundle, cluster)
-    cpus_left = cluster.get("CPU", 0.0) - num_workers * spec.bundle.get("CPU", 0.0)
-    if datasets and cpus_left < 1:
-        warnings.warn(f"the {num_workers} training workers reserve {num_workers * spec.bundle.get('CPU', 0.0):g} "
-                      f"of the cluster's {cluster.get('CPU', 0.0):g} CPUs, leaving {cpus_left:g} for the "
-                      "datasets' tasks, which then cannot run; lower resources_per_worker['CPU'] or "
-                      "num_workers", stacklevel=2)
+    if spec.resume_from_checkpoint is not None and not isinstance(spec.resume_from_checkpoint, Checkpoint):
+        raise TypeError("resume_from_checkpoint must be a streamdata.train.Checkpoint, got "
+                        f"{type(spec.resume_from_checkpoint).__name__}")
 
-    experiment_name = f"sd_train_{time.strftime('%Y-%m-%d_%H-%M-%S')}_{uuid.uuid4().hex[:6]}"
-    root = storage_path if storage_path is not None else tempfile.mkdtemp(prefix="streamdata-train-")
+
+def _plan_resources(spec: RunSpec) -> tuple[Any, dict[str, float]]:
+    """The workers' spec, with CPUs lowered when the datasets would get none (logged)."""
+    from streamdata.core import api as rt
+
+    scaling = spec.scaling
+    resources = scaling.worker_resources()
+    cluster = rt.cluster_resources()
+    check_fits(scaling.num_workers, {k: v for k, v in resources.items() if v > 0}, cluster)
+    if spec.datasets:
+        need = max(data_cpu_need(ds) for ds in spec.datasets.values())
+        cpus = plan_worker_cpus(num_workers=scaling.num_workers, worker_cpus=resources.get("CPU", 0.0),
+                                cluster_cpus=cluster.get("CPU", 0.0), data_cpus=need)
+        if cpus != resources.get("CPU", 0.0):
+            logger.warning(
+                "streamdata.train: %d workers x %g CPU would leave the datasets' tasks %g of the cluster's %g "
+                "CPUs, but they need %g; reserving %g CPU for the datasets and %g CPU per training worker "
+                "(the worker processes still use every core)", scaling.num_workers, resources.get("CPU", 0.0),
+                cluster.get("CPU", 0.0) - scaling.num_workers * resources.get("CPU", 0.0),
+                cluster.get("CPU", 0.0), need, need, cpus)
+            resources["CPU"] = cpus
+    return worker_spec(resources, use_gpu=False), resources
+
+
+def fit(spec: RunSpec) -> Result:
+    """Run a checked :class:`~streamdata.train.config.RunSpec` to its end (what the
+    trainers' ``fit()`` calls)."""
+    check_spec(spec)
+    worker, _ = _plan_resources(spec)
+    run_cfg = spec.run
+    experiment_name = run_cfg.name or f"sd_train_{time.strftime('%Y-%m-%d_%H-%M-%S')}_{uuid.uuid4().hex[:6]}"
+    root = run_cfg.storage_path if run_cfg.storage_path is not None else tempfile.mkdtemp(prefix="streamdata-train-")
     run_dir = os.path.abspath(os.path.join(os.fspath(root), experiment_name))
     os.makedirs(run_dir, exist_ok=True)
-
-    from streamdata.train.torch import torch_installed
-    init_torch = torch_installed()
-    state = _RunState()
+    env = dict((run_cfg.worker_runtime_env or {}).get("env_vars", {}))
+    state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint)
+    state.next_index = _first_free_index(run_dir)
+    max_failures = run_cfg.failure_config.max_failures
     failures = 0
     while True:
-        error = _run_attempt(train_fn, config=config, datasets=datasets, num_workers=num_workers, spec=spec,
-                             use_gpu=use_gpu, init_torch=init_torch, run_dir=run_dir,
-                             experiment_name=experiment_name, state=state)
+        error = _run_attempt(spec, worker=worker, env=env, run_dir=run_dir, experiment_name=experiment_name,
+                             state=state)
         if error is None:
             break
         _remove_unrecorded_checkpoints(run_dir, state.next_index)
@@ -145,39 +197,61 @@ def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None,
             raise TrainingFailedError(
                 f"training failed ({failures} failure(s), max_failures={max_failures}): "
                 f"{type(error).__name__}: {first_line}", result=result) from error
+        logger.warning("streamdata.train: worker group failed (%s: %s); restarting (failure %d of %s) from %s",
+                       type(error).__name__, str(error).splitlines()[0] if str(error) else "", failures,
+                       "unlimited" if max_failures == -1 else max_failures, state.latest_checkpoint)
     return _result(state, run_dir, failures, None)
 
 
+def _first_free_index(run_dir: str) -> int:
+    """The first checkpoint index not used in ``run_dir`` (a run reusing its name goes on
+    numbering after the checkpoints already there)."""
+    used = [int(n[len("checkpoint_"):]) for n in os.listdir(run_dir)
+            if n.startswith("checkpoint_") and n[len("checkpoint_"):].isdigit()]
+    return max(used) + 1 if used else 0
+
+
 def _result(state: _RunState, run_dir: str, failures: int, error: BaseException | None) -> Result:
+    kept = [(Checkpoint(path), metrics) for path, metrics in state.checkpoints.kept()]
     return Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
-                  checkpoint=state.latest_checkpoint, error=error, path=run_dir, num_failures=failures,
-                  best_checkpoints=list(state.checkpoints))
+                  checkpoint=state.latest_checkpoint if state.checkpoints.latest else None, error=error,
+                  path=run_dir, num_failures=failures, best_checkpoints=kept)
 
 
-def _run_attempt(train_fn: Callable[..., Any], *, config: dict[str, Any] | None, datasets: dict[str, Any],
-                 num_workers: int, spec: Any, use_gpu: bool, init_torch: bool, run_dir: str,
-                 experiment_name: str, state: _RunState) -> BaseException | None:
+def _shards(spec: RunSpec) -> tuple[dict[str, list[Any]], dict[str, Any]]:
+    """Per dataset: the workers' iterators (split, or the whole dataset for every worker)."""
+    n = spec.scaling.num_workers
+    split = {name: ds.streaming_split(n, equal=True) for name, ds in spec.datasets.items()
+             if spec.data.splits(name)}
+    whole = {name: ds.iterator() for name, ds in spec.datasets.items() if not spec.data.splits(name)}
+    return split, whole
+
+
+def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: str, experiment_name: str,
+                 state: _RunState) -> BaseException | None:
     """One worker group from start to end; returns the failure, or None."""
-    from streamdata.train.torch import free_port
+    from streamdata.core import api as rt
 
-    splits = {name: ds.streaming_split(num_workers, equal=True) for name, ds in datasets.items()}
+    n = spec.scaling.num_workers
+    use_gpu = spec.scaling.use_gpu
+    splits, whole = _shards(spec)
     group: WorkerGroup | None = None
     error: BaseException | None = None
     try:
         try:
-            group = WorkerGroup(num_workers, spec)
-            if init_torch:
-                group.setup_torch(master_port=free_port(), use_gpu=use_gpu)
-            contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name)
-            from streamdata.core import api as rt
-            rt.get([w.start.remote(train_fn, config, contexts[rank], run_dir,
-                                   {name: its[rank] for name, its in splits.items()},
+            group = WorkerGroup(n, worker, placement_strategy=spec.scaling.placement_strategy, env_vars=env)
+            if spec.backend is not None:
+                group.setup_torch(config=spec.backend, use_gpu=use_gpu)
+            contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name,
+                                      metadata=spec.metadata)
+            rt.get([w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir,
+                                   {**whole, **{name: its[rank] for name, its in splits.items()}},
                                    state.latest_checkpoint, state.next_index, use_gpu)
                     for rank, w in enumerate(group.workers)])
         except Exception as exc:  # noqa: BLE001 - a failure of the attempt (e.g. a worker died starting)
             error = exc
             return error
-        error = _drive(group, ReportRounds(num_workers), state)
+        error = _drive(group, ReportRounds(n), state)
         return error
     finally:
         if group is not None:
@@ -261,4 +335,4 @@ def _release_splits(splits: dict[str, list[Any]]) -> None:
         shutdown_split(iterators)
 
 
-__all__ = ["run"]
+__all__ = ["check_spec", "fit", "run"]

@@ -76,11 +76,24 @@ def takes_config(train_fn: Callable[..., Any]) -> bool:
     return any(p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.VAR_POSITIONAL) for p in params)
 
 
+def _attach_to_ray() -> None:
+    """In a Ray worker process, make streamdata use the Ray backend explicitly (else a
+    DataIterator's prefetch thread, finding no runtime, would start a local one)."""
+    import sys
+
+    ray = sys.modules.get("ray")
+    if ray is None or not ray.is_initialized() or os.environ.get("STREAMDATA_WORKER"):
+        return
+    from streamdata.core import api as rt
+    rt.init(backend="ray", ignore_reinit_error=True)
+
+
 class TrainWorker:
     """One training worker (an actor; ``max_concurrency=2`` so ``poll`` never waits
     behind another call)."""
 
     def __init__(self) -> None:
+        _attach_to_ray()
         self._session: TrainSession | None = None
         self._thread: threading.Thread | None = None
         self._finished = False
@@ -90,9 +103,14 @@ class TrainWorker:
         """This worker's node and process id."""
         return {"node": socket.gethostname(), "pid": os.getpid()}
 
+    def start_store(self, world_size: int, timeout_s: float) -> int:
+        """Rank 0: open the loopback rendezvous store; returns its port."""
+        from streamdata.train.torch.process_group import start_store
+        return start_store(world_size=world_size, timeout_s=timeout_s)
+
     def setup_torch(self, **kwargs: Any) -> str:
         """Initialise ``torch.distributed`` here (see :mod:`streamdata.train.torch`)."""
-        from streamdata.train.torch import setup_process_group
+        from streamdata.train.torch.process_group import setup_process_group
         return setup_process_group(**kwargs)
 
     def start(self, train_fn: Callable[..., Any], config: dict[str, Any] | None, context: TrainContext,
@@ -139,7 +157,7 @@ class TrainWorker:
 
     def teardown(self) -> None:
         """Destroy the process group and clear the session (after ``train_fn`` returned)."""
-        from streamdata.train.torch import teardown_process_group
+        from streamdata.train.torch.process_group import teardown_process_group
         teardown_process_group()
         session_mod.set_session(None)
 
@@ -203,24 +221,28 @@ def check_fits(num_workers: int, bundle: dict[str, float], cluster: dict[str, fl
 class WorkerGroup:
     """``num_workers`` started :class:`TrainWorker` actors, ordered by world rank."""
 
-    def __init__(self, num_workers: int, spec: WorkerSpec) -> None:
+    def __init__(self, num_workers: int, spec: WorkerSpec, *, placement_strategy: str = "PACK",
+                 env_vars: dict[str, str] | None = None) -> None:
         from streamdata.core import api as rt
 
         self._pg = None
         self.workers: list[Any] = []
         self.pids: list[int] = []
         self.ranks: list[RankInfo] = []
-        actor_cls = rt.remote(TrainWorker)
         workers: list[Any] = []
         try:
             if spec.bundle:
-                self._pg = rt.placement_group([dict(spec.bundle) for _ in range(num_workers)], strategy="PACK")
+                self._pg = rt.placement_group([dict(spec.bundle) for _ in range(num_workers)],
+                                              strategy=placement_strategy)
                 rt.get(self._pg.ready())
             for i in range(num_workers):
                 options = dict(spec.options)
+                if env_vars:
+                    options["runtime_env"] = {"env_vars": dict(env_vars)}
                 if self._pg is not None:
                     options["scheduling_strategy"] = rt.PlacementGroupSchedulingStrategy(self._pg, i)
-                workers.append(actor_cls.options(**options).remote())
+                # options through rt.remote (not .options): the Ray backend translates them
+                workers.append(rt.remote(**options)(TrainWorker).remote())
             infos = rt.get([w.node_info.remote() for w in workers])
         except BaseException:
             self.workers = workers
@@ -235,21 +257,33 @@ class WorkerGroup:
     def __len__(self) -> int:
         return len(self.workers)
 
-    def setup_torch(self, *, master_port: int, use_gpu: bool) -> list[str]:
-        """Initialise ``torch.distributed`` in every worker (they rendezvous together)."""
+    def setup_torch(self, *, config: Any, use_gpu: bool) -> list[str]:
+        """Initialise ``torch.distributed`` in every worker: rank 0 opens the rendezvous
+        store (on 127.0.0.1 when every worker is on this machine), then all join."""
         from streamdata.core import api as rt
+        from streamdata.train.torch.process_group import LOOPBACK
 
         world = len(self.workers)
+        multi_node = len({r.node_rank for r in self.ranks}) > 1
+        if multi_node:
+            raise NotImplementedError("streamdata.train: a process group across several nodes (the workers "
+                                      "landed on different machines) is not supported yet")
+        port = rt.get(self.workers[0].start_store.remote(world, float(config.timeout_s)))
         return rt.get([
             w.setup_torch.remote(rank=r.world_rank, world_size=world, local_rank=r.local_rank,
-                                 local_world_size=r.local_world_size, master_port=master_port, use_gpu=use_gpu)
+                                 local_world_size=r.local_world_size, node_rank=r.node_rank,
+                                 master_addr=LOOPBACK, master_port=port, use_gpu=use_gpu, config=config,
+                                 multi_node=multi_node)
             for w, r in zip(self.workers, self.ranks)])
 
-    def contexts(self, *, storage_path: str, experiment_name: str) -> list[TrainContext]:
+    def contexts(self, *, storage_path: str, experiment_name: str,
+                 metadata: dict[str, Any] | None = None) -> list[TrainContext]:
         world = len(self.workers)
         return [TrainContext(world_rank=r.world_rank, world_size=world, local_rank=r.local_rank,
                              local_world_size=r.local_world_size, node_rank=r.node_rank,
-                             storage_path=storage_path, experiment_name=experiment_name) for r in self.ranks]
+                             storage_path=storage_path, experiment_name=experiment_name,
+                             trial_name=experiment_name, metadata=dict(metadata or {}))
+                for r in self.ranks]
 
     def shutdown(self, *, graceful: bool) -> None:
         """Tear the process groups down (``graceful``), then kill the workers and free

@@ -4,6 +4,7 @@ choice, the autoscaling policy, metrics text, deployment options."""
 from __future__ import annotations
 
 import asyncio
+import json
 import pickle
 import random
 from typing import Any
@@ -14,9 +15,12 @@ from streamdata import serve
 from streamdata.errors import TaskError, UDFReturnError
 from streamdata.serve.autoscaling import AutoscalingConfig, AutoscalingPolicy, desired_replicas
 from streamdata.serve.batching import batch_size_counts
-from streamdata.serve.http_proxy import error_payload
-from streamdata.serve.metrics import Histogram, MetricsRegistry
+from streamdata.serve import wire
+from streamdata.serve.client import AppRoute, RoutingTable
+from streamdata.serve.http_proxy import error_response_body
+from streamdata.serve.metrics import ProxyMetrics
 from streamdata.serve.router import choose_replica
+from streamdata.serve.schema import ApplicationStatus, DeploymentStatus, ServeStatus
 
 # ---------------------------------------------------------------- @serve.batch
 
@@ -159,12 +163,21 @@ def test_choose_replica_power_of_two() -> None:
     assert all(choose_replica([3, 8], capacity=10, rng=rng) == 0 for _ in range(20))
 
 
-def test_choose_replica_skips_full_and_unavailable() -> None:
+def test_choose_replica_skips_full_and_prefers() -> None:
     rng = random.Random(0)
     assert choose_replica([5, 1, 5], capacity=5, rng=rng) == 1
-    assert choose_replica([0, 1], capacity=5, rng=rng, available=[False, True]) == 1
+    assert choose_replica([0, 1], capacity=5, rng=rng, preferred=[False, True]) == 1
+    assert choose_replica([0, 5], capacity=5, rng=rng, preferred=[False, True]) == 0  # preferred is full
     assert choose_replica([5, 5], capacity=5, rng=rng) is None
     assert choose_replica([], capacity=5, rng=rng) is None
+
+
+def test_routing_table_longest_prefix() -> None:
+    table = RoutingTable(1, {"a": AppRoute("a", "/", "A"), "b": AppRoute("b", "/api", "B"),
+                             "c": AppRoute("c", None, "C")}, {})
+    assert table.route("/api/x").name == "b" and table.route("/api").name == "b"
+    assert table.route("/apix").name == "a" and table.route("/").name == "a"
+    assert RoutingTable(1, {"b": AppRoute("b", "/api", "B")}, {}).route("/other") is None
 
 
 # ---------------------------------------------------------------- autoscaling
@@ -217,32 +230,37 @@ def test_autoscaling_config_checks() -> None:
 
 
 def test_prometheus_text() -> None:
-    reg = MetricsRegistry()
-    c = reg.counter("x_total", "Xs.")
-    c.inc({"app": 'a"b'})
-    c.inc({"app": 'a"b'}, 2)
-    h = reg.histogram("lat_seconds", "Latency.", [0.1, 1.0])
-    for v in (0.05, 0.5, 0.5, 3.0):
-        h.observe(v, {"d": "m"})
-    text = reg.render()
-    assert '# TYPE x_total counter\nx_total{app="a\\"b"} 3\n' in text
-    assert 'lat_seconds_bucket{d="m",le="0.1"} 1\n' in text
-    assert 'lat_seconds_bucket{d="m",le="1"} 3\n' in text
-    assert 'lat_seconds_bucket{d="m",le="+Inf"} 4\n' in text
-    assert 'lat_seconds_count{d="m"} 4\n' in text and 'lat_seconds_sum{d="m"} 4.05\n' in text
+    m = ProxyMetrics(lambda: {"replicas": {("app", "D"): 2}, "queued": {("app", "D"): 3}, "replica_stats": [
+        {"application": "app", "deployment": "D", "replica": "r0", "ongoing": 1, "batches": {"f": {2: 3, 8: 1}}}]})
+    for status in (200, 200, 500):
+        m.observe_http("app", "/", "POST", status, 0.003)
+    m.observe_deployment("app", "D", 0.002, False)
+    text = m.render()
+    assert 'serve_num_http_requests_total{application="app",method="POST",route="/",status_code="200"} 2.0' in text
+    assert 'serve_num_http_error_requests_total{application="app",method="POST",route="/",status_code="500"} 1.0' \
+        in text
+    assert 'serve_http_request_latency_ms_bucket{application="app",le="5.0",route="/"} 3.0' in text
+    assert 'serve_deployment_error_counter_total{application="app",deployment="D"} 1.0' in text
+    assert 'serve_deployment_replicas{application="app",deployment="D"} 2.0' in text
+    assert 'serve_deployment_queued_queries{application="app",deployment="D"} 3.0' in text
+    assert 'serve_batch_size_bucket{application="app",deployment="D",function="f",le="2.0"} 3.0' in text
+    assert 'serve_batch_size_count{application="app",deployment="D",function="f"} 4.0' in text
 
 
-def test_histogram_counts_weighted_observations() -> None:
-    h = Histogram("b", "Batch sizes.", [1, 2, 4])
-    h.observe(4, count=3)
-    h.observe(1)
-    assert h.count() == 4
-    assert 'b_bucket{le="2"} 1' in h.lines() and 'b_bucket{le="4"} 4' in h.lines()
-
-
-def test_error_payload_unwraps_task_errors() -> None:
+def test_error_body_unwraps_task_errors() -> None:
     wrapped = TaskError.wrap(KeyError("k"), "tb", "f")
-    assert error_payload(wrapped) == {"error": "KeyError", "message": "'k'"}
+    assert json.loads(error_response_body(wrapped)) == {"error": "KeyError", "message": "'k'"}
+    unpicklable = wire.remote_error(wire.RemoteError("Weird", "it broke", "tb"), "D.f")
+    assert json.loads(error_response_body(unpicklable)) == {"error": "Weird", "message": "it broke"}
+
+
+def test_wire_errors_keep_their_class_and_traceback() -> None:
+    try:
+        raise ValueError("bad input")
+    except ValueError as exc:
+        err = wire.remote_error(wire.encode_error(exc), "D.__call__")
+    assert isinstance(err, ValueError) and isinstance(err, TaskError)
+    assert "bad input" in str(err) and "raise ValueError" in err.remote_traceback
 
 
 # ---------------------------------------------------------------- deployments
@@ -255,14 +273,17 @@ def test_deployment_defaults_and_options() -> None:
             return x
 
     cfg = Model.config
-    assert (cfg.name, cfg.num_replicas, cfg.max_ongoing_requests, cfg.actor_options) == \
-        ("Model", 1, 5, {"num_cpus": 1.0})
-    m2 = Model.options(num_replicas=3, num_gpus=1, name="M2")
-    assert (m2.name, m2.config.num_replicas, m2.config.actor_options) == ("M2", 3, {"num_cpus": 1.0, "num_gpus": 1})
+    assert (cfg.name, cfg.num_replicas, cfg.max_ongoing_requests, cfg.ray_actor_options, cfg.max_queued_requests,
+            cfg.health_check_period_s, cfg.health_check_timeout_s, cfg.graceful_shutdown_timeout_s) == \
+        ("Model", 1, 5, {"num_cpus": 1.0}, -1, 10.0, 30.0, 20.0)
+    m2 = Model.options(num_replicas=3, ray_actor_options={"num_gpus": 1}, name="M2", user_config={"a": 1})
+    assert (m2.name, m2.num_replicas, m2.ray_actor_options, m2.user_config) == \
+        ("M2", 3, {"num_gpus": 1, "num_cpus": 1.0}, {"a": 1})
     auto = Model.options(num_replicas="auto")
     assert auto.config.autoscaling_config is not None and auto.config.autoscaling_config.max_replicas == 100
     scaled = Model.options(autoscaling_config={"min_replicas": 2, "max_replicas": 4})
     assert scaled.config.num_replicas == 2
+    assert scaled.options(num_replicas=1).config.autoscaling_config is None
     app = Model.bind()
     assert app.deployment is Model and app.args == ()
     with pytest.raises(TypeError, match="cannot be called directly"):
@@ -274,10 +295,18 @@ def test_deployment_argument_errors() -> None:
         serve.deployment(num_replicas=2, autoscaling_config={"max_replicas": 3})(lambda x: x)
     with pytest.raises(ValueError, match="max_ongoing_requests"):
         serve.deployment(max_ongoing_requests=0)(lambda x: x)
+    with pytest.raises(ValueError, match="max_queued_requests"):
+        serve.deployment(max_queued_requests=-2)(lambda x: x)
     with pytest.raises(ValueError, match="num_replicas"):
         serve.deployment(num_replicas=-1)(lambda x: x)
-    with pytest.raises(ValueError, match="unknown replica actor option"):
+    with pytest.raises(ValueError, match="unknown ray_actor_options"):
         serve.deployment(ray_actor_options={"num_cpu": 1})(lambda x: x)
+    with pytest.raises(ValueError, match="health_check_period_s"):
+        serve.deployment(health_check_period_s=0)(lambda x: x)
+    with pytest.raises(NotImplementedError, match="placement_group_bundles"):
+        serve.deployment(placement_group_bundles=[{"CPU": 1}])(lambda x: x)
+    with pytest.raises(TypeError, match="unexpected argument"):
+        serve.deployment(num_cpus=1)(lambda x: x)
 
     @serve.deployment
     def f(x: Any) -> Any:
@@ -285,3 +314,51 @@ def test_deployment_argument_errors() -> None:
 
     with pytest.raises(TypeError, match="takes no constructor arguments"):
         f.bind(1)
+
+
+def test_options_checks() -> None:
+    assert serve.HTTPOptions.from_value({"port": 0}).host == "127.0.0.1"
+    with pytest.raises(ValueError, match="unknown http_options key"):
+        serve.HTTPOptions.from_value({"prot": 1})
+    with pytest.raises(ValueError, match="port"):
+        serve.HTTPOptions(port=70000)
+    with pytest.raises(ValueError, match="grpc_servicer_functions"):
+        serve.gRPCOptions(grpc_servicer_functions=["nodot"])
+    with pytest.raises(ValueError, match="proxy_location"):
+        serve.start(proxy_location="Nowhere")
+
+
+def test_status_shape() -> None:
+    status = ServeStatus.from_dict({"proxies": {"local": "HEALTHY"}, "applications": {"a": {
+        "status": "RUNNING", "message": "", "last_deployed_time_s": 1.0, "deployments": {"D": {
+            "status": "UNHEALTHY", "status_trigger": "CONFIG_UPDATE_COMPLETED", "replica_states": {"STARTING": 1},
+            "message": "boom"}}}}})
+    dep = status.applications["a"].deployments["D"]
+    assert dep.status is DeploymentStatus.UNHEALTHY and dep.message == "boom"
+    assert status.applications["a"].status is ApplicationStatus.RUNNING
+
+
+def test_multiplexed_cache_loads_once_and_evicts_lru() -> None:
+    loads: list[str] = []
+
+    class Models:
+        @serve.multiplexed(max_num_models_per_replica=2)
+        async def get_model(self, model_id: str) -> str:
+            loads.append(model_id)
+            await asyncio.sleep(0.01)
+            return model_id.upper()
+
+    m = Models()
+
+    async def main() -> list[str]:
+        first = await asyncio.gather(*(m.get_model("a") for _ in range(5)))
+        await m.get_model("b")
+        await m.get_model("a")  # a is fresh again: b is the LRU
+        await m.get_model("c")  # evicts b
+        await m.get_model("b")
+        return first
+
+    assert asyncio.run(main()) == ["A"] * 5
+    assert loads == ["a", "b", "c", "b"]
+    with pytest.raises(ValueError, match="max_num_models_per_replica"):
+        serve.multiplexed(max_num_models_per_replica=0)

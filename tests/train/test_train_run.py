@@ -206,26 +206,15 @@ def test_unknown_dataset_name(tmp_path: Any) -> None:
         train.run(_unknown_shard_fn, datasets={"train": sd.range(4)}, num_workers=1,
                   storage_path=str(tmp_path))
     assert isinstance(info.value.__cause__, KeyError)
-    assert "datasets: ['train']" in str(info.value.__cause__)
+    assert "it has: ['train']" in str(info.value.__cause__)
 
 
 def test_bad_arguments_fail_before_starting_anything() -> None:
     with pytest.raises(ValueError, match="need 6 CPU in all, but the cluster has 4"):
         train.run(_failing_fn, num_workers=3, resources_per_worker={"CPU": 2})
-    with pytest.raises(TypeError, match="cannot receive config"):
+    with pytest.raises(TypeError, match="cannot receive"):
         train.run(_failing_fn, config={"a": 1})
     with pytest.raises(TypeError, match="must be a streamdata Dataset"):
         train.run(_shard_fn, datasets={"train": [1, 2]})
     with pytest.raises(ValueError, match="num_workers"):
         train.run(_failing_fn, num_workers=0)
-
-
-def _ignores_data() -> None:
-    train.report({"ok": True})
-
-
-def test_warns_when_workers_leave_no_cpu_for_the_datasets(tmp_path: Any) -> None:
-    with pytest.warns(UserWarning, match="leaving 0 for the datasets' tasks"):
-        result = train.run(_ignores_data, datasets={"train": sd.range(4)}, num_workers=2,
-                           resources_per_worker={"CPU": 2}, storage_path=str(tmp_path))
-    assert result.metrics == {"ok": True}

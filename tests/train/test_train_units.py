@@ -157,7 +157,7 @@ def test_unrecorded_checkpoints_are_removed(tmp_path: Any) -> None:
 def test_session_functions_outside_a_worker_raise() -> None:
     for fn, args in [(train.get_context, ()), (train.get_dataset_shard, ("train",)),
                      (train.report, ({},)), (train.get_checkpoint, ())]:
-        with pytest.raises(RuntimeError, match="only inside the train_fn"):
+        with pytest.raises(RuntimeError, match="only inside the training loop"):
             fn(*args)
 
 
@@ -180,7 +180,7 @@ def test_session_report_numbers_and_persists(tmp_path: Any) -> None:
         s.report([1])  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="Checkpoint"):
         s.report({}, checkpoint=str(src))  # type: ignore[arg-type]
-    with pytest.raises(KeyError, match="datasets: \\['train'\\]"):
+    with pytest.raises(KeyError, match="it has: \\['train'\\]"):
         s.get_dataset_shard("valid")
 
 

@@ -27,7 +27,7 @@ from streamdata.errors import PlanError
 from streamdata.exec.shuffle.grouping import HashAgg, check_columns, group_table
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.aggregate import AggregateFn
+    from streamdata.aggregation.base import AggregateFn
 
 
 def state_column(agg_index: int, state_index: int) -> str:

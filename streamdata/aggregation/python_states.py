@@ -1,13 +1,13 @@
 """Running user-defined (Python) accumulators over the groups of a block.
 
-An :class:`~streamdata.aggregate.AggregateFn` written with Python functions keeps
+An :class:`~streamdata.aggregation.base.AggregateFn` written with Python functions keeps
 one accumulator per group; between steps the accumulators travel pickled in a
 binary column, one row per group, like the built-ins' Arrow states.
 
 Example:
     >>> import pyarrow as pa
-    >>> from streamdata.aggregate import AggregateFn
-    >>> from streamdata.exec.shuffle.grouping import group_table
+    >>> from streamdata.aggregation.base import AggregateFn
+    >>> from streamdata.aggregation.grouping import group_table
     >>> agg = AggregateFn(init=lambda k: 0, merge=lambda a, b: a + b, name="n",
     ...                   accumulate_row=lambda a, r: a + 1)
     >>> t = pa.table({"k": [1, 2, 1]})
@@ -27,8 +27,8 @@ import pyarrow as pa
 from streamdata.errors import UDFReturnError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.aggregate import AggregateFn
-    from streamdata.exec.shuffle.grouping import Groups
+    from streamdata.aggregation.base import AggregateFn
+    from streamdata.aggregation.grouping import Groups
 
 
 def pickled(values: list[Any]) -> pa.Array:

@@ -1,12 +1,13 @@
-"""The aggregation protocol, and user aggregations in Ray's accumulator style.
+"""The aggregation protocol, and user aggregations in Ray's two styles.
 
-:class:`AggregateFn` is the base of every aggregation. Its underscore methods are the
+:class:`AggregateFn` is the base of every aggregation (Ray's accumulator style);
+:class:`AggregateFnV2` the base of aggregations written as methods. Its underscore methods are the
 protocol the group-by engine (:mod:`streamdata.exec.shuffle.groupby`) calls for the
 *partial*, *merge* and *finalize* steps, on accumulators held as Arrow columns with
 one value per group (:data:`States`). Their defaults run the user's Python functions
 once per group and block, keeping each accumulator pickled in a binary column; the
-vectorized built-ins of :mod:`streamdata.aggregate` override them with pyarrow hash
-aggregations.
+vectorized built-ins (:mod:`streamdata.aggregation.builtins`) override them with pyarrow
+hash aggregations.
 
 Import these names from :mod:`streamdata.aggregate`, the public module.
 
@@ -26,11 +27,11 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 
+from streamdata.aggregation import python_states as PY
 from streamdata.errors import PlanError
-from streamdata.exec.shuffle import py_aggregate as PY
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.exec.shuffle.grouping import Groups, HashAgg
+    from streamdata.aggregation.grouping import Groups, HashAgg
 
 
 #: accumulator columns of one aggregation, one value per group
@@ -67,7 +68,7 @@ class AggregateFn:
 
     def __init__(self, init: Callable[[Any], Any] | None = None,
                  merge: Callable[[Any, Any], Any] | None = None,
-                 name: str | None = None,
+                 name: str | None = None,  # noqa: D417
                  accumulate_row: Callable[[Any, dict[str, Any]], Any] | None = None,
                  accumulate_block: Callable[[Any, pa.Table], Any] | None = None,
                  finalize: Callable[[Any], Any] | None = None, *,
@@ -141,4 +142,126 @@ class AggregateFn:
         return [PY.pickled([self._py_zero(None)])]
 
 
-__all__ = ["AggregateFn", "Arrays", "States"]
+
+class AggregateFnV2(AggregateFn):
+    """Base class for aggregations written as methods (Ray's ``AggregateFnV2``).
+
+    Subclasses implement :meth:`aggregate_block` (a block → an accumulator) and
+    :meth:`combine` (two accumulators → one), and may override :meth:`finalize`.
+
+    Args:
+        name: the output column name.
+        zero_factory: returns the empty accumulator.
+        on: the column the aggregation reads (checked to exist), or None.
+        ignore_nulls: whether null values are skipped.
+
+    Example:
+        >>> import pyarrow as pa, pyarrow.compute as pc
+        >>> from streamdata.exec.shuffle.groupby import aggregate_table
+        >>> class Product(AggregateFnV2):
+        ...     def __init__(self, on):
+        ...         super().__init__(f"prod({on})", lambda: 1, on=on, ignore_nulls=True)
+        ...     def aggregate_block(self, block):
+        ...         return pc.product(block[self.on]).as_py()
+        ...     def combine(self, a, b):
+        ...         return a * b
+        >>> aggregate_table(pa.table({"x": [2, 3]}), [], [Product("x")]).to_pylist()
+        [{'prod(x)': 6}]
+    """
+
+    def __init__(self, name: str, zero_factory: Callable[[], Any], *, on: str | None,
+                 ignore_nulls: bool) -> None:
+        if not isinstance(name, str) or not name:
+            raise PlanError(f"an aggregation needs a name (the output column), got {name!r}")
+        if on is not None and not isinstance(on, str):
+            raise PlanError(f"`on` must be a column name, got {on!r}")
+        self.name = name
+        self.on = on
+        self.ignore_nulls = bool(ignore_nulls)
+        self._zero = zero_factory
+
+    @property
+    def _target_col_name(self) -> str | None:  # Ray's attribute names, for ported subclasses
+        return self.on
+
+    @property
+    def _ignore_nulls(self) -> bool:
+        return self.ignore_nulls
+
+    def get_target_column(self) -> str | None:
+        """The column the aggregation reads."""
+        return self.on
+
+    def get_agg_name(self) -> str:
+        """The aggregation's short name, e.g. ``"sum"`` for ``sum(x)``."""
+        return self.name.split("(", 1)[0]
+
+    def aggregate_block(self, block: pa.Table) -> Any:
+        """The accumulator of one block (one group of it)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement aggregate_block")
+
+    def combine(self, current_accumulator: Any, new: Any) -> Any:
+        """Two accumulators combined into one."""
+        raise NotImplementedError(f"{type(self).__name__} must implement combine")
+
+    def finalize(self, accumulator: Any) -> Any:
+        """The output value of a fully combined accumulator (default: itself)."""
+        return accumulator
+
+    def _input_columns(self) -> list[str]:
+        return [self.on] if self.on is not None else []
+
+    def _py_zero(self, key: Any) -> Any:
+        return self._zero()
+
+    def _py_accumulate(self, key: Any, block: pa.Table) -> Any:
+        return self.combine(self._zero(), self.aggregate_block(block))
+
+    def _py_merge(self, a: Any, b: Any) -> Any:
+        return self.combine(a, b)
+
+    def _py_finalize(self, acc: Any) -> Any:
+        return self.finalize(acc)
+
+
+
+
+class VectorizedAggregateFnV2(AggregateFnV2):
+    """An :class:`AggregateFnV2` that merges a whole column of partial accumulators at once
+    (Ray's ``VectorizedAggregateFnV2``): implement :meth:`aggregate_block` and
+    :meth:`_combine_column` instead of :meth:`combine`.
+
+    Example:
+        >>> import pyarrow as pa, pyarrow.compute as pc
+        >>> from streamdata.exec.shuffle.groupby import aggregate_table
+        >>> class Total(VectorizedAggregateFnV2):
+        ...     def __init__(self, on):
+        ...         super().__init__(f"total({on})", lambda: 0, on=on, ignore_nulls=True)
+        ...     def aggregate_block(self, block):
+        ...         return pc.sum(block[self.on]).as_py() or 0
+        ...     def _combine_column(self, accumulator_col):
+        ...         return pc.sum(accumulator_col).as_py()
+        >>> aggregate_table(pa.table({"x": [1, 2, 3]}), [], [Total("x")]).to_pylist()
+        [{'total(x)': 6}]
+    """
+
+    def combine(self, current_accumulator: Any, new: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} merges columns of accumulators "
+                                  "(_combine_column), not pairs")
+
+    def _combine_column(self, accumulator_col: Any) -> Any:
+        """One accumulator from a column (``pyarrow.Array`` or list) of accumulators."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _combine_column")
+
+    def _py_accumulate(self, key: Any, block: pa.Table) -> Any:
+        return self.aggregate_block(block)
+
+    def _py_merge(self, a: Any, b: Any) -> Any:
+        try:
+            column: Any = pa.array([a, b])
+        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
+            column = [a, b]
+        return self._combine_column(column)
+
+
+__all__ = ["AggregateFn", "AggregateFnV2", "Arrays", "States", "VectorizedAggregateFnV2"]

@@ -1,0 +1,27 @@
+"""Ray's ``ray.data.datasource`` names, for connectors written for Ray:
+``from streamdata.datasource import Datasource, Datasink, ReadTask``.
+
+Example:
+    >>> from streamdata.datasource import Datasource, ReadTask, BlockMetadata
+    >>> import streamdata as sd, pyarrow as pa
+    >>> class Two(Datasource):
+    ...     def estimate_inmemory_data_size(self):
+    ...         return None
+    ...     def get_read_tasks(self, parallelism, per_task_row_limit=None):
+    ...         meta = BlockMetadata(num_rows=1, size_bytes=8, input_files=None, exec_stats=None)
+    ...         return [ReadTask(lambda i=i: [pa.table({"i": [i]})], meta) for i in range(2)]
+    >>> sd.read_datasource(Two()).take_all()
+    [{'i': 0}, {'i': 1}]
+"""
+
+from __future__ import annotations
+
+from streamdata.block_metadata import BlockMetadata
+from streamdata.io.datasink import Datasink, WriteResult
+from streamdata.io.datasource import Datasource
+from streamdata.io.ray_file_sinks import BlockAccessor, BlockBasedFileDatasink, RowBasedFileDatasink
+from streamdata.io.save_mode import SaveMode
+from streamdata.read_task import ReadTask
+
+__all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "ReadTask",
+           "RowBasedFileDatasink", "SaveMode", "WriteResult"]

@@ -1,0 +1,126 @@
+"""HTTP inside a replica: the deployment's code sees a Starlette ``Request`` and
+may answer with any value, or runs as an ASGI app (``@serve.ingress``).
+
+The proxy sends the request's ASGI scope and body; :func:`run_http` runs the
+deployment and hands each batch of ASGI ``send`` messages to ``emit``:
+``emit(messages, final=False)`` for a part of a streamed body (sent as soon as
+the deployment produces it), ``emit(messages, final=True)`` once at the end.
+
+Return values become responses as Ray Serve makes them: a Starlette
+``Response`` as it is; a generator → ``StreamingResponse``; ``str`` →
+``text/plain``; ``bytes`` → ``application/octet-stream``; anything else → JSON.
+
+Example:
+    >>> import asyncio
+    >>> class Echo:
+    ...     async def __call__(self, request):
+    ...         return {"got": await request.json(), "q": request.query_params["x"]}
+    >>> scope = {"type": "http", "method": "POST", "path": "/", "query_string": b"x=1", "headers": []}
+    >>> out = []
+    >>> async def emit(messages, final):
+    ...     out.extend(messages)
+    >>> asyncio.run(run_http(Echo(), scope, b'[1, 2]', emit))
+    >>> out[0]["status"], out[1]["body"]
+    (200, b'{"got": [1, 2], "q": "1"}')
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+from typing import Any, Awaitable, Callable
+
+Emit = Callable[[list, bool], Awaitable[None]]
+
+#: the attribute ``@serve.ingress`` sets on a class: its ASGI app
+ASGI_APP_ATTR = "__serve_asgi_app__"
+
+
+def to_response(result: Any) -> Any:
+    """The Starlette response for a deployment's return value.
+
+    Example:
+        >>> to_response("hi").media_type, to_response({"a": 1}).body
+        ('text/plain', b'{"a": 1}')
+    """
+    from starlette.responses import Response, StreamingResponse
+
+    if isinstance(result, Response):
+        return result
+    if inspect.isgenerator(result) or inspect.isasyncgen(result):
+        return StreamingResponse(result)
+    if isinstance(result, str):
+        return Response(result, media_type="text/plain")
+    if isinstance(result, (bytes, bytearray, memoryview)):
+        return Response(bytes(result), media_type="application/octet-stream")
+    try:
+        body = json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"the deployment returned {type(result).__name__}, which JSON cannot encode ({exc}); "
+                        "return a JSON-able value, str, bytes or a starlette Response") from None
+    return Response(body, media_type="application/json")
+
+
+class _Sender:
+    """Buffers ASGI messages; sends at once what belongs to a streamed body."""
+
+    def __init__(self, emit: Emit) -> None:
+        self.emit = emit
+        self.buffer: list = []
+        self.streamed = False
+
+    async def send(self, message: dict) -> None:
+        self.buffer.append(message)
+        if message.get("type") == "http.response.body" and message.get("more_body", False):
+            self.streamed = True
+            batch, self.buffer = self.buffer, []
+            await self.emit(batch, False)
+
+    async def finish(self) -> None:
+        batch, self.buffer = self.buffer, []
+        await self.emit(batch, True)
+
+
+async def run_http(obj: Any, scope: dict, body: bytes, emit: Emit) -> None:
+    """Serve one HTTP request with the user's object ``obj``.
+
+    An exception raised before any part of the response left the replica is
+    raised here (the proxy answers 500 with its type and message); after that,
+    the stream ends where it broke.
+    """
+    from starlette.requests import Request
+
+    scope = dict(scope)
+    scope.setdefault("asgi", {"version": "3.0", "spec_version": "2.4"})
+    scope.setdefault("path_params", {})
+    received = False
+    done = asyncio.Event()
+
+    async def receive() -> dict:
+        nonlocal received
+        if not received:
+            received = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        await done.wait()
+        return {"type": "http.disconnect"}
+
+    sender = _Sender(emit)
+    try:
+        app = getattr(type(obj), ASGI_APP_ATTR, None)
+        if app is not None:
+            await app(scope, receive, sender.send)
+        else:
+            result = obj(Request(scope, receive))
+            if inspect.isawaitable(result):
+                result = await result
+            await to_response(result)(scope, receive, sender.send)
+    except BaseException:
+        if not sender.streamed:
+            raise
+    finally:
+        done.set()
+    await sender.finish()
+
+
+__all__ = ["ASGI_APP_ATTR", "run_http", "to_response"]

@@ -1,0 +1,287 @@
+"""One deployment as the controller runs it: its spec, its replica actors and
+their lifecycle (start, health checks, replacement, graceful stop, autoscaling).
+
+Runs on the controller's event loop. A replica is ``STARTING`` until its
+constructor ran and its socket answers, then ``RUNNING`` (routed to) until it
+is stopped (``STOPPING``: no longer routed to, given
+``graceful_shutdown_timeout_s`` to finish its requests) or found dead: its
+connection to the controller dropped, or ``check_health`` failed or took longer
+than ``health_check_timeout_s``. A dead replica is killed and replaced.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from streamdata.serve import wire
+from streamdata.serve._runtime import runtime
+from streamdata.serve.autoscaling import AutoscalingPolicy
+from streamdata.serve.channel import ReplicaConnection
+from streamdata.serve.deployment import DeploymentConfig
+from streamdata.serve.router import ReplicaInfo
+
+#: the longest wait before starting a replica again after replicas failed to start
+#: (the deployment is UNHEALTHY meanwhile; only a failed first deploy is DEPLOY_FAILED)
+MAX_RETRY_DELAY_S = 2.0
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentSpec:
+    """What the driver sends the controller for one deployment."""
+
+    app_name: str
+    name: str
+    target_blob: bytes
+    init_blob: bytes
+    config: DeploymentConfig
+
+    @property
+    def code_version(self) -> str:
+        digest = hashlib.sha1(self.target_blob + self.init_blob)
+        digest.update(repr(sorted(self.config.ray_actor_options.items())).encode())
+        return digest.hexdigest()
+
+
+@dataclass(eq=False)
+class ReplicaRecord:
+    replica_id: str
+    actor_name: str
+    path: str
+    state: str = "STARTING"
+    actor: Any = None
+    conn: ReplicaConnection | None = None
+    next_health_check: float = 0.0
+    checking: bool = False
+
+
+@dataclass(eq=False)
+class DeploymentState:
+    spec: DeploymentSpec
+    serve_dir: str
+    on_change: Callable[[], None]
+    replicas: dict[str, ReplicaRecord] = field(default_factory=dict)
+    target: int = 0
+    next_id: int = 0
+    start_failures: int = 0
+    message: str = ""
+    failed: bool = False
+    policy: AutoscalingPolicy | None = None
+    next_autoscale: float = 0.0
+    retry_after: float = 0.0
+    tasks: set = field(default_factory=set)
+    demand: int = 0  # requests that waited with no replica (reported by routers)
+    autoscaling: bool = False  # a look at the load is under way
+
+    def __post_init__(self) -> None:
+        self.target = self.spec.config.initial_replicas()
+        if self.spec.config.autoscaling_config is not None:
+            self.policy = AutoscalingPolicy(self.spec.config.autoscaling_config)
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def config(self) -> DeploymentConfig:
+        return self.spec.config
+
+    def running(self) -> list[ReplicaRecord]:
+        return [r for r in self.replicas.values() if r.state == "RUNNING"]
+
+    def route_infos(self) -> tuple[ReplicaInfo, ...]:
+        return tuple(ReplicaInfo(r.replica_id, r.path) for r in self.running())
+
+    def replica_states(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for r in self.replicas.values():
+            out[r.state] = out.get(r.state, 0) + 1
+        return out
+
+    def status(self) -> str:
+        if self.failed:
+            return "DEPLOY_FAILED"
+        running = len(self.running())
+        if running == self.target and all(r.state == "RUNNING" for r in self.replicas.values()):
+            return "HEALTHY"
+        if running < self.target and self.start_failures:
+            return "UNHEALTHY"
+        if self.policy is not None:
+            return "UPSCALING" if running < self.target else "DOWNSCALING"
+        return "UPDATING"
+
+    # ---- lifecycle
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    async def start_replica(self) -> ReplicaRecord:
+        from streamdata.serve.replica import ReplicaActor
+
+        sd = runtime()
+        spec, config = self.spec, self.spec.config
+        replica_id = f"{self.next_id}-{os.urandom(3).hex()}"
+        self.next_id += 1
+        actor_name = f"SERVE_REPLICA::{spec.app_name}#{spec.name}#{replica_id}"
+        path = os.path.join(self.serve_dir, hashlib.sha1(actor_name.encode()).hexdigest()[:16] + ".sock")
+        record = ReplicaRecord(replica_id, actor_name, path)
+        self.replicas[replica_id] = record
+        options = {k: v for k, v in config.ray_actor_options.items() if v is not None}
+        try:
+            record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
+                                                           **options).remote(
+                spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
+                config.user_config, config.has_user_config, config.max_ongoing_requests)
+            await asyncio.wrap_future(record.actor.ready.remote().future())
+            await self._connect(record)
+        except BaseException as exc:
+            self.replicas.pop(replica_id, None)
+            self._kill(record)
+            self.start_failures += 1
+            self.message = f"a replica of deployment {spec.name!r} failed to start: {exc}"
+            self.retry_after = time.monotonic() + min(MAX_RETRY_DELAY_S, 0.1 * 2 ** self.start_failures)
+            raise
+        self.start_failures = 0
+        self.message = ""
+        return record
+
+    async def _connect(self, record: ReplicaRecord) -> None:
+        conn = ReplicaConnection(record.replica_id, record.path, self.name,
+                                 on_lost=lambda c, rid=record.replica_id: self.on_lost(rid))
+        record.conn = conn
+        await asyncio.wait_for(conn.call("check_health", kind=wire.CONTROL), self.config.health_check_timeout_s)
+        record.state = "RUNNING"
+        record.next_health_check = time.monotonic() + self.config.health_check_period_s
+        self.on_change()
+
+    async def adopt(self, replica_id: str, actor_name: str, path: str) -> bool:
+        """Take over a replica a previous controller started; False when it is gone."""
+        sd = runtime()
+        record = ReplicaRecord(replica_id, actor_name, path)
+        try:
+            record.actor = sd.get_actor(actor_name)
+        except Exception:  # noqa: BLE001 - it died meanwhile
+            return False
+        self.replicas[replica_id] = record
+        try:
+            await asyncio.wait_for(self._connect(record), 5.0)
+        except Exception:  # noqa: BLE001
+            self.replicas.pop(replica_id, None)
+            self._kill(record)
+            return False
+        return True
+
+    def on_lost(self, replica_id: str) -> None:
+        """The replica's connection dropped: it is dead; kill what is left of it."""
+        record = self.replicas.get(replica_id)
+        if record is None or record.state == "STOPPING":
+            return
+        self.replicas.pop(replica_id, None)
+        self._kill(record)
+        self.on_change()
+
+    def _kill(self, record: ReplicaRecord) -> None:
+        if record.conn is not None:
+            record.conn.on_lost = None
+            record.conn.close()
+        if record.actor is not None:
+            try:
+                runtime().kill(record.actor)
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+
+    async def stop_replica(self, record: ReplicaRecord) -> None:
+        """Stop routing to ``record``, let it finish its requests, then kill it."""
+        record.state = "STOPPING"
+        self.on_change()
+        timeout = self.config.graceful_shutdown_timeout_s
+        if record.conn is not None and record.conn.alive and timeout > 0:
+            try:
+                await asyncio.wait_for(record.conn.call("drain", (timeout,), kind=wire.CONTROL), timeout + 1)
+            except Exception:  # noqa: BLE001 - dead already, or it took too long
+                pass
+        self.replicas.pop(record.replica_id, None)
+        self._kill(record)
+        self.on_change()
+
+    async def stop_all(self) -> None:
+        records = list(self.replicas.values())
+        await asyncio.gather(*(self.stop_replica(r) for r in records), return_exceptions=True)
+        for task in list(self.tasks):
+            task.cancel()
+
+    # ---- the control loop's step
+    def reconcile(self, now: float) -> None:
+        """Start or stop replicas toward the target; health-check the running ones."""
+        if self.failed:
+            return
+        live = [r for r in self.replicas.values() if r.state != "STOPPING"]
+        if len(live) < self.target and now >= self.retry_after:
+            for _ in range(self.target - len(live)):
+                self._spawn(self._start_quietly())
+        elif len(live) > self.target:
+            extra = sorted(live, key=lambda r: (r.state == "RUNNING", r.replica_id))[:len(live) - self.target]
+            for record in extra:
+                self._spawn(self.stop_replica(record))
+        for record in self.running():
+            if not record.checking and now >= record.next_health_check:
+                record.checking = True
+                self._spawn(self._health_check(record))
+        if self.policy is not None and now >= self.next_autoscale and not self.autoscaling:
+            self.next_autoscale = now + self.policy.config.metrics_interval_s
+            self.autoscaling = True
+            self._spawn(self._autoscale(now))
+
+    async def _start_quietly(self) -> None:
+        try:
+            await self.start_replica()
+        except BaseException:  # noqa: BLE001 - recorded in self.message; retried with backoff
+            pass
+
+    async def _health_check(self, record: ReplicaRecord) -> None:
+        config = self.config
+        try:
+            assert record.conn is not None
+            await asyncio.wait_for(record.conn.call("check_health", kind=wire.CONTROL),
+                                   config.health_check_timeout_s)
+            healthy = True
+        except Exception as exc:  # noqa: BLE001
+            healthy = False
+            self.message = f"replica {record.replica_id} failed its health check: {exc}"
+        record.checking = False
+        record.next_health_check = time.monotonic() + config.health_check_period_s
+        if not healthy and record.state == "RUNNING":
+            self.replicas.pop(record.replica_id, None)
+            self._kill(record)
+            self.on_change()
+
+    async def load(self) -> int:
+        """Requests in flight in the running replicas (their own count)."""
+        async def ongoing(record: ReplicaRecord) -> int:
+            assert record.conn is not None
+            stats = await asyncio.wait_for(record.conn.call("stats", kind=wire.CONTROL), 2.0)
+            return int(stats["ongoing"])
+
+        results = await asyncio.gather(*(ongoing(r) for r in self.running()), return_exceptions=True)
+        return sum(r for r in results if isinstance(r, int))
+
+    async def _autoscale(self, now: float) -> None:
+        assert self.policy is not None
+        try:
+            load = await self.load() + self.demand
+            self.demand = 0
+            current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
+            target = self.policy.decide(now=now, current=current, load=load)
+            if target != self.target:
+                self.target = target
+                self.on_change()
+        finally:
+            self.autoscaling = False
+
+
+__all__ = ["DeploymentSpec", "DeploymentState", "ReplicaRecord"]

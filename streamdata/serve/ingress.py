@@ -1,0 +1,103 @@
+"""``@serve.ingress(app)``: a deployment class that serves an ASGI app (a FastAPI
+app, typically) whose routes are the class's methods (Ray Serve's).
+
+A route declared on a method (``@app.get("/items/{item_id}")`` over
+``def get(self, item_id: int)``) is rebuilt so that ``self`` is the replica's
+instance (a FastAPI dependency) and the other parameters are FastAPI's as
+usual: path and query parameters, pydantic request bodies, ``Depends``.
+
+Example:
+    >>> from fastapi import FastAPI
+    >>> app = FastAPI()
+    >>> @ingress(app)
+    ... class Api:
+    ...     @app.get("/hello/{name}")
+    ...     def hello(self, name: str, excited: bool = False):
+    ...         return {"hello": name + ("!" if excited else "")}
+    >>> getattr(Api, "__serve_asgi_app__") is app
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any, Callable
+
+from streamdata.serve.asgi import ASGI_APP_ATTR
+
+
+def _current_instance() -> Any:
+    from streamdata.serve.context import get_replica_context
+
+    return get_replica_context().servable_object
+
+
+def _bind_class_routes(cls: type, app: Any) -> None:
+    """Rebuild ``app``'s routes whose endpoints are methods of ``cls``."""
+    from fastapi import Depends
+    from fastapi.routing import APIRoute
+
+    methods = {id(member) for _, member in inspect.getmembers(cls, inspect.isfunction)}
+    route_params = [p for p in inspect.signature(APIRoute.__init__).parameters if p not in ("self", "path",
+                                                                                             "endpoint")]
+    routes = []
+    for route in app.router.routes:
+        if not isinstance(route, APIRoute) or id(route.endpoint) not in methods:
+            routes.append(route)
+            continue
+        endpoint = route.endpoint
+        signature = inspect.signature(endpoint)
+        params = list(signature.parameters.values())
+        if not params:
+            raise TypeError(f"route {route.path!r}: method {endpoint.__qualname__} must take self")
+        first = params[0].replace(default=Depends(_current_instance))
+        rest = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) else p
+            for p in params[1:]]
+        endpoint.__signature__ = signature.replace(parameters=[first] + rest)
+        kwargs = {name: getattr(route, name) for name in route_params if hasattr(route, name)}
+        routes.append(APIRoute(route.path, endpoint, **kwargs))
+    app.router.routes = routes
+    # FastAPI caches the OpenAPI schema; the rebuilt routes need a fresh one
+    if hasattr(app, "openapi_schema"):
+        app.openapi_schema = None
+
+
+def _reduce_state(state: Any) -> tuple:
+    return (type(state), (dict(state._state),))
+
+
+def _make_app_picklable() -> None:
+    """Starlette's ``State`` (``app.state``) cannot be unpickled as it is (its
+    ``__getattr__`` recurses); the app travels to the replicas pickled by value."""
+    import copyreg
+
+    try:
+        from starlette.datastructures import State
+    except ImportError:  # pragma: no cover - starlette is part of the serve extra
+        return
+    copyreg.pickle(State, _reduce_state)
+
+
+def ingress(app: Any) -> Callable[[type], type]:
+    """Serve the ASGI ``app`` from the decorated deployment class.
+
+    Args:
+        app: a FastAPI app (routes may be the class's methods) or any ASGI callable.
+    """
+    if app is None or not callable(app):
+        raise TypeError(f"serve.ingress takes an ASGI app (a FastAPI app, say), got {type(app).__name__}")
+
+    def decorate(cls: type) -> type:
+        if not inspect.isclass(cls):
+            raise TypeError(f"@serve.ingress decorates a class, got {type(cls).__name__}")
+        if hasattr(app, "router") and type(app).__module__.startswith("fastapi"):
+            _bind_class_routes(cls, app)
+        _make_app_picklable()
+        setattr(cls, ASGI_APP_ATTR, app)
+        return cls
+
+    return decorate
+
+
+__all__ = ["ingress"]

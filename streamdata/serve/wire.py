@@ -1,0 +1,130 @@
+"""The data plane's messages: length-prefixed pickles over a Unix socket between
+a caller (a router in the proxy, a handle in the driver or in another replica,
+the controller) and a replica.
+
+A :class:`Call` asks a replica to run something; the replica answers with
+:class:`Reply` frames carrying the same ``req_id``: one ``RESULT`` or ``ERROR``,
+or, for a stream, ``CHUNK`` frames and then ``END`` (or ``ERROR``).
+
+Example:
+    >>> frame = encode(Call(req_id=1, method="__call__", args=(2,), kwargs={}))
+    >>> decode(frame[HEADER.size:]).args
+    (2,)
+    >>> isinstance(remote_error(encode_error(ValueError("bad")), "f"), ValueError)
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import pickle
+import struct
+import traceback
+from dataclasses import dataclass, field
+from typing import Any
+
+HEADER = struct.Struct("!I")
+
+#: Call kinds
+CALL = "call"        # a Python call of a method (handles)
+HTTP = "http"        # an ASGI request: args = (scope, body); replies carry ASGI messages
+GRPC = "grpc"        # a gRPC request: args = (request proto,); method = the RPC's name
+CONTROL = "control"  # the controller's requests: check_health, reconfigure, stats, drain
+
+#: Reply kinds (REJECTED: the replica has max_ongoing_requests in flight; the request did not run)
+RESULT, ERROR, CHUNK, END, REJECTED = 0, 1, 2, 3, 4
+
+
+@dataclass(frozen=True, slots=True)
+class Call:
+    """One request to a replica."""
+
+    req_id: int
+    method: str
+    args: tuple
+    kwargs: dict
+    kind: str = CALL
+    stream: bool = False
+    model_id: str = ""
+    request_id: str = ""
+    route: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """One answer frame of a replica."""
+
+    req_id: int
+    kind: int
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class RemoteError:
+    """An exception raised in a replica, as it travels: the pickled exception when it
+    pickles, and always its type name, message and formatted traceback."""
+
+    type_name: str
+    message: str
+    traceback: str
+    pickled: bytes | None = field(default=None, repr=False)
+
+
+def dumps(value: Any) -> bytes:
+    """Pickle (protocol 5); cloudpickle for what plain pickle cannot take by reference."""
+    try:
+        return pickle.dumps(value, protocol=5)
+    except (pickle.PicklingError, TypeError, AttributeError):
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=5)
+
+
+def encode(msg: Call | Reply) -> bytes:
+    """A frame: a 4-byte big-endian length and the pickled message."""
+    data = dumps(msg)
+    return HEADER.pack(len(data)) + data
+
+
+def decode(data: bytes) -> Any:
+    return pickle.loads(data)
+
+
+async def read_frame(reader: asyncio.StreamReader) -> Any:
+    """The next message of ``reader``; raises ``asyncio.IncompleteReadError`` at EOF."""
+    header = await reader.readexactly(HEADER.size)
+    (size,) = HEADER.unpack(header)
+    return pickle.loads(await reader.readexactly(size))
+
+
+def encode_error(exc: BaseException) -> RemoteError:
+    """``exc`` as a :class:`RemoteError`."""
+    tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+    try:
+        pickled = dumps(exc)
+        pickle.loads(pickled)
+    except Exception:  # noqa: BLE001 - an exception that does not travel: its text does
+        pickled = None
+    return RemoteError(type(exc).__name__, str(exc), tb, pickled)
+
+
+def remote_error(err: RemoteError, function_name: str) -> BaseException:
+    """The exception to raise in the caller: a TaskError that is also an instance of
+    the replica's exception class (so ``except ValueError`` works), with the
+    replica's traceback."""
+    from streamdata.errors import TaskError
+
+    cause: BaseException | None = None
+    if err.pickled is not None:
+        try:
+            cause = pickle.loads(err.pickled)
+        except Exception:  # noqa: BLE001 - e.g. the class is not importable here
+            cause = None
+    if cause is None:
+        return TaskError(f"{err.type_name}: {err.message}", remote_traceback=err.traceback,
+                         function_name=function_name)
+    return TaskError.wrap(cause, err.traceback, function_name)
+
+
+__all__ = ["CALL", "CHUNK", "CONTROL", "END", "ERROR", "GRPC", "HEADER", "HTTP", "REJECTED", "RESULT", "Call",
+           "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame", "remote_error"]

@@ -1,0 +1,85 @@
+"""Which reported checkpoints a run keeps (``CheckpointConfig``'s policy; pure, no I/O
+except removing the directories it drops).
+
+Checkpoints are ranked by ``checkpoint_score_attribute`` (``checkpoint_score_order``
+"max" or "min"), or by report order when no attribute is set; the ``num_to_keep``
+best are kept, and the latest checkpoint is always kept too (a restart resumes
+from it), as in Ray Train.
+
+Example:
+    >>> from streamdata.train.config import CheckpointConfig
+    >>> m = CheckpointManager(CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="acc"),
+    ...                       delete=lambda path: None)
+    >>> m.register("/c0", {"acc": 0.9}); m.register("/c1", {"acc": 0.5}); m.register("/c2", {"acc": 0.7})
+    >>> [p for p, _ in m.kept()], m.latest[0]
+    (['/c0', '/c2'], '/c2')
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from typing import Any, Callable
+
+from streamdata.train.config import CheckpointConfig
+
+
+def _remove_dir(path: str) -> None:
+    shutil.rmtree(path, ignore_errors=True)
+
+
+class CheckpointManager:
+    """Keeps the registered ``(path, metrics)`` pairs the config says to keep."""
+
+    def __init__(self, config: CheckpointConfig, *, delete: Callable[[str], None] = _remove_dir) -> None:
+        self.config = config
+        self._delete = delete
+        self._entries: list[tuple[int, str, dict[str, Any]]] = []  # (report order, path, metrics)
+        self._seq = 0
+        self.latest: tuple[str, dict[str, Any]] | None = None
+
+    def _score(self, entry: tuple[int, str, dict[str, Any]]) -> tuple[float, int]:
+        seq, _, metrics = entry
+        attr = self.config.checkpoint_score_attribute
+        if attr is None:
+            return (0.0, seq)
+        value = metrics.get(attr)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or math.isnan(value):
+            return (-math.inf, seq)  # a checkpoint without the score ranks worst
+        return (float(value) if self.config.checkpoint_score_order == "max" else -float(value), seq)
+
+    def register(self, path: str, metrics: dict[str, Any]) -> None:
+        """Record a newly reported checkpoint and drop those no longer kept.
+
+        Raises ``KeyError`` when ``checkpoint_score_attribute`` is set but missing
+        from ``metrics`` (as Ray does).
+        """
+        attr = self.config.checkpoint_score_attribute
+        if attr is not None and attr not in metrics:
+            raise KeyError(f"CheckpointConfig(checkpoint_score_attribute={attr!r}): the metrics reported with "
+                           f"a checkpoint lack {attr!r}; reported: {sorted(metrics)}")
+        self._entries.append((self._seq, path, dict(metrics)))
+        self._seq += 1
+        self.latest = (path, dict(metrics))
+        keep = self.config.num_to_keep
+        if keep is None or len(self._entries) <= keep:
+            return
+        ranked = sorted(self._entries, key=self._score, reverse=True)
+        dropped = [e for e in ranked[keep:] if e[1] != path]
+        for entry in dropped:
+            self._entries.remove(entry)
+            self._delete(entry[1])
+
+    def kept(self) -> list[tuple[str, dict[str, Any]]]:
+        """The kept checkpoints, in report order."""
+        return [(p, m) for _, p, m in self._entries]
+
+    def best(self) -> tuple[str, dict[str, Any]] | None:
+        """The best kept checkpoint by score (the latest when no attribute is set)."""
+        if not self._entries:
+            return None
+        _, path, metrics = max(self._entries, key=self._score)
+        return path, metrics
+
+
+__all__ = ["CheckpointManager"]

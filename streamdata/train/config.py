@@ -1,0 +1,262 @@
+"""The configuration objects of a training run (Ray Train's names, parameters and defaults).
+
+``ScalingConfig`` (how many workers, with what resources), ``RunConfig`` (name,
+storage, failure and checkpoint policy), ``FailureConfig``, ``CheckpointConfig``
+and ``DataConfig`` (which datasets are split among the workers). All are
+frozen dataclasses that check their arguments when built, so a typo fails
+before any process starts.
+
+Example:
+    >>> ScalingConfig(num_workers=2).worker_resources()
+    {'CPU': 1.0}
+    >>> ScalingConfig(num_workers=1, use_gpu=True).worker_resources()
+    {'CPU': 1.0, 'GPU': 1.0}
+    >>> RunConfig(name="exp").failure_config.max_failures
+    0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+_PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+
+
+def _check_int(what: str, value: Any, *, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{what} must be an int >= {minimum}, got {value!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ScalingConfig:
+    """How many training workers run, and what each reserves (Ray's ``ScalingConfig``).
+
+    Args:
+        num_workers: how many workers run the training loop.
+        use_gpu: give each worker one GPU (unless ``resources_per_worker`` names
+            GPUs); torch then uses nccl and the worker's CUDA device.
+        resources_per_worker: each worker's resources (default ``{"CPU": 1}``, plus
+            ``{"GPU": 1}`` with ``use_gpu``).
+        placement_strategy: the workers' placement group strategy.
+        accelerator_type: the accelerator type each worker needs (e.g. ``"A100"``);
+            it becomes the resource ``accelerator_type:<type>`` (0.001 per worker),
+            as in Ray, so the run fails at once on a machine without it.
+        trainer_resources: accepted for compatibility; the driver runs the loop
+            controller, so it reserves nothing.
+
+    Example:
+        >>> ScalingConfig(num_workers=2, resources_per_worker={"CPU": 2}).total_resources
+        {'CPU': 4.0}
+        >>> ScalingConfig(num_workers=0)
+        Traceback (most recent call last):
+        ...
+        ValueError: ScalingConfig(num_workers=...) must be an int >= 1, got 0
+    """
+
+    num_workers: int = 1
+    use_gpu: bool = False
+    resources_per_worker: dict[str, float] | None = None
+    placement_strategy: str = "PACK"
+    accelerator_type: str | None = None
+    trainer_resources: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        _check_int("ScalingConfig(num_workers=...)", self.num_workers, minimum=1)
+        if not isinstance(self.use_gpu, bool):
+            raise TypeError(f"ScalingConfig(use_gpu=...) must be a bool, got {self.use_gpu!r}")
+        if self.resources_per_worker is not None:
+            if not isinstance(self.resources_per_worker, dict):
+                raise TypeError("ScalingConfig(resources_per_worker=...) must be a dict, got "
+                                f"{type(self.resources_per_worker).__name__}")
+            for key, amount in self.resources_per_worker.items():
+                if isinstance(amount, bool) or not isinstance(amount, (int, float)) or amount < 0:
+                    raise ValueError(f"ScalingConfig(resources_per_worker={{{key!r}: ...}}) must be a "
+                                     f"number >= 0, got {amount!r}")
+        if self.placement_strategy not in _PLACEMENT_STRATEGIES:
+            raise ValueError(f"ScalingConfig(placement_strategy=...) must be one of {_PLACEMENT_STRATEGIES}, "
+                             f"got {self.placement_strategy!r}")
+        if self.accelerator_type is not None and (not isinstance(self.accelerator_type, str)
+                                                  or not self.accelerator_type):
+            raise ValueError("ScalingConfig(accelerator_type=...) must be a non-empty str such as 'A100', "
+                             f"got {self.accelerator_type!r}")
+
+    def worker_resources(self) -> dict[str, float]:
+        """What one worker reserves.
+
+        Example:
+            >>> ScalingConfig(use_gpu=True, accelerator_type="A100").worker_resources()
+            {'CPU': 1.0, 'GPU': 1.0, 'accelerator_type:A100': 0.001}
+        """
+        if self.resources_per_worker is None:
+            res = {"CPU": 1.0}
+        else:
+            res = {k: float(v) for k, v in self.resources_per_worker.items()}
+        if self.use_gpu and res.get("GPU", 0.0) == 0.0:
+            res["GPU"] = 1.0
+        if self.accelerator_type is not None:
+            res[f"accelerator_type:{self.accelerator_type}"] = 0.001
+        return res
+
+    @property
+    def total_resources(self) -> dict[str, float]:
+        """What all the workers reserve together."""
+        return {k: v * self.num_workers for k, v in self.worker_resources().items()}
+
+
+@dataclass(frozen=True, kw_only=True)
+class FailureConfig:
+    """How many worker-group failures a run recovers from (Ray's ``FailureConfig``).
+
+    Args:
+        max_failures: restarts allowed (from the latest checkpoint); ``-1``: no limit.
+
+    Example:
+        >>> FailureConfig(max_failures=-1).max_failures
+        -1
+    """
+
+    max_failures: int = 0
+
+    def __post_init__(self) -> None:
+        _check_int("FailureConfig(max_failures=...)", self.max_failures, minimum=-1)
+
+
+@dataclass(frozen=True, kw_only=True)
+class CheckpointConfig:
+    """Which reported checkpoints are kept (Ray's ``CheckpointConfig``).
+
+    Args:
+        num_to_keep: keep this many (the best by ``checkpoint_score_attribute``, or
+            the latest when no attribute is set); the latest checkpoint is always
+            kept too, for recovery. None keeps all.
+        checkpoint_score_attribute: the reported metric that ranks checkpoints.
+        checkpoint_score_order: ``"max"`` (higher is better) or ``"min"``.
+
+    Example:
+        >>> CheckpointConfig(num_to_keep=2, checkpoint_score_attribute="loss",
+        ...                  checkpoint_score_order="min").num_to_keep
+        2
+    """
+
+    num_to_keep: int | None = None
+    checkpoint_score_attribute: str | None = None
+    checkpoint_score_order: str = "max"
+
+    def __post_init__(self) -> None:
+        if self.num_to_keep is not None:
+            _check_int("CheckpointConfig(num_to_keep=...)", self.num_to_keep, minimum=1)
+        if self.checkpoint_score_attribute is not None and not isinstance(self.checkpoint_score_attribute, str):
+            raise TypeError("CheckpointConfig(checkpoint_score_attribute=...) must be a metric name (str), got "
+                            f"{self.checkpoint_score_attribute!r}")
+        if self.checkpoint_score_order not in ("max", "min"):
+            raise ValueError("CheckpointConfig(checkpoint_score_order=...) must be 'max' or 'min', got "
+                             f"{self.checkpoint_score_order!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunConfig:
+    """Where a run stores its results and how it handles failures and checkpoints.
+
+    Args:
+        name: the run's directory name under ``storage_path`` (default: a new unique
+            name ``sd_train_<time>_<id>``).
+        storage_path: where the run's directory is created (default: a new temporary
+            directory; Ray's default is ``~/ray_results``).
+        failure_config: see :class:`FailureConfig`.
+        checkpoint_config: see :class:`CheckpointConfig`.
+        callbacks, worker_runtime_env, logging_config: accepted as in Ray;
+            ``worker_runtime_env`` may hold ``{"env_vars": {...}}`` for the workers,
+            ``callbacks`` must be empty (not supported yet).
+
+    Example:
+        >>> RunConfig(failure_config=FailureConfig(max_failures=2)).failure_config.max_failures
+        2
+    """
+
+    name: str | None = None
+    storage_path: str | None = None
+    failure_config: FailureConfig | None = None
+    checkpoint_config: CheckpointConfig | None = None
+    callbacks: list[Any] | None = None
+    worker_runtime_env: dict[str, Any] | None = None
+    logging_config: Any = None
+
+    def __post_init__(self) -> None:
+        import os
+
+        if self.name is not None and (not isinstance(self.name, str) or not self.name
+                                      or os.sep in self.name):
+            raise ValueError(f"RunConfig(name=...) must be a non-empty directory name, got {self.name!r}")
+        if self.storage_path is not None and not isinstance(self.storage_path, (str, os.PathLike)):
+            raise TypeError(f"RunConfig(storage_path=...) must be a path, got {type(self.storage_path).__name__}")
+        if self.failure_config is None:
+            object.__setattr__(self, "failure_config", FailureConfig())
+        elif not isinstance(self.failure_config, FailureConfig):
+            raise TypeError("RunConfig(failure_config=...) must be a FailureConfig, got "
+                            f"{type(self.failure_config).__name__}")
+        if self.checkpoint_config is None:
+            object.__setattr__(self, "checkpoint_config", CheckpointConfig())
+        elif not isinstance(self.checkpoint_config, CheckpointConfig):
+            raise TypeError("RunConfig(checkpoint_config=...) must be a CheckpointConfig, got "
+                            f"{type(self.checkpoint_config).__name__}")
+        if self.callbacks:
+            raise NotImplementedError("RunConfig(callbacks=...) is not supported by streamdata.train yet")
+        env = self.worker_runtime_env
+        if env is not None and (not isinstance(env, dict) or set(env) - {"env_vars"}):
+            raise NotImplementedError("RunConfig(worker_runtime_env=...) supports only {'env_vars': {...}}, "
+                                      f"got {env!r}")
+
+
+@dataclass(frozen=True, kw_only=True)
+class DataConfig:
+    """Which datasets are split among the workers (Ray's ``DataConfig``).
+
+    A split dataset is cut into ``num_workers`` shards of one streaming execution
+    (each row reaches one worker); any other dataset is read whole by every worker.
+
+    Args:
+        datasets_to_split: ``"all"`` or a list of dataset names.
+        execution_options: accepted as in Ray (not applied yet: None only).
+        enable_shard_locality: accepted as in Ray (one machine: no effect).
+
+    Example:
+        >>> DataConfig(datasets_to_split=["train"]).splits("valid")
+        False
+    """
+
+    datasets_to_split: str | list[str] = "all"
+    execution_options: Any = None
+    enable_shard_locality: bool = True
+
+    def __post_init__(self) -> None:
+        split = self.datasets_to_split
+        if split != "all" and not (isinstance(split, (list, tuple)) and all(isinstance(s, str) for s in split)):
+            raise TypeError(f"DataConfig(datasets_to_split=...) must be 'all' or a list of dataset names, "
+                            f"got {split!r}")
+        if self.execution_options is not None:
+            raise NotImplementedError("DataConfig(execution_options=...) is not supported by streamdata.train "
+                                      "yet; set sd.DataContext.get_current().execution_options instead")
+
+    def splits(self, name: str) -> bool:
+        """Whether the dataset ``name`` is split among the workers."""
+        return self.datasets_to_split == "all" or name in self.datasets_to_split
+
+
+@dataclass(frozen=True, kw_only=True)
+class RunSpec:
+    """Everything one ``fit()`` needs, checked (built by the trainers, read by the run loop)."""
+
+    train_fn: Any
+    config: dict[str, Any] | None
+    datasets: dict[str, Any]
+    scaling: ScalingConfig
+    run: RunConfig
+    data: DataConfig
+    backend: Any = None  # a TorchConfig, or None for no process group
+    resume_from_checkpoint: Any = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extra_env: dict[str, str] = field(default_factory=dict)
+
+
+__all__ = ["CheckpointConfig", "DataConfig", "FailureConfig", "RunConfig", "RunSpec", "ScalingConfig"]
