@@ -22,6 +22,7 @@ from streamdata.core.api import (
     ActorClass,
     ActorHandle,
     ObjectRef,
+    ObjectRefGenerator,
     PlacementGroup,
     PlacementGroupSchedulingStrategy,
     available_resources,
@@ -30,10 +31,12 @@ from streamdata.core.api import (
     get,
     get_actor,
     get_gpu_ids,
+    get_runtime_context,
     init,
     is_initialized,
     kill,
     method,
+    nodes,
     object_store_stats,
     placement_group,
     placement_group_table,
@@ -41,6 +44,7 @@ from streamdata.core.api import (
     remote,
     remove_placement_group,
     shutdown,
+    timeline,
     wait,
 )
 from streamdata.dataset import Dataset, MaterializedDataset
@@ -98,6 +102,7 @@ __all__ = [
     # runtime (Ray Core's names)
     "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "cancel", "kill",
     "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
+    "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator",
     "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions",
     # hooks for training and serving (Ray Train's and Ray Serve's names)

@@ -15,6 +15,8 @@ Example:
 
 from __future__ import annotations
 
+import os
+import sys
 from typing import Any, Iterable
 
 
@@ -47,13 +49,22 @@ class TaskError(StreamDataError):
         self.remote_traceback = remote_traceback
         self.function_name = function_name
 
+    #: show the engine's own frames in the remote traceback (Ray Data's
+    #: ``DataContext.log_internal_stack_trace``); by default only the user's frames
+    internal_frames: bool = False
+    #: what the task was working on (a file, a block), named in the first line
+    failed_input: str = ""
+
     def __str__(self) -> str:
         head = f"{self.function_name} failed" if self.function_name else "task failed"
+        if self.failed_input:
+            head += f" on {self.failed_input}"
         cause = self.cause
         what = f"{type(cause).__name__}: {cause}" if cause is not None else (self.args[0] if self.args else "")
         text = f"{head}: {what}"
-        if self.remote_traceback:
-            text += "\n\nRemote traceback:\n" + self.remote_traceback.rstrip()
+        tb = self.remote_traceback if self.internal_frames else user_frames(self.remote_traceback)
+        if tb:
+            text += "\n\nRemote traceback (most recent call last):\n" + tb.rstrip()
         return text
 
     @staticmethod
@@ -83,6 +94,39 @@ class TaskError(StreamDataError):
 
 
 _TASK_ERROR_CLASSES: dict[type, type] = {}
+_PACKAGE_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+
+
+def user_frames(remote_traceback: str) -> str:
+    r"""The frames of a formatted traceback that are not streamdata's own (each with its
+    source lines), without the header and the final exception line (the error's first
+    line says it); "" when no user frame is left.
+
+    Example:
+        >>> import os
+        >>> tb = ('Traceback (most recent call last):\n'
+        ...       f'  File "{_PACKAGE_DIR}core{os.sep}worker.py", line 1, in run\n    fn()\n'
+        ...       '  File "/home/me/job.py", line 7, in udf\n    raise ValueError("x")\n'
+        ...       'ValueError: x\n')
+        >>> print(user_frames(tb))
+          File "/home/me/job.py", line 7, in udf
+            raise ValueError("x")
+    """
+    ray = sys.modules.get("ray")
+    ray_dir = os.path.dirname(os.path.abspath(ray.__file__)) + os.sep if getattr(ray, "__file__", None) else None
+    kept: list[str] = []
+    keep = False
+    for line in remote_traceback.splitlines():
+        if line.startswith('  File "'):
+            path = line[len('  File "'):].split('"', 1)[0]
+            path = os.path.abspath(path)
+            keep = not path.startswith(_PACKAGE_DIR) and not (ray_dir and path.startswith(ray_dir))
+        elif not line.startswith("    "):  # a header, a chaining message, the exception line
+            keep = False
+            continue
+        if keep:
+            kept.append(line)
+    return "\n".join(kept)
 
 
 def _task_error_class(cause_cls: type) -> type:
@@ -141,6 +185,18 @@ class TaskCancelledError(RuntimeSystemError):
 
 class PlacementGroupError(RuntimeSystemError, ValueError):
     """A placement group request is invalid or was removed."""
+
+
+class InfeasibleResourceError(RuntimeSystemError, ValueError):
+    """A resource request that no resource of this machine can ever meet
+    (e.g. ``num_cpus=100`` on 8 CPUs, ``num_gpus=1`` with no GPU declared, a custom
+    resource the runtime was not started with). The local runtime fails such a
+    request at once; a Ray cluster (``sd.init(backend="ray")``) waits for a node
+    that has it, as Ray does."""
+
+
+class InfeasiblePlacementGroupError(PlacementGroupError, InfeasibleResourceError):
+    """A placement group bundle that no resource of this machine can ever meet."""
 
 
 class RuntimeNotInitializedError(RuntimeSystemError):

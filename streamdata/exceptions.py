@@ -4,6 +4,8 @@ from streamdata.errors import (  # noqa: F401 - re-exported
     ActorDiedError,
     ActorUnavailableError,
     GetTimeoutError,
+    InfeasiblePlacementGroupError,
+    InfeasibleResourceError,
     ObjectFreedError,
     ObjectLostError,
     ObjectStoreFullError,
@@ -16,7 +18,8 @@ from streamdata.errors import (  # noqa: F401 - re-exported
 )
 
 __all__ = [
-    "ActorDiedError", "ActorUnavailableError", "GetTimeoutError", "ObjectFreedError", "ObjectLostError",
+    "ActorDiedError", "ActorUnavailableError", "GetTimeoutError", "InfeasiblePlacementGroupError",
+    "InfeasibleResourceError", "ObjectFreedError", "ObjectLostError",
     "ObjectStoreFullError", "OutOfMemoryError", "PlacementGroupError", "StreamDataError",
     "TaskCancelledError", "TaskError", "WorkerCrashedError",
 ]

@@ -46,34 +46,8 @@ CORE_NAMES = (
 
 #: The exact to-do list (see the module docstring). Entries: "surface:name" for a missing name,
 #: "surface:name(param)" for a missing parameter.
-#: Measured: 1538 of 1564 names and parameters present (26 gaps)
+#: Measured: 1567 of 1567 names and parameters present (0 gaps)
 KNOWN_GAPS: frozenset[str] = frozenset({
-    'core:ObjectRefGenerator',
-    'core:cancel(ray_waitable)',
-    'core:get(object_refs)',
-    'core:get_runtime_context',
-    'core:init(cgroup_path)',
-    'core:init(configure_logging)',
-    'core:init(dashboard_host)',
-    'core:init(dashboard_port)',
-    'core:init(enable_resource_isolation)',
-    'core:init(include_dashboard)',
-    'core:init(job_config)',
-    'core:init(labels)',
-    'core:init(local_mode)',
-    'core:init(log_to_driver)',
-    'core:init(logging_config)',
-    'core:init(logging_format)',
-    'core:init(logging_level)',
-    'core:init(namespace)',
-    'core:init(proxy_server_url)',
-    'core:init(runtime_env)',
-    'core:init(system_reserved_cpu)',
-    'core:init(system_reserved_memory)',
-    'core:nodes',
-    'core:shutdown(wait_for_processes)',
-    'core:timeline',
-    'core:wait(ray_waitables)',
 })
 
 

@@ -20,20 +20,48 @@ import inspect
 from typing import Any, Callable
 
 from streamdata.core import context
+from streamdata.core.validate import check_int
 from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
     PickledCallable,
     check_options,
     placement_fields,
+    job_env,
     runtime_env_vars,
 )
 from streamdata.core.resources import normalize_demand
 
 
-def method(*, num_returns: int = 1) -> Callable:
-    """Declare options of an actor method (``@sd.method(num_returns=2)``)."""
+def method(*args: Any, num_returns: int | None = None, concurrency_group: str | None = None,
+           max_task_retries: int | None = None, retry_exceptions: Any = None,
+           _generator_backpressure_num_objects: int | None = None, enable_task_events: bool | None = None,
+           tensor_transport: str | None = None) -> Callable:
+    """Declare options of an actor method: ``@sd.method(num_returns=2)``.
+
+    ``num_returns`` is honoured; ``concurrency_group`` is accepted (the local
+    runtime runs an actor's calls in one pool of ``max_concurrency`` threads);
+    the other options are accepted for Ray's signature.
+
+    Example:
+        >>> @method(num_returns=2)
+        ... def pair(self):
+        ...     return 1, 2
+        >>> pair.__sd_num_returns__
+        2
+    """
+    if args:
+        raise TypeError("use @sd.method(num_returns=...) with keyword arguments")
+    if num_returns is not None and (not isinstance(num_returns, int) or isinstance(num_returns, bool)
+                                    or num_returns < 0):
+        raise NotImplementedError(f"method(num_returns={num_returns!r}): the local runtime's actor methods "
+                                  "take an int >= 0 (streaming actor methods need sd.init(backend='ray'))")
+    if concurrency_group is not None and not isinstance(concurrency_group, str):
+        raise TypeError(f"concurrency_group must be a str, got {concurrency_group!r}")
+
     def decorate(fn: Callable) -> Callable:
-        fn.__sd_num_returns__ = num_returns  # type: ignore[attr-defined]
+        if num_returns is not None:
+            fn.__sd_num_returns__ = num_returns  # type: ignore[attr-defined]
+        fn.__sd_concurrency_group__ = concurrency_group  # type: ignore[attr-defined]
         return fn
     return decorate
 
@@ -64,9 +92,11 @@ class ActorClass:
         self._demand = normalize_demand(options.get("num_cpus"), options.get("num_gpus"),
                                         options.get("memory"), options.get("resources"), default_cpus=0)
         self._env = runtime_env_vars(options.get("runtime_env"))
-        max_concurrency = options.get("max_concurrency", 1000 if self._is_async else 1)
-        if not isinstance(max_concurrency, int) or max_concurrency < 1:
-            raise ValueError(f"max_concurrency must be an int >= 1, got {max_concurrency!r}")
+        max_concurrency = check_int("max_concurrency", options.get("max_concurrency", 1000 if self._is_async else 1),
+                                    minimum=1)
+        check_int("max_restarts", options.get("max_restarts", 0), minimum=-1, what="(-1: restart forever)")
+        check_int("max_task_retries", options.get("max_task_retries", 0), minimum=-1,
+                  what="(-1: retry forever)")
         self._max_concurrency = max_concurrency
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -95,7 +125,7 @@ class ActorClass:
             "args": blob, "deps": deps, "contained": contained, "demand": self._demand,
             "max_restarts": opts.get("max_restarts", 0), "max_task_retries": opts.get("max_task_retries", 0),
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
-            "methods": self._methods, "env": self._env, **placement_fields(opts),
+            "methods": self._methods, "env": {**job_env(), **self._env}, **placement_fields(opts),
         }
         client.submit(spec, 0)
         del temps

@@ -17,13 +17,13 @@ from streamdata.core.events import KillWorker, Send
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.host import StateHost
 from streamdata.core.tasks import TaskRecord, WorkerState
-from streamdata.errors import ActorDiedError, TaskCancelledError
+from streamdata.errors import ActorDiedError, InfeasibleResourceError, TaskCancelledError
 
 
 
 class ActorRecord:
     __slots__ = ("actor_id", "spec", "name", "state", "worker", "pool", "grant", "queue", "ready_calls",
-                 "inflight", "restarts", "no_restart", "death_cause", "creation")
+                 "inflight", "restarts", "no_restart", "death_cause", "creation", "death_class")
 
     def __init__(self, spec: dict, creation: TaskRecord) -> None:
         self.actor_id: str = spec["actor_id"]
@@ -40,6 +40,7 @@ class ActorRecord:
         self.no_restart = False
         self.death_cause: str = ""
         self.creation = creation
+        self.death_class: type = ActorDiedError
 
     @property
     def max_restarts(self) -> int:
@@ -67,6 +68,11 @@ class ActorManager:
             self.named[name] = actor.actor_id
         for obj_id in creation.pinned:  # kept for restarts until the actor is dead
             self.rt.directory.change_refs(obj_id, +1)
+        why = self.rt.infeasible(creation)
+        if why is not None:  # no resource here can ever host it: its calls fail at once
+            actor.death_class = InfeasibleResourceError
+            self._die(actor, why)
+            return
         self.rt.resolve_then(creation, lambda: self._try_place(actor))
 
     def _try_place(self, actor: ActorRecord) -> None:
@@ -107,7 +113,8 @@ class ActorManager:
             worker.known_functions.add(spec["fn_id"])
         rt.emit(Send(worker.worker_id, msgs.ActorInit(actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
                                    rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
-                                   spec.get("max_concurrency", 1), spec.get("is_async", False))))
+                                   spec.get("max_concurrency", 1), spec.get("is_async", False),
+                                   dict(actor.grant.amounts), actor.restarts)))
         rt.refill_task_workers()
 
     def on_ready(self, actor_id: str, worker: WorkerState) -> None:
@@ -154,9 +161,10 @@ class ActorManager:
                 continue
             task.worker = actor.worker
             actor.inflight[task.task_id] = task
+            rt.task_log.started(task.task_id, task.name, actor.worker.worker_id)
             rt.emit(Send(actor.worker.worker_id, msgs.TaskSpec(
                 task.task_id, task.method, None, task.args, rt.dep_locations(task), task.return_ids, None,
-                actor.grant.gpu_ids, task.name, True)))
+                actor.grant.gpu_ids, task.name, True, dict(actor.grant.amounts))))
 
     def on_call_done(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         actor = self.actors.get(task.actor_id or "")
@@ -259,7 +267,8 @@ class ActorManager:
 
 def _died(task: TaskRecord, actor: ActorRecord | None, why: str) -> tuple:
     name = actor.spec["name"] if actor is not None else "actor"
-    err = ActorDiedError(f"{task.name}: the actor {name} died: {why}")
+    cls = actor.death_class if actor is not None else ActorDiedError
+    err = cls(f"{task.name}: the actor {name} died: {why}")
     if task.cancelled:
         err = TaskCancelledError(f"{task.name} was cancelled")
     return (dumps_exception(err), "", task.name)

@@ -17,7 +17,9 @@ Example:
 from __future__ import annotations
 
 import atexit
+import json
 import os
+import uuid
 import sys
 import threading
 from typing import Any, Sequence
@@ -28,7 +30,7 @@ from streamdata.core import context
 from streamdata.core.actor import ActorClass, ActorHandle, method
 from streamdata.core.backend import Backend
 from streamdata.core.backends.local import LocalBackend
-from streamdata.core.object_ref import ObjectRef
+from streamdata.core.object_ref import ObjectRef, ObjectRefGenerator
 from streamdata.core.placement_group import (
     PlacementGroup,
     PlacementGroupSchedulingStrategy,
@@ -37,12 +39,15 @@ from streamdata.core.placement_group import (
     remove_placement_group,
 )
 from streamdata.core.remote_function import RemoteFunction
+from streamdata.core.runtime_context import RuntimeContext
+from streamdata.core.validate import check_amount, check_bool, check_int, check_timeout
 
 __all__ = [
     "init", "shutdown", "is_initialized", "remote", "get", "put", "wait", "cancel", "kill", "get_actor",
     "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats", "method",
     "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "placement_group", "remove_placement_group", "placement_group_table",
+    "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator",
 ]
 
 _init_lock = threading.RLock()
@@ -61,34 +66,78 @@ def _detect_gpus() -> int:
         return 0
 
 
-def init(num_cpus: float | None = None, num_gpus: float | None = None, resources: dict[str, float] | None = None,
-         object_store_memory: int | None = None, spill_dir: str | None = None, backend: str = "local",
-         address: str | None = None, ignore_reinit_error: bool = False, **kwargs: Any) -> dict:
+#: init() parameters of Ray's that the local runtime accepts and documents as meaning nothing here
+#: (one process tree on one machine: no dashboard, no cgroups, no proxy, no job config to ship)
+ACCEPTED_AND_IGNORED = ("labels", "local_mode", "include_dashboard", "dashboard_host", "dashboard_port",
+                        "job_config", "configure_logging", "logging_format", "logging_config",
+                        "log_to_driver", "enable_resource_isolation", "cgroup_path", "system_reserved_cpu",
+                        "system_reserved_memory", "proxy_server_url", "_temp_dir", "_system_config",
+                        "_metrics_export_port", "_node_ip_address", "_enable_object_reconstruction")
+
+
+def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus: float | None = None,
+         resources: dict[str, float] | None = None, labels: dict[str, str] | None = None,
+         object_store_memory: int | None = None, local_mode: bool = False, ignore_reinit_error: bool = False,
+         include_dashboard: bool | None = None, dashboard_host: str = "127.0.0.1",
+         dashboard_port: int | None = None, job_config: Any = None, configure_logging: bool = True,
+         logging_level: int | str = "info", logging_format: str | None = None, logging_config: Any = None,
+         log_to_driver: bool | None = None, namespace: str | None = None,
+         runtime_env: dict[str, Any] | None = None, enable_resource_isolation: bool = False,
+         cgroup_path: str | None = None, system_reserved_cpu: float | None = None,
+         system_reserved_memory: int | None = None, proxy_server_url: str | None = None,
+         spill_dir: str | None = None, backend: str = "local", **kwargs: Any) -> dict:
     """Start the runtime in this process (workers start in the background).
 
+    Takes ``ray.init``'s parameters. On the local runtime: ``num_cpus``,
+    ``num_gpus``, ``resources``, ``object_store_memory``, ``namespace`` (named
+    actors, ``get_runtime_context().namespace``), ``runtime_env`` (``env_vars``,
+    ``working_dir``, ``py_modules``: given to every task and actor),
+    ``logging_level`` (the ``streamdata`` logger's level) and
+    ``ignore_reinit_error`` mean what they mean in Ray; the others
+    (``ACCEPTED_AND_IGNORED``: dashboard, logging setup, job config, labels,
+    ``local_mode``, resource isolation, ...) are accepted and mean nothing on one
+    embedded runtime. With ``backend="ray"`` every argument goes to ``ray.init``.
+
     Args:
+        address: the Ray cluster address (``backend="ray"``); ``None``/``"local"`` here.
         num_cpus: CPUs to schedule on (default: the machine's).
         num_gpus: GPUs to schedule on (default: those detected; may be declared without any).
         resources: custom resources, e.g. ``{"accelerator": 2}``.
         object_store_memory: bytes of shared memory for objects (default 30% of RAM).
+        namespace: the job's namespace (default: a fresh anonymous one, as Ray).
+        runtime_env: the environment of every task and actor (``env_vars``,
+            ``working_dir``, ``py_modules``; ``pip``/``conda``/``uv``/``container`` need
+            ``backend="ray"``).
+        logging_level: level of the ``streamdata`` logger (``"info"``, ``logging.DEBUG``...).
         spill_dir: where objects spill when the store is full (default: the temp dir).
         backend: ``"local"`` (the embedded runtime) or ``"ray"`` (a Ray cluster).
-        address: the Ray cluster address for ``backend="ray"``.
         ignore_reinit_error: return quietly if already initialized.
     """
     global _runtime, _backend, _atexit_registered
     if context.get_client() is not None and os.environ.get("STREAMDATA_WORKER"):
         return {}  # inside a worker: the runtime is the driver's
+    ray_args = dict(labels=labels, local_mode=local_mode or None, include_dashboard=include_dashboard,
+                    dashboard_port=dashboard_port, job_config=job_config,
+                    logging_format=logging_format, logging_config=logging_config, log_to_driver=log_to_driver,
+                    namespace=namespace, runtime_env=runtime_env,
+                    enable_resource_isolation=enable_resource_isolation or None, cgroup_path=cgroup_path,
+                    system_reserved_cpu=system_reserved_cpu, system_reserved_memory=system_reserved_memory,
+                    proxy_server_url=proxy_server_url, **kwargs)
+    if dashboard_host != "127.0.0.1":
+        ray_args["dashboard_host"] = dashboard_host
+    if not configure_logging:
+        ray_args["configure_logging"] = False
+    if logging_level != "info":
+        ray_args["logging_level"] = logging_level
+    unknown = sorted(set(kwargs) - set(ACCEPTED_AND_IGNORED))
+    if unknown and backend != "ray":
+        raise TypeError(f"init() got unexpected argument(s) {unknown}")
     with _init_lock:
         if _runtime is not None:
             if ignore_reinit_error:
                 return _runtime_info()
             raise RuntimeError("streamdata is already initialized; call sd.shutdown() first or pass "
                                "ignore_reinit_error=True")
-        unknown = sorted(set(kwargs) - {"include_dashboard", "log_to_driver", "namespace", "logging_level",
-                                        "configure_logging", "runtime_env", "_temp_dir", "dashboard_host"})
-        if unknown:
-            raise TypeError(f"init() got unexpected argument(s) {unknown}")
         if backend == "ray":
             if _backend is not None and _backend.name == "ray":
                 if ignore_reinit_error:
@@ -96,17 +145,30 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None, resources
                 raise RuntimeError("streamdata is already initialized on Ray; call sd.shutdown() first")
             from streamdata.core.backends.ray import RayBackend
             _backend = RayBackend.start(address=address, num_cpus=num_cpus, num_gpus=num_gpus,
-                                        resources=resources, object_store_memory=object_store_memory)
+                                        resources=resources, object_store_memory=object_store_memory,
+                                        **{k: v for k, v in ray_args.items() if v is not None})
             return {"backend": "ray"}
         if backend != "local":
             raise ValueError(f"unknown backend {backend!r}; expected 'local' or 'ray'")
         if address not in (None, "local"):
             raise ValueError(f"address={address!r} needs backend='ray'; the local runtime runs in this process")
+        from streamdata.core.remote_function import JOB_RUNTIME_ENV, runtime_env_vars
         from streamdata.core.runtime import Runtime, default_object_store_memory
-        cpus = float(num_cpus if num_cpus is not None else (os.cpu_count() or 1))
-        gpus = float(num_gpus if num_gpus is not None else _detect_gpus())
-        if cpus < 0 or gpus < 0:
-            raise ValueError("num_cpus and num_gpus must be >= 0")
+        from streamdata.core.runtime_context import NAMESPACE_ENV
+        cpus = check_amount("num_cpus", num_cpus)
+        gpus = check_amount("num_gpus", num_gpus)
+        cpus = float(cpus if cpus is not None else (os.cpu_count() or 1))
+        gpus = float(gpus if gpus is not None else _detect_gpus())
+        if namespace is not None and not isinstance(namespace, str):
+            raise TypeError(f"namespace must be a str, got {namespace!r} ({type(namespace).__name__})")
+        runtime_env_vars(runtime_env)  # validate now: a bad runtime_env fails here, not in a task
+        _set_logging_level(logging_level)
+        # the workers inherit these (they are spawned below)
+        os.environ[NAMESPACE_ENV] = namespace if namespace is not None else f"anonymous-{uuid.uuid4()}"
+        if runtime_env:
+            os.environ[JOB_RUNTIME_ENV] = json.dumps(runtime_env, default=os.fspath)
+        else:
+            os.environ.pop(JOB_RUNTIME_ENV, None)
         store = int(object_store_memory or default_object_store_memory())
         memory = float(psutil.virtual_memory().available * 0.7)
         _runtime = Runtime(num_cpus=cpus, num_gpus=gpus, resources=dict(resources or {}),
@@ -120,13 +182,30 @@ def init(num_cpus: float | None = None, num_gpus: float | None = None, resources
         return _runtime_info()
 
 
+def _set_logging_level(level: int | str) -> None:
+    import logging
+    if isinstance(level, str):
+        value = logging.getLevelName(level.upper())
+        if not isinstance(value, int):
+            raise ValueError(f"logging_level={level!r} is not a logging level "
+                             "(e.g. 'debug', 'info', 'warning', or logging.INFO)")
+        level = value
+    logging.getLogger("streamdata").setLevel(level)
+
+
 def _runtime_info() -> dict:
     return {"session": _runtime.session, "object_store_dir": _runtime.shm_dir}
 
 
-def shutdown() -> None:
-    """Stop the workers and free every object (shared memory and spill files)."""
+def shutdown(*, wait_for_processes: bool = False, _exiting_interpreter: bool = False) -> None:
+    """Stop the workers and free every object (shared memory and spill files).
+
+    The local runtime always waits for its worker processes to exit
+    (``wait_for_processes`` is accepted for Ray's signature and passed to Ray on
+    the Ray backend).
+    """
     global _runtime, _backend
+    from streamdata.core.remote_function import JOB_RUNTIME_ENV
     with _init_lock:
         backend, _backend = _backend, None
         if backend is not None and backend.name == "ray":
@@ -136,6 +215,7 @@ def shutdown() -> None:
             return
         if context.get_client() is runtime:
             context.set_client(None)
+        os.environ.pop(JOB_RUNTIME_ENV, None)
     runtime.shutdown()
 
 
@@ -198,30 +278,45 @@ def remote(*args: Any, **options: Any) -> Any:
     return backend.remote(*args, **options)
 
 
-def get(refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) -> Any:
-    """The value(s) of ``refs``, waiting for them. Raises the task's error
+def get(object_refs: ObjectRef | Sequence[ObjectRef], *, timeout: float | None = None) -> Any:
+    """The value(s) of ``object_refs``, waiting for them. Raises the task's error
     (``TaskError``, also an instance of the user's exception class) or
     ``GetTimeoutError`` after ``timeout`` seconds."""
-    return _active().get(refs, timeout)
+    return _active().get(object_refs, check_timeout(timeout, "get"))
 
 
-def put(value: Any) -> ObjectRef:
-    """Store ``value`` in the object store; returns its ObjectRef."""
+def put(value: Any, *, _owner: Any = None, _tensor_transport: str | None = None) -> ObjectRef:
+    """Store ``value`` in the object store; returns its ObjectRef.
+
+    The driver owns every object here (``_owner`` is accepted for Ray's signature)."""
+    if isinstance(value, ObjectRef):
+        raise TypeError("put() of an ObjectRef is not allowed (as in Ray): pass the ObjectRef itself, "
+                        "or put() the value it refers to")
     return _active().put(value)
 
 
-def wait(refs: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
+def wait(ray_waitables: Sequence[ObjectRef], *, num_returns: int = 1, timeout: float | None = None,
          fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
-    """Wait until ``num_returns`` of ``refs`` are ready (or ``timeout``).
+    """Wait until ``num_returns`` of ``ray_waitables`` are ready (or ``timeout``).
 
-    Returns ``(ready, not_ready)``, each in the order of ``refs``.
+    Returns ``(ready, not_ready)``, each in the order of ``ray_waitables``.
     """
-    return _active().wait(refs, num_returns, timeout, fetch_local)
+    if isinstance(ray_waitables, ObjectRef) or not isinstance(ray_waitables, (list, tuple)):
+        raise TypeError(f"wait(ray_waitables=...) expects a list of ObjectRefs, got "
+                        f"{type(ray_waitables).__name__}")
+    check_int("wait(num_returns=...)", num_returns, minimum=1)
+    if not ray_waitables:
+        return [], []
+    if num_returns > len(ray_waitables):
+        raise ValueError(f"wait(num_returns={num_returns}) is more than the {len(ray_waitables)} "
+                         "object ref(s) given")
+    return _active().wait(ray_waitables, num_returns, check_timeout(timeout, "wait"),
+                          check_bool("fetch_local", fetch_local))
 
 
-def cancel(ref: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
-    """Cancel the task that produces ``ref``; ``get`` then raises TaskCancelledError."""
-    return _active().cancel(ref, force, recursive)
+def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that produces ``ray_waitable``; ``get`` then raises TaskCancelledError."""
+    return _active().cancel(ray_waitable, check_bool("force", force), check_bool("recursive", recursive))
 
 
 def kill(actor: ActorHandle, *, no_restart: bool = True) -> None:
@@ -251,6 +346,82 @@ def get_gpu_ids() -> list[int]:
 def object_store_stats() -> dict[str, int]:
     """``used_bytes``, ``capacity_bytes``, ``spilled_bytes`` (now), ``spilled_total_bytes``, ``num_objects``."""
     return _active().object_store_stats()
+
+
+def check_feasible(what: str, remote_args: dict[str, Any]) -> None:
+    """Raise ``InfeasibleResourceError`` now if no resource of this machine can ever
+    meet ``remote_args`` (``num_cpus``/``num_gpus``/``memory``/``resources``, Ray's
+    names); on Ray (a cluster that may grow) it never raises. For engines that
+    hold work back until it fits (the Data executor), so they never wait forever.
+
+    Example:
+        >>> import streamdata as sd
+        >>> _ = sd.init(num_cpus=1, ignore_reinit_error=True)
+        >>> check_feasible("operator Map(f)", {"num_cpus": 1})
+        >>> try:
+        ...     check_feasible("operator Map(f)", {"num_gpus": 1})
+        ... except sd.exceptions.InfeasibleResourceError as e:
+        ...     print("GPU 1 > 0" in str(e))
+        True
+    """
+    from streamdata.core.resources import normalize_demand
+    num_gpus = remote_args.get("num_gpus")
+    demand = normalize_demand(remote_args.get("num_cpus"), num_gpus, remote_args.get("memory"),
+                              remote_args.get("resources"), default_cpus=0 if num_gpus else 1)
+    _active().check_feasible(what, demand)
+
+
+def get_runtime_context() -> RuntimeContext:
+    """The current job, task, actor and node (Ray's ``RuntimeContext``)."""
+    backend = _backend or _found()
+    if backend is not None and backend.name == "ray":
+        return backend.ray.get_runtime_context()
+    return RuntimeContext()
+
+
+def nodes() -> list[dict[str, Any]]:
+    """The nodes of the cluster in Ray's shape (``NodeID``, ``Alive``, ``Resources``, ...):
+    the local runtime is one node.
+
+    Example:
+        >>> import streamdata as sd
+        >>> _ = sd.init(num_cpus=1, ignore_reinit_error=True)
+        >>> [node] = sd.nodes()
+        >>> node["Alive"], node["Resources"]["CPU"] >= 1
+        (True, True)
+    """
+    backend = _active()
+    if backend.name == "ray":
+        return backend.ray.nodes()
+    from streamdata.core.runtime_context import nodes_table
+    return nodes_table(backend.cluster_resources())
+
+
+def timeline(filename: str | None = None) -> list[dict[str, Any]] | None:
+    """The tasks run so far (the last 10,000) as Chrome tracing events: written to
+    ``filename`` as JSON (open it in ``chrome://tracing`` or Perfetto), else returned.
+
+    Example:
+        >>> import streamdata as sd
+        >>> _ = sd.init(num_cpus=1, ignore_reinit_error=True)
+        >>> @sd.remote
+        ... def traced():
+        ...     return 1
+        >>> sd.get(traced.remote())
+        1
+        >>> any(e["name"] == "traced" and e["ph"] == "X" for e in sd.timeline())
+        True
+    """
+    backend = _active()
+    if backend.name == "ray":
+        return backend.ray.timeline(filename=filename)
+    from streamdata.core.timeline import chrome_trace
+    events = chrome_trace(_client().call("timeline"))
+    if filename is None:
+        return events
+    with open(filename, "w") as f:
+        json.dump(events, f)
+    return None
 
 
 def _runtime_for_tests() -> Any:

@@ -84,6 +84,12 @@ class Backend(ABC):
     def is_ref(self, value: Any) -> bool:
         """Whether ``value`` is an object ref of this backend."""
 
+    def check_feasible(self, what: str, demand: dict[str, float]) -> None:
+        """Raise ``InfeasibleResourceError`` if no resource can ever meet ``demand``.
+
+        A cluster (Ray) may grow, so by default nothing is infeasible: tasks wait.
+        """
+
     @abstractmethod
     def shutdown(self) -> None:
         """Stop what this backend started (workers, objects)."""

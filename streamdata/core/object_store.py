@@ -76,7 +76,13 @@ def put_value(obj_id: str, value: Any, shm_dir: str, spill_dir: str) -> tuple[Lo
 
 
 def _write_file(path: str, sobj: SerializedObject) -> int:
-    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        # an earlier attempt of the same task died after writing this return: its
+        # object never became ready (nobody maps it), so the retry reclaims the path
+        _unlink_quietly(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         # allocate every page up front (far cheaper than faulting them one by one)
         os.posix_fallocate(fd, 0, sobj.total_bytes)

@@ -13,10 +13,10 @@ from __future__ import annotations
 from typing import Any
 
 from streamdata.core.host import StateHost
-from streamdata.core.resources import Grant, ResourcePool
+from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception, serialize
 from streamdata.core.tasks import TaskRecord
-from streamdata.errors import PlacementGroupError
+from streamdata.errors import InfeasiblePlacementGroupError, PlacementGroupError
 
 
 STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
@@ -75,10 +75,10 @@ class PlacementGroupManager:
                 "(use PACK or SPREAD, or a Ray cluster with sd.init(backend='ray'))"))
             return
         for i, bundle in enumerate(bundles):
-            if not self.rt.node.fits(bundle):
+            why = infeasible_reason(f"placement group {name or pg_id} bundle {i}", bundle, self.rt.node.total)
+            if why is not None:
                 pg.state = "INFEASIBLE"
-                self._resolve_ready(pg, PlacementGroupError(
-                    f"bundle {i} {bundle} can never fit: the node has {self.rt.node.total}"))
+                self._resolve_ready(pg, InfeasiblePlacementGroupError(why))
                 return
         self.pending.append(pg)
         self.retry_pending()
@@ -111,6 +111,11 @@ class PlacementGroupManager:
             self.rt.directory.created(pg.ready_id, ("inline", serialize(True).to_bytes()), [])
         else:
             self.rt.directory.set_error(pg.ready_id, (dumps_exception(error), "", "placement_group"))
+
+    def bundles_of(self, pg_id: str) -> list[dict] | None:
+        """The bundles of a live group, or None (removed or unknown)."""
+        pg = self.groups.get(pg_id)
+        return None if pg is None or pg.state == "REMOVED" else pg.bundles
 
     def pool_for(self, task: TaskRecord) -> ResourcePool | None:
         pg = self.groups.get(task.pg_id or "")

@@ -71,6 +71,7 @@ class TaskSpec(Message):
     gpu_ids: list
     name: str
     is_call: bool = False
+    resources: dict | None = None  # what the task was granted (get_assigned_resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +88,8 @@ class ActorInit(Message):
     name: str
     max_concurrency: int
     is_async: bool
+    resources: dict | None = None  # what the actor was granted
+    restarts: int = 0  # > 0: this is a restart (was_current_actor_reconstructed)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
+import json
+import os
 import threading
+import types
 from typing import Any, Callable
 
 from streamdata.core import context
+from streamdata.core.object_ref import GeneratorTask, ObjectRefGenerator
 from streamdata.core.resources import normalize_demand
 from streamdata.core.serialization import dumps_function
+from streamdata.core.validate import check_int
 
 TASK_OPTIONS = frozenset({
     "num_cpus", "num_gpus", "resources", "memory", "num_returns", "max_retries", "retry_exceptions",
@@ -28,18 +34,75 @@ def check_options(options: dict, allowed: frozenset, what: str) -> None:
         raise ValueError(f"unknown {what} option(s) {unknown}; valid options: {sorted(allowed)}")
 
 
+#: runtime_env fields the local runtime honours; the others need a Ray cluster
+LOCAL_RUNTIME_ENV_FIELDS = frozenset({"env_vars", "working_dir", "py_modules", "config"})
+#: env keys the worker turns into ``sys.path`` entries and a working directory for the task
+PY_PATHS_KEY = "STREAMDATA_PY_PATHS"
+WORKING_DIR_KEY = "STREAMDATA_WORKING_DIR"
+#: the environment variable that carries ``init(runtime_env=...)`` (JSON) to every process
+JOB_RUNTIME_ENV = "STREAMDATA_RUNTIME_ENV"
+
+
+def _local_dir(value: Any, field: str) -> str:
+    if not isinstance(value, (str, os.PathLike)):
+        raise TypeError(f"runtime_env[{field!r}] must be a local directory path, got {value!r}")
+    path = os.path.abspath(os.fspath(value))
+    if "://" in os.fspath(value):
+        raise ValueError(f"runtime_env[{field!r}]={value!r}: remote URIs need sd.init(backend='ray'); "
+                         "the local runtime takes a local directory")
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"runtime_env[{field!r}]: {path} does not exist")
+    return path
+
+
 def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
-    """The ``env_vars`` of a runtime_env; other runtime_env fields are not supported locally."""
+    """The environment a runtime_env gives a task: its ``env_vars``, plus ``working_dir``
+    and ``py_modules`` as import paths (the worker puts them on ``sys.path`` and runs the
+    task in ``working_dir``). ``pip``/``conda``/``uv``/``container`` need a Ray cluster.
+
+    Example:
+        >>> runtime_env_vars({"env_vars": {"A": "1"}})
+        {'A': '1'}
+    """
     if not runtime_env:
         return {}
-    unsupported = sorted(set(runtime_env) - {"env_vars"})
+    if not isinstance(runtime_env, dict):
+        raise TypeError(f"runtime_env must be a dict, got {runtime_env!r} ({type(runtime_env).__name__})")
+    unsupported = sorted(set(runtime_env) - LOCAL_RUNTIME_ENV_FIELDS)
     if unsupported:
-        raise ValueError(f"runtime_env fields {unsupported} are not supported by the local runtime "
-                         "(only 'env_vars'); install what you need in the driver's environment")
+        raise NotImplementedError(
+            f"runtime_env fields {unsupported} are not supported by the local runtime (it honours "
+            f"{sorted(LOCAL_RUNTIME_ENV_FIELDS)}): install what you need in the driver's environment, "
+            "or run on Ray with sd.init(backend='ray', runtime_env=...), which builds such environments")
     env = runtime_env.get("env_vars") or {}
-    if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
-        raise TypeError("runtime_env['env_vars'] must map str to str")
-    return dict(env)
+    if not isinstance(env, dict) or not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
+        raise TypeError(f"runtime_env['env_vars'] must map str to str, got {env!r}")
+    out = dict(env)
+    paths = []
+    if runtime_env.get("working_dir") is not None:
+        out[WORKING_DIR_KEY] = _local_dir(runtime_env["working_dir"], "working_dir")
+        paths.append(out[WORKING_DIR_KEY])
+    modules = runtime_env.get("py_modules") or []
+    if not isinstance(modules, (list, tuple)):
+        raise TypeError(f"runtime_env['py_modules'] must be a list of paths, got {modules!r}")
+    for module in modules:
+        if isinstance(module, types.ModuleType):
+            module = os.path.dirname(os.path.dirname(os.path.abspath(module.__file__ or "")))
+            paths.append(module)
+            continue
+        path = _local_dir(module, "py_modules")
+        # a package directory is imported by its name: its parent goes on sys.path
+        paths.append(os.path.dirname(path) if os.path.isdir(path) and not path.endswith((".zip", ".whl"))
+                     else path)
+    if paths:
+        out[PY_PATHS_KEY] = os.pathsep.join(dict.fromkeys(paths))
+    return out
+
+
+def job_env() -> dict[str, str]:
+    """The environment of ``init(runtime_env=...)``, which every task and actor gets."""
+    raw = os.environ.get(JOB_RUNTIME_ENV)
+    return runtime_env_vars(json.loads(raw)) if raw else {}
 
 
 def placement_fields(options: dict) -> dict[str, Any]:
@@ -114,11 +177,26 @@ class RemoteFunction:
         self._demand = normalize_demand(options.get("num_cpus"), options.get("num_gpus"),
                                         options.get("memory"), options.get("resources"), default_cpus=1)
         self._env = runtime_env_vars(options.get("runtime_env"))
-        num_returns = options.get("num_returns", 1)
-        if not isinstance(num_returns, int) or num_returns < 0:
-            raise ValueError(f"num_returns must be an int >= 0, got {num_returns!r} "
-                             "(num_returns='dynamic'/'streaming' are not supported)")
-        self._num_returns = num_returns
+        check_int("max_retries", options.get("max_retries", 3), minimum=-1, what="(-1: retry forever)")
+        retry_exceptions = options.get("retry_exceptions", False)
+        if not (isinstance(retry_exceptions, bool) or (isinstance(retry_exceptions, list) and all(
+                isinstance(c, type) and issubclass(c, BaseException) for c in retry_exceptions))):
+            raise TypeError(f"retry_exceptions must be True, False or a list of exception classes, "
+                            f"got {retry_exceptions!r}")
+        num_returns = options.get("num_returns")
+        # as Ray: a generator function's default is a streaming generator task
+        self._streaming = num_returns == "streaming" or (num_returns is None and inspect.isgeneratorfunction(fn))
+        if num_returns is None:
+            num_returns = 1
+        if num_returns == "dynamic":
+            raise NotImplementedError("num_returns='dynamic' is not supported by the local runtime; use "
+                                      "num_returns='streaming' (an ObjectRefGenerator), as Ray recommends")
+        if not self._streaming and (not isinstance(num_returns, int) or isinstance(num_returns, bool)
+                                    or num_returns < 0):
+            raise ValueError(f"num_returns must be an int >= 0 or 'streaming', got {num_returns!r}")
+        if self._streaming and pickled is None:
+            self._pickled = PickledCallable(GeneratorTask(fn))
+        self._num_returns = 1 if self._streaming else num_returns
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"remote function {self.__name__} cannot be called directly; "
@@ -137,11 +215,13 @@ class RemoteFunction:
             "fn_bytes": client.function_bytes(fn_id, fn_bytes),
             "name": opts.get("name") or self.__name__, "args": blob, "deps": deps, "contained": contained,
             "demand": self._demand, "max_retries": opts.get("max_retries", 3),
-            "retry_exceptions": opts.get("retry_exceptions", False), "env": self._env,
+            "retry_exceptions": opts.get("retry_exceptions", False), "env": {**job_env(), **self._env},
             **placement_fields(opts),
         }
         refs = client.submit(spec, self._num_returns)
         del temps
+        if self._streaming:
+            return ObjectRefGenerator(refs[0])
         if self._num_returns == 1:
             return refs[0]
         return refs if self._num_returns else None

@@ -96,7 +96,12 @@ def op_pg_table(rt: StateHost, reply: Callable, fail: Callable, pg_id: str) -> N
     reply(rt.placement.table(pg_id))
 
 
+def op_timeline(rt: StateHost, reply: Callable, fail: Callable) -> None:
+    reply(rt.task_log.records())
+
+
 REQUESTS: dict[str, Callable] = {
+    "timeline": op_timeline,
     "get": op_get,
     "wait": op_wait,
     "store_stats": op_store_stats,

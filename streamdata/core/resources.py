@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from streamdata.core.validate import check_amount
+
 EPS = 1e-9
 
 
@@ -81,6 +83,26 @@ class ResourcePool:
         return None
 
 
+def infeasible_reason(what: str, demand: dict[str, float], total: dict[str, float]) -> str | None:
+    """Why ``demand`` can never fit in ``total`` (None when it can).
+
+    Example:
+        >>> why = infeasible_reason("task f", {"CPU": 1.0, "GPU": 1.0}, {"CPU": 2.0})
+        >>> "short of: GPU 1 > 0" in why
+        True
+        >>> infeasible_reason("task f", {"CPU": 1.0}, {"CPU": 2.0}) is None
+        True
+    """
+    short = [f"{k} {v:g} > {total.get(k, 0.0):g}" for k, v in demand.items()
+             if v > 0 and total.get(k, 0.0) + EPS < v]
+    if not short:
+        return None
+    return (f"{what} requests {demand} but this machine has {total} (short of: {', '.join(short)}); "
+            "no resource here can ever meet it. Declare it in sd.init(num_cpus=..., num_gpus=..., "
+            "resources=...), or run on a Ray cluster (sd.init(backend='ray')), which waits for a node "
+            "that has it")
+
+
 def normalize_demand(num_cpus: float | None, num_gpus: float | None, memory: float | None,
                      resources: dict[str, float] | None, *, default_cpus: float) -> dict[str, float]:
     """A task's or actor's demand as one dict, validated.
@@ -89,15 +111,22 @@ def normalize_demand(num_cpus: float | None, num_gpus: float | None, memory: flo
         >>> normalize_demand(None, 1, None, {"accel": 2}, default_cpus=1)
         {'CPU': 1.0, 'GPU': 1.0, 'accel': 2.0}
     """
+    num_cpus, num_gpus = check_amount("num_cpus", num_cpus), check_amount("num_gpus", num_gpus)
+    memory = check_amount("memory", memory)
     demand: dict[str, float] = {"CPU": float(default_cpus if num_cpus is None else num_cpus)}
     if num_gpus:
         demand["GPU"] = float(num_gpus)
     if memory:
         demand["memory"] = float(memory)
+    if resources is not None and not isinstance(resources, dict):
+        raise TypeError(f"resources must be a dict of resource name to amount, got {resources!r} "
+                        f"({type(resources).__name__})")
     for name, amount in (resources or {}).items():
+        if not isinstance(name, str):
+            raise TypeError(f"resources keys must be resource names (str), got {name!r}")
         if name in ("CPU", "GPU", "memory"):
             raise ValueError(f"use num_cpus/num_gpus/memory=, not resources={{{name!r}: ...}}")
-        demand[name] = float(amount)
+        demand[name] = check_amount(f"resources[{name!r}]", amount)  # type: ignore[assignment]
     for name, amount in demand.items():
         if amount < 0:
             raise ValueError(f"resource {name!r} must be >= 0, got {amount}")

@@ -26,10 +26,13 @@ Example:
 from __future__ import annotations
 
 import io
+import linecache
 import os
 import pickle
 import struct
 import threading
+import types
+from collections import ChainMap
 from typing import Any, Callable
 
 import cloudpickle
@@ -50,8 +53,40 @@ def current_contained_ids() -> list | None:
     return getattr(_local, "contained", None)
 
 
+def _code_reduce_keeping_file(code: types.CodeType) -> tuple:
+    """cloudpickle's code reducer, but the code keeps its real file name (cloudpickle
+    writes ``<dynamic-code>``), and source that is on no disk (a notebook cell, a
+    ``python -c`` script) travels with it into ``linecache``: a traceback from the
+    worker then shows the user's file, line numbers and source lines."""
+    rebuild, args = _CLOUDPICKLE_CODE_REDUCE(code)
+    filename = code.co_filename
+    args = tuple(filename if a == "<dynamic-code>" else a for a in args)
+    lines = None
+    if not os.path.exists(filename):
+        lines = linecache.getlines(filename) or None
+    return _rebuild_code, (rebuild, args, filename, lines)
+
+
+def _rebuild_code(rebuild: Callable, args: tuple, filename: str, lines: list | None) -> types.CodeType:
+    if lines and filename not in linecache.cache:
+        linecache.cache[filename] = (sum(map(len, lines)), None, lines, filename)
+    return rebuild(*args)
+
+
+_CLOUDPICKLE_CODE_REDUCE = cloudpickle.Pickler._dispatch_table[types.CodeType]
+_DISPATCH = ChainMap({types.CodeType: _code_reduce_keeping_file}, cloudpickle.Pickler.dispatch_table)
+
+
+class _FunctionPickler(cloudpickle.Pickler):
+    """cloudpickle whose functions keep their file name and source (see above)."""
+
+    dispatch_table = _DISPATCH
+
+
 class _Pickler(cloudpickle.Pickler):
     """cloudpickle with Arrow tables diverted to IPC segments."""
+
+    dispatch_table = _DISPATCH
 
     def __init__(self, file: io.BytesIO, buffers: list, tables: list) -> None:
         super().__init__(file, protocol=5, buffer_callback=buffers.append)
@@ -198,7 +233,9 @@ def deserialize(data: bytes | memoryview, *, keep_alive: Any = None) -> Any:
 
 def dumps_function(fn: Callable | type) -> bytes:
     """Pickle a function or class once (cloudpickle, by value where needed)."""
-    return cloudpickle.dumps(fn, protocol=5)
+    f = io.BytesIO()
+    _FunctionPickler(f, protocol=5).dump(fn)
+    return f.getvalue()
 
 
 def loads_function(data: bytes) -> Any:

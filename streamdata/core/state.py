@@ -30,6 +30,7 @@ Example:
 from __future__ import annotations
 
 import itertools
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -52,18 +53,20 @@ from streamdata.core.object_directory import ObjectDirectory
 from streamdata.core.object_store import StoreAccounting
 from streamdata.core.placement import PlacementGroupManager
 from streamdata.core.requests import REQUESTS
-from streamdata.core.resources import Grant, ResourcePool
+from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.tasks import TaskRecord, WorkerState
-from streamdata.errors import StreamDataError, TaskCancelledError, WorkerCrashedError
+from streamdata.core.timeline import TaskLog
+from streamdata.errors import InfeasibleResourceError, StreamDataError, TaskCancelledError, WorkerCrashedError
 
 
 class RuntimeState:
     """The driver's bookkeeping as a state machine: ``handle(event) -> commands``."""
 
     def __init__(self, *, token: str, num_cpus: float, total: dict[str, float],
-                 object_store_memory: int) -> None:
+                 object_store_memory: int, clock: Callable[[], float] = time.time) -> None:
         self.token = token
+        self.task_log = TaskLog(clock)
         self.num_cpus = num_cpus
         self.node = ResourcePool(total)
         self._out: list[Any] = []
@@ -285,7 +288,27 @@ class RuntimeState:
         if kind == "call":
             self.actors.enqueue_call(task)
             return
+        why = self.infeasible(task)
+        if why is not None:  # no resource here can ever run it: fail now, not hang
+            self.finish_with_error(task, (dumps_exception(InfeasibleResourceError(why)), "", task.name))
+            return
         self.resolve_then(task, lambda: self._enqueue_ready(task))
+
+    def infeasible(self, task: TaskRecord) -> str | None:
+        """Why ``task`` (or an actor's creation) can never be placed here, or None."""
+        what = f"{task.kind} {task.name}"
+        if not task.pg_id:
+            return infeasible_reason(what, task.demand, self.node.total)
+        bundles = self.placement.bundles_of(task.pg_id)
+        if bundles is None:
+            return None  # a removed group: scheduling reports that
+        if 0 <= task.bundle_index < len(bundles):
+            bundles = [bundles[task.bundle_index]]
+        reasons = [infeasible_reason(what, task.demand, b) for b in bundles]
+        if all(reasons):
+            return (f"{what} requests {task.demand}, more than any bundle of its placement group has "
+                    f"({bundles}); it can never run")
+        return None
 
     def resolve_then(self, task: TaskRecord, then: Callable[[], None]) -> None:
         """Run ``then`` once every dependency of ``task`` is ready."""
@@ -363,12 +386,14 @@ class RuntimeState:
         if task.fn_id not in worker.known_functions:
             fn_bytes = self.functions[task.fn_id]
             worker.known_functions.add(task.fn_id)
+        self.task_log.started(task.task_id, task.name, worker.worker_id)
         self.emit(Send(worker.worker_id, msgs.TaskSpec(
             task.task_id, task.fn_id, fn_bytes, task.args, self.dep_locations(task), task.return_ids,
-            task.env_for(grant), grant.gpu_ids, task.name)))
+            task.env_for(grant), grant.gpu_ids, task.name, resources=dict(grant.amounts))))
 
     def complete(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         """Record a task's outputs (or its error in every output) and unpin its arguments."""
+        self.task_log.finished(task.task_id, ok=outputs is not None)
         if outputs is not None:
             for obj_id, location, contained in outputs:
                 self.directory.created(obj_id, location, contained)

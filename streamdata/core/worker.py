@@ -28,15 +28,25 @@ from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
 from streamdata.core import context
 from streamdata.core import protocol as msgs
+from streamdata.core.remote_function import PY_PATHS_KEY, WORKING_DIR_KEY
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
 from streamdata.errors import GetTimeoutError, TaskCancelledError
 
 
-class TaskContext(threading.local):
+class CurrentTask(threading.local):
+    """What runs on this thread of the worker (read by ``get_runtime_context()``).
+
+    Not Ray Data's ``TaskContext`` (that one is exec's, handed to UDFs)."""
+
     task_id: str | None = None
+    task_name: str | None = None
     gpu_ids: list = []
+    resources: dict = {}
     actor_id: str | None = None
+    actor_name: str | None = None
+    actor_resources: dict = {}
+    reconstructed: bool = False
 
 
 class WorkerClient(client_mod.ClientBase):
@@ -51,7 +61,8 @@ class WorkerClient(client_mod.ClientBase):
         self._send_lock = threading.Lock()
         self._req_ids = itertools.count()
         self._replies: dict[int, concurrent.futures.Future] = {}
-        self.context = TaskContext()
+        self.context = CurrentTask()
+        self.actor_info: tuple | None = None  # (actor id, class name, resources, reconstructed)
         object_ref_mod.tracker.on_pending = None
 
     # ---- transport
@@ -115,6 +126,8 @@ class Worker:
         self.main_queue: queue.SimpleQueue = queue.SimpleQueue()
         self.actor: Any = None
         self.actor_id: str | None = None
+        self.actor_name: str | None = None
+        self.actor_reconstructed = False
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_sem: asyncio.Semaphore | None = None
@@ -238,15 +251,20 @@ class Worker:
             spec.task_id, spec.target, spec.fn_bytes, spec.args, spec.deps, spec.return_ids, spec.env,
             spec.gpu_ids, spec.name)
         load_error: BaseException | None = None
+        saved_env = _apply_env(env)  # first: runtime_env's py_modules may be what the function imports
         try:  # load first: the function's bytes come with the first task only
             fn = getattr(self.actor, target) if self.actor_id is not None else self.load_function(target, fn_bytes)
         except BaseException as exc:  # noqa: BLE001
             fn, load_error = None, exc
         if not self._claim(task_id, threading.get_ident()):
+            _restore_env(saved_env)
             return
         ctx = self.client.context
-        ctx.task_id, ctx.gpu_ids = task_id, gpu_ids
-        saved_env = _apply_env(env)
+        ctx.task_id, ctx.gpu_ids, ctx.task_name = task_id, gpu_ids, name
+        ctx.resources = dict(spec.resources or {})
+        if self.actor_id is not None:
+            ctx.actor_id, ctx.actor_name = self.actor_id, self.actor_name
+            ctx.reconstructed = self.actor_reconstructed
         try:
             if load_error is not None:
                 raise load_error
@@ -292,7 +310,12 @@ class Worker:
             msg.max_concurrency, msg.is_async)
         ctx = self.client.context
         ctx.gpu_ids = gpu_ids
-        ctx.actor_id = actor_id
+        ctx.actor_id, ctx.actor_name = actor_id, name
+        ctx.resources = dict(msg.resources or {})
+        ctx.reconstructed = self.actor_reconstructed = msg.restarts > 0
+        self.actor_name = name
+        # every thread of the actor (its pool, its event loop) sees these
+        self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0)
         _apply_env(env)  # for the actor's whole life
         try:
             cls = self.load_function(cls_id, cls_bytes)
@@ -388,16 +411,33 @@ def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
 
 
 def _apply_env(env: dict | None) -> dict:
+    """Apply a task's environment; returns what :func:`_restore_env` needs to undo it."""
     if not env:
         return {}
-    saved = {k: os.environ.get(k) for k in env}
+    saved: dict[str, Any] = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
+    paths = [p for p in (env.get(PY_PATHS_KEY) or "").split(os.pathsep) if p and p not in sys.path]
+    if paths:  # runtime_env working_dir / py_modules: importable while the task runs
+        sys.path[:0] = paths
+        saved[_SYS_PATH] = paths
+    if env.get(WORKING_DIR_KEY):
+        saved[_CWD] = os.getcwd()
+        os.chdir(env[WORKING_DIR_KEY])
     return saved
+
+
+_SYS_PATH, _CWD = object(), object()  # keys of what _apply_env changed besides os.environ
 
 
 def _restore_env(saved: dict) -> None:
     for k, v in saved.items():
-        if v is None:
+        if k is _SYS_PATH:
+            for path in v:
+                if path in sys.path:
+                    sys.path.remove(path)
+        elif k is _CWD:
+            os.chdir(v)
+        elif v is None:
             os.environ.pop(k, None)
         else:
             os.environ[k] = v

@@ -31,7 +31,7 @@ from typing import Any
 
 from streamdata.context import DataContext
 from streamdata.context_options import effective_limits
-from streamdata.errors import ExecutionError
+from streamdata.errors import ExecutionError, TaskError
 from streamdata.exec import backpressure
 from streamdata.exec.autoscaler import decide_scaling
 from streamdata.exec.interfaces import (
@@ -280,6 +280,8 @@ class StreamingExecutor:
         for st in self._states:
             for idx, dep in enumerate(st.op.input_dependencies):
                 by_id[dep.id].consumers.append((st, idx))
+        for st in self._states:  # a stage no resource here can ever run fails now, not hangs
+            rt.check_feasible(f"operator {st.op.name}", getattr(st.op, "ray_remote_args", None) or {})
         resources = rt.cluster_resources()
         stats = rt.object_store_stats()
         self._budget = object_store_budget(stats["capacity_bytes"],
@@ -356,6 +358,9 @@ class StreamingExecutor:
                 if self._error is not None:
                     err, self._error = self._error, None
                     self._join()
+                    if isinstance(err, TaskError) and not err.internal_frames:
+                        # a task's error: its frames are in its message; the loop thread's are noise
+                        raise err.with_traceback(None) from None
                     raise err
                 return _DONE
             with self._lock:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 import streamdata as sd
@@ -13,7 +15,10 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 def on_ray():
     if sd.is_initialized():
         sd.shutdown()
-    sd.init(backend="ray", num_cpus=2)
+    # every ray.init argument passes through (issue 15: runtime_env and namespace were dropped)
+    sd.init(backend="ray", num_cpus=2, namespace="sd-ray-ns", include_dashboard=False,
+            runtime_env={"env_vars": {"SD_RAY_VAR": "from-init"}}, logging_level="warning",
+            log_to_driver=False)
     yield
     sd.shutdown()
 
@@ -58,3 +63,27 @@ def test_actors_errors_and_resources_on_ray(on_ray):
         sd.get(slow.remote(), timeout=0.1)
     assert sd.cluster_resources()["CPU"] == 2.0
     assert sd.object_store_stats()["capacity_bytes"] > 0
+
+
+def test_init_arguments_reach_ray(on_ray):
+    @sd.remote
+    def env_var():
+        return os.environ.get("SD_RAY_VAR")
+
+    assert sd.get(env_var.remote(), timeout=60) == "from-init"
+    assert sd.get_runtime_context().namespace == "sd-ray-ns"
+    assert ray.get_runtime_context().namespace == "sd-ray-ns"
+    [node] = sd.nodes()
+    assert node["Alive"] and node["Resources"]["CPU"] == 2.0
+
+
+def test_a_data_udf_error_on_ray_names_the_operator(on_ray):
+    def broken(batch):
+        raise ValueError("bad batch on ray")
+
+    with pytest.raises(ValueError) as info:
+        sd.range(4).map_batches(broken).take(1)
+    first = str(info.value).splitlines()[0]
+    assert "MapBatches(broken) failed" in first and "ValueError: bad batch on ray" in first
+    assert "ray::" not in first and "map_task_entry" not in first
+    assert str(info.value).count("ValueError: bad batch on ray") == 1

@@ -184,3 +184,30 @@ def test_retried_task_still_has_its_dropped_argument(runtime, tmp_path) -> None:
     pid = _first_pid(log)
     os.kill(pid, signal.SIGKILL)
     assert sd.get(out, timeout=60) == 1_500_000
+
+
+class _DiesOnceWhilePickled:
+    """Pickling it kills the worker the first time (a marker file remembers it)."""
+
+    def __init__(self, marker: str) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        if not os.path.exists(self.marker):
+            touch(self.marker)
+            os._exit(1)
+        return (_DiesOnceWhilePickled, (self.marker,))
+
+
+@sd.remote(num_returns=2)
+def big_then_dying(marker: str) -> tuple:
+    # return 0 is large, so it goes to /dev/shm before return 1 kills the first attempt
+    return b"x" * (1 << 20), _DiesOnceWhilePickled(marker)
+
+
+def test_retry_reclaims_the_return_a_dead_attempt_wrote(tmp_path) -> None:
+    marker = str(tmp_path / "died-once")
+    first, second = big_then_dying.remote(marker)
+    assert sd.get(first, timeout=60) == b"x" * (1 << 20)
+    assert isinstance(sd.get(second, timeout=60), _DiesOnceWhilePickled)
+    assert os.path.exists(marker)  # the first attempt did die

@@ -22,11 +22,18 @@ from streamdata.exceptions import GetTimeoutError
 pytestmark = pytest.mark.timeout(90)
 
 
+def _init_ready() -> None:
+    """A new runtime whose task workers are up: the 5 s deadlines below time the
+    runtime's answers, not worker start-up on a loaded machine."""
+    sd.init(num_cpus=2)
+    assert sd.get([add.remote(i) for i in range(2)], timeout=120) == [0, 1]
+
+
 @pytest.fixture()
 def fresh_runtime() -> Iterator[None]:
     if sd.is_initialized():
         sd.shutdown()
-    sd.init(num_cpus=2)
+    _init_ready()
     yield
     gc.collect()
     sd.shutdown()
@@ -88,7 +95,8 @@ def test_wait_timeout_then_get(tmp_path) -> None:
 
 @sd.remote
 def meet(directory: str, parties: int) -> bool:
-    return rendezvous(directory, parties, timeout=5)
+    # all parties must be running at once; the deadline only bounds worker start-up
+    return rendezvous(directory, parties, timeout=30)
 
 
 @pytest.mark.usefixtures("fresh_runtime")
@@ -108,7 +116,7 @@ def test_zero_cpu_tasks_run_at_once(tmp_path) -> None:
 def test_refs_of_a_previous_session_do_not_touch_the_next_one() -> None:
     old = [sd.put(f"old-{i}") for i in range(5)]
     sd.shutdown()
-    sd.init(num_cpus=2)
+    _init_ready()
     new = [sd.put(f"new-{i}") for i in range(5)]
     pending = add.remote(1, 2)
     del old  # dropped under the new session
@@ -121,7 +129,7 @@ def test_refs_of_a_previous_session_do_not_touch_the_next_one() -> None:
 def test_get_of_a_ref_from_a_previous_session_is_an_error() -> None:
     old = sd.put("from the old session")
     sd.shutdown()
-    sd.init(num_cpus=2)
+    _init_ready()
     with pytest.raises(sd.exceptions.ObjectLostError):
         sd.get(old, timeout=5)
 

@@ -8,7 +8,7 @@ import pytest
 from _core_util import block_until_file, gone, read_text, rendezvous, touch, wait_for
 
 import streamdata as sd
-from streamdata.exceptions import ActorDiedError, PlacementGroupError
+from streamdata.exceptions import ActorDiedError, InfeasibleResourceError, PlacementGroupError
 
 RUNTIME_INIT = {"num_cpus": 2, "num_gpus": 2, "resources": {"slot": 1}}
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("runtime")]
@@ -268,3 +268,38 @@ def test_gpu_ids_in_threaded_and_async_actors() -> None:
         sd.kill(t)
         sd.kill(a)
     wait_for(lambda: _available("GPU") == pytest.approx(2.0), what="the GPUs to come back")
+
+
+@pytest.mark.parametrize("options, short", [
+    ({"num_cpus": 100}, "CPU 100 > 2"),
+    ({"num_gpus": 4}, "GPU 4 > 2"),
+    ({"resources": {"absent": 1}}, "absent 1 > 0"),
+])
+def test_a_request_no_resource_can_ever_meet_fails_at_once(options: dict, short: str) -> None:
+    ref = gpu_view.options(**options).remote()
+    with pytest.raises(InfeasibleResourceError, match=short) as info:
+        sd.get(ref, timeout=30)  # at once: a hang would be a GetTimeoutError
+    assert "gpu_view" in str(info.value) and "'CPU': 2.0" in str(info.value)
+
+
+def test_an_actor_no_resource_can_ever_meet_fails_at_once() -> None:
+    @sd.remote(num_cpus=100)
+    class Big:
+        def ping(self) -> int:
+            return 1
+
+    with pytest.raises(InfeasibleResourceError, match="CPU 100 > 2"):
+        sd.get(Big.remote().ping.remote(), timeout=30)
+
+
+def test_an_infeasible_bundle_names_what_the_machine_has() -> None:
+    pg = sd.placement_group([{"CPU": 1}, {"slot": 2}])
+    with pytest.raises(InfeasibleResourceError, match="bundle 1.*slot 2 > 1"):
+        sd.get(pg.ready(), timeout=30)
+    sd.remove_placement_group(pg)
+
+
+def test_a_data_stage_no_resource_can_ever_meet_fails_at_once() -> None:
+    ds = sd.range(10).map_batches(lambda b: b, resources={"absent": 1})
+    with pytest.raises(InfeasibleResourceError, match="MapBatches.*absent 1 > 0"):
+        ds.take_all()

@@ -28,7 +28,13 @@ from streamdata.core.events import (
 )
 from streamdata.core.serialization import serialize
 from streamdata.core.state import RuntimeState
-from streamdata.errors import ActorDiedError, WorkerCrashedError
+from streamdata.errors import (
+    ActorDiedError,
+    InfeasiblePlacementGroupError,
+    InfeasibleResourceError,
+    PlacementGroupError,
+    WorkerCrashedError,
+)
 
 
 def make_state(num_cpus: float = 2, store: int = 1 << 30) -> tuple[RuntimeState, list[str]]:
@@ -145,7 +151,8 @@ def test_blocked_get_lends_its_cpus_until_the_reply() -> None:
 def test_a_cancelled_request_drops_the_late_reply_and_the_lent_cpus_come_back() -> None:
     state, _ = make_state(num_cpus=1)
     [outer] = sends(submit(state, task_spec("outer")), msgs.TaskSpec)
-    submit(state, task_spec("never", cpus=2, return_id="z"))  # can never run on 1 CPU: z stays pending
+    # waits for an object nobody makes: z stays pending
+    submit(state, task_spec("never", deps=["made-by-nobody"], return_id="z"))
     state.handle(WorkerMessage(outer.worker_id, msgs.Request(1, "get", (["z"], 0.1))))
     assert state.node.available["CPU"] == 1.0  # lent
     state.handle(WorkerMessage(outer.worker_id, msgs.RequestCancel(1)))
@@ -157,7 +164,7 @@ def test_a_cancelled_request_drops_the_late_reply_and_the_lent_cpus_come_back() 
 
 def test_driver_wait_with_timeout_answers_through_a_timer() -> None:
     state, _ = make_state()
-    submit(state, task_spec("big", cpus=4, return_id="never"))
+    submit(state, task_spec("big", deps=["made-by-nobody"], return_id="never"))
     commands = state.handle(WorkerMessage(None, msgs.Request(3, "wait", (["never"], 1, 0.5))))
     [timer] = [c for c in commands if isinstance(c, StartTimer)]
     assert timer.delay == 0.5
@@ -258,3 +265,60 @@ def test_duplicate_actor_name_raises_and_keeps_earlier_commands() -> None:
     with pytest.raises(ValueError, match="already exists"):
         submit(state, actor_spec("a2", actor_name="x"))
     assert state.take_commands() == []
+
+
+def _error_of(state: RuntimeState, obj_id: str) -> BaseException:
+    location = state.directory.location_of(obj_id)
+    assert location[0] == "error", location
+    return pickle.loads(location[1][0])
+
+
+@pytest.mark.parametrize("demand, short", [
+    ({"CPU": 100.0}, "CPU 100 > 2"),
+    ({"CPU": 1.0, "GPU": 1.0}, "GPU 1 > 0"),
+    ({"CPU": 1.0, "accel": 1.0}, "accel 1 > 0"),
+])
+def test_a_task_no_resource_can_ever_meet_fails_at_once(demand: dict, short: str) -> None:
+    state, _ = make_state()
+    spec = dict(task_spec("t1"), demand=demand)
+    commands = submit(state, spec)
+    assert not sends(commands, msgs.TaskSpec)
+    err = _error_of(state, "t1-out")
+    assert isinstance(err, InfeasibleResourceError) and isinstance(err, ValueError)
+    assert short in str(err) and "f-t1" in str(err) and "'CPU': 2.0" in str(err)
+    assert not state.ready_queue and not state.tasks
+
+
+def test_an_actor_no_resource_can_ever_meet_fails_its_calls_at_once() -> None:
+    state, _ = make_state()
+    commands = submit(state, actor_spec("a1", demand={"CPU": 1.0, "GPU": 2.0}))
+    assert not sends(commands, msgs.ActorInit)
+    submit(state, call_spec("c1", "a1"))
+    err = _error_of(state, "c1-out")
+    assert isinstance(err, InfeasibleResourceError) and "GPU 2 > 0" in str(err)
+
+
+def test_a_placement_group_no_resource_can_ever_meet_fails_at_once() -> None:
+    state, _ = make_state()
+    state.handle(WorkerMessage(None, msgs.RefsDelta([(+1, "pg1-ready")])))
+    state.placement.create("pg1", "pg1-ready", [{"CPU": 1.0}, {"CPU": 1.0, "GPU": 1.0}], "PACK", "")
+    err = _error_of(state, "pg1-ready")
+    assert isinstance(err, InfeasiblePlacementGroupError) and isinstance(err, PlacementGroupError)
+    assert isinstance(err, InfeasibleResourceError) and "bundle 1" in str(err) and "GPU 1 > 0" in str(err)
+
+
+def test_a_task_larger_than_its_bundle_fails_at_once() -> None:
+    state, _ = make_state()
+    state.handle(WorkerMessage(None, msgs.RefsDelta([(+1, "pg1-ready")])))
+    state.placement.create("pg1", "pg1-ready", [{"CPU": 1.0}], "PACK", "")
+    spec = dict(task_spec("t1", cpus=2.0), pg_id="pg1", bundle_index=0)
+    submit(state, spec)
+    err = _error_of(state, "t1-out")
+    assert isinstance(err, InfeasibleResourceError) and "bundle" in str(err)
+
+
+def test_a_feasible_task_still_waits_for_busy_resources() -> None:
+    state, _ = make_state()
+    submit(state, task_spec("t1", cpus=2.0))
+    commands = submit(state, task_spec("t2", cpus=2.0))
+    assert not sends(commands, msgs.TaskSpec) and len(state.ready_queue) == 1

@@ -19,7 +19,7 @@ from _core_util import (
 )
 
 import streamdata as sd
-from streamdata.exceptions import GetTimeoutError, TaskCancelledError, TaskError
+from streamdata.exceptions import GetTimeoutError, InfeasibleResourceError, TaskCancelledError, TaskError
 
 RUNTIME_INIT = {"num_cpus": 2}
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("runtime")]
@@ -123,14 +123,13 @@ def test_memory_is_accounted() -> None:
     wait_for(lambda: sd.available_resources()["memory"] == pytest.approx(total), what="memory released")
 
 
-def test_infeasible_task_waits_without_blocking_others() -> None:
-    ref = add.options(num_cpus=3).remote(1, 1)  # the node has 2 CPUs
-    ready, not_ready = sd.wait([ref], timeout=0.3)
-    assert ready == [] and not_ready == [ref]
-    assert sd.get([add.remote(i) for i in range(4)]) == [0, 1, 2, 3]
-    sd.cancel(ref)
-    with pytest.raises(TaskCancelledError):
+def test_infeasible_task_fails_at_once_without_blocking_others() -> None:
+    ref = add.options(num_cpus=3).remote(1, 1)  # the node has 2 CPUs: it can never run
+    ready, not_ready = sd.wait([ref], timeout=30)
+    assert ready == [ref] and not_ready == []
+    with pytest.raises(InfeasibleResourceError, match="CPU 3 > 2"):
         sd.get(ref, timeout=30)
+    assert sd.get([add.remote(i) for i in range(4)]) == [0, 1, 2, 3]
 
 
 def test_num_returns_two() -> None:
@@ -420,7 +419,9 @@ def test_task_error_is_the_user_exception_with_remote_traceback() -> None:
     text = str(err)
     assert "bad input 7" in text and "explode" in text
     assert "Remote traceback" in text and "in explode" in text
-    assert text.rstrip().endswith("MyError: bad input 7")  # the remote traceback's last line
+    # the user's frame with its source line; the exception line once (in the first line)
+    assert text.rstrip().endswith('raise MyError(f"bad input {n}")')
+    assert text.count("MyError: bad input 7") == 1
 
 
 def test_task_error_of_a_class_with_a_custom_init() -> None:

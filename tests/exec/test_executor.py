@@ -299,7 +299,7 @@ def test_actor_udf_and_constructor_errors_name_the_operator(runtime: Any, ctx: D
 
     pool = ActorPoolMapOperator("MapBatches(BadCall)", InputDataOperator("in", bundles=make_bundles(2)),
                                 MapTransformer([BatchStage(name="c", fn=BadCall)]), min_size=1, max_size=1)
-    with pytest.raises(ValueError, match=r"MapBatches\(BadCall\) failed: ValueError: bad call"):
+    with pytest.raises(ValueError, match=r"MapBatches\(BadCall\) failed on block of task \d+: ValueError: bad call"):
         run(pool, ctx)
     pool = ActorPoolMapOperator("MapBatches(BadInit)", InputDataOperator("in", bundles=make_bundles(2)),
                                 MapTransformer([BatchStage(name="i", fn=BadInit)]), min_size=1, max_size=1)

@@ -16,7 +16,8 @@ from streamdata.core.client import ClientBase
 from streamdata.core.object_ref import ObjectRef
 from streamdata.core.placement_group import PlacementGroup
 from streamdata.core.remote_function import RemoteFunction
-from streamdata.errors import GetTimeoutError
+from streamdata.core.resources import infeasible_reason
+from streamdata.errors import GetTimeoutError, InfeasibleResourceError
 
 
 class LocalBackend(Backend):
@@ -45,6 +46,11 @@ class LocalBackend(Backend):
         if args:
             raise TypeError("use @remote or @remote(option=value, ...)")
         return make
+
+    def check_feasible(self, what: str, demand: dict[str, float]) -> None:
+        why = infeasible_reason(what, demand, self.client.call("cluster_resources"))
+        if why is not None:
+            raise InfeasibleResourceError(why)
 
     def get(self, refs: Any, timeout: float | None) -> Any:
         ref_list, single = _as_ref_list(refs, "get()")

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from streamdata.core.backend import Backend
-from streamdata.errors import GetTimeoutError
+from streamdata.errors import GetTimeoutError, TaskError
 
 
 class RayBackend(Backend):
@@ -57,6 +57,14 @@ class RayBackend(Backend):
             return self.ray.get(refs, timeout=timeout)
         except self.ray.exceptions.GetTimeoutError as exc:
             raise GetTimeoutError(str(exc)) from exc
+        except self.ray.exceptions.RayTaskError as exc:
+            cause = getattr(exc, "cause", None)
+            if not isinstance(cause, BaseException):
+                raise
+            # the same error as on the local runtime: the user's class, the remote
+            # traceback once, and a name the caller (a Data operator) may replace
+            raise TaskError.wrap(cause, getattr(exc, "traceback_str", "") or "",
+                                 getattr(exc, "function_name", "") or "") from None
 
     def put(self, value: Any) -> Any:
         return self.ray.put(value)

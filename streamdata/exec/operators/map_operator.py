@@ -225,9 +225,12 @@ class MapOperator(PhysicalOperator):
         """Skip the failed block when the error budget allows, else raise the user's error
         (its type, its remote traceback) naming this operator."""
         err: BaseException = exc
+        what = block_description(inp, idx)
+        internal = bool(getattr(self.options.data_context, "log_internal_stack_trace", False))
         if isinstance(exc, TaskError) and exc.cause is not None and not isinstance(exc.cause, TaskError):
             err = TaskError.wrap(exc.cause, exc.remote_traceback, self.name)
-        what = block_description(inp, idx)
+            # one traceback: the user's frames (in the message), the operator and input first
+            err.failed_input, err.internal_frames = what, internal
         budget = self.options.error_budget
         if isinstance(exc, TaskError) and budget.allow(f"{self.name}: {what}"):
             self.metrics.errored_blocks.append(what)
@@ -237,6 +240,8 @@ class MapOperator(PhysicalOperator):
                           f"{'unlimited' if budget.limit < 0 else budget.limit} skipped)",
                           RuntimeWarning, stacklevel=2)
             return
+        if isinstance(err, TaskError) and not internal:
+            raise err.with_traceback(None) from None  # the engine's frames stay hidden
         raise err
 
     # ---- output

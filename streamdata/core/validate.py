@@ -1,0 +1,69 @@
+"""Argument checks of the runtime's public functions: the error names the argument,
+what it got and what it accepts (pure, no runtime needed).
+
+Example:
+    >>> check_timeout(1.5, "get")
+    1.5
+    >>> try:
+    ...     check_timeout("x", "get")
+    ... except TypeError as e:
+    ...     print(e)
+    get(timeout=...) must be None or a number of seconds >= 0, got 'x' (str)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_timeout(timeout: Any, where: str) -> float | None:
+    """``timeout`` as None or seconds >= 0 (TypeError / ValueError otherwise)."""
+    if timeout is None:
+        return None
+    if not _is_number(timeout):
+        raise TypeError(f"{where}(timeout=...) must be None or a number of seconds >= 0, "
+                        f"got {timeout!r} ({type(timeout).__name__})")
+    if timeout < 0:
+        raise ValueError(f"{where}(timeout=...) must be None or a number of seconds >= 0, got {timeout!r}")
+    return float(timeout)
+
+
+def check_amount(name: str, value: Any) -> float | None:
+    """A resource amount (``num_cpus``, ``num_gpus``, ``memory``, a custom resource): a number >= 0.
+
+    Example:
+        >>> check_amount("num_cpus", 2)
+        2.0
+    """
+    if value is None:
+        return None
+    if not _is_number(value):
+        raise TypeError(f"{name} must be a number >= 0, got {value!r} ({type(value).__name__})")
+    if value < 0:
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}")
+    return float(value)
+
+
+def check_int(name: str, value: Any, *, minimum: int, what: str = "") -> int:
+    """An int >= ``minimum`` (bools are not ints here).
+
+    Example:
+        >>> check_int("max_retries", -1, minimum=-1, what="(-1: retry forever)")
+        -1
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise (ValueError if isinstance(value, int) and not isinstance(value, bool) else TypeError)(
+            f"{name} must be an int >= {minimum}{' ' + what if what else ''}, "
+            f"got {value!r} ({type(value).__name__})")
+    return value
+
+
+def check_bool(name: str, value: Any) -> bool:
+    """A bool (``force``, ``fetch_local``, ``no_restart``...)."""
+    if not isinstance(value, bool):
+        raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
+    return value
