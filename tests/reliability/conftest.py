@@ -64,7 +64,7 @@ def worker_pids(root: int | None = None) -> list[int]:
 class Killer(threading.Thread):
     """SIGKILLs a random worker every ``interval`` seconds (seeded), at most ``max_kills`` times."""
 
-    def __init__(self, seed: int, interval: tuple[float, float] = (0.3, 0.9), max_kills: int = 3,
+    def __init__(self, seed: int, interval: tuple[float, float] = (0.1, 0.4), max_kills: int = 3,
                  spare: Callable[[], set[int]] | None = None) -> None:
         super().__init__(daemon=True, name="reliability-killer")
         self.rng = random.Random(seed)

@@ -17,12 +17,12 @@ from tests.reliability.conftest import SEED, Killer, actor_pids, rounds
 pytestmark = pytest.mark.reliability
 
 N = 3000
-BLOCKS = 30
+BLOCKS = 40
 ROUNDS = rounds(1, 6)
 
 
 def _work(batch):
-    time.sleep(0.03)  # simulated per-block work, so kills land mid-stage
+    time.sleep(0.06)  # simulated per-block work, so kills land mid-stage
     return batch
 
 
@@ -31,7 +31,7 @@ class _Slow:
         self.pid = os.getpid()
 
     def __call__(self, batch):
-        time.sleep(0.03)
+        time.sleep(0.06)
         return batch
 
 
