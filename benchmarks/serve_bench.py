@@ -290,7 +290,8 @@ def write_report(figures: dict, args: argparse.Namespace) -> None:
                 continue
             va, vb = a.get(key), b.get(key)
             ratio = ""
-            if isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va and vb:
+            comparable = key in ("throughput_rps", "p50_ms", "p99_ms", "failed_after_kill")
+            if comparable and isinstance(va, (int, float)) and isinstance(vb, (int, float)) and va and vb:
                 ratio = f"{va / vb:.2f}x" if key == "throughput_rps" else f"{vb / va:.2f}x lower"
             lines.append(f"| {scenario} | {key} | {va} | {vb} | {ratio} |")
     lines.append(f"| startup | startup_s | {sd.get('startup_s')} | {ray.get('startup_s')} | |")

@@ -70,12 +70,18 @@ def _cell(text: str) -> str:
 def data_context_rows() -> list[tuple[str, str, str, str]]:
     from streamdata.context import DataContext
 
+    from streamdata.context_fields import ACCEPTED_FIELDS
+
     docs = docstring_section(DataContext, "Attributes")
+    accepted = {name: group for name, _, group in ACCEPTED_FIELDS}
     rows = []
     for field in dataclasses.fields(DataContext):
         if field.name.startswith("_"):
             continue
         doc = docs.get(field.name, "")
+        if not doc and field.name in accepted:
+            doc = (f"accepted from Ray, no effect here (group `{accepted[field.name]}`: "
+                   "see `streamdata/context_fields.py`).")
         if not doc and field.name == "extra":
             doc = "free-form settings for extensions (not read by the engine)."
         rows.append((field.name, _type_name(field.type), _default(field), doc or "**undocumented**"))

@@ -48,6 +48,15 @@ from streamdata.expressions import col, lit
 from streamdata.grouped import GroupedData
 from streamdata.iterator import DataIterator
 from streamdata.plan.logical import ActorPoolStrategy, TaskPoolStrategy
+from streamdata.configs import FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SinkMode
+from streamdata.context_options import ExecutionOptions, ExecutionResources
+from streamdata.dataset_meta import list_stats_summaries
+from streamdata.preprocessor import Preprocessor
+from streamdata.read_refs import (
+    from_arrow_refs, from_blocks, from_mars, from_modin, from_numpy_refs, from_pandas_refs, from_tf,
+)
+from streamdata.schema import Schema
+from streamdata.summary import DatasetSummary
 from streamdata.read_api import (
     from_arrow,
     from_items,
@@ -76,6 +85,12 @@ from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
 from streamdata.io.datasource import Datasource  # noqa: E402
 from streamdata.read_task import ReadTask  # noqa: E402
 
+#: Ray Data's older names of the context and the iterator
+DatasetContext = DataContext
+DatasetIterator = DataIterator
+#: a node id (one node here: the local machine's)
+NodeIdStr = str
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -91,6 +106,10 @@ __all__ = [
     "TaskPoolStrategy", "aggregate", "col", "lit",
     "read_parquet", "read_csv", "read_json", "read_text", "read_binary_files", "read_images", "read_numpy",
     "read_datasource", "range", "range_tensor", "from_items", "from_pandas", "from_arrow", "from_numpy",
+    "from_blocks", "from_arrow_refs", "from_numpy_refs", "from_pandas_refs", "Schema", "DatasetSummary",
+    "ExecutionOptions", "ExecutionResources", "DatasetContext", "DatasetIterator", "NodeIdStr",
+    "SinkMode", "MixStoppingCondition", "FileShuffleConfig", "RandomSeedConfig",
+    "list_stats_summaries", "Preprocessor", "from_modin", "from_mars", "from_tf",
     # connectors (Ray Data's names)
     "read_sql", "read_lance", "read_iceberg", "read_delta", "read_hudi", "read_avro", "read_tfrecords",
     "read_webdataset", "read_zarr", "read_audio", "read_videos", "from_huggingface", "from_torch", "from_dask",

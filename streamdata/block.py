@@ -244,8 +244,20 @@ def _ndarray_to_arrow(arr: np.ndarray) -> pa.Array:
     return pa.array(arr)
 
 
-def _objects_to_arrow(values: Any) -> pa.Array:
-    """A sequence of Python objects: ndarrays become tensors, the rest Arrow or pickles."""
+def _objects_to_arrow(values: Any, *, nan_is_null: bool = False) -> pa.Array:
+    """A sequence of Python objects: ndarrays become tensors, the rest Arrow or pickles.
+
+    A float NaN stays NaN in a float column (as Ray: ``from_items`` keeps NaN apart from
+    None, so NaN keys group and sort apart from nulls); in a column of other values
+    (strings with a stray NaN) it is a missing value, as pandas means it. ``nan_is_null``
+    (pandas input): NaN is always missing, as ``pyarrow.Array.from_pandas`` reads it.
+
+    Example:
+        >>> _objects_to_arrow([1.0, float("nan"), None]).to_pylist()
+        [1.0, nan, None]
+        >>> _objects_to_arrow(["a", float("nan"), None]).to_pylist()
+        ['a', None, None]
+    """
     seq = values if isinstance(values, (list, np.ndarray)) else list(values)
     all_arrays, same = _stackable(seq)
     if all_arrays and not any(v is None for v in seq):
@@ -253,10 +265,13 @@ def _objects_to_arrow(values: Any) -> pa.Array:
             return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(np.stack(seq)))
         if all(v.dtype != object for v in seq):
             return _variable_tensor(list(seq))
-    try:
-        return pa.array(list(seq) if isinstance(seq, np.ndarray) else seq, from_pandas=True)
-    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
-        return _pickled(seq)
+    items = list(seq) if isinstance(seq, np.ndarray) else seq
+    for from_pandas in ((True,) if nan_is_null else (False, True)):
+        try:
+            return pa.array(items, from_pandas=from_pandas)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError, TypeError, ValueError):
+            continue
+    return _pickled(seq)
 
 
 def _variable_tensor(arrays: list[np.ndarray]) -> pa.Array:
@@ -290,7 +305,7 @@ def _column_to_arrow(name: str, value: Any, what: str) -> pa.Array | pa.ChunkedA
 
 def _series_to_arrow(series: Any) -> pa.Array:
     if series.dtype == object:
-        return _objects_to_arrow(series.to_numpy())
+        return _objects_to_arrow(series.to_numpy(), nan_is_null=True)
     return pa.Array.from_pandas(series)
 
 

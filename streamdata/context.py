@@ -1,6 +1,10 @@
 """``DataContext``: the data knobs, each with its default, and the one place
 where environment variables are read.
 
+Every field of Ray Data's ``DataContext`` exists here with Ray's default; those that
+mean nothing on one machine are listed, with the reason, in
+:mod:`streamdata.context_fields` (accepted and ignored).
+
 Example:
     >>> import streamdata as sd
     >>> ctx = sd.DataContext.get_current()
@@ -15,6 +19,9 @@ import os
 import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+
+from streamdata.context_fields import AcceptedFields
+from streamdata.context_options import ExecutionOptions
 
 
 def env_str(name: str, default: str | None = None) -> str | None:
@@ -40,8 +47,11 @@ def env_bool(name: str, default: bool) -> bool:
 
 
 @dataclass
-class DataContext:
+class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
     """Knobs of the Dataset engine. Get the live one with :meth:`get_current`.
+
+    The attributes below are honoured; Ray's other fields are accepted and ignored
+    (:mod:`streamdata.context_fields` lists them and says why).
 
     Attributes:
         target_max_block_size: blocks larger than this (bytes) are split. Default 128 MiB.
@@ -51,8 +61,9 @@ class DataContext:
         execution_object_store_share: share of the object store the executor may fill with
             blocks in flight. Default 0.5.
         execution_memory_limit: explicit executor memory budget in bytes (overrides the share).
-        enable_progress_bars: show one tqdm bar per operator. Default: only on a terminal or
-            notebook (``STREAMDATA_PROGRESS_BARS`` overrides).
+        enable_progress_bars: show the progress line (every operator's rows on one line that
+            never mixes with the program's output; erased on success, red on failure).
+            Default: only on a terminal or notebook (``STREAMDATA_PROGRESS_BARS`` overrides).
         max_errored_blocks: blocks that may fail to read or transform before the job fails;
             skipped blocks are named in a warning. Default 0; -1 means no limit.
         actor_max_tasks_in_flight: calls queued on one actor of an actor pool. Default 4.
@@ -64,6 +75,18 @@ class DataContext:
             output order, e.g. for ``take_all``); False lets a block that finishes early
             overtake slower ones. Default True.
         verbose_stats_logs: print ``stats()`` after each execution. Default False.
+        execution_options: Ray's :class:`~streamdata.context_options.ExecutionOptions`:
+            ``resource_limits`` caps the CPUs/GPUs/object-store bytes of every execution,
+            ``exclude_resources`` sets some aside, ``preserve_order=True`` forces ordered
+            outputs (also when ``preserve_order`` above is False).
+        log_internal_stack_trace: log the full traceback of a failed execution (the
+            engine's frames too) at ERROR level. Default False.
+        max_tasks_in_flight_per_actor: calls queued on one pool actor; overrides
+            ``actor_max_tasks_in_flight`` when set (Ray's name). Default None.
+        enable_auto_log_stats: log ``stats()`` at INFO level after each execution.
+            Default False.
+        enable_stats_summary_collection: keep the stats of every finished execution for
+            ``sd.list_stats_summaries()``. Default False.
     """
 
     target_max_block_size: int = 128 * 1024 * 1024
@@ -81,6 +104,11 @@ class DataContext:
     eager_free: bool = True
     preserve_order: bool = True
     verbose_stats_logs: bool = False
+    execution_options: ExecutionOptions = field(default_factory=ExecutionOptions)
+    log_internal_stack_trace: bool = False
+    max_tasks_in_flight_per_actor: int | None = None
+    enable_auto_log_stats: bool = False
+    enable_stats_summary_collection: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     _lock: ClassVar[threading.Lock] = threading.Lock()
@@ -100,8 +128,38 @@ class DataContext:
         with cls._lock:
             cls._current = ctx
 
+    @classmethod
+    def current(cls) -> "DataContext":
+        """The process-wide context (Ray's alias of :meth:`get_current`)."""
+        return cls.get_current()
+
     def copy(self) -> "DataContext":
         return copy.deepcopy(self)
+
+    def set_config(self, key: str, value: Any) -> None:
+        """Keep a free-form setting (Ray's plugin settings)."""
+        self.extra[key] = value
+
+    def get_config(self, key: str, default: Any = None) -> Any:
+        """A free-form setting, or ``default``."""
+        return self.extra.get(key, default)
+
+    def remove_config(self, key: str) -> None:
+        """Forget a free-form setting."""
+        self.extra.pop(key, None)
+
+    def set_dataset_logger_id(self, dataset_id: str) -> None:
+        """Ray's logging hook (kept, no effect)."""
+        self.dataset_logger_id = dataset_id
+
+    def effective_preserve_order(self) -> bool:
+        """Whether outputs must keep their input order (either switch asks for it)."""
+        opts = self.execution_options
+        return bool(self.preserve_order or getattr(opts, "preserve_order", False))
+
+    def effective_max_tasks_in_flight_per_actor(self) -> int:
+        """Calls queued on one pool actor (Ray's field wins when set)."""
+        return int(self.max_tasks_in_flight_per_actor or self.actor_max_tasks_in_flight)
 
     def progress_bars_enabled(self) -> bool:
         """Whether to draw progress bars: the explicit setting, else only on a TTY/notebook."""

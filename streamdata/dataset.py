@@ -5,9 +5,12 @@ logical node and returns a new Dataset; nothing runs until a consumption method
 (``take``, ``count``, ``iter_batches``, ``write_parquet``, ``materialize``...) asks for
 rows, and then :mod:`streamdata.execution` compiles and runs the plan.
 
-The class is assembled by responsibility: the transforms (this module), consumption
-(:mod:`streamdata.dataset_consume`), writing (:mod:`streamdata.dataset_write`) and
-splitting (:mod:`streamdata.dataset_split`); argument checks shared with
+The class is assembled by responsibility: the transforms (this module), column
+transforms (:mod:`streamdata.dataset_columns`), consumption
+(:mod:`streamdata.dataset_consume`), writing (:mod:`streamdata.dataset_write`),
+splitting (:mod:`streamdata.dataset_split`), name/summary/lineage
+(:mod:`streamdata.dataset_meta`) and hand-offs to other systems
+(:mod:`streamdata.dataset_interop`); argument checks shared with
 :class:`~streamdata.grouped.GroupedData` live in :mod:`streamdata.dataset_args`.
 
 May import: base modules, :mod:`streamdata.plan` (node types), :mod:`streamdata.execution`
@@ -22,7 +25,6 @@ Example:
 
 from __future__ import annotations
 
-import html
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
 
 import pyarrow as pa
@@ -30,8 +32,14 @@ import pyarrow as pa
 from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.dataset_args import (
-    AddColumn, column_list, compute_strategy, normalize_batch_format, remote_args, udf_fields,
+    column_list, compute_strategy, named_options, normalize_batch_format, remote_args, udf_fields,
 )
+from streamdata.dataset_columns import ColumnsMixin
+from streamdata.dataset_display import check_seed as _check_seed
+from streamdata.dataset_display import describe as _describe
+from streamdata.dataset_display import validate_join_schemas as _validate_join_schemas
+from streamdata.dataset_interop import InteropMixin
+from streamdata.dataset_meta import MetaMixin
 from streamdata.dataset_consume import ConsumeMixin
 from streamdata.dataset_split import SplitMixin
 from streamdata.dataset_write import WriteMixin
@@ -40,7 +48,7 @@ from streamdata.expressions import Expr
 from streamdata.grouped import GroupedData
 from streamdata.plan.logical import (
     JOIN_TYPES, Aggregate, Filter, FlatMap, InputData, Join, Limit, LogicalNode, LogicalPlan,
-    MapBatches, MapRows, Project, RandomizeBlockOrder, RandomSample, RandomShuffle, Repartition,
+    MapBatches, MapRows, Mix, Project, RandomizeBlockOrder, RandomSample, RandomShuffle, Repartition,
     Sort, Union, WithColumn, Zip,
 )
 
@@ -48,7 +56,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from streamdata.aggregate import AggregateFn
 
 
-class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
+class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, InteropMixin):
     """A distributed collection of rows (Arrow blocks), defined by a lazy logical plan.
 
     Build one with ``sd.read_*``, ``sd.from_*`` or ``sd.range``; transform it with the
@@ -65,11 +73,14 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             raise PlanError(f"Dataset wraps a LogicalPlan, got {type(plan).__name__}")
         self._plan = plan
         self._stats = execution.StatsRecord()
+        self._name: str | None = None
+        self._uuid: str | None = None
 
     def _with(self, node: LogicalNode) -> "Dataset":
         return Dataset(LogicalPlan(node))
 
-    def _materialized(self, bundles: Sequence[Any], schema: pa.Schema | None
+    @staticmethod
+    def _materialized(bundles: Sequence[Any], schema: pa.Schema | None
                       ) -> "MaterializedDataset":
         return MaterializedDataset(LogicalPlan(InputData(bundles=tuple(bundles), schema=schema)))
 
@@ -88,8 +99,18 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             fn_constructor_args: Iterable[Any] | None = None,
             fn_constructor_kwargs: dict[str, Any] | None = None, num_cpus: float | None = None,
             num_gpus: float | None = None, memory: float | None = None, concurrency: Any = None,
+            label_selector: dict[str, str] | None = None,
+            fallback_strategy: list[dict[str, Any]] | None = None, max_calls: int | None = None,
+            resources: dict[str, float] | None = None, accelerator_type: str | None = None,
+            runtime_env: dict[str, Any] | None = None,
+            ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
             **ray_remote_args: Any) -> "Dataset":
         """Apply ``fn`` to each row (a dict); it returns one row (a dict).
+
+        Every transform takes Ray's per-task options (``num_cpus``, ``num_gpus``,
+        ``memory``, ``resources``, ``accelerator_type``, ``runtime_env`` whose ``env_vars``
+        reach the task, ``ray_remote_args_fn`` called before each task, ...; see
+        :func:`streamdata.dataset_args.remote_args`).
 
         Example:
             >>> import streamdata as sd
@@ -100,7 +121,7 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             fn, what="map", compute=compute, concurrency=concurrency, fn_args=fn_args,
             fn_kwargs=fn_kwargs, fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus, num_gpus=num_gpus,
-            memory=memory, ray_remote_args=ray_remote_args)))
+            memory=memory, ray_remote_args=ray_remote_args, **named_options(locals()))))
 
     def map_batches(self, fn: Callable[..., Any] | type, *, batch_size: int | str | None = None,
                     compute: Any = None, batch_format: str | None = "default",
@@ -110,6 +131,12 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
                     fn_constructor_kwargs: dict[str, Any] | None = None,
                     num_cpus: float | None = None, num_gpus: float | None = None,
                     memory: float | None = None, concurrency: Any = None,
+                    udf_modifying_row_count: bool = True,
+                    label_selector: dict[str, str] | None = None,
+                    fallback_strategy: list[dict[str, Any]] | None = None,
+                    max_calls: int | None = None, resources: dict[str, float] | None = None,
+                    accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+                    ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
                     **ray_remote_args: Any) -> "Dataset":
         """Apply ``fn`` to batches of rows.
 
@@ -118,6 +145,8 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
         function runs as tasks; a callable class runs in an actor pool of
         ``concurrency=n`` or ``(min, max)`` actors, each built once with
         ``fn_constructor_args``. ``batch_size=None`` calls ``fn`` once per block.
+        ``udf_modifying_row_count=False`` promises ``fn`` keeps the row count (Ray uses it
+        for optimizations; accepted here).
 
         Example:
             >>> import streamdata as sd
@@ -130,6 +159,8 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
         if batch_size is not None and (isinstance(batch_size, bool)
                                        or not isinstance(batch_size, int) or batch_size <= 0):
             raise PlanError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        if not isinstance(udf_modifying_row_count, bool):
+            raise PlanError(f"udf_modifying_row_count must be a bool, got {udf_modifying_row_count!r}")
         return self._with(MapBatches(
             inputs=(self._plan.root,), batch_size=batch_size,
             batch_format=normalize_batch_format(batch_format), zero_copy_batch=zero_copy_batch,
@@ -137,7 +168,8 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
                           fn_args=fn_args, fn_kwargs=fn_kwargs,
                           fn_constructor_args=fn_constructor_args,
                           fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus,
-                          num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args)))
+                          num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args,
+                          **named_options(locals()))))
 
     def flat_map(self, fn: Callable[[dict[str, Any]], list[dict[str, Any]]] | type, *,
                  compute: Any = None, fn_args: Iterable[Any] | None = None,
@@ -146,6 +178,11 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
                  fn_constructor_kwargs: dict[str, Any] | None = None,
                  num_cpus: float | None = None, num_gpus: float | None = None,
                  memory: float | None = None, concurrency: Any = None,
+                 label_selector: dict[str, str] | None = None,
+                 fallback_strategy: list[dict[str, Any]] | None = None,
+                 max_calls: int | None = None, resources: dict[str, float] | None = None,
+                 accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+                 ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
                  **ray_remote_args: Any) -> "Dataset":
         """Apply ``fn`` to each row; it returns a list of rows (any number).
 
@@ -158,21 +195,27 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             fn, what="flat_map", compute=compute, concurrency=concurrency, fn_args=fn_args,
             fn_kwargs=fn_kwargs, fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus, num_gpus=num_gpus,
-            memory=memory, ray_remote_args=ray_remote_args)))
+            memory=memory, ray_remote_args=ray_remote_args, **named_options(locals()))))
 
-    def filter(self, fn: Callable[[dict[str, Any]], bool] | type | None = None, *,
-               expr: Expr | None = None, compute: Any = None,
+    def filter(self, fn: Callable[[dict[str, Any]], bool] | type | None = None,
+               expr: Expr | str | None = None, *, compute: Any = None,
                fn_args: Iterable[Any] | None = None, fn_kwargs: dict[str, Any] | None = None,
                fn_constructor_args: Iterable[Any] | None = None,
                fn_constructor_kwargs: dict[str, Any] | None = None,
                num_cpus: float | None = None, num_gpus: float | None = None,
                memory: float | None = None, concurrency: Any = None,
+               label_selector: dict[str, str] | None = None,
+               fallback_strategy: list[dict[str, Any]] | None = None,
+               max_calls: int | None = None, resources: dict[str, float] | None = None,
+               accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+               ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
                **ray_remote_args: Any) -> "Dataset":
         """Keep the rows where ``fn(row)`` is true, or where the expression ``expr`` is.
 
         Expression filters are vectorized and pushed into sources that support it
         (Parquet prunes row groups). ``expr`` is an expression (``sd.col("a") > 1``) or,
-        as in Ray Data, a string in Python syntax (``"a > 1 and s in ['x']"``).
+        as in Ray Data, a string in Python syntax (``"a > 1 and s in ['x']"``). ``fn``
+        must return a bool for every row (anything else fails the task).
 
         Example:
             >>> import streamdata as sd
@@ -184,7 +227,8 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             2
         """
         if (fn is None) == (expr is None):
-            raise PlanError("filter takes exactly one of fn or expr")
+            raise PlanError(f"filter takes exactly one of fn or expr, got fn={fn!r}, expr={expr!r}")
+        named = named_options(locals())
         if expr is not None:
             if isinstance(expr, str):
                 from streamdata.expression_parser import parse_expression
@@ -194,12 +238,12 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             return self._with(Filter(inputs=(self._plan.root,), expr=expr,
                                      compute=compute_strategy(None, compute, concurrency),
                                      ray_remote_args=remote_args(num_cpus, num_gpus, memory,
-                                                                  ray_remote_args)))
+                                                                  ray_remote_args, **named)))
         return self._with(Filter(inputs=(self._plan.root,), **udf_fields(
             fn, what="filter", compute=compute, concurrency=concurrency, fn_args=fn_args,
             fn_kwargs=fn_kwargs, fn_constructor_args=fn_constructor_args,
             fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus, num_gpus=num_gpus,
-            memory=memory, ray_remote_args=ray_remote_args)))
+            memory=memory, ray_remote_args=ray_remote_args, **named)))
 
     # ------------------------------------------------------------------ columns
     def _check_columns(self, cols: Iterable[str]) -> None:
@@ -211,82 +255,6 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             if c not in schema.names:
                 raise ColumnNotFoundError(c, schema.names)
 
-    def add_column(self, col: str, fn: Callable[[Any], Any], *, batch_format: str | None = "pandas",
-                   compute: Any = None, concurrency: Any = None, **ray_remote_args: Any
-                   ) -> "Dataset":
-        """Add (or replace) column ``col`` with ``fn(batch)``'s values.
-
-        Example:
-            >>> import streamdata as sd
-            >>> sd.range(2).add_column("z", lambda df: df["id"] * 2).take_all()
-            [{'id': 0, 'z': 0}, {'id': 1, 'z': 2}]
-        """
-        if not isinstance(col, str) or not col:
-            raise PlanError(f"add_column needs a column name, got {col!r}")
-        if not callable(fn):
-            raise PlanError(f"add_column needs a function of a batch, got {type(fn).__name__}")
-        fmt = normalize_batch_format(batch_format)
-        return self._with(MapBatches(
-            inputs=(self._plan.root,), fn=AddColumn(col, fn, fmt), batch_format=fmt,
-            compute=compute_strategy(None, compute, concurrency),
-            ray_remote_args=remote_args(None, None, None, ray_remote_args),
-            label=f"AddColumn({col})"))
-
-    def with_column(self, name: str, expr: Expr) -> "Dataset":
-        """Add (or replace) column ``name`` computed by the expression ``expr``.
-
-        Example:
-            >>> import streamdata as sd
-            >>> sd.range(2).with_column("y", sd.col("id") * 3 + 1).take_all()
-            [{'id': 0, 'y': 1}, {'id': 1, 'y': 4}]
-        """
-        if not isinstance(expr, Expr):
-            raise PlanError(f"with_column needs an expression (sd.col / sd.lit), "
-                            f"got {type(expr).__name__}")
-        self._check_columns(expr.columns())
-        return self._with(WithColumn(inputs=(self._plan.root,), column=name, expr=expr))
-
-    def select_columns(self, cols: str | Sequence[str]) -> "Dataset":
-        """Keep only ``cols``, in that order.
-
-        Example:
-            >>> import streamdata as sd
-            >>> sd.from_items([{"a": 1, "b": 2}]).select_columns(["b"]).take_all()
-            [{'b': 2}]
-        """
-        cols = column_list(cols, "select_columns")
-        self._check_columns(cols)
-        return self._with(Project(inputs=(self._plan.root,), select=tuple(cols)))
-
-    def drop_columns(self, cols: str | Sequence[str]) -> "Dataset":
-        """Remove ``cols``.
-
-        Example:
-            >>> import streamdata as sd
-            >>> sd.from_items([{"a": 1, "b": 2}]).drop_columns(["b"]).take_all()
-            [{'a': 1}]
-        """
-        cols = column_list(cols, "drop_columns")
-        self._check_columns(cols)
-        return self._with(Project(inputs=(self._plan.root,), drop=tuple(cols)))
-
-    def rename_columns(self, names: Mapping[str, str] | Sequence[str]) -> "Dataset":
-        """Rename columns: a dict ``{old: new}``, or a list of new names for every column.
-
-        Example:
-            >>> import streamdata as sd
-            >>> sd.from_items([{"a": 1}]).rename_columns({"a": "x"}).take_all()
-            [{'x': 1}]
-        """
-        if not isinstance(names, Mapping):
-            new = column_list(names, "rename_columns")
-            old = self.columns()
-            if len(new) != len(old):
-                raise PlanError(f"rename_columns got {len(new)} names for {len(old)} columns {old}")
-            names = dict(zip(old, new))
-        self._check_columns(names)
-        return self._with(Project(inputs=(self._plan.root,), rename=dict(names)))
-
     # ------------------------------------------------------------------ rows and blocks
     def limit(self, limit: int) -> "Dataset":
         """The first ``limit`` rows.
@@ -296,18 +264,37 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             >>> sd.range(100).limit(3).count()
             3
         """
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+            raise PlanError(f"limit must be an int >= 0, got {limit!r}")
         return self._with(Limit(inputs=(self._plan.root,), limit=limit))
 
-    def repartition(self, num_blocks: int, *, shuffle: bool = False) -> "Dataset":
-        """Exactly ``num_blocks`` blocks (``shuffle=True`` spreads rows randomly).
+    def repartition(self, num_blocks: int | None = None,
+                    target_num_rows_per_block: int | None = None, *, strict: bool = False,
+                    shuffle: bool = False, keys: Sequence[str] | None = None,
+                    sort: bool = False) -> "Dataset":
+        """Re-cut the rows into blocks.
+
+        ``num_blocks``: exactly that many blocks (``shuffle=True`` spreads rows randomly;
+        ``keys=[...]``: rows with equal keys land in the same block, ``sort=True`` sorts
+        each block by them). ``target_num_rows_per_block`` instead: blocks of exactly that
+        many rows, in order, but the last (this also satisfies ``strict=True``).
 
         Example:
             >>> import streamdata as sd
             >>> sd.range(10).repartition(3).num_blocks()
             3
+            >>> [b.num_rows for b in sd.range(7).repartition(target_num_rows_per_block=3)
+            ...      .iter_batches(batch_size=None, batch_format="pyarrow")]
+            [3, 3, 1]
         """
-        return self._with(Repartition(inputs=(self._plan.root,), num_blocks=num_blocks,
-                                      shuffle=shuffle))
+        for name, flag in (("strict", strict), ("shuffle", shuffle), ("sort", sort)):
+            if not isinstance(flag, bool):
+                raise PlanError(f"repartition {name} must be a bool, got {flag!r}")
+        key_cols = () if keys is None else tuple(column_list(keys, "repartition keys"))
+        self._check_columns(key_cols)
+        return self._with(Repartition(
+            inputs=(self._plan.root,), num_blocks=num_blocks, shuffle=shuffle, keys=key_cols,
+            sort=sort, target_num_rows_per_block=target_num_rows_per_block, strict=strict))
 
     def random_shuffle(self, *, seed: int | None = None, num_blocks: int | None = None
                        ) -> "Dataset":
@@ -318,6 +305,7 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             >>> sorted(r["id"] for r in sd.range(5).random_shuffle(seed=1).take_all())
             [0, 1, 2, 3, 4]
         """
+        _check_seed("random_shuffle", seed)
         return self._with(RandomShuffle(inputs=(self._plan.root,), seed=seed,
                                         num_blocks=num_blocks))
 
@@ -329,31 +317,71 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             >>> sd.range(5).randomize_block_order(seed=0).count()
             5
         """
+        _check_seed("randomize_block_order", seed)
         return self._with(RandomizeBlockOrder(inputs=(self._plan.root,), seed=seed))
 
-    def random_sample(self, fraction: float, *, seed: int | None = None) -> "Dataset":
-        """Each row kept with probability ``fraction``.
+    def random_sample(self, fraction: float, *, seed: Any = None) -> "Dataset":
+        """Each row kept with probability ``fraction`` (in [0, 1]); ``seed`` an int or a
+        :class:`~streamdata.configs.RandomSeedConfig`.
 
         Example:
             >>> import streamdata as sd
             >>> 0 <= sd.range(100).random_sample(0.5, seed=3).count() <= 100
             True
         """
-        return self._with(RandomSample(inputs=(self._plan.root,), fraction=fraction, seed=seed))
+        from streamdata.configs import RandomSeedConfig
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) \
+                or not 0 <= fraction <= 1:
+            raise PlanError(f"random_sample fraction must be a number in [0, 1], got {fraction!r}")
+        if isinstance(seed, RandomSeedConfig):
+            seed = seed.seed
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise PlanError(f"random_sample seed must be an int or a RandomSeedConfig, got {seed!r}")
+        if self._plan.num_rows(cheap=True) == 0:
+            raise PlanError("Cannot sample from an empty Dataset (random_sample)")
+        return self._with(RandomSample(inputs=(self._plan.root,), fraction=float(fraction),
+                                       seed=seed))
 
-    def sort(self, key: str | Sequence[str], descending: bool | Sequence[bool] = False
-             ) -> "Dataset":
+    def sort(self, key: str | Sequence[str], descending: bool | Sequence[bool] = False,
+             boundaries: Sequence[int | float] | None = None) -> "Dataset":
         """Rows sorted by ``key`` (one column or several; ``descending`` per key or for all).
+
+        ``boundaries`` (ascending numbers, one key): the output's blocks are the key
+        ranges ``(-inf, b0), [b0, b1), ..., [bn, inf)``.
 
         Example:
             >>> import streamdata as sd
             >>> [r["id"] for r in sd.range(4).sort("id", descending=True).take_all()]
             [3, 2, 1, 0]
+            >>> [b.num_rows for b in sd.range(10).sort("id", boundaries=[3, 8])
+            ...      .iter_batches(batch_size=None, batch_format="pyarrow")]
+            [3, 5, 2]
         """
+        if not isinstance(key, str) and (not isinstance(key, (list, tuple)) or not key):
+            raise PlanError(f"sort key must be a column name or a non-empty list of them, "
+                            f"got {key!r}")
         keys = column_list(key, "sort")
         self._check_columns(keys)
-        desc = (descending,) * len(keys) if isinstance(descending, bool) else tuple(descending)
-        return self._with(Sort(inputs=(self._plan.root,), keys=tuple(keys), descending=desc))
+        if isinstance(descending, bool):
+            desc: tuple[bool, ...] = (descending,) * len(keys)
+        elif isinstance(descending, (list, tuple)) and all(isinstance(d, bool) for d in descending):
+            desc = tuple(descending)
+        else:
+            raise PlanError(f"sort descending must be a bool or a list of bools (one per key), "
+                            f"got {descending!r}")
+        bounds = None
+        if boundaries is not None:
+            if not isinstance(boundaries, (list, tuple)) or not all(
+                    isinstance(b, (int, float)) and not isinstance(b, bool) for b in boundaries):
+                raise PlanError(f"sort boundaries must be a list of numbers, got {boundaries!r}")
+            if list(boundaries) != sorted(boundaries):
+                raise PlanError(f"sort boundaries must be ascending, got {list(boundaries)}")
+            if len(keys) != 1 or any(desc):
+                raise PlanError("sort boundaries work with one ascending key, got keys "
+                                f"{keys} descending {list(desc)}")
+            bounds = tuple(boundaries)
+        return self._with(Sort(inputs=(self._plan.root,), keys=tuple(keys), descending=desc,
+                               boundaries=bounds))
 
     # ------------------------------------------------------------------ combining
     def union(self, *others: "Dataset") -> "Dataset":
@@ -384,15 +412,53 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             raise PlanError(f"zip takes a Dataset, got {type(other).__name__}")
         return self._with(Zip(inputs=(self._plan.root, other._plan.root)))
 
+    def mix(self, *other: "Dataset", weights: Sequence[float] | None = None,
+            stopping_condition: Any = "stop_on_longest_drop") -> "Dataset":
+        """This dataset's blocks interleaved with ``other``'s so that the rows follow
+        ``weights`` (one per dataset, this one first; default equal). Each block comes
+        from one dataset: the one furthest behind its share. ``stopping_condition``
+        (:class:`~streamdata.configs.MixStoppingCondition`): ``STOP_ON_LONGEST_DROP`` (an
+        exhausted dataset drops out) or ``STOP_ON_SHORTEST`` (stop with the first one).
+
+        Example:
+            >>> import streamdata as sd
+            >>> a = sd.from_items([{"x": i} for i in range(4)], override_num_blocks=4)
+            >>> b = sd.from_items([{"x": 10 + i} for i in range(4)], override_num_blocks=4)
+            >>> [r["x"] for r in a.mix(b, weights=[1, 1]).take_all()]
+            [0, 10, 1, 11, 2, 12, 3, 13]
+        """
+        from streamdata.configs import MixStoppingCondition
+        if not other:
+            raise PlanError("mix needs at least one other Dataset")
+        for o in other:
+            if not isinstance(o, Dataset):
+                raise PlanError(f"mix takes Datasets, got {type(o).__name__}")
+        try:
+            cond = MixStoppingCondition(getattr(stopping_condition, "value", stopping_condition))
+        except ValueError:
+            raise PlanError(f"mix stopping_condition must be a MixStoppingCondition, got "
+                            f"{stopping_condition!r}") from None
+        if weights is not None and not isinstance(weights, (list, tuple)):
+            raise PlanError(f"mix weights must be a list of numbers, got {weights!r}")
+        return self._with(Mix(inputs=(self._plan.root, *(o._plan.root for o in other)),
+                              weights=tuple(weights or ()),
+                              stop_on_shortest=cond is MixStoppingCondition.STOP_ON_SHORTEST))
+
     def join(self, ds: "Dataset", join_type: str = "inner", num_partitions: int | None = None,
              on: str | Sequence[str] = ("id",), right_on: str | Sequence[str] | None = None,
-             left_suffix: str | None = None, right_suffix: str | None = None,
-             **_ignored: Any) -> "Dataset":
+             left_suffix: str | None = None, right_suffix: str | None = None, *,
+             partition_size_hint: int | None = None,
+             aggregator_ray_remote_args: dict[str, Any] | None = None,
+             validate_schemas: bool = False) -> "Dataset":
         """A hash join with ``ds`` on key columns ``on`` (``right_on`` for the right side).
 
         ``join_type`` is one of ``"inner"``, ``"left_outer"``, ``"right_outer"``,
         ``"full_outer"`` (and the ``left_semi``/``right_semi``/``left_anti``/``right_anti``
         variants). Non-key columns present on both sides get the suffixes.
+        ``aggregator_ray_remote_args`` are the options of the join's tasks (num_cpus,
+        memory, resources); ``validate_schemas=True`` checks now that the key columns
+        exist on both sides with the same types; ``partition_size_hint`` (bytes) is a
+        sizing hint Ray's hash shuffle uses and is accepted here.
 
         Example:
             >>> import streamdata as sd
@@ -405,17 +471,28 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             raise PlanError(f"join takes a Dataset, got {type(ds).__name__}")
         if join_type not in JOIN_TYPES:
             raise PlanError(f"join_type must be one of {list(JOIN_TYPES)}, got {join_type!r}")
+        if partition_size_hint is not None and (isinstance(partition_size_hint, bool) or not
+                                                isinstance(partition_size_hint, int)
+                                                or partition_size_hint <= 0):
+            raise PlanError(f"partition_size_hint must be a positive int (bytes), "
+                            f"got {partition_size_hint!r}")
         keys = column_list(on, "join")
         self._check_columns(keys)
         rkeys = None if right_on is None else tuple(column_list(right_on, "join"))
         ds._check_columns(rkeys or keys)
+        if validate_schemas:
+            _validate_join_schemas(self, ds, keys, list(rkeys or keys))
+        task_args = remote_args(None, None, None, aggregator_ray_remote_args or {})
         return self._with(Join(inputs=(self._plan.root, ds._plan.root), on=tuple(keys),
                                right_on=rkeys, join_type=join_type, left_suffix=left_suffix,
-                               right_suffix=right_suffix, num_partitions=num_partitions))
+                               right_suffix=right_suffix, num_partitions=num_partitions,
+                               ray_remote_args=task_args))
 
     # ------------------------------------------------------------------ grouping and aggregation
-    def groupby(self, key: str | Sequence[str] | None) -> "GroupedData":
-        """Group rows by ``key`` for ``aggregate``, ``count``, ``sum``..., ``map_groups``.
+    def groupby(self, key: str | Sequence[str] | None, num_partitions: int | None = None
+                ) -> "GroupedData":
+        """Group rows by ``key`` for ``aggregate``, ``count``, ``sum``..., ``map_groups``;
+        ``num_partitions``: the shuffle's partitions (default: chosen from the size).
 
         Example:
             >>> import streamdata as sd
@@ -423,17 +500,26 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
             >>> ds.groupby("k").sum("v").sort("k").take_all()
             [{'k': 0, 'sum(v)': 2}, {'k': 1, 'sum(v)': 4}]
         """
+        if key is not None and not isinstance(key, (str, list, tuple)):
+            raise PlanError(f"groupby key must be a column name, a list of them or None, "
+                            f"got {key!r}")
+        if num_partitions is not None and (isinstance(num_partitions, bool)
+                                           or not isinstance(num_partitions, int)
+                                           or num_partitions <= 0):
+            raise PlanError(f"groupby num_partitions must be a positive int, got {num_partitions!r}")
         keys = [] if key is None else column_list(key, "groupby")
         self._check_columns(keys)
-        return GroupedData(self, keys)
+        return GroupedData(self, keys, num_partitions=num_partitions)
 
-    def _aggregate_node(self, keys: Sequence[str], aggs: Sequence["AggregateFn"]) -> "Dataset":
+    def _aggregate_node(self, keys: Sequence[str], aggs: Sequence["AggregateFn"],
+                        num_partitions: int | None = None) -> "Dataset":
         from streamdata.aggregate import AggregateFn
         for a in aggs:
             if not isinstance(a, AggregateFn):
                 raise PlanError(f"aggregate takes aggregations (sd.aggregate.Sum('x'), ...), "
                                 f"got {type(a).__name__}")
-        return self._with(Aggregate(inputs=(self._plan.root,), keys=tuple(keys), aggs=tuple(aggs)))
+        return self._with(Aggregate(inputs=(self._plan.root,), keys=tuple(keys), aggs=tuple(aggs),
+                                    num_partitions=num_partitions))
 
     # ------------------------------------------------------------------ display
     def __repr__(self) -> str:
@@ -447,7 +533,8 @@ class Dataset(ConsumeMixin, WriteMixin, SplitMixin):
                         "or take()")
 
     def __len__(self) -> int:
-        raise TypeError("use count() for the number of rows of a Dataset (it may run the plan)")
+        raise AttributeError("Use `ds.count()` to compute the length of a distributed Dataset "
+                             "(it may run the plan)")
 
     def __bool__(self) -> bool:
         return True
@@ -479,32 +566,6 @@ class MaterializedDataset(Dataset):
 
     def materialize(self) -> "MaterializedDataset":
         return self
-
-
-def _describe(ds: Dataset, *, html_mode: bool) -> str:
-    """``Dataset(plan, schema)`` without running anything heavy."""
-    kind = type(ds).__name__
-    try:
-        schema = ds._plan.schema()
-    except Exception:  # noqa: BLE001 - display never fails
-        schema = None
-    count = None
-    try:
-        count = ds._plan.num_rows(cheap=True)
-    except Exception:  # noqa: BLE001
-        pass
-    cols = "unknown (runs the plan)" if schema is None else \
-        "{" + ", ".join(f"{f.name}: {f.type}" for f in schema) + "}"
-    rows = "?" if count is None else str(count)
-    if not html_mode:
-        plan = "\n".join("   " + line for line in ds._plan.explain().splitlines())
-        return f"{kind}(num_rows={rows}, schema={cols})\n{plan}"
-    plan = html.escape(ds._plan.explain())
-    fields = "".join(f"<tr><td>{html.escape(f.name)}</td><td>{html.escape(str(f.type))}</td></tr>"
-                     for f in (schema or []))
-    table = (f"<table><tr><th>column</th><th>type</th></tr>{fields}</table>" if schema is not None
-             else f"<p>schema: {html.escape(cols)}</p>")
-    return (f"<div><b>{kind}</b> (num_rows={rows})<pre>{plan}</pre>{table}</div>")
 
 
 __all__ = ["Dataset", "MaterializedDataset"]

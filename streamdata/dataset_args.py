@@ -32,26 +32,41 @@ def normalize_batch_format(batch_format: str | None) -> str:
 
 def compute_strategy(fn: Any, compute: Any, concurrency: Any) -> ComputeStrategy:
     """Ray's rules: a function runs as tasks (``concurrency=n`` caps them), a callable class
-    in an actor pool (``concurrency=n`` or ``(min, max)``; default: 1 actor, growing)."""
+    in an actor pool (``concurrency=n`` or ``(min, max)``; default: 1 actor, growing).
+
+    ``compute`` wins over ``concurrency`` when both are given (as in Ray, where
+    ``concurrency`` is the legacy spelling); a callable class cannot run as tasks and a
+    function cannot run in an actor pool.
+    """
     is_class = is_callable_class(fn)
     if compute is not None:
-        if concurrency is not None:
-            raise PlanError("pass concurrency=... or compute=..., not both")
-        if isinstance(compute, (TaskPoolStrategy, ActorPoolStrategy)):
-            return compute
         if compute == "tasks":
-            return TaskPoolStrategy()
-        if compute == "actors":
-            return ActorPoolStrategy()
-        raise PlanError(f"compute must be 'tasks', 'actors', a TaskPoolStrategy or an "
-                        f"ActorPoolStrategy, got {compute!r}")
+            compute = TaskPoolStrategy()
+        elif compute == "actors":
+            compute = ActorPoolStrategy()
+        elif not isinstance(compute, (TaskPoolStrategy, ActorPoolStrategy)):
+            raise PlanError(f"compute must be 'tasks', 'actors', a TaskPoolStrategy or an "
+                            f"ActorPoolStrategy, got {compute!r}")
+        if fn is not None and is_class and isinstance(compute, TaskPoolStrategy):
+            raise PlanError(f"compute={compute!r}: the callable class {fn.__name__} runs in an "
+                            f"actor pool; pass an ActorPoolStrategy or leave compute unset")
+        if fn is not None and not is_class and isinstance(compute, ActorPoolStrategy):
+            raise PlanError(f"compute={compute!r}: a function runs as tasks; pass a callable "
+                            f"class for an actor pool, or a TaskPoolStrategy")
+        return compute
     if concurrency is None:
         return ActorPoolStrategy(min_size=1) if is_class else TaskPoolStrategy()
     if isinstance(concurrency, bool):
         raise PlanError(f"concurrency must be an int or a (min, max) tuple, got {concurrency!r}")
     if isinstance(concurrency, int):
         return ActorPoolStrategy(size=concurrency) if is_class else TaskPoolStrategy(size=concurrency)
-    if isinstance(concurrency, tuple) and len(concurrency) in (2, 3) and is_class:
+    if isinstance(concurrency, tuple) and not all(
+            isinstance(c, int) and not isinstance(c, bool) for c in concurrency):
+        raise PlanError(f"concurrency tuple must hold ints, got {concurrency!r}")
+    if isinstance(concurrency, tuple) and len(concurrency) == 3 and is_class:
+        return ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1],
+                                 initial_size=concurrency[2])
+    if isinstance(concurrency, tuple) and len(concurrency) == 2 and is_class:
         return ActorPoolStrategy(min_size=concurrency[0], max_size=concurrency[1])
     if isinstance(concurrency, tuple) and not is_class:
         raise PlanError("concurrency=(min, max) is for callable classes (actor pools); "
@@ -59,9 +74,86 @@ def compute_strategy(fn: Any, compute: Any, concurrency: Any) -> ComputeStrategy
     raise PlanError(f"concurrency must be an int or a (min, max) tuple, got {concurrency!r}")
 
 
+#: Ray's per-task/actor options that every transform accepts as named parameters
+#: (besides ``num_cpus``, ``num_gpus``, ``memory``); what they mean here is in
+#: :func:`remote_args`.
+REMOTE_OPTION_NAMES = ("resources", "accelerator_type", "runtime_env", "max_calls",
+                       "ray_remote_args_fn", "label_selector", "fallback_strategy")
+
+
+def named_options(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The :data:`REMOTE_OPTION_NAMES` a facade method received (from its ``locals()``).
+
+    Example:
+        >>> named_options({"resources": {"x": 1}, "batch_size": 4})
+        {'resources': {'x': 1}}
+    """
+    return {k: scope[k] for k in REMOTE_OPTION_NAMES if k in scope}
+
+
+def _check_str_map(key: str, value: Any, numbers: bool) -> None:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise PlanError(f"{key} must be a dict with str keys, got {value!r}")
+    for k, v in value.items():
+        ok = (not isinstance(v, bool) and isinstance(v, (int, float)) and v >= 0) if numbers \
+            else isinstance(v, str)
+        if not ok:
+            raise PlanError(f"{key}[{k!r}] must be {'a number >= 0' if numbers else 'a str'}, "
+                            f"got {v!r}")
+
+
 def remote_args(num_cpus: float | None, num_gpus: float | None, memory: float | None,
-                 extra: Mapping[str, Any]) -> dict[str, Any]:
+                 extra: Mapping[str, Any], **named: Any) -> dict[str, Any]:
+    """The remote args of a node: ``extra`` (``**ray_remote_args``) plus the named ones.
+
+    ``num_cpus``/``num_gpus``/``memory``/``resources``/``accelerator_type`` are the
+    resources of each task or actor; ``runtime_env`` (its ``env_vars``) reaches the
+    task's process; ``ray_remote_args_fn`` is called before each task (each actor of a
+    pool) and its dict is merged over the others (Ray's semantics). ``max_calls``,
+    ``label_selector`` and ``fallback_strategy`` place work on a multi-node Ray cluster;
+    they are checked and kept, and mean nothing on one machine.
+
+    Example:
+        >>> remote_args(1, None, None, {}, runtime_env={"env_vars": {"A": "1"}})
+        {'runtime_env': {'env_vars': {'A': '1'}}, 'num_cpus': 1}
+        >>> remote_args(None, None, None, {}, max_calls=-1)
+        Traceback (most recent call last):
+        ...
+        streamdata.errors.PlanError: max_calls must be an int >= 0, got -1
+    """
+    unknown = sorted(set(named) - set(REMOTE_OPTION_NAMES))
+    if unknown:  # pragma: no cover - programming error of the facade
+        raise TypeError(f"unknown remote options {unknown}")
     args = dict(extra)
+    for key, value in named.items():
+        if value is None:
+            continue
+        if key == "resources":
+            _check_str_map(key, value, numbers=True)
+            value = dict(value)
+        elif key == "label_selector":
+            _check_str_map(key, value, numbers=False)
+            value = dict(value)
+        elif key == "accelerator_type" and not isinstance(value, str):
+            raise PlanError(f"accelerator_type must be a str (e.g. 'A100'), got {value!r}")
+        elif key == "runtime_env":
+            if not isinstance(value, Mapping):
+                raise PlanError(f"runtime_env must be a dict (e.g. {{'env_vars': {{...}}}}), "
+                                f"got {value!r}")
+            if "env_vars" in value:
+                _check_str_map("runtime_env['env_vars']", value["env_vars"], numbers=False)
+            value = dict(value)
+        elif key == "max_calls" and (isinstance(value, bool) or not isinstance(value, int)
+                                     or value < 0):
+            raise PlanError(f"max_calls must be an int >= 0, got {value!r}")
+        elif key == "ray_remote_args_fn" and not callable(value):
+            raise PlanError(f"ray_remote_args_fn must be a function returning a dict of remote "
+                            f"args, got {type(value).__name__}")
+        elif key == "fallback_strategy" and (
+                not isinstance(value, (list, tuple))
+                or not all(isinstance(v, Mapping) for v in value)):
+            raise PlanError(f"fallback_strategy must be a list of dicts, got {value!r}")
+        args[key] = value
     for key, value in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("memory", memory)):
         if value is None:
             continue
@@ -73,15 +165,19 @@ def remote_args(num_cpus: float | None, num_gpus: float | None, memory: float | 
 
 def udf_fields(fn: Any, *, what: str, compute: Any, concurrency: Any, fn_args: Any,
                 fn_kwargs: Any, fn_constructor_args: Any, fn_constructor_kwargs: Any,
-                num_cpus: Any, num_gpus: Any, memory: Any, ray_remote_args: Mapping[str, Any]
-                ) -> dict[str, Any]:
+                num_cpus: Any, num_gpus: Any, memory: Any, ray_remote_args: Mapping[str, Any],
+                **named: Any) -> dict[str, Any]:
     if not callable(fn):
         raise PlanError(f"{what} needs a function or a callable class, got {type(fn).__name__}")
+    if not is_callable_class(fn) and (fn_constructor_args or fn_constructor_kwargs):
+        raise PlanError(f"{what}: fn_constructor_args/fn_constructor_kwargs are for a callable "
+                        f"class, but fn is the function {getattr(fn, '__name__', fn)!r}")
     return dict(fn=fn, compute=compute_strategy(fn, compute, concurrency),
                 fn_args=tuple(fn_args or ()), fn_kwargs=dict(fn_kwargs or {}),
                 fn_constructor_args=tuple(fn_constructor_args or ()),
                 fn_constructor_kwargs=dict(fn_constructor_kwargs or {}),
-                ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args))
+                ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
+                                                 **named))
 
 
 def column_list(cols: str | Sequence[str], what: str) -> list[str]:
@@ -118,5 +214,5 @@ class AddColumn:
         return batch
 
 
-__all__ = ["AddColumn", "column_list", "compute_strategy", "normalize_batch_format", "remote_args",
+__all__ = ["REMOTE_OPTION_NAMES", "AddColumn", "named_options", "column_list", "compute_strategy", "normalize_batch_format", "remote_args",
            "udf_fields"]

@@ -26,6 +26,7 @@ from streamdata.context import DataContext
 from streamdata.dataset_args import column_list, normalize_batch_format
 from streamdata.errors import PlanError
 from streamdata.plan.logical import Aggregate, InputData, LogicalPlan, Read
+from streamdata.schema import Schema, as_schema
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -105,8 +106,10 @@ class ConsumeMixin:
                            device: str = "auto", collate_fn: Callable[..., Any] | None = None,
                            prefetch_batches: int = 1, drop_last: bool = False,
                            local_shuffle_buffer_size: int | None = None,
-                           local_shuffle_seed: int | None = None) -> Iterator[Any]:
-        """Batches as dicts of ``torch.Tensor`` (or what ``collate_fn`` makes).
+                           local_shuffle_seed: int | None = None,
+                           pin_memory: bool = False) -> Iterator[Any]:
+        """Batches as dicts of ``torch.Tensor`` (or what ``collate_fn`` makes);
+        ``pin_memory`` puts CPU tensors in pinned memory (faster copies to a GPU).
 
         Example:
             >>> import streamdata as sd
@@ -117,7 +120,7 @@ class ConsumeMixin:
             batch_size=batch_size, dtypes=dtypes, device=device, collate_fn=collate_fn,
             prefetch_batches=prefetch_batches, drop_last=drop_last,
             local_shuffle_buffer_size=local_shuffle_buffer_size,
-            local_shuffle_seed=local_shuffle_seed)
+            local_shuffle_seed=local_shuffle_seed, pin_memory=pin_memory)
 
     # ------------------------------------------------------------------ rows
     def take(self, limit: int = 20) -> list[dict[str, Any]]:
@@ -128,6 +131,7 @@ class ConsumeMixin:
             >>> sd.range(10).take(2)
             [{'id': 0}, {'id': 1}]
         """
+        _check_count("take limit", limit)
         rows: list[dict[str, Any]] = []
         if limit <= 0:
             return rows
@@ -165,17 +169,20 @@ class ConsumeMixin:
         return rows
 
     def take_batch(self, batch_size: int = 20, *, batch_format: str | None = "default") -> Any:
-        """The first ``batch_size`` rows as one batch.
+        """The first ``batch_size`` rows as one batch (ValueError when there are none).
 
         Example:
             >>> import streamdata as sd
             >>> sd.range(10).take_batch(3)["id"].tolist()
             [0, 1, 2]
         """
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+            raise PlanError(f"take_batch batch_size must be a positive int, got {batch_size!r}")
         fmt = normalize_batch_format(batch_format)
-        tables = list(self.limit(batch_size)._iter_tables(stats_owner=self))
-        table = B.concat(tables) if tables else pa.table({})
-        return B.to_batch(table, fmt)
+        tables = [t for t in self.limit(batch_size)._iter_tables(stats_owner=self) if t.num_rows]
+        if not tables:
+            raise ValueError("The dataset is empty (take_batch).")
+        return B.to_batch(B.concat(tables), fmt)
 
     def show(self, limit: int = 20) -> None:
         """Print up to ``limit`` rows.
@@ -186,6 +193,7 @@ class ConsumeMixin:
             {'id': 0}
             {'id': 1}
         """
+        _check_count("show limit", limit)
         for row in self.take(limit):
             print(row)
 
@@ -203,9 +211,10 @@ class ConsumeMixin:
             return known
         return sum(bundle.num_rows() or 0 for bundle in self._iter_bundles())
 
-    def schema(self, fetch_if_missing: bool = True) -> pa.Schema | None:
-        """The schema (``pyarrow.Schema``); known from the source or found by running the
-        plan on its first rows.
+    def schema(self, fetch_if_missing: bool = True) -> Schema | None:
+        """The :class:`~streamdata.schema.Schema` (``names``, ``types``, ``base_schema``:
+        the ``pyarrow.Schema``); known from the source or found by running the plan on its
+        first rows.
 
         Example:
             >>> import streamdata as sd
@@ -213,9 +222,9 @@ class ConsumeMixin:
             ['id']
         """
         schema = self._plan.schema()
-        if schema is not None or not fetch_if_missing:
-            return schema
-        return _first_schema(self.limit(1)._iter_bundles(stats_owner=self))
+        if schema is None and fetch_if_missing:
+            schema = _first_schema(self.limit(1)._iter_bundles(stats_owner=self))
+        return as_schema(schema)
 
     def columns(self, fetch_if_missing: bool = True) -> list[str] | None:
         """The column names.
@@ -278,22 +287,20 @@ class ConsumeMixin:
         """
         return str(self._stats)
 
-    def explain(self) -> str:
-        """The logical, optimized and physical plans, printed and returned.
+    def explain(self) -> None:
+        """Print the logical, optimized and physical plans (returns None, as Ray's does).
 
         Example:
             >>> import streamdata as sd
-            >>> text = sd.range(3).map_batches(lambda b: b).explain()  # doctest: +ELLIPSIS
+            >>> sd.range(3).map_batches(lambda b: b).explain()  # doctest: +ELLIPSIS
             -------- Logical plan --------
             ...
         """
         physical = execution.compile(self._plan, DataContext.get_current())
-        text = "\n".join([
+        print("\n".join([
             "-------- Logical plan --------", self._plan.explain(),
             "-------- Optimized logical plan --------", physical.logical.explain(),
-            "-------- Physical plan --------", physical.explain()])
-        print(text)
-        return text
+            "-------- Physical plan --------", physical.explain()]))
 
     # ------------------------------------------------------------------ conversions
     def to_arrow(self) -> pa.Table:
@@ -307,7 +314,7 @@ class ConsumeMixin:
         tables = list(self._iter_tables())
         if not tables:
             schema = self.schema(fetch_if_missing=False)
-            return schema.empty_table() if schema is not None else pa.table({})
+            return schema.base_schema.empty_table() if schema is not None else pa.table({})
         return B.concat(tables)
 
     def to_pandas(self, limit: int | None = None) -> "pd.DataFrame":
@@ -416,8 +423,8 @@ class ConsumeMixin:
         """
         return self._simple_agg("Std", on, ddof=ddof, ignore_nulls=ignore_nulls)
 
-    def unique(self, column: str) -> list[Any]:
-        """The distinct values of ``column``.
+    def unique(self, column: str, ignore_nulls: bool = False) -> list[Any]:
+        """The distinct values of ``column`` (``ignore_nulls``: without None).
 
         Example:
             >>> import streamdata as sd
@@ -428,7 +435,13 @@ class ConsumeMixin:
             raise PlanError(f"unique takes one column name, got {column!r}")
         self._check_columns([column])
         distinct = self._with(Aggregate(inputs=(self._plan.root,), keys=(column,)))
-        return [row[column] for row in distinct._take_all_for(self)]
+        values = [row[column] for row in distinct._take_all_for(self)]
+        return [v for v in values if v is not None] if ignore_nulls else values
+
+
+def _check_count(what: str, value: Any) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise PlanError(f"{what} must be an int >= 0, got {value!r}")
 
 
 def _bundles_schema(bundles: Sequence["RefBundle"]) -> pa.Schema | None:

@@ -33,6 +33,8 @@ class SplitMixin:
     _plan: LogicalPlan
 
     if TYPE_CHECKING:  # pragma: no cover
+        def _check_columns(self, cols: Any) -> None: ...
+        def map_batches(self, fn: Any, **kwargs: Any) -> "Dataset": ...
         def materialize(self) -> "MaterializedDataset": ...
         def random_shuffle(self, *, seed: int | None = None) -> "Dataset": ...
 
@@ -85,9 +87,12 @@ class SplitMixin:
         return mat.split_at_indices(indices)
 
     def train_test_split(self, test_size: float | int, *, shuffle: bool = False,
-                         seed: int | None = None) -> tuple["MaterializedDataset",
-                                                          "MaterializedDataset"]:
+                         seed: int | None = None, stratify: str | None = None
+                         ) -> tuple["MaterializedDataset", "MaterializedDataset"]:
         """(train, test): ``test_size`` a fraction of the rows or a row count.
+
+        ``stratify=column`` keeps each value's share of rows the same in both parts (every
+        group gives ``int(n * fraction)`` rows to test); it excludes ``shuffle``.
 
         Example:
             >>> import streamdata as sd
@@ -95,21 +100,57 @@ class SplitMixin:
             >>> train.count(), test.count()
             (7, 3)
         """
+        if isinstance(test_size, bool) or not isinstance(test_size, (int, float)):
+            raise PlanError(f"test_size must be a float or an int, got {test_size!r}")
+        if stratify is not None:
+            if shuffle:
+                raise PlanError("train_test_split takes shuffle=True or stratify=..., not both "
+                                "(a stratified split keeps each class's proportion)")
+            if not isinstance(stratify, str):
+                raise PlanError(f"stratify must be a column name, got {stratify!r}")
+            return _stratified_split(self, test_size, stratify)
         ds = self.random_shuffle(seed=seed) if shuffle else self
         mat = ds.materialize()
         total = mat.count()
-        if isinstance(test_size, float):
-            if not 0 < test_size < 1:
-                raise PlanError(f"a fractional test_size must be in (0, 1), got {test_size}")
-            n_test = int(math.ceil(total * test_size))
-        elif isinstance(test_size, int) and not isinstance(test_size, bool):
-            if not 0 < test_size < total:
-                raise PlanError(f"test_size {test_size} must be in (0, {total}) rows")
-            n_test = test_size
-        else:
-            raise PlanError(f"test_size must be a float or an int, got {test_size!r}")
+        n_test = _test_rows(test_size, total)
         train, test = mat.split_at_indices([total - n_test])
         return train, test
+
+    def streaming_train_test_split(self, test_size: float, *, split_type: str = "random",
+                                   hash_column: str | None = None, seed: int | None = None,
+                                   **ray_remote_kwargs: Any) -> tuple["Dataset", "Dataset"]:
+        """(train, test) without materializing: each row goes to test with probability
+        ``test_size``. ``split_type="random"`` draws per block from ``seed`` and the block's
+        content (the same rows split the same way on every execution of the same input);
+        ``"hash"`` decides by a hash of ``hash_column``'s value (stable across datasets).
+
+        Example:
+            >>> import streamdata as sd
+            >>> train, test = sd.range(100).streaming_train_test_split(0.25, seed=0)
+            >>> train.count() + test.count()
+            100
+        """
+        if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) \
+                or not 0 < test_size < 1:
+            raise PlanError(f"test_size must be between 0 and 1, got {test_size!r}")
+        if split_type not in ("random", "hash"):
+            raise PlanError(f"split_type must be 'random' or 'hash', got {split_type!r}")
+        if split_type == "hash":
+            if seed is not None:
+                raise PlanError("seed is not supported for a hash split")
+            if not isinstance(hash_column, str):
+                raise PlanError(f"a hash split needs hash_column (a column name), "
+                                f"got {hash_column!r}")
+            self._check_columns([hash_column])
+        elif hash_column is not None:
+            raise PlanError("hash_column is not supported for a random split")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise PlanError(f"seed must be an int, got {seed!r}")
+        parts = []
+        for want_test in (False, True):
+            side = _SplitSide(float(test_size), split_type, hash_column, seed, want_test)
+            parts.append(self.map_batches(side, batch_format="pyarrow", **ray_remote_kwargs))
+        return parts[0], parts[1]
 
     def streaming_split(self, n: int, *, equal: bool = False, locality_hints: Any = None
                         ) -> list["DataIterator"]:
@@ -131,6 +172,75 @@ class SplitMixin:
             raise PlanError(f"streaming_split needs a positive number of splits, got {n!r}")
         from streamdata.iterator import streaming_split_iterators
         return streaming_split_iterators(self, n, equal=equal, locality_hints=locality_hints)
+
+
+def _test_rows(test_size: float | int, total: int) -> int:
+    if isinstance(test_size, float):
+        if not 0 < test_size < 1:
+            raise PlanError(f"a fractional test_size must be in (0, 1), got {test_size}")
+        return int(math.ceil(total * test_size))
+    if not 0 < test_size < total:
+        raise PlanError(f"test_size {test_size} must be in (0, {total}) rows")
+    return test_size
+
+
+_FLAG = "__streamdata_is_test"
+
+
+class _StratumFlag:
+    """``map_groups`` function: the last ``int(n * fraction)`` rows of a group are test."""
+
+    def __init__(self, fraction: float) -> None:
+        self.fraction = fraction
+
+    def __call__(self, group: Any) -> Any:
+        import pyarrow as pa
+        n = group.num_rows
+        k = int(n * self.fraction)
+        return group.append_column(_FLAG, pa.array([False] * (n - k) + [True] * k))
+
+
+def _stratified_split(ds: Any, test_size: float | int, column: str) -> tuple[Any, Any]:
+    from streamdata.expressions import col
+    ds._check_columns([column])
+    fraction = test_size if isinstance(test_size, float) else \
+        _test_rows(test_size, ds.count()) / max(1, ds.count())
+    if isinstance(test_size, float):
+        _test_rows(test_size, 1)  # checks the range
+    flagged = ds.groupby(column).map_groups(_StratumFlag(fraction),
+                                            batch_format="pyarrow").materialize()
+    train = flagged.filter(expr=col(_FLAG) == False).drop_columns([_FLAG])  # noqa: E712
+    test = flagged.filter(expr=col(_FLAG) == True).drop_columns([_FLAG])  # noqa: E712
+    return train.materialize(), test.materialize()
+
+
+class _SplitSide:
+    """``map_batches`` function of ``streaming_train_test_split``: one side's rows."""
+
+    def __init__(self, test_size: float, split_type: str, column: str | None, seed: int | None,
+                 want_test: bool) -> None:
+        self.test_size, self.split_type, self.column = test_size, split_type, column
+        self.seed, self.want_test = seed, want_test
+        self.__name__ = "test_split" if want_test else "train_split"
+
+    def __call__(self, table: Any) -> Any:
+        import hashlib
+
+        import numpy as np
+        import pyarrow as pa
+        if self.split_type == "hash":
+            limit = self.test_size * (1 << 64)
+            is_test = np.fromiter(
+                (int.from_bytes(hashlib.blake2b(str(v).encode(), digest_size=8).digest(), "big")
+                 < limit for v in table.column(self.column).to_pylist()),
+                dtype=bool, count=table.num_rows)
+        else:
+            head = table.slice(0, 1).to_pylist(), table.slice(table.num_rows - 1).to_pylist()
+            digest = hashlib.blake2b(repr((head, table.num_rows)).encode(), digest_size=8)
+            rng = np.random.default_rng([int.from_bytes(digest.digest(), "big"),
+                                         self.seed if self.seed is not None else 0])
+            is_test = rng.random(table.num_rows) < self.test_size
+        return table.filter(pa.array(is_test if self.want_test else ~is_test))
 
 
 def _split_at(mat: "MaterializedDataset", indices: Sequence[int]) -> list["MaterializedDataset"]:

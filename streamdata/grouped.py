@@ -37,9 +37,11 @@ class GroupedData:
         keys: the key columns.
     """
 
-    def __init__(self, dataset: "Dataset", keys: Sequence[str]) -> None:
+    def __init__(self, dataset: "Dataset", keys: Sequence[str],
+                 num_partitions: int | None = None) -> None:
         self._dataset = dataset
         self._keys = tuple(keys)
+        self._num_partitions = num_partitions
 
     @property
     def keys(self) -> tuple[str, ...]:
@@ -61,7 +63,7 @@ class GroupedData:
         """
         if not aggs:
             raise PlanError("aggregate needs at least one aggregation (Count(), Sum('x'), ...)")
-        return self._dataset._aggregate_node(self._keys, aggs)
+        return self._dataset._aggregate_node(self._keys, aggs, self._num_partitions)
 
     def count(self) -> "Dataset":
         """Rows per group, in column ``count()``.
@@ -119,15 +121,22 @@ class GroupedData:
         """Per-group standard deviation of ``on`` (``ddof=1``: the sample's)."""
         return self._each("Std", on, ddof=ddof, ignore_nulls=ignore_nulls)
 
-    def map_groups(self, fn: Callable[..., Any] | type, *, compute: Any = None,
-                   batch_format: str | None = "default", fn_args: Iterable[Any] | None = None,
+    def map_groups(self, fn: Callable[..., Any] | type, *, zero_copy_batch: bool = True,
+                   compute: Any = None, batch_format: str | None = "default",
+                   fn_args: Iterable[Any] | None = None,
                    fn_kwargs: dict[str, Any] | None = None,
                    fn_constructor_args: Iterable[Any] | None = None,
                    fn_constructor_kwargs: dict[str, Any] | None = None,
                    num_cpus: float | None = None, num_gpus: float | None = None,
                    memory: float | None = None, concurrency: Any = None,
+                   ray_remote_args_fn: Callable[[], dict[str, Any]] | None = None,
                    **ray_remote_args: Any) -> "Dataset":
-        """Call ``fn`` once per group with the group's rows as one batch; it returns a batch.
+        """Call ``fn`` once per group with the group's rows as one batch; it returns a batch,
+        or is a generator yielding batches.
+
+        ``zero_copy_batch`` is accepted as in Ray (each group is a fresh, writable batch
+        here, which is what ``zero_copy_batch=False`` promises); ``ray_remote_args_fn`` is called for each task or
+        actor and its dict merged over the other options.
 
         Example:
             >>> import streamdata as sd
@@ -136,14 +145,56 @@ class GroupedData:
             >>> sorted((r["k"], r["n"]) for r in out.take_all())
             [(1, 2), (2, 1)]
         """
+        if not isinstance(zero_copy_batch, bool):
+            raise PlanError(f"map_groups zero_copy_batch must be a bool, got {zero_copy_batch!r}")
         fields = udf_fields(fn, what="map_groups", compute=compute, concurrency=concurrency,
                              fn_args=fn_args, fn_kwargs=fn_kwargs,
                              fn_constructor_args=fn_constructor_args,
                              fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus,
-                             num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args)
+                             num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args,
+                             ray_remote_args_fn=ray_remote_args_fn)
         node = MapGroups(inputs=(self._dataset._plan.root,), keys=self._keys,
-                         batch_format=normalize_batch_format(batch_format), **fields)
+                         batch_format=normalize_batch_format(batch_format),
+                         num_partitions=self._num_partitions, **fields)
         return self._dataset._with(node)
+
+    def with_column(self, column_name: str, expr: Any, **ray_remote_args: Any) -> "Dataset":
+        """Every row, with column ``column_name`` computed by ``expr`` over each group
+        (rows come out group by group).
+
+        Example:
+            >>> import streamdata as sd
+            >>> ds = sd.from_items([{"k": 1, "v": 1}, {"k": 2, "v": 5}, {"k": 1, "v": 2}])
+            >>> out = ds.groupby("k").with_column("w", sd.col("v") * 10)
+            >>> sorted((r["k"], r["w"]) for r in out.take_all())
+            [(1, 10), (1, 20), (2, 50)]
+        """
+        from streamdata.expressions import Expr
+        if not isinstance(column_name, str) or not column_name:
+            raise PlanError(f"with_column needs a column name (str), got {column_name!r}")
+        if not isinstance(expr, Expr):
+            raise PlanError(f"with_column needs an expression (sd.col / sd.lit), "
+                            f"got {type(expr).__name__}")
+        self._dataset._check_columns(expr.columns())
+        return self.map_groups(_GroupColumn(column_name, expr), batch_format="pyarrow",
+                               **ray_remote_args)
+
+
+class _GroupColumn:
+    """The group function of ``GroupedData.with_column``: the group plus one column."""
+
+    def __init__(self, name: str, expr: Any) -> None:
+        self.name, self.expr = name, expr
+        self.__name__ = f"with_column({name})"
+
+    def __call__(self, group: Any) -> Any:
+        import pyarrow as pa
+        values = self.expr.evaluate(group)
+        if isinstance(values, pa.Scalar):
+            values = pa.array([values.as_py()] * group.num_rows, type=values.type)
+        if self.name in group.column_names:
+            return group.set_column(group.column_names.index(self.name), self.name, values)
+        return group.append_column(self.name, values)
 
 
 __all__ = ["GroupedData"]

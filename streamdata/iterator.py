@@ -38,6 +38,7 @@ import pyarrow as pa
 from streamdata import block as B
 from streamdata import execution
 from streamdata.errors import PlanError
+from streamdata.iterator_extras import IteratorExtrasMixin
 from streamdata.plan.logical import LogicalPlan, StreamingSplit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -196,6 +197,20 @@ def _prefetched(make: Callable[[], Iterator[Any]], depth: int) -> Iterator[Any]:
                 pass
 
 
+def _check_batching(batch_size: Any, prefetch_batches: Any, buffer_size: Any) -> None:
+    """Up-front checks of the batching arguments (each names the argument)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
+                                   or batch_size <= 0):
+        raise PlanError(f"batch_size must be a positive int or None, got {batch_size!r}")
+    if isinstance(prefetch_batches, bool) or not isinstance(prefetch_batches, int) \
+            or prefetch_batches < 0:
+        raise PlanError(f"prefetch_batches must be an int >= 0, got {prefetch_batches!r}")
+    if buffer_size is not None and (isinstance(buffer_size, bool) or not isinstance(buffer_size, int)
+                                    or buffer_size <= 0):
+        raise PlanError(f"local_shuffle_buffer_size must be a positive int or None, "
+                        f"got {buffer_size!r}")
+
+
 class _Failure:
     __slots__ = ("error",)
 
@@ -206,15 +221,18 @@ class _Failure:
 # =========================================================================== the iterator
 
 
-class DataIterator:
+class DataIterator(IteratorExtrasMixin):
     """Iterates over the output of a Dataset (or of one split of ``streaming_split``).
 
     Each call of an ``iter_*`` method runs one execution (one epoch). Picklable: a
     split's iterator can be sent to another process (e.g. a training worker).
     """
 
-    def __init__(self, source: Any) -> None:
+    def __init__(self, source: Any, *, dataset_type: type | None = None) -> None:
         self._source = source
+        #: the Dataset class whose ``_materialized`` builds what ``materialize()`` returns
+        self._dataset_type = dataset_type or (None if isinstance(source, execution.SplitSource)
+                                              else type(source))
 
     def __repr__(self) -> str:
         return f"DataIterator({self._source!r})"
@@ -254,6 +272,7 @@ class DataIterator:
             [[0, 1], [2, 3]]
         """
         fmt = B.normalize_batch_format(batch_format)
+        _check_batching(batch_size, prefetch_batches, local_shuffle_buffer_size)
 
         def make() -> Iterator[Any]:
             for table in batch_tables(self._iter_tables(), batch_size=batch_size, drop_last=drop_last,
@@ -285,9 +304,12 @@ class DataIterator:
                            device: str = "auto", collate_fn: Callable[[dict[str, np.ndarray]], Any] | None = None,
                            prefetch_batches: int = 1, drop_last: bool = False,
                            local_shuffle_buffer_size: int | None = None,
-                           local_shuffle_seed: int | None = None) -> Iterator[Any]:
+                           local_shuffle_seed: int | None = None,
+                           pin_memory: bool = False) -> Iterator[Any]:
         """Batches as dicts of ``torch.Tensor`` on ``device`` (``"auto"``: the GPU when there
         is one, else the CPU), or whatever ``collate_fn`` makes of the numpy batch.
+        ``pin_memory=True`` stages tensors in page-locked memory before they go to the GPU
+        (only when CUDA is available; without it there is nothing to pin for).
 
         Args:
             dtypes: a torch dtype for every column, or a dict of column → dtype.
@@ -304,9 +326,12 @@ class DataIterator:
         """
         if collate_fn is not None and dtypes is not None:
             raise ValueError("iter_torch_batches takes either collate_fn or dtypes, not both")
+        if not isinstance(pin_memory, bool):
+            raise ValueError(f"iter_torch_batches pin_memory must be a bool, got {pin_memory!r}")
         import torch
 
         target = _torch_device(device, torch)
+        pin = pin_memory and torch.cuda.is_available()
         batches = self.iter_batches(batch_size=batch_size, batch_format="numpy",
                                     prefetch_batches=prefetch_batches, drop_last=drop_last,
                                     local_shuffle_buffer_size=local_shuffle_buffer_size,
@@ -316,7 +341,7 @@ class DataIterator:
                 if collate_fn is not None:
                     yield collate_fn(batch)
                 else:
-                    yield _to_tensors(batch, dtypes, target, torch)
+                    yield _to_tensors(batch, dtypes, target, torch, pin=pin)
         finally:
             batches.close()
 
@@ -332,7 +357,8 @@ def _torch_device(device: str | None, torch: Any) -> Any:
     return torch.device(device)
 
 
-def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: Any) -> dict[str, Any]:
+def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: Any, *,
+                pin: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name, values in batch.items():
         dtype = dtypes.get(name) if isinstance(dtypes, dict) else dtypes
@@ -344,7 +370,9 @@ def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: A
         tensor = torch.as_tensor(values)
         if dtype is not None:
             tensor = tensor.to(dtype)
-        out[name] = tensor.to(device) if device.type != "cpu" else tensor
+        if pin:
+            tensor = tensor.pin_memory()
+        out[name] = tensor.to(device, non_blocking=pin) if device.type != "cpu" else tensor
     return out
 
 
@@ -383,7 +411,8 @@ def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False,
         raise PlanError(f"streaming_split needs a positive number of splits, got {n!r}")
     node = StreamingSplit(inputs=(dataset._plan.root,), n=n, equal=equal,
                           locality_hints=locality_hints)
-    return [DataIterator(source) for source in execution.start_streaming_split(LogicalPlan(node))]
+    return [DataIterator(source, dataset_type=type(dataset))
+            for source in execution.start_streaming_split(LogicalPlan(node))]
 
 
 #: the coordinator actor of ``streaming_split`` (lives in :mod:`streamdata.execution.split`)

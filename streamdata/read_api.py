@@ -280,7 +280,8 @@ def read_numpy(paths: Any, *, include_paths: bool = False, filesystem: Any = Non
                            ray_remote_args=ray_remote_args, parallelism=parallelism)
 
 
-def range(n: int, *, override_num_blocks: int | None = None, parallelism: int | None = None) -> "Dataset":  # noqa: A001
+def range(n: int, *, parallelism: int | None = None, concurrency: int | None = None,  # noqa: A001
+          override_num_blocks: int | None = None) -> "Dataset":
     """Rows ``0 .. n-1`` in column ``id`` (int64).
 
     Example:
@@ -290,11 +291,12 @@ def range(n: int, *, override_num_blocks: int | None = None, parallelism: int | 
     """
     from streamdata.io.memory import RangeDatasource
 
-    return read_datasource(RangeDatasource(n), override_num_blocks=override_num_blocks, parallelism=parallelism)
+    return read_datasource(RangeDatasource(n), override_num_blocks=override_num_blocks,
+                           parallelism=parallelism, concurrency=concurrency)
 
 
 def range_tensor(n: int, *, shape: Sequence[int] = (1,), override_num_blocks: int | None = None,
-                 parallelism: int | None = None) -> "Dataset":
+                 parallelism: int | None = None, concurrency: int | None = None) -> "Dataset":
     """Rows ``0 .. n-1`` as int64 tensors of ``shape`` filled with the row number, in column ``data``.
 
     Example:
@@ -305,7 +307,8 @@ def range_tensor(n: int, *, shape: Sequence[int] = (1,), override_num_blocks: in
     from streamdata.io.memory import RangeDatasource
 
     return read_datasource(RangeDatasource(n, tensor_shape=tuple(shape)),
-                           override_num_blocks=override_num_blocks, parallelism=parallelism)
+                           override_num_blocks=override_num_blocks, parallelism=parallelism,
+                           concurrency=concurrency)
 
 
 def from_items(items: Sequence[Any], *, override_num_blocks: int | None = None,

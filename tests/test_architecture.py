@@ -26,9 +26,13 @@ BASE = frozenset({
     "streamdata.aggregation", "streamdata.block", "streamdata.block_metadata", "streamdata.context",
     "streamdata.datatype", "streamdata.errors", "streamdata.exceptions", "streamdata.expression_parser",
     "streamdata.expressions", "streamdata.read_task", "streamdata.tensor", "streamdata.write_context",
+    "streamdata.context_fields", "streamdata.context_options", "streamdata.configs",
+    "streamdata.schema", "streamdata.summary",
 })
 #: the Dataset facade and the execution layer above plan
-FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api"})
+FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api",
+                    "streamdata.dataset_columns", "streamdata.dataset_meta", "streamdata.dataset_interop",
+                    "streamdata.iterator_extras", "streamdata.read_refs", "streamdata.dataset_display"})
 EXECUTION = frozenset({"streamdata.execution"})
 
 #: (rule, importer, imported) or ("cycle", first module of the cycle, "") or ("lines", module, "")

@@ -175,7 +175,9 @@ def test_slice_at_indices_shares_whole_blocks(runtime: None) -> None:
 
 _FACADE = ("streamdata/dataset.py", "streamdata/dataset_args.py", "streamdata/dataset_consume.py",
            "streamdata/dataset_write.py", "streamdata/dataset_split.py", "streamdata/grouped.py",
-           "streamdata/iterator.py", "streamdata/read_api.py")
+           "streamdata/iterator.py", "streamdata/read_api.py", "streamdata/dataset_columns.py",
+           "streamdata/dataset_meta.py", "streamdata/dataset_interop.py",
+           "streamdata/iterator_extras.py", "streamdata/read_refs.py", "streamdata/dataset_display.py")
 _FACADE_MODULES = {p[:-3].replace("/", ".") for p in _FACADE}
 
 

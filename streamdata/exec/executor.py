@@ -30,6 +30,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from streamdata.context import DataContext
+from streamdata.context_options import effective_limits
 from streamdata.errors import ExecutionError
 from streamdata.exec import backpressure
 from streamdata.exec.autoscaler import decide_scaling
@@ -284,14 +285,16 @@ class StreamingExecutor:
         self._budget = object_store_budget(stats["capacity_bytes"],
                                            share=self.ctx.execution_object_store_share,
                                            explicit_limit=self.ctx.execution_memory_limit)
-        self._limits = ExecutionResources(cpu=float(resources.get("CPU", 0.0)),
-                                          gpu=float(resources.get("GPU", 0.0)),
-                                          object_store_memory=float(self._budget))
+        # execution_options.resource_limits / exclude_resources narrow the cluster's
+        cpu, gpu, self._budget = effective_limits(
+            getattr(self.ctx, "execution_options", None), cpu=float(resources.get("CPU", 0.0)),
+            gpu=float(resources.get("GPU", 0.0)), object_store_memory=float(self._budget))
+        self._limits = ExecutionResources(cpu=cpu, gpu=gpu, object_store_memory=float(self._budget))
         self.oversubscribed = (dict(oversubscribed) if oversubscribed is not None
                                else apply_cpu_oversubscription(ops, self._limits.cpu))
         options = ExecutionOptions(
             resource_limits=self._limits,
-            preserve_order=self.ctx.preserve_order,
+            preserve_order=self.ctx.effective_preserve_order(),
             target_max_block_size=self.ctx.target_max_block_size,
             error_budget=ErrorBudget(self.ctx.max_errored_blocks),
             data_context=self.ctx)
@@ -389,7 +392,7 @@ class StreamingExecutor:
                 if st.end_time is None:
                     st.end_time = self._end
             if self._progress is not None:
-                self._progress.close()
+                self._progress.close(success=self._error is None)
             if self.ctx.verbose_stats_logs and self._finished:
                 print(self.stats().summary())
             self._output.put(_DONE)

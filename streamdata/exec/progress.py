@@ -182,6 +182,7 @@ class _TerminalLine:
         self._saved: tuple[Any, Any] | None = None
         self._drawn = False
         self._line_start = True
+        self._guards: list[tuple[Any, _GuardedStream]] = []  # never freed, see _guard
 
     # -- registration
     def attach(self, bars: ProgressBars) -> None:
@@ -193,9 +194,9 @@ class _TerminalLine:
             if not self._active:
                 self._out = sys.stderr
                 self._saved = (sys.stdout, sys.stderr)
-                sys.stderr = _GuardedStream(sys.stderr, self)  # type: ignore[assignment]
+                sys.stderr = self._guard(sys.stderr)  # type: ignore[assignment]
                 if _is_tty(sys.stdout):
-                    sys.stdout = _GuardedStream(sys.stdout, self)  # type: ignore[assignment]
+                    sys.stdout = self._guard(sys.stdout)  # type: ignore[assignment]
                 self._line_start = True
             self._active.append(bars)
 
@@ -225,6 +226,17 @@ class _TerminalLine:
                     sys.stderr = old_err
             self._saved = None
             self._out = None
+
+    def _guard(self, stream: Any) -> _GuardedStream:
+        """The guard of ``stream``, made once and kept for good: ``print`` holds a borrowed
+        reference to ``sys.stdout`` across its writes (CPython), so a guard swapped out by
+        another thread while a print is under way must stay alive (it then passes writes through)."""
+        for inner, guard in self._guards:
+            if inner is stream:
+                return guard
+        guard = _GuardedStream(stream, self)
+        self._guards.append((stream, guard))
+        return guard
 
     # -- drawing
     def width(self) -> int:

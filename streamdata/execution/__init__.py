@@ -14,6 +14,8 @@ them. It owns:
   :func:`run`, :class:`Execution`), fetching blocks (:func:`get_tables`), and the
   stats of the last run (:class:`StatsRecord`);
 - :mod:`~streamdata.execution.write`: the datasink commit protocol (:func:`write`);
+- :mod:`~streamdata.execution.refs`: user ObjectRefs to and from blocks
+  (``from_*_refs``, ``from_blocks``, ``to_*_refs``);
 - :mod:`~streamdata.execution.split`: splitting materialized blocks at row indices
   (remote slices) and the coordinator actor of ``streaming_split``.
 
@@ -36,7 +38,11 @@ from __future__ import annotations
 from streamdata.exec.interfaces import RefBundle
 from streamdata.execution.compile import PhysicalPlan, cluster_info, compile, optimize
 from streamdata.execution.run import (
-    Execution, RunResult, StatsRecord, ensure_runtime, get_tables, iterate, iter_tables, run,
+    Execution, RunResult, StatsRecord, ensure_runtime, finished_stats, get_tables, iterate,
+    iter_tables, run,
+)
+from streamdata.execution.refs import (
+    bundles_from_refs, bundles_from_tables, converted_refs, fetch, is_object_ref,
 )
 from streamdata.execution.split import (
     SplitCoordinator, SplitSource, shutdown_split, slice_at_indices, start_streaming_split,
@@ -44,7 +50,8 @@ from streamdata.execution.split import (
 from streamdata.execution.write import write
 
 __all__ = [
+    "bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref",
     "Execution", "RefBundle", "PhysicalPlan", "RunResult", "SplitCoordinator", "SplitSource", "StatsRecord",
-    "cluster_info", "compile", "ensure_runtime", "get_tables", "iter_tables", "iterate",
+    "cluster_info", "compile", "finished_stats", "ensure_runtime", "get_tables", "iter_tables", "iterate",
     "optimize", "run", "shutdown_split", "slice_at_indices", "start_streaming_split", "write",
 ]

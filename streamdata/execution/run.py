@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -31,6 +32,16 @@ from streamdata.exec.stats import ExecutionStats
 from streamdata.execution.compile import PhysicalPlan, compile
 from streamdata.plan.io_nodes import InputData
 from streamdata.plan.logical import LogicalPlan
+
+
+_logger = logging.getLogger("streamdata.execution")
+#: stats of the finished executions (``DataContext.enable_stats_summary_collection``)
+_FINISHED: list[ExecutionStats] = []
+
+
+def finished_stats() -> list[ExecutionStats]:
+    """The stats of every execution that finished while collection was on, oldest first."""
+    return list(_FINISHED)
 
 
 class StatsRecord:
@@ -106,13 +117,24 @@ def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
     if isinstance(root, InputData):
         yield from root.bundles
         return
+    ctx = ctx or DataContext.get_current()
     execution = start(logical_plan, ctx=ctx, name=name)
+    finished = False
     try:
         yield from execution
+        finished = True
+    except Exception:
+        if ctx.log_internal_stack_trace:  # the whole traceback, engine frames included
+            _logger.exception("execution of %s failed", name or _short_name(logical_plan))
+        raise
     finally:
         execution.close()
         if record is not None:
             record.last = execution.stats()
+        if finished and ctx.enable_auto_log_stats:
+            _logger.info("%s", execution.stats().summary())
+        if finished and ctx.enable_stats_summary_collection:
+            _FINISHED.append(execution.stats())
 
 
 @dataclass(frozen=True, slots=True)
@@ -166,5 +188,5 @@ def _short_name(logical_plan: LogicalPlan) -> str:
     return logical_plan.root.name.split("(")[0][:40] or "dataset"
 
 
-__all__ = ["Execution", "RunResult", "StatsRecord", "ensure_runtime", "get_tables", "iter_tables",
+__all__ = ["Execution", "RunResult", "StatsRecord", "ensure_runtime", "finished_stats", "get_tables", "iter_tables",
            "iterate", "run", "start"]

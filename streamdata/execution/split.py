@@ -69,10 +69,12 @@ def slice_at_indices(blocks: Sequence[Block], indices: Sequence[int]) -> list[li
 class SplitSource:
     """One split of a streaming_split: the coordinator actor and the split's index."""
 
-    def __init__(self, coordinator: Any, index: int, n: int) -> None:
+    def __init__(self, coordinator: Any, index: int, n: int, schema: Any = None) -> None:
         self.coordinator = coordinator
         self.index = index
         self.n = n
+        #: the output's schema when the plan knows it without running (else None)
+        self.schema = schema
 
     def __repr__(self) -> str:
         return f"split {self.index} of {self.n}"
@@ -207,7 +209,8 @@ def start_streaming_split(logical_plan: LogicalPlan) -> list[SplitSource]:
     n = root.n
     actor_cls = rt.remote(SplitCoordinator).options(num_cpus=0, max_concurrency=2 * n + 4)
     coordinator = actor_cls.remote(logical_plan, DataContext.get_current())
-    return [SplitSource(coordinator, i, n) for i in range(n)]
+    schema = logical_plan.schema()
+    return [SplitSource(coordinator, i, n, schema) for i in range(n)]
 
 
 def shutdown_split(sources: Sequence[Any], *, timeout: float = 30.0) -> None:

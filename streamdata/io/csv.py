@@ -88,7 +88,11 @@ class CSVDatasource(FileBasedDatasource):
             try:
                 reader = pacsv.open_csv(f, read_options=read_options, parse_options=parse_options,
                                         convert_options=convert_options)
+                checked = False
                 for batch in reader:
+                    if not checked:  # the schema is fixed by the first batch
+                        self._check_text_columns(fs, split, batch.schema, convert_options)
+                        checked = True
                     yield pa.Table.from_batches([batch])
             except (pa.ArrowInvalid, pa.ArrowKeyError) as exc:
                 text = str(exc)
@@ -99,6 +103,38 @@ class CSVDatasource(FileBasedDatasource):
                 if bad_rows:
                     raise self._ragged_error(fs, split, bad_rows[0], text) from exc
                 raise DataSourceError(f"{unstrip(fs, split.path)}: {text}", path=unstrip(fs, split.path)) from exc
+
+    def _check_text_columns(self, fs: Any, split: FileSplit, schema: pa.Schema,
+                            convert_options: Any) -> None:
+        """pyarrow infers ``binary`` for a column with bytes that are not UTF-8; one bad byte
+        would silently turn a text column into bytes. Unless the column's type was asked for
+        (``convert_options.column_types``) or ``check_utf8=False``, that is an error naming
+        the file, the column and the line (read with ``read_options={"encoding": ...}`` for
+        another encoding, or ask for ``pa.binary()`` to keep bytes)."""
+        if not convert_options.check_utf8:
+            return
+        asked = set(convert_options.column_types or {})
+        binary = [f.name for f in schema
+                  if f.name not in asked and (pa.types.is_binary(f.type) or pa.types.is_large_binary(f.type))]
+        if not binary:
+            return
+        where = unstrip(fs, split.path)
+        line = self._first_non_utf8_line(fs, split)
+        at = f" (line {line})" if line is not None else ""
+        raise DataSourceError(
+            f"{where}: column {binary[0]!r} has bytes that are not valid UTF-8{at}; read it with "
+            f"read_options={{'encoding': ...}} for another encoding, or "
+            f"convert_options={{'column_types': {{{binary[0]!r}: pyarrow.binary()}}}} to keep bytes",
+            path=where)
+
+    def _first_non_utf8_line(self, fs: Any, split: FileSplit) -> int | None:
+        with self.open_input(fs, split) as f:
+            for number, raw in enumerate(f, start=1):
+                try:
+                    raw.decode("utf-8")
+                except UnicodeDecodeError:
+                    return number
+        return None
 
     def _missing_column(self, fs: Any, split: FileSplit, wanted: list[str]) -> Exception:
         names = self._header(fs, split) + [f.name for f in self._derived_fields()]
@@ -180,10 +216,12 @@ class CSVDatasink(FileDatasink):
     extension = "csv"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 min_rows_per_file: int | None = None,
                  max_rows_per_file: int | None = None, write_options: Any = None) -> None:
         import pyarrow.csv as pacsv
 
-        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
+                         min_rows_per_file=min_rows_per_file)
         fields = ("include_header", "batch_size", "delimiter", "quoting_style", "quoting_header")
         if write_options is None:
             options: dict[str, Any] = {}

@@ -87,13 +87,22 @@ class FileDatasink(Datasink):
     extension = "dat"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
-                 max_rows_per_file: int | None = None) -> None:
+                 max_rows_per_file: int | None = None, min_rows_per_file: int | None = None) -> None:
         if not isinstance(path, str):
             path = str(path)
         if mode not in MODES:
             raise PlanError(f"mode must be one of {list(MODES)}, got {mode!r}")
         if max_rows_per_file is not None and (not isinstance(max_rows_per_file, int) or max_rows_per_file < 1):
             raise PlanError(f"max_rows_per_file must be a positive int, got {max_rows_per_file!r}")
+        if min_rows_per_file is not None and (isinstance(min_rows_per_file, bool)
+                                              or not isinstance(min_rows_per_file, int)
+                                              or min_rows_per_file < 1):
+            raise PlanError(f"min_rows_per_file must be a positive int, got {min_rows_per_file!r}")
+        if (min_rows_per_file is not None and max_rows_per_file is not None
+                and min_rows_per_file > max_rows_per_file):
+            raise PlanError(f"min_rows_per_file ({min_rows_per_file}) must not exceed "
+                            f"max_rows_per_file ({max_rows_per_file})")
+        self._min_rows_per_file = min_rows_per_file
         fs, paths = resolve_filesystem(path, filesystem)
         self._fs = fs
         self._path = paths[0].rstrip("/") or "/"
@@ -104,6 +113,13 @@ class FileDatasink(Datasink):
         self._created_dest = False
 
     # ------------------------------------------------------------------ properties
+
+    @property
+    def min_rows_per_write(self) -> int | None:
+        """``min_rows_per_file``: the plan gives each write task at least that many rows,
+        and a task writes its rows into one file (per partition directory), so each file
+        has them, but the last (Ray's semantics: a target, not a split)."""
+        return self._min_rows_per_file
 
     @property
     def path(self) -> str:
@@ -235,7 +251,18 @@ class FileDatasink(Datasink):
         """Split a block by destination subdirectory (``""``: the destination itself)."""
         yield "", table
 
-    def _file_name(self, ctx: WriteContext, n: int) -> str:
+    #: Ray's ``FilenameProvider`` (``get_filename_for_block(block, write_uuid, task_index,
+    #: block_index)``) naming each file; None: the default unique names
+    filename_provider: Any = None
+
+    def _file_name(self, ctx: WriteContext, n: int, block: pa.Table | None = None) -> str:
+        if self.filename_provider is not None:
+            name = self.filename_provider.get_filename_for_block(block, ctx.write_uuid,
+                                                                 ctx.task_index, n)
+            if not isinstance(name, str) or not name or "/" in name:
+                raise PlanError(f"filename_provider returned {name!r}; it must return a file "
+                                f"name (a non-empty str without '/')")
+            return name
         return f"{ctx.write_uuid}_{ctx.task_index:06d}_{n:06d}.{self.extension}"
 
     def write(self, blocks: Iterable[pa.Table], ctx: WriteContext) -> dict[str, Any]:
@@ -260,9 +287,9 @@ class FileDatasink(Datasink):
             finally:
                 stream.close()
 
-        def new_file(subdir: str, schema: pa.Schema) -> FileWriter:
+        def new_file(subdir: str, schema: pa.Schema, block: pa.Table) -> FileWriter:
             nonlocal counter
-            name = self._file_name(ctx, counter)
+            name = self._file_name(ctx, counter, block)
             counter += 1
             rel = f"{subdir}/{name}" if subdir else name
             target = f"{self.staging_dir}/{rel}"
@@ -295,7 +322,7 @@ class FileDatasink(Datasink):
                             close(subdir)
                             writer = None
                         if writer is None:
-                            writer = new_file(subdir, part.schema)
+                            writer = new_file(subdir, part.schema, part)
                         room = part.num_rows - offset
                         if self._max_rows_per_file is not None:
                             room = min(room, self._max_rows_per_file - writer.num_rows)

@@ -63,7 +63,8 @@ class FileBasedDatasource(Datasource):
     Args:
         paths: a path, directory, glob, or a list of them.
         filesystem: an fsspec or ``pyarrow.fs`` filesystem (else inferred from the paths).
-        columns: the columns to keep (None keeps all).
+        columns: the columns to keep (None keeps all); with ``include_paths`` the ``path``
+            column is kept too, as in Ray.
         include_paths: add a ``path`` column with each row's file.
         partitioning: ``"hive"``, a :class:`~streamdata.io.filesystem.Partitioning` or None.
         file_extensions: keep only files with these extensions (when listing directories).
@@ -95,6 +96,10 @@ class FileBasedDatasource(Datasource):
             if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
                 raise PlanError(f"columns must be a list of column names, got {columns!r}")
             columns = list(columns)
+            if include_paths and "path" not in columns:
+                # as Ray: ``columns=`` picks the file's columns; the ``path`` column asked
+                # for by ``include_paths=True`` is kept (a later select_columns may drop it)
+                columns.append("path")
         self._columns: list[str] | None = columns
         self._include_paths = bool(include_paths)
         self._limit: int | None = None

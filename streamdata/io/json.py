@@ -1,6 +1,12 @@
 """JSON files: JSON lines (one object per line, read with ``pyarrow.json``, streaming)
 and JSON arrays (a document ``[{...}, {...}]``, parsed whole).
 
+Values that change type between lines, or nested lists/objects pyarrow cannot give one
+type, are read as Ray's ``read_json(lines=True)`` reads them: the file falls back to
+Python's parser, and a column whose values have no common Arrow type holds Python
+objects (``{"a": 1}`` then ``{"a": "x"}`` gives ``a`` as ``1`` and ``'x'``). With
+``parse_options.explicit_schema`` there is no fallback: a mismatch is an error.
+
 The format is detected per file from its first character. A malformed line raises a
 :class:`~streamdata.errors.DataSourceError` naming the file and the line.
 ``read_options`` / ``parse_options`` (``pyarrow.json`` option objects or dicts) pass
@@ -85,6 +91,7 @@ class JSONDatasource(FileBasedDatasource):
         import pyarrow.json as pajson
 
         wanted = self.physical_columns()
+        done = 0  # rows already yielded (a fallback resumes after them)
         with self.open_input(fs, split) as f:
             try:
                 reader = pajson.open_json(f, read_options=self._read_options, parse_options=self._parse_options)
@@ -92,9 +99,61 @@ class JSONDatasource(FileBasedDatasource):
                     table = pa.Table.from_batches([batch])
                     if wanted is not None:
                         table = table.select([c for c in wanted if c in table.column_names])
+                    done += table.num_rows
                     yield table
+                return
             except pa.ArrowInvalid as exc:
-                raise self._line_error(fs, split, str(exc)) from exc
+                if self._parse_options.explicit_schema is not None:
+                    raise self._line_error(fs, split, str(exc)) from exc
+        # pyarrow needs one type per column; values that change type between rows (or
+        # nested values it cannot unify) are read with Python's parser, like Ray's
+        # ``read_json(lines=True)``: such columns hold Python objects
+        yield from self._read_lines_python(fs, split, skip=done, wanted=wanted)
+
+    def _read_lines_python(self, fs: Any, split: FileSplit, *, skip: int,
+                           wanted: list[str] | None) -> Iterator[pa.Table]:
+        """The slow path: one ``json.loads`` per line, tables of about ``block_size`` bytes."""
+        where = unstrip(fs, split.path)
+        limit = max(1, int(self._read_options.block_size or (1 << 20)))
+        rows: list[dict[str, Any]] = []
+        size = 0
+        seen = 0
+        with self.open_input(fs, split) as f:
+            for number, raw in enumerate(f, start=1):
+                line = raw.strip()
+                if not line:
+                    continue
+                seen += 1
+                if seen <= skip:
+                    continue
+                rows.append(self._parse_line(where, number, line))
+                size += len(line)
+                if size >= limit:
+                    yield self._rows_table(where, rows, wanted)
+                    rows, size = [], 0
+        if rows:
+            yield self._rows_table(where, rows, wanted)
+
+    @staticmethod
+    def _parse_line(where: str, number: int, line: bytes) -> dict[str, Any]:
+        try:
+            value = pyjson.loads(line)
+        except ValueError as exc:
+            msg = getattr(exc, "msg", str(exc))
+            raise DataSourceError(f"{where}: line {number} is not valid JSON ({msg}): "
+                                  f"{line[:200].decode(errors='replace')!r}", path=where) from None
+        if not isinstance(value, dict):
+            raise DataSourceError(f"{where}: line {number} is a JSON {type(value).__name__}, "
+                                  f"expected an object: {line[:200].decode(errors='replace')!r}",
+                                  path=where)
+        return value
+
+    @staticmethod
+    def _rows_table(where: str, rows: list[dict[str, Any]], wanted: list[str] | None) -> pa.Table:
+        table = block.rows_to_table(rows, what=f"JSON file {where}")
+        if wanted is not None:
+            table = table.select([c for c in wanted if c in table.column_names])
+        return table
 
     def _line_error(self, fs: Any, split: FileSplit, arrow_message: str) -> DataSourceError:
         """Find the malformed line with Python's parser (slow path, on error only)."""
@@ -102,18 +161,11 @@ class JSONDatasource(FileBasedDatasource):
         with self.open_input(fs, split) as f:
             for number, raw in enumerate(f, start=1):
                 line = raw.strip()
-                if not line:
-                    continue
-                try:
-                    value = pyjson.loads(line)
-                except ValueError as exc:
-                    msg = getattr(exc, "msg", str(exc))
-                    return DataSourceError(f"{where}: line {number} is not valid JSON ({msg}): "
-                                           f"{line[:200].decode(errors='replace')!r}", path=where)
-                if not isinstance(value, dict):
-                    return DataSourceError(f"{where}: line {number} is a JSON {type(value).__name__}, "
-                                           f"expected an object: {line[:200].decode(errors='replace')!r}",
-                                           path=where)
+                if line:
+                    try:
+                        self._parse_line(where, number, line)
+                    except DataSourceError as exc:
+                        return exc
         return DataSourceError(f"{where}: {arrow_message}", path=where)
 
     def _read_array(self, fs: Any, split: FileSplit) -> pa.Table:
@@ -194,8 +246,10 @@ class JSONDatasink(FileDatasink):
     extension = "json"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 min_rows_per_file: int | None = None,
                  max_rows_per_file: int | None = None, **dumps_options: Any) -> None:
-        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
+                         min_rows_per_file=min_rows_per_file)
         try:
             pyjson.dumps({}, **dumps_options)
         except TypeError as exc:

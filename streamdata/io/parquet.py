@@ -510,9 +510,11 @@ class ParquetDatasink(FileDatasink):
     extension = "parquet"
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 min_rows_per_file: int | None = None,
                  max_rows_per_file: int | None = None, partition_cols: list[str] | None = None,
                  row_group_size: int | None = None, **parquet_options: Any) -> None:
-        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file)
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
+                         min_rows_per_file=min_rows_per_file)
         if isinstance(partition_cols, str):
             partition_cols = [partition_cols]
         self._partition_cols = list(partition_cols or [])

@@ -99,8 +99,11 @@ def _sink_args(filesystem: Any, try_create_dir: bool, open_stream_args: Any, fil
                dataset_uuid: Any, mode: Any) -> dict[str, Any]:
     from streamdata.io.lance import mode_name
 
-    if filename_provider is not None:
-        raise NotImplementedError("filename_provider is not supported; files are named <write id>_<task>_<n>.<ext>")
+    if filename_provider is not None and not callable(
+            getattr(filename_provider, "get_filename_for_block", None)) and not callable(
+            getattr(filename_provider, "get_filename_for_row", None)):
+        raise PlanError(f"filename_provider must have get_filename_for_block/get_filename_for_row, "
+                        f"got {filename_provider!r}")
     return {"filesystem": filesystem, "mode": mode_name(mode)}
 
 
@@ -113,6 +116,7 @@ class _RayFileSink(FileDatasink):
                          **_sink_args(filesystem, try_create_dir, open_stream_args, filename_provider,
                                       dataset_uuid, mode))
         self.extension = file_format or "dat"
+        self.filename_provider = filename_provider  # names the files (FileDatasink._file_name)
 
 
 class BlockBasedFileDatasink(_RayFileSink):
@@ -148,6 +152,14 @@ class RowBasedFileDatasink(_RayFileSink):
         super().__init__(path, filesystem=filesystem, try_create_dir=try_create_dir,
                          open_stream_args=open_stream_args, filename_provider=filename_provider,
                          dataset_uuid=dataset_uuid, file_format=file_format, mode=mode, max_rows_per_file=1)
+
+    def _file_name(self, ctx: Any, n: int, block: pa.Table | None = None) -> str:
+        provider = self.filename_provider
+        if provider is not None and block is not None and hasattr(provider, "get_filename_for_row"):
+            from streamdata import block as B
+            row = next(B.iter_rows(block.slice(0, 1)))
+            return provider.get_filename_for_row(row, ctx.write_uuid, ctx.task_index, 0, n)
+        return super()._file_name(ctx, n, block)
 
     def write_row_to_file(self, row: dict[str, Any], file: Any) -> None:
         raise NotImplementedError(f"{type(self).__name__} must define write_row_to_file(row, file)")

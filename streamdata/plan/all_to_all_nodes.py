@@ -40,20 +40,48 @@ JOIN_TYPES = ("inner", "left_outer", "right_outer", "full_outer",
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Repartition(LogicalNode):
-    """Exactly ``num_blocks`` blocks; ``shuffle`` redistributes rows randomly (all-to-all)."""
+    """Exactly ``num_blocks`` blocks; ``shuffle`` redistributes rows randomly (all-to-all).
 
-    num_blocks: int
+    With ``keys``, rows with equal keys land in the same block (hash partitioning;
+    ``sort`` sorts each block by the keys). With ``target_num_rows_per_block`` instead
+    of ``num_blocks``: blocks of exactly that many rows, in order, but the last.
+    """
+
+    num_blocks: int | None = None
     shuffle: bool = False
+    keys: tuple[str, ...] = ()
+    sort: bool = False
+    target_num_rows_per_block: int | None = None
+    strict: bool = False
 
     preserves_columns: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         LogicalNode.__post_init__(self)
-        _check_positive_int("repartition num_blocks", self.num_blocks)
+        if (self.num_blocks is None) == (self.target_num_rows_per_block is None):
+            raise PlanError("repartition takes exactly one of num_blocks or "
+                            f"target_num_rows_per_block, got num_blocks={self.num_blocks!r}, "
+                            f"target_num_rows_per_block={self.target_num_rows_per_block!r}")
+        _check_positive_int("repartition num_blocks", self.num_blocks, allow_none=True)
+        _check_positive_int("repartition target_num_rows_per_block",
+                            self.target_num_rows_per_block, allow_none=True)
+        _set(self, "keys", _str_tuple("repartition key", self.keys) if self.keys else ())
+        if self.keys and self.num_blocks is None:
+            raise PlanError("repartition(keys=...) needs num_blocks (the number of hash partitions)")
+        if self.keys and self.shuffle:
+            raise PlanError("repartition takes keys=... or shuffle=True, not both")
+        if self.sort and not self.keys:
+            raise PlanError("repartition(sort=True) needs keys=[...] to sort by")
+        if self.target_num_rows_per_block is not None and self.shuffle:
+            raise PlanError("repartition(target_num_rows_per_block=...) keeps the row order; "
+                            "it takes no shuffle=True")
 
     @property
     def name(self) -> str:
-        return f"Repartition({self.num_blocks}{', shuffle' if self.shuffle else ''})"
+        if self.target_num_rows_per_block is not None:
+            return f"Repartition(target_num_rows_per_block={self.target_num_rows_per_block})"
+        extra = f", keys={list(self.keys)}" if self.keys else (", shuffle" if self.shuffle else "")
+        return f"Repartition({self.num_blocks}{extra}{', sort' if self.sort else ''})"
 
     def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
                  cheap: bool = False) -> int | None:
@@ -97,12 +125,17 @@ class Sort(LogicalNode):
 
     keys: tuple[str, ...]
     descending: tuple[bool, ...] = ()
+    #: range boundaries of the first key: output block ``i`` holds keys in
+    #: ``[boundaries[i-1], boundaries[i])`` (``sort(boundaries=[...])``)
+    boundaries: tuple[Any, ...] | None = None
 
     preserves_columns: ClassVar[bool] = True
 
     def __post_init__(self) -> None:
         LogicalNode.__post_init__(self)
         _set(self, "keys", _str_tuple("sort key", self.keys))
+        if self.boundaries is not None:
+            _set(self, "boundaries", tuple(self.boundaries))
         if not self.keys:
             raise PlanError("sort needs at least one key")
         desc = self.descending
@@ -195,6 +228,8 @@ class Join(LogicalNode):
     left_suffix: str | None = None
     right_suffix: str | None = None
     num_partitions: int | None = None
+    #: options of the join's tasks (``aggregator_ray_remote_args``: num_cpus, memory, resources)
+    ray_remote_args: FrozenDict = field(default_factory=FrozenDict)
 
     arity: ClassVar[int | None] = 2
 
@@ -209,6 +244,7 @@ class Join(LogicalNode):
             if len(self.right_on) != len(self.on):
                 raise PlanError(f"join: {len(self.on)} left keys but {len(self.right_on)} right keys")
         _check_positive_int("num_partitions", self.num_partitions, allow_none=True)
+        _set(self, "ray_remote_args", _frozen(self.ray_remote_args))
 
     @property
     def name(self) -> str:

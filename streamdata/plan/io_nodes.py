@@ -130,12 +130,15 @@ class Write(LogicalNode):
     datasink: Datasink
     concurrency: int | None = None
     ray_remote_args: FrozenDict = field(default_factory=FrozenDict)
+    #: each write task gets at least this many rows (so each file has them, but the last)
+    min_rows_per_write: int | None = None
 
     def __post_init__(self) -> None:
         LogicalNode.__post_init__(self)
         if not isinstance(self.datasink, Datasink):
             raise PlanError(f"Write needs a Datasink, got {type(self.datasink).__name__}")
         _check_positive_int("Write.concurrency", self.concurrency, allow_none=True)
+        _check_positive_int("min_rows_per_file", self.min_rows_per_write, allow_none=True)
         _set(self, "ray_remote_args", _frozen(self.ray_remote_args))
 
     @property

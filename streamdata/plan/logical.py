@@ -76,7 +76,7 @@ from streamdata.plan.nodes_base import (
     fn_name,
     is_callable_class,
 )
-from streamdata.plan.streaming_nodes import Limit, StreamingSplit, Union, Zip
+from streamdata.plan.streaming_nodes import Limit, Mix, StreamingSplit, Union, Zip
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,5 +188,5 @@ __all__ = [
     "ActorPoolStrategy", "ComputeStrategy", "LogicalNode", "Read", "InputData", "AbstractMap",
     "AbstractUDFMap", "MapBatches", "MapRows", "FlatMap", "Filter", "Project", "WithColumn",
     "RandomSample", "FusedMap", "Limit", "Repartition", "RandomShuffle", "RandomizeBlockOrder",
-    "Sort", "Aggregate", "MapGroups", "Union", "Zip", "Join", "Write", "LogicalPlan", "StreamingSplit",
+    "Sort", "Aggregate", "MapGroups", "Union", "Mix", "Zip", "Join", "Write", "LogicalPlan", "StreamingSplit",
 ]

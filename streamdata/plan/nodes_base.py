@@ -156,7 +156,11 @@ class ActorPoolStrategy:
     """Run a map in a pool of actors autoscaling between ``min_size`` and ``max_size``.
 
     ``size=n`` is shorthand for ``min_size=max_size=n``; ``max_size=None`` lets the pool
-    grow with the available resources.
+    grow with the available resources; ``initial_size`` actors are started first
+    (default ``min_size``). ``max_concurrent_calls_per_actor`` calls run at once in one
+    actor (threads; default 1) and ``max_tasks_in_flight_per_actor`` are queued on it.
+    A synchronous UDF's calls still run one at a time in an actor unless
+    ``enable_true_multi_threading=True`` (async UDFs run concurrently anyway), as in Ray.
 
     Example:
         >>> s = ActorPoolStrategy(size=2)
@@ -168,6 +172,9 @@ class ActorPoolStrategy:
     min_size: int | None = None
     max_size: int | None = None
     max_tasks_in_flight_per_actor: int | None = None
+    initial_size: int | None = None
+    max_concurrent_calls_per_actor: int | None = None
+    enable_true_multi_threading: bool | None = None
 
     def __post_init__(self) -> None:
         if self.size is not None:
@@ -184,6 +191,17 @@ class ActorPoolStrategy:
             raise PlanError(f"ActorPoolStrategy: max_size {self.max_size} < min_size {self.min_size}")
         _check_positive_int("ActorPoolStrategy.max_tasks_in_flight_per_actor",
                             self.max_tasks_in_flight_per_actor, allow_none=True)
+        _check_positive_int("ActorPoolStrategy.max_concurrent_calls_per_actor",
+                            self.max_concurrent_calls_per_actor, allow_none=True)
+        _check_positive_int("ActorPoolStrategy.initial_size", self.initial_size, allow_none=True)
+        if self.initial_size is not None and (
+                self.initial_size < self.min_size
+                or (self.max_size is not None and self.initial_size > self.max_size)):
+            raise PlanError(f"ActorPoolStrategy: initial_size {self.initial_size} must lie between "
+                            f"min_size {self.min_size} and max_size {self.max_size}")
+        if self.enable_true_multi_threading not in (None, True, False):
+            raise PlanError(f"ActorPoolStrategy.enable_true_multi_threading must be a bool, got "
+                            f"{self.enable_true_multi_threading!r}")
 
 
 ComputeStrategy = TaskPoolStrategy | ActorPoolStrategy

@@ -62,6 +62,38 @@ class Union(LogicalNode):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
+class Mix(LogicalNode):
+    """The inputs' blocks interleaved so that their rows follow ``weights``
+    (``stop_on_shortest``: end when one input ends; else when the longest does)."""
+
+    weights: tuple[float, ...] = ()
+    stop_on_shortest: bool = False
+
+    arity: ClassVar[int | None] = None
+    preserves_columns: ClassVar[bool] = True
+
+    def _check_arity(self) -> None:
+        if len(self.inputs) < 2:
+            raise PlanError(f"Mix needs at least two inputs, got {len(self.inputs)}")
+
+    def __post_init__(self) -> None:
+        LogicalNode.__post_init__(self)
+        weights = tuple(self.weights) or (1.0,) * len(self.inputs)
+        if len(weights) != len(self.inputs) or any(
+                isinstance(w, bool) or not isinstance(w, (int, float)) or w <= 0 for w in weights):
+            raise PlanError(f"mix weights must be {len(self.inputs)} positive numbers (one per "
+                            f"dataset), got {list(self.weights)}")
+        object.__setattr__(self, "weights", tuple(float(w) for w in weights))
+
+    def num_rows(self, input_rows: Callable[[LogicalNode], int | None], *,
+                 cheap: bool = False) -> int | None:
+        if self.stop_on_shortest:
+            return None
+        counts = [input_rows(i) for i in self.inputs]
+        return None if any(c is None for c in counts) else sum(counts)  # type: ignore[misc]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Zip(LogicalNode):
     """The columns of both inputs side by side (equal row counts)."""
 
@@ -108,4 +140,4 @@ class StreamingSplit(LogicalNode):
         return f"StreamingSplit({self.n}, equal={self.equal})"
 
 
-__all__ = ["Limit", "StreamingSplit", "Union", "Zip"]
+__all__ = ["Limit", "Mix", "StreamingSplit", "Union", "Zip"]

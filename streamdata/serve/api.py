@@ -59,6 +59,18 @@ def _controller(create: bool = False) -> Any:
         return None
 
 
+def wait_gone(actor_name: str, timeout_s: float = 30.0) -> None:
+    """Wait until no actor is named ``actor_name`` (a killed actor's name goes with its process)."""
+    sd = runtime()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            sd.get_actor(actor_name)
+        except Exception:  # noqa: BLE001 - gone (or the runtime is)
+            return
+        time.sleep(0.01)
+
+
 def _free_port(host: str) -> int:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as s:
         s.bind((host, 0))
@@ -273,6 +285,7 @@ def shutdown() -> None:
                     sd.kill(controller)
                 except Exception:  # noqa: BLE001
                     pass
+                wait_gone(CONTROLLER_NAME)  # a serve.start right after must not find the dying one
         reset_client()
         if _serve_dir is not None:
             shutil.rmtree(_serve_dir, ignore_errors=True)

@@ -28,6 +28,10 @@ class ReplicaUnreachableError(ActorDiedError):
     """The replica could not be reached: the request never left (safe to send elsewhere)."""
 
 
+class ReplicaRejectedError(ReplicaUnreachableError):
+    """The replica had ``max_ongoing_requests`` in flight (from other callers) and did not run the request."""
+
+
 class ReplicaConnection:
     """A connection to one replica (opened on first use); use it from one event loop."""
 
@@ -122,6 +126,8 @@ class ReplicaConnection:
             raise
         if reply.kind == wire.ERROR:
             raise _as_exception(reply.value, f"{self.deployment}.{method}")
+        if reply.kind == wire.REJECTED:
+            raise ReplicaRejectedError(f"replica {self.replica_id} of deployment {self.deployment!r} is full")
         return reply.value
 
     async def stream(self, method: str, args: tuple = (), kwargs: dict | None = None, *,
@@ -145,6 +151,8 @@ class ReplicaConnection:
                     return
                 elif reply.kind == wire.END:
                     return
+                elif reply.kind == wire.REJECTED:
+                    raise ReplicaRejectedError(f"replica {self.replica_id} of deployment {self.deployment!r} is full")
                 else:
                     raise _as_exception(reply.value, f"{self.deployment}.{method}")
         finally:
@@ -167,4 +175,4 @@ def _as_exception(value: Any, function_name: str) -> BaseException:
     return RuntimeError(f"{function_name} failed: {value!r}")
 
 
-__all__ = ["CONNECT_TIMEOUT_S", "ReplicaConnection", "ReplicaUnreachableError"]
+__all__ = ["CONNECT_TIMEOUT_S", "ReplicaConnection", "ReplicaRejectedError", "ReplicaUnreachableError"]

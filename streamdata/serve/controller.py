@@ -51,6 +51,18 @@ class AppState:
     message: str = ""
 
 
+def _wait_gone(actor_name: str, timeout_s: float = 30.0) -> None:
+    """Wait until no actor is named ``actor_name`` (the next serve.start must not find a dying proxy)."""
+    sd = runtime()
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            sd.get_actor(actor_name)
+        except Exception:  # noqa: BLE001 - gone
+            return
+        time.sleep(0.01)
+
+
 class ControllerCore:
     """The controller's state and its coroutines (on the controller's loop)."""
 
@@ -164,6 +176,10 @@ class ControllerCore:
             previous = old.deployments.get(spec.name) if old is not None else None
             if previous is not None and previous.spec.code_version == spec.code_version and not previous.failed:
                 reconfigure = spec.config.user_config != previous.config.user_config and spec.config.has_user_config
+                if spec.config.max_ongoing_requests != previous.config.max_ongoing_requests:
+                    await asyncio.gather(*(r.conn.call("set_max_ongoing_requests", (spec.config.max_ongoing_requests,),
+                                                       kind=wire.CONTROL)
+                                           for r in previous.running() if r.conn is not None))
                 previous.spec = spec
                 previous.target = spec.config.initial_replicas() if previous.policy is None else previous.target
                 if reconfigure:
@@ -265,6 +281,7 @@ class ControllerCore:
                 runtime().kill(self._proxy)
             except Exception:  # noqa: BLE001
                 pass
+            await asyncio.get_running_loop().run_in_executor(None, _wait_gone, PROXY_NAME)
         try:
             os.unlink(self._ckpt_path)
         except FileNotFoundError:

@@ -136,7 +136,7 @@ class DeploymentState:
             record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
                                                            **options).remote(
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
-                config.user_config, config.has_user_config)
+                config.user_config, config.has_user_config, config.max_ongoing_requests)
             await asyncio.wrap_future(record.actor.ready.remote().future())
             await self._connect(record)
         except BaseException as exc:

@@ -56,8 +56,11 @@ class _FunctionDeployment:
 class ReplicaServer:
     """Serves one user object; runs on one event loop."""
 
-    def __init__(self, obj: Any, app_name: str, deployment: str, replica_id: str) -> None:
+    def __init__(self, obj: Any, app_name: str, deployment: str, replica_id: str,
+                 max_ongoing_requests: int = 2 ** 31) -> None:
         self.obj = obj
+        self.max_ongoing_requests = max_ongoing_requests
+        self.user_ongoing = 0  # requests of callers (not the controller's)
         self.app_name = app_name
         self.deployment = deployment
         self.replica_id = replica_id
@@ -88,6 +91,11 @@ class ReplicaServer:
 
     # ---- requests
     def _dispatch(self, call: wire.Call, writer: asyncio.StreamWriter) -> None:
+        if call.kind != wire.CONTROL:
+            if self.user_ongoing >= self.max_ongoing_requests:  # other callers fill it: try elsewhere
+                writer.write(wire.encode(wire.Reply(call.req_id, wire.REJECTED)))
+                return
+            self.user_ongoing += 1
         token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name))
         try:
             if call.kind == wire.CALL and not call.stream:
@@ -96,11 +104,11 @@ class ReplicaServer:
                     fn = self._method(call.method)
                     result = fn(*call.args, **call.kwargs)
                 except BaseException as exc:  # noqa: BLE001 - the caller gets it
-                    self._done()
+                    self._done(True)
                     writer.write(wire.encode(wire.Reply(call.req_id, wire.ERROR, wire.encode_error(exc))))
                     return
                 if not inspect.isawaitable(result):
-                    self._done()
+                    self._done(True)
                     self._reply(writer, call.req_id, result)
                     return
                 asyncio.get_running_loop().create_task(self._finish_awaitable(call.req_id, result, writer))
@@ -110,7 +118,9 @@ class ReplicaServer:
         finally:
             _request_context.reset(token)
 
-    def _done(self) -> None:
+    def _done(self, user: bool) -> None:
+        if user:
+            self.user_ongoing -= 1
         self.ongoing -= 1
         self.served += 1
         if self.ongoing <= 1 and self._idle is not None:  # 1: the drain request itself
@@ -132,7 +142,7 @@ class ReplicaServer:
         else:
             self._reply(writer, req_id, result)
         finally:
-            self._done()
+            self._done(True)
 
     async def _run(self, call: wire.Call, writer: asyncio.StreamWriter) -> None:
         req_id = call.req_id
@@ -168,7 +178,7 @@ class ReplicaServer:
         except BaseException as exc:  # noqa: BLE001
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         finally:
-            self._done()
+            self._done(call.kind != wire.CONTROL)
 
     async def call_method(self, method: str, args: tuple, kwargs: dict) -> Any:
         """Call ``method`` of the user's object (awaiting it when async)."""
@@ -198,6 +208,9 @@ class ReplicaServer:
         if op == "stats":
             return {"ongoing": self.ongoing - 1, "served": self.served, "batches": batch_size_counts(),
                     "models": loaded_model_ids(self.obj), "pid": os.getpid()}
+        if op == "set_max_ongoing_requests":
+            self.max_ongoing_requests = int(args[0])
+            return True
         if op == "drain":
             return await self.drain(float(args[0]))
         raise ValueError(f"unknown control request {op!r}")
@@ -234,7 +247,7 @@ class ReplicaActor:
 
     def __init__(self, target_blob: bytes, init_blob: bytes, app_name: str, deployment: str,
                  replica_id: str, socket_path: str, user_config: Any = None, has_user_config: bool = False,
-                 rank: int = 0) -> None:
+                 max_ongoing_requests: int = 5, rank: int = 0) -> None:
         import cloudpickle
 
         from streamdata.serve._loop import EventLoopThread
@@ -249,7 +262,7 @@ class ReplicaActor:
             _set_replica_context(ReplicaContext(rid, None, rank))
             obj = target(*init_args, **init_kwargs) if inspect.isclass(target) else _FunctionDeployment(target)
             _set_replica_context(ReplicaContext(rid, obj, rank))
-            server = ReplicaServer(obj, app_name, deployment, replica_id)
+            server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests)
             if has_user_config:
                 await server.reconfigure(user_config)
             await server.listen(socket_path)

@@ -30,10 +30,12 @@ from typing import Any, AsyncIterator, Callable, Sequence
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
-from streamdata.serve.channel import ReplicaConnection, ReplicaUnreachableError
+from streamdata.serve.channel import ReplicaConnection, ReplicaRejectedError, ReplicaUnreachableError
 
 #: how many replicas a request tries when the chosen one cannot be reached
 MAX_UNREACHABLE_RETRIES = 3
+#: how long a replica that refused a request (full with other callers' requests) counts as full
+REJECTED_BACKOFF_S = 0.005
 
 
 def choose_replica(loads: Sequence[int], capacity: int, rng: random.Random,
@@ -71,12 +73,13 @@ class ReplicaInfo:
 
 
 class _Slot:
-    __slots__ = ("info", "conn", "ongoing")
+    __slots__ = ("info", "conn", "ongoing", "full_until")
 
     def __init__(self, info: ReplicaInfo, conn: ReplicaConnection) -> None:
         self.info = info
         self.conn = conn
         self.ongoing = 0
+        self.full_until = 0.0  # the replica refused a request: full (for this router) until then
 
 
 class Router:
@@ -141,8 +144,17 @@ class Router:
         if model_id:
             target = self._model_affinity.get(model_id)
             preferred = [s.info.replica_id == target for s in slots]
-        index = choose_replica([s.ongoing for s in slots], self.max_ongoing_requests, self._rng, preferred)
+        capacity = self.max_ongoing_requests
+        now = time.monotonic()
+        loads = [s.ongoing if s.full_until <= now else capacity for s in slots]
+        index = choose_replica(loads, capacity, self._rng, preferred)
         return None if index is None else slots[index]
+
+    def _retry_in(self) -> float | None:
+        """Seconds until a replica that refused requests may be tried again (None: none did)."""
+        now = time.monotonic()
+        waits = [s.full_until - now for s in self._slots if s.full_until > now]
+        return max(0.0, min(waits)) if waits else None
 
     async def _acquire(self, model_id: str) -> _Slot:
         if self.closed:
@@ -160,7 +172,11 @@ class Router:
             if not self._slots and self._on_demand is not None:
                 self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
             try:
-                await fut
+                retry_in = self._retry_in()
+                if retry_in is None:
+                    await fut
+                else:
+                    await asyncio.wait([fut], timeout=retry_in)
             finally:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
@@ -193,44 +209,55 @@ class Router:
                    model_id: str = "", request_id: str = "", route: str = "") -> Any:
         """Route one request and return its answer (or raise its error); a replica that
         cannot be reached (the request never left) is skipped for another."""
-        for attempt in range(MAX_UNREACHABLE_RETRIES + 1):
+        attempt = 0
+        while True:
             slot = await self._acquire(model_id)
             start = time.perf_counter()
-            ok = False
+            ok = retry = False
             try:
                 result = await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
                                               request_id=request_id, route=route)
                 ok = True
                 return result
+            except ReplicaRejectedError:
+                slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
+                retry = True
             except ReplicaUnreachableError:
-                if attempt == MAX_UNREACHABLE_RETRIES:
+                attempt += 1
+                if attempt > MAX_UNREACHABLE_RETRIES:
                     raise
+                retry = True
             finally:
                 self._release(slot)
-                if self._observe is not None:
+                if self._observe is not None and not retry:
                     self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
-        raise AssertionError("unreachable")  # pragma: no cover
 
     async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
                      model_id: str = "", request_id: str = "", route: str = "") -> AsyncIterator[Any]:
         """Route one request and yield its streamed answer (a replica that cannot be
         reached is skipped for another)."""
-        for attempt in range(MAX_UNREACHABLE_RETRIES + 1):
+        attempt = 0
+        while True:
             slot = await self._acquire(model_id)
             start = time.perf_counter()
-            ok = False
+            ok = retry = False
             try:
                 async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
                                                    request_id=request_id, route=route):
                     yield item
                 ok = True
                 return
+            except ReplicaRejectedError:
+                slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
+                retry = True
             except ReplicaUnreachableError:
-                if attempt == MAX_UNREACHABLE_RETRIES:
+                attempt += 1
+                if attempt > MAX_UNREACHABLE_RETRIES:
                     raise
+                retry = True
             finally:
                 self._release(slot)
-                if self._observe is not None:
+                if self._observe is not None and not retry:
                     self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
 
     def close(self) -> None:

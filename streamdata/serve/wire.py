@@ -31,8 +31,8 @@ HTTP = "http"        # an ASGI request: args = (scope, body); replies carry ASGI
 GRPC = "grpc"        # a gRPC request: args = (request proto,); method = the RPC's name
 CONTROL = "control"  # the controller's requests: check_health, reconfigure, stats, drain
 
-#: Reply kinds
-RESULT, ERROR, CHUNK, END = 0, 1, 2, 3
+#: Reply kinds (REJECTED: the replica has max_ongoing_requests in flight; the request did not run)
+RESULT, ERROR, CHUNK, END, REJECTED = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,5 +126,5 @@ def remote_error(err: RemoteError, function_name: str) -> BaseException:
     return TaskError.wrap(cause, err.traceback, function_name)
 
 
-__all__ = ["CALL", "CHUNK", "CONTROL", "END", "ERROR", "GRPC", "HEADER", "HTTP", "RESULT", "Call",
+__all__ = ["CALL", "CHUNK", "CONTROL", "END", "ERROR", "GRPC", "HEADER", "HTTP", "REJECTED", "RESULT", "Call",
            "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame", "remote_error"]

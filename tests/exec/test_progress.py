@@ -158,3 +158,20 @@ def test_reset_erases_the_line_and_gives_the_streams_back(tty) -> None:
     assert sys.stdout is out and sys.stderr is term
     assert screen(term.getvalue()) == [""]
     bars.close(success=True)  # the executor's close afterwards is harmless
+
+
+def test_a_swapped_out_guard_stays_alive_and_passes_writes_through(tty) -> None:
+    """print() keeps a borrowed reference to sys.stdout across its writes: the executor's thread
+    restoring the streams mid-print must not free the guard (it crashed the interpreter)."""
+    import gc
+    import weakref
+
+    out, term = tty()
+    bars = ProgressBars(["ReadRange"], enabled=True, delay_s=0)
+    guard = weakref.ref(sys.stdout)
+    bars.update(0, done=1, total=2)
+    bars.close(success=True)
+    gc.collect()
+    assert sys.stdout is out and guard() is not None
+    guard().write("written through the old guard\n")
+    assert screen(term.getvalue()) == ["written through the old guard", ""]

@@ -125,6 +125,9 @@ def test_monotonically_increasing_id_unique_and_increasing_per_task() -> None:
         by_block.setdefault(r["uid"] >> 33, []).append(r["uid"])
     for ids in by_block.values():
         assert ids == sorted(ids)
+    # the upper bits are the task's index, as Ray documents: tasks 0..4, each numbering from 0
+    assert sorted(by_block) == [0, 1, 2, 3, 4]
+    assert sorted(ids[0] & ((1 << 33) - 1) for ids in by_block.values()) == [0] * 5
 
 
 def test_ids_with_a_task_context_follow_rays_layout() -> None:

@@ -256,5 +256,6 @@ def test_predicate_on_path_column_runs_after_it_is_added(files: Path):
     target = str(files / "part-2.parquet")
     src = ParquetDatasource(str(files), include_paths=True, columns=["a"])
     table = read_table(src.apply_predicate(col("path") == target))
-    assert table.column_names == ["a"]
+    assert table.column_names == ["a", "path"]  # as Ray: columns= keeps include_paths' column
+    assert set(table.column("path").to_pylist()) == {target}
     assert table.column("a").to_pylist() == list(range(2 * N, 3 * N))

@@ -7,6 +7,7 @@ import pytest
 
 from streamdata.aggregate import AggregateFn, Count, Sum
 from streamdata.expressions import col
+from streamdata.expressions import random as expr_random
 from streamdata.io.datasource import Datasource
 from streamdata.plan.logical import (
     ActorPoolStrategy, Aggregate, Filter, FusedMap, Limit, LogicalPlan, MapBatches, MapRows,
@@ -102,6 +103,12 @@ def test_predicate_into_read_removes_filter() -> None:
     out = apply(PredicatePushdownRule(), Filter(inputs=(read(),), expr=col("a") > 1))
     assert isinstance(out.root, Read)
     assert out.root.datasource.predicate.structurally_equals(col("a") > 1)
+
+
+def test_predicate_with_a_generator_stays_where_it_is() -> None:
+    pred = expr_random(seed=1) > 0.5
+    out = apply(PredicatePushdownRule(), Filter(inputs=(read(),), expr=pred))
+    assert isinstance(out.root, Filter) and out.root.input.datasource.predicate is None
 
 
 def test_adjacent_expr_filters_combine_inner_first() -> None:

@@ -103,6 +103,28 @@ def test_router_queues_then_refuses_past_max_queued_requests() -> None:
     asyncio.run(main())
 
 
+def test_a_full_replica_refuses_other_callers_requests() -> None:
+    async def main() -> None:
+        server, path = await _serve(Model())
+        server.max_ongoing_requests = 1
+        first, second = Router("app", "Model"), Router("app", "Model", max_queued_requests=0)
+        for router in (first, second):
+            router.update([ReplicaInfo("r0", path)])
+        held = asyncio.ensure_future(first.call("slow", (1,), {}))
+        await asyncio.sleep(0.05)
+        with pytest.raises(BackPressureError):
+            await second.call("__call__", (2,), {})
+        waiting = Router("app", "Model")  # an unbounded queue: retried until the replica has room
+        waiting.update([ReplicaInfo("r0", path)])
+        later = asyncio.ensure_future(waiting.call("__call__", (3,), {}))
+        await asyncio.sleep(0.05)
+        assert not later.done()
+        server.obj.open()
+        assert await held == 1 and await later == 6
+
+    asyncio.run(main())
+
+
 def test_a_dead_replica_fails_its_requests_and_new_ones_go_elsewhere() -> None:
     async def main() -> None:
         dying, dying_path = await _serve(Model(), "r0")

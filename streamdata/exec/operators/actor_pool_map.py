@@ -47,7 +47,10 @@ class ActorPoolMapOperator(MapOperator):
         max_size: most actors (None: as resources allow).
         max_tasks_in_flight_per_actor: calls queued per actor (default
             ``DataContext.actor_max_tasks_in_flight``).
-        ray_remote_args: resources per actor (``num_cpus``, ``num_gpus``, ...).
+        ray_remote_args: resources per actor (``num_cpus``, ``num_gpus``, ...); a
+            ``ray_remote_args_fn`` in it is called per actor and its dict merged over them.
+        initial_size: actors started first (default ``min_size``).
+        max_concurrency: calls one actor runs at once, in threads (default 1).
         min_rows_per_bundle: coalesce inputs up to this many rows per call.
     """
 
@@ -55,7 +58,8 @@ class ActorPoolMapOperator(MapOperator):
                  min_size: int = 1, max_size: int | None = None,
                  max_tasks_in_flight_per_actor: int | None = None,
                  ray_remote_args: dict[str, Any] | None = None, min_rows_per_bundle: int | None = None,
-                 estimated_output_bytes_per_task: int | None = None) -> None:
+                 estimated_output_bytes_per_task: int | None = None,
+                 initial_size: int | None = None, max_concurrency: int = 1) -> None:
         super().__init__(name, input_op, transformer, ray_remote_args=ray_remote_args,
                          min_rows_per_bundle=min_rows_per_bundle,
                          estimated_output_bytes_per_task=estimated_output_bytes_per_task)
@@ -65,22 +69,35 @@ class ActorPoolMapOperator(MapOperator):
         self.min_size = min_size
         self.max_size = max_size
         self._max_in_flight = max_tasks_in_flight_per_actor
+        self.initial_size = max(min_size, initial_size or min_size)
+        self.max_concurrency = max(1, max_concurrency)
         self._actors: list[_Actor] = []
         self._ready_tasks: dict[int, OpTask] = {}
         self._actor_class: Any = None
         self._released = False
+
+    #: Ray's ``ActorPoolStrategy(enable_true_multi_threading=True)``: a synchronous UDF's
+    #: calls run together in an actor's threads (else one at a time; see MapWorker)
+    true_multi_threading: bool = False
 
     @property
     def max_tasks_in_flight_per_actor(self) -> int:
         if self._max_in_flight is not None:
             return self._max_in_flight
         ctx = self.options.data_context
-        return max(1, getattr(ctx, "actor_max_tasks_in_flight", 4) if ctx is not None else 4)
+        if ctx is None:
+            return 4
+        return max(1, getattr(ctx, "max_tasks_in_flight_per_actor", None)
+                   or getattr(ctx, "actor_max_tasks_in_flight", 4))
 
     # ---- lifecycle
     def start(self, options: ExecutionOptions) -> None:
         super().start(options)
-        args = {k: v for k, v in self.ray_remote_args.items() if k in _ACTOR_OPTION_KEYS}
+        remote = dict(self.ray_remote_args)
+        args_fn = remote.pop("ray_remote_args_fn", None)
+        if args_fn is not None:
+            remote.update(args_fn())
+        args = {k: v for k, v in remote.items() if k in _ACTOR_OPTION_KEYS}
         res = self.per_task_resources()
         args["num_cpus"] = res.cpu
         if res.gpu:
@@ -88,8 +105,9 @@ class ActorPoolMapOperator(MapOperator):
         # a dead actor restarts and its calls run again (every row exactly once)
         args.setdefault("max_restarts", 3)
         args.setdefault("max_task_retries", 3)
-        self._actor_class = rt.remote(MapWorker).options(max_concurrency=1, **args)
-        self.scale(self.min_size)
+        self._actor_class = rt.remote(MapWorker).options(max_concurrency=self.max_concurrency,
+                                                         **args)
+        self.scale(self.initial_size)
 
     def scale(self, delta: int) -> None:
         """Start ``delta`` actors (> 0) or stop ``-delta`` idle ones (< 0)."""
@@ -104,7 +122,8 @@ class ActorPoolMapOperator(MapOperator):
                 self._stop_actor(actor)
 
     def _start_actor(self) -> None:
-        handle = self._actor_class.remote(self._transformer_ref, self._context_ref)
+        handle = self._actor_class.remote(self._transformer_ref, self._context_ref,
+                                          true_multi_threading=self.true_multi_threading)
         actor = _Actor(handle=handle)
         self._actors.append(actor)
         ready_ref = handle.ready.remote()

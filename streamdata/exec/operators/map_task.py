@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -138,18 +139,29 @@ def map_task_entry(transformer: MapTransformer, ctx: TaskContext, data_context: 
 
 class MapWorker:
     """The actor class of an actor-pool map: builds the chain (and the user's callable
-    class) once, then runs many calls."""
+    class) once, then runs many calls.
 
-    def __init__(self, transformer: MapTransformer, data_context: DataContext | None) -> None:
+    As Ray: an actor started with ``max_concurrency > 1`` takes that many calls at once,
+    but a synchronous UDF runs one call at a time unless ``true_multi_threading``
+    (``ActorPoolStrategy(enable_true_multi_threading=True)``) lets calls run together in
+    the actor's threads; an async UDF always overlaps its calls on the event loop.
+    """
+
+    def __init__(self, transformer: MapTransformer, data_context: DataContext | None, *,
+                 true_multi_threading: bool = False) -> None:
         if data_context is not None:
             DataContext._set_current(data_context)
         self._data_context = data_context
         self._transformer = transformer
         self._init_error: BaseException | None = None
+        self._one_at_a_time: threading.Lock | None = None
         try:
             self._transformer.init()
         except Exception as exc:  # noqa: BLE001 - raised by ready(), as the user's own error
             self._init_error = exc
+        else:
+            if not true_multi_threading and not self._transformer.uses_async():
+                self._one_at_a_time = threading.Lock()
 
     def ready(self) -> bool:
         """Returns once the constructor ran (the pool waits on it); raises what the user's
@@ -162,4 +174,7 @@ class MapWorker:
         """One call: run the chain over ``inputs``."""
         if self._init_error is not None:
             raise self._init_error
-        return run_map_task(self._transformer, ctx, *inputs)
+        if self._one_at_a_time is None:
+            return run_map_task(self._transformer, ctx, *inputs)
+        with self._one_at_a_time:
+            return run_map_task(self._transformer, ctx, *inputs)

@@ -30,6 +30,9 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
+from streamdata.expressions.evaluation import EvalContext
+from streamdata.exec.operators.async_udf import (ASYNC_BATCH_CONCURRENCY, ASYNC_ROW_CONCURRENCY,
+                                                 is_async, run_ordered)
 from streamdata.write_context import WriteContext
 
 
@@ -111,7 +114,9 @@ class BatchStage(_UDFStage):
     """``map_batches``: the UDF receives batches of ``batch_size`` rows in ``batch_format``.
 
     The UDF may return a batch (dict of arrays, DataFrame, Arrow table, list of rows)
-    or yield several.
+    or yield several; an ``async def`` UDF (coroutine or async generator) runs on the
+    process's event loop with a few batches in flight, outputs in input order
+    (:mod:`~streamdata.exec.operators.async_udf`).
     """
 
     def __init__(self, *, name: str, fn: Callable[..., Any] | type, batch_size: int | None = None,
@@ -123,33 +128,49 @@ class BatchStage(_UDFStage):
         self.zero_copy_batch = zero_copy_batch
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        self.init()
+        if is_async(self._callable):  # as Ray: a few batches in flight on the event loop
+            batches = (B.to_batch(t, self.batch_format, zero_copy=self.zero_copy_batch)
+                       for t in self._batches(blocks) if t.num_rows)
+            for outs in run_ordered(self.call, batches, max_concurrency=ASYNC_BATCH_CONCURRENCY):
+                for out in outs:
+                    yield self._table(out)
+            return
+        for batch in self._batches(blocks):
+            yield from self._run(batch)
+
+    def _batches(self, blocks: Iterator[pa.Table]) -> Iterator[pa.Table]:
         batcher = B.Batcher(self.batch_size)
         for table in blocks:
             batcher.add(table)
-            for batch in batcher.drain():
-                yield from self._run(batch)
-        for batch in batcher.finish():
-            yield from self._run(batch)
+            yield from batcher.drain()
+        yield from batcher.finish()
+
+    def _table(self, out: Any) -> pa.Table:
+        if out is None:
+            raise UDFReturnError(f"map_batches UDF {self.name} returned None; expected a dict of "
+                                 "arrays, pandas.DataFrame or pyarrow.Table")
+        return B.batch_to_table(out, what="map_batches UDF")
 
     def _run(self, table: pa.Table) -> Iterator[pa.Table]:
         if table.num_rows == 0:
             return
         out = self.call(B.to_batch(table, self.batch_format, zero_copy=self.zero_copy_batch))
-        what = f"map_batches UDF {self.name}"
         if _is_batch_iterator(out):
             for item in out:
                 yield B.batch_to_table(item, what="map_batches UDF")
         else:
-            if out is None:
-                raise UDFReturnError(f"{what} returned None; expected a dict of arrays, "
-                                     "pandas.DataFrame or pyarrow.Table")
-            yield B.batch_to_table(out, what="map_batches UDF")
+            yield self._table(out)
 
 
 class RowStage(_UDFStage):
     """``map``: one dict in, one dict out."""
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        self.init()
+        if is_async(self._callable):
+            yield from self._apply_async(blocks)
+            return
         for table in blocks:
             rows = []
             for row in B.iter_rows(table):
@@ -158,6 +179,19 @@ class RowStage(_UDFStage):
                     raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
                                          "expected a dict (one row)")
                 rows.append(out)
+            if rows:
+                yield B.rows_to_table(rows, what="map UDF")
+
+
+    def _apply_async(self, blocks: Iterator[pa.Table]) -> Iterator[pa.Table]:
+        for table in blocks:
+            rows = []
+            for outs in run_ordered(self.call, B.iter_rows(table), max_concurrency=ASYNC_ROW_CONCURRENCY):
+                for out in outs:  # an async generator may yield several rows
+                    if not isinstance(out, Mapping):
+                        raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
+                                             "expected a dict (one row)")
+                    rows.append(out)
             if rows:
                 yield B.rows_to_table(rows, what="map UDF")
 
@@ -191,15 +225,22 @@ class FilterStage(_UDFStage):
             super().init()
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        ectx = EvalContext(task_index=ctx.task_index)
         for table in blocks:
             if self.expr is not None:
-                mask = self.expr.evaluate(table)
+                mask = self.expr.evaluate(table, ectx)
                 out = table.filter(mask, null_selection_behavior="drop")
             else:
-                keep = np.fromiter((bool(self.call(row)) for row in B.iter_rows(table)),
+                keep = np.fromiter((self._verdict(self.call(row)) for row in B.iter_rows(table)),
                                    dtype=bool, count=table.num_rows)
                 out = table.filter(pa.array(keep))
             yield out
+
+    def _verdict(self, value: Any) -> bool:
+        if isinstance(value, (bool, np.bool_)):
+            return bool(value)
+        raise UDFReturnError(f"filter: the function {getattr(self.fn, '__name__', self.fn)!r} must "
+                             f"return a bool for each row, got {type(value).__name__} {value!r}")
 
 
 class ProjectStage(MapStage):
@@ -247,8 +288,9 @@ class WithColumnStage(MapStage):
         self.expr = expr
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        ectx = EvalContext(task_index=ctx.task_index)  # numbers rows per task, as Ray's ids do
         for table in blocks:
-            values = self.expr.evaluate(table)
+            values = self.expr.evaluate(table, ectx)
             if self.column in table.column_names:
                 table = table.set_column(table.column_names.index(self.column), self.column, values)
             else:
@@ -343,6 +385,11 @@ class MapTransformer:
     def uses_class(self) -> bool:
         """Whether a stage calls a callable class (the chain must run in actors)."""
         return any(isinstance(s, _UDFStage) and s.is_class for s in self.stages)
+
+    def uses_async(self) -> bool:
+        """Whether a stage calls an async UDF (after :meth:`init`, which builds classes)."""
+        return any(isinstance(s, _UDFStage) and is_async(s._callable if s._callable is not None
+                                                         else s.fn) for s in self.stages)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"stages": self.stages, "init_fn": self.init_fn}

@@ -49,16 +49,22 @@ class TaskPoolMapOperator(MapOperator):
         self.cpu_oversubscription_cap: int | None = None
         self._remote_fn: Any = None
         self._remote_fn_zero_cpu: Any = None
+        self._args_fn: Any = None
 
     def start(self, options: ExecutionOptions) -> None:
         super().start(options)
-        args = {k: v for k, v in self.ray_remote_args.items() if k in _TASK_OPTION_KEYS}
+        self._args_fn = self.ray_remote_args.get("ray_remote_args_fn")
+        self._remote_fn, self._remote_fn_zero_cpu = self._remote_fns({})
+
+    def _remote_fns(self, dynamic: dict[str, Any]) -> tuple[Any, Any]:
+        """The task function with this operator's options (``dynamic`` merged over them)."""
+        remote = {**self.ray_remote_args, **dynamic}
+        args = {k: v for k, v in remote.items() if k in _TASK_OPTION_KEYS}
         res = self.per_task_resources()
         args.setdefault("num_cpus", res.cpu)
         args.setdefault("max_retries", 3)
-        self._remote_fn = rt.remote(map_task_entry).options(num_returns=2, **args)
-        zero = dict(args, num_cpus=0)
-        self._remote_fn_zero_cpu = rt.remote(map_task_entry).options(num_returns=2, **zero)
+        fn = rt.remote(map_task_entry).options(num_returns=2, **args)
+        return fn, rt.remote(map_task_entry).options(num_returns=2, **dict(args, num_cpus=0))
 
     def should_add_input(self) -> bool:
         return self._has_room()
@@ -73,7 +79,10 @@ class TaskPoolMapOperator(MapOperator):
         while self._queued and self._has_room() and not self._execution_finished:
             bundle = self._queued.popleft()
             ctx = self._next_context()
-            fn = self._remote_fn_zero_cpu if self.cpu_oversubscription_cap is not None else self._remote_fn
+            fns = (self._remote_fn, self._remote_fn_zero_cpu)
+            if self._args_fn is not None:  # Ray calls it before each task
+                fns = self._remote_fns(dict(self._args_fn()))
+            fn = fns[1] if self.cpu_oversubscription_cap is not None else fns[0]
             block_ref, out_ref = fn.remote(self._transformer_ref, ctx, self._context_ref,
                                            *bundle.block_refs())
             self._register(ctx, bundle, block_ref, out_ref, on_done=lambda _idx: self._try_launch())

@@ -14,6 +14,8 @@ Example:
 
 from __future__ import annotations
 
+import types
+
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -53,6 +55,8 @@ def apply_map_groups(block: pa.Table, keys: Sequence[str], fn: Callable[..., Any
                      fn_args: Sequence[Any] = (), fn_kwargs: Mapping[str, Any] | None = None) -> pa.Table:
     """``fn(group, *fn_args, **fn_kwargs)`` for every group, outputs concatenated in key order.
 
+    ``fn`` returns a batch, or is a generator yielding batches (each one is kept).
+
     Raises:
         UDFReturnError: ``fn`` returned something that is not a batch.
 
@@ -67,7 +71,10 @@ def apply_map_groups(block: pa.Table, keys: Sequence[str], fn: Callable[..., Any
         if group.num_rows == 0:
             continue
         result = fn(to_batch(group, batch_format), *fn_args, **kwargs)
-        outs.append(batch_to_table(result, what="map_groups UDF"))
+        if isinstance(result, types.GeneratorType):
+            outs.extend(batch_to_table(part, what="map_groups UDF") for part in result)
+        else:
+            outs.append(batch_to_table(result, what="map_groups UDF"))
     if not outs:
         return pa.table({})
     return concat(outs)

@@ -23,7 +23,8 @@ from streamdata.block import concat, split_by_count
 Slice = tuple[int, int, int]  # (input block index, start row, end row)
 
 
-def plan_slices(row_counts: Sequence[int], num_outputs: int) -> list[list[Slice]]:
+def plan_slices(row_counts: Sequence[int], num_outputs: int | None,
+                rows_per_output: int | None = None) -> list[list[Slice]]:
     """For each of ``num_outputs`` outputs, the input row ranges it is made of.
 
     Output ``i`` gets rows ``[i * total // n + min(i, extra) ...)`` in global order, so
@@ -34,12 +35,24 @@ def plan_slices(row_counts: Sequence[int], num_outputs: int) -> list[list[Slice]
         [[(0, 0, 3)], [(0, 3, 5)]]
         >>> plan_slices([0, 0], 2)
         [[], []]
+
+    With ``rows_per_output`` instead, every output has exactly that many rows but the
+    last (which has the rest):
+
+        >>> plan_slices([3, 2], None, rows_per_output=2)
+        [[(0, 0, 2)], [(0, 2, 3), (1, 0, 1)], [(1, 1, 2)]]
     """
-    if num_outputs < 1:
-        raise PlanError(f"repartition needs at least one output block, got {num_outputs}")
     total = sum(row_counts)
-    base, extra = divmod(total, num_outputs)
-    sizes = [base + (1 if i < extra else 0) for i in range(num_outputs)]
+    if rows_per_output is not None:
+        if rows_per_output < 1:
+            raise PlanError(f"rows per output block must be >= 1, got {rows_per_output}")
+        full, rest = divmod(total, rows_per_output)
+        sizes = [rows_per_output] * full + ([rest] if rest or not full else [])
+    else:
+        if num_outputs is None or num_outputs < 1:
+            raise PlanError(f"repartition needs at least one output block, got {num_outputs}")
+        base, extra = divmod(total, num_outputs)
+        sizes = [base + (1 if i < extra else 0) for i in range(num_outputs)]
     out: list[list[Slice]] = []
     block, offset = 0, 0
     for size in sizes:

@@ -73,16 +73,23 @@ def lower_all_to_all(node: L.LogicalNode, input_ops: PhysicalOperator | Sequence
     partitions: int | None = None
     task_args: dict[str, Any] = {}
     if isinstance(node, L.Sort):
-        spec = specs.SortSpec(keys=tuple(sort_keys(list(node.keys), list(node.descending) or False)))
+        spec = specs.SortSpec(keys=tuple(sort_keys(list(node.keys), list(node.descending) or False)),
+                              fixed_boundaries=node.boundaries)
+        if node.boundaries is not None:  # the user's range partitions
+            partitions = len(node.boundaries) + 1
     elif isinstance(node, L.RandomShuffle):
         spec = specs.RandomShuffleSpec(seed=_seed(node.seed), seeded=node.seed is not None)
         partitions = node.num_blocks
     elif isinstance(node, L.RandomizeBlockOrder):
         return RandomizeBlockOrderOperator(name, ops, seed=node.seed)
     elif isinstance(node, L.Repartition):
-        if not node.shuffle:
-            return SplitRepartitionOperator(name, ops, num_blocks=node.num_blocks)
-        spec = specs.RepartitionShuffleSpec()
+        if node.keys:
+            spec = specs.HashRepartitionSpec(keys=tuple(node.keys), sort=node.sort)
+        elif not node.shuffle:
+            return SplitRepartitionOperator(name, ops, num_blocks=node.num_blocks,
+                                            rows_per_block=node.target_num_rows_per_block)
+        else:
+            spec = specs.RepartitionShuffleSpec()
         partitions = node.num_blocks
     elif isinstance(node, L.Aggregate):
         spec = specs.AggregateSpec(keys=tuple(node.keys), aggs=tuple(node.aggs))
@@ -102,6 +109,7 @@ def lower_all_to_all(node: L.LogicalNode, input_ops: PhysicalOperator | Sequence
         spec = specs.JoinSpec(left_keys=tuple(node.on), right_keys=tuple(right_on), join_type=node.join_type,
                               left_suffix=node.left_suffix, right_suffix=node.right_suffix)
         partitions = node.num_partitions
+        task_args = {k: v for k, v in dict(node.ray_remote_args).items() if k in _TASK_ARGS}
     else:
         raise NotImplementedError(f"{type(node).__name__} ({node.name}) is not an all-to-all operation")
     return AllToAllOperator(name, ops, spec, num_partitions=partitions, data_context=ctx,

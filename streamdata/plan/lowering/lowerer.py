@@ -32,6 +32,7 @@ LOWERINGS: tuple[tuple[type, Callable[["Lowerer", L.LogicalNode], PhysicalOperat
     (L.AbstractMap, maps.lower_map),
     (L.Limit, misc.lower_limit),
     (L.Union, misc.lower_union),
+    (L.Mix, misc.lower_mix),
     (L.Zip, misc.lower_zip),
     (L.StreamingSplit, misc.lower_streaming_split),
     (all_to_all.ALL_TO_ALL_NODES, all_to_all.lower_node),

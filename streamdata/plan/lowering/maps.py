@@ -60,10 +60,14 @@ def actor_pool_map(name: str, input_op: PhysicalOperator, stages: list[MapStage]
                    min_rows_per_bundle: int | None = None) -> ActorPoolMapOperator:
     """An actor-pool map of ``stages`` sized as ``compute`` says (also used by
     ``map_groups`` with a callable class)."""
-    return ActorPoolMapOperator(name, input_op, MapTransformer(stages),
-                                min_size=compute.min_size or 1, max_size=compute.max_size,
-                                max_tasks_in_flight_per_actor=compute.max_tasks_in_flight_per_actor,
-                                ray_remote_args=remote_args, min_rows_per_bundle=min_rows_per_bundle)
+    op = ActorPoolMapOperator(name, input_op, MapTransformer(stages),
+                              min_size=compute.min_size or 1, max_size=compute.max_size,
+                              max_tasks_in_flight_per_actor=compute.max_tasks_in_flight_per_actor,
+                              ray_remote_args=remote_args, min_rows_per_bundle=min_rows_per_bundle,
+                              initial_size=compute.initial_size,
+                              max_concurrency=compute.max_concurrent_calls_per_actor or 1)
+    op.true_multi_threading = bool(compute.enable_true_multi_threading)
+    return op
 
 
 def map_stages(node: L.AbstractMap, ctx: DataContext | None = None) -> list[MapStage]:

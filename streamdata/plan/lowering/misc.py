@@ -1,5 +1,5 @@
 """Lowering of the streaming nodes and in-memory inputs: ``InputData``, ``Limit``,
-``Union``, ``Zip``, ``StreamingSplit`` (one operator each).
+``Union``, ``Mix``, ``Zip``, ``StreamingSplit`` (one operator each).
 
 Example:
     >>> from streamdata.context import DataContext
@@ -19,6 +19,7 @@ from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.limit import LimitOperator
 from streamdata.exec.operators.output_splitter import OutputSplitterOperator
+from streamdata.exec.operators.mix import MixOperator
 from streamdata.exec.operators.union import UnionOperator
 from streamdata.exec.operators.zip import ZipOperator
 from streamdata.plan import logical as L
@@ -40,6 +41,12 @@ def lower_limit(lowerer: Lowerer, node: L.Limit) -> PhysicalOperator:
 def lower_union(lowerer: Lowerer, node: L.Union) -> PhysicalOperator:
     """Every input's blocks, in input order."""
     return UnionOperator([lowerer.lower(i) for i in node.inputs])
+
+
+def lower_mix(lowerer: Lowerer, node: L.Mix) -> PhysicalOperator:
+    """The inputs' blocks interleaved by weight."""
+    return MixOperator([lowerer.lower(i) for i in node.inputs], node.weights,
+                       stop_on_shortest=node.stop_on_shortest)
 
 
 def lower_zip(lowerer: Lowerer, node: L.Zip) -> PhysicalOperator:

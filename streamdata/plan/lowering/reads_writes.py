@@ -92,12 +92,14 @@ def lower_write(lowerer: Lowerer, node: L.Write) -> PhysicalOperator:
     input_op = lowerer.lower(upstream)
     if (isinstance(input_op, TaskPoolMapOperator) and lowerer.only_consumer(upstream)
             and not node.ray_remote_args and node.concurrency is None
+            and node.min_rows_per_write is None
             and input_op.per_task_resources().gpu == 0):
         input_op.transformer.stages.append(stage)
         input_op.name = f"{input_op.name}->{node.name}"
         return input_op
     return TaskPoolMapOperator(node.name, input_op, MapTransformer([stage]),
-                               ray_remote_args=dict(node.ray_remote_args), concurrency=node.concurrency)
+                               ray_remote_args=dict(node.ray_remote_args), concurrency=node.concurrency,
+                               min_rows_per_bundle=node.min_rows_per_write)
 
 
 __all__ = ["lower_read", "lower_write", "read_operator"]

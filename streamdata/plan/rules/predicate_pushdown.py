@@ -25,7 +25,9 @@ class PredicatePushdownRule(Rule):
                                        if ds.supports_predicate_pushdown()
 
     A source that accepts a predicate must return exactly the matching rows (the filter is
-    removed). Nothing is pushed into a node that has other consumers.
+    removed). Nothing is pushed into a node that has other consumers, and a predicate holding a
+    generator (``random()``, ``uuid()``, ``monotonically_increasing_id()``) stays where it is:
+    moving it would change which rows it numbers or draws for.
     """
 
     name = "PredicatePushdown"
@@ -40,7 +42,8 @@ class PredicatePushdownRule(Rule):
 
 
 def _is_expr_filter(node: LogicalNode) -> bool:
-    return isinstance(node, Filter) and node.expr is not None and not node.uses_actors
+    return (isinstance(node, Filter) and node.expr is not None and not node.uses_actors
+            and node.expr.is_idempotent())
 
 
 def _push(filt: Filter, pred: Expr, child: LogicalNode, shared: set[int]) -> LogicalNode:

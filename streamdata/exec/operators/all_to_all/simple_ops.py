@@ -97,14 +97,18 @@ class SplitRepartitionOperator(PhysicalOperator):
         input_ops: the one operator feeding it.
         num_blocks: the number of output blocks.
         remote_args: options of the small tasks (default: one CPU).
+        rows_per_block: instead of ``num_blocks``: blocks of exactly this many rows, but
+            the last (``repartition(target_num_rows_per_block=n)``).
     """
 
-    def __init__(self, name: str, input_ops: Sequence[PhysicalOperator], *, num_blocks: int,
-                 remote_args: dict[str, Any] | None = None) -> None:
+    def __init__(self, name: str, input_ops: Sequence[PhysicalOperator], *, num_blocks: int | None,
+                 remote_args: dict[str, Any] | None = None,
+                 rows_per_block: int | None = None) -> None:
         super().__init__(name, input_ops)
-        if num_blocks < 1:
+        if rows_per_block is None and (num_blocks is None or num_blocks < 1):
             raise ValueError(f"repartition needs at least one block, got {num_blocks}")
         self.num_blocks = num_blocks
+        self.rows_per_block = rows_per_block
         self.remote_args = {"num_cpus": 1, "max_retries": 3, **(remote_args or {})}
         self._blocks: list[tuple[Any, BlockMetadata]] = []
         self._owns: list[bool] = []
@@ -162,7 +166,7 @@ class SplitRepartitionOperator(PhysicalOperator):
             if not self.inputs_complete() or self._counting:
                 return
             counts = [int(meta.num_rows or 0) for _, meta in self._blocks]
-            for j, slices in enumerate(plan_slices(counts, self.num_blocks)):
+            for j, slices in enumerate(plan_slices(counts, self.num_blocks, self.rows_per_block)):
                 self._queue.append((j, slices))
             self._planned = True
         self._launch()

@@ -97,10 +97,37 @@ class RepartitionShuffleSpec(ShuffleSpec):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HashRepartitionSpec(ShuffleSpec):
+    """``repartition(n, keys=[...])``: rows with equal keys land in the same one of ``n``
+    blocks (by a hash of the keys); ``sort`` sorts each block by the keys."""
+
+    keys: tuple[str, ...]
+    sort: bool = False
+
+    def validate(self, schema: pa.Schema, side: int) -> None:
+        from streamdata.errors import ColumnNotFoundError
+        for key in self.keys:
+            if key not in schema.names:
+                raise ColumnNotFoundError(key, schema.names)
+
+    def partition(self, table: pa.Table, *, side: int, n: int, index: int,
+                  boundaries: pa.Table | None) -> list[pa.Table]:
+        return hash_partition(table, list(self.keys), n)
+
+    def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
+        out = concat_parts(sides[0])
+        if self.sort and out.num_rows:
+            out = S.sort_table(out, [(k, "ascending") for k in self.keys])
+        return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class SortSpec(ShuffleSpec):
     """``sort(keys, descending)``: range partitions by sampled boundaries, stable merge."""
 
     keys: tuple[tuple[str, str], ...]
+    #: the user's range boundaries of the first key (``sort(boundaries=[...])``)
+    fixed_boundaries: tuple[Any, ...] | None = None
     needs_sample: bool = field(default=True, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
@@ -110,6 +137,10 @@ class SortSpec(ShuffleSpec):
         return S.sample_keys(table, list(self.keys), SAMPLES_PER_BLOCK, seed=seed)
 
     def boundaries(self, samples: Sequence[pa.Table], n: int) -> pa.Table | None:
+        if self.fixed_boundaries is not None:
+            key = self.keys[0][0]
+            typ = next((s.schema.field(key).type for s in samples if key in s.schema.names), None)
+            return pa.table({key: pa.array(list(self.fixed_boundaries), type=typ)})
         return S.compute_boundaries(samples, list(self.keys), n)
 
     def partition(self, table: pa.Table, *, side: int, n: int, index: int,

@@ -1,0 +1,226 @@
+"""Column transforms of a Dataset: ``add_column``, ``with_column``, ``with_columns``,
+``select_columns``, ``drop_columns``, ``rename_columns``.
+
+:class:`ColumnsMixin` is part of :class:`~streamdata.dataset.Dataset`. Each method
+checks its arguments (and, when the schema is known without running, the column
+names), adds one logical node per column change and returns a new Dataset. Every
+method takes Ray's per-task options (``num_cpus``, ``resources``, ``runtime_env``, ...;
+see :func:`streamdata.dataset_args.remote_args`).
+
+May import: base modules, :mod:`streamdata.plan` (node types) and
+:mod:`streamdata.dataset_args`.
+
+Example:
+    >>> import streamdata as sd
+    >>> ds = sd.from_items([{"a": 1, "b": 2}])
+    >>> ds.with_columns({"c": sd.col("a") + sd.col("b")}).drop_columns("a").take_all()
+    [{'b': 2, 'c': 3}]
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+
+from streamdata.dataset_args import (
+    AddColumn, column_list, compute_strategy, named_options, normalize_batch_format, remote_args,
+)
+from streamdata.errors import PlanError
+from streamdata.expressions import Expr
+from streamdata.plan.logical import LogicalNode, LogicalPlan, MapBatches, Project, WithColumn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.dataset import Dataset
+
+
+class ColumnsMixin:
+    """The column methods of a Dataset."""
+
+    _plan: LogicalPlan
+
+    if TYPE_CHECKING:  # pragma: no cover
+        def _with(self, node: LogicalNode) -> "Dataset": ...
+        def _check_columns(self, cols: Iterable[str]) -> None: ...
+        def columns(self, fetch_if_missing: bool = True) -> list[str] | None: ...
+
+    def add_column(self, col: str, fn: Callable[[Any], Any], *, batch_format: str | None = "pandas",
+                   compute: Any = None, concurrency: Any = None, num_cpus: float | None = None,
+                   num_gpus: float | None = None, memory: float | None = None,
+                   label_selector: dict[str, str] | None = None,
+                   fallback_strategy: list[dict[str, Any]] | None = None,
+                   max_calls: int | None = None, resources: dict[str, float] | None = None,
+                   accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+                   **ray_remote_args: Any) -> "Dataset":
+        """Add (or replace) column ``col`` with ``fn(batch)``'s values.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(2).add_column("z", lambda df: df["id"] * 2).take_all()
+            [{'id': 0, 'z': 0}, {'id': 1, 'z': 2}]
+        """
+        if not isinstance(col, str) or not col:
+            raise PlanError(f"add_column needs a column name (str), got {col!r}")
+        if not callable(fn):
+            raise PlanError(f"add_column needs a function of a batch, got {type(fn).__name__}")
+        fmt = normalize_batch_format(batch_format)
+        return self._with(MapBatches(
+            inputs=(self._plan.root,), fn=AddColumn(col, fn, fmt), batch_format=fmt,
+            compute=compute_strategy(None, compute, concurrency),
+            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
+                                        **named_options(locals())),
+            label=f"AddColumn({col})"))
+
+    def with_column(self, column_name: str, expr: Expr, *, compute: Any = None,
+                    num_cpus: float | None = None, num_gpus: float | None = None,
+                    memory: float | None = None, label_selector: dict[str, str] | None = None,
+                    fallback_strategy: list[dict[str, Any]] | None = None,
+                    max_calls: int | None = None, resources: dict[str, float] | None = None,
+                    accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+                    **ray_remote_args: Any) -> "Dataset":
+        """Add (or replace) column ``column_name`` computed by the expression ``expr``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.range(2).with_column("y", sd.col("id") * 3 + 1).take_all()
+            [{'id': 0, 'y': 1}, {'id': 1, 'y': 4}]
+        """
+        if not isinstance(column_name, str) or not column_name:
+            raise PlanError(f"with_column needs a column name (str), got {column_name!r}")
+        if not isinstance(expr, Expr):
+            raise PlanError(f"with_column needs an expression (sd.col / sd.lit), "
+                            f"got {type(expr).__name__}")
+        self._check_columns(expr.columns())
+        return self._with(WithColumn(
+            inputs=(self._plan.root,), column=column_name, expr=expr,
+            compute=compute_strategy(None, compute, None),
+            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
+                                        **named_options(locals()))))
+
+    def with_columns(self, exprs: Mapping[str, Expr] | None = None, *more_exprs: Mapping[str, Expr],
+                     compute: Any = None, num_cpus: float | None = None,
+                     num_gpus: float | None = None, memory: float | None = None,
+                     label_selector: dict[str, str] | None = None,
+                     fallback_strategy: list[dict[str, Any]] | None = None,
+                     max_calls: int | None = None, resources: dict[str, float] | None = None,
+                     accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+                     **ray_remote_args: Any) -> "Dataset":
+        """Add (or replace) several columns, each ``{name: expression}``; every expression
+        sees the input's columns (not the ones this call adds).
+
+        Example:
+            >>> import streamdata as sd
+            >>> ds = sd.range(2).with_columns({"a": sd.col("id") + 1, "b": sd.col("id") * 10})
+            >>> ds.take_all()
+            [{'id': 0, 'a': 1, 'b': 0}, {'id': 1, 'a': 2, 'b': 10}]
+        """
+        assigned: dict[str, Expr] = {}
+        for mapping in (exprs, *more_exprs):
+            if mapping is None:
+                continue
+            if isinstance(mapping, Expr):
+                raise PlanError(f"with_columns takes {{name: expression}} dicts; got the bare "
+                                f"expression {mapping}")
+            if not isinstance(mapping, Mapping):
+                raise PlanError(f"with_columns takes {{name: expression}} dicts, "
+                                f"got {type(mapping).__name__}")
+            for name, expr in mapping.items():
+                if name in assigned:
+                    raise PlanError(f"with_columns assigns column {name!r} twice")
+                for used in expr.columns() if isinstance(expr, Expr) else ():
+                    if used in assigned:
+                        raise PlanError(f"with_columns: the expression of {name!r} reads column "
+                                        f"{used!r}, which the same call assigns; split it into "
+                                        f"two with_columns calls")
+                assigned[name] = expr
+        if not assigned:
+            raise PlanError("with_columns needs at least one {name: expression}")
+        options = dict(compute=compute, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory,
+                       **named_options(locals()), **ray_remote_args)
+        ds: Any = self
+        for name, expr in assigned.items():
+            ds = ds.with_column(name, expr, **options)
+        return ds
+
+    def select_columns(self, cols: str | Sequence[str], *, compute: Any = None,
+                       concurrency: int | None = None, num_cpus: float | None = None,
+                       num_gpus: float | None = None, memory: float | None = None,
+                       label_selector: dict[str, str] | None = None,
+                       fallback_strategy: list[dict[str, Any]] | None = None,
+                       max_calls: int | None = None, resources: dict[str, float] | None = None,
+                       accelerator_type: str | None = None,
+                       runtime_env: dict[str, Any] | None = None,
+                       **ray_remote_args: Any) -> "Dataset":
+        """Keep only ``cols``, in that order.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.from_items([{"a": 1, "b": 2}]).select_columns(["b"]).take_all()
+            [{'b': 2}]
+        """
+        cols = column_list(cols, "select_columns")
+        self._check_columns(cols)
+        return self._with(Project(
+            inputs=(self._plan.root,), select=tuple(cols),
+            compute=compute_strategy(None, compute, concurrency),
+            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
+                                        **named_options(locals()))))
+
+    def drop_columns(self, cols: str | Sequence[str], *, compute: Any = None,
+                     concurrency: int | None = None, num_cpus: float | None = None,
+                     num_gpus: float | None = None, memory: float | None = None,
+                     label_selector: dict[str, str] | None = None,
+                     fallback_strategy: list[dict[str, Any]] | None = None,
+                     max_calls: int | None = None, resources: dict[str, float] | None = None,
+                     accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
+                     **ray_remote_args: Any) -> "Dataset":
+        """Remove ``cols``.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.from_items([{"a": 1, "b": 2}]).drop_columns(["b"]).take_all()
+            [{'a': 1}]
+        """
+        cols = column_list(cols, "drop_columns")
+        self._check_columns(cols)
+        return self._with(Project(
+            inputs=(self._plan.root,), drop=tuple(cols),
+            compute=compute_strategy(None, compute, concurrency),
+            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
+                                        **named_options(locals()))))
+
+    def rename_columns(self, names: Mapping[str, str] | Sequence[str], *,
+                       concurrency: int | None = None, num_cpus: float | None = None,
+                       num_gpus: float | None = None, memory: float | None = None,
+                       label_selector: dict[str, str] | None = None,
+                       fallback_strategy: list[dict[str, Any]] | None = None,
+                       max_calls: int | None = None, resources: dict[str, float] | None = None,
+                       accelerator_type: str | None = None,
+                       runtime_env: dict[str, Any] | None = None,
+                       **ray_remote_args: Any) -> "Dataset":
+        """Rename columns: a dict ``{old: new}``, or a list of new names for every column.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.from_items([{"a": 1}]).rename_columns({"a": "x"}).take_all()
+            [{'x': 1}]
+        """
+        if isinstance(names, Mapping):
+            if not all(isinstance(k, str) and isinstance(v, str) for k, v in names.items()):
+                raise PlanError(f"rename_columns takes {{old: new}} with str names, got {names!r}")
+        else:
+            if isinstance(names, str):
+                raise PlanError(f"rename_columns takes a dict {{old: new}} or a list of new "
+                                f"names, got the str {names!r}")
+            new = column_list(names, "rename_columns")
+            old = self.columns() or []
+            if len(new) != len(old):
+                raise PlanError(f"rename_columns got {len(new)} names for {len(old)} columns {old}")
+            names = dict(zip(old, new))
+        self._check_columns(names)
+        return self._with(Project(
+            inputs=(self._plan.root,), rename=dict(names),
+            compute=compute_strategy(None, None, concurrency),
+            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
+                                        **named_options(locals()))))
+
+
+__all__ = ["ColumnsMixin"]
