@@ -17,7 +17,7 @@ from tests.reliability.conftest import wait_for
 torch = pytest.importorskip("torch")
 pytestmark = pytest.mark.reliability
 
-EPOCHS = 4
+EPOCHS = 3
 ROWS = 256
 
 
@@ -47,6 +47,8 @@ def _loop(config: dict) -> None:
         d = tempfile.mkdtemp()
         json.dump({"epoch": epoch + 1}, open(os.path.join(d, "state.json"), "w"))
         train.report({"epoch": epoch + 1, "rows": rows, "start": start}, checkpoint=train.Checkpoint.from_directory(d))
+        with open(os.path.join(config["dir"], f"reported{ctx.get_world_rank()}_{epoch + 1}"), "w"):
+            pass
 
 
 def test_trainer_worker_sigkill_restarts_from_checkpoint(tmp_path, figures):
@@ -66,10 +68,12 @@ def test_trainer_worker_sigkill_restarts_from_checkpoint(tmp_path, figures):
         killed: list[int] = []
 
         def killer() -> None:
-            # once the first checkpoint is down, SIGKILL rank 1 while it trains
-            runs = tmp_path / "runs" / "kill"
-            wait_for(lambda: runs.is_dir() and any(p.name.startswith("checkpoint_") for p in runs.iterdir())
-                     and (tmp_path / "pid1").exists(), 120, "the first checkpoint")
+            # once both ranks reported epoch 2 (so the driver has had a whole epoch to commit epoch 1's
+            # checkpoint), SIGKILL rank 1 while it trains epoch 3. A checkpoint counts only when every
+            # rank reported it, as in Ray, so killing right after the first checkpoint directory
+            # appears may legitimately restart from scratch.
+            wait_for(lambda: (tmp_path / "reported0_2").exists() and (tmp_path / "reported1_2").exists(),
+                     120, "both ranks to report epoch 2")
             pid = int((tmp_path / "pid1").read_text())
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
