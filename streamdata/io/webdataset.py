@@ -118,9 +118,9 @@ def iter_tar(f: Any, url: str) -> Iterator[tuple[str, bytes]]:
         kind = header[156:157]
         padded = -(-size // 512) * 512
         data = f.read(padded)
-        if len(data) < size:
+        if len(data) < padded:  # a tar is whole 512-byte blocks: a short member or padding is a cut
             raise DataSourceError(f"{url}: corrupt or truncated tar shard: member at byte {offset} has "
-                                  f"{len(data)} of its {size} bytes", path=url)
+                                  f"{len(data)} of its {padded} bytes (data and padding)", path=url)
         data = data[:size]
         offset += 512 + padded
         if kind == b"L":  # GNU long name of the next member

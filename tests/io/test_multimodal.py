@@ -224,3 +224,19 @@ def test_tar_reader_matches_tarfile(tmp_path, fmt):
     bad[512 + 100] ^= 0x55  # the mode field of the first file's header: checksum no longer matches
     with pytest.raises(DataSourceError, match="mem: corrupt or truncated tar shard: header checksum mismatch"):
         list(iter_tar(io.BytesIO(bytes(bad)), "mem"))
+
+
+def test_tar_cut_inside_a_members_padding_is_named(tmp_path):
+    """A shard cut after a member's data but inside its padding was read as if whole, silently
+    dropping every later sample (found by tests/reliability)."""
+    from streamdata.io.webdataset import iter_tar
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for i in range(3):
+            info = tarfile.TarInfo(f"s{i}.id")
+            info.size = 1
+            tar.addfile(info, io.BytesIO(b"x"))
+    cut = buf.getvalue()[: 1024 + 512 + 10]  # the second member's header and 10 bytes of its block
+    with pytest.raises(DataSourceError, match="mem: corrupt or truncated tar shard: member at byte 1024"):
+        list(iter_tar(io.BytesIO(cut), "mem"))
