@@ -183,6 +183,8 @@ def udf_fields(fn: Any, *, what: str, compute: Any, concurrency: Any, fn_args: A
 def column_list(cols: str | Sequence[str], what: str) -> list[str]:
     if isinstance(cols, str):
         return [cols]
+    if not isinstance(cols, (list, tuple)):
+        raise PlanError(f"{what} takes a column name or a list of column names, got {cols!r}")
     cols = list(cols)
     if not all(isinstance(c, str) for c in cols):
         raise PlanError(f"{what} takes column names (str), got {cols!r}")

@@ -101,7 +101,8 @@ class FileBasedDatasource(Datasource):
         self._partitioning = part
         self._partition_schema, self._partition_values = partition_values(part, [f.path for f in self._files])
         if columns is not None:
-            if isinstance(columns, str) or not all(isinstance(c, str) for c in columns):
+            if (isinstance(columns, str) or not isinstance(columns, (list, tuple))
+                    or not all(isinstance(c, str) for c in columns)):
                 raise PlanError(f"columns must be a list of column names, got {columns!r}")
             columns = list(columns)
             if include_paths and "path" not in columns:

@@ -143,7 +143,12 @@ def resolve_filesystem(paths: Any, filesystem: Any = None) -> tuple["fsspec.Abst
     """
     import fsspec
 
-    raw = [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+    if isinstance(paths, (str, os.PathLike)):
+        raw = [paths]
+    elif isinstance(paths, (list, tuple)):
+        raw = list(paths)
+    else:
+        raise PlanError(f"paths must be a path or a list of paths, got {type(paths).__name__}: {paths!r}")
     if not raw:
         raise PlanError("no paths given")
     strs: list[str] = []
