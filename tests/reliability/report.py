@@ -1,6 +1,8 @@
 """Figures of the reliability suite, written to benchmarks/results/reliability-<date>.md/.json.
 
-Each test records one row (its name and figures). ``python -m tests.reliability.report`` prints the
+Each test records one row (its name and figures). They are written to the repository only when
+``STREAMDATA_RECORD=1`` is set (a recorded run); otherwise to the temp directory, so that a test run
+never changes tracked files. ``python -m tests.reliability.report`` prints the
 latest summary as a markdown table.
 """
 
@@ -11,10 +13,13 @@ import glob
 import json
 import os
 import sys
+import tempfile
 import threading
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-RESULTS = os.path.join(ROOT, "benchmarks", "results")
+RECORDED = os.path.join(ROOT, "benchmarks", "results")
+RESULTS = (RECORDED if os.environ.get("STREAMDATA_RECORD", "") not in ("", "0")
+           else os.path.join(tempfile.gettempdir(), "streamdata-reliability"))
 COLUMNS = ["test", "runs", "kills", "rows_checked", "inputs_tried", "peak_mem_mb", "budget_mb",
            "requests_lost_per_kill", "notes"]
 
@@ -54,7 +59,8 @@ def table(rows: list[dict]) -> str:
 
 
 def main() -> int:
-    files = sorted(glob.glob(os.path.join(RESULTS, "reliability-*.json")))
+    files = sorted(glob.glob(os.path.join(RESULTS, "reliability-*.json"))
+                   + glob.glob(os.path.join(RECORDED, "reliability-*.json")), key=os.path.getmtime)
     if not files:
         print("no reliability results yet: run python -m pytest -m reliability tests/reliability")
         return 1
