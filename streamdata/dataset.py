@@ -235,6 +235,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
                 expr = parse_expression(expr)
             if not isinstance(expr, Expr):
                 raise PlanError(f"filter expr must be an expression, got {type(expr).__name__}")
+            self._check_columns(sorted(expr.columns()))  # when the schema is known: now, not at run time
             return self._with(Filter(inputs=(self._plan.root,), expr=expr,
                                      compute=compute_strategy(None, compute, concurrency),
                                      ray_remote_args=remote_args(num_cpus, num_gpus, memory,

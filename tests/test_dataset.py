@@ -346,3 +346,9 @@ def test_write_and_read_back_csv_json(tmp_path) -> None:
     ds.write_json(str(tmp_path / "json"))
     for back in (read_csv(str(tmp_path / "csv")), read_json(str(tmp_path / "json"))):
         assert sorted((r["a"], r["b"]) for r in back.take_all()) == [(i, f"s{i}") for i in range(12)]
+
+
+def test_filter_expression_on_an_unknown_column_fails_when_built() -> None:
+    from streamdata.errors import ColumnNotFoundError
+    with pytest.raises(ColumnNotFoundError, match="nope"):
+        rng(5).filter(expr=col("nope") > 1)  # no execution: the schema of range is known
