@@ -171,8 +171,12 @@ class FileDatasink(Datasink):
             return
         try:
             self._created_dest = not self._fs.exists(self._path)
+            is_file = not self._created_dest and self._fs.isfile(self._path)
         except OSError:
-            self._created_dest = False
+            self._created_dest, is_file = False, False
+        if is_file:
+            raise NotADirectoryError(
+                f"{unstrip(self._fs, self._path)} is a file: a write needs a directory to put its files in")
         self._fs.makedirs(self.staging_dir, exist_ok=True)
 
     def on_write_complete(self, write_results: list[Any]) -> None:

@@ -82,6 +82,15 @@ def test_modes(tmp_path: Path):
         ParquetDatasink(str(dest), mode="replace")
 
 
+def test_a_destination_that_is_a_file_is_named_without_the_staging_path(tmp_path: Path):
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    with pytest.raises(NotADirectoryError, match="afile is a file") as info:
+        ParquetDatasink(str(afile)).on_write_start()
+    assert ".staging" not in str(info.value)
+    assert afile.read_text() == "x"
+
+
 def test_overwrite_keeps_hidden_entries_and_replaces_subdirectories(tmp_path: Path):
     dest = tmp_path / "out"
     (dest / "old=1").mkdir(parents=True)
