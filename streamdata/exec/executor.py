@@ -54,6 +54,7 @@ from streamdata.exec.resources import (
 )
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
+from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.core import api as rt
 
@@ -332,6 +333,8 @@ class StreamingExecutor:
         end = self._end if self._end is not None else time.perf_counter()
         ops = []
         for st in self._states:
+            if isinstance(st.op, InputDataOperator):
+                continue  # a buffer of inputs (read tasks, blocks): its consumer's row says what ran
             m = st.op.metrics
             op_end = st.end_time if st.end_time is not None else end
             ops.append(OperatorStats(
@@ -339,7 +342,10 @@ class StreamingExecutor:
                 tasks=m.tasks_submitted, blocks_out=m.blocks_out, rows_out=m.rows_out,
                 bytes_out=m.bytes_out, peak_bytes=st.peak_bytes, errored_blocks=list(m.errored_blocks)))
         return ExecutionStats(operators=ops, wall_s=max(0.0, end - self._start),
-                              peak_object_store_bytes=self._peak_store, budget_bytes=self._budget,
+                              # sampled every 50 ms: a short run's peak is at least its largest
+                              # operator's blocks in flight
+                              peak_object_store_bytes=max(self._peak_store, *(st.peak_bytes for st in self._states)),
+                              budget_bytes=self._budget,
                               finished=self._finished)
 
     @property
