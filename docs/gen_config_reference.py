@@ -91,7 +91,12 @@ def data_context_rows() -> list[tuple[str, str, str, str]]:
 def init_rows() -> list[tuple[str, str, str, str]]:
     import streamdata as sd
 
+    from streamdata.core.api import ACCEPTED_AND_IGNORED
+
     docs = docstring_section(sd.init, "Args")
+    for name in ACCEPTED_AND_IGNORED:
+        docs.setdefault(name, "accepted from Ray, no effect on the embedded runtime; passed to "
+                              "`ray.init` with `backend=\"ray\"`.")
     rows = []
     for name, param in inspect.signature(sd.init).parameters.items():
         if param.kind is inspect.Parameter.VAR_KEYWORD:
