@@ -16,10 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 
 from streamdata.exec.interfaces import PhysicalOperator, RefBundle
+from streamdata.exec.operators.buffered_inputs import BufferedInputsOperator
 
 
 def pick_input(rows_out: Sequence[int], weights: Sequence[float], active: Sequence[bool]) -> int | None:
@@ -34,7 +34,7 @@ def pick_input(rows_out: Sequence[int], weights: Sequence[float], active: Sequen
     return best
 
 
-class MixOperator(PhysicalOperator):
+class MixOperator(BufferedInputsOperator):
     """Interleaves its inputs' bundles by ``weights`` (see the module docstring)."""
 
     def __init__(self, input_ops: Sequence[PhysicalOperator], weights: Sequence[float], *,
@@ -46,9 +46,7 @@ class MixOperator(PhysicalOperator):
         total = float(sum(weights))
         self.weights = [w / total for w in weights]
         self.stop_on_shortest = stop_on_shortest
-        self._buffers: list[deque[RefBundle]] = [deque() for _ in input_ops]
         self._rows_out = [0] * len(input_ops)
-        self._outputs: deque[RefBundle] = deque()
         self._stopped = False
 
     def add_input(self, bundle: RefBundle, input_index: int) -> None:
@@ -96,21 +94,6 @@ class MixOperator(PhysicalOperator):
         return done_in and not self._outputs and (
             self._stopped or not any(self._buffers))
 
-    def has_next(self) -> bool:
-        return bool(self._outputs)
-
-    def get_next(self) -> RefBundle:
-        return self._outputs.popleft()
-
-    def throttling_disabled(self) -> bool:
-        return True
-
-    def internal_queue_size(self) -> int:
-        return sum(len(b) for b in self._buffers)
-
-    def internal_queue_bytes(self) -> int:
-        return (sum(x.size_bytes() for b in self._buffers for x in b)
-                + sum(x.size_bytes() for x in self._outputs))
 
 
 __all__ = ["MixOperator", "pick_input"]

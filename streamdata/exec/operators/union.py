@@ -9,21 +9,19 @@ Example:
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Sequence
 
 from streamdata.exec.interfaces import PhysicalOperator, RefBundle
+from streamdata.exec.operators.buffered_inputs import BufferedInputsOperator
 
 
-class UnionOperator(PhysicalOperator):
+class UnionOperator(BufferedInputsOperator):
     """Forwards every input bundle; with ``preserve_order`` input 0 first, then input 1, ..."""
 
     def __init__(self, input_ops: Sequence[PhysicalOperator]) -> None:
         if len(input_ops) < 2:
             raise ValueError(f"Union needs at least two inputs, got {len(input_ops)}")
         super().__init__("Union", input_ops)
-        self._buffers: list[deque[RefBundle]] = [deque() for _ in input_ops]
-        self._outputs: deque[RefBundle] = deque()
         self._current = 0  # the input being forwarded (preserve_order)
 
     def add_input(self, bundle: RefBundle, input_index: int) -> None:
@@ -51,19 +49,3 @@ class UnionOperator(PhysicalOperator):
         super().input_done(input_index)
         if self.options.preserve_order:
             self._flush_ordered()
-
-    def has_next(self) -> bool:
-        return bool(self._outputs)
-
-    def get_next(self) -> RefBundle:
-        return self._outputs.popleft()
-
-    def throttling_disabled(self) -> bool:
-        return True
-
-    def internal_queue_size(self) -> int:
-        return sum(len(b) for b in self._buffers)
-
-    def internal_queue_bytes(self) -> int:
-        return (sum(x.size_bytes() for b in self._buffers for x in b)
-                + sum(x.size_bytes() for x in self._outputs))
