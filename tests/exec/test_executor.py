@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import warnings
 from typing import Any
 
@@ -139,11 +140,19 @@ def test_actor_pool_builds_class_once_per_actor(runtime: Any, ctx: DataContext) 
     assert len({p for p, _ in pairs}) == len(pairs) <= 2  # one instance per actor process
 
 
-def test_actor_pool_scales_up_under_load(runtime: Any, ctx: DataContext) -> None:
+def test_actor_pool_scales_up_under_load(runtime: Any, ctx: DataContext, tmp_path: Any) -> None:
+    seen = str(tmp_path)
+    give_up_at = time.time() + 60  # one deadline for every call (wall clock: shared by processes)
+
     class Slow:
+        """Each call waits (with a deadline) until a second actor has joined: the pool only
+        finishes if the autoscaler really adds one, however slowly actors start on a busy machine."""
+
         def __call__(self, b: dict) -> dict:
             import time
-            time.sleep(0.02)
+            open(os.path.join(seen, str(os.getpid())), "w").close()
+            while len(os.listdir(seen)) < 2 and time.time() < give_up_at:
+                time.sleep(0.01)
             return {"pid": np.full(len(b["a"]), os.getpid())}
 
     ctx.actor_max_tasks_in_flight = 1
