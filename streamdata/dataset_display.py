@@ -64,7 +64,19 @@ def describe(ds: Any, *, html_mode: bool) -> str:
                      for f in (schema or []))
     table = (f"<table><tr><th>column</th><th>type</th></tr>{fields}</table>" if schema is not None
              else f"<p>schema: {html.escape(cols)}</p>")
-    return (f"<div><b>{kind}</b> (num_rows={rows})<pre>{plan}</pre>{table}</div>")
+    return (f"<div><b>{kind}</b> (num_rows={rows})<pre>{plan}</pre>{table}"
+            f"{_preview_html(ds) if kind == 'MaterializedDataset' else ''}</div>")
+
+
+def _preview_html(ds: Any, rows: int = 5) -> str:
+    """The first rows of a materialized dataset (its blocks are already computed)."""
+    try:
+        import pandas as pd
+
+        frame = pd.DataFrame(ds.take(rows))
+    except Exception:  # noqa: BLE001 - display never fails
+        return ""
+    return f"<p>first {len(frame)} rows:</p>" + frame.to_html(index=False, max_cols=20)
 
 
 __all__ = ["check_seed", "describe", "validate_join_schemas"]

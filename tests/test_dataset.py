@@ -352,3 +352,9 @@ def test_filter_expression_on_an_unknown_column_fails_when_built() -> None:
     from streamdata.errors import ColumnNotFoundError
     with pytest.raises(ColumnNotFoundError, match="nope"):
         rng(5).filter(expr=col("nope") > 1)  # no execution: the schema of range is known
+
+
+def test_notebook_display_previews_a_materialized_dataset() -> None:
+    html = rng(10).materialize()._repr_html_()
+    assert "MaterializedDataset" in html and "first 5 rows" in html and "<td>4</td>" in html
+    assert "first" not in rng(10)._repr_html_()  # a lazy dataset is not run to be displayed
