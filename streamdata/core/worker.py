@@ -178,8 +178,20 @@ class Worker:
             self.cancel_requested.add(task_id)
             os.kill(os.getpid(), signal.SIGUSR2)  # interrupts a sleep in the main thread
         else:
-            ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
-                                                       ctypes.py_object(TaskCancelledError))
+            self._interrupt_thread(task_id, ident)
+
+    def _interrupt_thread(self, task_id: str, ident: int) -> None:
+        """Raise TaskCancelledError in a pool thread, never in the middle of an
+        import (that would leave a half-initialized module in ``sys.modules``
+        and break every later task of this worker that imports it)."""
+        with self.state_lock:
+            if self.running.get(task_id) != ident:
+                return  # finished meanwhile
+        if _importing(sys._current_frames().get(ident)):
+            threading.Timer(_CANCEL_RETRY_S, self._interrupt_thread, (task_id, ident)).start()
+            return
+        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
+                                                   ctypes.py_object(TaskCancelledError))
 
     def _claim(self, task_id: str, ident: int | None, async_task: Any = None) -> bool:
         """Mark a task as running; False when it was cancelled before it started."""
@@ -196,6 +208,9 @@ class Worker:
     def _on_sigusr2(self, signum: int, frame: Any) -> None:
         current = self.client.context.task_id
         if current is not None and current in self.cancel_requested:
+            if _importing(frame):  # see _interrupt_thread: ask again once the import is done
+                threading.Timer(_CANCEL_RETRY_S, os.kill, (os.getpid(), signal.SIGUSR2)).start()
+                return
             self.cancel_requested.discard(current)
             raise TaskCancelledError(f"task {current} was cancelled")
 
@@ -427,6 +442,19 @@ def _apply_env(env: dict | None) -> dict:
 
 
 _SYS_PATH, _CWD = object(), object()  # keys of what _apply_env changed besides os.environ
+
+
+#: how soon a cancellation that arrived during an import is tried again
+_CANCEL_RETRY_S = 0.005
+
+
+def _importing(frame: Any) -> bool:
+    """Whether the stack ending at ``frame`` is inside the import machinery."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _restore_env(saved: dict) -> None:

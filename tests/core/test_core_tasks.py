@@ -569,6 +569,44 @@ def test_cancel_running_task_with_force_kills_the_worker(tmp_path) -> None:
     assert _started_pids(started) == [pid]  # force-cancelled tasks are not retried
 
 
+@sd.remote
+def import_and_read(directory: str, module: str, then_hold: str | None = None):
+    import importlib
+    import sys
+    if directory not in sys.path:
+        sys.path.insert(0, directory)
+    value = importlib.import_module(module).VALUE
+    if then_hold is not None:
+        block_until_file(then_hold)  # where the deferred cancel lands
+    return os.getpid(), value
+
+
+def test_cancel_during_an_import_waits_for_the_import(tmp_path) -> None:
+    """A cancel that lands while the task imports a module must not leave the
+    module half-initialized in the worker: later tasks there import it fine."""
+    started, release = str(tmp_path / "started"), str(tmp_path / "release")
+    package = tmp_path / "slow_import_pkg"
+    package.mkdir()
+    (package / "sub.py").write_text("VALUE = 42\n")
+    (package / "__init__.py").write_text(  # the cancel lands after the submodule is imported
+        "import os\n"
+        "import slow_import_pkg.sub\n"
+        "from _core_util import append_line, block_until_file\n"
+        f"append_line({started!r}, str(os.getpid()))\n"
+        f"block_until_file({release!r})\n"
+        "VALUE = slow_import_pkg.sub.VALUE\n")
+    ref = import_and_read.remote(str(tmp_path), "slow_import_pkg", str(tmp_path / "never"))
+    pid = wait_for(lambda: _started_pids(started), what="the import to start")[0]
+    sd.cancel(ref)
+    touch(release)
+    with pytest.raises(TaskCancelledError):
+        sd.get(ref, timeout=30)
+    assert not gone(pid)
+    wait_for(lambda: (pid, 42) in sd.get([import_and_read.remote(str(tmp_path), "slow_import_pkg")
+                                          for _ in range(4)]),
+             what="the cancelled task's worker to import the module again")
+
+
 def test_cancel_finished_task_is_a_no_op() -> None:
     ref = add.remote(2, 2)
     assert sd.get(ref) == 4
