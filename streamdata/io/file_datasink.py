@@ -13,7 +13,8 @@ protocol):
    files it wrote. Readers ignore the staging directory (its name starts with ``.``).
 3. ``on_write_complete`` (driver) moves the listed files into the destination (a rename
    on local disks, copy + delete on object stores), removes what ``"overwrite"``
-   replaces, then the staging directory. ``on_write_failed`` removes the staging
+   replaces, then the staging directory. A commit marker makes this all-or-nothing for
+   readers (:mod:`streamdata.io.commit_log`). ``on_write_failed`` removes the staging
    directory instead, so a failed write leaves the destination as it was.
 
 Example:
@@ -38,6 +39,7 @@ from typing import Any, Iterable, Iterator
 import pyarrow as pa
 
 from streamdata.errors import DataSinkError, DestinationExistsError, PlanError
+from streamdata.io import commit_log
 from streamdata.io.datasink import Datasink
 from streamdata.write_context import WriteContext
 from streamdata.io.filesystem import _is_local_fs, resolve_filesystem, unstrip
@@ -158,7 +160,11 @@ class FileDatasink(Datasink):
         return out
 
     def on_write_start(self) -> None:
-        """Apply ``mode`` and prepare the staging directory (driver, before any write task)."""
+        """Apply ``mode`` and prepare the staging directory (driver, before any write task).
+
+        A commit that an earlier write left half-done is finished or rolled back first."""
+        self._invalidate()
+        commit_log.recover(self._fs, self._path)
         self._invalidate()
         existing = self._existing()
         if existing and self._mode == "error":
@@ -180,7 +186,10 @@ class FileDatasink(Datasink):
         self._fs.makedirs(self.staging_dir, exist_ok=True)
 
     def on_write_complete(self, write_results: list[Any]) -> None:
-        """Commit: move the staged files into place, apply ``"overwrite"``, clean up."""
+        """Commit: move the staged files into place, apply ``"overwrite"``, clean up.
+
+        Readers see the old set or the new set, never a mix, even if this fails or the
+        process dies half-way (:mod:`streamdata.io.commit_log`)."""
         if self._skip:
             return
         staged: list[str] = []
@@ -190,15 +199,39 @@ class FileDatasink(Datasink):
         finals = [f"{self._path}/{rel}" for rel in staged]
         old = [e for e in self._existing() if e not in set(finals)] if self._mode == "overwrite" else []
         try:
-            self._move([f"{self.staging_dir}/{rel}" for rel in staged], finals)
-            for entry in old:
-                self._fs.rm(entry, recursive=True)
-        except Exception as exc:  # noqa: BLE001
-            raise DataSinkError(f"committing the write to {unstrip(self._fs, self._path)} failed: "
-                                f"{type(exc).__name__}: {exc}") from exc
+            self._commit(staged, finals, old)
         finally:
             self._remove_staging()
             self._invalidate()
+
+    def _commit(self, staged: list[str], finals: list[str], old: list[str]) -> None:
+        fs, dest = self._fs, self._path
+        if not staged and not old:
+            return
+        rel_old = [e[len(dest) + 1:] for e in old]
+        staging = self.staging_dir[len(dest) + 1:]
+        try:
+            marker = commit_log.write_marker(fs, dest, self._sink_id, "pending", new=staged, old=rel_old,
+                                             staging=staging)
+            self._move([f"{self.staging_dir}/{rel}" for rel in staged], finals)
+            commit_log.write_marker(fs, dest, self._sink_id, "committed", new=staged, old=rel_old,
+                                    staging=staging)
+        except Exception as exc:  # noqa: BLE001 - roll back to the old set
+            self._invalidate()
+            try:
+                commit_log.remove_quietly(fs, finals)
+                commit_log.remove_quietly(fs, [commit_log.marker_path(dest, self._sink_id)])
+            except Exception as undo:  # noqa: BLE001 - the marker (pending) still hides the new files
+                logger.warning("rolling back the write to %s failed (%s); the next write finishes it",
+                               unstrip(fs, dest), undo)
+            raise DataSinkError(f"committing the write to {unstrip(fs, dest)} failed (rolled back: the "
+                                f"destination holds what it held before): {type(exc).__name__}: {exc}") from exc
+        try:  # committed: what the marker lists as old is hidden from readers already
+            commit_log.remove_quietly(fs, old, recursive=True)
+            commit_log.remove_quietly(fs, [marker])
+        except Exception as exc:  # noqa: BLE001
+            logger.warning("the write to %s is committed, but deleting the replaced files failed (%s); "
+                           "readers skip them, and the next write deletes them", unstrip(fs, dest), exc)
 
     def on_write_failed(self, error: BaseException) -> None:
         """Roll back: remove the staging directory (and the destination if this write created it)."""

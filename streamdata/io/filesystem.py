@@ -35,6 +35,7 @@ import pyarrow as pa
 
 from streamdata.context import env_str
 from streamdata.errors import DataSourceError, PlanError
+from streamdata.io import commit_log
 
 if TYPE_CHECKING:  # pragma: no cover
     import fsspec
@@ -342,12 +343,16 @@ def _expand_dir(fs: "fsspec.AbstractFileSystem", path: str, file_extensions: Seq
             raise _not_found(fs, path)
         return []
     files = []
+    # a write's commit marker says which files are valid while (or after) it commits
+    masked = commit_log.hidden_by_markers(fs, found) if any(map(commit_log.is_marker, found)) else set()
     for name, info in found.items():
         name = _norm(name)
         if name == base:  # the path is a file
             return [FileInfo(name, _info_size(fs, name, info))]
         rel = name[len(base):].lstrip("/") if name.startswith(base) else name
         if ignore_hidden and _hidden(rel):
+            continue
+        if masked and commit_log.is_hidden(name, masked):
             continue
         if not _has_extension(name, file_extensions):
             continue
