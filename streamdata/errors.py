@@ -171,6 +171,20 @@ class ObjectFreedError(ObjectLostError):
     """The object was freed (every reference to it dropped) before it was read."""
 
 
+class ObjectReconstructionFailedError(ObjectLostError):
+    """The object was lost and re-executing the task that made it is not possible
+    (an actor task without ``max_task_retries``, a dead actor, an argument that is gone)."""
+
+
+class ObjectReconstructionFailedMaxAttemptsExceededError(ObjectReconstructionFailedError):
+    """The object was lost and the task that made it has no retries left (``max_retries``)."""
+
+
+class ObjectReconstructionFailedLineageEvictedError(ObjectReconstructionFailedError):
+    """The object was lost and the lineage needed to rebuild it is gone (an argument of
+    its task, created by ``put``, was freed)."""
+
+
 class ObjectStoreFullError(RuntimeSystemError, MemoryError):
     """The object store is full and spilling could not make room."""
 

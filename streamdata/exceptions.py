@@ -8,6 +8,9 @@ from streamdata.errors import (  # noqa: F401 - re-exported
     InfeasibleResourceError,
     ObjectFreedError,
     ObjectLostError,
+    ObjectReconstructionFailedError,
+    ObjectReconstructionFailedLineageEvictedError,
+    ObjectReconstructionFailedMaxAttemptsExceededError,
     ObjectStoreFullError,
     OutOfMemoryError,
     PlacementGroupError,
@@ -20,6 +23,8 @@ from streamdata.errors import (  # noqa: F401 - re-exported
 __all__ = [
     "ActorDiedError", "ActorUnavailableError", "GetTimeoutError", "InfeasiblePlacementGroupError",
     "InfeasibleResourceError", "ObjectFreedError", "ObjectLostError",
+    "ObjectReconstructionFailedError", "ObjectReconstructionFailedLineageEvictedError",
+    "ObjectReconstructionFailedMaxAttemptsExceededError",
     "ObjectStoreFullError", "OutOfMemoryError", "PlacementGroupError", "StreamDataError",
     "TaskCancelledError", "TaskError", "WorkerCrashedError",
 ]

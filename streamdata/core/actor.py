@@ -19,7 +19,8 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from streamdata.core import context
+from streamdata.core import context, serialization
+from streamdata.core.object_ref import tracker
 from streamdata.core.validate import check_int
 from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
@@ -97,6 +98,9 @@ class ActorClass:
         check_int("max_restarts", options.get("max_restarts", 0), minimum=-1, what="(-1: restart forever)")
         check_int("max_task_retries", options.get("max_task_retries", 0), minimum=-1,
                   what="(-1: retry forever)")
+        lifetime = options.get("lifetime")
+        if lifetime not in (None, "detached", "non_detached"):
+            raise ValueError(f"lifetime must be None, 'detached' or 'non_detached', got {lifetime!r}")
         self._max_concurrency = max_concurrency
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -125,6 +129,7 @@ class ActorClass:
             "args": blob, "deps": deps, "contained": contained, "demand": self._demand,
             "max_restarts": opts.get("max_restarts", 0), "max_task_retries": opts.get("max_task_retries", 0),
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
+            "detached": opts.get("lifetime") == "detached",
             "methods": self._methods, "env": {**job_env(), **self._env}, **placement_fields(opts),
         }
         client.submit(spec, 0)
@@ -143,6 +148,15 @@ class ActorHandle:
         self._class_name = class_name
         self._methods = methods
         self._max_task_retries = max_task_retries
+        # handles are counted like ObjectRefs: the actor is reclaimed when the last
+        # one (in any process, or inside a stored object or a pending task) is gone
+        tracker.incr(actor_id)
+
+    def __del__(self) -> None:
+        try:
+            tracker.decr(self._actor_id)
+        except Exception:  # interpreter shutdown
+            pass
 
     def __getattr__(self, name: str) -> "ActorMethod":
         if name.startswith("_"):
@@ -153,6 +167,9 @@ class ActorHandle:
         return ActorMethod(self, name, self._methods[name])
 
     def __reduce__(self) -> tuple:
+        contained = serialization.current_contained_ids()
+        if contained is not None:  # kept alive by the task or object it travels in
+            contained.append(self._actor_id)
         return (ActorHandle, (self._actor_id, self._class_name, self._methods, self._max_task_retries))
 
     def __eq__(self, other: object) -> bool:

@@ -23,7 +23,8 @@ from streamdata.errors import ActorDiedError, InfeasibleResourceError, TaskCance
 
 class ActorRecord:
     __slots__ = ("actor_id", "spec", "name", "state", "worker", "pool", "grant", "queue", "ready_calls",
-                 "inflight", "restarts", "no_restart", "death_cause", "creation", "death_class")
+                 "inflight", "restarts", "no_restart", "death_cause", "creation", "death_class",
+                 "handles_gone", "exit_reason")
 
     def __init__(self, spec: dict, creation: TaskRecord) -> None:
         self.actor_id: str = spec["actor_id"]
@@ -41,6 +42,10 @@ class ActorRecord:
         self.death_cause: str = ""
         self.creation = creation
         self.death_class: type = ActorDiedError
+        #: every handle to it is gone: it exits once its calls are done (unless named/detached)
+        self.handles_gone = False
+        #: why it was told to exit (its death then reports this, not a crash)
+        self.exit_reason = ""
 
     @property
     def max_restarts(self) -> int:
@@ -66,6 +71,8 @@ class ActorManager:
         self.actors[actor.actor_id] = actor
         if name:
             self.named[name] = actor.actor_id
+        elif not spec.get("detached"):  # an anonymous actor lives while a handle to it does
+            self.rt.directory.track_actor(actor.actor_id)
         for obj_id in creation.pinned:  # kept for restarts until the actor is dead
             self.rt.directory.change_refs(obj_id, +1)
         why = self.rt.infeasible(creation)
@@ -171,6 +178,27 @@ class ActorManager:
         if actor is not None:
             actor.inflight.pop(task.task_id, None)
         self.rt.complete(task, outputs, error)
+        if actor is not None and actor.handles_gone:
+            self._reclaim_if_idle(actor)
+
+    # ---- reclamation (Ray: an actor exits when every handle to it is gone)
+    def on_handles_released(self, actor_id: str) -> None:
+        """The last handle to ``actor_id`` is gone: it exits once its queued calls are done."""
+        actor = self.actors.get(actor_id)
+        if actor is None or actor.state == "dead":
+            return
+        actor.handles_gone = True
+        self._reclaim_if_idle(actor)
+
+    def _reclaim_if_idle(self, actor: ActorRecord) -> None:
+        if actor.state == "dead" or actor.queue or actor.inflight:
+            return
+        actor.no_restart = True
+        actor.exit_reason = "every handle to it went out of scope"
+        if actor.worker is not None and actor.state in ("starting", "alive"):
+            self.rt.emit(KillWorker(actor.worker.worker_id))  # its death comes back as WorkerDied
+        else:
+            self._die(actor, actor.exit_reason)
 
     def cancel_call(self, task: TaskRecord, force: bool, payload: tuple) -> None:
         actor = self.actors.get(task.actor_id or "")
@@ -184,6 +212,8 @@ class ActorManager:
         if actor is not None and task in actor.queue:
             actor.queue.remove(task)
         self.rt.finish_with_error(task, payload)
+        if actor is not None and actor.handles_gone:
+            self._reclaim_if_idle(actor)
 
     # ---- death and restarts
     def kill(self, actor_id: str, no_restart: bool) -> None:
@@ -213,7 +243,8 @@ class ActorManager:
         max_restarts = actor.max_restarts
         can_restart = not actor.no_restart and (max_restarts < 0 or actor.restarts < max_restarts)
         if not can_restart:
-            why = "it was killed with sd.kill()" if actor.no_restart else f"its process died ({exit_info})"
+            why = (actor.exit_reason or "it was killed with sd.kill()") if actor.no_restart else (
+                f"its process died ({exit_info})")
             self._die(actor, why)
             return
         actor.restarts += 1
@@ -259,6 +290,14 @@ class ActorManager:
         spec = self.actors[actor_id].spec
         return {"actor_id": actor_id, "class_name": spec["name"], "methods": spec.get("methods", {}),
                 "is_async": spec.get("is_async", False)}
+
+    def describe_for_kill(self, actor_id: str) -> tuple[str, bool]:
+        """The memory monitor's view of an actor: its name, and whether a kill restarts it."""
+        actor = self.actors.get(actor_id)
+        if actor is None:
+            return f"actor {actor_id}", False
+        restartable = not actor.no_restart and (actor.max_restarts < 0 or actor.restarts < actor.max_restarts)
+        return f"actor {actor.spec['name']}", restartable
 
     def state_of(self, actor_id: str) -> str:
         actor = self.actors.get(actor_id)

@@ -92,8 +92,9 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     ``num_gpus``, ``resources``, ``object_store_memory``, ``namespace`` (named
     actors, ``get_runtime_context().namespace``), ``runtime_env`` (``env_vars``,
     ``working_dir``, ``py_modules``: given to every task and actor),
-    ``logging_level`` (the ``streamdata`` logger's level) and
-    ``ignore_reinit_error`` mean what they mean in Ray; the others
+    ``logging_level`` (the ``streamdata`` logger's level), ``ignore_reinit_error`` and
+    ``_system_config``'s ``memory_usage_threshold`` / ``memory_monitor_refresh_ms`` (the
+    memory monitor, :mod:`streamdata.core.memory_monitor`) mean what they mean in Ray; the others
     (``ACCEPTED_AND_IGNORED``: dashboard, logging setup, job config, labels,
     ``local_mode``, resource isolation, ...) are accepted and mean nothing on one
     embedded runtime. With ``backend="ray"`` every argument goes to ``ray.init``.
@@ -169,10 +170,16 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
             os.environ[JOB_RUNTIME_ENV] = json.dumps(runtime_env, default=os.fspath)
         else:
             os.environ.pop(JOB_RUNTIME_ENV, None)
+        from streamdata.core.memory_monitor import MemoryMonitorConfig
+        system_config = kwargs.get("_system_config")
+        if system_config is not None and not isinstance(system_config, dict):
+            raise TypeError(f"_system_config must be a dict, got {type(system_config).__name__}")
+        monitor = MemoryMonitorConfig.from_sources(system_config)  # bad values fail here
         store = int(object_store_memory or default_object_store_memory())
         memory = float(psutil.virtual_memory().available * 0.7)
         _runtime = Runtime(num_cpus=cpus, num_gpus=gpus, resources=dict(resources or {}),
-                           object_store_memory=store, spill_dir=spill_dir, memory=memory)
+                           object_store_memory=store, spill_dir=spill_dir, memory=memory,
+                           memory_monitor=monitor)
         context.set_client(_runtime)
         if _backend is None:  # a Ray backend started explicitly stays the one the API uses
             _backend = LocalBackend(_runtime)

@@ -128,8 +128,11 @@ class ClientBase:
                 raise error_from_payload(location[1])
             try:
                 return read_location(location)
-            except FileNotFoundError:  # spilled or restored meanwhile
-                location = self._fetch_locations([obj_id], None)[0]
+            except FileNotFoundError:  # spilled meanwhile, or lost
+                fresh = self._fetch_locations([obj_id], None)[0]
+                if fresh == location:  # still there, says the driver: the copy is lost
+                    fresh = self._call("lost", obj_id, location)  # rebuilt from lineage
+                location = fresh
         return read_location(location)
 
     def future(self, ref: ObjectRef) -> concurrent.futures.Future:

@@ -59,6 +59,17 @@ class SpillFailed:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryPressure:
+    """The machine's memory use (``used`` of ``total`` bytes) passed ``threshold``;
+    ``rss`` is each live worker's private resident memory (the memory monitor's reading)."""
+
+    used: int
+    total: int
+    threshold: float
+    rss: dict
+
+
+@dataclass(frozen=True, slots=True)
 class ShutdownStarted:
     """The driver shuts the runtime down: every worker is told to exit."""
 
@@ -121,4 +132,4 @@ class SpillObject:
 
 
 Command = Send | SpawnWorker | KillWorker | ReplyToDriver | StartTimer | FreeObject | SpillObject
-Event = WorkerMessage | WorkerDied | TimerFired | ObjectSpilled | SpillFailed | ShutdownStarted
+Event = WorkerMessage | WorkerDied | TimerFired | ObjectSpilled | SpillFailed | MemoryPressure | ShutdownStarted

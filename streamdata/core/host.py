@@ -31,6 +31,8 @@ class StateHost(Protocol):
     #: the ActorManager and the PlacementGroupManager
     actors: Any
     placement: Any
+    #: the LineageManager
+    lineage: Any
     task_log: Any
 
     def emit(self, command: Any) -> None: ...
@@ -52,6 +54,8 @@ class StateHost(Protocol):
     def finish_with_error(self, task: TaskRecord, payload: tuple) -> None: ...
 
     def schedule(self) -> None: ...
+
+    def resubmit(self, task: TaskRecord) -> None: ...
 
     def infeasible(self, task: TaskRecord) -> str | None: ...
 

@@ -42,6 +42,15 @@ class ObjectDirectory:
         self.objects: dict[str, ObjectEntry] = {}
         self.accounting = accounting
         self.emit = emit
+        #: called with the id of each freed object (lineage release)
+        self.on_free: Callable[[str], None] | None = None
+        #: called with an actor's id when the last handle to it is gone (entries in
+        #: state ``actor`` count an actor's handles, as objects count their refs)
+        self.on_actor_released: Callable[[str], None] | None = None
+
+    def track_actor(self, actor_id: str) -> None:
+        """Count the handles of actor ``actor_id`` (ActorHandles count like ObjectRefs)."""
+        self.ensure(actor_id).state = "actor"
 
     def ensure(self, obj_id: str) -> ObjectEntry:
         entry = self.objects.get(obj_id)
@@ -56,8 +65,13 @@ class ObjectDirectory:
                 return
             entry = self.objects[obj_id] = ObjectEntry()
         entry.refs += delta
-        if entry.refs <= 0 and entry.state == "ready":
-            self._free(obj_id, entry)
+        if entry.refs <= 0:
+            if entry.state == "ready":
+                self._free(obj_id, entry)
+            elif entry.state == "actor" and delta < 0:  # the actor's last handle is gone
+                del self.objects[obj_id]
+                if self.on_actor_released is not None:
+                    self.on_actor_released(obj_id)
 
     def _free(self, obj_id: str, entry: ObjectEntry) -> None:
         del self.objects[obj_id]
@@ -69,6 +83,26 @@ class ObjectDirectory:
             self.emit(FreeObject(entry.location))
         for inner in entry.contained:
             self.change_refs(inner, -1)
+        if self.on_free is not None:
+            self.on_free(obj_id)
+
+    def mark_lost(self, obj_id: str) -> list[str]:
+        """A ready object's stored copy is gone: it is pending again (its task re-runs).
+
+        Returns the ids its lost value contained (still counted: the caller
+        releases them once the new value is in).
+        """
+        entry = self.objects[obj_id]
+        if entry.in_shm:
+            self.accounting.remove(obj_id)
+        elif entry.spilling or (entry.location is not None and entry.location[0] == "disk"):
+            self.accounting.unspill(entry.size)
+        entry.state = "pending"
+        entry.location = None
+        entry.in_shm = entry.spilling = False
+        entry.size = 0
+        contained, entry.contained = entry.contained, []
+        return contained
 
     def created(self, obj_id: str, location: tuple, contained: list[str]) -> None:
         entry = self.objects.get(obj_id)

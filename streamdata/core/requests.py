@@ -55,6 +55,11 @@ def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], num_
         rt.add_timer(timeout, finish)
 
 
+def op_lost(rt: StateHost, reply: Callable, fail: Callable, obj_id: str, location: tuple) -> None:
+    """A reader found ``location`` of ``obj_id`` gone: rebuild it from lineage, answer its new location."""
+    rt.lineage.on_lost(obj_id, tuple(location), reply)
+
+
 def op_store_stats(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply(rt.directory.stats())
 
@@ -104,6 +109,7 @@ REQUESTS: dict[str, Callable] = {
     "timeline": op_timeline,
     "get": op_get,
     "wait": op_wait,
+    "lost": op_lost,
     "store_stats": op_store_stats,
     "available_resources": op_available_resources,
     "cluster_resources": op_cluster_resources,

@@ -36,6 +36,7 @@ from streamdata.core.client import ClientBase
 from streamdata.core.events import (
     FreeObject,
     KillWorker,
+    MemoryPressure,
     ObjectSpilled,
     ReplyToDriver,
     Send,
@@ -48,6 +49,7 @@ from streamdata.core.events import (
     WorkerDied,
     WorkerMessage,
 )
+from streamdata.core.memory_monitor import MemoryMonitor, MemoryMonitorConfig
 from streamdata.core.object_store import make_location, raise_open_file_limit, recycle_or_delete, spill_file
 from streamdata.core.serialization import serialize
 from streamdata.core.state import RuntimeState
@@ -58,7 +60,8 @@ class Runtime(ClientBase):
     """The embedded runtime of one driver process: the loop around a :class:`RuntimeState`."""
 
     def __init__(self, *, num_cpus: float, num_gpus: float, resources: dict[str, float],
-                 object_store_memory: int, spill_dir: str | None, memory: float) -> None:
+                 object_store_memory: int, spill_dir: str | None, memory: float,
+                 memory_monitor: MemoryMonitorConfig | None = None) -> None:
         token = uuid.uuid4().hex[:8]
         # ids carry the session's token, so refs outliving a session never touch the next one
         self._token = token
@@ -96,6 +99,8 @@ class Runtime(ClientBase):
         self._reader.start()
         with self.lock:
             self._execute(self.state.start())
+        self.memory_monitor = MemoryMonitor(memory_monitor or MemoryMonitorConfig.from_sources(),
+                                            self._worker_pids, self._memory_pressure).start()
 
     # ------------------------------------------------------------------ feeding the state machine
     def _feed(self, event: Any) -> None:
@@ -147,6 +152,15 @@ class Runtime(ClientBase):
                 self._wake()
             else:  # pragma: no cover - a new command without an executor
                 raise TypeError(f"unknown runtime command {command!r}")
+
+    # ------------------------------------------------------------------ memory monitor (its thread)
+    def _worker_pids(self) -> dict[str, int]:
+        return {worker_id: w.pid for worker_id, w in list(self.workers.items())}
+
+    def _memory_pressure(self, used: int, total: int, rss: dict[str, int]) -> None:
+        with self.lock:
+            if not self._closed:
+                self._feed(MemoryPressure(used, total, self.memory_monitor.config.usage_threshold, rss))
 
     # ------------------------------------------------------------------ processes
     def _spawn(self, worker_id: str, env: dict | None) -> None:
@@ -271,6 +285,7 @@ class Runtime(ClientBase):
             if self._closed:
                 return
             self._closed = True
+            self.memory_monitor.stop()
             workers = list(self.workers.values())
             self._feed(ShutdownStarted())
         self._wake()

@@ -38,6 +38,7 @@ from streamdata.core import protocol as msgs
 from streamdata.core.actor_manager import ActorManager
 from streamdata.core.events import (
     KillWorker,
+    MemoryPressure,
     ObjectSpilled,
     ReplyToDriver,
     Send,
@@ -49,6 +50,8 @@ from streamdata.core.events import (
     WorkerDied,
     WorkerMessage,
 )
+from streamdata.core.lineage import LineageManager
+from streamdata.core.memory_monitor import RunningWork, kill_message, pick_victim
 from streamdata.core.object_directory import ObjectDirectory
 from streamdata.core.object_store import StoreAccounting
 from streamdata.core.placement import PlacementGroupManager
@@ -57,7 +60,13 @@ from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.tasks import TaskRecord, WorkerState
 from streamdata.core.timeline import TaskLog
-from streamdata.errors import InfeasibleResourceError, StreamDataError, TaskCancelledError, WorkerCrashedError
+from streamdata.errors import (
+    InfeasibleResourceError,
+    OutOfMemoryError,
+    StreamDataError,
+    TaskCancelledError,
+    WorkerCrashedError,
+)
 
 
 class RuntimeState:
@@ -83,6 +92,12 @@ class RuntimeState:
         self.closed = False
         self.actors = ActorManager(self)
         self.placement = PlacementGroupManager(self)
+        self.lineage = LineageManager(self)
+        self.directory.on_free = self.lineage.on_free
+        self.directory.on_actor_released = self.actors.on_handles_released
+        self._dispatches = itertools.count(1)
+        #: the worker the memory monitor killed, until its death is seen (one kill at a time)
+        self.oom_victim: str | None = None
 
     # ------------------------------------------------------------------ the machine
     def start(self) -> list[Any]:
@@ -118,6 +133,30 @@ class RuntimeState:
         fn = self._timers.pop(event.timer_id, None)
         if fn is not None:
             fn()
+
+    def _on_memory_pressure(self, event: MemoryPressure) -> None:
+        """The machine is short of memory: kill the worker the policy picks (one at a time)."""
+        victim_id = self.oom_victim
+        if self.closed or (victim_id is not None and victim_id in self.workers):
+            return
+        running = []
+        for worker in self.workers.values():
+            task = worker.task
+            if task is not None and task.kind == "task":
+                running.append(RunningWork(worker.worker_id, f"task {task.name}", task.owner,
+                                           task.retries_left != 0 and not task.cancelled, worker.started,
+                                           event.rss.get(worker.worker_id, 0)))
+            elif worker.actor_id is not None:
+                name, retriable = self.actors.describe_for_kill(worker.actor_id)
+                running.append(RunningWork(worker.worker_id, name, worker.actor_id, retriable, worker.started,
+                                           event.rss.get(worker.worker_id, 0)))
+        victim = pick_victim(event.used, event.total, event.threshold, running)
+        if victim is None:
+            return
+        self.oom_victim = victim.worker_id
+        self.workers[victim.worker_id].kill_reason = kill_message(victim, event.used, event.total,
+                                                                  event.threshold)
+        self.emit(KillWorker(victim.worker_id))
 
     def _on_spilled(self, event: ObjectSpilled) -> None:
         self.directory.spilled(event.obj_id, event.location)
@@ -161,6 +200,8 @@ class RuntimeState:
         self.complete(task, msg.outputs, msg.error)
 
     def _msg_submit(self, worker: WorkerState | None, msg: msgs.Submit) -> None:
+        if worker is not None:
+            msg.spec["owner"] = worker.worker_id
         self.submit_spec(msg.spec)
 
     def _msg_put(self, worker: WorkerState | None, msg: msgs.PutObject) -> None:
@@ -187,7 +228,7 @@ class RuntimeState:
         if handler is None:
             fail(StreamDataError(f"unknown runtime request {msg.op!r}"))
             return
-        if worker is not None and msg.op in ("get", "wait"):
+        if worker is not None and msg.op in ("get", "wait", "lost"):
             self._block(worker, req_id)
         try:
             handler(self, reply, fail, *msg.args)
@@ -327,6 +368,16 @@ class RuntimeState:
         if not remaining:
             then()
 
+    def resubmit(self, task: TaskRecord) -> None:
+        """Run a finished task again (lineage reconstruction of a lost output)."""
+        self.tasks[task.task_id] = task
+        for obj_id in task.pinned:
+            self.directory.change_refs(obj_id, +1)
+        if task.kind == "call":
+            self.actors.enqueue_call(task)
+        else:
+            self.resolve_then(task, lambda: self._enqueue_ready(task))
+
     def _enqueue_ready(self, task: TaskRecord) -> None:
         if task.cancelled:
             return
@@ -382,6 +433,7 @@ class RuntimeState:
     def _dispatch(self, task: TaskRecord, worker: WorkerState, pool: ResourcePool, grant: Grant) -> None:
         task.worker, task.pool, task.grant = worker, pool, grant
         worker.task = task
+        worker.started = next(self._dispatches)
         fn_bytes = None
         if task.fn_id not in worker.known_functions:
             fn_bytes = self.functions[task.fn_id]
@@ -395,6 +447,7 @@ class RuntimeState:
         """Record a task's outputs (or its error in every output) and unpin its arguments."""
         self.task_log.finished(task.task_id, ok=outputs is not None)
         if outputs is not None:
+            self.lineage.record(task)
             for obj_id, location, contained in outputs:
                 self.directory.created(obj_id, location, contained)
         else:
@@ -455,6 +508,10 @@ class RuntimeState:
             self.directory.change_refs(obj_id, -count)
         worker.held_refs.clear()
         exit_info = event.exit_info
+        if worker.kill_reason:  # the memory monitor killed it
+            exit_info = worker.kill_reason
+            if self.oom_victim == worker.worker_id:
+                self.oom_victim = None
         if worker.actor_id is not None:
             self.actors.on_worker_death(worker, exit_info)
         task = worker.task
@@ -473,7 +530,8 @@ class RuntimeState:
                 self.ready_queue.appendleft(task)
             else:
                 self.finish_with_error(task, system_error(
-                    task, f"the worker running it died ({exit_info})", WorkerCrashedError))
+                    task, f"the worker running it died ({exit_info})",
+                    OutOfMemoryError if worker.kill_reason else WorkerCrashedError))
         self.refill_task_workers()
         self.schedule()
 
@@ -487,6 +545,7 @@ _HANDLERS: dict[type, Callable[[RuntimeState, Any], None]] = {
     WorkerMessage: RuntimeState._on_worker_message,
     WorkerDied: RuntimeState._on_worker_died,
     TimerFired: RuntimeState._on_timer,
+    MemoryPressure: RuntimeState._on_memory_pressure,
     ObjectSpilled: RuntimeState._on_spilled,
     SpillFailed: RuntimeState._on_spill_failed,
     ShutdownStarted: RuntimeState._on_shutdown,

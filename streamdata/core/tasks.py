@@ -17,9 +17,10 @@ class TaskRecord:
 
     __slots__ = ("task_id", "kind", "fn_id", "name", "args", "deps", "pinned", "return_ids", "demand",
                  "retries_left", "retry_exceptions", "env", "pg_id", "bundle_index", "actor_id",
-                 "method", "worker", "pool", "grant", "cancelled", "cancel_payload")
+                 "method", "worker", "pool", "grant", "cancelled", "cancel_payload", "spec", "owner")
 
     def __init__(self, spec: dict) -> None:
+        self.spec = spec  # kept as the task's lineage once it finishes
         self.task_id: str = spec["task_id"]
         self.kind: str = spec["kind"]
         self.fn_id: str = spec.get("fn_id", "")
@@ -41,6 +42,8 @@ class TaskRecord:
         self.grant: Any = None
         self.cancelled = False
         self.cancel_payload: tuple | None = None
+        #: who submitted it (a worker id; "driver"): the memory monitor groups tasks by it
+        self.owner: str = spec.get("owner", "driver")
 
     def env_for(self, grant: Any) -> dict[str, str]:
         """Environment for this run: runtime_env vars plus the GPUs granted."""
@@ -70,7 +73,7 @@ class WorkerState:
     """What the scheduler knows of one worker process (the process itself is the loop's)."""
 
     __slots__ = ("worker_id", "known_functions", "task", "actor_id", "blocked", "blocked_grant",
-                 "blocking_request", "cancelled_requests", "alive", "held_refs")
+                 "blocking_request", "cancelled_requests", "alive", "held_refs", "started", "kill_reason")
 
     def __init__(self, worker_id: str) -> None:
         self.worker_id = worker_id
@@ -86,6 +89,10 @@ class WorkerState:
         self.alive = True
         #: net ObjectRefs this process holds per object id (released if it dies)
         self.held_refs: dict[str, int] = {}
+        #: when its current task started (a sequence number: larger is newer)
+        self.started = 0
+        #: why the runtime killed it (the memory monitor), reported as its death's cause
+        self.kill_reason = ""
 
     def __repr__(self) -> str:
         return f"WorkerState({self.worker_id})"

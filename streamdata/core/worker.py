@@ -418,8 +418,11 @@ def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
     for _ in range(5):
         try:
             return read_location(location)
-        except FileNotFoundError:  # spilled meanwhile: ask where it is now
-            location = client.request("get", [obj_id], timeout=None)[0]
+        except FileNotFoundError:  # spilled meanwhile (ask where it is now), or lost
+            fresh = client.request("get", [obj_id], timeout=None)[0]
+            if fresh == location:  # the copy is lost: rebuilt from lineage
+                fresh = client.request("lost", obj_id, location, timeout=None)
+            location = fresh
             if location[0] == "error":
                 raise _dep_error(location) from None
     return read_location(location)

@@ -1,0 +1,204 @@
+"""Lineage reconstruction: rebuild a lost object by re-running the task that made it.
+
+An object's value lives in a file (shared memory, or disk once spilled). If the
+file vanishes (deleted, or its storage lost) a reader finds it missing and
+reports it (the ``lost`` request). The driver then re-executes the object's
+producing task, as Ray does:
+
+* only outputs of tasks with retries left (``max_retries``; for actor calls
+  ``max_task_retries`` on a live actor) can be rebuilt, and each reconstruction
+  uses up one retry (:class:`~streamdata.errors.ObjectReconstructionFailedMaxAttemptsExceededError`
+  once none is left);
+* objects made by ``put`` are never rebuilt (:class:`~streamdata.errors.ObjectLostError`);
+* arguments of the task are rebuilt first, recursively, if they were freed or
+  are lost too; an argument made by ``put`` that was freed cannot be
+  (:class:`~streamdata.errors.ObjectReconstructionFailedLineageEvictedError`).
+
+What is kept is the minimum: the submission of a finished task (its spec: the
+function id and the pickled arguments, not values) while one of its outputs is
+referenced, or while the lineage of a task that took one of them as an argument
+is kept. Released with the last reference, recursively. Arguments' *values* are
+not pinned by lineage: a freed argument is rebuilt from its own lineage.
+
+Pure bookkeeping, driven by :class:`~streamdata.core.state.RuntimeState`.
+
+Example:
+    >>> from streamdata.core.state import RuntimeState
+    >>> state = RuntimeState(token="t", num_cpus=1, total={"CPU": 1.0}, object_store_memory=1 << 20)
+    >>> state.lineage.records
+    {}
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from streamdata.core.host import StateHost
+from streamdata.core.serialization import dumps_exception
+from streamdata.core.tasks import TaskRecord
+from streamdata.errors import (
+    ObjectLostError,
+    ObjectReconstructionFailedError,
+    ObjectReconstructionFailedLineageEvictedError,
+    ObjectReconstructionFailedMaxAttemptsExceededError,
+)
+
+
+class LineageRecord:
+    """The spec of one finished task whose outputs may still be needed."""
+
+    __slots__ = ("spec", "return_ids", "deps", "retries_left", "running")
+
+    def __init__(self, task: TaskRecord) -> None:
+        self.spec = task.spec
+        self.return_ids = task.return_ids
+        #: every object id the task's arguments name (top-level and nested)
+        self.deps = list(dict.fromkeys(list(task.spec["deps"]) + list(task.spec["contained"])))
+        self.retries_left = task.retries_left
+        self.running = False
+
+
+class LineageManager:
+    """Lineage records of finished tasks, and the reconstruction of lost objects."""
+
+    def __init__(self, rt: StateHost) -> None:
+        self.rt = rt
+        #: task id -> its record
+        self.records: dict[str, LineageRecord] = {}
+        #: object id -> the id of the task that returned it (for recorded tasks)
+        self.producer: dict[str, str] = {}
+        #: object id -> how many kept records name it as an argument
+        self.lineage_refs: dict[str, int] = {}
+        #: task outputs without lineage (no retries), with why: freed with the object
+        self.no_lineage: dict[str, str] = {}
+
+    # ------------------------------------------------------------------ recording
+    def record(self, task: TaskRecord) -> None:
+        """Keep ``task``'s lineage (called before its outputs are stored)."""
+        rec = self.records.get(task.task_id)
+        if rec is not None:  # a reconstruction finished
+            rec.running = False
+            rec.retries_left = task.retries_left
+            return
+        why = self._why_not_reconstructable(task)
+        if why is not None:
+            for obj_id in task.return_ids:
+                self.no_lineage[obj_id] = why
+            return
+        rec = self.records[task.task_id] = LineageRecord(task)
+        for obj_id in task.return_ids:
+            self.producer[obj_id] = task.task_id
+        refs = self.lineage_refs
+        for dep in rec.deps:
+            refs[dep] = refs.get(dep, 0) + 1
+
+    def _why_not_reconstructable(self, task: TaskRecord) -> str | None:
+        if task.retries_left == 0:
+            option = "max_task_retries" if task.kind == "call" else "max_retries"
+            return f"the task that created it ({task.name}) has no retries left ({option})"
+        if task.kind not in ("task", "call"):
+            return f"it was created by a {task.kind}, which is not re-executed"
+        return None
+
+    def on_free(self, obj_id: str) -> None:
+        """The directory freed ``obj_id`` (its last reference is gone)."""
+        self.no_lineage.pop(obj_id, None)
+        if obj_id in self.producer:
+            self._release_if_unused(self.producer[obj_id])
+
+    def _in_scope(self, obj_id: str) -> bool:
+        return obj_id in self.rt.directory.objects or self.lineage_refs.get(obj_id, 0) > 0
+
+    def _release_if_unused(self, task_id: str) -> None:
+        stack = [task_id]
+        while stack:
+            rec = self.records.get(stack.pop())
+            if rec is None or rec.running or any(self._in_scope(o) for o in rec.return_ids):
+                continue
+            del self.records[rec.spec["task_id"]]
+            for obj_id in rec.return_ids:
+                self.producer.pop(obj_id, None)
+            refs = self.lineage_refs
+            for dep in rec.deps:
+                count = refs.get(dep, 0) - 1
+                if count > 0:
+                    refs[dep] = count
+                    continue
+                refs.pop(dep, None)
+                producer = self.producer.get(dep)
+                if producer is not None:
+                    stack.append(producer)
+
+    # ------------------------------------------------------------------ reconstruction
+    def on_lost(self, obj_id: str, location: tuple, reply: Callable[[Any], None]) -> None:
+        """A reader found ``location`` of ``obj_id`` gone: rebuild the object, then
+        ``reply`` with its new location (or the error location saying why not)."""
+        directory = self.rt.directory
+        entry = directory.objects.get(obj_id)
+        if entry is not None and entry.state == "ready" and entry.location == location:
+            self.reconstruct(obj_id)
+
+        def answer(_obj_id: str) -> None:
+            reply(directory.location_of(obj_id))
+
+        if directory.when_ready([obj_id], answer):
+            answer(obj_id)
+
+    def reconstruct(self, obj_id: str) -> None:
+        """Mark ``obj_id`` lost and re-run its producer (or store the error saying why not)."""
+        directory = self.rt.directory
+        old_contained = directory.mark_lost(obj_id)
+        if old_contained:  # hold what the lost value contained until the new value is in
+            def release(_obj_id: str) -> None:
+                for inner in old_contained:
+                    directory.change_refs(inner, -1)
+            directory.when_ready([obj_id], release)
+        error = self._rerun(obj_id)
+        if error is not None:
+            directory.set_error(obj_id, (dumps_exception(error), "", ""))
+
+    def _rerun(self, obj_id: str) -> BaseException | None:
+        """Re-submit the producer of ``obj_id`` (pending now); returns the error if it cannot be."""
+        task_id = self.producer.get(obj_id)
+        rec = self.records.get(task_id) if task_id is not None else None
+        if rec is None:
+            why = self.no_lineage.get(obj_id)
+            if why is None:
+                return ObjectLostError(
+                    f"object {obj_id} is lost (its stored copy is gone) and cannot be reconstructed: "
+                    f"it was created by put(), which has no lineage (only task outputs are re-executed)")
+            error_cls = (ObjectReconstructionFailedMaxAttemptsExceededError if "no retries left" in why
+                         else ObjectReconstructionFailedError)
+            return error_cls(f"object {obj_id} is lost and cannot be reconstructed: {why}")
+        if rec.running:
+            return None  # already being re-run: the object is pending, its waiters wait
+        name = rec.spec["name"]
+        if rec.retries_left == 0:
+            return ObjectReconstructionFailedMaxAttemptsExceededError(
+                f"object {obj_id} is lost and cannot be reconstructed: the task that created it ({name}) "
+                f"has used up its retries (max_retries)")
+        if rec.spec["kind"] == "call" and self.rt.actors.state_of(rec.spec.get("actor_id", "")) == "dead":
+            return ObjectReconstructionFailedError(
+                f"object {obj_id} is lost and cannot be reconstructed: the actor that ran {name} is dead")
+        directory = self.rt.directory
+        for dep in rec.deps:  # freed arguments are rebuilt first, from their own lineage
+            if dep in directory.objects or dep in self.rt.actors.actors:  # (an actor handle argument)
+                continue
+            dep_task = self.records.get(self.producer.get(dep, ""))
+            if dep_task is None:
+                return ObjectReconstructionFailedLineageEvictedError(
+                    f"object {obj_id} is lost and cannot be reconstructed: argument {dep} of the task that "
+                    f"created it ({name}) was freed and has no lineage (created by put() or by a task "
+                    f"without retries)")
+        if rec.retries_left > 0:
+            rec.retries_left -= 1
+        rec.running = True
+        task = TaskRecord(rec.spec)
+        task.retries_left = rec.retries_left
+        freed = [dep for dep in rec.deps if dep not in directory.objects and dep not in self.rt.actors.actors]
+        self.rt.resubmit(task)  # pins its arguments: the freed ones are pending entries now
+        for dep in freed:
+            error = self._rerun(dep)
+            if error is not None:
+                directory.set_error(dep, (dumps_exception(error), "", ""))
+        return None
