@@ -94,7 +94,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     ``working_dir``, ``py_modules``: given to every task and actor),
     ``logging_level`` (the ``streamdata`` logger's level), ``ignore_reinit_error`` and
     ``_system_config``'s ``memory_usage_threshold`` / ``memory_monitor_refresh_ms`` (the
-    memory monitor, :mod:`streamdata.core.memory_monitor`) mean what they mean in Ray; the others
+    memory monitor, :mod:`streamdata.core.memory_monitor`) and ``max_lineage_bytes``
+    (:mod:`streamdata.core.lineage`) mean what they mean in Ray; the others
     (``ACCEPTED_AND_IGNORED``: dashboard, logging setup, job config, labels,
     ``local_mode``, resource isolation, ...) are accepted and mean nothing on one
     embedded runtime. With ``backend="ray"`` every argument goes to ``ray.init``.
@@ -175,11 +176,17 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         if system_config is not None and not isinstance(system_config, dict):
             raise TypeError(f"_system_config must be a dict, got {type(system_config).__name__}")
         monitor = MemoryMonitorConfig.from_sources(system_config)  # bad values fail here
+        max_lineage = None
+        if system_config and "max_lineage_bytes" in system_config:
+            max_lineage = check_int("_system_config['max_lineage_bytes']", system_config["max_lineage_bytes"],
+                                    minimum=0)
         store = int(object_store_memory or default_object_store_memory())
         memory = float(psutil.virtual_memory().available * 0.7)
         _runtime = Runtime(num_cpus=cpus, num_gpus=gpus, resources=dict(resources or {}),
                            object_store_memory=store, spill_dir=spill_dir, memory=memory,
                            memory_monitor=monitor)
+        if max_lineage is not None:
+            _runtime.state.lineage.max_bytes = max_lineage
         context.set_client(_runtime)
         if _backend is None:  # a Ray backend started explicitly stays the one the API uses
             _backend = LocalBackend(_runtime)

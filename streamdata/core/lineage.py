@@ -20,6 +20,11 @@ referenced, or while the lineage of a task that took one of them as an argument
 is kept. Released with the last reference, recursively. Arguments' *values* are
 not pinned by lineage: a freed argument is rebuilt from its own lineage.
 
+The kept specs' argument bytes are capped (``max_lineage_bytes``, Ray's setting and
+default: 1 GiB, ``sd.init(_system_config={"max_lineage_bytes": ...})``): past it the
+oldest records are evicted, and their outputs, if lost, raise
+:class:`~streamdata.errors.ObjectReconstructionFailedLineageEvictedError`.
+
 Pure bookkeeping, driven by :class:`~streamdata.core.state.RuntimeState`.
 
 Example:
@@ -44,10 +49,14 @@ from streamdata.errors import (
 )
 
 
+#: Ray's default cap on the bytes of lineage kept (``max_lineage_bytes``)
+MAX_LINEAGE_BYTES = 1 << 30
+
+
 class LineageRecord:
     """The spec of one finished task whose outputs may still be needed."""
 
-    __slots__ = ("spec", "return_ids", "deps", "retries_left", "running")
+    __slots__ = ("spec", "return_ids", "deps", "retries_left", "running", "size")
 
     def __init__(self, task: TaskRecord) -> None:
         self.spec = task.spec
@@ -56,6 +65,7 @@ class LineageRecord:
         self.deps = list(dict.fromkeys(list(task.spec["deps"]) + list(task.spec["contained"])))
         self.retries_left = task.retries_left
         self.running = False
+        self.size = len(task.spec["args"]) + 200  # what keeping it costs, roughly
 
 
 class LineageManager:
@@ -69,8 +79,11 @@ class LineageManager:
         self.producer: dict[str, str] = {}
         #: object id -> how many kept records name it as an argument
         self.lineage_refs: dict[str, int] = {}
-        #: task outputs without lineage (no retries), with why: freed with the object
+        #: task outputs without lineage (no retries, evicted), with why: freed with the object
         self.no_lineage: dict[str, str] = {}
+        self.max_bytes = MAX_LINEAGE_BYTES
+        #: bytes of the kept records
+        self.bytes = 0
 
     # ------------------------------------------------------------------ recording
     def record(self, task: TaskRecord) -> None:
@@ -91,6 +104,25 @@ class LineageManager:
         refs = self.lineage_refs
         for dep in rec.deps:
             refs[dep] = refs.get(dep, 0) + 1
+        self.bytes += rec.size
+        if self.bytes > self.max_bytes:
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop the oldest records until the kept lineage fits ``max_bytes`` again."""
+        why = (f"its lineage was evicted to keep the lineage under max_lineage_bytes={self.max_bytes} "
+               f"(raise it with sd.init(_system_config={{'max_lineage_bytes': ...}}))")
+        for task_id in list(self.records):
+            if self.bytes <= self.max_bytes:
+                return
+            rec = self.records.get(task_id)
+            if rec is None or rec.running:
+                continue
+            for obj_id in rec.return_ids:
+                if obj_id in self.rt.directory.objects:
+                    self.no_lineage[obj_id] = why
+            for producer in self._drop(rec):
+                self._release_if_unused(producer)
 
     def _why_not_reconstructable(self, task: TaskRecord) -> str | None:
         if task.retries_left == 0:
@@ -115,19 +147,26 @@ class LineageManager:
             rec = self.records.get(stack.pop())
             if rec is None or rec.running or any(self._in_scope(o) for o in rec.return_ids):
                 continue
-            del self.records[rec.spec["task_id"]]
-            for obj_id in rec.return_ids:
-                self.producer.pop(obj_id, None)
-            refs = self.lineage_refs
-            for dep in rec.deps:
-                count = refs.get(dep, 0) - 1
-                if count > 0:
-                    refs[dep] = count
-                    continue
-                refs.pop(dep, None)
-                producer = self.producer.get(dep)
-                if producer is not None:
-                    stack.append(producer)
+            stack.extend(self._drop(rec))
+
+    def _drop(self, rec: LineageRecord) -> list[str]:
+        """Forget ``rec``; returns the producers of its arguments that nothing names any more."""
+        del self.records[rec.spec["task_id"]]
+        self.bytes -= rec.size
+        for obj_id in rec.return_ids:
+            self.producer.pop(obj_id, None)
+        refs = self.lineage_refs
+        unused = []
+        for dep in rec.deps:
+            count = refs.get(dep, 0) - 1
+            if count > 0:
+                refs[dep] = count
+                continue
+            refs.pop(dep, None)
+            producer = self.producer.get(dep)
+            if producer is not None:
+                unused.append(producer)
+        return unused
 
     # ------------------------------------------------------------------ reconstruction
     def on_lost(self, obj_id: str, location: tuple, reply: Callable[[Any], None]) -> None:
@@ -168,6 +207,7 @@ class LineageManager:
                     f"object {obj_id} is lost (its stored copy is gone) and cannot be reconstructed: "
                     f"it was created by put(), which has no lineage (only task outputs are re-executed)")
             error_cls = (ObjectReconstructionFailedMaxAttemptsExceededError if "no retries left" in why
+                         else ObjectReconstructionFailedLineageEvictedError if "evicted" in why
                          else ObjectReconstructionFailedError)
             return error_cls(f"object {obj_id} is lost and cannot be reconstructed: {why}")
         if rec.running:

@@ -186,3 +186,18 @@ def test_a_worker_asking_for_a_lost_argument_lends_its_cpu() -> None:
     commands = finish(state, rerun, attempt=1)
     [reply] = [c for c in commands if isinstance(c, Send) and isinstance(c.message, msgs.Reply)]
     assert reply.worker_id == consumer.worker_id and reply.message.value == shm("a-out0", 1)
+
+
+def test_lineage_past_max_lineage_bytes_is_evicted_oldest_first() -> None:
+    state = make_state()
+    state.lineage.max_bytes = 2 * (len(b"") + 200)  # room for two records
+    for name in ("t1", "t2", "t3"):
+        run_to_end(state, spec(name))
+    assert list(state.lineage.records) == ["t2", "t3"] and state.lineage.bytes == 400
+    [reply] = lost(state, "t1-out0", shm("t1-out0"))
+    error = stored_error(reply)
+    assert isinstance(error, ObjectReconstructionFailedLineageEvictedError)
+    assert "max_lineage_bytes=400" in str(error)
+    assert len(task_specs(lost(state, "t3-out0", shm("t3-out0"), req_id=2))) == 1  # still kept
+    refs(state, -1, "t1-out0", "t2-out0")
+    assert "t1-out0" not in state.lineage.no_lineage and list(state.lineage.records) == ["t3"]
