@@ -29,7 +29,7 @@ from streamdata.context import DataContext
 from streamdata.exec.executor import StreamingExecutor
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.stats import ExecutionStats
-from streamdata.execution.compile import PhysicalPlan, compile
+from streamdata.execution.compiler import PhysicalPlan, compile
 from streamdata.plan.io_nodes import InputData
 from streamdata.plan.logical import LogicalPlan
 
