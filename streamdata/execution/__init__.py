@@ -44,8 +44,9 @@ if TYPE_CHECKING:
     from streamdata.execution.refs import (
         bundles_from_refs, bundles_from_tables, converted_refs, fetch, is_object_ref,
     )
+    from streamdata.execution.stats_record import StatsRecord
     from streamdata.execution.runner import (
-        Execution, RunResult, StatsRecord, ensure_runtime, finished_stats, get_tables, iterate,
+        Execution, RunResult, ensure_runtime, finished_stats, get_tables, iterate,
         iter_tables, run,
     )
     from streamdata.execution.splitter import (
@@ -60,7 +61,8 @@ _HOMES = {
     **dict.fromkeys(("PhysicalPlan", "cluster_info", "compile", "optimize"), "streamdata.execution.compiler"),
     **dict.fromkeys(("bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref"),
                     "streamdata.execution.refs"),
-    **dict.fromkeys(("Execution", "RunResult", "StatsRecord", "ensure_runtime", "finished_stats",
+    "StatsRecord": "streamdata.execution.stats_record",
+    **dict.fromkeys(("Execution", "RunResult", "ensure_runtime", "finished_stats",
                      "get_tables", "iterate", "iter_tables", "run"), "streamdata.execution.runner"),
     **dict.fromkeys(("SplitCoordinator", "SplitSource", "shutdown_split", "slice_at_indices",
                      "start_streaming_split"), "streamdata.execution.splitter"),
