@@ -16,7 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from streamdata import aggregate, exceptions, serve, train
+from typing import TYPE_CHECKING
+
+from streamdata import exceptions
+from streamdata.lazy import lazy_attributes
 from streamdata.context import DataContext
 from streamdata.core.api import (
     ActorClass,
@@ -78,16 +81,7 @@ from streamdata.read_api import (
     read_parquet,
     read_text,
 )
-from streamdata.read_connectors import (  # noqa: E402 - connectors (issue 13)
-    from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
-    read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos, read_webdataset,
-    read_zarr,
-)
-from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink  # noqa: E402
-from streamdata.io.save_mode import SaveMode  # noqa: E402
 from streamdata.block_metadata import BlockMetadata  # noqa: E402
-from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
-from streamdata.io.datasource import Datasource  # noqa: E402
 from streamdata.read_task import ReadTask  # noqa: E402
 
 #: Ray Data's older names of the context and the iterator
@@ -97,6 +91,40 @@ DatasetIterator = DataIterator
 NodeIdStr = str
 
 __version__ = "0.1.0"
+
+if TYPE_CHECKING:
+    from streamdata import aggregate, serve, train, util
+    from streamdata.io.datasink import Datasink, WriteResult
+    from streamdata.io.datasource import Datasource
+    from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
+    from streamdata.io.save_mode import SaveMode
+    from streamdata.read_connectors import (
+        from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
+        read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos,
+        read_webdataset, read_zarr,
+    )
+
+#: what ``import streamdata`` leaves for first use, so a script starts instantly: the
+#: subpackages (``sd.serve``, ``sd.train``, ``sd.util``, ``sd.aggregate``) and the
+#: connectors, each imported when first named
+_LAZY = {
+    **{name: f"streamdata.{name}" for name in ("aggregate", "serve", "train", "util")},
+    **{name: f"streamdata.read_connectors:{name}" for name in (
+        "from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio", "read_avro",
+        "read_delta", "read_hudi", "read_iceberg", "read_lance", "read_orc", "read_sql", "read_tfrecords",
+        "read_videos", "read_webdataset", "read_zarr")},
+    "BlockBasedFileDatasink": "streamdata.io.ray_file_sinks:BlockBasedFileDatasink",
+    "RowBasedFileDatasink": "streamdata.io.ray_file_sinks:RowBasedFileDatasink",
+    "SaveMode": "streamdata.io.save_mode:SaveMode",
+    "Datasink": "streamdata.io.datasink:Datasink",
+    "WriteResult": "streamdata.io.datasink:WriteResult",
+    "Datasource": "streamdata.io.datasource:Datasource",
+}
+__getattr__ = lazy_attributes(__name__, globals(), _LAZY)
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
 
 __all__ = [
     # runtime (Ray Core's names)
