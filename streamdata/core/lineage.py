@@ -59,13 +59,14 @@ class LineageRecord:
     __slots__ = ("spec", "return_ids", "deps", "retries_left", "running", "size")
 
     def __init__(self, task: TaskRecord) -> None:
-        self.spec = task.spec
+        spec = self.spec = task.spec
         self.return_ids = task.return_ids
         #: every object id the task's arguments name (top-level and nested)
-        self.deps = list(dict.fromkeys(list(task.spec["deps"]) + list(task.spec["contained"])))
+        contained = spec["contained"]
+        self.deps = list(dict.fromkeys(spec["deps"] + contained)) if contained else spec["deps"]
         self.retries_left = task.retries_left
         self.running = False
-        self.size = len(task.spec["args"]) + 200  # what keeping it costs, roughly
+        self.size = len(spec["args"]) + 200  # what keeping it costs, roughly
 
 
 class LineageManager:
@@ -79,8 +80,9 @@ class LineageManager:
         self.producer: dict[str, str] = {}
         #: object id -> how many kept records name it as an argument
         self.lineage_refs: dict[str, int] = {}
-        #: task outputs without lineage (no retries, evicted), with why: freed with the object
-        self.no_lineage: dict[str, str] = {}
+        #: task outputs without lineage, with why: ``(task name, kind)`` of a task without
+        #: retries, or a message (evicted); forgotten when the object is freed
+        self.no_lineage: dict[str, tuple | str] = {}
         self.max_bytes = MAX_LINEAGE_BYTES
         #: bytes of the kept records
         self.bytes = 0
@@ -93,8 +95,8 @@ class LineageManager:
             rec.running = False
             rec.retries_left = task.retries_left
             return
-        why = self._why_not_reconstructable(task)
-        if why is not None:
+        if task.retries_left == 0:  # (the why is formatted only if the object is ever lost)
+            why = (task.name, task.kind)
             for obj_id in task.return_ids:
                 self.no_lineage[obj_id] = why
             return
@@ -124,30 +126,26 @@ class LineageManager:
             for producer in self._drop(rec):
                 self._release_if_unused(producer)
 
-    def _why_not_reconstructable(self, task: TaskRecord) -> str | None:
-        if task.retries_left == 0:
-            option = "max_task_retries" if task.kind == "call" else "max_retries"
-            return f"the task that created it ({task.name}) has no retries left ({option})"
-        if task.kind not in ("task", "call"):
-            return f"it was created by a {task.kind}, which is not re-executed"
-        return None
-
     def on_free(self, obj_id: str) -> None:
         """The directory freed ``obj_id`` (its last reference is gone)."""
-        self.no_lineage.pop(obj_id, None)
-        if obj_id in self.producer:
-            self._release_if_unused(self.producer[obj_id])
-
-    def _in_scope(self, obj_id: str) -> bool:
-        return obj_id in self.rt.directory.objects or self.lineage_refs.get(obj_id, 0) > 0
+        if self.no_lineage:
+            self.no_lineage.pop(obj_id, None)
+        task_id = self.producer.get(obj_id)
+        if task_id is not None:
+            self._release_if_unused(task_id)
 
     def _release_if_unused(self, task_id: str) -> None:
         stack = [task_id]
+        objects, refs = self.rt.directory.objects, self.lineage_refs
         while stack:
             rec = self.records.get(stack.pop())
-            if rec is None or rec.running or any(self._in_scope(o) for o in rec.return_ids):
+            if rec is None or rec.running:
                 continue
-            stack.extend(self._drop(rec))
+            for obj_id in rec.return_ids:  # still referenced, or named by another record's lineage
+                if obj_id in objects or obj_id in refs:
+                    break
+            else:
+                stack.extend(self._drop(rec))
 
     def _drop(self, rec: LineageRecord) -> list[str]:
         """Forget ``rec``; returns the producers of its arguments that nothing names any more."""
@@ -206,10 +204,14 @@ class LineageManager:
                 return ObjectLostError(
                     f"object {obj_id} is lost (its stored copy is gone) and cannot be reconstructed: "
                     f"it was created by put(), which has no lineage (only task outputs are re-executed)")
-            error_cls = (ObjectReconstructionFailedMaxAttemptsExceededError if "no retries left" in why
-                         else ObjectReconstructionFailedLineageEvictedError if "evicted" in why
-                         else ObjectReconstructionFailedError)
-            return error_cls(f"object {obj_id} is lost and cannot be reconstructed: {why}")
+            if isinstance(why, str):  # evicted
+                return ObjectReconstructionFailedLineageEvictedError(
+                    f"object {obj_id} is lost and cannot be reconstructed: {why}")
+            name, kind = why
+            option = "max_task_retries" if kind == "call" else "max_retries"
+            return ObjectReconstructionFailedMaxAttemptsExceededError(
+                f"object {obj_id} is lost and cannot be reconstructed: the task that created it ({name}) "
+                f"has no retries left ({option})")
         if rec.running:
             return None  # already being re-run: the object is pending, its waiters wait
         name = rec.spec["name"]
