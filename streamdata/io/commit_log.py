@@ -19,7 +19,9 @@ the marker in whichever state it reached; readers pick the valid set by it
 (:func:`hidden_by_markers`), and the next write finishes or rolls back (:func:`recover`).
 
 Names in a marker are relative to its directory. Markers and staging directories
-start with ``.``, so readers never take them for data.
+start with ``.``, so readers never take them for data. Readers honour markers when they
+list a directory (the destination or a folder above it); a glob pattern or an explicit
+list of files is read as given.
 
 Example:
     >>> import fsspec
