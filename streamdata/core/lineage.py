@@ -11,14 +11,16 @@ producing task, as Ray does:
   once none is left);
 * objects made by ``put`` are never rebuilt (:class:`~streamdata.errors.ObjectLostError`);
 * arguments of the task are rebuilt first, recursively, if they were freed or
-  are lost too; an argument made by ``put`` that was freed cannot be
+  are lost too; a freed argument whose lineage was evicted cannot be
   (:class:`~streamdata.errors.ObjectReconstructionFailedLineageEvictedError`).
 
 What is kept is the minimum: the submission of a finished task (its spec: the
 function id and the pickled arguments, not values) while one of its outputs is
 referenced, or while the lineage of a task that took one of them as an argument
-is kept. Released with the last reference, recursively. Arguments' *values* are
-not pinned by lineage: a freed argument is rebuilt from its own lineage.
+is kept. Released with the last reference, recursively. A freed argument is
+rebuilt from its own lineage; an argument that has none (made by ``put``, or by a
+task without retries) keeps its value while the lineage naming it is kept (Ray
+does the same), so it is never the missing link.
 
 The kept specs' argument bytes are capped (``max_lineage_bytes``, Ray's setting and
 default: 1 GiB, ``sd.init(_system_config={"max_lineage_bytes": ...})``): past it the
@@ -56,7 +58,7 @@ MAX_LINEAGE_BYTES = 1 << 30
 class LineageRecord:
     """The spec of one finished task whose outputs may still be needed."""
 
-    __slots__ = ("spec", "return_ids", "deps", "retries_left", "running", "size")
+    __slots__ = ("spec", "return_ids", "deps", "retries_left", "running", "size", "pinned")
 
     def __init__(self, task: TaskRecord) -> None:
         spec = self.spec = task.spec
@@ -67,6 +69,9 @@ class LineageRecord:
         self.retries_left = task.retries_left
         self.running = False
         self.size = len(spec["args"]) + 200  # what keeping it costs, roughly
+        #: arguments that cannot be rebuilt (put objects, outputs of tasks without retries):
+        #: their values are kept while this record is
+        self.pinned: list[str] = []
 
 
 class LineageManager:
@@ -103,9 +108,13 @@ class LineageManager:
         rec = self.records[task.task_id] = LineageRecord(task)
         for obj_id in task.return_ids:
             self.producer[obj_id] = task.task_id
-        refs = self.lineage_refs
+        refs, producer, objects = self.lineage_refs, self.producer, self.rt.directory.objects
         for dep in rec.deps:
             refs[dep] = refs.get(dep, 0) + 1
+            if dep not in producer and dep in objects and objects[dep].state != "actor":
+                rec.pinned.append(dep)  # no lineage of its own: keep its value (as Ray does)
+        for dep in rec.pinned:
+            self.rt.directory.change_refs(dep, +1)
         self.bytes += rec.size
         if self.bytes > self.max_bytes:
             self._evict()
@@ -164,6 +173,9 @@ class LineageManager:
             producer = self.producer.get(dep)
             if producer is not None:
                 unused.append(producer)
+        pinned, rec.pinned = rec.pinned, []
+        for dep in pinned:
+            self.rt.directory.change_refs(dep, -1)
         return unused
 
     # ------------------------------------------------------------------ reconstruction
@@ -230,8 +242,7 @@ class LineageManager:
             if dep_task is None:
                 return ObjectReconstructionFailedLineageEvictedError(
                     f"object {obj_id} is lost and cannot be reconstructed: argument {dep} of the task that "
-                    f"created it ({name}) was freed and has no lineage (created by put() or by a task "
-                    f"without retries)")
+                    f"created it ({name}) was freed and its own lineage was evicted (max_lineage_bytes)")
         if rec.retries_left > 0:
             rec.retries_left -= 1
         rec.running = True

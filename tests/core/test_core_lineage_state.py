@@ -155,15 +155,31 @@ def test_lineage_is_released_with_the_last_reference() -> None:
     assert state.lineage.records == {} and state.lineage.producer == {} and state.lineage.lineage_refs == {}
 
 
-def test_a_freed_put_argument_evicts_the_lineage() -> None:
+def test_a_put_argument_is_kept_while_lineage_names_it() -> None:
     state = make_state()
     refs(state, +1, "p")
     state.handle(WorkerMessage(None, msgs.PutObject("p", shm("p"), [])))
     run_to_end(state, spec("b", deps=["p"]))
-    refs(state, -1, "p")
+    refs(state, -1, "p")  # the driver drops p: b's lineage keeps its value (it has no lineage)
+    assert "p" in state.directory.objects
+    [rerun] = task_specs(lost(state, "b-out0", shm("b-out0")))
+    assert rerun.message.deps == [("p", shm("p"))]
+    finish(state, rerun, attempt=1)
+    assert FreeObject(shm("p")) in refs(state, -1, "b-out0")  # freed with the lineage
+
+
+def test_a_freed_argument_whose_lineage_was_evicted_cannot_be_rebuilt() -> None:
+    state = make_state()
+    run_to_end(state, spec("a"))
+    run_to_end(state, spec("b", deps=["a-out0"]))
+    refs(state, -1, "a-out0")  # freed; its lineage kept for b...
+    state.lineage.max_bytes = 200  # room for one record
+    state.lineage._evict()  # ...until the cap evicts it, the oldest
+    assert list(state.lineage.records) == ["b"]
     [reply] = lost(state, "b-out0", shm("b-out0"))
     error = stored_error(reply)
-    assert isinstance(error, ObjectReconstructionFailedLineageEvictedError) and "p" in str(error)
+    assert isinstance(error, ObjectReconstructionFailedLineageEvictedError)
+    assert "argument a-out0" in str(error)
 
 
 def test_a_worker_death_during_reconstruction_retries_it() -> None:
