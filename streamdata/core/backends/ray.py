@@ -96,9 +96,10 @@ class RayBackend(Backend):
         return {"used_bytes": int(total - free), "capacity_bytes": int(total), "spilled_bytes": 0,
                 "spilled_total_bytes": 0, "num_objects": -1}
 
-    def placement_group(self, bundles: list, strategy: str, name: str) -> Any:
+    def placement_group(self, bundles: list, strategy: str, name: str, **options: Any) -> Any:
         from ray.util import placement_group
-        return placement_group(bundles, strategy=strategy, name=name)
+        return placement_group(bundles, strategy=strategy, name=name,
+                               **{k: v for k, v in options.items() if v is not None})
 
     def remove_placement_group(self, pg: Any) -> None:
         from ray.util import remove_placement_group
