@@ -33,6 +33,8 @@ CLOUD_ONLY: dict[str, str] = {
 NOT_PUBLIC = frozenset({
     "ray.serve:_run", "ray.serve:_run_many",
     "ray.util:iter",  # ParallelIterator: deprecated since Ray 2.0 (Ray Data replaces it)
+    "ray.util:pdb",  # Ray's distributed debugger (its `ray debug` CLI attaches to tasks): a tool, not an API
+    "ray.util:ray_debugpy",  # the same debugger's debugpy backend (the Ray Distributed Debugger in VS Code)
 })
 
 #: classes users get from functions and never build (their constructors are not compared)
@@ -74,8 +76,7 @@ def _surfaces() -> Iterator[tuple[str, Any, Any, list[str]]]:
 
     import streamdata.util as su
 
-    util_names = [n for n in ru.__all__ if hasattr(ru, n)]  # Ray's __all__ lists a removed 'iter'
-    yield "ray.util", ru, su, _keep("ray.util", util_names)
+    yield "ray.util", ru, su, _keep("ray.util", list(ru.__all__))
     yield from _classes("ray.util", ru, su, ["ActorPool"])
     pairs = [
         ("ray.util.queue", ["Queue", "Empty", "Full"]),

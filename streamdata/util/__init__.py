@@ -37,7 +37,7 @@ from streamdata.util.placement_group import (
 
 #: submodules, imported on first access (``state`` and ``metrics`` belong to observability)
 SUBMODULES = ("actor_pool", "queue", "scheduling_strategies", "multiprocessing", "check_serialize", "helpers",
-              "state", "metrics")
+              "serialization", "accelerators", "state", "metrics")
 
 #: name -> the submodule that defines it, imported on first access
 LAZY_NAMES = {
@@ -51,12 +51,14 @@ LAZY_NAMES = {
     "disable_log_once_globally": "helpers",
     "enable_periodic_logging": "helpers",
     "inspect_serializability": "check_serialize",
+    "register_serializer": "serialization",
+    "deregister_serializer": "serialization",
 }
 
 __all__ = [
     "ActorPool", "as_completed", "map_unordered", "get_node_ip_address", "get_node_instance_id",
     "list_named_actors", "inspect_serializability", "log_once", "disable_log_once_globally",
-    "enable_periodic_logging", "placement_group", "placement_group_table", "get_placement_group",
+    "enable_periodic_logging", "register_serializer", "deregister_serializer", "placement_group", "placement_group_table", "get_placement_group",
     "get_current_placement_group", "remove_placement_group",
 ]
 

@@ -208,3 +208,31 @@ def test_import_is_lazy_and_unknown_names_are_attribute_errors() -> None:
                           check=True).stdout.strip() == "ok"
     assert not hasattr(util, "no_such_name")
     assert "ActorPool" in dir(util)
+
+
+class Unpicklable:
+    def __init__(self, value):
+        self.value = value
+        self.lock = threading.Lock()
+
+
+@sd.remote
+def value_of(obj):
+    return obj.value, type(obj.lock).__name__
+
+
+def test_register_serializer_reaches_tasks() -> None:
+    with pytest.raises(TypeError, match="pickle"):
+        sd.put(Unpicklable(1))
+    util.register_serializer(Unpicklable, serializer=lambda o: o.value, deserializer=Unpicklable)
+    try:
+        assert sd.get(value_of.remote(Unpicklable(5))) == (5, "lock")
+        assert sd.get(sd.put(Unpicklable(6))).value == 6
+    finally:
+        util.deregister_serializer(Unpicklable)
+    with pytest.raises(TypeError, match="pickle"):
+        sd.put(Unpicklable(1))
+    with pytest.raises(TypeError, match="cls"):
+        util.register_serializer("Unpicklable", serializer=str, deserializer=str)
+    with pytest.raises(TypeError, match="deserializer"):
+        util.register_serializer(Unpicklable, serializer=str, deserializer=None)
