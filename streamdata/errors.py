@@ -290,6 +290,25 @@ class TrainingFailedError(StreamDataError):
         return (type(self), (self.args[0] if self.args else "",), {"result": self.result})
 
 
+class WorkerGroupError(TrainingFailedError):
+    """``sd.train``: the training workers failed (``train_fn`` raised or a worker process
+    died) more often than ``FailureConfig.max_failures`` allows (Ray Train's name)."""
+
+
+class NCCLHangError(WorkerGroupError):
+    """``sd.train``: a collective operation of the workers hung (Ray Train's name)."""
+
+
+class ControllerError(TrainingFailedError):
+    """``sd.train``: the run's controller failed (Ray Train's name; the controller is the
+    driver's loop here)."""
+
+
+class PreemptionError(TrainingFailedError):
+    """``sd.train``: workers were preempted more often than allowed (Ray Train's name; one
+    local machine is never preempted)."""
+
+
 class BackPressureError(StreamDataError, RuntimeError):
     """``sd.serve``: every replica of a deployment has ``max_ongoing_requests`` requests
     in flight and the request was refused (the HTTP ingress answers 503)."""

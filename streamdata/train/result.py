@@ -81,6 +81,33 @@ class Result:
     num_failures: int = 0
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = field(default_factory=list)
 
+    #: the trainer's ``train_loop_config`` (None when it had none)
+    config: dict[str, Any] | None = None
+
+    @property
+    def filesystem(self) -> Any:
+        """The filesystem ``path`` is on (the local one: a ``pyarrow.fs.LocalFileSystem``)."""
+        from pyarrow import fs
+        return fs.LocalFileSystem()
+
+    def get_best_checkpoint(self, metric: str, mode: str) -> Checkpoint | None:
+        """The kept checkpoint whose reported ``metric`` is the highest (``mode="max"``) or
+        lowest (``"min"``); None when no kept checkpoint reported it.
+
+        Example:
+            >>> r = Result(metrics={}, best_checkpoints=[(Checkpoint("/a"), {"acc": 0.5}),
+            ...                                          (Checkpoint("/b"), {"acc": 0.9})])
+            >>> r.get_best_checkpoint("acc", "max").path
+            '/b'
+        """
+        if mode not in ("max", "min"):
+            raise ValueError(f"get_best_checkpoint(mode=...) must be 'max' or 'min', got {mode!r}")
+        scored = [(m[metric], c) for c, m in self.best_checkpoints if isinstance(m.get(metric), (int, float))]
+        if not scored:
+            return None
+        pick = max if mode == "max" else min
+        return pick(scored, key=lambda pair: pair[0])[1]
+
     @property
     def metrics_dataframe(self) -> Any:
         """``metrics_history`` as a pandas DataFrame."""
