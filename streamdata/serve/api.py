@@ -95,6 +95,8 @@ def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any]
     if location not in (None, "Disabled", "HeadOnly", "EveryNode"):
         raise ValueError(f"proxy_location must be 'Disabled', 'HeadOnly' or 'EveryNode', got {proxy_location!r}")
     http = HTTPOptions.from_value(http_options)
+    if location is None and not http.proxy_enabled:
+        location = "Disabled"
     grpc = gRPCOptions.from_value(grpc_options)
     sd = runtime()
     with _lock:
@@ -256,7 +258,8 @@ def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> 
 
 
 def http_address() -> str | None:
-    """``http://HOST:PORT`` of the HTTP proxy (None when serve or its proxy is not running)."""
+    """``http://HOST:PORT`` (``https://`` with TLS) of the HTTP proxy (None when serve or its proxy
+    is not running)."""
     controller = _controller()
     if controller is None:
         return None
@@ -266,7 +269,8 @@ def http_address() -> str | None:
     except Exception:  # noqa: BLE001 - no proxy
         return None
     options = sd.get(controller.get_http_options.remote())
-    return f"http://{options['host']}:{info['http_port']}"
+    scheme = "https" if options.get("ssl_certfile") else "http"
+    return f"{scheme}://{options['host']}:{info['http_port']}"
 
 
 def shutdown() -> None:

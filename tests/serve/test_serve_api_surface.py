@@ -29,10 +29,7 @@ KNOWN_GAPS = frozenset({
     "get_deployment_handle(_check_exists)", "get_deployment_handle(_record_telemetry)", "batch(batch_size_fn)",
     "DeploymentHandle.options(session_id)", "DeploymentHandle.options(_prefer_local_routing)",
     "DeploymentHandle.options(_by_reference)", "DeploymentHandle.options(request_serialization)",
-    "DeploymentHandle.options(response_serialization)", "HTTPOptions(middlewares)", "HTTPOptions(location)",
-    "HTTPOptions(num_cpus)", "HTTPOptions(root_url)", "HTTPOptions(root_path)", "HTTPOptions(ssl_keyfile)",
-    "HTTPOptions(ssl_certfile)", "HTTPOptions(ssl_keyfile_password)", "HTTPOptions(ssl_ca_certs)",
-    "gRPCOptions(enable_reflection)",
+    "DeploymentHandle.options(response_serialization)", "gRPCOptions(enable_reflection)",
 })
 
 
