@@ -20,7 +20,7 @@ FUNCTIONS = ("deployment", "run", "start", "shutdown", "delete", "status", "get_
 #: what is not there (deployment options on this list raise NotImplementedError when given)
 KNOWN_GAPS = frozenset({
     "deployment(placement_group_bundles)", "deployment(placement_group_strategy)",
-    "deployment(placement_group_bundle_label_selector)", "deployment(max_replicas_per_node)",
+    "deployment(placement_group_bundle_label_selector)",
     "deployment(backpressure_config)", "deployment(logging_config)", "deployment(request_router_config)",
     "deployment(max_constructor_retry_count)", "deployment(gang_scheduling_config)",
     "deployment(deployment_actors)", "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
@@ -69,7 +69,7 @@ def test_ray_serve_surface() -> None:
 
 
 def test_unsupported_options_say_so() -> None:
-    for option in ("placement_group_bundles", "max_replicas_per_node", "logging_config"):
+    for option in ("placement_group_bundles", "request_router_config", "logging_config"):
         with pytest.raises(NotImplementedError, match=option):
             serve.deployment(**{option: None})(lambda request: "ok")
     with pytest.raises(NotImplementedError, match="session_id"):
