@@ -110,6 +110,12 @@ def _layer_violation(importer: str, imported: str) -> str | None:
     for client in ("streamdata.train", "streamdata.serve"):
         if _in(imported, client) and not _in(importer, client):
             return f"nothing below {client} imports it"
+    if _in(imported, "streamdata.util") and not any(
+            _in(importer, p) for p in ("streamdata.util", "streamdata.train", "streamdata.serve")):
+        return "only train, serve and util itself import util"
+    if _in(importer, "streamdata.util") and not (_in(imported, "streamdata.util") or _in(imported, "streamdata.core")
+                                                or imported == "streamdata.errors"):
+        return "util (Ray's ray.util on the runtime) imports only util, core and streamdata.errors"
     if _base(importer) and not _base(imported):
         return "base types import only base types"
     if _in(importer, "streamdata.core") and not (_in(imported, "streamdata.core")
