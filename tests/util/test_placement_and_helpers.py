@@ -203,7 +203,9 @@ def test_import_is_lazy_and_unknown_names_are_attribute_errors() -> None:
             "assert not any(m in sys.modules for m in ('streamdata.util.queue', 'streamdata.util.actor_pool', "
             "'streamdata.util.multiprocessing')), sorted(sys.modules); "
             "from streamdata.util.placement_group import placement_group; "
-            "assert u.placement_group is placement_group; print('ok')")
+            "assert u.placement_group is placement_group; "
+            "import streamdata as sd; assert sd.util is u and sd.util.ActorPool.__name__ == 'ActorPool'; "
+            "print('ok')")
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                           check=True).stdout.strip() == "ok"
     assert not hasattr(util, "no_such_name")
