@@ -214,9 +214,14 @@ def _first_free_index(run_dir: str) -> int:
 def _result(state: _RunState, run_dir: str, failures: int, error: BaseException | None,
             config: dict[str, Any] | None = None) -> Result:
     kept = [(Checkpoint(path), metrics) for path, metrics in state.checkpoints.kept()]
-    return Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
+    result = Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
                   checkpoint=state.latest_checkpoint if state.checkpoints.latest else None, error=error,
                   path=run_dir, num_failures=failures, best_checkpoints=kept, config=config)
+    try:
+        result.save()
+    except OSError as exc:  # the result is still returned; only from_path will miss it
+        logger.warning("streamdata.train: could not write %s into %s: %s", "result.json", run_dir, exc)
+    return result
 
 
 def _shards(spec: RunSpec) -> tuple[dict[str, list[Any]], dict[str, Any]]:

@@ -149,6 +149,17 @@ def test_report_checkpoint_options_and_result_lookups(runtime, tmp_path) -> None
     with pytest.raises(ValueError, match="mode"):
         result.get_best_checkpoint("score", "best")
     assert type(result.filesystem).__name__ == "LocalFileSystem"
+    again = train.Result.from_path(result.path)
+    assert (again.metrics, again.metrics_history, again.config) == (result.metrics, result.metrics_history,
+                                                                    result.config)
+    assert again.checkpoint == result.checkpoint and again.best_checkpoints == result.best_checkpoints
+    assert again.get_best_checkpoint("score", "max") == best
+    with pytest.raises(FileNotFoundError, match="not a training run"):
+        train.Result.from_path(tmp_path)
+    with pytest.raises(DeprecationWarning, match="resume_from_checkpoint"):
+        train.torch.TorchTrainer.restore(result.path)
+    with pytest.raises(DeprecationWarning):
+        train.torch.TorchTrainer.can_restore(result.path)
 
 
 def _fails() -> None:
