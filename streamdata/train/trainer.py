@@ -56,6 +56,8 @@ class _RunState:
         self.checkpoints = checkpoints
         self.resume_from = resume_from
         self.next_index = 0
+        #: the world rank of the worker whose error ended the last attempt (None: not one worker's)
+        self.failed_rank: int | None = None
 
     @property
     def latest_checkpoint(self) -> Checkpoint | None:
@@ -194,9 +196,10 @@ def fit(spec: RunSpec) -> Result:
         if max_failures != -1 and failures > max_failures:
             result = _result(state, run_dir, failures, error, spec.config)
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+            failed = {state.failed_rank: error} if state.failed_rank is not None else {}
             raise WorkerGroupError(
                 f"training failed ({failures} failure(s), max_failures={max_failures}): "
-                f"{type(error).__name__}: {first_line}", result=result) from error
+                f"{type(error).__name__}: {first_line}", failed, result=result) from error
         logger.warning("streamdata.train: worker group failed (%s: %s); restarting (failure %d of %s) from %s",
                        type(error).__name__, str(error).splitlines()[0] if str(error) else "", failures,
                        "unlimited" if max_failures == -1 else max_failures, state.latest_checkpoint)
@@ -243,6 +246,7 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
     splits, whole = _shards(spec)
     group: WorkerGroup | None = None
     error: BaseException | None = None
+    state.failed_rank = None
     try:
         try:
             group = WorkerGroup(n, worker, placement_strategy=spec.scaling.placement_strategy, env_vars=env,
@@ -287,6 +291,7 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
                 reports, finished = rt.get(ref)
             except Exception as exc:  # noqa: BLE001 - train_fn raised or the worker died
                 _drain(group, rounds, state, cursors, failed_rank=rank)
+                state.failed_rank = rank
                 return exc
             take(rank, reports)
             if reports or not finished:

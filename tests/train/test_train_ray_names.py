@@ -173,6 +173,18 @@ def test_a_failed_group_raises_worker_group_error(runtime, tmp_path) -> None:
     with pytest.raises(train.WorkerGroupError, match="broken loop") as info:
         trainer.fit()
     assert isinstance(info.value, train.TrainingFailedError) and info.value.result is not None
+    assert list(info.value.worker_failures) == [0] and isinstance(info.value.worker_failures[0], KeyError)
+
+
+def test_train_errors_take_ray_trains_arguments() -> None:
+    import pickle
+
+    err = train.WorkerGroupError("2 workers failed", {1: ValueError("x")})
+    again = pickle.loads(pickle.dumps(err))
+    assert str(again) == "2 workers failed" and isinstance(again.worker_failures[1], ValueError)
+    ctl = pickle.loads(pickle.dumps(train.ControllerError(RuntimeError("lost"))))
+    assert isinstance(ctl.controller_failure, RuntimeError) and "lost" in str(ctl)
+    assert train.PreemptionError(drain_timed_out=True).drain_timed_out
 
 
 def test_label_selector_the_node_does_not_have_fails(runtime, tmp_path) -> None:
