@@ -20,8 +20,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from streamdata.lazy import lazy_attributes
 
 # the placement-group module first, so that the names below (functions) are not replaced by the
 # module when a program imports ``streamdata.util.placement_group`` (as ``ray.util`` does); it loads
@@ -35,7 +34,8 @@ from streamdata.util.placement_group import (
     remove_placement_group,
 )
 
-#: submodules, imported on first access (``state`` and ``metrics`` belong to observability)
+#: submodules, imported on first access (``state`` and ``metrics`` belong to observability; a
+#: submodule missing from a build raises ModuleNotFoundError when it is asked for)
 SUBMODULES = ("actor_pool", "queue", "scheduling_strategies", "multiprocessing", "check_serialize", "helpers",
               "serialization", "accelerators", "state", "metrics")
 
@@ -58,26 +58,15 @@ LAZY_NAMES = {
 __all__ = [
     "ActorPool", "as_completed", "map_unordered", "get_node_ip_address", "get_node_instance_id",
     "list_named_actors", "inspect_serializability", "log_once", "disable_log_once_globally",
-    "enable_periodic_logging", "register_serializer", "deregister_serializer", "placement_group", "placement_group_table", "get_placement_group",
-    "get_current_placement_group", "remove_placement_group",
+    "enable_periodic_logging", "register_serializer", "deregister_serializer", "placement_group",
+    "placement_group_table", "get_placement_group", "get_current_placement_group", "remove_placement_group",
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in LAZY_NAMES:
-        value = getattr(importlib.import_module(f"{__name__}.{LAZY_NAMES[name]}"), name)
-    elif name in SUBMODULES:
-        try:
-            value = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as e:
-            if e.name != f"{__name__}.{name}":
-                raise  # the submodule is there; something it imports is not
-            # a submodule not in this build: an AttributeError (hasattr() is False), only when asked for
-            raise AttributeError(f"module {__name__!r} has no submodule {name!r} in this build") from e
-    else:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, globals(), {
+    **{name: f"{__name__}.{module}:{name}" for name, module in LAZY_NAMES.items()},
+    **{module: f"{__name__}.{module}" for module in SUBMODULES},
+})
 
 
 def __dir__() -> list[str]:
