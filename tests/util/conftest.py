@@ -16,7 +16,7 @@ import streamdata as sd
 
 _CORE_TESTS = str(Path(__file__).resolve().parent.parent / "core")
 if _CORE_TESTS not in sys.path:
-    sys.path.insert(0, _CORE_TESTS)
+    sys.path.append(_CORE_TESTS)  # appended: tests/core/conftest.py must not shadow this conftest
 
 
 @pytest.fixture(scope="module")
