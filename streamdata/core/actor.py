@@ -27,6 +27,7 @@ from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
     PickledCallable,
     check_options,
+    placement_env,
     placement_fields,
     job_env,
     runtime_env_vars,
@@ -125,6 +126,7 @@ class ActorClass:
         fn_id, fn_bytes = self._pickled.get()
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         actor_id = client.new_id()
+        placement = placement_fields(opts)
         spec = {
             "kind": "actor", "actor_id": actor_id, "task_id": actor_id, "fn_id": fn_id,
             "fn_bytes": client.function_bytes(fn_id, fn_bytes), "name": self.__name__, "actor_name": name,
@@ -133,7 +135,8 @@ class ActorClass:
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
             "detached": opts.get("lifetime") == "detached",
             "concurrency_groups": self._groups or None,
-            "methods": self._methods, "env": {**job_env(), **self._env}, **placement_fields(opts),
+            "methods": self._methods, "env": {**job_env(), **self._env, **placement_env(placement, opts)},
+            **placement,
         }
         client.submit(spec, 0)
         del temps
