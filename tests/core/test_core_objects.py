@@ -210,6 +210,7 @@ def test_running_task_keeps_its_argument_alive(runtime, tmp_path) -> None:
     assert os.path.exists(path), "freed while a running task uses it"
     touch(release)
     assert sd.get(out) == 2 * 200_000
+    del out  # the output's lineage keeps a put argument (as in Ray) while the output lives
     wait_for(lambda: not os.path.exists(path), what="the argument to be freed after the task")
 
 
@@ -224,6 +225,7 @@ def test_pending_task_keeps_its_argument_alive(runtime, tmp_path) -> None:
     assert os.path.exists(path)
     touch(release)
     assert sd.get(pending) == 3 * 200_000 and sd.get(blocker) == 0
+    del pending  # the output's lineage keeps a put argument (as in Ray) while the output lives
     wait_for(lambda: not os.path.exists(path), what="the argument to be freed")
 
 
@@ -238,6 +240,7 @@ def test_refs_nested_in_task_arguments_are_kept_alive(runtime, tmp_path) -> None
     assert os.path.exists(path)
     touch(release)
     assert sd.get(out) == 4 * 200_000
+    del out  # the output's lineage keeps a put argument (as in Ray) while the output lives
     wait_for(lambda: not os.path.exists(path), what="the nested ref to be freed")
 
 
