@@ -175,7 +175,7 @@ class RowStage(_UDFStage):
             rows = []
             for row in B.iter_rows(table):
                 out = self.call(row)
-                if not isinstance(out, Mapping):
+                if type(out) is not dict and not isinstance(out, Mapping):
                     raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
                                          "expected a dict (one row)")
                 rows.append(out)
