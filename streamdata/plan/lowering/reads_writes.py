@@ -66,7 +66,7 @@ def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
     return op
 
 
-def read_input(lowerer: Lowerer, node: L.Read
+def read_input(lowerer: LoweringWalk, node: L.Read
                ) -> tuple[InputDataOperator, Callable[[PhysicalOperator], None]]:
     """The input operator of ``node`` 's read tasks (made when the execution starts), and
     the function to call with the map that runs them: that map's output estimate comes
