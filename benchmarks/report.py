@@ -135,7 +135,7 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
         sd_cell = res.get("streamdata") or {}
         if sd is not None and median_of(ray_cell) is not None:
             row["vs_ray_e2e"] = ratio(sd_cell.get("e2e_s"), ray_cell.get("e2e_s"))
-            row["vs_ray_cold"] = ratio(sd_cell.get("first_s"), ray_cell.get("first_s"))
+            row["vs_ray_first"] = ratio(sd_cell.get("first_s"), ray_cell.get("first_s"))
         row["vs_daft"] = ratio(sd, median_of(res.get("daft")))
         peers = {e: median_of(c) for e, c in res.items() if e != "streamdata"}
         peers = {e: v for e, v in peers.items() if v is not None}
@@ -147,8 +147,8 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
         goals = []
         if row["vs_ray_steady"] is not None:
             goals.append(row["vs_ray_steady"] <= 0.2)
-        if row.get("vs_ray_cold") is not None:
-            goals.append(row["vs_ray_cold"] <= 0.2)
+        if row.get("vs_ray_e2e") is not None:  # cold: what a script pays (import + init + run)
+            goals.append(row["vs_ray_e2e"] <= 0.2)
         if row["vs_daft"] is not None:
             goals.append(row["vs_daft"] < 1.0)
         if name in ARROW_NATIVE and row.get("vs_fastest") is not None:
@@ -244,11 +244,13 @@ def render_markdown(suite: dict[str, Any]) -> str:
     t = [r for r in targets(workloads) if r["met"] is not None]
     if t:
         out += ["## Targets (BENCHMARKS.md) judged on this run", "",
-                "Steady state and cold (first run in a fresh process) ≤ 0.2 × Ray; < 1 × Daft; "
-                "Arrow-native ≤ 1.5 × the fastest peer; Python-UDF forms ≤ 1.3 × pyarrow.", ""]
-        out += _table(["workload", "÷ ray", "÷ ray cold", "÷ ray end-to-end", "÷ daft",
-                       "÷ fastest (who)", "÷ pyarrow", "met"], (
-            [r["workload"], fmt_ratio(r["vs_ray_steady"]), fmt_ratio(r.get("vs_ray_cold")),
+                "Steady state and cold (end to end in a fresh process: import + init + first "
+                "run, what a script pays) ≤ 0.2 × Ray; < 1 × Daft; Arrow-native ≤ 1.5 × the "
+                "fastest peer; Python-UDF forms ≤ 1.3 × pyarrow. '÷ ray first run' (after init) "
+                "is shown, not judged.", ""]
+        out += _table(["workload", "÷ ray", "÷ ray first run", "÷ ray end-to-end (cold)",
+                       "÷ daft", "÷ fastest (who)", "÷ pyarrow", "met"], (
+            [r["workload"], fmt_ratio(r["vs_ray_steady"]), fmt_ratio(r.get("vs_ray_first")),
              fmt_ratio(r.get("vs_ray_e2e")),
              fmt_ratio(r["vs_daft"]),
              f"{fmt_ratio(r.get('vs_fastest'))} ({r.get('fastest_peer', '–')})",
