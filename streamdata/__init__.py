@@ -18,6 +18,8 @@ from __future__ import annotations
 
 from streamdata import aggregate, exceptions, serve, train
 from streamdata.context import DataContext
+from streamdata.core import api as _core_api
+from streamdata.core.logging_config import LoggingConfig
 from streamdata.core.api import (
     ActorClass,
     ActorHandle,
@@ -98,13 +100,22 @@ NodeIdStr = str
 
 __version__ = "0.1.0"
 
+
+def _start_monitoring(runtime: object, **options: object) -> object:
+    """Start the dashboard / metrics endpoint ``sd.init`` asked for (loaded only then)."""
+    from streamdata.observability.start import start
+    return start(runtime, **options)  # type: ignore[arg-type]
+
+
+_core_api.set_monitoring_starter(_start_monitoring)
+
 __all__ = [
     # runtime (Ray Core's names)
     "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "cancel", "kill",
     "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
     "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator",
     "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
-    "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions",
+    "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions", "LoggingConfig",
     # hooks for training and serving (Ray Train's and Ray Serve's names)
     "train", "serve",
     # data (Ray Data's names)
