@@ -101,7 +101,7 @@ def test_the_metrics_endpoint_serves_runtime_data_and_custom_metrics(runtime: di
     families = {f.name: f for f in text_string_to_metric_families(text)}
     for name in ("ray_tasks", "ray_actors", "ray_object_store_memory", "ray_resources", "ray_data_output_rows",
                  "ray_data_output_bytes", "ray_data_task_submission_backpressure_time", "ray_test_requests",
-                 "ray_test_latency_s", "ray_test_queue_depth"):
+                 "ray_test_latency_s"):
         assert name in families, name
     assert families["ray_test_requests"].type == "counter"
     scrape = [s for s in families["ray_test_requests"].samples if s.labels == {"route": "/scrape"}]
