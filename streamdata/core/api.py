@@ -147,6 +147,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         ray_args["configure_logging"] = False
     if logging_level != "info":
         ray_args["logging_level"] = logging_level
+    if log_to_driver is not None:
+        check_bool("log_to_driver", log_to_driver)
     unknown = sorted(set(kwargs) - set(ACCEPTED_AND_IGNORED))
     if unknown and backend != "ray":
         raise TypeError(f"init() got unexpected argument(s) {unknown}")
@@ -198,8 +200,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
             os.environ.pop(LOGGING_ENV, None)
         _runtime = Runtime(num_cpus=cpus, num_gpus=gpus, resources=dict(resources or {}),
                            object_store_memory=store, spill_dir=spill_dir, memory=memory,
-                           log_to_driver=check_bool("log_to_driver", log_to_driver if log_to_driver is not None
-                                                    else True))
+                           log_to_driver=log_to_driver is not False)
         context.set_client(_runtime)
         if _backend is None:  # a Ray backend started explicitly stays the one the API uses
             _backend = LocalBackend(_runtime)
