@@ -16,10 +16,11 @@ Example:
 
 from __future__ import annotations
 
-from streamdata import aggregate, exceptions, serve, train
+from typing import TYPE_CHECKING, Any
+
+from streamdata import exceptions
 from streamdata.context import DataContext
 from streamdata.core import api as _core_api
-from streamdata.core.logging_config import LoggingConfig
 from streamdata.core.api import (
     ActorClass,
     ActorHandle,
@@ -80,16 +81,7 @@ from streamdata.read_api import (
     read_parquet,
     read_text,
 )
-from streamdata.read_connectors import (  # noqa: E402 - connectors (issue 13)
-    from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
-    read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos, read_webdataset,
-    read_zarr,
-)
-from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink  # noqa: E402
-from streamdata.io.save_mode import SaveMode  # noqa: E402
 from streamdata.block_metadata import BlockMetadata  # noqa: E402
-from streamdata.io.datasink import Datasink, WriteResult  # noqa: E402
-from streamdata.io.datasource import Datasource  # noqa: E402
 from streamdata.read_task import ReadTask  # noqa: E402
 
 #: Ray Data's older names of the context and the iterator
@@ -100,6 +92,53 @@ NodeIdStr = str
 
 __version__ = "0.1.0"
 
+if TYPE_CHECKING:
+    from streamdata import aggregate, serve, train, util
+    from streamdata.io.datasink import Datasink, WriteResult
+    from streamdata.io.datasource import Datasource
+    from streamdata.core.logging_config import LoggingConfig
+    from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
+    from streamdata.io.save_mode import SaveMode
+    from streamdata.read_connectors import (
+        from_daft, from_dask, from_huggingface, from_spark, from_torch, read_audio, read_avro, read_delta,
+        read_hudi, read_iceberg, read_lance, read_orc, read_sql, read_tfrecords, read_videos,
+        read_webdataset, read_zarr,
+    )
+
+#: what ``import streamdata`` leaves for first use, so a script starts instantly: the
+#: subpackages (``sd.serve``, ``sd.train``, ``sd.util``, ``sd.aggregate``) and the
+#: connectors, each imported when first named
+_LAZY_SUBPACKAGES = frozenset({"aggregate", "serve", "train", "util"})
+_LAZY_NAMES = {
+    **dict.fromkeys(("from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio",
+                     "read_avro", "read_delta", "read_hudi", "read_iceberg", "read_lance", "read_orc",
+                     "read_sql", "read_tfrecords", "read_videos", "read_webdataset", "read_zarr"),
+                    "streamdata.read_connectors"),
+    "BlockBasedFileDatasink": "streamdata.io.ray_file_sinks",
+    "RowBasedFileDatasink": "streamdata.io.ray_file_sinks",
+    "SaveMode": "streamdata.io.save_mode",
+    "Datasink": "streamdata.io.datasink",
+    "WriteResult": "streamdata.io.datasink",
+    "Datasource": "streamdata.io.datasource",
+    "LoggingConfig": "streamdata.core.logging_config",
+}
+
+
+def __getattr__(name: str) -> Any:
+    import importlib
+    if name in _LAZY_SUBPACKAGES:
+        return importlib.import_module(f"streamdata.{name}")
+    home = _LAZY_NAMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'streamdata' has no attribute {name!r}")
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | _LAZY_SUBPACKAGES | set(_LAZY_NAMES))
+
 
 def _start_monitoring(runtime: object, **options: object) -> object:
     """Start the dashboard / metrics endpoint ``sd.init`` asked for (loaded only then)."""
@@ -108,6 +147,7 @@ def _start_monitoring(runtime: object, **options: object) -> object:
 
 
 _core_api.set_monitoring_starter(_start_monitoring)
+
 
 __all__ = [
     # runtime (Ray Core's names)

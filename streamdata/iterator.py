@@ -7,7 +7,7 @@ shuffled locally, in a batch format, prefetched by a background thread.
 
 ``streaming_split(n)`` gives ``n`` iterators over ONE execution of a plan ending in a
 ``StreamingSplit`` node. The execution runs in a coordinator actor
-(:mod:`streamdata.execution.split`, so the iterators can be pickled to training workers
+(:mod:`streamdata.execution.splitter`, so the iterators can be pickled to training workers
 in other processes); each iterator asks the coordinator for the next bundle of its
 split. An epoch starts when a split starts iterating and the previous epoch is over
 for every split (each split must finish an epoch before any starts the next).
@@ -448,8 +448,5 @@ def streaming_split_iterators(dataset: Any, n: int, *, equal: bool = False,
             for source in execution.start_streaming_split(LogicalPlan(node))]
 
 
-#: the coordinator actor of ``streaming_split`` (lives in :mod:`streamdata.execution.split`)
-SplitCoordinator = execution.SplitCoordinator
-
-__all__ = ["DataIterator", "ShufflingBatcher", "SplitCoordinator", "batch_tables", "shutdown_split",
+__all__ = ["DataIterator", "ShufflingBatcher", "batch_tables", "shutdown_split",
            "streaming_split_iterators"]

@@ -29,7 +29,6 @@ import psutil
 from streamdata.core import context
 from streamdata.core.actor import ActorClass, ActorHandle, method
 from streamdata.core.backend import Backend
-from streamdata.core.backends.local import LocalBackend
 from streamdata.core.object_ref import ObjectRef, ObjectRefGenerator
 from streamdata.core.placement_group import (
     PlacementGroup,
@@ -203,7 +202,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
                            log_to_driver=log_to_driver is not False)
         context.set_client(_runtime)
         if _backend is None:  # a Ray backend started explicitly stays the one the API uses
-            _backend = LocalBackend(_runtime)
+            _backend = _local_backend()(_runtime)
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
@@ -296,11 +295,17 @@ def _found() -> Backend | None:
     return None
 
 
+def _local_backend() -> Any:
+    """The in-process backend's class (imported with the runtime's modules on first use)."""
+    from streamdata.core.backends.local import LocalBackend
+    return LocalBackend
+
+
 def _choose_local(client: Any) -> Backend:
     global _backend
     with _init_lock:
         if _backend is None:
-            _backend = LocalBackend(client)
+            _backend = _local_backend()(client)
         return _backend
 
 
@@ -325,7 +330,7 @@ def remote(*args: Any, **options: Any) -> Any:
     """
     backend = _backend or _found()
     if backend is None:
-        return LocalBackend.make_remote(*args, **options)
+        return _local_backend().make_remote(*args, **options)
     return backend.remote(*args, **options)
 
 

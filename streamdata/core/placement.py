@@ -10,39 +10,11 @@ resources from its bundle (``placement_group_bundle_index``, -1 for any).
 
 from __future__ import annotations
 
-from typing import Any
-
 from streamdata.core.host import StateHost
 from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception, serialize
 from streamdata.core.tasks import TaskRecord
 from streamdata.errors import InfeasiblePlacementGroupError, PlacementGroupError
-
-
-STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
-
-
-def validate_bundles(bundles: Any, strategy: str) -> list[dict[str, float]]:
-    """Check a placement group request; returns the bundles as float dicts.
-
-    Example:
-        >>> validate_bundles([{"CPU": 1}], "PACK")
-        [{'CPU': 1.0}]
-    """
-    if strategy not in STRATEGIES:
-        raise PlacementGroupError(f"unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
-    if not isinstance(bundles, (list, tuple)) or not bundles:
-        raise PlacementGroupError("bundles must be a non-empty list of resource dicts")
-    out = []
-    for i, bundle in enumerate(bundles):
-        if not isinstance(bundle, dict) or not bundle:
-            raise PlacementGroupError(f"bundle {i} must be a non-empty dict, got {bundle!r}")
-        if any((not isinstance(v, (int, float))) or v < 0 for v in bundle.values()):
-            raise PlacementGroupError(f"bundle {i} has a negative or non-numeric amount: {bundle!r}")
-        if all(v == 0 for v in bundle.values()):
-            raise PlacementGroupError(f"bundle {i} reserves nothing: {bundle!r}")
-        out.append({k: float(v) for k, v in bundle.items()})
-    return out
 
 
 class PlacementGroupRecord:

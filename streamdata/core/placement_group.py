@@ -15,7 +15,7 @@ from typing import Any
 
 from streamdata.core import context
 from streamdata.core.object_ref import ObjectRef
-from streamdata.core.placement import validate_bundles
+from streamdata.core.validate import validate_bundles
 
 
 class PlacementGroup:

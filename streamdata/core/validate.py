@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from streamdata.errors import PlacementGroupError
+
 
 def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
@@ -67,3 +69,30 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise TypeError(f"{name} must be True or False, got {value!r} ({type(value).__name__})")
     return value
+
+
+#: the placement strategies Ray accepts
+STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
+
+
+def validate_bundles(bundles: Any, strategy: str) -> list[dict[str, float]]:
+    """Check a placement group request; returns the bundles as float dicts.
+
+    Example:
+        >>> validate_bundles([{"CPU": 1}], "PACK")
+        [{'CPU': 1.0}]
+    """
+    if strategy not in STRATEGIES:
+        raise PlacementGroupError(f"unknown strategy {strategy!r}; expected one of {list(STRATEGIES)}")
+    if not isinstance(bundles, (list, tuple)) or not bundles:
+        raise PlacementGroupError("bundles must be a non-empty list of resource dicts")
+    out = []
+    for i, bundle in enumerate(bundles):
+        if not isinstance(bundle, dict) or not bundle:
+            raise PlacementGroupError(f"bundle {i} must be a non-empty dict, got {bundle!r}")
+        if any((not isinstance(v, (int, float))) or v < 0 for v in bundle.values()):
+            raise PlacementGroupError(f"bundle {i} has a negative or non-numeric amount: {bundle!r}")
+        if all(v == 0 for v in bundle.values()):
+            raise PlacementGroupError(f"bundle {i} reserves nothing: {bundle!r}")
+        out.append({k: float(v) for k, v in bundle.items()})
+    return out

@@ -4,19 +4,19 @@ The facade (:mod:`streamdata.dataset`, :mod:`streamdata.grouped`,
 :mod:`streamdata.iterator`) builds logical plans; this package compiles and runs
 them. It owns:
 
-- :mod:`~streamdata.execution.compile`: reading the cluster's size once
+- :mod:`~streamdata.execution.compiler`: reading the cluster's size once
   (:func:`cluster_info`), the optimizer rules with an ``OptimizerContext`` built from
   the data context and that cluster, the lowering to physical operators and the CPU
   oversubscription notes (applied once, here): :func:`compile` gives a
   :class:`PhysicalPlan`;
-- :mod:`~streamdata.execution.run`: driving the
+- :mod:`~streamdata.execution.runner`: driving the
   :class:`~streamdata.exec.executor.StreamingExecutor` (:func:`iterate`,
   :func:`run`, :class:`Execution`), fetching blocks (:func:`get_tables`), and the
   stats of the last run (:class:`StatsRecord`);
-- :mod:`~streamdata.execution.write`: the datasink commit protocol (:func:`write`);
+- :mod:`~streamdata.execution.writer`: the datasink commit protocol (:func:`write`);
 - :mod:`~streamdata.execution.refs`: user ObjectRefs to and from blocks
   (``from_*_refs``, ``from_blocks``, ``to_*_refs``);
-- :mod:`~streamdata.execution.split`: splitting materialized blocks at row indices
+- :mod:`~streamdata.execution.splitter`: splitting materialized blocks at row indices
   (remote slices) and the coordinator actor of ``streaming_split``.
 
 It may import: base modules (block, errors, context, block_metadata),
@@ -26,6 +26,7 @@ iterator, read_api). It re-exports :class:`~streamdata.exec.interfaces.RefBundle
 unit of output the facade receives.
 
 Example:
+    >>> from streamdata.execution import get_tables, run
     >>> from streamdata.io.memory import RangeDatasource
     >>> from streamdata.plan.logical import LogicalPlan, Read
     >>> plan = LogicalPlan(Read(datasource=RangeDatasource(5)))
@@ -35,19 +36,49 @@ Example:
 
 from __future__ import annotations
 
-from streamdata.exec.interfaces import RefBundle
-from streamdata.execution.compile import PhysicalPlan, cluster_info, compile, optimize
-from streamdata.execution.run import (
-    Execution, RunResult, StatsRecord, ensure_runtime, finished_stats, get_tables, iterate,
-    iter_tables, run,
-)
-from streamdata.execution.refs import (
-    bundles_from_refs, bundles_from_tables, converted_refs, fetch, is_object_ref,
-)
-from streamdata.execution.split import (
-    SplitCoordinator, SplitSource, shutdown_split, slice_at_indices, start_streaming_split,
-)
-from streamdata.execution.write import write
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from streamdata.exec.interfaces import RefBundle
+    from streamdata.execution.compiler import PhysicalPlan, cluster_info, compile, optimize
+    from streamdata.execution.refs import (
+        bundles_from_refs, bundles_from_tables, converted_refs, fetch, is_object_ref,
+    )
+    from streamdata.execution.stats_record import StatsRecord
+    from streamdata.execution.runner import (
+        Execution, RunResult, ensure_runtime, finished_stats, get_tables, iterate,
+        iter_tables, run,
+    )
+    from streamdata.execution.splitter import (
+        SplitCoordinator, SplitSource, shutdown_split, slice_at_indices, start_streaming_split,
+    )
+    from streamdata.execution.writer import write
+
+#: where each name lives: the executor, the lowering and the runtime are imported on
+#: the first run, not by ``import streamdata`` (the facade imports this package)
+_HOMES = {
+    "RefBundle": "streamdata.exec.interfaces",
+    **dict.fromkeys(("PhysicalPlan", "cluster_info", "compile", "optimize"), "streamdata.execution.compiler"),
+    **dict.fromkeys(("bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref"),
+                    "streamdata.execution.refs"),
+    "StatsRecord": "streamdata.execution.stats_record",
+    **dict.fromkeys(("Execution", "RunResult", "ensure_runtime", "finished_stats",
+                     "get_tables", "iterate", "iter_tables", "run"), "streamdata.execution.runner"),
+    **dict.fromkeys(("SplitCoordinator", "SplitSource", "shutdown_split", "slice_at_indices",
+                     "start_streaming_split"), "streamdata.execution.splitter"),
+    "write": "streamdata.execution.writer",
+}
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'streamdata.execution' has no attribute {name!r}")
+    import importlib
+    value = getattr(importlib.import_module(home), name)
+    globals()[name] = value  # later lookups skip this hook
+    return value
+
 
 __all__ = [
     "bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref",

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -85,6 +84,8 @@ def fetch_all(uris: list[str | None], filesystem: Any = None) -> list[bytes | No
     if len(todo) == 1:
         out[todo[0]] = _fetch(uris[todo[0]], resolver)  # type: ignore[arg-type]
         return out
+    from concurrent.futures import ThreadPoolExecutor  # only when there is something to fetch
+
     with ThreadPoolExecutor(max_workers=min(MAX_CONCURRENCY, len(todo)),
                             thread_name_prefix="sd-download") as pool:
         for i, data in zip(todo, pool.map(lambda i: _fetch(uris[i], resolver), todo)):  # type: ignore[arg-type]

@@ -18,11 +18,9 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import inspect
 import uuid as _uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -116,6 +114,9 @@ class UDFExpr(Expr):
 
 
 def _run_coroutine(awaitable: Any) -> Any:
+    import asyncio  # here, not at import: only an async UDF needs it
+    from concurrent.futures import ThreadPoolExecutor
+
     async def wait() -> Any:
         return await awaitable
 

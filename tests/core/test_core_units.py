@@ -18,7 +18,7 @@ import pytest
 import streamdata as sd
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core.object_store import INLINE_THRESHOLD, StoreAccounting
-from streamdata.core.placement import validate_bundles
+from streamdata.core.validate import validate_bundles
 from streamdata.core.client import error_from_payload
 from streamdata.core.remote_function import (
     ACTOR_OPTIONS,

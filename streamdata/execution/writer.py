@@ -25,7 +25,7 @@ from typing import Any
 from streamdata import block as B
 from streamdata.errors import PlanError
 from streamdata.exec.operators.map_transformer import WriteStage
-from streamdata.execution.run import StatsRecord, iter_tables, iterate
+from streamdata.execution.runner import StatsRecord, iter_tables, iterate
 from streamdata.plan.io_nodes import Write
 from streamdata.plan.logical import LogicalPlan
 

@@ -29,7 +29,8 @@ from streamdata.context import DataContext
 from streamdata.exec.executor import StreamingExecutor
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.stats import ExecutionStats
-from streamdata.execution.compile import PhysicalPlan, compile
+from streamdata.execution.compiler import PhysicalPlan, compile
+from streamdata.execution.stats_record import StatsRecord
 from streamdata.plan.io_nodes import InputData
 from streamdata.plan.logical import LogicalPlan
 
@@ -42,30 +43,6 @@ _FINISHED: list[ExecutionStats] = []
 def finished_stats() -> list[ExecutionStats]:
     """The stats of every execution that finished while collection was on, oldest first."""
     return list(_FINISHED)
-
-
-class StatsRecord:
-    """Where the stats of the last execution of a plan are kept.
-
-    Example:
-        >>> r = StatsRecord()
-        >>> r.last is None, str(r)
-        (True, 'this dataset has not run yet')
-    """
-
-    __slots__ = ("last",)
-
-    def __init__(self, last: ExecutionStats | None = None) -> None:
-        self.last = last
-
-    def __str__(self) -> str:
-        return "this dataset has not run yet" if self.last is None else str(self.last)
-
-    def __getstate__(self) -> Any:
-        return self.last
-
-    def __setstate__(self, state: Any) -> None:
-        self.last = state
 
 
 class Execution(Iterator[RefBundle]):

@@ -27,7 +27,7 @@ from streamdata.context import DataContext
 from streamdata.errors import PlanError
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.block_tasks import slice_block
-from streamdata.execution.run import Execution, start
+from streamdata.execution.runner import Execution, start
 from streamdata.plan.logical import LogicalPlan
 from streamdata.plan.streaming_nodes import StreamingSplit
 
