@@ -93,6 +93,7 @@ class Runtime(ClientBase):
         #: ``<temp>/streamdata/session_<time>_<pid>``: its ``logs/`` has the driver's and workers' logs
         self.session_dir = session_logs.create_session_dir()
         self.log_dir = os.path.join(self.session_dir, "logs")
+        os.environ[session_logs.SESSION_ENV] = self.session_dir  # the workers' components log there too
         self._driver_log = session_logs.attach_driver_log(self.log_dir)
         self.logs = processes.LogStreamer(self.log_dir, echo=log_to_driver)
         self.reaper = processes.start_reaper([self.shm_dir, self.spill_dir])

@@ -24,6 +24,8 @@ import time
 
 #: sessions kept in the root (the newest; live ones are never removed)
 KEEP_SESSIONS = 10
+#: set by the driver's runtime for its workers: the session directory (serve writes ``logs/serve/`` there)
+SESSION_ENV = "STREAMDATA_SESSION_DIR"
 LATEST = "session_latest"
 
 
@@ -87,27 +89,30 @@ def prune(root: str, keep: int, current: str | None = None) -> list[str]:
 
 
 def log_files(session_dir: str) -> list[dict]:
-    """The files of the session's ``logs/`` (name and size), sorted by name."""
+    """The files of the session's ``logs/`` and its subdirectories (``serve/...``): name and size."""
     logs = os.path.join(session_dir, "logs")
     out = []
-    try:
-        names = sorted(os.listdir(logs))
-    except OSError:
-        return []
-    for name in names:
-        try:
-            out.append({"file": name, "size": os.path.getsize(os.path.join(logs, name))})
-        except OSError:
-            continue
+    for dirpath, dirnames, filenames in os.walk(logs):
+        dirnames.sort()
+        rel = os.path.relpath(dirpath, logs)
+        for name in sorted(filenames):
+            try:
+                size = os.path.getsize(os.path.join(dirpath, name))
+            except OSError:
+                continue
+            out.append({"file": name if rel == "." else f"{rel}/{name}", "size": size})
     return out
 
 
 def tail(session_dir: str, name: str, max_bytes: int = 256 * 1024) -> str:
-    """The last ``max_bytes`` of log file ``name`` (a bare file name in ``logs/``; anything else
-    raises FileNotFoundError)."""
-    if not name or os.path.basename(name) != name or name.startswith("."):
+    """The last ``max_bytes`` of log file ``name`` (as :func:`log_files` names it, inside ``logs/``;
+    anything else raises FileNotFoundError)."""
+    parts = name.split("/") if name else []
+    if not parts or len(parts) > 2 or any(not p or p.startswith(".") for p in parts):
         raise FileNotFoundError(f"no log file {name!r} in this session")
-    path = os.path.join(session_dir, "logs", name)
+    path = os.path.join(session_dir, "logs", *parts)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no log file {name!r} in this session")
     with open(path, "rb") as f:
         f.seek(0, os.SEEK_END)
         size = f.tell()

@@ -128,6 +128,10 @@ def test_every_listener_binds_loopback_including_serve(runtime: dict) -> None:
         from streamdata.util.metrics import collect
         wait_until(lambda: collect()["values"].get(("test_echo_calls", (("app", "echo"),))) == 2.0,
                    what="the replica's counter at 2")
+        files = [e["file"] for e in json.loads(_get(url + "/api/snapshot"))["logs"]]
+        controller = [f for f in files if f.startswith("serve/controller_")]
+        assert controller and any(f.startswith("serve/replica_echo_Echo_") for f in files), files
+        assert "of Echo started" in _get(f"{url}/logs/{controller[0]}")
     finally:
         serve.shutdown()
 
@@ -136,7 +140,7 @@ def test_session_logs_hold_each_workers_output(runtime: dict, capfd: pytest.Capt
     session = runtime["session_dir"]
     latest = os.path.join(os.path.dirname(session), "session_latest")
     assert os.path.realpath(latest) == os.path.realpath(session)
-    assert os.path.basename(os.path.dirname(session)) == "streamdata"
+    assert os.path.dirname(session) == os.environ["STREAMDATA_TEMP_DIR"]
 
     @sd.remote
     def chatty() -> int:

@@ -134,7 +134,12 @@ def test_session_dirs_link_latest_and_prune_dead_ones(tmp_path: Any) -> None:
         f.write("x" * 10 + "tail")
     assert session_logs.tail(current, "worker-a-1.out", max_bytes=4) == "tail"
     assert session_logs.log_files(current) == [{"file": "worker-a-1.out", "size": 14}]
-    for bad in ("../x", "", ".hidden", "logs/worker-a-1.out"):
+    os.makedirs(os.path.join(current, "logs", "serve"))
+    with open(os.path.join(current, "logs", "serve", "controller_1.log"), "w") as f:
+        f.write("started")
+    assert session_logs.tail(current, "serve/controller_1.log") == "started"
+    assert {"file": "serve/controller_1.log", "size": 7} in session_logs.log_files(current)
+    for bad in ("../x", "", ".hidden", "logs/worker-a-1.out", "serve/../../x", "a/b/c", "serve"):
         with pytest.raises(FileNotFoundError):
             session_logs.tail(current, bad)
 
