@@ -100,9 +100,9 @@ def op_timeline(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply(rt.task_log.records())
 
 
-def op_state(rt: StateHost, reply: Callable, fail: Callable, resource: str) -> None:
-    from streamdata.core.state_query import rows
-    reply(rows(rt, resource))
+def op_state(rt: StateHost, reply: Callable, fail: Callable, resource: str, newest: int | None = None) -> None:
+    from streamdata.core.state_query import rows, task_counts
+    reply(task_counts(rt) if resource == "task_counts" else rows(rt, resource, newest))
 
 
 def _metrics_store(rt: StateHost) -> Any:

@@ -32,11 +32,34 @@ _ACTOR_STATES = {"pending": "PENDING_CREATION", "starting": "PENDING_CREATION", 
 RESOURCES = ("tasks", "actors", "objects", "placement_groups", "workers")
 
 
-def rows(state: Any, resource: str) -> list[dict[str, Any]]:
-    """The rows of ``resource`` (one of :data:`RESOURCES`), computed from ``state`` now."""
+def rows(state: Any, resource: str, newest: int | None = None) -> list[dict[str, Any]]:
+    """The rows of ``resource`` (one of :data:`RESOURCES`), computed from ``state`` now; with
+    ``newest``, only the last ``newest`` finished tasks are built (a monitoring poll stays cheap)."""
     if resource not in RESOURCES:
         raise ValueError(f"unknown state resource {resource!r}; expected one of {list(RESOURCES)}")
+    if resource == "tasks":
+        return task_rows(state, newest)
     return _BUILDERS[resource](state)
+
+
+def task_counts(state: Any) -> list[tuple[str, str, str, int]]:
+    """``(name, type, state, count)`` of the tasks :func:`task_rows` would list, without building rows.
+
+    Example:
+        >>> from streamdata.core.state import RuntimeState
+        >>> s = RuntimeState(token="t", num_cpus=1, total={"CPU": 1.0}, object_store_memory=1 << 20)
+        >>> s.task_log.started("t1", "f", "w"); s.task_log.finished("t1", ok=True)
+        >>> task_counts(s)
+        [('f', 'NORMAL_TASK', 'FINISHED', 1)]
+    """
+    counts: dict[tuple[str, str, str], int] = {}
+    for record in state.task_log.finished_details():
+        key = (record[1], "ACTOR_TASK" if record[6] else "NORMAL_TASK", "FINISHED" if record[5] else "FAILED")
+        counts[key] = counts.get(key, 0) + 1
+    for row in task_rows(state, newest=0):
+        key = (row["name"], row["type"], row["state"])
+        counts[key] = counts.get(key, 0) + 1
+    return [(*k, v) for k, v in counts.items()]
 
 
 def _ms(t: float | None) -> int | None:
@@ -48,10 +71,14 @@ def _pid_of(state: Any, worker_id: str | None) -> int | None:
     return None if worker is None else worker.pid
 
 
-def task_rows(state: Any) -> list[dict[str, Any]]:
-    """Finished tasks (the task log's last records) then the live ones, with Ray's task states."""
+def task_rows(state: Any, newest: int | None = None) -> list[dict[str, Any]]:
+    """Finished tasks (the task log's last records, or its ``newest``) then the live ones, with
+    Ray's task states."""
     out: list[dict[str, Any]] = []
-    for task_id, name, worker_id, start, end, ok, actor_id in state.task_log.finished_details():
+    finished = state.task_log.finished_details()
+    if newest is not None:
+        finished = finished[len(finished) - newest:] if newest > 0 else []
+    for task_id, name, worker_id, start, end, ok, actor_id in finished:
         out.append(_task_row(task_id, name, "FINISHED" if ok else "FAILED", actor_id, worker_id,
                              _pid_of(state, worker_id), start, end,
                              None if ok else "TASK_EXECUTION_EXCEPTION", {}, None))

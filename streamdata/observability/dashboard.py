@@ -34,9 +34,14 @@ def snapshot(runtime: Any, timeout: float = 10.0) -> dict[str, Any]:
     """What the page shows, read now from the runtime, the executions, serve and train."""
     from streamdata.core import session_logs
     from streamdata.exec import live
-    from streamdata.util.state import summarize_task_rows
     call = runtime.call
-    tasks = call("state", "tasks", timeout=timeout)
+    counts = call("state", "task_counts", timeout=timeout)
+    summary: dict[str, dict] = {}
+    states: dict[str, int] = {}
+    for name, kind, state, n in counts:
+        entry = summary.setdefault(name, {"func_or_class_name": name, "type": kind, "state_counts": {}})
+        entry["state_counts"][state] = entry["state_counts"].get(state, 0) + n
+        states[state] = states.get(state, 0) + n
     actors = call("state", "actors", timeout=timeout)
     workers = call("state", "workers", timeout=timeout)
     owners = _log_owners(workers, actors)
@@ -47,7 +52,7 @@ def snapshot(runtime: Any, timeout: float = 10.0) -> dict[str, Any]:
             "resources": {"total": call("cluster_resources", timeout=timeout),
                           "available": call("available_resources", timeout=timeout)},
             "store": call("store_stats", timeout=timeout), "datasets": live.datasets(),
-            "task_summary": summarize_task_rows(tasks)["cluster"]["summary"], "tasks": tasks[-200:],
+            "task_summary": summary, "task_states": states, "tasks": call("state", "tasks", 20, timeout=timeout),
             "actors": actors, "placement_groups": call("state", "placement_groups", timeout=timeout),
             "workers": workers, "serve": sources.status("serve"), "train": sources.train_runs(), "logs": logs}
 

@@ -40,7 +40,7 @@ def take_snapshot(timeout: float = 10.0) -> Snapshot:
     from streamdata.exec import live
     from streamdata.util.metrics import collect
     client = context.current_client()
-    return {"tasks": client.call("state", "tasks", timeout=timeout),
+    return {"task_counts": client.call("state", "task_counts", timeout=timeout),
             "actors": client.call("state", "actors", timeout=timeout),
             "placement_groups": client.call("state", "placement_groups", timeout=timeout),
             "store": client.call("store_stats", timeout=timeout),
@@ -68,8 +68,11 @@ def families(snap: Snapshot) -> list[Any]:
             fam.add_metric([str(v) for v in values], float(value))
         out.append(fam)
 
+    tasks: dict[tuple, int] = {}
+    for name, _kind, state, n in snap["task_counts"]:
+        tasks[(state, name)] = tasks.get((state, name), 0) + n
     gauge("ray_tasks", "Tasks by state and name (finished ones: the last the runtime keeps).",
-          ["State", "Name"], _count(snap["tasks"], "state", "name").items())
+          ["State", "Name"], tasks.items())
     gauge("ray_actors", "Actors by state and class.", ["State", "Name"],
           _count(snap["actors"], "state", "class_name").items())
     gauge("ray_placement_groups", "Placement groups by state.", ["State"],

@@ -8,7 +8,7 @@ a snapshot holds metadata only (names, states, counts, sizes, times), never data
 Example:
     >>> snap = {"session": "s", "time": 0.0, "resources": {"total": {"CPU": 2.0}, "available": {"CPU": 1.0}},
     ...         "store": {"used_bytes": 0, "capacity_bytes": 1024, "spilled_bytes": 0, "num_objects": 0},
-    ...         "datasets": [], "task_summary": {}, "tasks": [], "actors": [], "placement_groups": [],
+    ...         "datasets": [], "task_summary": {}, "task_states": {}, "tasks": [], "actors": [], "placement_groups": [],
     ...         "workers": [], "serve": None, "train": [], "logs": []}
     >>> "<h2>Datasets</h2>" in page(snap)
     True
@@ -86,7 +86,7 @@ def tasks_section(snap: dict) -> str:
     rows = [(name, s["type"], ", ".join(f"{k}: {v}" for k, v in sorted(s["state_counts"].items())))
             for name, s in sorted(summary.items())]
     recent = [(t["task_id"], t["name"], t["state"], t["worker_pid"]) for t in snap["tasks"][-20:]][::-1]
-    return (_state_counts(snap["tasks"]) + table(["function / method", "type", "states"], rows, css="task-summary")
+    return (table(["state", "count"], sorted(snap["task_states"].items()), css="counts") + table(["function / method", "type", "states"], rows, css="task-summary")
             + "<h3>Latest tasks</h3>" + table(["task id", "name", "state", "worker pid"], recent, css="tasks"))
 
 

@@ -32,6 +32,7 @@ def _snapshot(**over: Any) -> dict:
                                "blocks_out": 3, "tasks": 4, "wall_s": 1.0, "cpu_s": 0.5, "peak_bytes": 100,
                                "backpressure_s": 0.25, "errored_blocks": 0}]}],
             "task_summary": {"f": {"func_or_class_name": "f", "type": "NORMAL_TASK", "state_counts": {"RUNNING": 2}}},
+            "task_states": {"RUNNING": 2},
             "tasks": [{"task_id": "t1", "name": "f", "state": "RUNNING", "worker_pid": 11}],
             "actors": [{"actor_id": "a1", "class_name": "A", "name": "", "state": "ALIVE", "pid": 12,
                         "num_restarts": 0}],
@@ -79,7 +80,7 @@ def test_prometheus_families_from_a_snapshot() -> None:
     agg.record("counter", "reqs", "requests", ("route",), None, (("route", "/"),), 2.0, 1.0)
     agg.record("gauge", "depth", "", (), None, (), 3.0, 1.0)
     agg.record("histogram", "lat", "", (), (1.0, 2.0), (), 1.5, 1.0)
-    snap = {"tasks": [{"state": "RUNNING", "name": "f"}, {"state": "RUNNING", "name": "f"}],
+    snap = {"task_counts": [("f", "NORMAL_TASK", "RUNNING", 1), ("f", "NORMAL_TASK", "RUNNING", 1)],
             "actors": [{"state": "ALIVE", "class_name": "A"}], "placement_groups": [],
             "store": {"used_bytes": 10, "capacity_bytes": 100, "spilled_bytes": 5, "num_objects": 2},
             "total": {"CPU": 2.0}, "available": {"CPU": 0.5}, "datasets": _snapshot()["datasets"],
