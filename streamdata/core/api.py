@@ -190,13 +190,13 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
             os.environ.pop(JOB_RUNTIME_ENV, None)
         store = int(object_store_memory or default_object_store_memory())
         memory = float(psutil.virtual_memory().available * 0.7)
-        from streamdata.core.logging_config import ENV as LOGGING_ENV, coerce
-        log_config = coerce(logging_config)
-        if log_config is not None:  # the workers inherit it (they are spawned below)
+        if logging_config is not None:  # the workers inherit it (they are spawned below)
+            from streamdata.core.logging_config import ENV as LOGGING_ENV, coerce
+            log_config = coerce(logging_config)
             os.environ[LOGGING_ENV] = log_config.to_env()
             log_config.apply()
         else:
-            os.environ.pop(LOGGING_ENV, None)
+            os.environ.pop("STREAMDATA_LOGGING_CONFIG", None)
         _runtime = Runtime(num_cpus=cpus, num_gpus=gpus, resources=dict(resources or {}),
                            object_store_memory=store, spill_dir=spill_dir, memory=memory,
                            log_to_driver=log_to_driver is not False)

@@ -91,11 +91,15 @@ class Runtime(ClientBase):
         os.set_blocking(self._wake_w, False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
         #: ``<temp>/streamdata/session_<time>_<pid>``: its ``logs/`` has the driver's and workers' logs
-        self.session_dir = session_logs.create_session_dir()
+        self.session_dir = session_logs.new_session_path()
         self.log_dir = os.path.join(self.session_dir, "logs")
         os.environ[session_logs.SESSION_ENV] = self.session_dir  # the workers' components log there too
-        self._driver_log = session_logs.attach_driver_log(self.log_dir)
-        self.logs = processes.LogStreamer(self.log_dir, echo=log_to_driver)
+        self._driver_log: list = []
+
+        def set_up_session() -> None:  # in the log thread: start-up never waits for the disk
+            session_logs.create_session_dir(path=self.session_dir, root=os.path.dirname(self.session_dir))
+            self._driver_log.append(session_logs.attach_driver_log(self.log_dir))
+        self.logs = processes.LogStreamer(self.log_dir, echo=log_to_driver, setup=set_up_session)
         self.reaper = processes.start_reaper([self.shm_dir, self.spill_dir])
         object_ref_mod.tracker.on_pending = self._wake
         self._reader = threading.Thread(target=self._read_loop, name="streamdata-runtime", daemon=True)
@@ -297,7 +301,8 @@ class Runtime(ClientBase):
                 pass
         self._reader.join(timeout=2.0)
         self.logs.stop()
-        session_logs.detach_driver_log(self._driver_log)
+        for handler in self._driver_log:
+            session_logs.detach_driver_log(handler)
         shutil.rmtree(self.shm_dir, ignore_errors=True)
         shutil.rmtree(self.spill_dir, ignore_errors=True)
         try:

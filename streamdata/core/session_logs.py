@@ -34,13 +34,18 @@ def default_root() -> str:
     return os.environ.get("STREAMDATA_TEMP_DIR") or os.path.join(tempfile.gettempdir(), "streamdata")
 
 
-def create_session_dir(root: str | None = None, keep: int = KEEP_SESSIONS) -> str:
-    """Make a new session directory (with ``logs/``), link ``session_latest`` to it, prune old ones."""
+def new_session_path(root: str | None = None) -> str:
+    """The path of a new session directory (not created yet): ``<root>/session_<time>_<pid>``."""
     root = root or default_root()
-    os.makedirs(root, exist_ok=True)
     now = time.time()
     stamp = time.strftime("%Y-%m-%d_%H-%M-%S", time.localtime(now)) + f"_{int(now * 1e6) % 1_000_000:06d}"
-    path = os.path.join(root, f"session_{stamp}_{os.getpid()}")
+    return os.path.join(root, f"session_{stamp}_{os.getpid()}")
+
+
+def create_session_dir(root: str | None = None, keep: int = KEEP_SESSIONS, path: str | None = None) -> str:
+    """Make a new session directory (with ``logs/``), link ``session_latest`` to it, prune old ones."""
+    root = root or default_root()
+    path = path or new_session_path(root)
     os.makedirs(os.path.join(path, "logs"), exist_ok=True)
     link_tmp = os.path.join(root, f".{LATEST}.{os.getpid()}")
     try:

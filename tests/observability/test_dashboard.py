@@ -162,3 +162,24 @@ def test_session_logs_hold_each_workers_output(runtime: dict, capfd: pytest.Capt
     assert "out-marker-51" in _get(f"{runtime['dashboard_url']}/logs/{out_file}")
     wait_until(lambda: "out-marker-51" in capfd.readouterr().out or None, timeout=10,
                what="the line echoed on the driver (log_to_driver=True)")
+
+
+def _train_loop(config: dict) -> None:
+    from streamdata import train
+    for step in range(3):
+        train.report({"step": step + 1, "loss": 1.0 / (step + 1)})
+
+
+def test_a_training_run_shows_with_its_reported_metrics(runtime: dict, tmp_path: Any) -> None:
+    from streamdata import train
+    trainer = train.DataParallelTrainer(
+        _train_loop, train_loop_config={},
+        scaling_config=train.ScalingConfig(num_workers=1, resources_per_worker={"CPU": 0.5}),
+        run_config=train.RunConfig(name="obs_run", storage_path=str(tmp_path)))
+    assert trainer.fit().metrics["step"] == 3
+    snap = json.loads(_get(runtime["dashboard_url"] + "/api/snapshot"))
+    [run] = [r for r in snap["train"] if r["name"] == "obs_run"]
+    assert run["state"] == "FINISHED" and run["num_reports"] == 3
+    assert [m["step"] for m in run["metrics"]] == [1, 2, 3] and run["metrics"][-1]["loss"] == pytest.approx(1 / 3)
+    page = _get(runtime["dashboard_url"] + "/fragment")
+    assert "obs_run" in page.split('id="train"')[1]
