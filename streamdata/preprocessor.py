@@ -165,11 +165,11 @@ class Preprocessor(abc.ABC):
 
     def _transform_pandas(self, df: Any) -> Any:
         """Transform one pandas DataFrame."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _transform_pandas()")
 
     def _transform_numpy(self, np_data: Any) -> Any:
         """Transform one dict of ndarrays (or one ndarray)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _transform_numpy()")
 
     # ------------------------------------------------------------------ persistence
     def serialize(self) -> str:

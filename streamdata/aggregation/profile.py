@@ -30,7 +30,7 @@ class _Percentage(_Builtin):
     """Two int64 counts per group, summed on merge, turned into a percentage."""
 
     def _matching_and_counted(self, block: pa.Table) -> tuple[pa.Array, HashAgg]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _matching_and_counted()")
 
     def _partial_requests(self, block: pa.Table) -> list[HashAgg]:
         matching, counted = self._matching_and_counted(block)

@@ -20,15 +20,27 @@ from __future__ import annotations
 
 import pickle
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import pyarrow as pa
 
 from streamdata.errors import UDFReturnError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.aggregation.base import AggregateFn
     from streamdata.aggregation.grouping import Groups
+
+
+class PythonAggregation(Protocol):
+    """What these helpers call on an aggregation with Python-object states
+    (an ``AggregateFn`` of :mod:`streamdata.aggregation.base`, which imports this module)."""
+
+    name: str
+
+    def _py_accumulate(self, key: Any, block: pa.Table) -> Any: ...
+
+    def _py_merge(self, a: Any, b: Any) -> Any: ...
+
+    def _py_finalize(self, acc: Any) -> Any: ...
 
 
 def pickled(values: list[Any]) -> pa.Array:
@@ -37,7 +49,7 @@ def pickled(values: list[Any]) -> pa.Array:
     return pa.array([cloudpickle.dumps(v) for v in values], type=pa.large_binary())
 
 
-def partial_states(agg: AggregateFn, block: pa.Table, groups: Groups) -> list[pa.Array]:
+def partial_states(agg: PythonAggregation, block: pa.Table, groups: Groups) -> list[pa.Array]:
     """Each group's accumulator over its rows of ``block``."""
     keys = groups.key_values()
     accs = []
@@ -48,7 +60,7 @@ def partial_states(agg: AggregateFn, block: pa.Table, groups: Groups) -> list[pa
     return [pickled(accs)]
 
 
-def merge_states(agg: AggregateFn, states: Sequence[pa.Array], groups: Groups) -> list[pa.Array]:
+def merge_states(agg: PythonAggregation, states: Sequence[pa.Array], groups: Groups) -> list[pa.Array]:
     """Each group's accumulators (rows of ``states``) merged into one."""
     blobs = states[0]
     accs = []
@@ -61,7 +73,7 @@ def merge_states(agg: AggregateFn, states: Sequence[pa.Array], groups: Groups) -
     return [pickled(accs)]
 
 
-def finalize_states(agg: AggregateFn, states: Sequence[pa.Array]) -> pa.Array:
+def finalize_states(agg: PythonAggregation, states: Sequence[pa.Array]) -> pa.Array:
     """The output column: ``finalize`` of each group's accumulator."""
     values = [agg._py_finalize(pickle.loads(b)) for b in states[0].to_pylist()]
     try:

@@ -12,7 +12,7 @@ and the embedded runtime itself:
   against ``host.StateHost``; ``events`` (its inputs and outputs);
 * ``runtime`` — the driver's loop around the state: processes, sockets, timers,
   files; ``processes`` starts and stops worker processes;
-* ``protocol`` — the wire messages (frozen dataclasses); ``worker`` — the
+* ``protocol`` — the wire messages (immutable named tuples); ``worker`` — the
   worker process; ``client`` — what driver and workers share (ids, arguments,
   reading values); ``context`` — this process's active client and backend;
 * ``object_ref``, ``object_store``, ``serialization``, ``actor``,

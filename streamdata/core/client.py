@@ -152,16 +152,16 @@ class ClientBase:
 
     # ---- transport, supplied by subclasses
     def _submit(self, spec: dict) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _submit()")
 
     def _fetch_locations(self, ids: list[str], timeout: float | None) -> list:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _fetch_locations()")
 
     def _store(self, obj_id: str, value: Any) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store()")
 
     def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _call()")
 
 
 def serialize_size(value: Any) -> int:

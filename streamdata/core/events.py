@@ -14,13 +14,13 @@ Example:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
+
+from streamdata.core.protocol import typed_equality
 
 
 # --------------------------------------------------------------------------- events
-@dataclass(frozen=True, slots=True)
-class WorkerMessage:
+class WorkerMessage(NamedTuple):
     """A wire message from worker ``worker_id``, or from the driver itself when it is None
     (the driver's own submissions, puts, requests and ref changes take the same path)."""
 
@@ -28,67 +28,58 @@ class WorkerMessage:
     message: Any
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerDied:
+class WorkerDied(NamedTuple):
     """A worker's connection closed (it exited or was killed); ``exit_info`` says how."""
 
     worker_id: str
     exit_info: str
 
 
-@dataclass(frozen=True, slots=True)
-class TimerFired:
+class TimerFired(NamedTuple):
     """A timer started by a :class:`StartTimer` command is due."""
 
     timer_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ObjectSpilled:
+class ObjectSpilled(NamedTuple):
     """A :class:`SpillObject` command moved an object to ``location`` (on disk)."""
 
     obj_id: str
     location: tuple
 
 
-@dataclass(frozen=True, slots=True)
-class SpillFailed:
+class SpillFailed(NamedTuple):
     """A :class:`SpillObject` command could not move the object (the disk is full)."""
 
     obj_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ShutdownStarted:
+class ShutdownStarted(NamedTuple):
     """The driver shuts the runtime down: every worker is told to exit."""
 
 
 # --------------------------------------------------------------------------- commands
-@dataclass(frozen=True, slots=True)
-class Send:
+class Send(NamedTuple):
     """Send a wire message to a worker."""
 
     worker_id: str
     message: Any
 
 
-@dataclass(frozen=True, slots=True)
-class SpawnWorker:
+class SpawnWorker(NamedTuple):
     """Start a worker process with this id (``env``: extra environment variables)."""
 
     worker_id: str
     env: dict | None
 
 
-@dataclass(frozen=True, slots=True)
-class KillWorker:
+class KillWorker(NamedTuple):
     """Kill a worker process (its death comes back as :class:`WorkerDied`)."""
 
     worker_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ReplyToDriver:
+class ReplyToDriver(NamedTuple):
     """Answer the driver's own request ``req_id`` (``ok`` False: ``value`` is the exception)."""
 
     req_id: int
@@ -96,29 +87,29 @@ class ReplyToDriver:
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class StartTimer:
+class StartTimer(NamedTuple):
     """Feed :class:`TimerFired` ``timer_id`` after ``delay`` seconds."""
 
     timer_id: int
     delay: float
 
 
-@dataclass(frozen=True, slots=True)
-class FreeObject:
+class FreeObject(NamedTuple):
     """Delete (or recycle, for shared memory) a freed object's file."""
 
     location: tuple
 
 
-@dataclass(frozen=True, slots=True)
-class SpillObject:
+class SpillObject(NamedTuple):
     """Move an object from shared memory to disk; answered by
     :class:`ObjectSpilled` or :class:`SpillFailed`."""
 
     obj_id: str
     location: tuple
 
+
+typed_equality(WorkerMessage, WorkerDied, TimerFired, ObjectSpilled, SpillFailed, ShutdownStarted,
+               Send, SpawnWorker, KillWorker, ReplyToDriver, StartTimer, FreeObject, SpillObject)
 
 Command = Send | SpawnWorker | KillWorker | ReplyToDriver | StartTimer | FreeObject | SpillObject
 Event = WorkerMessage | WorkerDied | TimerFired | ObjectSpilled | SpillFailed | ShutdownStarted

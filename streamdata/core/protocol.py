@@ -1,8 +1,10 @@
 """The wire messages between the driver and its workers, defined once.
 
-Every message is a frozen dataclass. On the worker's Unix socket it travels as
-a pickled tuple ``(tag, *field values)`` (:func:`encode`, :func:`decode`): no
-class lookup or field names on the wire, so it costs what a tuple costs.
+Every message is an immutable named tuple (cheap to build and to define, which
+matters on the per-task path and at start-up), equal only to messages of its own
+class. On the worker's Unix socket it travels as a pickled tuple ``(tag, *field
+values)`` (:func:`encode`, :func:`decode`): no class lookup or field names on the
+wire, so it costs what a tuple costs.
 
 Driver → worker: :class:`TaskSpec` (run a task or an actor call),
 :class:`ActorInit`, :class:`Reply`, :class:`Cancel`, :class:`Exit`.
@@ -19,42 +21,25 @@ Example:
 
 from __future__ import annotations
 
-import operator
 import pickle
-from dataclasses import dataclass, fields
-from typing import Any, Callable
+from typing import Any, NamedTuple, Union
 
 
-class Message:
-    """Base of the wire messages: pickles as ``(class, field values)``."""
+def typed_equality(*classes: type) -> None:
+    """Make named-tuple messages equal only to messages of their own class (a plain
+    tuple compares by values alone, so ``Cancel("t1") == ActorReady("t1")`` would hold)."""
+    def eq(a: Any, b: Any) -> bool:
+        return type(a) is type(b) and tuple.__eq__(a, b)
 
-    __slots__ = ()
+    def ne(a: Any, b: Any) -> bool:
+        return not eq(a, b)
 
-    def __reduce__(self) -> tuple:
-        cls = type(self)
-        getter = _GETTERS.get(cls)
-        if getter is None:
-            getter = _GETTERS[cls] = _values_getter(cls)
-        return (cls, getter(self))
-
-
-#: per message class, a C-level getter of its field values as a tuple
-_GETTERS: dict[type, Callable[[Any], tuple]] = {}
-
-
-def _values_getter(cls: type) -> Callable[[Any], tuple]:
-    names = [f.name for f in fields(cls)]
-    if not names:
-        return lambda _msg: ()
-    if len(names) == 1:
-        one = operator.attrgetter(names[0])
-        return lambda msg: (one(msg),)
-    return operator.attrgetter(*names)
+    for cls in classes:
+        cls.__eq__, cls.__ne__, cls.__hash__ = eq, ne, tuple.__hash__  # type: ignore[assignment,method-assign]
 
 
 # --------------------------------------------------------------------- driver → worker
-@dataclass(frozen=True, slots=True)
-class TaskSpec(Message):
+class TaskSpec(NamedTuple):
     """Run one task (``target`` is a function id) or actor call (``target`` is a method name).
 
     ``fn_bytes`` is the pickled function the first time this worker gets it, else
@@ -74,8 +59,7 @@ class TaskSpec(Message):
     resources: dict | None = None  # what the task was granted (get_assigned_resources)
 
 
-@dataclass(frozen=True, slots=True)
-class ActorInit(Message):
+class ActorInit(NamedTuple):
     """Construct the actor this worker now hosts."""
 
     actor_id: str
@@ -92,8 +76,7 @@ class ActorInit(Message):
     restarts: int = 0  # > 0: this is a restart (was_current_actor_reconstructed)
 
 
-@dataclass(frozen=True, slots=True)
-class Reply(Message):
+class Reply(NamedTuple):
     """The answer to a :class:`Request` (``ok`` False: ``value`` is the exception)."""
 
     req_id: int
@@ -101,36 +84,31 @@ class Reply(Message):
     value: Any
 
 
-@dataclass(frozen=True, slots=True)
-class Cancel(Message):
+class Cancel(NamedTuple):
     """Cancel a task of this worker (answered early if not started, interrupted if running)."""
 
     task_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Exit(Message):
+class Exit(NamedTuple):
     """Leave at once (the driver shuts down)."""
 
 
 # --------------------------------------------------------------------- worker → driver
-@dataclass(frozen=True, slots=True)
-class Hello(Message):
+class Hello(NamedTuple):
     """A worker started."""
 
     worker_id: str
     pid: int
 
 
-@dataclass(frozen=True, slots=True)
-class RefsDelta(Message):
+class RefsDelta(NamedTuple):
     """ObjectRefs the sending process gained (+1) or dropped (-1): ``[(delta, id), ...]``."""
 
     deltas: list
 
 
-@dataclass(frozen=True, slots=True)
-class TaskDone(Message):
+class TaskDone(NamedTuple):
     """A task or call finished: ``outputs`` ``[(id, location, contained), ...]`` or ``error``."""
 
     task_id: str
@@ -138,15 +116,13 @@ class TaskDone(Message):
     error: tuple | None
 
 
-@dataclass(frozen=True, slots=True)
-class Submit(Message):
+class Submit(NamedTuple):
     """A task, actor or actor call submitted from inside a task (the submission dict)."""
 
     spec: dict
 
 
-@dataclass(frozen=True, slots=True)
-class PutObject(Message):
+class PutObject(NamedTuple):
     """An object the sender stored (``sd.put``) at ``location``."""
 
     obj_id: str
@@ -154,8 +130,7 @@ class PutObject(Message):
     contained: list
 
 
-@dataclass(frozen=True, slots=True)
-class Request(Message):
+class Request(NamedTuple):
     """Ask the driver for ``op`` (``get``, ``wait``, ``cancel``, ...); answered by a :class:`Reply`."""
 
     req_id: int
@@ -163,22 +138,19 @@ class Request(Message):
     args: tuple
 
 
-@dataclass(frozen=True, slots=True)
-class RequestCancel(Message):
+class RequestCancel(NamedTuple):
     """The worker stopped waiting for request ``req_id`` (a timeout)."""
 
     req_id: int
 
 
-@dataclass(frozen=True, slots=True)
-class ActorReady(Message):
+class ActorReady(NamedTuple):
     """The actor's constructor returned."""
 
     actor_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class ActorFailed(Message):
+class ActorFailed(NamedTuple):
     """The actor's constructor raised (``payload`` as a task error)."""
 
     actor_id: str
@@ -189,18 +161,18 @@ class ActorFailed(Message):
 MESSAGES: tuple[type, ...] = (TaskSpec, ActorInit, Reply, Cancel, Exit, Hello, RefsDelta, TaskDone, Submit,
                               PutObject, Request, RequestCancel, ActorReady, ActorFailed)
 _TAGS: dict[type, int] = {cls: tag for tag, cls in enumerate(MESSAGES)}
+typed_equality(*MESSAGES)
+#: any wire message
+Message = Union[TaskSpec, ActorInit, Reply, Cancel, Exit, Hello, RefsDelta, TaskDone, Submit, PutObject, Request,
+                RequestCancel, ActorReady, ActorFailed]
 
 
 def encode(msg: Message) -> bytes:
     """The bytes of ``msg`` on the wire: a pickled ``(tag, *field values)``."""
-    cls = type(msg)
-    getter = _GETTERS.get(cls)
-    if getter is None:
-        getter = _GETTERS[cls] = _values_getter(cls)
-    return pickle.dumps((_TAGS[cls], *getter(msg)), protocol=5)
+    return pickle.dumps((_TAGS[type(msg)], *msg), protocol=5)
 
 
 def decode(data: bytes) -> Message:
     """The message :func:`encode` wrote."""
     tag, *values = pickle.loads(data)
-    return MESSAGES[tag](*values)
+    return MESSAGES[tag]._make(values)

@@ -46,7 +46,6 @@ from streamdata.core.events import (
     StartTimer,
     TimerFired,
     WorkerDied,
-    WorkerMessage,
 )
 from streamdata.core.object_store import make_location, raise_open_file_limit, recycle_or_delete, spill_file
 from streamdata.core.serialization import serialize
@@ -110,11 +109,17 @@ class Runtime(ClientBase):
     # ------------------------------------------------------------------ feeding the state machine
     def _feed(self, event: Any) -> None:
         """Apply one event and execute its commands (the caller holds the lock)."""
-        state = self.state
+        self._apply(self.state.handle, event)
+
+    def _feed_message(self, worker_id: str | None, msg: Any) -> None:
+        """:meth:`_feed` of ``WorkerMessage(worker_id, msg)``, on the per-task path."""
+        self._apply(self.state.handle_message, worker_id, msg)
+
+    def _apply(self, step: Any, *args: Any) -> None:
         try:
-            commands = state.handle(event)
-        except BaseException:
-            self._execute(state.take_commands())
+            commands = step(*args)
+        except BaseException:  # what the step did before it raised still happens
+            self._execute(self.state.take_commands())
             raise
         self._execute(commands)
 
@@ -122,7 +127,7 @@ class Runtime(ClientBase):
         """Feed the driver process's own ref transitions (queued by ObjectRef)."""
         deltas = object_ref_mod.tracker.drain()
         if deltas:
-            self._feed(WorkerMessage(None, msgs.RefsDelta(deltas)))
+            self._feed_message(None, msgs.RefsDelta(deltas))
 
     def _execute(self, commands: list) -> None:
         for command in commands:
@@ -210,7 +215,7 @@ class Runtime(ClientBase):
                 msg = msgs.decode(conn.recv_bytes())
                 with self.lock:
                     self.apply_local_refs()
-                    self._feed(WorkerMessage(worker.worker_id, msg))
+                    self._feed_message(worker.worker_id, msg)
                 if not conn.poll(0):
                     return
         except (EOFError, OSError, ConnectionResetError):
@@ -240,7 +245,7 @@ class Runtime(ClientBase):
     def _submit(self, spec: dict) -> None:
         with self.lock:
             self.apply_local_refs()
-            self._feed(WorkerMessage(None, msgs.Submit(spec)))
+            self._feed_message(None, msgs.Submit(spec))
 
     def _fetch_locations(self, ids: list[str], timeout: float | None) -> list:
         with self.lock:  # fast path: everything is ready already
@@ -255,7 +260,7 @@ class Runtime(ClientBase):
         location = make_location(obj_id, sobj, self.shm_dir, self.spill_dir)
         with self.lock:
             self.apply_local_refs()
-            self._feed(WorkerMessage(None, msgs.PutObject(obj_id, location, sobj.contained_ids)))
+            self._feed_message(None, msgs.PutObject(obj_id, location, sobj.contained_ids))
 
     def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         event = threading.Event()
@@ -264,7 +269,7 @@ class Runtime(ClientBase):
             req_id = next(self._req_ids)
             self._pending_calls[req_id] = (event, result)
             self.apply_local_refs()
-            self._feed(WorkerMessage(None, msgs.Request(req_id, op, args)))
+            self._feed_message(None, msgs.Request(req_id, op, args))
         if not event.wait(timeout):
             with self.lock:
                 self._pending_calls.pop(req_id, None)

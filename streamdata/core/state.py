@@ -107,11 +107,21 @@ class RuntimeState:
     def emit(self, command: Any) -> None:
         self._out.append(command)
 
+    def handle_message(self, worker_id: str | None, msg: Any) -> list[Any]:
+        """``handle(WorkerMessage(worker_id, msg))`` without building the event: the
+        per-task path (submissions, results, ref changes) comes through here."""
+        self._on_message(worker_id, msg)
+        return self.take_commands()
+
     def _on_worker_message(self, event: WorkerMessage) -> None:
-        msg = event.message
-        worker = self.workers.get(event.worker_id) if event.worker_id is not None else None
-        if event.worker_id is not None and worker is None:
-            return  # a message sent before the worker's death was handled
+        self._on_message(event.worker_id, event.message)
+
+    def _on_message(self, worker_id: str | None, msg: Any) -> None:
+        worker = None
+        if worker_id is not None:
+            worker = self.workers.get(worker_id)
+            if worker is None:
+                return  # a message sent before the worker's death was handled
         _MESSAGES[type(msg)](self, worker, msg)
 
     def _on_timer(self, event: TimerFired) -> None:
@@ -365,10 +375,14 @@ class RuntimeState:
         # blocked in get, or zero-CPU tasks) get new workers, up to a cap
         startable = 0
         node, placement = self.node, self.placement
+        last: tuple = (None, None, False)  # queued tasks mostly share one shape: ask the pool once for a run of them
         for task in itertools.islice(queue, 16):
             pool = placement.pool_for(task) if task.pg_id else node
-            if pool is not None and pool.can_acquire(task.demand):
-                startable += 1
+            if pool is None:
+                continue
+            if pool is not last[0] or task.demand != last[1]:
+                last = (pool, task.demand, pool.can_acquire(task.demand))
+            startable += last[2]
         queue.extendleft(reversed(no_room))
         if startable:
             blocked = sum(1 for w in self.workers.values() if w.blocked)

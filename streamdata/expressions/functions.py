@@ -41,16 +41,16 @@ class ExprFunctions:
     __slots__ = ()
 
     def _call(self, fn: str, *args: Any, **kwargs: Any) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _call()")
 
     def _unary(self, op: str) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _unary()")
 
     def _is_in(self, values: Any, negated: bool) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _is_in()")
 
     def _alias(self, name: str) -> Any:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _alias()")
 
     # ---------------------------------------------------------------- predicates
     def is_null(self) -> Any:

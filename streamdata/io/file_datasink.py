@@ -66,7 +66,7 @@ class FileWriter:
         return table.schema.equals(self.schema)
 
     def write(self, table: pa.Table) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement write()")
 
     def close(self) -> None:
         """Finish the file (the caller closes the underlying stream)."""
@@ -245,7 +245,7 @@ class FileDatasink(Datasink):
 
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
         """A writer for one new file with ``schema``."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement open_writer()")
 
     def prepare_block(self, table: pa.Table) -> pa.Table:
         """Check or convert a block before it is written (e.g. refuse unsupported types)."""

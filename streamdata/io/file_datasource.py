@@ -117,7 +117,7 @@ class FileBasedDatasource(Datasource):
 
     def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
         """Yield the rows of one file (or byte range) as tables. Runs in the worker."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement read_split()")
 
     def open_input(self, fs: Any, split: FileSplit, *, decompress: bool = True) -> Any:
         """Open a split for reading (using bytes the task prefetched, when it did)."""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import random
 import time
 from dataclasses import dataclass
@@ -209,56 +210,48 @@ class Router:
                    model_id: str = "", request_id: str = "", route: str = "") -> Any:
         """Route one request and return its answer (or raise its error); a replica that
         cannot be reached (the request never left) is skipped for another."""
-        attempt = 0
+        unreachable = [0]
         while True:
-            slot = await self._acquire(model_id)
-            start = time.perf_counter()
-            ok = retry = False
-            try:
-                result = await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
-                                              request_id=request_id, route=route)
-                ok = True
-                return result
-            except ReplicaRejectedError:
-                slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
-                retry = True
-            except ReplicaUnreachableError:
-                attempt += 1
-                if attempt > MAX_UNREACHABLE_RETRIES:
-                    raise
-                retry = True
-            finally:
-                self._release(slot)
-                if self._observe is not None and not retry:
-                    self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
+            async with self._attempt(model_id, unreachable) as slot:
+                return await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
+                                            request_id=request_id, route=route)
 
     async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
                      model_id: str = "", request_id: str = "", route: str = "") -> AsyncIterator[Any]:
         """Route one request and yield its streamed answer (a replica that cannot be
         reached is skipped for another)."""
-        attempt = 0
+        unreachable = [0]
         while True:
-            slot = await self._acquire(model_id)
-            start = time.perf_counter()
-            ok = retry = False
-            try:
+            async with self._attempt(model_id, unreachable) as slot:
                 async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
                                                    request_id=request_id, route=route):
                     yield item
-                ok = True
                 return
-            except ReplicaRejectedError:
-                slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
-                retry = True
-            except ReplicaUnreachableError:
-                attempt += 1
-                if attempt > MAX_UNREACHABLE_RETRIES:
-                    raise
-                retry = True
-            finally:
-                self._release(slot)
-                if self._observe is not None and not retry:
-                    self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
+
+    @contextlib.asynccontextmanager
+    async def _attempt(self, model_id: str, unreachable: list[int]) -> AsyncIterator[_Slot]:
+        """One try of a request on a replica slot. A replica that rejected it (full) or
+        could not be reached is left for another try (the caller's loop goes on: the
+        error is swallowed here), up to ``MAX_UNREACHABLE_RETRIES`` unreachable ones;
+        the slot is released and the try observed however it ends."""
+        slot = await self._acquire(model_id)
+        start = time.perf_counter()
+        ok = retry = False
+        try:
+            yield slot
+            ok = True
+        except ReplicaRejectedError:
+            slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
+            retry = True
+        except ReplicaUnreachableError:
+            unreachable[0] += 1
+            if unreachable[0] > MAX_UNREACHABLE_RETRIES:
+                raise
+            retry = True
+        finally:
+            self._release(slot)
+            if self._observe is not None and not retry:
+                self._observe(self.app_name, self.deployment_name, time.perf_counter() - start, ok)
 
     def close(self) -> None:
         """Refuse new requests; wake the waiting ones (they fail)."""

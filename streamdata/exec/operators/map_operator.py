@@ -162,7 +162,7 @@ class MapOperator(PhysicalOperator):
 
     def _try_launch(self) -> None:
         """Launch queued bundles where there is room (subclasses)."""
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _try_launch()")
 
     def _next_context(self) -> TaskContext:
         idx = self._next_task_index

@@ -38,7 +38,7 @@ from streamdata.plan import logical as L
 from streamdata.plan.lowering.maps import actor_pool_map
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.plan.lowering.lowerer import Lowerer
+    from streamdata.plan.lowering.walk import LoweringWalk
 
 #: the logical nodes lowered here
 ALL_TO_ALL_NODES = (L.Sort, L.RandomShuffle, L.RandomizeBlockOrder, L.Repartition, L.Aggregate,
@@ -48,7 +48,7 @@ ALL_TO_ALL_NODES = (L.Sort, L.RandomShuffle, L.RandomizeBlockOrder, L.Repartitio
 _TASK_ARGS = ("num_cpus", "memory", "resources")
 
 
-def lower_node(lowerer: Lowerer, node: L.LogicalNode) -> PhysicalOperator:
+def lower_node(lowerer: LoweringWalk, node: L.LogicalNode) -> PhysicalOperator:
     """The :class:`~streamdata.plan.lowering.lowerer.Lowerer` 's entry: inputs first."""
     return lower_all_to_all(node, [lowerer.lower(i) for i in node.inputs], lowerer.ctx)
 

@@ -35,10 +35,10 @@ from streamdata.plan.lowering.reads_writes import read_operator
 from streamdata.exec.resources import normalized_resources
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.plan.lowering.lowerer import Lowerer
+    from streamdata.plan.lowering.walk import LoweringWalk
 
 
-def lower_map(lowerer: Lowerer, node: L.AbstractMap) -> PhysicalOperator:
+def lower_map(lowerer: LoweringWalk, node: L.AbstractMap) -> PhysicalOperator:
     """A map (fused into the read before it when it may be), in a task or an actor pool."""
     stages = map_stages(node, lowerer.ctx)
     upstream = node.input

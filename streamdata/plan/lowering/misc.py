@@ -25,35 +25,35 @@ from streamdata.exec.operators.zip import ZipOperator
 from streamdata.plan import logical as L
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.plan.lowering.lowerer import Lowerer
+    from streamdata.plan.lowering.walk import LoweringWalk
 
 
-def lower_input_data(lowerer: Lowerer, node: L.InputData) -> PhysicalOperator:
+def lower_input_data(lowerer: LoweringWalk, node: L.InputData) -> PhysicalOperator:
     """Bundles already in the object store."""
     return InputDataOperator("InputData", bundles=list(node.bundles))
 
 
-def lower_limit(lowerer: Lowerer, node: L.Limit) -> PhysicalOperator:
+def lower_limit(lowerer: LoweringWalk, node: L.Limit) -> PhysicalOperator:
     """The first ``limit`` rows of its input."""
     return LimitOperator(node.limit, lowerer.lower(node.input))
 
 
-def lower_union(lowerer: Lowerer, node: L.Union) -> PhysicalOperator:
+def lower_union(lowerer: LoweringWalk, node: L.Union) -> PhysicalOperator:
     """Every input's blocks, in input order."""
     return UnionOperator([lowerer.lower(i) for i in node.inputs])
 
 
-def lower_mix(lowerer: Lowerer, node: L.Mix) -> PhysicalOperator:
+def lower_mix(lowerer: LoweringWalk, node: L.Mix) -> PhysicalOperator:
     """The inputs' blocks interleaved by weight."""
     return MixOperator([lowerer.lower(i) for i in node.inputs], node.weights,
                        stop_on_shortest=node.stop_on_shortest)
 
 
-def lower_zip(lowerer: Lowerer, node: L.Zip) -> PhysicalOperator:
+def lower_zip(lowerer: LoweringWalk, node: L.Zip) -> PhysicalOperator:
     """Two inputs' columns side by side, row by row."""
     return ZipOperator(lowerer.lower(node.inputs[0]), lowerer.lower(node.inputs[1]))
 
 
-def lower_streaming_split(lowerer: Lowerer, node: L.StreamingSplit) -> PhysicalOperator:
+def lower_streaming_split(lowerer: LoweringWalk, node: L.StreamingSplit) -> PhysicalOperator:
     """``streaming_split``: an output splitter tagging each bundle with its split."""
     return OutputSplitterOperator(lowerer.lower(node.input), node.n, equal=node.equal)

@@ -36,15 +36,15 @@ from streamdata.plan.rules.read_parallelism import read_parallelism
 from streamdata.read_task import ReadTask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.plan.lowering.lowerer import Lowerer
+    from streamdata.plan.lowering.walk import LoweringWalk
 
 
-def lower_read(lowerer: Lowerer, node: L.Read) -> PhysicalOperator:
+def lower_read(lowerer: LoweringWalk, node: L.Read) -> PhysicalOperator:
     """A read on its own: input of read tasks → task-pool map running them."""
     return read_operator(lowerer, node, [], None)
 
 
-def read_operator(lowerer: Lowerer, node: L.Read, stages: list[MapStage],
+def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
                   fused: L.AbstractMap | None) -> TaskPoolMapOperator:
     """The task-pool map running ``node`` 's read tasks, then ``stages`` (those of the map
     ``fused`` into the read, if any)."""
@@ -84,7 +84,7 @@ def _make_read_tasks(datasource: Datasource, parallelism: int, op: TaskPoolMapOp
     return tasks
 
 
-def lower_write(lowerer: Lowerer, node: L.Write) -> PhysicalOperator:
+def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
     """The write stage, appended to the task-pool map before it when that map has no other
     consumer, the write asks for no resources of its own and runs on CPUs; else its own map."""
     stage = WriteStage(name=node.name, datasink=node.datasink, write_uuid=uuid.uuid4().hex)
