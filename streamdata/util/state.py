@@ -349,7 +349,10 @@ def list_nodes(address: str | None = None, filters: list | None = None, limit: i
 def _get(resource: str, schema: type[StateSchema], key: str, id: str, address: str | None,
          timeout: float | None) -> Any:
     if not isinstance(id, str):
-        raise TypeError(f"get_{resource[:-1]}(id=...) expects a str id, got {type(id).__name__}")
+        if type(id).__name__ == "ObjectRef":
+            raise NotImplementedError(f"get_{resource}(ObjectRef) is not supported on the local runtime: "
+                                      f"pass the {resource} id (from list_{resource}s)")
+        raise TypeError(f"get_{resource}(id=...) expects a str id, got {type(id).__name__}")
     rows = [r for r in _rows(resource + "s", address, timeout) if r[key] == id]
     if not rows:
         return None

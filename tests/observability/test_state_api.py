@@ -60,6 +60,10 @@ def test_finished_and_failed_tasks_are_listed_with_their_worker(runtime: Any) ->
     assert failed.state == "FAILED" and failed.error_type == "TASK_EXECUTION_EXCEPTION"
     assert state.get_task(failed.task_id).state == "FAILED"
     assert state.get_task("no-such-task") is None
+    with pytest.raises(NotImplementedError, match="get_task\\(ObjectRef\\)"):
+        state.get_task(quick_task.remote(0))
+    with pytest.raises(TypeError, match="expects a str id"):
+        state.get_actor(3)
     summary = state.summarize_tasks()["cluster"]
     assert summary["summary"]["quick_task"]["state_counts"] == {"FINISHED": 3}
     assert summary["summary"]["failing_task"]["state_counts"] == {"FAILED": 1}
