@@ -1,11 +1,10 @@
-"""Fixtures of the observability tests: one runtime per module, and a deadline-bound wait."""
+"""Fixtures of the observability tests: one runtime per module (helpers are in ``_obs_util``)."""
 
 from __future__ import annotations
 
 import gc
 import os
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -32,15 +31,3 @@ def runtime(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
             os.environ.pop("STREAMDATA_TEMP_DIR", None)
         else:
             os.environ["STREAMDATA_TEMP_DIR"] = saved
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "") -> Any:
-    """Poll ``condition`` until it is truthy (returned); AssertionError naming ``what`` at the deadline."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what or condition}")
-        time.sleep(0.02)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import streamdata as sd
-from conftest import wait_until
+from _obs_util import wait_until
 from streamdata.util.metrics import Counter, Gauge, Histogram, collect
 
 prometheus_client = pytest.importorskip("prometheus_client")

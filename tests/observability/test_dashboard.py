@@ -14,7 +14,7 @@ import psutil
 import pytest
 
 import streamdata as sd
-from conftest import wait_until
+from _obs_util import wait_until
 
 RUNTIME_INIT = {"num_cpus": 2, "include_dashboard": True, "dashboard_port": 0, "_metrics_export_port": 0}
 

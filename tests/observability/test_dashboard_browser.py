@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 import streamdata as sd
-from conftest import wait_until
+from _obs_util import wait_until
 
 webdriver = pytest.importorskip("selenium.webdriver", reason="selenium is not installed (the test extra has it)")
 

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 import streamdata as sd
-from conftest import wait_until
+from _obs_util import wait_until
 from streamdata.util import state
 
 RUNTIME_INIT = {"num_cpus": 2}
@@ -61,7 +61,7 @@ def test_finished_and_failed_tasks_are_listed_with_their_worker(runtime: Any) ->
     assert state.get_task(failed.task_id).state == "FAILED"
     assert state.get_task("no-such-task") is None
     with pytest.raises(NotImplementedError, match="get_task\\(ObjectRef\\)"):
-        state.get_task(quick_task.remote(0))
+        state.get_task(sd.put(0))
     with pytest.raises(TypeError, match="expects a str id"):
         state.get_actor(3)
     summary = state.summarize_tasks()["cluster"]
