@@ -16,9 +16,10 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from streamdata import exceptions
+from streamdata.lazy import lazy_attributes
 from streamdata.context import DataContext
 from streamdata.core import api as _core_api
 from streamdata.core.api import (
@@ -108,36 +109,25 @@ if TYPE_CHECKING:
 #: what ``import streamdata`` leaves for first use, so a script starts instantly: the
 #: subpackages (``sd.serve``, ``sd.train``, ``sd.util``, ``sd.aggregate``) and the
 #: connectors, each imported when first named
-_LAZY_SUBPACKAGES = frozenset({"aggregate", "serve", "train", "util"})
-_LAZY_NAMES = {
-    **dict.fromkeys(("from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio",
-                     "read_avro", "read_delta", "read_hudi", "read_iceberg", "read_lance", "read_orc",
-                     "read_sql", "read_tfrecords", "read_videos", "read_webdataset", "read_zarr"),
-                    "streamdata.read_connectors"),
-    "BlockBasedFileDatasink": "streamdata.io.ray_file_sinks",
-    "RowBasedFileDatasink": "streamdata.io.ray_file_sinks",
-    "SaveMode": "streamdata.io.save_mode",
-    "Datasink": "streamdata.io.datasink",
-    "WriteResult": "streamdata.io.datasink",
-    "Datasource": "streamdata.io.datasource",
-    "LoggingConfig": "streamdata.core.logging_config",
+_LAZY = {
+    **{name: f"streamdata.{name}" for name in ("aggregate", "serve", "train", "util")},
+    **{name: f"streamdata.read_connectors:{name}" for name in (
+        "from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio", "read_avro",
+        "read_delta", "read_hudi", "read_iceberg", "read_lance", "read_orc", "read_sql", "read_tfrecords",
+        "read_videos", "read_webdataset", "read_zarr")},
+    "BlockBasedFileDatasink": "streamdata.io.ray_file_sinks:BlockBasedFileDatasink",
+    "RowBasedFileDatasink": "streamdata.io.ray_file_sinks:RowBasedFileDatasink",
+    "SaveMode": "streamdata.io.save_mode:SaveMode",
+    "Datasink": "streamdata.io.datasink:Datasink",
+    "WriteResult": "streamdata.io.datasink:WriteResult",
+    "Datasource": "streamdata.io.datasource:Datasource",
+    "LoggingConfig": "streamdata.core.logging_config:LoggingConfig",
 }
-
-
-def __getattr__(name: str) -> Any:
-    import importlib
-    if name in _LAZY_SUBPACKAGES:
-        return importlib.import_module(f"streamdata.{name}")
-    home = _LAZY_NAMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'streamdata' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this hook
-    return value
+__getattr__ = lazy_attributes(__name__, globals(), _LAZY)
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | _LAZY_SUBPACKAGES | set(_LAZY_NAMES))
+    return sorted(set(globals()) | set(_LAZY))
 
 
 def _start_monitoring(runtime: object, **options: object) -> object:

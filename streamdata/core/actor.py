@@ -20,6 +20,7 @@ import inspect
 from typing import Any, Callable
 
 from streamdata.core import context
+from streamdata.core.concurrency_groups import call_target, check_groups
 from streamdata.core.validate import check_int
 from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
@@ -38,9 +39,9 @@ def method(*args: Any, num_returns: int | None = None, concurrency_group: str | 
            tensor_transport: str | None = None) -> Callable:
     """Declare options of an actor method: ``@sd.method(num_returns=2)``.
 
-    ``num_returns`` is honoured; ``concurrency_group`` is accepted (the local
-    runtime runs an actor's calls in one pool of ``max_concurrency`` threads);
-    the other options are accepted for Ray's signature.
+    ``num_returns`` is honoured, and ``concurrency_group`` (one of the actor's
+    ``concurrency_groups``: see :mod:`streamdata.core.concurrency_groups`); the
+    other options are accepted for Ray's signature.
 
     Example:
         >>> @method(num_returns=2)
@@ -98,6 +99,7 @@ class ActorClass:
         check_int("max_task_retries", options.get("max_task_retries", 0), minimum=-1,
                   what="(-1: retry forever)")
         self._max_concurrency = max_concurrency
+        self._groups = check_groups(options.get("concurrency_groups"), cls)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"actor class {self.__name__} cannot be instantiated directly; "
@@ -125,6 +127,7 @@ class ActorClass:
             "args": blob, "deps": deps, "contained": contained, "demand": self._demand,
             "max_restarts": opts.get("max_restarts", 0), "max_task_retries": opts.get("max_task_retries", 0),
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
+            "concurrency_groups": self._groups or None,
             "methods": self._methods, "env": {**job_env(), **self._env}, **placement_fields(opts),
         }
         client.submit(spec, 0)
@@ -166,13 +169,19 @@ class ActorHandle:
 
 
 class ActorMethod:
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int) -> None:
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int,
+                 concurrency_group: str | None = None) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = num_returns
+        self._group = concurrency_group
 
-    def options(self, *, num_returns: int | None = None, **_ignored: Any) -> "ActorMethod":
-        return ActorMethod(self._handle, self._name, self._num_returns if num_returns is None else num_returns)
+    def options(self, *, num_returns: int | None = None, concurrency_group: str | None = None,
+                **_ignored: Any) -> "ActorMethod":
+        if concurrency_group is not None and not isinstance(concurrency_group, str):
+            raise TypeError(f"concurrency_group must be a str, got {concurrency_group!r}")
+        return ActorMethod(self._handle, self._name, self._num_returns if num_returns is None else num_returns,
+                           concurrency_group or self._group)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"actor methods cannot be called directly; use .{self._name}.remote(...)")
@@ -182,7 +191,8 @@ class ActorMethod:
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         handle = self._handle
         spec = {
-            "kind": "call", "task_id": client.new_id(), "actor_id": handle._actor_id, "method": self._name,
+            "kind": "call", "task_id": client.new_id(), "actor_id": handle._actor_id,
+            "method": call_target(self._name, self._group),
             "name": f"{handle._class_name}.{self._name}", "args": blob, "deps": deps, "contained": contained,
             "max_retries": handle._max_task_retries,
         }

@@ -114,7 +114,8 @@ class ActorManager:
         rt.emit(Send(worker.worker_id, msgs.ActorInit(actor.actor_id, spec["fn_id"], fn_bytes, spec["args"],
                                    rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
                                    spec.get("max_concurrency", 1), spec.get("is_async", False),
-                                   dict(actor.grant.amounts), actor.restarts)))
+                                   dict(actor.grant.amounts), actor.restarts,
+                                   spec.get("concurrency_groups"))))
         rt.refill_task_workers()
 
     def on_ready(self, actor_id: str, worker: WorkerState) -> None:

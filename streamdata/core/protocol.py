@@ -74,6 +74,7 @@ class ActorInit(NamedTuple):
     is_async: bool
     resources: dict | None = None  # what the actor was granted
     restarts: int = 0  # > 0: this is a restart (was_current_actor_reconstructed)
+    concurrency_groups: dict | None = None  # group name -> max concurrency (besides the default group)
 
 
 class Reply(NamedTuple):

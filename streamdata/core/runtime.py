@@ -46,6 +46,7 @@ from streamdata.core.events import (
     StartTimer,
     TimerFired,
     WorkerDied,
+    WorkerMessage,
 )
 from streamdata.core.object_store import make_location, raise_open_file_limit, recycle_or_delete, spill_file
 from streamdata.core.serialization import serialize
@@ -109,19 +110,28 @@ class Runtime(ClientBase):
     # ------------------------------------------------------------------ feeding the state machine
     def _feed(self, event: Any) -> None:
         """Apply one event and execute its commands (the caller holds the lock)."""
-        self._apply(self.state.handle, event)
-
-    def _feed_message(self, worker_id: str | None, msg: Any) -> None:
-        """:meth:`_feed` of ``WorkerMessage(worker_id, msg)``, on the per-task path."""
-        self._apply(self.state.handle_message, worker_id, msg)
-
-    def _apply(self, step: Any, *args: Any) -> None:
+        if type(event) is WorkerMessage:
+            self._feed_message(event.worker_id, event.message)
+            return
+        state = self.state
         try:
-            commands = step(*args)
-        except BaseException:  # what the step did before it raised still happens
-            self._execute(self.state.take_commands())
+            commands = state.handle(event)
+        except BaseException:  # what the event did before it raised still happens
+            self._execute(state.take_commands())
             raise
         self._execute(commands)
+
+    def _feed_message(self, worker_id: str | None, msg: Any) -> None:
+        """:meth:`_feed` of ``WorkerMessage(worker_id, msg)`` without building the event:
+        the per-task path (submissions, results, ref changes)."""
+        state = self.state
+        try:
+            commands = state.handle_message(worker_id, msg)
+        except BaseException:
+            self._execute(state.take_commands())
+            raise
+        if commands:
+            self._execute(commands)
 
     def apply_local_refs(self) -> None:
         """Feed the driver process's own ref transitions (queued by ObjectRef)."""

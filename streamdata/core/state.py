@@ -110,19 +110,18 @@ class RuntimeState:
     def handle_message(self, worker_id: str | None, msg: Any) -> list[Any]:
         """``handle(WorkerMessage(worker_id, msg))`` without building the event: the
         per-task path (submissions, results, ref changes) comes through here."""
-        self._on_message(worker_id, msg)
-        return self.take_commands()
-
-    def _on_worker_message(self, event: WorkerMessage) -> None:
-        self._on_message(event.worker_id, event.message)
-
-    def _on_message(self, worker_id: str | None, msg: Any) -> None:
         worker = None
         if worker_id is not None:
             worker = self.workers.get(worker_id)
             if worker is None:
-                return  # a message sent before the worker's death was handled
+                return []  # a message sent before the worker's death was handled
         _MESSAGES[type(msg)](self, worker, msg)
+        out, self._out = self._out, []
+        return out
+
+    def _on_worker_message(self, event: WorkerMessage) -> None:
+        commands = self.handle_message(event.worker_id, event.message)  # it takes self._out
+        self._out.extend(commands)
 
     def _on_timer(self, event: TimerFired) -> None:
         fn = self._timers.pop(event.timer_id, None)

@@ -27,6 +27,7 @@ from typing import Any
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
 from streamdata.core import context
+from streamdata.core.concurrency_groups import GroupRouter, split_target
 from streamdata.core import protocol as msgs
 from streamdata.core.remote_function import PY_PATHS_KEY, WORKING_DIR_KEY
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
@@ -131,6 +132,7 @@ class Worker:
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_sem: asyncio.Semaphore | None = None
+        self.groups: GroupRouter | None = None  # the actor's concurrency groups, if it has any
         self.state_lock = threading.Lock()
         self.running: dict[str, int] = {}  # task id -> thread ident
         self.async_tasks: dict[str, asyncio.Task] = {}
@@ -152,6 +154,8 @@ class Worker:
                     break
                 elif kind is msgs.TaskSpec and msg.is_call and self.loop is not None:
                     self.loop.call_soon_threadsafe(self._schedule_async_call, msg)
+                elif kind is msgs.TaskSpec and msg.is_call and self.groups is not None:
+                    self._run_in_group(msg)
                 elif kind is msgs.TaskSpec and msg.is_call and self.pool is not None:
                     self.pool.submit(self.run, msg)
                 else:
@@ -160,6 +164,16 @@ class Worker:
             pass
         # the driver is gone or said exit: leave at once
         os._exit(0)
+
+    def _run_in_group(self, msg: msgs.TaskSpec) -> None:
+        """A threaded actor's call, on its concurrency group's pool."""
+        assert self.groups is not None
+        try:
+            method, pool = self.groups.route(msg.target)
+        except ValueError as exc:
+            self.report_error(msg.task_id, exc, msg.name)
+            return
+        pool.submit(self.run, msg._replace(target=method))
 
     def cancel(self, task_id: str) -> None:
         """Cancel a task of this worker: one not started yet is answered at once
@@ -268,7 +282,7 @@ class Worker:
         load_error: BaseException | None = None
         saved_env = _apply_env(env)  # first: runtime_env's py_modules may be what the function imports
         try:  # load first: the function's bytes come with the first task only
-            fn = getattr(self.actor, target) if self.actor_id is not None else self.load_function(target, fn_bytes)
+            fn = self._actor_method(target) if self.actor_id is not None else self.load_function(target, fn_bytes)
         except BaseException as exc:  # noqa: BLE001
             fn, load_error = None, exc
         if not self._claim(task_id, threading.get_ident()):
@@ -296,6 +310,12 @@ class Worker:
             self.cancel_requested.discard(task_id)
             ctx.task_id = None
             _restore_env(saved_env)
+
+    def _actor_method(self, target: str) -> Any:
+        method, group = split_target(target)
+        if group is not None:  # a call that named a group, on an actor without groups
+            raise ValueError(f"concurrency group {group!r} is not defined on this actor (it has none)")
+        return getattr(self.actor, method)
 
     def report_result(self, task_id: str, return_ids: list[str], result: Any, name: str) -> None:
         if len(return_ids) == 1:
@@ -337,11 +357,13 @@ class Worker:
             args, kwargs = self.resolve_args(args_blob, deps)
             self.actor = cls(*args, **kwargs)
             self.actor_id = actor_id
+            if msg.concurrency_groups:
+                self.groups = GroupRouter(cls, msg.concurrency_groups, max_concurrency, is_async)
             if is_async:
                 self.loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(self.loop)
                 self.async_sem = asyncio.Semaphore(max_concurrency)
-            elif max_concurrency > 1:
+            elif max_concurrency > 1 and self.groups is None:
                 self.pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="actor")
             self.client.send(msgs.ActorReady(actor_id))
         except BaseException as exc:  # noqa: BLE001
@@ -371,17 +393,24 @@ class Worker:
     async def _run_async_call(self, spec: msgs.TaskSpec) -> None:
         task_id, method, args_blob, deps, return_ids, name = (
             spec.task_id, spec.target, spec.args, spec.deps, spec.return_ids, spec.name)
-        assert self.async_sem is not None
+        semaphore = self.async_sem
+        if self.groups is not None:
+            try:
+                method, semaphore = self.groups.route(method)
+            except ValueError as exc:
+                self.report_error(task_id, exc, name)
+                return
+        assert semaphore is not None
         if not self._claim(task_id, None, asyncio.current_task()):
             return
         try:
-            async with self.async_sem:
+            async with semaphore:
                 if deps:
                     args, kwargs = await asyncio.get_running_loop().run_in_executor(
                         None, self.resolve_args, args_blob, deps)
                 else:
                     args, kwargs = self.resolve_args(args_blob, deps)
-                result = getattr(self.actor, method)(*args, **kwargs)
+                result = self._actor_method(method)(*args, **kwargs)
                 if asyncio.iscoroutine(result):
                     result = await result
             self.report_result(task_id, return_ids, result, name)

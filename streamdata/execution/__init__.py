@@ -36,7 +36,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from streamdata.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from streamdata.exec.interfaces import RefBundle
@@ -58,26 +60,17 @@ if TYPE_CHECKING:
 #: the first run, not by ``import streamdata`` (the facade imports this package)
 _HOMES = {
     "RefBundle": "streamdata.exec.interfaces",
+    "StatsRecord": "streamdata.execution.stats_record",
     **dict.fromkeys(("PhysicalPlan", "cluster_info", "compile", "optimize"), "streamdata.execution.compiler"),
     **dict.fromkeys(("bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref"),
                     "streamdata.execution.refs"),
-    "StatsRecord": "streamdata.execution.stats_record",
     **dict.fromkeys(("Execution", "RunResult", "ensure_runtime", "finished_stats",
                      "get_tables", "iterate", "iter_tables", "run"), "streamdata.execution.runner"),
     **dict.fromkeys(("SplitCoordinator", "SplitSource", "shutdown_split", "slice_at_indices",
                      "start_streaming_split"), "streamdata.execution.splitter"),
     "write": "streamdata.execution.writer",
 }
-
-
-def __getattr__(name: str) -> Any:
-    home = _HOMES.get(name)
-    if home is None:
-        raise AttributeError(f"module 'streamdata.execution' has no attribute {name!r}")
-    import importlib
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value  # later lookups skip this hook
-    return value
+__getattr__ = lazy_attributes(__name__, globals(), {name: f"{home}:{name}" for name, home in _HOMES.items()})
 
 
 __all__ = [

@@ -1,0 +1,40 @@
+"""Module attributes imported on first use (a module-level ``__getattr__``, PEP 562).
+
+A package lists where each of its lazy names lives; ``import`` of the package then
+costs nothing for them, and the first ``package.name`` imports the home module.
+
+Example:
+    >>> namespace = {}
+    >>> getattr_ = lazy_attributes("demo", namespace, {"sqrt": "math:sqrt", "json": "json"})
+    >>> getattr_("sqrt")(9.0), getattr_("json").__name__, "sqrt" in namespace
+    (3.0, 'json', True)
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Mapping
+from typing import Any
+
+
+def lazy_attributes(package: str, namespace: dict[str, Any],
+                    homes: Mapping[str, str]) -> Callable[[str], Any]:
+    """A ``__getattr__`` for ``package`` whose ``namespace`` is its ``globals()``.
+
+    Args:
+        package: the package's name, for the error of an unknown attribute.
+        namespace: where a looked-up value is cached (later lookups skip the hook).
+        homes: attribute name → ``"module:attr"`` (that attribute of that module) or
+            ``"module"`` (the module itself).
+    """
+    def __getattr__(name: str) -> Any:
+        home = homes.get(name)
+        if home is None:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module_name, _, attr = home.partition(":")
+        module = importlib.import_module(module_name)
+        value = getattr(module, attr) if attr else module
+        namespace[name] = value
+        return value
+
+    return __getattr__
