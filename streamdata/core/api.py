@@ -76,7 +76,8 @@ def _detect_gpus() -> int:
 
 
 #: init() parameters of Ray's that the local runtime accepts and documents as meaning nothing here
-#: (one process tree on one machine: no dashboard, no cgroups, no proxy, no job config to ship)
+#: (one process tree on one machine: no cgroups, no proxy, no job config to ship), and
+#: ``_metrics_export_port`` (a keyword, as Ray's: it does start the Prometheus endpoint)
 ACCEPTED_AND_IGNORED = ("labels", "local_mode",
                         "job_config", "configure_logging", "logging_format",
                         "enable_resource_isolation", "cgroup_path", "system_reserved_cpu",
@@ -106,6 +107,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     (``ACCEPTED_AND_IGNORED``: logging format, job config, labels,
     ``local_mode``, resource isolation, ...) are accepted and mean nothing on one
     embedded runtime. With ``backend="ray"`` every argument goes to ``ray.init``.
+    ``_metrics_export_port=PORT`` (Ray's keyword) serves Prometheus metrics on
+    ``127.0.0.1:PORT`` (0: a free port, returned as ``metrics_export_port``).
 
     Args:
         address: the Ray cluster address (``backend="ray"``); ``None``/``"local"`` here.

@@ -193,3 +193,15 @@ def test_log_to_driver_false_keeps_worker_lines_off_the_driver_but_in_the_files(
     with pytest.raises(TypeError, match="log_to_driver must be True or False"):
         import streamdata as sd
         sd.init(num_cpus=1, log_to_driver="no")
+
+
+def test_bad_dashboard_and_metrics_ports_fail_init_and_leave_no_runtime() -> None:
+    import streamdata as sd
+    if sd.is_initialized():
+        sd.shutdown()
+    with pytest.raises(ValueError, match="dashboard_port must be an int port"):
+        sd.init(num_cpus=1, include_dashboard=True, dashboard_port=-5)
+    assert not sd.is_initialized()
+    with pytest.raises(ValueError, match="_metrics_export_port must be an int port"):
+        sd.init(num_cpus=1, _metrics_export_port="8080")
+    assert not sd.is_initialized()
