@@ -10,13 +10,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from streamdata.lazy import lazy_attributes
 
-_SUBMODULES = ("state", "metrics")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        return importlib.import_module(f"{__name__}.{name}")
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+_LAZY = {name: f"streamdata.util.{name}" for name in ("state", "metrics")}
+__getattr__ = lazy_attributes(__name__, globals(), _LAZY)
