@@ -290,6 +290,52 @@ class TrainingFailedError(StreamDataError):
         return (type(self), (self.args[0] if self.args else "",), {"result": self.result})
 
 
+class WorkerGroupError(TrainingFailedError):
+    """``sd.train``: the training workers failed (``train_fn`` raised or a worker process
+    died) more often than ``FailureConfig.max_failures`` allows (Ray Train's name).
+
+    ``worker_failures`` maps the world rank of each worker known to have failed to its error.
+    """
+
+    def __init__(self, error_message: str, worker_failures: dict[int, BaseException] | None = None, *,
+                 result: Any = None) -> None:
+        super().__init__(error_message, result=result)
+        self.worker_failures = dict(worker_failures or {})
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.args[0] if self.args else "", self.worker_failures), {"result": self.result})
+
+
+class NCCLHangError(WorkerGroupError):
+    """``sd.train``: a collective operation of the workers hung (Ray Train's name)."""
+
+
+class ControllerError(TrainingFailedError):
+    """``sd.train``: the run's controller failed (Ray Train's name; the controller is the
+    driver's loop here). ``controller_failure`` is its error."""
+
+    def __init__(self, controller_failure: BaseException, *, result: Any = None) -> None:
+        super().__init__(f"the training controller failed: {type(controller_failure).__name__}: "
+                         f"{controller_failure}", result=result)
+        self.controller_failure = controller_failure
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.controller_failure,), {"result": self.result})
+
+
+class PreemptionError(TrainingFailedError):
+    """``sd.train``: workers were preempted more often than allowed (Ray Train's name; one
+    local machine is never preempted, so streamdata never raises it)."""
+
+    def __init__(self, drain_timed_out: bool = False, preemption_info: Any = None, *, result: Any = None) -> None:
+        super().__init__(f"training workers were preempted (drain_timed_out={drain_timed_out})", result=result)
+        self.drain_timed_out = drain_timed_out
+        self.preemption_info = preemption_info
+
+    def __reduce__(self) -> tuple:
+        return (type(self), (self.drain_timed_out, self.preemption_info), {"result": self.result})
+
+
 class BackPressureError(StreamDataError, RuntimeError):
     """``sd.serve``: every replica of a deployment has ``max_ongoing_requests`` requests
     in flight and the request was refused (the HTTP ingress answers 503)."""

@@ -106,20 +106,24 @@ def _context_gaps() -> Iterator[str]:
             yield f"DataContext:{field.name}"
 
 
-def find_gaps() -> tuple[set[str], int]:
-    """Every gap, and how many names and parameters were compared."""
+def compare(surfaces: Iterator[tuple[str, Any, Any, list[str]]],
+            internal_constructors: frozenset[str] = INTERNAL_CONSTRUCTORS) -> tuple[set[str], int]:
+    """The gaps of ``surfaces`` ((surface name, Ray's object, ours, names)): names ours lacks
+    ("surface:name") and parameters of Ray's callables ours lacks ("surface:name(param)"), and
+    how many names and parameters were compared. Constructors named in
+    ``internal_constructors`` are not compared (users never call them)."""
     gaps: set[str] = set()
     compared = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        for surface, theirs, ours, names in _surfaces():
+        for surface, theirs, ours, names in surfaces:
             for name in names:
                 compared += 1
                 if not hasattr(ours, name):
                     gaps.add(f"{surface}:{name}")
                     continue
                 their_obj, our_obj = getattr(theirs, name, None), getattr(ours, name)
-                if not callable(their_obj) or not callable(our_obj) or name in INTERNAL_CONSTRUCTORS:
+                if not callable(their_obj) or not callable(our_obj) or name in internal_constructors:
                     continue
                 their_params = _param_names(their_obj)
                 our_params = _param_names(our_obj)
@@ -129,6 +133,14 @@ def find_gaps() -> tuple[set[str], int]:
                     compared += 1
                     if param not in our_params:
                         gaps.add(f"{surface}:{name}({param})")
+    return gaps, compared
+
+
+def find_gaps() -> tuple[set[str], int]:
+    """Every gap, and how many names and parameters were compared."""
+    gaps, compared = compare(_surfaces())
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
         context = list(_context_gaps())
         import ray.data as rd
         compared += len([f for f in dataclasses.fields(rd.DataContext) if not f.name.startswith("_")])

@@ -121,6 +121,11 @@ def _layer_violation(importer: str, imported: str) -> str | None:
     for client in ("streamdata.train", "streamdata.serve"):
         if _in(imported, client) and not _in(importer, client):
             return f"nothing below {client} imports it"
+    if _in(imported, "streamdata.util") and (_in(importer, "streamdata.exec") or _in(importer, "streamdata.plan")):
+        return "util (Ray's ray.util, a client of core) is never imported by exec or plan"
+    if _in(importer, "streamdata.util") and not (_in(imported, "streamdata.util") or _in(imported, "streamdata.core")
+                                                or imported in ("streamdata.errors", "streamdata.lazy")):
+        return "util (Ray's ray.util on the runtime) imports only util, core, errors and lazy"
     if _base(importer) and not _base(imported):
         return "base types import only base types"
     if _in(importer, "streamdata.core") and not (_in(imported, "streamdata.core")

@@ -26,6 +26,7 @@ from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
     PickledCallable,
     check_options,
+    placement_env,
     placement_fields,
     job_env,
     runtime_env_vars,
@@ -121,6 +122,7 @@ class ActorClass:
         fn_id, fn_bytes = self._pickled.get()
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         actor_id = client.new_id()
+        placement = placement_fields(opts)
         spec = {
             "kind": "actor", "actor_id": actor_id, "task_id": actor_id, "fn_id": fn_id,
             "fn_bytes": client.function_bytes(fn_id, fn_bytes), "name": self.__name__, "actor_name": name,
@@ -128,7 +130,8 @@ class ActorClass:
             "max_restarts": opts.get("max_restarts", 0), "max_task_retries": opts.get("max_task_retries", 0),
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
             "concurrency_groups": self._groups or None,
-            "methods": self._methods, "env": {**job_env(), **self._env}, **placement_fields(opts),
+            "methods": self._methods, "env": {**job_env(), **self._env, **placement_env(placement, opts)},
+            **placement,
         }
         client.submit(spec, 0)
         del temps

@@ -69,8 +69,9 @@ class Backend(ABC):
         """``used_bytes``, ``capacity_bytes``, ``spilled_bytes``, ``spilled_total_bytes``, ``num_objects``."""
 
     @abstractmethod
-    def placement_group(self, bundles: list[dict[str, float]], strategy: str, name: str) -> Any:
-        """Reserve ``bundles`` together (validated already)."""
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str, name: str, **options: Any) -> Any:
+        """Reserve ``bundles`` together (validated already); ``options``: the rest of Ray's
+        ``placement_group`` arguments (``lifetime``, ``bundle_label_selector``, ...), None when unset."""
 
     @abstractmethod
     def remove_placement_group(self, pg: Any) -> None:

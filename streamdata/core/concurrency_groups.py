@@ -1,7 +1,8 @@
 """Actor concurrency groups, as in Ray: ``@sd.remote(concurrency_groups={"io": 2})`` gives
 the actor a pool (threaded actor) or a semaphore (async actor) per group, besides the
 default group of ``max_concurrency``; ``@sd.method(concurrency_group="io")`` puts a
-method in a group, and ``handle.f.options(concurrency_group="io")`` one call.
+method in a group, and ``handle.f.options(concurrency_group="io")`` one call. A group
+the actor does not define means the default group, as in Ray (with a warning).
 
 A call travels with its group in the method name (``"f@io"``: no method name holds
 an ``@``), so the wire messages need no field for it.
@@ -19,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import inspect
+import warnings
 from typing import Any
 
 #: the name of the group of the calls no other group claims
@@ -37,9 +39,10 @@ def check_groups(groups: Any, cls: type) -> dict[str, int]:
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ValueError(f"concurrency_groups[{name!r}] must be an int >= 1, got {limit!r}")
     for method, group in method_groups(cls).items():
-        if group not in groups:
-            raise ValueError(f"{cls.__name__}.{method} is in concurrency group {group!r}, which the actor "
-                             f"does not define (concurrency_groups={groups})")
+        if group not in groups:  # Ray runs such a method in the default group: so do we, saying so
+            warnings.warn(f"{cls.__name__}.{method} is in concurrency group {group!r}, which the actor does "
+                          f"not define (concurrency_groups={groups}): it runs in the default group",
+                          stacklevel=3)
     return dict(groups)
 
 
@@ -80,11 +83,23 @@ class GroupRouter:
                               for g, n in limits.items()}
 
     def route(self, target: str) -> tuple[str, Any]:
-        """``(method, executor)`` of a call; an unknown group named at call time raises."""
+        """``(method, executor)`` of a call; a group the actor does not define means the
+        default group (as in Ray), with a warning the first time."""
         method, group = split_target(target)
         group = group or self._methods.get(method, DEFAULT_GROUP)
         executor = self.executors.get(group)
         if executor is None:
-            raise ValueError(f"concurrency group {group!r} is not defined on this actor "
-                             f"(its groups: {sorted(g for g in self.executors if g != DEFAULT_GROUP)})")
+            warn_undefined(group, sorted(g for g in self.executors if g != DEFAULT_GROUP))
+            executor = self.executors[DEFAULT_GROUP]
         return method, executor
+
+
+_warned: set[str] = set()
+
+
+def warn_undefined(group: str, defined: list[str]) -> None:
+    """Say once per process that calls in ``group`` run in the default group."""
+    if group not in _warned:
+        _warned.add(group)
+        warnings.warn(f"concurrency group {group!r} is not defined on this actor (its groups: {defined}): "
+                      "its calls run in the default group", stacklevel=2)

@@ -13,6 +13,7 @@ from typing import Any, Callable
 from streamdata.core import context
 from streamdata.core.object_ref import GeneratorTask, ObjectRefGenerator
 from streamdata.core.resources import normalize_demand
+from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV
 from streamdata.core.serialization import dumps_function
 from streamdata.core.validate import check_int
 
@@ -41,6 +42,7 @@ PY_PATHS_KEY = "STREAMDATA_PY_PATHS"
 WORKING_DIR_KEY = "STREAMDATA_WORKING_DIR"
 #: the environment variable that carries ``init(runtime_env=...)`` (JSON) to every process
 JOB_RUNTIME_ENV = "STREAMDATA_RUNTIME_ENV"
+#: (``runtime_context.PLACEMENT_GROUP_ENV``) a task's placement group, as JSON: id, bundles, strategy
 
 
 def _local_dir(value: Any, field: str) -> str:
@@ -114,9 +116,13 @@ def placement_fields(options: dict) -> dict[str, Any]:
     index = options.get("placement_group_bundle_index", -1)
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         pg, index = strategy.placement_group, strategy.placement_group_bundle_index
-    elif strategy not in (None, "DEFAULT", "SPREAD") and not isinstance(strategy, PlacementGroupSchedulingStrategy):
-        raise ValueError(f"scheduling_strategy must be 'DEFAULT', 'SPREAD' or a "
-                         f"PlacementGroupSchedulingStrategy, got {strategy!r}")
+    elif strategy not in (None, "DEFAULT", "SPREAD"):
+        from streamdata.core.scheduling_strategies import NodeAffinitySchedulingStrategy, NodeLabelSchedulingStrategy
+        if not isinstance(strategy, (NodeAffinitySchedulingStrategy, NodeLabelSchedulingStrategy)):
+            raise ValueError(f"scheduling_strategy must be 'DEFAULT', 'SPREAD', a PlacementGroupSchedulingStrategy, "
+                             f"a NodeAffinitySchedulingStrategy or a NodeLabelSchedulingStrategy, got {strategy!r}")
+        from streamdata.core.runtime_context import node_id, node_labels
+        strategy.check_node(node_id(), node_labels())
     if pg is None or pg == "default":
         return {}
     if not isinstance(pg, PlacementGroup):
@@ -127,6 +133,15 @@ def placement_fields(options: dict) -> dict[str, Any]:
         raise ValueError(f"placement_group_bundle_index {index} out of range for a group of "
                          f"{len(pg.bundle_specs)} bundles")
     return {"pg_id": pg.id, "bundle_index": index}
+
+
+def placement_env(fields: dict[str, Any], options: dict) -> dict[str, str]:
+    """The environment that tells a task or actor its placement group (``get_current_placement_group``)."""
+    if not fields:
+        return {}
+    strategy = options.get("scheduling_strategy")
+    pg = strategy.placement_group if hasattr(strategy, "placement_group") else options["placement_group"]
+    return {PLACEMENT_GROUP_ENV: json.dumps({"id": pg.id, "bundles": pg.bundle_specs, "strategy": pg.strategy})}
 
 
 class PickledCallable:
@@ -210,13 +225,14 @@ class RemoteFunction:
         fn_id, fn_bytes = self._pickled.get()
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         opts = self._options
+        placement = placement_fields(opts)
         spec = {
             "kind": "task", "task_id": client.new_id(), "fn_id": fn_id,
             "fn_bytes": client.function_bytes(fn_id, fn_bytes),
             "name": opts.get("name") or self.__name__, "args": blob, "deps": deps, "contained": contained,
             "demand": self._demand, "max_retries": opts.get("max_retries", 3),
-            "retry_exceptions": opts.get("retry_exceptions", False), "env": {**job_env(), **self._env},
-            **placement_fields(opts),
+            "retry_exceptions": opts.get("retry_exceptions", False),
+            "env": {**job_env(), **self._env, **placement_env(placement, opts)}, **placement,
         }
         refs = client.submit(spec, self._num_returns)
         del temps

@@ -81,6 +81,15 @@ def op_get_actor(rt: StateHost, reply: Callable, fail: Callable, name: str, name
     reply(rt.actors.lookup(name))
 
 
+def op_list_named_actors(rt: StateHost, reply: Callable, fail: Callable) -> None:
+    reply(sorted(rt.actors.named))
+
+
+def op_pg_list(rt: StateHost, reply: Callable, fail: Callable) -> None:
+    reply({pg_id: {**rt.placement.table(pg_id), "placement_group_id": pg_id}
+           for pg_id in rt.placement.groups})
+
+
 def op_pg_create(rt: StateHost, reply: Callable, fail: Callable, pg_id: str, ready_id: str,
                  bundles: list[dict], strategy: str, name: str) -> None:
     rt.placement.create(pg_id, ready_id, bundles, strategy, name)
@@ -135,6 +144,8 @@ REQUESTS: dict[str, Callable] = {
     "cancel": op_cancel,
     "kill": op_kill,
     "get_actor": op_get_actor,
+    "list_named_actors": op_list_named_actors,
+    "pg_list": op_pg_list,
     "pg_create": op_pg_create,
     "pg_remove": op_pg_remove,
     "pg_table": op_pg_table,

@@ -40,6 +40,21 @@ def node_id() -> str:
     return hashlib.sha224(f"node:{session_name()}".encode()).hexdigest()
 
 
+def node_labels() -> dict[str, str]:
+    """The one node's labels (Ray's ``ray.io/node-id`` label)."""
+    return {"ray.io/node-id": node_id()}
+
+
+#: the environment variable that carries a task's or actor's placement group (set by ``remote_function``)
+PLACEMENT_GROUP_ENV = "STREAMDATA_PLACEMENT_GROUP"
+
+
+def current_placement_group_info() -> dict | None:
+    """``{"id", "bundles", "strategy"}`` of the placement group the running task or actor is in, or None."""
+    raw = os.environ.get(PLACEMENT_GROUP_ENV)
+    return json.loads(raw) if raw else None
+
+
 class RuntimeContext:
     """The current job, task, actor and node (Ray's names)."""
 
@@ -111,11 +126,13 @@ class RuntimeContext:
         return self.get_accelerator_ids()
 
     def get_node_labels(self) -> dict[str, str]:
-        return {"ray.io/node-id": node_id()}
+        return node_labels()
 
     # ---- placement
-    def get_placement_group_id(self) -> None:
-        return None
+    def get_placement_group_id(self) -> str | None:
+        """The id of the placement group this task or actor runs in; None outside one."""
+        info = current_placement_group_info()
+        return info["id"] if info else None
 
     current_placement_group_id = property(get_placement_group_id)
 
@@ -183,6 +200,6 @@ def nodes_table(resources: dict[str, float]) -> list[dict[str, Any]]:
         "NodeManagerHostname": socket.gethostname(), "NodeName": "127.0.0.1", "NodeManagerPort": 0,
         "ObjectManagerPort": 0, "ObjectStoreSocketName": getattr(context.get_client(), "shm_dir", ""),
         "RayletSocketName": "", "MetricsExportPort": 0, "Resources": dict(resources),
-        "Labels": {"ray.io/node-id": node_id()}, "DeathReason": 0, "DeathReasonMessage": "",
+        "Labels": node_labels(), "DeathReason": 0, "DeathReasonMessage": "",
         "IsHeadNode": True,
     }]

@@ -77,6 +77,17 @@ _CLOUDPICKLE_CODE_REDUCE = cloudpickle.Pickler._dispatch_table[types.CodeType]
 _DISPATCH = ChainMap({types.CodeType: _code_reduce_keeping_file}, cloudpickle.Pickler.dispatch_table)
 
 
+def register_reducer(cls: type, reducer: Callable[[Any], tuple]) -> None:
+    """Pickle instances of ``cls`` with ``reducer`` (``obj -> (rebuild, args)``) in this process."""
+    _DISPATCH.maps[0][cls] = reducer
+
+
+def deregister_reducer(cls: type) -> None:
+    """Undo :func:`register_reducer` (a class never registered is a no-op)."""
+    if cls is not types.CodeType:
+        _DISPATCH.maps[0].pop(cls, None)
+
+
 class _FunctionPickler(cloudpickle.Pickler):
     """cloudpickle whose functions keep their file name and source (see above)."""
 

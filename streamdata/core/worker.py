@@ -27,7 +27,7 @@ from typing import Any
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
 from streamdata.core import context
-from streamdata.core.concurrency_groups import GroupRouter, split_target
+from streamdata.core.concurrency_groups import GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
 from streamdata.core.remote_function import PY_PATHS_KEY, WORKING_DIR_KEY
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
@@ -168,11 +168,7 @@ class Worker:
     def _run_in_group(self, msg: msgs.TaskSpec) -> None:
         """A threaded actor's call, on its concurrency group's pool."""
         assert self.groups is not None
-        try:
-            method, pool = self.groups.route(msg.target)
-        except ValueError as exc:
-            self.report_error(msg.task_id, exc, msg.name)
-            return
+        method, pool = self.groups.route(msg.target)
         pool.submit(self.run, msg._replace(target=method))
 
     def cancel(self, task_id: str) -> None:
@@ -314,7 +310,7 @@ class Worker:
     def _actor_method(self, target: str) -> Any:
         method, group = split_target(target)
         if group is not None:  # a call that named a group, on an actor without groups
-            raise ValueError(f"concurrency group {group!r} is not defined on this actor (it has none)")
+            warn_undefined(group, [])
         return getattr(self.actor, method)
 
     def report_result(self, task_id: str, return_ids: list[str], result: Any, name: str) -> None:
@@ -395,11 +391,7 @@ class Worker:
             spec.task_id, spec.target, spec.args, spec.deps, spec.return_ids, spec.name)
         semaphore = self.async_sem
         if self.groups is not None:
-            try:
-                method, semaphore = self.groups.route(method)
-            except ValueError as exc:
-                self.report_error(task_id, exc, name)
-                return
+            method, semaphore = self.groups.route(method)
         assert semaphore is not None
         if not self._claim(task_id, None, asyncio.current_task()):
             return

@@ -37,9 +37,13 @@ from streamdata.serve.api import (
     delete,
     get_app_handle,
     get_deployment_handle,
+    RunTarget,
+    get_trace_context,
     http_address,
     run,
+    run_many,
     shutdown,
+    shutdown_async,
     start,
     status,
 )
@@ -57,4 +61,4 @@ __all__ = ["Application", "AutoscalingConfig", "BackPressureError", "Deployment"
            "DeploymentResponse", "DeploymentResponseGenerator", "HTTPOptions", "ReplicaContext", "ServeStatus",
            "batch", "delete", "deployment", "gRPCOptions", "get_app_handle", "get_deployment_handle",
            "get_multiplexed_model_id", "get_replica_context", "http_address", "ingress", "multiplexed", "run",
-           "shutdown", "start", "status"]
+           "shutdown", "start", "status", "RunTarget", "run_many", "shutdown_async", "get_trace_context"]

@@ -25,13 +25,14 @@ Example:
 from __future__ import annotations
 
 import atexit
+import dataclasses
 import os
 import shutil
 import socket
 import tempfile
 import threading
 import time
-from typing import Any
+from typing import Any, Sequence
 
 from streamdata.serve._runtime import runtime
 from streamdata.serve.client import CONTROLLER_NAME, PROXY_NAME, get_client, reset_client
@@ -95,6 +96,8 @@ def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any]
     if location not in (None, "Disabled", "HeadOnly", "EveryNode"):
         raise ValueError(f"proxy_location must be 'Disabled', 'HeadOnly' or 'EveryNode', got {proxy_location!r}")
     http = HTTPOptions.from_value(http_options)
+    if location is None and not http.proxy_enabled:
+        location = "Disabled"
     grpc = gRPCOptions.from_value(grpc_options)
     sd = runtime()
     with _lock:
@@ -202,6 +205,51 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
     return handle
 
 
+@dataclasses.dataclass(frozen=True)
+class RunTarget:
+    """One application of :func:`run_many` (``serve.run``'s per-application arguments)."""
+
+    target: Application
+    name: str = "default"
+    route_prefix: str | None = "/"
+    logging_config: Any = None
+    external_scaler_enabled: bool = False
+
+    def __post_init__(self) -> None:
+        if self.external_scaler_enabled:
+            raise NotImplementedError("RunTarget(external_scaler_enabled=True): an external autoscaler drives "
+                                      "replica counts on a Ray cluster; not supported by streamdata")
+
+
+def run_many(targets: Sequence[RunTarget], blocking: bool = False, wait_for_ingress_deployment_creation: bool = True,
+             wait_for_applications_running: bool = True, _local_testing_mode: bool = False,
+             controller_options: Any = None) -> list[DeploymentHandle]:
+    """Deploy several applications (each a :class:`RunTarget`); their ingress handles, in order.
+
+    Each application is deployed as ``serve.run`` does (and is running when this
+    returns); names and route prefixes must be distinct.
+    """
+    if controller_options is not None:
+        raise NotImplementedError("run_many(controller_options=...) is not supported by streamdata")
+    if not isinstance(targets, (list, tuple)) or not all(isinstance(t, RunTarget) for t in targets):
+        raise TypeError(f"run_many(targets=...) expects a list of RunTarget, got {targets!r}")
+    names = [t.name for t in targets]
+    if len(set(names)) != len(names):
+        raise ValueError(f"run_many(targets=...): application names must be distinct, got {names}")
+    prefixes = [t.route_prefix for t in targets if t.route_prefix is not None]
+    if len(set(prefixes)) != len(prefixes):
+        raise ValueError(f"run_many(targets=...): route prefixes must be distinct, got {prefixes}")
+    handles = [run(t.target, name=t.name, route_prefix=t.route_prefix, logging_config=t.logging_config,
+                   _local_testing_mode=_local_testing_mode) for t in targets]
+    if blocking:
+        try:
+            while True:
+                time.sleep(1)
+        except KeyboardInterrupt:
+            pass
+    return handles
+
+
 def _proxy_caught_up(version: int) -> None:
     """Wait (briefly) until the proxy routes with the table ``version``."""
     sd = runtime()
@@ -264,7 +312,8 @@ def get_deployment_handle(deployment_name: str, app_name: str | None = None) -> 
 
 
 def http_address() -> str | None:
-    """``http://HOST:PORT`` of the HTTP proxy (None when serve or its proxy is not running)."""
+    """``http://HOST:PORT`` (``https://`` with TLS) of the HTTP proxy (None when serve or its proxy
+    is not running)."""
     controller = _controller()
     if controller is None:
         return None
@@ -274,7 +323,21 @@ def http_address() -> str | None:
     except Exception:  # noqa: BLE001 - no proxy
         return None
     options = sd.get(controller.get_http_options.remote())
-    return f"http://{options['host']}:{info['http_port']}"
+    scheme = "https" if options.get("ssl_certfile") else "http"
+    return f"{scheme}://{options['host']}:{info['http_port']}"
+
+
+async def shutdown_async() -> None:
+    """:func:`shutdown`, awaitable from async code (runs it off the event loop)."""
+    import asyncio
+
+    await asyncio.get_running_loop().run_in_executor(None, shutdown)
+
+
+def get_trace_context() -> dict[str, str] | None:
+    """The tracing context of the current request: None (streamdata's serve has no tracing set up,
+    as Ray's returns when tracing is off)."""
+    return None
 
 
 def shutdown() -> None:

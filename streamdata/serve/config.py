@@ -17,18 +17,66 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HTTPOptions:
-    """Where the HTTP proxy listens."""
+    """Where and how the HTTP proxy listens (Ray Serve's ``HTTPOptions``).
+
+    Args:
+        host, port: the address (127.0.0.1:8000; port 0: any free port).
+        keep_alive_timeout_s, request_timeout_s: connection keep-alive and per-request limits.
+        location: ``"HeadOnly"``/``"EveryNode"`` (one node: one proxy) or
+            ``"NoServer"``/``"Disabled"`` (no proxy; handles only).
+        root_path: the path prefix the app is mounted under behind a reverse proxy
+            (the ASGI ``root_path``).
+        root_url: the public URL of the proxy (informational).
+        ssl_keyfile, ssl_certfile, ssl_keyfile_password, ssl_ca_certs: serve HTTPS
+            with this key and certificate.
+        middlewares: Starlette ``Middleware`` objects wrapped around the proxy's app.
+        num_cpus: accepted as in Ray (deprecated there); the proxy reserves no CPU here.
+    """
 
     host: str = "127.0.0.1"
     port: int = 8000
     keep_alive_timeout_s: float = 90
     request_timeout_s: float | None = None
+    location: str | None = "HeadOnly"
+    root_path: str = ""
+    root_url: str = ""
+    ssl_keyfile: str | None = None
+    ssl_certfile: str | None = None
+    ssl_keyfile_password: str | None = None
+    ssl_ca_certs: str | None = None
+    middlewares: list[Any] = field(default_factory=list)
+    num_cpus: float = 0
 
     def __post_init__(self) -> None:
+        import os
+
         if not isinstance(self.host, str) or not self.host:
             raise ValueError(f"http_options host must be a non-empty string, got {self.host!r}")
         if isinstance(self.port, bool) or not isinstance(self.port, int) or not 0 <= self.port <= 65535:
             raise ValueError(f"http_options port must be an int in [0, 65535] (0: any free port), got {self.port!r}")
+        location = getattr(self.location, "value", self.location)
+        if location not in (None, "HeadOnly", "EveryNode", "NoServer", "Disabled"):
+            raise ValueError(f"http_options location must be 'HeadOnly', 'EveryNode', 'NoServer' or 'Disabled', "
+                             f"got {self.location!r}")
+        if not isinstance(self.root_path, str) or (self.root_path and not self.root_path.startswith("/")):
+            raise ValueError(f"http_options root_path must be '' or a path starting with '/', got {self.root_path!r}")
+        if (self.ssl_keyfile is None) != (self.ssl_certfile is None):
+            raise ValueError("http_options ssl_keyfile and ssl_certfile must be given together")
+        for name in ("ssl_keyfile", "ssl_certfile", "ssl_ca_certs"):
+            path = getattr(self, name)
+            if path is not None and not os.path.isfile(path):
+                raise FileNotFoundError(f"http_options {name}: no file {path!r}")
+        if not isinstance(self.middlewares, (list, tuple)) or not all(
+                hasattr(m, "cls") and hasattr(m, "kwargs") for m in self.middlewares):
+            raise TypeError("http_options middlewares must be a list of starlette.middleware.Middleware, got "
+                            f"{self.middlewares!r}")
+        if isinstance(self.num_cpus, bool) or not isinstance(self.num_cpus, (int, float)) or self.num_cpus < 0:
+            raise ValueError(f"http_options num_cpus must be a number >= 0, got {self.num_cpus!r}")
+
+    @property
+    def proxy_enabled(self) -> bool:
+        """Whether ``location`` asks for a proxy."""
+        return getattr(self.location, "value", self.location) not in ("NoServer", "Disabled")
 
     @classmethod
     def from_value(cls, value: HTTPOptions | dict[str, Any] | None) -> HTTPOptions:

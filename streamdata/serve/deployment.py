@@ -31,7 +31,7 @@ DEFAULT_MAX_ONGOING_REQUESTS = 5
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
 #: Ray Serve options streamdata does not have (one machine, no placement groups for replicas)
 _UNSUPPORTED = ("placement_group_bundles", "placement_group_strategy", "placement_group_bundle_label_selector",
-                "max_replicas_per_node", "logging_config", "request_router_config", "gang_scheduling_config",
+                "logging_config", "request_router_config", "gang_scheduling_config",
                 "deployment_actors", "backpressure_config", "max_constructor_retry_count",
                 "rolling_update_percentage", "max_surge_percent")
 
@@ -68,6 +68,7 @@ class DeploymentConfig:
     health_check_timeout_s: float = 30.0
     graceful_shutdown_wait_loop_s: float = 2.0
     graceful_shutdown_timeout_s: float = 20.0
+    max_replicas_per_node: int | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -90,6 +91,14 @@ class DeploymentConfig:
         _number("health_check_timeout_s", self.health_check_timeout_s, 1e-3)
         _number("graceful_shutdown_wait_loop_s", self.graceful_shutdown_wait_loop_s, 0)
         _number("graceful_shutdown_timeout_s", self.graceful_shutdown_timeout_s, 0)
+        per_node = self.max_replicas_per_node
+        if per_node is not None:
+            if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
+                raise ValueError(f"max_replicas_per_node must be an int >= 1, got {per_node!r}")
+            most = self.autoscaling_config.max_replicas if self.autoscaling_config is not None else n
+            if most > per_node:
+                raise ValueError(f"deployment {self.name!r}: up to {most} replicas with max_replicas_per_node="
+                                 f"{per_node} need more than one node; the local runtime is one node")
 
     def initial_replicas(self) -> int:
         if self.autoscaling_config is not None:
@@ -149,6 +158,14 @@ class Deployment:
         return dict(self.config.ray_actor_options)
 
     @property
+    def version(self) -> str | None:
+        return self.config.version
+
+    @property
+    def max_queued_requests(self) -> int:
+        return self.config.max_queued_requests
+
+    @property
     def func_or_class(self) -> Callable:
         return self._target
 
@@ -156,8 +173,14 @@ class Deployment:
     def target(self) -> Callable:
         return self._target
 
-    def options(self, **changes: Any) -> Deployment:
-        """A copy with some ``@serve.deployment`` arguments changed.
+    def options(self, func_or_class: Callable | None = None, name: Any = DEFAULT, version: Any = DEFAULT,
+                num_replicas: Any = DEFAULT, ray_actor_options: Any = DEFAULT, max_replicas_per_node: Any = DEFAULT,
+                user_config: Any = DEFAULT, max_ongoing_requests: Any = DEFAULT, max_queued_requests: Any = DEFAULT,
+                autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
+                graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
+                health_check_timeout_s: Any = DEFAULT, **unsupported: Any) -> Deployment:
+        """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
+        another class or function with the same settings).
 
         Example:
             >>> @deployment(ray_actor_options={"num_cpus": 0})
@@ -166,12 +189,26 @@ class Deployment:
             >>> f.options(num_replicas=3, name="g").config.num_replicas
             3
         """
-        settings = {**self._settings, **_checked(changes)}
+        unknown = sorted(set(unsupported) - set(_UNSUPPORTED))
+        if unknown:
+            raise TypeError(f"Deployment.options() got unexpected argument(s) {unknown}")
+        changes = _checked({**unsupported, "name": name, "version": version, "num_replicas": num_replicas,
+                            "ray_actor_options": ray_actor_options, "max_replicas_per_node": max_replicas_per_node,
+                            "user_config": user_config, "max_ongoing_requests": max_ongoing_requests,
+                            "max_queued_requests": max_queued_requests, "autoscaling_config": autoscaling_config,
+                            "graceful_shutdown_wait_loop_s": graceful_shutdown_wait_loop_s,
+                            "graceful_shutdown_timeout_s": graceful_shutdown_timeout_s,
+                            "health_check_period_s": health_check_period_s,
+                            "health_check_timeout_s": health_check_timeout_s})
+        if func_or_class is not None and not callable(func_or_class):
+            raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
+                            f"{type(func_or_class).__name__}")
+        settings = {**self._settings, **changes}
         if "autoscaling_config" in changes and "num_replicas" not in changes:
             settings.pop("num_replicas", None)
         if changes.get("num_replicas") not in (None, "auto", DEFAULT) and "autoscaling_config" not in changes:
             settings.pop("autoscaling_config", None)
-        return deployment(self._target, **settings)
+        return deployment(func_or_class if func_or_class is not None else self._target, **settings)
 
     def bind(self, *args: Any, **kwargs: Any) -> Application:
         """An application of this deployment built with ``args``/``kwargs`` (which may
@@ -207,7 +244,8 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
 
 
 def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, version: Any = DEFAULT,
-               num_replicas: Any = DEFAULT, ray_actor_options: Any = DEFAULT, user_config: Any = DEFAULT,
+               num_replicas: Any = DEFAULT, ray_actor_options: Any = DEFAULT, max_replicas_per_node: Any = DEFAULT,
+               user_config: Any = DEFAULT,
                max_ongoing_requests: Any = DEFAULT, max_queued_requests: Any = DEFAULT,
                autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
                graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
@@ -219,6 +257,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
         version: a version string (informational).
         num_replicas: how many replicas (default 1), or ``"auto"`` to autoscale.
         ray_actor_options: each replica's resources (``{"num_cpus": 1}`` by default).
+        max_replicas_per_node: the most replicas one node runs; the local runtime is one
+            node, so the replica count (or autoscaling maximum) must not exceed it.
         user_config: passed to the replicas' ``reconfigure(config)`` at start and on change.
         max_ongoing_requests: requests one replica handles at once (default 5).
         max_queued_requests: requests a caller queues when every replica is full (-1: no limit);
@@ -241,7 +281,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
     if unknown:
         raise TypeError(f"serve.deployment() got unexpected argument(s) {unknown}")
     settings = _checked({**unsupported, "name": name, "version": version, "num_replicas": num_replicas,
-                         "ray_actor_options": ray_actor_options, "user_config": user_config,
+                         "ray_actor_options": ray_actor_options, "max_replicas_per_node": max_replicas_per_node,
+                         "user_config": user_config,
                          "max_ongoing_requests": max_ongoing_requests, "max_queued_requests": max_queued_requests,
                          "autoscaling_config": autoscaling_config,
                          "graceful_shutdown_wait_loop_s": graceful_shutdown_wait_loop_s,

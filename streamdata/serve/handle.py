@@ -85,6 +85,10 @@ class DeploymentResponse:
         """Cancel the request (a request still waiting for a replica never runs)."""
         return self._future.cancel()
 
+    def cancelled(self) -> bool:
+        """Whether the request was cancelled."""
+        return self._future.cancelled()
+
     def __repr__(self) -> str:
         return f"DeploymentResponse({'done' if self._future.done() else 'pending'})"
 
@@ -124,11 +128,21 @@ class DeploymentHandle:
 
     def __init__(self, deployment_name: str, app_name: str, *, method_name: str = "__call__",
                  stream: bool = False, multiplexed_model_id: str = "") -> None:
-        self.deployment_name = deployment_name
-        self.app_name = app_name
+        self._deployment_name = deployment_name
+        self._app_name = app_name
         self._method_name = method_name
         self._stream = stream
         self._model_id = multiplexed_model_id
+
+    @property
+    def deployment_name(self) -> str:
+        """The name of the deployment this handle calls."""
+        return self._deployment_name
+
+    @property
+    def app_name(self) -> str:
+        """The name of the application the deployment belongs to."""
+        return self._app_name
 
     def options(self, *, method_name: str | None = None, multiplexed_model_id: str | None = None,
                 stream: bool | None = None, **unsupported: Any) -> DeploymentHandle:

@@ -81,6 +81,9 @@ class ProxyApp:
             raise NotImplementedError(f"the serve proxy does not serve {scope['type']!r} connections")
         start = time.perf_counter()
         path = scope["path"]
+        root = scope.get("root_path") or ""
+        if root and path.startswith(root):  # behind a reverse proxy (HTTPOptions.root_path): route below it
+            path = path[len(root):] or "/"
         method = scope["method"]
         if path == "/-/healthz":
             await _send_simple(send, 200, b"success", b"text/plain; charset=utf-8")
@@ -157,7 +160,7 @@ class ProxyApp:
                  "scheme": scope.get("scheme", "http"), "path": scope["path"], "raw_path": scope.get("raw_path"),
                  "query_string": scope.get("query_string", b""), "headers": scope.get("headers", []),
                  "client": scope.get("client"), "server": scope.get("server"),
-                 "root_path": "" if prefix == "/" else prefix.rstrip("/")}
+                 "root_path": (scope.get("root_path") or "") + ("" if prefix == "/" else prefix.rstrip("/"))}
         router = self.client.router(app.name, app.ingress)
         status = 0
         complete = False
@@ -246,10 +249,16 @@ async def _start(self: ProxyActor) -> None:
     sock.listen(2048)
     sock.setblocking(False)
     self.port = sock.getsockname()[1]
-    app = ProxyApp(self.client, self.metrics, self.http_options.get("request_timeout_s"))
+    opts = self.http_options
+    app: Any = ProxyApp(self.client, self.metrics, opts.get("request_timeout_s"))
+    for middleware in reversed(opts.get("middlewares") or []):
+        app = middleware.cls(app, *getattr(middleware, "args", ()), **middleware.kwargs)
     config = uvicorn.Config(app, http="httptools", lifespan="off",
                             access_log=False, log_level="warning",
-                            timeout_keep_alive=int(self.http_options.get("keep_alive_timeout_s", 90)))
+                            timeout_keep_alive=int(opts.get("keep_alive_timeout_s", 90)),
+                            root_path=opts.get("root_path") or "", ssl_keyfile=opts.get("ssl_keyfile"),
+                            ssl_certfile=opts.get("ssl_certfile"), ssl_keyfile_password=opts.get("ssl_keyfile_password"),
+                            ssl_ca_certs=opts.get("ssl_ca_certs"))
     self.server = uvicorn.Server(config)
     self._task = asyncio.get_running_loop().create_task(self.server.serve(sockets=[sock]))
     while not self.server.started:

@@ -37,7 +37,11 @@ Example:
 
 from __future__ import annotations
 
-from streamdata.errors import TrainingFailedError
+from streamdata.errors import ControllerError, NCCLHangError, PreemptionError, TrainingFailedError, WorkerGroupError
+from streamdata.train.api_types import (
+    TRAIN_DATASET_KEY, BackendConfig, CheckpointConsistencyMode, CheckpointUploadMode, LoggingConfig, PreemptionInfo,
+    ReportedCheckpoint, ReportedCheckpointStatus, SyncConfig, get_preemption_info,
+)
 from streamdata.train import torch
 from streamdata.train.checkpoint import Checkpoint
 from streamdata.train.config import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
@@ -48,4 +52,7 @@ from streamdata.train.trainer import run
 
 __all__ = ["Checkpoint", "CheckpointConfig", "DataConfig", "DataParallelTrainer", "FailureConfig", "Result",
            "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "get_checkpoint", "get_context",
-           "get_dataset_shard", "report", "run", "torch"]
+           "get_dataset_shard", "report", "run", "torch", "TRAIN_DATASET_KEY", "BackendConfig",
+           "CheckpointConsistencyMode", "CheckpointUploadMode", "LoggingConfig", "PreemptionInfo", "ReportedCheckpoint",
+           "ReportedCheckpointStatus", "SyncConfig", "get_preemption_info", "ControllerError", "NCCLHangError",
+           "PreemptionError", "WorkerGroupError"]

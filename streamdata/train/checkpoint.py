@@ -39,10 +39,15 @@ class Checkpoint:
         path: the checkpoint's directory.
     """
 
-    __slots__ = ("path",)
+    __slots__ = ("path", "filesystem")
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, filesystem: Any = None) -> None:
+        if filesystem is not None and type(filesystem).__name__ != "LocalFileSystem":
+            raise NotImplementedError("Checkpoint(filesystem=...) supports only the local filesystem here (None "
+                                      f"or pyarrow.fs.LocalFileSystem), got {type(filesystem).__name__}")
         self.path = os.fspath(path)
+        #: where ``path`` lives: the local filesystem (a ``pyarrow.fs.LocalFileSystem`` when given)
+        self.filesystem = filesystem
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> Checkpoint:

@@ -44,6 +44,12 @@ class ScalingConfig:
             as in Ray, so the run fails at once on a machine without it.
         trainer_resources: accepted for compatibility; the driver runs the loop
             controller, so it reserves nothing.
+        label_selector: labels the workers' node must have (a dict, or one dict per
+            worker); the local runtime's one node must match them.
+        use_tpu, topology: TPU workers; need a cluster with TPUs (an error here).
+        elastic_resize_monitor_interval_s: how often an elastic run (``num_workers``
+            given as ``(min, max)``) looks for more resources; elastic runs need a
+            cluster that grows, so ``num_workers`` is an int here.
 
     Example:
         >>> ScalingConfig(num_workers=2, resources_per_worker={"CPU": 2}).total_resources
@@ -60,9 +66,30 @@ class ScalingConfig:
     placement_strategy: str = "PACK"
     accelerator_type: str | None = None
     trainer_resources: dict[str, float] | None = None
+    label_selector: dict[str, str] | list[dict[str, str]] | None = None
+    use_tpu: bool = False
+    topology: str | None = None
+    elastic_resize_monitor_interval_s: float = 60.0
 
     def __post_init__(self) -> None:
+        if isinstance(self.num_workers, tuple):
+            raise NotImplementedError("ScalingConfig(num_workers=(min, max)): elastic training needs a cluster "
+                                      "that grows; pass an int here (or use sd.init(backend='ray'))")
         _check_int("ScalingConfig(num_workers=...)", self.num_workers, minimum=1)
+        if self.use_tpu or self.topology is not None:
+            raise NotImplementedError("ScalingConfig(use_tpu=True / topology=...): TPU workers need a TPU "
+                                      "cluster; the local runtime has none")
+        selector = self.label_selector
+        if selector is not None and not (isinstance(selector, dict) or (
+                isinstance(selector, list) and len(selector) == self.num_workers
+                and all(isinstance(s, dict) for s in selector))):
+            raise TypeError(f"ScalingConfig(label_selector=...) must be a dict of labels, or a list of "
+                            f"{self.num_workers} dicts (one per worker), got {selector!r}")
+        if (isinstance(self.elastic_resize_monitor_interval_s, bool)
+                or not isinstance(self.elastic_resize_monitor_interval_s, (int, float))
+                or self.elastic_resize_monitor_interval_s <= 0):
+            raise ValueError("ScalingConfig(elastic_resize_monitor_interval_s=...) must be a number > 0, got "
+                             f"{self.elastic_resize_monitor_interval_s!r}")
         if not isinstance(self.use_gpu, bool):
             raise TypeError(f"ScalingConfig(use_gpu=...) must be a bool, got {self.use_gpu!r}")
         if self.resources_per_worker is not None:
@@ -103,6 +130,69 @@ class ScalingConfig:
         """What all the workers reserve together."""
         return {k: v * self.num_workers for k, v in self.worker_resources().items()}
 
+    @property
+    def num_cpus_per_worker(self) -> float:
+        """CPUs each worker reserves.
+
+        Example:
+            >>> ScalingConfig(resources_per_worker={"CPU": 2, "acc": 1}).num_cpus_per_worker
+            2.0
+        """
+        return self.worker_resources().get("CPU", 0.0)
+
+    @property
+    def num_gpus_per_worker(self) -> float:
+        """GPUs each worker reserves."""
+        return self.worker_resources().get("GPU", 0.0)
+
+    @property
+    def num_tpus_per_worker(self) -> float:
+        """TPUs each worker reserves."""
+        return self.worker_resources().get("TPU", 0.0)
+
+    @property
+    def additional_resources_per_worker(self) -> dict[str, float]:
+        """Each worker's resources other than CPU, GPU, TPU and memory.
+
+        Example:
+            >>> ScalingConfig(resources_per_worker={"CPU": 1, "acc": 1}).additional_resources_per_worker
+            {'acc': 1.0}
+        """
+        return {k: v for k, v in self.worker_resources().items() if k not in ("CPU", "GPU", "TPU", "memory")}
+
+    @property
+    def min_workers(self) -> int:
+        """The fewest workers of the run (``num_workers``: runs are not elastic here)."""
+        return self.num_workers
+
+    @property
+    def max_workers(self) -> int:
+        """The most workers of the run (``num_workers``: runs are not elastic here)."""
+        return self.num_workers
+
+    @property
+    def elasticity_enabled(self) -> bool:
+        """Whether the worker count may change during the run (never here)."""
+        return False
+
+    def bundle_label_selectors(self) -> list[dict[str, str]] | None:
+        """``label_selector`` as one dict per worker (None when unset)."""
+        if self.label_selector is None:
+            return None
+        if isinstance(self.label_selector, dict):
+            return [dict(self.label_selector) for _ in range(self.num_workers)]
+        return [dict(s) for s in self.label_selector]
+
+
+#: the default of Ray's deprecated config fields: any other value is an error (as in Ray Train)
+DEPRECATED = "DEPRECATED"
+
+
+def _reject_deprecated(owner: str, obj: Any, names: tuple[str, ...], why: str) -> None:
+    for name in names:
+        if getattr(obj, name) != DEPRECATED:
+            raise DeprecationWarning(f"{owner}({name}=...) is deprecated in Ray Train and not supported: {why}")
+
 
 @dataclass(frozen=True, kw_only=True)
 class FailureConfig:
@@ -110,6 +200,13 @@ class FailureConfig:
 
     Args:
         max_failures: restarts allowed (from the latest checkpoint); ``-1``: no limit.
+        controller_failure_limit: failures of the run's controller allowed (``-1``:
+            no limit); the controller is the driver's loop here, which fails only
+            with the driver.
+        max_preemption_failures, relax_collectives_on_preemption, preemption_grace_s:
+            how a run handles preempted (spot) nodes; one local machine is never
+            preempted, so they are checked and have no effect.
+        fail_fast: deprecated in Ray Train (an error if set).
 
     Example:
         >>> FailureConfig(max_failures=-1).max_failures
@@ -117,9 +214,24 @@ class FailureConfig:
     """
 
     max_failures: int = 0
+    fail_fast: bool | str = DEPRECATED
+    controller_failure_limit: int = -1
+    max_preemption_failures: int = -1
+    relax_collectives_on_preemption: bool = False
+    preemption_grace_s: float = 0.0
 
     def __post_init__(self) -> None:
         _check_int("FailureConfig(max_failures=...)", self.max_failures, minimum=-1)
+        _reject_deprecated("FailureConfig", self, ("fail_fast",), "use max_failures=0 to stop at the first failure")
+        _check_int("FailureConfig(controller_failure_limit=...)", self.controller_failure_limit, minimum=-1)
+        _check_int("FailureConfig(max_preemption_failures=...)", self.max_preemption_failures, minimum=-1)
+        if not isinstance(self.relax_collectives_on_preemption, bool):
+            raise TypeError("FailureConfig(relax_collectives_on_preemption=...) must be a bool, got "
+                            f"{self.relax_collectives_on_preemption!r}")
+        if (isinstance(self.preemption_grace_s, bool) or not isinstance(self.preemption_grace_s, (int, float))
+                or self.preemption_grace_s < 0):
+            raise ValueError(f"FailureConfig(preemption_grace_s=...) must be a number >= 0, got "
+                             f"{self.preemption_grace_s!r}")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -142,8 +254,12 @@ class CheckpointConfig:
     num_to_keep: int | None = None
     checkpoint_score_attribute: str | None = None
     checkpoint_score_order: str = "max"
+    checkpoint_frequency: int | None | str = DEPRECATED
+    checkpoint_at_end: bool | None | str = DEPRECATED
 
     def __post_init__(self) -> None:
+        _reject_deprecated("CheckpointConfig", self, ("checkpoint_frequency", "checkpoint_at_end"),
+                           "the training loop decides when to checkpoint (train.report(..., checkpoint=...))")
         if self.num_to_keep is not None:
             _check_int("CheckpointConfig(num_to_keep=...)", self.num_to_keep, minimum=1)
         if self.checkpoint_score_attribute is not None and not isinstance(self.checkpoint_score_attribute, str):
@@ -165,9 +281,13 @@ class RunConfig:
             directory; Ray's default is ``~/ray_results``).
         failure_config: see :class:`FailureConfig`.
         checkpoint_config: see :class:`CheckpointConfig`.
+        storage_filesystem: a ``pyarrow.fs.FileSystem`` for ``storage_path`` (only the
+            local filesystem is supported here: None or a ``LocalFileSystem``).
         callbacks, worker_runtime_env, logging_config: accepted as in Ray;
             ``worker_runtime_env`` may hold ``{"env_vars": {...}}`` for the workers,
             ``callbacks`` must be empty (not supported yet).
+        sync_config, verbose, stop, progress_reporter, log_to_file: deprecated in Ray
+            Train (an error if set).
 
     Example:
         >>> RunConfig(failure_config=FailureConfig(max_failures=2)).failure_config.max_failures
@@ -181,9 +301,21 @@ class RunConfig:
     callbacks: list[Any] | None = None
     worker_runtime_env: dict[str, Any] | None = None
     logging_config: Any = None
+    storage_filesystem: Any = None
+    sync_config: Any = DEPRECATED
+    verbose: Any = DEPRECATED
+    stop: Any = DEPRECATED
+    progress_reporter: Any = DEPRECATED
+    log_to_file: Any = DEPRECATED
 
     def __post_init__(self) -> None:
         import os
+
+        _reject_deprecated("RunConfig", self, ("sync_config", "verbose", "stop", "progress_reporter", "log_to_file"),
+                           "Ray Train V2 removed them (Ray Tune has its own)")
+        if self.storage_filesystem is not None and type(self.storage_filesystem).__name__ != "LocalFileSystem":
+            raise NotImplementedError("RunConfig(storage_filesystem=...) supports only pyarrow's LocalFileSystem "
+                                      f"here, got {type(self.storage_filesystem).__name__}")
 
         if self.name is not None and (not isinstance(self.name, str) or not self.name
                                       or os.sep in self.name):

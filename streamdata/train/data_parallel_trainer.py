@@ -29,6 +29,11 @@ from streamdata.train.config import DataConfig, RunConfig, RunSpec, ScalingConfi
 from streamdata.train.result import Result
 
 
+_RESTORE_DEPRECATED = ("Trainer.restore and Trainer.can_restore are deprecated in Ray Train and not supported: "
+                       "build a new trainer with resume_from_checkpoint=Result.from_path(run_dir).checkpoint "
+                       "(see https://github.com/ray-project/ray/issues/49454)")
+
+
 def _typed(name: str, value: Any, cls: type, default: Any) -> Any:
     if value is None:
         return default
@@ -95,6 +100,17 @@ class DataParallelTrainer:
         """
         from streamdata.train.trainer import fit
         return fit(self._spec)
+
+    @classmethod
+    def restore(cls, *args: Any, **kwargs: Any) -> DataParallelTrainer:
+        """Deprecated in Ray Train (it raises there too): to go on from a run's checkpoint,
+        pass ``resume_from_checkpoint=Result.from_path(path).checkpoint`` to a new trainer."""
+        raise DeprecationWarning(_RESTORE_DEPRECATED)
+
+    @classmethod
+    def can_restore(cls, *args: Any, **kwargs: Any) -> bool:
+        """Deprecated in Ray Train (it raises there too); see :meth:`restore`."""
+        raise DeprecationWarning(_RESTORE_DEPRECATED)
 
     def __repr__(self) -> str:
         return (f"{type(self).__name__}(num_workers={self._spec.scaling.num_workers}, "

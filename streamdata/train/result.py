@@ -16,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import json
+import os
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
@@ -59,6 +61,10 @@ class ReportRounds:
         return [len(q) for q in self._queues]
 
 
+#: the file in a run's directory that ``Result.from_path`` reads
+RESULT_FILE = "result.json"
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Result:
     """What a training run produced (Ray Train's ``Result``).
@@ -80,6 +86,72 @@ class Result:
     path: str = ""
     num_failures: int = 0
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = field(default_factory=list)
+
+    #: the trainer's ``train_loop_config`` (None when it had none)
+    config: dict[str, Any] | None = None
+
+    @property
+    def filesystem(self) -> Any:
+        """The filesystem ``path`` is on (the local one: a ``pyarrow.fs.LocalFileSystem``)."""
+        from pyarrow import fs
+        return fs.LocalFileSystem()
+
+    @classmethod
+    def from_path(cls, path: str | os.PathLike, storage_filesystem: Any = None) -> Result:
+        """The result of the finished (or failed) run whose directory is ``path``, read from
+        the ``result.json`` the run writes there (metrics, kept checkpoints, failures).
+
+        Raises:
+            FileNotFoundError: ``path`` holds no run result.
+        """
+        if storage_filesystem is not None and type(storage_filesystem).__name__ != "LocalFileSystem":
+            raise NotImplementedError("Result.from_path(storage_filesystem=...) supports only the local filesystem")
+        path = os.path.abspath(os.fspath(path))
+        file = os.path.join(path, RESULT_FILE)
+        try:
+            with open(file) as f:
+                data = json.load(f)
+        except FileNotFoundError:
+            raise FileNotFoundError(f"Result.from_path: {path!r} is not a training run's directory (no "
+                                    f"{RESULT_FILE})") from None
+        kept = [(Checkpoint(os.path.join(path, name)), metrics) for name, metrics in data["checkpoints"]]
+        latest = data.get("latest_checkpoint")
+        return cls(metrics=data["metrics"], metrics_history=data["metrics_history"],
+                   checkpoint=Checkpoint(os.path.join(path, latest)) if latest else None, path=path,
+                   num_failures=data["num_failures"], best_checkpoints=kept, config=data.get("config"))
+
+    def save(self) -> None:
+        """Write ``result.json`` into the run's directory (what :meth:`from_path` reads);
+        values JSON cannot hold are written as their ``repr``."""
+        def rel(checkpoint: Checkpoint) -> str:
+            return os.path.relpath(checkpoint.path, self.path)
+        data = {"metrics": self.metrics, "metrics_history": self.metrics_history, "num_failures": self.num_failures,
+                "checkpoints": [(rel(c), m) for c, m in self.best_checkpoints],
+                "latest_checkpoint": rel(self.checkpoint) if self.checkpoint is not None else None,
+                "config": self.config,
+                "error": None if self.error is None else f"{type(self.error).__name__}: {self.error}"}
+        tmp = os.path.join(self.path, RESULT_FILE + ".tmp")
+        with open(tmp, "w") as f:
+            json.dump(data, f, default=repr)
+        os.replace(tmp, os.path.join(self.path, RESULT_FILE))
+
+    def get_best_checkpoint(self, metric: str, mode: str) -> Checkpoint | None:
+        """The kept checkpoint whose reported ``metric`` is the highest (``mode="max"``) or
+        lowest (``"min"``); None when no kept checkpoint reported it.
+
+        Example:
+            >>> r = Result(metrics={}, best_checkpoints=[(Checkpoint("/a"), {"acc": 0.5}),
+            ...                                          (Checkpoint("/b"), {"acc": 0.9})])
+            >>> r.get_best_checkpoint("acc", "max").path
+            '/b'
+        """
+        if mode not in ("max", "min"):
+            raise ValueError(f"get_best_checkpoint(mode=...) must be 'max' or 'min', got {mode!r}")
+        scored = [(m[metric], c) for c, m in self.best_checkpoints if isinstance(m.get(metric), (int, float))]
+        if not scored:
+            return None
+        pick = max if mode == "max" else min
+        return pick(scored, key=lambda pair: pair[0])[1]
 
     @property
     def metrics_dataframe(self) -> Any:

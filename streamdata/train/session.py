@@ -15,11 +15,15 @@ Example:
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
-from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name, persist_checkpoint
+from streamdata.train.api_types import TRAIN_DATASET_KEY, CheckpointUploadMode
+
+from streamdata.train.checkpoint import Checkpoint, persist_checkpoint
+from streamdata.train.checkpoint import checkpoint_dir_name as default_dir_name
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -142,7 +146,10 @@ class TrainSession:
     reports: list[Report] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
 
-    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+    def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None,
+               checkpoint_dir_name: str | None = None,
+               upload_fn: Callable[[Checkpoint, str], Checkpoint] | None = None,
+               delete_local: bool = False) -> None:
         if not isinstance(metrics, dict):
             raise TypeError(f"report() takes a dict of metrics, got {type(metrics).__name__}")
         if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
@@ -152,8 +159,17 @@ class TrainSession:
             index = self.first_index + len(self.reports)
         path = None
         if checkpoint is not None:
-            dest = os.path.join(self.run_dir, checkpoint_dir_name(index))
-            path = persist_checkpoint(checkpoint, dest).path
+            dest = os.path.join(self.run_dir, checkpoint_dir_name or default_dir_name(index))
+            if upload_fn is None:
+                path = persist_checkpoint(checkpoint, dest).path
+            else:
+                uploaded = upload_fn(checkpoint, dest)
+                if not isinstance(uploaded, Checkpoint):
+                    raise TypeError("report(checkpoint_upload_fn=...) must return the uploaded Checkpoint, got "
+                                    f"{type(uploaded).__name__}")
+                path = uploaded.path
+            if delete_local and os.path.abspath(checkpoint.path) != os.path.abspath(path):
+                shutil.rmtree(checkpoint.path, ignore_errors=True)
         with self.cond:
             self.reports.append(Report(index=index, metrics=dict(metrics), checkpoint_path=path))
             self.cond.notify_all()
@@ -196,20 +212,29 @@ def get_context() -> TrainContext:
     return _current().context
 
 
-def get_dataset_shard(name: str = "train") -> Any:
-    """This worker's share of the dataset ``name`` passed to ``run(datasets=...)``: a
-    DataIterator (``iter_batches``, ``iter_torch_batches``); every worker's shard is
-    part of one streaming execution, and each row goes to exactly one worker.
+def get_dataset_shard(dataset_name: str | None = None) -> Any:
+    """This worker's share of the dataset ``dataset_name`` (default ``"train"``) passed to
+    the trainer's ``datasets=``: a DataIterator (``iter_batches``, ``iter_torch_batches``);
+    every worker's shard is part of one streaming execution, and each row goes to
+    exactly one worker.
 
     Example (inside ``train_fn``)::
 
         for batch in sd.train.get_dataset_shard("train").iter_batches(batch_size=32):
             ...
     """
-    return _current().get_dataset_shard(name)
+    if dataset_name is None:
+        dataset_name = TRAIN_DATASET_KEY
+    if not isinstance(dataset_name, str):
+        raise TypeError(f"get_dataset_shard(dataset_name=...) must be a str, got {type(dataset_name).__name__}")
+    return _current().get_dataset_shard(dataset_name)
 
 
-def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> None:
+def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkpoint_dir_name: str | None = None,
+           checkpoint_upload_mode: CheckpointUploadMode = CheckpointUploadMode.SYNC,
+           delete_local_checkpoint_after_upload: bool | None = None,
+           checkpoint_upload_fn: Callable[[Checkpoint, str], Checkpoint] | None = None,
+           validation: bool | Any = False) -> None:
     """Report ``metrics`` (a dict) and optionally a checkpoint to the driver.
 
     Every worker should report the same number of times: the driver records a
@@ -217,11 +242,41 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None) -> Non
     of every worker that passed one, merged into one directory). The
     checkpoint's files are copied before ``report`` returns.
 
+    Args:
+        metrics: the metrics of this step.
+        checkpoint: files to keep with them (copied into the run's directory).
+        checkpoint_dir_name: the checkpoint's directory name in the run's
+            directory (default ``checkpoint_<index>``); every worker passes the same.
+        checkpoint_upload_mode: ``SYNC`` or ``ASYNC`` (copied before ``report``
+            returns either way here: the storage is local); ``NO_UPLOAD`` is not
+            supported.
+        delete_local_checkpoint_after_upload: remove ``checkpoint``'s directory
+            once copied (default: True for ``ASYNC``, else False).
+        checkpoint_upload_fn: ``(checkpoint, destination_dir) -> Checkpoint`` to
+            copy the files yourself.
+        validation: asynchronous validation of the checkpoint (Ray's
+            ``ValidationConfig``): not supported (False only).
+
     Example (inside ``train_fn``)::
 
         sd.train.report({"loss": 0.1}, checkpoint=Checkpoint.from_directory(tmpdir))
     """
-    _current().report(metrics, checkpoint)
+    mode = CheckpointUploadMode(checkpoint_upload_mode)
+    if mode is CheckpointUploadMode.NO_UPLOAD:
+        raise NotImplementedError("report(checkpoint_upload_mode=NO_UPLOAD) is not supported: the checkpoint is "
+                                  "copied into the run's directory (use SYNC or ASYNC)")
+    if validation is not False:
+        raise NotImplementedError("report(validation=...): asynchronous checkpoint validation is not supported by "
+                                  "streamdata.train (validate in the training loop and report the metric)")
+    if checkpoint_dir_name is not None and (not isinstance(checkpoint_dir_name, str) or not checkpoint_dir_name
+                                            or os.sep in checkpoint_dir_name or checkpoint_dir_name in (".", "..")):
+        raise ValueError(f"report(checkpoint_dir_name=...) must be a directory name, got {checkpoint_dir_name!r}")
+    if checkpoint_upload_fn is not None and not callable(checkpoint_upload_fn):
+        raise TypeError("report(checkpoint_upload_fn=...) must be callable (checkpoint, destination_dir) -> "
+                        f"Checkpoint, got {type(checkpoint_upload_fn).__name__}")
+    delete = (mode is CheckpointUploadMode.ASYNC if delete_local_checkpoint_after_upload is None
+              else bool(delete_local_checkpoint_after_upload))
+    _current().report(metrics, checkpoint, checkpoint_dir_name, checkpoint_upload_fn, delete)
 
 
 def get_checkpoint() -> Checkpoint | None:

@@ -16,7 +16,7 @@ while failures stay within ``FailureConfig.max_failures`` (-1: no limit), a new
 group starts from the latest checkpoint (``get_checkpoint()``) with a fresh split.
 
 When the failures exceed ``max_failures``, ``fit`` raises
-:class:`~streamdata.errors.TrainingFailedError` (as Ray's does): its ``__cause__`` is
+:class:`~streamdata.errors.WorkerGroupError` (a TrainingFailedError, as Ray's does): its ``__cause__`` is
 the worker's error and its ``result`` the :class:`Result` with ``error`` set and the
 metrics and checkpoints reached before.
 """
@@ -32,7 +32,7 @@ import uuid
 import warnings
 from typing import Any, Callable
 
-from streamdata.errors import TrainingFailedError
+from streamdata.errors import WorkerGroupError
 from streamdata.observability import sources
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
 from streamdata.train.checkpoint_manager import CheckpointManager
@@ -57,6 +57,8 @@ class _RunState:
         self.checkpoints = checkpoints
         self.resume_from = resume_from
         self.next_index = 0
+        #: the world rank of the worker whose error ended the last attempt (None: not one worker's)
+        self.failed_rank: int | None = None
 
     @property
     def latest_checkpoint(self) -> Checkpoint | None:
@@ -205,15 +207,16 @@ def _fit_attempts(spec: RunSpec, worker: Any, env: dict[str, str], run_dir: str,
         _remove_unrecorded_checkpoints(run_dir, state.next_index)
         failures += 1
         if max_failures != -1 and failures > max_failures:
-            result = _result(state, run_dir, failures, error)
+            result = _result(state, run_dir, failures, error, spec.config)
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-            raise TrainingFailedError(
+            failed = {state.failed_rank: error} if state.failed_rank is not None else {}
+            raise WorkerGroupError(
                 f"training failed ({failures} failure(s), max_failures={max_failures}): "
-                f"{type(error).__name__}: {first_line}", result=result) from error
+                f"{type(error).__name__}: {first_line}", failed, result=result) from error
         logger.warning("streamdata.train: worker group failed (%s: %s); restarting (failure %d of %s) from %s",
                        type(error).__name__, str(error).splitlines()[0] if str(error) else "", failures,
                        "unlimited" if max_failures == -1 else max_failures, state.latest_checkpoint)
-    return _result(state, run_dir, failures, None)
+    return _result(state, run_dir, failures, None, spec.config)
 
 
 def _first_free_index(run_dir: str) -> int:
@@ -224,11 +227,17 @@ def _first_free_index(run_dir: str) -> int:
     return max(used) + 1 if used else 0
 
 
-def _result(state: _RunState, run_dir: str, failures: int, error: BaseException | None) -> Result:
+def _result(state: _RunState, run_dir: str, failures: int, error: BaseException | None,
+            config: dict[str, Any] | None = None) -> Result:
     kept = [(Checkpoint(path), metrics) for path, metrics in state.checkpoints.kept()]
-    return Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
+    result = Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
                   checkpoint=state.latest_checkpoint if state.checkpoints.latest else None, error=error,
-                  path=run_dir, num_failures=failures, best_checkpoints=kept)
+                  path=run_dir, num_failures=failures, best_checkpoints=kept, config=config)
+    try:
+        result.save()
+    except OSError as exc:  # the result is still returned; only from_path will miss it
+        logger.warning("streamdata.train: could not write %s into %s: %s", "result.json", run_dir, exc)
+    return result
 
 
 def _shards(spec: RunSpec) -> tuple[dict[str, list[Any]], dict[str, Any]]:
@@ -250,9 +259,11 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
     splits, whole = _shards(spec)
     group: WorkerGroup | None = None
     error: BaseException | None = None
+    state.failed_rank = None
     try:
         try:
-            group = WorkerGroup(n, worker, placement_strategy=spec.scaling.placement_strategy, env_vars=env)
+            group = WorkerGroup(n, worker, placement_strategy=spec.scaling.placement_strategy, env_vars=env,
+                                label_selectors=spec.scaling.bundle_label_selectors())
             if spec.backend is not None:
                 group.setup_torch(config=spec.backend, use_gpu=use_gpu)
             contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name,
@@ -293,6 +304,7 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
                 reports, finished = rt.get(ref)
             except Exception as exc:  # noqa: BLE001 - train_fn raised or the worker died
                 _drain(group, rounds, state, cursors, failed_rank=rank)
+                state.failed_rank = rank
                 return exc
             take(rank, reports)
             if reports or not finished:

@@ -222,7 +222,8 @@ class WorkerGroup:
     """``num_workers`` started :class:`TrainWorker` actors, ordered by world rank."""
 
     def __init__(self, num_workers: int, spec: WorkerSpec, *, placement_strategy: str = "PACK",
-                 env_vars: dict[str, str] | None = None) -> None:
+                 env_vars: dict[str, str] | None = None,
+                 label_selectors: list[dict[str, str]] | None = None) -> None:
         from streamdata.core import api as rt
 
         self._pg = None
@@ -233,7 +234,7 @@ class WorkerGroup:
         try:
             if spec.bundle:
                 self._pg = rt.placement_group([dict(spec.bundle) for _ in range(num_workers)],
-                                              strategy=placement_strategy)
+                                              strategy=placement_strategy, bundle_label_selector=label_selectors)
                 rt.get(self._pg.ready())
             for i in range(num_workers):
                 options = dict(spec.options)

@@ -84,24 +84,22 @@ def test_async_actor_groups_have_their_own_semaphores(tmp_path) -> None:
     assert sd.get(held, timeout=60) == "held"
 
 
-def test_a_method_in_an_undefined_group_is_refused_at_definition() -> None:
-    class Bad:
+def test_bad_groups_are_refused_and_an_undefined_one_is_the_default_group(tmp_path) -> None:
+    class Loose:
         @sd.method(concurrency_group="nope")
-        def f(self) -> None: ...
+        def f(self) -> int:
+            return 1
 
-    with pytest.raises(ValueError, match=r"Bad\.f is in concurrency group 'nope'"):
-        sd.remote(concurrency_groups={"io": 1})(Bad)
+    with pytest.warns(UserWarning, match=r"Loose\.f is in concurrency group 'nope'.*runs in the default group"):
+        loose = sd.remote(concurrency_groups={"io": 1})(Loose).remote()
+    assert sd.get(loose.f.remote(), timeout=60) == 1  # as in Ray: the default group runs it
     with pytest.raises(ValueError, match="must be an int >= 1"):
         sd.remote(concurrency_groups={"io": 0})(Grouped._cls)
     with pytest.raises(TypeError, match="concurrency_groups must be a dict"):
         sd.remote(concurrency_groups=["io"])(Grouped._cls)
 
-
-def test_a_call_naming_an_undefined_group_fails_with_its_name(tmp_path) -> None:
     a = Grouped.remote(str(tmp_path / "log"))
-    with pytest.raises((TaskError, ValueError), match="concurrency group 'gpu' is not defined"):
-        sd.get(a.default.options(concurrency_group="gpu").remote(), timeout=60)
-    assert sd.get(a.default.remote(), timeout=60) == "default"  # the actor is fine
+    assert sd.get(a.default.options(concurrency_group="gpu").remote(), timeout=60) == "default"
 
     @sd.remote
     class Plain:
@@ -109,7 +107,6 @@ def test_a_call_naming_an_undefined_group_fails_with_its_name(tmp_path) -> None:
             return 1
 
     p = Plain.remote()
-    with pytest.raises((TaskError, ValueError), match="concurrency group 'io' is not defined"):
-        sd.get(p.f.options(concurrency_group="io").remote(), timeout=60)
+    assert sd.get(p.f.options(concurrency_group="io").remote(), timeout=60) == 1
     with pytest.raises(TypeError, match="concurrency_group must be a str"):
         p.f.options(concurrency_group=3)

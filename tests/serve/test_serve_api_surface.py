@@ -20,7 +20,7 @@ FUNCTIONS = ("deployment", "run", "start", "shutdown", "delete", "status", "get_
 #: what is not there (deployment options on this list raise NotImplementedError when given)
 KNOWN_GAPS = frozenset({
     "deployment(placement_group_bundles)", "deployment(placement_group_strategy)",
-    "deployment(placement_group_bundle_label_selector)", "deployment(max_replicas_per_node)",
+    "deployment(placement_group_bundle_label_selector)",
     "deployment(backpressure_config)", "deployment(logging_config)", "deployment(request_router_config)",
     "deployment(max_constructor_retry_count)", "deployment(gang_scheduling_config)",
     "deployment(deployment_actors)", "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
@@ -29,10 +29,7 @@ KNOWN_GAPS = frozenset({
     "get_deployment_handle(_check_exists)", "get_deployment_handle(_record_telemetry)", "batch(batch_size_fn)",
     "DeploymentHandle.options(session_id)", "DeploymentHandle.options(_prefer_local_routing)",
     "DeploymentHandle.options(_by_reference)", "DeploymentHandle.options(request_serialization)",
-    "DeploymentHandle.options(response_serialization)", "HTTPOptions(middlewares)", "HTTPOptions(location)",
-    "HTTPOptions(num_cpus)", "HTTPOptions(root_url)", "HTTPOptions(root_path)", "HTTPOptions(ssl_keyfile)",
-    "HTTPOptions(ssl_certfile)", "HTTPOptions(ssl_keyfile_password)", "HTTPOptions(ssl_ca_certs)",
-    "gRPCOptions(enable_reflection)",
+    "DeploymentHandle.options(response_serialization)", "gRPCOptions(enable_reflection)",
 })
 
 
@@ -72,7 +69,7 @@ def test_ray_serve_surface() -> None:
 
 
 def test_unsupported_options_say_so() -> None:
-    for option in ("placement_group_bundles", "max_replicas_per_node", "logging_config"):
+    for option in ("placement_group_bundles", "request_router_config", "logging_config"):
         with pytest.raises(NotImplementedError, match=option):
             serve.deployment(**{option: None})(lambda request: "ok")
     with pytest.raises(NotImplementedError, match="session_id"):

@@ -89,7 +89,8 @@ def test_torch_trainer_end_to_end(tmp_path: Any) -> None:
     assert list(result.metrics_dataframe["loss"]) == LOSSES
     # num_to_keep=2 by min loss: 0.2 and 0.5 kept, plus the latest (0.8); 0.9's directory removed
     assert [c["loss"] for _, c in result.best_checkpoints] == [0.5, 0.2, 0.8]
-    assert sorted(os.listdir(result.path)) == ["checkpoint_000000", "checkpoint_000001", "checkpoint_000003"]
+    assert sorted(os.listdir(result.path)) == ["checkpoint_000000", "checkpoint_000001", "checkpoint_000003",
+                                                 "result.json"]
     with result.checkpoint.as_directory() as d:
         assert json.load(open(os.path.join(d, "state.json"))) == {"step": 14}
 

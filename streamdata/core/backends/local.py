@@ -111,7 +111,8 @@ class LocalBackend(Backend):
     def object_store_stats(self) -> dict[str, int]:
         return self.client.call("store_stats")
 
-    def placement_group(self, bundles: list[dict[str, float]], strategy: str, name: str) -> PlacementGroup:
+    def placement_group(self, bundles: list[dict[str, float]], strategy: str, name: str,
+                        **options: Any) -> PlacementGroup:
         client = self.client
         pg_id = "pg" + client.new_id()
         ready_id = client.new_id()

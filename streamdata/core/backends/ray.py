@@ -96,9 +96,10 @@ class RayBackend(Backend):
         return {"used_bytes": int(total - free), "capacity_bytes": int(total), "spilled_bytes": 0,
                 "spilled_total_bytes": 0, "num_objects": -1}
 
-    def placement_group(self, bundles: list, strategy: str, name: str) -> Any:
+    def placement_group(self, bundles: list, strategy: str, name: str, **options: Any) -> Any:
         from ray.util import placement_group
-        return placement_group(bundles, strategy=strategy, name=name)
+        return placement_group(bundles, strategy=strategy, name=name,
+                               **{k: v for k, v in options.items() if v is not None})
 
     def remove_placement_group(self, pg: Any) -> None:
         from ray.util import remove_placement_group
@@ -118,5 +119,16 @@ class RayBackend(Backend):
         from streamdata.core.placement_group import PlacementGroupSchedulingStrategy
         if isinstance(strategy, PlacementGroupSchedulingStrategy):
             from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy as RayPGStrategy
-            return RayPGStrategy(strategy.placement_group, strategy.placement_group_bundle_index)
+            return RayPGStrategy(strategy.placement_group, strategy.placement_group_bundle_index,
+                                 strategy.placement_group_capture_child_tasks)
+        from streamdata.core import scheduling_strategies as ours
+        if isinstance(strategy, ours.NodeAffinitySchedulingStrategy):
+            from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
+            return NodeAffinitySchedulingStrategy(strategy.node_id, strategy.soft)
+        if isinstance(strategy, ours.NodeLabelSchedulingStrategy):
+            from ray.util import scheduling_strategies as theirs
+
+            def convert(constraints: dict) -> dict:
+                return {k: getattr(theirs, type(op).__name__)(*op.values) for k, op in constraints.items()}
+            return theirs.NodeLabelSchedulingStrategy(convert(strategy.hard), soft=convert(strategy.soft) or None)
         return strategy

@@ -29,14 +29,18 @@ class TorchTrainer(DataParallelTrainer):
     Args:
         torch_config: how the process group is set up (default ``TorchConfig()``:
             gloo on CPU, nccl with ``ScalingConfig(use_gpu=True)`` and CUDA).
+        validation_config: Ray's asynchronous checkpoint validation (None only here).
         The other arguments are :class:`~streamdata.train.DataParallelTrainer`'s.
     """
 
     def __init__(self, train_loop_per_worker: Callable[..., Any], *, train_loop_config: dict[str, Any] | None = None,
                  torch_config: TorchConfig | None = None, scaling_config: ScalingConfig | None = None,
                  run_config: RunConfig | None = None, datasets: dict[str, Any] | None = None,
-                 dataset_config: DataConfig | None = None, metadata: dict[str, Any] | None = None,
-                 resume_from_checkpoint: Checkpoint | None = None) -> None:
+                 dataset_config: DataConfig | None = None, validation_config: Any = None,
+                 metadata: dict[str, Any] | None = None, resume_from_checkpoint: Checkpoint | None = None) -> None:
+        if validation_config is not None:
+            raise NotImplementedError("TorchTrainer(validation_config=...): asynchronous checkpoint validation is "
+                                      "not supported by streamdata.train (validate in the loop and report)")
         if torch_config is not None and not isinstance(torch_config, TorchConfig):
             raise TypeError("torch_config must be a streamdata.train.torch.TorchConfig, got "
                             f"{type(torch_config).__name__}")
