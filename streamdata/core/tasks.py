@@ -70,7 +70,7 @@ class WorkerState:
     """What the scheduler knows of one worker process (the process itself is the loop's)."""
 
     __slots__ = ("worker_id", "known_functions", "task", "actor_id", "blocked", "blocked_grant",
-                 "blocking_request", "cancelled_requests", "alive", "held_refs")
+                 "blocking_request", "cancelled_requests", "alive", "held_refs", "pid")
 
     def __init__(self, worker_id: str) -> None:
         self.worker_id = worker_id
@@ -86,6 +86,8 @@ class WorkerState:
         self.alive = True
         #: net ObjectRefs this process holds per object id (released if it dies)
         self.held_refs: dict[str, int] = {}
+        #: the process id (from its Hello; None until then)
+        self.pid: int | None = None
 
     def __repr__(self) -> str:
         return f"WorkerState({self.worker_id})"

@@ -511,6 +511,9 @@ def main() -> None:
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
     context.set_client(worker.client)
+    if os.environ.get("STREAMDATA_LOGGING_CONFIG"):
+        from streamdata.core.logging_config import apply_from_env
+        apply_from_env()
     conn.send_bytes(msgs.encode(msgs.Hello(worker_id, os.getpid())))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
     worker.main_loop()
