@@ -24,8 +24,14 @@ from typing import Any
 from harness import Measured
 
 ARROW_NATIVE = ("count_parquet", "filter_groupby_expr", "groupby_sum_cols", "sort",
-                "iter_batches")
-"""Workloads BENCHMARKS.md calls Arrow-native (target: within 2× of the fastest engine)."""
+                "iter_batches", "with_column_write", "join_sum", "iter_batches_arrow")
+"""Workloads BENCHMARKS.md calls Arrow-native (target: within 1.5× of the fastest engine)."""
+
+ARROW_NATIVE_LIMIT = 1.5
+
+PYTHON_UDF = ("map_batches_write", "map_batches_pandas_write", "map_batches_actor_write",
+              "map_rows_sum", "flat_map_count")
+"""Python-UDF workloads with a hand-written pyarrow loop running the same UDF (≤ 1.3×)."""
 
 LTM_OVERHEAD_BYTES = 512 * 2**20
 """larger_than_memory target: peak memory within the budget plus this."""
@@ -129,6 +135,7 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
         sd_cell = res.get("streamdata") or {}
         if sd is not None and median_of(ray_cell) is not None:
             row["vs_ray_e2e"] = ratio(sd_cell.get("e2e_s"), ray_cell.get("e2e_s"))
+            row["vs_ray_first"] = ratio(sd_cell.get("first_s"), ray_cell.get("first_s"))
         row["vs_daft"] = ratio(sd, median_of(res.get("daft")))
         peers = {e: median_of(c) for e, c in res.items() if e != "streamdata"}
         peers = {e: v for e, v in peers.items() if v is not None}
@@ -140,11 +147,13 @@ def targets(workloads: dict[str, Any]) -> list[dict[str, Any]]:
         goals = []
         if row["vs_ray_steady"] is not None:
             goals.append(row["vs_ray_steady"] <= 0.2)
+        if row.get("vs_ray_e2e") is not None:  # cold: what a script pays (import + init + run)
+            goals.append(row["vs_ray_e2e"] <= 0.2)
         if row["vs_daft"] is not None:
             goals.append(row["vs_daft"] < 1.0)
         if name in ARROW_NATIVE and row.get("vs_fastest") is not None:
-            goals.append(row["vs_fastest"] <= 2.0)
-        if name == "map_batches_write" and row["vs_pyarrow"] is not None:
+            goals.append(row["vs_fastest"] <= ARROW_NATIVE_LIMIT)
+        if name in PYTHON_UDF and row["vs_pyarrow"] is not None:
             goals.append(row["vs_pyarrow"] <= 1.3)
         row["met"] = None if sd is None or not goals else all(goals)
         rows.append(row)
@@ -235,11 +244,14 @@ def render_markdown(suite: dict[str, Any]) -> str:
     t = [r for r in targets(workloads) if r["met"] is not None]
     if t:
         out += ["## Targets (BENCHMARKS.md) judged on this run", "",
-                "Steady state ≤ 0.2 × Ray; < 1 × Daft; Arrow-native ≤ 2 × the fastest peer; "
-                "map_batches_write ≤ 1.3 × pyarrow.", ""]
-        out += _table(["workload", "÷ ray", "÷ ray end-to-end", "÷ daft", "÷ fastest (who)",
-                       "÷ pyarrow", "met"], (
-            [r["workload"], fmt_ratio(r["vs_ray_steady"]), fmt_ratio(r.get("vs_ray_e2e")),
+                "Steady state and cold (end to end in a fresh process: import + init + first "
+                "run, what a script pays) ≤ 0.2 × Ray; < 1 × Daft; Arrow-native ≤ 1.5 × the "
+                "fastest peer; Python-UDF forms ≤ 1.3 × pyarrow. '÷ ray first run' (after init) "
+                "is shown, not judged.", ""]
+        out += _table(["workload", "÷ ray", "÷ ray first run", "÷ ray end-to-end (cold)",
+                       "÷ daft", "÷ fastest (who)", "÷ pyarrow", "met"], (
+            [r["workload"], fmt_ratio(r["vs_ray_steady"]), fmt_ratio(r.get("vs_ray_first")),
+             fmt_ratio(r.get("vs_ray_e2e")),
              fmt_ratio(r["vs_daft"]),
              f"{fmt_ratio(r.get('vs_fastest'))} ({r.get('fastest_peer', '–')})",
              fmt_ratio(r["vs_pyarrow"]), "yes" if r["met"] else "no"] for r in t))

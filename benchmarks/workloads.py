@@ -42,6 +42,8 @@ ENGINES: tuple[str, ...] = ("streamdata", "ray", "daft", "polars", "duckdb", "py
 """Every engine, in table order; streamdata first (the ratios are streamdata ÷ peer)."""
 
 RAY_LIKE: tuple[str, ...] = ("streamdata", "ray")
+ROW_UDF: tuple[str, ...] = ("streamdata", "ray", "pyarrow")
+"""Row-UDF forms: the peers that run the same Python function per row (the others have none)."""
 
 WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload(name="count_parquet", what="read_parquet(dir).count()"),
@@ -65,10 +67,46 @@ WORKLOADS: dict[str, Workload] = {w.name: w for w in (
     Workload(name="larger_than_memory",
              what="read_parquet → map_batches(c = a*2 + b) → write_parquet over 10× the "
                   "object-store budget", datasets=("ltm",), writes=True),
+    # ---- user_forms (issue 14): the pipelines above as Ray users write them
+    Workload(name="map_batches_pandas_write",
+             what="read_parquet → map_batches(pandas UDF c = a*2 + b, batch_format='pandas') "
+                  "→ write_parquet", writes=True),
+    Workload(name="map_batches_actor_write",
+             what="read_parquet → map_batches(callable class, batch_format='pandas', "
+                  "concurrency=num_cpus - 1) → write_parquet", writes=True),
+    Workload(name="map_batches_arrow_write",
+             what="read_parquet → map_batches(Arrow-compute UDF, batch_format='pyarrow') "
+                  "→ write_parquet", writes=True),
+    Workload(name="with_column_write",
+             what="read_parquet → with_column('c', col('a') * 2 + col('b')) → write_parquet",
+             writes=True),
+    Workload(name="read_csv_pandas_count",
+             what="read_csv → map_batches(pandas UDF, batch_format='pandas') → count",
+             datasets=("csv",)),
+    Workload(name="map_rows_sum",
+             what="read_parquet(first row_udf_files files) → map(row UDF c = a*2 + b) → "
+                  "aggregate(Count, Sum(c))", engines=ROW_UDF),
+    Workload(name="flat_map_count",
+             what="read_parquet(first row_udf_files files) → flat_map(row → 2 rows) → count",
+             engines=ROW_UDF),
+    Workload(name="join_sum",
+             what="read_parquet(id, key, a) ⋈ read_parquet(first row_udf_files files; id, b) "
+                  "on id (inner, join_partitions) → aggregate(Count, Sum(b))"),
+    Workload(name="iter_batches_pandas",
+             what="iter_batches(batch_size=4096, batch_format='pandas') over the whole table"),
+    Workload(name="iter_batches_arrow",
+             what="iter_batches(batch_size=4096, batch_format='pyarrow') over the whole table"),
+    Workload(name="iter_torch_batches",
+             what="read_parquet(id, key, a, b) → iter_torch_batches(batch_size=4096)",
+             engines=ROW_UDF),
 )}
 
 GROUPS: dict[str, tuple[str, ...]] = {
     "filter_groupby": ("filter_groupby_expr", "filter_groupby_udf"),
+    "user_forms": ("map_batches_pandas_write", "map_batches_actor_write",
+                   "map_batches_arrow_write", "with_column_write", "read_csv_pandas_count",
+                   "map_rows_sum", "flat_map_count", "join_sum", "iter_batches_pandas",
+                   "iter_batches_arrow", "iter_torch_batches"),
 }
 
 
@@ -138,6 +176,8 @@ class Params:
         ltm_budget_bytes: object-store budget of ``larger_than_memory``.
         gpu_*: the ``cpu_to_gpu_pipeline`` shape: batches, rows per batch, seconds the
             slow stage sleeps per batch, features per row, object-store budget.
+        row_udf_files: how many Parquet files the row-UDF forms (``map``, ``flat_map``) read.
+        join_partitions: ``num_partitions`` of ``join_sum``.
     """
 
     parquet_dir: str = ""
@@ -153,6 +193,8 @@ class Params:
     gpu_sleep_s: float = 0.05
     gpu_feature_dim: int = 256
     gpu_budget_bytes: int = 512 * 2**20
+    row_udf_files: int = 4
+    join_partitions: int = 4
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 from streamdata import exceptions
 from streamdata.lazy import lazy_attributes
 from streamdata.context import DataContext
+from streamdata.core import api as _core_api
 from streamdata.core.api import (
     ActorClass,
     ActorHandle,
@@ -96,6 +97,7 @@ if TYPE_CHECKING:
     from streamdata import aggregate, serve, train, util
     from streamdata.io.datasink import Datasink, WriteResult
     from streamdata.io.datasource import Datasource
+    from streamdata.core.logging_config import LoggingConfig
     from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
     from streamdata.io.save_mode import SaveMode
     from streamdata.read_connectors import (
@@ -119,6 +121,7 @@ _LAZY = {
     "Datasink": "streamdata.io.datasink:Datasink",
     "WriteResult": "streamdata.io.datasink:WriteResult",
     "Datasource": "streamdata.io.datasource:Datasource",
+    "LoggingConfig": "streamdata.core.logging_config:LoggingConfig",
 }
 __getattr__ = lazy_attributes(__name__, globals(), _LAZY)
 
@@ -126,13 +129,23 @@ __getattr__ = lazy_attributes(__name__, globals(), _LAZY)
 def __dir__() -> list[str]:
     return sorted(set(globals()) | set(_LAZY))
 
+
+def _start_monitoring(runtime: object, **options: object) -> object:
+    """Start the dashboard / metrics endpoint ``sd.init`` asked for (loaded only then)."""
+    from streamdata.observability.start import start
+    return start(runtime, **options)  # type: ignore[arg-type]
+
+
+_core_api.set_monitoring_starter(_start_monitoring)
+
+
 __all__ = [
     # runtime (Ray Core's names)
     "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "cancel", "kill",
     "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
     "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator",
     "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
-    "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions",
+    "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions", "LoggingConfig",
     # hooks for training and serving (Ray Train's and Ray Serve's names)
     "train", "serve",
     # data (Ray Data's names)

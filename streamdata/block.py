@@ -28,6 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata.errors import PlanError, UDFReturnError, describe
+from streamdata.numpy_batch import NumpyBatch, raw_items
 
 # the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
 from streamdata.tensor import VariableShapeTensorArray, VariableShapeTensorType
@@ -186,8 +187,8 @@ def to_batch(table: pa.Table, batch_format: str | None, *, zero_copy: bool = Fal
         'DataFrame'
     """
     fmt = normalize_batch_format(batch_format)
-    if fmt == "numpy":
-        return to_numpy(table, zero_copy=zero_copy)
+    if fmt == "numpy":  # columns leave Arrow when first read (see streamdata.numpy_batch)
+        return NumpyBatch(table, lambda column: _array_to_numpy(column, zero_copy))
     if fmt == "pandas":
         return to_pandas(table)
     return table
@@ -324,7 +325,7 @@ def numpy_to_table(batch: Mapping[str, Any], *, what: str = "map_batches UDF") -
         streamdata.errors.UDFReturnError: map_batches UDF returned columns of unequal lengths: {'a': 3, 'b': 2}
     """
     arrays = {}
-    for name, value in batch.items():
+    for name, value in raw_items(batch):  # a NumpyBatch's unread columns stay Arrow
         if not isinstance(name, str):
             raise UDFReturnError(f"{what} returned a dict with a non-string key {name!r}; "
                                  "column names must be strings")
@@ -359,6 +360,19 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]], *, what: str = "map UDF") -
         >>> rows_to_table([{"a": 1}, {"a": 2, "b": "x"}]).to_pydict()
         {'a': [1, 2], 'b': [None, 'x']}
     """
+    if not isinstance(rows, list):
+        rows = list(rows)
+    if rows and set(map(type, rows)) == {dict}:
+        # Fast path: every row a dict with the first row's keys (what row UDFs return):
+        # one list comprehension per column instead of a Python loop over every cell.
+        keys = list(rows[0])
+        if sum(map(len, rows)) == len(keys) * len(rows):  # same count, so same keys if no KeyError
+            try:
+                fast = {k: [r[k] for r in rows] for k in keys}
+            except KeyError:
+                fast = None
+            if fast is not None:
+                return pa.table({k: _objects_to_arrow(v) for k, v in fast.items()})
     columns: dict[str, list[Any]] = {}
     n = 0
     for row in rows:

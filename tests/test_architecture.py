@@ -27,7 +27,7 @@ BASE = frozenset({
     "streamdata.datatype", "streamdata.errors", "streamdata.exceptions", "streamdata.expression_parser",
     "streamdata.expressions", "streamdata.read_task", "streamdata.tensor", "streamdata.write_context",
     "streamdata.context_fields", "streamdata.context_options", "streamdata.configs",
-    "streamdata.schema", "streamdata.summary", "streamdata.lazy",
+    "streamdata.schema", "streamdata.summary", "streamdata.lazy", "streamdata.numpy_batch",
 })
 #: the Dataset facade and the execution layer above plan
 FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api",

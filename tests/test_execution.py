@@ -44,15 +44,17 @@ def test_compile_uses_the_given_cluster_for_read_parallelism() -> None:
 
 
 def test_compile_notes_cpu_oversubscription_once_and_explain_shows_it() -> None:
-    # an actor pool of 2 one-CPU actors holds both CPUs: the read's tasks run with num_cpus=0
-    plan = LogicalPlan(MapBatches(inputs=(_read(100, blocks=2),), fn=_Model,
-                                  compute=ActorPoolStrategy(min_size=2, max_size=2)))
+    # an actor pool of 2 one-CPU actors holds both CPUs (the read runs in the actors): the
+    # tasks of the map after the pool run with num_cpus=0
+    pool = MapBatches(inputs=(_read(100, blocks=2),), fn=_Model,
+                      compute=ActorPoolStrategy(min_size=2, max_size=2))
+    plan = LogicalPlan(MapBatches(inputs=(pool,), fn=lambda b: b))
     physical = execution.compile(plan, cluster=ClusterInfo(num_cpus=2))
     ops = list(physical.dag.post_order())
-    read = next(op for op in ops if isinstance(op, TaskPoolMapOperator))
-    assert isinstance(ops[-1], ActorPoolMapOperator)
-    assert physical.oversubscribed == {read.name: 2}
-    assert read.cpu_oversubscription_cap == 2
+    after = next(op for op in ops if isinstance(op, TaskPoolMapOperator))
+    assert isinstance(ops[-2], ActorPoolMapOperator) and ops[-1] is after
+    assert physical.oversubscribed == {after.name: 2}
+    assert after.cpu_oversubscription_cap == 2
     assert "runs with num_cpus=0, at most 2 tasks at once" in physical.explain()
     roomy = execution.compile(plan, cluster=ClusterInfo(num_cpus=4))
     assert roomy.oversubscribed == {}

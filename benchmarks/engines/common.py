@@ -26,6 +26,41 @@ def add_c(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     return batch
 
 
+def add_c_pandas(df: Any) -> Any:
+    """The same UDF for ``batch_format="pandas"``: ``c = a * 2 + b`` on a DataFrame."""
+    df["c"] = df["a"] * 2 + df["b"]
+    return df
+
+
+def add_c_arrow(table: Any) -> Any:
+    """The same UDF for ``batch_format="pyarrow"``, with Arrow compute."""
+    import pyarrow.compute as pc
+
+    return table.append_column("c", pc.add(pc.multiply(table["a"], 2), table["b"]))
+
+
+class AddCPandas:
+    """The pandas UDF as a callable class (runs on an actor pool)."""
+
+    def __init__(self, factor: float = 2.0) -> None:
+        self.factor = factor
+
+    def __call__(self, df: Any) -> Any:
+        df["c"] = df["a"] * self.factor + df["b"]
+        return df
+
+
+def add_c_row(row: dict[str, Any]) -> dict[str, Any]:
+    """The row UDF of ``map``: ``c = a * 2 + b`` on one row."""
+    row["c"] = row["a"] * 2 + row["b"]
+    return row
+
+
+def two_rows(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ``flat_map`` UDF: each row becomes two (``a`` and ``-a``)."""
+    return [{"id": row["id"], "a": row["a"]}, {"id": row["id"], "a": -row["a"]}]
+
+
 def a_is_large(row: dict[str, Any]) -> bool:
     """The row predicate of the UDF-form filter: ``a > 0.5``."""
     return row["a"] > 0.5
@@ -63,17 +98,17 @@ def groups_check(num_groups: int, values: Iterable[float]) -> dict[str, Any]:
     return {"groups": int(num_groups), "sum": sig(float(np.sum(np.asarray(list(values)))))}
 
 
-def rebatch_to_numpy(batches: Iterable[Any], batch_size: int) -> Iterator[dict[str, np.ndarray]]:
-    """Exactly ``batch_size``-row numpy batches (the last may be shorter) from Arrow batches.
+def rebatch(batches: Iterable[Any], batch_size: int) -> Iterator[Any]:
+    """Exactly ``batch_size``-row Arrow tables (the last may be shorter) from Arrow batches.
 
     Args:
         batches: ``pyarrow.RecordBatch`` or ``pyarrow.Table`` objects, in order.
-        batch_size: rows per yielded batch.
+        batch_size: rows per yielded table.
 
     Example:
         >>> import pyarrow as pa
         >>> parts = [pa.record_batch({"x": list(range(5))}), pa.record_batch({"x": [5, 6]})]
-        >>> [len(b["x"]) for b in rebatch_to_numpy(parts, 3)]
+        >>> [t.num_rows for t in rebatch(parts, 3)]
         [3, 3, 1]
     """
     import pyarrow as pa
@@ -81,8 +116,9 @@ def rebatch_to_numpy(batches: Iterable[Any], batch_size: int) -> Iterator[dict[s
     pending: list[Any] = []
     pending_rows = 0
 
-    def emit(table: Any) -> dict[str, np.ndarray]:
-        return {name: table.column(name).to_numpy() for name in table.column_names}
+    def table_of(parts: list[Any]) -> Any:
+        return pa.Table.from_batches(
+            [b for p in parts for b in (p.to_batches() if isinstance(p, pa.Table) else [p])])
 
     for part in batches:
         if part.num_rows == 0:
@@ -91,18 +127,51 @@ def rebatch_to_numpy(batches: Iterable[Any], batch_size: int) -> Iterator[dict[s
         pending_rows += part.num_rows
         if pending_rows < batch_size:
             continue
-        table = pa.Table.from_batches(
-            [b for p in pending for b in (p.to_batches() if isinstance(p, pa.Table) else [p])])
+        table = table_of(pending)
         offset = 0
         while table.num_rows - offset >= batch_size:
-            yield emit(table.slice(offset, batch_size))
+            yield table.slice(offset, batch_size)
             offset += batch_size
         rest = table.slice(offset)
         pending = [rest] if rest.num_rows else []
         pending_rows = rest.num_rows
     if pending_rows:
-        yield emit(pa.Table.from_batches(
-            [b for p in pending for b in (p.to_batches() if isinstance(p, pa.Table) else [p])]))
+        yield table_of(pending)
+
+
+def rebatch_to_numpy(batches: Iterable[Any], batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+    """Exactly ``batch_size``-row numpy batches (the last may be shorter) from Arrow batches.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> parts = [pa.record_batch({"x": list(range(5))}), pa.record_batch({"x": [5, 6]})]
+        >>> [len(b["x"]) for b in rebatch_to_numpy(parts, 3)]
+        [3, 3, 1]
+    """
+    for table in rebatch(batches, batch_size):
+        yield {name: table.column(name).to_numpy() for name in table.column_names}
+
+
+def rebatch_as(batches: Iterable[Any], batch_size: int, batch_format: str) -> Iterator[Any]:
+    """Re-batched Arrow batches in ``batch_format``: ``numpy``, ``pandas`` or ``pyarrow``.
+
+    Example:
+        >>> import pyarrow as pa
+        >>> [len(b) for b in rebatch_as([pa.record_batch({"x": [1, 2, 3]})], 2, "pandas")]
+        [2, 1]
+    """
+    if batch_format == "numpy":
+        yield from rebatch_to_numpy(batches, batch_size)
+    elif batch_format == "pandas":
+        for table in rebatch(batches, batch_size):
+            yield table.to_pandas()
+    else:
+        yield from rebatch(batches, batch_size)
+
+
+def subset_files(directory: str, count: int) -> list[str]:
+    """The first ``count`` Parquet files of a dataset (row-UDF workloads run on a subset)."""
+    return files(directory, "parquet")[:count]
 
 
 def iter_check(batches: Iterable[dict[str, np.ndarray]]) -> dict[str, Any]:
@@ -113,4 +182,27 @@ def iter_check(batches: Iterable[dict[str, np.ndarray]]) -> dict[str, Any]:
         ids = batch["id"]
         rows += len(ids)
         id_sum += int(ids.sum())
+    return {"rows": rows, "id_sum": id_sum}
+
+
+def iter_check_any(batches: Iterable[Any]) -> dict[str, Any]:
+    """The same check over batches of any format (numpy dict, pandas, Arrow, torch dict).
+
+    Example:
+        >>> import pandas as pd, pyarrow as pa
+        >>> iter_check_any([pd.DataFrame({"id": [1, 2]}), pa.table({"id": [3]})])
+        {'rows': 3, 'id_sum': 6}
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    rows = 0
+    id_sum = 0
+    for batch in batches:
+        ids = batch["id"] if not isinstance(batch, pa.RecordBatch) else batch.column("id")
+        rows += len(ids)
+        if isinstance(ids, (pa.Array, pa.ChunkedArray)):
+            id_sum += int(pc.sum(ids).as_py() or 0)
+        else:
+            id_sum += int(ids.sum())
     return {"rows": rows, "id_sum": id_sum}

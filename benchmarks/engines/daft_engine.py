@@ -8,6 +8,7 @@ from typing import Any
 from workloads import Params
 
 from engines.common import a_is_large, file_glob, groups_check, iter_check, rebatch_to_numpy
+from engines.common import iter_check_any, rebatch_as, sig, subset_files
 
 
 def import_engine(engine: str) -> Any:
@@ -92,6 +93,28 @@ def larger_than_memory(daft: Any, p: Params) -> dict[str, Any]:
     return _map_write(daft, p, p.ltm_dir)
 
 
+def join_sum(daft: Any, p: Params) -> dict[str, Any]:
+    col = daft.col
+    left = _parquet(daft, p).select("id", "key", "a")
+    right = daft.read_parquet(subset_files(p.parquet_dir, p.row_udf_files)).select("id", "b")
+    out = left.join(right, on="id").agg(col("id").count().alias("n"), col("b").sum().alias("s"))
+    row = out.to_pydict()
+    return {"rows": int(row["n"][0]), "sum_b": sig(row["s"][0])}
+
+
+def _iter_form(daft: Any, p: Params, batch_format: str) -> dict[str, Any]:
+    return iter_check_any(rebatch_as(_parquet(daft, p).to_arrow_iter(), p.batch_size,
+                                     batch_format))
+
+
+def iter_batches_pandas(daft: Any, p: Params) -> dict[str, Any]:
+    return _iter_form(daft, p, "pandas")
+
+
+def iter_batches_arrow(daft: Any, p: Params) -> dict[str, Any]:
+    return _iter_form(daft, p, "pyarrow")
+
+
 WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
     "count_parquet": count_parquet,
     "map_batches_write": map_batches_write,
@@ -102,9 +125,23 @@ WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
     "iter_batches": iter_batches,
     "read_csv_count": read_csv_count,
     "larger_than_memory": larger_than_memory,
+    "map_batches_pandas_write": map_batches_write,
+    "map_batches_actor_write": map_batches_write,
+    "map_batches_arrow_write": map_batches_write,
+    "with_column_write": map_batches_write,
+    "read_csv_pandas_count": read_csv_count,
+    "join_sum": join_sum,
+    "iter_batches_pandas": iter_batches_pandas,
+    "iter_batches_arrow": iter_batches_arrow,
 }
 
 FORMS: dict[str, str] = {
+    "map_batches_pandas_write": "with_column expression (native)",
+    "map_batches_actor_write": "with_column expression (native)",
+    "map_batches_arrow_write": "with_column expression (native)",
+    "read_csv_pandas_count": "with_column expression, count_rows",
+    "iter_batches_pandas": "to_arrow_iter, re-batched, to_pandas",
+    "iter_batches_arrow": "to_arrow_iter, re-batched",
     "map_batches_write": "with_column expression (native)",
     "filter_groupby_udf": "@daft.func row UDF",
     "read_csv_count": "with_column expression, count_rows",

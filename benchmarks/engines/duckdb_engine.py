@@ -8,6 +8,7 @@ from typing import Any
 from workloads import Params
 
 from engines.common import a_is_large, file_glob, groups_check, iter_check, rebatch_to_numpy
+from engines.common import iter_check_any, rebatch_as, sig, subset_files
 
 
 def import_engine(engine: str) -> Any:
@@ -94,6 +95,27 @@ def larger_than_memory(con: Any, p: Params) -> dict[str, Any]:
     return _map_write(con, p, p.ltm_dir)
 
 
+def join_sum(con: Any, p: Params) -> dict[str, Any]:
+    right = ", ".join(f"'{f}'" for f in subset_files(p.parquet_dir, p.row_udf_files))
+    row = con.execute(f"SELECT count(*), sum(r.b) FROM (SELECT id, key, a FROM "
+                      f"{_src(p.parquet_dir)}) l JOIN (SELECT id, b FROM "
+                      f"read_parquet([{right}])) r USING (id)").fetchone()
+    return {"rows": int(row[0]), "sum_b": sig(row[1])}
+
+
+def _iter_form(con: Any, p: Params, batch_format: str) -> dict[str, Any]:
+    reader = con.sql(f"SELECT * FROM {_src(p.parquet_dir)}").to_arrow_reader(p.batch_size)
+    return iter_check_any(rebatch_as(reader, p.batch_size, batch_format))
+
+
+def iter_batches_pandas(con: Any, p: Params) -> dict[str, Any]:
+    return _iter_form(con, p, "pandas")
+
+
+def iter_batches_arrow(con: Any, p: Params) -> dict[str, Any]:
+    return _iter_form(con, p, "pyarrow")
+
+
 WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
     "count_parquet": count_parquet,
     "map_batches_write": map_batches_write,
@@ -104,9 +126,22 @@ WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
     "iter_batches": iter_batches,
     "read_csv_count": read_csv_count,
     "larger_than_memory": larger_than_memory,
+    "map_batches_pandas_write": map_batches_write,
+    "map_batches_actor_write": map_batches_write,
+    "map_batches_arrow_write": map_batches_write,
+    "with_column_write": map_batches_write,
+    "read_csv_pandas_count": read_csv_count,
+    "join_sum": join_sum,
+    "iter_batches_pandas": iter_batches_pandas,
+    "iter_batches_arrow": iter_batches_arrow,
 }
 
 FORMS: dict[str, str] = {
+    "map_batches_pandas_write": "COPY (SELECT *, a*2+b) (SQL expression)",
+    "map_batches_actor_write": "COPY (SELECT *, a*2+b) (SQL expression)",
+    "map_batches_arrow_write": "COPY (SELECT *, a*2+b) (SQL expression)",
+    "iter_batches_pandas": "to_arrow_reader, re-batched, to_pandas",
+    "iter_batches_arrow": "to_arrow_reader, re-batched",
     "map_batches_write": "COPY (SELECT *, a*2+b) TO dir (SQL expression)",
     "filter_groupby_udf": "Python scalar UDF (create_function)",
     "iter_batches": "to_arrow_reader(batch_size), re-batched to numpy",

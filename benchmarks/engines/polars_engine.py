@@ -9,6 +9,7 @@ from typing import Any
 from workloads import Params
 
 from engines.common import a_is_large, file_glob, groups_check, iter_check
+from engines.common import iter_check_any, rebatch_as, sig, subset_files
 
 
 def import_engine(engine: str) -> Any:
@@ -84,6 +85,28 @@ def larger_than_memory(pl: Any, p: Params) -> dict[str, Any]:
     return _map_write(pl, p, p.ltm_dir)
 
 
+def join_sum(pl: Any, p: Params) -> dict[str, Any]:
+    left = _scan(pl, p.parquet_dir).select("id", "key", "a")
+    right = pl.scan_parquet(subset_files(p.parquet_dir, p.row_udf_files)).select("id", "b")
+    out = left.join(right, on="id").select(pl.len().alias("n"), pl.col("b").sum().alias("s"))
+    row = out.collect().row(0)
+    return {"rows": int(row[0]), "sum_b": sig(row[1])}
+
+
+def _iter_form(pl: Any, p: Params, batch_format: str) -> dict[str, Any]:
+    batches = (df.to_arrow() for df in _scan(pl, p.parquet_dir).collect_batches(
+        chunk_size=p.batch_size))
+    return iter_check_any(rebatch_as(batches, p.batch_size, batch_format))
+
+
+def iter_batches_pandas(pl: Any, p: Params) -> dict[str, Any]:
+    return _iter_form(pl, p, "pandas")
+
+
+def iter_batches_arrow(pl: Any, p: Params) -> dict[str, Any]:
+    return _iter_form(pl, p, "pyarrow")
+
+
 WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
     "count_parquet": count_parquet,
     "map_batches_write": map_batches_write,
@@ -94,9 +117,23 @@ WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
     "iter_batches": iter_batches,
     "read_csv_count": read_csv_count,
     "larger_than_memory": larger_than_memory,
+    "map_batches_pandas_write": map_batches_write,
+    "map_batches_actor_write": map_batches_write,
+    "map_batches_arrow_write": map_batches_write,
+    "with_column_write": map_batches_write,
+    "read_csv_pandas_count": read_csv_count,
+    "join_sum": join_sum,
+    "iter_batches_pandas": iter_batches_pandas,
+    "iter_batches_arrow": iter_batches_arrow,
 }
 
 FORMS: dict[str, str] = {
+    "map_batches_pandas_write": "with_columns expression, sink_parquet",
+    "map_batches_actor_write": "with_columns expression, sink_parquet",
+    "map_batches_arrow_write": "with_columns expression, sink_parquet",
+    "read_csv_pandas_count": "scan_csv + with_columns, select(len)",
+    "iter_batches_pandas": "collect_batches → to_arrow, re-batched, to_pandas",
+    "iter_batches_arrow": "collect_batches → to_arrow, re-batched",
     "map_batches_write": "with_columns expression, sink_parquet (streaming, one file)",
     "filter_groupby_udf": "map_elements row UDF",
     "read_csv_count": "scan_csv + with_columns, select(len) (projection may prune c)",

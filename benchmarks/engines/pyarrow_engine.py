@@ -17,7 +17,22 @@ from typing import Any
 
 from workloads import Params
 
-from engines.common import a_is_large, add_c, files, groups_check, iter_check, rebatch_to_numpy
+from engines.common import (
+    a_is_large,
+    add_c,
+    add_c_arrow,
+    add_c_pandas,
+    add_c_row,
+    files,
+    groups_check,
+    iter_check,
+    iter_check_any,
+    rebatch_as,
+    rebatch_to_numpy,
+    sig,
+    subset_files,
+    two_rows,
+)
 
 
 @dataclass
@@ -59,6 +74,37 @@ def _map_write_file(path: str, out_dir: str, index: int) -> int:
     result = pa.table(add_c(batch))
     pq.write_table(result, os.path.join(out_dir, f"part-{index:05d}.parquet"))
     return result.num_rows
+
+
+def _map_write_file_form(path: str, out_dir: str, index: int, form: str) -> int:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    if form == "pandas":
+        result = pa.Table.from_pandas(add_c_pandas(table.to_pandas()), preserve_index=False)
+    else:
+        result = add_c_arrow(table)
+    pq.write_table(result, os.path.join(out_dir, f"part-{index:05d}.parquet"))
+    return result.num_rows
+
+
+def _csv_pandas_count(path: str) -> int:
+    import pyarrow.csv as pcsv
+
+    return len(add_c_pandas(pcsv.read_csv(path).to_pandas()))
+
+
+def _rows_partial(path: str, flat: bool) -> tuple[int, float]:
+    import pyarrow.parquet as pq
+
+    if flat:
+        table = pq.read_table(path, columns=["id", "a"])
+        out = [r for row in table.to_pylist() for r in two_rows(row)]
+        return len(out), 0.0
+    table = pq.read_table(path, columns=["id", "a", "b"])
+    rows = [add_c_row(row) for row in table.to_pylist()]
+    return len(rows), sum(r["c"] for r in rows)
 
 
 def _udf_filter_partial(path: str) -> dict[int, tuple[float, int]]:
@@ -148,6 +194,75 @@ def larger_than_memory(ctx: Ctx, p: Params) -> dict[str, Any]:
     return _map_write(ctx, p, p.ltm_dir)
 
 
+def _map_write_form(ctx: Ctx, p: Params, form: str) -> dict[str, Any]:
+    paths = files(p.parquet_dir, "parquet")
+    n = len(paths)
+    list(ctx.pool.map(_map_write_file_form, paths, [p.out_dir] * n, range(n), [form] * n))
+    return {}
+
+
+def map_batches_pandas_write(ctx: Ctx, p: Params) -> dict[str, Any]:
+    return _map_write_form(ctx, p, "pandas")
+
+
+def map_batches_arrow_write(ctx: Ctx, p: Params) -> dict[str, Any]:
+    return _map_write_form(ctx, p, "arrow")
+
+
+def read_csv_pandas_count(ctx: Ctx, p: Params) -> dict[str, Any]:
+    return {"rows": sum(ctx.pool.map(_csv_pandas_count, files(p.csv_dir, "csv")))}
+
+
+def map_rows_sum(ctx: Ctx, p: Params) -> dict[str, Any]:
+    paths = subset_files(p.parquet_dir, p.row_udf_files)
+    parts = list(ctx.pool.map(_rows_partial, paths, [False] * len(paths)))
+    return {"rows": sum(n for n, _ in parts), "sum_c": sig(sum(s for _, s in parts))}
+
+
+def flat_map_count(ctx: Ctx, p: Params) -> dict[str, Any]:
+    paths = subset_files(p.parquet_dir, p.row_udf_files)
+    return {"rows": sum(n for n, _ in ctx.pool.map(_rows_partial, paths, [True] * len(paths)))}
+
+
+def join_sum(ctx: Ctx, p: Params) -> dict[str, Any]:
+    import pyarrow.compute as pc
+    import pyarrow.dataset as pads
+
+    left = pads.dataset(p.parquet_dir, format="parquet").to_table(columns=["id", "key", "a"])
+    right = pads.dataset(subset_files(p.parquet_dir, p.row_udf_files),
+                         format="parquet").to_table(columns=["id", "b"])
+    joined = left.join(right, keys="id", join_type="inner")
+    return {"rows": joined.num_rows, "sum_b": sig(pc.sum(joined["b"]).as_py())}
+
+
+def _iter_form(p: Params, batch_format: str, columns: list[str] | None = None) -> Any:
+    import pyarrow.dataset as pads
+
+    dataset = pads.dataset(p.parquet_dir, format="parquet")
+    return rebatch_as(dataset.to_batches(batch_size=p.batch_size, columns=columns),
+                      p.batch_size, batch_format)
+
+
+def iter_batches_pandas(ctx: Ctx, p: Params) -> dict[str, Any]:
+    return iter_check_any(_iter_form(p, "pandas"))
+
+
+def iter_batches_arrow(ctx: Ctx, p: Params) -> dict[str, Any]:
+    return iter_check_any(_iter_form(p, "pyarrow"))
+
+
+def iter_torch_batches(ctx: Ctx, p: Params) -> dict[str, Any]:
+    import warnings
+
+    import torch
+
+    batches = ({name: torch.as_tensor(array) for name, array in batch.items()}
+               for batch in _iter_form(p, "numpy", ["id", "key", "a", "b"]))
+    with warnings.catch_warnings():  # read-only Arrow buffers: torch warns, shares them anyway
+        warnings.simplefilter("ignore", UserWarning)
+        return iter_check_any(batches)
+
+
 WORKLOADS: dict[str, Callable[[Ctx, Params], dict[str, Any]]] = {
     "count_parquet": count_parquet,
     "map_batches_write": map_batches_write,
@@ -158,6 +273,17 @@ WORKLOADS: dict[str, Callable[[Ctx, Params], dict[str, Any]]] = {
     "iter_batches": iter_batches,
     "read_csv_count": read_csv_count,
     "larger_than_memory": larger_than_memory,
+    "map_batches_pandas_write": map_batches_pandas_write,
+    "map_batches_actor_write": map_batches_pandas_write,
+    "map_batches_arrow_write": map_batches_arrow_write,
+    "with_column_write": map_batches_arrow_write,
+    "read_csv_pandas_count": read_csv_pandas_count,
+    "map_rows_sum": map_rows_sum,
+    "flat_map_count": flat_map_count,
+    "join_sum": join_sum,
+    "iter_batches_pandas": iter_batches_pandas,
+    "iter_batches_arrow": iter_batches_arrow,
+    "iter_torch_batches": iter_torch_batches,
 }
 
 FORMS: dict[str, str] = {
@@ -165,4 +291,10 @@ FORMS: dict[str, str] = {
     "filter_groupby_udf": "same row predicate over to_pylist(), process pool",
     "read_csv_count": "csv.read_csv + same UDF, process pool",
     "count_parquet": "dataset.count_rows (metadata)",
+    "map_batches_pandas_write": "to_pandas + same pandas UDF, file per task, process pool",
+    "map_batches_actor_write": "as map_batches_pandas_write (a pool process is an actor)",
+    "with_column_write": "pyarrow.compute a*2+b, file per task, process pool",
+    "map_rows_sum": "same row UDF over to_pylist(), process pool",
+    "flat_map_count": "same row UDF over to_pylist(), process pool",
+    "join_sum": "Table.join (Acero hash join, multithreaded)",
 }

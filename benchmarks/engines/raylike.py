@@ -21,6 +21,7 @@ import numpy as np
 from workloads import Params
 
 from engines.common import a_is_large, add_c, groups_check
+from engines.raylike_forms import WORKLOADS as FORM_WORKLOADS
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +32,7 @@ class RayLike:
     rt: ModuleType
     rd: ModuleType
     col: Callable[[str], Any]
+    agg: ModuleType | None = None
 
 
 def import_engine(engine: str) -> RayLike:
@@ -38,11 +40,13 @@ def import_engine(engine: str) -> RayLike:
     if engine == "ray":
         import ray
         import ray.data
+        import ray.data.aggregate
         from ray.data.expressions import col
-        return RayLike("ray", ray, ray.data, col)
+        return RayLike("ray", ray, ray.data, col, ray.data.aggregate)
     if engine == "streamdata":
         import streamdata as sd
-        return RayLike("streamdata", sd, sd, lambda name: sd.col(name))
+        import streamdata.aggregate
+        return RayLike("streamdata", sd, sd, lambda name: sd.col(name), streamdata.aggregate)
     raise ValueError(f"not a Ray-like engine: {engine!r}")
 
 
@@ -208,9 +212,12 @@ WORKLOADS: dict[str, Callable[[RayLike, Params], dict[str, Any]]] = {
     "read_csv_count": read_csv_count,
     "cpu_to_gpu_pipeline": cpu_to_gpu_pipeline,
     "larger_than_memory": larger_than_memory,
+    **FORM_WORKLOADS,
 }
 
 FORMS: dict[str, str] = {
     "filter_groupby_udf": "filter(fn) with a row predicate",
     "map_batches_write": "map_batches(numpy UDF) as tasks",
+    "map_batches_actor_write": "map_batches(callable class, batch_format='pandas', "
+                               "concurrency=num_cpus - 1): an actor pool",
 }

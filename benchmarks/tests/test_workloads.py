@@ -25,8 +25,9 @@ def test_catalogue_covers_benchmarks_md() -> None:
     assert list(WORKLOADS) == [
         "count_parquet", "map_batches_write", "filter_groupby_expr", "filter_groupby_udf",
         "groupby_sum_cols", "sort", "iter_batches", "read_csv_count", "cpu_to_gpu_pipeline",
-        "larger_than_memory"]
+        "larger_than_memory", *GROUPS["user_forms"]]
     assert GROUPS["filter_groupby"] == ("filter_groupby_expr", "filter_groupby_udf")
+    assert "join_sum" in GROUPS["user_forms"] and "iter_torch_batches" in GROUPS["user_forms"]
 
 
 def test_resolve_workloads_and_engines() -> None:
@@ -69,6 +70,26 @@ def test_rebatch_to_numpy_gives_exact_batches() -> None:
     assert [len(b["id"]) for b in batches] == [4] * 10
     assert np.concatenate([b["id"] for b in batches]).tolist() == list(range(40))
     assert common.iter_check(iter(batches)) == {"rows": 40, "id_sum": sum(range(40))}
+
+
+def test_user_form_udfs_agree_with_the_numpy_udf() -> None:
+    import pandas as pd
+
+    a, b = np.array([1.0, 2.0]), np.array([0.5, -1.0])
+    expected = common.add_c({"a": a.copy(), "b": b.copy()})["c"].tolist()
+    assert common.add_c_pandas(pd.DataFrame({"a": a, "b": b}))["c"].tolist() == expected
+    assert common.AddCPandas()(pd.DataFrame({"a": a, "b": b}))["c"].tolist() == expected
+    assert common.add_c_arrow(pa.table({"a": a, "b": b}))["c"].to_pylist() == expected
+    assert [common.add_c_row({"a": x, "b": y})["c"] for x, y in zip(a, b)] == expected
+    assert common.two_rows({"id": 3, "a": 0.5}) == [{"id": 3, "a": 0.5}, {"id": 3, "a": -0.5}]
+
+
+def test_rebatch_as_every_format() -> None:
+    parts = [pa.record_batch({"id": np.arange(i * 5, i * 5 + 5)}) for i in range(3)]
+    for fmt in ("numpy", "pandas", "pyarrow"):
+        batches = list(common.rebatch_as(parts, 4, fmt))
+        assert [len(b["id"]) for b in batches] == [4, 4, 4, 3], fmt
+        assert common.iter_check_any(batches) == {"rows": 15, "id_sum": sum(range(15))}
 
 
 def test_busy_stats_counts_each_call_once() -> None:

@@ -169,7 +169,7 @@ class ActorManager:
                 continue
             task.worker = actor.worker
             actor.inflight[task.task_id] = task
-            rt.task_log.started(task.task_id, task.name, actor.worker.worker_id)
+            rt.task_log.started(task.task_id, task.name, actor.worker.worker_id, actor.actor_id)
             rt.emit(Send(actor.worker.worker_id, msgs.TaskSpec(
                 task.task_id, task.method, None, task.args, rt.dep_locations(task), task.return_ids, None,
                 actor.grant.gpu_ids, task.name, True, dict(actor.grant.amounts))))

@@ -22,7 +22,7 @@ import os
 import uuid
 import sys
 import threading
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import psutil
 
@@ -53,6 +53,16 @@ _init_lock = threading.RLock()
 _runtime: Any = None  # the driver's Runtime when the local backend runs here
 _backend: Backend | None = None  # chosen at init (or at first use): every call delegates to it
 _atexit_registered = False
+#: starts the dashboard / metrics endpoint / session logging when init asks (set by the streamdata
+#: package: core imports nothing above it); returns an object with ``info`` (dict) and ``stop()``
+_monitoring_starter: Callable[..., Any] | None = None
+_monitoring: Any = None
+
+
+def set_monitoring_starter(starter: Callable[..., Any] | None) -> None:
+    """Install the function ``init`` calls with its monitoring options (the streamdata package does)."""
+    global _monitoring_starter
+    _monitoring_starter = starter
 
 
 def _detect_gpus() -> int:
@@ -66,10 +76,11 @@ def _detect_gpus() -> int:
 
 
 #: init() parameters of Ray's that the local runtime accepts and documents as meaning nothing here
-#: (one process tree on one machine: no dashboard, no cgroups, no proxy, no job config to ship)
-ACCEPTED_AND_IGNORED = ("labels", "local_mode", "include_dashboard", "dashboard_host", "dashboard_port",
-                        "job_config", "configure_logging", "logging_format", "logging_config",
-                        "log_to_driver", "enable_resource_isolation", "cgroup_path", "system_reserved_cpu",
+#: (one process tree on one machine: no cgroups, no proxy, no job config to ship), and
+#: ``_metrics_export_port`` (a keyword, as Ray's: it does start the Prometheus endpoint)
+ACCEPTED_AND_IGNORED = ("labels", "local_mode",
+                        "job_config", "configure_logging", "logging_format",
+                        "enable_resource_isolation", "cgroup_path", "system_reserved_cpu",
                         "system_reserved_memory", "proxy_server_url", "_temp_dir", "_system_config",
                         "_metrics_export_port", "_node_ip_address", "_enable_object_reconstruction")
 
@@ -95,9 +106,11 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
     ``_system_config``'s ``memory_usage_threshold`` / ``memory_monitor_refresh_ms`` (the
     memory monitor, :mod:`streamdata.core.memory_monitor`) and ``max_lineage_bytes``
     (:mod:`streamdata.core.lineage`) mean what they mean in Ray; the others
-    (``ACCEPTED_AND_IGNORED``: dashboard, logging setup, job config, labels,
+    (``ACCEPTED_AND_IGNORED``: logging format, job config, labels,
     ``local_mode``, resource isolation, ...) are accepted and mean nothing on one
     embedded runtime. With ``backend="ray"`` every argument goes to ``ray.init``.
+    ``_metrics_export_port=PORT`` (Ray's keyword) serves Prometheus metrics on
+    ``127.0.0.1:PORT`` (0: a free port, returned as ``metrics_export_port``).
 
     Args:
         address: the Ray cluster address (``backend="ray"``); ``None``/``"local"`` here.
@@ -113,6 +126,14 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         spill_dir: where objects spill when the store is full (default: the temp dir).
         backend: ``"local"`` (the embedded runtime) or ``"ray"`` (a Ray cluster).
         ignore_reinit_error: return quietly if already initialized.
+        include_dashboard: serve the dashboard (tasks, actors, datasets, serve, training, logs;
+            metadata only) on ``dashboard_host:dashboard_port``; ``None``/``False``: off.
+        dashboard_host: the dashboard's address (loopback by default).
+        dashboard_port: the dashboard's port (default 8265 when on; 0 picks a free one).
+        log_to_driver: echo workers' stdout/stderr on the driver's (default True); they are
+            always written to the session's log directory (``<temp>/streamdata/session_latest/logs``).
+        logging_config: a ``LoggingConfig`` (``encoding`` ``"TEXT"``/``"JSON"``, ``log_level``) for
+            the driver's and workers' Python logging, as Ray's.
     """
     global _runtime, _backend, _atexit_registered
     if context.get_client() is not None and os.environ.get("STREAMDATA_WORKER"):
@@ -130,6 +151,8 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         ray_args["configure_logging"] = False
     if logging_level != "info":
         ray_args["logging_level"] = logging_level
+    if log_to_driver is not None:
+        check_bool("log_to_driver", log_to_driver)
     unknown = sorted(set(kwargs) - set(ACCEPTED_AND_IGNORED))
     if unknown and backend != "ray":
         raise TypeError(f"init() got unexpected argument(s) {unknown}")
@@ -181,9 +204,16 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
                                     minimum=0)
         store = int(object_store_memory or default_object_store_memory())
         memory = float(psutil.virtual_memory().available * 0.7)
+        if logging_config is not None:  # the workers inherit it (they are spawned below)
+            from streamdata.core.logging_config import ENV as LOGGING_ENV, coerce
+            log_config = coerce(logging_config)
+            os.environ[LOGGING_ENV] = log_config.to_env()
+            log_config.apply()
+        else:
+            os.environ.pop("STREAMDATA_LOGGING_CONFIG", None)
         _runtime = Runtime(num_cpus=cpus, num_gpus=gpus, resources=dict(resources or {}),
                            object_store_memory=store, spill_dir=spill_dir, memory=memory,
-                           memory_monitor=monitor)
+                           log_to_driver=log_to_driver is not False, memory_monitor=monitor)
         if max_lineage is not None:
             _runtime.state.lineage.max_bytes = max_lineage
         context.set_client(_runtime)
@@ -192,7 +222,23 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         if not _atexit_registered:
             atexit.register(shutdown)
             _atexit_registered = True
+        if include_dashboard or kwargs.get("_metrics_export_port") is not None:
+            _start_monitoring(_runtime, include_dashboard=bool(include_dashboard), dashboard_host=dashboard_host,
+                              dashboard_port=dashboard_port, metrics_export_port=kwargs.get("_metrics_export_port"))
         return _runtime_info()
+
+
+def _start_monitoring(runtime: Any, **options: Any) -> None:
+    """Start what init's monitoring options ask for (nothing is loaded when none is asked)."""
+    global _monitoring
+    if _monitoring_starter is None:
+        raise RuntimeError("the dashboard and metrics endpoint need the streamdata package "
+                           "(import streamdata, not only streamdata.core)")
+    try:
+        _monitoring = _monitoring_starter(runtime, **options)
+    except BaseException:
+        shutdown()
+        raise
 
 
 def _set_logging_level(level: int | str) -> None:
@@ -207,7 +253,11 @@ def _set_logging_level(level: int | str) -> None:
 
 
 def _runtime_info() -> dict:
-    return {"session": _runtime.session, "object_store_dir": _runtime.shm_dir}
+    info = {"session": _runtime.session, "object_store_dir": _runtime.shm_dir,
+            "session_dir": _runtime.session_dir}
+    if _monitoring is not None:
+        info.update(_monitoring.info)
+    return info
 
 
 def shutdown(*, wait_for_processes: bool = False, _exiting_interpreter: bool = False) -> None:
@@ -217,9 +267,12 @@ def shutdown(*, wait_for_processes: bool = False, _exiting_interpreter: bool = F
     (``wait_for_processes`` is accepted for Ray's signature and passed to Ray on
     the Ray backend).
     """
-    global _runtime, _backend
+    global _runtime, _backend, _monitoring
     from streamdata.core.remote_function import JOB_RUNTIME_ENV
     with _init_lock:
+        monitoring, _monitoring = _monitoring, None
+        if monitoring is not None:
+            monitoring.stop()
         backend, _backend = _backend, None
         if backend is not None and backend.name == "ray":
             backend.shutdown()

@@ -93,9 +93,16 @@ def start_reaper(paths: list[str]) -> subprocess.Popen:
 
 
 class LogStreamer:
-    """Copies workers' stdout/stderr lines to the driver's, prefixed with the worker pid."""
+    """Copies workers' stdout/stderr lines to the driver's, prefixed with the worker pid
+    (unless ``echo`` is False: ``log_to_driver=False``), and to a file per worker and stream
+    in ``log_dir`` (``worker-<id>-<pid>.out``/``.err``) when given."""
 
-    def __init__(self) -> None:
+    def __init__(self, log_dir: str | None = None, echo: bool = True, setup: Any = None) -> None:
+        self._log_dir = log_dir
+        self._echo = echo
+        self._setup = setup  # run first in the thread (creating the session's directories)
+        self._files: dict[int, Any] = {}
+        self._to_open: dict[int, str] = {}  # fd -> file name, opened by the thread (off the spawn path)
         self._sel = selectors.DefaultSelector()
         self._lock = threading.Lock()
         self._rpipe, self._wpipe = os.pipe()
@@ -105,16 +112,37 @@ class LogStreamer:
         self._thread = threading.Thread(target=self._run, name="streamdata-logs", daemon=True)
         self._thread.start()
 
-    def add(self, proc: subprocess.Popen) -> None:
+    def add(self, proc: subprocess.Popen, worker_id: str = "") -> None:
         with self._lock:
             for stream, is_err in ((proc.stdout, False), (proc.stderr, True)):
                 if stream is not None:
                     os.set_blocking(stream.fileno(), False)
+                    if self._log_dir is not None:
+                        name = f"worker-{worker_id.rstrip('.')}-{proc.pid}.{'err' if is_err else 'out'}"
+                        self._to_open[stream.fileno()] = name
                     self._sel.register(stream.fileno(), selectors.EVENT_READ, (proc.pid, is_err, stream))
         os.write(self._wpipe, b"x")
 
+    def _open_pending(self) -> None:
+        with self._lock:
+            pending, self._to_open = self._to_open, {}
+        for fd, name in pending.items():
+            try:
+                file = open(os.path.join(self._log_dir, name), "ab")  # type: ignore[arg-type]
+            except OSError:
+                continue
+            with self._lock:
+                self._files[fd] = file
+
     def _run(self) -> None:
+        if self._setup is not None:
+            try:
+                self._setup()
+            except OSError:
+                pass
         while not self._stopped:
+            if self._to_open:
+                self._open_pending()
             for key, _ in self._sel.select(timeout=1.0):
                 if key.data is None:
                     os.read(self._rpipe, 4096)
@@ -127,13 +155,27 @@ class LogStreamer:
                     continue
                 except OSError:
                     chunk = b""
+                if fd in self._to_open:  # its file was asked for in this same wake-up
+                    self._open_pending()
+                file = self._files.get(fd)
+                if file is not None:
+                    try:
+                        file.write(chunk)
+                        file.flush()
+                    except (OSError, ValueError):
+                        pass
                 if not chunk:
                     with self._lock:
                         self._sel.unregister(fd)
+                        file = self._files.pop(fd, None)
+                    if file is not None:
+                        file.close()
                     rest = self._partial.pop(fd, b"")
-                    if rest:
+                    if rest and self._echo:
                         self._emit(pid, is_err, rest)
                     stream.close()
+                    continue
+                if not self._echo:
                     continue
                 data = self._partial.pop(fd, b"") + chunk
                 *lines, rest = data.split(b"\n")
@@ -153,6 +195,13 @@ class LogStreamer:
 
     def stop(self) -> None:
         self._stopped = True
+        with self._lock:
+            files, self._files = list(self._files.values()), {}
+        for file in files:
+            try:
+                file.close()
+            except OSError:
+                pass
         try:
             os.write(self._wpipe, b"x")
         except OSError:

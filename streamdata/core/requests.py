@@ -8,7 +8,7 @@ workers' requests go through the same handlers (a ``Request`` message).
 
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 from streamdata.core.host import StateHost
 
@@ -114,7 +114,32 @@ def op_timeline(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply(rt.task_log.records())
 
 
+def op_state(rt: StateHost, reply: Callable, fail: Callable, resource: str, newest: int | None = None) -> None:
+    from streamdata.core.state_query import rows, task_counts
+    reply(task_counts(rt) if resource == "task_counts" else rows(rt, resource, newest))
+
+
+def _metrics_store(rt: StateHost) -> Any:
+    store = getattr(rt, "custom_metrics", None)
+    if store is None:
+        from streamdata.core.metrics_agg import MetricsAggregator
+        store = rt.custom_metrics = MetricsAggregator()  # type: ignore[attr-defined]
+    return store
+
+
+def op_metrics_push(rt: StateHost, reply: Callable, fail: Callable, batch: dict) -> None:
+    _metrics_store(rt).merge(batch)
+    reply(None)
+
+
+def op_metrics_snapshot(rt: StateHost, reply: Callable, fail: Callable) -> None:
+    reply(_metrics_store(rt).snapshot())
+
+
 REQUESTS: dict[str, Callable] = {
+    "state": op_state,
+    "metrics_push": op_metrics_push,
+    "metrics_snapshot": op_metrics_snapshot,
     "timeline": op_timeline,
     "get": op_get,
     "wait": op_wait,

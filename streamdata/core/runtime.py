@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 
 from streamdata.core import object_ref as object_ref_mod
-from streamdata.core import processes
+from streamdata.core import processes, session_logs
 from streamdata.core import protocol as msgs
 from streamdata.core.client import ClientBase
 from streamdata.core.events import (
@@ -61,7 +61,7 @@ class Runtime(ClientBase):
 
     def __init__(self, *, num_cpus: float, num_gpus: float, resources: dict[str, float],
                  object_store_memory: int, spill_dir: str | None, memory: float,
-                 memory_monitor: MemoryMonitorConfig | None = None) -> None:
+                 log_to_driver: bool = True, memory_monitor: MemoryMonitorConfig | None = None) -> None:
         token = uuid.uuid4().hex[:8]
         # ids carry the session's token, so refs outliving a session never touch the next one
         self._token = token
@@ -92,7 +92,16 @@ class Runtime(ClientBase):
         self._wake_r, self._wake_w = os.pipe()
         os.set_blocking(self._wake_w, False)
         self._sel.register(self._wake_r, selectors.EVENT_READ, None)
-        self.logs = processes.LogStreamer()
+        #: ``<temp>/streamdata/session_<time>_<pid>``: its ``logs/`` has the driver's and workers' logs
+        self.session_dir = session_logs.new_session_path()
+        self.log_dir = os.path.join(self.session_dir, "logs")
+        os.environ[session_logs.SESSION_ENV] = self.session_dir  # the workers' components log there too
+        self._driver_log: list = []
+
+        def set_up_session() -> None:  # in the log thread: start-up never waits for the disk
+            session_logs.create_session_dir(path=self.session_dir, root=os.path.dirname(self.session_dir))
+            self._driver_log.append(session_logs.attach_driver_log(self.log_dir))
+        self.logs = processes.LogStreamer(self.log_dir, echo=log_to_driver, setup=set_up_session)
         self.reaper = processes.start_reaper([self.shm_dir, self.spill_dir])
         object_ref_mod.tracker.on_pending = self._wake
         self._reader = threading.Thread(target=self._read_loop, name="streamdata-runtime", daemon=True)
@@ -181,7 +190,7 @@ class Runtime(ClientBase):
     def _spawn(self, worker_id: str, env: dict | None) -> None:
         worker = processes.spawn_worker(worker_id, self.shm_dir, self.spill_dir, env)
         self.workers[worker_id] = worker
-        self.logs.add(worker.proc)
+        self.logs.add(worker.proc, worker_id)
         self._sel.register(worker.conn.fileno(), selectors.EVENT_READ, worker)
         try:
             self.reaper.stdin.write(b"")  # keep the reaper's pipe open
@@ -321,6 +330,8 @@ class Runtime(ClientBase):
                 pass
         self._reader.join(timeout=2.0)
         self.logs.stop()
+        for handler in self._driver_log:
+            session_logs.detach_driver_log(handler)
         shutil.rmtree(self.shm_dir, ignore_errors=True)
         shutil.rmtree(self.spill_dir, ignore_errors=True)
         try:

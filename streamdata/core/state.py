@@ -259,7 +259,8 @@ class RuntimeState:
         self.actors.on_failed(msg.actor_id, msg.payload)
 
     def _msg_hello(self, worker: WorkerState | None, msg: msgs.Hello) -> None:
-        pass
+        if worker is not None:
+            worker.pid = msg.pid
 
     # ------------------------------------------------------------------ CPU lending
     def _block(self, worker: WorkerState, req_id: int) -> None:

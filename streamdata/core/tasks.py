@@ -73,7 +73,8 @@ class WorkerState:
     """What the scheduler knows of one worker process (the process itself is the loop's)."""
 
     __slots__ = ("worker_id", "known_functions", "task", "actor_id", "blocked", "blocked_grant",
-                 "blocking_request", "cancelled_requests", "alive", "held_refs", "started", "kill_reason")
+                 "blocking_request", "cancelled_requests", "alive", "held_refs", "pid", "started",
+                 "kill_reason")
 
     def __init__(self, worker_id: str) -> None:
         self.worker_id = worker_id
@@ -89,6 +90,8 @@ class WorkerState:
         self.alive = True
         #: net ObjectRefs this process holds per object id (released if it dies)
         self.held_refs: dict[str, int] = {}
+        #: the process id (from its Hello; None until then)
+        self.pid: int | None = None
         #: when its current task started (a sequence number: larger is newer)
         self.started = 0
         #: why the runtime killed it (the memory monitor), reported as its death's cause

@@ -29,21 +29,30 @@ class TaskLog:
 
     def __init__(self, clock: Callable[[], float], limit: int = DEFAULT_LIMIT) -> None:
         self._clock = clock
-        self._running: dict[str, tuple[str, str, float]] = {}
-        self._done: deque[tuple[str, str, str, float, float, bool]] = deque(maxlen=limit)
+        self._running: dict[str, tuple[str, str, float, str | None]] = {}
+        self._done: deque[tuple[str, str, str, float, float, bool, str | None]] = deque(maxlen=limit)
 
-    def started(self, task_id: str, name: str, worker_id: str) -> None:
-        self._running[task_id] = (name, worker_id, self._clock())
+    def started(self, task_id: str, name: str, worker_id: str, actor_id: str | None = None) -> None:
+        self._running[task_id] = (name, worker_id, self._clock(), actor_id)
 
     def finished(self, task_id: str, ok: bool) -> None:
         entry = self._running.pop(task_id, None)
         if entry is not None:
-            name, worker_id, start = entry
-            self._done.append((task_id, name, worker_id, start, self._clock(), ok))
+            name, worker_id, start, actor_id = entry
+            self._done.append((task_id, name, worker_id, start, self._clock(), ok, actor_id))
 
     def records(self) -> list[tuple[str, str, str, float, float, bool]]:
         """``(task_id, name, worker_id, start, end, ok)`` of finished tasks, oldest first."""
+        return [r[:6] for r in self._done]
+
+    def finished_details(self) -> list[tuple[str, str, str, float, float, bool, str | None]]:
+        """As :meth:`records`, each with the actor id of an actor call (None for a task) last."""
         return list(self._done)
+
+    def start_time(self, task_id: str) -> float | None:
+        """When a running task started (None if it is not running)."""
+        entry = self._running.get(task_id)
+        return None if entry is None else entry[2]
 
 
 def chrome_trace(records: list[tuple[str, str, str, float, float, bool]]) -> list[dict]:

@@ -226,8 +226,16 @@ class Worker:
 
     # ---- main thread
     def main_loop(self) -> None:
+        preload = list(PRELOAD)
         while True:
-            msg = self.main_queue.get()
+            if preload:  # idle: import one more module a task will likely need
+                try:
+                    msg = self.main_queue.get_nowait()
+                except queue.Empty:
+                    _import_quietly(preload.pop(0))
+                    continue
+            else:
+                msg = self.main_queue.get()
             kind = type(msg)
             if kind is msgs.TaskSpec:
                 self.run(msg)
@@ -506,24 +514,25 @@ def main() -> None:
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
     context.set_client(worker.client)
+    if os.environ.get("STREAMDATA_LOGGING_CONFIG"):
+        from streamdata.core.logging_config import apply_from_env
+        apply_from_env()
     conn.send_bytes(msgs.encode(msgs.Hello(worker_id, os.getpid())))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
-    _preload()
     worker.main_loop()
 
 
-#: modules nearly every data task needs: imported while the worker is idle after
-#: start-up instead of inside the user's first task
+#: modules nearly every data task needs: imported one at a time while the worker is
+#: idle (a task that arrives meanwhile waits for one import at most, not for all)
 PRELOAD = ("numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pandas", "fsspec")
 
 
-def _preload() -> None:
+def _import_quietly(name: str) -> None:
     import importlib
-    for name in PRELOAD:
-        try:
-            importlib.import_module(name)
-        except ImportError:
-            pass
+    try:
+        importlib.import_module(name)
+    except ImportError:
+        pass
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ from typing import Any
 from streamdata.context import DataContext
 from streamdata.context_options import effective_limits
 from streamdata.errors import ExecutionError, TaskError
-from streamdata.exec import backpressure
+from streamdata.exec import backpressure, live
 from streamdata.exec.autoscaler import decide_scaling
 from streamdata.exec.interfaces import (
     ErrorBudget,
@@ -307,6 +307,7 @@ class StreamingExecutor:
             st.start_time = self._start
         self._progress = ProgressBars([st.op.name for st in self._states],
                                       enabled=self.ctx.progress_bars_enabled())
+        self._live_id = live.register(self)  # for monitoring: metadata only, read when asked
         _LOOP_THREADS.submit(self._run)
         return OutputIterator(self)
 
@@ -406,6 +407,7 @@ class StreamingExecutor:
                 self._progress.close(success=self._error is None)
             if self.ctx.verbose_stats_logs and self._finished:
                 print(self.stats().summary())
+            live.finished(self._live_id, self)
             self._output.put(_DONE)
             self._done.set()
 
@@ -565,6 +567,7 @@ class StreamingExecutor:
             idx = next(k for k, q in enumerate(st.inqueues) if q)
             st.op.add_input(st.inqueues[idx].popleft(), idx)
             dispatched = True
+        live.note_queued(self._live_id, [st.queued() for st in self._states])
         return dispatched
 
     def _all_done(self) -> bool:

@@ -116,6 +116,8 @@ def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any]
                                                          max_concurrency=64).remote(
             _serve_dir, _as_dict(http), None if grpc is None else _as_dict(grpc), location != "Disabled")
         sd.get(controller.ping.remote())
+        from streamdata.observability import sources
+        sources.register_status("serve", _status_for_dashboard)
         if not _atexit_registered:
             atexit.register(shutdown)  # before the runtime's own atexit shutdown
             _atexit_registered = True
@@ -268,6 +270,12 @@ def delete(name: str, _blocking: bool = True) -> None:
         sd = runtime()
         sd.get(controller.delete_application.remote(name))
         _proxy_caught_up(sd.get(controller.get_routing_table.remote()).version)
+
+
+def _status_for_dashboard() -> dict[str, Any] | None:
+    """Serve's status as the controller reports it (plain values), for the dashboard."""
+    controller = _controller()
+    return None if controller is None else runtime().get(controller.get_status.remote(), timeout=5)
 
 
 def status() -> ServeStatus:

@@ -294,6 +294,9 @@ class ServeController:
 
     def __init__(self, serve_dir: str, http_options: dict[str, Any], grpc_options: dict[str, Any] | None,
                  proxy_enabled: bool = True) -> None:
+        from streamdata.serve.logs import attach_log_file, logger
+        attach_log_file(f"controller_{os.getpid()}")
+        logger.info("serve controller started (http %s)", http_options)
         self._core = ControllerCore(serve_dir, http_options, grpc_options, proxy_enabled)
         self._run = self._core._lt.run
 

@@ -23,6 +23,7 @@ from streamdata.serve._runtime import runtime
 from streamdata.serve.autoscaling import AutoscalingPolicy
 from streamdata.serve.channel import ReplicaConnection
 from streamdata.serve.deployment import DeploymentConfig
+from streamdata.serve.logs import logger
 from streamdata.serve.router import ReplicaInfo
 
 #: the longest wait before starting a replica again after replicas failed to start
@@ -145,6 +146,7 @@ class DeploymentState:
             self.start_failures += 1
             self.message = f"a replica of deployment {spec.name!r} failed to start: {exc}"
             self.retry_after = time.monotonic() + min(MAX_RETRY_DELAY_S, 0.1 * 2 ** self.start_failures)
+            logger.warning("%s: %s", spec.app_name, self.message)
             raise
         self.start_failures = 0
         self.message = ""
@@ -156,6 +158,7 @@ class DeploymentState:
         record.conn = conn
         await asyncio.wait_for(conn.call("check_health", kind=wire.CONTROL), self.config.health_check_timeout_s)
         record.state = "RUNNING"
+        logger.info("replica %s of %s started", record.replica_id, self.name)
         record.next_health_check = time.monotonic() + self.config.health_check_period_s
         self.on_change()
 
@@ -253,6 +256,7 @@ class DeploymentState:
         except Exception as exc:  # noqa: BLE001
             healthy = False
             self.message = f"replica {record.replica_id} failed its health check: {exc}"
+            logger.warning("%s: %s", self.name, self.message)
         record.checking = False
         record.next_health_check = time.monotonic() + config.health_check_period_s
         if not healthy and record.state == "RUNNING":
@@ -278,6 +282,7 @@ class DeploymentState:
             current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
             target = self.policy.decide(now=now, current=current, load=load)
             if target != self.target:
+                logger.info("autoscaling %s: %d -> %d replicas (load %d)", self.name, self.target, target, load)
                 self.target = target
                 self.on_change()
         finally:

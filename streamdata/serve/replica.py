@@ -251,6 +251,8 @@ class ReplicaActor:
         import cloudpickle
 
         from streamdata.serve._loop import EventLoopThread
+        from streamdata.serve.logs import attach_log_file
+        attach_log_file(f"replica_{app_name}_{deployment}_{replica_id}")
 
         self._path = socket_path
         self._loop = EventLoopThread("replica")

@@ -33,6 +33,7 @@ import warnings
 from typing import Any, Callable
 
 from streamdata.errors import WorkerGroupError
+from streamdata.observability import sources
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
 from streamdata.train.checkpoint_manager import CheckpointManager
 from streamdata.train.config import DataConfig, FailureConfig, RunConfig, RunSpec, ScalingConfig
@@ -185,6 +186,18 @@ def fit(spec: RunSpec) -> Result:
     state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint)
     state.next_index = _first_free_index(run_dir)
     max_failures = run_cfg.failure_config.max_failures
+    monitored = sources.train_run_started(experiment_name, run_dir, state.history)
+    try:
+        result = _fit_attempts(spec, worker, env, run_dir, experiment_name, state, max_failures)
+    except BaseException as exc:
+        monitored.finish(exc, getattr(getattr(exc, "result", None), "num_failures", 0) or 0)
+        raise
+    monitored.finish(None, result.num_failures)
+    return result
+
+
+def _fit_attempts(spec: RunSpec, worker: Any, env: dict[str, str], run_dir: str, experiment_name: str,
+                  state: _RunState, max_failures: int) -> Result:
     failures = 0
     while True:
         error = _run_attempt(spec, worker=worker, env=env, run_dir=run_dir, experiment_name=experiment_name,

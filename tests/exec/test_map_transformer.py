@@ -195,3 +195,32 @@ def test_read_task_input_files_reach_block_metadata() -> None:
     task = ReadTask(lambda: [table(2)], BlockMetadata(num_rows=2, input_files=("f.csv",)))
     _, out = run_map_task(MapTransformer([ReadStage()]), CTX, task)
     assert out.metas[0].input_files == ("f.csv",)
+
+
+def test_row_stages_pass_fn_args_and_check_what_each_row_returns() -> None:
+    from collections import OrderedDict
+
+    out = run([RowStage(name="m", fn=lambda r, k, scale=1: {"b": (r["a"] + k) * scale},
+                        fn_args=(1,), fn_kwargs={"scale": 10})], [table(3)])
+    assert out.column("b").to_pylist() == [10, 20, 30]
+    # a Mapping that is not a dict is a row too; anything else is named
+    out = run([RowStage(name="m", fn=lambda r: OrderedDict(b=r["a"]))], [table(2)])
+    assert out.column("b").to_pylist() == [0, 1]
+    with pytest.raises(UDFReturnError, match="map UDF m returned int"):
+        run([RowStage(name="m", fn=lambda r: r["a"])], [table(2)])
+    # flat_map: lists, tuples and generators of rows; a dict or a non-row element is named
+    out = run([FlatMapStage(name="f", fn=lambda r: [r, r])], [table(2)])
+    assert out.column("a").to_pylist() == [0, 0, 1, 1]
+    out = run([FlatMapStage(name="f", fn=lambda r: (x for x in (r,)))], [table(2)])
+    assert out.column("a").to_pylist() == [0, 1]
+    with pytest.raises(UDFReturnError, match="expected a list of dicts"):
+        run([FlatMapStage(name="f", fn=lambda r: r)], [table(2)])
+    with pytest.raises(UDFReturnError, match="as a row; expected a dict"):
+        run([FlatMapStage(name="f", fn=lambda r: [1])], [table(2)])
+    # filter: bools (Python or numpy) keep rows; anything else is named
+    out = run([FilterStage(name="p", fn=lambda r, lo: r["a"] > lo, fn_args=(1,))], [table(4)])
+    assert out.column("a").to_pylist() == [2, 3]
+    out = run([FilterStage(name="p", fn=lambda r: np.bool_(r["a"] % 2))], [table(4)])
+    assert out.column("a").to_pylist() == [1, 3]
+    with pytest.raises(UDFReturnError, match="must return a bool for each row, got int"):
+        run([FilterStage(name="p", fn=lambda r: r["a"])], [table(2)])

@@ -48,14 +48,19 @@ def test_task_map_after_read_runs_in_the_read_tasks() -> None:
     assert isinstance(dag.input_dependencies[0], InputDataOperator)
 
 
-def test_gpu_map_and_actor_map_stay_separate_from_the_read() -> None:
+def test_gpu_map_stays_separate_from_the_read_and_a_cpu_actor_map_runs_it() -> None:
     gpu = L.MapBatches(inputs=(read(),), fn=lambda b: b, ray_remote_args={"num_gpus": 1}, label="gpu")
     assert names(plan(L.LogicalPlan(gpu))) == ["ReadRange", "ReadRange", "gpu"]
+    gpu_actor = L.MapBatches(inputs=(read(),), fn=AddOne, ray_remote_args={"num_gpus": 1},
+                             compute=L.ActorPoolStrategy(min_size=1, max_size=1), label="gpu model")
+    assert names(plan(L.LogicalPlan(gpu_actor))) == ["ReadRange", "ReadRange", "gpu model"]
+    # a CPU actor pool runs the read tasks itself, as Ray fuses Read → actor map
     actor = L.MapBatches(inputs=(read(),), fn=AddOne, compute=L.ActorPoolStrategy(min_size=1, max_size=3),
                          label="model")
     dag = plan(L.LogicalPlan(actor))
     assert isinstance(dag, ActorPoolMapOperator) and (dag.min_size, dag.max_size) == (1, 3)
-    assert names(dag) == ["ReadRange", "ReadRange", "model"]
+    assert names(dag) == ["ReadRange", "ReadRange->model"]
+    assert isinstance(dag.transformer.stages[0], ReadStage)
 
 
 def test_fused_map_becomes_one_chain_and_batch_size_coalesces() -> None:

@@ -99,3 +99,43 @@ def test_map_groups_with_an_actor_pool_is_a_shuffle_then_a_pool() -> None:
     assert isinstance(op.transformer.stages[0], MapGroupsStage)
     shuffle = op.input_dependencies[0]
     assert isinstance(shuffle, AllToAllOperator) and shuffle.spec.apply_fn is False
+
+
+class Doubler:
+    def __call__(self, batch):  # type: ignore[no-untyped-def]
+        return batch
+
+
+def test_an_actor_map_right_after_a_read_runs_the_read_tasks_in_its_actors() -> None:
+    """As Ray fuses Read → actor map: no read task holds a CPU the pool needs, no block
+    crosses processes between the read and the map."""
+    src = CountingRange(100)
+    read = L.Read(datasource=src, parallelism=4)
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
+                          compute=L.ActorPoolStrategy(min_size=2, max_size=2))
+    op = lower(L.LogicalPlan(mapped), DataContext(), ClusterInfo(num_cpus=2))
+    assert isinstance(op, ActorPoolMapOperator)
+    assert op.name == "ReadRange->MapBatches(Doubler)"
+    assert [type(s).__name__ for s in op.transformer.stages] == ["ReadStage", "BatchStage"]
+    assert isinstance(op.input_dependencies[0], InputDataOperator)
+    assert (op.min_size, op.max_size) == (2, 2)
+    assert src.asked == []  # read tasks still made when the execution starts
+    assert len(op.input_dependencies[0]._read_tasks_factory()) == 4
+    assert op.estimated_output_bytes_per_task() > 0  # the estimate reached the pool
+
+
+@pytest.mark.parametrize("case", ["gpu actors", "read with resources", "read shared"])
+def test_an_actor_map_keeps_its_read_apart_when_it_must(case: str) -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2,
+                  ray_remote_args={"num_cpus": 0.5} if case == "read with resources" else {})
+    remote = {"num_gpus": 1} if case == "gpu actors" else {}
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, ray_remote_args=remote,
+                          compute=L.ActorPoolStrategy(min_size=1, max_size=1))
+    root: L.LogicalNode = mapped
+    if case == "read shared":
+        root = L.Union(inputs=(mapped, L.Limit(inputs=(read,), limit=1)))
+    op = lower(L.LogicalPlan(root), DataContext(), ClusterInfo(num_cpus=2, num_gpus=1))
+    pool = op if case != "read shared" else op.input_dependencies[0]
+    assert isinstance(pool, ActorPoolMapOperator)
+    assert [type(s).__name__ for s in pool.transformer.stages] == ["BatchStage"]
+    assert isinstance(pool.input_dependencies[0], TaskPoolMapOperator)

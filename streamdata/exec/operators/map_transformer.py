@@ -91,6 +91,16 @@ class _UDFStage(MapStage):
             self.init()
         return self._callable(value, *self.fn_args, **self.fn_kwargs)  # type: ignore[misc]
 
+    def row_callable(self) -> Callable[[Any], Any]:
+        """``call`` for a per-row loop: the bare callable when there are no extra arguments
+        (one Python call per row instead of two)."""
+        self.init()
+        fn = self._callable
+        if not self.fn_args and not self.fn_kwargs:
+            return fn  # type: ignore[return-value]
+        args, kwargs = self.fn_args, self.fn_kwargs
+        return lambda value: fn(value, *args, **kwargs)  # type: ignore[misc]
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_callable"] = None  # an instance is built where the stage runs
@@ -171,14 +181,14 @@ class RowStage(_UDFStage):
         if is_async(self._callable):
             yield from self._apply_async(blocks)
             return
+        fn = self.row_callable()
         for table in blocks:
-            rows = []
-            for row in B.iter_rows(table):
-                out = self.call(row)
-                if not isinstance(out, Mapping):
-                    raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
-                                         "expected a dict (one row)")
-                rows.append(out)
+            rows = [fn(row) for row in B.iter_rows(table)]
+            if set(map(type, rows)) - {dict}:  # anything but plain dicts: check each
+                for out in rows:
+                    if not isinstance(out, Mapping):
+                        raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
+                                             "expected a dict (one row)")
             if rows:
                 yield B.rows_to_table(rows, what="map UDF")
 
@@ -200,10 +210,14 @@ class FlatMapStage(_UDFStage):
     """``flat_map``: one dict in, a list (any iterable) of dicts out."""
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        fn = self.row_callable()
         for table in blocks:
             rows: list[Any] = []
             for row in B.iter_rows(table):
-                out = self.call(row)
+                out = fn(row)
+                if type(out) is list:
+                    rows.extend(out)
+                    continue
                 if isinstance(out, (Mapping, str, bytes)) or not isinstance(out, Iterable):
                     raise UDFReturnError(f"flat_map UDF {self.name} returned {describe(out)}; "
                                          "expected a list of dicts")
@@ -231,8 +245,13 @@ class FilterStage(_UDFStage):
                 mask = self.expr.evaluate(table, ectx)
                 out = table.filter(mask, null_selection_behavior="drop")
             else:
-                keep = np.fromiter((self._verdict(self.call(row)) for row in B.iter_rows(table)),
-                                   dtype=bool, count=table.num_rows)
+                fn = self.row_callable()
+                verdicts = [fn(row) for row in B.iter_rows(table)]
+                if set(map(type, verdicts)) <= {bool}:
+                    keep = np.array(verdicts, dtype=bool)
+                else:
+                    keep = np.fromiter((self._verdict(v) for v in verdicts), dtype=bool,
+                                       count=table.num_rows)
                 out = table.filter(pa.array(keep))
             yield out
 

@@ -23,6 +23,7 @@ from streamdata.exec.operators.map_transformer import (
     FilterStage,
     FlatMapStage,
     MapStage,
+    ReadStage,
     MapTransformer,
     ProjectStage,
     RandomSampleStage,
@@ -31,7 +32,7 @@ from streamdata.exec.operators.map_transformer import (
 )
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.plan import logical as L
-from streamdata.plan.lowering.reads_writes import read_operator
+from streamdata.plan.lowering.reads_writes import read_input, read_operator
 from streamdata.exec.resources import normalized_resources
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,9 +46,18 @@ def lower_map(lowerer: LoweringWalk, node: L.AbstractMap) -> PhysicalOperator:
     if (isinstance(upstream, L.Read) and lowerer.only_consumer(upstream)
             and can_fuse_into_read(upstream, node)):
         return read_operator(lowerer, upstream, stages, node)
-    input_op = lowerer.lower(upstream)
     compute = node.compute
     remote_args = dict(node.ray_remote_args)
+    if (isinstance(upstream, L.Read) and lowerer.only_consumer(upstream)
+            and can_fuse_read_into_actors(upstream, node)):
+        # As Ray fuses Read → actor map: the actors run the read tasks themselves, so no
+        # read task holds a CPU the pool needs and no block crosses processes in between.
+        source, bind = read_input(lowerer, upstream)
+        op = actor_pool_map(f"{source.name}->{node.name}", source,
+                            [ReadStage(name=source.name), *stages], compute, remote_args)
+        bind(op)
+        return op
+    input_op = lowerer.lower(upstream)
     min_rows = min_rows_per_bundle(stages)
     if isinstance(compute, L.ActorPoolStrategy):
         return actor_pool_map(node.name, input_op, stages, compute, remote_args, min_rows_per_bundle=min_rows)
@@ -111,6 +121,16 @@ def min_rows_per_bundle(stages: list[MapStage]) -> int | None:
     return None
 
 
+def can_fuse_read_into_actors(read: L.Read, node: L.AbstractMap) -> bool:
+    """An actor-pool map on CPUs right after a read that asks for no resources or
+    concurrency of its own: the actors run the read tasks (Ray fuses the same pair)."""
+    if not isinstance(node.compute, L.ActorPoolStrategy):
+        return False
+    if normalized_resources(node.ray_remote_args).get("num_gpus"):
+        return False
+    return not read.ray_remote_args and read.concurrency is None
+
+
 def can_fuse_into_read(read: L.Read, node: L.AbstractMap) -> bool:
     """A task-pool map on CPUs whose resources match the read's (or the read asked for none)."""
     if not isinstance(node.compute, L.TaskPoolStrategy):
@@ -121,4 +141,4 @@ def can_fuse_into_read(read: L.Read, node: L.AbstractMap) -> bool:
     return not read.ray_remote_args or normalized_resources(read.ray_remote_args) == mine
 
 
-__all__ = ["actor_pool_map", "can_fuse_into_read", "lower_map", "map_stages", "min_rows_per_bundle"]
+__all__ = ["actor_pool_map", "can_fuse_into_read", "can_fuse_read_into_actors", "lower_map", "map_stages", "min_rows_per_bundle"]

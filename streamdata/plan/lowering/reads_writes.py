@@ -23,6 +23,7 @@ Example:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from streamdata.exec.interfaces import PhysicalOperator
@@ -49,10 +50,6 @@ def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
     """The task-pool map running ``node`` 's read tasks, then ``stages`` (those of the map
     ``fused`` into the read, if any)."""
     datasource = node.datasource
-    parallelism = node.parallelism
-    if parallelism is None:  # a plan the optimizer did not see: the rule's policy
-        parallelism = read_parallelism(node, OptimizerContext.from_data_context(
-            lowerer.ctx, num_cpus=lowerer.cluster.num_cpus, num_gpus=lowerer.cluster.num_gpus))
     remote_args = dict(node.ray_remote_args)
     name = datasource.name
     concurrency = node.concurrency
@@ -62,15 +59,31 @@ def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
         compute = fused.compute
         if isinstance(compute, L.TaskPoolStrategy) and compute.size is not None:
             concurrency = compute.size if concurrency is None else min(concurrency, compute.size)
-    op: TaskPoolMapOperator
-    source = InputDataOperator(datasource.name,
-                               read_tasks_factory=lambda: _make_read_tasks(datasource, parallelism, op))
+    source, bind = read_input(lowerer, node)
     op = TaskPoolMapOperator(name, source, MapTransformer([ReadStage(name=datasource.name), *stages]),
                              ray_remote_args=remote_args, concurrency=concurrency)
+    bind(op)
     return op
 
 
-def _make_read_tasks(datasource: Datasource, parallelism: int, op: TaskPoolMapOperator) -> list[ReadTask]:
+def read_input(lowerer: LoweringWalk, node: L.Read
+               ) -> tuple[InputDataOperator, Callable[[PhysicalOperator], None]]:
+    """The input operator of ``node`` 's read tasks (made when the execution starts), and
+    the function to call with the map that runs them: that map's output estimate comes
+    from the read tasks' metadata."""
+    datasource = node.datasource
+    parallelism = node.parallelism
+    if parallelism is None:  # a plan the optimizer did not see: the rule's policy
+        parallelism = read_parallelism(node, OptimizerContext.from_data_context(
+            lowerer.ctx, num_cpus=lowerer.cluster.num_cpus, num_gpus=lowerer.cluster.num_gpus))
+    runner: list[PhysicalOperator] = []
+    source = InputDataOperator(
+        datasource.name,
+        read_tasks_factory=lambda: _make_read_tasks(datasource, parallelism, runner[0]))
+    return source, runner.append
+
+
+def _make_read_tasks(datasource: Datasource, parallelism: int, op: PhysicalOperator) -> list[ReadTask]:
     """The read tasks, made when the execution starts; the read map's output estimate comes
     from their metadata (or the source's estimated size)."""
     tasks = list(datasource.get_read_tasks(parallelism))
@@ -102,4 +115,4 @@ def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
                                min_rows_per_bundle=node.min_rows_per_write)
 
 
-__all__ = ["lower_read", "lower_write", "read_operator"]
+__all__ = ["lower_read", "lower_write", "read_input", "read_operator"]
