@@ -5,7 +5,7 @@ code; the number of Python function calls the driver makes per operation does no
 its profiled CPU time per operation moves far less. Both threads of the driver (the
 caller and the runtime's I/O loop) are profiled, with yappi (``pip install yappi``).
 
-    PYTHONPATH=$PWD python benchmarks/driver_profile.py tasks      # or: actor
+    PYTHONPATH=$PWD python benchmarks/driver_profile.py tasks      # or: tasks_sync, actor
     PYTHONPATH=$PWD python benchmarks/driver_profile.py actor 40   # the 40 costliest functions
 
 Run it from two checkouts (before/after a change) and compare the first line.
@@ -44,6 +44,9 @@ def main(argv: list[str]) -> None:
     yappi.start(builtins=False)
     if which == "tasks":
         sd.get([noop.remote() for _ in range(N)])
+    elif which == "tasks_sync":
+        for _ in range(N):
+            sd.get(noop.remote())
     else:
         sd.get([actor.noop.remote() for _ in range(N)])
     yappi.stop()
