@@ -28,8 +28,14 @@ if not (os.path.exists(CHROMIUM) and os.path.exists(CHROMEDRIVER)):
 RUNTIME_INIT = {"num_cpus": 2, "include_dashboard": True, "dashboard_port": 0}
 
 
-def _slow(batch: dict) -> dict:
-    time.sleep(0.25)
+def _slow(batch: dict, release: str = "") -> dict:
+    """The first half of the rows pass; the second half wait for ``release`` (so the page is
+    sure to see the operator running with some rows, then with more)."""
+    time.sleep(0.05)
+    if int(batch["id"][0]) >= 2000:
+        deadline = time.monotonic() + 120
+        while not os.path.exists(release) and time.monotonic() < deadline:
+            time.sleep(0.02)
     return batch
 
 
@@ -73,14 +79,18 @@ def _rows_of_running_map(driver: Any) -> int | None:
     return None if text is None else int(text.replace(",", ""))
 
 
-def test_the_page_updates_operator_rows_while_a_pipeline_runs(runtime: dict, browser: Any) -> None:
-    ds = sd.range(4000, override_num_blocks=40).map_batches(_slow)
+def test_the_page_updates_operator_rows_while_a_pipeline_runs(runtime: dict, browser: Any,
+                                                              tmp_path: Any) -> None:
+    release = str(tmp_path / "release")
+    ds = sd.range(4000, override_num_blocks=40).map_batches(_slow, fn_kwargs={"release": release})
     done: list[Any] = []
     runner = threading.Thread(target=lambda: done.append(ds.materialize()), daemon=True)
     runner.start()
     browser.get(runtime["dashboard_url"] + "/")
     first = wait_until(lambda: (n := _rows_of_running_map(browser)) is not None and n > 0 and (n,),
                        timeout=60, what="the running MapBatches(_slow) operator with rows on the page")[0]
+    assert first <= 2000  # the second half is held back
+    open(release, "w").close()
     later = wait_until(lambda: (n := _rows_of_running_map(browser)) is not None and n > first and (n,),
                        timeout=60, what=f"its rows to grow past {first} without reloading the page")[0]
     assert first < later <= 4000
