@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from _session_logs import not_session_log
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
@@ -51,6 +52,7 @@ def _leftover_progress(output: Any) -> str | None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.name for p in NOTEBOOKS])
+
 def test_notebook_runs_clean(path: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # the kernel is a child process: it gets this checkout's code and this interpreter
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
@@ -70,7 +72,8 @@ def test_notebook_runs_clean(path: Path, tmp_path: Path, monkeypatch: pytest.Mon
     assert not leftovers, f"{path.name}: progress left in the outputs: {leftovers}"
     assert client.progress_messages, f"{path.name}: no progress display was ever shown (check proves nothing)"
     left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")
-                  if not p.relative_to(tmp_path).parts[0].startswith((".", "torchinductor_")))  # torch's cache
+                  if not p.relative_to(tmp_path).parts[0].startswith((".", "torchinductor_"))  # torch's cache
+                  and not_session_log(p.relative_to(tmp_path)))
     assert left == [], f"{path.name} left files in the temp folder: {left[:10]}"
 
 

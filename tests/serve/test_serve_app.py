@@ -21,7 +21,7 @@ from typing import Any, Iterator
 import grpc
 import httpx
 import pytest
-from conftest import wait_until
+from _serve_util import wait_until
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from starlette.requests import Request

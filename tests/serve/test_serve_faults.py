@@ -14,7 +14,7 @@ from typing import Any, Iterator
 
 import httpx
 import pytest
-from conftest import wait_until
+from _serve_util import wait_until
 from starlette.requests import Request
 
 import streamdata as sd
