@@ -60,6 +60,12 @@ def op_lost(rt: StateHost, reply: Callable, fail: Callable, obj_id: str, locatio
     rt.lineage.on_lost(obj_id, tuple(location), reply)
 
 
+def op_stream_next(rt: StateHost, reply: Callable, fail: Callable, gen_id: str, index: int) -> None:
+    """Item ``index`` of generator ``gen_id`` (``("item", id)``), now or once yielded; ``("end", None)``
+    once its task has finished without yielding it."""
+    rt.streams.next(gen_id, index, reply)
+
+
 def op_store_stats(rt: StateHost, reply: Callable, fail: Callable) -> None:
     reply(rt.directory.stats())
 
@@ -144,6 +150,7 @@ REQUESTS: dict[str, Callable] = {
     "get": op_get,
     "wait": op_wait,
     "lost": op_lost,
+    "stream_next": op_stream_next,
     "store_stats": op_store_stats,
     "available_resources": op_available_resources,
     "cluster_resources": op_cluster_resources,
