@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamdata.train.callback import check_callbacks
+
 _PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
 
@@ -283,9 +285,11 @@ class RunConfig:
         checkpoint_config: see :class:`CheckpointConfig`.
         storage_filesystem: a ``pyarrow.fs.FileSystem`` for ``storage_path`` (only the
             local filesystem is supported here: None or a ``LocalFileSystem``).
-        callbacks, worker_runtime_env, logging_config: accepted as in Ray;
-            ``worker_runtime_env`` may hold ``{"env_vars": {...}}`` for the workers,
-            ``callbacks`` must be empty (not supported yet).
+        callbacks: :class:`~streamdata.train.UserCallback` objects called on the driver
+            after each report and after worker failures (Ray Tune callbacks are refused,
+            as Ray Train V2 does).
+        worker_runtime_env, logging_config: accepted as in Ray;
+            ``worker_runtime_env`` may hold ``{"env_vars": {...}}`` for the workers.
         sync_config, verbose, stop, progress_reporter, log_to_file: deprecated in Ray
             Train (an error if set).
 
@@ -332,8 +336,7 @@ class RunConfig:
         elif not isinstance(self.checkpoint_config, CheckpointConfig):
             raise TypeError("RunConfig(checkpoint_config=...) must be a CheckpointConfig, got "
                             f"{type(self.checkpoint_config).__name__}")
-        if self.callbacks:
-            raise NotImplementedError("RunConfig(callbacks=...) is not supported by streamdata.train yet")
+        object.__setattr__(self, "callbacks", check_callbacks(self.callbacks))
         env = self.worker_runtime_env
         if env is not None and (not isinstance(env, dict) or set(env) - {"env_vars"}):
             raise NotImplementedError("RunConfig(worker_runtime_env=...) supports only {'env_vars': {...}}, "

@@ -32,8 +32,10 @@ import uuid
 import warnings
 from typing import Any, Callable
 
-from streamdata.errors import WorkerGroupError
+from streamdata.errors import ControllerError, WorkerGroupError
 from streamdata.observability import sources
+from streamdata.train.api_types import ReportedCheckpoint
+from streamdata.train.callback import CallbackRunner, TrainRunContext
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
 from streamdata.train.checkpoint_manager import CheckpointManager
 from streamdata.train.config import DataConfig, FailureConfig, RunConfig, RunSpec, ScalingConfig
@@ -52,8 +54,12 @@ DRAIN_TIMEOUT_S = 2.0
 class _RunState:
     """What the run recorded so far, across attempts."""
 
-    def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None) -> None:
+    def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None,
+                 callbacks: CallbackRunner | None = None) -> None:
         self.history: list[dict[str, Any]] = []
+        self.callbacks = callbacks
+        #: what rank 0's training function returned (the last attempt's, when it finished)
+        self.return_value: Any = None
         self.checkpoints = checkpoints
         self.resume_from = resume_from
         self.next_index = 0
@@ -66,10 +72,19 @@ class _RunState:
         return Checkpoint(latest[0]) if latest is not None else self.resume_from
 
     def record(self, rnd: Round) -> None:
+        """Record a round, then call the user callbacks' ``after_report``."""
         self.history.append(rnd.metrics)
         if rnd.checkpoint_path is not None:
             self.checkpoints.register(rnd.checkpoint_path, rnd.metrics)
         self.next_index = rnd.index + 1
+        if self.callbacks is not None:
+            self.callbacks.after_report(list(rnd.worker_metrics) or [rnd.metrics],
+                                        Checkpoint(rnd.checkpoint_path) if rnd.checkpoint_path else None)
+
+    def reported(self) -> list[ReportedCheckpoint]:
+        """The kept checkpoints as ``get_all_reported_checkpoints`` returns them."""
+        return [ReportedCheckpoint(checkpoint=Checkpoint(path), metrics=metrics)
+                for path, metrics in self.checkpoints.ranked()]
 
 
 def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None, num_workers: int = 2,
@@ -183,7 +198,10 @@ def fit(spec: RunSpec) -> Result:
     run_dir = os.path.abspath(os.path.join(os.fspath(root), experiment_name))
     os.makedirs(run_dir, exist_ok=True)
     env = dict((run_cfg.worker_runtime_env or {}).get("env_vars", {}))
-    state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint)
+    run_context = TrainRunContext(run_config=run_cfg, train_loop_config=spec.config, scaling_config=spec.scaling,
+                                  backend_config=spec.backend, dataset_config=spec.data)
+    state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint,
+                      CallbackRunner(list(run_cfg.callbacks or []), run_context))
     state.next_index = _first_free_index(run_dir)
     max_failures = run_cfg.failure_config.max_failures
     monitored = sources.train_run_started(experiment_name, run_dir, state.history)
@@ -200,12 +218,18 @@ def _fit_attempts(spec: RunSpec, worker: Any, env: dict[str, str], run_dir: str,
                   state: _RunState, max_failures: int) -> Result:
     failures = 0
     while True:
-        error = _run_attempt(spec, worker=worker, env=env, run_dir=run_dir, experiment_name=experiment_name,
-                             state=state)
-        if error is None:
-            break
-        _remove_unrecorded_checkpoints(run_dir, state.next_index)
-        failures += 1
+        try:
+            error = _run_attempt(spec, worker=worker, env=env, run_dir=run_dir, experiment_name=experiment_name,
+                                 state=state)
+            if error is None:
+                break
+            _remove_unrecorded_checkpoints(run_dir, state.next_index)
+            failures += 1
+            if state.callbacks is not None and state.failed_rank is not None:
+                state.callbacks.after_exception({state.failed_rank: error})
+        except ControllerError as exc:  # a user callback raised: the run ends
+            exc.result = _result(state, run_dir, failures, exc, spec.config)
+            raise
         if max_failures != -1 and failures > max_failures:
             result = _result(state, run_dir, failures, error, spec.config)
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -232,7 +256,8 @@ def _result(state: _RunState, run_dir: str, failures: int, error: BaseException 
     kept = [(Checkpoint(path), metrics) for path, metrics in state.checkpoints.kept()]
     result = Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
                   checkpoint=state.latest_checkpoint if state.checkpoints.latest else None, error=error,
-                  path=run_dir, num_failures=failures, best_checkpoints=kept, config=config)
+                  path=run_dir, num_failures=failures, best_checkpoints=kept, config=config,
+                  return_value=state.return_value if error is None else None)
     try:
         result.save()
     except OSError as exc:  # the result is still returned; only from_path will miss it
@@ -268,14 +293,23 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
                 group.setup_torch(config=spec.backend, use_gpu=use_gpu)
             contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name,
                                       metadata=spec.metadata)
+            reported = state.reported()
             rt.get([w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir,
                                    {**whole, **{name: its[rank] for name, its in splits.items()}},
-                                   state.latest_checkpoint, state.next_index, use_gpu)
+                                   state.latest_checkpoint, state.next_index, use_gpu, reported)
                     for rank, w in enumerate(group.workers)])
         except Exception as exc:  # noqa: BLE001 - a failure of the attempt (e.g. a worker died starting)
             error = exc
             return error
-        error = _drive(group, ReportRounds(n), state)
+        try:
+            error = _drive(group, ReportRounds(n), state)
+            if error is None:
+                state.return_value = rt.get(group.workers[0].return_value.remote())
+        except ControllerError as exc:  # a user callback raised: stop the workers at once
+            error = exc
+            raise
+        except Exception as exc:  # noqa: BLE001 - rank 0's return value could not be sent
+            error = exc
         return error
     finally:
         if group is not None:
@@ -293,8 +327,15 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
 
     def take(rank: int, reports: list) -> None:
         cursors[rank] += len(reports)
-        for rnd in rounds.add(rank, reports):
+        done = rounds.add(rank, reports)
+        if not done:
+            return
+        for rnd in done:
             state.record(rnd)
+        # what get_all_reported_checkpoints() waits for (not awaited: the workers order updates by index)
+        reported = state.reported()
+        for w in workers:
+            w.update_reported.remote(state.next_index, reported)
 
     while pending:
         ready, _ = rt.wait(list(pending), num_returns=1)

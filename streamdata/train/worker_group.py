@@ -98,6 +98,7 @@ class TrainWorker:
         self._thread: threading.Thread | None = None
         self._finished = False
         self._error: BaseException | None = None
+        self._return_value: Any = None
 
     def node_info(self) -> dict[str, Any]:
         """This worker's node and process id."""
@@ -115,12 +116,14 @@ class TrainWorker:
 
     def start(self, train_fn: Callable[..., Any], config: dict[str, Any] | None, context: TrainContext,
               run_dir: str, shards: dict[str, Any], checkpoint: Checkpoint | None, first_index: int,
-              use_gpu: bool) -> None:
-        """Install the session and run ``train_fn`` in a thread; returns at once."""
+              use_gpu: bool, reported: list[Any] | None = None) -> None:
+        """Install the session and run ``train_fn`` in a thread; returns at once.
+        ``reported``: the run's kept checkpoints so far (``get_all_reported_checkpoints``)."""
         if self._thread is not None:
             raise RuntimeError("this training worker already started")
         self._session = TrainSession(context=context, run_dir=run_dir, datasets=dict(shards),
-                                     checkpoint=checkpoint, first_index=first_index, use_gpu=use_gpu)
+                                     checkpoint=checkpoint, first_index=first_index, use_gpu=use_gpu,
+                                     reported=list(reported or []))
         session_mod.set_session(self._session)
         self._thread = threading.Thread(target=self._run, args=(train_fn, config), daemon=True,
                                         name=f"train_fn-rank{context.world_rank}")
@@ -130,7 +133,7 @@ class TrainWorker:
         session = self._session
         assert session is not None
         try:
-            call_train_fn(train_fn, config)
+            self._return_value = call_train_fn(train_fn, config)
         except BaseException as exc:  # noqa: BLE001 - handed to the driver by poll()
             self._error = exc
         finally:
@@ -154,6 +157,16 @@ class TrainWorker:
         if finished and self._error is not None:
             raise self._error
         return [], finished
+
+    def update_reported(self, recorded_index: int, reported: list[Any]) -> None:
+        """The driver recorded every report before ``recorded_index``; ``reported`` is the
+        run's kept checkpoints (what ``get_all_reported_checkpoints`` returns)."""
+        if self._session is not None:
+            self._session.update_reported(recorded_index, reported)
+
+    def return_value(self) -> Any:
+        """What ``train_fn`` returned (None until it returned)."""
+        return self._return_value
 
     def teardown(self) -> None:
         """Destroy the process group and clear the session (after ``train_fn`` returned)."""
