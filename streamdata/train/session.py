@@ -81,6 +81,14 @@ class TrainContext:
         """The run's directory (where its checkpoints are)."""
         return self.get_storage().experiment_fs_path
 
+    def get_trial_resources(self) -> Any:
+        """Deprecated in Ray Train V2 (a Ray Tune trial's resources): raises
+        ``DeprecationWarning``, as Ray does; read ``ScalingConfig`` in ``train_loop_config``
+        instead."""
+        raise DeprecationWarning("get_trial_resources() is deprecated: Ray Train V2 no longer runs inside a Ray "
+                                 "Tune trial; pass what you need (e.g. the ScalingConfig's resources_per_worker) "
+                                 "in train_loop_config")
+
     def get_metadata(self) -> dict[str, Any]:
         """The ``metadata=`` passed to the trainer (``{}`` when none)."""
         return dict(self.metadata)

@@ -35,6 +35,7 @@ from typing import Any, Callable
 from streamdata.errors import ControllerError, WorkerGroupError
 from streamdata.observability import sources
 from streamdata.train.api_types import ReportedCheckpoint
+from streamdata.train.backend import BackendConfig
 from streamdata.train.callback import CallbackRunner, TrainRunContext
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
 from streamdata.train.checkpoint_manager import CheckpointManager
@@ -159,6 +160,9 @@ def check_spec(spec: RunSpec) -> None:
             raise TypeError(f"datasets keys must be dataset names (str), got {name!r}")
         if not isinstance(ds, Dataset):
             raise TypeError(f"datasets[{name!r}] must be a streamdata Dataset, got {type(ds).__name__}")
+    if spec.backend is not None and not isinstance(spec.backend, BackendConfig):
+        raise TypeError(f"backend_config must be a streamdata.train.BackendConfig (e.g. TorchConfig), got "
+                        f"{type(spec.backend).__name__}")
     if spec.resume_from_checkpoint is not None and not isinstance(spec.resume_from_checkpoint, Checkpoint):
         raise TypeError("resume_from_checkpoint must be a streamdata.train.Checkpoint, got "
                         f"{type(spec.resume_from_checkpoint).__name__}")
@@ -265,13 +269,19 @@ def _result(state: _RunState, run_dir: str, failures: int, error: BaseException 
     return result
 
 
-def _shards(spec: RunSpec) -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    """Per dataset: the workers' iterators (split, or the whole dataset for every worker)."""
+def _shards(spec: RunSpec) -> list[dict[str, Any]]:
+    """Each worker's dataset iterators by name, from ``DataConfig.configure`` (split
+    datasets cut with ``streaming_split``, others whole; a subclass may override it).
+    Called before the worker group starts, so ``worker_handles`` is None."""
     n = spec.scaling.num_workers
-    split = {name: ds.streaming_split(n, equal=True) for name, ds in spec.datasets.items()
-             if spec.data.splits(name)}
-    whole = {name: ds.iterator() for name, ds in spec.datasets.items() if not spec.data.splits(name)}
-    return split, whole
+    if not spec.datasets:
+        return [{} for _ in range(n)]
+    shards = spec.data.configure(dict(spec.datasets), world_size=n, worker_handles=None, worker_node_ids=None)
+    if not isinstance(shards, list) or len(shards) != n or not all(isinstance(d, dict) for d in shards):
+        raise TypeError(f"{type(spec.data).__name__}.configure must return a list of {n} dicts (one per worker: "
+                        f"dataset name -> iterator), got {type(shards).__name__}"
+                        f"{f' of {len(shards)}' if isinstance(shards, list) else ''}")
+    return shards
 
 
 def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: str, experiment_name: str,
@@ -281,22 +291,24 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
 
     n = spec.scaling.num_workers
     use_gpu = spec.scaling.use_gpu
-    splits, whole = _shards(spec)
+    shards = _shards(spec)
+    backend = spec.backend.backend_cls() if spec.backend is not None else None
     group: WorkerGroup | None = None
     error: BaseException | None = None
     state.failed_rank = None
     try:
         try:
             group = WorkerGroup(n, worker, placement_strategy=spec.scaling.placement_strategy, env_vars=env,
-                                label_selectors=spec.scaling.bundle_label_selectors())
-            if spec.backend is not None:
-                group.setup_torch(config=spec.backend, use_gpu=use_gpu)
+                                label_selectors=spec.scaling.bundle_label_selectors(), use_gpu=use_gpu)
+            if backend is not None:
+                backend.on_start(group, spec.backend)
+                backend.on_training_start(group, spec.backend)
             contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name,
                                       metadata=spec.metadata)
             reported = state.reported()
             rt.get([w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir,
-                                   {**whole, **{name: its[rank] for name, its in splits.items()}},
-                                   state.latest_checkpoint, state.next_index, use_gpu, reported)
+                                   shards[rank],
+                                   state.latest_checkpoint, state.next_index, use_gpu, reported, spec.backend)
                     for rank, w in enumerate(group.workers)])
         except Exception as exc:  # noqa: BLE001 - a failure of the attempt (e.g. a worker died starting)
             error = exc
@@ -313,8 +325,14 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
         return error
     finally:
         if group is not None:
+            if backend is not None and error is None:
+                try:
+                    backend.on_shutdown(group, spec.backend)
+                except Exception as exc:  # noqa: BLE001 - the workers are stopped next anyway
+                    logger.warning("streamdata.train: %s.on_shutdown failed: %s: %s", type(backend).__name__,
+                                   type(exc).__name__, exc)
             group.shutdown(graceful=error is None)
-        _release_splits(splits)
+        _release_splits(shards)
 
 
 def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseException | None:
@@ -393,12 +411,12 @@ def _remove_unrecorded_checkpoints(run_dir: str, next_index: int) -> None:
             shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
 
 
-def _release_splits(splits: dict[str, list[Any]]) -> None:
-    """Stop the executions behind the attempt's dataset splits (pipelines and coordinators)."""
+def _release_splits(shards: list[dict[str, Any]]) -> None:
+    """Stop the executions behind the attempt's dataset splits (pipelines and coordinators;
+    iterators that are not splits are left alone)."""
     from streamdata.iterator import shutdown_split
 
-    for iterators in splits.values():
-        shutdown_split(iterators)
+    shutdown_split([it for per_worker in shards for it in per_worker.values()])
 
 
 __all__ = ["check_spec", "fit", "run"]
