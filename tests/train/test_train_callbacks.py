@@ -112,6 +112,7 @@ def _fail_once_loop(config: dict) -> dict:
     for step in range(start, 3):
         train.report({"step": step}, checkpoint=_ckpt({"step": step}))
         if step == 1 and rank == 1 and not os.path.exists(marker):
+            train.get_all_reported_checkpoints()  # fail once rank 0's step 1 is recorded too (deterministic)
             open(marker, "w").close()
             raise ValueError("rank 1 fails at step 1")
     return {"rank": rank, "seen_at_start": seen_at_start}
