@@ -212,19 +212,25 @@ class AggregateSpec(KeyRangeSpec):
     """``groupby(keys).aggregate(*aggs)`` / ``aggregate(*aggs)`` / distinct keys.
 
     Each block is reduced to its partial aggregates as it arrives; partials are range
-    partitioned by key, so the output comes sorted by key (as Ray's).
+    partitioned by key, so the output comes sorted by key (as Ray's). With ``prepared``
+    the inputs already are partials (the producing tasks ran
+    :class:`~streamdata.exec.operators.partial_aggregate.PartialAggregateStage`), so
+    there is no prepare step and only the keys are checked here.
     """
 
     keys: tuple[str, ...]
     aggs: tuple[Any, ...]
+    prepared: bool = False
     has_prepare: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "needs_sample", bool(self.keys))
         object.__setattr__(self, "single_partition", not self.keys)
+        object.__setattr__(self, "has_prepare", not self.prepared)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
-        G.validate_aggregation(schema, self.keys, self.aggs)
+        if not self.prepared:
+            G.validate_aggregation(schema, self.keys, self.aggs)
         KeyRangeSpec.validate(self, schema, side)
 
     def prepare(self, table: pa.Table) -> pa.Table:
