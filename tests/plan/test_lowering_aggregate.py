@@ -80,3 +80,25 @@ def test_the_partial_stage_names_a_missing_column() -> None:
     stage = PartialAggregateStage(name="agg", keys=("k",), aggs=(Sum("nope"),))
     with pytest.raises(ColumnNotFoundError, match="nope"):
         list(stage.apply(iter([pa.table({"k": [1], "v": [1]})]), TaskContext(task_index=0)))
+
+
+def test_which_all_to_alls_may_run_a_small_input_as_one_task() -> None:
+    """Sort, join and aggregation partitions are a sizing knob (a small input runs as one
+    task); a repartition's, a random shuffle's, a map_groups' and user-given sort
+    boundaries fix what the output is, so they keep their partitions."""
+    src = L.InputData()
+    may = {
+        "sort": L.Sort(inputs=(src,), keys=("id",)),
+        "join": L.Join(inputs=(src, L.InputData()), on=("id",), num_partitions=4),
+        "aggregate": L.Aggregate(inputs=(src,), keys=("id",), aggs=(Count(),), num_partitions=3),
+    }
+    may_not = {
+        "sort with boundaries": L.Sort(inputs=(src,), keys=("id",), boundaries=(5,)),
+        "repartition": L.Repartition(inputs=(src,), num_blocks=4, shuffle=True),
+        "random shuffle": L.RandomShuffle(inputs=(src,)),
+        "map_groups": L.MapGroups(inputs=(src,), keys=("id",), fn=lambda g: g),
+    }
+    for name, node in {**may, **may_not}.items():
+        op = _lower(node)
+        assert isinstance(op, AllToAllOperator), name
+        assert op.spec.small_as_one_task is (name in may), name

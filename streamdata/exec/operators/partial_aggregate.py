@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.exec.operators.all_to_all.spec import AggregateSpec
 from streamdata.exec.operators.map_transformer import MapStage, TaskContext
 from streamdata.exec.shuffle import groupby as G
 
@@ -76,6 +77,8 @@ class PartialAggregateStage(MapStage):
     def _partial(self, tables: list[pa.Table]) -> pa.Table:
         nonempty = [t for t in tables if t.num_rows] or tables[:1]
         table = nonempty[0] if len(nonempty) == 1 else B.concat(nonempty)
+        if len(table.schema):  # the checks the aggregate operator makes of unprepared input
+            AggregateSpec(keys=self.keys, aggs=self.aggs).validate(table.schema, 0)
         return G.partial_aggregate(table, self.keys, self.aggs)
 
 

@@ -64,6 +64,9 @@ class ShuffleSpec:
     #: whether input blocks are put in a content-defined order first (a seeded shuffle's
     #: result must not depend on the order blocks arrived in)
     canonical_order: bool = field(default=False, init=False)
+    #: whether a small input may run as one task whatever the partition count asked
+    #: (Arrow-native work whose partitions are only a sizing knob: sort, join, aggregate)
+    small_as_one_task: bool = field(default=False, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
@@ -129,6 +132,9 @@ class SortSpec(ShuffleSpec):
     #: the user's range boundaries of the first key (``sort(boundaries=[...])``)
     fixed_boundaries: tuple[Any, ...] | None = None
     needs_sample: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:  # the user's boundaries fix the output blocks
+        object.__setattr__(self, "small_as_one_task", self.fixed_boundaries is None)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         S.check_sortable(schema, list(self.keys))
@@ -227,6 +233,7 @@ class AggregateSpec(KeyRangeSpec):
         object.__setattr__(self, "needs_sample", bool(self.keys))
         object.__setattr__(self, "single_partition", not self.keys)
         object.__setattr__(self, "has_prepare", not self.prepared)
+        object.__setattr__(self, "small_as_one_task", True)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         if not self.prepared:
@@ -294,6 +301,7 @@ class JoinSpec(ShuffleSpec):
     right_suffix: str | None = None
     schemas: tuple[pa.Schema | None, pa.Schema | None] = (None, None)
     num_inputs: int = field(default=2, init=False)
+    small_as_one_task: bool = field(default=True, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         check_columns(schema, self.left_keys if side == 0 else self.right_keys)
