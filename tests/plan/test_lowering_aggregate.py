@@ -102,3 +102,28 @@ def test_which_all_to_alls_may_run_a_small_input_as_one_task() -> None:
         op = _lower(node)
         assert isinstance(op, AllToAllOperator), name
         assert op.spec.small_as_one_task is (name in may), name
+
+
+def test_a_sort_after_a_read_sorts_runs_in_the_read_tasks() -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    op = _lower(L.Sort(inputs=(read,), keys=("id",), descending=(True,)))
+    assert isinstance(op, AllToAllOperator) and op.spec.presorted
+    (reader,) = op.input_dependencies
+    assert [type(s).__name__ for s in reader.transformer.stages] == ["ReadStage", "SortRunsStage"]
+    assert reader.transformer.stages[-1].keys == (("id", "descending"),)
+
+
+@pytest.mark.parametrize("case", ["in-memory input", "read shared", "gpu map"])
+def test_a_sort_keeps_unsorted_inputs_when_it_must(case: str) -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    src: L.LogicalNode = L.InputData() if case == "in-memory input" else read
+    if case == "gpu map":
+        src = L.MapBatches(inputs=(read,), fn=lambda b: b, ray_remote_args={"num_gpus": 1})
+    node = L.Sort(inputs=(src,), keys=("id",))
+    root: L.LogicalNode = node
+    if case == "read shared":
+        root = L.Union(inputs=(node, L.Limit(inputs=(read,), limit=1)))
+    op = _lower(root)
+    if case == "read shared":
+        op = op.input_dependencies[0]
+    assert isinstance(op, AllToAllOperator) and not op.spec.presorted

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -30,6 +31,7 @@ from streamdata.exec.operators.all_to_all import spec as specs
 from streamdata.exec.operators.all_to_all.map_groups import MapGroupsStage
 from streamdata.exec.operators.all_to_all.operator import AllToAllOperator
 from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
+from streamdata.exec.operators.sort_runs import SortRunsStage
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.exec.operators.all_to_all.simple_ops import (
     RandomizeBlockOrderOperator,
@@ -63,7 +65,26 @@ def lower_node(lowerer: LoweringWalk, node: L.LogicalNode) -> PhysicalOperator:
         fused = fuse_partial_aggregate(node, inputs[0], lowerer.ctx)
         if fused is not None:
             return fused
+    if isinstance(node, L.Sort) and lowerer.only_consumer(node.input) and _runs_on_cpu_tasks(inputs[0]):
+        return fuse_sort_runs(node, inputs[0], lowerer.ctx)
     return lower_all_to_all(node, inputs, lowerer.ctx)
+
+
+def _runs_on_cpu_tasks(op: PhysicalOperator) -> bool:
+    """A task-pool map on CPUs (a GPU task would hold its GPU for CPU work)."""
+    return isinstance(op, TaskPoolMapOperator) and not op.per_task_resources().gpu
+
+
+def fuse_sort_runs(node: L.Sort, input_op: PhysicalOperator, ctx: DataContext | None = None) -> PhysicalOperator:
+    """The sort's operator with its blocks sorted into runs by ``input_op`` 's tasks (a
+    task-pool map on CPUs), so the reduce only merges runs."""
+    assert isinstance(input_op, TaskPoolMapOperator)
+    op = lower_all_to_all(node, input_op, ctx)
+    assert isinstance(op, AllToAllOperator) and isinstance(op.spec, specs.SortSpec)
+    input_op.transformer.stages.append(SortRunsStage(name=f"{node.name}:runs", keys=op.spec.keys))
+    input_op.name = f"{input_op.name}->sort runs {node.name}"
+    op.spec = replace(op.spec, presorted=True)
+    return op
 
 
 def can_fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator) -> bool:
@@ -77,11 +98,7 @@ def can_fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator) ->
         ...                            InputDataOperator("in", bundles=[]))
         False
     """
-    if not isinstance(input_op, TaskPoolMapOperator):
-        return False
-    if input_op.per_task_resources().gpu:
-        return False
-    return bool(node.keys or node.aggs)
+    return _runs_on_cpu_tasks(input_op) and bool(node.keys or node.aggs)
 
 
 def fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator,
@@ -183,5 +200,5 @@ def _seed(seed: int | None) -> int:
     return int(np.random.SeedSequence().entropy % (1 << 63))
 
 
-__all__ = ["ALL_TO_ALL_NODES", "can_fuse_partial_aggregate", "fuse_partial_aggregate", "lower_all_to_all",
-           "lower_node"]
+__all__ = ["ALL_TO_ALL_NODES", "can_fuse_partial_aggregate", "fuse_partial_aggregate", "fuse_sort_runs",
+           "lower_all_to_all", "lower_node"]

@@ -131,6 +131,9 @@ class SortSpec(ShuffleSpec):
     keys: tuple[tuple[str, str], ...]
     #: the user's range boundaries of the first key (``sort(boundaries=[...])``)
     fixed_boundaries: tuple[Any, ...] | None = None
+    #: whether every input block comes sorted by ``keys`` (the producing tasks ran
+    #: :class:`~streamdata.exec.operators.sort_runs.SortRunsStage`): the reduce merges runs
+    presorted: bool = False
     needs_sample: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:  # the user's boundaries fix the output blocks
@@ -156,6 +159,8 @@ class SortSpec(ShuffleSpec):
         return S.range_partition(table, list(self.keys), boundaries)
 
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
+        if self.presorted:  # range parts of sorted blocks are sorted runs
+            return S.merge_sorted_runs(sides[0], list(self.keys))
         return S.merge_sorted(sides[0], list(self.keys))
 
 
