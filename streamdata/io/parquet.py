@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import copy
 from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pyarrow as pa
@@ -40,7 +39,7 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, SchemaError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.filesystem import _is_local_fs, to_arrow_filesystem, unstrip
+from streamdata.io.filesystem import to_arrow_filesystem, unstrip
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -183,17 +182,10 @@ class ParquetDatasource(FileBasedDatasource):
                 size = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
                 return path, (md.num_rows, size)
 
-            self._footers = dict(self._each_footer(one, [f.path for f in self._files]))
+            paths = [f.path for f in self._files]
+            with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(paths)))) as pool:
+                self._footers = dict(pool.map(one, paths))
         return self._footers
-
-    def _each_footer(self, fn: Callable[[str], Any], paths: list[str]) -> list[Any]:
-        """``fn`` over ``paths`` (each reads one footer): on threads for a remote
-        filesystem, where each read waits on the network; in this thread for local files,
-        where a footer read takes microseconds and starting threads would cost more."""
-        if len(paths) <= 1 or _is_local_fs(self._fs):
-            return [fn(p) for p in paths]
-        with ThreadPoolExecutor(min(_FOOTER_THREADS, len(paths))) as pool:
-            return list(pool.map(fn, paths))
 
     def num_rows(self) -> int | None:
         """Rows in all files, from their footers (None once a predicate applies)."""
@@ -231,7 +223,8 @@ class ParquetDatasource(FileBasedDatasource):
         def one(path: str) -> tuple[str, pa.Schema]:
             return path, self._read_footer(path).schema.to_arrow_schema()
 
-        schemas = self._each_footer(one, [f.path for f in self._files])
+        with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(self._files)))) as pool:
+            schemas = list(pool.map(one, [f.path for f in self._files]))
         ref_path, unified = schemas[0]
         owners = {f.name: ref_path for f in unified}
         for path, schema in schemas[1:]:
