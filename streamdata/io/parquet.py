@@ -30,7 +30,6 @@ Example:
 from __future__ import annotations
 
 import copy
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator
 
@@ -49,18 +48,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from streamdata.expressions import Expr
 
 _FOOTER_THREADS = 16
-_POOL: list[ThreadPoolExecutor] = []
-_POOL_LOCK = threading.Lock()
-
-
-def _footer_pool() -> ThreadPoolExecutor:
-    """The process's threads for footer reads (each waits on I/O), made once: starting
-    a pool per ``count()`` cost more than reading the footers of local files."""
-    if not _POOL:
-        with _POOL_LOCK:
-            if not _POOL:
-                _POOL.append(ThreadPoolExecutor(_FOOTER_THREADS, thread_name_prefix="streamdata-footers"))
-    return _POOL[0]
 
 
 def conform_schema(expected: pa.Schema, physical: pa.Schema, *, path: str, reference: str) -> pa.Schema:
@@ -195,7 +182,9 @@ class ParquetDatasource(FileBasedDatasource):
                 size = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
                 return path, (md.num_rows, size)
 
-            self._footers = dict(_footer_pool().map(one, [f.path for f in self._files]))
+            paths = [f.path for f in self._files]
+            with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(paths)))) as pool:
+                self._footers = dict(pool.map(one, paths))
         return self._footers
 
     def num_rows(self) -> int | None:
@@ -234,7 +223,8 @@ class ParquetDatasource(FileBasedDatasource):
         def one(path: str) -> tuple[str, pa.Schema]:
             return path, self._read_footer(path).schema.to_arrow_schema()
 
-        schemas = list(_footer_pool().map(one, [f.path for f in self._files]))
+        with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(self._files)))) as pool:
+            schemas = list(pool.map(one, [f.path for f in self._files]))
         ref_path, unified = schemas[0]
         owners = {f.name: ref_path for f in unified}
         for path, schema in schemas[1:]:
