@@ -89,10 +89,19 @@ def is_tensor_type(t: pa.DataType) -> bool:
 # --------------------------------------------------------------------------- column → numpy
 
 
+#: type ids of the list types (a list per row becomes an object array of ndarrays)
+_LIST_IDS = frozenset(typ.id for typ in (pa.list_(pa.int8()), pa.large_list(pa.int8()),
+                                         pa.list_(pa.int8(), 1)))
+
+
 def _array_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndarray:
     """One Arrow column as an ndarray (tensor columns as N-d arrays)."""
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     t = arr.type
+    if t.id not in _LIST_IDS and not isinstance(t, pa.BaseExtensionType):
+        # the common case first (numbers, strings, dates...): no per-type checks, which
+        # cost more than the zero-copy conversion itself on a small batch
+        return _plain_to_numpy(arr, zero_copy)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if _is_fixed_tensor(t):
         if not chunks:
             return np.empty((0, *t.shape), dtype=t.value_type.to_pandas_dtype())
@@ -130,9 +139,29 @@ def _array_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndar
                 i += 1
         return out
     else:
-        if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
-            arr = arr.chunk(0)
-        out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
+        return _plain_to_numpy(arr, zero_copy)
+    if not zero_copy and not out.flags.writeable:
+        out = out.copy()
+    return out
+
+
+def column_to_numpy(column: pa.Array | pa.ChunkedArray, *, zero_copy: bool = False) -> np.ndarray:
+    """One Arrow column as an ndarray, as the ``"numpy"`` batch format gives it (tensor
+    columns as N-d arrays; ``zero_copy``: a read-only view of Arrow's memory where possible).
+
+    Example:
+        >>> column_to_numpy(pa.chunked_array([[1, 2], [3]])).tolist()
+        [1, 2, 3]
+    """
+    return _array_to_numpy(column, zero_copy)
+
+
+def _plain_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndarray:
+    """A column of a non-nested, non-extension type as an ndarray (a view of Arrow's
+    memory where Arrow allows, read-only; ``zero_copy=False`` copies such a view)."""
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
+        arr = arr.chunk(0)
+    out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
     if not zero_copy and not out.flags.writeable:
         out = out.copy()
     return out
