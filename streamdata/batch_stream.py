@@ -66,7 +66,7 @@ class NumpyFormatter(ArrowFormatter):
     chunk_aligned = True
 
     def __init__(self, *, zero_copy: bool = True) -> None:
-        self._convert = lambda column: B.column_to_numpy(column, zero_copy=zero_copy)
+        self._convert = lambda column: B.column_to_numpy(column, zero_copy)
 
     def one(self, table: pa.Table) -> Any:
         return NumpyBatch(table, self._convert)
