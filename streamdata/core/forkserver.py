@@ -198,8 +198,11 @@ def _close(fd: int) -> None:
 
 
 # ---------------------------------------------------------------------------- the server
-def serve(ctl_fd: int) -> None:
-    """The server's loop: import, then fork a worker per request until the driver is gone."""
+def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
+    """The server's loop: import, then fork a worker per request until the driver is gone.
+
+    Each child sets ``sys.argv`` as a fresh worker's would be and calls ``run_worker``
+    (the worker module's ``main``)."""
     import importlib
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -236,7 +239,7 @@ def serve(ctl_fd: int) -> None:
             worker_id, argv_tail = pickle.loads(data)
             pid = os.fork()
             if pid == 0:
-                _child(ctl, (wake_r, wake_w), fds, argv_tail)
+                _child(ctl, (wake_r, wake_w), fds, argv_tail, run_worker)
             children.add(pid)
             for fd in fds:
                 _close(fd)
@@ -262,7 +265,8 @@ def _reap(ctl: socket.socket, children: set[int]) -> None:
             pass
 
 
-def _child(ctl: socket.socket, wake: tuple[int, int], fds: list[int], argv_tail: list[str]) -> None:
+def _child(ctl: socket.socket, wake: tuple[int, int], fds: list[int], argv_tail: list[str],
+           run_worker: Callable[[], None]) -> None:
     """In the new process: become a worker on the sockets and pipes the driver made."""
     code = 1
     try:
@@ -280,9 +284,7 @@ def _child(ctl: socket.socket, wake: tuple[int, int], fds: list[int], argv_tail:
         if numpy_random is not None:  # the server's seed must not be every worker's
             numpy_random.seed()
         sys.argv = [sys.argv[0], str(sock_fd), *argv_tail]
-        from streamdata.core import worker
-
-        worker.main()
+        run_worker()
         code = 0
     except SystemExit as exc:
         code = exc.code if isinstance(exc.code, int) else 1
