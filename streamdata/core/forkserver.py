@@ -122,19 +122,20 @@ class ForkServerClient:
         self._reader.start()
 
     def spawn(self, worker_id: str, fds: list[int], argv_tail: list[str],
-              stdout: Any, stderr: Any) -> ForkedProcess | None:
+              stdout: Any, stderr: Any, env: dict[str, str] | None = None) -> ForkedProcess | None:
         """Ask for a worker; None when the server is gone (start it another way).
 
-        ``fds`` are the child's ends (its socket, stdout and stderr); the caller closes
-        them once the child exists (:meth:`ForkedProcess.wait` of its start, or in
-        ``on_lost``)."""
+        ``fds`` are the child's ends (its socket, stdout and stderr), closed here once the
+        child exists (or handed to ``on_lost``). ``env`` (the environment a fresh worker
+        would get now: the driver's variables and ``sys.path``) and the driver's current
+        directory replace the server's in the child, as for a worker started fresh."""
         proc = ForkedProcess(stdout, stderr)
         with self._lock:
             if not self.alive:
                 return None
             self._pending[worker_id] = (fds, argv_tail, proc)
         try:
-            socket.send_fds(self._sock, [pickle.dumps((worker_id, argv_tail))], fds)
+            socket.send_fds(self._sock, [pickle.dumps((worker_id, argv_tail, env, _cwd()))], fds)
         except OSError:
             with self._lock:
                 self._pending.pop(worker_id, None)
@@ -190,6 +191,13 @@ class ForkServerClient:
         self._sock.close()
 
 
+def _cwd() -> str | None:
+    try:
+        return os.getcwd()
+    except OSError:  # the driver's directory was removed
+        return None
+
+
 def _close(fd: int) -> None:
     try:
         os.close(fd)
@@ -236,10 +244,10 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
                 data, fds = b"", []
             if not data:
                 return  # the driver is gone (its children notice on their own sockets)
-            worker_id, argv_tail = pickle.loads(data)
+            worker_id, argv_tail, env, cwd = pickle.loads(data)
             pid = os.fork()
             if pid == 0:
-                _child(ctl, (wake_r, wake_w), fds, argv_tail, run_worker)
+                _child(ctl, (wake_r, wake_w), fds, argv_tail, run_worker, env, cwd)
             children.add(pid)
             for fd in fds:
                 _close(fd)
@@ -266,7 +274,7 @@ def _reap(ctl: socket.socket, children: set[int]) -> None:
 
 
 def _child(ctl: socket.socket, wake: tuple[int, int], fds: list[int], argv_tail: list[str],
-           run_worker: Callable[[], None]) -> None:
+           run_worker: Callable[[], None], env: dict[str, str] | None, cwd: str | None) -> None:
     """In the new process: become a worker on the sockets and pipes the driver made."""
     code = 1
     try:
@@ -280,6 +288,17 @@ def _child(ctl: socket.socket, wake: tuple[int, int], fds: list[int], argv_tail:
         os.dup2(err_fd, 2)
         _close(out_fd)
         _close(err_fd)
+        if env is not None:  # the driver's environment now, as a fresh worker would see it
+            os.environ.clear()
+            os.environ.update(env)
+            for path in reversed(env.get("PYTHONPATH", "").split(os.pathsep)):
+                if path and path not in sys.path:
+                    sys.path.insert(0, path)
+        if cwd:
+            try:
+                os.chdir(cwd)
+            except OSError:
+                pass
         numpy_random = sys.modules.get("numpy.random")
         if numpy_random is not None:  # the server's seed must not be every worker's
             numpy_random.seed()

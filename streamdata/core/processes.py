@@ -109,7 +109,7 @@ def fork_worker(server: Any, worker_id: str, shm_dir: str, spill_dir: str) -> Wo
     child_fds = [os.dup(child_sock.fileno()), out_w, err_w]
     child_sock.close()
     stdout, stderr = os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0)
-    proc = server.spawn(worker_id, child_fds, [worker_id, shm_dir, spill_dir], stdout, stderr)
+    proc = server.spawn(worker_id, child_fds, [worker_id, shm_dir, spill_dir], stdout, stderr, worker_env())
     if proc is None:
         for fd in child_fds:
             os.close(fd)

@@ -85,20 +85,48 @@ def test_a_forked_actor_killed_by_a_signal_reports_it(runtime) -> None:
         sd.get(actor.pid.remote(), timeout=30)
 
 
+@sd.remote(num_cpus=0)
+class EnvProbe:
+    def look(self) -> tuple[str | None, int, str]:
+        import fork_probe_mod  # on a path the driver added after init
+
+        return os.environ.get("SD_FORK_PROBE"), fork_probe_mod.VALUE, os.getcwd()
+
+
+def test_a_new_forked_worker_gets_the_drivers_environment_path_and_directory_of_now(
+        runtime, tmp_path, monkeypatch) -> None:
+    """As a worker started fresh would: not the server's, frozen at init."""
+    (tmp_path / "fork_probe_mod.py").write_text("VALUE = 41\n")
+    monkeypatch.setenv("SD_FORK_PROBE", "yes")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    # the first may take a worker forked before the change; the later ones take new ones
+    actors = [EnvProbe.remote() for _ in range(3)]
+    assert sd.get(actors[-1].look.remote()) == ("yes", 41, str(tmp_path))
+    for actor in actors:
+        sd.kill(actor)
+
+
 def test_workers_start_fresh_when_the_fork_server_is_gone(runtime) -> None:
     server = runtime.forkserver
     assert server is not None and server.alive
-    before = sd.get(Probe.remote().info.remote())[0]
     server.proc.kill()
     wait_for(lambda: not server.alive, what="the driver to see the fork server's death")
-    actor = Probe.remote()
-    pid, _ = sd.get(actor.info.remote())
-    assert pid != before
+    # the first may take an idle worker forked before; the later ones are started fresh
+    actors = [Light.remote() for _ in range(3)]
+    pid = sd.get(actors[-1].pid.remote())
     proc = runtime.workers[_worker_of(runtime, pid)].proc
-    assert type(proc) is not ForkedProcess  # started the usual way
+    assert type(proc) is not ForkedProcess
     assert psutil.Process(pid).ppid() == os.getpid()
     assert sorted(sd.get([task_pid.remote() for _ in range(4)]))  # tasks still run
-    sd.kill(actor)
+    for actor in actors:
+        sd.kill(actor)
+
+
+@sd.remote(num_cpus=0)
+class Light:
+    def pid(self) -> int:
+        return os.getpid()
 
 
 def _worker_of(runtime, pid: int) -> str:
