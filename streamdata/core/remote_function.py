@@ -11,7 +11,7 @@ import types
 from typing import Any, Callable
 
 from streamdata.core import context
-from streamdata.core.object_ref import ObjectRefGenerator
+from streamdata.core.object_ref import ObjectRefGenerator, collect_dynamic
 from streamdata.core.resources import normalize_demand
 from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV
 from streamdata.core.serialization import dumps_function
@@ -203,12 +203,12 @@ class RemoteFunction:
         self._streaming = num_returns == "streaming" or (num_returns is None and inspect.isgeneratorfunction(fn))
         if num_returns is None:
             num_returns = 1
-        if num_returns == "dynamic":
-            raise NotImplementedError("num_returns='dynamic' is not supported by the local runtime; use "
-                                      "num_returns='streaming' (an ObjectRefGenerator), as Ray recommends")
+        # "dynamic" runs as a streaming task, collected by a zero-CPU task into one ref
+        self._dynamic = num_returns == "dynamic"
+        self._streaming = self._streaming or self._dynamic
         if not self._streaming and (not isinstance(num_returns, int) or isinstance(num_returns, bool)
                                     or num_returns < 0):
-            raise ValueError(f"num_returns must be an int >= 0 or 'streaming', got {num_returns!r}")
+            raise ValueError(f"num_returns must be an int >= 0, 'streaming' or 'dynamic', got {num_returns!r}")
         self._num_returns = 1 if self._streaming else num_returns
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -235,6 +235,8 @@ class RemoteFunction:
         }
         refs = client.submit(spec, self._num_returns)
         del temps
+        if self._dynamic:
+            return _dynamic_collector().remote([ObjectRefGenerator(refs[0])])
         if self._streaming:
             return ObjectRefGenerator(refs[0])
         if self._num_returns == 1:
@@ -243,3 +245,15 @@ class RemoteFunction:
 
     def __repr__(self) -> str:
         return f"RemoteFunction({self.__name__})"
+
+
+_COLLECTOR: list[RemoteFunction] = []
+
+
+def _dynamic_collector() -> RemoteFunction:
+    """The zero-CPU task that turns a streaming generator into the one ref of a
+    ``num_returns="dynamic"`` call (made once, on first use)."""
+    if not _COLLECTOR:
+        _COLLECTOR.append(RemoteFunction(collect_dynamic, {"num_cpus": 0, "max_retries": 0,
+                                                           "name": "collect_dynamic"}))
+    return _COLLECTOR[0]
