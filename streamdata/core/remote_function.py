@@ -13,7 +13,7 @@ from typing import Any, Callable
 from streamdata.core import context
 from streamdata.core.object_ref import ObjectRefGenerator, collect_dynamic
 from streamdata.core.resources import normalize_demand
-from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV
+from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV, current_placement_group_info
 from streamdata.core.serialization import dumps_function
 from streamdata.core.validate import check_int
 
@@ -116,6 +116,11 @@ def placement_fields(options: dict) -> dict[str, Any]:
     index = options.get("placement_group_bundle_index", -1)
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         pg, index = strategy.placement_group, strategy.placement_group_bundle_index
+    elif strategy is None and pg is None:
+        # inside a group that captures child tasks, a child that names no strategy joins it
+        info = current_placement_group_info()
+        if info and info.get("capture"):
+            return {"pg_id": info["id"], "bundle_index": -1}
     elif strategy not in (None, "DEFAULT", "SPREAD"):
         from streamdata.core.scheduling_strategies import NodeAffinitySchedulingStrategy, NodeLabelSchedulingStrategy
         if not isinstance(strategy, (NodeAffinitySchedulingStrategy, NodeLabelSchedulingStrategy)):
@@ -140,8 +145,14 @@ def placement_env(fields: dict[str, Any], options: dict) -> dict[str, str]:
     if not fields:
         return {}
     strategy = options.get("scheduling_strategy")
-    pg = strategy.placement_group if hasattr(strategy, "placement_group") else options["placement_group"]
-    return {PLACEMENT_GROUP_ENV: json.dumps({"id": pg.id, "bundles": pg.bundle_specs, "strategy": pg.strategy})}
+    if hasattr(strategy, "placement_group"):
+        pg, capture = strategy.placement_group, strategy.placement_group_capture_child_tasks
+    elif options.get("placement_group") is not None:
+        pg, capture = options["placement_group"], options.get("placement_group_capture_child_tasks")
+    else:  # a captured child: it runs in its parent's group, and captures its own children too
+        return {PLACEMENT_GROUP_ENV: json.dumps(current_placement_group_info())}
+    return {PLACEMENT_GROUP_ENV: json.dumps({"id": pg.id, "bundles": pg.bundle_specs, "strategy": pg.strategy,
+                                             "capture": bool(capture)})}
 
 
 class PickledCallable:

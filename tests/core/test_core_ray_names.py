@@ -142,3 +142,49 @@ class Gen:
 def test_actor_generator_method_with_fixed_num_returns() -> None:
     left, right = Gen.remote().pair.remote()
     assert sd.get([left, right]) == ["l", "r"]
+
+
+@sd.remote(num_cpus=1)
+def child_group() -> str | None:
+    return sd.get_runtime_context().get_placement_group_id()
+
+
+@sd.remote(num_cpus=1)
+def parent_group() -> tuple:
+    ctx = sd.get_runtime_context()
+    return ctx.get_placement_group_id(), ctx.should_capture_child_tasks_in_placement_group(), \
+        sd.get(child_group.remote(), timeout=60)
+
+
+def test_placement_group_captures_child_tasks_only_when_asked() -> None:
+    from streamdata.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+    pg = sd.placement_group([{"CPU": 2}])
+    sd.get(pg.ready(), timeout=60)
+    try:
+        # the group holds both CPUs: a child outside it could never start
+        captured = parent_group.options(scheduling_strategy=PlacementGroupSchedulingStrategy(
+            placement_group=pg, placement_group_capture_child_tasks=True)).remote()
+        assert sd.get(captured, timeout=60) == (pg.id, True, pg.id)
+        plain = parent_group.options(scheduling_strategy=PlacementGroupSchedulingStrategy(
+            placement_group=pg)).remote()
+        with pytest.raises(exceptions.GetTimeoutError):
+            sd.get(plain, timeout=3)
+        sd.cancel(plain, force=True)
+    finally:
+        sd.remove_placement_group(pg)
+
+
+def test_runtime_env_class_is_a_runtime_env_dict() -> None:
+    from streamdata.runtime_env import RuntimeEnv
+
+    env = RuntimeEnv(env_vars={"NAMES_FLAG": "on"})
+    assert env == {"env_vars": {"NAMES_FLAG": "on"}}
+
+    @sd.remote(runtime_env=env)
+    def flag() -> str | None:
+        return os.environ.get("NAMES_FLAG")
+
+    assert sd.get(flag.remote()) == "on"
+    with pytest.raises(NotImplementedError, match="conda"):
+        flag.options(runtime_env=RuntimeEnv(conda={"dependencies": ["x"]})).remote()
