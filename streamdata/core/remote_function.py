@@ -229,6 +229,11 @@ class RemoteFunction:
     def options(self, **options: Any) -> "RemoteFunction":
         return RemoteFunction(self._fn, {**self._options, **options}, self._pickled)
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A graph node that calls this function when the graph runs (``node.execute()``)."""
+        from streamdata.core.dag import FunctionNode
+        return FunctionNode(self, args, kwargs)
+
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         client = context.current_client()
         fn_id, fn_bytes = self._pickled.get()
