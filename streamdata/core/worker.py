@@ -307,7 +307,7 @@ class Worker:
             result = fn(*args, **kwargs)
             if spec.streaming:
                 result = self.stream_items(task_id, result, name)
-            elif inspect.iscoroutine(result):  # (asyncio's would take a generator for one)
+            elif asyncio.iscoroutine(result) and not inspect.isgenerator(result):  # (3.11's takes generators)
                 result = asyncio.run(result)
             self.report_result(task_id, return_ids, result, name)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
@@ -456,7 +456,7 @@ class Worker:
                     result = await self.stream_async_items(task_id, result)
                 elif spec.streaming:
                     result = self.stream_items(task_id, result, name)
-                elif inspect.iscoroutine(result):
+                elif asyncio.iscoroutine(result) and not inspect.isgenerator(result):
                     result = await result
             self.report_result(task_id, return_ids, result, name)
         except asyncio.CancelledError:
