@@ -36,15 +36,20 @@ class WorkerProcess:
     """One worker child process and its connection (what the scheduler knows of it is
     :class:`~streamdata.core.state.WorkerState`)."""
 
-    __slots__ = ("worker_id", "proc", "conn", "pid", "alive", "send_lock")
+    __slots__ = ("worker_id", "proc", "conn", "alive", "send_lock")
 
-    def __init__(self, worker_id: str, proc: subprocess.Popen, conn: Connection) -> None:
+    def __init__(self, worker_id: str, proc: Any, conn: Connection) -> None:
         self.worker_id = worker_id
+        #: a ``subprocess.Popen``, or a :class:`~streamdata.core.forkserver.ForkedProcess`
         self.proc = proc
         self.conn = conn
-        self.pid = proc.pid
         self.alive = True
         self.send_lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        """The process id (None while a forked worker's is not known yet)."""
+        return self.proc.pid
 
     def send(self, msg: Any) -> None:
         if not self.alive:
@@ -66,20 +71,52 @@ class WorkerProcess:
         return f"Worker({self.worker_id}, pid={self.pid})"
 
 
-def spawn_worker(worker_id: str, shm_dir: str, spill_dir: str, env: dict[str, str] | None) -> WorkerProcess:
-    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
-    child_fd = child_sock.fileno()
+def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a worker process (and of the fork server)."""
     full_env = dict(os.environ)
     full_env["PYTHONUNBUFFERED"] = "1"
     full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
     full_env["STREAMDATA_WORKER"] = "1"
     if env:
         full_env.update(env)
-    proc = subprocess.Popen(
+    return full_env
+
+
+def popen_worker(worker_id: str, child_fd: int, stdout: Any, stderr: Any, shm_dir: str, spill_dir: str,
+                 env: dict[str, str] | None) -> subprocess.Popen:
+    """A fresh ``python -m streamdata.core.worker`` on the socket ``child_fd``."""
+    return subprocess.Popen(
         [sys.executable, "-m", "streamdata.core.worker", str(child_fd), worker_id, shm_dir, spill_dir],
-        pass_fds=(child_fd,), env=full_env, stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, close_fds=True)
+        pass_fds=(child_fd,), env=worker_env(env), stdin=subprocess.DEVNULL,
+        stdout=stdout, stderr=stderr, close_fds=True)
+
+
+def spawn_worker(worker_id: str, shm_dir: str, spill_dir: str, env: dict[str, str] | None) -> WorkerProcess:
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    proc = popen_worker(worker_id, child_sock.fileno(), subprocess.PIPE, subprocess.PIPE, shm_dir, spill_dir, env)
     child_sock.close()
+    conn = Connection(os.dup(parent_sock.fileno()))
+    parent_sock.close()
+    return WorkerProcess(worker_id, proc, conn)
+
+
+def fork_worker(server: Any, worker_id: str, shm_dir: str, spill_dir: str) -> WorkerProcess | None:
+    """A worker forked by ``server`` (a :class:`~streamdata.core.forkserver.ForkServerClient`);
+    None when the server is gone. Its pid is known once the server answers."""
+    parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    child_fds = [os.dup(child_sock.fileno()), out_w, err_w]
+    child_sock.close()
+    stdout, stderr = os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0)
+    proc = server.spawn(worker_id, child_fds, [worker_id, shm_dir, spill_dir], stdout, stderr, worker_env())
+    if proc is None:
+        for fd in child_fds:
+            os.close(fd)
+        stdout.close()
+        stderr.close()
+        parent_sock.close()
+        return None
     conn = Connection(os.dup(parent_sock.fileno()))
     parent_sock.close()
     return WorkerProcess(worker_id, proc, conn)

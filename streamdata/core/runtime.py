@@ -30,7 +30,7 @@ from typing import Any
 import psutil
 
 from streamdata.core import object_ref as object_ref_mod
-from streamdata.core import processes, session_logs
+from streamdata.core import forkserver, processes, session_logs
 from streamdata.core import protocol as msgs
 from streamdata.core.client import ClientBase
 from streamdata.core.events import (
@@ -106,6 +106,11 @@ class Runtime(ClientBase):
         object_ref_mod.tracker.on_pending = self._wake
         self._reader = threading.Thread(target=self._read_loop, name="streamdata-runtime", daemon=True)
         self._reader.start()
+        #: forks workers from a pre-imported process (None: every worker starts fresh)
+        self.forkserver: forkserver.ForkServerClient | None = None
+        if forkserver.enabled():
+            self.forkserver = forkserver.ForkServerClient(processes.worker_env(), self._on_forked,
+                                                          self._on_fork_lost)
         with self.lock:
             self._execute(self.state.start())
         self.memory_monitor = MemoryMonitor(memory_monitor or MemoryMonitorConfig.from_sources(),
@@ -179,7 +184,7 @@ class Runtime(ClientBase):
 
     # ------------------------------------------------------------------ memory monitor (its thread)
     def _worker_pids(self) -> dict[str, int]:
-        return {worker_id: w.pid for worker_id, w in list(self.workers.items())}
+        return {worker_id: w.pid for worker_id, w in list(self.workers.items()) if w.pid is not None}
 
     def _memory_pressure(self, used: int, total: int, rss: dict[str, int]) -> None:
         with self.lock:
@@ -188,15 +193,48 @@ class Runtime(ClientBase):
 
     # ------------------------------------------------------------------ processes
     def _spawn(self, worker_id: str, env: dict | None) -> None:
-        worker = processes.spawn_worker(worker_id, self.shm_dir, self.spill_dir, env)
-        self.workers[worker_id] = worker
-        self.logs.add(worker.proc, worker_id)
+        worker = None
+        if not env and self.forkserver is not None and self.forkserver.alive:
+            worker = processes.fork_worker(self.forkserver, worker_id, self.shm_dir, self.spill_dir)
+        if worker is None:
+            worker = processes.spawn_worker(worker_id, self.shm_dir, self.spill_dir, env)
+            self.logs.add(worker.proc, worker_id)
+        self.workers[worker_id] = worker  # a forked one's logs are added with its pid (_on_forked)
         self._sel.register(worker.conn.fileno(), selectors.EVENT_READ, worker)
         try:
             self.reaper.stdin.write(b"")  # keep the reaper's pipe open
         except (OSError, ValueError):
             pass
         self._wake()
+
+    def _on_forked(self, worker_id: str, proc: forkserver.ForkedProcess) -> None:
+        """The fork server made ``worker_id``'s process (its reader thread)."""
+        self.logs.add(proc, worker_id)
+
+    def _on_fork_lost(self, lost: list) -> None:
+        """The fork server died before it made these workers: start them fresh on the
+        sockets and pipes already made for them."""
+        for worker_id, (sock_fd, out_w, err_w), tail, proc in lost:
+            try:
+                popen = processes.popen_worker(worker_id, sock_fd, out_w, err_w, *tail[1:], None)
+            except OSError:
+                popen = None
+            for fd in (sock_fd, out_w, err_w):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            if popen is None:  # its socket closes: the worker's death is handled as any other
+                proc._set_exit(1)
+                continue
+            popen.stdout, popen.stderr = proc.stdout, proc.stderr  # the driver's ends of its pipes
+            with self.lock:
+                worker = self.workers.get(worker_id)
+                if worker is not None and worker.proc is proc:
+                    worker.proc = popen
+            self.logs.add(popen, worker_id)
+            if proc._kill_asked:
+                popen.kill()
 
     def _wake(self) -> None:
         try:
@@ -329,6 +367,8 @@ class Runtime(ClientBase):
             except OSError:
                 pass
         self._reader.join(timeout=2.0)
+        if self.forkserver is not None:
+            self.forkserver.close()
         self.logs.stop()
         for handler in self._driver_log:
             session_logs.detach_driver_log(handler)

@@ -549,6 +549,10 @@ def _restore_env(saved: dict) -> None:
 
 
 def main() -> None:
+    if sys.argv[1] == "--forkserver":  # the template process workers are forked from
+        from streamdata.core.forkserver import serve
+        serve(int(sys.argv[2]), main)
+        return
     fd, worker_id, shm_dir, spill_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     # No PR_SET_PDEATHSIG: Linux ties it to the thread that spawned us, not the
     # driver process. The reader thread exits at once when the driver's end of the

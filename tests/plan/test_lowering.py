@@ -13,6 +13,7 @@ from streamdata.exec.operators.all_to_all import AllToAllOperator, SortSpec
 from streamdata.exec.operators.all_to_all.map_groups import MapGroupsStage
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+from streamdata.io.datasink import Datasink
 from streamdata.io.memory import RangeDatasource
 from streamdata.plan import logical as L
 from streamdata.plan.cluster import ClusterInfo
@@ -101,6 +102,13 @@ def test_map_groups_with_an_actor_pool_is_a_shuffle_then_a_pool() -> None:
     assert isinstance(shuffle, AllToAllOperator) and shuffle.spec.apply_fn is False
 
 
+class _NullSink(Datasink):
+    name = "Null"
+
+    def write(self, blocks, ctx):  # type: ignore[no-untyped-def]  # pragma: no cover - never run here
+        return None
+
+
 class Doubler:
     def __call__(self, batch):  # type: ignore[no-untyped-def]
         return batch
@@ -122,6 +130,38 @@ def test_an_actor_map_right_after_a_read_runs_the_read_tasks_in_its_actors() -> 
     assert src.asked == []  # read tasks still made when the execution starts
     assert len(op.input_dependencies[0]._read_tasks_factory()) == 4
     assert op.estimated_output_bytes_per_task() > 0  # the estimate reached the pool
+
+
+def test_a_read_run_by_an_actor_pool_is_split_finer_so_what_follows_overlaps_it() -> None:
+    """Issue 14: the pool holds its CPUs all along; the write tasks after it run on what is
+    left and overlap it block by block, so its read aims at 8 tasks per CPU, not 2."""
+    big = CountingRange(10_000_000)  # 80 MB: room for 16 blocks over target_min_block_size
+    read = L.Read(datasource=big, parallelism=4)  # what the rule chose for 2 CPUs
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
+                          compute=L.ActorPoolStrategy(min_size=1, max_size=1))
+    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
+               ClusterInfo(num_cpus=2))
+    pool = op.input_dependencies[0]
+    assert isinstance(pool, ActorPoolMapOperator)
+    assert len(pool.input_dependencies[0]._read_tasks_factory()) == 16
+    assert big.asked == [16]
+    # the same read on its own (a task pool) keeps the rule's choice
+    small_op = lower(L.LogicalPlan(L.Read(datasource=CountingRange(10_000_000), parallelism=4)),
+                     DataContext(), ClusterInfo(num_cpus=2))
+    assert len(small_op.input_dependencies[0]._read_tasks_factory()) == 4
+
+
+def test_an_actor_pools_read_keeps_the_users_block_count_and_the_minimum_block_size() -> None:
+    asked = CountingRange(10_000_000)
+    read = L.Read(datasource=asked, parallelism=3, override_num_blocks=3)
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, compute=L.ActorPoolStrategy(min_size=1, max_size=1))
+    lower(L.LogicalPlan(mapped), DataContext(), ClusterInfo(num_cpus=2)).input_dependencies[0]._read_tasks_factory()
+    assert asked.asked == [3]
+    tiny = CountingRange(1000)  # 8 KB: one block's worth; the rule's floor of 2 per CPU stays
+    mapped = L.MapBatches(inputs=(L.Read(datasource=tiny, parallelism=4),), fn=Doubler,
+                          compute=L.ActorPoolStrategy(min_size=1, max_size=1))
+    lower(L.LogicalPlan(mapped), DataContext(), ClusterInfo(num_cpus=2)).input_dependencies[0]._read_tasks_factory()
+    assert tiny.asked == [4]
 
 
 @pytest.mark.parametrize("case", ["gpu actors", "read with resources", "read shared"])

@@ -13,6 +13,8 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
+import math
 from typing import TYPE_CHECKING, Any
 
 from streamdata.context import DataContext
@@ -33,6 +35,8 @@ from streamdata.exec.operators.map_transformer import (
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.plan import logical as L
 from streamdata.plan.lowering.reads_writes import read_input, read_operator
+from streamdata.plan.rules.base import OptimizerContext
+from streamdata.plan.rules.read_parallelism import choose_parallelism
 from streamdata.exec.resources import normalized_resources
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -52,7 +56,9 @@ def lower_map(lowerer: LoweringWalk, node: L.AbstractMap) -> PhysicalOperator:
             and can_fuse_read_into_actors(upstream, node)):
         # As Ray fuses Read → actor map: the actors run the read tasks themselves, so no
         # read task holds a CPU the pool needs and no block crosses processes in between.
-        source, bind = read_input(lowerer, upstream)
+        parallelism = actor_read_parallelism(upstream, OptimizerContext.from_data_context(
+            lowerer.ctx, num_cpus=lowerer.cluster.num_cpus, num_gpus=lowerer.cluster.num_gpus))
+        source, bind = read_input(lowerer, upstream, parallelism)
         op = actor_pool_map(f"{source.name}->{node.name}", source,
                             [ReadStage(name=source.name), *stages], compute, remote_args)
         bind(op)
@@ -131,6 +137,36 @@ def can_fuse_read_into_actors(read: L.Read, node: L.AbstractMap) -> bool:
     return not read.ray_remote_args and read.concurrency is None
 
 
+#: read tasks per CPU of a read whose tasks an actor pool runs (a task-pool read aims at 2)
+ACTOR_READ_TASKS_PER_CPU = 8
+
+
+def actor_read_parallelism(read: L.Read, ctx: OptimizerContext) -> int:
+    """Read tasks of a read fused into an actor pool: finer than a task-pool read's.
+
+    The pool holds its CPUs for the whole execution, so what comes after it (the write
+    tasks, say) runs on the CPUs it leaves and can only overlap with it block by block: a
+    few large blocks leave the last ones' work with nothing to overlap (on 2 CPUs, 4 read
+    tasks of 4 files each kept the last block's write alone at the end). So these reads
+    aim at ``ACTOR_READ_TASKS_PER_CPU`` tasks per CPU, still within the rule's bounds
+    (blocks over ``target_min_block_size``); ``override_num_blocks`` is kept as given.
+
+    Example:
+        >>> from streamdata.io.memory import RangeDatasource
+        >>> big = L.Read(datasource=RangeDatasource(10_000_000), parallelism=4)
+        >>> actor_read_parallelism(big, OptimizerContext(num_cpus=2))
+        16
+        >>> actor_read_parallelism(big.replace(override_num_blocks=4), OptimizerContext(num_cpus=2))
+        4
+    """
+    if read.override_num_blocks is not None:
+        return read.override_num_blocks
+    wanted = ACTOR_READ_TASKS_PER_CPU * max(1, math.ceil(ctx.num_cpus))
+    finer = dataclasses.replace(ctx, read_op_min_num_blocks=max(ctx.read_op_min_num_blocks or 0, wanted))
+    return max(read.parallelism or 0,
+               choose_parallelism(read.datasource.estimate_inmemory_data_size(), finer))
+
+
 def can_fuse_into_read(read: L.Read, node: L.AbstractMap) -> bool:
     """A task-pool map on CPUs whose resources match the read's (or the read asked for none)."""
     if not isinstance(node.compute, L.TaskPoolStrategy):
@@ -141,4 +177,4 @@ def can_fuse_into_read(read: L.Read, node: L.AbstractMap) -> bool:
     return not read.ray_remote_args or normalized_resources(read.ray_remote_args) == mine
 
 
-__all__ = ["actor_pool_map", "can_fuse_into_read", "can_fuse_read_into_actors", "lower_map", "map_stages", "min_rows_per_bundle"]
+__all__ = ["ACTOR_READ_TASKS_PER_CPU", "actor_pool_map", "actor_read_parallelism", "can_fuse_into_read", "can_fuse_read_into_actors", "lower_map", "map_stages", "min_rows_per_bundle"]

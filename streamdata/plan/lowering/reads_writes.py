@@ -66,13 +66,13 @@ def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
     return op
 
 
-def read_input(lowerer: LoweringWalk, node: L.Read
+def read_input(lowerer: LoweringWalk, node: L.Read, parallelism: int | None = None
                ) -> tuple[InputDataOperator, Callable[[PhysicalOperator], None]]:
     """The input operator of ``node`` 's read tasks (made when the execution starts), and
     the function to call with the map that runs them: that map's output estimate comes
-    from the read tasks' metadata."""
+    from the read tasks' metadata. ``parallelism`` overrides the node's."""
     datasource = node.datasource
-    parallelism = node.parallelism
+    parallelism = parallelism or node.parallelism
     if parallelism is None:  # a plan the optimizer did not see: the rule's policy
         parallelism = read_parallelism(node, OptimizerContext.from_data_context(
             lowerer.ctx, num_cpus=lowerer.cluster.num_cpus, num_gpus=lowerer.cluster.num_gpus))
