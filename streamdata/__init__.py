@@ -25,6 +25,7 @@ from streamdata.core import api as _core_api
 from streamdata.core.api import (
     ActorClass,
     ActorHandle,
+    DynamicObjectRefGenerator,
     ObjectRef,
     ObjectRefGenerator,
     PlacementGroup,
@@ -144,7 +145,7 @@ __all__ = [
     "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "cancel", "kill",
     "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
     "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator",
-    "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
+    "DynamicObjectRefGenerator", "placement_group", "remove_placement_group", "placement_group_table", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "ObjectRef", "ActorHandle", "ActorClass", "exceptions", "LoggingConfig",
     # hooks for training and serving (Ray Train's and Ray Serve's names)
     "train", "serve",

@@ -147,11 +147,16 @@ def _rebuild_task_error(cause: BaseException, tb: str, name: str) -> TaskError:
     return TaskError.wrap(cause, tb, name)
 
 
-class ActorDiedError(RuntimeSystemError):
+class ActorError(RuntimeSystemError):
+    """A call could not run because of its actor's state (Ray's ``RayActorError``): the
+    base of :class:`ActorDiedError` and :class:`ActorUnavailableError`."""
+
+
+class ActorDiedError(ActorError):
     """The actor died (its process exited or it was killed) and will not restart."""
 
 
-class ActorUnavailableError(RuntimeSystemError):
+class ActorUnavailableError(ActorError):
     """The actor is restarting; the call was not delivered."""
 
 

@@ -118,6 +118,23 @@ class ActorClass:
     def options(self, **options: Any) -> "ActorClass":
         return ActorClass(self._cls, {**self._options, **options}, self._pickled)
 
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A graph node that makes this actor when the graph runs (``node.execute()``)."""
+        from streamdata.core.dag import ClassNode
+        return ClassNode(self, args, kwargs)
+
+    def get_or_create(self, *args: Any, **kwargs: Any) -> "ActorHandle":
+        """The named actor if it exists (the arguments are then ignored), else a new one
+        made with them: ``Cls.options(name="a").get_or_create(...)``, as Ray's.
+
+        Raises:
+            ValueError: no ``name`` was given in ``options``.
+        """
+        if not self._options.get("name"):
+            raise ValueError(f"{self.__name__}.get_or_create needs a name: "
+                             f"use {self.__name__}.options(name=...).get_or_create(...)")
+        return self.options(get_if_exists=True).remote(*args, **kwargs)
+
     def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
         opts = self._options
         name = opts.get("name")
@@ -211,6 +228,11 @@ class ActorMethod:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"actor methods cannot be called directly; use .{self._name}.remote(...)")
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A graph node that calls this method when the graph runs (``node.execute()``)."""
+        from streamdata.core.dag import ClassMethodNode
+        return ClassMethodNode(self._handle, self._name, args, kwargs)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         client = context.current_client()

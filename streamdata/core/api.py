@@ -29,7 +29,7 @@ import psutil
 from streamdata.core import context
 from streamdata.core.actor import ActorClass, ActorHandle, method
 from streamdata.core.backend import Backend
-from streamdata.core.object_ref import ObjectRef, ObjectRefGenerator
+from streamdata.core.object_ref import DynamicObjectRefGenerator, ObjectRef, ObjectRefGenerator
 from streamdata.core.placement_group import (
     PlacementGroup,
     PlacementGroupSchedulingStrategy,
@@ -46,7 +46,7 @@ __all__ = [
     "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats", "method",
     "ObjectRef", "ActorHandle", "ActorClass", "RemoteFunction", "PlacementGroup",
     "PlacementGroupSchedulingStrategy", "placement_group", "remove_placement_group", "placement_group_table",
-    "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator",
+    "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator", "DynamicObjectRefGenerator",
 ]
 
 _init_lock = threading.RLock()

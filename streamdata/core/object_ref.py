@@ -84,7 +84,9 @@ class ObjectRef:
     #: ``ObjectRef[T]`` in annotations (as Ray's ObjectRef is generic)
     __class_getitem__ = classmethod(types.GenericAlias)
 
-    def __init__(self, obj_id: str) -> None:
+    def __init__(self, obj_id: str | bytes) -> None:
+        if isinstance(obj_id, (bytes, bytearray)):  # Ray's ObjectRef(binary)
+            obj_id = bytes(obj_id).decode("utf-8", "surrogateescape")
         self._id = obj_id
         tracker.incr(obj_id)
 
@@ -94,8 +96,22 @@ class ObjectRef:
         except Exception:  # interpreter shutdown
             pass
 
+    def binary(self) -> bytes:
+        """The id as bytes; ``ObjectRef(ref.binary()) == ref``."""
+        return self._id.encode("utf-8", "surrogateescape")
+
     def hex(self) -> str:
-        return self._id
+        """The id as a hex string; ``ObjectRef.from_hex(ref.hex()) == ref`` (and
+        ``ObjectRef(bytes.fromhex(ref.hex()))``, as with Ray's refs)."""
+        return self.binary().hex()
+
+    @classmethod
+    def from_binary(cls, binary: bytes) -> "ObjectRef":
+        return cls(binary)
+
+    @classmethod
+    def from_hex(cls, hex_id: str) -> "ObjectRef":
+        return cls(bytes.fromhex(hex_id))
 
     @property
     def id(self) -> str:
@@ -187,3 +203,40 @@ class ObjectRefGenerator:
 
     def __repr__(self) -> str:
         return f"ObjectRefGenerator({self._refs_ref.id})"
+
+
+class DynamicObjectRefGenerator:
+    """The refs of a ``num_returns="dynamic"`` task, all at once (Ray's older form of
+    generator task): ``sd.get`` of the task's ref gives this object once the task has
+    finished; iterate it for the refs of the yielded items. If the task raised, the
+    last ref carries its error. It may be passed to other tasks.
+
+    Example:
+        >>> import streamdata as sd
+        >>> @sd.remote(num_returns="dynamic")
+        ... def count(n):
+        ...     yield from range(n)
+        >>> gen = sd.get(count.remote(3))
+        >>> len(gen), [sd.get(ref) for ref in gen]
+        (3, [0, 1, 2])
+    """
+
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    def __init__(self, refs: list[ObjectRef]) -> None:
+        self._refs = list(refs)
+
+    def __iter__(self) -> Any:
+        return iter(self._refs)
+
+    def __len__(self) -> int:
+        return len(self._refs)
+
+    def __repr__(self) -> str:
+        return f"DynamicObjectRefGenerator({len(self._refs)} refs)"
+
+
+def collect_dynamic(gen: list[ObjectRefGenerator]) -> DynamicObjectRefGenerator:
+    """Take every ref of a streaming generator (wrapped in a list, so it reaches the
+    task as it is): the body of the task behind a ``num_returns="dynamic"`` call."""
+    return DynamicObjectRefGenerator(list(gen[0]))

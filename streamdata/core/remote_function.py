@@ -11,9 +11,9 @@ import types
 from typing import Any, Callable
 
 from streamdata.core import context
-from streamdata.core.object_ref import ObjectRefGenerator
+from streamdata.core.object_ref import ObjectRefGenerator, collect_dynamic
 from streamdata.core.resources import normalize_demand
-from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV
+from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV, current_placement_group_info
 from streamdata.core.serialization import dumps_function
 from streamdata.core.validate import check_int
 
@@ -116,6 +116,11 @@ def placement_fields(options: dict) -> dict[str, Any]:
     index = options.get("placement_group_bundle_index", -1)
     if isinstance(strategy, PlacementGroupSchedulingStrategy):
         pg, index = strategy.placement_group, strategy.placement_group_bundle_index
+    elif strategy is None and pg is None:
+        # inside a group that captures child tasks, a child that names no strategy joins it
+        info = current_placement_group_info()
+        if info and info.get("capture"):
+            return {"pg_id": info["id"], "bundle_index": -1}
     elif strategy not in (None, "DEFAULT", "SPREAD"):
         from streamdata.core.scheduling_strategies import NodeAffinitySchedulingStrategy, NodeLabelSchedulingStrategy
         if not isinstance(strategy, (NodeAffinitySchedulingStrategy, NodeLabelSchedulingStrategy)):
@@ -140,8 +145,14 @@ def placement_env(fields: dict[str, Any], options: dict) -> dict[str, str]:
     if not fields:
         return {}
     strategy = options.get("scheduling_strategy")
-    pg = strategy.placement_group if hasattr(strategy, "placement_group") else options["placement_group"]
-    return {PLACEMENT_GROUP_ENV: json.dumps({"id": pg.id, "bundles": pg.bundle_specs, "strategy": pg.strategy})}
+    if hasattr(strategy, "placement_group"):
+        pg, capture = strategy.placement_group, strategy.placement_group_capture_child_tasks
+    elif options.get("placement_group") is not None:
+        pg, capture = options["placement_group"], options.get("placement_group_capture_child_tasks")
+    else:  # a captured child: it runs in its parent's group, and captures its own children too
+        return {PLACEMENT_GROUP_ENV: json.dumps(current_placement_group_info())}
+    return {PLACEMENT_GROUP_ENV: json.dumps({"id": pg.id, "bundles": pg.bundle_specs, "strategy": pg.strategy,
+                                             "capture": bool(capture)})}
 
 
 class PickledCallable:
@@ -203,12 +214,12 @@ class RemoteFunction:
         self._streaming = num_returns == "streaming" or (num_returns is None and inspect.isgeneratorfunction(fn))
         if num_returns is None:
             num_returns = 1
-        if num_returns == "dynamic":
-            raise NotImplementedError("num_returns='dynamic' is not supported by the local runtime; use "
-                                      "num_returns='streaming' (an ObjectRefGenerator), as Ray recommends")
+        # "dynamic" runs as a streaming task, collected by a zero-CPU task into one ref
+        self._dynamic = num_returns == "dynamic"
+        self._streaming = self._streaming or self._dynamic
         if not self._streaming and (not isinstance(num_returns, int) or isinstance(num_returns, bool)
                                     or num_returns < 0):
-            raise ValueError(f"num_returns must be an int >= 0 or 'streaming', got {num_returns!r}")
+            raise ValueError(f"num_returns must be an int >= 0, 'streaming' or 'dynamic', got {num_returns!r}")
         self._num_returns = 1 if self._streaming else num_returns
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -217,6 +228,11 @@ class RemoteFunction:
 
     def options(self, **options: Any) -> "RemoteFunction":
         return RemoteFunction(self._fn, {**self._options, **options}, self._pickled)
+
+    def bind(self, *args: Any, **kwargs: Any) -> Any:
+        """A graph node that calls this function when the graph runs (``node.execute()``)."""
+        from streamdata.core.dag import FunctionNode
+        return FunctionNode(self, args, kwargs)
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         client = context.current_client()
@@ -235,6 +251,8 @@ class RemoteFunction:
         }
         refs = client.submit(spec, self._num_returns)
         del temps
+        if self._dynamic:
+            return _dynamic_collector().remote([ObjectRefGenerator(refs[0])])
         if self._streaming:
             return ObjectRefGenerator(refs[0])
         if self._num_returns == 1:
@@ -243,3 +261,15 @@ class RemoteFunction:
 
     def __repr__(self) -> str:
         return f"RemoteFunction({self.__name__})"
+
+
+_COLLECTOR: list[RemoteFunction] = []
+
+
+def _dynamic_collector() -> RemoteFunction:
+    """The zero-CPU task that turns a streaming generator into the one ref of a
+    ``num_returns="dynamic"`` call (made once, on first use)."""
+    if not _COLLECTOR:
+        _COLLECTOR.append(RemoteFunction(collect_dynamic, {"num_cpus": 0, "max_retries": 0,
+                                                           "name": "collect_dynamic"}))
+    return _COLLECTOR[0]

@@ -137,7 +137,10 @@ class RuntimeContext:
     current_placement_group_id = property(get_placement_group_id)
 
     def should_capture_child_tasks_in_placement_group(self) -> bool:
-        return False
+        """Whether tasks and actors started here without a scheduling strategy join this
+        task's placement group (``placement_group_capture_child_tasks=True``)."""
+        info = current_placement_group_info()
+        return bool(info and info.get("capture"))
 
     # ---- job settings
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import ctypes
+import inspect
 import itertools
 import os
 import pickle
@@ -30,6 +31,7 @@ from streamdata.core import context
 from streamdata.core.concurrency_groups import GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
 from streamdata.core.remote_function import PY_PATHS_KEY, WORKING_DIR_KEY
+from streamdata.core.yielded_returns import collect_yielded
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
 from streamdata.errors import GetTimeoutError, TaskCancelledError
@@ -305,7 +307,7 @@ class Worker:
             result = fn(*args, **kwargs)
             if spec.streaming:
                 result = self.stream_items(task_id, result, name)
-            elif asyncio.iscoroutine(result):
+            elif asyncio.iscoroutine(result) and not inspect.isgenerator(result):  # (3.11's takes generators)
                 result = asyncio.run(result)
             self.report_result(task_id, return_ids, result, name)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
@@ -324,6 +326,19 @@ class Worker:
         return getattr(self.actor, method)
 
     def report_result(self, task_id: str, return_ids: list[str], result: Any, name: str) -> None:
+        error = None
+        if inspect.isgenerator(result):  # a fixed num_returns: the items are the returns
+            result, error = collect_yielded(result, len(return_ids), name)
+            if error is not None:  # the refs past the items hold the error
+                tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+                failed = ("error", (dumps_exception(error), tb, name))
+                outputs = [(obj_id, put_value(obj_id, value, self.client.shm_dir, self.client.spill_dir))
+                           for obj_id, value in zip(return_ids, result)]
+                self.client.send(msgs.TaskDone(task_id, [(i, loc, contained) for i, (loc, contained) in outputs]
+                                               + [(i, failed, []) for i in return_ids[len(result):]], None))
+                return
+            if len(return_ids) == 1:
+                result = result[0]
         if len(return_ids) == 1:
             values = [result]
         else:
@@ -441,7 +456,7 @@ class Worker:
                     result = await self.stream_async_items(task_id, result)
                 elif spec.streaming:
                     result = self.stream_items(task_id, result, name)
-                elif asyncio.iscoroutine(result):
+                elif asyncio.iscoroutine(result) and not inspect.isgenerator(result):
                     result = await result
             self.report_result(task_id, return_ids, result, name)
         except asyncio.CancelledError:

@@ -40,7 +40,7 @@ def _big(tag: int) -> np.ndarray:
 
 
 def _file_of(runtime, ref: sd.ObjectRef) -> str:
-    return os.path.join(runtime.shm_dir, ref.hex())
+    return os.path.join(runtime.shm_dir, ref.id)
 
 
 # --------------------------------------------------------------------------- zero copy

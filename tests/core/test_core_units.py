@@ -507,8 +507,8 @@ class TestOptionValidation:
             sd.remote(bogus=1)(f)
         with pytest.raises(ValueError, match="num_returns"):
             sd.remote(num_returns=-1)(f)
-        with pytest.raises(NotImplementedError, match="dynamic"):
-            sd.remote(num_returns="dynamic")(f)
+        with pytest.raises(ValueError, match="'streaming' or 'dynamic'"):
+            sd.remote(num_returns="many")(f)
         with pytest.raises(ValueError, match=">= 0"):
             sd.remote(num_cpus=-1)(f)
         with pytest.raises(ValueError, match="whole number"):

@@ -1,0 +1,1 @@
+"""Experimental utilities under Ray's module names (``ray.experimental``)."""
