@@ -5,8 +5,8 @@ the imports of streamdata, numpy, pyarrow and pandas: ~0.8 s of CPU. Every actor
 process of its own (and a dead actor's process is never reused), so an actor pool that
 starts with each execution paid that on every run, on the CPUs the run itself needed.
 The fork server is started once per session (``python -m streamdata.core.worker
---forkserver``); it forks a fresh worker per request in a few milliseconds and, while
-no request waits, imports what nearly every worker needs, so later workers start with it. Each child is a new process (its own pid, memory, sockets,
+--forkserver``); it imports what a worker needs, then forks a fresh worker per request
+in a few milliseconds. Each child is a new process (its own pid, memory, sockets,
 stdout/stderr pipes) that shares the already-imported modules copy-on-write.
 
 The server is single-threaded (nothing it imports starts a thread), so forking it is
@@ -207,16 +207,18 @@ def _close(fd: int) -> None:
 
 # ---------------------------------------------------------------------------- the server
 def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
-    """The server's loop: fork a worker per request until the driver is gone, importing
-    :data:`PRELOAD` one module at a time while no request waits (so the session's first
-    workers are not held back by imports they may not need; they import on their own).
+    """The server's loop: import, then fork a worker per request until the driver is gone.
 
     Each child sets ``sys.argv`` as a fresh worker's would be and calls ``run_worker``
     (the worker module's ``main``)."""
     import importlib
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    to_import = list(PRELOAD)
+    for name in PRELOAD:
+        try:
+            importlib.import_module(name)
+        except ImportError:
+            pass
     ctl = socket.socket(fileno=ctl_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -226,15 +228,9 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
     children: set[int] = set()
     while True:
         try:
-            readable, _, _ = select.select([ctl, wake_r], [], [], 0.0 if to_import else 1.0)
+            readable, _, _ = select.select([ctl, wake_r], [], [], 1.0)
         except InterruptedError:
             readable = []
-        if not readable and to_import:
-            try:
-                importlib.import_module(to_import.pop(0))
-            except ImportError:
-                pass
-            continue
         if wake_r in readable:
             try:
                 os.read(wake_r, 4096)
