@@ -94,7 +94,7 @@ NodeIdStr = str
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from streamdata import aggregate, data, serve, train, util
+    from streamdata import aggregate, serve, train, util
     from streamdata.io.datasink import Datasink, WriteResult
     from streamdata.io.datasource import Datasource
     from streamdata.core.logging_config import LoggingConfig

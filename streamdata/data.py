@@ -39,7 +39,7 @@ def __getattr__(name: str) -> Any:
     if name in _SUBMODULES:
         value = importlib.import_module(f"streamdata.{name}")
     else:
-        import streamdata
+        streamdata = importlib.import_module("streamdata")  # the package above (not a module-level import)
         if name in _CORE or name.startswith("_") or not hasattr(streamdata, name):
             raise AttributeError(f"module 'streamdata.data' has no attribute {name!r} "
                                  "(Ray Data's names are answered here; Ray Core's are on 'streamdata')")
@@ -49,5 +49,5 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    import streamdata
+    streamdata = importlib.import_module("streamdata")
     return sorted((set(streamdata.__all__) - _CORE) | _SUBMODULES)

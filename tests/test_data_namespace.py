@@ -22,7 +22,7 @@ def test_data_names_resolve_to_the_top_level_objects() -> None:
 def test_submodules_as_in_ray() -> None:
     from streamdata.context import DatasetContext
     assert streamdata.data.aggregate.Max is streamdata.aggregate.Max
-    assert streamdata.data.preprocessors.MinMaxScaler.__module__ == "streamdata.preprocessors"
+    assert streamdata.data.preprocessors.MinMaxScaler.__module__ == "streamdata.preprocessors.scaler"
     assert streamdata.data.context.DataContext is DatasetContext
 
 

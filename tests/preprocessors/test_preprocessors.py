@@ -98,3 +98,11 @@ def test_missing_column_is_named() -> None:
     scaler = MinMaxScaler(["v"]).fit(sd.from_items([{"v": 1}, {"v": 2}]))
     with pytest.raises(Exception, match=r"\['v'\] not in the batch's columns \['w'\]"):
         scaler.transform_batch(pd.DataFrame({"w": [1]}))
+
+
+def test_ray_submodule_paths() -> None:
+    from streamdata.preprocessors.chain import Chain as C
+    from streamdata.preprocessors.concatenator import Concatenator as K
+    from streamdata.preprocessors.imputer import SimpleImputer as I
+    from streamdata.preprocessors.scaler import MinMaxScaler as M, StandardScaler as S
+    assert (C, K, I, M, S) == (Chain, Concatenator, SimpleImputer, MinMaxScaler, StandardScaler)
