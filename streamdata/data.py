@@ -3,8 +3,8 @@
 
 streamdata keeps its data API at the top level (``sd.read_csv``); this module answers the
 same names under ``.data`` (datasets, readers, strategies, contexts, connectors, and the
-submodules ``aggregate``, ``expressions``, ``context``, ``datasource``, ``block`` and
-``preprocessors``), looked up on first use so ``import streamdata`` stays fast. Ray Core's
+submodules ``aggregate``, ``expressions``, ``context``, ``datasource``, ``block``,
+``preprocessors`` and ``extensions``), looked up on first use so ``import streamdata`` stays fast. Ray Core's
 names (``remote``, ``get``, ``init``, ...) are not data names and are not answered here, as in
 Ray.
 
@@ -22,7 +22,8 @@ import importlib
 from typing import Any
 
 #: submodules of ``ray.data`` that live at ``streamdata.<name>``
-_SUBMODULES = frozenset({"aggregate", "expressions", "context", "datasource", "block", "preprocessors"})
+_SUBMODULES = frozenset({"aggregate", "expressions", "context", "datasource", "block", "preprocessors",
+                         "extensions"})
 
 #: Ray Core's names: on ``ray``, never on ``ray.data``
 _CORE = frozenset({
