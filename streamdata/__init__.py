@@ -111,7 +111,7 @@ if TYPE_CHECKING:
 #: subpackages (``sd.serve``, ``sd.train``, ``sd.util``, ``sd.aggregate``) and the
 #: connectors, each imported when first named
 _LAZY = {
-    **{name: f"streamdata.{name}" for name in ("aggregate", "serve", "train", "util")},
+    **{name: f"streamdata.{name}" for name in ("aggregate", "serve", "train", "util", "data")},
     **{name: f"streamdata.read_connectors:{name}" for name in (
         "from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio", "read_avro",
         "read_delta", "read_hudi", "read_iceberg", "read_lance", "read_orc", "read_sql", "read_tfrecords",

@@ -172,3 +172,7 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             return sys.stderr.isatty()
         except (AttributeError, ValueError):
             return False
+
+
+#: Ray Data's older name of the context (``ray.data.context.DatasetContext``)
+DatasetContext = DataContext

@@ -19,10 +19,11 @@ from __future__ import annotations
 from streamdata.block_metadata import BlockMetadata
 from streamdata.io.datasink import Datasink, WriteResult
 from streamdata.io.datasource import Datasource
+from streamdata.io.file_datasource import FileBasedDatasource
 from streamdata.io.file_options import PathPartitionFilter
 from streamdata.io.ray_file_sinks import BlockAccessor, BlockBasedFileDatasink, RowBasedFileDatasink
 from streamdata.io.save_mode import SaveMode
 from streamdata.read_task import ReadTask
 
-__all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "PathPartitionFilter", "ReadTask",
+__all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "FileBasedDatasource", "PathPartitionFilter", "ReadTask",
            "RowBasedFileDatasink", "SaveMode", "WriteResult"]

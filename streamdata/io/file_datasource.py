@@ -116,8 +116,25 @@ class FileBasedDatasource(Datasource):
     # ------------------------------------------------------------------ subclass API
 
     def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
-        """Yield the rows of one file (or byte range) as tables. Runs in the worker."""
-        raise NotImplementedError(f"{type(self).__name__} must implement read_split()")
+        """Yield the rows of one file (or byte range) as tables. Runs in the worker.
+
+        A subclass written for Ray implements ``_read_stream(f, path)`` instead: it gets the
+        file as a ``pyarrow.NativeFile`` and yields blocks (Arrow tables, pandas DataFrames
+        or dicts of columns), each turned into a table here.
+        """
+        if type(self)._read_stream is FileBasedDatasource._read_stream:
+            raise NotImplementedError(f"{type(self).__name__} must implement read_split() "
+                                      f"(or Ray's _read_stream(f, path))")
+        from streamdata.block import batch_to_table
+
+        what = f"{type(self).__name__}._read_stream on {split.path}"
+        with self.open_input(fs, split) as raw, pa.PythonFile(raw, mode="r") as f:
+            for block in self._read_stream(f, split.path):
+                yield batch_to_table(block, what=what)
+
+    def _read_stream(self, f: Any, path: str) -> Iterator[Any]:
+        """Ray's per-file read hook (see :meth:`read_split`); subclasses may implement it."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _read_stream()")
 
     def open_input(self, fs: Any, split: FileSplit, *, decompress: bool = True) -> Any:
         """Open a split for reading (using bytes the task prefetched, when it did)."""

@@ -1,0 +1,28 @@
+"""Ray Data's built-in preprocessors (``ray.data.preprocessors``): scalers, an imputer,
+a chain and a column concatenator, on :class:`~streamdata.preprocessor.Preprocessor`.
+
+Fitting runs one aggregation pass over the dataset (``Dataset.aggregate``); the state is kept
+in ``stats_`` under Ray's keys (``"min(x)"``, ``"mean(x)"``, ...), so code that reads it
+works unchanged. A client of the facade (uses Dataset methods only).
+
+Example:
+    >>> import streamdata as sd
+    >>> from streamdata.preprocessors import MinMaxScaler
+    >>> scaler = MinMaxScaler(["id"])
+    >>> [r["id"] for r in scaler.fit_transform(sd.range(5)).take_all()]
+    [0.0, 0.25, 0.5, 0.75, 1.0]
+    >>> scaler.stats_
+    {'min(id)': 0, 'max(id)': 4}
+"""
+
+from __future__ import annotations
+
+from streamdata.preprocessor import Preprocessor, PreprocessorNotFittedException
+from streamdata.preprocessors._util import PreprocessorArgumentError
+from streamdata.preprocessors.chain import Chain
+from streamdata.preprocessors.concatenator import Concatenator
+from streamdata.preprocessors.imputer import SimpleImputer
+from streamdata.preprocessors.scaler import MinMaxScaler, StandardScaler
+
+__all__ = ["Chain", "Concatenator", "MinMaxScaler", "Preprocessor", "PreprocessorArgumentError",
+           "PreprocessorNotFittedException", "SimpleImputer", "StandardScaler"]

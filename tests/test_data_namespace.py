@@ -1,0 +1,50 @@
+"""``streamdata.data``: Ray Data's names under ``.data`` so ``import streamdata as ray`` works."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+import streamdata
+import streamdata.data
+
+
+def test_data_names_resolve_to_the_top_level_objects() -> None:
+    assert streamdata.data.read_csv is streamdata.read_csv
+    assert streamdata.data.Dataset is streamdata.Dataset
+    assert streamdata.data.ActorPoolStrategy is streamdata.ActorPoolStrategy
+    assert streamdata.data.DatasetContext is streamdata.DataContext
+    assert streamdata.data.read_sql is streamdata.read_sql  # a lazy connector too
+
+
+def test_submodules_as_in_ray() -> None:
+    from streamdata.context import DatasetContext
+    assert streamdata.data.aggregate.Max is streamdata.aggregate.Max
+    assert streamdata.data.preprocessors.MinMaxScaler.__module__ == "streamdata.preprocessors.scaler"
+    assert streamdata.data.context.DataContext is DatasetContext
+
+
+@pytest.mark.parametrize("name", ["remote", "get", "init", "nope"])
+def test_core_and_unknown_names_are_not_data_names(name: str) -> None:
+    with pytest.raises(AttributeError, match=f"'streamdata.data' has no attribute '{name}'"):
+        getattr(streamdata.data, name)
+
+
+def test_a_ray_style_program_runs_with_only_the_import_changed(tmp_path) -> None:
+    program = tmp_path / "prog.py"
+    program.write_text(
+        "import streamdata as ray\n"
+        "ds = ray.data.from_items([{'x': i} for i in range(6)])\n"
+        "ds = ds.map_batches(lambda b: {'y': b['x'] * 2}, compute=ray.data.TaskPoolStrategy())\n"
+        "print(sorted(r['y'] for r in ray.get(ray.put(ds.take_all()))))\n")
+    out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-1] == "[0, 2, 4, 6, 8, 10]"
+
+
+def test_import_streamdata_does_not_load_the_namespace() -> None:
+    code = "import sys, streamdata; print('streamdata.data' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "False"
