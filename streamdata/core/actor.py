@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from streamdata.core import context, serialization
 from streamdata.core.concurrency_groups import call_target, check_groups
-from streamdata.core.object_ref import tracker
+from streamdata.core.object_ref import ObjectRefGenerator, tracker
 from streamdata.core.validate import check_int
 from streamdata.core.remote_function import (
     ACTOR_OPTIONS,
@@ -35,7 +35,7 @@ from streamdata.core.remote_function import (
 from streamdata.core.resources import normalize_demand
 
 
-def method(*args: Any, num_returns: int | None = None, concurrency_group: str | None = None,
+def method(*args: Any, num_returns: int | str | None = None, concurrency_group: str | None = None,
            max_task_retries: int | None = None, retry_exceptions: Any = None,
            _generator_backpressure_num_objects: int | None = None, enable_task_events: bool | None = None,
            tensor_transport: str | None = None) -> Callable:
@@ -54,10 +54,7 @@ def method(*args: Any, num_returns: int | None = None, concurrency_group: str | 
     """
     if args:
         raise TypeError("use @sd.method(num_returns=...) with keyword arguments")
-    if num_returns is not None and (not isinstance(num_returns, int) or isinstance(num_returns, bool)
-                                    or num_returns < 0):
-        raise NotImplementedError(f"method(num_returns={num_returns!r}): the local runtime's actor methods "
-                                  "take an int >= 0 (streaming actor methods need sd.init(backend='ray'))")
+    _check_num_returns(num_returns)
     if concurrency_group is not None and not isinstance(concurrency_group, str):
         raise TypeError(f"concurrency_group must be a str, got {concurrency_group!r}")
 
@@ -69,13 +66,21 @@ def method(*args: Any, num_returns: int | None = None, concurrency_group: str | 
     return decorate
 
 
-def _method_table(cls: type) -> tuple[dict[str, int], bool]:
-    methods: dict[str, int] = {}
+def _check_num_returns(num_returns: Any) -> None:
+    if num_returns is not None and num_returns != "streaming" and (
+            not isinstance(num_returns, int) or isinstance(num_returns, bool) or num_returns < 0):
+        raise ValueError(f"num_returns must be an int >= 0 or 'streaming', got {num_returns!r}")
+
+
+def _method_table(cls: type) -> tuple[dict[str, Any], bool]:
+    methods: dict[str, Any] = {}
     is_async = False
     for name, member in inspect.getmembers(cls, predicate=callable):
         if name.startswith("__") and name not in ("__call__",):
             continue
-        methods[name] = getattr(member, "__sd_num_returns__", 1)
+        # as Ray: a generator method's default is a streaming generator
+        default = "streaming" if inspect.isgeneratorfunction(member) or inspect.isasyncgenfunction(member) else 1
+        methods[name] = getattr(member, "__sd_num_returns__", default)
         if inspect.iscoroutinefunction(member) or inspect.isasyncgenfunction(member):
             is_async = True
     return methods, is_async
@@ -189,15 +194,16 @@ class ActorHandle:
 
 
 class ActorMethod:
-    def __init__(self, handle: ActorHandle, name: str, num_returns: int,
+    def __init__(self, handle: ActorHandle, name: str, num_returns: int | str,
                  concurrency_group: str | None = None) -> None:
         self._handle = handle
         self._name = name
         self._num_returns = num_returns
         self._group = concurrency_group
 
-    def options(self, *, num_returns: int | None = None, concurrency_group: str | None = None,
+    def options(self, *, num_returns: int | str | None = None, concurrency_group: str | None = None,
                 **_ignored: Any) -> "ActorMethod":
+        _check_num_returns(num_returns)
         if concurrency_group is not None and not isinstance(concurrency_group, str):
             raise TypeError(f"concurrency_group must be a str, got {concurrency_group!r}")
         return ActorMethod(self._handle, self._name, self._num_returns if num_returns is None else num_returns,
@@ -216,6 +222,10 @@ class ActorMethod:
             "name": f"{handle._class_name}.{self._name}", "args": blob, "deps": deps, "contained": contained,
             "max_retries": handle._max_task_retries,
         }
+        if self._num_returns == "streaming":
+            spec["streaming"] = True
+            refs = client.submit(spec, 1)
+            return ObjectRefGenerator(refs[0])
         refs = client.submit(spec, self._num_returns)
         del temps
         if self._num_returns == 1:

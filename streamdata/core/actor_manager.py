@@ -172,7 +172,8 @@ class ActorManager:
             rt.task_log.started(task.task_id, task.name, actor.worker.worker_id, actor.actor_id)
             rt.emit(Send(actor.worker.worker_id, msgs.TaskSpec(
                 task.task_id, task.method, None, task.args, rt.dep_locations(task), task.return_ids, None,
-                actor.grant.gpu_ids, task.name, True, dict(actor.grant.amounts))))
+                actor.grant.gpu_ids, task.name, True, dict(actor.grant.amounts),
+                task.spec.get("streaming", False))))
 
     def on_call_done(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         actor = self.actors.get(task.actor_id or "")

@@ -34,6 +34,8 @@ class StateHost(Protocol):
     #: the LineageManager
     lineage: Any
     task_log: Any
+    #: the GeneratorStreams (items of streaming generator tasks)
+    streams: Any
 
     def emit(self, command: Any) -> None: ...
 

@@ -129,9 +129,10 @@ class ObjectRefGenerator:
     """The refs a generator task yields (``@sd.remote(num_returns="streaming")``), in order.
 
     Iterate it (``for ref in gen``, or ``async for`` in async code) and ``sd.get`` each
-    ref. On the local runtime the task's items become available when the task
-    finishes (they are not streamed while it runs); a failed task raises its error
-    on the first ``next``.
+    ref. Each ref is available as soon as the task yields its item, while the task
+    still runs. If the task fails, the next ref after the items it yielded raises the
+    task's error when read (then the iteration ends), as Ray's generators do. Refs
+    not taken are released when the generator is dropped. Not thread-safe.
 
     Example:
         >>> import streamdata as sd
@@ -145,61 +146,44 @@ class ObjectRefGenerator:
     __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, generator_ref: ObjectRef, worker: Any = None) -> None:
-        self._refs_ref = generator_ref  # its value: the list of the items' refs
-        self._refs: list | None = None
+        self._refs_ref = generator_ref  # ready when the task has finished (its value: the item count)
         self._next = 0
-
-    def _load(self) -> list:
-        if self._refs is None:
-            self._refs = context.current_backend().get(self._refs_ref, None)
-        return self._refs
+        self._finished = False
 
     def __iter__(self) -> "ObjectRefGenerator":
         return self
 
     def __next__(self) -> ObjectRef:
-        refs = self._load()
-        if self._next >= len(refs):
+        if self._finished:
             raise StopIteration
-        self._next += 1
-        return refs[self._next - 1]
+        kind, obj_id = context.current_client().call("stream_next", self._refs_ref.id, self._next)
+        if kind == "item":
+            self._next += 1
+            return ObjectRef(obj_id)
+        self._finished = True
+        try:
+            context.current_backend().get(self._refs_ref, None)
+        except Exception:  # noqa: BLE001 - the task failed: its ref carries the error
+            return self._refs_ref
+        raise StopIteration
 
     def __aiter__(self) -> "ObjectRefGenerator":
         return self
 
     async def __anext__(self) -> ObjectRef:
         import asyncio
-        if self._refs is None:
-            self._refs = await self._refs_ref
-        try:
-            return self.__next__()
-        except StopIteration:
-            raise StopAsyncIteration from None
-        finally:
-            await asyncio.sleep(0)
+        ref = await asyncio.get_running_loop().run_in_executor(None, next, self, None)
+        if ref is None:  # (StopIteration cannot cross a Future)
+            raise StopAsyncIteration
+        return ref
 
     def completed(self) -> ObjectRef:
         """A ref that is ready when the generator task has finished."""
         return self._refs_ref
 
     def is_finished(self) -> bool:
-        return self._refs is not None and self._next >= len(self._refs)
+        """Whether iteration has reached the end of the task's items."""
+        return self._finished
 
     def __repr__(self) -> str:
         return f"ObjectRefGenerator({self._refs_ref.id})"
-
-
-class GeneratorTask:
-    """Runs a generator function in the worker and stores each item it yields as an object."""
-
-    def __init__(self, fn: Callable) -> None:
-        self.fn = fn
-        self.__name__ = getattr(fn, "__name__", "generator")
-
-    def __call__(self, *args: Any, **kwargs: Any) -> list:
-        result = self.fn(*args, **kwargs)
-        if not hasattr(result, "__iter__") or isinstance(result, (str, bytes, dict)):
-            raise TypeError(f"{self.__name__} was declared with num_returns='streaming' but returned "
-                            f"{type(result).__name__}, not a generator")
-        backend = context.current_backend()
-        return [backend.put(item) for item in result]

@@ -11,7 +11,7 @@ Driver → worker: :class:`TaskSpec` (run a task or an actor call),
 
 Worker → driver: :class:`Hello`, :class:`RefsDelta`, :class:`TaskDone`,
 :class:`Submit`, :class:`PutObject`, :class:`Request`, :class:`RequestCancel`,
-:class:`ActorReady`, :class:`ActorFailed`.
+:class:`ActorReady`, :class:`ActorFailed`, :class:`GeneratorItem`.
 
 Example:
     >>> msg = Cancel("t1")
@@ -57,6 +57,7 @@ class TaskSpec(NamedTuple):
     name: str
     is_call: bool = False
     resources: dict | None = None  # what the task was granted (get_assigned_resources)
+    streaming: bool = False  # a generator task or call: report each item as it is yielded
 
 
 class ActorInit(NamedTuple):
@@ -151,6 +152,15 @@ class ActorReady(NamedTuple):
     actor_id: str
 
 
+class GeneratorItem(NamedTuple):
+    """Task ``task_id`` (a ``num_returns="streaming"`` task or call) yielded item ``index``,
+    stored as ``obj_id`` (its :class:`PutObject` came first)."""
+
+    task_id: str
+    index: int
+    obj_id: str
+
+
 class ActorFailed(NamedTuple):
     """The actor's constructor raised (``payload`` as a task error)."""
 
@@ -160,12 +170,12 @@ class ActorFailed(NamedTuple):
 
 #: every message class, by its wire tag
 MESSAGES: tuple[type, ...] = (TaskSpec, ActorInit, Reply, Cancel, Exit, Hello, RefsDelta, TaskDone, Submit,
-                              PutObject, Request, RequestCancel, ActorReady, ActorFailed)
+                              PutObject, Request, RequestCancel, ActorReady, ActorFailed, GeneratorItem)
 _TAGS: dict[type, int] = {cls: tag for tag, cls in enumerate(MESSAGES)}
 typed_equality(*MESSAGES)
 #: any wire message
 Message = Union[TaskSpec, ActorInit, Reply, Cancel, Exit, Hello, RefsDelta, TaskDone, Submit, PutObject, Request,
-                RequestCancel, ActorReady, ActorFailed]
+                RequestCancel, ActorReady, ActorFailed, GeneratorItem]
 
 
 def encode(msg: Message) -> bytes:

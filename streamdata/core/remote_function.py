@@ -11,7 +11,7 @@ import types
 from typing import Any, Callable
 
 from streamdata.core import context
-from streamdata.core.object_ref import GeneratorTask, ObjectRefGenerator
+from streamdata.core.object_ref import ObjectRefGenerator
 from streamdata.core.resources import normalize_demand
 from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV
 from streamdata.core.serialization import dumps_function
@@ -209,8 +209,6 @@ class RemoteFunction:
         if not self._streaming and (not isinstance(num_returns, int) or isinstance(num_returns, bool)
                                     or num_returns < 0):
             raise ValueError(f"num_returns must be an int >= 0 or 'streaming', got {num_returns!r}")
-        if self._streaming and pickled is None:
-            self._pickled = PickledCallable(GeneratorTask(fn))
         self._num_returns = 1 if self._streaming else num_returns
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -233,6 +231,7 @@ class RemoteFunction:
             "demand": self._demand, "max_retries": opts.get("max_retries", 3),
             "retry_exceptions": opts.get("retry_exceptions", False),
             "env": {**job_env(), **self._env, **placement_env(placement, opts)}, **placement,
+            "streaming": self._streaming,
         }
         refs = client.submit(spec, self._num_returns)
         del temps

@@ -30,27 +30,36 @@ def op_get(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], timeo
         reply([rt.directory.location_of(i) for i in ids])
 
 
-def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
+def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list, num_returns: int,
             timeout: float | None) -> None:
+    """Answer the set of ``ids`` ready once ``num_returns`` are (or at ``timeout``). An id may be
+    a generator's cursor ``("gen", gen_id, index)``: ready when item ``index`` is yielded or the
+    task has ended, as Ray's ``wait`` treats a generator."""
     directory = rt.directory
-    ready: set[str] = set(directory.ready_ids(ids))
-    if len(ready) >= num_returns or timeout == 0:  # a poll: nothing to register
-        reply(ready)
-        return
+    objects = [i for i in ids if type(i) is not tuple]
+    ready: set = set(directory.ready_ids(objects))
     done = [False]
 
     def finish() -> None:
         if not done[0]:
             done[0] = True
-            directory.forget_waiter([i for i in ids if i not in ready], on_ready)
+            directory.forget_waiter([i for i in objects if i not in ready], on_ready)
             reply(ready)
 
-    def on_ready(obj_id: str) -> None:
-        ready.add(obj_id)
+    def on_ready(key: Any) -> None:
+        if done[0]:
+            return
+        ready.add(key)
         if len(ready) >= num_returns:
             finish()
 
-    directory.when_ready([i for i in ids if i not in ready], on_ready)
+    for cursor in ids:
+        if type(cursor) is tuple:  # answered at once when the item is there
+            rt.streams.next(cursor[1], cursor[2], lambda answer, key=cursor: on_ready(key))
+    if len(ready) >= num_returns or timeout == 0:  # a poll: nothing (more) to register
+        finish()
+        return
+    directory.when_ready([i for i in objects if i not in ready], on_ready)
     if timeout is not None:
         rt.add_timer(timeout, finish)
 
@@ -58,6 +67,12 @@ def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], num_
 def op_lost(rt: StateHost, reply: Callable, fail: Callable, obj_id: str, location: tuple) -> None:
     """A reader found ``location`` of ``obj_id`` gone: rebuild it from lineage, answer its new location."""
     rt.lineage.on_lost(obj_id, tuple(location), reply)
+
+
+def op_stream_next(rt: StateHost, reply: Callable, fail: Callable, gen_id: str, index: int) -> None:
+    """Item ``index`` of generator ``gen_id`` (``("item", id)``), now or once yielded; ``("end", None)``
+    once its task has finished without yielding it."""
+    rt.streams.next(gen_id, index, reply)
 
 
 def op_store_stats(rt: StateHost, reply: Callable, fail: Callable) -> None:
@@ -144,6 +159,7 @@ REQUESTS: dict[str, Callable] = {
     "get": op_get,
     "wait": op_wait,
     "lost": op_lost,
+    "stream_next": op_stream_next,
     "store_stats": op_store_stats,
     "available_resources": op_available_resources,
     "cluster_resources": op_cluster_resources,

@@ -58,6 +58,7 @@ from streamdata.core.placement import PlacementGroupManager
 from streamdata.core.requests import REQUESTS
 from streamdata.core.resources import Grant, ResourcePool, infeasible_reason
 from streamdata.core.serialization import dumps_exception
+from streamdata.core.streams import GeneratorStreams
 from streamdata.core.tasks import TaskRecord, WorkerState
 from streamdata.core.timeline import TaskLog
 from streamdata.errors import (
@@ -93,7 +94,8 @@ class RuntimeState:
         self.actors = ActorManager(self)
         self.placement = PlacementGroupManager(self)
         self.lineage = LineageManager(self)
-        self.directory.on_free = self.lineage.on_free
+        self.streams = GeneratorStreams(self.directory)
+        self.directory.on_free = self._on_object_freed
         self.directory.on_actor_released = self.actors.on_handles_released
         self._dispatches = itertools.count(1)
         #: the worker the memory monitor killed, until its death is seen (one kill at a time)
@@ -212,6 +214,15 @@ class RuntimeState:
         if worker is not None:
             msg.spec["owner"] = worker.worker_id
         self.submit_spec(msg.spec)
+
+    def _on_object_freed(self, obj_id: str) -> None:
+        self.lineage.on_free(obj_id)
+        self.streams.release(obj_id)
+
+    def _msg_generator_item(self, worker: WorkerState | None, msg: msgs.GeneratorItem) -> None:
+        task = self.tasks.get(msg.task_id)
+        if task is not None:
+            self.streams.item(task.return_ids[0], msg.index, msg.obj_id)
 
     def _msg_put(self, worker: WorkerState | None, msg: msgs.PutObject) -> None:
         self.directory.created(msg.obj_id, msg.location, msg.contained)
@@ -455,7 +466,8 @@ class RuntimeState:
         self.task_log.started(task.task_id, task.name, worker.worker_id)
         self.emit(Send(worker.worker_id, msgs.TaskSpec(
             task.task_id, task.fn_id, fn_bytes, task.args, self.dep_locations(task), task.return_ids,
-            task.env_for(grant), grant.gpu_ids, task.name, resources=dict(grant.amounts))))
+            task.env_for(grant), grant.gpu_ids, task.name, resources=dict(grant.amounts),
+            streaming=task.spec.get("streaming", False))))
 
     def complete(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         """Record a task's outputs (or its error in every output) and unpin its arguments."""
@@ -575,4 +587,5 @@ _MESSAGES: dict[type, Callable[[RuntimeState, Any, Any], None]] = {
     msgs.ActorReady: RuntimeState._msg_actor_ready,
     msgs.ActorFailed: RuntimeState._msg_actor_failed,
     msgs.Hello: RuntimeState._msg_hello,
+    msgs.GeneratorItem: RuntimeState._msg_generator_item,
 }

@@ -303,7 +303,9 @@ class Worker:
                 raise load_error
             args, kwargs = self.resolve_args(args_blob, deps)
             result = fn(*args, **kwargs)
-            if asyncio.iscoroutine(result):
+            if spec.streaming:
+                result = self.stream_items(task_id, result, name)
+            elif asyncio.iscoroutine(result):
                 result = asyncio.run(result)
             self.report_result(task_id, return_ids, result, name)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
@@ -336,6 +338,30 @@ class Worker:
             outputs.append((obj_id, location, contained))
         self.client.send(msgs.TaskDone(task_id, outputs, None))
         del values, result
+
+    def stream_items(self, task_id: str, items: Any, name: str) -> int:
+        """Store and report each item a generator task yields as it comes; the task's
+        own value is the number of items (the stream holds them, not the task)."""
+        if not hasattr(items, "__iter__") or isinstance(items, (str, bytes, dict)):
+            raise TypeError(f"{name} was declared with num_returns='streaming' but returned "
+                            f"{type(items).__name__}, not a generator")
+        count = 0
+        for item in items:
+            self._stream_one(task_id, count, item)
+            count += 1
+        return count
+
+    async def stream_async_items(self, task_id: str, items: Any) -> int:
+        """:meth:`stream_items` of an async generator (an async actor's method)."""
+        count = 0
+        async for item in items:
+            self._stream_one(task_id, count, item)
+            count += 1
+        return count
+
+    def _stream_one(self, task_id: str, index: int, item: Any) -> None:
+        ref = self.client.put(item)
+        self.client.send(msgs.GeneratorItem(task_id, index, ref.id))  # before the ref's release
 
     def report_error(self, task_id: str, exc: BaseException, name: str) -> None:
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
@@ -411,7 +437,11 @@ class Worker:
                 else:
                     args, kwargs = self.resolve_args(args_blob, deps)
                 result = self._actor_method(method)(*args, **kwargs)
-                if asyncio.iscoroutine(result):
+                if spec.streaming and hasattr(result, "__aiter__"):
+                    result = await self.stream_async_items(task_id, result)
+                elif spec.streaming:
+                    result = self.stream_items(task_id, result, name)
+                elif asyncio.iscoroutine(result):
                     result = await result
             self.report_result(task_id, return_ids, result, name)
         except asyncio.CancelledError:

@@ -55,9 +55,12 @@ def test_streaming_generator_task_yields_refs_in_order() -> None:
     assert [sd.get(r) for r in plain_generator.remote(3)] == [0, 1, 2]  # a generator's default
 
 
-def test_generator_task_error_is_raised_on_iteration() -> None:
+def test_generator_task_error_comes_after_its_items() -> None:
+    gen = fails_midway.remote()
+    assert sd.get(next(gen)) == 1
     with pytest.raises(ValueError, match="generator broke"):
-        next(iter(fails_midway.remote()))
+        sd.get(next(gen))  # as Ray: the ref after the last item carries the error
+    assert list(gen) == []
 
 
 def test_dynamic_num_returns_is_a_clear_error() -> None:
