@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Iterator
 
 import numpy as np
 import pandas as pd
@@ -17,22 +16,11 @@ import pytest
 import streamdata as sd
 from streamdata.context import DataContext
 from streamdata.context_options import ExecutionOptions, ExecutionResources
-from streamdata.core import api as rt
 from streamdata.errors import TaskError, UDFReturnError
 from streamdata.expressions import col
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if rt.is_initialized():
-        rt.shutdown()
-    rt.init(num_cpus=2)
-    ctx = DataContext.get_current()
-    saved = ctx.enable_progress_bars
-    ctx.enable_progress_bars = False
-    yield
-    ctx.enable_progress_bars = saved
-    rt.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module (tests/conftest.py)
 
 
 def _raises_from_task(fn, exc_type, match: str) -> None:

@@ -14,12 +14,13 @@ import concurrent.futures
 import itertools
 import pickle
 import threading
+import time
 from typing import Any
 
 from streamdata.core.object_ref import ObjectRef
 from streamdata.core.object_store import INLINE_THRESHOLD, read_location
 from streamdata.core.serialization import serialize
-from streamdata.errors import TaskError
+from streamdata.errors import GetTimeoutError, TaskError
 
 class Dep:
     """Stands for a top-level ObjectRef argument; the worker substitutes the value."""
@@ -116,22 +117,28 @@ class ClientBase:
         return ref
 
     def get_values(self, ids: list[str], timeout: float | None) -> list[Any]:
+        deadline = None if timeout is None else time.monotonic() + timeout
         locations = self._fetch_locations(ids, timeout)
         out = []
         for obj_id, location in zip(ids, locations):
-            out.append(self.read(obj_id, location))
+            out.append(self.read(obj_id, location, deadline))
         return out
 
-    def read(self, obj_id: str, location: tuple) -> Any:
+    def read(self, obj_id: str, location: tuple, deadline: float | None = None) -> Any:
+        """The value at ``location``; a copy found gone is looked up again, and rebuilt from
+        lineage if it is lost. With ``deadline`` (a ``time.monotonic()`` value) the wait for
+        the rebuild ends there with :class:`GetTimeoutError`; the rebuild goes on, so a
+        later ``get`` returns the value."""
         for _ in range(5):
             if location[0] == "error":
                 raise error_from_payload(location[1])
             try:
                 return read_location(location)
             except FileNotFoundError:  # spilled meanwhile, or lost
-                fresh = self._fetch_locations([obj_id], None)[0]
+                fresh = self._fetch_locations([obj_id], _remaining(deadline, obj_id))[0]
                 if fresh == location:  # still there, says the driver: the copy is lost
-                    fresh = self._call("lost", obj_id, location)  # rebuilt from lineage
+                    # rebuilt from lineage (the driver starts the rebuild before it waits)
+                    fresh = self._call("lost", obj_id, location, timeout=_remaining(deadline, obj_id))
                 location = fresh
         return read_location(location)
 
@@ -165,6 +172,16 @@ class ClientBase:
 
     def _call(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         raise NotImplementedError(f"{type(self).__name__} must implement _call()")
+
+
+def _remaining(deadline: float | None, obj_id: str) -> float | None:
+    """Seconds left until ``deadline`` (None: no deadline); GetTimeoutError once it passed."""
+    if deadline is None:
+        return None
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise GetTimeoutError(f"object {obj_id} is being rebuilt from lineage and was not ready in time")
+    return left
 
 
 def serialize_size(value: Any) -> int:

@@ -8,6 +8,12 @@ as Ray exports application metrics). A worker buffers its recordings and sends
 them as one batch every :data:`FLUSH_INTERVAL_S` seconds, never one message per
 recording; the driver's own go to the runtime when metrics are collected.
 
+On Ray (``sd.init(backend="ray")``, or inside a Ray worker) every recording goes to
+Ray's own ``ray.util.metrics`` object of the same name, kind, tag keys and
+boundaries, made in the recording process: Ray's metrics agent aggregates and
+exports them (``ray_<name>`` on the node's ``metrics_export_port``), as for a Ray
+program. :func:`collect` reads the local runtime only.
+
 Example:
     >>> import streamdata as sd
     >>> from streamdata.util.metrics import Counter, Histogram, collect
@@ -30,6 +36,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 import threading
 import time
 import warnings
@@ -86,6 +93,19 @@ class _Recorder:
 
 
 _recorder = _Recorder()
+_ray_lock = threading.Lock()
+
+
+def _active_ray() -> Any:
+    """The ``ray`` module when this process records to Ray (the Ray backend, or a Ray
+    worker), else None. Never imports Ray nor starts a runtime."""
+    ray = sys.modules.get("ray")
+    if ray is None:
+        return None
+    from streamdata.core import context
+    if context.get_client() is not None:  # the local runtime's driver or one of its workers
+        return None
+    return ray if ray.is_initialized() else None
 
 
 class Metric:
@@ -112,6 +132,7 @@ class Metric:
         self._description = description
         self._tag_keys = tag_keys
         self._default_tags: Dict[str, str] = {}
+        self._ray_metric: Any = None  # Ray's metric of this name, made on first use on Ray
 
     def set_default_tags(self, default_tags: Dict[str, str]) -> Metric:
         """Tags used by every recording that does not give them; returns the metric itself."""
@@ -139,7 +160,26 @@ class Metric:
     def _record(self, kind: str, value: Union[int, float], tags: Optional[Dict[str, str]] = None) -> None:
         if self._discard_metric:
             return
-        _recorder.record(kind, self, self._final_tags(tags), value)
+        final = self._final_tags(tags)
+        if _active_ray() is not None:
+            self._record_on_ray(kind, value, final)
+            return
+        _recorder.record(kind, self, final, value)
+
+    def _record_on_ray(self, kind: str, value: Union[int, float], tags: tuple) -> None:
+        """Record to Ray's metric of this name (made here, in the recording process)."""
+        metric = self._ray_metric
+        if metric is None:
+            from ray.util import metrics as ray_metrics
+            with _ray_lock:
+                if self._ray_metric is None:
+                    self._ray_metric = self._make_ray_metric(ray_metrics)
+                metric = self._ray_metric
+        method = {"counter": "inc", "gauge": "set", "histogram": "observe"}[kind]
+        getattr(metric, method)(value, tags=dict(tags))  # the tags are final: the defaults are applied already
+
+    def _make_ray_metric(self, ray_metrics: Any) -> Any:
+        raise NotImplementedError(f"{type(self).__name__} has no Ray counterpart")
 
     @property
     def info(self) -> Dict[str, Any]:
@@ -166,6 +206,9 @@ class Counter(Metric):
             raise ValueError(f"value must be >0, got {value}")
         self._record("counter", value, tags)
 
+    def _make_ray_metric(self, ray_metrics: Any) -> Any:
+        return ray_metrics.Counter(self._name, self._description, self._tag_keys)
+
     def __reduce__(self) -> tuple:
         return _rebuild, (Counter, (self._name, self._description, self._tag_keys), self._default_tags)
 
@@ -182,6 +225,9 @@ class Gauge(Metric):
             return
         _check_value(value)
         self._record("gauge", value, tags)
+
+    def _make_ray_metric(self, ray_metrics: Any) -> Any:
+        return ray_metrics.Gauge(self._name, self._description, self._tag_keys)
 
     def __reduce__(self) -> tuple:
         return _rebuild, (Gauge, (self._name, self._description, self._tag_keys), self._default_tags)
@@ -209,6 +255,9 @@ class Histogram(Metric):
         _check_value(value)
         self._record("histogram", value, tags)
 
+    def _make_ray_metric(self, ray_metrics: Any) -> Any:
+        return ray_metrics.Histogram(self._name, self._description, self.boundaries, self._tag_keys)
+
     @property
     def info(self) -> Dict[str, Any]:
         return {**super().info, "boundaries": self.boundaries}
@@ -229,8 +278,18 @@ def collect(timeout: float | None = 30) -> dict:
     """Every process's metrics as the driver's runtime aggregated them (the driver's own
     recordings included): ``{"defs": {name: (kind, description, tag_keys, boundaries)},
     "values": {(name, tags): value}}`` — a counter's total, a gauge's value, a histogram's
-    ``(bucket counts, sum, count)``."""
+    ``(bucket counts, sum, count)``.
+
+    Raises:
+        RuntimeSystemError: on the Ray backend, where Ray's metrics agent holds the values
+            (read them from its Prometheus endpoint).
+    """
     from streamdata.core import context
+    if _active_ray() is not None:
+        from streamdata.errors import RuntimeSystemError
+        raise RuntimeSystemError(
+            "metrics.collect() reads the local runtime's metrics; on backend='ray' the metrics go to "
+            "Ray's metrics agent: scrape the node's Prometheus endpoint (its metrics_export_port)")
     client = context.current_client()
     batch = _recorder.take()
     if batch is not None:

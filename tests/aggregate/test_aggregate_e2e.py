@@ -3,8 +3,6 @@ processes (one runtime for the module), checked against pandas."""
 
 from __future__ import annotations
 
-from typing import Iterator
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -14,22 +12,10 @@ from streamdata.aggregate import (
     AbsMax, AggregateFnV2, ApproximateQuantile, ApproximateTopK, AsList, Count, CountDistinct, Max, Mean,
     MissingValuePercentage, Std, Sum, Unique, ValueCounter, ZeroPercentage,
 )
-from streamdata.context import DataContext
-from streamdata.core import api as rt
 from streamdata.errors import ColumnNotFoundError
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if rt.is_initialized():
-        rt.shutdown()
-    rt.init(num_cpus=2)
-    ctx = DataContext.get_current()
-    saved = ctx.enable_progress_bars
-    ctx.enable_progress_bars = False
-    yield
-    ctx.enable_progress_bars = saved
-    rt.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module (tests/conftest.py)
 
 
 def items(n: int = 300) -> list[dict]:

@@ -17,6 +17,7 @@ from streamdata.exec.executor import StreamingExecutor
 from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.limit import LimitOperator
+from streamdata.exec.operators.map_operator import MIN_ORDER_WINDOW
 from streamdata.exec.operators.map_transformer import (
     BatchStage,
     MapTransformer,
@@ -183,7 +184,36 @@ def test_limit_stops_upstream_work(runtime: Any, ctx: DataContext) -> None:
     out = run(LimitOperator(150, mapper), ctx)
     assert column_values(out) and sum(b.num_rows() for b in out) == 150
     assert sorted(column_values(out)) == sorted(set(column_values(out)))
-    assert mapper.metrics.tasks_submitted < 200
+    # outputs keep input order, so a slow first task (a cold worker) holds every later
+    # output back; the order window bounds how far the map runs ahead meanwhile
+    assert mapper.metrics.tasks_submitted < 2 * MIN_ORDER_WINDOW
+
+
+def test_ordered_map_stops_at_its_window_behind_a_slow_head(runtime: Any, ctx: DataContext,
+                                                            tmp_path: Any) -> None:
+    release = tmp_path / "release"
+
+    def hold_first(b: dict) -> dict:
+        if int(b["a"][0]) == 0:  # the head of the order waits until the test lets it go
+            deadline = time.monotonic() + 60
+            while not release.exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        return b
+
+    ctx.preserve_order = True
+    mapper = batch_map("hold", hold_first, InputDataOperator("in", bundles=make_bundles(60, rows=2)))
+    it = StreamingExecutor(ctx).execute(mapper)
+    try:
+        deadline = time.monotonic() + 60
+        # every launched call but the head finished: nothing can free a slot of the window
+        while mapper.metrics.tasks_finished < MIN_ORDER_WINDOW - 1 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert mapper.metrics.tasks_finished == MIN_ORDER_WINDOW - 1
+        assert mapper.order_window_full()
+        assert mapper.metrics.tasks_submitted == MIN_ORDER_WINDOW
+    finally:
+        release.touch()
+    assert column_values(list(it)) == list(range(120))
 
 
 def test_union_and_zip(runtime: Any, ctx: DataContext) -> None:
@@ -242,7 +272,7 @@ def test_closing_the_iterator_releases_actors(runtime: Any, ctx: DataContext) ->
     it.close()
     assert pool.num_actors() == 0
     import time
-    deadline = time.monotonic() + 10
+    deadline = time.monotonic() + 60  # the actor's exit is seen by the runtime asynchronously
     while rt.available_resources().get("CPU", 0) < 2 and time.monotonic() < deadline:
         time.sleep(0.01)
     assert rt.available_resources().get("CPU", 0) == 2

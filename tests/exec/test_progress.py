@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import sys
+import types
 
 import pytest
 
@@ -123,12 +124,23 @@ def test_two_executions_share_the_one_line(tty) -> None:
     assert screen(term.getvalue()) == [""]
 
 
-def test_short_executions_draw_nothing(tty) -> None:
+def test_short_executions_draw_nothing(tty, monkeypatch: pytest.MonkeyPatch) -> None:
+    clock = [1000.0]  # the display's clock, moved by the test (a loaded machine cannot age it)
+    monkeypatch.setattr(progress, "time", types.SimpleNamespace(monotonic=lambda: clock[0]))
     out, term = tty()
     bars = ProgressBars(["ReadRange"], enabled=True)  # default delay: 0.3 s
-    bars.update(0, done=1, total=1)
-    bars.close(success=True)
+    clock[0] += 0.29
+    bars.update(0, done=1, total=2)
     assert term.getvalue() == ""
+    clock[0] += 0.02  # past the delay: now it draws
+    bars.update(0, done=2, total=2)
+    assert screen(term.getvalue())[-1].startswith("Running ")
+    bars.close(success=True)
+    short = ProgressBars(["ReadRange"], enabled=True)
+    before = term.getvalue()
+    short.update(0, done=1, total=1)
+    short.close(success=True)
+    assert term.getvalue() == before
 
 
 def test_not_a_terminal_draws_nothing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,7 +4,6 @@ worker processes (one runtime for the module), plus the UDF and generator nodes.
 from __future__ import annotations
 
 import os
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -13,25 +12,13 @@ import pyarrow.parquet as pq
 import pytest
 
 import streamdata as sd
-from streamdata.context import DataContext
-from streamdata.core import api as rt
 from streamdata.errors import ColumnNotFoundError, UDFReturnError
 from streamdata.expressions import (
     EvalContext, col, lit, monotonically_increasing_id, pyarrow_udf, random, udf, uuid,
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if rt.is_initialized():
-        rt.shutdown()
-    rt.init(num_cpus=2)
-    ctx = DataContext.get_current()
-    saved = ctx.enable_progress_bars
-    ctx.enable_progress_bars = False
-    yield
-    ctx.enable_progress_bars = saved
-    rt.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module (tests/conftest.py)
 
 
 @udf(return_dtype=pa.int64())

@@ -11,8 +11,6 @@ import pyarrow as pa
 import pytest
 
 import streamdata as sd
-from streamdata.context import DataContext
-from streamdata.core import api as rt
 from streamdata.errors import DataSourceError
 from streamdata.expressions import col, download
 from streamdata.expressions.download import MAX_ATTEMPTS
@@ -66,16 +64,8 @@ def http_base() -> Iterator[str]:
 
 
 @pytest.fixture(scope="module")
-def runtime(s3_server) -> Iterator[None]:  # started after the S3 environment is set
-    if rt.is_initialized():
-        rt.shutdown()
-    rt.init(num_cpus=2)
-    ctx = DataContext.get_current()
-    saved = ctx.enable_progress_bars
-    ctx.enable_progress_bars = False
-    yield
-    ctx.enable_progress_bars = saved
-    rt.shutdown()
+def runtime(s3_server, data_runtime) -> None:
+    """The module's runtime (tests/conftest.py), started after the S3 environment is set."""
 
 
 def test_http_concurrent_with_nulls(http_base: str) -> None:

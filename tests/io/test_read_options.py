@@ -8,7 +8,6 @@ from __future__ import annotations
 import gzip
 import os
 from pathlib import Path
-from typing import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -17,24 +16,12 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 import streamdata as sd
-from streamdata.context import DataContext
-from streamdata.core import api as rt
 from streamdata.datasource import PathPartitionFilter
 from streamdata.errors import PlanError
 from streamdata.plan.logical import Read
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if rt.is_initialized():
-        rt.shutdown()
-    rt.init(num_cpus=2)
-    ctx = DataContext.get_current()
-    saved = ctx.enable_progress_bars
-    ctx.enable_progress_bars = False
-    yield
-    ctx.enable_progress_bars = saved
-    rt.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module (tests/conftest.py)
 
 
 @pytest.fixture()

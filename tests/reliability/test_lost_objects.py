@@ -84,3 +84,59 @@ def test_lost_object_files_are_rebuilt(runtime, figures, name):
     figures.record(f"lost objects: {name}", runs=ROUNDS, kills=0, rows_checked=rows,
                    notes=f"{deletes} object files deleted")
     assert deletes > 0, f"{name}: nothing was deleted; the pipeline ran too fast to test anything"
+
+
+@sd.remote(max_retries=2)
+def _rebuilt_slowly(started: str, gate: str):
+    """An array in shared memory; a rerun (the lineage rebuild) waits for ``gate``."""
+    import time
+
+    if os.path.exists(started):  # a rebuild: say so, then hold until the test lets it go
+        with open(started, "a") as f:
+            f.write("rebuild\n")
+        deadline = time.monotonic() + 120
+        while not os.path.exists(gate) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    else:
+        with open(started, "w") as f:
+            f.write("first\n")
+    return np.arange(200_000)
+
+
+def test_get_with_timeout_honours_it_while_the_object_is_rebuilt(runtime, tmp_path):
+    from streamdata.core.api import _runtime_for_tests
+    from tests.reliability.conftest import wait_for
+
+    rt = _runtime_for_tests()
+    started, gate = str(tmp_path / "started"), str(tmp_path / "gate")
+    ref = _rebuilt_slowly.remote(started, gate)
+    sd.wait([ref], timeout=60)
+    with rt.lock:
+        location = rt.state.directory.location_of(ref.id)
+    assert location[0] == "shm", location
+    os.unlink(location[1])  # the stored copy is lost
+
+    # the rebuild waits for the gate: only an honoured timeout can end these gets
+    outcome: dict = {}
+
+    def get_with_timeout() -> None:
+        for timeout in (0.5, 0):
+            try:
+                outcome[timeout] = sd.get(ref, timeout=timeout)
+            except sd.exceptions.GetTimeoutError as exc:
+                outcome[timeout] = exc
+
+    getter = threading.Thread(target=get_with_timeout, daemon=True)
+    getter.start()
+    getter.join(60)
+    try:
+        assert not getter.is_alive(), "get(timeout=...) blocked on the rebuild"
+        assert isinstance(outcome[0.5], sd.exceptions.GetTimeoutError), outcome
+        assert isinstance(outcome[0], sd.exceptions.GetTimeoutError), outcome
+        # the timeouts left the rebuild running
+        wait_for(lambda: "rebuild" in open(started).read(), 60, "the rebuild to start")
+        assert not os.path.exists(gate)
+    finally:
+        open(gate, "w").close()
+    assert np.array_equal(sd.get(ref, timeout=60), np.arange(200_000))
+    assert open(started).read() == "first\nrebuild\n"  # one rebuild, not one per get

@@ -16,7 +16,9 @@ ray = pytest.importorskip("ray", reason="the ray extra is not installed")
 def on_ray():
     if sd.is_initialized():
         sd.shutdown()
-    sd.init(backend="ray", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning")
+    # metrics reach Ray's agent every 0.2 s (default 10 s): the custom-metrics test stays quick
+    sd.init(backend="ray", num_cpus=2, include_dashboard=False, log_to_driver=False, logging_level="warning",
+            _system_config={"metrics_report_interval_ms": 200})
 
     class Doubler:  # made remote once the Ray backend is chosen (sd.remote then gives Ray's actor class)
         def double(self, x):
@@ -51,3 +53,64 @@ def test_lookups_delegate_to_ray(on_ray) -> None:
     assert any(t["name"] == "util-ray-pg" for t in util.placement_group_table().values())
     assert util.get_placement_group("util-ray-pg").id == pg.id
     util.remove_placement_group(pg)
+
+
+def _ray_samples(port: int) -> list:
+    import urllib.request
+
+    from prometheus_client.parser import text_string_to_metric_families
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30).read().decode()
+    return [s for f in text_string_to_metric_families(text) if f.name.startswith("ray_sd_on_ray_")
+            for s in f.samples]
+
+
+def test_custom_metrics_go_to_rays_own_metrics(on_ray) -> None:
+    import time
+
+    from streamdata.errors import RuntimeSystemError
+    from streamdata.util.metrics import Counter, Gauge, Histogram, collect
+
+    requests = Counter("sd_on_ray_requests", description="requests served", tag_keys=("route",))
+    requests.set_default_tags({"route": "/"})
+    depth = Gauge("sd_on_ray_depth", description="queue depth", tag_keys=("who",))
+    latency = Histogram("sd_on_ray_latency_s", boundaries=[0.1, 1.0], tag_keys=("route",))
+
+    class Server:  # an actor: it lives until the end, so Ray keeps its series (a task's worker may exit)
+        def serve(self, n):
+            for _ in range(n):
+                requests.inc()
+                latency.observe(0.5, tags={"route": "/a"})
+            depth.set(7, tags={"who": "actor"})
+            return n
+
+    server = sd.remote(num_cpus=0)(Server).remote()
+    assert sd.get([server.serve.remote(2), server.serve.remote(3)]) == [2, 3]
+    requests.inc(4, tags={"route": "/driver"})  # the driver records to Ray too
+    with pytest.raises(ValueError, match="Missing value for tag key"):
+        depth.set(1)  # Ray's argument checks hold as before
+    with pytest.raises(RuntimeSystemError, match="metrics_export_port"):
+        collect()
+
+    port = ray.nodes()[0]["MetricsExportPort"]
+
+    def total(name: str, **labels: str) -> float:
+        return sum(s.value for s in samples if s.name == name
+                   and all(s.labels.get(k) == v for k, v in labels.items()))
+
+    want = {("ray_sd_on_ray_requests_total", (("route", "/"),)): 5.0,
+            ("ray_sd_on_ray_requests_total", (("route", "/driver"),)): 4.0,
+            ("ray_sd_on_ray_latency_s_count", (("route", "/a"),)): 5.0,
+            ("ray_sd_on_ray_latency_s_bucket", (("le", "1.0"), ("route", "/a"))): 5.0,
+            ("ray_sd_on_ray_latency_s_bucket", (("le", "0.1"), ("route", "/a"))): 0.0}
+    deadline = time.monotonic() + 60  # every recording process reports on its own schedule
+    while True:
+        samples = _ray_samples(port)
+        got = {key: total(key[0], **dict(key[1])) for key in want}
+        gauges = [s.value for s in samples if s.name == "ray_sd_on_ray_depth" and s.labels.get("who") == "actor"]
+        if got == want and gauges:
+            break
+        assert time.monotonic() < deadline, (f"Ray's metrics agent has {got} and gauges {gauges}, want {want}; "
+                                             f"{[(s.name, s.labels) for s in samples if 'depth' in s.name]}")
+        time.sleep(0.1)
+    assert set(gauges) == {7.0}
+    sd.kill(server)

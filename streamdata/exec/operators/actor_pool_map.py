@@ -171,7 +171,12 @@ class ActorPoolMapOperator(MapOperator):
         return sum(a.in_flight for a in self._actors)
 
     def should_add_input(self) -> bool:
-        return not self._execution_finished and self.internal_queue_size() < max(1, self._capacity())
+        if self._execution_finished or self.order_window_full():
+            return False
+        return self.internal_queue_size() < max(1, self._capacity())
+
+    def _parallelism(self) -> int:
+        return max(1, len(self._actors)) * self.max_tasks_in_flight_per_actor
 
     def _try_launch(self) -> None:
         limit = self.max_tasks_in_flight_per_actor

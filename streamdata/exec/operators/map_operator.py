@@ -25,6 +25,10 @@ from streamdata.exec.resources import remote_args_resources
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.core import api as rt
 
+#: with ``preserve_order``, at least this many calls may have unreleased outputs (running,
+#: or finished and waiting for an earlier call); see :meth:`MapOperator.order_window_full`
+MIN_ORDER_WINDOW = 16
+
 
 class BlockBundler:
     """Coalesces small input bundles until they hold at least ``min_rows`` rows.
@@ -187,6 +191,34 @@ class MapOperator(PhysicalOperator):
         self._active[idx] = OpTask(out_ref, on_ready, task_index=idx)
         self._task_inputs[idx] = bundle
         self.metrics.tasks_submitted += 1
+
+    # ---- ordered outputs
+    def _parallelism(self) -> int:
+        """How many calls this operator can run at once (subclasses know better)."""
+        cpu = self.per_task_resources().cpu
+        limit = self.options.resource_limits.cpu
+        return int(limit // cpu) if cpu > 0 and limit > 0 else MIN_ORDER_WINDOW
+
+    def order_window_full(self) -> bool:
+        """With ``preserve_order``: whether as many calls as the window allows have outputs
+        that are not released yet (running, or done and waiting for an earlier call).
+
+        A slow call at the head of the order holds every later output back; without this
+        bound the operator would keep launching calls behind it (a downstream ``limit``
+        would never see rows, and the whole input would run). The window is
+        ``max(MIN_ORDER_WINDOW, 4 x parallelism)``, so stragglers shorter than a few
+        rounds of work cost nothing.
+
+        Example:
+            >>> from streamdata.exec.operators.input_data import InputDataOperator
+            >>> op = MapOperator("m", InputDataOperator("in", bundles=[]), MapTransformer([]))
+            >>> op.order_window_full()
+            False
+        """
+        if not self.options.preserve_order:
+            return False
+        window = max(MIN_ORDER_WINDOW, 4 * self._parallelism())
+        return len(self._active) + len(self._ordered) >= window
 
     # ---- results
     def _collect(self, idx: int, inp: RefBundle | None, block_ref: Any, out_ref: Any) -> None:

@@ -73,7 +73,13 @@ class TaskPoolMapOperator(MapOperator):
         limit = self.concurrency
         if self.cpu_oversubscription_cap is not None:
             limit = self.cpu_oversubscription_cap if limit is None else min(limit, self.cpu_oversubscription_cap)
+        if self.order_window_full():
+            return False
         return limit is None or len(self._active) < limit
+
+    def _parallelism(self) -> int:
+        caps = [c for c in (self.concurrency, self.cpu_oversubscription_cap) if c is not None]
+        return min(caps) if caps else super()._parallelism()
 
     def _try_launch(self) -> None:
         while self._queued and self._has_room() and not self._execution_finished:
