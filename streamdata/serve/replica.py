@@ -96,7 +96,8 @@ class ReplicaServer:
                 writer.write(wire.encode(wire.Reply(call.req_id, wire.REJECTED)))
                 return
             self.user_ongoing += 1
-        token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name))
+        token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name,
+                                                    call.session_id))
         try:
             if call.kind == wire.CALL and not call.stream:
                 self.ongoing += 1
