@@ -29,6 +29,8 @@ from streamdata.serve.router import ReplicaInfo
 #: the longest wait before starting a replica again after replicas failed to start
 #: (the deployment is UNHEALTHY meanwhile; only a failed first deploy is DEPLOY_FAILED)
 MAX_RETRY_DELAY_S = 2.0
+#: a first deploy tries at most this many constructors per replica (Ray's MAX_PER_REPLICA_RETRY_COUNT)
+MAX_PER_REPLICA_RETRY_COUNT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,7 @@ class DeploymentSpec:
     def code_version(self) -> str:
         digest = hashlib.sha1(self.target_blob + self.init_blob)
         digest.update(repr(sorted(self.config.ray_actor_options.items())).encode())
+        digest.update(repr(sorted((self.config.logging_config or {}).items())).encode())
         return digest.hexdigest()
 
 
@@ -137,7 +140,8 @@ class DeploymentState:
             record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
                                                            **options).remote(
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
-                config.user_config, config.has_user_config, config.max_ongoing_requests)
+                config.user_config, config.has_user_config, config.max_ongoing_requests,
+                logging_config=config.logging_config)
             await asyncio.wrap_future(record.actor.ready.remote().future())
             await self._connect(record)
         except BaseException as exc:
@@ -151,6 +155,31 @@ class DeploymentState:
         self.start_failures = 0
         self.message = ""
         return record
+
+    def failed_to_start_threshold(self) -> int:
+        """How many replica starts may fail before a first deploy is DEPLOY_FAILED (Ray's rule)."""
+        return min(self.config.max_constructor_retry_count, max(1, self.target) * MAX_PER_REPLICA_RETRY_COUNT)
+
+    async def start_initial(self) -> None:
+        """Start the replicas of a first deploy, trying failed constructors again until
+        :meth:`failed_to_start_threshold` starts failed; then the last error is raised."""
+        failures = 0
+        while len(self.replicas) < self.target:
+            results = await asyncio.gather(*(self.start_replica() for _ in range(self.target - len(self.replicas))),
+                                           return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            failures += len(errors)
+            if not errors:
+                continue
+            threshold = self.failed_to_start_threshold()
+            if failures >= threshold:
+                self.message = (f"the deployment's constructor failed {failures} time(s) (max_constructor_retry_count"
+                                f"={self.config.max_constructor_retry_count}, at most {MAX_PER_REPLICA_RETRY_COUNT} "
+                                f"per replica): {errors[-1]}")
+                raise errors[-1]
+            self.message = (f"a replica failed to start; retrying {threshold - failures} more time(s). "
+                            f"Error: {errors[-1]}")
+            await asyncio.sleep(max(0.0, self.retry_after - time.monotonic()))  # the backoff start_replica set
 
     async def _connect(self, record: ReplicaRecord) -> None:
         conn = ReplicaConnection(record.replica_id, record.path, self.name,

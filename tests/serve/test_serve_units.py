@@ -285,7 +285,7 @@ def test_deployment_defaults_and_options() -> None:
     assert scaled.config.num_replicas == 2
     assert scaled.options(num_replicas=1).config.autoscaling_config is None
     app = Model.bind()
-    assert app.deployment is Model and app.args == ()
+    assert app.deployment.name == "Model" and app.args == () and app.deployment.init_args == ()
     with pytest.raises(TypeError, match="cannot be called directly"):
         Model()
 
