@@ -58,7 +58,6 @@ KNOWN_GAPS: frozenset[str] = frozenset({
     'ray.serve.handle.DeploymentHandle:options(response_serialization)',
     'ray.serve:ControllerOptions',
     'ray.serve:TracingConfig',
-    'ray.serve:batch(batch_size_fn)',
     'ray.serve:deployment(backpressure_config)',
     'ray.serve:deployment(deployment_actors)',
     'ray.serve:deployment(gang_scheduling_config)',

@@ -12,6 +12,7 @@ from typing import Iterator
 
 import httpx
 import pytest
+from starlette.requests import Request
 
 import streamdata as sd
 from _serve_util import wait_until
@@ -42,6 +43,20 @@ class Outer:
         response = self.inner.remote()
         theirs = (await response)["request_id"]
         return mine, theirs, response.request_id
+
+
+def _total_tokens(texts: list) -> int:
+    return sum(len(t.split()) for t in texts)
+
+
+@serve.deployment(ray_actor_options=NO_CPU, max_ongoing_requests=32)
+class Tokens:
+    @serve.batch(max_batch_size=6, batch_wait_timeout_s=0.5, batch_size_fn=_total_tokens)
+    async def handle(self, texts: list) -> list:
+        return [_total_tokens(texts)] * len(texts)  # each caller sees the size of its batch
+
+    async def __call__(self, request: Request) -> int:
+        return await self.handle((await request.body()).decode())
 
 
 @pytest.fixture(scope="module")
@@ -118,3 +133,18 @@ def test_shutdown_waits_for_requests_then_a_new_router_serves(url: str) -> None:
     assert asyncio.run(main()) == "done"
     assert handle.remote().result(timeout_s=60)["replica"]
     serve.get_deployment_handle("Who", "who").shutdown()  # never initialized: nothing to do
+
+
+def test_batch_size_fn_in_a_replica_over_http(url: str) -> None:
+    serve.run(Tokens.bind(), name="tokens", route_prefix="/tokens")
+    texts = ["a b c", "d e", "f", "g h i j", "k l m n o p q"]  # 3 + 2 + 1 | 4 | 7: too big alone
+
+    async def burst() -> list[httpx.Response]:
+        async with httpx.AsyncClient(base_url=url, timeout=60) as client:
+            return list(await asyncio.gather(*(client.post("/tokens", content=t) for t in texts)))
+
+    responses = asyncio.run(burst())
+    sizes = [r.json() if r.status_code == 200 else r.status_code for r in responses]
+    assert sizes[4] == 500 and "greater than max_batch_size=6" in responses[4].text
+    assert all(isinstance(s, int) and s <= 6 for s in sizes[:4]) and max(sizes[:4]) > 1  # batched, within 6 tokens
+    serve.delete("tokens")
