@@ -34,8 +34,7 @@ DEFAULT_CONSTRUCTOR_RETRY_COUNT = 20
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
 #: Ray Serve options streamdata does not have (no placement groups for replicas, no pluggable routers,
 #: no gang scheduling, deployment actors or backpressure policies, no partial rolling updates)
-_UNSUPPORTED = ("placement_group_bundles", "placement_group_strategy", "placement_group_bundle_label_selector",
-                "request_router_config", "gang_scheduling_config",
+_UNSUPPORTED = ("request_router_config", "gang_scheduling_config",
                 "deployment_actors", "backpressure_config",
                 "rolling_update_percentage", "max_surge_percent")
 
@@ -75,6 +74,9 @@ class DeploymentConfig:
     max_replicas_per_node: int | None = None
     max_constructor_retry_count: int = DEFAULT_CONSTRUCTOR_RETRY_COUNT
     logging_config: dict[str, Any] | None = None
+    placement_group_bundles: list[dict[str, float]] | None = None
+    placement_group_strategy: str | None = None
+    placement_group_bundle_label_selector: list[dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -102,6 +104,7 @@ class DeploymentConfig:
             raise ValueError(f"max_constructor_retry_count must be an int >= 1, got {retries!r}")
         object.__setattr__(self, "logging_config",
                            coerce_logging_config(self.logging_config, "serve.deployment(logging_config)"))
+        _check_placement(self)
         per_node = self.max_replicas_per_node
         if per_node is not None:
             if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
@@ -111,10 +114,41 @@ class DeploymentConfig:
                 raise ValueError(f"deployment {self.name!r}: up to {most} replicas with max_replicas_per_node="
                                  f"{per_node} need more than one node; the local runtime is one node")
 
+    def placement_strategy(self) -> str:
+        return self.placement_group_strategy or "PACK"
+
     def initial_replicas(self) -> int:
         if self.autoscaling_config is not None:
             return self.autoscaling_config.start_replicas()
         return self.num_replicas
+
+
+def _check_placement(config: DeploymentConfig) -> None:
+    """Ray's rules for a replica's placement group: bundles and strategy as
+    ``placement_group()`` takes them; the replica runs in the first bundle, so its
+    ``ray_actor_options`` resources must fit there."""
+    from streamdata.core.validate import validate_bundles
+
+    bundles = config.placement_group_bundles
+    for name in ("placement_group_strategy", "placement_group_bundle_label_selector"):
+        if getattr(config, name) is not None and bundles is None:
+            raise ValueError(f"deployment {config.name!r}: if `{name}` is provided, `placement_group_bundles` "
+                             "must also be provided")
+    if bundles is None:
+        return
+    bundles = validate_bundles(bundles, config.placement_strategy())
+    object.__setattr__(config, "placement_group_bundles", bundles)
+    selector = config.placement_group_bundle_label_selector
+    if selector is not None and isinstance(selector, list) and len(selector) == 1 and len(bundles) > 1:
+        object.__setattr__(config, "placement_group_bundle_label_selector", [dict(selector[0]) for _ in bundles])
+    first, options = bundles[0], config.ray_actor_options
+    wanted = {"CPU": options.get("num_cpus") or 0, "GPU": options.get("num_gpus") or 0,
+              "memory": options.get("memory") or 0, **(options.get("resources") or {})}
+    for resource, amount in wanted.items():
+        if amount and first.get(resource, 0) < amount:
+            raise ValueError(f"deployment {config.name!r}: with placement_group_bundles the replica runs in the "
+                             f"first bundle, so its ray_actor_options must fit in it: it asks {resource}={amount}, "
+                             f"the first bundle {first} has {first.get(resource, 0)}")
 
 
 def _build_config(values: dict[str, Any]) -> DeploymentConfig:
@@ -214,7 +248,9 @@ class Deployment:
                 autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
                 graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
                 health_check_timeout_s: Any = DEFAULT, logging_config: Any = DEFAULT,
-                max_constructor_retry_count: Any = DEFAULT, **unsupported: Any) -> Deployment:
+                max_constructor_retry_count: Any = DEFAULT,
+                placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
+                placement_group_bundle_label_selector: Any = DEFAULT, **unsupported: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
         another class or function with the same settings).
 
@@ -236,7 +272,10 @@ class Deployment:
                             "graceful_shutdown_timeout_s": graceful_shutdown_timeout_s,
                             "health_check_period_s": health_check_period_s,
                             "health_check_timeout_s": health_check_timeout_s, "logging_config": logging_config,
-                            "max_constructor_retry_count": max_constructor_retry_count})
+                            "max_constructor_retry_count": max_constructor_retry_count,
+                            "placement_group_bundles": placement_group_bundles,
+                            "placement_group_strategy": placement_group_strategy,
+                            "placement_group_bundle_label_selector": placement_group_bundle_label_selector})
         if func_or_class is not None and not callable(func_or_class):
             raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
                             f"{type(func_or_class).__name__}")
@@ -289,7 +328,9 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
                graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
                health_check_timeout_s: Any = DEFAULT, logging_config: Any = DEFAULT,
-               max_constructor_retry_count: Any = DEFAULT, **unsupported: Any) -> Any:
+               max_constructor_retry_count: Any = DEFAULT,
+               placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
+               placement_group_bundle_label_selector: Any = DEFAULT, **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
@@ -312,6 +353,10 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
             level, TEXT/JSON, ``logs_dir``, access log); None: the application's.
         max_constructor_retry_count: how many times a failing constructor is tried before
             the deployment is ``DEPLOY_FAILED`` (default 20; at most 3 per replica, as Ray).
+        placement_group_bundles, placement_group_strategy, placement_group_bundle_label_selector:
+            each replica reserves these bundles in a placement group of its own (``"PACK"``
+            by default) and runs in the first (schedule its tasks into the other bundles with
+            ``PlacementGroupSchedulingStrategy(get_current_placement_group(), i)``).
 
     Example:
         >>> @deployment
@@ -333,7 +378,10 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                          "graceful_shutdown_timeout_s": graceful_shutdown_timeout_s,
                          "health_check_period_s": health_check_period_s,
                          "health_check_timeout_s": health_check_timeout_s, "logging_config": logging_config,
-                         "max_constructor_retry_count": max_constructor_retry_count})
+                         "max_constructor_retry_count": max_constructor_retry_count,
+                         "placement_group_bundles": placement_group_bundles,
+                         "placement_group_strategy": placement_group_strategy,
+                         "placement_group_bundle_label_selector": placement_group_bundle_label_selector})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):

@@ -48,6 +48,8 @@ class DeploymentSpec:
         digest = hashlib.sha1(self.target_blob + self.init_blob)
         digest.update(repr(sorted(self.config.ray_actor_options.items())).encode())
         digest.update(repr(sorted((self.config.logging_config or {}).items())).encode())
+        digest.update(repr((self.config.placement_group_bundles, self.config.placement_group_strategy,
+                            self.config.placement_group_bundle_label_selector)).encode())
         return digest.hexdigest()
 
 
@@ -61,6 +63,7 @@ class ReplicaRecord:
     conn: ReplicaConnection | None = None
     next_health_check: float = 0.0
     checking: bool = False
+    placement_group: Any = None  # the replica's own (placement_group_bundles), removed with it
 
 
 @dataclass(eq=False)
@@ -137,6 +140,8 @@ class DeploymentState:
         self.replicas[replica_id] = record
         options = {k: v for k, v in config.ray_actor_options.items() if v is not None}
         try:
+            if config.placement_group_bundles is not None:
+                options["scheduling_strategy"] = await self._reserve(record)
             record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
                                                            **options).remote(
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
@@ -180,6 +185,26 @@ class DeploymentState:
             self.message = (f"a replica failed to start; retrying {threshold - failures} more time(s). "
                             f"Error: {errors[-1]}")
             await asyncio.sleep(max(0.0, self.retry_after - time.monotonic()))  # the backoff start_replica set
+
+    async def _reserve(self, record: ReplicaRecord) -> Any:
+        """Reserve the replica's placement group; the strategy that puts it in the first bundle
+        (asking, as Ray, that its child tasks join the group: the local runtime does not
+        capture child tasks, so they go there with an explicit strategy)."""
+        sd, config = runtime(), self.config
+        try:
+            record.placement_group = sd.placement_group(
+                [dict(b) for b in config.placement_group_bundles or ()], strategy=config.placement_strategy(),
+                bundle_label_selector=config.placement_group_bundle_label_selector)
+            await asyncio.wrap_future(record.placement_group.ready().future())
+        except Exception as exc:  # noqa: BLE001 - e.g. bundles no node can hold
+            from streamdata.errors import InfeasiblePlacementGroupError, PlacementGroupError
+            error = InfeasiblePlacementGroupError if isinstance(exc, InfeasiblePlacementGroupError) \
+                else PlacementGroupError
+            raise error(f"the placement group of a replica of deployment {self.name!r} "
+                        f"(placement_group_bundles={config.placement_group_bundles}, strategy "
+                        f"{config.placement_strategy()!r}) cannot be reserved: {exc}") from exc
+        return sd.PlacementGroupSchedulingStrategy(record.placement_group, 0,
+                                                   placement_group_capture_child_tasks=True)
 
     async def _connect(self, record: ReplicaRecord) -> None:
         conn = ReplicaConnection(record.replica_id, record.path, self.name,
@@ -226,6 +251,12 @@ class DeploymentState:
                 runtime().kill(record.actor)
             except Exception:  # noqa: BLE001 - already gone
                 pass
+        if record.placement_group is not None:
+            try:
+                runtime().remove_placement_group(record.placement_group)
+            except Exception:  # noqa: BLE001 - already removed, or the runtime stops
+                pass
+            record.placement_group = None
 
     async def stop_replica(self, record: ReplicaRecord) -> None:
         """Stop routing to ``record``, let it finish its requests, then kill it."""

@@ -47,6 +47,25 @@ class Flaky:
         return "up"
 
 
+@serve.deployment(ray_actor_options={"num_cpus": 1}, placement_group_bundles=[{"CPU": 1}, {"CPU": 0.5}],
+                  placement_group_strategy="STRICT_PACK")
+class Placed:
+    def __init__(self) -> None:
+        self.at_start = sd.util.get_current_placement_group()
+
+    def __call__(self) -> tuple:
+        group = sd.util.get_current_placement_group()  # a task in its second bundle
+        strategy = sd.util.scheduling_strategies.PlacementGroupSchedulingStrategy(group, 1)
+        child = sd.get(_current_group.options(scheduling_strategy=strategy).remote())
+        return self.at_start.id, self.at_start.bundle_specs, child
+
+
+@sd.remote(num_cpus=0.5)
+def _current_group() -> str | None:
+    group = sd.util.get_current_placement_group()
+    return None if group is None else group.id
+
+
 @serve.deployment(ray_actor_options=NO_CPU)
 class Chatty:
     def __call__(self, x: int) -> int:
@@ -82,8 +101,18 @@ def test_init_args_logging_config_and_retry_count_options() -> None:
         changed.set_logging_config({"log_level": "LOUD"})
     with pytest.raises(TypeError, match="serve.run\\(logging_config\\)"):
         serve.run(Model.bind(1), logging_config=3)
-    with pytest.raises(NotImplementedError, match="placement_group_bundles"):
-        Model.options(placement_group_bundles=[{"CPU": 1}])
+    with pytest.raises(NotImplementedError, match="request_router_config"):
+        Model.options(request_router_config={})
+    assert Model.options(placement_group_bundles=[{"CPU": 1}]).config.placement_strategy() == "PACK"
+    two = Model.options(placement_group_bundles=[{"CPU": 1}, {"CPU": 1}], placement_group_bundle_label_selector=[
+        {"zone": "a"}])
+    assert two.config.placement_group_bundle_label_selector == [{"zone": "a"}, {"zone": "a"}]  # one for all, as Ray
+    with pytest.raises(ValueError, match="`placement_group_bundles` must also be provided"):
+        Model.options(placement_group_strategy="SPREAD")
+    with pytest.raises(ValueError, match="must fit in it: it asks CPU=1, the first bundle"):
+        Model.options(ray_actor_options={"num_cpus": 1}, placement_group_bundles=[{"GPU": 1}, {"CPU": 4}])
+    with pytest.raises(ValueError, match="strategy"):
+        Model.options(placement_group_bundles=[{"CPU": 0.5}], placement_group_strategy="TIGHT")
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +191,20 @@ def test_logging_config_in_the_replicas_logs(logs: Path) -> None:
     serve.delete("loud")
     serve.delete("quiet")
     assert os.listdir(loud)
+
+
+def test_placement_group_bundles_reserved_per_replica(logs: Path) -> None:
+    handle = serve.run(Placed.bind(), name="placed", route_prefix=None)
+    group_id, bundles, child_group = handle.remote().result(timeout_s=60)
+    assert bundles == [{"CPU": 1.0}, {"CPU": 0.5}] and child_group == group_id
+    table = sd.util.placement_group_table()
+    assert table[group_id]["strategy"] == "STRICT_PACK" and table[group_id]["state"] == "CREATED"
+    serve.delete("placed")
+    assert sd.util.placement_group_table()[group_id]["state"] == "REMOVED"  # released with its replica
+
+    with pytest.raises(RuntimeError, match="cannot be reserved"):
+        serve.run(Placed.options(placement_group_bundles=[{"CPU": 64}], max_constructor_retry_count=1).bind(),
+                  name="too_big", route_prefix=None)
+    status = serve.status().applications["too_big"]
+    assert status.status == "DEPLOY_FAILED" and "placement_group_bundles=[{'CPU': 64.0}]" in status.message
+    serve.delete("too_big")

@@ -327,8 +327,8 @@ def test_deployment_argument_errors() -> None:
         serve.deployment(ray_actor_options={"num_cpu": 1})(lambda x: x)
     with pytest.raises(ValueError, match="health_check_period_s"):
         serve.deployment(health_check_period_s=0)(lambda x: x)
-    with pytest.raises(NotImplementedError, match="placement_group_bundles"):
-        serve.deployment(placement_group_bundles=[{"CPU": 1}])(lambda x: x)
+    with pytest.raises(NotImplementedError, match="rolling_update_percentage"):
+        serve.deployment(rolling_update_percentage=50)(lambda x: x)
     with pytest.raises(TypeError, match="unexpected argument"):
         serve.deployment(num_cpus=1)(lambda x: x)
 
