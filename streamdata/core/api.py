@@ -371,7 +371,9 @@ def wait(ray_waitables: Sequence[ObjectRef], *, num_returns: int = 1, timeout: f
          fetch_local: bool = True) -> tuple[list[ObjectRef], list[ObjectRef]]:
     """Wait until ``num_returns`` of ``ray_waitables`` are ready (or ``timeout``).
 
-    Returns ``(ready, not_ready)``, each in the order of ``ray_waitables``.
+    Returns ``(ready, not_ready)``, each in the order of ``ray_waitables``. An
+    ObjectRefGenerator among them is ready when ``next`` on it would not block (its
+    next item is yielded, or its task has ended), as in Ray.
     """
     if isinstance(ray_waitables, ObjectRef) or not isinstance(ray_waitables, (list, tuple)):
         raise TypeError(f"wait(ray_waitables=...) expects a list of ObjectRefs, got "

@@ -30,27 +30,36 @@ def op_get(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], timeo
         reply([rt.directory.location_of(i) for i in ids])
 
 
-def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list[str], num_returns: int,
+def op_wait(rt: StateHost, reply: Callable, fail: Callable, ids: list, num_returns: int,
             timeout: float | None) -> None:
+    """Answer the set of ``ids`` ready once ``num_returns`` are (or at ``timeout``). An id may be
+    a generator's cursor ``("gen", gen_id, index)``: ready when item ``index`` is yielded or the
+    task has ended, as Ray's ``wait`` treats a generator."""
     directory = rt.directory
-    ready: set[str] = set(directory.ready_ids(ids))
-    if len(ready) >= num_returns or timeout == 0:  # a poll: nothing to register
-        reply(ready)
-        return
+    objects = [i for i in ids if type(i) is not tuple]
+    ready: set = set(directory.ready_ids(objects))
     done = [False]
 
     def finish() -> None:
         if not done[0]:
             done[0] = True
-            directory.forget_waiter([i for i in ids if i not in ready], on_ready)
+            directory.forget_waiter([i for i in objects if i not in ready], on_ready)
             reply(ready)
 
-    def on_ready(obj_id: str) -> None:
-        ready.add(obj_id)
+    def on_ready(key: Any) -> None:
+        if done[0]:
+            return
+        ready.add(key)
         if len(ready) >= num_returns:
             finish()
 
-    directory.when_ready([i for i in ids if i not in ready], on_ready)
+    for cursor in ids:
+        if type(cursor) is tuple:  # answered at once when the item is there
+            rt.streams.next(cursor[1], cursor[2], lambda answer, key=cursor: on_ready(key))
+    if len(ready) >= num_returns or timeout == 0:  # a poll: nothing (more) to register
+        finish()
+        return
+    directory.when_ready([i for i in objects if i not in ready], on_ready)
     if timeout is not None:
         rt.add_timer(timeout, finish)
 

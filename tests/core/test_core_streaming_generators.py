@@ -154,3 +154,19 @@ def test_a_streaming_task_that_returns_a_value_is_a_named_error() -> None:
     gen = not_a_generator.remote()
     with pytest.raises(TypeError, match="not_a_generator was declared with num_returns='streaming'"):
         sd.get(next(gen))
+
+
+def test_wait_treats_a_generator_as_ready_when_its_next_item_is(tmp_path) -> None:
+    gate = str(tmp_path / "gate")
+    gen = yield_then_wait.remote(gate)
+    pending = sd.put("plain")
+    ready, not_ready = sd.wait([gen], num_returns=1, timeout=30)
+    assert ready == [gen] and not_ready == []
+    assert sd.get(next(gen)) == "first"
+    ready, not_ready = sd.wait([gen, pending], num_returns=2, timeout=0.2)  # item 2 waits for the gate
+    assert ready == [pending] and not_ready == [gen]
+    touch(gate)
+    ready, _ = sd.wait([gen], num_returns=1, timeout=30)
+    assert ready == [gen] and sd.get(next(gen)) == "second"
+    assert sd.wait((gen,), num_returns=1, timeout=30)[0] == [gen]  # the end is ready too
+    assert list(gen) == []

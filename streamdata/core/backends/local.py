@@ -13,7 +13,7 @@ from typing import Any
 from streamdata.core.actor import ActorClass, ActorHandle
 from streamdata.core.backend import Backend
 from streamdata.core.client import ClientBase
-from streamdata.core.object_ref import ObjectRef
+from streamdata.core.object_ref import ObjectRef, ObjectRefGenerator
 from streamdata.core.placement_group import PlacementGroup
 from streamdata.core.remote_function import RemoteFunction
 from streamdata.core.resources import infeasible_reason
@@ -67,23 +67,27 @@ class LocalBackend(Backend):
 
     def wait(self, refs: Any, num_returns: int, timeout: float | None,
              fetch_local: bool) -> tuple[list, list]:
-        ref_list, single = _as_ref_list(refs, "wait()")
+        if isinstance(refs, ObjectRefGenerator):
+            raise TypeError("wait() expects a list of ObjectRefs or ObjectRefGenerators, not a single one")
+        generators = [r for r in refs if isinstance(r, ObjectRefGenerator)] if isinstance(refs, (list, tuple)) else []
+        ref_list, single = _as_ref_list([r for r in refs if not isinstance(r, ObjectRefGenerator)]
+                                        if generators else refs, "wait()")
         if single:
             raise TypeError("wait() expects a list of ObjectRefs, not a single ObjectRef")
-        if len(set(r.id for r in ref_list)) != len(ref_list):
+        waitables = list(refs) if generators else ref_list
+        keys = [_wait_key(r) for r in waitables]
+        if len(set(keys)) != len(keys):
             raise ValueError("wait() got duplicate ObjectRefs")
-        if not ref_list:
+        if not waitables:
             return [], []
-        if not 0 <= num_returns <= len(ref_list):
-            raise ValueError(f"num_returns={num_returns} must be between 0 and len(refs)={len(ref_list)}")
+        if not 0 <= num_returns <= len(waitables):
+            raise ValueError(f"num_returns={num_returns} must be between 0 and len(refs)={len(waitables)}")
         if num_returns == 0:
-            return [], list(ref_list)
-        ready_ids = self.client.call("wait", [r.id for r in ref_list], num_returns, timeout)
-        ready = [r for r in ref_list if r.id in ready_ids]
-        if len(ready) > num_returns:
-            ready = ready[:num_returns]
-        chosen = {r.id for r in ready}
-        return ready, [r for r in ref_list if r.id not in chosen]
+            return [], waitables
+        ready_keys = self.client.call("wait", keys, num_returns, timeout)
+        chosen = [i for i, key in enumerate(keys) if key in ready_keys][:num_returns]
+        picked = set(chosen)
+        return [waitables[i] for i in chosen], [w for i, w in enumerate(waitables) if i not in picked]
 
     def cancel(self, ref: Any, force: bool, recursive: bool) -> None:
         if not isinstance(ref, ObjectRef):
@@ -133,6 +137,14 @@ class LocalBackend(Backend):
         shutdown = getattr(self.client, "shutdown", None)
         if shutdown is not None:
             shutdown()
+
+
+def _wait_key(waitable: Any) -> Any:
+    """What ``wait`` asks the driver about: an object id, or a generator's cursor."""
+    if isinstance(waitable, ObjectRefGenerator):
+        return ("gen", waitable.completed().id, waitable._next) if not waitable.is_finished() else \
+            waitable.completed().id
+    return waitable.id
 
 
 def _as_ref_list(refs: Any, what: str) -> tuple[list[ObjectRef], bool]:
