@@ -96,8 +96,9 @@ def test_session_id_sticks_to_one_replica(url: str) -> None:
     handle = serve.get_deployment_handle("Who", "who")
     wait_until(lambda: serve.status().applications["who"].deployments["Who"].replica_states == {"RUNNING": 2},
                60, "two running replicas")
-    free = {handle.remote().result(timeout_s=60)["replica"] for _ in range(30)}
-    assert len(free) == 2  # without a session both replicas serve
+    # without a session both replicas serve (once this process's router learned of both)
+    wait_until(lambda: len({handle.remote().result(timeout_s=60)["replica"] for _ in range(10)}) == 2, 60,
+               "both replicas to serve requests without a session")
     for session in ("alpha", "beta"):
         sticky = handle.options(session_id=session)
         answers = [sticky.remote().result(timeout_s=60) for _ in range(20)]
