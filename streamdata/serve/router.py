@@ -39,6 +39,8 @@ from streamdata.serve.channel import ReplicaConnection, ReplicaRejectedError, Re
 MAX_UNREACHABLE_RETRIES = 3
 #: how many sessions a router remembers the replica of (the oldest are forgotten first)
 MAX_SESSIONS = 10_000
+#: how often requests that wait with no replica at all are reported to the controller again
+DEMAND_REPORT_INTERVAL_S = 0.1
 #: how long a replica that refused a request (full with other callers' requests) counts as full
 REJECTED_BACKOFF_S = 0.005
 
@@ -100,6 +102,7 @@ class Router:
         self._observe = observe
         self._on_demand = on_demand  # told when requests wait with no replica at all (scale from zero)
         self._idle: asyncio.Future | None = None  # shutdown() waits on it for the requests in flight
+        self._demand_reported = -DEMAND_REPORT_INTERVAL_S
         self._slots: list[_Slot] = []
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._rng = random.Random(seed)
@@ -183,10 +186,13 @@ class Router:
                     f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
             fut = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
-            if not self._slots and self._on_demand is not None:
-                self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
+            no_replica = not self._slots and self._on_demand is not None
+            if no_replica:
+                self._report_demand()
             try:
                 retry_in = self._retry_in()
+                if retry_in is None and no_replica:
+                    retry_in = DEMAND_REPORT_INTERVAL_S  # keep telling the controller while requests wait
                 if retry_in is None:
                     await fut
                 else:
@@ -209,6 +215,15 @@ class Router:
             if len(self._session_affinity) > MAX_SESSIONS:
                 self._session_affinity.popitem(last=False)
         return slot
+
+    def _report_demand(self) -> None:
+        """Tell the controller how many requests wait with no replica (at most once per
+        ``DEMAND_REPORT_INTERVAL_S``): it counts them as load until a replica runs, so it
+        does not scale back to zero while the replica it started for them is starting."""
+        now = time.monotonic()
+        if self._on_demand is not None and now - self._demand_reported >= DEMAND_REPORT_INTERVAL_S:
+            self._demand_reported = now
+            self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
 
     def _release(self, slot: _Slot) -> None:
         slot.ongoing -= 1
