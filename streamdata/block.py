@@ -89,10 +89,22 @@ def is_tensor_type(t: pa.DataType) -> bool:
 # --------------------------------------------------------------------------- column → numpy
 
 
-def _array_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndarray:
-    """One Arrow column as an ndarray (tensor columns as N-d arrays)."""
-    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+#: type ids of the list types (a list per row becomes an object array of ndarrays)
+_LIST_IDS = frozenset(t.id for t in (pa.list_(pa.int8()), pa.large_list(pa.int8()), pa.list_(pa.int8(), 1)))
+
+
+def column_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool = False) -> np.ndarray:
+    """One Arrow column as an ndarray, as the ``"numpy"`` batch format gives it (tensor
+    columns as N-d arrays; ``zero_copy``: a read-only view of Arrow's memory where possible).
+
+    Example:
+        >>> column_to_numpy(pa.chunked_array([[1, 2], [3]])).tolist()
+        [1, 2, 3]
+    """
     t = arr.type
+    if t.id not in _LIST_IDS and not isinstance(t, pa.BaseExtensionType):  # first: no per-type checks
+        return _plain_to_numpy(arr, zero_copy)
+    chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if _is_fixed_tensor(t):
         if not chunks:
             return np.empty((0, *t.shape), dtype=t.value_type.to_pandas_dtype())
@@ -119,8 +131,7 @@ def _array_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndar
                 out[i] = None if v is None else pickle.loads(v)
                 i += 1
         return out
-    elif pa.types.is_list(t) or pa.types.is_large_list(t) or pa.types.is_fixed_size_list(t):
-        # a list per row → an object array of ndarrays
+    elif t.id in _LIST_IDS:  # a list per row → an object array of ndarrays
         out = np.empty(len(arr), dtype=object)
         i = 0
         for c in chunks:
@@ -130,9 +141,18 @@ def _array_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndar
                 i += 1
         return out
     else:
-        if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
-            arr = arr.chunk(0)
-        out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
+        return _plain_to_numpy(arr, zero_copy)
+    if not zero_copy and not out.flags.writeable:
+        out = out.copy()
+    return out
+
+
+def _plain_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndarray:
+    """A column of a non-nested, non-extension type as an ndarray (a view of Arrow's
+    memory where Arrow allows, read-only; ``zero_copy=False`` copies such a view)."""
+    if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
+        arr = arr.chunk(0)
+    out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
     if not zero_copy and not out.flags.writeable:
         out = out.copy()
     return out
@@ -150,7 +170,7 @@ def to_numpy(table: pa.Table, *, zero_copy: bool = False) -> dict[str, np.ndarra
         >>> to_numpy(pa.table({"a": [1, 2]}))["a"].tolist()
         [1, 2]
     """
-    return {name: _array_to_numpy(table.column(i), zero_copy)
+    return {name: column_to_numpy(table.column(i), zero_copy)
             for i, name in enumerate(table.column_names)}
 
 
@@ -169,7 +189,7 @@ def to_pandas(table: pa.Table) -> pd.DataFrame:
     plain = table.drop_columns([table.column_names[i] for i in special])
     df = plain.to_pandas() if plain.num_columns else pd.DataFrame(index=range(table.num_rows))
     for i in special:
-        values = _array_to_numpy(table.column(i), zero_copy=False)
+        values = column_to_numpy(table.column(i), zero_copy=False)
         if values.ndim > 1:
             col = np.empty(len(values), dtype=object)
             for j in range(len(values)):
@@ -188,7 +208,7 @@ def to_batch(table: pa.Table, batch_format: str | None, *, zero_copy: bool = Fal
     """
     fmt = normalize_batch_format(batch_format)
     if fmt == "numpy":  # columns leave Arrow when first read (see streamdata.numpy_batch)
-        return NumpyBatch(table, lambda column: _array_to_numpy(column, zero_copy))
+        return NumpyBatch(table, lambda column: column_to_numpy(column, zero_copy))
     if fmt == "pandas":
         return to_pandas(table)
     return table
@@ -507,7 +527,7 @@ def iter_rows(table: pa.Table) -> Iterator[dict[str, Any]]:
     step = 4096
     for start in range(0, table.num_rows, step):
         part = table.slice(start, step)
-        cols = {name: (_array_to_numpy(part.column(name), zero_copy=False) if name in special
+        cols = {name: (column_to_numpy(part.column(name), zero_copy=False) if name in special
                        else part.column(name).to_pylist()) for name in part.column_names}
         names = list(cols)
         for i in range(part.num_rows):

@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata import execution
+from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batches, formatter_for
 from streamdata.errors import PlanError
 from streamdata.iterator_extras import IteratorExtrasMixin
 from streamdata.plan.logical import LogicalPlan, StreamingSplit
@@ -296,16 +297,34 @@ class DataIterator(IteratorExtrasMixin):
             >>> [b["id"].tolist() for b in DataIterator(ds).iter_batches(batch_size=2, drop_last=True)]
             [[0, 1], [2, 3]]
         """
-        fmt = B.normalize_batch_format(batch_format)
+        formatter = formatter_for(batch_format, zero_copy=True)
         _check_batching(batch_size, prefetch_batches, local_shuffle_buffer_size)
+        return self._passes(formatter, "iter_batches", batch_size=batch_size,
+                            prefetch_batches=prefetch_batches, drop_last=drop_last,
+                            local_shuffle_buffer_size=local_shuffle_buffer_size,
+                            local_shuffle_seed=local_shuffle_seed)
+
+    def _passes(self, formatter: ArrowFormatter, name: str, *, batch_size: int | None,
+                prefetch_batches: int, drop_last: bool, local_shuffle_buffer_size: int | None,
+                local_shuffle_seed: int | None, post: Callable[[Any], Any] | None = None) -> Passes:
+        """Passes over the batches ``formatter`` makes (then ``post`` of each, when given),
+        all made by the prefetch thread: the consumer's thread only takes them."""
 
         def make() -> Iterator[Any]:
-            for table in batch_tables(self._iter_tables(), batch_size=batch_size, drop_last=drop_last,
-                                      local_shuffle_buffer_size=local_shuffle_buffer_size,
-                                      local_shuffle_seed=local_shuffle_seed):
-                yield B.to_batch(table, fmt, zero_copy=True)
+            tables = self._iter_tables()
+            try:
+                if local_shuffle_buffer_size is None:
+                    batches = format_batches(tables, formatter, batch_size=batch_size, drop_last=drop_last)
+                else:
+                    batches = map(formatter.one, batch_tables(
+                        tables, batch_size=batch_size, drop_last=drop_last,
+                        local_shuffle_buffer_size=local_shuffle_buffer_size,
+                        local_shuffle_seed=local_shuffle_seed))
+                yield from batches if post is None else map(post, batches)
+            finally:
+                tables.close()
 
-        return Passes(lambda: _prefetched(make, prefetch_batches), "iter_batches")
+        return Passes(lambda: _prefetched(make, prefetch_batches), name)
 
     def iter_rows(self) -> Iterable[dict[str, Any]]:
         """Every row as a dict.
@@ -358,25 +377,17 @@ class DataIterator(IteratorExtrasMixin):
             raise ValueError(f"iter_torch_batches pin_memory must be a bool, got {pin_memory!r}")
         import torch
 
-        target = _torch_device(device, torch)
-        pin = pin_memory and torch.cuda.is_available()
-        batches = self.iter_batches(batch_size=batch_size, batch_format="numpy",
-                                    prefetch_batches=prefetch_batches, drop_last=drop_last,
-                                    local_shuffle_buffer_size=local_shuffle_buffer_size,
-                                    local_shuffle_seed=local_shuffle_seed)
-
-        def one_pass() -> Iterator[Any]:
-            numpy_batches = iter(batches)
-            try:
-                for batch in numpy_batches:
-                    if collate_fn is not None:
-                        yield collate_fn(batch)
-                    else:
-                        yield _to_tensors(batch, dtypes, target, torch, pin=pin)
-            finally:
-                numpy_batches.close()
-
-        return Passes(one_pass, "iter_torch_batches")
+        _check_batching(batch_size, prefetch_batches, local_shuffle_buffer_size)
+        formatter: ArrowFormatter
+        if collate_fn is not None:
+            formatter = formatter_for("numpy", zero_copy=True)
+        else:
+            formatter = TorchFormatter(torch, dtypes, _torch_device(device, torch),
+                                       pin=pin_memory and torch.cuda.is_available())
+        return self._passes(formatter, "iter_torch_batches", batch_size=batch_size,
+                            prefetch_batches=prefetch_batches, drop_last=drop_last,
+                            local_shuffle_buffer_size=local_shuffle_buffer_size,
+                            local_shuffle_seed=local_shuffle_seed, post=collate_fn)
 
     def stats(self) -> str:
         """What this iterator knows about its executions (the dataset's stats when it has one)."""
@@ -388,25 +399,6 @@ def _torch_device(device: str | None, torch: Any) -> Any:
     if device in (None, "auto"):
         return torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     return torch.device(device)
-
-
-def _to_tensors(batch: dict[str, np.ndarray], dtypes: Any, device: Any, torch: Any, *,
-                pin: bool = False) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name, values in batch.items():
-        dtype = dtypes.get(name) if isinstance(dtypes, dict) else dtypes
-        if values.dtype == object or values.dtype.kind in "USO":
-            out[name] = values  # strings and objects have no tensor form: left as arrays
-            continue
-        if not values.flags.writeable:
-            values = values.copy()  # torch wants writable memory
-        tensor = torch.as_tensor(values)
-        if dtype is not None:
-            tensor = tensor.to(dtype)
-        if pin:
-            tensor = tensor.pin_memory()
-        out[name] = tensor.to(device, non_blocking=pin) if device.type != "cpu" else tensor
-    return out
 
 
 # =========================================================================== streaming_split

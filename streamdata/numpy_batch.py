@@ -67,6 +67,10 @@ class NumpyBatch(dict):  # type: ignore[type-arg]
             dict.__setitem__(self, key, value)
         return value
 
+    def _arrow(self) -> pa.Table:
+        """The batch's rows as the Arrow table they came from."""
+        return self._table
+
     def __getitem__(self, key: str) -> Any:
         return self._load(key, dict.__getitem__(self, key))
 
@@ -137,7 +141,7 @@ def arrow_columns_of(batch: Any) -> list[tuple[str, Any]]:
     """
     if not isinstance(batch, NumpyBatch):
         return []
-    table = batch._table
+    table = batch._arrow()
     return [(key, table.column(key)) for key, value in dict.items(batch) if value is _PENDING]
 
 
@@ -151,9 +155,70 @@ def raw_items(batch: Any) -> list[tuple[str, Any]]:
     """
     if not isinstance(batch, NumpyBatch):
         return list(batch.items())
-    table = batch._table
+    table = batch._arrow()
     return [(key, table.column(key) if value is _PENDING else value)
             for key, value in dict.items(batch)]
 
 
-__all__ = ["NumpyBatch", "arrow_columns_of", "raw_items"]
+class NumpySegment:
+    """Consecutive rows of a block whose columns are converted once, on first read, for
+    all the batches that are slices of it (:class:`SlicedNumpyBatch`).
+
+    Args:
+        table: the rows.
+        convert: Arrow column → ndarray.
+
+    Example:
+        >>> seg = NumpySegment(pa.table({"a": [1, 2, 3, 4]}), lambda c: c.to_numpy())
+        >>> [b["a"].tolist() for b in (seg.batch(0, 2), seg.batch(2, 4))]
+        [[1, 2], [3, 4]]
+    """
+
+    __slots__ = ("table", "_convert", "_arrays", "template")
+
+    def __init__(self, table: pa.Table, convert: Callable[[Any], Any]) -> None:
+        self.table = table
+        self._convert = convert
+        self._arrays: dict[str, Any] = {}
+        #: every column pending: what each batch's dict starts as (copied in C)
+        self.template = dict.fromkeys(table.column_names, _PENDING)
+
+    def array(self, key: str) -> Any:
+        """Column ``key`` of the whole segment, converted (once)."""
+        out = self._arrays.get(key)
+        if out is None:
+            out = self._arrays[key] = self._convert(self.table.column(key))
+        return out
+
+    def batch(self, start: int, stop: int) -> SlicedNumpyBatch:
+        """Rows ``[start, stop)`` as a batch."""
+        return SlicedNumpyBatch(self, start, stop)
+
+
+class SlicedNumpyBatch(NumpyBatch):
+    """A :class:`NumpyBatch` of rows ``[start, stop)`` of a :class:`NumpySegment`: a column
+    read is a slice (a view) of the segment's converted column."""
+
+    __slots__ = ("_segment", "_start", "_stop")
+
+    def __init__(self, segment: NumpySegment, start: int, stop: int) -> None:  # noqa: D107
+        dict.__init__(self, segment.template)
+        self._table = None
+        self._convert = None
+        self._segment = segment
+        self._start = start
+        self._stop = stop
+
+    def _load(self, key: str, value: Any) -> Any:
+        if value is _PENDING:
+            value = self._segment.array(key)[self._start:self._stop]
+            dict.__setitem__(self, key, value)
+        return value
+
+    def _arrow(self) -> pa.Table:
+        if self._table is None:
+            self._table = self._segment.table.slice(self._start, self._stop - self._start)
+        return self._table
+
+
+__all__ = ["NumpyBatch", "NumpySegment", "SlicedNumpyBatch", "arrow_columns_of", "raw_items"]

@@ -433,10 +433,12 @@ class ParquetDatasource(FileBasedDatasource):
 
 class _ParquetFileWriter(FileWriter):
     def __init__(self, f: Any, schema: pa.Schema, options: dict[str, Any], row_group_size: int | None) -> None:
-        import pyarrow.parquet as pq
-
         super().__init__(f, schema)
-        self._writer = pq.ParquetWriter(f, schema, **options)
+        self._file = f
+        self._options = options
+        # made with the first rows: which columns to dictionary-encode is judged from them
+        # (streamdata.io.parquet_encoding) unless the options say
+        self._writer: Any = None
         self._row_group_size = row_group_size
         # Blocks are buffered into row groups of about ROW_GROUP_ROWS rows (at most
         # target_max_block_size bytes): writing many small row groups is about twice
@@ -464,11 +466,23 @@ class _ParquetFileWriter(FileWriter):
             return
         table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(self._pending)
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
-        self._writer.write_table(table, row_group_size=self._row_group_size)
+        self._open(table).write_table(table, row_group_size=self._row_group_size)
+
+    def _open(self, first: pa.Table | None) -> Any:
+        if self._writer is None:
+            import pyarrow.parquet as pq
+
+            options = self._options
+            if first is not None and "use_dictionary" not in options:
+                from streamdata.io.parquet_encoding import dictionary_columns
+
+                options = {**options, "use_dictionary": dictionary_columns(first)}
+            self._writer = pq.ParquetWriter(self._file, self.schema, **options)
+        return self._writer
 
     def close(self) -> None:
         self._flush()
-        self._writer.close()
+        self._open(None).close()
 
 
 #: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)

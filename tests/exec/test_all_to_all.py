@@ -110,6 +110,8 @@ def test_sort_matches_pandas(rt, partitions) -> None:
     node = L.Sort(inputs=(L.InputData(),), keys=("k", "s"), descending=(True, False))
     op = lower_all_to_all(node, source(rt, split(t, 6)))
     op.fixed_partitions = partitions
+    if partitions is not None:  # the partitioned path (a small input otherwise runs as one task)
+        op.single_task_bytes = 0
     out = concat(drive(rt, op))
     expected = t.to_pandas().sort_values(["k", "s"], ascending=[False, True], kind="stable")
     assert out.column("row").to_pylist() == expected["row"].tolist()
@@ -167,7 +169,10 @@ def test_groupby_aggregate_matches_pandas(rt, partitions) -> None:
     t = data(5000, seed=3)
     node = L.Aggregate(inputs=(L.InputData(),), keys=("k",), aggs=(Count(), Sum("v"), Mean("v"), Std("v")),
                        num_partitions=partitions)
-    out = concat(drive(rt, lower_all_to_all(node, source(rt, split(t, 7)))))
+    op = lower_all_to_all(node, source(rt, split(t, 7)))
+    if partitions is not None:  # the partitioned path (a small input otherwise runs as one task)
+        op.single_task_bytes = 0
+    out = concat(drive(rt, op))
     g = t.to_pandas().groupby("k")["v"]
     assert out.column("k").to_pylist() == sorted(g.groups)  # sorted by key across partitions
     np.testing.assert_allclose(out.column("sum(v)").to_numpy(), g.sum().to_numpy())
@@ -202,14 +207,19 @@ def test_map_groups(rt) -> None:
     assert np.allclose(out.column("centered").to_numpy(), 0.0)
 
 
+@pytest.mark.parametrize("one_task", [False, True])
 @pytest.mark.parametrize("how,pd_how", [("inner", "inner"), ("left_outer", "left"),
                                         ("right_outer", "right"), ("full_outer", "outer")])
-def test_join_matches_pandas(rt, how, pd_how) -> None:
+def test_join_matches_pandas(rt, how, pd_how, one_task) -> None:
     rng = np.random.default_rng(6)
     left = pa.table({"id": rng.integers(0, 300, 1500), "a": rng.normal(size=1500)})
     right = pa.table({"id": rng.integers(100, 400, 800), "b": rng.integers(0, 9, 800)})
     node = L.Join(inputs=(L.InputData(), L.InputData()), on=("id",), join_type=how, num_partitions=4)
-    out = concat(drive(rt, lower_all_to_all(node, [source(rt, split(left, 3), "L"), source(rt, split(right, 2), "R")])))
+    op = lower_all_to_all(node, [source(rt, split(left, 3), "L"), source(rt, split(right, 2), "R")])
+    if not one_task:  # the hash-partitioned path (this small input otherwise runs as one task)
+        op.single_task_bytes = 0
+    out = concat(drive(rt, op))
+    assert op.num_outputs_total() == (1 if one_task else 4)
     exp = left.to_pandas().merge(right.to_pandas(), on="id", how=pd_how)
     got = out.to_pandas()
     key = ["id", "a", "b"]

@@ -118,3 +118,13 @@ def test_join_and_map_groups_specs_in_process() -> None:
     counts = pa.concat_tables([o for o in run_spec(groups, [blocks_of(left, 3)], 3) if o.num_columns])
     assert counts.column("id").to_pylist() == list(range(40))
     assert sum(counts.column("n").to_pylist()) == 100
+
+
+def test_a_small_input_runs_as_one_task_within_the_partition_budget() -> None:
+    from streamdata.exec.operators.all_to_all.policy import SINGLE_TASK_BYTES, run_as_single_task
+    assert run_as_single_task(total_bytes=0, max_partition_bytes=1 << 20)
+    assert run_as_single_task(total_bytes=SINGLE_TASK_BYTES, max_partition_bytes=1 << 30)
+    assert not run_as_single_task(total_bytes=SINGLE_TASK_BYTES + 1, max_partition_bytes=1 << 30)
+    # a tight memory budget (small partitions) keeps even a small input partitioned
+    assert not run_as_single_task(total_bytes=4 << 20, max_partition_bytes=1 << 20)
+    assert not run_as_single_task(total_bytes=1, max_partition_bytes=1 << 20, single_task_bytes=0)

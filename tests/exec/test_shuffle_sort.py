@@ -178,3 +178,34 @@ def test_single_numeric_key_fast_path_matches_a_stable_sort() -> None:
             want = (pd.DataFrame({"k": values, "pos": np.arange(len(values))})
                     .sort_values("k", ascending=not descending, kind="stable", na_position="last"))
             assert got.column("pos").to_pylist() == want["pos"].tolist(), (name, descending)
+
+
+@pytest.mark.parametrize("order", ["ascending", "descending"])
+@pytest.mark.parametrize("kind", ["distinct floats", "ties", "nan", "nulls", "ints", "strings", "two keys"])
+def test_merging_sorted_runs_equals_a_stable_sort_of_everything(order: str, kind: str) -> None:
+    """The sort's reduce over runs sorted in the read tasks (SortRunsStage) gives exactly
+    what a stable sort of the concatenated input gives, ties in input order."""
+    from streamdata.exec.operators.map_transformer import TaskContext
+    from streamdata.exec.operators.sort_runs import SortRunsStage
+    from streamdata.exec.shuffle.sort import merge_sorted_runs, sort_table
+
+    rng = np.random.default_rng(11)
+    n = 3000
+    values = {
+        "distinct floats": pa.array(rng.random(n)),
+        "ties": pa.array(rng.integers(0, 30, n)),
+        "nan": pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.integers(0, 30, n).astype(float))),
+        "nulls": pa.array(rng.integers(0, 30, n), mask=rng.random(n) < 0.1),
+        "ints": pa.array(rng.integers(-50, 50, n), pa.int16()),
+        "strings": pa.array([f"s{v}" for v in rng.integers(0, 40, n)]),
+        "two keys": pa.array(rng.integers(0, 5, n)),
+    }[kind]
+    table = pa.table({"k": values, "k2": rng.integers(0, 3, n), "pos": np.arange(n)})
+    keys = [("k", order)] + ([("k2", "ascending")] if kind == "two keys" else [])
+    blocks = [table.slice(i, 500) for i in range(0, n, 500)]
+    stage = SortRunsStage(name="s", keys=tuple(keys), run_bytes=15_000)  # runs of two blocks
+    runs = [run for i in range(0, len(blocks), 3)
+            for run in stage.apply(iter(blocks[i:i + 3]), TaskContext(task_index=0))]
+    assert len(runs) > 2
+    got = merge_sorted_runs(runs, keys)
+    assert got.column("pos").to_pylist() == sort_table(table, keys).column("pos").to_pylist()

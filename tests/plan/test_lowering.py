@@ -139,3 +139,22 @@ def test_an_actor_map_keeps_its_read_apart_when_it_must(case: str) -> None:
     assert isinstance(pool, ActorPoolMapOperator)
     assert [type(s).__name__ for s in pool.transformer.stages] == ["BatchStage"]
     assert isinstance(pool.input_dependencies[0], TaskPoolMapOperator)
+
+
+def test_read_with_column_write_runs_in_one_task_per_read(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``read → with_column(expr) → write``: the expression is a stage of the read task (Arrow
+    compute on the block, no batch conversion) and the write is fused after it, so each
+    read task reads, computes and writes its files without a block crossing processes."""
+    from streamdata.expressions import col
+    from streamdata.io.parquet import ParquetDatasink
+    from streamdata.plan.optimizer import optimize
+    from streamdata.plan.rules.base import OptimizerContext
+
+    read = L.Read(datasource=RangeDatasource(100))
+    with_c = L.WithColumn(inputs=(read,), column="c", expr=col("id") * 2 + col("id"))
+    write = L.Write(inputs=(with_c,), datasink=ParquetDatasink(str(tmp_path / "out")))
+    optimized = optimize(L.LogicalPlan(write), OptimizerContext(num_cpus=2))
+    op = lower(optimized, DataContext(), ClusterInfo(num_cpus=2))
+    assert isinstance(op, TaskPoolMapOperator)
+    assert [type(s).__name__ for s in op.transformer.stages] == ["ReadStage", "WithColumnStage", "WriteStage"]
+    assert isinstance(op.input_dependencies[0], InputDataOperator)  # nothing between the read and the write

@@ -2,6 +2,8 @@
 
 Arrow's hash join matches the key columns only; payload columns are then gathered
 with ``take``, so any column type (tensors, nested, Python objects) can ride along.
+An inner join on one integer key without nulls matches rows by sorting and searching
+instead (:mod:`streamdata.exec.shuffle.int_join`).
 Keys are coalesced (one set of key columns, named as the left side's); columns
 present on both sides get ``left_suffix`` / ``right_suffix``. Null keys never
 match (SQL semantics).
@@ -24,6 +26,7 @@ import pyarrow as pa
 
 from streamdata.errors import PlanError, SchemaError
 from streamdata.exec.shuffle.grouping import check_columns
+from streamdata.exec.shuffle.int_join import int_key_column, match_int_keys
 
 JOIN_TYPES = {
     "inner": "inner", "left_outer": "left outer", "right_outer": "right outer",
@@ -83,6 +86,14 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
     lk = [left.column(k) for k in left_keys]
     rk = [_conform_key(right.column(rkey), l.type, lkey, rkey)
           for rkey, lkey, l in zip(right_keys, left_keys, lk)]
+    if join_type == "inner" and len(lk) == 1:  # one integer key without nulls: sort and search
+        lnp, rnp = int_key_column(lk[0]), int_key_column(rk[0])
+        if lnp is not None and rnp is not None:
+            li, ri = match_int_keys(lnp, rnp)
+            lpart = left.take(li)
+            rpart = right.drop_columns(list(right_keys)).take(ri)
+            return pa.Table.from_arrays(list(lpart.columns) + list(rpart.columns),
+                                        names=left_names + right_names)
     lt = pa.Table.from_arrays(lk + [pa.array(np.arange(left.num_rows, dtype=np.int64))],
                               names=knames + ["__sd_l"])
     rt = pa.Table.from_arrays(rk + [pa.array(np.arange(right.num_rows, dtype=np.int64))],

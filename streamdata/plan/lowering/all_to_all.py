@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -29,6 +30,9 @@ from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.all_to_all import spec as specs
 from streamdata.exec.operators.all_to_all.map_groups import MapGroupsStage
 from streamdata.exec.operators.all_to_all.operator import AllToAllOperator
+from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
+from streamdata.exec.operators.sort_runs import SortRunsStage
+from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.exec.operators.all_to_all.simple_ops import (
     RandomizeBlockOrderOperator,
     SplitRepartitionOperator,
@@ -49,8 +53,67 @@ _TASK_ARGS = ("num_cpus", "memory", "resources")
 
 
 def lower_node(lowerer: LoweringWalk, node: L.LogicalNode) -> PhysicalOperator:
-    """The :class:`~streamdata.plan.lowering.lowerer.Lowerer` 's entry: inputs first."""
-    return lower_all_to_all(node, [lowerer.lower(i) for i in node.inputs], lowerer.ctx)
+    """The :class:`~streamdata.plan.lowering.lowerer.Lowerer` 's entry: inputs first.
+
+    An aggregation whose input is a task-pool map (a read, or a map fused into one) that
+    feeds nothing else runs its partial step as that map's last stage
+    (:func:`fuse_partial_aggregate`), as Ray fuses a task-pool map into an all-to-all's
+    map side.
+    """
+    inputs = [lowerer.lower(i) for i in node.inputs]
+    if isinstance(node, L.Aggregate) and lowerer.only_consumer(node.input):
+        fused = fuse_partial_aggregate(node, inputs[0], lowerer.ctx)
+        if fused is not None:
+            return fused
+    if isinstance(node, L.Sort) and lowerer.only_consumer(node.input) and _runs_on_cpu_tasks(inputs[0]):
+        return fuse_sort_runs(node, inputs[0], lowerer.ctx)
+    return lower_all_to_all(node, inputs, lowerer.ctx)
+
+
+def _runs_on_cpu_tasks(op: PhysicalOperator) -> bool:
+    """A task-pool map on CPUs (a GPU task would hold its GPU for CPU work)."""
+    return isinstance(op, TaskPoolMapOperator) and not op.per_task_resources().gpu
+
+
+def fuse_sort_runs(node: L.Sort, input_op: PhysicalOperator, ctx: DataContext | None = None) -> PhysicalOperator:
+    """The sort's operator with its blocks sorted into runs by ``input_op`` 's tasks (a
+    task-pool map on CPUs), so the reduce only merges runs."""
+    assert isinstance(input_op, TaskPoolMapOperator)
+    op = lower_all_to_all(node, input_op, ctx)
+    assert isinstance(op, AllToAllOperator) and isinstance(op.spec, specs.SortSpec)
+    input_op.transformer.stages.append(SortRunsStage(name=f"{node.name}:runs", keys=op.spec.keys))
+    input_op.name = f"{input_op.name}->sort runs {node.name}"
+    op.spec = replace(op.spec, presorted=True)
+    return op
+
+
+def can_fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator) -> bool:
+    """Whether ``node`` 's partial step may run in ``input_op`` 's tasks: a task-pool map on
+    CPUs (a GPU task would hold its GPU for CPU work), and an aggregation with keys or
+    aggregations to run.
+
+    Example:
+        >>> from streamdata.exec.operators.input_data import InputDataOperator
+        >>> can_fuse_partial_aggregate(L.Aggregate(inputs=(L.InputData(),), keys=("k",)),
+        ...                            InputDataOperator("in", bundles=[]))
+        False
+    """
+    return _runs_on_cpu_tasks(input_op) and bool(node.keys or node.aggs)
+
+
+def fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator,
+                           ctx: DataContext | None = None) -> PhysicalOperator | None:
+    """The aggregation's operator with its partial step appended to ``input_op`` 's
+    stages (the all-to-all then merges partials), or None when it may not be fused."""
+    if not can_fuse_partial_aggregate(node, input_op):
+        return None
+    assert isinstance(input_op, TaskPoolMapOperator)
+    keys, aggs = tuple(node.keys), tuple(node.aggs)
+    input_op.transformer.stages.append(PartialAggregateStage(name=f"{node.name}:partial", keys=keys, aggs=aggs))
+    input_op.name = f"{input_op.name}->partial {node.name}"
+    spec = specs.AggregateSpec(keys=keys, aggs=aggs, prepared=True)
+    return AllToAllOperator(node.name, [input_op], spec, num_partitions=node.num_partitions,
+                            data_context=ctx if ctx is not None else DataContext.get_current())
 
 
 def lower_all_to_all(node: L.LogicalNode, input_ops: PhysicalOperator | Sequence[PhysicalOperator],
@@ -137,4 +200,5 @@ def _seed(seed: int | None) -> int:
     return int(np.random.SeedSequence().entropy % (1 << 63))
 
 
-__all__ = ["ALL_TO_ALL_NODES", "lower_all_to_all", "lower_node"]
+__all__ = ["ALL_TO_ALL_NODES", "can_fuse_partial_aggregate", "fuse_partial_aggregate", "fuse_sort_runs",
+           "lower_all_to_all", "lower_node"]

@@ -53,8 +53,10 @@ from streamdata.exec.operators.all_to_all.policy import (
     MIN_PART_BYTES,
     MIN_PARTITION_BYTES,
     MIN_PREPARE_BYTES,
+    SINGLE_TASK_BYTES,
     choose_num_partitions,
     group_by_size,
+    run_as_single_task,
 )
 from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
 from streamdata.exec.operators.in_order import InOrder
@@ -83,11 +85,16 @@ class AllToAllOperator(PhysicalOperator):
         num_partitions: a fixed number of output partitions (None: chosen from size).
         data_context: the DataContext (``shuffle_num_partitions``, block sizes).
         remote_args: options of every task (default one CPU each, 3 retries).
+        single_task_bytes: a spec with ``small_as_one_task`` runs as one task when its
+            whole input holds at most this much (see
+            :func:`~streamdata.exec.operators.all_to_all.policy.run_as_single_task`;
+            0 turns it off).
     """
 
     def __init__(self, name: str, input_ops: Sequence[PhysicalOperator], spec: ShuffleSpec, *,
                  num_partitions: int | None = None, data_context: Any = None,
-                 remote_args: dict[str, Any] | None = None) -> None:
+                 remote_args: dict[str, Any] | None = None,
+                 single_task_bytes: int = SINGLE_TASK_BYTES) -> None:
         super().__init__(name, input_ops)
         if len(input_ops) != spec.num_inputs:
             raise PlanError(f"{name} needs {spec.num_inputs} input(s), got {len(input_ops)}")
@@ -95,6 +102,7 @@ class AllToAllOperator(PhysicalOperator):
             raise PlanError(f"{name}: num_partitions must be >= 1, got {num_partitions}")
         self.spec = spec
         self.fixed_partitions = num_partitions
+        self.single_task_bytes = single_task_bytes
         self.data_context = data_context
         self.remote_args = {"num_cpus": 1, "max_retries": 3, **(remote_args or {})}
         k = spec.num_inputs
@@ -295,6 +303,10 @@ class AllToAllOperator(PhysicalOperator):
         rows = [it.rows for side in self._items for it in side]
         total_rows = None if any(r is None for r in rows) else sum(rows)  # type: ignore[arg-type]
         if self.spec.single_partition:
+            n = 1
+        elif self.spec.small_as_one_task and run_as_single_task(
+                total_bytes=total_bytes, max_partition_bytes=self._max_partition_bytes(),
+                single_task_bytes=self.single_task_bytes):
             n = 1
         elif self.fixed_partitions is not None:
             n = self.fixed_partitions

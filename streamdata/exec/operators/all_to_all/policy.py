@@ -20,6 +20,27 @@ MIN_PART_BYTES = 160 << 10
 MAX_MAP_INPUT_BYTES = 256 << 20
 #: arriving bundles are prepared (partially aggregated) together until they hold this much
 MIN_PREPARE_BYTES = 4 << 20
+#: an Arrow-native all-to-all (sort, join, aggregation) over at most this many bytes in
+#: all runs as one task on the whole input: below it, sampling, cutting and merging
+#: many small partitions costs more task round trips and copies than the one task's work
+SINGLE_TASK_BYTES = 32 << 20
+
+
+def run_as_single_task(*, total_bytes: int, max_partition_bytes: float,
+                       single_task_bytes: int = SINGLE_TASK_BYTES) -> bool:
+    """Whether an all-to-all over ``total_bytes`` (from the blocks' metadata) runs as one
+    task: the input is small, and one task may hold it within the memory budget
+    (``max_partition_bytes``, what any one partition may hold).
+
+    Example:
+        >>> run_as_single_task(total_bytes=12 << 20, max_partition_bytes=1 << 27)
+        True
+        >>> run_as_single_task(total_bytes=12 << 20, max_partition_bytes=8 << 20)
+        False
+        >>> run_as_single_task(total_bytes=1 << 30, max_partition_bytes=1 << 27)
+        False
+    """
+    return total_bytes <= min(single_task_bytes, max_partition_bytes)
 
 
 def choose_num_partitions(*, total_bytes: int, total_rows: int | None, cpus: float,
@@ -75,6 +96,8 @@ __all__ = [
     "MIN_PARTITION_BYTES",
     "MIN_PART_BYTES",
     "MIN_PREPARE_BYTES",
+    "SINGLE_TASK_BYTES",
     "choose_num_partitions",
     "group_by_size",
+    "run_as_single_task",
 ]

@@ -64,6 +64,9 @@ class ShuffleSpec:
     #: whether input blocks are put in a content-defined order first (a seeded shuffle's
     #: result must not depend on the order blocks arrived in)
     canonical_order: bool = field(default=False, init=False)
+    #: whether a small input may run as one task whatever the partition count asked
+    #: (Arrow-native work whose partitions are only a sizing knob: sort, join, aggregate)
+    small_as_one_task: bool = field(default=False, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
@@ -128,7 +131,13 @@ class SortSpec(ShuffleSpec):
     keys: tuple[tuple[str, str], ...]
     #: the user's range boundaries of the first key (``sort(boundaries=[...])``)
     fixed_boundaries: tuple[Any, ...] | None = None
+    #: whether every input block comes sorted by ``keys`` (the producing tasks ran
+    #: :class:`~streamdata.exec.operators.sort_runs.SortRunsStage`): the reduce merges runs
+    presorted: bool = False
     needs_sample: bool = field(default=True, init=False)
+
+    def __post_init__(self) -> None:  # the user's boundaries fix the output blocks
+        object.__setattr__(self, "small_as_one_task", self.fixed_boundaries is None)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         S.check_sortable(schema, list(self.keys))
@@ -150,6 +159,8 @@ class SortSpec(ShuffleSpec):
         return S.range_partition(table, list(self.keys), boundaries)
 
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
+        if self.presorted:  # range parts of sorted blocks are sorted runs
+            return S.merge_sorted_runs(sides[0], list(self.keys))
         return S.merge_sorted(sides[0], list(self.keys))
 
 
@@ -212,19 +223,26 @@ class AggregateSpec(KeyRangeSpec):
     """``groupby(keys).aggregate(*aggs)`` / ``aggregate(*aggs)`` / distinct keys.
 
     Each block is reduced to its partial aggregates as it arrives; partials are range
-    partitioned by key, so the output comes sorted by key (as Ray's).
+    partitioned by key, so the output comes sorted by key (as Ray's). With ``prepared``
+    the inputs already are partials (the producing tasks ran
+    :class:`~streamdata.exec.operators.partial_aggregate.PartialAggregateStage`), so
+    there is no prepare step and only the keys are checked here.
     """
 
     keys: tuple[str, ...]
     aggs: tuple[Any, ...]
+    prepared: bool = False
     has_prepare: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "needs_sample", bool(self.keys))
         object.__setattr__(self, "single_partition", not self.keys)
+        object.__setattr__(self, "has_prepare", not self.prepared)
+        object.__setattr__(self, "small_as_one_task", True)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
-        G.validate_aggregation(schema, self.keys, self.aggs)
+        if not self.prepared:
+            G.validate_aggregation(schema, self.keys, self.aggs)
         KeyRangeSpec.validate(self, schema, side)
 
     def prepare(self, table: pa.Table) -> pa.Table:
@@ -288,6 +306,7 @@ class JoinSpec(ShuffleSpec):
     right_suffix: str | None = None
     schemas: tuple[pa.Schema | None, pa.Schema | None] = (None, None)
     num_inputs: int = field(default=2, init=False)
+    small_as_one_task: bool = field(default=True, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         check_columns(schema, self.left_keys if side == 0 else self.right_keys)

@@ -1,0 +1,86 @@
+"""The Parquet sink dictionary-encodes only the columns with few distinct values (unless told)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from streamdata.io.parquet import ParquetDatasink
+from streamdata.io.parquet_encoding import MIN_SAMPLE_ROWS, dictionary_columns
+from streamdata.write_context import WriteContext
+
+
+def mixed(n: int, start: int = 0) -> pa.Table:
+    rng = np.random.default_rng(start)
+    ids = np.arange(start, start + n)
+    return pa.table({"id": ids, "key": ids % 10, "x": rng.random(n),
+                     "s": [f"k{i % 7}" for i in ids], "u": [f"unique-{i}" for i in ids]})
+
+
+def test_low_cardinality_columns_are_chosen() -> None:
+    assert dictionary_columns(mixed(5000)) == ["key", "s"]
+
+
+def test_no_column_worth_it_is_false_and_dictionary_types_always_are() -> None:
+    assert dictionary_columns(pa.table({"x": np.arange(1000.0)})) is False
+    table = pa.table({"x": np.arange(1000.0), "d": pa.array([f"v{i}" for i in range(1000)]).dictionary_encode()})
+    assert dictionary_columns(table) == ["d"]
+
+
+def test_small_or_nested_tables_keep_pyarrows_default() -> None:
+    assert dictionary_columns(mixed(MIN_SAMPLE_ROWS - 1)) is True
+    nested = pa.table({"id": np.arange(1000), "l": [[i] for i in range(1000)]})
+    assert dictionary_columns(nested) is True
+
+
+def test_all_null_and_mostly_null_columns() -> None:
+    table = pa.table({"n": pa.nulls(1000, pa.float64()), "x": np.arange(1000.0)})
+    assert dictionary_columns(table) == ["n"]
+
+
+def write_one(dest: Path, blocks: list[pa.Table], **options: object) -> Path:
+    sink = ParquetDatasink(str(dest), **options)
+    sink.on_write_start()
+    sink.on_write_complete([sink.write(iter(blocks), WriteContext("w", 0))])
+    return next(dest.iterdir())
+
+
+def dictionary_pages(path: Path) -> dict[str, bool]:
+    md = pq.read_metadata(path)
+    rg = md.row_group(0)
+    return {rg.column(i).path_in_schema: rg.column(i).has_dictionary_page for i in range(md.num_columns)}
+
+
+def test_sink_writes_dictionaries_only_where_they_pay(tmp_path: Path) -> None:
+    blocks = [mixed(3000, 0), mixed(3000, 3000)]
+    path = write_one(tmp_path / "out", blocks)
+    assert dictionary_pages(path) == {"id": False, "key": True, "x": False, "s": True, "u": False}
+    assert pq.read_table(path).equals(pa.concat_tables(blocks))
+
+
+def test_users_use_dictionary_is_kept(tmp_path: Path) -> None:
+    everything = write_one(tmp_path / "all", [mixed(3000)], use_dictionary=True)
+    assert set(dictionary_pages(everything).values()) == {True}
+    chosen = write_one(tmp_path / "some", [mixed(3000)], use_dictionary=["x"])
+    assert [name for name, has in dictionary_pages(chosen).items() if has] == ["x"]
+
+
+def test_a_writer_closed_before_any_rows_makes_a_readable_file(tmp_path: Path) -> None:
+    import io
+
+    stream = io.BytesIO()
+    schema = mixed(0).schema
+    ParquetDatasink(str(tmp_path / "e")).open_writer(stream, schema).close()
+    back = pq.read_table(pa.BufferReader(stream.getvalue()))
+    assert back.num_rows == 0 and back.schema.names == ["id", "key", "x", "s", "u"]
+
+
+def test_bad_use_dictionary_is_refused_on_the_driver(tmp_path: Path) -> None:
+    from streamdata.errors import PlanError
+
+    with pytest.raises((PlanError, TypeError, ValueError)):
+        ParquetDatasink(str(tmp_path / "bad"), use_dictionary=3.5)

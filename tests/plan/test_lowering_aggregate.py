@@ -1,0 +1,129 @@
+"""Lowering of aggregations: the partial step joins the task-pool map that makes the
+blocks (as Ray fuses a task-pool map into an all-to-all's map side), without processes."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pytest
+
+from streamdata.aggregate import Count, Sum
+from streamdata.context import DataContext
+from streamdata.exec.operators.all_to_all import AllToAllOperator
+from streamdata.exec.operators.map_transformer import TaskContext
+from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
+from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+from streamdata.exec.shuffle import groupby as G
+from streamdata.io.memory import RangeDatasource
+from streamdata.plan import logical as L
+from streamdata.plan.cluster import ClusterInfo
+from streamdata.plan.lowering import lower
+
+
+def _lower(root: L.LogicalNode) -> AllToAllOperator:
+    op = lower(L.LogicalPlan(root), DataContext(), ClusterInfo(num_cpus=2, num_gpus=1))
+    return op  # type: ignore[return-value]
+
+
+def test_a_groupby_after_a_read_runs_its_partial_step_in_the_read_tasks() -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    agg = L.Aggregate(inputs=(read,), keys=("id",), aggs=(Sum("id"),))
+    op = _lower(agg)
+    assert isinstance(op, AllToAllOperator)
+    assert op.spec.prepared and not op.spec.has_prepare
+    (reader,) = op.input_dependencies
+    assert isinstance(reader, TaskPoolMapOperator)
+    assert [type(s).__name__ for s in reader.transformer.stages] == ["ReadStage", "PartialAggregateStage"]
+    assert reader.name == "ReadRange->partial Aggregate(keys=['id'], sum(id))"
+
+
+def test_a_groupby_after_a_filter_joins_the_fused_read_and_filter() -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    filt = L.Filter(inputs=(read,), fn=lambda r: True)
+    op = _lower(L.Aggregate(inputs=(filt,), keys=(), aggs=(Count(),)))
+    stages = [type(s).__name__ for s in op.input_dependencies[0].transformer.stages]
+    assert stages == ["ReadStage", "FilterStage", "PartialAggregateStage"]
+    assert op.spec.single_partition and op.spec.prepared
+
+
+@pytest.mark.parametrize("case", ["in-memory input", "read shared", "gpu map"])
+def test_the_partial_step_stays_in_the_aggregate_when_it_must(case: str) -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    src: L.LogicalNode = L.InputData() if case == "in-memory input" else read
+    if case == "gpu map":
+        src = L.MapBatches(inputs=(read,), fn=lambda b: b, ray_remote_args={"num_gpus": 1})
+    agg = L.Aggregate(inputs=(src,), keys=("id",), aggs=(Sum("id"),))
+    root: L.LogicalNode = agg
+    if case == "read shared":
+        root = L.Union(inputs=(agg, L.Limit(inputs=(read,), limit=1)))
+    op = _lower(root)
+    if case == "read shared":
+        op = op.input_dependencies[0]
+    assert isinstance(op, AllToAllOperator)
+    assert not op.spec.prepared and op.spec.has_prepare
+    upstream = op.input_dependencies[0]
+    stages = getattr(getattr(upstream, "transformer", None), "stages", [])
+    assert not any(isinstance(s, PartialAggregateStage) for s in stages)
+
+
+def test_the_partial_stage_merges_its_buffers_into_one_partial() -> None:
+    stage = PartialAggregateStage(name="agg", keys=("k",), aggs=(Sum("v"), Count()), buffer_bytes=1)
+    blocks = [pa.table({"k": [1, 2, 1], "v": [1, 2, 3]}), pa.table({"k": [2, 3], "v": [10, 20]})]
+    (out,) = list(stage.apply(iter(blocks), TaskContext(task_index=0)))
+    final = G.finalize_aggregate(G.merge_partials([out], ["k"], [Sum("v"), Count()]), ["k"], [Sum("v"), Count()])
+    assert final.to_pylist() == [{"k": 1, "sum(v)": 4, "count()": 2}, {"k": 2, "sum(v)": 12, "count()": 2},
+                                 {"k": 3, "sum(v)": 20, "count()": 1}]
+    assert list(stage.apply(iter([]), TaskContext(task_index=0))) == []
+
+
+def test_the_partial_stage_names_a_missing_column() -> None:
+    from streamdata.errors import ColumnNotFoundError
+    stage = PartialAggregateStage(name="agg", keys=("k",), aggs=(Sum("nope"),))
+    with pytest.raises(ColumnNotFoundError, match="nope"):
+        list(stage.apply(iter([pa.table({"k": [1], "v": [1]})]), TaskContext(task_index=0)))
+
+
+def test_which_all_to_alls_may_run_a_small_input_as_one_task() -> None:
+    """Sort, join and aggregation partitions are a sizing knob (a small input runs as one
+    task); a repartition's, a random shuffle's, a map_groups' and user-given sort
+    boundaries fix what the output is, so they keep their partitions."""
+    src = L.InputData()
+    may = {
+        "sort": L.Sort(inputs=(src,), keys=("id",)),
+        "join": L.Join(inputs=(src, L.InputData()), on=("id",), num_partitions=4),
+        "aggregate": L.Aggregate(inputs=(src,), keys=("id",), aggs=(Count(),), num_partitions=3),
+    }
+    may_not = {
+        "sort with boundaries": L.Sort(inputs=(src,), keys=("id",), boundaries=(5,)),
+        "repartition": L.Repartition(inputs=(src,), num_blocks=4, shuffle=True),
+        "random shuffle": L.RandomShuffle(inputs=(src,)),
+        "map_groups": L.MapGroups(inputs=(src,), keys=("id",), fn=lambda g: g),
+    }
+    for name, node in {**may, **may_not}.items():
+        op = _lower(node)
+        assert isinstance(op, AllToAllOperator), name
+        assert op.spec.small_as_one_task is (name in may), name
+
+
+def test_a_sort_after_a_read_sorts_runs_in_the_read_tasks() -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    op = _lower(L.Sort(inputs=(read,), keys=("id",), descending=(True,)))
+    assert isinstance(op, AllToAllOperator) and op.spec.presorted
+    (reader,) = op.input_dependencies
+    assert [type(s).__name__ for s in reader.transformer.stages] == ["ReadStage", "SortRunsStage"]
+    assert reader.transformer.stages[-1].keys == (("id", "descending"),)
+
+
+@pytest.mark.parametrize("case", ["in-memory input", "read shared", "gpu map"])
+def test_a_sort_keeps_unsorted_inputs_when_it_must(case: str) -> None:
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    src: L.LogicalNode = L.InputData() if case == "in-memory input" else read
+    if case == "gpu map":
+        src = L.MapBatches(inputs=(read,), fn=lambda b: b, ray_remote_args={"num_gpus": 1})
+    node = L.Sort(inputs=(src,), keys=("id",))
+    root: L.LogicalNode = node
+    if case == "read shared":
+        root = L.Union(inputs=(node, L.Limit(inputs=(read,), limit=1)))
+    op = _lower(root)
+    if case == "read shared":
+        op = op.input_dependencies[0]
+    assert isinstance(op, AllToAllOperator) and not op.spec.presorted
