@@ -43,11 +43,13 @@ from streamdata.train.api_types import (
     ReportedCheckpoint, ReportedCheckpointStatus, SyncConfig, get_preemption_info,
 )
 from streamdata.train import torch
+from streamdata.train.callback import UserCallback
 from streamdata.train.checkpoint import Checkpoint
 from streamdata.train.config import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
 from streamdata.train.data_parallel_trainer import DataParallelTrainer
 from streamdata.train.result import Result
-from streamdata.train.session import TrainContext, get_checkpoint, get_context, get_dataset_shard, report
+from streamdata.train.session import (TrainContext, get_all_reported_checkpoints, get_checkpoint, get_context,
+                                      get_dataset_shard, report)
 from streamdata.train.trainer import run
 
 __all__ = ["Checkpoint", "CheckpointConfig", "DataConfig", "DataParallelTrainer", "FailureConfig", "Result",
@@ -55,4 +57,4 @@ __all__ = ["Checkpoint", "CheckpointConfig", "DataConfig", "DataParallelTrainer"
            "get_dataset_shard", "report", "run", "torch", "TRAIN_DATASET_KEY", "BackendConfig",
            "CheckpointConsistencyMode", "CheckpointUploadMode", "LoggingConfig", "PreemptionInfo", "ReportedCheckpoint",
            "ReportedCheckpointStatus", "SyncConfig", "get_preemption_info", "ControllerError", "NCCLHangError",
-           "PreemptionError", "WorkerGroupError"]
+           "PreemptionError", "WorkerGroupError", "UserCallback", "get_all_reported_checkpoints"]

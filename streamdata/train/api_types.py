@@ -1,6 +1,6 @@
 """Small public types of Ray Train: checkpoint upload modes, reported-checkpoint records,
 preemption info, and the configs Ray keeps for compatibility (``SyncConfig``,
-``BackendConfig``, ``LoggingConfig``).
+``LoggingConfig``; ``BackendConfig`` is re-exported from :mod:`streamdata.train.backend`).
 
 Example:
     >>> CheckpointUploadMode("ASYNC") is CheckpointUploadMode.ASYNC
@@ -17,6 +17,8 @@ import enum
 import logging
 from dataclasses import dataclass
 from typing import Any
+
+from streamdata.train.backend import BackendConfig
 
 #: the dataset name ``get_dataset_shard()`` reads by default
 TRAIN_DATASET_KEY = "train"
@@ -91,19 +93,6 @@ class SyncConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                 raise ValueError(f"SyncConfig({name}=...) must be a number of seconds >= 0, got {value!r}")
-
-
-class BackendConfig:
-    """The base of a trainer's framework backend config (``TorchConfig`` is one)."""
-
-    @property
-    def backend_cls(self) -> Any:
-        """The backend class that sets the framework up on the workers (None: no setup)."""
-        return None
-
-    def to_dict(self) -> dict[str, Any]:
-        """The config's fields as a dict."""
-        return dict(vars(self))
 
 
 @dataclass(frozen=True)

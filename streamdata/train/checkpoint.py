@@ -124,7 +124,7 @@ class Checkpoint:
             raise FileNotFoundError(f"checkpoint directory {self.path!r} no longer exists")
 
     def __reduce__(self) -> tuple:
-        return (Checkpoint, (self.path,))
+        return (type(self), (self.path,))
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Checkpoint) and other.path == self.path

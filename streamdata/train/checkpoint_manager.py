@@ -74,6 +74,19 @@ class CheckpointManager:
         """The kept checkpoints, in report order."""
         return [(p, m) for _, p, m in self._entries]
 
+    def ranked(self) -> list[tuple[str, dict[str, Any]]]:
+        """The kept checkpoints in Ray's order: by score, best last (report order when no
+        ``checkpoint_score_attribute`` is set; ties in report order).
+
+        Example:
+            >>> m = CheckpointManager(CheckpointConfig(checkpoint_score_attribute="loss",
+            ...                                        checkpoint_score_order="min"), delete=lambda path: None)
+            >>> m.register("/c0", {"loss": 0.5}); m.register("/c1", {"loss": 0.9}); m.register("/c2", {"loss": 0.1})
+            >>> [p for p, _ in m.ranked()]
+            ['/c1', '/c0', '/c2']
+        """
+        return [(p, m) for entry in sorted(self._entries, key=self._score) for _, p, m in [entry]]
+
     def best(self) -> tuple[str, dict[str, Any]] | None:
         """The best kept checkpoint by score (the latest when no attribute is set)."""
         if not self._entries:

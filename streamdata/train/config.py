@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamdata.train.callback import check_callbacks
+
 _PLACEMENT_STRATEGIES = ("PACK", "SPREAD", "STRICT_PACK", "STRICT_SPREAD")
 
 
@@ -283,9 +285,11 @@ class RunConfig:
         checkpoint_config: see :class:`CheckpointConfig`.
         storage_filesystem: a ``pyarrow.fs.FileSystem`` for ``storage_path`` (only the
             local filesystem is supported here: None or a ``LocalFileSystem``).
-        callbacks, worker_runtime_env, logging_config: accepted as in Ray;
-            ``worker_runtime_env`` may hold ``{"env_vars": {...}}`` for the workers,
-            ``callbacks`` must be empty (not supported yet).
+        callbacks: :class:`~streamdata.train.UserCallback` objects called on the driver
+            after each report and after worker failures (Ray Tune callbacks are refused,
+            as Ray Train V2 does).
+        worker_runtime_env, logging_config: accepted as in Ray;
+            ``worker_runtime_env`` may hold ``{"env_vars": {...}}`` for the workers.
         sync_config, verbose, stop, progress_reporter, log_to_file: deprecated in Ray
             Train (an error if set).
 
@@ -332,8 +336,7 @@ class RunConfig:
         elif not isinstance(self.checkpoint_config, CheckpointConfig):
             raise TypeError("RunConfig(checkpoint_config=...) must be a CheckpointConfig, got "
                             f"{type(self.checkpoint_config).__name__}")
-        if self.callbacks:
-            raise NotImplementedError("RunConfig(callbacks=...) is not supported by streamdata.train yet")
+        object.__setattr__(self, "callbacks", check_callbacks(self.callbacks))
         env = self.worker_runtime_env
         if env is not None and (not isinstance(env, dict) or set(env) - {"env_vars"}):
             raise NotImplementedError("RunConfig(worker_runtime_env=...) supports only {'env_vars': {...}}, "
@@ -373,6 +376,50 @@ class DataConfig:
     def splits(self, name: str) -> bool:
         """Whether the dataset ``name`` is split among the workers."""
         return self.datasets_to_split == "all" or name in self.datasets_to_split
+
+    @staticmethod
+    def default_ingest_options() -> Any:
+        """The execution options of the datasets a run feeds its workers: those of
+        ``DataContext.get_current().execution_options`` (resource limits, excluded
+        resources, order, verbosity), as Ray's.
+
+        Example:
+            >>> DataConfig.default_ingest_options().preserve_order
+            False
+        """
+        from streamdata.context import DataContext
+        from streamdata.context_options import ExecutionOptions
+
+        current = DataContext.get_current().execution_options
+        return ExecutionOptions(resource_limits=current.resource_limits, exclude_resources=current.exclude_resources,
+                                preserve_order=current.preserve_order, verbose_progress=current.verbose_progress)
+
+    def configure(self, datasets: dict[str, Any], world_size: int, worker_handles: list[Any] | None,
+                  worker_node_ids: list[str] | None, **kwargs: Any) -> list[dict[str, Any]]:
+        """Each worker's dataset iterators, by dataset name: a split dataset is cut with
+        ``streaming_split(world_size, equal=True)`` (worker ``i`` gets split ``i``), any
+        other is read whole by every worker. The run calls this once per worker group;
+        override it (as in Ray) to feed the workers differently.
+
+        Args:
+            datasets: the trainer's ``datasets``.
+            world_size: how many workers.
+            worker_handles: the workers' actor handles (world-rank order).
+            worker_node_ids: the workers' nodes (one machine: not used).
+            **kwargs: accepted for compatibility.
+
+        Returns:
+            ``world_size`` dicts: worker ``i``'s iterators by dataset name.
+        """
+        out: list[dict[str, Any]] = [{} for _ in range(world_size)]
+        for name, ds in datasets.items():
+            if self.splits(name):
+                for i, split in enumerate(ds.streaming_split(world_size, equal=True)):
+                    out[i][name] = split
+            else:
+                for i in range(world_size):
+                    out[i][name] = ds.iterator()
+        return out
 
 
 @dataclass(frozen=True, kw_only=True)

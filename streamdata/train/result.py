@@ -28,11 +28,13 @@ from streamdata.train.session import Report
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Round:
-    """A report every worker made: rank 0's metrics and the merged checkpoint path."""
+    """A report every worker made: rank 0's metrics, the merged checkpoint path and
+    every worker's metrics (``worker_metrics[i]``: world rank ``i``'s)."""
 
     index: int
     metrics: dict[str, Any]
     checkpoint_path: str | None
+    worker_metrics: tuple[dict[str, Any], ...] = ()
 
 
 class ReportRounds:
@@ -53,7 +55,8 @@ class ReportRounds:
             if len(indexes) != 1:  # cannot happen: every worker numbers from the same base
                 raise RuntimeError(f"training workers' reports are out of step: indexes {sorted(indexes)}")
             path = next((p.checkpoint_path for p in parts if p.checkpoint_path is not None), None)
-            done.append(Round(index=parts[0].index, metrics=parts[0].metrics, checkpoint_path=path))
+            done.append(Round(index=parts[0].index, metrics=parts[0].metrics, checkpoint_path=path,
+                              worker_metrics=tuple(p.metrics for p in parts)))
         return done
 
     def unmatched(self) -> list[int]:
@@ -77,6 +80,8 @@ class Result:
         path: the run's directory (checkpoints live in ``checkpoint_NNNNNN`` under it).
         num_failures: how many worker-group failures the run went through.
         best_checkpoints: every recorded checkpoint with the metrics reported with it.
+        return_value: what the training function returned on the rank 0 worker (None when
+            it returned nothing or the run failed), as Ray's.
     """
 
     metrics: dict[str, Any] | None
@@ -89,6 +94,7 @@ class Result:
 
     #: the trainer's ``train_loop_config`` (None when it had none)
     config: dict[str, Any] | None = None
+    return_value: Any = None
 
     @property
     def filesystem(self) -> Any:

@@ -20,7 +20,8 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from streamdata.train.api_types import TRAIN_DATASET_KEY, CheckpointUploadMode
+from streamdata.train.api_types import (TRAIN_DATASET_KEY, CheckpointConsistencyMode, CheckpointUploadMode,
+                                        ReportedCheckpoint)
 
 from streamdata.train.checkpoint import Checkpoint, persist_checkpoint
 from streamdata.train.checkpoint import checkpoint_dir_name as default_dir_name
@@ -79,6 +80,14 @@ class TrainContext:
     def get_trial_dir(self) -> str:
         """The run's directory (where its checkpoints are)."""
         return self.get_storage().experiment_fs_path
+
+    def get_trial_resources(self) -> Any:
+        """Deprecated in Ray Train V2 (a Ray Tune trial's resources): raises
+        ``DeprecationWarning``, as Ray does; read ``ScalingConfig`` in ``train_loop_config``
+        instead."""
+        raise DeprecationWarning("get_trial_resources() is deprecated: Ray Train V2 no longer runs inside a Ray "
+                                 "Tune trial; pass what you need (e.g. the ScalingConfig's resources_per_worker) "
+                                 "in train_loop_config")
 
     def get_metadata(self) -> dict[str, Any]:
         """The ``metadata=`` passed to the trainer (``{}`` when none)."""
@@ -145,6 +154,28 @@ class TrainSession:
     use_gpu: bool = False
     reports: list[Report] = field(default_factory=list)
     cond: threading.Condition = field(default_factory=threading.Condition)
+    #: the run-wide index of the first report the driver has not recorded yet (None: ``first_index``)
+    recorded_index: int | None = None
+    #: the run's kept checkpoints as the driver last sent them
+    reported: list[ReportedCheckpoint] = field(default_factory=list)
+
+    def update_reported(self, recorded_index: int, reported: list[ReportedCheckpoint]) -> None:
+        """The driver recorded every report before ``recorded_index``; ``reported`` is the
+        run's kept checkpoints now (an older update arriving late is ignored)."""
+        with self.cond:
+            if self.recorded_index is None or recorded_index > self.recorded_index:
+                self.recorded_index = recorded_index
+                self.reported = list(reported)
+                self.cond.notify_all()
+
+    def get_all_reported_checkpoints(self, timeout_s: float | None) -> list[ReportedCheckpoint]:
+        """The kept checkpoints once the driver recorded this worker's reports (or when
+        ``timeout_s`` passed: those recorded so far)."""
+        with self.cond:
+            mine = self.first_index + len(self.reports)
+            self.cond.wait_for(lambda: (self.recorded_index if self.recorded_index is not None
+                                        else self.first_index) >= mine, timeout_s)
+            return list(self.reported)
 
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None,
                checkpoint_dir_name: str | None = None,
@@ -279,6 +310,38 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkp
     _current().report(metrics, checkpoint, checkpoint_dir_name, checkpoint_upload_fn, delete)
 
 
+def get_all_reported_checkpoints(
+        consistency_mode: CheckpointConsistencyMode = CheckpointConsistencyMode.VALIDATED,
+        timeout_s: float | None = None) -> list[ReportedCheckpoint]:
+    """The checkpoints the run reported so far (and still keeps, as ``CheckpointConfig``
+    says), each a :class:`~streamdata.train.ReportedCheckpoint` with the metrics reported
+    with it, in Ray's order (report order; by score when ``checkpoint_score_attribute``
+    is set, best last). Waits until every worker made this worker's reports so far and
+    the driver recorded them.
+
+    Args:
+        consistency_mode: ``COMMITTED`` or ``VALIDATED`` (the same here: checkpoints are
+            not validated asynchronously, so a recorded checkpoint is final).
+        timeout_s: how long to wait for the other workers' reports (None: no limit);
+            on timeout, the checkpoints recorded so far.
+
+    Example (inside ``train_fn``)::
+
+        for rc in sd.train.get_all_reported_checkpoints():
+            print(rc.checkpoint.path, rc.metrics)
+    """
+    try:
+        CheckpointConsistencyMode(consistency_mode)
+    except ValueError:
+        raise ValueError("get_all_reported_checkpoints(consistency_mode=...) must be a CheckpointConsistencyMode "
+                         f"(COMMITTED or VALIDATED), got {consistency_mode!r}") from None
+    if timeout_s is not None and (isinstance(timeout_s, bool) or not isinstance(timeout_s, (int, float))
+                                  or timeout_s < 0):
+        raise ValueError(f"get_all_reported_checkpoints(timeout_s=...) must be a number >= 0 or None, "
+                         f"got {timeout_s!r}")
+    return _current().get_all_reported_checkpoints(timeout_s)
+
+
 def get_checkpoint() -> Checkpoint | None:
     """The checkpoint to resume from: the latest one recorded before this attempt
     started (after a worker failure), or None on the first attempt.
@@ -291,5 +354,6 @@ def get_checkpoint() -> Checkpoint | None:
     return _current().checkpoint
 
 
-__all__ = ["Report", "StorageContext", "TrainContext", "TrainSession", "get_checkpoint", "get_context", "get_dataset_shard",
+__all__ = ["Report", "StorageContext", "TrainContext", "TrainSession", "get_all_reported_checkpoints", "get_checkpoint",
+           "get_context", "get_dataset_shard",
            "report", "set_session"]

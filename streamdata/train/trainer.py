@@ -32,8 +32,11 @@ import uuid
 import warnings
 from typing import Any, Callable
 
-from streamdata.errors import WorkerGroupError
+from streamdata.errors import ControllerError, WorkerGroupError
 from streamdata.observability import sources
+from streamdata.train.api_types import ReportedCheckpoint
+from streamdata.train.backend import BackendConfig
+from streamdata.train.callback import CallbackRunner, TrainRunContext
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
 from streamdata.train.checkpoint_manager import CheckpointManager
 from streamdata.train.config import DataConfig, FailureConfig, RunConfig, RunSpec, ScalingConfig
@@ -52,8 +55,12 @@ DRAIN_TIMEOUT_S = 2.0
 class _RunState:
     """What the run recorded so far, across attempts."""
 
-    def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None) -> None:
+    def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None,
+                 callbacks: CallbackRunner | None = None) -> None:
         self.history: list[dict[str, Any]] = []
+        self.callbacks = callbacks
+        #: what rank 0's training function returned (the last attempt's, when it finished)
+        self.return_value: Any = None
         self.checkpoints = checkpoints
         self.resume_from = resume_from
         self.next_index = 0
@@ -66,10 +73,19 @@ class _RunState:
         return Checkpoint(latest[0]) if latest is not None else self.resume_from
 
     def record(self, rnd: Round) -> None:
+        """Record a round, then call the user callbacks' ``after_report``."""
         self.history.append(rnd.metrics)
         if rnd.checkpoint_path is not None:
             self.checkpoints.register(rnd.checkpoint_path, rnd.metrics)
         self.next_index = rnd.index + 1
+        if self.callbacks is not None:
+            self.callbacks.after_report(list(rnd.worker_metrics) or [rnd.metrics],
+                                        Checkpoint(rnd.checkpoint_path) if rnd.checkpoint_path else None)
+
+    def reported(self) -> list[ReportedCheckpoint]:
+        """The kept checkpoints as ``get_all_reported_checkpoints`` returns them."""
+        return [ReportedCheckpoint(checkpoint=Checkpoint(path), metrics=metrics)
+                for path, metrics in self.checkpoints.ranked()]
 
 
 def run(train_fn: Callable[..., Any], *, datasets: dict[str, Any] | None = None, num_workers: int = 2,
@@ -144,6 +160,9 @@ def check_spec(spec: RunSpec) -> None:
             raise TypeError(f"datasets keys must be dataset names (str), got {name!r}")
         if not isinstance(ds, Dataset):
             raise TypeError(f"datasets[{name!r}] must be a streamdata Dataset, got {type(ds).__name__}")
+    if spec.backend is not None and not isinstance(spec.backend, BackendConfig):
+        raise TypeError(f"backend_config must be a streamdata.train.BackendConfig (e.g. TorchConfig), got "
+                        f"{type(spec.backend).__name__}")
     if spec.resume_from_checkpoint is not None and not isinstance(spec.resume_from_checkpoint, Checkpoint):
         raise TypeError("resume_from_checkpoint must be a streamdata.train.Checkpoint, got "
                         f"{type(spec.resume_from_checkpoint).__name__}")
@@ -183,7 +202,10 @@ def fit(spec: RunSpec) -> Result:
     run_dir = os.path.abspath(os.path.join(os.fspath(root), experiment_name))
     os.makedirs(run_dir, exist_ok=True)
     env = dict((run_cfg.worker_runtime_env or {}).get("env_vars", {}))
-    state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint)
+    run_context = TrainRunContext(run_config=run_cfg, train_loop_config=spec.config, scaling_config=spec.scaling,
+                                  backend_config=spec.backend, dataset_config=spec.data)
+    state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint,
+                      CallbackRunner(list(run_cfg.callbacks or []), run_context))
     state.next_index = _first_free_index(run_dir)
     max_failures = run_cfg.failure_config.max_failures
     monitored = sources.train_run_started(experiment_name, run_dir, state.history)
@@ -200,12 +222,18 @@ def _fit_attempts(spec: RunSpec, worker: Any, env: dict[str, str], run_dir: str,
                   state: _RunState, max_failures: int) -> Result:
     failures = 0
     while True:
-        error = _run_attempt(spec, worker=worker, env=env, run_dir=run_dir, experiment_name=experiment_name,
-                             state=state)
-        if error is None:
-            break
-        _remove_unrecorded_checkpoints(run_dir, state.next_index)
-        failures += 1
+        try:
+            error = _run_attempt(spec, worker=worker, env=env, run_dir=run_dir, experiment_name=experiment_name,
+                                 state=state)
+            if error is None:
+                break
+            _remove_unrecorded_checkpoints(run_dir, state.next_index)
+            failures += 1
+            if state.callbacks is not None and state.failed_rank is not None:
+                state.callbacks.after_exception({state.failed_rank: error})
+        except ControllerError as exc:  # a user callback raised: the run ends
+            exc.result = _result(state, run_dir, failures, exc, spec.config)
+            raise
         if max_failures != -1 and failures > max_failures:
             result = _result(state, run_dir, failures, error, spec.config)
             first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -232,7 +260,8 @@ def _result(state: _RunState, run_dir: str, failures: int, error: BaseException 
     kept = [(Checkpoint(path), metrics) for path, metrics in state.checkpoints.kept()]
     result = Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
                   checkpoint=state.latest_checkpoint if state.checkpoints.latest else None, error=error,
-                  path=run_dir, num_failures=failures, best_checkpoints=kept, config=config)
+                  path=run_dir, num_failures=failures, best_checkpoints=kept, config=config,
+                  return_value=state.return_value if error is None else None)
     try:
         result.save()
     except OSError as exc:  # the result is still returned; only from_path will miss it
@@ -240,13 +269,19 @@ def _result(state: _RunState, run_dir: str, failures: int, error: BaseException 
     return result
 
 
-def _shards(spec: RunSpec) -> tuple[dict[str, list[Any]], dict[str, Any]]:
-    """Per dataset: the workers' iterators (split, or the whole dataset for every worker)."""
+def _shards(spec: RunSpec) -> list[dict[str, Any]]:
+    """Each worker's dataset iterators by name, from ``DataConfig.configure`` (split
+    datasets cut with ``streaming_split``, others whole; a subclass may override it).
+    Called before the worker group starts, so ``worker_handles`` is None."""
     n = spec.scaling.num_workers
-    split = {name: ds.streaming_split(n, equal=True) for name, ds in spec.datasets.items()
-             if spec.data.splits(name)}
-    whole = {name: ds.iterator() for name, ds in spec.datasets.items() if not spec.data.splits(name)}
-    return split, whole
+    if not spec.datasets:
+        return [{} for _ in range(n)]
+    shards = spec.data.configure(dict(spec.datasets), world_size=n, worker_handles=None, worker_node_ids=None)
+    if not isinstance(shards, list) or len(shards) != n or not all(isinstance(d, dict) for d in shards):
+        raise TypeError(f"{type(spec.data).__name__}.configure must return a list of {n} dicts (one per worker: "
+                        f"dataset name -> iterator), got {type(shards).__name__}"
+                        f"{f' of {len(shards)}' if isinstance(shards, list) else ''}")
+    return shards
 
 
 def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: str, experiment_name: str,
@@ -256,31 +291,48 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
 
     n = spec.scaling.num_workers
     use_gpu = spec.scaling.use_gpu
-    splits, whole = _shards(spec)
+    shards = _shards(spec)
+    backend = spec.backend.backend_cls() if spec.backend is not None else None
     group: WorkerGroup | None = None
     error: BaseException | None = None
     state.failed_rank = None
     try:
         try:
             group = WorkerGroup(n, worker, placement_strategy=spec.scaling.placement_strategy, env_vars=env,
-                                label_selectors=spec.scaling.bundle_label_selectors())
-            if spec.backend is not None:
-                group.setup_torch(config=spec.backend, use_gpu=use_gpu)
+                                label_selectors=spec.scaling.bundle_label_selectors(), use_gpu=use_gpu)
+            if backend is not None:
+                backend.on_start(group, spec.backend)
+                backend.on_training_start(group, spec.backend)
             contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name,
                                       metadata=spec.metadata)
+            reported = state.reported()
             rt.get([w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir,
-                                   {**whole, **{name: its[rank] for name, its in splits.items()}},
-                                   state.latest_checkpoint, state.next_index, use_gpu)
+                                   shards[rank],
+                                   state.latest_checkpoint, state.next_index, use_gpu, reported, spec.backend)
                     for rank, w in enumerate(group.workers)])
         except Exception as exc:  # noqa: BLE001 - a failure of the attempt (e.g. a worker died starting)
             error = exc
             return error
-        error = _drive(group, ReportRounds(n), state)
+        try:
+            error = _drive(group, ReportRounds(n), state)
+            if error is None:
+                state.return_value = rt.get(group.workers[0].return_value.remote())
+        except ControllerError as exc:  # a user callback raised: stop the workers at once
+            error = exc
+            raise
+        except Exception as exc:  # noqa: BLE001 - rank 0's return value could not be sent
+            error = exc
         return error
     finally:
         if group is not None:
+            if backend is not None and error is None:
+                try:
+                    backend.on_shutdown(group, spec.backend)
+                except Exception as exc:  # noqa: BLE001 - the workers are stopped next anyway
+                    logger.warning("streamdata.train: %s.on_shutdown failed: %s: %s", type(backend).__name__,
+                                   type(exc).__name__, exc)
             group.shutdown(graceful=error is None)
-        _release_splits(splits)
+        _release_splits(shards)
 
 
 def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseException | None:
@@ -293,8 +345,15 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
 
     def take(rank: int, reports: list) -> None:
         cursors[rank] += len(reports)
-        for rnd in rounds.add(rank, reports):
+        done = rounds.add(rank, reports)
+        if not done:
+            return
+        for rnd in done:
             state.record(rnd)
+        # what get_all_reported_checkpoints() waits for (not awaited: the workers order updates by index)
+        reported = state.reported()
+        for w in workers:
+            w.update_reported.remote(state.next_index, reported)
 
     while pending:
         ready, _ = rt.wait(list(pending), num_returns=1)
@@ -352,12 +411,12 @@ def _remove_unrecorded_checkpoints(run_dir: str, next_index: int) -> None:
             shutil.rmtree(os.path.join(run_dir, name), ignore_errors=True)
 
 
-def _release_splits(splits: dict[str, list[Any]]) -> None:
-    """Stop the executions behind the attempt's dataset splits (pipelines and coordinators)."""
+def _release_splits(shards: list[dict[str, Any]]) -> None:
+    """Stop the executions behind the attempt's dataset splits (pipelines and coordinators;
+    iterators that are not splits are left alone)."""
     from streamdata.iterator import shutdown_split
 
-    for iterators in splits.values():
-        shutdown_split(iterators)
+    shutdown_split([it for per_worker in shards for it in per_worker.values()])
 
 
 __all__ = ["check_spec", "fit", "run"]

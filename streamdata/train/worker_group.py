@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import os
 import socket
@@ -98,6 +99,7 @@ class TrainWorker:
         self._thread: threading.Thread | None = None
         self._finished = False
         self._error: BaseException | None = None
+        self._return_value: Any = None
 
     def node_info(self) -> dict[str, Any]:
         """This worker's node and process id."""
@@ -115,22 +117,27 @@ class TrainWorker:
 
     def start(self, train_fn: Callable[..., Any], config: dict[str, Any] | None, context: TrainContext,
               run_dir: str, shards: dict[str, Any], checkpoint: Checkpoint | None, first_index: int,
-              use_gpu: bool) -> None:
-        """Install the session and run ``train_fn`` in a thread; returns at once."""
+              use_gpu: bool, reported: list[Any] | None = None, backend_config: Any = None) -> None:
+        """Install the session and run ``train_fn`` in a thread; returns at once.
+        ``reported``: the run's kept checkpoints so far (``get_all_reported_checkpoints``);
+        ``train_fn`` runs inside ``backend_config.train_func_context()`` when given."""
         if self._thread is not None:
             raise RuntimeError("this training worker already started")
         self._session = TrainSession(context=context, run_dir=run_dir, datasets=dict(shards),
-                                     checkpoint=checkpoint, first_index=first_index, use_gpu=use_gpu)
+                                     checkpoint=checkpoint, first_index=first_index, use_gpu=use_gpu,
+                                     reported=list(reported or []))
         session_mod.set_session(self._session)
-        self._thread = threading.Thread(target=self._run, args=(train_fn, config), daemon=True,
+        self._thread = threading.Thread(target=self._run, args=(train_fn, config, backend_config), daemon=True,
                                         name=f"train_fn-rank{context.world_rank}")
         self._thread.start()
 
-    def _run(self, train_fn: Callable[..., Any], config: dict[str, Any] | None) -> None:
+    def _run(self, train_fn: Callable[..., Any], config: dict[str, Any] | None, backend_config: Any) -> None:
         session = self._session
         assert session is not None
         try:
-            call_train_fn(train_fn, config)
+            factory = getattr(backend_config, "train_func_context", None)
+            with (factory() if factory is not None else contextlib.nullcontext()):
+                self._return_value = call_train_fn(train_fn, config)
         except BaseException as exc:  # noqa: BLE001 - handed to the driver by poll()
             self._error = exc
         finally:
@@ -154,6 +161,20 @@ class TrainWorker:
         if finished and self._error is not None:
             raise self._error
         return [], finished
+
+    def execute(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """Run ``func(*args, **kwargs)`` here (a backend's hook reaching the workers)."""
+        return func(*args, **kwargs)
+
+    def update_reported(self, recorded_index: int, reported: list[Any]) -> None:
+        """The driver recorded every report before ``recorded_index``; ``reported`` is the
+        run's kept checkpoints (what ``get_all_reported_checkpoints`` returns)."""
+        if self._session is not None:
+            self._session.update_reported(recorded_index, reported)
+
+    def return_value(self) -> Any:
+        """What ``train_fn`` returned (None until it returned)."""
+        return self._return_value
 
     def teardown(self) -> None:
         """Destroy the process group and clear the session (after ``train_fn`` returned)."""
@@ -223,9 +244,11 @@ class WorkerGroup:
 
     def __init__(self, num_workers: int, spec: WorkerSpec, *, placement_strategy: str = "PACK",
                  env_vars: dict[str, str] | None = None,
-                 label_selectors: list[dict[str, str]] | None = None) -> None:
+                 label_selectors: list[dict[str, str]] | None = None, use_gpu: bool = False) -> None:
         from streamdata.core import api as rt
 
+        #: whether the run trains on GPUs (what a backend's ``on_start`` reads)
+        self.use_gpu = use_gpu
         self._pg = None
         self.workers: list[Any] = []
         self.pids: list[int] = []
@@ -257,6 +280,13 @@ class WorkerGroup:
 
     def __len__(self) -> int:
         return len(self.workers)
+
+    def execute(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> list[Any]:
+        """``func(*args, **kwargs)`` on every worker; the results in world-rank order (Ray's
+        ``WorkerGroup.execute``, what a :class:`~streamdata.train.backend.Backend` calls)."""
+        from streamdata.core import api as rt
+
+        return rt.get([w.execute.remote(func, *args, **kwargs) for w in self.workers])
 
     def setup_torch(self, *, config: Any, use_gpu: bool) -> list[str]:
         """Initialise ``torch.distributed`` in every worker: rank 0 opens the rendezvous

@@ -73,7 +73,7 @@ def test_context_has_rays_methods() -> None:
     (lambda: train.CheckpointConfig(checkpoint_score_order="up"), ValueError, "'max' or 'min'"),
     (lambda: train.RunConfig(failure_config={"max_failures": 1}), TypeError, "FailureConfig"),
     (lambda: train.RunConfig(name="a/b"), ValueError, "name"),
-    (lambda: train.RunConfig(callbacks=[object()]), NotImplementedError, "callbacks"),
+    (lambda: train.RunConfig(callbacks=[object()]), ValueError, "UserCallback.*Ray Tune callbacks"),
     (lambda: train.DataConfig(datasets_to_split="train"), TypeError, "datasets_to_split"),
     (lambda: TorchConfig(backend="mpi"), ValueError, "backend"),
     (lambda: train.torch.TorchTrainer(lambda: None, scaling_config={"num_workers": 2}), TypeError,

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 from streamdata.train.torch.amp import accelerate, backward, prepare_optimizer
 from streamdata.train.torch.process_group import TorchConfig
+from streamdata.train.torch.torch_checkpoint import TorchCheckpoint
 from streamdata.train.torch.torch_trainer import TorchTrainer
 from streamdata.train.torch.train_loop_utils import (enable_reproducibility, get_device, get_devices,
                                                      prepare_data_loader, prepare_model)
 
-__all__ = ["TorchConfig", "TorchTrainer", "enable_reproducibility", "get_device", "get_devices",
+__all__ = ["TorchCheckpoint", "TorchConfig", "TorchTrainer", "enable_reproducibility", "get_device", "get_devices",
            "prepare_data_loader", "prepare_model", "accelerate", "backward", "prepare_optimizer"]

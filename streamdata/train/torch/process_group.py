@@ -27,6 +27,8 @@ import socket
 from dataclasses import dataclass
 from typing import Any
 
+from streamdata.train.backend import Backend, BackendConfig, TrainingFramework
+
 #: the address every single-machine rendezvous uses
 LOOPBACK = "127.0.0.1"
 
@@ -34,7 +36,7 @@ _store: Any = None  # rank 0 keeps its TCPStore alive for the whole run
 
 
 @dataclass(frozen=True, kw_only=True)
-class TorchConfig:
+class TorchConfig(BackendConfig):
     """How the trainer sets ``torch.distributed`` up (Ray's ``TorchConfig``).
 
     Args:
@@ -62,6 +64,58 @@ class TorchConfig:
             raise ValueError(f"TorchConfig(init_method=...) must be 'env' or 'tcp', got {self.init_method!r}")
         if isinstance(self.timeout_s, bool) or not isinstance(self.timeout_s, (int, float)) or self.timeout_s <= 0:
             raise ValueError(f"TorchConfig(timeout_s=...) must be a positive number, got {self.timeout_s!r}")
+
+    @property
+    def backend_cls(self) -> type[Backend]:
+        """:class:`TorchBackend`: builds the process group on the workers."""
+        return TorchBackend
+
+    @property
+    def train_func_context(self) -> Any:
+        """:class:`TorchConfigContextManager` (sets the worker's CUDA device, if any)."""
+        return TorchConfigContextManager
+
+    @property
+    def framework(self) -> TrainingFramework:
+        return TrainingFramework.TORCH
+
+    def to_dict(self) -> dict[str, Any]:
+        """``{"backend": ..., "init_method": ..., "timeout_s": ...}``.
+
+        Example:
+            >>> TorchConfig(backend="gloo").to_dict()
+            {'backend': 'gloo', 'init_method': 'env', 'timeout_s': 1800}
+        """
+        return {"backend": self.backend, "init_method": self.init_method, "timeout_s": self.timeout_s}
+
+
+class TorchBackend(Backend):
+    """``TorchConfig``'s backend: ``on_start`` joins every worker to the run's
+    ``torch.distributed`` group (rendezvous on rank 0, see the module docstring);
+    ``on_shutdown`` destroys it."""
+
+    def on_start(self, worker_group: Any, backend_config: BackendConfig) -> None:
+        worker_group.setup_torch(config=backend_config, use_gpu=worker_group.use_gpu)
+
+    def on_shutdown(self, worker_group: Any, backend_config: BackendConfig) -> None:
+        worker_group.execute(teardown_process_group)
+
+
+class TorchConfigContextManager:
+    """What the training function runs inside with a ``TorchConfig``: the worker's CUDA
+    device becomes torch's current device when the worker has one (no-op on CPU)."""
+
+    def __enter__(self) -> None:
+        import torch
+
+        from streamdata.train import session
+
+        current = session._session
+        if current is not None and current.use_gpu and torch.cuda.is_available():
+            torch.cuda.set_device(_local_cuda_index())  # the device get_device() returns
+
+    def __exit__(self, *exc: Any) -> bool:
+        return False
 
 
 def torch_installed() -> bool:
@@ -174,5 +228,6 @@ def teardown_process_group() -> None:
     _store = None
 
 
-__all__ = ["LOOPBACK", "TorchConfig", "choose_backend", "loopback_interface", "setup_process_group",
+__all__ = ["LOOPBACK", "TorchBackend", "TorchConfig", "TorchConfigContextManager", "choose_backend",
+           "loopback_interface", "setup_process_group",
            "start_store", "teardown_process_group", "torch_installed"]
