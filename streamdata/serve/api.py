@@ -40,6 +40,7 @@ from streamdata.serve.config import HTTPOptions, gRPCOptions
 from streamdata.serve.deployment import Application
 from streamdata.serve.deployment_state import DeploymentSpec
 from streamdata.serve.handle import DeploymentHandle
+from streamdata.serve.logs import coerce_logging_config
 from streamdata.serve.schema import ServeStatus
 
 #: how long serve.run / serve.delete wait for the proxy to learn the new routes
@@ -79,7 +80,8 @@ def _free_port(host: str) -> int:
 
 
 def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any] | None = None,
-          grpc_options: gRPCOptions | dict[str, Any] | None = None, **kwargs: Any) -> Any:
+          grpc_options: gRPCOptions | dict[str, Any] | None = None, logging_config: Any = None,
+          **kwargs: Any) -> Any:
     """Start serve: the controller and the proxy (HTTP on 127.0.0.1:8000 by default;
     ``http_options={"port": 0}`` picks a free port, see :func:`http_address`).
 
@@ -88,10 +90,12 @@ def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any]
             ``"HeadOnly"`` or ``"EveryNode"`` start one (there is one node).
         http_options: ``HTTPOptions`` or a dict of its fields (``host``, ``port``, ...).
         grpc_options: ``gRPCOptions`` or a dict (``port``, ``grpc_servicer_functions``).
+        logging_config: the controller's logging (``LoggingConfig`` or a dict of its fields).
     """
     global _serve_dir, _atexit_registered
     if kwargs:
         raise TypeError(f"serve.start() got unexpected argument(s) {sorted(kwargs)}")
+    system_logging = coerce_logging_config(logging_config, "serve.start(logging_config)")
     location = getattr(proxy_location, "value", proxy_location)
     if location not in (None, "Disabled", "HeadOnly", "EveryNode"):
         raise ValueError(f"proxy_location must be 'Disabled', 'HeadOnly' or 'EveryNode', got {proxy_location!r}")
@@ -114,7 +118,8 @@ def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any]
 
         controller = sd.remote(ServeController).options(name=CONTROLLER_NAME, max_restarts=-1, num_cpus=0,
                                                          max_concurrency=64).remote(
-            _serve_dir, _as_dict(http), None if grpc is None else _as_dict(grpc), location != "Disabled")
+            _serve_dir, _as_dict(http), None if grpc is None else _as_dict(grpc), location != "Disabled",
+            system_logging)
         sd.get(controller.ping.remote())
         from streamdata.observability import sources
         sources.register_status("serve", _status_for_dashboard)
@@ -130,8 +135,10 @@ def _as_dict(options: Any) -> dict[str, Any]:
     return {f.name: getattr(options, f.name) for f in dataclasses.fields(options)}
 
 
-def _build_specs(app: Application, app_name: str) -> tuple[str, list[DeploymentSpec]]:
-    """The deployments of ``app``'s graph (arguments first), the ingress last."""
+def _build_specs(app: Application, app_name: str,
+                 logging_config: dict[str, Any] | None = None) -> tuple[str, list[DeploymentSpec]]:
+    """The deployments of ``app``'s graph (arguments first), the ingress last; those
+    without a ``logging_config`` of their own get the application's."""
     import cloudpickle
 
     specs: list[DeploymentSpec] = []
@@ -157,7 +164,9 @@ def _build_specs(app: Application, app_name: str) -> tuple[str, list[DeploymentS
             raise ValueError(f"application {app_name!r} has two deployments named {dep.name!r}; "
                              "give one another name with .options(name=...)")
         specs.append(DeploymentSpec(app_name, dep.name, cloudpickle.dumps(dep.target, protocol=5),
-                                    cloudpickle.dumps((args, kwargs), protocol=5), dep.config))
+                                    cloudpickle.dumps((args, kwargs), protocol=5),
+                                    dep.config if dep.config.logging_config is not None or logging_config is None
+                                    else dataclasses.replace(dep.config, logging_config=logging_config)))
         names[id(node)] = dep.name
         return dep.name
 
@@ -166,7 +175,7 @@ def _build_specs(app: Application, app_name: str) -> tuple[str, list[DeploymentS
 
 
 def run(target: Application, blocking: bool = False, name: str = "default", route_prefix: str | None = "/",
-        **kwargs: Any) -> DeploymentHandle:
+        logging_config: Any = None, **kwargs: Any) -> DeploymentHandle:
     """Deploy ``target`` as the application ``name`` and return its ingress handle.
 
     Args:
@@ -175,8 +184,10 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
         name: the application's name (running an existing name updates it in place:
             replicas are kept when only the config changed).
         route_prefix: the HTTP path the application answers under (None: no HTTP route).
+        logging_config: the logging of the application's deployments that set none
+            (``LoggingConfig`` or a dict of its fields).
     """
-    unknown = sorted(set(kwargs) - {"logging_config", "_local_testing_mode"})
+    unknown = sorted(set(kwargs) - {"_local_testing_mode"})
     if unknown:
         raise TypeError(f"serve.run() got unexpected argument(s) {unknown}")
     if kwargs.get("_local_testing_mode"):
@@ -187,7 +198,7 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
         raise ValueError(f"the application name must be a non-empty string, got {name!r}")
     if route_prefix is not None and (not isinstance(route_prefix, str) or not route_prefix.startswith("/")):
         raise ValueError(f"route_prefix must start with '/', got {route_prefix!r}")
-    ingress, specs = _build_specs(target, name)
+    ingress, specs = _build_specs(target, name, coerce_logging_config(logging_config, "serve.run(logging_config)"))
     sd = runtime()
     controller = _controller(create=True)
     table = sd.get(controller.deploy_application.remote(name, route_prefix, ingress, specs))

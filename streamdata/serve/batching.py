@@ -4,7 +4,11 @@ body gets a list of items and returns a list of results (Ray Serve's).
 A batch starts when the first item arrives and closes when it holds
 ``max_batch_size`` items or ``batch_wait_timeout_s`` has passed since it
 started; at most ``max_concurrent_batches`` batches run at once, and items that
-arrive meanwhile wait for the next batch (so batches grow under load). One
+arrive meanwhile wait for the next batch (so batches grow under load). With
+``batch_size_fn`` a batch's size is what that function says of its items (e.g.
+their total tokens) instead of their count: a batch takes items in order while
+the size stays within ``max_batch_size``, and an item too big on its own fails
+its caller with a RuntimeError (as Ray). One
 queue exists per decorated function (per instance, for methods) and per event
 loop. A body that raises fails every caller of that batch with its exception;
 a body that returns the wrong number of results fails them all with
@@ -60,8 +64,10 @@ class _BatchQueue:
     """The pending items of one batched function on one event loop."""
 
     def __init__(self, body: Callable[[list], Awaitable[Any]], name: str, max_batch_size: int,
-                 batch_wait_timeout_s: float, max_concurrent_batches: int) -> None:
+                 batch_wait_timeout_s: float, max_concurrent_batches: int,
+                 batch_size_fn: Callable[[list], int] | None = None) -> None:
         self._body = body
+        self._size_fn = batch_size_fn
         self._name = name
         self._max = max_batch_size
         self._timeout = batch_wait_timeout_s
@@ -85,6 +91,51 @@ class _BatchQueue:
             self._items.popleft()
         return sum(1 for _, fut in self._items if not fut.done())
 
+    def _size(self, items: list) -> int:
+        """The size of a batch of ``items`` (``batch_size_fn`` or their count)."""
+        if self._size_fn is None:
+            return len(items)
+        size = self._size_fn(items)
+        if isinstance(size, bool) or not isinstance(size, int):
+            raise TypeError(f"@serve.batch batch_size_fn of {self._name!r} must return an int, got {describe(size)}")
+        return size
+
+    def _pending_size(self) -> int:
+        if self._size_fn is None:
+            return self._live()
+        self._live()
+        return self._size([item for item, fut in self._items if not fut.done()])
+
+    def _take(self) -> list[tuple[Any, asyncio.Future]]:
+        """The next batch: items in order while the batch's size stays within the limit."""
+        batch: list[tuple[Any, asyncio.Future]] = []
+        while self._items:
+            item, fut = self._items[0]
+            if fut.done():
+                self._items.popleft()
+                continue
+            if self._size_fn is None:
+                if len(batch) >= self._max:
+                    break
+            else:
+                try:
+                    size = self._size([i for i, _ in batch] + [item])
+                except Exception as exc:  # noqa: BLE001 - the caller whose item broke it gets the error
+                    self._items.popleft()
+                    fut.set_exception(exc)
+                    continue
+                if size > self._max:
+                    if batch:
+                        break
+                    self._items.popleft()
+                    fut.set_exception(RuntimeError(
+                        f"@serve.batch {self._name!r}: the size of an item ({size}, from batch_size_fn) is greater "
+                        f"than max_batch_size={self._max}; raise max_batch_size or check batch_size_fn"))
+                    continue
+            self._items.popleft()
+            batch.append((item, fut))
+        return batch
+
     async def _form_batches(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
@@ -94,7 +145,7 @@ class _BatchQueue:
                 continue
             await self._slots.acquire()
             deadline = loop.time() + self._timeout
-            while self._live() < self._max:
+            while self._filling():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     break
@@ -103,17 +154,20 @@ class _BatchQueue:
                     await asyncio.wait_for(self._arrived.wait(), remaining)
                 except asyncio.TimeoutError:
                     break
-            batch: list[tuple[Any, asyncio.Future]] = []
-            while self._items and len(batch) < self._max:
-                item, fut = self._items.popleft()
-                if not fut.done():
-                    batch.append((item, fut))
+            batch = self._take()
             if not batch:
                 self._slots.release()
                 continue
             task = loop.create_task(self._run_batch(batch))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
+
+    def _filling(self) -> bool:
+        """Whether the waiting items are short of a full batch."""
+        try:
+            return self._pending_size() < self._max
+        except Exception:  # noqa: BLE001 - _take fails the item that breaks batch_size_fn
+            return False
 
     async def _run_batch(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
         futures = [fut for _, fut in batch]
@@ -165,7 +219,7 @@ _METHOD_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _queue_for(batch_id: str, name: str, fn: Callable, owner: Any,
-               settings: tuple[int, float, int]) -> _BatchQueue:
+               settings: tuple) -> _BatchQueue:
     """The queue of ``fn`` (bound to ``owner`` for a method) on the running loop."""
     loop = asyncio.get_running_loop()
     with _queues_lock:
@@ -190,13 +244,15 @@ def _queue_for(batch_id: str, name: str, fn: Callable, owner: Any,
 
 
 def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait_timeout_s: float = 0.01,
-          max_concurrent_batches: int = 1) -> Any:
+          max_concurrent_batches: int = 1, batch_size_fn: Callable[[list], int] | None = None) -> Any:
     """Batch the calls of an async function or method (``@batch`` or ``@batch(...)``).
 
     Args:
         max_batch_size: the most items in one call of the body.
         batch_wait_timeout_s: how long a batch waits to fill after its first item.
         max_concurrent_batches: how many calls of the body may run at once.
+        batch_size_fn: the size of a list of items (None: their count); batches are
+            kept within ``max_batch_size`` of that size.
 
     The body takes ``(self, items)`` for a method or ``(items)`` for a function;
     callers call it with one item and get one result.
@@ -214,6 +270,8 @@ def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait
         [2, 2, 1]
     """
     _check_params(max_batch_size, batch_wait_timeout_s, max_concurrent_batches)
+    if batch_size_fn is not None and not callable(batch_size_fn):
+        raise TypeError(f"batch_size_fn must be a callable or None, got {type(batch_size_fn).__name__}")
 
     def decorate(fn: Callable) -> Callable:
         if not inspect.iscoroutinefunction(fn):
@@ -228,7 +286,7 @@ def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait
         # the queues live in module-level registries, not in this closure, so the
         # decorated function (and a class holding it) stays picklable
         batch_id = f"{fn.__module__}.{name}:{uuid.uuid4().hex}"
-        settings = (max_batch_size, batch_wait_timeout_s, max_concurrent_batches)
+        settings = (max_batch_size, batch_wait_timeout_s, max_concurrent_batches, batch_size_fn)
 
         def queue_for(owner: Any) -> _BatchQueue:
             return _queue_for(batch_id, name, fn, owner, settings)
@@ -246,7 +304,7 @@ def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait
 
         wrapper.__sd_batch__ = {  # type: ignore[attr-defined]
             "max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s,
-            "max_concurrent_batches": max_concurrent_batches,
+            "max_concurrent_batches": max_concurrent_batches, "batch_size_fn": batch_size_fn,
         }
         return wrapper
 

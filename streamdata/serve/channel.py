@@ -111,14 +111,15 @@ class ReplicaConnection:
             self.on_lost(self)
 
     async def call(self, method: str, args: tuple = (), kwargs: dict | None = None, *,
-                   kind: str = wire.CALL, model_id: str = "", request_id: str = "", route: str = "") -> Any:
+                   kind: str = wire.CALL, model_id: str = "", request_id: str = "", route: str = "",
+                   session_id: str = "") -> Any:
         """Send one request and wait for its single answer (its value, or its error raised)."""
         writer = await self._connect()
         req_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         writer.write(wire.encode(wire.Call(req_id, method, args, kwargs or {}, kind, False, model_id,
-                                           request_id, route)))
+                                           request_id, route, session_id)))
         try:
             reply = await fut
         except asyncio.CancelledError:
@@ -132,7 +133,7 @@ class ReplicaConnection:
 
     async def stream(self, method: str, args: tuple = (), kwargs: dict | None = None, *,
                      kind: str = wire.CALL, model_id: str = "", request_id: str = "",
-                     route: str = "") -> AsyncIterator[Any]:
+                     route: str = "", session_id: str = "") -> AsyncIterator[Any]:
         """Send one request and yield the values of its ``CHUNK`` frames (a ``RESULT``
         frame is yielded as one last value)."""
         writer = await self._connect()
@@ -140,7 +141,7 @@ class ReplicaConnection:
         queue: asyncio.Queue = asyncio.Queue()
         self._pending[req_id] = queue
         writer.write(wire.encode(wire.Call(req_id, method, args, kwargs or {}, kind, True, model_id,
-                                           request_id, route)))
+                                           request_id, route, session_id)))
         try:
             while True:
                 reply = await queue.get()

@@ -65,6 +65,7 @@ class RequestContext:
     route: str = ""
     multiplexed_model_id: str = ""
     app_name: str = ""
+    session_id: str = ""
 
 
 _replica_context: ReplicaContext | None = None
@@ -101,6 +102,10 @@ def get_multiplexed_model_id() -> str:
 
 def get_request_context() -> RequestContext:
     return _request_context.get()
+
+
+#: Ray's name (``ray.serve.context._get_serve_request_context``)
+_get_serve_request_context = get_request_context
 
 
 __all__ = ["DeploymentID", "ReplicaContext", "ReplicaID", "RequestContext", "get_multiplexed_model_id",

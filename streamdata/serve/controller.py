@@ -195,9 +195,8 @@ class ControllerCore:
         app = AppState(name, route_prefix, ingress, states)
         self.apps[name] = app
         try:
-            starts = [state.start_replica() for state in states.values()
-                      for _ in range(state.target - len(state.replicas))]
-            results = await asyncio.gather(*starts, return_exceptions=True)
+            results = await asyncio.gather(*(state.start_initial() for state in states.values()),
+                                           return_exceptions=True)
             errors = [r for r in results if isinstance(r, BaseException)]
             if errors:
                 raise errors[0]
@@ -293,9 +292,9 @@ class ServeController:
     whose methods run the core's coroutines on the core's loop."""
 
     def __init__(self, serve_dir: str, http_options: dict[str, Any], grpc_options: dict[str, Any] | None,
-                 proxy_enabled: bool = True) -> None:
+                 proxy_enabled: bool = True, logging_config: dict[str, Any] | None = None) -> None:
         from streamdata.serve.logs import attach_log_file, logger
-        attach_log_file(f"controller_{os.getpid()}")
+        attach_log_file(f"controller_{os.getpid()}", logging_config)
         logger.info("serve controller started (http %s)", http_options)
         self._core = ControllerCore(serve_dir, http_options, grpc_options, proxy_enabled)
         self._run = self._core._lt.run

@@ -26,13 +26,16 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from streamdata.serve.autoscaling import AutoscalingConfig
+from streamdata.serve.logs import coerce_logging_config
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
+#: Ray's default ``max_constructor_retry_count``
+DEFAULT_CONSTRUCTOR_RETRY_COUNT = 20
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
-#: Ray Serve options streamdata does not have (one machine, no placement groups for replicas)
-_UNSUPPORTED = ("placement_group_bundles", "placement_group_strategy", "placement_group_bundle_label_selector",
-                "logging_config", "request_router_config", "gang_scheduling_config",
-                "deployment_actors", "backpressure_config", "max_constructor_retry_count",
+#: Ray Serve options streamdata does not have (no placement groups for replicas, no pluggable routers,
+#: no gang scheduling, deployment actors or backpressure policies, no partial rolling updates)
+_UNSUPPORTED = ("request_router_config", "gang_scheduling_config",
+                "deployment_actors", "backpressure_config",
                 "rolling_update_percentage", "max_surge_percent")
 
 
@@ -69,6 +72,11 @@ class DeploymentConfig:
     graceful_shutdown_wait_loop_s: float = 2.0
     graceful_shutdown_timeout_s: float = 20.0
     max_replicas_per_node: int | None = None
+    max_constructor_retry_count: int = DEFAULT_CONSTRUCTOR_RETRY_COUNT
+    logging_config: dict[str, Any] | None = None
+    placement_group_bundles: list[dict[str, float]] | None = None
+    placement_group_strategy: str | None = None
+    placement_group_bundle_label_selector: list[dict[str, str]] | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -91,6 +99,12 @@ class DeploymentConfig:
         _number("health_check_timeout_s", self.health_check_timeout_s, 1e-3)
         _number("graceful_shutdown_wait_loop_s", self.graceful_shutdown_wait_loop_s, 0)
         _number("graceful_shutdown_timeout_s", self.graceful_shutdown_timeout_s, 0)
+        retries = self.max_constructor_retry_count
+        if isinstance(retries, bool) or not isinstance(retries, int) or retries < 1:
+            raise ValueError(f"max_constructor_retry_count must be an int >= 1, got {retries!r}")
+        object.__setattr__(self, "logging_config",
+                           coerce_logging_config(self.logging_config, "serve.deployment(logging_config)"))
+        _check_placement(self)
         per_node = self.max_replicas_per_node
         if per_node is not None:
             if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
@@ -100,10 +114,41 @@ class DeploymentConfig:
                 raise ValueError(f"deployment {self.name!r}: up to {most} replicas with max_replicas_per_node="
                                  f"{per_node} need more than one node; the local runtime is one node")
 
+    def placement_strategy(self) -> str:
+        return self.placement_group_strategy or "PACK"
+
     def initial_replicas(self) -> int:
         if self.autoscaling_config is not None:
             return self.autoscaling_config.start_replicas()
         return self.num_replicas
+
+
+def _check_placement(config: DeploymentConfig) -> None:
+    """Ray's rules for a replica's placement group: bundles and strategy as
+    ``placement_group()`` takes them; the replica runs in the first bundle, so its
+    ``ray_actor_options`` resources must fit there."""
+    from streamdata.core.validate import validate_bundles
+
+    bundles = config.placement_group_bundles
+    for name in ("placement_group_strategy", "placement_group_bundle_label_selector"):
+        if getattr(config, name) is not None and bundles is None:
+            raise ValueError(f"deployment {config.name!r}: if `{name}` is provided, `placement_group_bundles` "
+                             "must also be provided")
+    if bundles is None:
+        return
+    bundles = validate_bundles(bundles, config.placement_strategy())
+    object.__setattr__(config, "placement_group_bundles", bundles)
+    selector = config.placement_group_bundle_label_selector
+    if selector is not None and isinstance(selector, list) and len(selector) == 1 and len(bundles) > 1:
+        object.__setattr__(config, "placement_group_bundle_label_selector", [dict(selector[0]) for _ in bundles])
+    first, options = bundles[0], config.ray_actor_options
+    wanted = {"CPU": options.get("num_cpus") or 0, "GPU": options.get("num_gpus") or 0,
+              "memory": options.get("memory") or 0, **(options.get("resources") or {})}
+    for resource, amount in wanted.items():
+        if amount and first.get(resource, 0) < amount:
+            raise ValueError(f"deployment {config.name!r}: with placement_group_bundles the replica runs in the "
+                             f"first bundle, so its ray_actor_options must fit in it: it asks {resource}={amount}, "
+                             f"the first bundle {first} has {first.get(resource, 0)}")
 
 
 def _build_config(values: dict[str, Any]) -> DeploymentConfig:
@@ -132,10 +177,34 @@ def _build_config(values: dict[str, Any]) -> DeploymentConfig:
 class Deployment:
     """A class or function to serve with replicas (``@serve.deployment`` makes one)."""
 
-    def __init__(self, target: Callable, settings: dict[str, Any]) -> None:
+    def __init__(self, target: Callable, settings: dict[str, Any], init_args: tuple = (),
+                 init_kwargs: dict[str, Any] | None = None) -> None:
         self._target = target
         self._settings = dict(settings)
         self.config = _build_config(settings)
+        self._init_args = tuple(init_args)
+        self._init_kwargs = dict(init_kwargs or {})
+
+    @property
+    def init_args(self) -> tuple:
+        """The constructor's positional arguments (``bind(...)`` sets them; ``()`` before)."""
+        return self._init_args
+
+    @property
+    def init_kwargs(self) -> dict[str, Any]:
+        """The constructor's keyword arguments (``bind(...)`` sets them; ``{}`` before)."""
+        return dict(self._init_kwargs)
+
+    @property
+    def logging_config(self) -> dict[str, Any] | None:
+        """The deployment's logging config as a dict (None: the application's, or the default)."""
+        return None if self.config.logging_config is None else dict(self.config.logging_config)
+
+    def set_logging_config(self, logging_config: Any) -> None:
+        """Replace the deployment's logging config (a LoggingConfig or a dict of its fields)."""
+        checked = coerce_logging_config(logging_config, "Deployment.set_logging_config(logging_config)")
+        self._settings["logging_config"] = checked
+        self.config = dataclasses.replace(self.config, logging_config=checked)
 
     @property
     def name(self) -> str:
@@ -178,7 +247,10 @@ class Deployment:
                 user_config: Any = DEFAULT, max_ongoing_requests: Any = DEFAULT, max_queued_requests: Any = DEFAULT,
                 autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
                 graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
-                health_check_timeout_s: Any = DEFAULT, **unsupported: Any) -> Deployment:
+                health_check_timeout_s: Any = DEFAULT, logging_config: Any = DEFAULT,
+                max_constructor_retry_count: Any = DEFAULT,
+                placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
+                placement_group_bundle_label_selector: Any = DEFAULT, **unsupported: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
         another class or function with the same settings).
 
@@ -199,7 +271,11 @@ class Deployment:
                             "graceful_shutdown_wait_loop_s": graceful_shutdown_wait_loop_s,
                             "graceful_shutdown_timeout_s": graceful_shutdown_timeout_s,
                             "health_check_period_s": health_check_period_s,
-                            "health_check_timeout_s": health_check_timeout_s})
+                            "health_check_timeout_s": health_check_timeout_s, "logging_config": logging_config,
+                            "max_constructor_retry_count": max_constructor_retry_count,
+                            "placement_group_bundles": placement_group_bundles,
+                            "placement_group_strategy": placement_group_strategy,
+                            "placement_group_bundle_label_selector": placement_group_bundle_label_selector})
         if func_or_class is not None and not callable(func_or_class):
             raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
                             f"{type(func_or_class).__name__}")
@@ -208,14 +284,17 @@ class Deployment:
             settings.pop("num_replicas", None)
         if changes.get("num_replicas") not in (None, "auto", DEFAULT) and "autoscaling_config" not in changes:
             settings.pop("autoscaling_config", None)
-        return deployment(func_or_class if func_or_class is not None else self._target, **settings)
+        copy = deployment(func_or_class if func_or_class is not None else self._target, **settings)
+        copy._init_args, copy._init_kwargs = self._init_args, dict(self._init_kwargs)
+        return copy
 
     def bind(self, *args: Any, **kwargs: Any) -> Application:
         """An application of this deployment built with ``args``/``kwargs`` (which may
         hold other applications: their handles are passed in their place)."""
         if not inspect.isclass(self._target) and (args or kwargs):
             raise TypeError(f"function deployment {self.name!r} takes no constructor arguments in bind()")
-        return Application(deployment=self, args=args, kwargs=dict(kwargs))
+        bound = Deployment(self._target, self._settings, args, kwargs)
+        return Application(deployment=bound, args=args, kwargs=dict(kwargs))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         raise TypeError(f"deployment {self.name!r} cannot be called directly; use "
@@ -238,8 +317,7 @@ def _checked(values: dict[str, Any]) -> dict[str, Any]:
     out = {k: v for k, v in values.items() if v is not DEFAULT}
     for key in _UNSUPPORTED:
         if key in out:
-            raise NotImplementedError(f"serve.deployment({key}=...) is not supported by streamdata (one machine; "
-                                      "replicas are placed by the runtime's scheduler)")
+            raise NotImplementedError(f"serve.deployment({key}=...) is not supported by streamdata")
     return out
 
 
@@ -249,7 +327,10 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                max_ongoing_requests: Any = DEFAULT, max_queued_requests: Any = DEFAULT,
                autoscaling_config: Any = DEFAULT, graceful_shutdown_wait_loop_s: Any = DEFAULT,
                graceful_shutdown_timeout_s: Any = DEFAULT, health_check_period_s: Any = DEFAULT,
-               health_check_timeout_s: Any = DEFAULT, **unsupported: Any) -> Any:
+               health_check_timeout_s: Any = DEFAULT, logging_config: Any = DEFAULT,
+               max_constructor_retry_count: Any = DEFAULT,
+               placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
+               placement_group_bundle_label_selector: Any = DEFAULT, **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
@@ -268,6 +349,14 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
             stopped may finish its requests.
         health_check_period_s, health_check_timeout_s: how often the controller calls the
             replicas' ``check_health`` and how long it waits.
+        logging_config: the replicas' logging (a ``LoggingConfig`` or a dict of its fields:
+            level, TEXT/JSON, ``logs_dir``, access log); None: the application's.
+        max_constructor_retry_count: how many times a failing constructor is tried before
+            the deployment is ``DEPLOY_FAILED`` (default 20; at most 3 per replica, as Ray).
+        placement_group_bundles, placement_group_strategy, placement_group_bundle_label_selector:
+            each replica reserves these bundles in a placement group of its own (``"PACK"``
+            by default) and runs in the first (schedule its tasks into the other bundles with
+            ``PlacementGroupSchedulingStrategy(get_current_placement_group(), i)``).
 
     Example:
         >>> @deployment
@@ -288,7 +377,11 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                          "graceful_shutdown_wait_loop_s": graceful_shutdown_wait_loop_s,
                          "graceful_shutdown_timeout_s": graceful_shutdown_timeout_s,
                          "health_check_period_s": health_check_period_s,
-                         "health_check_timeout_s": health_check_timeout_s})
+                         "health_check_timeout_s": health_check_timeout_s, "logging_config": logging_config,
+                         "max_constructor_retry_count": max_constructor_retry_count,
+                         "placement_group_bundles": placement_group_bundles,
+                         "placement_group_strategy": placement_group_strategy,
+                         "placement_group_bundle_label_selector": placement_group_bundle_label_selector})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):

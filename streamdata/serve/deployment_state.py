@@ -29,6 +29,8 @@ from streamdata.serve.router import ReplicaInfo
 #: the longest wait before starting a replica again after replicas failed to start
 #: (the deployment is UNHEALTHY meanwhile; only a failed first deploy is DEPLOY_FAILED)
 MAX_RETRY_DELAY_S = 2.0
+#: a first deploy tries at most this many constructors per replica (Ray's MAX_PER_REPLICA_RETRY_COUNT)
+MAX_PER_REPLICA_RETRY_COUNT = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +47,9 @@ class DeploymentSpec:
     def code_version(self) -> str:
         digest = hashlib.sha1(self.target_blob + self.init_blob)
         digest.update(repr(sorted(self.config.ray_actor_options.items())).encode())
+        digest.update(repr(sorted((self.config.logging_config or {}).items())).encode())
+        digest.update(repr((self.config.placement_group_bundles, self.config.placement_group_strategy,
+                            self.config.placement_group_bundle_label_selector)).encode())
         return digest.hexdigest()
 
 
@@ -58,6 +63,7 @@ class ReplicaRecord:
     conn: ReplicaConnection | None = None
     next_health_check: float = 0.0
     checking: bool = False
+    placement_group: Any = None  # the replica's own (placement_group_bundles), removed with it
 
 
 @dataclass(eq=False)
@@ -134,10 +140,13 @@ class DeploymentState:
         self.replicas[replica_id] = record
         options = {k: v for k, v in config.ray_actor_options.items() if v is not None}
         try:
+            if config.placement_group_bundles is not None:
+                options["scheduling_strategy"] = await self._reserve(record)
             record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
                                                            **options).remote(
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
-                config.user_config, config.has_user_config, config.max_ongoing_requests)
+                config.user_config, config.has_user_config, config.max_ongoing_requests,
+                logging_config=config.logging_config)
             await asyncio.wrap_future(record.actor.ready.remote().future())
             await self._connect(record)
         except BaseException as exc:
@@ -151,6 +160,51 @@ class DeploymentState:
         self.start_failures = 0
         self.message = ""
         return record
+
+    def failed_to_start_threshold(self) -> int:
+        """How many replica starts may fail before a first deploy is DEPLOY_FAILED (Ray's rule)."""
+        return min(self.config.max_constructor_retry_count, max(1, self.target) * MAX_PER_REPLICA_RETRY_COUNT)
+
+    async def start_initial(self) -> None:
+        """Start the replicas of a first deploy, trying failed constructors again until
+        :meth:`failed_to_start_threshold` starts failed; then the last error is raised."""
+        failures = 0
+        while len(self.replicas) < self.target:
+            results = await asyncio.gather(*(self.start_replica() for _ in range(self.target - len(self.replicas))),
+                                           return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            failures += len(errors)
+            if not errors:
+                continue
+            threshold = self.failed_to_start_threshold()
+            if failures >= threshold:
+                self.message = (f"the deployment's constructor failed {failures} time(s) (max_constructor_retry_count"
+                                f"={self.config.max_constructor_retry_count}, at most {MAX_PER_REPLICA_RETRY_COUNT} "
+                                f"per replica): {errors[-1]}")
+                raise errors[-1]
+            self.message = (f"a replica failed to start; retrying {threshold - failures} more time(s). "
+                            f"Error: {errors[-1]}")
+            await asyncio.sleep(max(0.0, self.retry_after - time.monotonic()))  # the backoff start_replica set
+
+    async def _reserve(self, record: ReplicaRecord) -> Any:
+        """Reserve the replica's placement group; the strategy that puts it in the first bundle
+        (asking, as Ray, that its child tasks join the group: the local runtime does not
+        capture child tasks, so they go there with an explicit strategy)."""
+        sd, config = runtime(), self.config
+        try:
+            record.placement_group = sd.placement_group(
+                [dict(b) for b in config.placement_group_bundles or ()], strategy=config.placement_strategy(),
+                bundle_label_selector=config.placement_group_bundle_label_selector)
+            await asyncio.wrap_future(record.placement_group.ready().future())
+        except Exception as exc:  # noqa: BLE001 - e.g. bundles no node can hold
+            from streamdata.errors import InfeasiblePlacementGroupError, PlacementGroupError
+            error = InfeasiblePlacementGroupError if isinstance(exc, InfeasiblePlacementGroupError) \
+                else PlacementGroupError
+            raise error(f"the placement group of a replica of deployment {self.name!r} "
+                        f"(placement_group_bundles={config.placement_group_bundles}, strategy "
+                        f"{config.placement_strategy()!r}) cannot be reserved: {exc}") from exc
+        return sd.PlacementGroupSchedulingStrategy(record.placement_group, 0,
+                                                   placement_group_capture_child_tasks=True)
 
     async def _connect(self, record: ReplicaRecord) -> None:
         conn = ReplicaConnection(record.replica_id, record.path, self.name,
@@ -197,6 +251,12 @@ class DeploymentState:
                 runtime().kill(record.actor)
             except Exception:  # noqa: BLE001 - already gone
                 pass
+        if record.placement_group is not None:
+            try:
+                runtime().remove_placement_group(record.placement_group)
+            except Exception:  # noqa: BLE001 - already removed, or the runtime stops
+                pass
+            record.placement_group = None
 
     async def stop_replica(self, record: ReplicaRecord) -> None:
         """Stop routing to ``record``, let it finish its requests, then kill it."""

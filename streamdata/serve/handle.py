@@ -33,10 +33,20 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
+import uuid
 from typing import Any
 
 from streamdata.errors import GetTimeoutError
 from streamdata.serve.client import ServeClient, get_client
+from streamdata.serve.context import _request_context
+
+_log = logging.getLogger("streamdata.serve")
+
+
+def _request_id() -> str:
+    """The id of a new request: the current request's (inside a replica), else a new one (as Ray)."""
+    return _request_context.get().request_id or str(uuid.uuid4())
 
 
 async def _resolve(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
@@ -51,11 +61,24 @@ async def _resolve(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
 class DeploymentResponse:
     """The answer to one request, on its way."""
 
-    __slots__ = ("_future", "_loop")
+    __slots__ = ("_future", "_loop", "_request_id")
 
-    def __init__(self, future: concurrent.futures.Future | asyncio.Future, loop: Any) -> None:
+    def __init__(self, future: concurrent.futures.Future | asyncio.Future, loop: Any, request_id: str = "") -> None:
         self._future = future
         self._loop = loop
+        self._request_id = request_id
+
+    @property
+    def request_id(self) -> str:
+        """The request's id (the replica sees it as ``serve.context`` request id; inside a
+        replica, a call made while serving a request carries that request's id, as Ray)."""
+        return self._request_id
+
+    @property
+    def by_reference(self) -> bool:
+        """Whether the result travels as an object reference: always False here (answers come
+        back by value over the replica's socket, as Ray's ``_by_reference=False``)."""
+        return False
 
     def result(self, *, timeout_s: float | None = None) -> Any:
         """Wait for the answer (at most ``timeout_s`` seconds) and return it; the
@@ -96,9 +119,20 @@ class DeploymentResponse:
 class DeploymentResponseGenerator:
     """The streamed answer of a generator method: iterate it (sync or async)."""
 
-    def __init__(self, agen: Any, client: ServeClient) -> None:
+    def __init__(self, agen: Any, client: ServeClient, request_id: str = "") -> None:
         self._agen = agen
         self._client = client
+        self._request_id = request_id
+
+    @property
+    def request_id(self) -> str:
+        """The request's id."""
+        return self._request_id
+
+    @property
+    def by_reference(self) -> bool:
+        """Always False: items come back by value (see ``DeploymentResponse.by_reference``)."""
+        return False
 
     def __iter__(self) -> DeploymentResponseGenerator:
         return self
@@ -127,12 +161,69 @@ class DeploymentHandle:
     """Sends requests to one deployment's replicas."""
 
     def __init__(self, deployment_name: str, app_name: str, *, method_name: str = "__call__",
-                 stream: bool = False, multiplexed_model_id: str = "") -> None:
+                 stream: bool = False, multiplexed_model_id: str = "", session_id: str = "",
+                 _initialized: bool = False) -> None:
         self._deployment_name = deployment_name
         self._app_name = app_name
         self._method_name = method_name
         self._stream = stream
         self._model_id = multiplexed_model_id
+        self._session_id = session_id
+        self._initialized = _initialized
+
+    @property
+    def is_initialized(self) -> bool:
+        """Whether the handle set up its router (``options()`` and ``remote()`` do, as Ray)."""
+        return self._initialized
+
+    def _init(self) -> None:
+        """Set up this process's router of the deployment (it starts learning the replicas)."""
+        if self._initialized:
+            return
+        client = get_client()
+        assert client is not None
+        key = (self.app_name, self.deployment_name)
+        if client.loop_thread.in_loop():
+            client.router(*key)
+        else:
+            client.loop_thread.run(_make_router(client, key))
+        self._initialized = True
+
+    def running_replicas_populated(self) -> bool:
+        """Whether the handle's router was told of running replicas (False before the handle
+        is initialized, as Ray)."""
+        if not self._initialized:
+            return False
+        client = get_client(create=False)
+        router = client.routers.get((self.app_name, self.deployment_name)) if client is not None else None
+        return router is not None and router.populated
+
+    def shutdown(self) -> None:
+        """Close the router: requests waiting for a replica fail, and this waits until the
+        ones sent already end. In streamdata all handles of a deployment in one process
+        share one router (in Ray, the copies ``options()`` makes do); a later ``remote()``
+        sets up a new one. Inside a replica's event loop use ``shutdown_async`` (this
+        only closes the router there, as Ray's best effort)."""
+        client = get_client(create=False)
+        if not self._initialized or client is None:
+            return
+        if client.loop_thread.in_loop():
+            _log.warning("DeploymentHandle.shutdown() on the event loop only closes the router; use "
+                         "`await handle.shutdown_async()` to wait for its requests")
+            client.loop.create_task(_shutdown_router(client, (self.app_name, self.deployment_name)))
+            return
+        client.loop_thread.run(_shutdown_router(client, (self.app_name, self.deployment_name)))
+
+    async def shutdown_async(self) -> None:
+        """``shutdown()`` for async code."""
+        client = get_client(create=False)
+        if not self._initialized or client is None:
+            return
+        coro = _shutdown_router(client, (self.app_name, self.deployment_name))
+        if client.loop_thread.in_loop():
+            await coro
+        else:
+            await asyncio.wrap_future(client.loop_thread.submit(coro))
 
     @property
     def deployment_name(self) -> str:
@@ -145,18 +236,33 @@ class DeploymentHandle:
         return self._app_name
 
     def options(self, *, method_name: str | None = None, multiplexed_model_id: str | None = None,
-                stream: bool | None = None, **unsupported: Any) -> DeploymentHandle:
-        """A handle with other call options (``method_name``, ``stream``, ``multiplexed_model_id``)."""
+                session_id: str | None = None, stream: bool | None = None,
+                **unsupported: Any) -> DeploymentHandle:
+        """A handle with other call options (``method_name``, ``stream``, ``multiplexed_model_id``,
+        ``session_id``: the requests of one session prefer the replica that served it before)."""
         if unsupported:
             raise NotImplementedError(f"DeploymentHandle.options({', '.join(sorted(unsupported))}=...) is not "
-                                      "supported by streamdata; supported: method_name, multiplexed_model_id, stream")
+                                      "supported by streamdata; supported: method_name, multiplexed_model_id, "
+                                      "session_id, stream")
+        return self._copy(method_name=method_name, multiplexed_model_id=multiplexed_model_id,
+                          session_id=session_id, stream=stream)
+
+    def _copy(self, *, method_name: str | None = None, multiplexed_model_id: str | None = None,
+              session_id: str | None = None, stream: bool | None = None) -> DeploymentHandle:
         if stream is not None and not isinstance(stream, bool):
             raise TypeError(f"stream must be a bool, got {stream!r}")
+        for name, value in (("method_name", method_name), ("multiplexed_model_id", multiplexed_model_id),
+                            ("session_id", session_id)):
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"DeploymentHandle.options({name}=...) must be a str, got {value!r}")
+        self._init()
         return DeploymentHandle(self.deployment_name, self.app_name,
                                 method_name=self._method_name if method_name is None else method_name,
                                 stream=self._stream if stream is None else stream,
                                 multiplexed_model_id=self._model_id if multiplexed_model_id is None
-                                else multiplexed_model_id)
+                                else multiplexed_model_id,
+                                session_id=self._session_id if session_id is None else session_id,
+                                _initialized=self._initialized)
 
     def __getattr__(self, name: str) -> DeploymentHandle:
         if name.startswith("_"):
@@ -168,26 +274,31 @@ class DeploymentHandle:
         client = get_client()
         assert client is not None
         key = (self.app_name, self.deployment_name)
-        method, model_id = self._method_name, self._model_id
+        method, model_id, session_id = self._method_name, self._model_id, self._session_id
+        request_id = _request_id()
+        self._initialized = True
 
         if self._stream:
             async def agen() -> Any:
                 a, k = await _resolve(args, kwargs)
-                async for item in client.router(*key).stream(method, a, k, model_id=model_id):
+                async for item in client.router(*key).stream(method, a, k, model_id=model_id, request_id=request_id,
+                                                             session_id=session_id):
                     yield item
 
-            return DeploymentResponseGenerator(agen(), client)
+            return DeploymentResponseGenerator(agen(), client, request_id)
 
         async def call() -> Any:
             a, k = await _resolve(args, kwargs)
-            return await client.router(*key).call(method, a, k, model_id=model_id)
+            return await client.router(*key).call(method, a, k, model_id=model_id, request_id=request_id,
+                                                  session_id=session_id)
 
         if client.loop_thread.in_loop():
-            return DeploymentResponse(client.loop.create_task(call()), client.loop)
-        return DeploymentResponse(client.loop_thread.submit(call()), client.loop)
+            return DeploymentResponse(client.loop.create_task(call()), client.loop, request_id)
+        return DeploymentResponse(client.loop_thread.submit(call()), client.loop, request_id)
 
     def __reduce__(self) -> tuple:
-        return (_rebuild, (self.deployment_name, self.app_name, self._method_name, self._stream, self._model_id))
+        return (_rebuild, (self.deployment_name, self.app_name, self._method_name, self._stream, self._model_id,
+                           self._session_id))
 
     def __repr__(self) -> str:
         return (f"DeploymentHandle(deployment={self.deployment_name!r}, app={self.app_name!r}, "
@@ -195,9 +306,19 @@ class DeploymentHandle:
 
 
 def _rebuild(deployment_name: str, app_name: str, method_name: str, stream: bool,
-             model_id: str) -> DeploymentHandle:
+             model_id: str, session_id: str = "") -> DeploymentHandle:
     return DeploymentHandle(deployment_name, app_name, method_name=method_name, stream=stream,
-                            multiplexed_model_id=model_id)
+                            multiplexed_model_id=model_id, session_id=session_id)
+
+
+async def _make_router(client: ServeClient, key: tuple[str, str]) -> None:
+    client.router(*key)
+
+
+async def _shutdown_router(client: ServeClient, key: tuple[str, str]) -> None:
+    router = client.routers.pop(key, None)
+    if router is not None:
+        await router.shutdown()
 
 
 __all__ = ["DeploymentHandle", "DeploymentResponse", "DeploymentResponseGenerator"]

@@ -36,6 +36,8 @@ from streamdata.serve.metrics import ProxyMetrics
 #: the largest request body accepted (bytes)
 MAX_BODY_BYTES = 64 * 1024 * 1024
 MODEL_ID_HEADER = b"serve_multiplexed_model_id"
+#: the header naming a request's session (Ray's; '-' and '_' alike): its requests prefer one replica
+SESSION_ID_HEADER = b"x-session-id"
 #: how long a request to a proxy that has no routing table yet waits for one
 TABLE_WAIT_S = 30.0
 
@@ -151,10 +153,12 @@ class ProxyApp:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        model_id = ""
+        model_id = session_id = ""
         for name, value in scope.get("headers", ()):
             if name == MODEL_ID_HEADER:
                 model_id = value.decode()
+            elif name.replace(b"_", b"-") == SESSION_ID_HEADER:
+                session_id = value.decode()
         prefix = app.route_prefix or "/"
         inner = {"type": "http", "http_version": scope.get("http_version", "1.1"), "method": scope["method"],
                  "scheme": scope.get("scheme", "http"), "path": scope["path"], "raw_path": scope.get("raw_path"),
@@ -166,7 +170,7 @@ class ProxyApp:
         complete = False
         try:
             async for messages in router.stream("__call__", (inner, b"".join(chunks)), {}, kind=wire.HTTP,
-                                                model_id=model_id, route=prefix):
+                                                model_id=model_id, route=prefix, session_id=session_id):
                 for message in messages:
                     if message["type"] == "http.response.start":
                         status = message["status"]

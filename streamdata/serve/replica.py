@@ -40,6 +40,7 @@ from streamdata.serve.context import (
     _request_context,
     _set_replica_context,
 )
+from streamdata.serve.logs import logger
 from streamdata.serve.multiplex import loaded_model_ids
 
 
@@ -57,8 +58,9 @@ class ReplicaServer:
     """Serves one user object; runs on one event loop."""
 
     def __init__(self, obj: Any, app_name: str, deployment: str, replica_id: str,
-                 max_ongoing_requests: int = 2 ** 31) -> None:
+                 max_ongoing_requests: int = 2 ** 31, access_log: bool = False) -> None:
         self.obj = obj
+        self.access_log = access_log  # one INFO line per request on the streamdata.serve logger
         self.max_ongoing_requests = max_ongoing_requests
         self.user_ongoing = 0  # requests of callers (not the controller's)
         self.app_name = app_name
@@ -96,7 +98,9 @@ class ReplicaServer:
                 writer.write(wire.encode(wire.Reply(call.req_id, wire.REJECTED)))
                 return
             self.user_ongoing += 1
-        token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name))
+        start = time.perf_counter()
+        token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name,
+                                                    call.session_id))
         try:
             if call.kind == wire.CALL and not call.stream:
                 self.ongoing += 1
@@ -104,27 +108,39 @@ class ReplicaServer:
                     fn = self._method(call.method)
                     result = fn(*call.args, **call.kwargs)
                 except BaseException as exc:  # noqa: BLE001 - the caller gets it
-                    self._done(True)
+                    self._done(True, call, start, "ERROR")
                     writer.write(wire.encode(wire.Reply(call.req_id, wire.ERROR, wire.encode_error(exc))))
                     return
                 if not inspect.isawaitable(result):
-                    self._done(True)
+                    self._done(True, call, start, "OK")
                     self._reply(writer, call.req_id, result)
                     return
-                asyncio.get_running_loop().create_task(self._finish_awaitable(call.req_id, result, writer))
+                asyncio.get_running_loop().create_task(self._finish_awaitable(call, result, writer, start))
                 return
             self.ongoing += 1
-            asyncio.get_running_loop().create_task(self._run(call, writer))
+            asyncio.get_running_loop().create_task(self._run(call, writer, start))
         finally:
             _request_context.reset(token)
 
-    def _done(self, user: bool) -> None:
+    def _done(self, user: bool, call: wire.Call | None = None, start: float = 0.0, outcome: Any = "OK") -> None:
         if user:
             self.user_ongoing -= 1
+            if self.access_log and call is not None:
+                self._log_access(call, outcome, start)
         self.ongoing -= 1
         self.served += 1
         if self.ongoing <= 1 and self._idle is not None:  # 1: the drain request itself
             self._idle.set()
+
+    def _log_access(self, call: wire.Call, outcome: Any, start: float) -> None:
+        """The access log line of a request (as Ray's: what, outcome, how long)."""
+        ms = (time.perf_counter() - start) * 1000
+        if call.kind == wire.HTTP:
+            scope = call.args[0]
+            what = f"{scope.get('method', '')} {scope.get('path', '')}"
+        else:
+            what = f"{call.kind.upper()} {call.method}"
+        logger.info("%s %s %.1fms", what, outcome, ms, extra={"request_id": call.request_id})
 
     def _reply(self, writer: asyncio.StreamWriter, req_id: int, value: Any) -> None:
         try:
@@ -134,20 +150,29 @@ class ReplicaServer:
                 f"the deployment {self.deployment!r} returned a value that cannot be sent back: {exc}"))))
         writer.write(frame)
 
-    async def _finish_awaitable(self, req_id: int, awaitable: Any, writer: asyncio.StreamWriter) -> None:
+    async def _finish_awaitable(self, call: wire.Call, awaitable: Any, writer: asyncio.StreamWriter,
+                                start: float) -> None:
+        req_id, outcome = call.req_id, "ERROR"
         try:
             result = await awaitable
         except BaseException as exc:  # noqa: BLE001
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         else:
+            outcome = "OK"
             self._reply(writer, req_id, result)
         finally:
-            self._done(True)
+            self._done(True, call, start, outcome)
 
-    async def _run(self, call: wire.Call, writer: asyncio.StreamWriter) -> None:
+    async def _run(self, call: wire.Call, writer: asyncio.StreamWriter, start: float = 0.0) -> None:
         req_id = call.req_id
+        outcome: Any = "OK"
 
         async def emit(value: Any, final: bool = False) -> None:
+            nonlocal outcome
+            if call.kind == wire.HTTP:
+                for message in value:
+                    if message.get("type") == "http.response.start":
+                        outcome = message.get("status")
             writer.write(wire.encode(wire.Reply(req_id, wire.RESULT if final else wire.CHUNK, value)))
             if writer.transport.get_write_buffer_size() > 2 ** 20:
                 await writer.drain()
@@ -176,9 +201,10 @@ class ReplicaServer:
                     return
                 writer.write(wire.encode(wire.Reply(req_id, wire.END)))
         except BaseException as exc:  # noqa: BLE001
+            outcome = "ERROR"
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         finally:
-            self._done(call.kind != wire.CONTROL)
+            self._done(call.kind != wire.CONTROL, call, start, outcome)
 
     async def call_method(self, method: str, args: tuple, kwargs: dict) -> Any:
         """Call ``method`` of the user's object (awaiting it when async)."""
@@ -247,12 +273,14 @@ class ReplicaActor:
 
     def __init__(self, target_blob: bytes, init_blob: bytes, app_name: str, deployment: str,
                  replica_id: str, socket_path: str, user_config: Any = None, has_user_config: bool = False,
-                 max_ongoing_requests: int = 5, rank: int = 0) -> None:
+                 max_ongoing_requests: int = 5, rank: int = 0, logging_config: dict[str, Any] | None = None) -> None:
         import cloudpickle
 
         from streamdata.serve._loop import EventLoopThread
         from streamdata.serve.logs import attach_log_file
-        attach_log_file(f"replica_{app_name}_{deployment}_{replica_id}")
+        attach_log_file(f"replica_{app_name}_{deployment}_{replica_id}", logging_config,
+                        {"application": app_name, "deployment": deployment, "replica": replica_id})
+        access_log = (logging_config or {}).get("enable_access_log", True)
 
         self._path = socket_path
         self._loop = EventLoopThread("replica")
@@ -264,7 +292,7 @@ class ReplicaActor:
             _set_replica_context(ReplicaContext(rid, None, rank))
             obj = target(*init_args, **init_kwargs) if inspect.isclass(target) else _FunctionDeployment(target)
             _set_replica_context(ReplicaContext(rid, obj, rank))
-            server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests)
+            server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests, access_log)
             if has_user_config:
                 await server.reconfigure(user_config)
             await server.listen(socket_path)

@@ -1,6 +1,8 @@
 """Routing a deployment's requests to its replicas: the less loaded of two random
 replicas with a free slot ("power of two choices"), as Ray Serve's router; a
-request for a multiplexed model prefers a replica that served that model.
+request for a multiplexed model prefers a replica that served that model, and a
+request of a session (``handle.options(session_id=...)``, the HTTP header
+``x-session-id``) the replica that served that session (when it has a free slot).
 
 A replica takes at most ``max_ongoing_requests`` requests at once from this
 router. When every replica is full a request waits in the router's queue until a
@@ -35,6 +37,10 @@ from streamdata.serve.channel import ReplicaConnection, ReplicaRejectedError, Re
 
 #: how many replicas a request tries when the chosen one cannot be reached
 MAX_UNREACHABLE_RETRIES = 3
+#: how many sessions a router remembers the replica of (the oldest are forgotten first)
+MAX_SESSIONS = 10_000
+#: how often requests that wait with no replica at all are reported to the controller again
+DEMAND_REPORT_INTERVAL_S = 0.1
 #: how long a replica that refused a request (full with other callers' requests) counts as full
 REJECTED_BACKOFF_S = 0.005
 
@@ -95,16 +101,22 @@ class Router:
         self.max_queued_requests = max_queued_requests
         self._observe = observe
         self._on_demand = on_demand  # told when requests wait with no replica at all (scale from zero)
+        self._idle: asyncio.Future | None = None  # shutdown() waits on it for the requests in flight
+        self._demand_reported = -DEMAND_REPORT_INTERVAL_S
         self._slots: list[_Slot] = []
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._rng = random.Random(seed)
         self._model_affinity: dict[str, str] = {}
+        self._session_affinity: collections.OrderedDict[str, str] = collections.OrderedDict()
         self.closed = False
+        self.populated = False  # replicas were announced to it once (Ray's running_replicas_populated)
 
     # ---- replicas
     def update(self, replicas: Sequence[ReplicaInfo], max_ongoing_requests: int | None = None,
                max_queued_requests: int | None = None) -> None:
         """Route to ``replicas`` from now on (connections to kept replicas are kept)."""
+        if self.closed:
+            return
         if max_ongoing_requests is not None:
             self.max_ongoing_requests = max_ongoing_requests
         if max_queued_requests is not None:
@@ -121,6 +133,8 @@ class Router:
             if gone.ongoing == 0:
                 gone.conn.close()
         self._slots = slots
+        if slots:
+            self.populated = True
         self._wake()
 
     def _on_lost(self, conn: ReplicaConnection) -> None:
@@ -137,13 +151,15 @@ class Router:
         return len(self._waiters)
 
     # ---- slots
-    def _pick(self, model_id: str) -> _Slot | None:
+    def _pick(self, model_id: str, session_id: str = "") -> _Slot | None:
         slots = self._slots
         if not slots:
             return None
         preferred = None
-        if model_id:
+        target = self._session_affinity.get(session_id) if session_id else None
+        if target is None and model_id:
             target = self._model_affinity.get(model_id)
+        if target is not None:
             preferred = [s.info.replica_id == target for s in slots]
         capacity = self.max_ongoing_requests
         now = time.monotonic()
@@ -157,10 +173,10 @@ class Router:
         waits = [s.full_until - now for s in self._slots if s.full_until > now]
         return max(0.0, min(waits)) if waits else None
 
-    async def _acquire(self, model_id: str) -> _Slot:
+    async def _acquire(self, model_id: str, session_id: str = "") -> _Slot:
         if self.closed:
             raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} was deleted")
-        slot = self._pick(model_id) if not self._waiters else None
+        slot = self._pick(model_id, session_id) if not self._waiters else None
         while slot is None:
             limit = self.max_queued_requests
             if limit >= 0 and len(self._waiters) >= limit and self._slots:
@@ -170,10 +186,13 @@ class Router:
                     f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
             fut = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
-            if not self._slots and self._on_demand is not None:
-                self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
+            no_replica = not self._slots and self._on_demand is not None
+            if no_replica:
+                self._report_demand()
             try:
                 retry_in = self._retry_in()
+                if retry_in is None and no_replica:
+                    retry_in = DEMAND_REPORT_INTERVAL_S  # keep telling the controller while requests wait
                 if retry_in is None:
                     await fut
                 else:
@@ -184,19 +203,38 @@ class Router:
             if self.closed:
                 raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} "
                                    "was deleted while the request waited")
-            slot = self._pick(model_id)
+            slot = self._pick(model_id, session_id)
             if slot is None:
                 continue
         slot.ongoing += 1
         if model_id:
             self._model_affinity[model_id] = slot.info.replica_id
+        if session_id:
+            self._session_affinity[session_id] = slot.info.replica_id
+            self._session_affinity.move_to_end(session_id)
+            if len(self._session_affinity) > MAX_SESSIONS:
+                self._session_affinity.popitem(last=False)
         return slot
+
+    def _report_demand(self) -> None:
+        """Tell the controller how many requests wait with no replica (at most once per
+        ``DEMAND_REPORT_INTERVAL_S``): it counts them as load until a replica runs, so it
+        does not scale back to zero while the replica it started for them is starting."""
+        now = time.monotonic()
+        if self._on_demand is not None and now - self._demand_reported >= DEMAND_REPORT_INTERVAL_S:
+            self._demand_reported = now
+            self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
 
     def _release(self, slot: _Slot) -> None:
         slot.ongoing -= 1
-        if slot not in self._slots and slot.ongoing == 0:
+        if slot.ongoing == 0 and (self.closed or slot not in self._slots):
             slot.conn.close()
+            if self.closed and slot in self._slots:
+                self._slots.remove(slot)
         self._wake()
+        idle = self._idle
+        if idle is not None and not self._slots and not idle.done():
+            idle.set_result(None)
 
     def _wake(self) -> None:
         for fut in list(self._waiters):
@@ -207,34 +245,35 @@ class Router:
 
     # ---- requests
     async def call(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
-                   model_id: str = "", request_id: str = "", route: str = "") -> Any:
+                   model_id: str = "", request_id: str = "", route: str = "", session_id: str = "") -> Any:
         """Route one request and return its answer (or raise its error); a replica that
         cannot be reached (the request never left) is skipped for another."""
         unreachable = [0]
         while True:
-            async with self._attempt(model_id, unreachable) as slot:
+            async with self._attempt(model_id, unreachable, session_id) as slot:
                 return await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
-                                            request_id=request_id, route=route)
+                                            request_id=request_id, route=route, session_id=session_id)
 
     async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
-                     model_id: str = "", request_id: str = "", route: str = "") -> AsyncIterator[Any]:
+                     model_id: str = "", request_id: str = "", route: str = "",
+                     session_id: str = "") -> AsyncIterator[Any]:
         """Route one request and yield its streamed answer (a replica that cannot be
         reached is skipped for another)."""
         unreachable = [0]
         while True:
-            async with self._attempt(model_id, unreachable) as slot:
+            async with self._attempt(model_id, unreachable, session_id) as slot:
                 async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
-                                                   request_id=request_id, route=route):
+                                                   request_id=request_id, route=route, session_id=session_id):
                     yield item
                 return
 
     @contextlib.asynccontextmanager
-    async def _attempt(self, model_id: str, unreachable: list[int]) -> AsyncIterator[_Slot]:
+    async def _attempt(self, model_id: str, unreachable: list[int], session_id: str = "") -> AsyncIterator[_Slot]:
         """One try of a request on a replica slot. A replica that rejected it (full) or
         could not be reached is left for another try (the caller's loop goes on: the
         error is swallowed here), up to ``MAX_UNREACHABLE_RETRIES`` unreachable ones;
         the slot is released and the try observed however it ends."""
-        slot = await self._acquire(model_id)
+        slot = await self._acquire(model_id, session_id)
         start = time.perf_counter()
         ok = retry = False
         try:
@@ -262,6 +301,14 @@ class Router:
         for slot in self._slots:
             if slot.ongoing == 0:
                 slot.conn.close()
+        self._slots = [s for s in self._slots if s.ongoing]  # the rest close when their requests end
+
+    async def shutdown(self) -> None:
+        """Close (new and waiting requests fail) and wait until the requests sent already end."""
+        self.close()
+        while self._slots:
+            self._idle = asyncio.get_running_loop().create_future()
+            await self._idle
 
 
 __all__ = ["BackPressureError", "ReplicaInfo", "Router", "choose_replica"]

@@ -17,6 +17,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from streamdata.serve.logs import LoggingConfig
+
 
 class ApplicationStatus(str, enum.Enum):
     NOT_STARTED = "NOT_STARTED"
@@ -79,5 +81,5 @@ class ServeStatus:
         return ServeStatus(proxies, apps)
 
 
-__all__ = ["ApplicationStatus", "ApplicationStatusOverview", "DeploymentStatus", "DeploymentStatusOverview",
+__all__ = ["LoggingConfig", "ApplicationStatus", "ApplicationStatusOverview", "DeploymentStatus", "DeploymentStatusOverview",
            "ProxyStatus", "ServeStatus"]

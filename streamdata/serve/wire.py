@@ -48,6 +48,7 @@ class Call:
     model_id: str = ""
     request_id: str = ""
     route: str = ""
+    session_id: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,15 +19,13 @@ FUNCTIONS = ("deployment", "run", "start", "shutdown", "delete", "status", "get_
 
 #: what is not there (deployment options on this list raise NotImplementedError when given)
 KNOWN_GAPS = frozenset({
-    "deployment(placement_group_bundles)", "deployment(placement_group_strategy)",
-    "deployment(placement_group_bundle_label_selector)",
-    "deployment(backpressure_config)", "deployment(logging_config)", "deployment(request_router_config)",
-    "deployment(max_constructor_retry_count)", "deployment(gang_scheduling_config)",
+    "deployment(backpressure_config)", "deployment(request_router_config)",
+    "deployment(gang_scheduling_config)",
     "deployment(deployment_actors)", "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
-    "run(logging_config)", "run(_local_testing_mode)", "run(external_scaler_enabled)", "run(controller_options)",
-    "start(logging_config)", "start(tracing_config)", "start(controller_options)",
-    "get_deployment_handle(_check_exists)", "get_deployment_handle(_record_telemetry)", "batch(batch_size_fn)",
-    "DeploymentHandle.options(session_id)", "DeploymentHandle.options(_prefer_local_routing)",
+    "run(_local_testing_mode)", "run(external_scaler_enabled)", "run(controller_options)",
+    "start(tracing_config)", "start(controller_options)",
+    "get_deployment_handle(_check_exists)", "get_deployment_handle(_record_telemetry)",
+    "DeploymentHandle.options(_prefer_local_routing)",
     "DeploymentHandle.options(_by_reference)", "DeploymentHandle.options(request_serialization)",
     "DeploymentHandle.options(response_serialization)", "gRPCOptions(enable_reflection)",
 })
@@ -69,8 +67,8 @@ def test_ray_serve_surface() -> None:
 
 
 def test_unsupported_options_say_so() -> None:
-    for option in ("placement_group_bundles", "request_router_config", "logging_config"):
+    for option in ("backpressure_config", "request_router_config", "gang_scheduling_config"):
         with pytest.raises(NotImplementedError, match=option):
             serve.deployment(**{option: None})(lambda request: "ok")
-    with pytest.raises(NotImplementedError, match="session_id"):
-        serve.DeploymentHandle("D", "app").options(session_id="s")
+    with pytest.raises(NotImplementedError, match="request_serialization"):
+        serve.DeploymentHandle("D", "app").options(request_serialization="msgpack")

@@ -46,8 +46,8 @@ def test_options_change_settings_and_target() -> None:
             Multiplier)
     with pytest.raises(ValueError, match="max_replicas_per_node"):
         Adder.options(max_replicas_per_node=0)
-    with pytest.raises(NotImplementedError, match="placement_group_bundles"):
-        Adder.options(placement_group_bundles=[{"CPU": 1}])
+    with pytest.raises(NotImplementedError, match="max_surge_percent"):
+        Adder.options(max_surge_percent=50)
     with pytest.raises(TypeError, match="unexpected argument"):
         Adder.options(num_replica=2)
     with pytest.raises(TypeError, match="func_or_class"):

@@ -45,6 +45,30 @@ def test_concurrent_callers_are_batched_up_to_max_batch_size() -> None:
     assert batch_size_counts()[square.__qualname__] == {4: 2, 2: 1}
 
 
+def test_batch_size_fn_sizes_batches_by_its_measure() -> None:
+    seen: list[list[str]] = []
+
+    @serve.batch(max_batch_size=10, batch_wait_timeout_s=0.3, batch_size_fn=lambda xs: sum(len(x) for x in xs))
+    async def tokens(xs: list[str]) -> list[int]:
+        seen.append(list(xs))
+        return [len(x) for x in xs]
+
+    words = ["aaaa", "bbbb", "cc", "ddddddddddddd", "eeeeeee", "fff", "g"]
+    results = _gather(tokens, words)
+    # in order while the total length stays <= 10 (the callers all wait when the first batch forms)
+    assert seen == [["aaaa", "bbbb", "cc"], ["eeeeeee", "fff"], ["g"]]
+    assert results[:3] == [4, 4, 2] and results[4:] == [7, 3, 1]
+    assert isinstance(results[3], RuntimeError) and "greater than max_batch_size=10" in str(results[3])
+
+    @serve.batch(max_batch_size=4, batch_wait_timeout_s=0.0, batch_size_fn=lambda xs: "big")
+    async def broken(xs: list) -> list:
+        return xs
+
+    assert all(isinstance(r, TypeError) and "must return an int, got str" in str(r) for r in _gather(broken, [1]))
+    with pytest.raises(TypeError, match="batch_size_fn must be a callable or None, got int"):
+        serve.batch(batch_size_fn=3)
+
+
 def test_a_lone_caller_waits_at_most_the_timeout() -> None:
     @serve.batch(max_batch_size=100, batch_wait_timeout_s=0.0)
     async def ident(xs: list) -> list:
@@ -285,7 +309,7 @@ def test_deployment_defaults_and_options() -> None:
     assert scaled.config.num_replicas == 2
     assert scaled.options(num_replicas=1).config.autoscaling_config is None
     app = Model.bind()
-    assert app.deployment is Model and app.args == ()
+    assert app.deployment.name == "Model" and app.args == () and app.deployment.init_args == ()
     with pytest.raises(TypeError, match="cannot be called directly"):
         Model()
 
@@ -303,8 +327,8 @@ def test_deployment_argument_errors() -> None:
         serve.deployment(ray_actor_options={"num_cpu": 1})(lambda x: x)
     with pytest.raises(ValueError, match="health_check_period_s"):
         serve.deployment(health_check_period_s=0)(lambda x: x)
-    with pytest.raises(NotImplementedError, match="placement_group_bundles"):
-        serve.deployment(placement_group_bundles=[{"CPU": 1}])(lambda x: x)
+    with pytest.raises(NotImplementedError, match="rolling_update_percentage"):
+        serve.deployment(rolling_update_percentage=50)(lambda x: x)
     with pytest.raises(TypeError, match="unexpected argument"):
         serve.deployment(num_cpus=1)(lambda x: x)
 
