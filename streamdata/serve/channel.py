@@ -90,6 +90,20 @@ class ReplicaConnection:
             pass
         self._lost("its process died or closed the connection")
 
+    def _send(self, writer: asyncio.StreamWriter, req_id: int, call: Any) -> None:
+        """Write one request. A connection the replica's death closed before the reader saw it
+        raises ReplicaUnreachableError: the request was never delivered, so the router tries
+        another replica."""
+        try:
+            if writer.is_closing():
+                raise ConnectionResetError("the connection is closed")
+            writer.write(wire.encode(call))
+        except (RuntimeError, ConnectionError, OSError) as exc:
+            self._pending.pop(req_id, None)
+            self._lost(f"its connection closed ({type(exc).__name__}: {exc})")
+            raise ReplicaUnreachableError(f"replica {self.replica_id} of deployment {self.deployment!r} died: "
+                                          f"its connection closed ({exc})") from exc
+
     def _died_error(self, why: str = "") -> ActorDiedError:
         text = f"replica {self.replica_id} of deployment {self.deployment!r} died"
         return ActorDiedError(text + (f" while handling this request: {why}" if why else ""))
@@ -118,8 +132,8 @@ class ReplicaConnection:
         req_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
-        writer.write(wire.encode(wire.Call(req_id, method, args, kwargs or {}, kind, False, model_id,
-                                           request_id, route, session_id)))
+        self._send(writer, req_id, wire.Call(req_id, method, args, kwargs or {}, kind, False, model_id,
+                                             request_id, route, session_id))
         try:
             reply = await fut
         except asyncio.CancelledError:
@@ -140,8 +154,8 @@ class ReplicaConnection:
         req_id = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
         self._pending[req_id] = queue
-        writer.write(wire.encode(wire.Call(req_id, method, args, kwargs or {}, kind, True, model_id,
-                                           request_id, route, session_id)))
+        self._send(writer, req_id, wire.Call(req_id, method, args, kwargs or {}, kind, True, model_id,
+                                             request_id, route, session_id))
         try:
             while True:
                 reply = await queue.get()

@@ -63,9 +63,9 @@ def test_generator_task_error_comes_after_its_items() -> None:
     assert list(gen) == []
 
 
-def test_dynamic_num_returns_is_a_clear_error() -> None:
-    with pytest.raises(NotImplementedError, match="streaming"):
-        squares.options(num_returns="dynamic")
+def test_an_unknown_num_returns_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="num_returns"):
+        squares.options(num_returns="lots")
 
 
 @sd.remote

@@ -31,18 +31,23 @@ class Deleter(threading.Thread):
         self.max_deletes = max_deletes
         self.deletes = 0
         self._halt = threading.Event()
+        self._lock = threading.Lock()
 
     def run(self) -> None:
         while self.deletes < self.max_deletes and not self._halt.wait(self.rng.uniform(0.02, 0.08)):
+            self.delete_one()
+
+    def delete_one(self) -> None:
+        """Delete one object file now, if the store holds any (called by the thread, and by the
+        consumer between batches so that a fast pipeline still loses objects)."""
+        with self._lock:
+            if self.deletes >= self.max_deletes:
+                return
             try:
                 names = sorted(n for n in os.listdir(self.shm_dir) if n != "free")
-            except FileNotFoundError:
-                return
-            if not names:
-                continue
-            try:
-                os.unlink(os.path.join(self.shm_dir, self.rng.choice(names)))
-                self.deletes += 1
+                if names:
+                    os.unlink(os.path.join(self.shm_dir, self.rng.choice(names)))
+                    self.deletes += 1
             except FileNotFoundError:
                 pass
 
@@ -76,6 +81,7 @@ def test_lost_object_files_are_rebuilt(runtime, figures, name):
             ids = []
             for batch in _pipelines()[name]().iter_batches(batch_size=5000):
                 ids.append(np.asarray(batch["id"]))
+                deleter.delete_one()
         finally:
             deletes += deleter.stop()
         got = np.sort(np.concatenate(ids))

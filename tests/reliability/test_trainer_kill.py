@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import tempfile
+import time
 
 import pytest
 
@@ -36,6 +37,13 @@ def _loop(config: dict) -> None:
         with ckpt.as_directory() as d:
             start = json.load(open(os.path.join(d, "state.json")))["epoch"]
     for epoch in range(start, EPOCHS):
+        if epoch == EPOCHS - 1 and start == 0 and ctx.get_world_rank() == 1:
+            # the first attempt's rank 1 stays in its last epoch until the test SIGKILLs it (a fast
+            # machine would otherwise finish the run before the kill lands)
+            deadline = time.monotonic() + 120
+            while time.monotonic() < deadline:
+                time.sleep(0.05)
+            raise TimeoutError("rank 1 was never killed")
         rows = 0
         for batch in train.get_dataset_shard("train").iter_torch_batches(batch_size=32):
             x = batch["id"].float().unsqueeze(1) / ROWS
