@@ -1,14 +1,15 @@
 """What monitoring costs: a pipeline with the dashboard on (its page polled every second, as an
 open browser tab does) against off, and ``import streamdata`` + ``sd.init()`` with it off, this
-checkout against a baseline checkout (default /work/main), side by side.
+checkout against a baseline checkout (``--baseline``, required), side by side.
 
 Every measurement runs in a fresh subprocess; configurations alternate (off, on, off, on...) so
 load on the machine falls on both alike; each figure is the median of ``--trials``.
 
 Usage::
 
-    python benchmarks/observability_bench.py                 # writes benchmarks/results/observability-<time>.{json,md}
-    python benchmarks/observability_bench.py --trials 3 --rows 4000000 --baseline /work/main
+    git worktree add ../streamdata-baseline <commit>          # the checkout to compare start-up against
+    python benchmarks/observability_bench.py --baseline ../streamdata-baseline   # writes benchmarks/results/observability-<time>.{json,md}
+    python benchmarks/observability_bench.py --trials 3 --rows 4000000 --baseline ../streamdata-baseline
 """
 
 from __future__ import annotations
@@ -82,7 +83,8 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=5)
     parser.add_argument("--rows", type=int, default=10_000_000)
     parser.add_argument("--blocks", type=int, default=200)
-    parser.add_argument("--baseline", default="/work/main", help="checkout to compare start-up against")
+    parser.add_argument("--baseline", required=True, help="checkout to compare start-up against "
+                        "(e.g. `git worktree add ../streamdata-baseline <commit>`)")
     parser.add_argument("--out", default=os.path.join(HERE, "results"))
     args = parser.parse_args()
 
