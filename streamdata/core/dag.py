@@ -40,7 +40,7 @@ class DAGNode:
                                   "streamdata; call execute() to run the graph as tasks")
 
     def _run(self, run: "_Run") -> Any:  # pragma: no cover - every node defines it
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _run()")
 
 
 class FunctionNode(DAGNode):
