@@ -14,8 +14,14 @@ safe. It reports each child's exit status to the driver (the children are its
 children, not the driver's). If the server is gone, the driver starts workers the
 usual way (:func:`streamdata.core.processes.spawn_worker`).
 
-Only workers started without an environment of their own come from the server (a GPU
-actor's ``CUDA_VISIBLE_DEVICES`` must be set before anything imports CUDA libraries).
+Workers started without an environment of their own come from the server, and so do
+GPU actors, whose only variable of their own is ``CUDA_VISIBLE_DEVICES``: the child sets
+it (with the driver's environment) before it runs anything, and CUDA reads it when a
+process first initialises CUDA, which the template never does (it imports no CUDA
+library; if one is ever found loaded in it, it refuses GPU workers, which then start
+fresh). A worker with other variables of its own (``runtime_env`` ``env_vars``) starts
+fresh: libraries the template imported (numpy's BLAS, Arrow's memory pool) read theirs
+at import.
 """
 
 from __future__ import annotations
@@ -36,6 +42,39 @@ ENV_SWITCH = "STREAMDATA_FORKSERVER"
 #: modules the server imports before it forks anyone: what nearly every data task needs
 PRELOAD = ("numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pandas", "fsspec",
            "streamdata.exec.operators.map_task", "streamdata.io.parquet")
+
+
+#: the variables a GPU grant gives a worker: a worker with only these of its own is forked
+GPU_ENV_KEYS = frozenset({"CUDA_VISIBLE_DEVICES"})
+
+#: modules that load or initialise CUDA: a template with one of them forks no GPU worker
+CUDA_MODULES = ("torch", "cupy", "jax", "tensorflow", "pycuda", "numba.cuda", "pyarrow.cuda")
+
+
+def forkable_env(env: dict[str, str] | None) -> bool:
+    """Whether a worker with ``env`` of its own may be forked from the template.
+
+    Example:
+        >>> forkable_env(None), forkable_env({"CUDA_VISIBLE_DEVICES": "0"})
+        (True, True)
+        >>> forkable_env({"CUDA_VISIBLE_DEVICES": "0", "OMP_NUM_THREADS": "1"})
+        False
+    """
+    return not env or set(env) <= GPU_ENV_KEYS
+
+
+def cuda_loaded(modules: Any, maps: str) -> bool:
+    """Whether a process with these ``sys.modules`` and ``/proc/self/maps`` text has loaded
+    CUDA (a CUDA module imported, or the driver library ``libcuda`` mapped): a process
+    forked from it must not use the GPU.
+
+    Example:
+        >>> cuda_loaded({"numpy": None}, "7f00-7f01 r-xp 0 08:01 1 /usr/lib/libc.so.6")
+        False
+        >>> cuda_loaded({"torch": None}, ""), cuda_loaded({}, "/usr/lib/libcuda.so.1")
+        (True, True)
+    """
+    return any(name in modules for name in CUDA_MODULES) or "libcuda.so" in maps
 
 
 def enabled() -> bool:
@@ -100,8 +139,9 @@ class ForkServerClient:
     Args:
         env: the environment of the server (the workers' environment).
         on_pid: called (from the reader thread) with each new child's worker id and process.
-        on_lost: called once with the requests never answered when the server is gone
-            (each ``(worker_id, fds, argv_tail, process)``), to start them another way.
+        on_lost: called with the requests the server will never answer (it is gone, or it
+            refused a GPU worker), each ``(worker_id, fds, argv_tail, process, env)``, to
+            start them another way.
     """
 
     def __init__(self, env: dict[str, str], on_pid: Callable[[str, ForkedProcess], None],
@@ -115,27 +155,29 @@ class ForkServerClient:
         self._on_pid = on_pid
         self._on_lost = on_lost
         self._lock = threading.Lock()
-        self._pending: dict[str, tuple[list[int], list[str], ForkedProcess]] = {}
+        self._pending: dict[str, tuple[list[int], list[str], ForkedProcess, dict | None]] = {}
         self._by_pid: dict[int, ForkedProcess] = {}
         self.alive = True
         self._reader = threading.Thread(target=self._read, name="streamdata-forkserver", daemon=True)
         self._reader.start()
 
     def spawn(self, worker_id: str, fds: list[int], argv_tail: list[str],
-              stdout: Any, stderr: Any, env: dict[str, str] | None = None) -> ForkedProcess | None:
+              stdout: Any, stderr: Any, env: dict[str, str] | None = None,
+              gpu: bool = False) -> ForkedProcess | None:
         """Ask for a worker; None when the server is gone (start it another way).
 
         ``fds`` are the child's ends (its socket, stdout and stderr), closed here once the
         child exists (or handed to ``on_lost``). ``env`` (the environment a fresh worker
         would get now: the driver's variables and ``sys.path``) and the driver's current
-        directory replace the server's in the child, as for a worker started fresh."""
+        directory replace the server's in the child, as for a worker started fresh.
+        ``gpu``: the worker will use a GPU (the server refuses it if CUDA is loaded in it)."""
         proc = ForkedProcess(stdout, stderr)
         with self._lock:
             if not self.alive:
                 return None
-            self._pending[worker_id] = (fds, argv_tail, proc)
+            self._pending[worker_id] = (fds, argv_tail, proc, env)
         try:
-            socket.send_fds(self._sock, [pickle.dumps((worker_id, argv_tail, env, _cwd()))], fds)
+            socket.send_fds(self._sock, [pickle.dumps((worker_id, argv_tail, env, _cwd(), gpu))], fds)
         except OSError:
             with self._lock:
                 self._pending.pop(worker_id, None)
@@ -161,6 +203,11 @@ class ForkServerClient:
                         _close(fd)
                     entry[2]._set_pid(value)
                     self._on_pid(key, entry[2])
+            elif kind == "refused":  # start it fresh
+                with self._lock:
+                    entry = self._pending.pop(key, None)
+                if entry is not None:
+                    self._on_lost([(key, *entry)])
             elif kind == "exited":
                 with self._lock:
                     proc = self._by_pid.pop(key, None)
@@ -168,7 +215,7 @@ class ForkServerClient:
                     proc._set_exit(value)
         with self._lock:
             self.alive = False
-            lost = [(wid, fds, tail, proc) for wid, (fds, tail, proc) in self._pending.items()]
+            lost = [(wid, *entry) for wid, entry in self._pending.items()]
             self._pending.clear()
             orphans = list(self._by_pid.values())
             self._by_pid.clear()
@@ -219,6 +266,7 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
             importlib.import_module(name)
         except ImportError:
             pass
+    refuse_gpu = cuda_loaded(sys.modules, _read_maps())
     ctl = socket.socket(fileno=ctl_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)
@@ -244,7 +292,15 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
                 data, fds = b"", []
             if not data:
                 return  # the driver is gone (its children notice on their own sockets)
-            worker_id, argv_tail, env, cwd = pickle.loads(data)
+            worker_id, argv_tail, env, cwd, gpu = pickle.loads(data)
+            if gpu and refuse_gpu:
+                for fd in fds:
+                    _close(fd)
+                try:
+                    ctl.send(pickle.dumps(("refused", worker_id, None)))
+                except OSError:
+                    return
+                continue
             pid = os.fork()
             if pid == 0:
                 _child(ctl, (wake_r, wake_w), fds, argv_tail, run_worker, env, cwd)
@@ -255,6 +311,14 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
                 ctl.send(pickle.dumps(("spawned", worker_id, pid)))
             except OSError:
                 return
+
+
+def _read_maps() -> str:
+    try:
+        with open("/proc/self/maps") as f:
+            return f.read()
+    except OSError:  # not Linux: the modules alone tell
+        return ""
 
 
 def _reap(ctl: socket.socket, children: set[int]) -> None:

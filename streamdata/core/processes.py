@@ -100,16 +100,19 @@ def spawn_worker(worker_id: str, shm_dir: str, spill_dir: str, env: dict[str, st
     return WorkerProcess(worker_id, proc, conn)
 
 
-def fork_worker(server: Any, worker_id: str, shm_dir: str, spill_dir: str) -> WorkerProcess | None:
+def fork_worker(server: Any, worker_id: str, shm_dir: str, spill_dir: str,
+                env: dict[str, str] | None = None) -> WorkerProcess | None:
     """A worker forked by ``server`` (a :class:`~streamdata.core.forkserver.ForkServerClient`);
-    None when the server is gone. Its pid is known once the server answers."""
+    None when the server is gone. Its pid is known once the server answers. ``env``: its
+    own variables (a GPU grant's ``CUDA_VISIBLE_DEVICES``), set before it runs anything."""
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     out_r, out_w = os.pipe()
     err_r, err_w = os.pipe()
     child_fds = [os.dup(child_sock.fileno()), out_w, err_w]
     child_sock.close()
     stdout, stderr = os.fdopen(out_r, "rb", buffering=0), os.fdopen(err_r, "rb", buffering=0)
-    proc = server.spawn(worker_id, child_fds, [worker_id, shm_dir, spill_dir], stdout, stderr, worker_env())
+    proc = server.spawn(worker_id, child_fds, [worker_id, shm_dir, spill_dir], stdout, stderr,
+                        worker_env(env), gpu=bool(env))
     if proc is None:
         for fd in child_fds:
             os.close(fd)

@@ -194,8 +194,8 @@ class Runtime(ClientBase):
     # ------------------------------------------------------------------ processes
     def _spawn(self, worker_id: str, env: dict | None) -> None:
         worker = None
-        if not env and self.forkserver is not None and self.forkserver.alive:
-            worker = processes.fork_worker(self.forkserver, worker_id, self.shm_dir, self.spill_dir)
+        if forkserver.forkable_env(env) and self.forkserver is not None and self.forkserver.alive:
+            worker = processes.fork_worker(self.forkserver, worker_id, self.shm_dir, self.spill_dir, env)
         if worker is None:
             worker = processes.spawn_worker(worker_id, self.shm_dir, self.spill_dir, env)
             self.logs.add(worker.proc, worker_id)
@@ -212,11 +212,12 @@ class Runtime(ClientBase):
         self.logs.add(proc, worker_id)
 
     def _on_fork_lost(self, lost: list) -> None:
-        """The fork server died before it made these workers: start them fresh on the
-        sockets and pipes already made for them."""
-        for worker_id, (sock_fd, out_w, err_w), tail, proc in lost:
+        """The fork server died before it made these workers (or refused a GPU one): start
+        them fresh on the sockets and pipes already made for them, in the environment
+        they were to be forked with."""
+        for worker_id, (sock_fd, out_w, err_w), tail, proc, env in lost:
             try:
-                popen = processes.popen_worker(worker_id, sock_fd, out_w, err_w, *tail[1:], None)
+                popen = processes.popen_worker(worker_id, sock_fd, out_w, err_w, *tail[1:], env)
             except OSError:
                 popen = None
             for fd in (sock_fd, out_w, err_w):

@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+import subprocess
 import sys
+import threading
 
 import psutil
 import pytest
 from _core_util import gone, wait_for
 
 import streamdata as sd
-from streamdata.core.forkserver import ForkedProcess
+from streamdata.core import processes
+from streamdata.core.forkserver import ForkedProcess, ForkServerClient
 from streamdata.exceptions import ActorDiedError
 
-RUNTIME_INIT = {"num_cpus": 2}
+RUNTIME_INIT = {"num_cpus": 2, "num_gpus": 1}
 pytestmark = [pytest.mark.timeout(120)]
 
 
@@ -105,6 +109,82 @@ def test_a_new_forked_worker_gets_the_drivers_environment_path_and_directory_of_
     assert sd.get(actors[-1].look.remote()) == ("yes", 41, str(tmp_path))
     for actor in actors:
         sd.kill(actor)
+
+
+@sd.remote(num_cpus=0, num_gpus=1)
+class GpuProbe:
+    def __init__(self) -> None:
+        self.preloaded = "pyarrow.parquet" in sys.modules
+        self.cuda_at_init = os.environ.get("CUDA_VISIBLE_DEVICES")
+
+    def info(self) -> tuple[int, bool, str | None, str | None, list[int]]:
+        return (os.getpid(), self.preloaded, self.cuda_at_init, os.environ.get("CUDA_VISIBLE_DEVICES"),
+                sd.get_gpu_ids())
+
+
+def test_a_gpu_actor_is_forked_with_its_gpu_set_before_it_runs_anything(runtime) -> None:
+    """Issue 14: a GPU actor paid a fresh Python start (0.5-0.8 s, more under load) per
+    execution; the template never loads CUDA, so the child may set CUDA_VISIBLE_DEVICES."""
+    actor = GpuProbe.remote()
+    pid, preloaded, cuda_at_init, cuda_now, gpu_ids = sd.get(actor.info.remote(), timeout=60)
+    assert type(runtime.workers[_worker_of(runtime, pid)].proc) is ForkedProcess
+    assert psutil.Process(pid).ppid() == runtime.forkserver.proc.pid
+    assert preloaded
+    assert cuda_at_init == cuda_now == "0"
+    assert gpu_ids == [0]
+    sd.kill(actor)
+    wait_for(lambda: gone(pid), what=f"the killed GPU actor's process {pid} to exit")
+
+
+@sd.remote(num_cpus=0)
+class EnvVarsProbe:
+    def info(self) -> tuple[int, str | None]:
+        return os.getpid(), os.environ.get("SD_OWN_VAR")
+
+
+def test_an_actor_with_env_vars_of_its_own_still_starts_fresh(runtime) -> None:
+    """Libraries the template imported read their variables at import: such a worker is
+    not forked."""
+    actor = EnvVarsProbe.options(runtime_env={"env_vars": {"SD_OWN_VAR": "mine"}}).remote()
+    pid, value = sd.get(actor.info.remote(), timeout=60)
+    assert value == "mine"
+    assert type(runtime.workers[_worker_of(runtime, pid)].proc) is not ForkedProcess
+    assert psutil.Process(pid).ppid() == os.getpid()
+    sd.kill(actor)
+
+
+def test_a_template_with_cuda_loaded_refuses_gpu_workers_to_be_started_fresh(tmp_path) -> None:
+    """A template in which a CUDA library is imported (here a module named ``cupy``,
+    imported at start-up through ``sitecustomize``) hands GPU requests back unforked,
+    with the environment they were to get."""
+    (tmp_path / "cupy.py").write_text("")
+    (tmp_path / "sitecustomize.py").write_text("import cupy\n")
+    env = processes.worker_env({"PYTHONPATH": os.pathsep.join([str(tmp_path), *sys.path])})
+    lost: list = []
+    done = threading.Event()
+    client = ForkServerClient(env, lambda *_: None, lambda entries: (lost.extend(entries), done.set()))
+    parent, child = socket.socketpair()
+    out_r, out_w = os.pipe()
+    err_r, err_w = os.pipe()
+    fds = [os.dup(child.fileno()), out_w, err_w]
+    gpu_env = {**env, "CUDA_VISIBLE_DEVICES": "0"}
+    try:
+        proc = client.spawn("w-gpu.", fds, ["w-gpu.", "shm", "spill"], None, None, gpu_env, gpu=True)
+        assert proc is not None
+        assert done.wait(60), "the refusal never came back"
+        [(worker_id, lost_fds, tail, lost_proc, lost_env)] = lost
+        assert (worker_id, lost_fds, tail, lost_proc) == ("w-gpu.", fds, ["w-gpu.", "shm", "spill"], proc)
+        assert lost_env["CUDA_VISIBLE_DEVICES"] == "0"
+        assert client.alive, "a refusal is not the server's death"
+    finally:
+        client.close()
+        for fd in (*fds, out_r, err_r):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        parent.close()
+        child.close()
 
 
 def test_workers_start_fresh_when_the_fork_server_is_gone(runtime) -> None:
