@@ -25,6 +25,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.context import DataContext
+from streamdata.exec import memory_trim
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.block_metadata import BlockMetadata
@@ -114,7 +115,9 @@ def run_map_task(transformer: MapTransformer, ctx: TaskContext, *inputs: Any,
         pending = [tail] if tail is not None else []
         pending_bytes = tail.nbytes if tail is not None else 0
 
+    memory_trim.after_block()  # what the last task left behind, before this one reads
     for table in transformer.apply(inputs, ctx):
+        memory_trim.after_block()  # what the block's reading and mapping freed
         schema = table.schema
         if table.num_rows == 0:
             continue

@@ -1,0 +1,76 @@
+"""The worker-side trim of Arrow's kept memory (issue 14, larger_than_memory): the policy
+with given sizes, and the real allocator in this process. No runtime process is started."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from streamdata.exec import memory_trim
+from streamdata.exec.memory_trim import ArrowMemoryTrim, resident_bytes, should_release
+
+MIB = 2**20
+
+
+@pytest.mark.parametrize(("resident", "baseline", "expected"), [
+    (100 * MIB, 100 * MIB, False),
+    (131 * MIB, 100 * MIB, False),
+    (132 * MIB, 100 * MIB, True),
+    (400 * MIB, 100 * MIB, True),
+    (50 * MIB, 100 * MIB, False),  # smaller than after the last release
+])
+def test_release_only_once_the_process_grew_by_the_threshold(resident, baseline, expected) -> None:
+    assert should_release(resident, baseline, 32 * MIB) is expected
+
+
+def _trim(sizes: list[int], threshold: int = 32 * MIB) -> tuple[ArrowMemoryTrim, list[int]]:
+    feed = iter(sizes)
+    released: list[int] = []
+    return ArrowMemoryTrim(threshold, resident=lambda: next(feed),
+                           release=lambda: released.append(1)), released
+
+
+def test_the_baseline_is_the_size_after_the_last_release() -> None:
+    # created at 100; a block at 150 releases (back to 110); 130 is within 32 of 110;
+    # 150 is not
+    trim, released = _trim([100 * MIB, 150 * MIB, 110 * MIB, 130 * MIB, 150 * MIB, 105 * MIB])
+    assert [trim.after_block() for _ in range(3)] == [True, False, True]
+    assert len(released) == 2
+
+
+def test_memory_that_stays_in_use_does_not_make_it_release_again_and_again() -> None:
+    # a release that frees nothing (the memory is in use) moves the baseline up
+    trim, released = _trim([100 * MIB, 200 * MIB, 200 * MIB, 210 * MIB, 220 * MIB])
+    assert [trim.after_block() for _ in range(3)] == [True, False, False]
+    assert len(released) == 1
+
+
+def test_the_baseline_follows_the_process_down() -> None:
+    trim, released = _trim([200 * MIB, 120 * MIB, 160 * MIB, 130 * MIB])
+    assert [trim.after_block() for _ in range(2)] == [False, True]  # 160 - 120 >= 32
+    assert len(released) == 1
+
+
+def test_it_hands_back_what_arrow_freed_in_this_process() -> None:
+    """Real allocator: Arrow buffers written and freed stay resident until the release."""
+    trim = ArrowMemoryTrim(32 * MIB)
+    before = resident_bytes()
+    buffers = []
+    for _ in range(12):  # many 8 MiB buffers, every page written
+        arr = pa.array(np.ones(MIB, dtype=np.float64))
+        buffers.append(pa.compute.add(arr, 1))
+    del buffers, arr
+    assert pa.default_memory_pool().bytes_allocated() < 16 * MIB
+    grown = resident_bytes() - before
+    if grown < 32 * MIB:
+        pytest.skip(f"the allocator returned the pages by itself ({grown / MIB:.0f} MiB kept)")
+    assert trim.after_block()
+    assert resident_bytes() - before < grown - 32 * MIB
+
+
+def test_the_process_trim_is_made_once_and_kept_across_calls() -> None:
+    memory_trim.after_block()
+    first = memory_trim._process_trim
+    memory_trim.after_block()
+    assert memory_trim._process_trim is first is not None
