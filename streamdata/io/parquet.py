@@ -30,7 +30,6 @@ Example:
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pyarrow as pa
@@ -40,6 +39,7 @@ from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, S
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import to_arrow_filesystem, unstrip
+from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.expressions import conjuncts
 
@@ -47,9 +47,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.compute as pc
 
     from streamdata.expressions import Expr
-
-_FOOTER_THREADS = 16
-
 
 def conform_schema(expected: pa.Schema, physical: pa.Schema, *, path: str, reference: str) -> pa.Schema:
     """The schema to read a file with ``physical`` schema into ``expected``.
@@ -137,6 +134,11 @@ class ParquetDatasource(FileBasedDatasource):
     def _arrow_fs(self) -> Any:
         return to_arrow_filesystem(self._fs)
 
+    def _remote(self) -> bool:
+        import pyarrow.fs as pafs
+
+        return not isinstance(self._arrow_fs(), pafs.LocalFileSystem)
+
     def _read_footer(self, path: str) -> Any:
         import pyarrow.parquet as pq
 
@@ -183,9 +185,7 @@ class ParquetDatasource(FileBasedDatasource):
                 size = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
                 return path, (md.num_rows, size)
 
-            paths = [f.path for f in self._files]
-            with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(paths)))) as pool:
-                self._footers = dict(pool.map(one, paths))
+            self._footers = dict(io_map(one, [f.path for f in self._files], concurrent=self._remote()))
         return self._footers
 
     def num_rows(self) -> int | None:
@@ -224,8 +224,7 @@ class ParquetDatasource(FileBasedDatasource):
         def one(path: str) -> tuple[str, pa.Schema]:
             return path, self._read_footer(path).schema.to_arrow_schema()
 
-        with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(self._files)))) as pool:
-            schemas = list(pool.map(one, [f.path for f in self._files]))
+        schemas = io_map(one, [f.path for f in self._files], concurrent=self._remote())
         ref_path, unified = schemas[0]
         owners = {f.name: ref_path for f in unified}
         for path, schema in schemas[1:]:
