@@ -144,10 +144,12 @@ ACTOR_READ_TASKS_PER_CPU = 8
 def actor_read_parallelism(read: L.Read, ctx: OptimizerContext) -> int:
     """Read tasks of a read fused into an actor pool: finer than a task-pool read's.
 
-    The pool holds its CPUs for the whole execution, so what comes after it (the write
-    tasks, say) runs on the CPUs it leaves and can only overlap with it block by block: a
+    The pool holds its CPUs for the whole execution, so what comes after it (a task map,
+    say) runs on the CPUs it leaves and can only overlap with it block by block: a
     few large blocks leave the last ones' work with nothing to overlap (on 2 CPUs, 4 read
-    tasks of 4 files each kept the last block's write alone at the end). So these reads
+    tasks of 4 files each kept the last block's write alone at the end, before writes ran
+    in the pool's calls). Smaller calls also bound what one call holds (its block and the
+    batch it converts to). So these reads
     aim at ``ACTOR_READ_TASKS_PER_CPU`` tasks per CPU, still within the rule's bounds
     (blocks over ``target_min_block_size``); ``override_num_blocks`` is kept as given.
 
