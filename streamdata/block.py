@@ -368,9 +368,7 @@ def pandas_to_table(df: pd.DataFrame) -> pa.Table:
     if len(set(cols)) != len(cols):
         raise UDFReturnError(f"DataFrame has duplicate column names: {cols}")
     if not any(dtype == object for dtype in df.dtypes):
-        # nthreads=1: a task has one CPU, and pyarrow's default starts a thread pool per
-        # call for frames over 100 rows per column, which costs more than the conversion
-        # of a block's numeric and Arrow-backed columns saves
+        # nthreads=1: one CPU per task; pyarrow's default starts a thread pool per call
         table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
         return table.rename_columns(cols)
     return pa.table({str(c): _series_to_arrow(df[c]) for c in df.columns})

@@ -117,6 +117,37 @@ def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
                                min_rows_per_bundle=node.min_rows_per_write)
 
 
+def write_joins_actor_pool(write: L.LogicalNode | None, node: L.AbstractMap) -> bool:
+    """Whether ``write`` (``node`` 's consumer, if any) will run in the calls of ``node`` 's
+    actor pool: the plan-level form of :func:`write_fuses_into` for an actor-pool map, for
+    decisions taken before the pool's operator exists.
+
+    Example:
+        >>> from streamdata.io.parquet import ParquetDatasink
+        >>> class Cls:
+        ...     def __call__(self, batch): return batch
+        >>> pool = L.MapBatches(inputs=(L.InputData(),), fn=Cls, compute=L.ActorPoolStrategy(size=1))
+        >>> write_joins_actor_pool(L.Write(inputs=(pool,), datasink=ParquetDatasink("/tmp/x")), pool)
+        True
+        >>> write_joins_actor_pool(None, pool)
+        False
+    """
+    from streamdata.exec.operators.async_udf import is_async
+    from streamdata.exec.resources import normalized_resources
+
+    compute = node.compute
+    if not isinstance(write, L.Write) or not isinstance(compute, L.ActorPoolStrategy):
+        return False
+    if write.ray_remote_args or write.concurrency is not None or write.min_rows_per_write is not None:
+        return False
+    if normalized_resources(node.ray_remote_args).get("num_gpus"):
+        return False
+    if (compute.max_concurrent_calls_per_actor or 1) > 1 or compute.enable_true_multi_threading:
+        return False
+    maps = node.stages if isinstance(node, L.FusedMap) else (node,)
+    return not any(isinstance(m, L.AbstractUDFMap) and is_async(m.fn) for m in maps)
+
+
 def write_fuses_into(op: PhysicalOperator) -> bool:
     """Whether a write may run as the last stage of ``op`` 's tasks or actor calls.
 
@@ -147,4 +178,5 @@ def write_fuses_into(op: PhysicalOperator) -> bool:
     return not op.transformer.uses_async()  # (the class's ``__call__``, before it is built)
 
 
-__all__ = ["lower_read", "lower_write", "read_input", "read_operator", "write_fuses_into"]
+__all__ = ["lower_read", "lower_write", "read_input", "read_operator", "write_fuses_into",
+           "write_joins_actor_pool"]
