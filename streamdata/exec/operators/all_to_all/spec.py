@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from streamdata.aggregation.builtins import is_builtin
 from streamdata.exec.shuffle import groupby as G, sort as S
 from streamdata.exec.shuffle.hashing import hash_partition
 from streamdata.exec.shuffle.join import join_output_names, join_tables
@@ -67,6 +68,9 @@ class ShuffleSpec:
     #: whether a small input may run as one task whatever the partition count asked
     #: (Arrow-native work whose partitions are only a sizing knob: sort, join, aggregate)
     small_as_one_task: bool = field(default=False, init=False)
+    #: whether the reduce runs no user code, so a small one may run on the driver
+    #: (:func:`~streamdata.exec.operators.all_to_all.policy.reduce_on_driver`)
+    reduce_runs_no_user_code: bool = field(default=False, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
@@ -239,6 +243,7 @@ class AggregateSpec(KeyRangeSpec):
         object.__setattr__(self, "single_partition", not self.keys)
         object.__setattr__(self, "has_prepare", not self.prepared)
         object.__setattr__(self, "small_as_one_task", True)
+        object.__setattr__(self, "reduce_runs_no_user_code", all(is_builtin(a) for a in self.aggs))
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         if not self.prepared:
