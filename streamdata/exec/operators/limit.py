@@ -2,8 +2,9 @@
 
 Whole bundles pass as they are; the one block that straddles the limit is sliced here
 (the local runtime maps the block without copying; only the rows kept are copied) or, on
-a Ray cluster, by a small remote task next to the block. Once satisfied, :meth:`LimitOperator.needs_more_input` is False
-and the executor stops the operators upstream (no more reads are launched).
+a Ray cluster, by a small remote task next to the block. Once satisfied,
+:meth:`LimitOperator.needs_more_input` is False and the executor stops the operators
+upstream (no more reads are launched).
 """
 
 from __future__ import annotations
