@@ -310,6 +310,9 @@ class JoinSpec(ShuffleSpec):
     left_suffix: str | None = None
     right_suffix: str | None = None
     schemas: tuple[pa.Schema | None, pa.Schema | None] = (None, None)
+    #: ``(keys, aggs)`` of an aggregation consuming the join: each reduce returns the
+    #: partial aggregates of its joined rows instead of the rows (fused by the lowering)
+    partial_aggregate: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
     num_inputs: int = field(default=2, init=False)
     small_as_one_task: bool = field(default=True, init=False)
 
@@ -343,8 +346,12 @@ class JoinSpec(ShuffleSpec):
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
         left = self._side(sides[0], 0)
         right = self._side(sides[1], 1)
-        return join_tables(left, right, self.left_keys, self.right_keys, self.join_type,
-                           left_suffix=self.left_suffix, right_suffix=self.right_suffix)
+        out = join_tables(left, right, self.left_keys, self.right_keys, self.join_type,
+                          left_suffix=self.left_suffix, right_suffix=self.right_suffix)
+        if self.partial_aggregate is None:
+            return out
+        keys, aggs = self.partial_aggregate
+        return G.partial_aggregate(out, keys, aggs)
 
 
 __all__ = [
