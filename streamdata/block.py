@@ -519,7 +519,7 @@ def row_chunks(table: pa.Table, chunk_rows: int = 8192) -> Iterator[list[dict[st
     """The rows of a block as lists of up to ``chunk_rows`` dicts (each column converted
     once per chunk, tensor cells as ndarrays; :func:`~streamdata.block_rows.rows_from_columns`)."""
     for start in range(0, table.num_rows, chunk_rows):
-        part = table.slice(start, chunk_rows)
+        part = table.slice(start, min(chunk_rows, table.num_rows - start))
         cols = [column_to_numpy(c) if isinstance(c.type, pa.BaseExtensionType) else c.to_pylist()
                 for c in part.columns]
         yield rows_from_columns(part.column_names, cols, part.num_rows)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streamdata.aggregation.builtins import _Builtin
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.all_to_all import spec as specs
@@ -117,8 +118,8 @@ def prune_row_stage_output(stages: list[MapStage], keys: tuple[str, ...], aggs: 
     if not stages or not isinstance(stages[-1], (RowStage, FlatMapStage)):
         return
     needed = list(keys)
-    for agg in aggs:  # a user's aggregation may read any column of the block
-        if not type(agg).__module__.startswith("streamdata.aggregation."):
+    for agg in aggs:  # a user's aggregation (or subclass) may read any column of the block
+        if not (isinstance(agg, _Builtin) and type(agg).__module__.startswith("streamdata.aggregation.")):
             return
         needed += agg._input_columns()
     stages[-1].columns = tuple(dict.fromkeys(needed))
