@@ -46,6 +46,13 @@ def _options(kind: str, value: Any) -> Any:
     raise PlanError(f"{kind}_options must be a pyarrow.csv.{cls.__name__} or a dict, got {type(value).__name__}")
 
 
+#: bytes of CSV parsed at a time unless the user sets it (pyarrow's default is 1 MiB): a
+#: 2.9 MB file parsed in 1 MiB blocks costs 20–30% more CPU than in one (type inference and
+#: batch set-up per block; benchmarks/PROFILES.md, "Issue 14, wave 5"); the block is still
+#: far below a block of output, so memory stays bounded on large files
+READ_BLOCK_BYTES = 16 << 20
+
+
 class CSVDatasource(FileBasedDatasource):
     """CSV files as Arrow tables (see the module docstring)."""
 
@@ -60,6 +67,9 @@ class CSVDatasource(FileBasedDatasource):
         self._parse_options = _options("parse", parse_options)
         self._convert_options = _options("convert", convert_options)
         self._user_threads = read_options is not None and getattr(self._read_options, "use_threads", False)
+        # a ReadOptions object, or a dict naming block_size, sets the block size; else ours
+        self._user_block_size = read_options is not None and (
+            not isinstance(read_options, dict) or "block_size" in read_options)
 
     def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
         import pyarrow.csv as pacsv
@@ -69,6 +79,8 @@ class CSVDatasource(FileBasedDatasource):
         read_options = copy.copy(self._read_options)
         if not self._user_threads:
             read_options.use_threads = False  # one worker per CPU already; and rows get numbered
+        if not self._user_block_size:
+            read_options.block_size = READ_BLOCK_BYTES
         parse_options = copy.copy(self._parse_options)
         user_handler = parse_options.invalid_row_handler
         bad_rows: list[Any] = []

@@ -30,7 +30,6 @@ Example:
 from __future__ import annotations
 
 import copy
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, Iterator
 
 import pyarrow as pa
@@ -40,15 +39,14 @@ from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, S
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import to_arrow_filesystem, unstrip
+from streamdata.io.io_threads import io_map
+from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
     import pyarrow.compute as pc
 
     from streamdata.expressions import Expr
-
-_FOOTER_THREADS = 16
-
 
 def conform_schema(expected: pa.Schema, physical: pa.Schema, *, path: str, reference: str) -> pa.Schema:
     """The schema to read a file with ``physical`` schema into ``expected``.
@@ -136,6 +134,11 @@ class ParquetDatasource(FileBasedDatasource):
     def _arrow_fs(self) -> Any:
         return to_arrow_filesystem(self._fs)
 
+    def _remote(self) -> bool:
+        import pyarrow.fs as pafs
+
+        return not isinstance(self._arrow_fs(), pafs.LocalFileSystem)
+
     def _read_footer(self, path: str) -> Any:
         import pyarrow.parquet as pq
 
@@ -182,9 +185,7 @@ class ParquetDatasource(FileBasedDatasource):
                 size = sum(md.row_group(i).total_byte_size for i in range(md.num_row_groups))
                 return path, (md.num_rows, size)
 
-            paths = [f.path for f in self._files]
-            with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(paths)))) as pool:
-                self._footers = dict(pool.map(one, paths))
+            self._footers = dict(io_map(one, [f.path for f in self._files], concurrent=self._remote()))
         return self._footers
 
     def num_rows(self) -> int | None:
@@ -223,8 +224,7 @@ class ParquetDatasource(FileBasedDatasource):
         def one(path: str) -> tuple[str, pa.Schema]:
             return path, self._read_footer(path).schema.to_arrow_schema()
 
-        with ThreadPoolExecutor(min(_FOOTER_THREADS, max(1, len(self._files)))) as pool:
-            schemas = list(pool.map(one, [f.path for f in self._files]))
+        schemas = io_map(one, [f.path for f in self._files], concurrent=self._remote())
         ref_path, unified = schemas[0]
         owners = {f.name: ref_path for f in unified}
         for path, schema in schemas[1:]:
@@ -338,6 +338,17 @@ class ParquetDatasource(FileBasedDatasource):
             expr = term if expr is None else expr & term
         return expr
 
+    def _direct_decode(self, arrow_fs: Any, physical: pa.Schema, read_schema: pa.Schema,
+                       columns: list[str]) -> list[str] | None:
+        """The columns to decode when a local file is read without the dataset scanner."""
+        import pyarrow.fs as pafs
+
+        if self._partition_schema or self._arrow_filter is not None:
+            return None  # partition values and a user's pyarrow filter need the scanner
+        if not isinstance(arrow_fs, pafs.LocalFileSystem):
+            return None  # remote reads keep the scanner's coalesced, pre-buffered reads
+        return direct_read_plan(physical, read_schema, columns, self._predicates)
+
     def physical_columns(self) -> list[str] | None:
         if self._post_predicates:
             return None  # the predicates may read any column; projection happens after them
@@ -370,7 +381,8 @@ class ParquetDatasource(FileBasedDatasource):
         kwargs = {}
         if self._partition_schema:
             kwargs["partition_expression"] = self._partition_expression(values)
-        frag = fmt.make_fragment(split.path, filesystem=to_arrow_filesystem(fs), **kwargs)
+        arrow_fs = to_arrow_filesystem(fs)
+        frag = fmt.make_fragment(split.path, filesystem=arrow_fs, **kwargs)
         try:
             physical = frag.physical_schema
         except (pa.ArrowInvalid, OSError) as exc:
@@ -411,7 +423,18 @@ class ParquetDatasource(FileBasedDatasource):
                     raise ColumnNotFoundError(c, read_schema.names + (["path"] if self._include_paths else []))
         out_schema = pa.schema([read_schema.field(c) for c in columns])
         produced = False
-        if frag.row_groups:
+        decode = self._direct_decode(arrow_fs, physical, read_schema, columns)
+        if decode is not None and frag.row_groups:
+            self._count("files_read_directly", 1)
+            source = arrow_fs.open_input_file(split.path)
+            try:
+                for table in read_row_groups(source, md, [rg.id for rg in frag.row_groups], decode,
+                                             out_schema, self._predicates, self._batch_size):
+                    produced = True
+                    yield table
+            finally:
+                source.close()
+        elif frag.row_groups:
             batches = frag.to_batches(schema=read_schema, columns=columns, filter=filt,
                                       batch_size=self._batch_size, use_threads=False)
             while True:

@@ -129,6 +129,32 @@ def test_a_sort_keeps_unsorted_inputs_when_it_must(case: str) -> None:
     assert isinstance(op, AllToAllOperator) and not op.spec.presorted
 
 
+def test_an_aggregation_of_a_join_runs_its_partial_step_in_the_join_reduce() -> None:
+    left = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    right = L.Read(datasource=RangeDatasource(5), parallelism=1)
+    join = L.Join(inputs=(left, right), on=("id",))
+    aggs = (Count(), Sum("id"))
+    op = _lower(L.Aggregate(inputs=(join,), keys=(), aggs=aggs))
+    assert op.spec.prepared
+    (join_op,) = op.input_dependencies
+    assert join_op.spec.partial_aggregate == ((), aggs)
+    assert join_op.name == "Join(inner, on=['id'])->partial Aggregate(global, count(), sum(id))"
+    parts = [pa.table({"id": [0, 1, 2, 3]}), pa.table({"id": [2, 3, 9]})]
+    partial = join_op.spec.reduce([[parts[0]], [parts[1]]], index=0)
+    final = G.finalize_aggregate(G.merge_partials([partial], (), aggs), (), aggs)
+    assert final.to_pylist() == [{"count()": 2, "sum(id)": 5}]
+
+
+def test_a_join_read_by_two_consumers_keeps_its_rows() -> None:
+    left = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    right = L.Read(datasource=RangeDatasource(5), parallelism=1)
+    join = L.Join(inputs=(left, right), on=("id",))
+    both = L.Union(inputs=(L.Aggregate(inputs=(join,), keys=(), aggs=(Count(),)), join))
+    op = lower(L.LogicalPlan(both), DataContext(), ClusterInfo(num_cpus=2, num_gpus=1))
+    joins = [o for o in op.post_order() if isinstance(o, AllToAllOperator) and o.name.startswith("Join")]
+    assert joins and all(o.spec.partial_aggregate is None for o in joins)
+
+
 def _row_stage_of(root: L.LogicalNode):  # noqa: ANN202
     op = _lower(root)
     return op.input_dependencies[0].transformer.stages[-2]

@@ -10,7 +10,7 @@ from streamdata.expressions import col
 from streamdata.expressions import random as expr_random
 from streamdata.io.datasource import Datasource
 from streamdata.plan.logical import (
-    ActorPoolStrategy, Aggregate, Filter, FusedMap, Limit, LogicalPlan, MapBatches, MapRows,
+    ActorPoolStrategy, Aggregate, Filter, FusedMap, Join, Limit, LogicalPlan, MapBatches, MapRows,
     Project, RandomShuffle, Read, Repartition, Sort, TaskPoolStrategy, Union, WithColumn, Zip,
 )
 from streamdata.plan.optimizer import optimize
@@ -203,6 +203,30 @@ def test_builtin_aggregations_need_only_their_columns() -> None:
     agg = Aggregate(inputs=(read(),), keys=("a",), aggs=(Sum("b"), Count()))
     out = apply(ProjectionPushdownRule(), agg)
     assert out.root.input.datasource.projection == ["a", "b"]
+
+
+def test_a_join_below_an_aggregation_reads_only_keys_and_used_columns() -> None:
+    right_schema = pa.schema([("a", pa.int64()), ("e", pa.float64()), ("f", pa.string())])
+    join = Join(inputs=(read(), read(schema=right_schema)), on=("a",))
+    out = apply(ProjectionPushdownRule(), Aggregate(inputs=(join,), keys=(), aggs=(Count(), Sum("e"))))
+    left, right = [n.datasource.projection for n in out.nodes() if isinstance(n, Read)]
+    assert left == ["a"] and right == ["a", "e"]  # the left side gives only its key
+
+
+def test_a_join_keeps_columns_both_sides_have_so_suffixes_stay() -> None:
+    right_schema = pa.schema([("a", pa.int64()), ("b", pa.float64()), ("e", pa.int64())])
+    join = Join(inputs=(read(), read(schema=right_schema)), on=("a",), left_suffix="_l", right_suffix="_r")
+    top = Project(inputs=(join,), select=("b_r", "c"))
+    out = apply(ProjectionPushdownRule(), top)
+    left, right = [n.datasource.projection for n in out.nodes() if isinstance(n, Read)]
+    assert left == ["a", "b", "c"] and right == ["a", "b"]
+    assert out.schema() is None or out.schema().names == ["b_r", "c"]
+
+
+def test_a_join_whose_output_is_used_whole_reads_every_column() -> None:
+    join = Join(inputs=(read(), read()), on=("a",), left_suffix="_l", right_suffix="_r")
+    out = apply(ProjectionPushdownRule(), join)
+    assert all(n.datasource.projection is None for n in out.nodes() if isinstance(n, Read))
 
 
 def test_user_functions_need_every_column() -> None:

@@ -65,6 +65,8 @@ def lower_node(lowerer: LoweringWalk, node: L.LogicalNode) -> PhysicalOperator:
     inputs = [lowerer.lower(i) for i in node.inputs]
     if isinstance(node, L.Aggregate) and lowerer.only_consumer(node.input):
         fused = fuse_partial_aggregate(node, inputs[0], lowerer.ctx)
+        if fused is None:
+            fused = fuse_partial_aggregate_into_join(node, inputs[0], lowerer.ctx)
         if fused is not None:
             return fused
     if isinstance(node, L.Sort) and lowerer.only_consumer(node.input) and _runs_on_cpu_tasks(inputs[0]):
@@ -135,6 +137,26 @@ def fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator,
     keys, aggs = tuple(node.keys), tuple(node.aggs)
     prune_row_stage_output(input_op.transformer.stages, keys, aggs)
     input_op.transformer.stages.append(PartialAggregateStage(name=f"{node.name}:partial", keys=keys, aggs=aggs))
+    input_op.name = f"{input_op.name}->partial {node.name}"
+    spec = specs.AggregateSpec(keys=keys, aggs=aggs, prepared=True)
+    return AllToAllOperator(node.name, [input_op], spec, num_partitions=node.num_partitions,
+                            data_context=ctx if ctx is not None else DataContext.get_current())
+
+
+def fuse_partial_aggregate_into_join(node: L.Aggregate, input_op: PhysicalOperator,
+                                     ctx: DataContext | None = None) -> PhysicalOperator | None:
+    """The aggregation's operator over a join whose reduce tasks return the partial
+    aggregates of their joined rows (not the rows), or None when ``input_op`` is not a
+    join or there is nothing to aggregate.
+
+    The joined rows then never reach the object store: only one small table of partials
+    per join partition does.
+    """
+    if not (isinstance(input_op, AllToAllOperator) and isinstance(input_op.spec, specs.JoinSpec)
+            and input_op.spec.partial_aggregate is None and (node.keys or node.aggs)):
+        return None
+    keys, aggs = tuple(node.keys), tuple(node.aggs)
+    input_op.spec = replace(input_op.spec, partial_aggregate=(keys, aggs))
     input_op.name = f"{input_op.name}->partial {node.name}"
     spec = specs.AggregateSpec(keys=keys, aggs=aggs, prepared=True)
     return AllToAllOperator(node.name, [input_op], spec, num_partitions=node.num_partitions,

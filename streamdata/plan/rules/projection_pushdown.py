@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 from streamdata.errors import ColumnNotFoundError
+import pyarrow as pa
+
+from streamdata.errors import StreamDataError
 from streamdata.plan.logical import (
-    Aggregate, Filter, Limit, LogicalNode, LogicalPlan, Project, RandomizeBlockOrder,
+    Aggregate, Filter, Join, Limit, LogicalNode, LogicalPlan, Project, RandomizeBlockOrder,
     RandomSample, RandomShuffle, Read, Repartition, Sort, Union, WithColumn,
 )
 from streamdata.plan.rules.base import OptimizerContext, Rule, rewrite_up
@@ -24,7 +27,9 @@ class ProjectionPushdownRule(Rule):
                                         cols: the columns the nodes above need, traced through
                                         projections, expression filters, with_column, sorts,
                                         limits, unions, shuffles and built-in aggregations
-                                        (a Python function needs every column)
+                                        (a Python function needs every column), and joins
+                                        (each side: its keys, the columns above use, and
+                                        those both sides have, so suffixes stay the same)
         Project(select=s)(Read(ds))   ⇒ Read(ds.apply_projection(s))   (the source returns the
                                         columns in the given order)
 
@@ -160,15 +165,67 @@ def _input_requirement(node: LogicalNode, needed: Columns) -> Columns:
     return None  # user functions, joins, zips, writes: everything
 
 
+def join_requirements(node: Join, needed: Columns, left: pa.Schema | None,
+                      right: pa.Schema | None) -> tuple[Columns, Columns]:
+    """Columns each side of ``node`` must give to produce ``needed`` of its output.
+
+    A side keeps its keys, the columns whose output (suffixed or not) is needed, and
+    every column the other side also has, so that the output names do not change.
+
+    Example:
+        >>> s = pa.schema([("id", pa.int64()), ("v", pa.int64()), ("w", pa.int64())])
+        >>> r = pa.schema([("id", pa.int64()), ("b", pa.int64())])
+        >>> from streamdata.plan.logical import InputData
+        >>> j = Join(inputs=(InputData(), InputData()), on=("id",))
+        >>> [sorted(c) for c in join_requirements(j, frozenset({"b"}), s, r)]
+        [['id'], ['b', 'id']]
+    """
+    from streamdata.exec.shuffle.join import join_output_names
+
+    if needed is None or left is None or right is None:
+        return None, None
+    right_keys = node.right_on or node.on
+    try:
+        left_out, right_out = join_output_names(left, right, node.on, right_keys, node.join_type,
+                                                node.left_suffix, node.right_suffix)
+    except StreamDataError:
+        return None, None  # running the join raises the error, naming the columns
+    if node.join_type in ("right_semi", "right_anti"):
+        left_out = []
+    payload = [n for n in right.names if n not in right_keys] if right_out else []
+    shared = set(left.names) & set(right.names)
+    left_needs = {n for n, out in zip(left.names, left_out) if out in needed}
+    right_needs = {n for n, out in zip(payload, right_out) if out in needed}
+    if node.join_type in ("right_semi", "right_anti"):
+        right_needs = {n for n in right.names if n in needed}
+    return (frozenset(left_needs | set(node.on) | shared),
+            frozenset(right_needs | set(right_keys) | shared))
+
+
 def _requirements(plan: LogicalPlan) -> dict[int, Columns]:
     req: dict[int, Columns] = {id(plan.root): None}
+    schemas = _schemas(plan) if any(isinstance(n, Join) for n in plan.nodes()) else {}
     for node in reversed(plan.nodes()):  # every consumer before its inputs
         needed = req.get(id(node))
-        for child in node.inputs:
-            child_needs = _input_requirement(node, needed)
+        if isinstance(node, Join):
+            needs = join_requirements(node, needed, *(schemas.get(id(i)) for i in node.inputs))
+        else:
+            needs = tuple(_input_requirement(node, needed) for _ in node.inputs)
+        for child, child_needs in zip(node.inputs, needs):
             req[id(child)] = child_needs if id(child) not in req else _union(req[id(child)],
                                                                               child_needs)
     return req
+
+
+def _schemas(plan: LogicalPlan) -> dict[int, pa.Schema | None]:
+    """Every node's output schema where it is cheap to know (reads read one footer)."""
+    schemas: dict[int, pa.Schema | None] = {}
+    for node in plan.nodes():  # inputs first
+        try:
+            schemas[id(node)] = node.infer_schema([schemas.get(id(i)) for i in node.inputs])
+        except StreamDataError:
+            schemas[id(node)] = None
+    return schemas
 
 
 def _push_into_reads(plan: LogicalPlan) -> LogicalPlan:

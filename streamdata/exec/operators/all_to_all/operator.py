@@ -35,6 +35,7 @@ Example:
 from __future__ import annotations
 
 import math
+import traceback
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -56,12 +57,13 @@ from streamdata.exec.operators.all_to_all.policy import (
     SINGLE_TASK_BYTES,
     choose_num_partitions,
     group_by_size,
+    reduce_on_driver,
     run_as_single_task,
 )
 from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
 from streamdata.exec.operators.in_order import InOrder
 from streamdata.core import api as rt
-from streamdata.exec.operators.all_to_all.tasks import map_task, prepare_task, reduce_task
+from streamdata.exec.operators.all_to_all.tasks import map_task, prepare_task, reduce_parts, reduce_task
 
 
 @dataclass(slots=True)
@@ -113,6 +115,7 @@ class AllToAllOperator(PhysicalOperator):
         self._buffered_bytes = 0
         self._phase = "input"
         self._num_partitions: int | None = None
+        self._total_bytes = 0  # of every input block, known once all inputs are done
         self._seq = 0
         self._prepare: dict[int, OpTask] = {}
         self._maps: dict[int, OpTask] = {}
@@ -316,6 +319,7 @@ class AllToAllOperator(PhysicalOperator):
             n = choose_num_partitions(total_bytes=total_bytes, total_rows=total_rows, cpus=self._cpus(),
                                       max_partition_bytes=self._max_partition_bytes())
         self._num_partitions = n
+        self._total_bytes = total_bytes
         if (n > 1 and self.spec.needs_sample) or self.spec.canonical_order:
             for side in range(len(self._items)):
                 self._sample_pending(side)
@@ -395,9 +399,13 @@ class AllToAllOperator(PhysicalOperator):
                     refs = self._parts_for(side, j)
                 counts.append(len(refs))
                 args.extend(refs)
+            target = self._target_block_bytes() if self.spec.split_output else 1 << 62
+            if reduce_on_driver(num_partitions=n, total_bytes=self._total_bytes,
+                                spec_allows=self.spec.reduce_runs_no_user_code):
+                self._reduce_here(j, tuple(counts), target, args)
+                continue
             idx = self._next_index()
             fn = self._remote(reduce_task, 2)
-            target = self._target_block_bytes() if self.spec.split_output else 1 << 62
             block_ref, out_ref = fn.remote(self.spec, j, tuple(counts), target, self._context_ref, *args)
 
             def on_ready(idx: int = idx, j: int = j, block_ref: Any = block_ref, out_ref: Any = out_ref) -> None:
@@ -411,6 +419,20 @@ class AllToAllOperator(PhysicalOperator):
 
             self._reduces[idx] = OpTask(out_ref, on_ready, task_index=idx)
             self.metrics.tasks_submitted += 1
+
+    def _reduce_here(self, j: int, counts: tuple[int, ...], target: int, args: list[Any]) -> None:
+        """Reduce ``j`` on this (the executor's) thread: its parts are small and came back inline."""
+        self.metrics.tasks_submitted += 1
+        parts = self._get(args) if args else []
+        try:
+            block, out = reduce_parts(self.spec, j, counts, target, parts)
+        except Exception as exc:  # noqa: BLE001 - raised as the operator's task error
+            self.metrics.tasks_failed += 1
+            raise TaskError.wrap(exc, traceback.format_exc(), self.name) from None
+        self.metrics.tasks_finished += 1
+        self.metrics.task_wall_s += out.wall_s
+        self._release_parts(j)
+        self._on_reduce_output(j, rt.put(block), out)
 
     def _parts_for(self, side: int, j: int) -> list[Any]:
         """Part ``j`` of every map output of ``side``: the non-empty ones, or the first

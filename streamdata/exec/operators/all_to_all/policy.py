@@ -24,6 +24,10 @@ MIN_PREPARE_BYTES = 4 << 20
 #: all runs as one task on the whole input: below it, sampling, cutting and merging
 #: many small partitions costs more task round trips and copies than the one task's work
 SINGLE_TASK_BYTES = 32 << 20
+#: a merge of built-in partial aggregates over at most this many bytes runs on the driver's
+#: executor thread: the parts already came back inline, and a task round trip (send them,
+#: wake a worker, send the result back) costs more than the merge of a few thousand rows
+DRIVER_REDUCE_BYTES = 256 << 10
 
 
 def run_as_single_task(*, total_bytes: int, max_partition_bytes: float,
@@ -41,6 +45,24 @@ def run_as_single_task(*, total_bytes: int, max_partition_bytes: float,
         False
     """
     return total_bytes <= min(single_task_bytes, max_partition_bytes)
+
+
+def reduce_on_driver(*, num_partitions: int, total_bytes: int, spec_allows: bool,
+                     driver_reduce_bytes: int = DRIVER_REDUCE_BYTES) -> bool:
+    """Whether the one reduce of an all-to-all runs on the driver instead of in a task:
+    a single partition, a spec whose reduce runs no user code, and small parts.
+
+    Example:
+        >>> reduce_on_driver(num_partitions=1, total_bytes=100 << 10, spec_allows=True)
+        True
+        >>> reduce_on_driver(num_partitions=2, total_bytes=100 << 10, spec_allows=True)
+        False
+        >>> reduce_on_driver(num_partitions=1, total_bytes=1 << 20, spec_allows=True)
+        False
+        >>> reduce_on_driver(num_partitions=1, total_bytes=1 << 10, spec_allows=False)
+        False
+    """
+    return spec_allows and num_partitions == 1 and total_bytes <= driver_reduce_bytes
 
 
 def choose_num_partitions(*, total_bytes: int, total_rows: int | None, cpus: float,

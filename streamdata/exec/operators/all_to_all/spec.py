@@ -27,6 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from streamdata.aggregation.builtins import is_builtin
 from streamdata.exec.shuffle import groupby as G, sort as S
 from streamdata.exec.shuffle.hashing import hash_partition
 from streamdata.exec.shuffle.join import join_output_names, join_tables
@@ -67,6 +68,9 @@ class ShuffleSpec:
     #: whether a small input may run as one task whatever the partition count asked
     #: (Arrow-native work whose partitions are only a sizing knob: sort, join, aggregate)
     small_as_one_task: bool = field(default=False, init=False)
+    #: whether the reduce runs no user code, so a small one may run on the driver
+    #: (:func:`~streamdata.exec.operators.all_to_all.policy.reduce_on_driver`)
+    reduce_runs_no_user_code: bool = field(default=False, init=False)
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
@@ -239,6 +243,7 @@ class AggregateSpec(KeyRangeSpec):
         object.__setattr__(self, "single_partition", not self.keys)
         object.__setattr__(self, "has_prepare", not self.prepared)
         object.__setattr__(self, "small_as_one_task", True)
+        object.__setattr__(self, "reduce_runs_no_user_code", all(is_builtin(a) for a in self.aggs))
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         if not self.prepared:
@@ -305,6 +310,9 @@ class JoinSpec(ShuffleSpec):
     left_suffix: str | None = None
     right_suffix: str | None = None
     schemas: tuple[pa.Schema | None, pa.Schema | None] = (None, None)
+    #: ``(keys, aggs)`` of an aggregation consuming the join: each reduce returns the
+    #: partial aggregates of its joined rows instead of the rows (fused by the lowering)
+    partial_aggregate: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
     num_inputs: int = field(default=2, init=False)
     small_as_one_task: bool = field(default=True, init=False)
 
@@ -338,8 +346,12 @@ class JoinSpec(ShuffleSpec):
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
         left = self._side(sides[0], 0)
         right = self._side(sides[1], 1)
-        return join_tables(left, right, self.left_keys, self.right_keys, self.join_type,
-                           left_suffix=self.left_suffix, right_suffix=self.right_suffix)
+        out = join_tables(left, right, self.left_keys, self.right_keys, self.join_type,
+                          left_suffix=self.left_suffix, right_suffix=self.right_suffix)
+        if self.partial_aggregate is None:
+            return out
+        keys, aggs = self.partial_aggregate
+        return G.partial_aggregate(out, keys, aggs)
 
 
 __all__ = [

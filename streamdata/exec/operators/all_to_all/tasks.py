@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -87,6 +88,12 @@ def reduce_task(spec: ShuffleSpec, index: int, counts: tuple[int, ...], target_m
     ``put`` here and named in the returned ``TaskOutput`` (``num_returns=2``).
     """
     _set_context(data_context)
+    return reduce_parts(spec, index, counts, target_max_block_size, parts)
+
+
+def reduce_parts(spec: ShuffleSpec, index: int, counts: tuple[int, ...], target_max_block_size: int,
+                 parts: Sequence[pa.Table]) -> tuple[pa.Table, TaskOutput]:
+    """The body of :func:`reduce_task` (also run on the driver for a small reduce)."""
     start = time.perf_counter()
     sides: list[list[pa.Table]] = []
     pos = 0
@@ -132,6 +139,7 @@ __all__ = [
     "count_rows_task",
     "map_task",
     "prepare_task",
+    "reduce_parts",
     "reduce_task",
     "split_output",
 ]

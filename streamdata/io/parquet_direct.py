@@ -1,0 +1,94 @@
+"""Reading a Parquet file's row groups with ``pyarrow.parquet`` instead of the dataset scanner.
+
+The dataset scanner (``Fragment.to_batches``) casts to a schema, fills missing columns
+and evaluates a filter through an Acero plan; for a file that needs none of the casting
+its fixed cost shows: a filter evaluated as a ``pyarrow.compute.Expression`` costs about
+2.5× the same predicate evaluated to a mask with compute kernels (16 files × 50k rows:
+17–19 ms of CPU against 6–7 ms; benchmarks/PROFILES.md, "Issue 14, wave 5").
+
+:func:`direct_read_plan` says whether a file can be read directly (a pure decision on
+schemas), and :func:`read_row_groups` reads it: the needed columns of the chosen row
+groups, decoded a batch at a time, the predicates evaluated to one mask per batch.
+
+Example:
+    >>> import pyarrow as pa
+    >>> from streamdata.expressions import col
+    >>> physical = pa.schema([("x", pa.int64()), ("y", pa.string())])
+    >>> direct_read_plan(physical, physical, ["y"], [col("x") > 1])
+    ['y', 'x']
+    >>> direct_read_plan(physical, pa.schema([("x", pa.float64())]), ["x"], []) is None  # a cast
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import pyarrow as pa
+
+
+def direct_read_plan(physical: pa.Schema, read_schema: pa.Schema, columns: Sequence[str],
+                     predicates: Sequence[Any]) -> list[str] | None:
+    """The columns to decode to read ``columns`` filtered by ``predicates`` directly.
+
+    None when the dataset scanner must read the file instead: a column or a predicate's
+    column the file lacks (it would be read as nulls), a type that differs from the
+    dataset's (it would be cast), or a predicate whose columns cannot be told.
+
+    Args:
+        physical: the file's own Arrow schema.
+        read_schema: the schema the dataset reads every file into.
+        columns: the columns the read returns, in order.
+        predicates: streamdata expressions every returned row satisfies.
+    """
+    needed = list(columns)
+    for predicate in predicates:
+        names = predicate.columns() if hasattr(predicate, "columns") else None
+        if names is None:
+            return None
+        needed += [c for c in names if c not in needed]
+    for name in needed:
+        at = physical.get_field_index(name)
+        if at < 0 or read_schema.get_field_index(name) < 0:
+            return None
+        if not physical.field(at).type.equals(read_schema.field(name).type):
+            return None
+    return needed
+
+
+def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decode: Sequence[str],
+                    out_schema: pa.Schema, predicates: Sequence[Any], batch_size: int) -> Iterator[pa.Table]:
+    """Decode ``row_groups`` of an open Parquet file, keep the rows every predicate holds for.
+
+    Args:
+        source: the open file (``pyarrow.NativeFile``).
+        metadata: its footer, already read (``pyarrow.parquet.FileMetaData``).
+        row_groups: the indices of the row groups to read.
+        decode: the columns to decode (:func:`direct_read_plan`).
+        out_schema: the schema of each table yielded (a subset of ``decode``).
+        predicates: expressions evaluated on each decoded batch; a null counts as false.
+        batch_size: rows decoded at a time.
+
+    Yields:
+        Non-empty tables of ``out_schema``.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    reader = pq.ParquetFile(source, metadata=metadata)
+    names = out_schema.names
+    for batch in reader.iter_batches(batch_size=batch_size, row_groups=list(row_groups),
+                                     columns=list(decode), use_threads=False):
+        table = pa.Table.from_batches([batch])
+        if predicates:
+            mask = None
+            for predicate in predicates:
+                one = predicate.evaluate(table)
+                if isinstance(one, pa.Scalar):
+                    one = pa.array([one.as_py()] * table.num_rows, pa.bool_())
+                mask = one if mask is None else pc.and_kleene(mask, one)
+            table = table.filter(mask, null_selection_behavior="drop")
+        if table.num_rows:
+            table = table.select(names)
+            yield table if table.schema.equals(out_schema) else table.cast(out_schema)
