@@ -368,8 +368,9 @@ def pandas_to_table(df: pd.DataFrame) -> pa.Table:
     cols = [str(c) for c in df.columns]
     if len(set(cols)) != len(cols):
         raise UDFReturnError(f"DataFrame has duplicate column names: {cols}")
-    if not any(df[c].dtype == object for c in df.columns):
-        table = pa.Table.from_pandas(df, preserve_index=False)
+    if not any(dtype == object for dtype in df.dtypes):
+        # nthreads=1: one CPU per task; pyarrow's default starts a thread pool per call
+        table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
         return table.rename_columns(cols)
     return pa.table({str(c): _series_to_arrow(df[c]) for c in df.columns})
 

@@ -37,7 +37,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata import execution
-from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batches, formatter_for
+from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batch_groups, formatter_for
 from streamdata.errors import PlanError
 from streamdata.iterator_extras import IteratorExtrasMixin
 from streamdata.plan.logical import LogicalPlan, StreamingSplit
@@ -223,6 +223,17 @@ def _prefetched(make: Callable[[], Iterator[Any]], depth: int) -> Iterator[Any]:
                 pass
 
 
+def _flattened(groups: Iterator[list[Any]]) -> Iterator[Any]:
+    """The items of a stream of lists; closing this closes ``groups`` (and its thread)."""
+    try:
+        for group in groups:
+            yield from group
+    finally:
+        close = getattr(groups, "close", None)
+        if close is not None:
+            close()
+
+
 def _check_batching(batch_size: Any, prefetch_batches: Any, buffer_size: Any) -> None:
     """Up-front checks of the batching arguments (each names the argument)."""
     if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int)
@@ -308,23 +319,30 @@ class DataIterator(IteratorExtrasMixin):
                 prefetch_batches: int, drop_last: bool, local_shuffle_buffer_size: int | None,
                 local_shuffle_seed: int | None, post: Callable[[Any], Any] | None = None) -> Passes:
         """Passes over the batches ``formatter`` makes (then ``post`` of each, when given),
-        all made by the prefetch thread: the consumer's thread only takes them."""
+        all made by the prefetch thread: the consumer's thread only takes them. The thread
+        hands them over a converted segment at a time (:func:`format_batch_groups`): one
+        queue step per segment rather than per batch."""
 
-        def make() -> Iterator[Any]:
+        def make() -> Iterator[list[Any]]:
             tables = self._iter_tables()
             try:
+                groups: Iterator[list[Any]]
                 if local_shuffle_buffer_size is None:
-                    batches = format_batches(tables, formatter, batch_size=batch_size, drop_last=drop_last)
+                    groups = format_batch_groups(tables, formatter, batch_size=batch_size, drop_last=drop_last)
                 else:
-                    batches = map(formatter.one, batch_tables(
+                    groups = ([formatter.one(t)] for t in batch_tables(
                         tables, batch_size=batch_size, drop_last=drop_last,
                         local_shuffle_buffer_size=local_shuffle_buffer_size,
                         local_shuffle_seed=local_shuffle_seed))
-                yield from batches if post is None else map(post, batches)
+                if post is None:
+                    yield from groups
+                else:
+                    for group in groups:
+                        yield [post(batch) for batch in group]
             finally:
                 tables.close()
 
-        return Passes(lambda: _prefetched(make, prefetch_batches), name)
+        return Passes(lambda: _flattened(_prefetched(make, prefetch_batches)), name)
 
     def iter_rows(self) -> Iterable[dict[str, Any]]:
         """Every row as a dict.

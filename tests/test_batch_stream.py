@@ -19,6 +19,7 @@ from streamdata import block as B
 from streamdata.batch_stream import (
     ArrowFormatter,
     TorchFormatter,
+    format_batch_groups,
     format_batches,
     formatter_for,
 )
@@ -97,6 +98,19 @@ def test_empty_blocks_give_no_batches() -> None:
     empty = make_blocks([0])[0]
     assert list(format_batches(iter([empty, empty]), formatter_for("numpy"), batch_size=4)) == []
     assert list(format_batches(iter([empty]), formatter_for("pandas"), batch_size=None)) == []
+
+
+def test_groups_are_the_batches_of_one_segment(small_segments: None) -> None:
+    # 205 rows (~23 bytes each) then 30: segments of 8 batches of 10 rows; the batch across
+    # the two blocks alone, as is the short last one
+    blocks = make_blocks([205, 30])
+    groups = list(format_batch_groups(iter(blocks), formatter_for("numpy"), batch_size=10))
+    assert [[len(b["id"]) for b in g] for g in groups] == [[10] * 8, [10] * 8, [10] * 4, [10], [10, 10], [5]]
+    flat = [b["id"].tolist() for g in groups for b in g]
+    assert flat == [b["id"].tolist() for b in format_batches(iter(blocks), formatter_for("numpy"), batch_size=10)]
+    assert list(format_batch_groups(iter(blocks), ArrowFormatter(), batch_size=None))[1][0].num_rows == 30
+    with pytest.raises(ValueError, match="batch_size must be a positive integer or None"):
+        list(format_batch_groups(iter(blocks), ArrowFormatter(), batch_size=0))
 
 
 # ------------------------------------------------------------------ segments: views, laziness

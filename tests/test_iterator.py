@@ -107,6 +107,8 @@ def test_iter_rows_and_leaving_early(runtime: Any) -> None:
     first = next(it)
     it.close()  # stops the prefetch thread and the execution
     assert first["id"].tolist() == [0, 1]
+    # the batches come a segment at a time: closing the flattening generator ends the thread
+    assert not [t for t in threading.enumerate() if t.name == "streamdata-prefetch" and t.is_alive()]
 
 
 def test_iter_batches_surfaces_udf_errors(runtime: Any) -> None:

@@ -328,6 +328,12 @@ def _choose_local(client: Any) -> Backend:
 context.install(_active)
 
 
+def objects_are_local() -> bool:
+    """Whether objects live on this machine (the local runtime: a ``get`` maps shared
+    memory without copying), as opposed to a Ray cluster's object store."""
+    return _active().name == "local"
+
+
 def is_initialized() -> bool:
     return (_backend is not None and _backend.name == "ray") or _runtime is not None or bool(
         os.environ.get("STREAMDATA_WORKER") and context.get_client())

@@ -34,8 +34,9 @@ from typing import Any, Callable
 ENV_SWITCH = "STREAMDATA_FORKSERVER"
 
 #: modules the server imports before it forks anyone: what nearly every data task needs
-PRELOAD = ("numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pandas", "fsspec",
-           "streamdata.exec.operators.map_task", "streamdata.io.parquet")
+PRELOAD = ("numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pyarrow.dataset",
+           "pyarrow.pandas_compat", "pandas", "fsspec", "streamdata.exec.operators.map_task",
+           "streamdata.io.parquet", "streamdata.io.parquet_encoding")
 
 
 def enabled() -> bool:

@@ -48,6 +48,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from streamdata.expressions import Expr
 
+
 def conform_schema(expected: pa.Schema, physical: pa.Schema, *, path: str, reference: str) -> pa.Schema:
     """The schema to read a file with ``physical`` schema into ``expected``.
 

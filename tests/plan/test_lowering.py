@@ -132,15 +132,19 @@ def test_an_actor_map_right_after_a_read_runs_the_read_tasks_in_its_actors() -> 
     assert op.estimated_output_bytes_per_task() > 0  # the estimate reached the pool
 
 
+def _double(batch):  # type: ignore[no-untyped-def]  # pragma: no cover - never run here
+    return batch
+
+
 def test_a_read_run_by_an_actor_pool_is_split_finer_so_what_follows_overlaps_it() -> None:
-    """Issue 14: the pool holds its CPUs all along; the write tasks after it run on what is
+    """Issue 14: the pool holds its CPUs all along; the tasks after it run on what is
     left and overlap it block by block, so its read aims at 8 tasks per CPU, not 2."""
     big = CountingRange(10_000_000)  # 80 MB: room for 16 blocks over target_min_block_size
     read = L.Read(datasource=big, parallelism=4)  # what the rule chose for 2 CPUs
     mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
                           compute=L.ActorPoolStrategy(min_size=1, max_size=1))
-    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
-               ClusterInfo(num_cpus=2))
+    after = L.MapBatches(inputs=(mapped,), fn=_double)  # A → T: two operators
+    op = lower(L.LogicalPlan(after), DataContext(), ClusterInfo(num_cpus=2))
     pool = op.input_dependencies[0]
     assert isinstance(pool, ActorPoolMapOperator)
     assert len(pool.input_dependencies[0]._read_tasks_factory()) == 16
@@ -198,3 +202,94 @@ def test_read_with_column_write_runs_in_one_task_per_read(tmp_path) -> None:  # 
     assert isinstance(op, TaskPoolMapOperator)
     assert [type(s).__name__ for s in op.transformer.stages] == ["ReadStage", "WithColumnStage", "WriteStage"]
     assert isinstance(op.input_dependencies[0], InputDataOperator)  # nothing between the read and the write
+
+
+class AsyncDoubler:
+    async def __call__(self, batch):  # type: ignore[no-untyped-def]  # pragma: no cover - never run here
+        return batch
+
+
+def test_a_write_after_an_actor_pool_runs_in_its_calls() -> None:
+    """Issue 14, wave 5: ``read → map_batches(class) → write``: each actor call maps and
+    writes its block; no block crosses processes to a write task (which would run on the
+    CPUs the pool leaves, one round trip per block). When the pool may take every CPU,
+    its actors also read."""
+    read = L.Read(datasource=RangeDatasource(1000), parallelism=4)
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
+                          compute=L.ActorPoolStrategy(min_size=2, max_size=2))
+    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
+               ClusterInfo(num_cpus=2))
+    assert isinstance(op, ActorPoolMapOperator)
+    assert op.name == "ReadRange->MapBatches(Doubler)->Write(Null)"
+    assert [type(s).__name__ for s in op.transformer.stages] == ["ReadStage", "BatchStage", "WriteStage"]
+    assert isinstance(op.input_dependencies[0], InputDataOperator)
+
+
+@pytest.mark.parametrize("sizes", [(1, 1), (1, 3)])
+def test_a_pool_that_writes_and_leaves_a_cpu_free_lets_read_tasks_use_it(sizes) -> None:  # type: ignore[no-untyped-def]
+    """Issue 14, wave 5: with the write in the pool's calls, the CPUs the pool leaves have
+    nothing else to run, so the read runs there as tasks (the rule's block count, not the
+    finer split of a read in actors) and the actors only convert, call and write."""
+    src = CountingRange(10_000_000)
+    read = L.Read(datasource=src, parallelism=4)
+    low, high = sizes
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
+                          compute=L.ActorPoolStrategy(min_size=low, max_size=high))
+    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
+               ClusterInfo(num_cpus=4 if high == 3 else 2))
+    assert isinstance(op, ActorPoolMapOperator)
+    assert [type(s).__name__ for s in op.transformer.stages] == ["BatchStage", "WriteStage"]
+    reads = op.input_dependencies[0]
+    assert isinstance(reads, TaskPoolMapOperator)
+    assert [type(s).__name__ for s in reads.transformer.stages] == ["ReadStage"]
+    assert len(reads.input_dependencies[0]._read_tasks_factory()) == 4 and src.asked == [4]
+
+
+@pytest.mark.parametrize("case", ["pool may grow", "pool holds every CPU", "no write", "write apart"])
+def test_a_pool_keeps_its_read_when_its_cpus_are_not_left_free(case: str) -> None:
+    read = L.Read(datasource=RangeDatasource(1000), parallelism=4)
+    compute = {"pool may grow": L.ActorPoolStrategy(min_size=1),
+               "pool holds every CPU": L.ActorPoolStrategy(size=2)}.get(case, L.ActorPoolStrategy(size=1))
+    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas", compute=compute)
+    root: L.LogicalNode = mapped
+    if case != "no write":
+        root = L.Write(inputs=(mapped,), datasink=_NullSink(),
+                       concurrency=1 if case == "write apart" else None)
+    op = lower(L.LogicalPlan(root), DataContext(), ClusterInfo(num_cpus=2))
+    pool = op.input_dependencies[0] if case == "write apart" else op
+    assert isinstance(pool, ActorPoolMapOperator)
+    assert type(pool.transformer.stages[0]).__name__ == "ReadStage"
+    assert isinstance(pool.input_dependencies[0], InputDataOperator)
+    # an actor pool fed by anything else takes the write the same way
+    pool_of_input = L.MapBatches(inputs=(L.InputData(),), fn=Doubler,
+                                 compute=L.ActorPoolStrategy(min_size=2, max_size=2))
+    op = lower(L.LogicalPlan(L.Write(inputs=(pool_of_input,), datasink=_NullSink())),
+               DataContext(), ClusterInfo(num_cpus=2))
+    assert isinstance(op, ActorPoolMapOperator)
+    assert [type(s).__name__ for s in op.transformer.stages] == ["BatchStage", "WriteStage"]
+
+
+@pytest.mark.parametrize("case", ["gpu actors", "concurrent calls", "true multi-threading", "async class",
+                                  "write concurrency", "write remote args", "min rows per write",
+                                  "pool shared"])
+def test_a_write_after_an_actor_pool_keeps_its_own_tasks_when_it_must(case: str) -> None:
+    compute = L.ActorPoolStrategy(
+        min_size=1, max_size=1,
+        max_concurrent_calls_per_actor=2 if case == "concurrent calls" else None,
+        enable_true_multi_threading=True if case == "true multi-threading" else None)
+    mapped = L.MapBatches(inputs=(L.InputData(),), fn=AsyncDoubler if case == "async class" else Doubler,
+                          compute=compute, ray_remote_args={"num_gpus": 1} if case == "gpu actors" else {})
+    write = L.Write(inputs=(mapped,), datasink=_NullSink(),
+                    concurrency=1 if case == "write concurrency" else None,
+                    ray_remote_args={"num_cpus": 0.5} if case == "write remote args" else {},
+                    min_rows_per_write=100 if case == "min rows per write" else None)
+    root: L.LogicalNode = write
+    if case == "pool shared":
+        root = L.Union(inputs=(write, L.Limit(inputs=(mapped,), limit=1)))
+    op = lower(L.LogicalPlan(root), DataContext(), ClusterInfo(num_cpus=2, num_gpus=1))
+    write_op = op if case != "pool shared" else op.input_dependencies[0]
+    assert isinstance(write_op, TaskPoolMapOperator)
+    assert [type(s).__name__ for s in write_op.transformer.stages] == ["WriteStage"]
+    pool = write_op.input_dependencies[0]
+    assert isinstance(pool, ActorPoolMapOperator)
+    assert [type(s).__name__ for s in pool.transformer.stages] == ["BatchStage"]

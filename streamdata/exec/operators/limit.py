@@ -1,8 +1,10 @@
 """Limit: pass the first ``limit`` rows, then tell upstream to stop.
 
-Whole bundles pass as they are; the one block that straddles the limit is sliced by
-a small remote task. Once satisfied, :meth:`LimitOperator.needs_more_input` is False
-and the executor stops the operators upstream (no more reads are launched).
+Whole bundles pass as they are; the one block that straddles the limit is sliced here
+(the local runtime maps the block without copying; only the rows kept are copied) or, on
+a Ray cluster, by a small remote task next to the block. Once satisfied,
+:meth:`LimitOperator.needs_more_input` is False and the executor stops the operators
+upstream (no more reads are launched).
 """
 
 from __future__ import annotations
@@ -62,6 +64,11 @@ class LimitOperator(PhysicalOperator):
             self._emit(RefBundle(blocks=tuple(kept), owns_blocks=bundle.owns_blocks))
 
     def _start_slice(self, ref: object, take: int) -> None:
+        if rt.objects_are_local():
+            table, meta = slice_block(rt.get(ref), 0, take)
+            self._sliced = RefBundle(blocks=((rt.put(table), meta),), owns_blocks=True)
+            return
+
         def done(sliced: RefBundle) -> None:
             self._pending = None
             self.metrics.tasks_finished += 1

@@ -53,9 +53,11 @@ class Lowerer:
         self.cluster = cluster
         self._memo: dict[int, PhysicalOperator] = {}
         self._consumers: dict[int, int] = {}
+        self._consumer: dict[int, L.LogicalNode] = {}
         for node in logical_plan.nodes():
             for inp in node.inputs:
                 self._consumers[id(inp)] = self._consumers.get(id(inp), 0) + 1
+                self._consumer[id(inp)] = node
 
     def lower(self, node: L.LogicalNode) -> PhysicalOperator:
         """The operator of ``node`` (made once per node)."""
@@ -67,6 +69,10 @@ class Lowerer:
     def only_consumer(self, node: L.LogicalNode) -> bool:
         """Whether ``node`` feeds at most one other node (so it may be fused into it)."""
         return self._consumers.get(id(node), 0) <= 1
+
+    def consumer_of(self, node: L.LogicalNode) -> L.LogicalNode | None:
+        """The one node ``node`` feeds (None when it feeds none or several)."""
+        return self._consumer.get(id(node)) if self._consumers.get(id(node), 0) == 1 else None
 
     def _dispatch(self, node: L.LogicalNode) -> PhysicalOperator:
         for kind, lowering in LOWERINGS:

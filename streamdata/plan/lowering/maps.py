@@ -34,7 +34,7 @@ from streamdata.exec.operators.map_transformer import (
 )
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.plan import logical as L
-from streamdata.plan.lowering.reads_writes import read_input, read_operator
+from streamdata.plan.lowering.reads_writes import read_input, read_operator, write_joins_actor_pool
 from streamdata.plan.rules.base import OptimizerContext
 from streamdata.plan.rules.read_parallelism import choose_parallelism
 from streamdata.exec.resources import normalized_resources
@@ -53,7 +53,8 @@ def lower_map(lowerer: LoweringWalk, node: L.AbstractMap) -> PhysicalOperator:
     compute = node.compute
     remote_args = dict(node.ray_remote_args)
     if (isinstance(upstream, L.Read) and lowerer.only_consumer(upstream)
-            and can_fuse_read_into_actors(upstream, node)):
+            and can_fuse_read_into_actors(upstream, node)
+            and not read_tasks_beside_pool(lowerer, upstream, node)):
         # As Ray fuses Read → actor map: the actors run the read tasks themselves, so no
         # read task holds a CPU the pool needs and no block crosses processes in between.
         parallelism = actor_read_parallelism(upstream, OptimizerContext.from_data_context(
@@ -137,6 +138,24 @@ def can_fuse_read_into_actors(read: L.Read, node: L.AbstractMap) -> bool:
     return not read.ray_remote_args and read.concurrency is None
 
 
+def read_tasks_beside_pool(lowerer: LoweringWalk, read: L.Read, node: L.AbstractMap) -> bool:
+    """Whether ``read`` runs as its own tasks beside ``node`` 's actor pool rather than in it.
+
+    So when the pool's calls also write (:func:`write_joins_actor_pool`) and its largest
+    size leaves a CPU for a read task: nothing else would use that CPU, and the actors then
+    only convert, call the UDF and write, while the reads run on it. Otherwise (the pool
+    may take every CPU, or tasks after the pool need the CPUs it leaves) the actors read.
+    """
+    compute = node.compute
+    if not isinstance(compute, L.ActorPoolStrategy) or compute.max_size is None:
+        return False
+    if not write_joins_actor_pool(lowerer.consumer_of(node), node):
+        return False
+    per_actor = float(normalized_resources(node.ray_remote_args).get("num_cpus", 1))
+    per_read = float(normalized_resources(read.ray_remote_args).get("num_cpus", 1))
+    return compute.max_size * per_actor + per_read <= lowerer.cluster.num_cpus + 1e-9
+
+
 #: read tasks per CPU of a read whose tasks an actor pool runs (a task-pool read aims at 2)
 ACTOR_READ_TASKS_PER_CPU = 8
 
@@ -144,10 +163,12 @@ ACTOR_READ_TASKS_PER_CPU = 8
 def actor_read_parallelism(read: L.Read, ctx: OptimizerContext) -> int:
     """Read tasks of a read fused into an actor pool: finer than a task-pool read's.
 
-    The pool holds its CPUs for the whole execution, so what comes after it (the write
-    tasks, say) runs on the CPUs it leaves and can only overlap with it block by block: a
+    The pool holds its CPUs for the whole execution, so what comes after it (a task map,
+    say) runs on the CPUs it leaves and can only overlap with it block by block: a
     few large blocks leave the last ones' work with nothing to overlap (on 2 CPUs, 4 read
-    tasks of 4 files each kept the last block's write alone at the end). So these reads
+    tasks of 4 files each kept the last block's write alone at the end, before writes ran
+    in the pool's calls). Smaller calls also bound what one call holds (its block and the
+    batch it converts to). So these reads
     aim at ``ACTOR_READ_TASKS_PER_CPU`` tasks per CPU, still within the rule's bounds
     (blocks over ``target_min_block_size``); ``override_num_blocks`` is kept as given.
 
@@ -177,4 +198,6 @@ def can_fuse_into_read(read: L.Read, node: L.AbstractMap) -> bool:
     return not read.ray_remote_args or normalized_resources(read.ray_remote_args) == mine
 
 
-__all__ = ["ACTOR_READ_TASKS_PER_CPU", "actor_pool_map", "actor_read_parallelism", "can_fuse_into_read", "can_fuse_read_into_actors", "lower_map", "map_stages", "min_rows_per_bundle"]
+__all__ = ["ACTOR_READ_TASKS_PER_CPU", "actor_pool_map", "actor_read_parallelism", "can_fuse_into_read",
+           "can_fuse_read_into_actors", "lower_map", "map_stages", "min_rows_per_bundle",
+           "read_tasks_beside_pool"]

@@ -6,7 +6,8 @@ the execution starts, by the input operator, so lowering stays cheap and never t
 the runtime. A task-pool map right after the read (same resources, the read its only
 consumer) joins that map (:func:`read_operator` with its stages), so blocks are
 transformed where they are read. A ``Write`` joins the task-pool map before it in the
-same way, or runs in its own task-pool map.
+same way (into an actor pool too, when its calls run one at a time), or runs in its own
+task-pool map.
 
 Example:
     >>> from streamdata.context import DataContext
@@ -27,6 +28,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from streamdata.exec.interfaces import PhysicalOperator
+from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.input_data import InputDataOperator
 from streamdata.exec.operators.map_transformer import MapStage, MapTransformer, ReadStage, WriteStage
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
@@ -98,15 +100,15 @@ def _make_read_tasks(datasource: Datasource, parallelism: int, op: PhysicalOpera
 
 
 def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
-    """The write stage, appended to the task-pool map before it when that map has no other
-    consumer, the write asks for no resources of its own and runs on CPUs; else its own map."""
+    """The write stage, appended to the map before it when that map has no other consumer,
+    the write asks for nothing of its own and the map runs on CPUs (a task-pool map, or an
+    actor pool whose calls run one at a time: :func:`write_fuses_into`); else its own map."""
     stage = WriteStage(name=node.name, datasink=node.datasink, write_uuid=uuid.uuid4().hex)
     upstream = node.input
     input_op = lowerer.lower(upstream)
-    if (isinstance(input_op, TaskPoolMapOperator) and lowerer.only_consumer(upstream)
-            and not node.ray_remote_args and node.concurrency is None
-            and node.min_rows_per_write is None
-            and input_op.per_task_resources().gpu == 0):
+    if (lowerer.only_consumer(upstream) and not node.ray_remote_args and node.concurrency is None
+            and node.min_rows_per_write is None and write_fuses_into(input_op)):
+        assert isinstance(input_op, (TaskPoolMapOperator, ActorPoolMapOperator))
         input_op.transformer.stages.append(stage)
         input_op.name = f"{input_op.name}->{node.name}"
         return input_op
@@ -115,4 +117,66 @@ def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
                                min_rows_per_bundle=node.min_rows_per_write)
 
 
-__all__ = ["lower_read", "lower_write", "read_input", "read_operator"]
+def write_joins_actor_pool(write: L.LogicalNode | None, node: L.AbstractMap) -> bool:
+    """Whether ``write`` (``node`` 's consumer, if any) will run in the calls of ``node`` 's
+    actor pool: the plan-level form of :func:`write_fuses_into` for an actor-pool map, for
+    decisions taken before the pool's operator exists.
+
+    Example:
+        >>> from streamdata.io.parquet import ParquetDatasink
+        >>> class Cls:
+        ...     def __call__(self, batch): return batch
+        >>> pool = L.MapBatches(inputs=(L.InputData(),), fn=Cls, compute=L.ActorPoolStrategy(size=1))
+        >>> write_joins_actor_pool(L.Write(inputs=(pool,), datasink=ParquetDatasink("/tmp/x")), pool)
+        True
+        >>> write_joins_actor_pool(None, pool)
+        False
+    """
+    from streamdata.exec.operators.async_udf import is_async
+    from streamdata.exec.resources import normalized_resources
+
+    compute = node.compute
+    if not isinstance(write, L.Write) or not isinstance(compute, L.ActorPoolStrategy):
+        return False
+    if write.ray_remote_args or write.concurrency is not None or write.min_rows_per_write is not None:
+        return False
+    if normalized_resources(node.ray_remote_args).get("num_gpus"):
+        return False
+    if (compute.max_concurrent_calls_per_actor or 1) > 1 or compute.enable_true_multi_threading:
+        return False
+    maps = node.stages if isinstance(node, L.FusedMap) else (node,)
+    return not any(isinstance(m, L.AbstractUDFMap) and is_async(m.fn) for m in maps)
+
+
+def write_fuses_into(op: PhysicalOperator) -> bool:
+    """Whether a write may run as the last stage of ``op`` 's tasks or actor calls.
+
+    A task-pool map on CPUs: yes. An actor pool on CPUs: yes when its calls run one at a
+    time (no ``max_concurrency`` above 1, no true multi-threading, no async UDF), so each
+    call writes its own files as a write task would. The pool would otherwise hand every
+    block through the object store to a write task that runs on the CPUs the pool leaves
+    (on 2 CPUs with one actor: all the writes on one CPU, one task round trip and one
+    block copy each, while the actor's CPU waits); in the call, the block is written where
+    it was made. A GPU map keeps its write apart (the GPU would idle during the write).
+
+    Example:
+        >>> from streamdata.exec.operators.input_data import InputDataOperator
+        >>> from streamdata.exec.operators.map_transformer import ProjectStage
+        >>> src = InputDataOperator("in", bundles=[])
+        >>> chain = MapTransformer([ProjectStage(name="p", select=("a",))])
+        >>> write_fuses_into(TaskPoolMapOperator("m", src, chain))
+        True
+        >>> write_fuses_into(ActorPoolMapOperator("m", src, chain, max_concurrency=2))
+        False
+    """
+    if isinstance(op, TaskPoolMapOperator):
+        return op.per_task_resources().gpu == 0
+    if not isinstance(op, ActorPoolMapOperator) or op.per_task_resources().gpu:
+        return False
+    if op.max_concurrency > 1 or op.true_multi_threading:
+        return False
+    return not op.transformer.uses_async()  # (the class's ``__call__``, before it is built)
+
+
+__all__ = ["lower_read", "lower_write", "read_input", "read_operator", "write_fuses_into",
+           "write_joins_actor_pool"]

@@ -29,3 +29,7 @@ class LoweringWalk(Protocol):
     def only_consumer(self, node: L.LogicalNode) -> bool:
         """Whether ``node`` feeds exactly one operator (so it may be fused into it)."""
         ...
+
+    def consumer_of(self, node: L.LogicalNode) -> L.LogicalNode | None:
+        """The one node ``node`` feeds (None when it feeds none or several)."""
+        ...

@@ -1,4 +1,5 @@
-"""A small merge of built-in partial aggregates runs on the driver, not as a task."""
+"""Small work the driver does itself instead of a task round trip: the merge of built-in
+partial aggregates, and the slice of the block a limit straddles (local runtime)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,12 @@ from streamdata.aggregate import AggregateFn, Count, Sum
 pytestmark = pytest.mark.usefixtures("data_runtime")
 
 
+def _tasks_since(name: str, start_us: float) -> int:
+    return sum(1 for e in sd.timeline() if e.get("name") == name and e["ts"] >= start_us)
+
+
 def _reduce_tasks_since(start_us: float) -> int:
-    return sum(1 for e in sd.timeline() if e.get("name") == "reduce_task" and e["ts"] >= start_us)
+    return _tasks_since("reduce_task", start_us)
 
 
 def _now_us() -> float:
@@ -45,3 +50,12 @@ def test_a_user_aggregation_still_merges_in_a_task():
         .groupby("k").aggregate(total).take_all()
     assert {r["k"]: r["total"] for r in rows} == {0: 2450, 1: 2500}
     assert _reduce_tasks_since(start) >= 1
+
+
+def test_a_limit_slices_the_block_it_straddles_on_the_driver():
+    ds = sd.range(300_000, override_num_blocks=2).materialize()  # blocks in shared memory
+    start = _now_us()
+    assert [r["id"] for r in ds.take(3)] == [0, 1, 2]
+    assert ds.limit(150_001).count() == 150_001
+    assert ds.limit(150_001).sum("id") == sum(range(150_001))
+    assert _tasks_since("slice_block", start) == 0
