@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from streamdata.aggregation.builtins import _Builtin
+from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.all_to_all import spec as specs
@@ -121,7 +121,7 @@ def prune_row_stage_output(stages: list[MapStage], keys: tuple[str, ...], aggs: 
         return
     needed = list(keys)
     for agg in aggs:  # a user's aggregation (or subclass) may read any column of the block
-        if not (isinstance(agg, _Builtin) and type(agg).__module__.startswith("streamdata.aggregation.")):
+        if not (is_builtin(agg) and type(agg).__module__.startswith("streamdata.aggregation.")):
             return
         needed += agg._input_columns()
     stages[-1].columns = tuple(dict.fromkeys(needed))
