@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pyarrow as pa
 
+from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, UDFReturnError, describe
 from streamdata.numpy_batch import NumpyBatch, raw_items
 
@@ -383,17 +384,9 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]], *, what: str = "map UDF") -
     """
     if not isinstance(rows, list):
         rows = list(rows)
-    if rows and set(map(type, rows)) == {dict}:
-        # Fast path: every row a dict with the first row's keys (what row UDFs return):
-        # one list comprehension per column instead of a Python loop over every cell.
-        keys = list(rows[0])
-        if sum(map(len, rows)) == len(keys) * len(rows):  # same count, so same keys if no KeyError
-            try:
-                fast = {k: [r[k] for r in rows] for k in keys}
-            except KeyError:
-                fast = None
-            if fast is not None:
-                return pa.table({k: _objects_to_arrow(v) for k, v in fast.items()})
+    fast = columns_of_rows(rows)  # every row a dict with the same keys: what row UDFs return
+    if fast is not None:
+        return pa.table({k: _objects_to_arrow(v) for k, v in fast.items()})
     columns: dict[str, list[Any]] = {}
     n = 0
     for row in rows:
@@ -519,20 +512,18 @@ def iter_rows(table: pa.Table) -> Iterator[dict[str, Any]]:
         >>> list(iter_rows(pa.table({"a": [1, 2]})))
         [{'a': 1}, {'a': 2}]
     """
-    special = {name for name, f in zip(table.column_names, table.schema)
-               if isinstance(f.type, pa.BaseExtensionType)}
-    if not special:
-        for batch in table.to_batches(max_chunksize=4096):
-            yield from batch.to_pylist()
-        return
-    step = 4096
-    for start in range(0, table.num_rows, step):
-        part = table.slice(start, step)
-        cols = {name: (column_to_numpy(part.column(name), zero_copy=False) if name in special
-                       else part.column(name).to_pylist()) for name in part.column_names}
-        names = list(cols)
-        for i in range(part.num_rows):
-            yield {name: cols[name][i] for name in names}
+    for rows in row_chunks(table):
+        yield from rows
+
+
+def row_chunks(table: pa.Table, chunk_rows: int = 8192) -> Iterator[list[dict[str, Any]]]:
+    """The rows of a block as lists of up to ``chunk_rows`` dicts (each column converted
+    once per chunk, tensor cells as ndarrays; :func:`~streamdata.block_rows.rows_from_columns`)."""
+    for start in range(0, table.num_rows, chunk_rows):
+        part = table.slice(start, min(chunk_rows, table.num_rows - start))
+        cols = [column_to_numpy(c) if isinstance(c.type, pa.BaseExtensionType) else c.to_pylist()
+                for c in part.columns]
+        yield rows_from_columns(part.column_names, cols, part.num_rows)
 
 
 class Batcher:

@@ -25,7 +25,7 @@ from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.dataset_args import column_list, normalize_batch_format
 from streamdata.errors import PlanError
-from streamdata.plan.logical import Aggregate, InputData, LogicalPlan, Read
+from streamdata.plan.logical import Aggregate, FlatMap, InputData, LogicalPlan, MapRows, Read
 from streamdata.schema import Schema, as_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -34,6 +34,15 @@ if TYPE_CHECKING:  # pragma: no cover
     from streamdata.aggregate import AggregateFn
     from streamdata.execution import RefBundle
     from streamdata.iterator import DataIterator
+
+
+def _count_in_tasks(root: Any) -> bool:
+    """Whether ``count()`` runs as a fused partial ``Count`` (each task returns its row count):
+    after a row UDF (``map``, ``flat_map``) on a CPU task pool, whose rows would otherwise be
+    built back into blocks only to be counted (the lowering prunes the row stage's output
+    to no column: ``prune_row_stage_output``)."""
+    return (isinstance(root, (MapRows, FlatMap)) and not root.uses_actors
+            and not root.ray_remote_args.get("num_gpus"))
 
 
 class ConsumeMixin:
@@ -209,6 +218,10 @@ class ConsumeMixin:
         known = self._plan.num_rows()
         if known is not None:
             return known
+        if _count_in_tasks(self._plan.root):
+            from streamdata.aggregate import Count
+            result = self.aggregate(Count())
+            return int(result["count()"]) if result else 0
         return sum(bundle.num_rows() or 0 for bundle in self._iter_bundles())
 
     def schema(self, fetch_if_missing: bool = True) -> Schema | None:

@@ -11,6 +11,7 @@ import pytest
 from streamdata.errors import ColumnNotFoundError, UDFReturnError
 from streamdata.exec.operators.map_task import MapWorker, run_map_task
 from streamdata.exec.operators.map_transformer import (
+    ROW_COUNT_COLUMN,
     BatchStage,
     FilterStage,
     FlatMapStage,
@@ -224,3 +225,57 @@ def test_row_stages_pass_fn_args_and_check_what_each_row_returns() -> None:
     assert out.column("a").to_pylist() == [1, 3]
     with pytest.raises(UDFReturnError, match="must return a bool for each row, got int"):
         run([FilterStage(name="p", fn=lambda r: r["a"])], [table(2)])
+
+
+def _pruned(stage: RowStage | FlatMapStage, columns: tuple[str, ...]) -> RowStage | FlatMapStage:
+    stage.columns = columns
+    return stage
+
+
+def test_row_stages_over_many_chunks_keep_order_and_every_row() -> None:
+    big = pa.concat_tables([table(10_000), table(7_000, start=10_000)])  # chunks of 8192 rows
+    out = run([RowStage(name="m", fn=lambda r: {"a": r["a"], "odd": r["a"] % 2 == 1})], [big])
+    assert out.column("a").to_pylist() == list(range(17_000))
+    out = run([FlatMapStage(name="f", fn=lambda r: [r] * (r["a"] % 3))], [big])
+    assert out.num_rows == sum(a % 3 for a in range(17_000))
+    out = run([FilterStage(name="p", fn=lambda r: r["a"] % 1000 == 0)], [big])
+    assert out.column("a").to_pylist() == list(range(0, 17_000, 1000))
+
+
+def test_a_pruned_row_stage_builds_only_the_columns_read_downstream() -> None:
+    fn = lambda r: {"a": r["a"], "c": r["a"] * 2, "s": str(r["a"])}  # noqa: E731
+    out = run([_pruned(RowStage(name="m", fn=fn), ("c",))], [table(3)])
+    assert out.column_names == ["c"] and out.column("c").to_pylist() == [0, 2, 4]
+    out = run([_pruned(FlatMapStage(name="f", fn=lambda r: [fn(r)] * 2), ("s", "a"))], [table(2)])
+    assert out.column_names == ["s", "a"] and out.column("a").to_pylist() == [0, 0, 1, 1]
+    # nothing read (a bare Count()): a placeholder column of nulls carries the row count
+    out = run([_pruned(FlatMapStage(name="f", fn=lambda r: [r] * 3), ())], [table(2)])
+    assert out.column_names == [ROW_COUNT_COLUMN] and out.num_rows == 6
+    assert out.column(ROW_COUNT_COLUMN).null_count == 6
+    # only empty rows: what the unpruned stage makes of them (no rows, no columns)
+    assert run([_pruned(RowStage(name="m", fn=lambda r: {}), ())], [table(2)]).num_rows == 0
+
+
+def test_a_pruned_row_stage_takes_the_general_path_for_rows_of_other_shapes() -> None:
+    # keys that vary between rows: the read column still gets its nulls
+    fn = lambda r: {"c": r["a"]} if r["a"] % 2 else {"x": 1}  # noqa: E731
+    out = run([_pruned(RowStage(name="m", fn=fn), ("c",))], [table(4)])
+    assert out.column_names == ["c"] and out.column("c").to_pylist() == [None, 1, None, 3]
+    # a column read downstream that no row has: the whole block, so the error lists them all
+    out = run([_pruned(RowStage(name="m", fn=lambda r: {"a": 1, "b": 2}), ("nope",))], [table(2)])
+    assert out.column_names == ["a", "b"]
+    # non-dict rows are still named, whatever is read
+    with pytest.raises(UDFReturnError, match="map UDF m returned int"):
+        run([_pruned(RowStage(name="m", fn=lambda r: 1), ("a",))], [table(2)])
+    with pytest.raises(UDFReturnError, match="as a row; expected a dict"):
+        run([_pruned(FlatMapStage(name="f", fn=lambda r: [1]), ())], [table(2)])
+    # a Mapping that is not a dict: the general path, then the columns read
+    from collections import OrderedDict
+    out = run([_pruned(RowStage(name="m", fn=lambda r: OrderedDict(b=r["a"], z=0)), ("b",))], [table(2)])
+    assert out.column_names == ["b"] and out.column("b").to_pylist() == [0, 1]
+
+
+def test_pruned_stages_pickle_with_their_columns() -> None:
+    stage = cloudpickle.loads(cloudpickle.dumps(_pruned(RowStage(name="m", fn=dict), ("c",))))
+    assert stage.columns == ("c",)
+    assert RowStage(name="m", fn=dict).columns is None

@@ -153,3 +153,61 @@ def test_a_join_read_by_two_consumers_keeps_its_rows() -> None:
     op = lower(L.LogicalPlan(both), DataContext(), ClusterInfo(num_cpus=2, num_gpus=1))
     joins = [o for o in op.post_order() if isinstance(o, AllToAllOperator) and o.name.startswith("Join")]
     assert joins and all(o.spec.partial_aggregate is None for o in joins)
+
+
+def _row_stage_of(root: L.LogicalNode):  # noqa: ANN202
+    op = _lower(root)
+    return op.input_dependencies[0].transformer.stages[-2]
+
+
+def test_a_row_udf_before_a_fused_partial_step_builds_only_the_columns_it_reads() -> None:
+    from streamdata.exec.operators.map_transformer import FlatMapStage, RowStage
+
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    mapped = L.MapRows(inputs=(read,), fn=lambda r: r)
+    stage = _row_stage_of(L.Aggregate(inputs=(mapped,), keys=("k",), aggs=(Count(), Sum("c"), Sum("k"))))
+    assert isinstance(stage, RowStage) and stage.columns == ("k", "c")
+    flat = L.FlatMap(inputs=(read,), fn=lambda r: [r])
+    stage = _row_stage_of(L.Aggregate(inputs=(flat,), keys=(), aggs=(Count(),)))
+    assert isinstance(stage, FlatMapStage) and stage.columns == ()
+    # Count(on=...) reads its column
+    stage = _row_stage_of(L.Aggregate(inputs=(flat,), keys=(), aggs=(Count("x", ignore_nulls=True),)))
+    assert stage.columns == ("x",)
+
+
+def test_the_row_stage_keeps_every_column_when_the_aggregation_may_read_any() -> None:
+    from streamdata.aggregate import AggregateFn
+
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    mapped = L.MapRows(inputs=(read,), fn=lambda r: r)
+    users = AggregateFn(init=lambda k: 0, accumulate_row=lambda a, r: a + len(r),
+                        merge=lambda a, b: a + b, name="width")
+    stage = _row_stage_of(L.Aggregate(inputs=(mapped,), keys=(), aggs=(Count(), users)))
+    assert stage.columns is None
+    # a stage between the row UDF and the partial step reads what it likes
+    filt = L.Filter(inputs=(mapped,), fn=lambda r: True)
+    op = _lower(L.Aggregate(inputs=(filt,), keys=(), aggs=(Count(),)))
+    stages = []
+    while op.input_dependencies:
+        op = op.input_dependencies[0]
+        stages = list(getattr(getattr(op, "transformer", None), "stages", [])) + stages
+    names = [type(s).__name__ for s in stages]
+    assert names == ["ReadStage", "RowStage", "FilterStage", "PartialAggregateStage"]
+    assert stages[1].columns is None
+
+
+def test_count_runs_in_the_tasks_only_after_a_task_pool_row_udf() -> None:
+    from streamdata.dataset_consume import _count_in_tasks
+
+    read = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    assert _count_in_tasks(L.FlatMap(inputs=(read,), fn=lambda r: [r]))
+    assert _count_in_tasks(L.MapRows(inputs=(read,), fn=lambda r: r))
+
+    class Rows:
+        def __call__(self, row: dict) -> dict:
+            return row
+
+    assert not _count_in_tasks(L.MapRows(inputs=(read,), fn=Rows, compute=L.ActorPoolStrategy(size=1)))
+    assert not _count_in_tasks(L.MapRows(inputs=(read,), fn=lambda r: r, ray_remote_args={"num_gpus": 1}))
+    assert not _count_in_tasks(L.MapBatches(inputs=(read,), fn=lambda b: b))
+    assert not _count_in_tasks(read)

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.block_rows import columns_of_rows
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
 from streamdata.expressions.evaluation import EvalContext
 from streamdata.exec.operators.async_udf import (ASYNC_BATCH_CONCURRENCY, ASYNC_ROW_CONCURRENCY,
@@ -173,7 +174,38 @@ class BatchStage(_UDFStage):
             yield self._table(out)
 
 
-class RowStage(_UDFStage):
+#: the placeholder column of a row stage's blocks when nothing downstream reads a column
+ROW_COUNT_COLUMN = "__rows"
+
+
+class _RowsStage(_UDFStage):
+    """A stage that calls its UDF on rows and builds its blocks from the rows it returns.
+
+    ``columns``: when not None, the only output columns the rest of the chain reads (set by
+    the lowering when a fused partial aggregation of built-in aggregations follows): the
+    blocks hold just those (a placeholder ``ROW_COUNT_COLUMN`` of nulls when none), so
+    columns nobody reads are never converted back to Arrow.
+    """
+
+    columns: tuple[str, ...] | None = None
+
+    def _table(self, rows: list[Any], what: str) -> pa.Table:
+        if self.columns is None:
+            return B.rows_to_table(rows, what=what)
+        fast = columns_of_rows(rows, self.columns)
+        if fast is None:  # rows of other shapes: the general path, then the columns read
+            table = B.rows_to_table(rows, what=what)
+            if not set(self.columns) <= set(table.column_names):
+                return table  # whole, so that the error about the missing column lists all
+            return table.select(list(self.columns))
+        if not fast:
+            if not any(rows):  # only empty rows: what the general path makes of them
+                return B.rows_to_table(rows, what=what)
+            return pa.table({ROW_COUNT_COLUMN: pa.nulls(len(rows))})
+        return pa.table({k: B._objects_to_arrow(v) for k, v in fast.items()})
+
+
+class RowStage(_RowsStage):
     """``map``: one dict in, one dict out."""
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
@@ -183,15 +215,17 @@ class RowStage(_UDFStage):
             return
         fn = self.row_callable()
         for table in blocks:
-            rows = [fn(row) for row in B.iter_rows(table)]
-            if set(map(type, rows)) - {dict}:  # anything but plain dicts: check each
+            rows: list[Any] = []
+            for chunk in B.row_chunks(table):
+                rows += map(fn, chunk)
+            if not rows:
+                continue
+            if set(map(type, rows)) != {dict}:  # anything but plain dicts: check each
                 for out in rows:
                     if not isinstance(out, Mapping):
                         raise UDFReturnError(f"map UDF {self.name} returned {describe(out)}; "
                                              "expected a dict (one row)")
-            if rows:
-                yield B.rows_to_table(rows, what="map UDF")
-
+            yield self._table(rows, "map UDF")
 
     def _apply_async(self, blocks: Iterator[pa.Table]) -> Iterator[pa.Table]:
         for table in blocks:
@@ -203,27 +237,27 @@ class RowStage(_UDFStage):
                                              "expected a dict (one row)")
                     rows.append(out)
             if rows:
-                yield B.rows_to_table(rows, what="map UDF")
+                yield self._table(rows, "map UDF")
 
 
-class FlatMapStage(_UDFStage):
+class FlatMapStage(_RowsStage):
     """``flat_map``: one dict in, a list (any iterable) of dicts out."""
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
         fn = self.row_callable()
         for table in blocks:
             rows: list[Any] = []
-            for row in B.iter_rows(table):
-                out = fn(row)
-                if type(out) is list:
-                    rows.extend(out)
-                    continue
-                if isinstance(out, (Mapping, str, bytes)) or not isinstance(out, Iterable):
-                    raise UDFReturnError(f"flat_map UDF {self.name} returned {describe(out)}; "
-                                         "expected a list of dicts")
-                rows.extend(out)
+            extend = rows.extend
+            for chunk in B.row_chunks(table):
+                for row in chunk:
+                    out = fn(row)
+                    if type(out) is not list and (isinstance(out, (Mapping, str, bytes))
+                                                  or not isinstance(out, Iterable)):
+                        raise UDFReturnError(f"flat_map UDF {self.name} returned {describe(out)}; "
+                                             "expected a list of dicts")
+                    extend(out)
             if rows:
-                yield B.rows_to_table(rows, what="flat_map UDF")
+                yield self._table(rows, "flat_map UDF")
 
 
 class FilterStage(_UDFStage):
@@ -246,7 +280,9 @@ class FilterStage(_UDFStage):
                 out = table.filter(mask, null_selection_behavior="drop")
             else:
                 fn = self.row_callable()
-                verdicts = [fn(row) for row in B.iter_rows(table)]
+                verdicts: list[Any] = []
+                for chunk in B.row_chunks(table):
+                    verdicts += map(fn, chunk)
                 if set(map(type, verdicts)) <= {bool}:
                     keep = np.array(verdicts, dtype=bool)
                 else:

@@ -25,11 +25,13 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.exec.operators.all_to_all import spec as specs
 from streamdata.exec.operators.all_to_all.map_groups import MapGroupsStage
 from streamdata.exec.operators.all_to_all.operator import AllToAllOperator
+from streamdata.exec.operators.map_transformer import FlatMapStage, MapStage, RowStage
 from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
 from streamdata.exec.operators.sort_runs import SortRunsStage
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
@@ -103,6 +105,28 @@ def can_fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator) ->
     return _runs_on_cpu_tasks(input_op) and bool(node.keys or node.aggs)
 
 
+def prune_row_stage_output(stages: list[MapStage], keys: tuple[str, ...], aggs: tuple[Any, ...]) -> None:
+    """When the last of ``stages`` is a row UDF (``map``, ``flat_map``) and the partial
+    aggregation about to follow it reads known columns only (its keys and the ``on``
+    columns of built-in aggregations), the row stage builds only those columns.
+
+    Example:
+        >>> from streamdata.aggregate import Count, Sum
+        >>> stages = [RowStage(name="m", fn=dict)]
+        >>> prune_row_stage_output(stages, ("k",), (Count(), Sum("v")))
+        >>> stages[0].columns
+        ('k', 'v')
+    """
+    if not stages or not isinstance(stages[-1], (RowStage, FlatMapStage)):
+        return
+    needed = list(keys)
+    for agg in aggs:  # a user's aggregation (or subclass) may read any column of the block
+        if not (is_builtin(agg) and type(agg).__module__.startswith("streamdata.aggregation.")):
+            return
+        needed += agg._input_columns()
+    stages[-1].columns = tuple(dict.fromkeys(needed))
+
+
 def fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator,
                            ctx: DataContext | None = None) -> PhysicalOperator | None:
     """The aggregation's operator with its partial step appended to ``input_op`` 's
@@ -111,6 +135,7 @@ def fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator,
         return None
     assert isinstance(input_op, TaskPoolMapOperator)
     keys, aggs = tuple(node.keys), tuple(node.aggs)
+    prune_row_stage_output(input_op.transformer.stages, keys, aggs)
     input_op.transformer.stages.append(PartialAggregateStage(name=f"{node.name}:partial", keys=keys, aggs=aggs))
     input_op.name = f"{input_op.name}->partial {node.name}"
     spec = specs.AggregateSpec(keys=keys, aggs=aggs, prepared=True)
