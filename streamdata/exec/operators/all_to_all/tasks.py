@@ -1,7 +1,9 @@
 """The code all-to-all operators run in workers: prepare, map and reduce tasks.
 
-Only small values reach the driver: part sizes, block metadata and key samples.
-Blocks stay in the object store (returned values, or ``put`` by the worker when a
+Only small values reach the driver: part sizes, block metadata and key samples (and
+built-in partial aggregates small enough to merge there, see
+:func:`~streamdata.exec.operators.all_to_all.policy.reduce_on_driver`, which runs
+:func:`reduce_parts` on the driver). Blocks stay in the object store (returned values, or ``put`` by the worker when a
 reduce output is split into several blocks).
 
 Example:
