@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 
 import numpy as np
 import pyarrow as pa
@@ -13,13 +12,7 @@ from streamdata.extensions import ArrowTensorArray, TensorExtensionError
 from streamdata.extensions.tensor_extension import ArrowTensorArray as Same
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    sd.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module
 
 
 def test_fixed_shape_column_round_trips_through_a_pyarrow_udf() -> None:

@@ -13,13 +13,7 @@ import streamdata as sd
 from streamdata.datasource import FileBasedDatasource
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    sd.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module
 
 
 class LineLengths(FileBasedDatasource):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import numpy as np
 import pandas as pd
@@ -16,13 +15,7 @@ from streamdata.preprocessors import (
 )
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    sd.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module
 
 
 def _rows(ds: sd.Dataset, col: str) -> list:

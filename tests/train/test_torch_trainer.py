@@ -4,13 +4,13 @@ prepare_data_loader under DDP, and FailureConfig(max_failures=-1)."""
 
 from __future__ import annotations
 
-import gc
 import json
 import os
-import tempfile
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
+
+from _train_util import json_checkpoint
 
 import streamdata as sd
 from streamdata import train
@@ -19,21 +19,8 @@ from streamdata.train.torch import TorchConfig, TorchTrainer
 torch = pytest.importorskip("torch")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=4)
-    yield
-    gc.collect()
-    sd.shutdown()
-
-
-def _ckpt(obj: Any) -> train.Checkpoint:
-    d = tempfile.mkdtemp()
-    with open(os.path.join(d, "state.json"), "w") as f:
-        json.dump(obj, f)
-    return train.Checkpoint.from_directory(d)
+RUNTIME_INIT = {"num_cpus": 4}
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module
 
 
 LOSSES = [0.5, 0.2, 0.9, 0.8]
@@ -62,7 +49,7 @@ def _loop(config: dict) -> None:
             "backend": dist.get_backend(), "device": str(get_device()), "start": start,
             "loader_rows": seen, "rows": rows, "valid_rows": valid, "env_var": os.environ.get("MY_FLAG")}
     for i, loss in enumerate(config["losses"]):
-        train.report({"loss": loss, "i": i, **info}, checkpoint=_ckpt({"step": start + i + 1}))
+        train.report({"loss": loss, "i": i, **info}, checkpoint=json_checkpoint({"step": start + i + 1}))
 
 
 def test_torch_trainer_end_to_end(tmp_path: Any) -> None:
@@ -76,7 +63,7 @@ def test_torch_trainer_end_to_end(tmp_path: Any) -> None:
                                                      checkpoint_score_order="min")),
         datasets={"train": sd.range(100), "valid": sd.range(7)},
         dataset_config=train.DataConfig(datasets_to_split=["train"]),
-        metadata={"owner": "test"}, resume_from_checkpoint=_ckpt({"step": 10}))
+        metadata={"owner": "test"}, resume_from_checkpoint=json_checkpoint({"step": 10}))
     result = trainer.fit()
     m = result.metrics
     assert result.error is None and result.path == os.path.join(storage, "e2e")
@@ -100,7 +87,7 @@ def _flaky(config: dict) -> None:
     ckpt = train.get_checkpoint()
     done = json.load(open(os.path.join(ckpt.path, "state.json")))["step"] if ckpt else 0
     for step in range(done, 3):
-        train.report({"step": step + 1}, checkpoint=_ckpt({"step": step + 1}))
+        train.report({"step": step + 1}, checkpoint=json_checkpoint({"step": step + 1}))
         if step == 1 and train.get_context().get_world_rank() == 1 and not os.path.exists(marker):
             open(marker, "w").close()
             os._exit(1)  # the worker process dies once, after its 2nd report

@@ -6,10 +6,9 @@ and loaded back on the driver."""
 
 from __future__ import annotations
 
-import gc
 import os
 import warnings
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -23,14 +22,7 @@ torch = pytest.importorskip("torch")
 HALF_CPU = train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 0.5})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    gc.collect()
-    sd.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module
 
 
 # ---------------------------------------------------------------- a custom backend

@@ -6,15 +6,13 @@ restart) and ``Result.return_value`` (rank 0's)."""
 
 from __future__ import annotations
 
-import gc
-import json
 import os
-import tempfile
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-import streamdata as sd
+from _train_util import json_checkpoint, read_json_checkpoint
+
 from streamdata import train
 from streamdata.errors import ControllerError, TrainingFailedError
 from streamdata.train.torch import TorchConfig, TorchTrainer
@@ -24,26 +22,7 @@ torch = pytest.importorskip("torch")
 HALF_CPU = train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 0.5})
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    gc.collect()
-    sd.shutdown()
-
-
-def _ckpt(obj: Any) -> train.Checkpoint:
-    d = tempfile.mkdtemp()
-    with open(os.path.join(d, "state.json"), "w") as f:
-        json.dump(obj, f)
-    return train.Checkpoint.from_directory(d)
-
-
-def _read(ckpt: train.Checkpoint) -> Any:
-    with open(os.path.join(ckpt.path, "state.json")) as f:
-        return json.load(f)
+pytestmark = pytest.mark.usefixtures("data_runtime")  # one runtime for the module
 
 
 class Recorder(train.UserCallback):
@@ -68,7 +47,7 @@ def _reporting_loop(config: dict) -> int:
     rank = train.get_context().get_world_rank()
     for step in range(config["steps"]):
         loss = float(model(torch.ones(1, 2)).sum()) * 0 + step + rank / 10
-        ckpt = _ckpt({"step": step, "rank": rank}) if step % 2 == 1 and rank == 0 else None
+        ckpt = json_checkpoint({"step": step, "rank": rank}) if step % 2 == 1 and rank == 0 else None
         train.report({"rank": rank, "step": step, "loss": loss}, checkpoint=ckpt)
     return rank * 100 + config["steps"]
 
@@ -87,7 +66,7 @@ def test_after_report_gets_every_workers_metrics_and_the_persisted_checkpoint(tm
         if step % 2 == 1:
             assert isinstance(ckpt, train.Checkpoint)
             assert os.path.dirname(ckpt.path) == os.path.join(str(tmp_path), "cb")  # persisted, in the run dir
-            assert _read(ckpt) == {"step": step, "rank": 0}
+            assert read_json_checkpoint(ckpt) == {"step": step, "rank": 0}
         else:
             assert ckpt is None
     ctx = rec.reports[0][0]
@@ -108,9 +87,9 @@ def _fail_once_loop(config: dict) -> dict:
     marker = config["marker"]
     seen_at_start = [(os.path.basename(rc.checkpoint.path), rc.metrics["step"])
                      for rc in train.get_all_reported_checkpoints()]
-    start = _read(train.get_checkpoint())["step"] + 1 if train.get_checkpoint() else 0
+    start = read_json_checkpoint(train.get_checkpoint())["step"] + 1 if train.get_checkpoint() else 0
     for step in range(start, 3):
-        train.report({"step": step}, checkpoint=_ckpt({"step": step}))
+        train.report({"step": step}, checkpoint=json_checkpoint({"step": step}))
         if step == 1 and rank == 1 and not os.path.exists(marker):
             train.get_all_reported_checkpoints()  # fail once rank 0's step 1 is recorded too (deterministic)
             open(marker, "w").close()
@@ -183,11 +162,11 @@ def _ranked_loop(config: dict) -> dict:
     rank = train.get_context().get_world_rank()
     views = []
     for step, acc in enumerate(config["accs"]):
-        train.report({"acc": acc, "step": step}, checkpoint=_ckpt({"step": step}) if rank == 0 else None)
+        train.report({"acc": acc, "step": step}, checkpoint=json_checkpoint({"step": step}) if rank == 0 else None)
         got = train.get_all_reported_checkpoints()
         assert all(type(rc).__name__ == "ReportedCheckpoint" for rc in got)
         assert all(rc.status is train.ReportedCheckpointStatus.COMMITTED for rc in got)
-        views.append([(_read(rc.checkpoint)["step"], rc.metrics["acc"]) for rc in got])
+        views.append([(read_json_checkpoint(rc.checkpoint)["step"], rc.metrics["acc"]) for rc in got])
     return {"rank": rank, "views": views}
 
 
@@ -213,7 +192,7 @@ def _timeout_loop() -> dict:
     rank = train.get_context().get_world_rank()
     out: dict[str, Any] = {}
     if rank == 0:
-        train.report({"step": 0}, checkpoint=_ckpt({"step": 0}))
+        train.report({"step": 0}, checkpoint=json_checkpoint({"step": 0}))
         out["before"] = len(train.get_all_reported_checkpoints(timeout_s=0.3))  # rank 1 has not reported
         dist.barrier()
         out["after"] = len(train.get_all_reported_checkpoints())  # waits for rank 1's report
