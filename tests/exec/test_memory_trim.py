@@ -74,3 +74,41 @@ def test_the_process_trim_is_made_once_and_kept_across_calls() -> None:
     first = memory_trim._process_trim
     memory_trim.after_block()
     assert memory_trim._process_trim is first is not None
+
+
+@pytest.mark.parametrize(("budget", "cpus", "expected"), [
+    (40 * MIB, 2, 32 * MIB),           # larger_than_memory's budget: the smallest threshold
+    (256 * MIB, 2, 32 * MIB),          # cpu_to_gpu's: an eighth per CPU is 16 MiB, raised to 32
+    (1024 * MIB, 2, 64 * MIB),
+    (1024 * MIB, 0, 128 * MIB),        # no CPU in the limits: counted as one
+    (3 * 1024 * MIB, 1, 256 * MIB),    # capped
+    (float("inf"), 8, 256 * MIB),      # no budget limit
+    (0, 2, 32 * MIB),
+    (float("nan"), 2, 32 * MIB),
+])
+def test_the_threshold_follows_the_memory_budget(budget, cpus, expected) -> None:
+    assert memory_trim.threshold_for_budget(budget, cpus) == expected
+
+
+def test_a_tasks_threshold_replaces_the_processs() -> None:
+    # 100 → 150 grew by 50: no release under a 64 MiB threshold, a release under 32
+    trim, released = _trim([100 * MIB, 150 * MIB, 150 * MIB, 110 * MIB])
+    assert trim.after_block(64 * MIB) is False
+    assert trim.after_block(32 * MIB) is True
+    assert trim.threshold_bytes == 32 * MIB and len(released) == 1
+
+
+def test_map_tasks_get_the_threshold_of_their_executions_budget() -> None:
+    """The operator hands each task the threshold of the execution's limits (no process started)."""
+    from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources
+    from streamdata.exec.operators.map_operator import MapOperator
+
+    class _Op:  # the two attributes _next_context reads, on the operator's own method
+        _next_task_index = 0
+        name = "Map"
+        options = ExecutionOptions(resource_limits=ExecutionResources(cpu=2, gpu=0,
+                                                                      object_store_memory=1024 * MIB))
+        _memory_trim_bytes = MapOperator._memory_trim_bytes
+
+    ctx = MapOperator._next_context(_Op())
+    assert ctx.memory_trim_bytes == 64 * MIB and ctx.task_index == 0
