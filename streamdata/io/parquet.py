@@ -496,17 +496,31 @@ class _ParquetFileWriter(FileWriter):
         if self._writer is None:
             import pyarrow.parquet as pq
 
-            options = self._options
-            if first is not None and "use_dictionary" not in options:
-                from streamdata.io.parquet_encoding import dictionary_columns
-
-                options = {**options, "use_dictionary": dictionary_columns(first)}
-            self._writer = pq.ParquetWriter(self._file, self.schema, **options)
+            self._writer = pq.ParquetWriter(self._file, self.schema, **encoding_options(self._options, first))
         return self._writer
 
     def close(self) -> None:
         self._flush()
         self._open(None).close()
+
+
+def encoding_options(options: dict[str, Any], first: pa.Table | None) -> dict[str, Any]:
+    """``options`` with the encodings judged from the file's first rows
+    (:mod:`streamdata.io.parquet_encoding`) where the user did not choose: which columns to
+    dictionary-encode (``use_dictionary``) and which to leave uncompressed (``compression``,
+    only while pyarrow's default codec applies)."""
+    if first is None:
+        return options
+    from streamdata.io.parquet_encoding import column_compression, dictionary_columns
+
+    out = dict(options)
+    if "use_dictionary" not in out:
+        out["use_dictionary"] = dictionary_columns(first)
+    if "compression" not in out and "compression_level" not in out:
+        codecs = column_compression(first, out["use_dictionary"])
+        if codecs is not None:
+            out["compression"] = codecs
+    return out
 
 
 #: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)
