@@ -38,9 +38,10 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, SchemaError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.filesystem import to_arrow_filesystem, unstrip
+from streamdata.io.filesystem import _is_local_fs, to_arrow_filesystem, unstrip
 from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
+from streamdata.io.parquet_encoding import encoding_options
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -504,25 +505,6 @@ class _ParquetFileWriter(FileWriter):
         self._open(None).close()
 
 
-def encoding_options(options: dict[str, Any], first: pa.Table | None) -> dict[str, Any]:
-    """``options`` with the encodings judged from the file's first rows
-    (:mod:`streamdata.io.parquet_encoding`) where the user did not choose: which columns to
-    dictionary-encode (``use_dictionary``) and which to leave uncompressed (``compression``,
-    only while pyarrow's default codec applies)."""
-    if first is None:
-        return options
-    from streamdata.io.parquet_encoding import column_compression, dictionary_columns
-
-    out = dict(options)
-    if "use_dictionary" not in out:
-        out["use_dictionary"] = dictionary_columns(first)
-    if "compression" not in out and "compression_level" not in out:
-        codecs = column_compression(first, out["use_dictionary"])
-        if codecs is not None:
-            out["compression"] = codecs
-    return out
-
-
 #: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)
 ROW_GROUP_ROWS = 1024 * 1024
 
@@ -578,6 +560,18 @@ class ParquetDatasink(FileDatasink):
             pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("x", pa.int8())]), **self._options).close()
         except TypeError as exc:
             raise PlanError(f"invalid Parquet writer option: {exc}") from exc
+
+    parallel_encode = True
+
+    def _may_split_files(self) -> bool:
+        return super()._may_split_files() and not self._partition_cols
+
+    def _open_stream(self, target: str) -> Any:
+        if _is_local_fs(self._fs):  # Arrow's own file: the encoder writes without taking the GIL
+            import pyarrow.fs as pafs
+
+            return pafs.LocalFileSystem().open_output_stream(target)
+        return super()._open_stream(target)
 
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
         return _ParquetFileWriter(f, schema, self._options, self._row_group_size)

@@ -126,5 +126,28 @@ def column_compression(table: pa.Table, dictionary: list[str] | bool,
     return out if "none" in out.values() else None
 
 
+def encoding_options(options: dict[str, Any], first: pa.Table | None) -> dict[str, Any]:
+    """``options`` with the encodings judged from the file's first rows
+    (:mod:`streamdata.io.parquet_encoding`) where the user did not choose: which columns to
+    dictionary-encode (``use_dictionary``) and which to leave uncompressed (``compression``,
+    only while pyarrow's default codec applies).
+
+    Example:
+        >>> t = pa.table({"id": list(range(4096)), "kind": ["a", "b"] * 2048})
+        >>> encoding_options({"compression": "zstd"}, t)
+        {'compression': 'zstd', 'use_dictionary': ['kind']}
+    """
+    if first is None:
+        return options
+    out = dict(options)
+    if "use_dictionary" not in out:
+        out["use_dictionary"] = dictionary_columns(first)
+    if "compression" not in out and "compression_level" not in out:
+        codecs = column_compression(first, out["use_dictionary"])
+        if codecs is not None:
+            out["compression"] = codecs
+    return out
+
+
 __all__ = ["DEFAULT_CODEC", "MAX_DISTINCT_SHARE", "MIN_COMPRESSION_SAVING", "MIN_SAMPLE_ROWS",
-           "SAMPLE_ROWS", "column_compression", "dictionary_columns"]
+           "SAMPLE_ROWS", "column_compression", "dictionary_columns", "encoding_options"]
