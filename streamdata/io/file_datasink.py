@@ -405,9 +405,8 @@ class FileDatasink(Datasink):
         """:meth:`write` encoding up to ``threads`` files at once: the task's blocks are
         gathered (up to ``target_max_block_size`` bytes, or until the schema changes), then
         cut into row ranges of at least :data:`MIN_ROWS_PER_SPLIT_FILE` rows, one file each."""
-        from concurrent.futures import ThreadPoolExecutor
-
         from streamdata.context import DataContext
+        from streamdata.io.io_threads import run_beside
 
         limit = DataContext.get_current().target_max_block_size
         self._fs.makedirs(self.staging_dir, exist_ok=True)
@@ -426,11 +425,7 @@ class FileDatasink(Datasink):
             step = -(-table.num_rows // k)
             names = [self._file_name(ctx, len(written) + i) for i in range(k)]
             parts = [table.slice(i * step, step) for i in range(k)]
-            if k == 1:
-                self._write_file(names[0], table)
-            else:
-                with ThreadPoolExecutor(k, thread_name_prefix="encode") as pool:
-                    list(pool.map(self._write_file, names, parts))
+            run_beside(lambda job: self._write_file(*job), list(zip(names, parts)))
             written.extend(names)
             total += table.num_rows
 
