@@ -20,7 +20,8 @@ from streamdata.plan.rules.limit_pushdown import LimitPushdownRule
 from streamdata.plan.rules.map_fusion import MapFusionRule
 from streamdata.plan.rules.predicate_pushdown import PredicatePushdownRule
 from streamdata.plan.rules.projection_pushdown import ProjectionPushdownRule, merge_projects
-from streamdata.plan.rules.read_parallelism import ReadParallelismRule, choose_parallelism
+from streamdata.plan.rules.read_parallelism import (SMALL_READ_BYTES_PER_CPU, ReadParallelismRule,
+                                                     choose_parallelism)
 
 CTX = OptimizerContext(num_cpus=2)
 SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.float64()), ("c", pa.string()), ("d", pa.int64())])
@@ -427,9 +428,13 @@ def test_shared_map_is_not_fused() -> None:
 
 def test_read_parallelism_from_size_and_cpus() -> None:
     ctx = OptimizerContext(num_cpus=2, target_max_block_size=100, target_min_block_size=10)
-    assert choose_parallelism(None, ctx) == 4
-    assert choose_parallelism(20, ctx) == 4  # small data: still 2 tasks per CPU
+    assert choose_parallelism(None, ctx) == 4  # unknown size: 2 tasks per CPU
+    assert choose_parallelism(20, ctx) == 2  # small data: one task per CPU, one wave
     assert choose_parallelism(10_000, ctx) == 100  # enough tasks to keep blocks under max
+    big = OptimizerContext(num_cpus=2)
+    assert choose_parallelism(2 * SMALL_READ_BYTES_PER_CPU, big) == 2
+    assert choose_parallelism(2 * SMALL_READ_BYTES_PER_CPU + 1, big) == 4  # 2 per CPU again
+    assert choose_parallelism(20, OptimizerContext(num_cpus=3, target_min_block_size=10)) == 3
     ctx = OptimizerContext(num_cpus=2, target_max_block_size=100, target_min_block_size=10,
                            read_op_min_num_blocks=50)
     assert choose_parallelism(200, ctx) == 20  # no smaller blocks than target_min
@@ -463,7 +468,7 @@ def test_optimize_end_to_end() -> None:
                           "   +- ReadFake[filter=(col('a') > 0.5)]"]
     read_node = out.root.input.input
     assert read_node.datasource.predicate.structurally_equals(col("a") > 0.5)
-    assert read_node.parallelism == 4
+    assert read_node.parallelism == 2  # 1000 bytes: one task per CPU
     assert lines(plan)[0] == "Limit(10)" and len(lines(plan)) == 6  # the input plan is untouched
     assert optimize(LogicalPlan(r), CTX, rules=[]).root is r
 

@@ -8,20 +8,28 @@ from streamdata.plan.logical import LogicalNode, LogicalPlan, Read
 from streamdata.plan.rules.base import OptimizerContext, Rule, rewrite_up
 
 
+#: a read this small per CPU runs as one task per CPU (one wave of tasks)
+SMALL_READ_BYTES_PER_CPU = 32 * 2**20
+
+
 def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext) -> int:
     """Read tasks for data of ``size_bytes`` in memory (None: unknown).
 
     At least enough tasks to keep blocks under ``target_max_block_size``; at least two per
-    CPU so every CPU has work; towards ``read_op_min_num_blocks`` only while blocks stay
-    over ``target_min_block_size``. (A source makes fewer tasks when it has fewer rows or
-    files.)
+    CPU so every CPU has work while the other tasks' outputs are consumed, except for a
+    small read (at most :data:`SMALL_READ_BYTES_PER_CPU` per CPU), which gets one task per
+    CPU: a second wave of tasks would cost more round trips than it balances; towards
+    ``read_op_min_num_blocks`` only while blocks stay over ``target_min_block_size``. (A
+    source makes fewer tasks when it has fewer rows or files.)
 
     Example:
         >>> ctx = OptimizerContext(num_cpus=2)
-        >>> choose_parallelism(None, ctx), choose_parallelism(10 * 2**30, ctx)
-        (4, 80)
+        >>> choose_parallelism(None, ctx), choose_parallelism(40 * 2**20, ctx), choose_parallelism(10 * 2**30, ctx)
+        (4, 2, 80)
     """
-    per_cpu = 2 * max(1, math.ceil(ctx.num_cpus))
+    cpus = max(1, math.ceil(ctx.num_cpus))
+    small = size_bytes is not None and size_bytes <= cpus * SMALL_READ_BYTES_PER_CPU
+    per_cpu = cpus if small else 2 * cpus
     wanted = ctx.read_op_min_num_blocks or per_cpu
     if size_bytes is None:
         return max(wanted, per_cpu)
