@@ -67,8 +67,8 @@ def test_an_unsized_read_takes_its_parallelism_from_the_rule_and_the_given_clust
     op = lower(L.LogicalPlan(L.Read(datasource=small)), DataContext(), ClusterInfo(num_cpus=3))
     # the tasks the input operator will put at start (made here without a runtime)
     read_tasks = op.input_dependencies[0]._read_tasks_factory()
-    assert small.asked == [3]  # the rule's policy for small data: a read task per CPU given
-    assert len(read_tasks) == 3
+    assert small.asked == [6]  # the rule's policy: 2 read tasks per CPU of the cluster given
+    assert len(read_tasks) == 6
     assert op.estimated_output_bytes_per_task() > 0  # from the read tasks' metadata
 
 
