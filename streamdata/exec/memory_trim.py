@@ -12,13 +12,6 @@ has grown by ``threshold_bytes`` over its size after the last release (reading t
 resident size costs microseconds). Map tasks call :func:`after_block` (one trim per
 process, kept across tasks: what a task left behind is what the next one finds).
 
-The threshold follows the execution's memory budget (:func:`threshold_for_budget`): a
-release is not free either — the pages handed back are faulted in again by the next
-task that allocates (a task reading and writing 200k rows paid 20–35% more CPU when it
-started from released memory, benchmarks/PROFILES.md "Issue 14, wave 6"). With a small
-budget a worker keeps at most 32 MiB above its last release; with the default budget
-(half the object store) up to 256 MiB, an eighth of the budget's share per CPU.
-
 Example:
     >>> sizes = iter([100, 120, 200, 90, 110])
     >>> released = []
@@ -32,13 +25,8 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-#: growth of a worker's resident memory that makes it hand back what Arrow freed (the
-#: smallest threshold :func:`threshold_for_budget` gives)
+#: growth of a worker's resident memory that makes it hand back what Arrow freed
 DEFAULT_THRESHOLD_BYTES = 32 * 2**20
-#: the largest threshold :func:`threshold_for_budget` gives
-MAX_THRESHOLD_BYTES = 256 * 2**20
-#: a worker may keep this share of the memory budget's part per CPU before it releases
-BUDGET_SHARE = 1 / 8
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -52,25 +40,6 @@ def should_release(resident: int, baseline: int, threshold: int) -> bool:
         (True, False)
     """
     return resident - baseline >= threshold
-
-
-def threshold_for_budget(budget_bytes: float, cpus: float) -> int:
-    """The growth that makes a worker release, for an execution with a memory budget of
-    ``budget_bytes`` on ``cpus`` CPUs: :data:`BUDGET_SHARE` of the budget per CPU, between
-    :data:`DEFAULT_THRESHOLD_BYTES` and :data:`MAX_THRESHOLD_BYTES` (an unknown or infinite
-    budget gives the largest).
-
-    Example:
-        >>> MIB = 2**20
-        >>> threshold_for_budget(40 * MIB, 2) // MIB, threshold_for_budget(1024 * MIB, 2) // MIB
-        (32, 64)
-        >>> threshold_for_budget(float("inf"), 2) // MIB
-        256
-    """
-    if not budget_bytes > 0:  # 0, negative or NaN: no budget known
-        return DEFAULT_THRESHOLD_BYTES
-    per_cpu = budget_bytes * BUDGET_SHARE / max(1.0, float(cpus))
-    return int(max(DEFAULT_THRESHOLD_BYTES, min(MAX_THRESHOLD_BYTES, per_cpu)))
 
 
 def resident_bytes() -> int:
@@ -112,15 +81,8 @@ class ArrowMemoryTrim:
         self._release = release
         self._baseline = resident()
 
-    @property
-    def threshold_bytes(self) -> int:
-        return self._threshold
-
-    def after_block(self, threshold_bytes: int | None = None) -> bool:
-        """Release if the process grew enough (by ``threshold_bytes`` when given, which
-        becomes the threshold from now on); returns whether it did."""
-        if threshold_bytes is not None:
-            self._threshold = threshold_bytes
+    def after_block(self) -> bool:
+        """Release if the process grew enough; returns whether it did."""
         now = self._resident()
         if not should_release(now, self._baseline, self._threshold):
             self._baseline = min(self._baseline, now)
@@ -133,13 +95,9 @@ class ArrowMemoryTrim:
 _process_trim: ArrowMemoryTrim | None = None
 
 
-def after_block(threshold_bytes: int | None = None) -> bool:
+def after_block() -> bool:
     """The process's :class:`ArrowMemoryTrim`, after a block was produced (or a task
     ended); returns whether it released memory.
-
-    Args:
-        threshold_bytes: the growth that makes it release (the task's
-            ``TaskContext.memory_trim_bytes``); None keeps the process's current one.
 
     Example:
         >>> isinstance(after_block(), bool)
@@ -147,6 +105,6 @@ def after_block(threshold_bytes: int | None = None) -> bool:
     """
     global _process_trim
     if _process_trim is None:
-        _process_trim = ArrowMemoryTrim(threshold_bytes or DEFAULT_THRESHOLD_BYTES)
+        _process_trim = ArrowMemoryTrim()
         return False
-    return _process_trim.after_block(threshold_bytes)
+    return _process_trim.after_block()

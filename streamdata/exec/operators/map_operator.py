@@ -21,7 +21,6 @@ from streamdata.exec.interfaces import (
     RefBundle,
 )
 from streamdata.exec.operators.in_order import InOrder
-from streamdata.exec import memory_trim
 from streamdata.exec.resources import remote_args_resources
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.core import api as rt
@@ -173,12 +172,7 @@ class MapOperator(PhysicalOperator):
         idx = self._next_task_index
         self._next_task_index += 1
         return TaskContext(task_index=idx, op_name=self.name,
-                           target_max_block_size=self.options.target_max_block_size,
-                           memory_trim_bytes=self._memory_trim_bytes())
-
-    def _memory_trim_bytes(self) -> int:
-        limits = self.options.resource_limits
-        return memory_trim.threshold_for_budget(limits.object_store_memory, limits.cpu)
+                           target_max_block_size=self.options.target_max_block_size)
 
     def _register(self, ctx: TaskContext, bundle: RefBundle, block_ref: Any, out_ref: Any,
                   *, on_done: Any = None) -> None:

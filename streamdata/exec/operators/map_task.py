@@ -115,10 +115,9 @@ def run_map_task(transformer: MapTransformer, ctx: TaskContext, *inputs: Any,
         pending = [tail] if tail is not None else []
         pending_bytes = tail.nbytes if tail is not None else 0
 
-    trim = ctx.memory_trim_bytes
-    memory_trim.after_block(trim)  # what the last task left behind, before this one reads
+    memory_trim.after_block()  # what the last task left behind, before this one reads
     for table in transformer.apply(inputs, ctx):
-        memory_trim.after_block(trim)  # what the block's reading and mapping freed
+        memory_trim.after_block()  # what the block's reading and mapping freed
         schema = table.schema
         if table.num_rows == 0:
             continue

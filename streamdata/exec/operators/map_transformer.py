@@ -39,16 +39,11 @@ from streamdata.write_context import WriteContext
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskContext:
-    """What a stage may know about the task running it.
-
-    ``memory_trim_bytes``: how much the worker may grow before it hands Arrow's freed
-    memory back to the OS (:func:`streamdata.exec.memory_trim.threshold_for_budget`).
-    """
+    """What a stage may know about the task running it."""
 
     task_index: int
     op_name: str = ""
     target_max_block_size: int = 128 * 1024 * 1024
-    memory_trim_bytes: int = 32 * 1024 * 1024
 
 
 class MapStage(ABC):
