@@ -12,16 +12,10 @@ from dataclasses import dataclass
 
 @dataclass(frozen=True, slots=True)
 class WriteContext:
-    """Identifies one write task: unique file names derive from it.
-
-    ``encode_threads``: how many files the task may encode at once (threads), when the plan
-    left CPUs to it (a write in the calls of an actor pool smaller than the cluster); a
-    sink that cannot, or must keep a task's rows in one file, writes one at a time.
-    """
+    """Identifies one write task: unique file names derive from it."""
 
     write_uuid: str
     task_index: int
-    encode_threads: int = 1
 
     @property
     def task_idx(self) -> int:

@@ -302,20 +302,6 @@ class FileDatasink(Datasink):
             return name
         return f"{ctx.write_uuid}_{ctx.task_index:06d}_{n:06d}.{self.extension}"
 
-    #: whether :meth:`write` may encode several files of a task at once in threads
-    #: (``WriteContext.encode_threads``): a format whose encoder releases the GIL
-    parallel_encode = False
-
-    def _may_split_files(self) -> bool:
-        """Whether a task's rows may go into several files of its choosing (no file-size
-        option, no file names of the user's, no partition directories)."""
-        return (self.parallel_encode and self._max_rows_per_file is None and self._min_rows_per_file is None
-                and self.filename_provider is None)
-
-    def _open_stream(self, target: str) -> Any:
-        """A new binary file at ``target`` for :meth:`open_writer`."""
-        return self._fs.open(target, "wb")
-
     def write(self, blocks: Iterable[pa.Table], ctx: WriteContext) -> dict[str, Any]:
         """Write this task's blocks into the staging directory (worker).
 
@@ -326,8 +312,6 @@ class FileDatasink(Datasink):
             self._skip = True  # on_write_start ran on another copy of this sink
         if self._skip:
             return {"files": [], "num_rows": 0}
-        if getattr(ctx, "encode_threads", 1) > 1 and self._may_split_files():
-            return self._write_split(blocks, ctx, ctx.encode_threads)
         open_files: dict[str, tuple[str, Any, FileWriter]] = {}
         written: list[str] = []
         counter = 0
@@ -347,7 +331,7 @@ class FileDatasink(Datasink):
             rel = f"{subdir}/{name}" if subdir else name
             target = f"{self.staging_dir}/{rel}"
             self._fs.makedirs(posixpath.dirname(target), exist_ok=True)
-            stream = self._open_stream(target)
+            stream = self._fs.open(target, "wb")
             try:
                 writer = self.open_writer(stream, schema)
             except BaseException:
@@ -388,63 +372,3 @@ class FileDatasink(Datasink):
             for subdir in list(open_files):
                 close(subdir)
         return {"files": written, "num_rows": total}
-
-    def _write_file(self, name: str, table: pa.Table) -> None:
-        stream = self._open_stream(f"{self.staging_dir}/{name}")
-        try:
-            writer = self.open_writer(stream, table.schema)
-            try:
-                writer.write(table)
-                writer.num_rows += table.num_rows
-            finally:
-                writer.close()
-        finally:
-            stream.close()
-
-    def _write_split(self, blocks: Iterable[pa.Table], ctx: WriteContext, threads: int) -> dict[str, Any]:
-        """:meth:`write` encoding up to ``threads`` files at once: the task's blocks are
-        gathered (up to ``target_max_block_size`` bytes, or until the schema changes), then
-        cut into row ranges of at least :data:`MIN_ROWS_PER_SPLIT_FILE` rows, one file each."""
-        from streamdata.context import DataContext
-        from streamdata.io.io_threads import run_beside
-
-        limit = DataContext.get_current().target_max_block_size
-        self._fs.makedirs(self.staging_dir, exist_ok=True)
-        written: list[str] = []
-        group: list[pa.Table] = []
-        group_bytes = 0
-        total = 0
-
-        def flush() -> None:
-            nonlocal group, group_bytes, total
-            if not group:
-                return
-            table = group[0] if len(group) == 1 else pa.concat_tables(group)
-            group, group_bytes = [], 0
-            k = max(1, min(threads, table.num_rows // MIN_ROWS_PER_SPLIT_FILE))
-            step = -(-table.num_rows // k)
-            names = [self._file_name(ctx, len(written) + i) for i in range(k)]
-            parts = [table.slice(i * step, step) for i in range(k)]
-            run_beside(lambda job: self._write_file(*job), list(zip(names, parts)))
-            written.extend(names)
-            total += table.num_rows
-
-        for table in blocks:
-            if table.num_rows == 0:
-                continue
-            table = self.prepare_block(table)
-            if group and not group[0].schema.equals(table.schema, check_metadata=False):
-                flush()
-            elif group and group[0].schema != table.schema:
-                table = table.replace_schema_metadata(group[0].schema.metadata)
-            group.append(table)
-            group_bytes += table.nbytes
-            if group_bytes >= limit:
-                flush()
-        flush()
-        return {"files": written, "num_rows": total}
-
-
-#: the fewest rows of a file that :meth:`FileDatasink.write` cuts from a larger block to
-#: encode files at once
-MIN_ROWS_PER_SPLIT_FILE = 16384

@@ -1,5 +1,4 @@
-"""One process-wide pool of threads for small blocking I/O on the driver (footers, listings),
-and for work that releases the GIL in workers (:func:`run_beside`: Parquet encodes).
+"""One process-wide pool of threads for small blocking I/O on the driver (footers, listings).
 
 Starting threads is not free: a pool made per call paid 0.2–1.2 ms per thread, which
 was most of ``count()`` on 16 Parquet files (benchmarks/PROFILES.md, "Issue 14, wave 5").
@@ -55,36 +54,3 @@ def io_map(fn: Callable[[T], R], items: Iterable[T], *, concurrent: bool = True)
     if len(todo) <= 1 or not concurrent:
         return [fn(x) for x in todo]
     return list(_shared_pool().map(fn, todo))
-
-
-def run_beside(fn: Callable[[T], R], items: Iterable[T]) -> list[R]:
-    """``[fn(x) for x in items]``: the first item on the calling thread, the others on the
-    shared threads at the same time; waits for all, then raises the first error.
-
-    The threads are the process's own, kept between calls: a pool made per call starts
-    new threads, and each new thread's allocator heap starts with no pages (the memory of
-    every call faulted in again).
-
-    Example:
-        >>> run_beside(lambda x: x + 1, [1, 2, 3])
-        [2, 3, 4]
-    """
-    todo = list(items)
-    if len(todo) <= 1:
-        return [fn(x) for x in todo]
-    futures = [_shared_pool().submit(fn, x) for x in todo[1:]]
-    first: list[R] = []
-    error: BaseException | None = None
-    try:
-        first.append(fn(todo[0]))
-    except BaseException as exc:  # noqa: BLE001 - raised after the others finished
-        error = exc
-    rest: list[R] = []
-    for future in futures:
-        try:
-            rest.append(future.result())
-        except BaseException as exc:  # noqa: BLE001
-            error = error or exc
-    if error is not None:
-        raise error
-    return first + rest

@@ -38,7 +38,7 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, SchemaError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.filesystem import FileInfo, _is_local_fs, to_arrow_filesystem, unstrip
+from streamdata.io.filesystem import FileInfo, to_arrow_filesystem, unstrip
 from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.io.parquet_writer import ParquetFileWriter
@@ -517,18 +517,6 @@ class ParquetDatasink(FileDatasink):
             pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("x", pa.int8())]), **self._options).close()
         except TypeError as exc:
             raise PlanError(f"invalid Parquet writer option: {exc}") from exc
-
-    parallel_encode = True
-
-    def _may_split_files(self) -> bool:
-        return super()._may_split_files() and not self._partition_cols
-
-    def _open_stream(self, target: str) -> Any:
-        if _is_local_fs(self._fs):  # Arrow's own file: the encoder writes without taking the GIL
-            import pyarrow.fs as pafs
-
-            return pafs.LocalFileSystem().open_output_stream(target)
-        return super()._open_stream(target)
 
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
         return ParquetFileWriter(f, schema, self._options, self._row_group_size)

@@ -245,32 +245,6 @@ def test_a_pool_that_writes_and_leaves_a_cpu_free_lets_read_tasks_use_it(sizes) 
     assert len(reads.input_dependencies[0]._read_tasks_factory()) == 4 and src.asked == [4]
 
 
-@pytest.mark.parametrize(("sizes", "cpus", "threads"), [
-    ((1, 1), 2, 2),   # the suite's actor form: one actor, one CPU left
-    ((1, 3), 4, 2),
-    ((2, 2), 2, 1),   # the pool may hold every CPU
-    ((1, None), 2, 1),  # a pool that may grow: its largest size is unknown
-])
-def test_a_write_in_a_pool_that_leaves_cpus_encodes_two_files_at_once(sizes, cpus, threads) -> None:  # type: ignore[no-untyped-def]
-    """Issue 14, wave 6: the calls of a pool smaller than the cluster run one after another,
-    while the CPUs it leaves only run read tasks: each call's write encodes two files at
-    once (threads), spreading the encode over them. Task pools keep one file at a time."""
-    read = L.Read(datasource=RangeDatasource(1000), parallelism=4)
-    low, high = sizes
-    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
-                          compute=L.ActorPoolStrategy(min_size=low, max_size=high))
-    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
-               ClusterInfo(num_cpus=cpus))
-    assert isinstance(op, ActorPoolMapOperator)
-    write = op.transformer.stages[-1]
-    assert type(write).__name__ == "WriteStage" and write.encode_threads == threads
-    tasks = L.MapBatches(inputs=(L.Read(datasource=RangeDatasource(1000), parallelism=4),),
-                         fn=lambda batch: batch)
-    op = lower(L.LogicalPlan(L.Write(inputs=(tasks,), datasink=_NullSink())), DataContext(),
-               ClusterInfo(num_cpus=cpus))
-    assert isinstance(op, TaskPoolMapOperator) and op.transformer.stages[-1].encode_threads == 1
-
-
 @pytest.mark.parametrize("case", ["pool may grow", "pool holds every CPU", "no write", "write apart"])
 def test_a_pool_keeps_its_read_when_its_cpus_are_not_left_free(case: str) -> None:
     read = L.Read(datasource=RangeDatasource(1000), parallelism=4)

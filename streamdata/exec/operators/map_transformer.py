@@ -389,17 +389,14 @@ class WriteStage(MapStage):
 
     RESULT_COLUMN = "write_result"
 
-    def __init__(self, *, name: str, datasink: Any, write_uuid: str, encode_threads: int = 1) -> None:
+    def __init__(self, *, name: str, datasink: Any, write_uuid: str) -> None:
         self.name = name
         self.datasink = datasink
         self.write_uuid = write_uuid
-        #: files a call may encode at once (``WriteContext.encode_threads``), set by the plan
-        self.encode_threads = encode_threads
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
         result = self.datasink.write(blocks, WriteContext(write_uuid=self.write_uuid,
-                                                          task_index=ctx.task_index,
-                                                          encode_threads=self.encode_threads))
+                                                          task_index=ctx.task_index))
         for _ in blocks:  # a sink that stopped early still consumes its input
             pass
         yield B.numpy_to_table({self.RESULT_COLUMN: B._pickled([result])})

@@ -109,7 +109,6 @@ def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
     if (lowerer.only_consumer(upstream) and not node.ray_remote_args and node.concurrency is None
             and node.min_rows_per_write is None and write_fuses_into(input_op)):
         assert isinstance(input_op, (TaskPoolMapOperator, ActorPoolMapOperator))
-        stage.encode_threads = write_encode_threads(input_op, lowerer.cluster.num_cpus)
         input_op.transformer.stages.append(stage)
         input_op.name = f"{input_op.name}->{node.name}"
         return input_op
@@ -179,38 +178,5 @@ def write_fuses_into(op: PhysicalOperator) -> bool:
     return not op.transformer.uses_async()  # (the class's ``__call__``, before it is built)
 
 
-#: files at most that one call of an actor pool encodes at once (see write_encode_threads)
-MAX_ENCODE_THREADS = 2
-
-
-def write_encode_threads(op: PhysicalOperator, cluster_cpus: float) -> int:
-    """How many files a write fused into ``op`` may encode at once (threads; the Parquet
-    encoder releases the GIL).
-
-    Two in an actor pool whose largest size leaves CPUs of the cluster to others: its calls
-    run one after the other, each converting, calling the UDF and then encoding its block,
-    while the CPUs it leaves only run the read tasks (less work than the calls): the
-    encode spreads over them. One in a task pool (its tasks fill the CPUs already) or a
-    pool that may hold every CPU.
-
-    Example:
-        >>> from streamdata.exec.operators.input_data import InputDataOperator
-        >>> from streamdata.exec.operators.map_transformer import ProjectStage
-        >>> src = InputDataOperator("in", bundles=[])
-        >>> chain = MapTransformer([ProjectStage(name="p", select=("a",))])
-        >>> write_encode_threads(ActorPoolMapOperator("m", src, chain, max_size=1), 2)
-        2
-        >>> write_encode_threads(ActorPoolMapOperator("m", src, chain, max_size=2), 2)
-        1
-        >>> write_encode_threads(TaskPoolMapOperator("m", src, chain), 2)
-        1
-    """
-    if not isinstance(op, ActorPoolMapOperator) or op.max_size is None:
-        return 1
-    per_actor = op.per_task_resources().cpu or 1.0
-    spare = cluster_cpus - op.max_size * per_actor
-    return MAX_ENCODE_THREADS if spare >= 1 - 1e-9 else 1
-
-
-__all__ = ["MAX_ENCODE_THREADS", "lower_read", "lower_write", "read_input", "read_operator",
-           "write_encode_threads", "write_fuses_into", "write_joins_actor_pool"]
+__all__ = ["lower_read", "lower_write", "read_input", "read_operator", "write_fuses_into",
+           "write_joins_actor_pool"]
