@@ -1,12 +1,16 @@
-"""The sort-and-search matching of an inner join on one integer key, against Arrow's
-hash join and a brute-force pairing."""
+"""The hash-table-free matching of an inner join on one integer key (direct-address
+table for dense keys, sort and search for sparse ones), against Arrow's hash join and
+a brute-force pairing."""
 
 from __future__ import annotations
+
+import datetime as dt
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
+from streamdata.exec.shuffle import int_join
 from streamdata.exec.shuffle.int_join import int_key_column, match_int_keys
 from streamdata.exec.shuffle.join import join_tables
 
@@ -15,39 +19,125 @@ def pairs(li: np.ndarray, ri: np.ndarray) -> list[tuple[int, int]]:
     return sorted(zip(li.tolist(), ri.tolist()))
 
 
+def brute(left: np.ndarray, right: np.ndarray) -> list[tuple[int, int]]:
+    return sorted((i, j) for i in range(len(left)) for j in range(len(right)) if left[i] == right[j])
+
+
+# span 40 / 10_000: dense (a direct-address table); 10**12: sparse (sort and search)
 @pytest.mark.parametrize("nl,nr,span", [(500, 120, 40), (120, 500, 40), (300, 300, 10_000),
+                                        (400, 90, 10**12), (90, 400, 10**12), (300, 300, 10**12),
                                         (0, 5, 3), (5, 0, 3), (1, 1, 1)])
-def test_every_equal_pair_once(nl: int, nr: int, span: int) -> None:
+@pytest.mark.parametrize("unique_build", [False, True])
+def test_every_equal_pair_once(nl: int, nr: int, span: int, unique_build: bool) -> None:
     rng = np.random.default_rng(nl * 7 + nr)
     left, right = rng.integers(-span, span, nl), rng.integers(-span, span, nr)
+    if unique_build:  # the smaller side's keys distinct: the one-match-at-most branch
+        small = np.unique(left if nl < nr else right)
+        left, right = (rng.permutation(small), right) if nl < nr else (left, rng.permutation(small))
     li, ri = match_int_keys(left, right)
-    assert pairs(li, ri) == sorted((i, j) for i in range(nl) for j in range(nr) if left[i] == right[j])
+    assert pairs(li, ri) == brute(left, right)
 
 
-def test_pairs_follow_the_larger_sides_rows_then_the_smaller_sides() -> None:
-    li, ri = match_int_keys(np.array([5, 1, 5, 7, 1]), np.array([1, 5, 1]))
-    assert li.tolist() == [0, 1, 1, 2, 4, 4]
-    assert ri.tolist() == [1, 0, 2, 1, 0, 2]
+@pytest.mark.parametrize("dense", [True, False])
+def test_pairs_follow_the_larger_sides_rows_then_the_smaller_sides(dense: bool) -> None:
+    shift = 0 if dense else 10**15  # a range of 10**15 keys is sparse for four rows
+    li, ri = match_int_keys(np.array([5, 1, 5, 7, 1, shift]), np.array([1, 5, 1, shift]))
+    assert li.tolist() == [0, 1, 1, 2, 4, 4, 5]
+    assert ri.tolist() == [1, 0, 2, 1, 0, 2, 3]
 
 
-def test_only_integer_keys_without_nulls_take_the_fast_path() -> None:
-    assert int_key_column(pa.chunked_array([[1, 2], [3]], type=pa.int32())).tolist() == [1, 2, 3]
-    assert int_key_column(pa.chunked_array([[1, None]])) is None
+def test_dense_and_sparse_paths_are_both_taken(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[str] = []
+    dense, sparse = int_join._match_dense, int_join._match_sorted
+    monkeypatch.setattr(int_join, "_match_dense", lambda *a: calls.append("dense") or dense(*a))
+    monkeypatch.setattr(int_join, "_match_sorted", lambda *a: calls.append("sorted") or sparse(*a))
+    match_int_keys(np.arange(1000), np.arange(0, 4000, 4))
+    match_int_keys(np.arange(1000), np.arange(0, 4 * 10**6, 4000) * 10**6)
+    assert calls == ["dense", "sorted"]
+
+
+@pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.uint32, np.int64, np.uint64])
+def test_extreme_values_of_every_integer_width(dtype: type) -> None:
+    info = np.iinfo(dtype)
+    # a dense build side at each end of the type's range, probed by values all over it
+    for build in (np.arange(info.min, info.min + 50, dtype=dtype), np.arange(info.max - 49, info.max + 1,
+                                                                                 dtype=dtype)[::-1]):
+        probe = np.concatenate([build[::3], np.array([info.min, info.max, info.min + 60, info.max - 60],
+                                                     dtype=dtype), build[:7]])
+        probe = np.concatenate([probe, probe])
+        li, ri = match_int_keys(probe, build)
+        assert pairs(li, ri) == brute(probe, build)
+
+
+def test_int_key_column_keeps_non_null_integer_and_temporal_keys() -> None:
+    keys, rows = int_key_column(pa.chunked_array([[1, 2], [3]], type=pa.int32()))
+    assert keys.tolist() == [1, 2, 3] and rows is None
+    keys, rows = int_key_column(pa.chunked_array([[1, None], [None, 4]]))
+    assert keys.tolist() == [1, 4] and rows.tolist() == [0, 3]
+    keys, rows = int_key_column(pa.chunked_array([[dt.date(1970, 1, 3), None]]))
+    assert keys.tolist() == [2] and keys.dtype == np.int32 and rows.tolist() == [0]
     assert int_key_column(pa.chunked_array([[1.0]])) is None
     assert int_key_column(pa.chunked_array([["a"]])) is None
+    assert int_key_column(pa.chunked_array([[True]])) is None
+
+
+def canon(t: pa.Table) -> pa.Table:
+    return t.sort_by([(c, "ascending") for c in t.column_names])
 
 
 @pytest.mark.parametrize("rtype", [pa.int64(), pa.int32(), pa.uint16()])
-def test_inner_join_agrees_with_arrows_hash_join(rtype: pa.DataType) -> None:
+@pytest.mark.parametrize("span", [200, 10**12])
+def test_inner_join_agrees_with_arrows_hash_join(rtype: pa.DataType, span: int) -> None:
     rng = np.random.default_rng(3)
-    left = pa.table({"id": rng.integers(0, 200, 3000), "a": rng.normal(size=3000),
-                     "s": pa.array([str(i % 7) for i in range(3000)])})
-    right = pa.table({"id": pa.array(rng.integers(0, 250, 900), type=rtype), "a": rng.integers(0, 9, 900)})
+    lk = rng.integers(0, 200, 3000) * (span // 200)
+    rk = pa.array(rng.integers(0, 250, 900) * (span // 200 if rtype == pa.int64() else 1), type=rtype)
+    left = pa.table({"id": lk, "a": rng.normal(size=3000), "s": pa.array([str(i % 7) for i in range(3000)])})
+    right = pa.table({"id": rk, "a": rng.integers(0, 9, 900)})
     out = join_tables(left, right, ["id"], ["id"], "inner", right_suffix="_r")
     # Arrow's hash join of the same tables (right key conformed to the left's type)
     ref = left.join(right.set_column(0, "id", right["id"].cast(pa.int64())), keys="id",
                     join_type="inner", right_suffix="_r")
     assert out.column_names == ["id", "a", "s", "a_r"]
-    cols = out.column_names
-    assert out.sort_by([(c, "ascending") for c in cols]).equals(
-        ref.select(cols).sort_by([(c, "ascending") for c in cols]))
+    assert out.num_rows > 0
+    assert canon(out).equals(canon(ref.select(out.column_names)))
+
+
+@pytest.mark.parametrize("unique_right", [True, False])
+@pytest.mark.parametrize("span", [50, 10**12])
+def test_null_keys_and_duplicates_agree_with_arrow(unique_right: bool, span: int) -> None:
+    rng = np.random.default_rng(span + unique_right)
+    step = span // 50
+
+    def keys(n: int, unique: bool) -> pa.Array:
+        vals = (rng.permutation(60)[:n] if unique else rng.integers(0, 60, n)) * step
+        mask = rng.random(n) < 0.2
+        return pa.array(vals.tolist(), mask=mask, type=pa.int64())
+
+    left = pa.table({"k": keys(400, False), "x": np.arange(400)})
+    right = pa.table({"k": keys(45, unique_right), "y": np.arange(45) * 10})
+    out = join_tables(left, right, ["k"], ["k"], "inner")
+    ref = left.join(right, keys="k", join_type="inner").select(out.column_names)
+    assert out.column("k").null_count == 0
+    assert out.num_rows > 0 and canon(out).equals(canon(ref))
+
+
+def test_empty_sides_and_temporal_keys_agree_with_arrow() -> None:
+    empty = pa.table({"k": pa.array([], pa.int64()), "x": pa.array([], pa.string())})
+    full = pa.table({"k": [1, 2, 2], "y": [1.0, 2.0, 3.0]})
+    assert join_tables(empty, full, ["k"], ["k"]).num_rows == 0
+    assert join_tables(full, empty, ["k"], ["k"]).column_names == ["k", "y", "x"]
+    ts = pa.array([0, 5, 5, None, 7 * 10**9], type=pa.timestamp("ns", tz="UTC"))
+    left = pa.table({"t": ts, "x": np.arange(5)})
+    right = pa.table({"t": ts.take([4, 1, 3]), "y": [1, 2, 3]})
+    out = join_tables(left, right, ["t"], ["t"])
+    assert out.schema.field("t").type == pa.timestamp("ns", tz="UTC")
+    assert canon(out).equals(canon(left.join(right, keys="t", join_type="inner").select(out.column_names)))
+
+
+def test_string_and_multi_key_joins_fall_back_to_arrow() -> None:
+    left = pa.table({"s": ["a", "b", None, "b"], "g": [1, 1, 1, 2], "x": [1, 2, 3, 4]})
+    right = pa.table({"s": ["b", "b", None, "a"], "g": [1, 2, 1, 1], "y": [10, 20, 30, 40]})
+    for keys in (["s"], ["s", "g"]):
+        out = join_tables(left, right, keys, keys, "inner", left_suffix="_l", right_suffix="_r")
+        ref = left.join(right, keys=keys, join_type="inner", left_suffix="_l", right_suffix="_r")
+        assert canon(out).equals(canon(ref.select(out.column_names)))

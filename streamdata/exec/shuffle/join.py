@@ -2,7 +2,7 @@
 
 Arrow's hash join matches the key columns only; payload columns are then gathered
 with ``take``, so any column type (tensors, nested, Python objects) can ride along.
-An inner join on one integer key without nulls matches rows by sorting and searching
+An inner join on one integer (or temporal) key matches rows without a hash table
 instead (:mod:`streamdata.exec.shuffle.int_join`).
 Keys are coalesced (one set of key columns, named as the left side's); columns
 present on both sides get ``left_suffix`` / ``right_suffix``. Null keys never
@@ -86,10 +86,14 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
     lk = [left.column(k) for k in left_keys]
     rk = [_conform_key(right.column(rkey), l.type, lkey, rkey)
           for rkey, lkey, l in zip(right_keys, left_keys, lk)]
-    if join_type == "inner" and len(lk) == 1:  # one integer key without nulls: sort and search
+    if join_type == "inner" and len(lk) == 1:  # one integer key: no hash table (see int_join)
         lnp, rnp = int_key_column(lk[0]), int_key_column(rk[0])
         if lnp is not None and rnp is not None:
-            li, ri = match_int_keys(lnp, rnp)
+            li, ri = match_int_keys(lnp[0], rnp[0])
+            if lnp[1] is not None:  # positions of the non-null keys
+                li = lnp[1][li]
+            if rnp[1] is not None:
+                ri = rnp[1][ri]
             lpart = left.take(li)
             rpart = right.drop_columns(list(right_keys)).take(ri)
             return pa.Table.from_arrays(list(lpart.columns) + list(rpart.columns),
