@@ -128,3 +128,61 @@ def test_a_small_input_runs_as_one_task_within_the_partition_budget() -> None:
     # a tight memory budget (small partitions) keeps even a small input partitioned
     assert not run_as_single_task(total_bytes=4 << 20, max_partition_bytes=1 << 20)
     assert not run_as_single_task(total_bytes=1, max_partition_bytes=1 << 20, single_task_bytes=0)
+
+
+@pytest.mark.parametrize("how,side", [("inner", 0), ("left_outer", 0), ("left_semi", 0), ("left_anti", 0),
+                                      ("right_outer", 1), ("right_semi", 1), ("right_anti", 1)])
+def test_a_lone_join_splits_the_side_whose_rows_decide_alone(how: str, side: int) -> None:
+    from streamdata.exec.operators.all_to_all.lone_join import lone_join_tasks
+    big, small = [2 * MiB] * 4, [MiB]
+    sizes = (big, small) if side == 0 else (small, big)
+    assert lone_join_tasks(how, sizes, cpus=2) == (side, [[0, 1], [2, 3]])
+    assert lone_join_tasks(how, sizes, cpus=3) == (side, [[0, 1], [2], [3]])
+    # the other side larger than the splittable one: every task would rebuild it
+    assert lone_join_tasks(how, (small, big) if side == 0 else (big, small), cpus=2)[0] in (None, 1 - side)
+    if how != "inner":
+        assert lone_join_tasks(how, (small, big) if side == 0 else (big, small), cpus=2) == (None, [])
+
+
+def test_a_lone_join_stays_one_task_when_splitting_cannot_help() -> None:
+    from streamdata.exec.operators.all_to_all.lone_join import lone_join_tasks
+    assert lone_join_tasks("full_outer", ([8 * MiB] * 4, [MiB]), cpus=4) == (None, [])
+    assert lone_join_tasks("inner", ([8 * MiB] * 4, [MiB]), cpus=1) == (None, [])  # one CPU
+    assert lone_join_tasks("inner", ([8 * MiB], [MiB]), cpus=4) == (None, [])  # one block
+    assert lone_join_tasks("inner", ([MiB // 16] * 8, [1]), cpus=4) == (None, [])  # too little work
+    assert lone_join_tasks("inner", ([MiB // 16] * 8, [1]), cpus=4, min_split_bytes=MiB // 8) == (
+        0, [[0, 1], [2, 3], [4, 5], [6, 7]])
+    assert lone_join_tasks("inner", ([], []), cpus=4, min_split_bytes=0) == (None, [])
+
+
+def test_balanced_groups_cover_every_item_once_in_order() -> None:
+    from streamdata.exec.operators.all_to_all.lone_join import balanced_groups
+    rng = np.random.default_rng(0)
+    for _ in range(200):
+        sizes = rng.integers(0, 100, rng.integers(1, 12)).tolist()
+        k = int(rng.integers(1, 6))
+        groups = balanced_groups(sizes, k)
+        assert [i for g in groups for i in g] == list(range(len(sizes)))
+        assert all(groups) and len(groups) <= k
+        assert len(groups) == min(k, len(sizes))
+
+
+@pytest.mark.parametrize("how", ["inner", "left_outer", "left_semi", "left_anti", "right_outer",
+                                 "right_semi", "right_anti"])
+def test_a_split_lone_join_gives_the_rows_of_one_task(how: str) -> None:
+    """Each task joins its share of the split side with all of the other side, in process."""
+    from streamdata.exec.operators.all_to_all.lone_join import lone_join_tasks, lone_reduce_inputs
+    rng = np.random.default_rng(1)
+    nl, nr = (700, 900) if how.startswith("right") else (900, 700)  # the split side is the larger
+    left = blocks_of(pa.table({"id": rng.integers(0, 60, nl), "a": np.arange(nl)}), 6)
+    right = blocks_of(pa.table({"id": rng.integers(30, 90, nr), "b": np.arange(nr)}), 5)
+    spec = JoinSpec(left_keys=("id",), right_keys=("id",), join_type=how, schemas=(left[0].schema, right[0].schema))
+    whole = spec.reduce([left, right], index=0)
+    side, groups = lone_join_tasks(how, ([t.nbytes for t in left], [t.nbytes for t in right]), cpus=3,
+                                   min_split_bytes=1)
+    assert side == (1 if how.startswith("right") else 0) and len(groups) == 3
+    tasks = lone_reduce_inputs([[[t] for t in left], [[t] for t in right]], side, groups)
+    split = pa.concat_tables([spec.reduce(sides, index=j) for j, sides in enumerate(tasks)])
+    cols = whole.column_names
+    assert split.num_rows == whole.num_rows > 0
+    assert split.sort_by([(c, "ascending") for c in cols]).equals(whole.sort_by([(c, "ascending") for c in cols]))
