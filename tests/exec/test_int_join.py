@@ -141,3 +141,17 @@ def test_string_and_multi_key_joins_fall_back_to_arrow() -> None:
         out = join_tables(left, right, keys, keys, "inner", left_suffix="_l", right_suffix="_r")
         ref = left.join(right, keys=keys, join_type="inner", left_suffix="_l", right_suffix="_r")
         assert canon(out).equals(canon(ref.select(out.column_names)))
+
+
+@pytest.mark.parametrize("how", ["inner", "left_outer", "full_outer", "left_semi", "right_anti"])
+@pytest.mark.parametrize("keys", [["k"], ["k", "g"]])
+def test_asked_columns_only_and_the_row_count_without_any(how: str, keys: list[str]) -> None:
+    rng = np.random.default_rng(5)
+    left = pa.table({"k": rng.integers(0, 30, 200), "g": rng.integers(0, 2, 200), "x": np.arange(200)})
+    right = pa.table({"k": rng.integers(0, 40, 90), "g": rng.integers(0, 2, 90), "x": np.arange(90) * 2.0})
+    full = join_tables(left, right, keys, keys, how, right_suffix="_r")
+    for cols in (["x_r"], ["x", "k"], full.column_names[::-1], ["nope"], []):
+        out = join_tables(left, right, keys, keys, how, right_suffix="_r", columns=cols)
+        assert out.column_names == [c for c in full.column_names if c in cols]
+        assert out.num_rows == full.num_rows
+        assert canon(out).equals(canon(full.select(out.column_names))) if out.num_columns else True

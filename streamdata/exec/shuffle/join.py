@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -72,8 +72,11 @@ def join_output_names(left: pa.Schema, right: pa.Schema, left_keys: Sequence[str
 
 def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right_keys: Sequence[str],
                 join_type: str = "inner", *, left_suffix: str | None = None,
-                right_suffix: str | None = None) -> pa.Table:
+                right_suffix: str | None = None, columns: Collection[str] | None = None) -> pa.Table:
     """Join two tables (one partition of a distributed join).
+
+    ``columns`` (output names) keeps only those columns, in output order, and gathers
+    no others; with none left the table has no columns but the joined row count.
 
     Example:
         >>> l = pa.table({"k": [1, 2]}); r = pa.table({"k": [2, 3], "v": [20, 30]})
@@ -94,8 +97,17 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
                 li = lnp[1][li]
             if rnp[1] is not None:
                 ri = rnp[1][ri]
+            rpayload = right.drop_columns(list(right_keys))
+            if columns is not None:  # gather only the columns asked for
+                keep_l = [i for i, n in enumerate(left_names) if n in columns]
+                keep_r = [i for i, n in enumerate(right_names) if n in columns]
+                if not keep_l and not keep_r:
+                    return pa.table({"_": pa.nulls(len(li))}).drop_columns(["_"])
+                left, rpayload = left.select(keep_l), rpayload.select(keep_r)
+                left_names = [left_names[i] for i in keep_l]
+                right_names = [right_names[i] for i in keep_r]
             lpart = left.take(li)
-            rpart = right.drop_columns(list(right_keys)).take(ri)
+            rpart = rpayload.take(ri)
             return pa.Table.from_arrays(list(lpart.columns) + list(rpart.columns),
                                         names=left_names + right_names)
     lt = pa.Table.from_arrays(lk + [pa.array(np.arange(left.num_rows, dtype=np.int64))],
@@ -105,9 +117,9 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
     joined = lt.join(rt, keys=knames, join_type=JOIN_TYPES[join_type], coalesce_keys=True,
                      use_threads=False)
     if join_type in ("left_semi", "left_anti"):
-        return left.take(joined.column("__sd_l"))
+        return _select(left.take(joined.column("__sd_l")), columns)
     if join_type in ("right_semi", "right_anti"):
-        return right.take(joined.column("__sd_r"))
+        return _select(right.take(joined.column("__sd_r")), columns)
     lpart = left.take(joined.column("__sd_l"))
     if join_type in ("right_outer", "full_outer"):
         for i, key in enumerate(left_keys):  # keys of right-only rows come from the right side
@@ -116,7 +128,11 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
             lpart = lpart.set_column(pos, lpart.schema.field(pos), col.cast(lpart.schema.field(pos).type))
     rpart = right.drop_columns(list(right_keys)).take(joined.column("__sd_r"))
     arrays = list(lpart.columns) + list(rpart.columns)
-    return pa.Table.from_arrays(arrays, names=left_names + right_names)
+    return _select(pa.Table.from_arrays(arrays, names=left_names + right_names), columns)
+
+
+def _select(table: pa.Table, columns: Collection[str] | None) -> pa.Table:
+    return table if columns is None else table.select([n for n in table.column_names if n in columns])
 
 
 def _conform_key(col: pa.ChunkedArray, target: pa.DataType, lkey: str, rkey: str) -> pa.ChunkedArray:
