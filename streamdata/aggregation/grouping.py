@@ -7,8 +7,11 @@ request the rows of each group) plus one result array per request. Aggregations
 (:mod:`streamdata.aggregate`) express their partial and merge steps as such
 requests, so all aggregations of one ``groupby`` share one hash pass.
 
-Groups are numbered in order of first appearance of their key in the table.
-Null keys form a group of their own (as in pandas with ``dropna=False``).
+Groups are numbered in order of first appearance of their key in the table, except
+that a grouping by one integer key of a small range skips the hash table and numbers
+them in key order (:mod:`streamdata.aggregation.dense_grouping`, which also runs
+global aggregations as scalar kernels). Null keys form a group of their own (as in
+pandas with ``dropna=False``).
 
 Example:
     >>> import pyarrow as pa
@@ -28,6 +31,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streamdata.aggregation.dense_grouping import group_dense, group_without_keys
 from streamdata.errors import ColumnNotFoundError
 
 _ROW = "__sd_row"
@@ -145,6 +149,11 @@ def group_table(table: pa.Table, keys: Sequence[str], requests: Sequence[HashAgg
         (1, [2])
     """
     check_columns(table.schema, keys)
+    if not with_rows and requests:
+        fast = group_without_keys(table, requests) if not keys else (
+            group_dense(table, keys[0], requests) if len(keys) == 1 else None)
+        if fast is not None:
+            return fast
     n = table.num_rows
     if not keys and n and all(_has_scalar_form(req) for req in requests):
         return _group_all(n, requests)

@@ -25,14 +25,15 @@ Example:
 
 from __future__ import annotations
 
+import copyreg
 import io
 import linecache
 import os
 import pickle
 import struct
+import sys
 import threading
 import types
-from collections import ChainMap
 from typing import Any, Callable
 
 import cloudpickle
@@ -74,46 +75,69 @@ def _rebuild_code(rebuild: Callable, args: tuple, filename: str, lines: list | N
 
 
 _CLOUDPICKLE_CODE_REDUCE = cloudpickle.Pickler._dispatch_table[types.CodeType]
-_DISPATCH = ChainMap({types.CodeType: _code_reduce_keeping_file}, cloudpickle.Pickler.dispatch_table)
+#: reducers of this process (:func:`register_reducer`), before cloudpickle's and copyreg's
+_OVERRIDES: dict[type, Callable[[Any], tuple]] = {types.CodeType: _code_reduce_keeping_file}
+_merged: list = [None, None]  # [sizes it was built from, the table]
+
+
+def _dispatch_table() -> dict:
+    """Our reducers, cloudpickle's and copyreg's in one plain dict.
+
+    The C pickler looks the type of every object it meets up in its dispatch table; in a
+    dict that is a C lookup, in cloudpickle's ``ChainMap`` two Python calls (and a
+    ``KeyError`` for most objects), a third of the time it takes to pickle a read task.
+    The dict is rebuilt when one of the three tables changed size.
+    """
+    sizes = (len(_OVERRIDES), len(cloudpickle.Pickler._dispatch_table), len(copyreg.dispatch_table))
+    if _merged[0] != sizes:
+        _merged[1] = {**copyreg.dispatch_table, **cloudpickle.Pickler._dispatch_table, **_OVERRIDES}
+        _merged[0] = sizes
+    return _merged[1]
 
 
 def register_reducer(cls: type, reducer: Callable[[Any], tuple]) -> None:
     """Pickle instances of ``cls`` with ``reducer`` (``obj -> (rebuild, args)``) in this process."""
-    _DISPATCH.maps[0][cls] = reducer
+    _OVERRIDES[cls] = reducer
+    _merged[0] = None
 
 
 def deregister_reducer(cls: type) -> None:
     """Undo :func:`register_reducer` (a class never registered is a no-op)."""
     if cls is not types.CodeType:
-        _DISPATCH.maps[0].pop(cls, None)
+        _OVERRIDES.pop(cls, None)
+        _merged[0] = None
 
 
 class _FunctionPickler(cloudpickle.Pickler):
     """cloudpickle whose functions keep their file name and source (see above)."""
 
-    dispatch_table = _DISPATCH
+    def __init__(self, file: io.BytesIO, **kwargs: Any) -> None:
+        self.dispatch_table = _dispatch_table()
+        super().__init__(file, **kwargs)
+
+
+#: containers the pickler saves itself: no reducer of cloudpickle's applies to them
+_CONTAINERS = frozenset({tuple, list, dict, set, frozenset})
 
 
 class _Pickler(cloudpickle.Pickler):
     """cloudpickle with Arrow tables diverted to IPC segments."""
 
-    dispatch_table = _DISPATCH
-
     def __init__(self, file: io.BytesIO, buffers: list, tables: list) -> None:
+        self.dispatch_table = _dispatch_table()
         super().__init__(file, protocol=5, buffer_callback=buffers.append)
         self._tables = tables
+        pa = sys.modules.get("pyarrow")  # no table can be met before pyarrow is loaded
+        self._table_type = pa.Table if pa is not None else None
 
     def reducer_override(self, obj: Any) -> Any:
-        pa = _pyarrow_if_loaded()
-        if pa is not None and type(obj) is pa.Table:
+        t = type(obj)
+        if t in _CONTAINERS:
+            return NotImplemented
+        if t is self._table_type:
             self._tables.append(obj)
             return _load_table, (len(self._tables) - 1,)
         return super().reducer_override(obj)
-
-
-def _pyarrow_if_loaded() -> Any:
-    import sys
-    return sys.modules.get("pyarrow")
 
 
 def _load_table(index: int) -> Any:

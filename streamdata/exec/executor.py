@@ -21,7 +21,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import queue
 import threading
 import time
@@ -176,6 +175,8 @@ class _OpState:
         self.end_time: float | None = None
         self.peak_bytes = 0.0
         self.outputs_taken = 0
+        #: indices of the operators feeding this one (set once the DAG is ordered)
+        self.upstream: tuple[int, ...] = ()
 
     def queued(self) -> int:
         return sum(len(q) for q in self.inqueues)
@@ -281,6 +282,7 @@ class StreamingExecutor:
         for st in self._states:
             for idx, dep in enumerate(st.op.input_dependencies):
                 by_id[dep.id].consumers.append((st, idx))
+            st.upstream = tuple(by_id[dep.id].index for dep in st.op.input_dependencies)
         for st in self._states:  # a stage no resource here can ever run fails now, not hangs
             rt.check_feasible(f"operator {st.op.name}", getattr(st.op, "ray_remote_args", None) or {})
         resources = rt.cluster_resources()
@@ -527,10 +529,10 @@ class StreamingExecutor:
             else:
                 # what this operator produced that waits before its consumers
                 unconsumed.append(float(sum(c.inqueues[i].bytes for c, i in st.consumers)))
-        raw = []
+        fields = []
         for st in self._states:
             op = st.op
-            raw.append(OpResourceState(
+            fields.append(dict(
                 name=op.name, throttled=not op.throttling_disabled(),
                 queued_inputs=0 if st.finished_marked else st.queued(),
                 can_accept=op.should_add_input() and not st.finished_marked,
@@ -539,17 +541,11 @@ class StreamingExecutor:
                 active_tasks=len(op.get_active_tasks()), pending_output_bytes=op.pending_output_bytes(),
                 internal_bytes=float(op.internal_queue_bytes()),
                 incremental=op.incremental_resource_usage(), current=op.current_resource_usage(),
-                completed=op.completed(),
-                upstream=tuple(self._index_of(d) for d in op.input_dependencies)))
-        charged = charge_downstream_usage(raw, unconsumed, [[c.index for c, _ in st.consumers]
-                                                            for st in self._states])
-        return [dataclasses.replace(s, output_bytes=b) for s, b in zip(raw, charged)]
-
-    def _index_of(self, op: PhysicalOperator) -> int:
-        for st in self._states:
-            if st.op is op:
-                return st.index
-        raise KeyError(op.name)
+                completed=op.completed(), upstream=st.upstream))
+        charged = charge_downstream_usage(
+            [OpResourceState(name=f["name"], throttled=f["throttled"], internal_bytes=f["internal_bytes"])
+             for f in fields], unconsumed, [[c.index for c, _ in st.consumers] for st in self._states])
+        return [OpResourceState(output_bytes=b, **f) for f, b in zip(fields, charged)]
 
     def _dispatch(self) -> bool:
         dispatched = False

@@ -38,7 +38,7 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, SchemaError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
-from streamdata.io.filesystem import to_arrow_filesystem, unstrip
+from streamdata.io.filesystem import FileInfo, to_arrow_filesystem, unstrip
 from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.expressions import conjuncts
@@ -319,6 +319,16 @@ class ParquetDatasource(FileBasedDatasource):
         pruned._files = [self._files[i] for i in keep]
         groups = FileBasedDatasource.plan_splits(pruned, parallelism)
         return [[FileSplit(s.path, s.size, keep[s.index], s.start, s.end) for s in g] for g in groups]
+
+    def _split_file(self, file: FileInfo, index: int, pieces: int) -> list[FileSplit]:
+        """A byte range reads the row groups whose midpoints fall in it, so a file is cut
+        into no more pieces than it has row groups (the others would read nothing)."""
+        if pieces > 1 and file.size:
+            try:
+                pieces = min(pieces, self._read_footer(file.path).num_row_groups)
+            except DataSourceError:
+                pass  # the read reports the file
+        return super()._split_file(file, index, pieces)
 
     def _task_source(self) -> "ParquetDatasource":
         self._data_schema()  # one footer on the driver: the schema every task reads into

@@ -88,7 +88,9 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
                 if isinstance(one, pa.Scalar):
                     one = pa.array([one.as_py()] * table.num_rows, pa.bool_())
                 mask = one if mask is None else pc.and_kleene(mask, one)
-            table = table.filter(mask, null_selection_behavior="drop")
-        if table.num_rows:
+            # only the columns kept are filtered (not those only the predicates read)
+            table = table.select(names).filter(mask, null_selection_behavior="drop")
+        else:
             table = table.select(names)
+        if table.num_rows:
             yield table if table.schema.equals(out_schema) else table.cast(out_schema)

@@ -259,3 +259,24 @@ def test_predicate_on_path_column_runs_after_it_is_added(files: Path):
     assert table.column_names == ["a", "path"]  # as Ray: columns= keeps include_paths' column
     assert set(table.column("path").to_pylist()) == {target}
     assert table.column("a").to_pylist() == list(range(2 * N, 3 * N))
+
+
+def test_a_file_is_cut_into_no_more_byte_ranges_than_it_has_row_groups(tmp_path: Path):
+    from streamdata.context import DataContext
+
+    table = pa.table({"x": np.arange(40_000), "y": np.random.default_rng(0).random(40_000)})
+    one = write(tmp_path / "one.parquet", table)
+    four = write(tmp_path / "four.parquet", table, row_group_size=10_000)
+    ctx = DataContext.get_current()
+    saved, ctx.target_min_block_size = ctx.target_min_block_size, 1
+    try:
+        single = ParquetDatasource(str(one)).plan_splits(4)
+        several = ParquetDatasource(str(four)).plan_splits(4)
+        blocks, ran = run_tasks(ParquetDatasource(str(four)), 4)
+    finally:
+        ctx.target_min_block_size = saved
+    assert [len(g) for g in single] == [1] and single[0][0].whole
+    assert len(several) == 4 and len(ran) == 4  # four row groups: four ranges, one each
+    assert sorted(v for b in blocks for v in b.column("x").to_pylist()) == list(range(40_000))
+    for src in (ParquetDatasource(str(one)), ParquetDatasource(str(four))):
+        assert read_table(src).column("x").to_pylist() == list(range(40_000))
