@@ -155,8 +155,6 @@ def group_table(table: pa.Table, keys: Sequence[str], requests: Sequence[HashAgg
         if fast is not None:
             return fast
     n = table.num_rows
-    if not keys and n and all(_has_scalar_form(req) for req in requests):
-        return _group_all(n, requests)
     arrays: list[pa.ChunkedArray | pa.Array] = []
     names: list[str] = []
     key_names: list[str] = []
@@ -196,31 +194,6 @@ def group_table(table: pa.Table, keys: Sequence[str], requests: Sequence[HashAgg
     else:
         key_table = pa.table({"_": pa.nulls(out.num_rows)}).drop_columns(["_"])
     return Groups(key_table, out.num_rows, n, rows), results
-
-
-#: hash aggregations whose scalar form (same name, same options, same result type)
-#: aggregates one group of every row without a hash table
-_SCALAR_FORMS = frozenset({"count", "sum", "product", "min", "max", "mean", "variance", "stddev",
-                           "any", "all", "first", "last"})
-
-
-def _has_scalar_form(req: HashAgg) -> bool:
-    return req.func == "count" if req.values is None else req.func in _SCALAR_FORMS
-
-
-def _group_all(n: int, requests: Sequence[HashAgg]) -> tuple[Groups, list[pa.Array]]:
-    """Grouping by nothing: one group of all ``n`` (> 0) rows, each request run as its
-    scalar aggregate (Acero's hash aggregation of a constant key costs ~30x as much)."""
-    results: list[pa.Array] = []
-    for req in requests:
-        if req.values is None:  # count of all rows
-            results.append(pa.array([n], type=pa.int64()))
-            continue
-        if len(req.values) != n:
-            raise ValueError(f"aggregation input has {len(req.values)} values for {n} rows")
-        results.append(pa.repeat(pc.call_function(req.func, [req.values], req.options), 1))
-    keys = pa.table({"_": pa.nulls(1)}).drop_columns(["_"])
-    return Groups(keys, 1, n, None), results
 
 
 def _one_chunk(col: pa.ChunkedArray) -> pa.Array:

@@ -1,5 +1,6 @@
-"""Grouping by nothing runs scalar aggregates: the same values and types as Acero's
-hash aggregation of one constant key, for every function with a scalar form."""
+"""Grouping by nothing (a global aggregation, which may run pyarrow's scalar kernels):
+the same values and types as Acero's hash aggregation of one constant key, for every
+aggregate function with a scalar form, with nulls, NaN and two chunks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import pyarrow.compute as pc
 import pytest
 
 import streamdata.aggregate as A
-from streamdata.aggregation import grouping
 from streamdata.aggregation.grouping import HashAgg, group_table
 from streamdata.exec.shuffle.groupby import finalize_aggregate, merge_partials, partial_aggregate
 
@@ -64,21 +64,6 @@ def test_scalar_aggregates_equal_the_hash_aggregation(func: str, opts: object, c
         for g, w in zip(got, want):
             assert g.type == w.type
             assert g.to_pylist() == w.to_pylist() or repr(g.to_pylist()) == repr(w.to_pylist())  # NaN
-
-
-def test_only_functions_with_a_scalar_form_skip_the_hash_table(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[int] = []
-    real = grouping._group_all
-    monkeypatch.setattr(grouping, "_group_all", lambda n, reqs: calls.append(n) or real(n, reqs))
-    t = pa.table({"v": [1, 2, 2]})
-    _, (lists,) = group_table(t, [], [HashAgg(t["v"], "list")])
-    assert lists.to_pylist() == [[1, 2, 2]] and calls == []
-    _, (distinct,) = group_table(t, [], [HashAgg(t["v"], "distinct")])
-    assert sorted(distinct.to_pylist()[0]) == [1, 2] and calls == []
-    _, (total,) = group_table(t, [], [HashAgg(t["v"], "sum")])
-    assert total.to_pylist() == [5] and calls == [3]
-    groups, (count,) = group_table(t.slice(0, 0), [], [HashAgg(None, "count")])  # no rows: no group
-    assert groups.num_groups == 0 and count.to_pylist() == [] and calls == [3]
 
 
 def test_group_membership_of_the_one_group() -> None:
