@@ -19,7 +19,7 @@ from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, SchemaError
 from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources, RefBundle
 from streamdata.exec.operators.all_to_all import AllToAllOperator
-from streamdata.plan.lowering.all_to_all import fuse_partial_aggregate_into_join, lower_all_to_all
+from streamdata.plan.lowering.all_to_all import lower_all_to_all
 from streamdata.exec.operators.all_to_all.simple_ops import (
     RandomizeBlockOrderOperator,
     SplitRepartitionOperator,
@@ -226,45 +226,6 @@ def test_join_matches_pandas(rt, how, pd_how, one_task) -> None:
     assert len(got) == len(exp)
     pd.testing.assert_frame_equal(got[key].sort_values(key, ignore_index=True).astype(float),
                                   exp[key].sort_values(key, ignore_index=True).astype(float))
-
-
-@pytest.mark.parametrize("how,pd_how", [("inner", "inner"), ("left_outer", "left"), ("right_outer", "right"),
-                                        ("full_outer", "outer")])
-def test_a_small_join_spreads_over_the_cpus(rt, how, pd_how) -> None:
-    """One partition, two reduce tasks: each joins a share of the larger side's blocks with
-    all of the other side (a full outer join cannot split and stays one task)."""
-    rng = np.random.default_rng(7)
-    big, small = (pa.table({"id": rng.integers(0, 300, 2000), "a": rng.normal(size=2000)}),
-                  pa.table({"id": rng.integers(100, 400, 500), "b": rng.integers(0, 9, 500)}))
-    left, right = (small, big) if how == "right_outer" else (big, small)
-    node = L.Join(inputs=(L.InputData(), L.InputData()), on=("id",), join_type=how)
-    op = lower_all_to_all(node, [source(rt, split(left, 4), "L"), source(rt, split(right, 4), "R")])
-    op.split_min_bytes = 1
-    out = concat(drive(rt, op))
-    assert op.num_outputs_total() == (1 if how == "full_outer" else 2)
-    exp = left.to_pandas().merge(right.to_pandas(), on="id", how=pd_how)
-    key = ["id", "a", "b"]
-    got = out.to_pandas()
-    assert len(got) == len(exp) > 0
-    pd.testing.assert_frame_equal(got[key].sort_values(key, ignore_index=True).astype(float),
-                                  exp[key].sort_values(key, ignore_index=True).astype(float))
-
-
-def test_a_split_join_feeds_its_fused_aggregation(rt) -> None:
-    rng = np.random.default_rng(8)
-    left = pa.table({"id": np.arange(4000), "g": rng.integers(0, 5, 4000)})
-    right = pa.table({"id": np.arange(0, 4000, 3), "b": rng.normal(size=1334)})
-    join = lower_all_to_all(L.Join(inputs=(L.InputData(), L.InputData()), on=("id",)),
-                            [source(rt, split(left, 6), "L"), source(rt, split(right, 2), "R")])
-    join.split_min_bytes = 1
-    agg = fuse_partial_aggregate_into_join(
-        L.Aggregate(inputs=(L.InputData(),), keys=("g",), aggs=(Count(), Sum("b"))), join)
-    out = concat(drive(rt, agg)).to_pandas().sort_values("g", ignore_index=True)
-    assert join.num_outputs_total() == 2 and join.spec.partial_aggregate is not None
-    exp = left.to_pandas().merge(right.to_pandas(), on="id").groupby("g", as_index=False).agg(
-        n=("b", "size"), s=("b", "sum"))
-    assert out["count()"].tolist() == exp["n"].tolist()
-    assert np.allclose(out["sum(b)"], exp["s"])
 
 
 def test_join_with_an_empty_side(rt) -> None:

@@ -19,10 +19,8 @@
    of a reduce task are dropped when it finished.
 
 With ``n == 1`` the map phase is skipped: one reduce task gets every (prepared)
-block, or, for a join, a few tasks each get a share of one side's blocks and all of the
-other side's (:mod:`~streamdata.exec.operators.all_to_all.lone_join`). The lowering
-(:mod:`streamdata.plan.lowering.all_to_all`) builds this operator from a logical node;
-exec never sees the node.
+block. The lowering (:mod:`streamdata.plan.lowering.all_to_all`) builds this operator
+from a logical node; exec never sees the node.
 
 How many partitions and map tasks: :mod:`streamdata.exec.operators.all_to_all.policy`.
 
@@ -62,7 +60,6 @@ from streamdata.exec.operators.all_to_all.policy import (
     reduce_on_driver,
     run_as_single_task,
 )
-from streamdata.exec.operators.all_to_all.lone_join import MIN_SPLIT_BYTES, lone_join_tasks, lone_reduce_inputs
 from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
 from streamdata.exec.operators.in_order import InOrder
 from streamdata.core import api as rt
@@ -94,15 +91,12 @@ class AllToAllOperator(PhysicalOperator):
             whole input holds at most this much (see
             :func:`~streamdata.exec.operators.all_to_all.policy.run_as_single_task`;
             0 turns it off).
-        split_min_bytes: a single-partition join spreads over the CPUs in tasks of at
-            least this many bytes of one side (see
-            :mod:`~streamdata.exec.operators.all_to_all.lone_join`).
     """
 
     def __init__(self, name: str, input_ops: Sequence[PhysicalOperator], spec: ShuffleSpec, *,
                  num_partitions: int | None = None, data_context: Any = None,
                  remote_args: dict[str, Any] | None = None,
-                 single_task_bytes: int = SINGLE_TASK_BYTES, split_min_bytes: int = MIN_SPLIT_BYTES) -> None:
+                 single_task_bytes: int = SINGLE_TASK_BYTES) -> None:
         super().__init__(name, input_ops)
         if len(input_ops) != spec.num_inputs:
             raise PlanError(f"{name} needs {spec.num_inputs} input(s), got {len(input_ops)}")
@@ -111,7 +105,6 @@ class AllToAllOperator(PhysicalOperator):
         self.spec = spec
         self.fixed_partitions = num_partitions
         self.single_task_bytes = single_task_bytes
-        self.split_min_bytes = split_min_bytes
         self.data_context = data_context
         self.remote_args = {"num_cpus": 1, "max_retries": 3, **(remote_args or {})}
         k = spec.num_inputs
@@ -139,8 +132,6 @@ class AllToAllOperator(PhysicalOperator):
         self._context_ref: Any = None
         self._remote_fns: dict[tuple[Callable[..., Any], int], Any] = {}
         self._part_rows: list[dict[int, list[int]]] = [{} for _ in range(k)]
-        self._lone_parts: list[list[list[Any]]] = []  # n == 1: refs of each reduce task, per side
-        self._num_reduces: int | None = None
 
     def _remote(self, fn: Callable[..., Any], num_returns: int) -> Any:
         remote_fn = self._remote_fns.get((fn, num_returns))
@@ -169,7 +160,6 @@ class AllToAllOperator(PhysicalOperator):
         self._unprepared = [[] for _ in self._unprepared]
         self._map_parts = [{} for _ in self._map_parts]
         self._part_rows = [{} for _ in self._part_rows]
-        self._lone_parts = []
 
     def mark_execution_finished(self) -> None:
         super().mark_execution_finished()
@@ -340,13 +330,9 @@ class AllToAllOperator(PhysicalOperator):
         if self.spec.canonical_order:
             for items in self._items:
                 items.sort(key=lambda it: (it.fingerprint or 0, it.rows or 0))
-        if n == 1:  # one reduce task gets every block (a join: maybe a share of one side each)
-            side, groups = None, []
-            if isinstance(self.spec, JoinSpec):
-                side, groups = lone_join_tasks(
-                    self.spec.join_type, ([it.size for it in self._items[0]], [it.size for it in self._items[1]]),
-                    cpus=self._cpus(), min_split_bytes=self.split_min_bytes)
-            self._lone_parts = lone_reduce_inputs([[it.refs for it in items] for items in self._items], side, groups)
+        if n == 1:  # one reduce task gets every block
+            for side, items in enumerate(self._items):
+                self._map_parts[side] = {0: [ref for it in items for ref in it.refs]}
             self._items = [[] for _ in self._items]
             self._start_reduce()
             return
@@ -387,8 +373,7 @@ class AllToAllOperator(PhysicalOperator):
 
     def _start_reduce(self) -> None:
         n = self._num_partitions or 1
-        self._num_reduces = len(self._lone_parts) if n == 1 else n
-        self._reduce_queue = deque(range(self._num_reduces))
+        self._reduce_queue = deque(range(n))
         if isinstance(self.spec, JoinSpec):
             self.spec = replace(self.spec, schemas=(self._schemas[0], self._schemas[1]))
         self._phase = "reduce"
@@ -409,13 +394,13 @@ class AllToAllOperator(PhysicalOperator):
             counts, args = [], []
             for side in range(len(self._map_parts)):
                 if n == 1:
-                    refs = self._lone_parts[j][side]
+                    refs = self._map_parts[side].get(0, [])
                 else:
                     refs = self._parts_for(side, j)
                 counts.append(len(refs))
                 args.extend(refs)
             target = self._target_block_bytes() if self.spec.split_output else 1 << 62
-            if reduce_on_driver(num_partitions=self._num_reduces or n, total_bytes=self._total_bytes,
+            if reduce_on_driver(num_partitions=n, total_bytes=self._total_bytes,
                                 spec_allows=self.spec.reduce_runs_no_user_code):
                 self._reduce_here(j, tuple(counts), target, args)
                 continue
@@ -459,11 +444,11 @@ class AllToAllOperator(PhysicalOperator):
         return refs
 
     def _release_parts(self, j: int) -> None:
-        if (self._num_partitions or 1) == 1:
-            if j < len(self._lone_parts):
-                self._lone_parts[j] = [[] for _ in self._map_parts]
-            return
+        n = self._num_partitions or 1
         for parts in self._map_parts:
+            if n == 1:
+                parts.clear()
+                continue
             for refs in parts.values():
                 if j < len(refs):
                     refs[j] = None
@@ -548,7 +533,7 @@ class AllToAllOperator(PhysicalOperator):
         return self._buffered_bytes
 
     def num_outputs_total(self) -> int | None:
-        return self._num_reduces or self._num_partitions
+        return self._num_partitions
 
     def progress_str(self) -> str:
         n = self._num_partitions
