@@ -155,3 +155,37 @@ def test_asked_columns_only_and_the_row_count_without_any(how: str, keys: list[s
         assert out.column_names == [c for c in full.column_names if c in cols]
         assert out.num_rows == full.num_rows
         assert canon(out).equals(canon(full.select(out.column_names))) if out.num_columns else True
+
+
+@pytest.mark.parametrize("span", [40, 10**12])
+@pytest.mark.parametrize("unique_build", [False, True])
+def test_keys_in_chunks_match_like_one_array(span: int, unique_build: bool) -> None:
+    rng = np.random.default_rng(span % 97 + unique_build)
+    probe = rng.integers(-span, span, 700)
+    build = np.unique(rng.integers(-span, span, 60)) if unique_build else rng.integers(-span, span, 60)
+
+    def chunks(a: np.ndarray) -> list[np.ndarray]:
+        cuts = np.sort(rng.integers(0, len(a) + 1, 4))
+        return np.split(a, cuts)  # some pieces may be empty
+
+    want = pairs(*match_int_keys(probe, build))
+    assert want == brute(probe, build)
+    for _ in range(3):
+        assert pairs(*match_int_keys(chunks(probe), chunks(build))) == want
+        assert pairs(*match_int_keys(chunks(probe), build)) == want
+    li, ri = match_int_keys([np.array([], dtype=np.int64)], [np.array([1])])
+    assert li.tolist() == ri.tolist() == []
+
+
+def test_a_join_of_many_chunked_tables_agrees_with_arrow(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(int_join, "PROBE_CHUNK", 7)  # pieces that cross chunk boundaries
+    rng = np.random.default_rng(11)
+    left = pa.concat_tables([pa.table({"k": rng.integers(0, 90, n), "x": rng.normal(size=n)})
+                             for n in (13, 0, 40, 1, 25)])
+    right = pa.concat_tables([pa.table({"k": rng.permutation(120)[:n], "y": np.arange(n)}) for n in (9, 21)])
+    assert left.column("k").num_chunks == 5
+    out = join_tables(left, right, ["k"], ["k"])
+    ref = left.join(right, keys="k", join_type="inner").select(out.column_names)
+    assert out.num_rows > 0 and canon(out).equals(canon(ref))
+    keys, rows = int_key_column(left.column("k"), chunks=True)
+    assert [len(k) for k in keys] == [13, 40, 1, 25] and rows is None

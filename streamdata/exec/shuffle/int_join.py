@@ -26,7 +26,8 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Union
 
 import numpy as np
 import pyarrow as pa
@@ -40,6 +41,9 @@ DENSE_MIN_SPAN = 1 << 16
 #: probe rows per step of the direct-address lookup
 PROBE_CHUNK = 1 << 16
 
+#: the keys of one side: one array, or the arrays of a column's chunks in order
+Keys = Union[np.ndarray, list[np.ndarray]]
+
 
 def _storage_type(t: pa.DataType) -> pa.DataType | None:
     if pa.types.is_integer(t):
@@ -51,11 +55,14 @@ def _storage_type(t: pa.DataType) -> pa.DataType | None:
     return None
 
 
-def int_key_column(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndarray | None] | None:
+def int_key_column(col: pa.ChunkedArray | pa.Array, *,
+                   chunks: bool = False) -> tuple[Keys, np.ndarray | None] | None:
     """``(keys, rows)`` when the fast path applies (an integer or temporal key), else None.
 
     ``keys`` are the non-null keys as numpy integers; ``rows`` their row positions, or
-    None when the column has no nulls (then key ``i`` is row ``i``).
+    None when the column has no nulls (then key ``i`` is row ``i``). With ``chunks``, a
+    column without nulls gives the list of its chunks' keys (zero-copy views) instead of
+    one concatenated array.
 
     Example:
         >>> keys, rows = int_key_column(pa.chunked_array([[7, None], [9]]))
@@ -71,6 +78,8 @@ def int_key_column(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
         col = (pa.chunked_array([c.view(storage) for c in col.chunks], type=storage)
                if isinstance(col, pa.ChunkedArray) else col.view(storage))
     if not col.null_count:
+        if chunks and isinstance(col, pa.ChunkedArray) and col.num_chunks != 1:
+            return [c.to_numpy() for c in col.chunks if len(c)], None
         return col.to_numpy(), None
     valid = col.is_valid()
     valid = valid.combine_chunks() if isinstance(valid, pa.ChunkedArray) else valid
@@ -78,25 +87,46 @@ def int_key_column(col: pa.ChunkedArray | pa.Array) -> tuple[np.ndarray, np.ndar
     return pc.drop_null(col).to_numpy(), rows
 
 
-def match_int_keys(left: np.ndarray, right: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def match_int_keys(left: Keys, right: Keys) -> tuple[np.ndarray, np.ndarray]:
     """Row indices ``(left rows, right rows)`` of every pair of equal keys (same dtype).
+
+    Either side may be a list of arrays (its rows in order, as chunks of a column).
 
     Example:
         >>> li, ri = match_int_keys(np.array([1, 2]), np.array([2, 2, 9]))
         >>> li.tolist(), ri.tolist()
         ([1, 1], [0, 1])
+        >>> li, ri = match_int_keys([np.array([1, 2]), np.array([9])], np.array([9, 2]))
+        >>> li.tolist(), ri.tolist()
+        ([1, 2], [1, 0])
     """
-    swap = len(left) < len(right)  # build on the smaller side, probe with the larger
-    build, probe = (left, right) if swap else (right, left)
-    if not len(build) or not len(probe):
+    lparts, rparts = _parts(left), _parts(right)
+    nl, nr = sum(len(p) for p in lparts), sum(len(p) for p in rparts)
+    swap = nl < nr  # build on the smaller side, probe with the larger
+    build_parts, probe = (lparts, rparts) if swap else (rparts, lparts)
+    if not nl or not nr:
         empty = np.empty(0, dtype=np.int64)
         return empty, empty
+    build = _contiguous(build_parts)
     lo, hi = int(build.min()), int(build.max())
     if hi - lo + 1 <= max(DENSE_SPAN_FACTOR * len(build), DENSE_MIN_SPAN):
         pi, bi = _match_dense(build, probe, lo, hi)
     else:
-        pi, bi = _match_sorted(build, probe)
+        pi, bi = _match_sorted(build, _contiguous(probe))
     return (bi, pi) if swap else (pi, bi)
+
+
+def _parts(keys: Keys) -> list[np.ndarray]:
+    return [keys] if isinstance(keys, np.ndarray) else [k for k in keys if len(k)]
+
+
+def _contiguous(parts: list[np.ndarray]) -> np.ndarray:
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return np.empty(0, dtype=np.int64)
+    out = _empty(sum(len(p) for p in parts), parts[0].dtype)
+    return np.concatenate(parts, out=out)
 
 
 def _expand(pi: np.ndarray, starts: np.ndarray, counts: np.ndarray,
@@ -116,7 +146,7 @@ def _empty(n: int, dtype: type) -> np.ndarray:
     return np.frombuffer(pa.allocate_buffer(max(n, 1) * size), dtype=dtype)[:n]
 
 
-def _match_dense(build: np.ndarray, probe: np.ndarray, lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
+def _match_dense(build: np.ndarray, probe: list[np.ndarray], lo: int, hi: int) -> tuple[np.ndarray, np.ndarray]:
     span, nb = hi - lo + 1, len(build)
     base = build.dtype.type(lo).astype(np.int64)
     boff = _empty(nb, np.int64)  # build key - lo, in [0, span) (uint64 above 2**63 wraps alike)
@@ -128,17 +158,18 @@ def _match_dense(build: np.ndarray, probe: np.ndarray, lo: int, hi: int) -> tupl
     first.fill(-1)
     first[boff] = rows
     if np.count_nonzero(first >= 0) != nb:  # duplicate build keys
-        return _match_dense_dups(boff, probe, build.dtype.type(lo), build.dtype.type(hi), base, span)
-    chunk_rows = min(PROBE_CHUNK, len(probe))
+        return _match_dense_dups(boff, _contiguous(probe), build.dtype.type(lo), build.dtype.type(hi), base,
+                                 span)
+    total = sum(len(p) for p in probe)
+    chunk_rows = min(PROBE_CHUNK, max(len(p) for p in probe))
     diff, offs, idx, found = (_empty(chunk_rows, np.int64) for _ in range(4))
     in_range, hit = _empty(chunk_rows, np.bool_), _empty(chunk_rows, np.bool_)
     local = _empty(chunk_rows, np.int64)  # 0 .. chunk_rows - 1
     np.cumsum(np.broadcast_to(np.int64(1), (chunk_rows,)), out=local)
     local -= 1
-    out_p, out_b = _empty(len(probe), np.int64), _empty(len(probe), np.int64)
+    out_p, out_b = _empty(total, np.int64), _empty(total, np.int64)
     pos = 0
-    for s in range(0, len(probe), PROBE_CHUNK):  # in chunks: the temporaries stay in cache
-        chunk = probe[s:s + PROBE_CHUNK]
+    for s, chunk in _probe_chunks(probe):  # in chunks: the temporaries stay in cache
         n = len(chunk)
         # key - lo wraps like the build's: a key is in range iff it lands in [0, span)
         np.subtract(chunk, base, out=diff[:n], dtype=np.int64, casting="unsafe")
@@ -154,6 +185,15 @@ def _match_dense(build: np.ndarray, probe: np.ndarray, lo: int, hi: int) -> tupl
         np.compress(hit[:k], found[:k], out=out_b[pos:pos + m])
         pos += m
     return out_p[:pos], out_b[:pos]
+
+
+def _probe_chunks(parts: list[np.ndarray]) -> Iterator[tuple[int, np.ndarray]]:
+    """``(first row, keys)`` of consecutive pieces of at most :data:`PROBE_CHUNK` rows."""
+    start = 0
+    for part in parts:
+        for s in range(0, len(part), PROBE_CHUNK):
+            yield start + s, part[s:s + PROBE_CHUNK]
+        start += len(part)
 
 
 def _match_dense_dups(boff: np.ndarray, probe: np.ndarray, tlo: Any, thi: Any, base: Any,

@@ -90,7 +90,7 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
     rk = [_conform_key(right.column(rkey), l.type, lkey, rkey)
           for rkey, lkey, l in zip(right_keys, left_keys, lk)]
     if join_type == "inner" and len(lk) == 1:  # one integer key: no hash table (see int_join)
-        lnp, rnp = int_key_column(lk[0]), int_key_column(rk[0])
+        lnp, rnp = int_key_column(lk[0], chunks=True), int_key_column(rk[0], chunks=True)
         if lnp is not None and rnp is not None:
             li, ri = match_int_keys(lnp[0], rnp[0])
             if lnp[1] is not None:  # positions of the non-null keys
