@@ -1,6 +1,6 @@
-"""The hash-table-free matching of an inner join on one integer key (direct-address
-table for dense keys, sort and search for sparse ones), against Arrow's hash join and
-a brute-force pairing."""
+"""The hash-table-free matching of an inner join on one dense integer key (a
+direct-address table; sparse keys go to Arrow's hash join), against Arrow's hash join
+and a brute-force pairing."""
 
 from __future__ import annotations
 
@@ -23,9 +23,9 @@ def brute(left: np.ndarray, right: np.ndarray) -> list[tuple[int, int]]:
     return sorted((i, j) for i in range(len(left)) for j in range(len(right)) if left[i] == right[j])
 
 
-# span 40 / 10_000: dense (a direct-address table); 10**12: sparse (sort and search)
+# span 40 / 10_000 / 20_000: dense (a range within DENSE_MIN_SPAN); 10**12: sparse (left to Arrow's hash join)
 @pytest.mark.parametrize("nl,nr,span", [(500, 120, 40), (120, 500, 40), (300, 300, 10_000),
-                                        (400, 90, 10**12), (90, 400, 10**12), (300, 300, 10**12),
+                                        (300, 400, 20_000), (400, 90, 10**12), (90, 400, 10**12),
                                         (0, 5, 3), (5, 0, 3), (1, 1, 1)])
 @pytest.mark.parametrize("unique_build", [False, True])
 def test_every_equal_pair_once(nl: int, nr: int, span: int, unique_build: bool) -> None:
@@ -34,26 +34,28 @@ def test_every_equal_pair_once(nl: int, nr: int, span: int, unique_build: bool) 
     if unique_build:  # the smaller side's keys distinct: the one-match-at-most branch
         small = np.unique(left if nl < nr else right)
         left, right = (rng.permutation(small), right) if nl < nr else (left, rng.permutation(small))
-    li, ri = match_int_keys(left, right)
-    assert pairs(li, ri) == brute(left, right)
+    out = match_int_keys(left, right)
+    if span == 10**12:  # sparse: sorted and searched when the larger side is sorted, else Arrow's
+        assert out is None
+        probe_left = len(left) >= len(right)
+        left, right = (np.sort(left), right) if probe_left else (left, np.sort(right))
+        out = match_int_keys(left, right)
+    assert out is not None and pairs(*out) == brute(left, right)
 
 
-@pytest.mark.parametrize("dense", [True, False])
-def test_pairs_follow_the_larger_sides_rows_then_the_smaller_sides(dense: bool) -> None:
-    shift = 0 if dense else 10**15  # a range of 10**15 keys is sparse for four rows
-    li, ri = match_int_keys(np.array([5, 1, 5, 7, 1, shift]), np.array([1, 5, 1, shift]))
+def test_pairs_follow_the_larger_sides_rows_then_the_smaller_sides() -> None:
+    li, ri = match_int_keys(np.array([5, 1, 5, 7, 1, 0]), np.array([1, 5, 1, 0]))
     assert li.tolist() == [0, 1, 1, 2, 4, 4, 5]
     assert ri.tolist() == [1, 0, 2, 1, 0, 2, 3]
 
 
-def test_dense_and_sparse_paths_are_both_taken(monkeypatch: pytest.MonkeyPatch) -> None:
-    calls: list[str] = []
-    dense, sparse = int_join._match_dense, int_join._match_sorted
-    monkeypatch.setattr(int_join, "_match_dense", lambda *a: calls.append("dense") or dense(*a))
-    monkeypatch.setattr(int_join, "_match_sorted", lambda *a: calls.append("sorted") or sparse(*a))
-    match_int_keys(np.arange(1000), np.arange(0, 4000, 4))
-    match_int_keys(np.arange(1000), np.arange(0, 4 * 10**6, 4000) * 10**6)
-    assert calls == ["dense", "sorted"]
+def test_the_table_is_used_while_the_build_keys_are_dense() -> None:
+    build = np.arange(0, 4 * 100_000, 4)  # the smaller side; its range 4x its count: dense
+    assert match_int_keys(np.arange(200_000), build) is not None
+    assert match_int_keys(np.arange(200_000)[::-1], np.append(build, 4 * 100_000 + 10)) is None
+    assert match_int_keys(np.arange(5), np.array([0, int_join.DENSE_MIN_SPAN - 1])) is not None
+    assert match_int_keys(np.arange(5)[::-1], np.array([0, int_join.DENSE_MIN_SPAN])) is None
+    assert match_int_keys(np.arange(5), np.array([0, int_join.DENSE_MIN_SPAN])) is not None  # sorted probe
 
 
 @pytest.mark.parametrize("dtype", [np.int8, np.uint8, np.int16, np.int32, np.uint32, np.int64, np.uint64])
@@ -168,6 +170,9 @@ def test_keys_in_chunks_match_like_one_array(span: int, unique_build: bool) -> N
         cuts = np.sort(rng.integers(0, len(a) + 1, 4))
         return np.split(a, cuts)  # some pieces may be empty
 
+    if span > int_join.DENSE_MIN_SPAN:
+        assert match_int_keys(chunks(probe), chunks(build)) is None
+        probe = np.sort(probe)  # sparse keys: searched only with a sorted probe
     want = pairs(*match_int_keys(probe, build))
     assert want == brute(probe, build)
     for _ in range(3):

@@ -1,18 +1,21 @@
-"""Row matching of an inner join on one integer key, without a hash table (numpy).
+"""Row matching of an inner join on one dense integer key, without a hash table (numpy).
 
 The smaller side is the *build* side, the other one *probes* it. When the build keys
 are dense (their range ``max - min + 1`` is at most :data:`DENSE_SPAN_FACTOR` times
 their count, or at most :data:`DENSE_MIN_SPAN`), a direct-address table indexed by
 ``key - min`` gives each probe key's build row in one gather: about 3 ms for 800k
-probes into 200k ids on one core, where sorting the build side and binary-searching
-it takes 14 ms (sorted probes) to 70 ms (shuffled probes) and Arrow's hash join of
-the key columns ~40 ms. Sparse keys are matched by sorting and searching. The table
-holds one int64 per slot, so at most ``8 * DENSE_SPAN_FACTOR`` bytes per build row.
-Its arrays live in Arrow's memory pool (see :func:`_empty`).
+probes into 200k ids on one core, where Arrow's hash join of the key columns takes
+~30-40 ms (and sorting the build side and binary-searching it 14 ms for sorted probes,
+70-180 ms for shuffled ones). The table holds one int64 per slot, so at most
+``8 * DENSE_SPAN_FACTOR`` bytes per build row; its arrays live in Arrow's memory pool
+(see :func:`_empty`). Sparse keys are sorted and searched when the probing side comes
+sorted (then 31 ms where Arrow takes 51), else left to Arrow's hash join
+(:func:`match_int_keys` returns None: searching with shuffled probes took 190 ms where
+Arrow takes 40-45).
 
-Both paths are deterministic: pairs come in the order of the probing side's rows,
-equal keys of the build side in their own order. Null keys never match:
-:func:`int_key_column` leaves them out and says where the other rows are.
+Pairs come in the order of the probing side's rows, equal keys of the build side in
+their own order. Null keys never match: :func:`int_key_column` leaves them out and
+says where the other rows are.
 
 Temporal keys (dates, times, timestamps, durations) are matched on their integer
 storage (both sides have the same type: the join casts the right key to the left's).
@@ -34,7 +37,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 #: a build side whose key range is at most this many times its row count is matched
-#: through a direct-address table (else by sorting and searching)
+#: through a direct-address table (else by Arrow's hash join)
 DENSE_SPAN_FACTOR = 4
 #: key ranges up to this many slots always use the table (512 KiB)
 DENSE_MIN_SPAN = 1 << 16
@@ -87,8 +90,10 @@ def int_key_column(col: pa.ChunkedArray | pa.Array, *,
     return pc.drop_null(col).to_numpy(), rows
 
 
-def match_int_keys(left: Keys, right: Keys) -> tuple[np.ndarray, np.ndarray]:
-    """Row indices ``(left rows, right rows)`` of every pair of equal keys (same dtype).
+def match_int_keys(left: Keys, right: Keys) -> tuple[np.ndarray, np.ndarray] | None:
+    """Row indices ``(left rows, right rows)`` of every pair of equal keys (same dtype), or
+    None when the smaller side's keys are too sparse for a direct-address table and the
+    larger side is not sorted.
 
     Either side may be a list of arrays (its rows in order, as chunks of a column).
 
@@ -99,6 +104,10 @@ def match_int_keys(left: Keys, right: Keys) -> tuple[np.ndarray, np.ndarray]:
         >>> li, ri = match_int_keys([np.array([1, 2]), np.array([9])], np.array([9, 2]))
         >>> li.tolist(), ri.tolist()
         ([1, 2], [1, 0])
+        >>> match_int_keys(np.array([2, 1]), np.array([1, 10**12])) is None
+        True
+        >>> match_int_keys(np.array([1, 2, 10**12]), np.array([10**12, 1]))
+        (array([0, 2]), array([1, 0]))
     """
     lparts, rparts = _parts(left), _parts(right)
     nl, nr = sum(len(p) for p in lparts), sum(len(p) for p in rparts)
@@ -111,8 +120,10 @@ def match_int_keys(left: Keys, right: Keys) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = int(build.min()), int(build.max())
     if hi - lo + 1 <= max(DENSE_SPAN_FACTOR * len(build), DENSE_MIN_SPAN):
         pi, bi = _match_dense(build, probe, lo, hi)
-    else:
+    elif all(bool(np.all(p[1:] >= p[:-1])) for p in probe):
         pi, bi = _match_sorted(build, _contiguous(probe))
+    else:
+        return None
     return (bi, pi) if swap else (pi, bi)
 
 

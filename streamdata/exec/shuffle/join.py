@@ -2,8 +2,8 @@
 
 Arrow's hash join matches the key columns only; payload columns are then gathered
 with ``take``, so any column type (tensors, nested, Python objects) can ride along.
-An inner join on one integer (or temporal) key matches rows without a hash table
-instead (:mod:`streamdata.exec.shuffle.int_join`).
+An inner join on one dense integer (or temporal) key matches rows without a hash
+table instead (:mod:`streamdata.exec.shuffle.int_join`).
 Keys are coalesced (one set of key columns, named as the left side's); columns
 present on both sides get ``left_suffix`` / ``right_suffix``. Null keys never
 match (SQL semantics).
@@ -91,8 +91,10 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
           for rkey, lkey, l in zip(right_keys, left_keys, lk)]
     if join_type == "inner" and len(lk) == 1:  # one integer key: no hash table (see int_join)
         lnp, rnp = int_key_column(lk[0], chunks=True), int_key_column(rk[0], chunks=True)
-        if lnp is not None and rnp is not None:
-            li, ri = match_int_keys(lnp[0], rnp[0])
+        matched = match_int_keys(lnp[0], rnp[0]) if lnp is not None and rnp is not None else None
+        if matched is not None:  # dense keys (sparse ones: Arrow's hash join below)
+            assert lnp is not None and rnp is not None
+            li, ri = matched
             if lnp[1] is not None:  # positions of the non-null keys
                 li = lnp[1][li]
             if rnp[1] is not None:
