@@ -346,6 +346,13 @@ def test_custom_block_and_row_file_sinks(tmp_path) -> None:
         "row-0.txt": "0", "row-1.txt": "10", "row-2.txt": "20"}
 
 
+def test_a_row_sink_names_each_file_after_its_own_row_when_a_block_holds_several(tmp_path) -> None:
+    rows = tmp_path / "rows"
+    sd.range(5, override_num_blocks=1).write_datasink(_OneRow(str(rows), filename_provider=_RowNames()))
+    assert {f: (rows / f).read_text() for f in os.listdir(rows)} == {
+        f"row-{i}.txt": str(10 * i) for i in range(5)}
+
+
 def test_list_stats_summaries_collects_when_enabled() -> None:
     ctx = DataContext.get_current()
     before = len(sd.list_stats_summaries())

@@ -20,7 +20,8 @@ from streamdata.plan.rules.limit_pushdown import LimitPushdownRule
 from streamdata.plan.rules.map_fusion import MapFusionRule
 from streamdata.plan.rules.predicate_pushdown import PredicatePushdownRule
 from streamdata.plan.rules.projection_pushdown import ProjectionPushdownRule, merge_projects
-from streamdata.plan.rules.read_parallelism import ReadParallelismRule, choose_parallelism
+from streamdata.plan.rules.read_parallelism import (SMALL_READ_BYTES_PER_CPU, ReadParallelismRule,
+                                                     choose_parallelism)
 
 CTX = OptimizerContext(num_cpus=2)
 SCHEMA = pa.schema([("a", pa.int64()), ("b", pa.float64()), ("c", pa.string()), ("d", pa.int64())])
@@ -427,13 +428,36 @@ def test_shared_map_is_not_fused() -> None:
 
 def test_read_parallelism_from_size_and_cpus() -> None:
     ctx = OptimizerContext(num_cpus=2, target_max_block_size=100, target_min_block_size=10)
-    assert choose_parallelism(None, ctx) == 4
-    assert choose_parallelism(20, ctx) == 4  # small data: still 2 tasks per CPU
+    assert choose_parallelism(None, ctx) == 4  # unknown size: 2 tasks per CPU
+    assert choose_parallelism(20, ctx) == 4  # small data for a user function: 2 tasks per CPU
+    assert choose_parallelism(20, ctx, feeds_udf=False) == 2  # else one per CPU, one wave
     assert choose_parallelism(10_000, ctx) == 100  # enough tasks to keep blocks under max
+    big = OptimizerContext(num_cpus=2)
+    assert choose_parallelism(2 * SMALL_READ_BYTES_PER_CPU, big, feeds_udf=False) == 2
+    assert choose_parallelism(2 * SMALL_READ_BYTES_PER_CPU + 1, big, feeds_udf=False) == 4
+    assert choose_parallelism(20, OptimizerContext(num_cpus=3, target_min_block_size=10),
+                              feeds_udf=False) == 3
     ctx = OptimizerContext(num_cpus=2, target_max_block_size=100, target_min_block_size=10,
                            read_op_min_num_blocks=50)
     assert choose_parallelism(200, ctx) == 20  # no smaller blocks than target_min
     assert choose_parallelism(2000, ctx) == 50
+
+
+def test_a_small_read_feeding_no_user_function_gets_one_task_per_cpu() -> None:
+    small = read(size=1000)
+    for consumer, tasks in [(Filter(inputs=(small,), expr=col("a") > 0.5), 2),
+                            (Project(inputs=(small,), select=("a",)), 2),
+                            (MapBatches(inputs=(small,), fn=udf), 4),
+                            (Filter(inputs=(small,), fn=lambda r: True), 4)]:
+        assert [r.parallelism for r in _reads(optimize(LogicalPlan(consumer), CTX).root)] == [tasks], consumer
+    fused = optimize(LogicalPlan(MapBatches(inputs=(Project(inputs=(small,), select=("a",)),), fn=udf)), CTX)
+    assert [r.parallelism for r in _reads(fused.root)] == [4]  # a fused map holding a user function
+
+
+def _reads(node) -> list[Read]:
+    if isinstance(node, Read):
+        return [node]
+    return [r for i in node.inputs for r in _reads(i)]
 
 
 def test_read_parallelism_rule_respects_override() -> None:
@@ -463,7 +487,7 @@ def test_optimize_end_to_end() -> None:
                           "   +- ReadFake[filter=(col('a') > 0.5)]"]
     read_node = out.root.input.input
     assert read_node.datasource.predicate.structurally_equals(col("a") > 0.5)
-    assert read_node.parallelism == 4
+    assert read_node.parallelism == 4  # the read feeds a user function: 2 tasks per CPU
     assert lines(plan)[0] == "Limit(10)" and len(lines(plan)) == 6  # the input plan is untouched
     assert optimize(LogicalPlan(r), CTX, rules=[]).root is r
 

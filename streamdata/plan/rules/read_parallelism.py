@@ -5,23 +5,37 @@ from __future__ import annotations
 import math
 
 from streamdata.plan.logical import LogicalNode, LogicalPlan, Read
+from streamdata.plan.map_nodes import AbstractUDFMap, FusedMap
 from streamdata.plan.rules.base import OptimizerContext, Rule, rewrite_up
 
 
-def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext) -> int:
+#: a read this small per CPU, feeding no user function, runs as one task per CPU
+SMALL_READ_BYTES_PER_CPU = 32 * 2**20
+
+
+def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext, *,
+                       feeds_udf: bool = True) -> int:
     """Read tasks for data of ``size_bytes`` in memory (None: unknown).
 
     At least enough tasks to keep blocks under ``target_max_block_size``; at least two per
-    CPU so every CPU has work; towards ``read_op_min_num_blocks`` only while blocks stay
-    over ``target_min_block_size``. (A source makes fewer tasks when it has fewer rows or
-    files.)
+    CPU so every CPU has work while the other tasks' outputs are consumed, except for a
+    small read (at most :data:`SMALL_READ_BYTES_PER_CPU` per CPU) whose data goes to no user
+    function (``feeds_udf=False``): its tasks cost what reading costs, which the size
+    predicts, so one task per CPU balances and a second wave would only add round trips;
+    towards ``read_op_min_num_blocks`` only while blocks stay over ``target_min_block_size``.
+    (A source makes fewer tasks when it has fewer rows or files.)
 
     Example:
         >>> ctx = OptimizerContext(num_cpus=2)
         >>> choose_parallelism(None, ctx), choose_parallelism(10 * 2**30, ctx)
         (4, 80)
+        >>> choose_parallelism(40 * 2**20, ctx), choose_parallelism(40 * 2**20, ctx, feeds_udf=False)
+        (4, 2)
     """
-    per_cpu = 2 * max(1, math.ceil(ctx.num_cpus))
+    cpus = max(1, math.ceil(ctx.num_cpus))
+    small = (not feeds_udf and size_bytes is not None
+             and size_bytes <= cpus * SMALL_READ_BYTES_PER_CPU)
+    per_cpu = cpus if small else 2 * cpus
     wanted = ctx.read_op_min_num_blocks or per_cpu
     if size_bytes is None:
         return max(wanted, per_cpu)
@@ -30,7 +44,33 @@ def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext) -> int:
     return max(min(wanted, max_reasonable), min_safe, per_cpu, 1)
 
 
-def read_parallelism(read: Read, ctx: OptimizerContext) -> int:
+def reads_feeding_udfs(plan: LogicalPlan) -> set[int]:
+    """Ids of the reads whose blocks a user function (a ``map_batches``/``map``/``flat_map``/
+    ``filter`` function, alone or fused) takes directly.
+
+    Example:
+        >>> from streamdata.io.memory import RangeDatasource
+        >>> from streamdata.plan.map_nodes import MapBatches
+        >>> r = Read(datasource=RangeDatasource(10))
+        >>> reads_feeding_udfs(LogicalPlan(MapBatches(inputs=(r,), fn=len))) == {id(r)}
+        True
+    """
+    out: set[int] = set()
+    seen: set[int] = set()
+    stack = [plan.root]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        stages = node.stages if isinstance(node, FusedMap) else (node,)
+        if any(isinstance(s, AbstractUDFMap) and s.fn is not None for s in stages):
+            out.update(id(i) for i in node.inputs if isinstance(i, Read))
+        stack.extend(node.inputs)
+    return out
+
+
+def read_parallelism(read: Read, ctx: OptimizerContext, *, feeds_udf: bool = True) -> int:
     """How many read tasks ``read`` gets: ``override_num_blocks`` when given, else
     :func:`choose_parallelism` of its source's estimated size. The one place this is
     decided (the rule sets it; the lowering uses it only for a read no rule has sized).
@@ -43,7 +83,7 @@ def read_parallelism(read: Read, ctx: OptimizerContext) -> int:
     """
     if read.override_num_blocks is not None:
         return read.override_num_blocks
-    return choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx)
+    return choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx, feeds_udf=feeds_udf)
 
 
 class ReadParallelismRule(Rule):
@@ -62,10 +102,12 @@ class ReadParallelismRule(Rule):
     name = "ReadParallelism"
 
     def apply(self, plan: LogicalPlan, ctx: OptimizerContext) -> LogicalPlan:
+        to_udfs = reads_feeding_udfs(plan)
+
         def visit(node: LogicalNode, shared: set[int]) -> LogicalNode:
             if not isinstance(node, Read):
                 return node
-            wanted = read_parallelism(node, ctx)
+            wanted = read_parallelism(node, ctx, feeds_udf=id(node) in to_udfs)
             return node if node.parallelism == wanted else node.replace(parallelism=wanted)
 
         return rewrite_up(plan, visit)
