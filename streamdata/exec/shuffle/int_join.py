@@ -6,9 +6,9 @@ their count, or at most :data:`DENSE_MIN_SPAN`), a direct-address table indexed 
 ``key - min`` gives each probe key's build row in one gather: about 3 ms for 800k
 probes into 200k ids on one core, where Arrow's hash join of the key columns takes
 ~30-40 ms (and sorting the build side and binary-searching it 14 ms for sorted probes,
-70-180 ms for shuffled ones). The table holds one int64 per slot, so at most
-``8 * DENSE_SPAN_FACTOR`` bytes per build row; its arrays live in Arrow's memory pool
-(see :func:`_empty`). Sparse keys are sorted and searched when the probing side comes
+70-180 ms for shuffled ones). The table holds an int32 per slot (int64 past 2**31 build
+rows), so at most ``4 * DENSE_SPAN_FACTOR`` bytes per build row; its arrays live in
+Arrow's memory pool (see :func:`_empty`). Sparse keys are sorted and searched when the probing side comes
 sorted (then 31 ms where Arrow takes 51), else left to Arrow's hash join
 (:func:`match_int_keys` returns None: searching with shuffled probes took 190 ms where
 Arrow takes 40-45).
@@ -162,10 +162,11 @@ def _match_dense(build: np.ndarray, probe: list[np.ndarray], lo: int, hi: int) -
     base = build.dtype.type(lo).astype(np.int64)
     boff = _empty(nb, np.int64)  # build key - lo, in [0, span) (uint64 above 2**63 wraps alike)
     np.subtract(build, base, out=boff, dtype=np.int64, casting="unsafe")
-    rows = _empty(nb, np.int64)  # 0 .. nb - 1
-    np.cumsum(np.broadcast_to(np.int64(1), (nb,)), out=rows)
+    row_type = np.int32 if nb < 2**31 - 1 else np.int64  # build rows: half the table's bytes
+    rows = _empty(nb, row_type)  # 0 .. nb - 1
+    np.cumsum(np.broadcast_to(row_type(1), (nb,)), out=rows)
     rows -= 1
-    first = _empty(span, np.int64)  # slot -> a build row with that key, or -1
+    first = _empty(span, row_type)  # slot -> a build row with that key, or -1
     first.fill(-1)
     first[boff] = rows
     if np.count_nonzero(first >= 0) != nb:  # duplicate build keys
@@ -173,12 +174,13 @@ def _match_dense(build: np.ndarray, probe: list[np.ndarray], lo: int, hi: int) -
                                  span)
     total = sum(len(p) for p in probe)
     chunk_rows = min(PROBE_CHUNK, max(len(p) for p in probe))
-    diff, offs, idx, found = (_empty(chunk_rows, np.int64) for _ in range(4))
+    diff, offs, idx = (_empty(chunk_rows, np.int64) for _ in range(3))
+    found = _empty(chunk_rows, row_type)
     in_range, hit = _empty(chunk_rows, np.bool_), _empty(chunk_rows, np.bool_)
     local = _empty(chunk_rows, np.int64)  # 0 .. chunk_rows - 1
     np.cumsum(np.broadcast_to(np.int64(1), (chunk_rows,)), out=local)
     local -= 1
-    out_p, out_b = _empty(total, np.int64), _empty(total, np.int64)
+    out_p, out_b = _empty(total, np.int64), _empty(total, row_type)
     pos = 0
     for s, chunk in _probe_chunks(probe):  # in chunks: the temporaries stay in cache
         n = len(chunk)
