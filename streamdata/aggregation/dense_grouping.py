@@ -71,7 +71,10 @@ def group_without_keys(table: pa.Table, requests: Sequence[HashAgg]) -> tuple[Gr
             continue
         if len(req.values) != n:
             raise ValueError(f"aggregation input has {len(req.values)} values for {n} rows")
-        scalar = pc.call_function(req.func, [req.values], req.options)
+        try:
+            scalar = pc.call_function(req.func, [req.values], req.options)
+        except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
+            return None  # a type only the hash kernel takes: it decides (or says why not)
         results.append(pa.repeat(scalar, 1))
     keys = pa.table({"_": pa.nulls(1)}).drop_columns(["_"])
     return Groups(keys, 1, n, None), results
