@@ -8,10 +8,11 @@ probes into 200k ids on one core, where Arrow's hash join of the key columns tak
 ~30-40 ms (and sorting the build side and binary-searching it 14 ms for sorted probes,
 70-180 ms for shuffled ones). The table holds an int32 per slot (int64 past 2**31 build
 rows), so at most ``4 * DENSE_SPAN_FACTOR`` bytes per build row; its arrays live in
-Arrow's memory pool (see :func:`_empty`). Sparse keys are sorted and searched when the probing side comes
-sorted (then 31 ms where Arrow takes 51), else left to Arrow's hash join
-(:func:`match_int_keys` returns None: searching with shuffled probes took 190 ms where
-Arrow takes 40-45).
+Arrow's memory pool (see :func:`_empty`).
+
+Sparse keys are sorted and searched when the probing side comes sorted (then 31 ms
+where Arrow takes 51), else left to Arrow's hash join (:func:`match_int_keys` returns
+None: searching with shuffled probes took 190 ms where Arrow takes 40-45).
 
 Pairs come in the order of the probing side's rows, equal keys of the build side in
 their own order. Null keys never match: :func:`int_key_column` leaves them out and
