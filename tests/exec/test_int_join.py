@@ -194,3 +194,64 @@ def test_a_join_of_many_chunked_tables_agrees_with_arrow(monkeypatch: pytest.Mon
     assert out.num_rows > 0 and canon(out).equals(canon(ref))
     keys, rows = int_key_column(left.column("k"), chunks=True)
     assert [len(k) for k in keys] == [13, 40, 1, 25] and rows is None
+
+
+JOIN_TYPES_WITHOUT_HASH = ["inner", "left_outer", "right_outer", "left_semi", "left_anti", "right_semi",
+                           "right_anti"]
+
+
+def _tables(case: str, rng: np.random.Generator) -> tuple[pa.Table, pa.Table]:
+    def keys(n: int, hi: int, nulls: bool, unique: bool = False) -> pa.Array:
+        vals = rng.permutation(hi)[:n] if unique else rng.integers(0, hi, n)
+        mask = rng.random(n) < 0.15 if nulls else None
+        return pa.array(vals, mask=mask, type=pa.int64())
+
+    if case == "temporal":
+        days = pa.array(rng.integers(0, 40, 120), type=pa.int32()).cast(pa.date32())
+        return (pa.table({"d": days, "x": np.arange(120)}),
+                pa.table({"d": days.take(pa.array(rng.integers(0, 120, 30))), "x": np.arange(30) * 2}))
+    nl, nr = (0, 40) if case == "empty_left" else (150, 0) if case == "empty_right" else (150, 40)
+    unique = case == "unique_small_side"
+    left = pa.table({"d": keys(nl, 60, case != "no_nulls"), "x": rng.normal(size=nl),
+                     "s": pa.array([str(i) for i in range(nl)], pa.string())})
+    right = pa.table({"d": keys(nr, 80, case != "no_nulls", unique), "x": rng.integers(0, 9, nr),
+                      "t": [[i] for i in range(nr)]})
+    return left, right
+
+
+@pytest.mark.parametrize("how", JOIN_TYPES_WITHOUT_HASH)
+@pytest.mark.parametrize("case", ["dups_and_nulls", "no_nulls", "unique_small_side", "empty_left",
+                                  "empty_right", "temporal"])
+def test_every_join_type_agrees_with_the_hash_join(monkeypatch: pytest.MonkeyPatch, how: str,
+                                                   case: str) -> None:
+    from streamdata.exec.shuffle import join as J
+    rng = np.random.default_rng(abs(hash((how, case))) % 1000)
+    left, right = _tables(case, rng)
+    taken: list[bool] = []
+    real = J._int_key_pairs
+    monkeypatch.setattr(J, "_int_key_pairs", lambda l, r: taken.append(True) or real(l, r))
+    out = join_tables(left, right, ["d"], ["d"], how, left_suffix="_l", right_suffix="_r")
+    assert taken == [True] and real(left["d"], right["d"]) is not None  # the hash-free path ran
+    monkeypatch.setattr(J, "_int_key_pairs", lambda l, r: None)  # Arrow's hash join
+    ref = join_tables(left, right, ["d"], ["d"], how, left_suffix="_l", right_suffix="_r")
+    assert out.schema.equals(ref.schema)
+    sortable = [c for c in out.column_names if c != "t"]
+    assert out.num_rows == ref.num_rows
+    assert canon(out.select(sortable)).equals(canon(ref.select(sortable)))
+    if "t" in out.column_names:  # a list payload rides along with its rows
+        assert sorted(map(repr, out.to_pylist())) == sorted(map(repr, ref.to_pylist()))
+    for cols in (["x_r"], ["d"], []):
+        part = join_tables(left, right, ["d"], ["d"], how, left_suffix="_l", right_suffix="_r", columns=cols)
+        assert part.column_names == [c for c in ref.column_names if c in cols]
+        assert part.num_rows == ref.num_rows
+
+
+def test_a_full_outer_join_and_sparse_shuffled_keys_use_the_hash_join(monkeypatch: pytest.MonkeyPatch) -> None:
+    from streamdata.exec.shuffle import join as J
+    calls: list[int] = []
+    monkeypatch.setattr(J, "_join_from_pairs", lambda *a: calls.append(1))
+    t = pa.table({"d": [1, 2, 3]})
+    assert join_tables(t, t, ["d"], ["d"], "full_outer").num_rows == 3
+    sparse, unsorted = pa.table({"d": [1, 10**12, 3]}), pa.table({"d": [10**12, 5, 7]})
+    assert join_tables(unsorted, sparse, ["d"], ["d"], "left_outer").num_rows == 3
+    assert calls == []

@@ -2,8 +2,8 @@
 
 Arrow's hash join matches the key columns only; payload columns are then gathered
 with ``take``, so any column type (tensors, nested, Python objects) can ride along.
-An inner join on one dense integer (or temporal) key matches rows without a hash
-table instead (:mod:`streamdata.exec.shuffle.int_join`).
+A join (all but full outer) on one dense integer (or temporal) key matches rows
+without a hash table instead (:mod:`streamdata.exec.shuffle.int_join`).
 Keys are coalesced (one set of key columns, named as the left side's); columns
 present on both sides get ``left_suffix`` / ``right_suffix``. Null keys never
 match (SQL semantics).
@@ -27,6 +27,9 @@ import pyarrow as pa
 from streamdata.errors import PlanError, SchemaError
 from streamdata.exec.shuffle.grouping import check_columns
 from streamdata.exec.shuffle.int_join import int_key_column, match_int_keys
+
+#: join types the hash-table-free match serves (a full outer join goes to Arrow)
+_NO_HASH_TYPES = ("inner", "left_outer", "right_outer", "left_semi", "left_anti", "right_semi", "right_anti")
 
 JOIN_TYPES = {
     "inner": "inner", "left_outer": "left outer", "right_outer": "right outer",
@@ -89,29 +92,11 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
     lk = [left.column(k) for k in left_keys]
     rk = [_conform_key(right.column(rkey), l.type, lkey, rkey)
           for rkey, lkey, l in zip(right_keys, left_keys, lk)]
-    if join_type == "inner" and len(lk) == 1:  # one integer key: no hash table (see int_join)
-        lnp, rnp = int_key_column(lk[0], chunks=True), int_key_column(rk[0], chunks=True)
-        matched = match_int_keys(lnp[0], rnp[0]) if lnp is not None and rnp is not None else None
-        if matched is not None:  # dense keys (sparse ones: Arrow's hash join below)
-            assert lnp is not None and rnp is not None
-            li, ri = matched
-            if lnp[1] is not None:  # positions of the non-null keys
-                li = lnp[1][li]
-            if rnp[1] is not None:
-                ri = rnp[1][ri]
-            rpayload = right.drop_columns(list(right_keys))
-            if columns is not None:  # gather only the columns asked for
-                keep_l = [i for i, n in enumerate(left_names) if n in columns]
-                keep_r = [i for i, n in enumerate(right_names) if n in columns]
-                if not keep_l and not keep_r:
-                    return pa.table({"_": pa.nulls(len(li))}).drop_columns(["_"])
-                left, rpayload = left.select(keep_l), rpayload.select(keep_r)
-                left_names = [left_names[i] for i in keep_l]
-                right_names = [right_names[i] for i in keep_r]
-            lpart = left.take(li)
-            rpart = rpayload.take(ri)
-            return pa.Table.from_arrays(list(lpart.columns) + list(rpart.columns),
-                                        names=left_names + right_names)
+    if len(lk) == 1 and join_type in _NO_HASH_TYPES:  # one dense integer key: see int_join
+        pairs = _int_key_pairs(lk[0], rk[0])
+        if pairs is not None:
+            return _join_from_pairs(left, right, left_keys[0], rk[0], right_keys, join_type, *pairs,
+                                    left_names, right_names, columns)
     lt = pa.Table.from_arrays(lk + [pa.array(np.arange(left.num_rows, dtype=np.int64))],
                               names=knames + ["__sd_l"])
     rt = pa.Table.from_arrays(rk + [pa.array(np.arange(right.num_rows, dtype=np.int64))],
@@ -131,6 +116,75 @@ def join_tables(left: pa.Table, right: pa.Table, left_keys: Sequence[str], right
     rpart = right.drop_columns(list(right_keys)).take(joined.column("__sd_r"))
     arrays = list(lpart.columns) + list(rpart.columns)
     return _select(pa.Table.from_arrays(arrays, names=left_names + right_names), columns)
+
+
+def _int_key_pairs(lcol: pa.ChunkedArray, rcol: pa.ChunkedArray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(left rows, right rows)`` of every matching pair, when the keys allow the
+    hash-table-free match (else None: Arrow's hash join)."""
+    lnp, rnp = int_key_column(lcol, chunks=True), int_key_column(rcol, chunks=True)
+    if lnp is None or rnp is None:
+        return None
+    matched = match_int_keys(lnp[0], rnp[0])
+    if matched is None:
+        return None
+    li, ri = matched
+    if lnp[1] is not None:  # positions of the non-null keys
+        li = lnp[1][li]
+    if rnp[1] is not None:
+        ri = rnp[1][ri]
+    return li, ri
+
+
+def _join_from_pairs(left: pa.Table, right: pa.Table, left_key: str, right_key: pa.ChunkedArray,
+                     right_keys: Sequence[str], join_type: str, li: np.ndarray, ri: np.ndarray,
+                     left_names: list[str], right_names: list[str],
+                     columns: Collection[str] | None) -> pa.Table:
+    """The joined table from the matching pairs: semi/anti joins keep the rows of one side
+    with (without) a match, outer joins add the unmatched rows of their side, with nulls
+    for the other side's columns (and the key from the right for right-only rows)."""
+    if join_type in ("left_semi", "left_anti", "right_semi", "right_anti"):
+        side, hits = (left, li) if join_type.startswith("left") else (right, ri)
+        matched = np.zeros(side.num_rows, dtype=bool)
+        matched[hits] = True
+        return _select(side.take(np.flatnonzero(matched if join_type.endswith("semi") else ~matched)), columns)
+    lrows: np.ndarray | pa.Array = li
+    rrows: np.ndarray | pa.Array = ri
+    key_rows = None  # right_outer: every row's key comes from the right
+    if join_type == "left_outer":
+        extra = _unmatched(left.num_rows, li)
+        lrows, rrows = np.concatenate([li, extra]), _then_nulls(ri, len(extra))
+    elif join_type == "right_outer":
+        extra = _unmatched(right.num_rows, ri)
+        key_rows = np.concatenate([ri, extra])
+        lrows, rrows = _then_nulls(li, len(extra)), key_rows
+    rpayload = right.drop_columns(list(right_keys))
+    keep_l, keep_r = list(range(left.num_columns)), list(range(rpayload.num_columns))
+    if columns is not None:  # gather only the columns asked for
+        keep_l = [i for i in keep_l if left_names[i] in columns]
+        keep_r = [i for i in keep_r if right_names[i] in columns]
+        if not keep_l and not keep_r:
+            return pa.table({"_": pa.nulls(len(lrows))}).drop_columns(["_"])
+    lpart = left.select(keep_l).take(lrows)
+    key_pos = left.schema.get_field_index(left_key)
+    if key_rows is not None and key_pos in keep_l:
+        j = keep_l.index(key_pos)
+        lpart = lpart.set_column(j, lpart.schema.field(j), right_key.take(key_rows))
+    rpart = rpayload.select(keep_r).take(rrows)
+    return pa.Table.from_arrays(list(lpart.columns) + list(rpart.columns),
+                                names=[left_names[i] for i in keep_l] + [right_names[i] for i in keep_r])
+
+
+def _unmatched(n: int, hits: np.ndarray) -> np.ndarray:
+    """Rows of ``range(n)`` not in ``hits``, in order."""
+    free = np.ones(n, dtype=bool)
+    free[hits] = False
+    return np.flatnonzero(free)
+
+
+def _then_nulls(rows: np.ndarray, n: int) -> pa.Array:
+    """``rows`` followed by ``n`` null row indices (``take`` gives nulls there)."""
+    values = np.concatenate([rows, np.zeros(n, dtype=rows.dtype)])
+    return pa.array(values, mask=np.concatenate([np.zeros(len(rows), dtype=bool), np.ones(n, dtype=bool)]))
 
 
 def _select(table: pa.Table, columns: Collection[str] | None) -> pa.Table:
