@@ -2,8 +2,8 @@
 
 Arrow's hash join matches the key columns only; payload columns are then gathered
 with ``take``, so any column type (tensors, nested, Python objects) can ride along.
-A join (all but full outer) on one dense integer (or temporal) key matches rows
-without a hash table instead (:mod:`streamdata.exec.shuffle.int_join`).
+A join on one dense integer (or temporal) key matches rows without a hash table
+instead (:mod:`streamdata.exec.shuffle.int_join`).
 Keys are coalesced (one set of key columns, named as the left side's); columns
 present on both sides get ``left_suffix`` / ``right_suffix``. Null keys never
 match (SQL semantics).
@@ -23,13 +23,15 @@ from collections.abc import Collection, Sequence
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from streamdata.errors import PlanError, SchemaError
 from streamdata.exec.shuffle.grouping import check_columns
 from streamdata.exec.shuffle.int_join import int_key_column, match_int_keys
 
-#: join types the hash-table-free match serves (a full outer join goes to Arrow)
-_NO_HASH_TYPES = ("inner", "left_outer", "right_outer", "left_semi", "left_anti", "right_semi", "right_anti")
+#: join types the hash-table-free match serves (all of them)
+_NO_HASH_TYPES = ("inner", "left_outer", "right_outer", "full_outer", "left_semi", "left_anti", "right_semi",
+                  "right_anti")
 
 JOIN_TYPES = {
     "inner": "inner", "left_outer": "left outer", "right_outer": "right outer",
@@ -140,8 +142,8 @@ def _join_from_pairs(left: pa.Table, right: pa.Table, left_key: str, right_key: 
                      left_names: list[str], right_names: list[str],
                      columns: Collection[str] | None) -> pa.Table:
     """The joined table from the matching pairs: semi/anti joins keep the rows of one side
-    with (without) a match, outer joins add the unmatched rows of their side, with nulls
-    for the other side's columns (and the key from the right for right-only rows)."""
+    with (without) a match, outer joins add the unmatched rows of their side(s), with
+    nulls for the other side's columns (and the key from the right for right-only rows)."""
     if join_type in ("left_semi", "left_anti", "right_semi", "right_anti"):
         side, hits = (left, li) if join_type.startswith("left") else (right, ri)
         matched = np.zeros(side.num_rows, dtype=bool)
@@ -149,14 +151,14 @@ def _join_from_pairs(left: pa.Table, right: pa.Table, left_key: str, right_key: 
         return _select(side.take(np.flatnonzero(matched if join_type.endswith("semi") else ~matched)), columns)
     lrows: np.ndarray | pa.Array = li
     rrows: np.ndarray | pa.Array = ri
-    key_rows = None  # right_outer: every row's key comes from the right
-    if join_type == "left_outer":
-        extra = _unmatched(left.num_rows, li)
-        lrows, rrows = np.concatenate([li, extra]), _then_nulls(ri, len(extra))
-    elif join_type == "right_outer":
-        extra = _unmatched(right.num_rows, ri)
-        key_rows = np.concatenate([ri, extra])
-        lrows, rrows = _then_nulls(li, len(extra)), key_rows
+    right_rows_key = join_type in ("right_outer", "full_outer")  # right-only rows: the right's key
+    if join_type in ("left_outer", "right_outer", "full_outer"):
+        none = np.empty(0, dtype=np.int64)
+        left_only = _unmatched(left.num_rows, li) if join_type != "right_outer" else none
+        right_only = _unmatched(right.num_rows, ri) if join_type != "left_outer" else none
+        # rows: the pairs, then the left-only rows, then the right-only rows
+        lrows = _rows_then_nulls([li, left_only], len(right_only), none)
+        rrows = _rows_then_nulls([ri], len(left_only), right_only)
     rpayload = right.drop_columns(list(right_keys))
     keep_l, keep_r = list(range(left.num_columns)), list(range(rpayload.num_columns))
     if columns is not None:  # gather only the columns asked for
@@ -166,9 +168,10 @@ def _join_from_pairs(left: pa.Table, right: pa.Table, left_key: str, right_key: 
             return pa.table({"_": pa.nulls(len(lrows))}).drop_columns(["_"])
     lpart = left.select(keep_l).take(lrows)
     key_pos = left.schema.get_field_index(left_key)
-    if key_rows is not None and key_pos in keep_l:
+    if right_rows_key and key_pos in keep_l:  # the left key where the row has one, else the right's
         j = keep_l.index(key_pos)
-        lpart = lpart.set_column(j, lpart.schema.field(j), right_key.take(key_rows))
+        key = pc.coalesce(lpart.column(j), right_key.take(rrows))
+        lpart = lpart.set_column(j, lpart.schema.field(j), key)
     rpart = rpayload.select(keep_r).take(rrows)
     return pa.Table.from_arrays(list(lpart.columns) + list(rpart.columns),
                                 names=[left_names[i] for i in keep_l] + [right_names[i] for i in keep_r])
@@ -181,10 +184,17 @@ def _unmatched(n: int, hits: np.ndarray) -> np.ndarray:
     return np.flatnonzero(free)
 
 
-def _then_nulls(rows: np.ndarray, n: int) -> pa.Array:
-    """``rows`` followed by ``n`` null row indices (``take`` gives nulls there)."""
-    values = np.concatenate([rows, np.zeros(n, dtype=rows.dtype)])
-    return pa.array(values, mask=np.concatenate([np.zeros(len(rows), dtype=bool), np.ones(n, dtype=bool)]))
+def _rows_then_nulls(before: list[np.ndarray], nulls: int, after: np.ndarray) -> np.ndarray | pa.Array:
+    """Row indices: ``before``, then ``nulls`` null indices (``take`` gives nulls there), then
+    ``after``."""
+    values = np.concatenate([*(b.astype(np.int64, copy=False) for b in before), np.zeros(nulls, dtype=np.int64),
+                             after])
+    if not nulls:
+        return values
+    head = sum(len(b) for b in before)
+    mask = np.zeros(len(values), dtype=bool)
+    mask[head:head + nulls] = True
+    return pa.array(values, mask=mask)
 
 
 def _select(table: pa.Table, columns: Collection[str] | None) -> pa.Table:
