@@ -19,22 +19,31 @@ Example:
     >>> import pyarrow as pa
     >>> from streamdata.aggregation.grouping import HashAgg
     >>> t = pa.table({"k": [7, 5, 7], "v": [1.0, 2.0, 4.0]})
-    >>> groups, (sums,) = group_dense(t, "k", [HashAgg(t["v"], "sum")])
-    >>> groups.keys.column("k").to_pylist(), sums.to_pylist()
+    >>> keys, num_groups, (sums,) = group_dense(t, "k", [HashAgg(t["v"], "sum")])
+    >>> keys.column("k").to_pylist(), sums.to_pylist()
     ([5, 7], [2.0, 5.0])
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.aggregation.grouping import Groups, HashAgg
+
+class AggRequest(Protocol):
+    """One aggregation over the rows (:class:`~streamdata.aggregation.grouping.HashAgg`)."""
+
+    values: Any  # pa.Array | pa.ChunkedArray | None (None: count the rows)
+    func: str
+    options: pc.FunctionOptions | None
+
+
+#: what a fast path returns: the groups' keys (one row each), their number, one array per request
+Grouped = tuple[pa.Table, int, list[pa.Array]]
 
 #: key ranges up to this many values (or up to the row count, if larger) use bincount
 MAX_DENSE_RANGE = 1 << 16
@@ -49,18 +58,16 @@ _SUM_OPTIONS = ((None, True), (pc.ScalarAggregateOptions(skip_nulls=True, min_co
                 (pc.ScalarAggregateOptions(skip_nulls=False, min_count=1), False))
 
 
-def group_without_keys(table: pa.Table, requests: Sequence[HashAgg]) -> tuple[Groups, list[pa.Array]] | None:
+def group_without_keys(table: pa.Table, requests: Sequence[AggRequest]) -> Grouped | None:
     """One group holding every row of a non-empty ``table``, each request a scalar kernel.
 
     Example:
         >>> from streamdata.aggregation.grouping import HashAgg
         >>> t = pa.table({"v": [1, None, 3]})
-        >>> g, (n, s) = group_without_keys(t, [HashAgg(None, "count"), HashAgg(t["v"], "sum")])
-        >>> g.num_groups, n.to_pylist(), s.to_pylist()
+        >>> keys, num_groups, (n, s) = group_without_keys(t, [HashAgg(None, "count"), HashAgg(t["v"], "sum")])
+        >>> num_groups, n.to_pylist(), s.to_pylist()
         (1, [3], [4])
     """
-    from streamdata.aggregation.grouping import Groups
-
     n = table.num_rows
     if n == 0 or any(r.func not in _SCALAR_FUNCS for r in requests):
         return None
@@ -76,8 +83,7 @@ def group_without_keys(table: pa.Table, requests: Sequence[HashAgg]) -> tuple[Gr
         except (pa.ArrowNotImplementedError, pa.ArrowTypeError):
             return None  # a type only the hash kernel takes: it decides (or says why not)
         results.append(pa.repeat(scalar, 1))
-    keys = pa.table({"_": pa.nulls(1)}).drop_columns(["_"])
-    return Groups(keys, 1, n, None), results
+    return pa.table({"_": pa.nulls(1)}).drop_columns(["_"]), 1, results
 
 
 def dense_range(column: pa.ChunkedArray | pa.Array, num_rows: int) -> tuple[int, int] | None:
@@ -98,11 +104,9 @@ def dense_range(column: pa.ChunkedArray | pa.Array, num_rows: int) -> tuple[int,
     return lo, size
 
 
-def group_dense(table: pa.Table, key: str, requests: Sequence[HashAgg]) -> tuple[Groups, list[pa.Array]] | None:
+def group_dense(table: pa.Table, key: str, requests: Sequence[AggRequest]) -> Grouped | None:
     """Group ``table`` by the integer column ``key`` with bincount (groups in key order),
     or None when the key or a request needs the hash aggregation (see the module docstring)."""
-    from streamdata.aggregation.grouping import Groups
-
     column = table.column(key)
     n = table.num_rows
     span = dense_range(column, n)
@@ -118,8 +122,7 @@ def group_dense(table: pa.Table, key: str, requests: Sequence[HashAgg]) -> tuple
         if result is None:
             return None
         results.append(result)
-    keys = pa.table({key: pa.array(order + lo).cast(column.type)})
-    return Groups(keys, len(order), n, None), results
+    return pa.table({key: pa.array(order + lo).cast(column.type)}), len(order), results
 
 
 def _same(a: pc.FunctionOptions | None, b: pc.FunctionOptions | None) -> bool:
@@ -129,7 +132,7 @@ def _same(a: pc.FunctionOptions | None, b: pc.FunctionOptions | None) -> bool:
     return type(a) is type(b) and a == b
 
 
-def _supported(req: HashAgg, num_rows: int) -> bool:
+def _supported(req: AggRequest, num_rows: int) -> bool:
     if req.values is not None and len(req.values) != num_rows:
         return False  # the hash path raises the error
     if req.func == "count":
@@ -141,7 +144,7 @@ def _supported(req: HashAgg, num_rows: int) -> bool:
     return False
 
 
-def _dense_result(req: HashAgg, ids: np.ndarray, size: int, counts: np.ndarray,
+def _dense_result(req: AggRequest, ids: np.ndarray, size: int, counts: np.ndarray,
                   order: np.ndarray) -> pa.Array | None:
     if req.values is None or _same(req.options, _COUNT_ALL):
         return pa.array(counts[order], pa.int64())
@@ -183,4 +186,4 @@ def _to_numpy(values: pa.ChunkedArray | pa.Array) -> np.ndarray:
         np.asarray(values.to_numpy())
 
 
-__all__ = ["MAX_DENSE_RANGE", "dense_range", "group_dense", "group_without_keys"]
+__all__ = ["MAX_DENSE_RANGE", "AggRequest", "Grouped", "dense_range", "group_dense", "group_without_keys"]

@@ -153,7 +153,8 @@ def group_table(table: pa.Table, keys: Sequence[str], requests: Sequence[HashAgg
         fast = group_without_keys(table, requests) if not keys else (
             group_dense(table, keys[0], requests) if len(keys) == 1 else None)
         if fast is not None:
-            return fast
+            key_table, num_groups, fast_results = fast
+            return Groups(key_table, num_groups, table.num_rows, None), fast_results
     n = table.num_rows
     arrays: list[pa.ChunkedArray | pa.Array] = []
     names: list[str] = []

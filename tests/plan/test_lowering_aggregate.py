@@ -211,3 +211,26 @@ def test_count_runs_in_the_tasks_only_after_a_task_pool_row_udf() -> None:
     assert not _count_in_tasks(L.MapRows(inputs=(read,), fn=lambda r: r, ray_remote_args={"num_gpus": 1}))
     assert not _count_in_tasks(L.MapBatches(inputs=(read,), fn=lambda b: b))
     assert not _count_in_tasks(read)
+
+
+def test_the_join_reduce_gathers_only_the_columns_its_fused_aggregation_reads() -> None:
+    left = L.Read(datasource=RangeDatasource(10), parallelism=2)
+    right = L.Read(datasource=RangeDatasource(5), parallelism=1)
+    join = L.Join(inputs=(left, right), on=("id",))
+    (join_op,) = _lower(L.Aggregate(inputs=(join,), keys=(), aggs=(Count(), Sum("id")))).input_dependencies
+    assert join_op.spec.output_columns == ("id",)
+    (join_op,) = _lower(L.Aggregate(inputs=(join,), keys=(), aggs=(Count(),))).input_dependencies
+    assert join_op.spec.output_columns == ()
+    parts = [pa.table({"id": [0, 1, 2, 3], "x": ["a", "b", "c", "d"]}), pa.table({"id": [2, 3, 9]})]
+    partial = join_op.spec.reduce([[parts[0]], [parts[1]]], index=0)
+    assert G.finalize_aggregate(G.merge_partials([partial], (), (Count(),)), (), (Count(),)).to_pylist() == [
+        {"count()": 2}]
+
+
+def test_a_users_aggregation_gets_every_joined_column() -> None:
+    from streamdata.aggregate import AggregateFn
+    join = L.Join(inputs=(L.Read(datasource=RangeDatasource(10), parallelism=2),
+                          L.Read(datasource=RangeDatasource(5), parallelism=1)), on=("id",))
+    agg = AggregateFn(init=lambda k: 0, accumulate_row=lambda a, r: a + 1, merge=lambda a, b: a + b, name="n")
+    (join_op,) = _lower(L.Aggregate(inputs=(join,), keys=(), aggs=(agg,))).input_dependencies
+    assert join_op.spec.partial_aggregate is not None and join_op.spec.output_columns is None

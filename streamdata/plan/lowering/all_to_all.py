@@ -105,6 +105,23 @@ def can_fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator) ->
     return _runs_on_cpu_tasks(input_op) and bool(node.keys or node.aggs)
 
 
+def aggregate_input_columns(keys: tuple[str, ...], aggs: tuple[Any, ...]) -> tuple[str, ...] | None:
+    """The columns a partial aggregation reads: its keys and the ``on`` columns of built-in
+    aggregations; None when a user's aggregation (which may read any column) is among them.
+
+    Example:
+        >>> from streamdata.aggregate import Count, Sum
+        >>> aggregate_input_columns(("k",), (Count(), Sum("v"), Sum("k")))
+        ('k', 'v')
+    """
+    needed = list(keys)
+    for agg in aggs:  # a user's aggregation (or subclass) may read any column of the block
+        if not (is_builtin(agg) and type(agg).__module__.startswith("streamdata.aggregation.")):
+            return None
+        needed += agg._input_columns()
+    return tuple(dict.fromkeys(needed))
+
+
 def prune_row_stage_output(stages: list[MapStage], keys: tuple[str, ...], aggs: tuple[Any, ...]) -> None:
     """When the last of ``stages`` is a row UDF (``map``, ``flat_map``) and the partial
     aggregation about to follow it reads known columns only (its keys and the ``on``
@@ -119,12 +136,9 @@ def prune_row_stage_output(stages: list[MapStage], keys: tuple[str, ...], aggs: 
     """
     if not stages or not isinstance(stages[-1], (RowStage, FlatMapStage)):
         return
-    needed = list(keys)
-    for agg in aggs:  # a user's aggregation (or subclass) may read any column of the block
-        if not (is_builtin(agg) and type(agg).__module__.startswith("streamdata.aggregation.")):
-            return
-        needed += agg._input_columns()
-    stages[-1].columns = tuple(dict.fromkeys(needed))
+    needed = aggregate_input_columns(keys, aggs)
+    if needed is not None:
+        stages[-1].columns = needed
 
 
 def fuse_partial_aggregate(node: L.Aggregate, input_op: PhysicalOperator,
@@ -150,13 +164,15 @@ def fuse_partial_aggregate_into_join(node: L.Aggregate, input_op: PhysicalOperat
     join or there is nothing to aggregate.
 
     The joined rows then never reach the object store: only one small table of partials
-    per join partition does.
+    per join partition does. When only built-in aggregations read them, the reduce
+    gathers only the joined columns they read (``JoinSpec.output_columns``).
     """
     if not (isinstance(input_op, AllToAllOperator) and isinstance(input_op.spec, specs.JoinSpec)
             and input_op.spec.partial_aggregate is None and (node.keys or node.aggs)):
         return None
     keys, aggs = tuple(node.keys), tuple(node.aggs)
-    input_op.spec = replace(input_op.spec, partial_aggregate=(keys, aggs))
+    input_op.spec = replace(input_op.spec, partial_aggregate=(keys, aggs),
+                            output_columns=aggregate_input_columns(keys, aggs))
     input_op.name = f"{input_op.name}->partial {node.name}"
     spec = specs.AggregateSpec(keys=keys, aggs=aggs, prepared=True)
     return AllToAllOperator(node.name, [input_op], spec, num_partitions=node.num_partitions,

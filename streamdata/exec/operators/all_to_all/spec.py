@@ -313,6 +313,9 @@ class JoinSpec(ShuffleSpec):
     #: ``(keys, aggs)`` of an aggregation consuming the join: each reduce returns the
     #: partial aggregates of its joined rows instead of the rows (fused by the lowering)
     partial_aggregate: tuple[tuple[str, ...], tuple[Any, ...]] | None = None
+    #: the joined columns the reduce builds (None: all); the lowering sets it to what a
+    #: fused partial aggregation reads, so the reduce gathers no other columns
+    output_columns: tuple[str, ...] | None = None
     num_inputs: int = field(default=2, init=False)
     small_as_one_task: bool = field(default=True, init=False)
 
@@ -347,7 +350,8 @@ class JoinSpec(ShuffleSpec):
         left = self._side(sides[0], 0)
         right = self._side(sides[1], 1)
         out = join_tables(left, right, self.left_keys, self.right_keys, self.join_type,
-                          left_suffix=self.left_suffix, right_suffix=self.right_suffix)
+                          left_suffix=self.left_suffix, right_suffix=self.right_suffix,
+                          columns=self.output_columns)
         if self.partial_aggregate is None:
             return out
         keys, aggs = self.partial_aggregate
