@@ -125,3 +125,23 @@ def test_users_compression_is_kept(tmp_path: Path) -> None:
     assert set(codecs(level).values()) == {"ZSTD"}
     per_column = write_one(tmp_path / "cols", [mixed(3000)], compression={"x": "gzip", "id": "none"})
     assert codecs(per_column)["x"] == "GZIP" and codecs(per_column)["id"] == "UNCOMPRESSED"
+
+
+def test_other_fixed_width_types_are_judged_and_read_back(tmp_path: Path) -> None:
+    import decimal
+
+    n = 5000
+    rng = np.random.default_rng(3)
+    table = pa.table({
+        "ts": pa.array(rng.integers(0, 2**62, n), pa.timestamp("ns", tz="UTC")),
+        "day": pa.array(np.zeros(n, dtype=np.int32), pa.date32()),
+        "dec": pa.array([decimal.Decimal(int(v)) / 100 for v in rng.integers(0, 10**9, n)], pa.decimal128(12, 2)),
+        "half": pa.array(rng.random(n).astype(np.float16)),
+        "flag": pa.array(rng.random(n) > 0.5),
+        "f_nulls": pa.array([None if i % 3 == 0 else float(v) for i, v in enumerate(rng.random(n))]),
+    })
+    codecs_chosen = column_compression(table, False)
+    assert codecs_chosen is not None
+    assert codecs_chosen["ts"] == "none" and codecs_chosen["day"] == "snappy" and codecs_chosen["flag"] == "snappy"
+    path = write_one(tmp_path / "types", [table], use_dictionary=False)
+    assert pq.read_table(path).equals(table)
