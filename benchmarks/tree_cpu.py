@@ -15,6 +15,7 @@ Example::
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -50,6 +51,8 @@ def main() -> None:
     parser.add_argument("workloads", help="comma-separated workloads of engines/raylike.py")
     parser.add_argument("--reps", type=int, default=8)
     parser.add_argument("--data", default=str(HERE / "data" / "scale-0.05"))
+    parser.add_argument("--json", action="store_true",
+                        help="also print one JSON line: per workload, medians and means over the reps")
     args = parser.parse_args()
     names = args.workloads.split(",")
     out = tempfile.mkdtemp(prefix="tree-cpu-")
@@ -71,10 +74,16 @@ def main() -> None:
     finally:
         stop(api)
         shutil.rmtree(out, ignore_errors=True)
+    summary = {name: {"wall_median": statistics.median(x[0] for x in r),
+                      "cpu_median": statistics.median(x[1] for x in r),
+                      "cpu_mean": sum(x[1] for x in r) / len(r),
+                      "driver_mean": sum(x[2] for x in r) / len(r)} for name, r in rows.items()}
     for name, r in rows.items():
         print(f"{name}: wall median {statistics.median(x[0] for x in r):.3f} min {min(x[0] for x in r):.3f} s; "
               f"tree CPU median {statistics.median(x[1] for x in r):.3f} s; "
               f"driver CPU median {statistics.median(x[2] for x in r):.3f} s")
+    if args.json:
+        print(json.dumps(summary))
 
 
 if __name__ == "__main__":

@@ -41,6 +41,7 @@ from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import FileInfo, to_arrow_filesystem, unstrip
 from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
+from streamdata.io.parquet_writer import ParquetFileWriter
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -465,64 +466,6 @@ class ParquetDatasource(FileBasedDatasource):
 # ---------------------------------------------------------------------------- writing
 
 
-class _ParquetFileWriter(FileWriter):
-    def __init__(self, f: Any, schema: pa.Schema, options: dict[str, Any], row_group_size: int | None) -> None:
-        super().__init__(f, schema)
-        self._file = f
-        self._options = options
-        # made with the first rows: which columns to dictionary-encode is judged from them
-        # (streamdata.io.parquet_encoding) unless the options say
-        self._writer: Any = None
-        self._row_group_size = row_group_size
-        # Blocks are buffered into row groups of about ROW_GROUP_ROWS rows (at most
-        # target_max_block_size bytes): writing many small row groups is about twice
-        # as slow as a few large ones, and makes files slower to read.
-        self._pending: list[pa.Table] = []
-        self._pending_rows = 0
-        self._pending_bytes = 0
-        self._max_bytes = DataContext.get_current().target_max_block_size
-
-    def accepts(self, table: pa.Table) -> bool:
-        return table.schema.equals(self.schema, check_metadata=False)
-
-    def write(self, table: pa.Table) -> None:
-        if not table.schema.equals(self.schema):
-            table = table.replace_schema_metadata(self.schema.metadata)
-        self._pending.append(table)
-        self._pending_rows += table.num_rows
-        self._pending_bytes += table.nbytes
-        if (self._pending_rows >= (self._row_group_size or ROW_GROUP_ROWS)
-                or self._pending_bytes >= self._max_bytes):
-            self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(self._pending)
-        self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
-        self._open(table).write_table(table, row_group_size=self._row_group_size)
-
-    def _open(self, first: pa.Table | None) -> Any:
-        if self._writer is None:
-            import pyarrow.parquet as pq
-
-            options = self._options
-            if first is not None and "use_dictionary" not in options:
-                from streamdata.io.parquet_encoding import dictionary_columns
-
-                options = {**options, "use_dictionary": dictionary_columns(first)}
-            self._writer = pq.ParquetWriter(self._file, self.schema, **options)
-        return self._writer
-
-    def close(self) -> None:
-        self._flush()
-        self._open(None).close()
-
-
-#: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)
-ROW_GROUP_ROWS = 1024 * 1024
-
-
 def _hive_dir(names: list[str], values: list[Any]) -> str:
     from urllib.parse import quote
 
@@ -576,7 +519,7 @@ class ParquetDatasink(FileDatasink):
             raise PlanError(f"invalid Parquet writer option: {exc}") from exc
 
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
-        return _ParquetFileWriter(f, schema, self._options, self._row_group_size)
+        return ParquetFileWriter(f, schema, self._options, self._row_group_size)
 
     def partition_block(self, table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
         if not self._partition_cols:

@@ -1,4 +1,4 @@
-"""Which columns of a Parquet file are worth dictionary-encoding.
+"""Which columns of a Parquet file are worth dictionary-encoding, and worth compressing.
 
 pyarrow dictionary-encodes every column unless told otherwise. For a column of mostly
 distinct values (ids, measurements, floats) that is wasted work: the writer hashes every
@@ -9,8 +9,18 @@ dictionary-encode columns with few distinct values; streamdata's Parquet sink do
 deciding from a sample of the first rows it writes, unless the user passed
 ``use_dictionary`` (then theirs is used as given).
 
+Compression is the same kind of waste for numbers that do not compress (measurements,
+random floats, hashes): Snappy, pyarrow's default codec, makes such pages no smaller (often
+a few bytes larger) and costs about 7% of ``write_table``'s time on the benchmark tables
+(benchmarks/PROFILES.md, "Issue 14, wave 6"). :func:`column_compression` tries the codec on
+a sample of each plain-encoded fixed-width column and writes uncompressed the ones it
+would not shrink by :data:`MIN_COMPRESSION_SAVING`, unless the user passed
+``compression`` (then theirs is used as given).
+
 Example:
-    >>> import pyarrow as pa
+    >>> from typing import Any
+
+import pyarrow as pa
     >>> table = pa.table({"id": list(range(4096)), "kind": ["a", "b"] * 2048})
     >>> dictionary_columns(table)
     ['kind']
@@ -26,6 +36,10 @@ SAMPLE_ROWS = 4096
 MIN_SAMPLE_ROWS = 256
 #: a column is dictionary-encoded when at most this share of its sampled values are distinct
 MAX_DISTINCT_SHARE = 0.5
+#: a plain-encoded column is compressed when the codec shrinks its sample by at least this share
+MIN_COMPRESSION_SAVING = 0.05
+#: pyarrow's default codec (``compression=`` of ``pyarrow.parquet.ParquetWriter``)
+DEFAULT_CODEC = "snappy"
 
 
 def _flat(t: pa.DataType) -> bool:
@@ -63,4 +77,77 @@ def dictionary_columns(table: pa.Table) -> list[str] | bool:
     return out or False
 
 
-__all__ = ["MAX_DISTINCT_SHARE", "MIN_SAMPLE_ROWS", "SAMPLE_ROWS", "dictionary_columns"]
+def _sample_bytes(column: pa.ChunkedArray) -> Any:
+    """The value bytes of the first :data:`SAMPLE_ROWS` rows of a fixed-width column
+    (its first chunk), or None when there is no such buffer to try."""
+    if column.num_chunks == 0:
+        return None
+    chunk = column.chunk(0)
+    width = chunk.type.bit_width // 8 if chunk.type.bit_width % 8 == 0 else 0
+    buffers = chunk.buffers()
+    if width == 0 or len(buffers) != 2 or buffers[1] is None:
+        return None
+    rows = min(len(chunk), SAMPLE_ROWS)
+    return buffers[1].slice(chunk.offset * width, rows * width) if rows else None
+
+
+def column_compression(table: pa.Table, dictionary: list[str] | bool,
+                       codec: str = DEFAULT_CODEC) -> dict[str, str] | None:
+    """Per column, ``codec`` or ``"none"`` (``compression=`` of ``ParquetWriter``): the
+    plain-encoded fixed-width columns whose first :data:`SAMPLE_ROWS` values ``codec`` does
+    not shrink by :data:`MIN_COMPRESSION_SAVING` are written uncompressed.
+
+    ``dictionary`` is the ``use_dictionary`` the file is written with: dictionary-encoded
+    columns, strings, booleans and nested types keep ``codec``. Returns None (write every
+    column with ``codec``) when no column is left uncompressed or the sample is too small
+    to judge.
+
+    Example:
+        >>> import numpy as np
+        >>> t = pa.table({"x": np.random.default_rng(0).random(4096), "n": np.zeros(4096)})
+        >>> column_compression(t, False)
+        {'x': 'none', 'n': 'snappy'}
+    """
+    if table.num_rows < MIN_SAMPLE_ROWS or not all(_flat(f.type) for f in table.schema):
+        return None
+    encoded = set(table.column_names) if dictionary is True else set(dictionary or ())
+    out: dict[str, str] = {}
+    for field, column in zip(table.schema, table.columns):
+        out[field.name] = codec
+        if field.name in encoded or not (pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+                                         or pa.types.is_temporal(field.type)
+                                         or pa.types.is_decimal(field.type)):
+            continue
+        sample = _sample_bytes(column)
+        if sample is None or sample.size < 1024:
+            continue
+        if pa.compress(sample, codec=codec, asbytes=False).size > sample.size * (1 - MIN_COMPRESSION_SAVING):
+            out[field.name] = "none"
+    return out if "none" in out.values() else None
+
+
+def encoding_options(options: dict[str, Any], first: pa.Table | None) -> dict[str, Any]:
+    """``options`` with the encodings judged from the file's first rows
+    (:mod:`streamdata.io.parquet_encoding`) where the user did not choose: which columns to
+    dictionary-encode (``use_dictionary``) and which to leave uncompressed (``compression``,
+    only while pyarrow's default codec applies).
+
+    Example:
+        >>> t = pa.table({"id": list(range(4096)), "kind": ["a", "b"] * 2048})
+        >>> encoding_options({"compression": "zstd"}, t)
+        {'compression': 'zstd', 'use_dictionary': ['kind']}
+    """
+    if first is None:
+        return options
+    out = dict(options)
+    if "use_dictionary" not in out:
+        out["use_dictionary"] = dictionary_columns(first)
+    if "compression" not in out and "compression_level" not in out:
+        codecs = column_compression(first, out["use_dictionary"])
+        if codecs is not None:
+            out["compression"] = codecs
+    return out
+
+
+__all__ = ["DEFAULT_CODEC", "MAX_DISTINCT_SHARE", "MIN_COMPRESSION_SAVING", "MIN_SAMPLE_ROWS",
+           "SAMPLE_ROWS", "column_compression", "dictionary_columns", "encoding_options"]

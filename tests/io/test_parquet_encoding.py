@@ -1,4 +1,5 @@
-"""The Parquet sink dictionary-encodes only the columns with few distinct values (unless told)."""
+"""The Parquet sink dictionary-encodes only the columns with few distinct values, and
+compresses only the columns its codec shrinks (unless told)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from streamdata.io.parquet import ParquetDatasink
-from streamdata.io.parquet_encoding import MIN_SAMPLE_ROWS, dictionary_columns
+from streamdata.io.parquet_encoding import MIN_SAMPLE_ROWS, column_compression, dictionary_columns
 from streamdata.write_context import WriteContext
 
 
@@ -84,3 +85,63 @@ def test_bad_use_dictionary_is_refused_on_the_driver(tmp_path: Path) -> None:
 
     with pytest.raises((PlanError, TypeError, ValueError)):
         ParquetDatasink(str(tmp_path / "bad"), use_dictionary=3.5)
+
+
+def codecs(path: Path) -> dict[str, str]:
+    rg = pq.read_metadata(path).row_group(0)
+    return {rg.column(i).path_in_schema: rg.column(i).compression for i in range(rg.num_columns)}
+
+
+def test_numbers_the_codec_cannot_shrink_are_left_uncompressed() -> None:
+    table = mixed(5000)  # x: random floats; id, key: compressible integers
+    assert column_compression(table, ["key", "s"]) == {
+        "id": "snappy", "key": "snappy", "x": "none", "s": "snappy", "u": "snappy"}
+    assert column_compression(table, True) is None  # every column dictionary-encoded
+    assert column_compression(table.drop_columns(["x"]), ["key", "s"]) is None  # nothing to leave out
+    assert column_compression(mixed(MIN_SAMPLE_ROWS - 1), False) is None
+    assert column_compression(table, False, codec="lz4")["x"] == "none"
+
+
+def test_a_sliced_or_chunked_column_is_judged_on_its_own_values() -> None:
+    zeros = pa.chunked_array([np.random.default_rng(1).random(5000), np.zeros(5000)])
+    assert column_compression(pa.table({"x": zeros}), False) == {"x": "none"}
+    sliced = pa.table({"x": pa.concat_arrays([pa.array(np.random.default_rng(1).random(5000)),
+                                              pa.array(np.zeros(5000))])}).slice(5000)
+    assert column_compression(sliced, False) is None  # the zeros after the offset: compressible
+
+
+def test_sink_compresses_only_what_shrinks_and_the_file_reads_back(tmp_path: Path) -> None:
+    blocks = [mixed(3000, 0), mixed(3000, 3000)]
+    path = write_one(tmp_path / "out", blocks)
+    assert codecs(path) == {"id": "SNAPPY", "key": "SNAPPY", "x": "UNCOMPRESSED", "s": "SNAPPY",
+                            "u": "SNAPPY"}
+    assert pq.read_table(path).equals(pa.concat_tables(blocks))
+
+
+def test_users_compression_is_kept(tmp_path: Path) -> None:
+    zstd = write_one(tmp_path / "zstd", [mixed(3000)], compression="zstd")
+    assert set(codecs(zstd).values()) == {"ZSTD"}
+    level = write_one(tmp_path / "level", [mixed(3000)], compression="zstd", compression_level=3)
+    assert set(codecs(level).values()) == {"ZSTD"}
+    per_column = write_one(tmp_path / "cols", [mixed(3000)], compression={"x": "gzip", "id": "none"})
+    assert codecs(per_column)["x"] == "GZIP" and codecs(per_column)["id"] == "UNCOMPRESSED"
+
+
+def test_other_fixed_width_types_are_judged_and_read_back(tmp_path: Path) -> None:
+    import decimal
+
+    n = 5000
+    rng = np.random.default_rng(3)
+    table = pa.table({
+        "ts": pa.array(rng.integers(0, 2**62, n), pa.timestamp("ns", tz="UTC")),
+        "day": pa.array(np.zeros(n, dtype=np.int32), pa.date32()),
+        "dec": pa.array([decimal.Decimal(int(v)) / 100 for v in rng.integers(0, 10**9, n)], pa.decimal128(12, 2)),
+        "half": pa.array(rng.random(n).astype(np.float16)),
+        "flag": pa.array(rng.random(n) > 0.5),
+        "f_nulls": pa.array([None if i % 3 == 0 else float(v) for i, v in enumerate(rng.random(n))]),
+    })
+    codecs_chosen = column_compression(table, False)
+    assert codecs_chosen is not None
+    assert codecs_chosen["ts"] == "none" and codecs_chosen["day"] == "snappy" and codecs_chosen["flag"] == "snappy"
+    path = write_one(tmp_path / "types", [table], use_dictionary=False)
+    assert pq.read_table(path).equals(table)
