@@ -549,6 +549,8 @@ class StreamingExecutor:
 
     def _dispatch(self) -> bool:
         dispatched = False
+        if not any(q for st in self._states for q in st.inqueues):
+            return False  # nothing waits to be dispatched: no snapshot to take
         for _ in range(10_000):
             states = self._snapshot()
             for st, s in zip(self._states, states):
