@@ -119,6 +119,22 @@ def _wait(proc: subprocess.Popen[bytes], deadline: float, timeout_s: float,
         return None, f"timeout after {timeout_s:.0f} s"
 
 
+#: a measurement starts once the machine's CPU use fell below this (percent of all cores)
+QUIET_CPU_PERCENT = 25.0
+
+
+def wait_for_quiet(*, limit_s: float = 10.0, interval_s: float = 0.25) -> float:
+    """Wait until the machine's CPU use over ``interval_s`` is below :data:`QUIET_CPU_PERCENT`
+    (what an engine's exit leaves behind: a runtime's daemons shutting down, the kernel
+    freeing gigabytes), at most ``limit_s``; returns the seconds waited."""
+    start = time.perf_counter()
+    psutil.cpu_percent(interval=None)  # starts the measuring window
+    while time.perf_counter() - start < limit_s:
+        if psutil.cpu_percent(interval=interval_s) < QUIET_CPU_PERCENT:
+            break
+    return time.perf_counter() - start
+
+
 def run_measured(cmd: list[str], *, result_path: str, log_path: str, timeout_s: float,
                  env: dict[str, str] | None = None, cwd: str | None = None,
                  sample_interval_s: float = 0.1, leak_grace_s: float = 5.0) -> Measured:

@@ -1,7 +1,8 @@
 """The benchmark suite of BENCHMARKS.md: streamdata and its peers, side by side, in one run.
 
 For every workload, each engine runs in a FRESH subprocess (``worker.py``), one engine
-at a time, ``--reps`` repetitions inside it; the driver samples the memory of that
+at a time (each starting once the machine's CPU use fell below 25%, at most 10 s after the
+last one: a runtime shutting down must not slow the next), ``--reps`` repetitions inside it; the driver samples the memory of that
 process's whole tree. The report gives median seconds (steady state, after start-up),
 streamdata ÷ peer ratios, start-up and end-to-end seconds for Ray and streamdata, peak
 memory, the extra figures of ``cpu_to_gpu_pipeline`` and ``larger_than_memory``, result
@@ -134,6 +135,7 @@ def run_suite(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
             cmd = [sys.executable, str(BENCH_DIR / "worker.py"), "--engine", engine,
                    "--workload", workload, "--params", str(params_path),
                    "--result", str(run_dir / f"{tag}.result.json")]
+            harness.wait_for_quiet()  # the engine before may still be shutting down
             measured = harness.run_measured(cmd, result_path=str(run_dir / f"{tag}.result.json"),
                                             log_path=str(run_dir / f"{tag}.log"),
                                             timeout_s=args.timeout_s, env=env,

@@ -18,15 +18,15 @@ would not shrink by :data:`MIN_COMPRESSION_SAVING`, unless the user passed
 ``compression`` (then theirs is used as given).
 
 Example:
-    >>> from typing import Any
-
-import pyarrow as pa
+    >>> import pyarrow as pa
     >>> table = pa.table({"id": list(range(4096)), "kind": ["a", "b"] * 2048})
     >>> dictionary_columns(table)
     ['kind']
 """
 
 from __future__ import annotations
+
+from typing import Any
 
 import pyarrow as pa
 
