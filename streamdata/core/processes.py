@@ -15,9 +15,9 @@ import socket
 import subprocess
 import sys
 import threading
-from multiprocessing.connection import Connection
 from typing import Any
 
+from streamdata.core.message_channel import MessageChannel
 from streamdata.core.protocol import encode
 
 _REAPER = r"""
@@ -38,7 +38,7 @@ class WorkerProcess:
 
     __slots__ = ("worker_id", "proc", "conn", "alive", "send_lock")
 
-    def __init__(self, worker_id: str, proc: Any, conn: Connection) -> None:
+    def __init__(self, worker_id: str, proc: Any, conn: MessageChannel) -> None:
         self.worker_id = worker_id
         #: a ``subprocess.Popen``, or a :class:`~streamdata.core.forkserver.ForkedProcess`
         self.proc = proc
@@ -57,7 +57,7 @@ class WorkerProcess:
         data = encode(msg)
         try:
             with self.send_lock:
-                self.conn.send_bytes(data)
+                self.conn.send(data)
         except (BrokenPipeError, ConnectionResetError, OSError):
             pass  # the reader thread sees EOF and handles the death
 
@@ -95,9 +95,7 @@ def spawn_worker(worker_id: str, shm_dir: str, spill_dir: str, env: dict[str, st
     parent_sock, child_sock = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     proc = popen_worker(worker_id, child_sock.fileno(), subprocess.PIPE, subprocess.PIPE, shm_dir, spill_dir, env)
     child_sock.close()
-    conn = Connection(os.dup(parent_sock.fileno()))
-    parent_sock.close()
-    return WorkerProcess(worker_id, proc, conn)
+    return WorkerProcess(worker_id, proc, MessageChannel(parent_sock))
 
 
 def fork_worker(server: Any, worker_id: str, shm_dir: str, spill_dir: str,
@@ -120,9 +118,7 @@ def fork_worker(server: Any, worker_id: str, shm_dir: str, spill_dir: str,
         stderr.close()
         parent_sock.close()
         return None
-    conn = Connection(os.dup(parent_sock.fileno()))
-    parent_sock.close()
-    return WorkerProcess(worker_id, proc, conn)
+    return WorkerProcess(worker_id, proc, MessageChannel(parent_sock))
 
 
 def start_reaper(paths: list[str]) -> subprocess.Popen:

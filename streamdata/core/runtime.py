@@ -274,11 +274,11 @@ class Runtime(ClientBase):
         conn = worker.conn
         try:
             while True:
-                msg = msgs.decode(conn.recv_bytes())
+                msg = msgs.decode(conn.recv())
                 with self.lock:
                     self.apply_local_refs()
                     self._feed_message(worker.worker_id, msg)
-                if not conn.poll(0):
+                if not conn.poll():
                     return
         except (EOFError, OSError, ConnectionResetError):
             with self.lock:

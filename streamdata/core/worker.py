@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import ctypes
+import functools
 import inspect
 import itertools
 import os
 import pickle
 import queue
 import signal
+import socket
 import sys
 import threading
 import traceback
-from multiprocessing.connection import Connection
 from typing import Any
 
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
-from streamdata.core import context
+from streamdata.core import cancellation, context
+from streamdata.core.message_channel import MessageChannel
 from streamdata.core.concurrency_groups import GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
-from streamdata.core.remote_function import PY_PATHS_KEY, WORKING_DIR_KEY
+from streamdata.core.task_env import apply_task_env, restore_task_env
 from streamdata.core.yielded_returns import collect_yielded
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
@@ -55,7 +56,7 @@ class CurrentTask(threading.local):
 class WorkerClient(client_mod.ClientBase):
     """The runtime API as seen from inside a worker: requests to the driver."""
 
-    def __init__(self, conn: Connection, worker_id: str, shm_dir: str, spill_dir: str) -> None:
+    def __init__(self, conn: MessageChannel, worker_id: str, shm_dir: str, spill_dir: str) -> None:
         super().__init__(id_prefix=worker_id)
         self.conn = conn
         self.worker_id = worker_id
@@ -69,19 +70,22 @@ class WorkerClient(client_mod.ClientBase):
         object_ref_mod.tracker.on_pending = None
 
     # ---- transport
+    @cancellation.uninterruptible
     def send(self, msg: msgs.Message) -> None:
         data = msgs.encode(msg)
         with self._send_lock:
             refs = object_ref_mod.tracker.drain()
-            if refs:
-                self.conn.send_bytes(msgs.encode(msgs.RefsDelta(refs)))
-            self.conn.send_bytes(data)
+            if refs:  # one send: a cancellation cannot split the pair
+                self.conn.send(msgs.encode(msgs.RefsDelta(refs)), data)
+            else:
+                self.conn.send(data)
 
+    @cancellation.uninterruptible
     def flush_refs(self) -> None:
         with self._send_lock:
             refs = object_ref_mod.tracker.drain()
             if refs:
-                self.conn.send_bytes(msgs.encode(msgs.RefsDelta(refs)))
+                self.conn.send(msgs.encode(msgs.RefsDelta(refs)))
 
     def request(self, op: str, *args: Any, timeout: float | None = None) -> Any:
         req_id = next(self._req_ids)
@@ -122,7 +126,7 @@ class WorkerClient(client_mod.ClientBase):
 
 
 class Worker:
-    def __init__(self, conn: Connection, worker_id: str, shm_dir: str, spill_dir: str) -> None:
+    def __init__(self, conn: MessageChannel, worker_id: str, shm_dir: str, spill_dir: str) -> None:
         self.client = WorkerClient(conn, worker_id, shm_dir, spill_dir)
         self.conn = conn
         self.functions: dict[str, Any] = {}
@@ -139,14 +143,15 @@ class Worker:
         self.running: dict[str, int] = {}  # task id -> thread ident
         self.async_tasks: dict[str, asyncio.Task] = {}
         self.cancelled_early: set[str] = set()  # answered already; skip when reached
-        self.cancel_requested: set[str] = set()
+        self.cancel_requested: set[str] = set()  # main thread's tasks to cancel (by a signal)
+        self.interrupted: set[str] = set()  # tasks cancelled already, or past cancelling
 
     # ---- reader thread
     def read_loop(self) -> None:
         client = self.client
         try:
             while True:
-                msg = msgs.decode(self.conn.recv_bytes())
+                msg = msgs.decode(self.conn.recv())
                 kind = type(msg)
                 if kind is msgs.Reply:
                     client.on_reply(msg.req_id, msg.ok, msg.value)
@@ -192,18 +197,20 @@ class Worker:
         else:
             self._interrupt_thread(task_id, ident)
 
-    def _interrupt_thread(self, task_id: str, ident: int) -> None:
-        """Raise TaskCancelledError in a pool thread, never in the middle of an
-        import (that would leave a half-initialized module in ``sys.modules``
-        and break every later task of this worker that imports it)."""
+    def _interrupt_thread(self, task_id: str, ident: int, *, leaving_guard: bool = False) -> None:
+        """Raise TaskCancelledError once in the pool thread running ``task_id``, where
+        :mod:`~streamdata.core.cancellation` allows it (else later: as the thread leaves
+        the runtime's code, and on a timer). ``leaving_guard``: called by that thread
+        itself as it leaves its outermost uninterruptible call."""
         with self.state_lock:
-            if self.running.get(task_id) != ident:
-                return  # finished meanwhile
-        if _importing(sys._current_frames().get(ident)):
-            threading.Timer(_CANCEL_RETRY_S, self._interrupt_thread, (task_id, ident)).start()
-            return
-        ctypes.pythonapi.PyThreadState_SetAsyncExc(ctypes.c_ulong(ident),
-                                                   ctypes.py_object(TaskCancelledError))
+            if self.running.get(task_id) != ident or task_id in self.interrupted:
+                return  # finished, or interrupted already
+            if leaving_guard or cancellation.may_interrupt(sys._current_frames().get(ident)):
+                self.interrupted.add(task_id)
+                cancellation.raise_in_thread(ident, TaskCancelledError)
+                return
+        cancellation.defer(ident, functools.partial(self._interrupt_thread, task_id, ident, leaving_guard=True))
+        threading.Timer(_CANCEL_RETRY_S, self._interrupt_thread, (task_id, ident)).start()
 
     def _claim(self, task_id: str, ident: int | None, async_task: Any = None) -> bool:
         """Mark a task as running; False when it was cancelled before it started."""
@@ -218,13 +225,18 @@ class Worker:
             return True
 
     def _on_sigusr2(self, signum: int, frame: Any) -> None:
+        """The main thread's task was cancelled: raise where
+        :mod:`~streamdata.core.cancellation` allows it, else ask again later."""
         current = self.client.context.task_id
-        if current is not None and current in self.cancel_requested:
-            if _importing(frame):  # see _interrupt_thread: ask again once the import is done
-                threading.Timer(_CANCEL_RETRY_S, os.kill, (os.getpid(), signal.SIGUSR2)).start()
-                return
+        if current is None or current not in self.cancel_requested:
+            return
+        if cancellation.may_interrupt_here(frame):
             self.cancel_requested.discard(current)
             raise TaskCancelledError(f"task {current} was cancelled")
+        if cancellation.inside_uninterruptible_here():  # as the runtime's code returns
+            cancellation.defer(threading.get_ident(), _signal_self)
+        else:  # an import, or run's own accounting
+            threading.Timer(_CANCEL_RETRY_S, _signal_self).start()
 
     # ---- main thread
     def main_loop(self) -> None:
@@ -280,19 +292,20 @@ class Worker:
             kwargs = {k: (values[v.obj_id] if type(v) is client_mod.Dep else v) for k, v in kwargs.items()}
         return args, kwargs
 
+    @cancellation.bookkeeping
     def run(self, spec: msgs.TaskSpec) -> None:
         """Run a task or an actor call and report its result."""
         task_id, target, fn_bytes, args_blob, deps, return_ids, env, gpu_ids, name = (
             spec.task_id, spec.target, spec.fn_bytes, spec.args, spec.deps, spec.return_ids, spec.env,
             spec.gpu_ids, spec.name)
         load_error: BaseException | None = None
-        saved_env = _apply_env(env)  # first: runtime_env's py_modules may be what the function imports
+        saved_env = apply_task_env(env)  # first: runtime_env's py_modules may be what the function imports
         try:  # load first: the function's bytes come with the first task only
             fn = self._actor_method(target) if self.actor_id is not None else self.load_function(target, fn_bytes)
         except BaseException as exc:  # noqa: BLE001
             fn, load_error = None, exc
         if not self._claim(task_id, threading.get_ident()):
-            _restore_env(saved_env)
+            restore_task_env(saved_env)
             return
         ctx = self.client.context
         ctx.task_id, ctx.gpu_ids, ctx.task_name = task_id, gpu_ids, name
@@ -315,9 +328,10 @@ class Worker:
         finally:
             with self.state_lock:
                 self.running.pop(task_id, None)
+                self.interrupted.discard(task_id)
             self.cancel_requested.discard(task_id)
             ctx.task_id = None
-            _restore_env(saved_env)
+            restore_task_env(saved_env)
 
     def _actor_method(self, target: str) -> Any:
         method, group = split_target(target)
@@ -326,33 +340,39 @@ class Worker:
         return getattr(self.actor, method)
 
     def report_result(self, task_id: str, return_ids: list[str], result: Any, name: str) -> None:
-        error = None
+        """Store a finished task's returns and report its end."""
+        failed = None  # what the refs past a failed generator's items hold
         if inspect.isgenerator(result):  # a fixed num_returns: the items are the returns
-            result, error = collect_yielded(result, len(return_ids), name)
-            if error is not None:  # the refs past the items hold the error
+            values, error = collect_yielded(result, len(return_ids), name)  # (the task's code runs)
+            if error is not None:
                 tb = "".join(traceback.format_exception(type(error), error, error.__traceback__))
                 failed = ("error", (dumps_exception(error), tb, name))
-                outputs = [(obj_id, put_value(obj_id, value, self.client.shm_dir, self.client.spill_dir))
-                           for obj_id, value in zip(return_ids, result)]
-                self.client.send(msgs.TaskDone(task_id, [(i, loc, contained) for i, (loc, contained) in outputs]
-                                               + [(i, failed, []) for i in return_ids[len(result):]], None))
-                return
-            if len(return_ids) == 1:
-                result = result[0]
-        if len(return_ids) == 1:
+        elif len(return_ids) == 1:
             values = [result]
-        else:
-            if not isinstance(result, (tuple, list)) or len(result) != len(return_ids):
-                raise ValueError(f"{name} was declared with num_returns={len(return_ids)} but returned "
-                                 f"{type(result).__name__}"
-                                 + (f" of length {len(result)}" if hasattr(result, "__len__") else ""))
+        elif isinstance(result, (tuple, list)) and len(result) == len(return_ids):
             values = list(result)
-        outputs = []
-        for obj_id, value in zip(return_ids, values):
-            location, contained = put_value(obj_id, value, self.client.shm_dir, self.client.spill_dir)
-            outputs.append((obj_id, location, contained))
+        else:
+            raise ValueError(f"{name} was declared with num_returns={len(return_ids)} but returned "
+                             f"{type(result).__name__}"
+                             + (f" of length {len(result)}" if hasattr(result, "__len__") else ""))
+        del result
+        self._report_outputs(task_id, return_ids, values, failed)
+
+    @cancellation.uninterruptible
+    def _report_outputs(self, task_id: str, return_ids: list[str], values: list, failed: tuple | None) -> None:
+        self._task_ending(task_id)
+        outputs = [(obj_id, *put_value(obj_id, value, self.client.shm_dir, self.client.spill_dir))
+                   for obj_id, value in zip(return_ids, values)]
+        if failed is not None:
+            outputs += [(obj_id, failed, []) for obj_id in return_ids[len(values):]]
+        del values
         self.client.send(msgs.TaskDone(task_id, outputs, None))
-        del values, result
+
+    def _task_ending(self, task_id: str) -> None:
+        """The task's end is being reported: a cancellation no longer applies to it."""
+        with self.state_lock:
+            self.interrupted.add(task_id)
+        self.cancel_requested.discard(task_id)
 
     def stream_items(self, task_id: str, items: Any, name: str) -> int:
         """Store and report each item a generator task yields as it comes; the task's
@@ -374,11 +394,14 @@ class Worker:
             count += 1
         return count
 
+    @cancellation.uninterruptible
     def _stream_one(self, task_id: str, index: int, item: Any) -> None:
         ref = self.client.put(item)
         self.client.send(msgs.GeneratorItem(task_id, index, ref.id))  # before the ref's release
 
+    @cancellation.uninterruptible
     def report_error(self, task_id: str, exc: BaseException, name: str) -> None:
+        self._task_ending(task_id)
         tb = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
         payload = (dumps_exception(exc), tb, name)
         self.client.send(msgs.TaskDone(task_id, None, payload))
@@ -396,7 +419,7 @@ class Worker:
         self.actor_name = name
         # every thread of the actor (its pool, its event loop) sees these
         self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0)
-        _apply_env(env)  # for the actor's whole life
+        apply_task_env(env)  # for the actor's whole life
         try:
             cls = self.load_function(cls_id, cls_bytes)
             args, kwargs = self.resolve_args(args_blob, deps)
@@ -502,50 +525,13 @@ def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
     return read_location(location)
 
 
-def _apply_env(env: dict | None) -> dict:
-    """Apply a task's environment; returns what :func:`_restore_env` needs to undo it."""
-    if not env:
-        return {}
-    saved: dict[str, Any] = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    paths = [p for p in (env.get(PY_PATHS_KEY) or "").split(os.pathsep) if p and p not in sys.path]
-    if paths:  # runtime_env working_dir / py_modules: importable while the task runs
-        sys.path[:0] = paths
-        saved[_SYS_PATH] = paths
-    if env.get(WORKING_DIR_KEY):
-        saved[_CWD] = os.getcwd()
-        os.chdir(env[WORKING_DIR_KEY])
-    return saved
-
-
-_SYS_PATH, _CWD = object(), object()  # keys of what _apply_env changed besides os.environ
-
-
-#: how soon a cancellation that arrived during an import is tried again
+#: how soon a cancellation that arrived where it may not raise is tried again
 _CANCEL_RETRY_S = 0.005
 
 
-def _importing(frame: Any) -> bool:
-    """Whether the stack ending at ``frame`` is inside the import machinery."""
-    while frame is not None:
-        if frame.f_code.co_filename.startswith("<frozen importlib"):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _restore_env(saved: dict) -> None:
-    for k, v in saved.items():
-        if k is _SYS_PATH:
-            for path in v:
-                if path in sys.path:
-                    sys.path.remove(path)
-        elif k is _CWD:
-            os.chdir(v)
-        elif v is None:
-            os.environ.pop(k, None)
-        else:
-            os.environ[k] = v
+def _signal_self() -> None:
+    """Deliver the main thread's cancellation signal again."""
+    os.kill(os.getpid(), signal.SIGUSR2)
 
 
 def main() -> None:
@@ -559,14 +545,14 @@ def main() -> None:
     # socket closes, which happens however the driver dies.
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C in a notebook must not kill workers
     raise_open_file_limit()
-    conn = Connection(fd)
+    conn = MessageChannel(socket.socket(fileno=fd))
     worker = Worker(conn, worker_id, shm_dir, spill_dir)
     signal.signal(signal.SIGUSR2, worker._on_sigusr2)
     context.set_client(worker.client)
     if os.environ.get("STREAMDATA_LOGGING_CONFIG"):
         from streamdata.core.logging_config import apply_from_env
         apply_from_env()
-    conn.send_bytes(msgs.encode(msgs.Hello(worker_id, os.getpid())))
+    conn.send(msgs.encode(msgs.Hello(worker_id, os.getpid())))
     threading.Thread(target=worker.read_loop, name="streamdata-reader", daemon=True).start()
     worker.main_loop()
 

@@ -170,3 +170,63 @@ def test_wait_treats_a_generator_as_ready_when_its_next_item_is(tmp_path) -> Non
     assert ready == [gen] and sd.get(next(gen)) == "second"
     assert sd.wait((gen,), num_returns=1, timeout=30)[0] == [gen]  # the end is ready too
     assert list(gen) == []
+
+
+@sd.remote(num_returns="streaming")
+def endless_large_items():
+    while True:
+        yield bytes(30_000)  # inline, and over one 16 KiB write: a message a cancellation could split
+
+
+@sd.remote
+def put_forever() -> None:
+    while True:
+        sd.put(bytes(30_000))
+
+
+@sd.remote
+def one() -> int:
+    return 1
+
+
+def test_cancelling_a_generator_ends_it_with_the_cancellation() -> None:
+    gen = endless_large_items.remote()
+    sd.get(next(gen))
+    sd.cancel(gen)
+    with pytest.raises(sd.exceptions.TaskCancelledError):
+        for ref in gen:
+            sd.get(ref)
+
+
+def test_cancellations_landing_mid_message_never_stall_the_runtime() -> None:
+    """A task cancelled while it sends (an item, a put) must not leave half a message
+    on its worker's socket: the driver would wait for the rest forever, and every
+    later task would hang."""
+    for round_ in range(40):
+        gen, putter = endless_large_items.remote(), put_forever.remote()
+        for _ in range(round_ % 4 + 1):  # cancel at varying points of the stream
+            sd.get(next(gen))
+        sd.cancel(gen)
+        sd.cancel(putter)
+        assert sd.get(one.remote(), timeout=30) == 1, f"round {round_}"
+
+
+@sd.remote(max_concurrency=2)
+class Putter:
+    def put_forever(self) -> None:
+        while True:
+            sd.put(bytes(30_000))
+
+    def ping(self) -> int:
+        return 1
+
+
+def test_cancelling_a_threaded_actors_call_mid_message_leaves_the_actor_working() -> None:
+    putter = Putter.remote()
+    for round_ in range(20):
+        call = putter.put_forever.remote()
+        assert sd.get(putter.ping.remote(), timeout=30) == 1  # the call runs beside this one
+        sd.cancel(call)
+        with pytest.raises(sd.exceptions.TaskCancelledError):
+            sd.get(call, timeout=30)
+        assert sd.get(putter.ping.remote(), timeout=30) == 1, f"round {round_}"

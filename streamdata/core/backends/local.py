@@ -90,8 +90,10 @@ class LocalBackend(Backend):
         return [waitables[i] for i in chosen], [w for i, w in enumerate(waitables) if i not in picked]
 
     def cancel(self, ref: Any, force: bool, recursive: bool) -> None:
+        if isinstance(ref, ObjectRefGenerator):  # cancels the generator task itself
+            ref = ref.completed()
         if not isinstance(ref, ObjectRef):
-            raise TypeError(f"cancel() expects an ObjectRef, got {type(ref).__name__}")
+            raise TypeError(f"cancel() expects an ObjectRef or ObjectRefGenerator, got {type(ref).__name__}")
         self.client.call("cancel", ref.id, force)
 
     def kill(self, actor: Any, no_restart: bool) -> None:
