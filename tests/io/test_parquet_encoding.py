@@ -11,7 +11,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from streamdata.io.parquet import ParquetDatasink
-from streamdata.io.parquet_encoding import MIN_SAMPLE_ROWS, column_compression, dictionary_columns
+from streamdata.io.parquet_encoding import (MIN_SAMPLE_ROWS, column_compression, delta_columns,
+                                            dictionary_columns, encoding_options)
 from streamdata.write_context import WriteContext
 
 
@@ -113,7 +114,8 @@ def test_a_sliced_or_chunked_column_is_judged_on_its_own_values() -> None:
 def test_sink_compresses_only_what_shrinks_and_the_file_reads_back(tmp_path: Path) -> None:
     blocks = [mixed(3000, 0), mixed(3000, 3000)]
     path = write_one(tmp_path / "out", blocks)
-    assert codecs(path) == {"id": "SNAPPY", "key": "SNAPPY", "x": "UNCOMPRESSED", "s": "SNAPPY",
+    # id: delta-encoded, so left uncompressed; x: random floats Snappy cannot shrink
+    assert codecs(path) == {"id": "UNCOMPRESSED", "key": "SNAPPY", "x": "UNCOMPRESSED", "s": "SNAPPY",
                             "u": "SNAPPY"}
     assert pq.read_table(path).equals(pa.concat_tables(blocks))
 
@@ -145,3 +147,85 @@ def test_other_fixed_width_types_are_judged_and_read_back(tmp_path: Path) -> Non
     assert codecs_chosen["ts"] == "none" and codecs_chosen["day"] == "snappy" and codecs_chosen["flag"] == "snappy"
     path = write_one(tmp_path / "types", [table], use_dictionary=False)
     assert pq.read_table(path).equals(table)
+
+
+def encodings(path: Path) -> dict[str, tuple[str, ...]]:
+    rg = pq.read_metadata(path).row_group(0)
+    return {rg.column(i).path_in_schema: rg.column(i).encodings for i in range(rg.num_columns)}
+
+
+def integer_valued(n: int) -> pa.Table:
+    rng = np.random.default_rng(5)
+    ids = np.arange(n)
+    return pa.table({
+        "i8": pa.array(rng.integers(-100, 100, n), pa.int8()),
+        "u16": pa.array(rng.integers(0, 60000, n), pa.uint16()),
+        "u32": pa.array(ids, pa.uint32()),
+        "u64": pa.array(ids * 2**40, pa.uint64()),
+        "i64": pa.array(rng.integers(-2**62, 2**62, n)),  # random: delta is no smaller, still exact
+        "nulls": pa.array([None if i % 3 == 0 else i for i in range(n)], pa.int64()),
+        "day": pa.array(ids.astype(np.int32), pa.int32()).cast(pa.date32()),
+        "day64": pa.array(ids * 86_400_000, pa.int64()).cast(pa.date64()),
+        "ts": pa.array(ids * 1_003_000, pa.int64()).cast(pa.timestamp("ns")),
+        "ts_tz": pa.array(ids, pa.int64()).cast(pa.timestamp("ms", tz="Europe/Paris")),
+        "t32": pa.array(ids.astype(np.int32), pa.int32()).cast(pa.time32("s")),
+        "t64": pa.array(ids, pa.int64()).cast(pa.time64("us")),
+        "dur": pa.array(ids, pa.int64()).cast(pa.duration("ms")),
+        "x": rng.random(n),
+        "s": [f"v{i % 5}" for i in ids],
+    })
+
+
+def test_integer_valued_columns_not_dictionary_encoded_are_delta_encoded() -> None:
+    table = integer_valued(5000)
+    chosen = dictionary_columns(table)
+    assert chosen == ["i8", "s"]
+    assert delta_columns(table.schema, chosen) == [
+        "u16", "u32", "u64", "i64", "nulls", "day", "day64", "ts", "ts_tz", "t32", "t64", "dur"]
+    assert delta_columns(table.schema, True) == []
+    options = encoding_options({}, table)
+    assert set(options["column_encoding"]) == set(delta_columns(table.schema, chosen))
+    assert {c for c, codec in options["compression"].items() if codec == "none"} >= set(options["column_encoding"])
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.4", "2.6"])
+def test_delta_encoded_files_read_back_with_the_same_types_and_values(tmp_path: Path, version: str) -> None:
+    table = integer_valued(5000)
+    path = write_one(tmp_path / "out", [table.slice(0, 2000), table.slice(2000)], version=version)
+    assert "DELTA_BINARY_PACKED" in encodings(path)["u32"] and "DELTA_BINARY_PACKED" in encodings(path)["ts"]
+    plain = tmp_path / "plain.parquet"
+    pq.write_table(table, plain, version=version)  # what pyarrow's own defaults read back as
+    back = pq.read_table(path)
+    assert back.schema.equals(pq.read_table(plain).schema) and back.equals(pq.read_table(plain))
+
+
+def test_other_readers_read_delta_encoded_files(tmp_path: Path) -> None:
+    duckdb = pytest.importorskip("duckdb")
+    polars = pytest.importorskip("polars")
+    table = mixed(5000).append_column("ts", pa.array(np.arange(5000) * 10**6, pa.int64()).cast(pa.timestamp("us")))
+    path = write_one(tmp_path / "out", [table])
+    assert "DELTA_BINARY_PACKED" in encodings(path)["id"]
+    con = duckdb.connect()
+    assert con.execute(f"SELECT sum(id), sum(key), max(ts) FROM read_parquet('{path}')").fetchone() == (
+        sum(range(5000)), int(np.sum(np.arange(5000) % 10)), table["ts"][4999].as_py())
+    back = polars.read_parquet(path)
+    assert back["id"].to_list() == list(range(5000)) and back["ts"].to_list() == table["ts"].to_pylist()
+
+
+def test_users_encoding_choices_rule_out_delta(tmp_path: Path) -> None:
+    table = mixed(3000).append_column("ts", pa.array(np.arange(3000) * 10**9, pa.int64()).cast(pa.timestamp("ns")))
+    assert encoding_options({"column_encoding": {"x": "BYTE_STREAM_SPLIT"}, "use_dictionary": False},
+                            table)["column_encoding"] == {"x": "BYTE_STREAM_SPLIT"}
+    mine = write_one(tmp_path / "mine", [table], use_dictionary=False, column_encoding={"id": "PLAIN"})
+    assert "DELTA_BINARY_PACKED" not in encodings(mine)["id"] and "DELTA_BINARY_PACKED" not in encodings(mine)["key"]
+    split = write_one(tmp_path / "split", [table], use_byte_stream_split=["x"])
+    assert "DELTA_BINARY_PACKED" not in encodings(split)["id"] and "BYTE_STREAM_SPLIT" in encodings(split)["x"]
+    int96 = write_one(tmp_path / "int96", [table], use_deprecated_int96_timestamps=True)
+    assert "DELTA_BINARY_PACKED" not in encodings(int96)["id"]
+    assert pq.read_table(int96)["ts"].to_pylist() == table["ts"].to_pylist()
+    everything = write_one(tmp_path / "all", [table], use_dictionary=True)
+    assert not any("DELTA_BINARY_PACKED" in e for e in encodings(everything).values())
+    zstd = write_one(tmp_path / "zstd", [table], compression="zstd")  # delta still chosen, the codec kept
+    assert "DELTA_BINARY_PACKED" in encodings(zstd)["id"] and set(codecs(zstd).values()) == {"ZSTD"}
+    for path in (mine, split, everything, zstd):
+        assert pq.read_table(path).equals(table)
