@@ -12,6 +12,14 @@ has grown by ``threshold_bytes`` over its size after the last release (reading t
 resident size costs microseconds). Map tasks call :func:`after_block` (one trim per
 process, kept across tasks: what a task left behind is what the next one finds).
 
+The threshold follows the execution's object-store budget (:func:`threshold_for_budget`):
+a release makes the next task's allocations fault their pages in again, which on the
+benchmark writes (tasks of ~50 MiB of Arrow memory, back to back) cost 20–28% of the
+workers' CPU when every task released (benchmarks/PROFILES.md, "Issue 14, wave 7"). A
+worker may keep an eighth of the budget per CPU (32–256 MiB): under a small budget
+(``larger_than_memory``: 80 MiB) it still releases after about every task, under the
+default one it keeps its pages for the next task.
+
 Example:
     >>> sizes = iter([100, 120, 200, 90, 110])
     >>> released = []
@@ -25,8 +33,12 @@ from __future__ import annotations
 import os
 from typing import Callable
 
-#: growth of a worker's resident memory that makes it hand back what Arrow freed
+#: growth of a worker's resident memory that makes it hand back what Arrow freed (the least)
 DEFAULT_THRESHOLD_BYTES = 32 * 2**20
+#: the most a worker keeps, whatever the budget
+MAX_THRESHOLD_BYTES = 256 * 2**20
+#: the share of the object-store budget per CPU a worker may keep
+BUDGET_SHARE_PER_CPU = 1 / 8
 
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -40,6 +52,23 @@ def should_release(resident: int, baseline: int, threshold: int) -> bool:
         (True, False)
     """
     return resident - baseline >= threshold
+
+
+def threshold_for_budget(budget_bytes: float, num_cpus: float) -> int:
+    """The growth that makes a worker release, for an execution with ``budget_bytes`` of
+    object store on ``num_cpus`` CPUs: :data:`BUDGET_SHARE_PER_CPU` of the budget per CPU,
+    between :data:`DEFAULT_THRESHOLD_BYTES` and :data:`MAX_THRESHOLD_BYTES` (the least
+    when the budget is not a finite positive number).
+
+    Example:
+        >>> MIB = 2**20
+        >>> [threshold_for_budget(b, 2) // MIB for b in (80 * MIB, 1024 * MIB, 3584 * MIB, float("inf"))]
+        [32, 64, 224, 32]
+    """
+    if not (0 < budget_bytes < float("inf")):
+        return DEFAULT_THRESHOLD_BYTES
+    share = budget_bytes * BUDGET_SHARE_PER_CPU / max(1.0, float(num_cpus))
+    return int(min(MAX_THRESHOLD_BYTES, max(DEFAULT_THRESHOLD_BYTES, share)))
 
 
 def resident_bytes() -> int:
@@ -76,7 +105,7 @@ class ArrowMemoryTrim:
     def __init__(self, threshold_bytes: int = DEFAULT_THRESHOLD_BYTES,
                  resident: Callable[[], int] = resident_bytes,
                  release: Callable[[], None] = release_arrow_memory) -> None:
-        self._threshold = threshold_bytes
+        self.threshold = threshold_bytes
         self._resident = resident
         self._release = release
         self._baseline = resident()
@@ -84,7 +113,7 @@ class ArrowMemoryTrim:
     def after_block(self) -> bool:
         """Release if the process grew enough; returns whether it did."""
         now = self._resident()
-        if not should_release(now, self._baseline, self._threshold):
+        if not should_release(now, self._baseline, self.threshold):
             self._baseline = min(self._baseline, now)
             return False
         self._release()
@@ -95,9 +124,10 @@ class ArrowMemoryTrim:
 _process_trim: ArrowMemoryTrim | None = None
 
 
-def after_block() -> bool:
+def after_block(threshold_bytes: int | None = None) -> bool:
     """The process's :class:`ArrowMemoryTrim`, after a block was produced (or a task
-    ended); returns whether it released memory.
+    ended); returns whether it released memory. ``threshold_bytes`` (the task's, from
+    :func:`threshold_for_budget`) replaces the trim's threshold when given.
 
     Example:
         >>> isinstance(after_block(), bool)
@@ -105,6 +135,8 @@ def after_block() -> bool:
     """
     global _process_trim
     if _process_trim is None:
-        _process_trim = ArrowMemoryTrim()
+        _process_trim = ArrowMemoryTrim(threshold_bytes or DEFAULT_THRESHOLD_BYTES)
         return False
+    if threshold_bytes is not None:
+        _process_trim.threshold = threshold_bytes
     return _process_trim.after_block()

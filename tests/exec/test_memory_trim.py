@@ -74,3 +74,39 @@ def test_the_process_trim_is_made_once_and_kept_across_calls() -> None:
     first = memory_trim._process_trim
     memory_trim.after_block()
     assert memory_trim._process_trim is first is not None
+
+
+@pytest.mark.parametrize(("budget_mib", "cpus", "expected_mib"), [
+    (80, 2, 32),          # larger_than_memory's budget: the least, a release after about every task
+    (1024, 2, 64),
+    (3584, 2, 224),       # the default budget of a 2-CPU machine
+    (3584, 1, 256),       # never more than the most
+    (3584, 0, 256),       # no CPU figure: counted as one
+    (0, 2, 32), (float("inf"), 2, 32), (float("nan"), 2, 32),
+])
+def test_the_threshold_follows_the_budget_per_cpu(budget_mib, cpus, expected_mib) -> None:
+    assert memory_trim.threshold_for_budget(budget_mib * MIB, cpus) == expected_mib * MIB
+
+
+def test_a_tasks_threshold_replaces_the_process_trims() -> None:
+    memory_trim.after_block(200 * MIB)
+    assert memory_trim._process_trim.threshold == 200 * MIB
+    memory_trim.after_block()  # None: left as it is
+    assert memory_trim._process_trim.threshold == 200 * MIB
+    memory_trim.after_block(memory_trim.DEFAULT_THRESHOLD_BYTES)
+    assert memory_trim._process_trim.threshold == memory_trim.DEFAULT_THRESHOLD_BYTES
+
+
+def test_map_operators_hand_their_tasks_the_budgets_threshold() -> None:
+    """Plan-level: the context of each task carries the threshold of the execution's budget
+    (no process is started: the operator is only given its options)."""
+    from streamdata.exec.interfaces import ExecutionOptions, ExecutionResources
+    from streamdata.exec.operators.map_transformer import MapTransformer, ProjectStage
+    from streamdata.exec.operators.input_data import InputDataOperator
+    from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
+
+    op = TaskPoolMapOperator("m", InputDataOperator("in", []), MapTransformer([ProjectStage(name="p", select=("a",))]))
+    op.options = ExecutionOptions(resource_limits=ExecutionResources(cpu=2, object_store_memory=80 * MIB))
+    assert op._next_context().memory_trim_bytes == 32 * MIB
+    op.options = ExecutionOptions(resource_limits=ExecutionResources(cpu=2, object_store_memory=1024 * MIB))
+    assert op._next_context().memory_trim_bytes == 64 * MIB

@@ -21,6 +21,7 @@ from streamdata.exec.interfaces import (
     RefBundle,
 )
 from streamdata.exec.operators.in_order import InOrder
+from streamdata.exec import memory_trim
 from streamdata.exec.resources import remote_args_resources
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.core import api as rt
@@ -171,8 +172,11 @@ class MapOperator(PhysicalOperator):
     def _next_context(self) -> TaskContext:
         idx = self._next_task_index
         self._next_task_index += 1
+        limits = self.options.resource_limits
         return TaskContext(task_index=idx, op_name=self.name,
-                           target_max_block_size=self.options.target_max_block_size)
+                           target_max_block_size=self.options.target_max_block_size,
+                           memory_trim_bytes=memory_trim.threshold_for_budget(
+                               limits.object_store_memory, limits.cpu))
 
     def _register(self, ctx: TaskContext, bundle: RefBundle, block_ref: Any, out_ref: Any,
                   *, on_done: Any = None) -> None:

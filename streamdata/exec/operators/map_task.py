@@ -115,9 +115,10 @@ def run_map_task(transformer: MapTransformer, ctx: TaskContext, *inputs: Any,
         pending = [tail] if tail is not None else []
         pending_bytes = tail.nbytes if tail is not None else 0
 
-    memory_trim.after_block()  # what the last task left behind, before this one reads
+    trim_at = ctx.memory_trim_bytes
+    memory_trim.after_block(trim_at)  # what the last task left behind, before this one reads
     for table in transformer.apply(inputs, ctx):
-        memory_trim.after_block()  # what the block's reading and mapping freed
+        memory_trim.after_block(trim_at)  # what the block's reading and mapping freed
         schema = table.schema
         if table.num_rows == 0:
             continue

@@ -39,11 +39,17 @@ from streamdata.write_context import WriteContext
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class TaskContext:
-    """What a stage may know about the task running it."""
+    """What a stage may know about the task running it.
+
+    ``memory_trim_bytes``: the growth of the worker's resident memory after which it hands
+    back what Arrow freed (:func:`streamdata.exec.memory_trim.threshold_for_budget`); None:
+    the trim's default.
+    """
 
     task_index: int
     op_name: str = ""
     target_max_block_size: int = 128 * 1024 * 1024
+    memory_trim_bytes: int | None = None
 
 
 class MapStage(ABC):
