@@ -229,3 +229,19 @@ def test_users_encoding_choices_rule_out_delta(tmp_path: Path) -> None:
     assert "DELTA_BINARY_PACKED" in encodings(zstd)["id"] and set(codecs(zstd).values()) == {"ZSTD"}
     for path in (mine, split, everything, zstd):
         assert pq.read_table(path).equals(table)
+
+
+@pytest.mark.parametrize("values", [
+    np.arange(5000) % 7, np.arange(5000), np.arange(5000, dtype=np.uint8), np.random.default_rng(2).random(5000),
+    np.repeat(np.random.default_rng(2).random(10), 500), np.array([np.nan, 1.0] * 2500),
+    np.array([np.nan] + [1.0] * 4999), pa.array([None, 1, 2] * 1000), pa.array([1.5, None] * 2000),
+])
+def test_the_distinct_count_matches_count_distinct(values) -> None:
+    import pyarrow.compute as pc
+
+    from streamdata.io.parquet_encoding import _distinct
+
+    column = pa.chunked_array([pa.array(values)])
+    expected = pc.count_distinct(column, mode="all").as_py()
+    assert _distinct(column) == expected
+    assert _distinct(pa.chunked_array([column.chunk(0).slice(0, 100), column.chunk(0).slice(100)])) == expected
