@@ -228,8 +228,8 @@ class Worker:
         """The main thread's task was cancelled: raise where
         :mod:`~streamdata.core.cancellation` allows it, else ask again later."""
         current = self.client.context.task_id
-        if current is None or current not in self.cancel_requested:
-            return
+        if current is None or current not in self.cancel_requested or current in self.interrupted:
+            return  # not this task's, or its end is being reported
         if cancellation.may_interrupt_here(frame):
             self.cancel_requested.discard(current)
             raise TaskCancelledError(f"task {current} was cancelled")
@@ -365,7 +365,6 @@ class Worker:
                    for obj_id, value in zip(return_ids, values)]
         if failed is not None:
             outputs += [(obj_id, failed, []) for obj_id in return_ids[len(values):]]
-        del values
         self.client.send(msgs.TaskDone(task_id, outputs, None))
 
     def _task_ending(self, task_id: str) -> None:
@@ -489,6 +488,7 @@ class Worker:
         finally:
             with self.state_lock:
                 self.async_tasks.pop(task_id, None)
+                self.interrupted.discard(task_id)
         self.client.flush_refs()
 
 
