@@ -197,6 +197,7 @@ class Worker:
         else:
             self._interrupt_thread(task_id, ident)
 
+    @cancellation.redelivery
     def _interrupt_thread(self, task_id: str, ident: int, *, leaving_guard: bool = False) -> None:
         """Raise TaskCancelledError once in the pool thread running ``task_id``, where
         :mod:`~streamdata.core.cancellation` allows it (else later: as the thread leaves
@@ -205,7 +206,8 @@ class Worker:
         with self.state_lock:
             if self.running.get(task_id) != ident or task_id in self.interrupted:
                 return  # finished, or interrupted already
-            if leaving_guard or cancellation.may_interrupt(sys._current_frames().get(ident)):
+            if (cancellation.may_interrupt_here(sys._getframe()) if leaving_guard
+                    else cancellation.may_interrupt(sys._current_frames().get(ident))):
                 self.interrupted.add(task_id)
                 cancellation.raise_in_thread(ident, TaskCancelledError)
                 return
@@ -529,6 +531,7 @@ def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
 _CANCEL_RETRY_S = 0.005
 
 
+@cancellation.redelivery
 def _signal_self() -> None:
     """Deliver the main thread's cancellation signal again."""
     os.kill(os.getpid(), signal.SIGUSR2)
