@@ -12,6 +12,8 @@ code are fenced off:
   returns: the task's own code meets it at its next step.
 - :func:`bookkeeping` functions: their own frame (not what they call) runs the
   worker's accounting around the user's code; an exception there would escape it.
+  That includes the frame an uninterruptible call returns to, when a deferred
+  cancellation is delivered as it returns (through a :func:`redelivery` function).
 - the import machinery: an import cut short leaves a half-initialized module behind.
 
 Example:
@@ -37,6 +39,7 @@ _local = threading.local()  # .depth: how many uninterruptible calls this thread
 _deferred: dict[int, Callable[[], None]] = {}  # thread ident -> how to deliver its cancellation again
 _deferred_lock = threading.Lock()
 _bookkeeping_codes: set[CodeType] = set()
+_redelivery_codes: set[CodeType] = set()
 
 
 def uninterruptible(fn: F) -> F:
@@ -65,17 +68,26 @@ def bookkeeping(fn: F) -> F:
     return fn
 
 
+def redelivery(fn: F) -> F:
+    """Mark ``fn`` as what delivers a deferred cancellation again (the ``redeliver``
+    given to :func:`defer`): an exception raised in it surfaces in the code that made
+    the uninterruptible call, which is judged instead."""
+    _redelivery_codes.add(fn.__code__)
+    return fn
+
+
 def may_interrupt(frame: FrameType | None) -> bool:
     """Whether a cancellation may raise in the code that ``frame``, another thread's
     innermost frame, runs now."""
-    return _may_interrupt(frame, guarded=lambda code: code is _GUARD_CODE)
+    return _may_interrupt(frame, passing=_redelivery_codes, guarded=lambda code: code is _GUARD_CODE)
 
 
 def may_interrupt_here(frame: FrameType | None) -> bool:
     """:func:`may_interrupt` for the calling thread's own ``frame`` (a signal
     handler's). Its uninterruptible calls are counted exactly: one that is returning
     (delivering a deferred cancellation) no longer counts."""
-    return not inside_uninterruptible_here() and _may_interrupt(frame, guarded=lambda code: False)
+    return not inside_uninterruptible_here() and _may_interrupt(
+        frame, passing=_redelivery_codes | {_GUARD_CODE}, guarded=lambda code: False)
 
 
 def inside_uninterruptible_here() -> bool:
@@ -84,7 +96,9 @@ def inside_uninterruptible_here() -> bool:
     return bool(getattr(_local, "depth", 0))
 
 
-def _may_interrupt(frame: FrameType | None, guarded: Callable[[CodeType], bool]) -> bool:
+def _may_interrupt(frame: FrameType | None, passing: set[CodeType], guarded: Callable[[CodeType], bool]) -> bool:
+    while frame is not None and frame.f_code in passing:  # the exception would go through these
+        frame = frame.f_back
     if frame is not None and frame.f_code in _bookkeeping_codes:
         return False
     while frame is not None:
@@ -108,4 +122,4 @@ def raise_in_thread(ident: int, exc_type: type[BaseException]) -> None:
 
 
 __all__ = ["bookkeeping", "defer", "inside_uninterruptible_here", "may_interrupt", "may_interrupt_here",
-           "raise_in_thread", "uninterruptible"]
+           "raise_in_thread", "redelivery", "uninterruptible"]

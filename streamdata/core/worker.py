@@ -197,6 +197,7 @@ class Worker:
         else:
             self._interrupt_thread(task_id, ident)
 
+    @cancellation.redelivery
     def _interrupt_thread(self, task_id: str, ident: int, *, leaving_guard: bool = False) -> None:
         """Raise TaskCancelledError once in the pool thread running ``task_id``, where
         :mod:`~streamdata.core.cancellation` allows it (else later: as the thread leaves
@@ -205,7 +206,8 @@ class Worker:
         with self.state_lock:
             if self.running.get(task_id) != ident or task_id in self.interrupted:
                 return  # finished, or interrupted already
-            if leaving_guard or cancellation.may_interrupt(sys._current_frames().get(ident)):
+            if (cancellation.may_interrupt_here(sys._getframe()) if leaving_guard
+                    else cancellation.may_interrupt(sys._current_frames().get(ident))):
                 self.interrupted.add(task_id)
                 cancellation.raise_in_thread(ident, TaskCancelledError)
                 return
@@ -228,8 +230,8 @@ class Worker:
         """The main thread's task was cancelled: raise where
         :mod:`~streamdata.core.cancellation` allows it, else ask again later."""
         current = self.client.context.task_id
-        if current is None or current not in self.cancel_requested:
-            return
+        if current is None or current not in self.cancel_requested or current in self.interrupted:
+            return  # not this task's, or its end is being reported
         if cancellation.may_interrupt_here(frame):
             self.cancel_requested.discard(current)
             raise TaskCancelledError(f"task {current} was cancelled")
@@ -365,7 +367,6 @@ class Worker:
                    for obj_id, value in zip(return_ids, values)]
         if failed is not None:
             outputs += [(obj_id, failed, []) for obj_id in return_ids[len(values):]]
-        del values
         self.client.send(msgs.TaskDone(task_id, outputs, None))
 
     def _task_ending(self, task_id: str) -> None:
@@ -489,6 +490,7 @@ class Worker:
         finally:
             with self.state_lock:
                 self.async_tasks.pop(task_id, None)
+                self.interrupted.discard(task_id)
         self.client.flush_refs()
 
 
@@ -529,6 +531,7 @@ def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
 _CANCEL_RETRY_S = 0.005
 
 
+@cancellation.redelivery
 def _signal_self() -> None:
     """Deliver the main thread's cancellation signal again."""
     os.kill(os.getpid(), signal.SIGUSR2)

@@ -97,3 +97,28 @@ def test_a_guard_passes_the_result_and_the_error_through() -> None:
     with pytest.raises(ZeroDivisionError):
         divide(1, 0)
     assert not cancellation.inside_uninterruptible_here()
+
+
+def test_a_cancellation_delivered_as_a_guard_returns_is_judged_where_it_would_surface() -> None:
+    """Raised by the redelivery, the error surfaces in the guarded call's caller: fine in
+    the task's own code, not in a bookkeeping frame (it would escape the accounting)."""
+    verdicts: list[bool] = []
+
+    @cancellation.redelivery
+    def redeliver() -> None:
+        verdicts.append(cancellation.may_interrupt_here(sys._getframe()))
+
+    @cancellation.uninterruptible
+    def send() -> None:
+        cancellation.defer(threading.get_ident(), redeliver)
+
+    def users_code() -> None:
+        send()
+
+    @cancellation.bookkeeping
+    def accounting() -> None:
+        send()
+
+    users_code()
+    accounting()
+    assert verdicts == [True, False]
