@@ -67,10 +67,13 @@ class MessageChannel:
         self._sock.sendall(b"".join(parts))
 
     def recv(self) -> bytearray:
-        """The next message's payload; EOFError once the other end closed."""
+        """The next message's payload; EOFError once the other end closed, OSError for a
+        header no sender writes (the channel is unusable: treat it as closed)."""
         (size,) = _LENGTH.unpack(self._read_exactly(4))
         if size == -1:
             (size,) = _LONG_LENGTH.unpack(self._read_exactly(8))
+        elif size < 0:
+            raise OSError(f"corrupt message header on the channel (length {size})")
         return self._read_exactly(size)
 
     def poll(self, timeout_s: float = 0.0) -> bool:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+import logging
 import os
 import selectors
 import shutil
@@ -263,7 +264,10 @@ class Runtime(ClientBase):
                     except OSError:
                         pass
                     continue
-                self._drain_worker(worker)
+                try:
+                    self._drain_worker(worker)
+                except Exception:  # noqa: BLE001 - a bug in handling one message must not stop every worker's
+                    logging.getLogger(__name__).exception("streamdata: handling a message of %s failed", worker)
             with self.lock:
                 if self._closed:
                     return
@@ -274,7 +278,11 @@ class Runtime(ClientBase):
         conn = worker.conn
         try:
             while True:
-                msg = msgs.decode(conn.recv())
+                data = conn.recv()
+                try:
+                    msg = msgs.decode(data)
+                except Exception as exc:  # noqa: BLE001 - no worker of ours writes it: the stream is unusable
+                    raise OSError(f"undecodable message from worker {worker.worker_id}: {exc!r}") from exc
                 with self.lock:
                     self.apply_local_refs()
                     self._feed_message(worker.worker_id, msg)

@@ -169,6 +169,9 @@ class Worker:
                     self.main_queue.put(msg)
         except (EOFError, OSError):
             pass
+        except Exception:  # noqa: BLE001 - a message it cannot handle: leave (the driver sees a death), never hang
+            traceback.print_exc()
+            os._exit(1)
         # the driver is gone or said exit: leave at once
         os._exit(0)
 

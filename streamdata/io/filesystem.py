@@ -135,7 +135,7 @@ def resolve_filesystem(paths: Any, filesystem: Any = None) -> tuple["fsspec.Abst
             paths' protocol names.
 
     Raises:
-        PlanError: no paths, paths on several filesystems, or not strings.
+        PlanError: no paths, an empty path, paths on several filesystems, or not strings.
 
     Example:
         >>> fs, ps = resolve_filesystem(["/tmp/a", "file:///tmp/b"])
@@ -156,6 +156,8 @@ def resolve_filesystem(paths: Any, filesystem: Any = None) -> tuple["fsspec.Abst
     for p in raw:
         if not isinstance(p, (str, os.PathLike)):
             raise PlanError(f"paths must be strings, got {type(p).__name__}: {p!r}")
+        if not str(os.fspath(p)).strip():  # (not the working directory: a whole tree read by mistake)
+            raise PlanError(f"paths must not be empty, got {p!r}; pass '.' to read the working directory")
         strs.append(os.fspath(p))
     anon = [bool(_ANON_PREFIX.match(p)) for p in strs]
     strs = [_ANON_PREFIX.sub(lambda m: m.group(1) + "://", p) for p in strs]

@@ -41,6 +41,7 @@ from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import FileInfo, to_arrow_filesystem, unstrip
 from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
+from streamdata.io.parquet_sizing import decoded_bytes
 from streamdata.io.parquet_writer import ParquetFileWriter
 from streamdata.expressions import conjuncts
 
@@ -126,6 +127,7 @@ class ParquetDatasource(FileBasedDatasource):
         self._post_predicates: tuple[Any, ...] = ()  # applied after the path column is added
         self._batch_size = int(batch_size)
         self._data_schema_cache: tuple[pa.Schema, str] | None = None
+        self._first_footer: tuple[Any, int | None] | None = None  # (footer, file size) of the schema's file
         self._footers: dict[str, tuple[int, int]] | None = None  # path → (rows, uncompressed bytes)
         self.stats: dict[str, int] = {}
         if self._columns is not None:
@@ -164,6 +166,7 @@ class ParquetDatasource(FileBasedDatasource):
                 try:
                     md = self._read_footer(f.path)
                     self._data_schema_cache = (md.schema.to_arrow_schema(), unstrip(self._fs, f.path))
+                    self._first_footer = (md, f.size)
                     break
                 except DataSourceError as exc:
                     if not skip_ok:
@@ -216,6 +219,27 @@ class ParquetDatasource(FileBasedDatasource):
             except DataSourceError:
                 pass
         return size
+
+    def estimate_decoded_bytes(self) -> int | None:
+        """The Arrow size of the files' columns read, from the first file's footer
+        (:func:`~streamdata.io.parquet_sizing.decoded_bytes`, scaled by the files' sizes);
+        None when it cannot be told. Unlike :meth:`estimate_inmemory_data_size` (5× the
+        files' size, which plans the memory of large reads) it is meant to be accurate: the
+        read-parallelism rule tells a small read by it."""
+        sizes = [f.size for f in self._files]
+        if self._user_schema is not None or not sizes or any(s is None for s in sizes):
+            return None
+        try:
+            self._data_schema()
+        except DataSourceError:
+            return None
+        if self._first_footer is None or not self._first_footer[1]:
+            return None
+        md, size = self._first_footer
+        sample = decoded_bytes(md, self._columns)
+        if sample is None:
+            return None
+        return int(sum(sizes) * sample / size)  # type: ignore[arg-type, operator]
 
     def unified_schema(self) -> pa.Schema:
         """The schema of all the files together, reading every footer.
@@ -335,6 +359,7 @@ class ParquetDatasource(FileBasedDatasource):
         self._data_schema()  # one footer on the driver: the schema every task reads into
         out = super()._task_source()
         out._footers = None
+        out._first_footer = None
         out.stats = {}
         return out  # type: ignore[return-value]
 

@@ -57,6 +57,45 @@ def direct_read_plan(physical: pa.Schema, read_schema: pa.Schema, columns: Seque
     return needed
 
 
+#: a string column whose pages average under this many bytes per value is dictionary encoded
+#: throughout (plain-encoded strings take at least 4: the length of each)
+DICTIONARY_BYTES_PER_VALUE = 2
+
+
+def dictionary_columns(metadata: Any, row_groups: Sequence[int], decode: Sequence[str]) -> list[str]:
+    """The string and binary columns of ``decode`` that are dictionary encoded in every row
+    group read: decoded as Arrow dictionaries, then expanded with one take of the dictionary.
+
+    Parquet's decoder appends a dictionary-encoded string value by value into a builder;
+    reading the indices and taking from the dictionary once per batch is about half the CPU
+    (the suite's column of 100 distinct strings: 34 → 16 ms for 16 files × 50k rows). A
+    column with any plain-encoded share is left to the decoder (the reader would have to hash
+    those values into a dictionary).
+
+    Example:
+        >>> import io, pyarrow as pa, pyarrow.parquet as pq
+        >>> buf = io.BytesIO()
+        >>> pq.write_table(pa.table({"s": ["ab", "cd"] * 500, "u": [str(i) for i in range(1000)],
+        ...                          "x": list(range(1000))}), buf)
+        >>> dictionary_columns(pq.read_metadata(pa.BufferReader(buf.getvalue())), [0], ["s", "u", "x"])
+        ['s']
+    """
+    schema = metadata.schema.to_arrow_schema()
+    if metadata.num_columns != len(schema):  # nested columns: leaves are not fields
+        return []
+    out = []
+    for name in decode:
+        at = schema.get_field_index(name)
+        if at < 0 or not (pa.types.is_string(schema.field(at).type) or pa.types.is_binary(schema.field(at).type)):
+            continue
+        chunks = [metadata.row_group(g).column(at) for g in row_groups]
+        if chunks and all(c.has_dictionary_page and c.num_values
+                          and c.total_uncompressed_size < DICTIONARY_BYTES_PER_VALUE * c.num_values
+                          for c in chunks):
+            out.append(name)
+    return out
+
+
 def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decode: Sequence[str],
                     out_schema: pa.Schema, predicates: Sequence[Any], batch_size: int) -> Iterator[pa.Table]:
     """Decode ``row_groups`` of an open Parquet file, keep the rows every predicate holds for.
@@ -76,10 +115,15 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
     import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    reader = pq.ParquetFile(source, metadata=metadata)
+    as_dictionary = dictionary_columns(metadata, row_groups, decode)
+    reader = pq.ParquetFile(source, metadata=metadata, read_dictionary=as_dictionary or None)
     names = out_schema.names
     for batch in reader.iter_batches(batch_size=batch_size, row_groups=list(row_groups),
                                      columns=list(decode), use_threads=False):
+        for name in as_dictionary:  # the column's own type again: a take of the dictionary
+            at = batch.schema.get_field_index(name)
+            batch = batch.set_column(at, batch.schema.field(at).with_type(batch.column(at).type.value_type),
+                                     batch.column(at).dictionary_decode())
         table = pa.Table.from_batches([batch])
         if predicates:
             mask = None

@@ -211,3 +211,17 @@ def test_retry_reclaims_the_return_a_dead_attempt_wrote(tmp_path) -> None:
     assert sd.get(first, timeout=60) == b"x" * (1 << 20)
     assert isinstance(sd.get(second, timeout=60), _DiesOnceWhilePickled)
     assert os.path.exists(marker)  # the first attempt did die
+
+
+@sd.remote(max_retries=0)
+def garbles_its_channel() -> None:
+    """Writes a frame no worker writes (a protocol bug's symptom), then waits."""
+    from streamdata.core import context
+    context.current_client().conn.send(b"\x00 not a message")
+    block_until_file("/nonexistent/never")
+
+
+def test_an_undecodable_message_ends_that_worker_not_the_runtime() -> None:
+    with pytest.raises(WorkerCrashedError):
+        sd.get(garbles_its_channel.remote(), timeout=60)
+    assert sd.get(sd.remote(lambda: 7).remote(), timeout=60) == 7  # the other workers still answer

@@ -61,6 +61,13 @@ def test_a_close_in_the_middle_of_a_frame_is_an_eof(pair) -> None:
         right.recv()
 
 
+def test_a_corrupt_header_is_an_oserror_the_reader_treats_as_a_closed_channel(pair) -> None:
+    left, right = pair
+    left._sock.sendall(struct.pack("!i", -7))
+    with pytest.raises(OSError, match="corrupt"):
+        right.recv()
+
+
 def test_header_of_a_payload_over_2_gib_carries_the_long_length() -> None:
     assert frame_header(5) == struct.pack("!i", 5)
     assert frame_header(2**31) == struct.pack("!i", -1) + struct.pack("!Q", 2**31)

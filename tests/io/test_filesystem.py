@@ -78,6 +78,12 @@ def test_empty_directory_is_a_clear_error(tmp_path: Path):
 def test_bad_path_arguments():
     with pytest.raises(PlanError):
         resolve_filesystem([])
+
+
+@pytest.mark.parametrize("paths", ["", "  ", ["data.csv", ""]])
+def test_an_empty_path_is_refused_not_read_as_the_working_directory(paths):
+    with pytest.raises(PlanError, match="must not be empty"):
+        resolve_filesystem(paths)
     with pytest.raises(PlanError, match="one filesystem"):
         resolve_filesystem(["s3://b/k", "memory://x"])
     with pytest.raises(PlanError):

@@ -100,3 +100,34 @@ def test_hive_partitions_and_a_pyarrow_filter_keep_the_scanner(tmp_path):
     raw = ParquetDatasource(str(tmp_path), filter=pc.field("x") > 20241)
     assert sorted(r["x"] for r in _rows(raw)) == [20242, 20243]
     assert _direct_reads(src) == 0 and _direct_reads(raw) == 0
+
+
+def test_dictionary_encoded_strings_are_read_as_their_own_type(tmp_path):
+    """A string column of few distinct values (nulls too) goes through an Arrow dictionary
+    and comes back as the same strings, same type, in order; a column of distinct values and
+    one written without dictionaries are decoded as before."""
+    from streamdata.io.parquet_direct import dictionary_columns
+
+    n = 5000
+    table = pa.table({
+        "s": pa.array([None if i % 7 == 0 else f"v{i % 13}" for i in range(n)], pa.string()),
+        "b": pa.array([bytes([i % 5]) * 3 for i in range(n)], pa.binary()),
+        "u": [f"unique-{i}" for i in range(n)],
+        "x": list(range(n)),
+    })
+    pq.write_table(table, tmp_path / "d.parquet", row_group_size=2000)
+    pq.write_table(table, tmp_path / "plain.parquet", use_dictionary=False)
+    md = pq.read_metadata(tmp_path / "d.parquet")
+    assert dictionary_columns(md, range(md.num_row_groups), ["s", "b", "u", "x"]) == ["s", "b"]
+    plain = pq.read_metadata(tmp_path / "plain.parquet")
+    assert dictionary_columns(plain, [0], ["s", "b", "u", "x"]) == []
+    for name in ["d.parquet", "plain.parquet"]:
+        src = ParquetDatasource(str(tmp_path / name))
+        (task,) = src.get_read_tasks(1)
+        got = pa.concat_tables(list(task()))
+        assert task.read_fn.source.stats.get("files_read_directly", 0) == 1
+        assert got.schema == table.schema
+        assert got.equals(table)
+    only = ParquetDatasource(str(tmp_path / "d.parquet"), columns=["x", "s"]).apply_predicate(col("s") == lit("v3"))
+    rows = [r for task in only.get_read_tasks(1) for t in task() for r in t.to_pylist()]
+    assert rows == [{"x": i, "s": "v3"} for i in range(n) if i % 7 and i % 13 == 3]

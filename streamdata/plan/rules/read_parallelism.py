@@ -14,7 +14,7 @@ SMALL_READ_BYTES_PER_CPU = 32 * 2**20
 
 
 def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext, *,
-                       feeds_udf: bool = True) -> int:
+                       feeds_udf: bool = True, decoded_bytes: int | None = None) -> int:
     """Read tasks for data of ``size_bytes`` in memory (None: unknown).
 
     At least enough tasks to keep blocks under ``target_max_block_size``; at least two per
@@ -23,7 +23,10 @@ def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext, *,
     function (``feeds_udf=False``): its tasks cost what reading costs, which the size
     predicts, so one task per CPU balances and a second wave would only add round trips;
     towards ``read_op_min_num_blocks`` only while blocks stay over ``target_min_block_size``.
-    (A source makes fewer tasks when it has fewer rows or files.)
+    (A source makes fewer tasks when it has fewer rows or files.) ``decoded_bytes``, when
+    the source can tell it, is the accurate size the small-read test uses instead of
+    ``size_bytes`` (a source's size estimate may be deliberately high: Parquet's is 5× the
+    files, about 3× what numeric columns decode to).
 
     Example:
         >>> ctx = OptimizerContext(num_cpus=2)
@@ -31,10 +34,12 @@ def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext, *,
         (4, 80)
         >>> choose_parallelism(40 * 2**20, ctx), choose_parallelism(40 * 2**20, ctx, feeds_udf=False)
         (4, 2)
+        >>> choose_parallelism(100 * 2**20, ctx, feeds_udf=False, decoded_bytes=30 * 2**20)
+        2
     """
     cpus = max(1, math.ceil(ctx.num_cpus))
-    small = (not feeds_udf and size_bytes is not None
-             and size_bytes <= cpus * SMALL_READ_BYTES_PER_CPU)
+    told = decoded_bytes if decoded_bytes is not None else size_bytes
+    small = not feeds_udf and told is not None and told <= cpus * SMALL_READ_BYTES_PER_CPU
     per_cpu = cpus if small else 2 * cpus
     wanted = ctx.read_op_min_num_blocks or per_cpu
     if size_bytes is None:
@@ -83,7 +88,12 @@ def read_parallelism(read: Read, ctx: OptimizerContext, *, feeds_udf: bool = Tru
     """
     if read.override_num_blocks is not None:
         return read.override_num_blocks
-    return choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx, feeds_udf=feeds_udf)
+    decoded = None
+    if not feeds_udf:  # only the small-read test uses it
+        tell = getattr(read.datasource, "estimate_decoded_bytes", None)
+        decoded = tell() if callable(tell) else None
+    return choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx, feeds_udf=feeds_udf,
+                              decoded_bytes=decoded)
 
 
 class ReadParallelismRule(Rule):
