@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import statistics
 from pathlib import Path
 from typing import Any
 
@@ -118,3 +119,12 @@ def test_unknown_workload_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -
 
 def test_every_workload_has_an_expected_check(tiny_data: dict[str, Any]) -> None:
     assert set(expected_checks(tiny_data)) == set(WORKLOADS) - {"cpu_to_gpu_pipeline"}
+
+
+def test_steady_median_leaves_out_the_first_run(tiny_data: dict[str, Any], tmp_path: Path) -> None:
+    params = Params(parquet_dir=str(tiny_data["parquet"]), csv_dir=str(tiny_data["csv"]),
+                    out_dir=str(tmp_path / "out"), reps=3)
+    result = worker.run("pyarrow", "count_parquet", params)
+    runs = result["runs"]
+    assert len(runs) == 3 and result["first_s"] == runs[0]
+    assert result["median_s"] == round(statistics.median(runs[1:]), 4)
