@@ -81,15 +81,7 @@ class MessageChannel:
         return bool(self._poller.poll(timeout_s * 1000))
 
     def close(self) -> None:
-        try:
-            self._poller.unregister(self._sock.fileno())
-        except (KeyError, ValueError, OSError):
-            pass
         self._sock.close()
-
-    @property
-    def closed(self) -> bool:
-        return self._sock.fileno() == -1
 
     def _read_exactly(self, size: int) -> bytearray:
         buf = bytearray(size)
