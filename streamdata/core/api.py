@@ -394,8 +394,9 @@ def wait(ray_waitables: Sequence[ObjectRef], *, num_returns: int = 1, timeout: f
                           check_bool("fetch_local", fetch_local))
 
 
-def cancel(ray_waitable: ObjectRef, *, force: bool = False, recursive: bool = True) -> None:
-    """Cancel the task that produces ``ray_waitable``; ``get`` then raises TaskCancelledError."""
+def cancel(ray_waitable: ObjectRef | ObjectRefGenerator, *, force: bool = False, recursive: bool = True) -> None:
+    """Cancel the task that produces ``ray_waitable`` (an ObjectRef, or a generator task's
+    ObjectRefGenerator); ``get`` then raises TaskCancelledError."""
     return _active().cancel(ray_waitable, check_bool("force", force), check_bool("recursive", recursive))
 
 
