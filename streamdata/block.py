@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pyarrow as pa
 
+from streamdata.block_pandas import frame_to_table
 from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, UDFReturnError, describe
 from streamdata.numpy_batch import NumpyBatch, raw_items
@@ -369,6 +370,10 @@ def pandas_to_table(df: pd.DataFrame) -> pa.Table:
     if len(set(cols)) != len(cols):
         raise UDFReturnError(f"DataFrame has duplicate column names: {cols}")
     if not any(dtype == object for dtype in df.dtypes):
+        # numeric and Arrow-backed columns: from_pandas's result without its per-column Python
+        table = frame_to_table(df)
+        if table is not None:
+            return table
         # nthreads=1: one CPU per task; pyarrow's default starts a thread pool per call
         table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
         return table.rename_columns(cols)
