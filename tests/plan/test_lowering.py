@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import pytest
 
 from streamdata.context import DataContext
-from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator, overlaps_write
+from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
 from streamdata.exec.operators.all_to_all import AllToAllOperator, SortSpec
 from streamdata.exec.operators.all_to_all.map_groups import MapGroupsStage
 from streamdata.exec.operators.input_data import InputDataOperator
@@ -245,22 +245,6 @@ def test_a_pool_that_writes_and_leaves_a_cpu_free_lets_read_tasks_use_it(sizes) 
     assert len(reads.input_dependencies[0]._read_tasks_factory()) == 4 and src.asked == [4]
 
 
-@pytest.mark.parametrize("size", [1, 2])
-def test_a_pool_that_writes_overlaps_each_calls_write_with_the_next_calls_udf(size: int) -> None:
-    """Issue 14, wave 8: the write in the pool's calls runs beside the next call's UDF
-    (two call threads per actor, the UDF on one of its own), whether the pool leaves a
-    CPU to the read tasks (1 actor) or reads in its calls (2 actors on 2 CPUs)."""
-    read = L.Read(datasource=RangeDatasource(10_000), parallelism=4)
-    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
-                          compute=L.ActorPoolStrategy(size=size))
-    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
-               ClusterInfo(num_cpus=2))
-    assert isinstance(op, ActorPoolMapOperator) and op.max_concurrency == 1
-    assert overlaps_write(op)
-    no_write = lower(L.LogicalPlan(mapped), DataContext(), ClusterInfo(num_cpus=2))
-    assert isinstance(no_write, ActorPoolMapOperator) and not overlaps_write(no_write)
-
-
 @pytest.mark.parametrize("case", ["pool may grow", "pool holds every CPU", "no write", "write apart"])
 def test_a_pool_keeps_its_read_when_its_cpus_are_not_left_free(case: str) -> None:
     read = L.Read(datasource=RangeDatasource(1000), parallelism=4)
@@ -309,4 +293,3 @@ def test_a_write_after_an_actor_pool_keeps_its_own_tasks_when_it_must(case: str)
     pool = write_op.input_dependencies[0]
     assert isinstance(pool, ActorPoolMapOperator)
     assert [type(s).__name__ for s in pool.transformer.stages] == ["BatchStage"]
-    assert not overlaps_write(pool)  # its calls run as the user asked (no write in them)

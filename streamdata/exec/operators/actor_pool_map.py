@@ -20,7 +20,7 @@ from streamdata.exec.interfaces import (
 )
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import MapWorker
-from streamdata.exec.operators.map_transformer import MapTransformer, WriteStage
+from streamdata.exec.operators.map_transformer import MapTransformer
 from streamdata.core import api as rt
 from streamdata.errors import TaskError
 
@@ -75,7 +75,6 @@ class ActorPoolMapOperator(MapOperator):
         self._ready_tasks: dict[int, OpTask] = {}
         self._actor_class: Any = None
         self._released = False
-        self._overlap_write = False
 
     #: Ray's ``ActorPoolStrategy(enable_true_multi_threading=True)``: a synchronous UDF's
     #: calls run together in an actor's threads (else one at a time; see MapWorker)
@@ -106,11 +105,8 @@ class ActorPoolMapOperator(MapOperator):
         # a dead actor restarts and its calls run again (every row exactly once)
         args.setdefault("max_restarts", 3)
         args.setdefault("max_task_retries", 3)
-        # a fused write overlaps the next call's UDF: two calls at once in the actor
-        # (MapWorker keeps the UDF itself on one thread, one call after the other)
-        self._overlap_write = overlaps_write(self)
-        concurrency = 2 if self._overlap_write else self.max_concurrency
-        self._actor_class = rt.remote(MapWorker).options(max_concurrency=concurrency, **args)
+        self._actor_class = rt.remote(MapWorker).options(max_concurrency=self.max_concurrency,
+                                                         **args)
         self.scale(self.initial_size)
 
     def scale(self, delta: int) -> None:
@@ -127,8 +123,7 @@ class ActorPoolMapOperator(MapOperator):
 
     def _start_actor(self) -> None:
         handle = self._actor_class.remote(self._transformer_ref, self._context_ref,
-                                          true_multi_threading=self.true_multi_threading,
-                                          overlap_write=self._overlap_write)
+                                          true_multi_threading=self.true_multi_threading)
         actor = _Actor(handle=handle)
         self._actors.append(actor)
         ready_ref = handle.ready.remote()
@@ -265,26 +260,3 @@ class ActorPoolMapOperator(MapOperator):
         size = f"{self.min_size}" if self.max_size == self.min_size else f"{self.min_size}..{self.max_size or 'auto'}"
         return [f"actors: {size}, {per.cpu:g} CPU{f', {per.gpu:g} GPU' if per.gpu else ''} each, "
                 f"{self.max_tasks_in_flight_per_actor} calls in flight per actor"]
-
-
-def overlaps_write(op: ActorPoolMapOperator) -> bool:
-    """Whether ``op`` 's actors run each call's write beside the next call's UDF
-    (:mod:`streamdata.exec.operators.write_overlap`): its chain ends with a write (fused
-    only when its calls run one at a time) and it asked for no concurrency of its own.
-
-    Example:
-        >>> from streamdata.exec.operators.input_data import InputDataOperator
-        >>> from streamdata.exec.operators.map_transformer import ProjectStage, WriteStage
-        >>> src = InputDataOperator("in", bundles=[])
-        >>> write = WriteStage(name="w", datasink=None, write_uuid="u")
-        >>> overlaps_write(ActorPoolMapOperator("m", src, MapTransformer([ProjectStage(name="p", select=("a",)), write])))
-        True
-        >>> overlaps_write(ActorPoolMapOperator("m", src, MapTransformer([ProjectStage(name="p", select=("a",))])))
-        False
-    """
-    stages = op.transformer.stages
-    if len(stages) < 2 or not isinstance(stages[-1], WriteStage):
-        return False
-    if op.max_concurrency > 1 or op.true_multi_threading or op.per_task_resources().gpu:
-        return False
-    return not any(isinstance(s, WriteStage) for s in stages[:-1])

@@ -16,11 +16,9 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 import time
 from dataclasses import dataclass
-from collections.abc import Iterable
 from typing import Any
 
 import pyarrow as pa
@@ -30,7 +28,6 @@ from streamdata.context import DataContext
 from streamdata.exec import memory_trim
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
-from streamdata.exec.operators.write_overlap import UDFThread
 from streamdata.block_metadata import BlockMetadata
 from streamdata.read_task import ReadTask
 from streamdata.core import api as rt
@@ -73,8 +70,7 @@ class TaskOutput:
         return RefBundle(blocks=((block_ref, meta),), owns_blocks=True)
 
 
-def input_files(inputs: tuple[Any, ...]) -> tuple[str, ...]:
-    """The files the read tasks among ``inputs`` read (for the output blocks' metadata)."""
+def _input_files(inputs: tuple[Any, ...]) -> tuple[str, ...]:
     files: list[str] = []
     for item in inputs:
         if isinstance(item, ReadTask):
@@ -99,13 +95,7 @@ def run_map_task(transformer: MapTransformer, ctx: TaskContext, *inputs: Any,
         DataContext._set_current(data_context)
     start_wall = time.perf_counter()
     start_cpu = time.thread_time()
-    return shape_output(transformer.apply(inputs, ctx), ctx, input_files(inputs), start_wall, start_cpu)
-
-
-def shape_output(tables: Iterable[pa.Table], ctx: TaskContext, files: tuple[str, ...],
-                 start_wall: float, start_cpu: float) -> tuple[pa.Table, TaskOutput]:
-    """The task's return values from the chain's output ``tables`` (see :func:`run_map_task`):
-    full blocks ``put`` as they come, the last one returned, and the :class:`TaskOutput`."""
+    files = _input_files(inputs)
     target = max(1, ctx.target_max_block_size)
     pending: list[pa.Table] = []
     pending_bytes = 0
@@ -127,7 +117,7 @@ def shape_output(tables: Iterable[pa.Table], ctx: TaskContext, files: tuple[str,
 
     trim_at = ctx.memory_trim_bytes
     memory_trim.after_block(trim_at)  # what the last task left behind, before this one reads
-    for table in tables:
+    for table in transformer.apply(inputs, ctx):
         memory_trim.after_block(trim_at)  # what the block's reading and mapping freed
         schema = table.schema
         if table.num_rows == 0:
@@ -162,30 +152,19 @@ class MapWorker:
     """
 
     def __init__(self, transformer: MapTransformer, data_context: DataContext | None, *,
-                 true_multi_threading: bool = False, overlap_write: bool = False) -> None:
+                 true_multi_threading: bool = False) -> None:
         if data_context is not None:
             DataContext._set_current(data_context)
         self._data_context = data_context
         self._transformer = transformer
         self._init_error: BaseException | None = None
         self._one_at_a_time: threading.Lock | None = None
-        # the chain before a fused write on a thread of its own (write_overlap.py): the
-        # actor then runs two calls at once, one call's UDF beside another's write
-        self._udf_thread: UDFThread | None = None
-        if overlap_write:
-            self._udf_thread = UDFThread(MapTransformer(transformer.stages[:-1], init_fn=transformer.init_fn))
         try:
-            if self._udf_thread is not None:
-                self._udf_thread.init()
-                self._write_chain = MapTransformer(transformer.stages[-1:])
-                self._write_chain.init()
-            else:
-                self._transformer.init()
+            self._transformer.init()
         except Exception as exc:  # noqa: BLE001 - raised by ready(), as the user's own error
             self._init_error = exc
         else:
-            if (self._udf_thread is None and not true_multi_threading
-                    and not self._transformer.uses_async()):
+            if not true_multi_threading and not self._transformer.uses_async():
                 self._one_at_a_time = threading.Lock()
 
     def ready(self) -> bool:
@@ -199,23 +178,7 @@ class MapWorker:
         """One call: run the chain over ``inputs``."""
         if self._init_error is not None:
             raise self._init_error
-        if self._udf_thread is not None:
-            return self._submit_overlapped(ctx, inputs)
         if self._one_at_a_time is None:
             return run_map_task(self._transformer, ctx, *inputs)
         with self._one_at_a_time:
             return run_map_task(self._transformer, ctx, *inputs)
-
-    def _submit_overlapped(self, ctx: TaskContext, inputs: tuple[Any, ...]) -> tuple[pa.Table, TaskOutput]:
-        """The chain before the write on the UDF thread, the write on this call's thread."""
-        assert self._udf_thread is not None
-        if self._data_context is not None:
-            DataContext._set_current(self._data_context)
-        start_wall, start_cpu = time.perf_counter(), time.thread_time()
-        run = self._udf_thread.start(ctx, inputs)
-        try:
-            last, out = shape_output(self._write_chain.apply(run.tables(), ctx), ctx, input_files(inputs),
-                                     start_wall, start_cpu)
-        finally:
-            head_cpu = run.finish()
-        return last, dataclasses.replace(out, cpu_s=out.cpu_s + head_cpu)
