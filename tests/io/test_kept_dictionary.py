@@ -242,3 +242,28 @@ def test_the_sink_gets_the_dictionaries_where_the_chain_lets_them_pass(source: s
     _write(source, tmp_path / "after", CHAINS[chain](), kept=True)
     as_dictionary = {"s": pa.dictionary(pa.int32(), pa.string()), "b": pa.dictionary(pa.int32(), pa.binary())}
     assert stored == ([{k: as_dictionary[k] for k in sorted(kept)}] * 2 if kept else [])
+
+
+@pytest.mark.usefixtures("data_runtime")
+def test_read_map_batches_write_parquet_end_to_end(source: str, tmp_path: Path) -> None:
+    """Through the runtime (the lowering decides): the files hold the source's rows and
+    types, plus ``c``, for pyarrow and DuckDB alike."""
+    import duckdb
+
+    import streamdata as sd
+
+    sd.read_parquet(source).map_batches(_add_c).write_parquet(str(tmp_path / "out"))
+    back = pq.read_table(tmp_path / "out").sort_by("id")
+    expected = pq.read_table(source).sort_by("id")
+    expected = expected.append_column("c", pc_multiply(expected.column("a")))
+    assert back.schema.remove_metadata().equals(expected.schema.remove_metadata())
+    assert back.select(expected.column_names).equals(expected.select(expected.column_names))
+    types = dict(duckdb.sql(f"DESCRIBE SELECT * FROM read_parquet('{tmp_path / 'out'}/*.parquet')").fetchall()
+                 [i][:2] for i in range(7))
+    assert types["s"] == "VARCHAR" and types["b"] == "BLOB"
+
+
+def pc_multiply(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    import pyarrow.compute as pc
+
+    return pc.multiply(column, 2)
