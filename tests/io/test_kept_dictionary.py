@@ -267,3 +267,41 @@ def pc_multiply(column: pa.ChunkedArray) -> pa.ChunkedArray:
     import pyarrow.compute as pc
 
     return pc.multiply(column, 2)
+
+
+@pytest.mark.parametrize("version", ["1.0", "2.4", "2.6"])
+def test_other_types_beside_a_kept_column_are_stored_as_before(version: str) -> None:
+    """The file written without pyarrow's ``store_schema`` (the sink records the schema at
+    close) stores every other type as the file written with it: timestamps (ns, with a time
+    zone), durations, dates, decimals, large strings, lists."""
+    import datetime
+    import decimal
+
+    n = 1000
+    s = pa.array([None if i % 9 == 0 else f"v{i % 5}" for i in range(n)])
+    table = pa.table({
+        "s": s,
+        "ts": pa.array([datetime.datetime(2020, 1, 1) + datetime.timedelta(microseconds=i) for i in range(n)],
+                       pa.timestamp("ns")),
+        "tz": pa.array(range(n), pa.timestamp("ms", tz="Europe/Paris")),
+        "d": pa.array(range(n), pa.duration("s")),
+        "day": pa.array(range(n), pa.date32()),
+        "dec": pa.array([decimal.Decimal(i) / 100 for i in range(n)], pa.decimal128(10, 2)),
+        "ls": pa.array([str(i) for i in range(n)], pa.large_string()),
+        "l": pa.array([[i, i + 1] for i in range(n)], pa.list_(pa.int32())),
+    }).replace_schema_metadata({b"pandas": b"{}", b"z": b"last"})
+    kept = table.set_column(0, table.schema.field(0).with_type(KeptDictionaryType(pa.dictionary(pa.int32(),
+                                                                                                pa.string()))),
+                            keep(s.dictionary_encode()))
+    files = []
+    for t in (table, kept):
+        f = io.BytesIO()
+        w = ParquetFileWriter(f, t.schema, {"version": version}, None)
+        w.write(t.slice(0, 400))
+        w.write(t.slice(400))
+        w.close()
+        files.append(pa.BufferReader(f.getvalue()))
+    ma, mb = (pq.read_metadata(f) for f in files)
+    assert ma.schema.equals(mb.schema) and list(ma.metadata.items()) == list(mb.metadata.items())
+    a, b = (pq.read_table(f) for f in files)
+    assert a.schema.equals(b.schema, check_metadata=True) and a.equals(b)
