@@ -59,15 +59,28 @@ class KeptDictionaryType(pa.ExtensionType):
 
     @classmethod
     def __arrow_ext_deserialize__(cls, storage_type: pa.DataType, serialized: bytes) -> KeptDictionaryType:
-        return cls(storage_type)
+        return kept_type(storage_type)
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (KeptDictionaryType, (self.storage_type,))
 
 
+#: one instance per dictionary type, kept alive: pyarrow refers to a Python extension type
+#: weakly and rebuilds it (``__arrow_ext_deserialize__``) each time a dropped one is asked for
+_TYPES: dict[pa.DataType, KeptDictionaryType] = {}
+
+
+def kept_type(storage_type: pa.DictionaryType) -> KeptDictionaryType:
+    """The :class:`KeptDictionaryType` over ``storage_type`` (one shared instance)."""
+    t = _TYPES.get(storage_type)
+    if t is None:
+        t = _TYPES[storage_type] = KeptDictionaryType(storage_type)
+    return t
+
+
 def keep(array: pa.DictionaryArray | pa.ChunkedArray) -> pa.ExtensionArray | pa.ChunkedArray:
     """``array`` (a dictionary array) as a kept column (zero-copy)."""
-    t = KeptDictionaryType(array.type)
+    t = kept_type(array.type)
     if isinstance(array, pa.ChunkedArray):
         return pa.chunked_array([pa.ExtensionArray.from_storage(t, c) for c in array.chunks], t)
     return pa.ExtensionArray.from_storage(t, array)
@@ -149,5 +162,5 @@ def kept_dictionary_exclusions() -> frozenset[str] | None:
 
 
 __all__ = ["EXTENSION_NAME", "KeptDictionaryType", "decode_column", "decode_kept", "dense_schema",
-           "has_kept", "is_kept", "keep", "kept_dictionary_exclusions", "reading_kept_dictionaries",
+           "has_kept", "is_kept", "keep", "kept_dictionary_exclusions", "kept_type", "reading_kept_dictionaries",
            "storage_column"]

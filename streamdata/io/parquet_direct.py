@@ -27,8 +27,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from streamdata.kept_dictionary import (KeptDictionaryType, decode_kept, dense_schema, keep,
-                                        kept_dictionary_exclusions)
+from streamdata.kept_dictionary import decode_kept, dense_schema, keep, kept_dictionary_exclusions, kept_type
 
 
 def direct_read_plan(physical: pa.Schema, read_schema: pa.Schema, columns: Sequence[str],
@@ -133,7 +132,7 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
         for name in kept:  # left as the dictionary, marked (streamdata.kept_dictionary)
             at = table.schema.get_field_index(name)
             field = table.schema.field(at)
-            table = table.set_column(at, field.with_type(KeptDictionaryType(field.type)), keep(table.column(at)))
+            table = table.set_column(at, field.with_type(kept_type(field.type)), keep(table.column(at)))
         if predicates:
             mask = None
             for predicate in predicates:
