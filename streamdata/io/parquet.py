@@ -43,7 +43,7 @@ from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.io.parquet_sizing import decoded_bytes
 from streamdata.io.parquet_writer import ParquetFileWriter
-from streamdata.kept_dictionary import decode_column, dense_schema, is_kept
+from streamdata.kept_dictionary import decode_column, decode_kept, dense_schema, is_kept
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -395,6 +395,7 @@ class ParquetDatasource(FileBasedDatasource):
     def _postprocess(self, table: pa.Table, split: FileSplit) -> pa.Table:
         if not self._post_predicates:
             return super()._postprocess(table, split)
+        table = decode_kept(table)  # the predicates (Python) see each column as its own type
         saved = self._columns
         self._columns = None  # keep every column until the predicates ran
         try:
@@ -466,8 +467,10 @@ class ParquetDatasource(FileBasedDatasource):
             self._count("files_read_directly", 1)
             source = arrow_fs.open_input_file(split.path)
             try:
+                # a subclass's own code may look at the tables: it gets every column expanded
                 for table in read_row_groups(source, md, [rg.id for rg in frag.row_groups], decode,
-                                             out_schema, self._predicates, self._batch_size):
+                                             out_schema, self._predicates, self._batch_size,
+                                             may_keep=type(self) is ParquetDatasource):
                     produced = True
                     yield table
             finally:

@@ -99,7 +99,8 @@ def dictionary_columns(metadata: Any, row_groups: Sequence[int], decode: Sequenc
 
 
 def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decode: Sequence[str],
-                    out_schema: pa.Schema, predicates: Sequence[Any], batch_size: int) -> Iterator[pa.Table]:
+                    out_schema: pa.Schema, predicates: Sequence[Any], batch_size: int, *,
+                    may_keep: bool = True) -> Iterator[pa.Table]:
     """Decode ``row_groups`` of an open Parquet file, keep the rows every predicate holds for.
 
     Args:
@@ -110,6 +111,8 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
         out_schema: the schema of each table yielded (a subset of ``decode``).
         predicates: expressions evaluated on each decoded batch; a null counts as false.
         batch_size: rows decoded at a time.
+        may_keep: whether dictionary columns may be handed on as dictionaries where the read
+            stage allows (:mod:`streamdata.kept_dictionary`).
 
     Yields:
         Non-empty tables of ``out_schema``.
@@ -120,7 +123,7 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
     as_dictionary = dictionary_columns(metadata, row_groups, decode)
     reader = pq.ParquetFile(source, metadata=metadata, read_dictionary=as_dictionary or None)
     names = out_schema.names
-    kept = _kept(as_dictionary, out_schema, predicates)
+    kept = _kept(as_dictionary, out_schema, predicates) if may_keep else []
     expand = [name for name in as_dictionary if name not in kept]
     for batch in reader.iter_batches(batch_size=batch_size, row_groups=list(row_groups),
                                      columns=list(decode), use_threads=False):

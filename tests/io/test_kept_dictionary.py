@@ -18,6 +18,7 @@ from streamdata import block as B
 from streamdata.exec.operators.map_transformer import (BatchStage, FilterStage, MapTransformer, ProjectStage,
                                                        ReadStage, TaskContext, WithColumnStage, WriteStage)
 from streamdata.expressions import col
+from streamdata.expressions.udf import udf
 from streamdata.io.parquet import ParquetDatasink, ParquetDatasource
 from streamdata.io.parquet_writer import ParquetFileWriter
 from streamdata.kept_dictionary import (KeptDictionaryType, decode_kept, dense_schema, keep,
@@ -59,13 +60,17 @@ def source(tmp_path: Path) -> str:
 
 
 def _write(source: str, dest: Path, middle: list[Any], *, kept: bool, tasks: int = 2,
-           **sink_options: Any) -> ParquetDatasink:
+           predicate: Any = None, **sink_options: Any) -> ParquetDatasink:
     """Runs ``read → middle → write`` as each of ``tasks`` tasks would; ``kept``: as the
-    lowering sets the chain up (else every column is expanded by the read, as before)."""
+    lowering sets the chain up (else every column is expanded by the read, as before);
+    ``predicate``: pushed into the read."""
     sink = ParquetDatasink(str(dest), **sink_options)
     sink.on_write_start()
     results = []
-    for i, task in enumerate(ParquetDatasource(source).get_read_tasks(tasks)):
+    datasource = ParquetDatasource(source)
+    if predicate is not None:
+        datasource = datasource.apply_predicate(predicate)
+    for i, task in enumerate(datasource.get_read_tasks(tasks)):
         stages = [ReadStage(), *middle, WriteStage(name="w", datasink=sink, write_uuid="u")]
         if kept:
             keep_read_dictionaries(stages)
@@ -305,3 +310,30 @@ def test_other_types_beside_a_kept_column_are_stored_as_before(version: str) -> 
     assert ma.schema.equals(mb.schema) and list(ma.metadata.items()) == list(mb.metadata.items())
     a, b = (pq.read_table(f) for f in files)
     assert a.schema.equals(b.schema, check_metadata=True) and a.equals(b)
+
+
+@udf(return_dtype=pa.bool_())
+def _starts_w1(s: Any) -> Any:
+    import pyarrow.compute as pc
+
+    assert s.type == pa.string()  # the user's function sees the column's own type
+    return pc.fill_null(pc.starts_with(s, "w1"), False)
+
+
+@pytest.mark.parametrize("predicate", [col("s") == "w2_3", col("b") == b"C", _starts_w1(col("s"))],
+                         ids=["arrow on s", "arrow on b", "python udf on s"])
+def test_predicates_pushed_into_the_read_see_the_columns_own_type(source: str, tmp_path: Path,
+                                                                    predicate: Any) -> None:
+    _write(source, tmp_path / "before", [BatchStage(name="m", fn=_add_c)], kept=False, predicate=predicate)
+    _write(source, tmp_path / "after", [BatchStage(name="m", fn=_add_c)], kept=True, predicate=predicate)
+    _assert_same_files(tmp_path / "before", tmp_path / "after")
+
+
+def test_a_datasource_subclass_reads_every_column_expanded(source: str) -> None:
+    class Mine(ParquetDatasource):
+        """A user's subclass: its own code may look at what the read returns."""
+
+    (task,) = Mine(source).get_read_tasks(1)
+    with reading_kept_dictionaries(frozenset()):
+        tables = list(task())
+    assert all(t.schema.field("s").type == pa.string() for t in tables)
