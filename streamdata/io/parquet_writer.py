@@ -43,8 +43,8 @@ class ParquetFileWriter(FileWriter):
         self._pending_bytes = 0
         self._max_bytes = DataContext.get_current().target_max_block_size
         # the schema every reader sees (kept dictionaries as their value type), and how the
-        # file stores each kept column, decided at open: name → as its dictionary (True)
-        # or expanded (False); see streamdata.kept_dictionary
+        # file stores each kept column, decided at open: name → its dictionary type (written
+        # as the dictionary) or None (expanded); see streamdata.kept_dictionary
         self._dense = dense_schema(schema)
         self._kept: dict[str, pa.DataType | None] = {}
 
