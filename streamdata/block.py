@@ -374,12 +374,9 @@ def pandas_to_table(df: pd.DataFrame) -> pa.Table:
     if len(set(cols)) != len(cols):
         raise UDFReturnError(f"DataFrame has duplicate column names: {cols}")
     if not any(dtype == object for dtype in df.dtypes):
-        # numeric and Arrow-backed columns: from_pandas's result without its per-column Python
-        table = frame_to_table(df)
-        if table is not None:
+        if (table := frame_to_table(df)) is not None:  # from_pandas's result, without its Python
             return table
-        # nthreads=1: one CPU per task; pyarrow's default starts a thread pool per call
-        table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
+        table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)  # 1: no thread pool per call
         return table.rename_columns(cols)
     return pa.table({str(c): _series_to_arrow(df[c]) for c in df.columns})
 
