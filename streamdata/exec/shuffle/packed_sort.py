@@ -26,14 +26,15 @@ from __future__ import annotations
 import numpy as np
 
 _SIGN = np.uint64(1 << 63)
+_CHUNK = 1 << 16
 #: rows whose kept key bits tie beyond this share of all rows: not worth the fix-up
 MAX_FIXUP_SHARE = 1 / 8
 
 
-def order_key(values: np.ndarray) -> np.ndarray | None:
-    """uint64 words in the same order as ``values`` (integers or floats without NaN;
-    -0.0 equals 0.0, as in Arrow's and numpy's comparisons), in a new array; None for
-    other dtypes.
+def order_key(values: np.ndarray, *, descending: bool = False) -> np.ndarray | None:
+    """uint64 words in the same order as ``values`` (reversed with ``descending``):
+    integers, or floats without NaN (-0.0 equals 0.0, as in Arrow's and numpy's
+    comparisons); a new array; None for other dtypes.
 
     Example:
         >>> v = np.array([2.5, -0.0, -3.0, 0.0, np.inf])
@@ -42,19 +43,22 @@ def order_key(values: np.ndarray) -> np.ndarray | None:
     """
     kind = values.dtype.kind
     if kind == "f":
-        v = np.add(values, 0.0, dtype=np.float64)  # a new array; -0.0 becomes 0.0
-        flip = v.view(np.int64) >> 63  # all ones for negatives: every bit flipped
-        np.bitwise_or(flip, np.int64(-1 << 63), out=flip)  # positives: the sign bit
-        key = v.view(np.uint64)
-        np.bitwise_xor(key, flip.view(np.uint64), out=key)
-        return key
-    if kind == "i":
+        key = np.add(values, 0.0, dtype=np.float64).view(np.uint64)  # a new array; -0.0 becomes 0.0
+        for start in range(0, len(key), _CHUNK):  # small temporaries, no masked loop
+            part = key[start:start + _CHUNK]
+            flip = part.view(np.int64) >> 63  # negatives: every bit flipped
+            flip |= np.int64(-1 << 63)  # positives: the sign bit, so they sort above
+            part ^= flip.view(np.uint64)
+    elif kind == "i":
         key = values.astype(np.int64).view(np.uint64)
         np.bitwise_xor(key, _SIGN, out=key)
-        return key
-    if kind == "u":
-        return values.astype(np.uint64)
-    return None
+    elif kind == "u":
+        key = values.astype(np.uint64)
+    else:
+        return None
+    if descending:
+        np.invert(key, out=key)
+    return key
 
 
 def stable_numeric_order(values: np.ndarray, *, descending: bool = False) -> np.ndarray | None:
@@ -69,43 +73,36 @@ def stable_numeric_order(values: np.ndarray, *, descending: bool = False) -> np.
     n = len(values)
     if n < 2:
         return np.arange(n, dtype=np.intp) if values.dtype.kind in "iuf" else None
-    key = order_key(values)
+    key = order_key(values, descending=descending)
     if key is None:
         return None
     bits = np.uint64(max(1, (n - 1).bit_length()))
-    room = 64 - int(bits)
     lo, hi = key.min(), key.max()
-    exact = int(hi) - int(lo) < (1 << room)
-    full = None
+    exact = int(hi) - int(lo) < (1 << (64 - int(bits)))
     if exact:  # the whole key fits above the row number
         np.subtract(key, lo, out=key)
-        if descending:
-            np.subtract(np.uint64((1 << room) - 1), key, out=key)
-        packed = key
-    else:
-        if descending:
-            np.invert(key, out=key)
-        full = key
-        packed = key >> bits
+    else:  # only its high bits do
+        np.right_shift(key, bits, out=key)
+    packed = key
     np.left_shift(packed, bits, out=packed)
     rows = np.arange(n, dtype=np.uint64)
     np.bitwise_or(packed, rows, out=packed)
     packed.sort()
     order = np.bitwise_and(packed, np.uint64((1 << int(bits)) - 1), out=rows).view(np.intp)
-    if full is None:
+    if exact:
         return order
     np.right_shift(packed, bits, out=packed)  # the kept bits, in sorted order
-    return _fix_ties(order, packed, full)
+    return _fix_ties(order, packed, values, descending)
 
 
-def _fix_ties(order: np.ndarray, kept: np.ndarray, key: np.ndarray) -> np.ndarray | None:
+def _fix_ties(order: np.ndarray, kept: np.ndarray, values: np.ndarray, descending: bool) -> np.ndarray | None:
     """Rows whose kept bits are equal are in row order; sort each such group on the whole
-    ``key`` (then the row), in place. None when the groups hold too many rows."""
+    key (then the row), in place. None when the groups hold too many rows."""
     same = kept[1:] == kept[:-1]
     if not same.any():
         return order
     starts = np.flatnonzero(same)  # pairs (i, i + 1) with equal kept bits
-    if not (key[order[starts]] != key[order[starts + 1]]).any():
+    if np.array_equal(values[order[starts]], values[order[starts + 1]]):  # (no NaN; -0.0 == 0.0)
         return order  # every group holds one key: row order is already right
     n = len(order)
     member = np.zeros(n, dtype=bool)
@@ -119,7 +116,8 @@ def _fix_ties(order: np.ndarray, kept: np.ndarray, key: np.ndarray) -> np.ndarra
     new_group[1:] = ~((np.diff(pos) == 1) & same[pos[:-1]])
     group = np.cumsum(new_group)
     rows = order[pos]
-    order[pos] = rows[np.lexsort((rows, key[rows], group))]
+    whole = order_key(values[rows], descending=descending)
+    order[pos] = rows[np.lexsort((rows, whole, group))]
     return order
 
 
