@@ -97,3 +97,18 @@ def test_sort_table_uses_it_and_keeps_nulls_and_nans_last(descending: bool) -> N
         got = sort_table(table, [("k", order)]).column("pos").to_pylist()
         want = pc.take(table.column("pos"), pc.sort_indices(table, sort_keys=[("k", order)])).to_pylist()
         assert got == want
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("nan", [np.nan, -np.nan, np.uint64(0x7FF0000000000001).view(np.float64),
+                                 np.uint64(0xFFFFFFFFFFFFFFFF).view(np.float64)])  # signalling, negative payload
+def test_a_nan_anywhere_makes_it_decline(nan: float, descending: bool) -> None:
+    for where in (0, 500, 999):
+        values = np.random.default_rng(where).normal(size=1000)
+        values[where] = nan
+        assert stable_numeric_order(values, descending=descending) is None
+        with np.errstate(invalid="ignore"):
+            single = values.astype(np.float32)
+        assert stable_numeric_order(single, descending=descending) is None
+    edges = np.array([np.inf, -np.inf, 0.0, -0.0, np.finfo(np.float64).max, -np.finfo(np.float64).max])
+    assert stable_numeric_order(edges, descending=descending).tolist() == _stable(edges, descending).tolist()

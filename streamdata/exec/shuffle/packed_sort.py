@@ -43,7 +43,8 @@ def order_key(values: np.ndarray, *, descending: bool = False) -> np.ndarray | N
     """
     kind = values.dtype.kind
     if kind == "f":
-        key = np.add(values, 0.0, dtype=np.float64).view(np.uint64)  # a new array; -0.0 becomes 0.0
+        with np.errstate(invalid="ignore"):  # a signalling NaN (declined by the caller)
+            key = np.add(values, 0.0, dtype=np.float64).view(np.uint64)  # a new array; -0.0 becomes 0.0
         for start in range(0, len(key), _CHUNK):  # small temporaries, no masked loop
             part = key[start:start + _CHUNK]
             flip = part.view(np.int64) >> 63  # negatives: every bit flipped
@@ -62,9 +63,9 @@ def order_key(values: np.ndarray, *, descending: bool = False) -> np.ndarray | N
 
 
 def stable_numeric_order(values: np.ndarray, *, descending: bool = False) -> np.ndarray | None:
-    """Row indices that sort ``values`` (one numeric key, no NaN), equal keys in row order
-    whichever the direction; None when the dtype is not numeric or too many rows tie
-    on their kept bits (the caller then sorts another way).
+    """Row indices that sort ``values`` (one numeric key), equal keys in row order
+    whichever the direction; None when the dtype is not numeric, a float is NaN, or too
+    many rows tie on their kept bits (the caller then sorts another way).
 
     Example:
         >>> stable_numeric_order(np.array([1, 1, 0]), descending=True).tolist()
@@ -78,6 +79,8 @@ def stable_numeric_order(values: np.ndarray, *, descending: bool = False) -> np.
         return None
     bits = np.uint64(max(1, (n - 1).bit_length()))
     lo, hi = key.min(), key.max()
+    if values.dtype.kind == "f" and not _finite_or_infinite(int(lo), int(hi), descending):
+        return None  # a NaN: its words lie beyond the infinities'
     exact = int(hi) - int(lo) < (1 << (64 - int(bits)))
     if exact:  # the whole key fits above the row number
         np.subtract(key, lo, out=key)
@@ -93,6 +96,19 @@ def stable_numeric_order(values: np.ndarray, *, descending: bool = False) -> np.
         return order
     np.right_shift(packed, bits, out=packed)  # the kept bits, in sorted order
     return _fix_ties(order, packed, values, descending)
+
+
+_NEG_INF_KEY = int(order_key(np.array([-np.inf]))[0])
+_POS_INF_KEY = int(order_key(np.array([np.inf]))[0])
+_ALL_ONES = (1 << 64) - 1
+
+
+def _finite_or_infinite(lo: int, hi: int, descending: bool) -> bool:
+    """Whether float keys spanning ``[lo, hi]`` hold no NaN (NaN words sort beyond the
+    infinities: a negative NaN below -inf, a positive one above +inf)."""
+    if descending:
+        return lo >= _ALL_ONES - _POS_INF_KEY and hi <= _ALL_ONES - _NEG_INF_KEY
+    return lo >= _NEG_INF_KEY and hi <= _POS_INF_KEY
 
 
 def _fix_ties(order: np.ndarray, kept: np.ndarray, values: np.ndarray, descending: bool) -> np.ndarray | None:

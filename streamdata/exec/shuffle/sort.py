@@ -81,7 +81,7 @@ def sort_table(table: pa.Table, keys: SortKeys) -> pa.Table:
     if table.num_rows <= 1:
         return table
     check_sortable(table.schema, keys)
-    return table.take(_sort_indices(table, keys))
+    return _take_permutation(table, _sort_indices(table, keys))
 
 
 def _sort_indices(table: pa.Table, keys: SortKeys) -> pa.Array:
@@ -105,8 +105,6 @@ def _numeric_order(column: pa.ChunkedArray, *, descending: bool) -> pa.Array | N
     if column.null_count or not (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
         return None
     values = column.to_numpy()
-    if pa.types.is_floating(typ) and np.isnan(values).any():
-        return None
     order = stable_numeric_order(values, descending=descending)
     return None if order is None else pa.array(order)
 
@@ -285,7 +283,14 @@ def merge_sorted_runs(parts: Sequence[pa.Table], keys: SortKeys) -> pa.Table:
         order = (n - 1 - np.argsort(values[::-1], kind="stable"))[::-1]
     else:
         order = np.argsort(values, kind="stable")
-    return table.take(pa.array(order))
+    return _take_permutation(table, pa.array(order))
+
+
+def _take_permutation(table: pa.Table, order: pa.Array) -> pa.Table:
+    """``table``'s rows in ``order``, a permutation of its row numbers that a sort just
+    made (so Arrow's check of every index against the length is skipped)."""
+    assert len(order) == table.num_rows
+    return pc.take(table, order, boundscheck=False)
 
 
 __all__ = [
