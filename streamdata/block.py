@@ -29,6 +29,7 @@ import pyarrow as pa
 
 from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, UDFReturnError, describe
+from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept, has_kept
 from streamdata.numpy_batch import NumpyBatch, raw_items
 
 # the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
@@ -105,6 +106,8 @@ def column_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool = False) ->
     t = arr.type
     if t.id not in _LIST_IDS and not isinstance(t, pa.BaseExtensionType):  # first: no per-type checks
         return _plain_to_numpy(arr, zero_copy)
+    if isinstance(t, KeptDictionaryType):  # the column's own type (streamdata.kept_dictionary)
+        return _plain_to_numpy(decode_column(arr), zero_copy)
     chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
     if _is_fixed_tensor(t):
         if not chunks:
@@ -210,6 +213,7 @@ def to_batch(table: pa.Table, batch_format: str | None, *, zero_copy: bool = Fal
     fmt = normalize_batch_format(batch_format)
     if fmt == "numpy":  # columns leave Arrow when first read (see streamdata.numpy_batch)
         return NumpyBatch(table, lambda column: column_to_numpy(column, zero_copy))
+    table = decode_kept(table)  # the user sees each column's own type
     if fmt == "pandas":
         return to_pandas(table)
     return table
@@ -461,6 +465,8 @@ def concat(tables: list[pa.Table]) -> pa.Table:
     first = tables[0].schema
     if all(t.schema.equals(first) for t in tables[1:]):
         return pa.concat_tables(tables)
+    if any(has_kept(t.schema) for t in tables):  # kept beside expanded: all as their own type
+        return concat([decode_kept(t) for t in tables])
     try:
         return pa.concat_tables(tables, promote_options="default")
     except (pa.ArrowInvalid, pa.ArrowTypeError):

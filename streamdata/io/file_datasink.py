@@ -41,6 +41,7 @@ import pyarrow as pa
 from streamdata.errors import DataSinkError, DestinationExistsError, PlanError
 from streamdata.io import commit_log
 from streamdata.io.datasink import Datasink
+from streamdata.kept_dictionary import decode_kept
 from streamdata.write_context import WriteContext
 from streamdata.io.filesystem import _is_local_fs, resolve_filesystem, unstrip
 
@@ -294,6 +295,8 @@ class FileDatasink(Datasink):
 
     def _file_name(self, ctx: WriteContext, n: int, block: pa.Table | None = None) -> str:
         if self.filename_provider is not None:
+            if block is not None:
+                block = decode_kept(block)  # the user's code sees each column's own type
             name = self.filename_provider.get_filename_for_block(block, ctx.write_uuid,
                                                                  ctx.task_index, n)
             if not isinstance(name, str) or not name or "/" in name:

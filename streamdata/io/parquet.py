@@ -43,6 +43,7 @@ from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.io.parquet_sizing import decoded_bytes
 from streamdata.io.parquet_writer import ParquetFileWriter
+from streamdata.kept_dictionary import decode_column, decode_kept, dense_schema, is_kept
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -394,6 +395,7 @@ class ParquetDatasource(FileBasedDatasource):
     def _postprocess(self, table: pa.Table, split: FileSplit) -> pa.Table:
         if not self._post_predicates:
             return super()._postprocess(table, split)
+        table = decode_kept(table)  # the predicates (Python) see each column as its own type
         saved = self._columns
         self._columns = None  # keep every column until the predicates ran
         try:
@@ -465,8 +467,10 @@ class ParquetDatasource(FileBasedDatasource):
             self._count("files_read_directly", 1)
             source = arrow_fs.open_input_file(split.path)
             try:
+                # a subclass's own code may look at the tables: it gets every column expanded
                 for table in read_row_groups(source, md, [rg.id for rg in frag.row_groups], decode,
-                                             out_schema, self._predicates, self._batch_size):
+                                             out_schema, self._predicates, self._batch_size,
+                                             may_keep=type(self) is ParquetDatasource):
                     produced = True
                     yield table
             finally:
@@ -543,6 +547,18 @@ class ParquetDatasink(FileDatasink):
         except TypeError as exc:
             raise PlanError(f"invalid Parquet writer option: {exc}") from exc
 
+    @property
+    def partition_cols(self) -> list[str]:
+        """The columns the files are partitioned by (encoded in the paths)."""
+        return list(self._partition_cols)
+
+    @property
+    def writes_kept_dictionaries(self) -> bool:
+        """Whether blocks may reach :meth:`write` with kept dictionaries
+        (:mod:`streamdata.kept_dictionary`): this class's own writer stores them, a
+        subclass gets every column as its own type."""
+        return type(self) is ParquetDatasink
+
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
         return ParquetFileWriter(f, schema, self._options, self._row_group_size)
 
@@ -555,6 +571,9 @@ class ParquetDatasink(FileDatasink):
         for c in self._partition_cols:
             if c not in table.column_names:
                 raise ColumnNotFoundError(c, table.column_names)
+            at = table.schema.get_field_index(c)
+            if is_kept(table.schema.field(at).type):  # compared by value: its own type
+                table = table.set_column(at, dense_schema(table.schema).field(at), decode_column(table.column(at)))
         combos = table.select(self._partition_cols).group_by(self._partition_cols).aggregate([])
         for values in combos.select(self._partition_cols).to_pylist():
             mask = None

@@ -27,6 +27,8 @@ from typing import Any
 
 import pyarrow as pa
 
+from streamdata.kept_dictionary import decode_kept, dense_schema, keep, kept_dictionary_exclusions, kept_type
+
 
 def direct_read_plan(physical: pa.Schema, read_schema: pa.Schema, columns: Sequence[str],
                      predicates: Sequence[Any]) -> list[str] | None:
@@ -97,7 +99,8 @@ def dictionary_columns(metadata: Any, row_groups: Sequence[int], decode: Sequenc
 
 
 def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decode: Sequence[str],
-                    out_schema: pa.Schema, predicates: Sequence[Any], batch_size: int) -> Iterator[pa.Table]:
+                    out_schema: pa.Schema, predicates: Sequence[Any], batch_size: int, *,
+                    may_keep: bool = True) -> Iterator[pa.Table]:
     """Decode ``row_groups`` of an open Parquet file, keep the rows every predicate holds for.
 
     Args:
@@ -108,6 +111,8 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
         out_schema: the schema of each table yielded (a subset of ``decode``).
         predicates: expressions evaluated on each decoded batch; a null counts as false.
         batch_size: rows decoded at a time.
+        may_keep: whether dictionary columns may be handed on as dictionaries where the read
+            stage allows (:mod:`streamdata.kept_dictionary`).
 
     Yields:
         Non-empty tables of ``out_schema``.
@@ -118,13 +123,19 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
     as_dictionary = dictionary_columns(metadata, row_groups, decode)
     reader = pq.ParquetFile(source, metadata=metadata, read_dictionary=as_dictionary or None)
     names = out_schema.names
+    kept = _kept(as_dictionary, out_schema, predicates) if may_keep else []
+    expand = [name for name in as_dictionary if name not in kept]
     for batch in reader.iter_batches(batch_size=batch_size, row_groups=list(row_groups),
                                      columns=list(decode), use_threads=False):
-        for name in as_dictionary:  # the column's own type again: a take of the dictionary
+        for name in expand:  # the column's own type again: a take of the dictionary
             at = batch.schema.get_field_index(name)
             batch = batch.set_column(at, batch.schema.field(at).with_type(batch.column(at).type.value_type),
                                      batch.column(at).dictionary_decode())
         table = pa.Table.from_batches([batch])
+        for name in kept:  # left as the dictionary, marked (streamdata.kept_dictionary)
+            at = table.schema.get_field_index(name)
+            field = table.schema.field(at)
+            table = table.set_column(at, field.with_type(kept_type(field.type)), keep(table.column(at)))
         if predicates:
             mask = None
             for predicate in predicates:
@@ -137,4 +148,23 @@ def read_row_groups(source: Any, metadata: Any, row_groups: Sequence[int], decod
         else:
             table = table.select(names)
         if table.num_rows:
-            yield table if table.schema.equals(out_schema) else table.cast(out_schema)
+            if kept:
+                if not dense_schema(table.schema).equals(out_schema):
+                    table = decode_kept(table).cast(out_schema)
+                yield table
+            else:
+                yield table if table.schema.equals(out_schema) else table.cast(out_schema)
+
+
+def _kept(as_dictionary: Sequence[str], out_schema: pa.Schema, predicates: Sequence[Any]) -> list[str]:
+    """The columns of ``as_dictionary`` to hand on as dictionaries: those the read returns,
+    no predicate reads and the read stage allows
+    (:func:`streamdata.kept_dictionary.reading_kept_dictionaries`)."""
+    exclude = kept_dictionary_exclusions()
+    if exclude is None or not as_dictionary:
+        return []
+    read_by_predicates: set[str] = set()
+    for predicate in predicates:
+        read_by_predicates |= set(predicate.columns())
+    return [name for name in as_dictionary if name not in exclude and name not in read_by_predicates
+            and out_schema.get_field_index(name) >= 0]

@@ -19,7 +19,8 @@ import pyarrow as pa
 
 from streamdata.context import DataContext
 from streamdata.io.file_datasink import FileWriter
-from streamdata.io.parquet_encoding import encoding_options
+from streamdata.io.parquet_encoding import SAMPLE_ROWS, encoding_options
+from streamdata.kept_dictionary import decode_column, decode_kept, dense_schema, has_kept, is_kept, storage_column
 
 
 class ParquetFileWriter(FileWriter):
@@ -41,9 +42,14 @@ class ParquetFileWriter(FileWriter):
         self._pending_rows = 0
         self._pending_bytes = 0
         self._max_bytes = DataContext.get_current().target_max_block_size
+        # the schema every reader sees (kept dictionaries as their value type), and how the
+        # file stores each kept column, decided at open: name → its dictionary type (written
+        # as the dictionary) or None (expanded); see streamdata.kept_dictionary
+        self._dense = dense_schema(schema)
+        self._kept: dict[str, pa.DataType | None] = {}
 
     def accepts(self, table: pa.Table) -> bool:
-        return table.schema.equals(self.schema, check_metadata=False)
+        return dense_schema(table.schema).equals(self._dense, check_metadata=False)
 
     def write(self, table: pa.Table) -> None:
         if not table.schema.equals(self.schema):
@@ -58,9 +64,21 @@ class ParquetFileWriter(FileWriter):
     def _flush(self) -> None:
         if not self._pending:
             return
-        table = self._pending[0] if len(self._pending) == 1 else pa.concat_tables(self._pending)
+        tables = self._pending
         self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
-        self._open(table).write_table(table, row_group_size=self._row_group_size)
+        if self._writer is None:
+            if not any(has_kept(t.schema) for t in tables):
+                table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+                self._open(table).write_table(table, row_group_size=self._row_group_size)
+                return
+            self._open_kept(tables)
+        writer = self._writer
+        if self._kept or any(has_kept(t.schema) for t in tables):
+            tables = [self._stored(t) for t in tables]
+        table = tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        if any(self._kept.values()):
+            table = table.unify_dictionaries()  # one dictionary per column chunk: written as is
+        writer.write_table(table, row_group_size=self._row_group_size)
 
     def _open(self, first: pa.Table | None) -> Any:
         if self._writer is None:
@@ -69,10 +87,72 @@ class ParquetFileWriter(FileWriter):
             self._writer = pq.ParquetWriter(self._file, self.schema, **encoding_options(self._options, first))
         return self._writer
 
+    def _open_kept(self, tables: list[pa.Table]) -> Any:
+        """The writer of a file whose first rows hold kept dictionaries: the encodings are
+        judged from the first rows expanded, as they would be had the read expanded them; a
+        kept column the file dictionary-encodes is written as its dictionary (no hashing)."""
+        import pyarrow.parquet as pq
+
+        sample, rows = [], 0
+        for t in tables:
+            if rows >= SAMPLE_ROWS:
+                break
+            sample.append(decode_kept(t.slice(0, SAMPLE_ROWS - rows)))
+            rows += sample[-1].num_rows
+        options = encoding_options(self._options, pa.concat_tables(sample))
+        chosen = options.get("use_dictionary", True)
+        direct = not any(key in self._options for key in _NOT_DIRECT)
+        fields = []
+        for field in self.schema:
+            if is_kept(field.type):
+                as_dictionary = direct and (chosen is True or (isinstance(chosen, list) and field.name in chosen))
+                self._kept[field.name] = field.type.storage_type if as_dictionary else None
+                field = field.with_type(field.type.storage_type if as_dictionary else field.type.value_type)
+            fields.append(field)
+        if any(self._kept.values()):  # the stored Arrow schema is written at close, as the rows' own
+            options["store_schema"] = False
+        self._writer = pq.ParquetWriter(self._file, pa.schema(fields, metadata=self.schema.metadata), **options)
+        return self._writer
+
+    def _stored(self, table: pa.Table) -> pa.Table:
+        """``table`` as the file stores it: each kept column as its dictionary or expanded,
+        as decided at open (a column kept in this table only is expanded, one kept only in
+        the first is dictionary-encoded again)."""
+        for i, field in enumerate(table.schema):
+            if field.name in self._kept:
+                stored = self._kept[field.name]
+                column = table.column(i)
+                if stored is None:
+                    column = decode_column(column)
+                    field = field.with_type(column.type)
+                elif is_kept(field.type):
+                    column = storage_column(column)
+                    field = field.with_type(stored)
+                else:
+                    column = column.dictionary_encode().cast(stored)
+                    field = field.with_type(stored)
+                table = table.set_column(i, field, column)
+            elif is_kept(field.type):
+                table = table.set_column(i, field.with_type(field.type.value_type), decode_column(table.column(i)))
+        return table
+
     def close(self) -> None:
         self._flush()
-        self._open(None).close()
+        writer = self._open(None)
+        if any(self._kept.values()):
+            # what pyarrow stores (store_schema): the schema's metadata, then the schema
+            # itself as Arrow IPC in base64, here with each kept column as its value type
+            import base64
 
+            stored = dict(self._dense.metadata or {})
+            stored[b"ARROW:schema"] = base64.b64encode(self._dense.serialize().to_pybytes())
+            writer.add_key_value_metadata(stored)
+        writer.close()
+
+
+#: writer options under which kept dictionaries are expanded before writing (the stored
+#: Arrow schema or the column names are the user's to choose)
+_NOT_DIRECT = ("store_schema", "flavor")
 
 #: rows per written row group unless ``row_group_size`` says otherwise (pyarrow's default maximum)
 ROW_GROUP_ROWS = 1024 * 1024

@@ -32,6 +32,7 @@ from streamdata import block as B
 from streamdata.block_rows import columns_of_rows
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
 from streamdata.expressions.evaluation import EvalContext
+from streamdata.kept_dictionary import decode_kept, reading_kept_dictionaries
 from streamdata.exec.operators.async_udf import (ASYNC_BATCH_CONCURRENCY, ASYNC_ROW_CONCURRENCY,
                                                  is_async, run_ordered)
 from streamdata.write_context import WriteContext
@@ -374,19 +375,40 @@ class RandomSampleStage(MapStage):
 
 
 class ReadStage(MapStage):
-    """The first stage of a read: each input is a ReadTask; yields the blocks it reads."""
+    """The first stage of a read: each input is a ReadTask; yields the blocks it reads.
 
-    def __init__(self, *, name: str = "Read") -> None:
+    ``kept_dictionaries``: None, or the columns the read may not keep as dictionaries
+    (:mod:`streamdata.kept_dictionary`; the lowering sets it when the chain ends in a
+    Parquet sink that every other such column reaches untouched).
+    """
+
+    def __init__(self, *, name: str = "Read", kept_dictionaries: frozenset[str] | None = None) -> None:
         self.name = name
+        self.kept_dictionaries = kept_dictionaries
 
     def apply(self, blocks: Iterator[Any], ctx: TaskContext) -> Iterator[pa.Table]:
         for read_task in blocks:
-            for table in read_task():
+            tables = read_task()
+            if self.kept_dictionaries is not None:
+                tables = _reading_kept(tables, self.kept_dictionaries)
+            for table in tables:
                 if isinstance(table, pa.RecordBatch):
                     table = pa.Table.from_batches([table])
                 elif not isinstance(table, pa.Table):
                     table = B.batch_to_table(table, what=f"read task of {self.name}")
                 yield table
+
+
+def _reading_kept(tables: Iterator[pa.Table], exclude: frozenset[str]) -> Iterator[pa.Table]:
+    """``tables``, each produced while the read may keep dictionaries (only the read's own
+    steps run with it: the stages after it run between them)."""
+    it = iter(tables)
+    while True:
+        with reading_kept_dictionaries(exclude):
+            table = next(it, None)
+        if table is None:
+            return
+        yield table
 
 
 class WriteStage(MapStage):
@@ -401,6 +423,8 @@ class WriteStage(MapStage):
         self.write_uuid = write_uuid
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
+        if not getattr(self.datasink, "writes_kept_dictionaries", False):
+            blocks = (decode_kept(t) for t in blocks)  # only the Parquet sink takes them
         result = self.datasink.write(blocks, WriteContext(write_uuid=self.write_uuid,
                                                           task_index=ctx.task_index))
         for _ in blocks:  # a sink that stopped early still consumes its input

@@ -34,6 +34,7 @@ from streamdata.exec.operators.map_transformer import MapStage, MapTransformer, 
 from streamdata.exec.operators.task_pool_map import TaskPoolMapOperator
 from streamdata.io.datasource import Datasource
 from streamdata.plan import logical as L
+from streamdata.plan.lowering.kept_dictionaries import keep_read_dictionaries
 from streamdata.plan.rules.base import OptimizerContext
 from streamdata.plan.rules.read_parallelism import read_parallelism
 from streamdata.read_task import ReadTask
@@ -111,6 +112,7 @@ def lower_write(lowerer: LoweringWalk, node: L.Write) -> PhysicalOperator:
         assert isinstance(input_op, (TaskPoolMapOperator, ActorPoolMapOperator))
         input_op.transformer.stages.append(stage)
         input_op.name = f"{input_op.name}->{node.name}"
+        keep_read_dictionaries(input_op.transformer.stages)  # read → … → Parquet in one task
         return input_op
     return TaskPoolMapOperator(node.name, input_op, MapTransformer([stage]),
                                ray_remote_args=dict(node.ray_remote_args), concurrency=node.concurrency,
