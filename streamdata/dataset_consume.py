@@ -72,6 +72,14 @@ class ConsumeMixin:
     def _iter_tables(self, *, stats_owner: Any = None) -> Iterator[pa.Table]:
         return execution.iter_tables(self._iter_bundles(stats_owner=stats_owner))
 
+    def _head_tables(self, limit: int) -> Iterator[pa.Table]:
+        """Blocks holding the first ``limit`` rows, in order (the caller stops reading at
+        ``limit`` rows). A materialized dataset's first blocks are read from the object
+        store as they are, with no execution; any other plan runs under a ``limit``."""
+        if isinstance(self._plan.root, InputData):
+            return self._iter_tables(stats_owner=self)
+        return self.limit(limit)._iter_tables(stats_owner=self)
+
     def iterator(self) -> "DataIterator":
         """A :class:`~streamdata.iterator.DataIterator` over this dataset (each iteration
         runs the plan).
@@ -144,10 +152,10 @@ class ConsumeMixin:
         rows: list[dict[str, Any]] = []
         if limit <= 0:
             return rows
-        gen = self.limit(limit)._iter_tables(stats_owner=self)
+        gen = self._head_tables(limit)
         try:
             for table in gen:
-                for row in B.iter_rows(table):
+                for row in B.iter_rows(table.slice(0, limit - len(rows))):
                     rows.append(row)
                     if len(rows) >= limit:
                         return rows
@@ -188,7 +196,18 @@ class ConsumeMixin:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
             raise PlanError(f"take_batch batch_size must be a positive int, got {batch_size!r}")
         fmt = normalize_batch_format(batch_format)
-        tables = [t for t in self.limit(batch_size)._iter_tables(stats_owner=self) if t.num_rows]
+        tables: list[pa.Table] = []
+        rows = 0
+        gen = self._head_tables(batch_size)
+        try:
+            for table in gen:
+                if table.num_rows:
+                    tables.append(table.slice(0, batch_size - rows))
+                    rows += tables[-1].num_rows
+                if rows >= batch_size:
+                    break
+        finally:
+            gen.close()
         if not tables:
             raise ValueError("The dataset is empty (take_batch).")
         return B.to_batch(B.concat(tables), fmt)
@@ -236,7 +255,8 @@ class ConsumeMixin:
         """
         schema = self._plan.schema()
         if schema is None and fetch_if_missing:
-            schema = _first_schema(self.limit(1)._iter_bundles(stats_owner=self))
+            head = self if isinstance(self._plan.root, InputData) else self.limit(1)  # materialized: no run
+            schema = _first_schema(head._iter_bundles(stats_owner=self))
         return as_schema(schema)
 
     def columns(self, fetch_if_missing: bool = True) -> list[str] | None:

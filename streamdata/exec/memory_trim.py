@@ -12,6 +12,16 @@ has grown by ``threshold_bytes`` over its size after the last release (reading t
 resident size costs microseconds). Map tasks call :func:`after_block` (one trim per
 process, kept across tasks: what a task left behind is what the next one finds).
 
+numpy's arrays come from the C library's ``malloc``, whose own heuristics hand large freed
+blocks back at once: glibc serves an allocation above its mmap threshold (128 KiB at
+first, raised up to 32 MiB by what was freed) with a fresh mapping, and trims the top of
+its heap beyond twice that. A task making many short-lived arrays of a few MiB (a sort:
+its key, packed words, row order) then faults every page in again each time (measured on
+the sort workload: 2,200 minor faults per worker and per run, +3.5 ms of CPU per merge
+task). :func:`tune_libc_malloc` makes such arrays come from the heap, which keeps up to
+the same threshold of freed memory, and a release trims the heap too, so the growth the
+policy allows is the same for both allocators.
+
 The threshold follows the execution's object-store budget (:func:`threshold_for_budget`):
 a release makes the next task's allocations fault their pages in again, which on the
 benchmark writes (tasks of ~50 MiB of Arrow memory, back to back) cost 20–28% of the
@@ -30,8 +40,10 @@ Example:
 
 from __future__ import annotations
 
+import ctypes
 import os
-from typing import Callable
+import sys
+from typing import Any, Callable
 
 #: growth of a worker's resident memory that makes it hand back what Arrow freed (the least)
 DEFAULT_THRESHOLD_BYTES = 32 * 2**20
@@ -40,7 +52,43 @@ MAX_THRESHOLD_BYTES = 256 * 2**20
 #: the share of the object-store budget per CPU a worker may keep
 BUDGET_SHARE_PER_CPU = 1 / 8
 
+#: arrays up to this size come from glibc's heap (reused when freed), not a fresh mapping
+HEAP_ALLOCATION_LIMIT = 32 * 2**20
+
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters (glibc's malloc.h)
+_glibc: Any = None
+
+
+def _libc() -> Any:
+    """glibc's malloc functions (None elsewhere: musl, macOS, Windows)."""
+    global _glibc
+    if _glibc is None:
+        _glibc = False
+        if sys.platform.startswith("linux"):
+            try:
+                lib = ctypes.CDLL(None)
+                if hasattr(lib, "gnu_get_libc_version") and hasattr(lib, "mallopt"):
+                    _glibc = lib
+            except OSError:
+                pass
+    return _glibc or None
+
+
+def tune_libc_malloc(threshold_bytes: int) -> bool:
+    """Make glibc's malloc serve allocations up to :data:`HEAP_ALLOCATION_LIMIT` from its
+    heap and keep up to ``threshold_bytes`` of freed memory at its top (for the next task)
+    instead of unmapping it; returns whether it could (glibc only).
+
+    Example:
+        >>> isinstance(tune_libc_malloc(32 * 2**20), bool)
+        True
+    """
+    libc = _libc()
+    if libc is None:
+        return False
+    return bool(libc.mallopt(_M_MMAP_THRESHOLD, HEAP_ALLOCATION_LIMIT)) and \
+        bool(libc.mallopt(_M_TRIM_THRESHOLD, int(threshold_bytes)))
 
 
 def should_release(resident: int, baseline: int, threshold: int) -> bool:
@@ -86,10 +134,13 @@ def resident_bytes() -> int:
 
 
 def release_arrow_memory() -> None:
-    """Hand back to the OS what Arrow's default memory pool freed and keeps."""
+    """Hand back to the OS what Arrow's default memory pool and glibc's malloc freed and keep."""
     import pyarrow as pa
 
     pa.default_memory_pool().release_unused()
+    libc = _libc()
+    if libc is not None:
+        libc.malloc_trim(0)
 
 
 class ArrowMemoryTrim:
@@ -136,7 +187,9 @@ def after_block(threshold_bytes: int | None = None) -> bool:
     global _process_trim
     if _process_trim is None:
         _process_trim = ArrowMemoryTrim(threshold_bytes or DEFAULT_THRESHOLD_BYTES)
+        tune_libc_malloc(_process_trim.threshold)
         return False
-    if threshold_bytes is not None:
+    if threshold_bytes is not None and threshold_bytes != _process_trim.threshold:
         _process_trim.threshold = threshold_bytes
+        tune_libc_malloc(threshold_bytes)
     return _process_trim.after_block()

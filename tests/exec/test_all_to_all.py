@@ -320,3 +320,42 @@ def test_seeded_shuffle_does_not_depend_on_block_arrival_order(rt, partitions) -
     forward = concat(drive(rt, lower_all_to_all(node, source(rt, blocks)))).column("row").to_pylist()
     backward = concat(drive(rt, lower_all_to_all(node, source(rt, blocks[::-1])))).column("row").to_pylist()
     assert forward == backward and sorted(forward) == list(range(900)) and forward != list(range(900))
+
+
+@pytest.mark.parametrize("descending", [False, True])
+@pytest.mark.parametrize("kind", ["ties and nulls", "nan", "one block"])
+def test_a_small_sort_of_runs_splits_its_merge_into_one_task_per_cpu(rt, descending, kind) -> None:
+    """Blocks that are sorted runs (as the read tasks make them): two reduce tasks, each
+    over every run, no sample or map task, and exactly the one-task merge's order."""
+    from streamdata.exec.shuffle.sort import sort_table
+
+    rng = np.random.default_rng(3)
+    n = 6000
+    if kind == "nan":
+        k = pa.array(np.where(rng.random(n) < 0.1, np.nan, rng.normal(size=n).round(1)))
+    else:
+        k = pa.array(rng.integers(0, 40, n), mask=rng.random(n) < 0.1)
+    t = pa.table({"k": k, "row": np.arange(n)})
+    keys = [("k", "descending" if descending else "ascending")]
+    blocks = [t] if kind == "one block" else split(t, 5)
+    runs = [sort_table(b, keys) for b in blocks] + [t.slice(0, 0)]
+    op = AllToAllOperator("Sort", [source(rt, runs)], SortSpec(keys=tuple(keys), presorted=True),
+                          split_merge_bytes=1)
+    out = drive(rt, op)
+    assert op.num_outputs_total() == 2 and op.spec.split_runs == 2
+    assert op.metrics.tasks_submitted == 2  # the two reduce tasks, nothing else
+    expected = t.to_pandas().sort_values("k", ascending=not descending, kind="stable", na_position="last")
+    assert concat(out).column("row").to_pylist() == expected["row"].tolist()
+    assert all(b.schema.equals(t.schema) for b in out)
+
+
+def test_a_sort_of_runs_keeps_one_merge_when_it_may_not_split(rt) -> None:
+    """Too little data per CPU, or a string key: one reduce task, as before."""
+    t = pa.table({"k": np.arange(1000)[::-1], "s": [f"s{i % 7}" for i in range(1000)]})
+    for keys, split_bytes in (((("k", "ascending"),), None), ((("s", "ascending"),), 1)):
+        runs = [t.slice(i, 250).sort_by(list(keys)) for i in range(0, 1000, 250)]
+        kwargs = {} if split_bytes is None else {"split_merge_bytes": split_bytes}
+        op = AllToAllOperator("Sort", [source(rt, runs)], SortSpec(keys=keys, presorted=True), **kwargs)
+        out = concat(drive(rt, op))
+        assert op.num_outputs_total() == 1 and op.metrics.tasks_submitted == 1
+        assert out.column(keys[0][0]).to_pylist() == sorted(t.column(keys[0][0]).to_pylist())

@@ -110,3 +110,51 @@ def test_map_operators_hand_their_tasks_the_budgets_threshold() -> None:
     assert op._next_context().memory_trim_bytes == 32 * MIB
     op.options = ExecutionOptions(resource_limits=ExecutionResources(cpu=2, object_store_memory=1024 * MIB))
     assert op._next_context().memory_trim_bytes == 64 * MIB
+
+
+_FAULTS_SCRIPT = r"""
+import resource, sys
+import numpy as np
+from streamdata.exec import memory_trim
+
+def churn():  # what a sort task does: a few short-lived arrays of a few MiB, again and again
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(20):
+        a = np.random.default_rng(0).random(400_000)
+        b = np.argsort(a)
+        c = a[b] + 1.0
+        del a, b, c
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before
+
+churn()
+default = churn()
+tuned_ok = memory_trim.tune_libc_malloc(64 * 2**20)
+churn()
+tuned = churn()
+kept = memory_trim.resident_bytes()
+big = [np.ones(2**20) for _ in range(40)]  # 320 MiB on the heap, then freed: beyond the threshold
+del big
+grown = memory_trim.resident_bytes() - kept
+memory_trim.release_arrow_memory()
+after_release = memory_trim.resident_bytes() - kept
+print(tuned_ok, default, tuned, grown >> 20, after_release >> 20)
+"""
+
+
+@pytest.mark.skipif(memory_trim._libc() is None, reason="glibc's malloc only")
+def test_tuned_malloc_reuses_freed_arrays_and_a_release_trims_its_heap() -> None:
+    """In a fresh process (the tuning is process-wide): repeated arrays of a few MiB stop
+    faulting their pages in once tuned; what the heap keeps stays under the threshold, and
+    a release hands it back."""
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    out = subprocess.run([sys.executable, "-c", _FAULTS_SCRIPT], env=env, capture_output=True, text=True,
+                         timeout=120, check=True).stdout.split()
+    tuned_ok, default, tuned, grown_mib, after_release_mib = out[0] == "True", *map(int, out[1:])
+    assert tuned_ok
+    assert tuned * 4 < default, (default, tuned)
+    assert grown_mib <= 64 + 8  # a free top beyond the threshold is handed back
+    assert after_release_mib <= 8

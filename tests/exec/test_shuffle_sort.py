@@ -160,8 +160,8 @@ def test_numeric_fast_path_agrees_with_arrow_ordering(order: str, kind: str) -> 
 
 
 def test_single_numeric_key_fast_path_matches_a_stable_sort() -> None:
-    """Distinct floats/ints take numpy's quicksort; ties, NaNs and nulls keep Arrow's
-    stable sort. Either way the result equals pandas' stable sort."""
+    """Floats and ints (ties or not) take the packed (key, row) sort; NaNs and nulls keep
+    Arrow's stable sort. Either way the result equals pandas' stable sort."""
     import pandas as pd
 
     rng = np.random.default_rng(7)

@@ -29,6 +29,7 @@ from streamdata.errors import PlanError, SchemaError
 from streamdata.exec.shuffle.grouping import check_columns
 from streamdata.block import concat
 from streamdata.exec.shuffle.hashing import partition_by_ids
+from streamdata.exec.shuffle.packed_sort import stable_numeric_order
 
 SortKeys = list[tuple[str, str]]
 _MARK = "__sd_mark"
@@ -80,7 +81,7 @@ def sort_table(table: pa.Table, keys: SortKeys) -> pa.Table:
     if table.num_rows <= 1:
         return table
     check_sortable(table.schema, keys)
-    return table.take(_sort_indices(table, keys))
+    return _take_permutation(table, _sort_indices(table, keys))
 
 
 def _sort_indices(table: pa.Table, keys: SortKeys) -> pa.Array:
@@ -90,27 +91,22 @@ def _sort_indices(table: pa.Table, keys: SortKeys) -> pa.Array:
     if any(col.num_chunks > 1 for col in key_table.columns):
         key_table = key_table.combine_chunks()
     if len(keys) == 1:
-        order = _distinct_numeric_order(key_table.column(0), descending=keys[0][1] == "descending")
+        order = _numeric_order(key_table.column(0), descending=keys[0][1] == "descending")
         if order is not None:
             return order
     return pc.sort_indices(key_table, sort_keys=keys)
 
 
-def _distinct_numeric_order(column: pa.ChunkedArray, *, descending: bool) -> pa.Array | None:
-    """Sort indices of a numeric key without nulls, NaNs or ties, from numpy's
-    quicksort (about 4× Arrow's stable sort). Without ties every order is the
-    stable one; None when the fast path does not apply."""
+def _numeric_order(column: pa.ChunkedArray, *, descending: bool) -> pa.Array | None:
+    """Stable sort indices of a numeric key without nulls or NaNs, from a sort of packed
+    ``(key, row)`` words (:mod:`~streamdata.exec.shuffle.packed_sort`; 2–7× Arrow's
+    stable sort); None when that does not apply."""
     typ = column.type
     if column.null_count or not (pa.types.is_integer(typ) or pa.types.is_floating(typ)):
         return None
     values = column.to_numpy()
-    if pa.types.is_floating(typ) and np.isnan(values).any():
-        return None
-    order = np.argsort(values, kind="quicksort")
-    ordered = values[order]
-    if (ordered[1:] == ordered[:-1]).any():  # ties: only a stable sort keeps their input order
-        return None
-    return pa.array(order[::-1] if descending else order)
+    order = stable_numeric_order(values, descending=descending)
+    return None if order is None else pa.array(order)
 
 
 def sample_keys(block: pa.Table, keys: SortKeys, num_samples: int, *, seed: int = 0) -> pa.Table:
@@ -287,7 +283,14 @@ def merge_sorted_runs(parts: Sequence[pa.Table], keys: SortKeys) -> pa.Table:
         order = (n - 1 - np.argsort(values[::-1], kind="stable"))[::-1]
     else:
         order = np.argsort(values, kind="stable")
-    return table.take(pa.array(order))
+    return _take_permutation(table, pa.array(order))
+
+
+def _take_permutation(table: pa.Table, order: pa.Array) -> pa.Table:
+    """``table``'s rows in ``order``, a permutation of its row numbers that a sort just
+    made (so Arrow's check of every index against the length is skipped)."""
+    assert len(order) == table.num_rows
+    return pc.take(table, order, boundscheck=False)
 
 
 __all__ = [

@@ -55,10 +55,12 @@ from streamdata.exec.operators.all_to_all.policy import (
     MIN_PARTITION_BYTES,
     MIN_PREPARE_BYTES,
     SINGLE_TASK_BYTES,
+    SPLIT_MERGE_BYTES,
     choose_num_partitions,
     group_by_size,
     reduce_on_driver,
     run_as_single_task,
+    split_merge_ways,
 )
 from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
 from streamdata.exec.operators.in_order import InOrder
@@ -91,12 +93,17 @@ class AllToAllOperator(PhysicalOperator):
             whole input holds at most this much (see
             :func:`~streamdata.exec.operators.all_to_all.policy.run_as_single_task`;
             0 turns it off).
+        split_merge_bytes: ... unless its spec may split that task's merge over shared
+            inputs (``can_split_runs``): then one reduce per CPU, each over every block,
+            as long as each gets this much
+            (:func:`~streamdata.exec.operators.all_to_all.policy.split_merge_ways`).
     """
 
     def __init__(self, name: str, input_ops: Sequence[PhysicalOperator], spec: ShuffleSpec, *,
                  num_partitions: int | None = None, data_context: Any = None,
                  remote_args: dict[str, Any] | None = None,
-                 single_task_bytes: int = SINGLE_TASK_BYTES) -> None:
+                 single_task_bytes: int = SINGLE_TASK_BYTES,
+                 split_merge_bytes: int = SPLIT_MERGE_BYTES) -> None:
         super().__init__(name, input_ops)
         if len(input_ops) != spec.num_inputs:
             raise PlanError(f"{name} needs {spec.num_inputs} input(s), got {len(input_ops)}")
@@ -105,6 +112,7 @@ class AllToAllOperator(PhysicalOperator):
         self.spec = spec
         self.fixed_partitions = num_partitions
         self.single_task_bytes = single_task_bytes
+        self.split_merge_bytes = split_merge_bytes
         self.data_context = data_context
         self.remote_args = {"num_cpus": 1, "max_retries": 3, **(remote_args or {})}
         k = spec.num_inputs
@@ -115,6 +123,8 @@ class AllToAllOperator(PhysicalOperator):
         self._buffered_bytes = 0
         self._phase = "input"
         self._num_partitions: int | None = None
+        self._shared_inputs = False  # every reduce task gets every block (a split merge)
+        self._reduces_left = 0
         self._total_bytes = 0  # of every input block, known once all inputs are done
         self._seq = 0
         self._prepare: dict[int, OpTask] = {}
@@ -311,6 +321,10 @@ class AllToAllOperator(PhysicalOperator):
                 total_bytes=total_bytes, max_partition_bytes=self._max_partition_bytes(),
                 single_task_bytes=self.single_task_bytes):
             n = 1
+            if self._schemas[0] is not None and self.spec.can_split_runs(self._schemas[0]):
+                n = split_merge_ways(total_bytes=total_bytes, total_rows=total_rows, cpus=self._cpus(),
+                                     split_merge_bytes=self.split_merge_bytes)
+                self._shared_inputs = n > 1
         elif self.fixed_partitions is not None:
             n = self.fixed_partitions
         elif getattr(self.data_context, "shuffle_num_partitions", None):
@@ -320,7 +334,7 @@ class AllToAllOperator(PhysicalOperator):
                                       max_partition_bytes=self._max_partition_bytes())
         self._num_partitions = n
         self._total_bytes = total_bytes
-        if (n > 1 and self.spec.needs_sample) or self.spec.canonical_order:
+        if (n > 1 and self.spec.needs_sample and not self._shared_inputs) or self.spec.canonical_order:
             for side in range(len(self._items)):
                 self._sample_pending(side)
         self._phase = "sample"
@@ -330,10 +344,12 @@ class AllToAllOperator(PhysicalOperator):
         if self.spec.canonical_order:
             for items in self._items:
                 items.sort(key=lambda it: (it.fingerprint or 0, it.rows or 0))
-        if n == 1:  # one reduce task gets every block
+        if n == 1 or self._shared_inputs:  # one reduce task (or each) gets every block
             for side, items in enumerate(self._items):
                 self._map_parts[side] = {0: [ref for it in items for ref in it.refs]}
             self._items = [[] for _ in self._items]
+            if self._shared_inputs:
+                self.spec = self.spec.with_split_runs(n)
             self._start_reduce()
             return
         if self.spec.needs_sample:
@@ -374,6 +390,7 @@ class AllToAllOperator(PhysicalOperator):
     def _start_reduce(self) -> None:
         n = self._num_partitions or 1
         self._reduce_queue = deque(range(n))
+        self._reduces_left = n
         if isinstance(self.spec, JoinSpec):
             self.spec = replace(self.spec, schemas=(self._schemas[0], self._schemas[1]))
         self._phase = "reduce"
@@ -393,7 +410,7 @@ class AllToAllOperator(PhysicalOperator):
             j = self._reduce_queue.popleft()
             counts, args = [], []
             for side in range(len(self._map_parts)):
-                if n == 1:
+                if n == 1 or self._shared_inputs:
                     refs = self._map_parts[side].get(0, [])
                 else:
                     refs = self._parts_for(side, j)
@@ -445,9 +462,11 @@ class AllToAllOperator(PhysicalOperator):
 
     def _release_parts(self, j: int) -> None:
         n = self._num_partitions or 1
+        self._reduces_left -= 1
         for parts in self._map_parts:
-            if n == 1:
-                parts.clear()
+            if n == 1 or self._shared_inputs:  # every reduce reads them: kept until the last ended
+                if self._reduces_left <= 0:
+                    parts.clear()
                 continue
             for refs in parts.values():
                 if j < len(refs):

@@ -24,6 +24,9 @@ MIN_PREPARE_BYTES = 4 << 20
 #: all runs as one task on the whole input: below it, sampling, cutting and merging
 #: many small partitions costs more task round trips and copies than the one task's work
 SINGLE_TASK_BYTES = 32 << 20
+#: a small sort whose blocks are sorted runs splits its one merge into a partition per CPU
+#: (each task gets every run and merges its own key range) when each holds this much
+SPLIT_MERGE_BYTES = 4 << 20
 #: a merge of built-in partial aggregates over at most this many bytes runs on the driver's
 #: executor thread: the parts already came back inline, and a task round trip (send them,
 #: wake a worker, send the result back) costs more than the merge of a few thousand rows
@@ -45,6 +48,27 @@ def run_as_single_task(*, total_bytes: int, max_partition_bytes: float,
         False
     """
     return total_bytes <= min(single_task_bytes, max_partition_bytes)
+
+
+def split_merge_ways(*, total_bytes: int, total_rows: int | None, cpus: float,
+                     split_merge_bytes: int = SPLIT_MERGE_BYTES) -> int:
+    """Into how many partitions the one merge of a small all-to-all is split, when every
+    reduce task may take its own range of every input block (no sample or map round
+    trip, see :meth:`~streamdata.exec.operators.all_to_all.spec.ShuffleSpec.can_split_runs`):
+    one per CPU, as long as each gets ``split_merge_bytes``; never more than the rows.
+
+    Example:
+        >>> split_merge_ways(total_bytes=12 << 20, total_rows=800_000, cpus=2)
+        2
+        >>> split_merge_ways(total_bytes=3 << 20, total_rows=800_000, cpus=2)
+        1
+        >>> split_merge_ways(total_bytes=1 << 30, total_rows=None, cpus=4)
+        4
+    """
+    ways = min(max(1, int(cpus)), total_bytes // max(1, split_merge_bytes))
+    if total_rows is not None:
+        ways = min(ways, total_rows)
+    return max(1, ways)
 
 
 def reduce_on_driver(*, num_partitions: int, total_bytes: int, spec_allows: bool,
@@ -119,7 +143,9 @@ __all__ = [
     "MIN_PART_BYTES",
     "MIN_PREPARE_BYTES",
     "SINGLE_TASK_BYTES",
+    "SPLIT_MERGE_BYTES",
     "choose_num_partitions",
     "group_by_size",
     "run_as_single_task",
+    "split_merge_ways",
 ]

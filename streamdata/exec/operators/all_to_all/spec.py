@@ -22,13 +22,13 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import pyarrow as pa
 
 from streamdata.aggregation.builtins import is_builtin
-from streamdata.exec.shuffle import groupby as G, sort as S
+from streamdata.exec.shuffle import groupby as G, run_split as R, sort as S
 from streamdata.exec.shuffle.hashing import hash_partition
 from streamdata.exec.shuffle.join import join_output_names, join_tables
 from streamdata.exec.shuffle.map_groups import apply_map_groups
@@ -74,6 +74,17 @@ class ShuffleSpec:
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         """Raise (ColumnNotFoundError, SchemaError...) when input ``side`` cannot work."""
+
+    def can_split_runs(self, schema: pa.Schema) -> bool:
+        """Whether the reduce may be split into partitions that each get every input
+        block and cut their own range out of it (no sample or map round trip):
+        :meth:`with_split_runs` then gives the spec those reduce tasks run."""
+        return False
+
+    def with_split_runs(self, n: int) -> "ShuffleSpec":
+        """This spec, its reduce ``index`` taking its range out of every input block (one
+        of ``n``); only where :meth:`can_split_runs` said so."""
+        raise NotImplementedError(f"{type(self).__name__} cannot split its reduce over shared inputs")
 
     def prepare(self, table: pa.Table) -> pa.Table:
         """Transform one arriving block (default: unchanged)."""
@@ -138,6 +149,10 @@ class SortSpec(ShuffleSpec):
     #: whether every input block comes sorted by ``keys`` (the producing tasks ran
     #: :class:`~streamdata.exec.operators.sort_runs.SortRunsStage`): the reduce merges runs
     presorted: bool = False
+    #: with ``presorted``: each reduce gets every run and merges key range ``index`` of
+    #: ``split_runs`` (:func:`~streamdata.exec.shuffle.run_split.run_slices`); 1: it
+    #: merges what it gets
+    split_runs: int = 1
     needs_sample: bool = field(default=True, init=False)
 
     def __post_init__(self) -> None:  # the user's boundaries fix the output blocks
@@ -145,6 +160,14 @@ class SortSpec(ShuffleSpec):
 
     def validate(self, schema: pa.Schema, side: int) -> None:
         S.check_sortable(schema, list(self.keys))
+
+    def can_split_runs(self, schema: pa.Schema) -> bool:
+        return self.presorted and self.fixed_boundaries is None and R.can_split_runs(schema, self.keys)
+
+    def with_split_runs(self, n: int) -> "SortSpec":
+        if not self.presorted:
+            raise NotImplementedError("only a sort over sorted runs can split its reduce over shared inputs")
+        return replace(self, split_runs=n)
 
     def sample(self, table: pa.Table, seed: int) -> pa.Table | None:
         return S.sample_keys(table, list(self.keys), SAMPLES_PER_BLOCK, seed=seed)
@@ -164,7 +187,10 @@ class SortSpec(ShuffleSpec):
 
     def reduce(self, sides: list[list[pa.Table]], *, index: int) -> pa.Table:
         if self.presorted:  # range parts of sorted blocks are sorted runs
-            return S.merge_sorted_runs(sides[0], list(self.keys))
+            parts = sides[0]
+            if self.split_runs > 1:  # every run came: merge this partition's range of each
+                parts = R.run_slices(parts, self.keys, index, self.split_runs)
+            return S.merge_sorted_runs(parts, list(self.keys))
         return S.merge_sorted(sides[0], list(self.keys))
 
 
