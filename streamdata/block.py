@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pyarrow as pa
 
+from streamdata.block_pandas import frame_to_table
 from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, UDFReturnError, describe
 from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept, has_kept
@@ -373,8 +374,9 @@ def pandas_to_table(df: pd.DataFrame) -> pa.Table:
     if len(set(cols)) != len(cols):
         raise UDFReturnError(f"DataFrame has duplicate column names: {cols}")
     if not any(dtype == object for dtype in df.dtypes):
-        # nthreads=1: one CPU per task; pyarrow's default starts a thread pool per call
-        table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)
+        if (table := frame_to_table(df)) is not None:  # from_pandas's result, without its Python
+            return table
+        table = pa.Table.from_pandas(df, preserve_index=False, nthreads=1)  # 1: no thread pool per call
         return table.rename_columns(cols)
     return pa.table({str(c): _series_to_arrow(df[c]) for c in df.columns})
 

@@ -88,3 +88,48 @@ def test_a_dead_actor_restarts_and_its_write_is_done_once(runtime, source, tmp_p
     table = _written(out)
     assert table["id"].to_pylist() == list(range(ROWS))
     assert table["c"].to_pylist() == [2.0 * x for x in range(ROWS)]
+
+
+class SqliteScaled:
+    """Thread-bound state: a sqlite connection made in the constructor may only be used on
+    its thread (sqlite3 raises ProgrammingError elsewhere)."""
+
+    def __init__(self) -> None:
+        import sqlite3
+
+        self.db = sqlite3.connect(":memory:")
+        self.db.execute("create table f (v real)")
+        self.db.execute("insert into f values (2.0)")
+
+    def __call__(self, df):  # type: ignore[no-untyped-def]
+        import streamdata as sd_
+
+        (factor,) = self.db.execute("select v from f").fetchone()
+        df["c"] = df["a"] * factor
+        df["task"] = sd_.get_runtime_context().get_task_id()
+        return df
+
+
+def _add_c(df):  # type: ignore[no-untyped-def]
+    df["c"] = df["a"] * 2.0
+    return df
+
+
+def test_the_pools_written_files_equal_the_task_forms(runtime, source, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """What the pool writes (the write in its calls) is what the task form of the same UDF
+    writes: rows once each, values, schema; the UDF keeps its thread-bound state (a sqlite
+    connection from its constructor) and sees the call it runs in."""
+    pool_out, task_out = str(tmp_path / "pool"), str(tmp_path / "task")
+    # 4 one-file calls: several calls queued in the one actor, overlapping
+    sd.read_parquet(source, override_num_blocks=FILES).map_batches(
+        SqliteScaled, batch_format="pandas", concurrency=1).write_parquet(pool_out)
+    sd.read_parquet(source, override_num_blocks=FILES).map_batches(
+        _add_c, batch_format="pandas").write_parquet(task_out)
+    pool, task = _written(pool_out), _written(task_out)
+    assert pool.num_rows == ROWS and pool["id"].to_pylist() == list(range(ROWS))
+    tasks = pool["task"].to_pylist()
+    assert None not in tasks and len(set(tasks)) >= 2  # every batch saw the call it ran in
+    assert pool.drop_columns(["task"]).equals(task)
+    assert pool.schema.remove(pool.schema.get_field_index("task")).equals(task.schema, check_metadata=False)
+    assert len([f for f in os.listdir(pool_out) if f.endswith(".parquet")]) == len(
+        [f for f in os.listdir(task_out) if f.endswith(".parquet")])

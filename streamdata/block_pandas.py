@@ -1,0 +1,87 @@
+"""A pandas DataFrame as an Arrow table, exactly as ``pa.Table.from_pandas`` makes it,
+without its per-column Python for the columns a ``batch_format="pandas"`` UDF returns
+most: NumPy integers, unsigned integers, booleans and floats, and Arrow-backed columns
+(pandas 3's ``str`` dtype, ``pd.ArrowDtype``).
+
+``from_pandas`` (``preserve_index=False``) costs ~1.2 ms per 50k-row frame of five
+columns, most of it per-column bookkeeping in ``pyarrow.pandas_compat`` (the
+``pandas`` schema metadata is rebuilt on every call) and a scalar NaN → null scan of
+each float column. Here the schema, metadata included, comes from ``from_pandas`` of the
+frame's empty slice, cached by the columns' names and dtypes; a numeric column is
+wrapped zero-copy (``pa.array`` of its ndarray), a float column's NaNs become nulls
+through a vectorised ``np.isnan`` mask (``from_pandas`` semantics, as Ray's conversion
+of pandas blocks has them), and an Arrow-backed column hands over its Arrow array (what
+``from_pandas`` asks it for). Any other column (object, datetime, categorical, masked
+integers, ...) or a type that does not match the cached schema: None, and the caller
+uses ``from_pandas``.
+
+Example:
+    >>> import numpy as np, pandas as pd
+    >>> t = frame_to_table(pd.DataFrame({"a": [1.0, np.nan], "n": [1, 2]}))
+    >>> t.column("a").to_pylist(), t.schema.field("n").type, b"pandas" in t.schema.metadata
+    ([1.0, None], DataType(int64), True)
+    >>> frame_to_table(pd.DataFrame({"o": [object(), None]})) is None
+    True
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+
+#: cached schemas (a process sees few distinct frame layouts; cleared when it grows past this)
+MAX_CACHED_SCHEMAS = 256
+
+_schemas: dict[tuple[Any, ...], pa.Schema] = {}
+
+
+def frame_to_table(df: pd.DataFrame) -> pa.Table | None:
+    """``pa.Table.from_pandas(df, preserve_index=False)`` for frames of common columns, else None."""
+    import pandas as pd
+
+    columns = df.columns
+    if type(columns) is not pd.Index or not all(type(c) is str for c in columns):
+        return None  # a MultiIndex, or names from_pandas would turn into strings
+    arrays: list[pa.Array | pa.ChunkedArray] = []
+    dtypes = []
+    for _, series in df.items():
+        dtype = series.dtype
+        dtypes.append(dtype)
+        array = _column(series, dtype, pd)
+        if array is None:
+            return None
+        arrays.append(array)
+    key = (tuple(columns), tuple(dtypes), columns.dtype, columns.name)
+    schema = _schemas.get(key)
+    if schema is None:
+        schema = pa.Schema.from_pandas(df.iloc[:0], preserve_index=False)
+        if len(_schemas) >= MAX_CACHED_SCHEMAS:
+            _schemas.clear()
+        _schemas[key] = schema
+    if len(schema) != len(arrays) or any(a.type != f.type for a, f in zip(arrays, schema)):
+        return None
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def _column(series: Any, dtype: Any, pd: Any) -> pa.Array | pa.ChunkedArray | None:
+    if isinstance(dtype, np.dtype):
+        kind = dtype.kind
+        if kind in "iub":
+            return pa.array(series.to_numpy())
+        if kind == "f" and dtype.itemsize in (4, 8):
+            values = series.to_numpy()
+            nan = np.isnan(values)
+            return pa.array(values, mask=nan) if nan.any() else pa.array(values)
+        return None
+    arrow = (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or isinstance(dtype, pd.ArrowDtype)
+    if not arrow:
+        return None
+    return pa.array(series.array)
+
+
+__all__ = ["MAX_CACHED_SCHEMAS", "frame_to_table"]
