@@ -419,7 +419,7 @@ def serve(ctl_fd: int, run_worker: Callable[[], None], adopt_within_s: float | N
             except OSError:
                 pass
         _reap(ctl, children)
-        if adopt_by is not None and time.monotonic() > adopt_by:
+        if adopt_by is not None and ctl not in readable and time.monotonic() > adopt_by:
             return  # started early, and no runtime came
         if ctl in readable:
             try:
