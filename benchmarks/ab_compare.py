@@ -2,8 +2,9 @@
 
 Each (checkout, workload) runs in a fresh process (``worker.py``, as the suite does) with
 ``PYTHONPATH`` pointing at that checkout; the checkouts alternate round by round so that
-the machine's load falls on both alike. Prints, per workload, the first run (cold) and
-the median of the rest (steady) of each checkout, and after ÷ before.
+the machine's load falls on both alike. Prints, per workload, the median end to end
+(import + init + first run: what a script pays), the first run after init, and the
+median of the rest (steady) of each checkout, and after ÷ before of each.
 
 Example::
 
@@ -65,21 +66,24 @@ def main() -> None:
                     runs.setdefault((workload, label), []).append(
                         run_one(checkout, workload, params, tmp))
     print(f"load average at end: {os.getloadavg()}")
-    print("| workload | before cold | after cold | before steady | after steady | after ÷ before |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| workload | figure | before | after | after ÷ before |")
+    print("| --- | --- | --- | --- | --- |")
+    fmt = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
     for workload in resolve_workloads(args.only):
-        cells = []
-        steady = {}
+        figures: dict[str, dict[str, float | None]] = {"end to end": {}, "first run": {}, "steady": {}}
         for label in ("before", "after"):
             results = [r for r in runs[(workload, label)] if r.get("runs")]
-            cold = statistics.median(r["runs"][0] for r in results) if results else None
-            rest = [x for r in results for x in r["runs"][1:]]
-            steady[label] = statistics.median(rest) if rest else None
-            cells.append(cold)
-        ratio = (steady["after"] / steady["before"]) if steady["before"] and steady["after"] else None
-        fmt = lambda x: "–" if x is None else f"{x:.3f}"  # noqa: E731
-        print(f"| {workload} | {fmt(cells[0])} | {fmt(cells[1])} | {fmt(steady['before'])} | "
-              f"{fmt(steady['after'])} | {fmt(ratio)} |")
+            figures["end to end"][label] = _median([r["e2e_s"] for r in results if r.get("e2e_s")])
+            figures["first run"][label] = _median([r["runs"][0] for r in results])
+            figures["steady"][label] = _median([x for r in results for x in r["runs"][1:]])
+        for name, cell in figures.items():
+            before, after = cell["before"], cell["after"]
+            ratio = after / before if before and after else None
+            print(f"| {workload} | {name} | {fmt(before)} | {fmt(after)} | {fmt(ratio)} |")
+
+
+def _median(values: list[float]) -> float | None:
+    return statistics.median(values) if values else None
 
 
 if __name__ == "__main__":

@@ -18,6 +18,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from streamdata.core import forkserver as _forkserver
+
+# the workers' template process starts importing now, beside this import and whatever the
+# script does before its first query (sd.init adopts it)
+_forkserver.prestart()
+
 from streamdata import exceptions
 from streamdata.lazy import lazy_attributes
 from streamdata.context import DataContext

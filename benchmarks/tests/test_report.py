@@ -88,15 +88,24 @@ def test_targets_judge_only_what_was_measured() -> None:
     assert rows["count_parquet"]["met"] is None  # streamdata failed: nothing to judge
 
 
+def test_small_workloads_must_be_ten_times_faster_than_ray_end_to_end() -> None:
+    workloads = {"w": {"results": {"streamdata": ok(1.0, e2e_s=1.5), "ray": ok(10.0, e2e_s=10.0)}}}
+    assert report.targets(workloads)[0]["met"] is True  # 0.15 ≤ 0.2
+    assert report.targets(workloads, small=True)[0]["met"] is False  # 0.15 > 0.1
+
+
 def test_markdown_has_every_section() -> None:
     text = report.render_markdown(suite())
     for heading in ("Median seconds", "streamdata ÷ peer", "Start-up and end-to-end",
+                    "End to end (import + init + first run, what a script pays)",
                     "Peak memory", "cpu_to_gpu_pipeline", "larger_than_memory", "Targets",
                     "Result checks", "How each engine", "Errors"):
         assert heading in text, heading
     assert "| sort | 1 | 10 | not installed | 0.4 |" in text
     assert "error: AttributeError: module 'streamdata' has no attribute" in text
     assert "| sort | 0.10 | – | 2.50 |" in text
+    assert "| sort | 0.07 | – | – |" in text  # end to end: only Ray's e2e is known
+    assert "≤ 0.1 × Ray (small workloads: at least 10×)" in text  # scale 0.05
     assert "Test CPU, 2 logical / 2 physical cores, 24 GiB RAM" in text
     assert "daft: not installed, skipped" in text
     # sort's checks differ (pyarrow 11 rows): reported.

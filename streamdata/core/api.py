@@ -26,7 +26,7 @@ from typing import Any, Callable, Sequence
 
 import psutil
 
-from streamdata.core import context
+from streamdata.core import context, forkserver
 from streamdata.core.actor import ActorClass, ActorHandle, method
 from streamdata.core.backend import Backend
 from streamdata.core.object_ref import DynamicObjectRefGenerator, ObjectRef, ObjectRefGenerator
@@ -168,6 +168,7 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
                     return {"backend": "ray"}
                 raise RuntimeError("streamdata is already initialized on Ray; call sd.shutdown() first")
             from streamdata.core.backends.ray import RayBackend
+            forkserver.discard_early()  # no workers are forked here
             _backend = RayBackend.start(address=address, num_cpus=num_cpus, num_gpus=num_gpus,
                                         resources=resources, object_store_memory=object_store_memory,
                                         **{k: v for k, v in ray_args.items() if v is not None})

@@ -9,6 +9,12 @@ The fork server is started once per session (``python -m streamdata.core.worker
 in a few milliseconds. Each child is a new process (its own pid, memory, sockets,
 stdout/stderr pipes) that shares the already-imported modules copy-on-write.
 
+Those imports are most of what a script's first query waits for, so ``import streamdata``
+starts the server (:func:`prestart`) and ``sd.init`` adopts it: its imports overlap the
+driver's own import and whatever the script does before its first query. A server that
+was started with another environment than the runtime's now is not adopted (its imports
+read that environment); one that nobody adopts exits after ``ADOPT_WITHIN_S``.
+
 The server is single-threaded (nothing it imports starts a thread), so forking it is
 safe. It reports each child's exit status to the driver (the children are its
 children, not the driver's). If the server is gone, the driver starts workers the
@@ -35,6 +41,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from typing import Any, Callable
 
 #: environment variable that turns the fork server off (``0``): every worker is started fresh
@@ -44,6 +51,54 @@ ENV_SWITCH = "STREAMDATA_FORKSERVER"
 PRELOAD = ("numpy", "pyarrow", "pyarrow.compute", "pyarrow.parquet", "pyarrow.dataset",
            "pyarrow.pandas_compat", "pandas", "fsspec", "streamdata.exec.operators.map_task",
            "streamdata.io.parquet", "streamdata.io.parquet_encoding")
+
+
+#: environment variable that keeps ``import streamdata`` from starting the server (``0``)
+PRESTART_SWITCH = "STREAMDATA_PRESTART"
+
+#: how long a server started by ``import streamdata`` waits for a runtime to adopt it
+ADOPT_WITHIN_S = 300.0
+
+#: the message that tells a server started early that a runtime adopted it
+ADOPT = b"adopt"
+
+#: variables ``sd.init`` sets for its workers before it adopts the server (the session's
+#: log folder, its namespace, the job's ``runtime_env``: ``session_logs.SESSION_ENV``,
+#: ``runtime_context.NAMESPACE_ENV``, ``remote_function.JOB_RUNTIME_ENV``); every child
+#: gets them with its own environment, and the server's imports never read them
+SESSION_KEYS = frozenset({"STREAMDATA_SESSION_DIR", "STREAMDATA_NAMESPACE", "STREAMDATA_RUNTIME_ENV"})
+
+
+def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment of a worker process (and of the fork server): the driver's, with
+    ``sys.path`` as ``PYTHONPATH``, and ``env`` on top.
+
+    Example:
+        >>> worker_env({"A": "1"})["A"], worker_env()["STREAMDATA_WORKER"]
+        ('1', '1')
+    """
+    full_env = dict(os.environ)
+    full_env["PYTHONUNBUFFERED"] = "1"
+    full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    full_env["STREAMDATA_WORKER"] = "1"
+    if env:
+        full_env.update(env)
+    return full_env
+
+
+def same_environment(started: dict[str, str], now: dict[str, str]) -> bool:
+    """Whether a server started with ``started`` serves a runtime whose workers get ``now``
+    (the variables the runtime sets for its session aside).
+
+    Example:
+        >>> same_environment({"A": "1"}, {"A": "1", "STREAMDATA_SESSION_DIR": "/tmp/s"})
+        True
+        >>> same_environment({"A": "1"}, {"A": "2"}), same_environment({"A": "1"}, {})
+        (False, False)
+    """
+    def strip(env: dict[str, str]) -> dict[str, str]:
+        return {k: v for k, v in env.items() if k not in SESSION_KEYS}
+    return strip(started) == strip(now)
 
 
 #: the variables a GPU grant gives a worker: a worker with only these of its own is forked
@@ -86,7 +141,80 @@ def enabled() -> bool:
         >>> isinstance(enabled(), bool)
         True
     """
-    return os.environ.get(ENV_SWITCH, "1") not in ("0", "false", "False", "")
+    return _on(ENV_SWITCH)
+
+
+def _on(switch: str) -> bool:
+    return os.environ.get(switch, "1") not in ("0", "false", "False", "")
+
+
+def start_server(env: dict[str, str], adopt_within_s: float | None = None
+                 ) -> tuple[subprocess.Popen, socket.socket]:
+    """Start a server process with ``env``: the process, and the driver's end of its control
+    socket. ``adopt_within_s``: it exits unless :data:`ADOPT` arrives within that time."""
+    sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    argv = [sys.executable, "-m", "streamdata.core.worker", "--forkserver", str(child.fileno())]
+    if adopt_within_s is not None:
+        argv.append(str(adopt_within_s))
+    try:
+        proc = subprocess.Popen(argv, pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
+    except BaseException:
+        sock.close()
+        raise
+    finally:
+        child.close()
+    return proc, sock
+
+
+#: the server ``import streamdata`` started: (process, socket, its environment, the pid
+#: of the process that started it), until a runtime adopts or discards it
+_early: tuple[subprocess.Popen, socket.socket, dict[str, str], int] | None = None
+
+
+def prestart() -> None:
+    """Start the server now, so its imports overlap the driver's (``import streamdata``
+    calls this). Not in workers, nor where the server or this is switched off
+    (``STREAMDATA_PRESTART=0``)."""
+    global _early
+    if (_early is not None or os.environ.get("STREAMDATA_WORKER") or not enabled()
+            or not _on(PRESTART_SWITCH) or not hasattr(socket, "send_fds")):
+        return
+    env = worker_env()
+    try:
+        proc, sock = start_server(env, ADOPT_WITHIN_S)
+    except OSError:
+        return
+    _early = (proc, sock, env, os.getpid())
+
+
+def adopt_early(env: dict[str, str]) -> tuple[subprocess.Popen, socket.socket] | None:
+    """The server :func:`prestart` started, if it still runs, was started by this process
+    and with ``env``; None otherwise (a server that doesn't fit is told to exit)."""
+    global _early
+    early, _early = _early, None
+    if early is None:
+        return None
+    proc, sock, started_env, pid = early
+    if pid != os.getpid():  # a forked child's copy: the server belongs to its parent
+        return None
+    if proc.poll() is None and same_environment(started_env, env):
+        try:
+            sock.send(ADOPT)
+            return proc, sock
+        except OSError:
+            pass
+    sock.close()  # the server sees the end of its control socket and exits
+    return None
+
+
+def discard_early() -> None:
+    """Tell the server :func:`prestart` started to exit (a runtime that forks no workers
+    here: ``backend="ray"``)."""
+    global _early
+    early, _early = _early, None
+    if early is not None and early[3] == os.getpid():
+        early[1].close()
 
 
 class ForkedProcess:
@@ -148,12 +276,7 @@ class ForkServerClient:
 
     def __init__(self, env: dict[str, str], on_pid: Callable[[str, ForkedProcess], None],
                  on_lost: Callable[[list[tuple[str, list[int], list[str], ForkedProcess]]], None]) -> None:
-        self._sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamdata.core.worker", "--forkserver", str(child.fileno())],
-            pass_fds=(child.fileno(),), env=env, stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, close_fds=True)
-        child.close()
+        self.proc, self._sock = adopt_early(env) or start_server(env)
         self._on_pid = on_pid
         self._on_lost = on_lost
         self._lock = threading.Lock()
@@ -255,12 +378,15 @@ def _close(fd: int) -> None:
 
 
 # ---------------------------------------------------------------------------- the server
-def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
+def serve(ctl_fd: int, run_worker: Callable[[], None], adopt_within_s: float | None = None) -> None:
     """The server's loop: import, then fork a worker per request until the driver is gone.
 
     Each child sets ``sys.argv`` as a fresh worker's would be and calls ``run_worker``
-    (the worker module's ``main``)."""
+    (the worker module's ``main``). ``adopt_within_s``: a server started before any runtime
+    (:func:`prestart`) exits if no runtime adopts it within that time."""
     import importlib
+
+    adopt_by = None if adopt_within_s is None else time.monotonic() + adopt_within_s
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     for name in PRELOAD:
@@ -293,6 +419,8 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
             except OSError:
                 pass
         _reap(ctl, children)
+        if adopt_by is not None and ctl not in readable and time.monotonic() > adopt_by:
+            return  # started early, and no runtime came
         if ctl in readable:
             try:
                 data, fds, _, _ = socket.recv_fds(ctl, 65536, 4)
@@ -300,6 +428,9 @@ def serve(ctl_fd: int, run_worker: Callable[[], None]) -> None:
                 data, fds = b"", []
             if not data:
                 return  # the driver is gone (its children notice on their own sockets)
+            if data == ADOPT:
+                adopt_by = None
+                continue
             worker_id, argv_tail, env, cwd, gpu = pickle.loads(data)
             if gpu and refuse_gpu:
                 for fd in fds:

@@ -17,6 +17,7 @@ import sys
 import threading
 from typing import Any
 
+from streamdata.core.forkserver import worker_env
 from streamdata.core.message_channel import MessageChannel
 from streamdata.core.protocol import encode
 
@@ -69,17 +70,6 @@ class WorkerProcess:
 
     def __repr__(self) -> str:
         return f"Worker({self.worker_id}, pid={self.pid})"
-
-
-def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
-    """The environment of a worker process (and of the fork server)."""
-    full_env = dict(os.environ)
-    full_env["PYTHONUNBUFFERED"] = "1"
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
-    full_env["STREAMDATA_WORKER"] = "1"
-    if env:
-        full_env.update(env)
-    return full_env
 
 
 def popen_worker(worker_id: str, child_fd: int, stdout: Any, stderr: Any, shm_dir: str, spill_dir: str,

@@ -110,7 +110,7 @@ class Runtime(ClientBase):
         #: forks workers from a pre-imported process (None: every worker starts fresh)
         self.forkserver: forkserver.ForkServerClient | None = None
         if forkserver.enabled():
-            self.forkserver = forkserver.ForkServerClient(processes.worker_env(), self._on_forked,
+            self.forkserver = forkserver.ForkServerClient(forkserver.worker_env(), self._on_forked,
                                                           self._on_fork_lost)
         with self.lock:
             self._execute(self.state.start())

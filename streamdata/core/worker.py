@@ -543,7 +543,7 @@ def _signal_self() -> None:
 def main() -> None:
     if sys.argv[1] == "--forkserver":  # the template process workers are forked from
         from streamdata.core.forkserver import serve
-        serve(int(sys.argv[2]), main)
+        serve(int(sys.argv[2]), main, float(sys.argv[3]) if len(sys.argv) > 3 else None)
         return
     fd, worker_id, shm_dir, spill_dir = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
     # No PR_SET_PDEATHSIG: Linux ties it to the thread that spawned us, not the

@@ -1,5 +1,6 @@
 """Pure unit tests of the fork server's policies: which workers may be forked from the
-template, and when a template must not fork GPU workers. No process is started here."""
+template, when a template must not fork GPU workers, and when the template ``import
+streamdata`` started may serve the runtime. No process is started here."""
 
 from __future__ import annotations
 
@@ -39,3 +40,22 @@ def test_a_template_that_imported_a_cuda_library_forks_no_gpu_worker(name) -> No
 def test_a_template_with_the_cuda_driver_mapped_forks_no_gpu_worker() -> None:
     maps = LIBC_MAPS + "7f3b00000000-7f3b01000000 r-xp 00000000 08:01 150 /usr/lib/x86_64-linux-gnu/libcuda.so.1\n"
     assert cuda_loaded({"numpy": None}, maps)
+
+
+def test_the_variables_init_sets_do_not_make_the_early_servers_environment_another() -> None:
+    from streamdata.core import remote_function, runtime_context, session_logs
+    from streamdata.core.forkserver import SESSION_KEYS, same_environment
+
+    assert SESSION_KEYS == {session_logs.SESSION_ENV, runtime_context.NAMESPACE_ENV,
+                            remote_function.JOB_RUNTIME_ENV}
+    started = {"PATH": "/bin", "PYTHONPATH": "/a"}
+    now = dict(started, **{key: "set by init" for key in SESSION_KEYS})
+    assert same_environment(started, now)
+
+
+@pytest.mark.parametrize("change", [{"PYTHONPATH": "/a:/b"}, {"OMP_NUM_THREADS": "1"}, {"PATH": "/usr/bin"}])
+def test_any_other_change_makes_it_another_environment(change) -> None:
+    from streamdata.core.forkserver import same_environment
+
+    started = {"PATH": "/bin", "PYTHONPATH": "/a"}
+    assert not same_environment(started, dict(started, **change))
