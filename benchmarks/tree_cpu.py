@@ -51,12 +51,16 @@ def main() -> None:
     parser.add_argument("workloads", help="comma-separated workloads of engines/raylike.py")
     parser.add_argument("--reps", type=int, default=8)
     parser.add_argument("--data", default=str(HERE / "data" / "scale-0.05"))
+    parser.add_argument("--ltm-dir", default=str(HERE / "data" / "ltm-80MiB"),
+                        help="the larger_than_memory dataset (run.py --quick generates it)")
+    parser.add_argument("--ltm-budget-mb", type=int, default=80, help="its object-store budget")
     parser.add_argument("--json", action="store_true",
                         help="also print one JSON line: per workload, medians and means over the reps")
     args = parser.parse_args()
     names = args.workloads.split(",")
     out = tempfile.mkdtemp(prefix="tree-cpu-")
     params = Params(parquet_dir=str(Path(args.data) / "parquet"), csv_dir=str(Path(args.data) / "csv"),
+                    ltm_dir=args.ltm_dir, ltm_budget_bytes=args.ltm_budget_mb * 2**20,
                     out_dir=os.path.join(out, "out"), reps=args.reps)
     api = start(import_engine("streamdata"), params, names[0])
     rows: dict[str, list[tuple[float, float, float]]] = {w: [] for w in names}
