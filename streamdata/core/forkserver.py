@@ -201,9 +201,10 @@ def adopt_early(env: dict[str, str]) -> tuple[subprocess.Popen, socket.socket] |
     if proc.poll() is None and same_environment(started_env, env):
         try:
             sock.send(ADOPT)
-            return proc, sock
-        except OSError:
-            pass
+        except OSError:  # it is exiting: the caller starts another
+            sock.close()
+            return None
+        return proc, sock
     sock.close()  # the server sees the end of its control socket and exits
     return None
 

@@ -68,10 +68,10 @@ def _libc() -> Any:
         if sys.platform.startswith("linux"):
             try:
                 lib = ctypes.CDLL(None)
-                if hasattr(lib, "gnu_get_libc_version") and hasattr(lib, "mallopt"):
-                    _glibc = lib
             except OSError:
-                pass
+                lib = None
+            if lib is not None and hasattr(lib, "gnu_get_libc_version") and hasattr(lib, "mallopt"):
+                _glibc = lib
     return _glibc or None
 
 

@@ -102,7 +102,7 @@ def _assert_same_files(before: Path, after: Path) -> None:
                         assert (sa.min, sa.max) == (sb.min, sb.max)
         import duckdb
 
-        query = f"SELECT * FROM read_parquet('{{}}') ORDER BY id"
+        query = "SELECT * FROM read_parquet('{}') ORDER BY id"
         ra, rb = duckdb.sql(query.format(p)), duckdb.sql(query.format(q))
         assert ra.types == rb.types and ra.fetchall() == rb.fetchall()
 
