@@ -16,7 +16,6 @@ Example:
 
 from __future__ import annotations
 
-import gc as _gc
 from typing import TYPE_CHECKING
 
 from streamdata.core import forkserver as _forkserver
@@ -25,13 +24,11 @@ from streamdata.core import forkserver as _forkserver
 # script does before its first query (sd.init adopts it)
 _forkserver.prestart()
 
-# The import below builds many objects and next to no garbage: the collections it would
-# trigger are pure cost (~15% of its time), so they wait until it is done.
-_collecting = _gc.isenabled()
-_gc.disable()
-try:
+from streamdata.lazy import collector_paused as _collector_paused
+from streamdata.lazy import lazy_attributes
+
+with _collector_paused():  # its collections would find next to no garbage
     from streamdata import exceptions
-    from streamdata.lazy import lazy_attributes
     from streamdata.context import DataContext
     from streamdata.core import api as _core_api
     from streamdata.core.api import (
@@ -97,9 +94,6 @@ try:
     )
     from streamdata.block_metadata import BlockMetadata  # noqa: E402
     from streamdata.read_task import ReadTask  # noqa: E402
-finally:
-    if _collecting:
-        _gc.enable()
 
 #: Ray Data's older names of the context and the iterator
 DatasetContext = DataContext
