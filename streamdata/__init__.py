@@ -24,73 +24,76 @@ from streamdata.core import forkserver as _forkserver
 # script does before its first query (sd.init adopts it)
 _forkserver.prestart()
 
-from streamdata import exceptions
+from streamdata.lazy import collector_paused as _collector_paused
 from streamdata.lazy import lazy_attributes
-from streamdata.context import DataContext
-from streamdata.core import api as _core_api
-from streamdata.core.api import (
-    ActorClass,
-    ActorHandle,
-    DynamicObjectRefGenerator,
-    ObjectRef,
-    ObjectRefGenerator,
-    PlacementGroup,
-    PlacementGroupSchedulingStrategy,
-    available_resources,
-    cancel,
-    cluster_resources,
-    get,
-    get_actor,
-    get_gpu_ids,
-    get_runtime_context,
-    init,
-    is_initialized,
-    kill,
-    method,
-    nodes,
-    object_store_stats,
-    placement_group,
-    placement_group_table,
-    put,
-    remote,
-    remove_placement_group,
-    shutdown,
-    timeline,
-    wait,
-)
-from streamdata.dataset import Dataset, MaterializedDataset
-from streamdata.expressions import col, lit
-from streamdata.grouped import GroupedData
-from streamdata.iterator import DataIterator
-from streamdata.plan.logical import ActorPoolStrategy, TaskPoolStrategy
-from streamdata.configs import FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SinkMode
-from streamdata.context_options import ExecutionOptions, ExecutionResources
-from streamdata.dataset_meta import list_stats_summaries
-from streamdata.preprocessor import Preprocessor
-from streamdata.read_refs import (
-    from_arrow_refs, from_blocks, from_mars, from_modin, from_numpy_refs, from_pandas_refs, from_tf,
-)
-from streamdata.schema import Schema
-from streamdata.catalog import Catalog, CatalogAccessMode, ReaderFormat, ResolvedSource
-from streamdata.summary import DatasetSummary
-from streamdata.read_api import (
-    from_arrow,
-    from_items,
-    from_numpy,
-    from_pandas,
-    range,
-    range_tensor,
-    read_binary_files,
-    read_csv,
-    read_datasource,
-    read_images,
-    read_json,
-    read_numpy,
-    read_parquet,
-    read_text,
-)
-from streamdata.block_metadata import BlockMetadata  # noqa: E402
-from streamdata.read_task import ReadTask  # noqa: E402
+
+with _collector_paused():  # its collections would find next to no garbage
+    from streamdata import exceptions
+    from streamdata.context import DataContext
+    from streamdata.core import api as _core_api
+    from streamdata.core.api import (
+        ActorClass,
+        ActorHandle,
+        DynamicObjectRefGenerator,
+        ObjectRef,
+        ObjectRefGenerator,
+        PlacementGroup,
+        PlacementGroupSchedulingStrategy,
+        available_resources,
+        cancel,
+        cluster_resources,
+        get,
+        get_actor,
+        get_gpu_ids,
+        get_runtime_context,
+        init,
+        is_initialized,
+        kill,
+        method,
+        nodes,
+        object_store_stats,
+        placement_group,
+        placement_group_table,
+        put,
+        remote,
+        remove_placement_group,
+        shutdown,
+        timeline,
+        wait,
+    )
+    from streamdata.dataset import Dataset, MaterializedDataset
+    from streamdata.expressions import col, lit
+    from streamdata.grouped import GroupedData
+    from streamdata.iterator import DataIterator
+    from streamdata.plan.logical import ActorPoolStrategy, TaskPoolStrategy
+    from streamdata.configs import FileShuffleConfig, MixStoppingCondition, RandomSeedConfig, SinkMode
+    from streamdata.context_options import ExecutionOptions, ExecutionResources
+    from streamdata.dataset_meta import list_stats_summaries
+    from streamdata.preprocessor import Preprocessor
+    from streamdata.read_refs import (
+        from_arrow_refs, from_blocks, from_mars, from_modin, from_numpy_refs, from_pandas_refs, from_tf,
+    )
+    from streamdata.schema import Schema
+    from streamdata.catalog import Catalog, CatalogAccessMode, ReaderFormat, ResolvedSource
+    from streamdata.summary import DatasetSummary
+    from streamdata.read_api import (
+        from_arrow,
+        from_items,
+        from_numpy,
+        from_pandas,
+        range,
+        range_tensor,
+        read_binary_files,
+        read_csv,
+        read_datasource,
+        read_images,
+        read_json,
+        read_numpy,
+        read_parquet,
+        read_text,
+    )
+    from streamdata.block_metadata import BlockMetadata  # noqa: E402
+    from streamdata.read_task import ReadTask  # noqa: E402
 
 #: Ray Data's older names of the context and the iterator
 DatasetContext = DataContext

@@ -4,8 +4,8 @@ Starting a worker with ``python -m streamdata.core.worker`` costs a Python start
 the imports of streamdata, numpy, pyarrow and pandas: ~0.8 s of CPU. Every actor gets a
 process of its own (and a dead actor's process is never reused), so an actor pool that
 starts with each execution paid that on every run, on the CPUs the run itself needed.
-The fork server is started once per session (``python -m streamdata.core.worker
---forkserver``); it imports what a worker needs, then forks a fresh worker per request
+The fork server is started once per session (``python -c <_BOOT> --forkserver``, which
+runs the worker module's ``main``); it imports what a worker needs, then forks a fresh worker per request
 in a few milliseconds. Each child is a new process (its own pid, memory, sockets,
 stdout/stderr pipes) that shares the already-imported modules copy-on-write.
 
@@ -148,12 +148,18 @@ def _on(switch: str) -> bool:
     return os.environ.get(switch, "1") not in ("0", "false", "False", "")
 
 
+#: the server's command: its imports (streamdata's, then :data:`PRELOAD`) build many objects
+#: and next to no garbage, so the collector is off until they are done (~15% of their time);
+#: :func:`serve` turns it back on before it forks anyone
+_BOOT = "import gc; gc.disable(); from streamdata.core.worker import main; main()"
+
+
 def start_server(env: dict[str, str], adopt_within_s: float | None = None
                  ) -> tuple[subprocess.Popen, socket.socket]:
     """Start a server process with ``env``: the process, and the driver's end of its control
     socket. ``adopt_within_s``: it exits unless :data:`ADOPT` arrives within that time."""
     sock, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    argv = [sys.executable, "-m", "streamdata.core.worker", "--forkserver", str(child.fileno())]
+    argv = [sys.executable, "-c", _BOOT, "--forkserver", str(child.fileno())]
     if adopt_within_s is not None:
         argv.append(str(adopt_within_s))
     try:
@@ -402,6 +408,7 @@ def serve(ctl_fd: int, run_worker: Callable[[], None], adopt_within_s: float | N
     # collection)
     gc.collect()
     gc.freeze()
+    gc.enable()  # (off since the server's start: _BOOT) workers collect as usual
     ctl = socket.socket(fileno=ctl_fd)
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_r, False)

@@ -81,3 +81,28 @@ def test_a_template_nobody_adopts_exits_after_its_time() -> None:
         assert proc.wait(timeout=60) == 0
     finally:
         sock.close()
+
+
+GC_SCRIPT = """
+import gc, json
+{before}
+import streamdata as sd
+after_import = gc.isenabled()
+sd.init(num_cpus=1)
+@sd.remote
+def worker_gc():
+    import gc
+    return gc.isenabled()
+print(json.dumps({{"driver": after_import, "worker": sd.get(worker_gc.remote())}}))
+sd.shutdown()
+"""
+
+
+@pytest.mark.parametrize("before, driver", [("", True), ("gc.disable()", False)])
+def test_the_collector_paused_for_the_imports_is_back_as_it_was(before: str, driver: bool) -> None:
+    """``import streamdata`` and the template pause the garbage collector while they import;
+    the driver's collector ends as the script had it, and every worker's is on."""
+    out = subprocess.run([sys.executable, "-c", GC_SCRIPT.format(before=before)], capture_output=True,
+                         text=True, timeout=90, check=True)
+    seen = json.loads(out.stdout.strip().splitlines()[-1])
+    assert seen == {"driver": driver, "worker": True}
