@@ -6,8 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
 
 from streamdata.context import DataContext
 from streamdata.exec.operators.actor_pool_map import ActorPoolMapOperator
@@ -252,20 +250,6 @@ def test_a_pool_that_writes_and_leaves_a_cpu_free_lets_read_tasks_use_it(sizes) 
     # the merged tasks read every row once, in order
     firsts = [next(iter(t())).column("id")[0].as_py() for t in tasks]
     assert firsts == [0, 1_250_000, 3_750_000, 6_250_000, 8_750_000]
-
-
-@given(st.integers(min_value=0, max_value=200), st.integers(min_value=1, max_value=100))
-def test_small_ends_groups_cover_every_task_once_in_order(num_tasks: int, wanted: int) -> None:
-    from streamdata.plan.lowering.reads_writes import small_ends_groups
-
-    groups = small_ends_groups(num_tasks, wanted)
-    assert [i for g in groups for i in g] == list(range(num_tasks))
-    assert len(groups) >= min(num_tasks, wanted + 1)  # one block more than the even split
-    assert all(1 <= len(g) <= 2 for g in groups)
-    if num_tasks:  # the pool starts and ends on a half block
-        assert len(groups[0]) == 1 and len(groups[-1]) == 1
-    if num_tasks == 2 * wanted:  # the source split as finely as asked: exactly one block more
-        assert len(groups) == min(num_tasks, wanted + 1)
 
 
 def test_a_pool_reads_beside_it_as_many_blocks_as_the_user_asked() -> None:

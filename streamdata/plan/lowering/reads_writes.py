@@ -89,12 +89,9 @@ def read_input(lowerer: LoweringWalk, node: L.Read, parallelism: int | None = No
     return source, runner.append
 
 
-def small_ends_groups(num_tasks: int, wanted: int) -> list[range]:
-    """Which of ``num_tasks`` read tasks (asked twice as fine as the ``wanted`` count) run
-    together: the first and the last alone, the ones between in pairs, so that
-    ``wanted + 1`` blocks come out; when the source split less finely than asked (fewer
-    files, say), only as many pairs as keep ``wanted + 1`` blocks, and none at all at
-    ``wanted + 1`` tasks or fewer.
+def small_ends_groups(num_tasks: int) -> list[range]:
+    """Which of ``num_tasks`` read tasks (made twice as fine as wanted) run together: the
+    first and the last alone, the others in pairs; fewer than 4 tasks run one by one.
 
     For a read feeding an actor pool whose calls run one after another (the read's tasks
     beside it): the pool's first call waits for the first read task, and after the last
@@ -103,22 +100,16 @@ def small_ends_groups(num_tasks: int, wanted: int) -> list[range]:
     even split (every block costs a task, a call and a file).
 
     Example:
-        >>> [list(g) for g in small_ends_groups(8, 4)]
+        >>> [list(g) for g in small_ends_groups(8)]
         [[0], [1, 2], [3, 4], [5, 6], [7]]
-        >>> [list(g) for g in small_ends_groups(6, 4)], [list(g) for g in small_ends_groups(3, 4)]
-        ([[0], [1, 2], [3], [4], [5]], [[0], [1], [2]])
+        >>> [list(g) for g in small_ends_groups(7)], [list(g) for g in small_ends_groups(3)]
+        ([[0], [1, 2], [3, 4], [5, 6]], [[0], [1], [2]])
     """
-    merges = max(0, num_tasks - (wanted + 1))
-    groups: list[range] = []
-    i = 0
-    while i < num_tasks:
-        if merges and 0 < i and i + 1 < num_tasks - 1:
-            groups.append(range(i, i + 2))
-            merges -= 1
-            i += 2
-        else:
-            groups.append(range(i, i + 1))
-            i += 1
+    if num_tasks < 4:
+        return [range(i, i + 1) for i in range(num_tasks)]
+    groups = [range(0, 1)] + [range(i, min(i + 2, num_tasks)) for i in range(1, num_tasks - 1, 2)]
+    if num_tasks % 2 == 0:
+        groups.append(range(num_tasks - 1, num_tasks))
     return groups
 
 
@@ -128,8 +119,7 @@ def _make_read_tasks(datasource: Datasource, parallelism: int, op: PhysicalOpera
     from their metadata (or the source's estimated size)."""
     if small_ends:
         fine = list(datasource.get_read_tasks(2 * parallelism))
-        groups = small_ends_groups(len(fine), parallelism)
-        tasks = [merge_read_tasks([fine[i] for i in group]) for group in groups]
+        tasks = [merge_read_tasks([fine[i] for i in group]) for group in small_ends_groups(len(fine))]
     else:
         tasks = list(datasource.get_read_tasks(parallelism))
     sizes = [t.metadata.size_bytes for t in tasks if t.metadata.size_bytes is not None]
