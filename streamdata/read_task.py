@@ -23,7 +23,7 @@ import pyarrow as pa
 
 from streamdata.block_metadata import BlockMetadata
 
-__all__ = ["BlockMetadata", "ReadTask", "merge_read_tasks"]
+__all__ = ["BlockMetadata", "ReadTask"]
 
 
 def _to_arrow(block: Any) -> pa.Table:
@@ -91,54 +91,3 @@ class ReadTask:
 
     def __repr__(self) -> str:
         return f"ReadTask(rows={self.metadata.num_rows}, bytes={self.metadata.size_bytes})"
-
-
-class _ChainedReads:
-    """The read functions of several read tasks run one after another (picklable: holds
-    the tasks, each applying its own row limit)."""
-
-    __slots__ = ("tasks",)
-
-    def __init__(self, tasks: list[ReadTask]) -> None:
-        self.tasks = tasks
-
-    def __call__(self) -> Iterator[pa.Table]:
-        for task in self.tasks:
-            yield from task()
-
-    @property
-    def skipped(self) -> list[str]:
-        """What the chained tasks skipped (see :attr:`ReadTask.skipped_inputs`)."""
-        return [what for task in self.tasks for what in task.skipped_inputs]
-
-    def __getstate__(self) -> list[ReadTask]:
-        return self.tasks
-
-    def __setstate__(self, tasks: list[ReadTask]) -> None:
-        self.tasks = tasks
-
-
-def merge_read_tasks(tasks: list[ReadTask]) -> ReadTask:
-    """One read task running ``tasks`` one after another: its blocks are theirs, in order;
-    its metadata adds up theirs (rows and bytes unknown when one is unknown).
-
-    Example:
-        >>> a = ReadTask(lambda: [pa.table({"x": [1]})], BlockMetadata(num_rows=1, size_bytes=8,
-        ...                                                             input_files=("a",)))
-        >>> b = ReadTask(lambda: [pa.table({"x": [2, 3]})], BlockMetadata(num_rows=2, size_bytes=16,
-        ...                                                                input_files=("b",)))
-        >>> both = merge_read_tasks([a, b])
-        >>> [t.column("x").to_pylist() for t in both()], both.metadata.num_rows, both.metadata.input_files
-        ([[1], [2, 3]], 3, ('a', 'b'))
-    """
-    if len(tasks) == 1:
-        return tasks[0]
-    metas = [t.metadata for t in tasks]
-    rows = None if any(m.num_rows is None for m in metas) else sum(m.num_rows or 0 for m in metas)
-    size = None if any(m.size_bytes is None for m in metas) else sum(m.size_bytes or 0 for m in metas)
-    schema = next((m.schema for m in metas if m.schema is not None), None)
-    files = tuple(f for m in metas for f in (m.input_files or ()))
-    task_schema = next((t.schema for t in tasks if t.schema is not None), None)
-    return ReadTask(_ChainedReads(list(tasks)),
-                    BlockMetadata(num_rows=rows, size_bytes=size, schema=schema, input_files=files),
-                    schema=task_schema)

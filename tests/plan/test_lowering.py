@@ -228,10 +228,8 @@ def test_a_write_after_an_actor_pool_runs_in_its_calls() -> None:
 @pytest.mark.parametrize("sizes", [(1, 1), (1, 3)])
 def test_a_pool_that_writes_and_leaves_a_cpu_free_lets_read_tasks_use_it(sizes) -> None:  # type: ignore[no-untyped-def]
     """Issue 14, wave 5: with the write in the pool's calls, the CPUs the pool leaves have
-    nothing else to run, so the read runs there as tasks (about the rule's block count, not
-    the finer split of a read in actors) and the actors only convert, call and write.
-    Wave 9: its first and last tasks read half as much (the source asked for twice the
-    rule's count, the middle ones paired), so the pool starts sooner and ends sooner."""
+    nothing else to run, so the read runs there as tasks (the rule's block count, not the
+    finer split of a read in actors) and the actors only convert, call and write."""
     src = CountingRange(10_000_000)
     read = L.Read(datasource=src, parallelism=4)
     low, high = sizes
@@ -244,34 +242,7 @@ def test_a_pool_that_writes_and_leaves_a_cpu_free_lets_read_tasks_use_it(sizes) 
     reads = op.input_dependencies[0]
     assert isinstance(reads, TaskPoolMapOperator)
     assert [type(s).__name__ for s in reads.transformer.stages] == ["ReadStage"]
-    tasks = reads.input_dependencies[0]._read_tasks_factory()
-    assert src.asked == [8]
-    assert [t.metadata.num_rows for t in tasks] == [1_250_000, 2_500_000, 2_500_000, 2_500_000, 1_250_000]
-    # the merged tasks read every row once, in order
-    firsts = [next(iter(t())).column("id")[0].as_py() for t in tasks]
-    assert firsts == [0, 1_250_000, 3_750_000, 6_250_000, 8_750_000]
-
-
-def test_a_pool_reads_beside_it_as_many_blocks_as_the_user_asked() -> None:
-    """``override_num_blocks`` is the user's block count: no small first and last blocks."""
-    src = CountingRange(10_000_000)
-    read = L.Read(datasource=src, parallelism=4, override_num_blocks=4)
-    mapped = L.MapBatches(inputs=(read,), fn=Doubler, batch_format="pandas",
-                          compute=L.ActorPoolStrategy(size=1))
-    op = lower(L.LogicalPlan(L.Write(inputs=(mapped,), datasink=_NullSink())), DataContext(),
-               ClusterInfo(num_cpus=2))
-    tasks = op.input_dependencies[0].input_dependencies[0]._read_tasks_factory()
-    assert src.asked == [4] and [t.metadata.num_rows for t in tasks] == [2_500_000] * 4
-
-
-def test_a_task_map_after_a_read_keeps_the_rules_even_blocks() -> None:
-    """Only a read beside an actor pool gets small ends: a read fused into a task map (or
-    read by the actors) is split as before."""
-    src = CountingRange(10_000_000)
-    op = lower(L.LogicalPlan(L.Write(inputs=(L.MapBatches(inputs=(L.Read(datasource=src, parallelism=4),),
-                                                           fn=_double),), datasink=_NullSink())),
-               DataContext(), ClusterInfo(num_cpus=2))
-    assert len(op.input_dependencies[0]._read_tasks_factory()) == 4 and src.asked == [4]
+    assert len(reads.input_dependencies[0]._read_tasks_factory()) == 4 and src.asked == [4]
 
 
 @pytest.mark.parametrize("case", ["pool may grow", "pool holds every CPU", "no write", "write apart"])

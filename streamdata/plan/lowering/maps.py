@@ -64,13 +64,7 @@ def lower_map(lowerer: LoweringWalk, node: L.AbstractMap) -> PhysicalOperator:
                             [ReadStage(name=source.name), *stages], compute, remote_args)
         bind(op)
         return op
-    if (isinstance(upstream, L.Read) and lowerer.only_consumer(upstream)
-            and can_fuse_read_into_actors(upstream, node)):
-        # the read's tasks run beside the pool (read_tasks_beside_pool): the pool's first
-        # call waits for the first block, and its last calls run after the reads ended
-        input_op = read_operator(lowerer, upstream, [], None, small_ends=True)
-    else:
-        input_op = lowerer.lower(upstream)
+    input_op = lowerer.lower(upstream)
     min_rows = min_rows_per_bundle(stages)
     if isinstance(compute, L.ActorPoolStrategy):
         return actor_pool_map(node.name, input_op, stages, compute, remote_args, min_rows_per_bundle=min_rows)

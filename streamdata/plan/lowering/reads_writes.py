@@ -37,7 +37,7 @@ from streamdata.plan import logical as L
 from streamdata.plan.lowering.kept_dictionaries import keep_read_dictionaries
 from streamdata.plan.rules.base import OptimizerContext
 from streamdata.plan.rules.read_parallelism import read_parallelism
-from streamdata.read_task import ReadTask, merge_read_tasks
+from streamdata.read_task import ReadTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.plan.lowering.walk import LoweringWalk
@@ -49,9 +49,9 @@ def lower_read(lowerer: LoweringWalk, node: L.Read) -> PhysicalOperator:
 
 
 def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
-                  fused: L.AbstractMap | None, *, small_ends: bool = False) -> TaskPoolMapOperator:
+                  fused: L.AbstractMap | None) -> TaskPoolMapOperator:
     """The task-pool map running ``node`` 's read tasks, then ``stages`` (those of the map
-    ``fused`` into the read, if any); ``small_ends``: see :func:`read_input`."""
+    ``fused`` into the read, if any)."""
     datasource = node.datasource
     remote_args = dict(node.ray_remote_args)
     name = datasource.name
@@ -62,66 +62,34 @@ def read_operator(lowerer: LoweringWalk, node: L.Read, stages: list[MapStage],
         compute = fused.compute
         if isinstance(compute, L.TaskPoolStrategy) and compute.size is not None:
             concurrency = compute.size if concurrency is None else min(concurrency, compute.size)
-    source, bind = read_input(lowerer, node, small_ends=small_ends)
+    source, bind = read_input(lowerer, node)
     op = TaskPoolMapOperator(name, source, MapTransformer([ReadStage(name=datasource.name), *stages]),
                              ray_remote_args=remote_args, concurrency=concurrency)
     bind(op)
     return op
 
 
-def read_input(lowerer: LoweringWalk, node: L.Read, parallelism: int | None = None, *,
-               small_ends: bool = False) -> tuple[InputDataOperator, Callable[[PhysicalOperator], None]]:
+def read_input(lowerer: LoweringWalk, node: L.Read, parallelism: int | None = None
+               ) -> tuple[InputDataOperator, Callable[[PhysicalOperator], None]]:
     """The input operator of ``node`` 's read tasks (made when the execution starts), and
     the function to call with the map that runs them: that map's output estimate comes
-    from the read tasks' metadata. ``parallelism`` overrides the node's. ``small_ends``:
-    the first and the last read task read half as much as the others
-    (:func:`small_ends_groups`), unless the user fixed the block count."""
+    from the read tasks' metadata. ``parallelism`` overrides the node's."""
     datasource = node.datasource
     parallelism = parallelism or node.parallelism
     if parallelism is None:  # a plan the optimizer did not see: the rule's policy
         parallelism = read_parallelism(node, OptimizerContext.from_data_context(
             lowerer.ctx, num_cpus=lowerer.cluster.num_cpus, num_gpus=lowerer.cluster.num_gpus))
-    small_ends = small_ends and node.override_num_blocks is None
     runner: list[PhysicalOperator] = []
     source = InputDataOperator(
         datasource.name,
-        read_tasks_factory=lambda: _make_read_tasks(datasource, parallelism, runner[0], small_ends))
+        read_tasks_factory=lambda: _make_read_tasks(datasource, parallelism, runner[0]))
     return source, runner.append
 
 
-def small_ends_groups(num_tasks: int) -> list[range]:
-    """Which of ``num_tasks`` read tasks (made twice as fine as wanted) run together: the
-    first and the last alone, the others in pairs; fewer than 4 tasks run one by one.
-
-    For a read feeding an actor pool whose calls run one after another (the read's tasks
-    beside it): the pool's first call waits for the first read task, and after the last
-    read task the pool's calls of the blocks still queued run alone. Half-size first and
-    last blocks start the pool sooner and shorten that tail, for one block more than the
-    even split (every block costs a task, a call and a file).
-
-    Example:
-        >>> [list(g) for g in small_ends_groups(8)]
-        [[0], [1, 2], [3, 4], [5, 6], [7]]
-        >>> [list(g) for g in small_ends_groups(7)], [list(g) for g in small_ends_groups(3)]
-        ([[0], [1, 2], [3, 4], [5, 6]], [[0], [1], [2]])
-    """
-    if num_tasks < 4:
-        return [range(i, i + 1) for i in range(num_tasks)]
-    groups = [range(0, 1)] + [range(i, min(i + 2, num_tasks)) for i in range(1, num_tasks - 1, 2)]
-    if num_tasks % 2 == 0:
-        groups.append(range(num_tasks - 1, num_tasks))
-    return groups
-
-
-def _make_read_tasks(datasource: Datasource, parallelism: int, op: PhysicalOperator,
-                     small_ends: bool = False) -> list[ReadTask]:
+def _make_read_tasks(datasource: Datasource, parallelism: int, op: PhysicalOperator) -> list[ReadTask]:
     """The read tasks, made when the execution starts; the read map's output estimate comes
     from their metadata (or the source's estimated size)."""
-    if small_ends:
-        fine = list(datasource.get_read_tasks(2 * parallelism))
-        tasks = [merge_read_tasks([fine[i] for i in group]) for group in small_ends_groups(len(fine))]
-    else:
-        tasks = list(datasource.get_read_tasks(parallelism))
+    tasks = list(datasource.get_read_tasks(parallelism))
     sizes = [t.metadata.size_bytes for t in tasks if t.metadata.size_bytes is not None]
     if sizes:
         op.set_estimated_output_bytes_per_task(int(sum(sizes) / len(sizes)))
@@ -212,5 +180,5 @@ def write_fuses_into(op: PhysicalOperator) -> bool:
     return not op.transformer.uses_async()  # (the class's ``__call__``, before it is built)
 
 
-__all__ = ["lower_read", "lower_write", "read_input", "read_operator", "small_ends_groups",
-           "write_fuses_into", "write_joins_actor_pool"]
+__all__ = ["lower_read", "lower_write", "read_input", "read_operator", "write_fuses_into",
+           "write_joins_actor_pool"]
