@@ -52,6 +52,9 @@ def main() -> None:
     parser.add_argument("--after", default=str(HERE.parent), help="checkout with the change")
     parser.add_argument("--only", required=True, help="comma-separated workloads")
     parser.add_argument("--data", default=str(HERE / "data" / "scale-0.05"))
+    parser.add_argument("--ltm-dir", default=str(HERE / "data" / "ltm-80MiB"),
+                        help="the larger_than_memory dataset (run.py --quick generates it)")
+    parser.add_argument("--ltm-budget-mb", type=int, default=80, help="its object-store budget")
     parser.add_argument("--reps", type=int, default=4, help="repetitions per process")
     parser.add_argument("--rounds", type=int, default=2, help="processes per checkout")
     args = parser.parse_args()
@@ -59,6 +62,7 @@ def main() -> None:
     runs: dict[tuple[str, str], list[dict]] = {}
     with tempfile.TemporaryDirectory() as tmp:
         params = Params(parquet_dir=str(data / "parquet"), csv_dir=str(data / "csv"),
+                        ltm_dir=os.path.abspath(args.ltm_dir), ltm_budget_bytes=args.ltm_budget_mb * 2**20,
                         reps=args.reps, out_dir=os.path.join(tmp, "out"))
         for workload in resolve_workloads(args.only):
             for _ in range(args.rounds):

@@ -29,14 +29,15 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 
 
-def run_child(checkout: str, workloads: str, reps: int, data: str) -> dict[str, dict[str, float]]:
+def run_child(checkout: str, workloads: str, reps: int, data: str,
+              extra: tuple[str, ...] = ()) -> dict[str, dict[str, float]]:
     env = dict(os.environ, PYTHONPATH=os.path.abspath(checkout), STREAMDATA_PROGRESS_BARS="0")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # run outside both checkouts: workers start with ``python -m`` and would find the
     # streamdata of the current directory before PYTHONPATH's
     with tempfile.TemporaryDirectory(prefix="tree-cpu-ab-") as cwd:
         out = subprocess.run([sys.executable, str(HERE / "tree_cpu.py"), workloads, "--reps", str(reps),
-                              "--data", os.path.abspath(data), "--json"], env=env, cwd=cwd,
+                              "--data", os.path.abspath(data), "--json", *extra], env=env, cwd=cwd,
                              capture_output=True, text=True, check=False)
     if out.returncode != 0:
         raise SystemExit(f"tree_cpu.py failed under {checkout}:\n{out.stderr[-4000:]}")
@@ -51,13 +52,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--reps", type=int, default=8)
     parser.add_argument("--data", default=str(HERE / "data" / "scale-0.05"))
+    parser.add_argument("--ltm-dir", default=None, help="the larger_than_memory dataset (tree_cpu.py's default)")
+    parser.add_argument("--ltm-budget-mb", type=int, default=None, help="its object-store budget")
     args = parser.parse_args()
+    extra: tuple[str, ...] = ()
+    if args.ltm_dir:
+        extra += ("--ltm-dir", os.path.abspath(args.ltm_dir))
+    if args.ltm_budget_mb:
+        extra += ("--ltm-budget-mb", str(args.ltm_budget_mb))
     sides = {"before": args.before, "after": args.after}
     got: dict[str, dict[str, list[dict[str, float]]]] = {s: {} for s in sides}
     for rnd in range(args.rounds):
         order = list(sides) if rnd % 2 == 0 else list(reversed(sides))
         for side in order:
-            for name, row in run_child(sides[side], args.only, args.reps, args.data).items():
+            for name, row in run_child(sides[side], args.only, args.reps, args.data, extra).items():
                 got[side].setdefault(name, []).append(row)
                 print(f"round {rnd} {side:6s} {name}: tree CPU {row['cpu_mean']:.3f} s/run, "
                       f"driver {row['driver_mean']:.3f}, wall median {row['wall_median']:.3f}", flush=True)

@@ -232,7 +232,9 @@ class FileBasedDatasource(Datasource):
     def plan_splits(self, parallelism: int) -> list[list[FileSplit]]:
         """Group the files (or byte ranges of large files) into at most ``parallelism`` tasks.
 
-        Groups are contiguous in file order and of similar byte size.
+        Groups are contiguous in file order and of similar byte size: each group ends at the
+        split whose running total is nearest its share (files of nearly equal size fall
+        into groups of equal counts, not 3, 2, 1 by a few bytes' difference).
         """
         parallelism = max(1, int(parallelism))
         splits: list[FileSplit] = []
@@ -259,7 +261,9 @@ class FileBasedDatasource(Datasource):
             remaining_groups = parallelism - len(groups) - 1
             if remaining_groups <= 0:
                 continue
-            if acc >= total * (len(groups) + 1) / parallelism or remaining_splits <= remaining_groups:
+            target = total * (len(groups) + 1) / parallelism
+            overshoot = acc + weights[i + 1] - target if remaining_splits else 0.0
+            if acc >= target or overshoot > target - acc or remaining_splits <= remaining_groups:
                 groups.append(current)
                 current = []
         if current:

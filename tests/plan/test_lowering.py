@@ -204,6 +204,41 @@ def test_read_with_column_write_runs_in_one_task_per_read(tmp_path) -> None:  # 
     assert isinstance(op.input_dependencies[0], InputDataOperator)  # nothing between the read and the write
 
 
+def test_a_read_fused_with_its_write_estimates_one_result_row_per_task() -> None:
+    """Issue 14, wave 9: ``read → map_batches → write`` runs as one task per read task whose
+    output is the write's one-row result. Estimated as the read's size, the first task ran
+    alone under a budget smaller than a read task (``larger_than_memory``: 108–162 MiB per
+    task, 80 MiB budget) until it finished; estimated as a result row, one task per CPU
+    starts at once, and the backpressure policy lets the second in."""
+    from streamdata.exec.backpressure import may_launch
+    from streamdata.exec.interfaces import ExecutionResources
+    from streamdata.exec.operators.map_operator import WRITE_RESULT_BYTES
+    from streamdata.exec.resources import OpResourceState
+
+    def fused(write: bool) -> TaskPoolMapOperator:
+        read = L.Read(datasource=RangeDatasource(400_000), parallelism=4)
+        node: L.LogicalNode = L.MapBatches(inputs=(read,), fn=len)
+        if write:
+            node = L.Write(inputs=(node,), datasink=_NullSink())
+        op = lower(L.LogicalPlan(node), DataContext(), ClusterInfo(num_cpus=2))
+        assert isinstance(op, TaskPoolMapOperator)
+        op.input_dependencies[0]._read_tasks_factory()  # what the execution does at start
+        return op
+
+    reads, writes = fused(write=False), fused(write=True)
+    assert [type(s).__name__ for s in writes.transformer.stages] == ["ReadStage", "BatchStage", "WriteStage"]
+    per_read_task = reads.estimated_output_bytes_per_task()
+    assert per_read_task >= 400_000 * 8 / 4  # the read tasks' metadata: 8 bytes a row
+    assert writes.estimated_output_bytes_per_task() == WRITE_RESULT_BYTES
+    budget = per_read_task / 2  # smaller than one read task
+    for op, second_may_start in ((reads, False), (writes, True)):
+        one_running = OpResourceState(name=op.name, queued_inputs=3, active_tasks=1,
+                                      pending_output_bytes=op.estimated_output_bytes_per_task(),
+                                      incremental=op.incremental_resource_usage())
+        assert may_launch(0, [one_running], [budget], ExecutionResources(cpu=1),
+                          ExecutionResources(cpu=2)) is second_may_start
+
+
 class AsyncDoubler:
     async def __call__(self, batch):  # type: ignore[no-untyped-def]  # pragma: no cover - never run here
         return batch

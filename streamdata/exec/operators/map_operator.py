@@ -30,6 +30,10 @@ from streamdata.core import api as rt
 #: or finished and waiting for an earlier call); see :meth:`MapOperator.order_window_full`
 MIN_ORDER_WINDOW = 16
 
+#: the output of a task whose chain ends in a write, before one finished: its one-row
+#: result table (what the datasink's ``write`` returned, pickled)
+WRITE_RESULT_BYTES = 1024
+
 
 class BlockBundler:
     """Coalesces small input bundles until they hold at least ``min_rows`` rows.
@@ -321,10 +325,15 @@ class MapOperator(PhysicalOperator):
                 + sum(b.size_bytes() for b in self._task_inputs.values() if b.owns_blocks))
 
     def estimated_output_bytes_per_task(self) -> float:
-        """Observed average output of a task, else the lowering's estimate, else the input size."""
+        """Observed average output of a task, else (a chain ending in a write) one result
+        row, else the lowering's estimate, else the input size."""
         avg = self.metrics.average_output_bytes_per_task()
         if avg is not None:
             return avg
+        if self.transformer.ends_in_write():
+            # the read's size would be the estimate of a read fused with its write: over a
+            # small budget only one task would run until the first one finished
+            return float(WRITE_RESULT_BYTES)
         if self._estimated_output is not None:
             return float(self._estimated_output)
         if self.metrics.blocks_in and self.metrics.tasks_submitted:

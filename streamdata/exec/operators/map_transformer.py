@@ -471,6 +471,18 @@ class MapTransformer:
         """Whether a stage calls a callable class (the chain must run in actors)."""
         return any(isinstance(s, _UDFStage) and s.is_class for s in self.stages)
 
+    def ends_in_write(self) -> bool:
+        """Whether the chain's last stage is a write: its outputs are then one small
+        result row per task, whatever the stages before it read or made.
+
+        Example:
+            >>> MapTransformer([WriteStage(name="Write", datasink=None, write_uuid="u")]).ends_in_write()
+            True
+            >>> MapTransformer([]).ends_in_write()
+            False
+        """
+        return bool(self.stages) and isinstance(self.stages[-1], WriteStage)
+
     def uses_async(self) -> bool:
         """Whether a stage calls an async UDF (after :meth:`init`, which builds classes)."""
         return any(isinstance(s, _UDFStage) and is_async(s._callable if s._callable is not None

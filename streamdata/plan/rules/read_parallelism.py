@@ -49,6 +49,27 @@ def choose_parallelism(size_bytes: int | None, ctx: OptimizerContext, *,
     return max(min(wanted, max_reasonable), min_safe, per_cpu, 1)
 
 
+def even_file_groups(parallelism: int, num_files: int | None, num_cpus: float = 2) -> int:
+    """The task count for ``num_files`` files, ``parallelism`` or a few more, so that every
+    task reads the same number of files (the last one fewer): ``ceil(n / floor(n / p))``.
+
+    The tasks of a read are as long as their files, and the CPUs run them in waves: 40
+    files in 17 tasks are tasks of 2 and 3 files, and a CPU that gets one more 3-file task
+    leaves the other idle at the end; in 20 tasks of 2 both finish together. With no more
+    files than tasks (large files are split into byte ranges), or one CPU (nothing to
+    leave idle), nothing changes.
+
+    Example:
+        >>> even_file_groups(17, 40), even_file_groups(4, 16), even_file_groups(4, 10)
+        (20, 4, 5)
+        >>> even_file_groups(8, 5), even_file_groups(3, None), even_file_groups(2, 3, num_cpus=1)
+        (8, 3, 2)
+    """
+    if not num_files or num_files <= parallelism or num_cpus <= 1:
+        return parallelism
+    return math.ceil(num_files / (num_files // parallelism))
+
+
 def reads_feeding_udfs(plan: LogicalPlan) -> set[int]:
     """Ids of the reads whose blocks a user function (a ``map_batches``/``map``/``flat_map``/
     ``filter`` function, alone or fused) takes directly.
@@ -77,8 +98,9 @@ def reads_feeding_udfs(plan: LogicalPlan) -> set[int]:
 
 def read_parallelism(read: Read, ctx: OptimizerContext, *, feeds_udf: bool = True) -> int:
     """How many read tasks ``read`` gets: ``override_num_blocks`` when given, else
-    :func:`choose_parallelism` of its source's estimated size. The one place this is
-    decided (the rule sets it; the lowering uses it only for a read no rule has sized).
+    :func:`choose_parallelism` of its source's estimated size, made even over its files
+    (:func:`even_file_groups`). The one place this is decided (the rule sets it; the
+    lowering uses it only for a read no rule has sized).
 
     Example:
         >>> from streamdata.io.memory import RangeDatasource
@@ -92,8 +114,12 @@ def read_parallelism(read: Read, ctx: OptimizerContext, *, feeds_udf: bool = Tru
     if not feeds_udf:  # only the small-read test uses it
         tell = getattr(read.datasource, "estimate_decoded_bytes", None)
         decoded = tell() if callable(tell) else None
-    return choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx, feeds_udf=feeds_udf,
-                              decoded_bytes=decoded)
+    chosen = choose_parallelism(read.datasource.estimate_inmemory_data_size(), ctx, feeds_udf=feeds_udf,
+                                decoded_bytes=decoded)
+    from streamdata.io.file_datasource import FileBasedDatasource  # (its tasks group whole files)
+
+    files = read.datasource.files() if isinstance(read.datasource, FileBasedDatasource) else None
+    return even_file_groups(chosen, None if files is None else len(files), ctx.num_cpus)
 
 
 class ReadParallelismRule(Rule):
