@@ -25,26 +25,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engines.common import add_c  # noqa: E402  (before streamdata: the same sys.path as its workers')
+from tree_cpu import tree_cpu_s  # noqa: E402
 
 import streamdata as sd  # noqa: E402
-
-
-def tree_cpu_s() -> float:
-    """User + system seconds of this process and its live descendants."""
-    me = psutil.Process()
-    total = 0.0
-    for proc in [me, *me.children(recursive=True)]:
-        try:
-            t = proc.cpu_times()
-        except psutil.NoSuchProcess:
-            continue
-        total += t.user + t.system
-    return total
 
 
 def run_once(data: str, out: str, override: int | None) -> dict[str, float]:
