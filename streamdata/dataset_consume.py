@@ -362,7 +362,7 @@ class ConsumeMixin:
         if limit is not None and table.num_rows > limit:
             raise ValueError(f"the dataset has {table.num_rows} rows, more than the given "
                              f"limit of {limit}")
-        return B.to_pandas(table)
+        return B.to_pandas(table, use_threads=True)
 
     def materialize(self) -> "MaterializedDataset":
         """Run the plan and keep its blocks in the object store.

@@ -36,6 +36,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.batcher import Batcher
 from streamdata import execution
 from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batch_groups, formatter_for
 from streamdata.errors import PlanError
@@ -136,7 +137,7 @@ def batch_tables(tables: Iterator[pa.Table], *, batch_size: int | None, drop_las
     if local_shuffle_buffer_size is not None:
         batcher = ShufflingBatcher(batch_size, buffer_size=local_shuffle_buffer_size, seed=local_shuffle_seed)
     else:
-        batcher = B.Batcher(batch_size)
+        batcher = Batcher(batch_size)
     for table in tables:
         batcher.add(table)
         yield from batcher.drain()

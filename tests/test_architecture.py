@@ -28,7 +28,7 @@ BASE = frozenset({
     "streamdata.expressions", "streamdata.read_task", "streamdata.tensor", "streamdata.write_context",
     "streamdata.context_fields", "streamdata.context_options", "streamdata.configs",
     "streamdata.schema", "streamdata.summary", "streamdata.lazy", "streamdata.numpy_batch",
-    "streamdata.block_rows", "streamdata.kept_dictionary", "streamdata.block_pandas",
+    "streamdata.block_rows", "streamdata.kept_dictionary", "streamdata.block_pandas", "streamdata.batcher",
 })
 #: the Dataset facade and the execution layer above plan
 FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api",

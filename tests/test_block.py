@@ -141,30 +141,6 @@ def test_split_by_size_and_count_cover_every_row_once() -> None:
     assert B.split_by_size(t, 10 * t.nbytes) == [t]
 
 
-def test_batcher_exact_sizes_across_blocks() -> None:
-    b = B.Batcher(3)
-    out = []
-    for n in (2, 2, 5, 0, 1):
-        b.add(pa.table({"a": np.arange(n)}))
-        out += [x.num_rows for x in b.drain()]
-    out += [x.num_rows for x in b.finish()]
-    assert out == [3, 3, 3, 1]
-    whole = B.Batcher(None)
-    whole.add(pa.table({"a": [1]}))
-    whole.add(pa.table({"a": [2, 3]}))
-    assert [x.num_rows for x in whole.drain()] == [1, 2]
-    with pytest.raises(ValueError):
-        B.Batcher(0)
-
-
-def test_batcher_preserves_row_order() -> None:
-    b = B.Batcher(4)
-    for start in range(0, 10, 3):
-        b.add(pa.table({"a": np.arange(start, min(start + 3, 10))}))
-    rows = [v for t in list(b.drain()) + list(b.finish()) for v in t.column("a").to_pylist()]
-    assert rows == list(range(10))
-
-
 def test_iter_rows_plain_and_num_rows() -> None:
     t = pa.table({"a": [1, 2, 3], "s": ["x", "y", "z"]})
     assert list(B.iter_rows(t))[2] == {"a": 3, "s": "z"}

@@ -29,6 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.batcher import Batcher
 from streamdata.block_rows import columns_of_rows
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
 from streamdata.expressions.evaluation import EvalContext
@@ -158,7 +159,7 @@ class BatchStage(_UDFStage):
             yield from self._run(batch)
 
     def _batches(self, blocks: Iterator[pa.Table]) -> Iterator[pa.Table]:
-        batcher = B.Batcher(self.batch_size)
+        batcher = Batcher(self.batch_size)
         for table in blocks:
             batcher.add(table)
             yield from batcher.drain()
