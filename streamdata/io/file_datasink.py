@@ -43,7 +43,7 @@ from streamdata.io import commit_log
 from streamdata.io.datasink import Datasink
 from streamdata.kept_dictionary import decode_kept
 from streamdata.write_context import WriteContext
-from streamdata.io.filesystem import _is_local_fs, resolve_filesystem, unstrip
+from streamdata.io.filesystem import _is_local_fs, native_arrow_filesystem, resolve_filesystem, unstrip
 
 logger = logging.getLogger("streamdata.io")
 
@@ -277,9 +277,22 @@ class FileDatasink(Datasink):
 
     # ------------------------------------------------------------------ worker side
 
+    #: whether :meth:`open_writer` takes an Arrow output stream: then a local file is written
+    #: through Arrow's own stream, without a Python call per write (Parquet: ~0.6 ms of CPU
+    #: less per 50k-row file); other filesystems, and other sinks, get the fsspec file
+    WRITES_ARROW_STREAMS = False
+
     def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
         """A writer for one new file with ``schema``."""
         raise NotImplementedError(f"{type(self).__name__} must implement open_writer()")
+
+    def _open_stream(self, target: str) -> Any:
+        """``target`` opened for writing (:data:`WRITES_ARROW_STREAMS`)."""
+        if self.WRITES_ARROW_STREAMS:
+            arrow_fs = native_arrow_filesystem(self._fs)
+            if arrow_fs is not None:
+                return arrow_fs.open_output_stream(target)
+        return self._fs.open(target, "wb")
 
     def prepare_block(self, table: pa.Table) -> pa.Table:
         """Check or convert a block before it is written (e.g. refuse unsupported types)."""
@@ -334,7 +347,7 @@ class FileDatasink(Datasink):
             rel = f"{subdir}/{name}" if subdir else name
             target = f"{self.staging_dir}/{rel}"
             self._fs.makedirs(posixpath.dirname(target), exist_ok=True)
-            stream = self._fs.open(target, "wb")
+            stream = self._open_stream(target)
             try:
                 writer = self.open_writer(stream, schema)
             except BaseException:

@@ -102,6 +102,21 @@ def to_arrow_filesystem(fs: "fsspec.AbstractFileSystem") -> "pafs.FileSystem":
         'LocalFileSystem'
     """
     import pyarrow.fs as pafs
+
+    native = native_arrow_filesystem(fs)
+    return native if native is not None else pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+
+
+def native_arrow_filesystem(fs: "fsspec.AbstractFileSystem") -> "pafs.FileSystem | None":
+    """Arrow's own filesystem for ``fs`` (local, or one fsspec wraps), or None when Arrow
+    would reach it only through Python calls into ``fs``.
+
+    Example:
+        >>> import fsspec
+        >>> native_arrow_filesystem(fsspec.filesystem("memory")) is None
+        True
+    """
+    import pyarrow.fs as pafs
     from fsspec.implementations.local import LocalFileSystem
 
     if type(fs) is LocalFileSystem:
@@ -113,7 +128,7 @@ def to_arrow_filesystem(fs: "fsspec.AbstractFileSystem") -> "pafs.FileSystem":
             return fs.fs
     except ImportError:  # pragma: no cover
         pass
-    return pafs.PyFileSystem(pafs.FSSpecHandler(fs))
+    return None
 
 
 def _protocol_of(path: str) -> str:

@@ -528,6 +528,7 @@ class ParquetDatasink(FileDatasink):
 
     name = "WriteParquet"
     extension = "parquet"
+    WRITES_ARROW_STREAMS = True
 
     def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
                  min_rows_per_file: int | None = None,
