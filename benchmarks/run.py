@@ -136,6 +136,7 @@ def run_suite(args: argparse.Namespace, argv: list[str]) -> dict[str, Any]:
                    "--workload", workload, "--params", str(params_path),
                    "--result", str(run_dir / f"{tag}.result.json")]
             harness.wait_for_quiet()  # the engine before may still be shutting down
+            harness.warm_page_cache([str(data[d]["path"]) for d in WORKLOADS[workload].datasets if d in data])
             measured = harness.run_measured(cmd, result_path=str(run_dir / f"{tag}.result.json"),
                                             log_path=str(run_dir / f"{tag}.log"),
                                             timeout_s=args.timeout_s, env=env,
