@@ -32,7 +32,7 @@ import pyarrow as pa
 from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.dataset_args import (
-    column_list, compute_strategy, named_options, normalize_batch_format, remote_args, udf_fields,
+    column_list, normalize_batch_format, remote_args, task_fields, udf_fields,
 )
 from streamdata.dataset_columns import ColumnsMixin
 from streamdata.dataset_display import check_seed as _check_seed
@@ -117,11 +117,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
             >>> sd.range(3).map(lambda r: {"x": r["id"] * 10}).take_all()
             [{'x': 0}, {'x': 10}, {'x': 20}]
         """
-        return self._with(MapRows(inputs=(self._plan.root,), **udf_fields(
-            fn, what="map", compute=compute, concurrency=concurrency, fn_args=fn_args,
-            fn_kwargs=fn_kwargs, fn_constructor_args=fn_constructor_args,
-            fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus, num_gpus=num_gpus,
-            memory=memory, ray_remote_args=ray_remote_args, **named_options(locals()))))
+        return self._with(MapRows(inputs=(self._plan.root,), **udf_fields("map", locals())))
 
     def map_batches(self, fn: Callable[..., Any] | type, *, batch_size: int | str | None = None,
                     compute: Any = None, batch_format: str | None = "default",
@@ -164,12 +160,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
         return self._with(MapBatches(
             inputs=(self._plan.root,), batch_size=batch_size,
             batch_format=normalize_batch_format(batch_format), zero_copy_batch=zero_copy_batch,
-            **udf_fields(fn, what="map_batches", compute=compute, concurrency=concurrency,
-                          fn_args=fn_args, fn_kwargs=fn_kwargs,
-                          fn_constructor_args=fn_constructor_args,
-                          fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus,
-                          num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args,
-                          **named_options(locals()))))
+            **udf_fields("map_batches", locals())))
 
     def flat_map(self, fn: Callable[[dict[str, Any]], list[dict[str, Any]]] | type, *,
                  compute: Any = None, fn_args: Iterable[Any] | None = None,
@@ -191,11 +182,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
             >>> sd.range(2).flat_map(lambda r: [r, r]).count()
             4
         """
-        return self._with(FlatMap(inputs=(self._plan.root,), **udf_fields(
-            fn, what="flat_map", compute=compute, concurrency=concurrency, fn_args=fn_args,
-            fn_kwargs=fn_kwargs, fn_constructor_args=fn_constructor_args,
-            fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus, num_gpus=num_gpus,
-            memory=memory, ray_remote_args=ray_remote_args, **named_options(locals()))))
+        return self._with(FlatMap(inputs=(self._plan.root,), **udf_fields("flat_map", locals())))
 
     def filter(self, fn: Callable[[dict[str, Any]], bool] | type | None = None,
                expr: Expr | str | None = None, *, compute: Any = None,
@@ -228,7 +215,7 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
         """
         if (fn is None) == (expr is None):
             raise PlanError(f"filter takes exactly one of fn or expr, got fn={fn!r}, expr={expr!r}")
-        named = named_options(locals())
+        scope = locals()
         if expr is not None:
             if isinstance(expr, str):
                 from streamdata.expression_parser import parse_expression
@@ -236,15 +223,8 @@ class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, Int
             if not isinstance(expr, Expr):
                 raise PlanError(f"filter expr must be an expression, got {type(expr).__name__}")
             self._check_columns(sorted(expr.columns()))  # when the schema is known: now, not at run time
-            return self._with(Filter(inputs=(self._plan.root,), expr=expr,
-                                     compute=compute_strategy(None, compute, concurrency),
-                                     ray_remote_args=remote_args(num_cpus, num_gpus, memory,
-                                                                  ray_remote_args, **named)))
-        return self._with(Filter(inputs=(self._plan.root,), **udf_fields(
-            fn, what="filter", compute=compute, concurrency=concurrency, fn_args=fn_args,
-            fn_kwargs=fn_kwargs, fn_constructor_args=fn_constructor_args,
-            fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus, num_gpus=num_gpus,
-            memory=memory, ray_remote_args=ray_remote_args, **named)))
+            return self._with(Filter(inputs=(self._plan.root,), expr=expr, **task_fields(scope)))
+        return self._with(Filter(inputs=(self._plan.root,), **udf_fields("filter", scope)))
 
     # ------------------------------------------------------------------ columns
     def _check_columns(self, cols: Iterable[str]) -> None:

@@ -163,21 +163,52 @@ def remote_args(num_cpus: float | None, num_gpus: float | None, memory: float | 
     return args
 
 
-def udf_fields(fn: Any, *, what: str, compute: Any, concurrency: Any, fn_args: Any,
-                fn_kwargs: Any, fn_constructor_args: Any, fn_constructor_kwargs: Any,
-                num_cpus: Any, num_gpus: Any, memory: Any, ray_remote_args: Mapping[str, Any],
-                **named: Any) -> dict[str, Any]:
+def scope_remote_args(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """:func:`remote_args` of a facade method's ``locals()``: its ``num_cpus``,
+    ``num_gpus``, ``memory``, ``**ray_remote_args`` and whichever named options it takes.
+
+    Example:
+        >>> scope_remote_args({"num_cpus": 2, "num_gpus": None, "memory": None,
+        ...                    "ray_remote_args": {}, "max_calls": 3})
+        {'max_calls': 3, 'num_cpus': 2}
+    """
+    return remote_args(scope["num_cpus"], scope["num_gpus"], scope["memory"],
+                       scope["ray_remote_args"], **named_options(scope))
+
+
+def task_fields(scope: Mapping[str, Any]) -> dict[str, Any]:
+    """``compute`` and ``ray_remote_args`` of a node without a UDF (expressions, column
+    changes) from its facade method's ``locals()`` (``compute`` and ``concurrency`` are
+    optional there).
+
+    Example:
+        >>> task_fields({"num_cpus": None, "num_gpus": None, "memory": None,
+        ...              "ray_remote_args": {}, "concurrency": 2})
+        {'compute': TaskPoolStrategy(size=2), 'ray_remote_args': {}}
+    """
+    return dict(compute=compute_strategy(None, scope.get("compute"), scope.get("concurrency")),
+                ray_remote_args=scope_remote_args(scope))
+
+
+def udf_fields(what: str, scope: Mapping[str, Any]) -> dict[str, Any]:
+    """The UDF fields of a map node (``fn``, ``compute``, its arguments, remote args) from
+    the facade method ``what``'s ``locals()``.
+
+    Raises:
+        PlanError: ``fn`` is not callable, or has constructor arguments but is no class.
+    """
+    fn = scope["fn"]
     if not callable(fn):
         raise PlanError(f"{what} needs a function or a callable class, got {type(fn).__name__}")
-    if not is_callable_class(fn) and (fn_constructor_args or fn_constructor_kwargs):
+    ctor_args, ctor_kwargs = scope["fn_constructor_args"], scope["fn_constructor_kwargs"]
+    if not is_callable_class(fn) and (ctor_args or ctor_kwargs):
         raise PlanError(f"{what}: fn_constructor_args/fn_constructor_kwargs are for a callable "
                         f"class, but fn is the function {getattr(fn, '__name__', fn)!r}")
-    return dict(fn=fn, compute=compute_strategy(fn, compute, concurrency),
-                fn_args=tuple(fn_args or ()), fn_kwargs=dict(fn_kwargs or {}),
-                fn_constructor_args=tuple(fn_constructor_args or ()),
-                fn_constructor_kwargs=dict(fn_constructor_kwargs or {}),
-                ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
-                                                 **named))
+    return dict(fn=fn, compute=compute_strategy(fn, scope["compute"], scope["concurrency"]),
+                fn_args=tuple(scope["fn_args"] or ()), fn_kwargs=dict(scope["fn_kwargs"] or {}),
+                fn_constructor_args=tuple(ctor_args or ()),
+                fn_constructor_kwargs=dict(ctor_kwargs or {}),
+                ray_remote_args=scope_remote_args(scope))
 
 
 def column_list(cols: str | Sequence[str], what: str) -> list[str]:

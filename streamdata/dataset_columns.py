@@ -22,7 +22,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
 
 from streamdata.dataset_args import (
-    AddColumn, column_list, compute_strategy, named_options, normalize_batch_format, remote_args,
+    AddColumn, column_list, named_options, normalize_batch_format, task_fields,
 )
 from streamdata.errors import PlanError
 from streamdata.expressions import Expr
@@ -64,10 +64,7 @@ class ColumnsMixin:
         fmt = normalize_batch_format(batch_format)
         return self._with(MapBatches(
             inputs=(self._plan.root,), fn=AddColumn(col, fn, fmt), batch_format=fmt,
-            compute=compute_strategy(None, compute, concurrency),
-            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
-                                        **named_options(locals())),
-            label=f"AddColumn({col})"))
+            label=f"AddColumn({col})", **task_fields(locals())))
 
     def with_column(self, column_name: str, expr: Expr, *, compute: Any = None,
                     num_cpus: float | None = None, num_gpus: float | None = None,
@@ -90,10 +87,7 @@ class ColumnsMixin:
                             f"got {type(expr).__name__}")
         self._check_columns(expr.columns())
         return self._with(WithColumn(
-            inputs=(self._plan.root,), column=column_name, expr=expr,
-            compute=compute_strategy(None, compute, None),
-            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
-                                        **named_options(locals()))))
+            inputs=(self._plan.root,), column=column_name, expr=expr, **task_fields(locals())))
 
     def with_columns(self, exprs: Mapping[str, Expr] | None = None, *more_exprs: Mapping[str, Expr],
                      compute: Any = None, num_cpus: float | None = None,
@@ -158,11 +152,7 @@ class ColumnsMixin:
         """
         cols = column_list(cols, "select_columns")
         self._check_columns(cols)
-        return self._with(Project(
-            inputs=(self._plan.root,), select=tuple(cols),
-            compute=compute_strategy(None, compute, concurrency),
-            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
-                                        **named_options(locals()))))
+        return self._with(Project(inputs=(self._plan.root,), select=tuple(cols), **task_fields(locals())))
 
     def drop_columns(self, cols: str | Sequence[str], *, compute: Any = None,
                      concurrency: int | None = None, num_cpus: float | None = None,
@@ -181,11 +171,7 @@ class ColumnsMixin:
         """
         cols = column_list(cols, "drop_columns")
         self._check_columns(cols)
-        return self._with(Project(
-            inputs=(self._plan.root,), drop=tuple(cols),
-            compute=compute_strategy(None, compute, concurrency),
-            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
-                                        **named_options(locals()))))
+        return self._with(Project(inputs=(self._plan.root,), drop=tuple(cols), **task_fields(locals())))
 
     def rename_columns(self, names: Mapping[str, str] | Sequence[str], *,
                        concurrency: int | None = None, num_cpus: float | None = None,
@@ -216,11 +202,8 @@ class ColumnsMixin:
                 raise PlanError(f"rename_columns got {len(new)} names for {len(old)} columns {old}")
             names = dict(zip(old, new))
         self._check_columns(names)
-        return self._with(Project(
-            inputs=(self._plan.root,), rename=dict(names),
-            compute=compute_strategy(None, None, concurrency),
-            ray_remote_args=remote_args(num_cpus, num_gpus, memory, ray_remote_args,
-                                        **named_options(locals()))))
+        return self._with(Project(inputs=(self._plan.root,), rename=dict(names),
+                                  **task_fields(locals())))
 
 
 __all__ = ["ColumnsMixin"]

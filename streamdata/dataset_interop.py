@@ -18,22 +18,15 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from streamdata import execution
 from streamdata.errors import PlanError
+from streamdata.lazy import require
 from streamdata.plan.logical import LogicalPlan
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
-
-
-def _require(module: str, package: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(f"{what} needs {package}: pip install {package}") from exc
 
 
 def _ray_only(what: str, needs: str) -> NotImplementedError:
@@ -91,7 +84,7 @@ class InteropMixin:
     # (to_dask, to_daft, to_spark: streamdata.write_connectors)
     def to_modin(self) -> Any:
         """A Modin DataFrame of every row."""
-        mpd = _require("modin.pandas", "modin", "to_modin")
+        mpd = require("modin.pandas", "modin", "to_modin")
         return mpd.DataFrame(self.to_pandas())
 
     def to_mars(self) -> Any:

@@ -147,12 +147,7 @@ class GroupedData:
         """
         if not isinstance(zero_copy_batch, bool):
             raise PlanError(f"map_groups zero_copy_batch must be a bool, got {zero_copy_batch!r}")
-        fields = udf_fields(fn, what="map_groups", compute=compute, concurrency=concurrency,
-                             fn_args=fn_args, fn_kwargs=fn_kwargs,
-                             fn_constructor_args=fn_constructor_args,
-                             fn_constructor_kwargs=fn_constructor_kwargs, num_cpus=num_cpus,
-                             num_gpus=num_gpus, memory=memory, ray_remote_args=ray_remote_args,
-                             ray_remote_args_fn=ray_remote_args_fn)
+        fields = udf_fields("map_groups", locals())
         node = MapGroups(inputs=(self._dataset._plan.root,), keys=self._keys,
                          batch_format=normalize_batch_format(batch_format),
                          num_partitions=self._num_partitions, **fields)

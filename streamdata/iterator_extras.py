@@ -15,23 +15,16 @@ Example:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.errors import PlanError
+from streamdata.lazy import require
 from streamdata.schema import Schema, as_schema
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.dataset import MaterializedDataset
-
-
-def _require(module: str, package: str, what: str) -> Any:
-    try:
-        return importlib.import_module(module)
-    except ImportError as exc:
-        raise ImportError(f"{what} needs {package}: pip install {package}") from exc
 
 
 class IteratorExtrasMixin:
@@ -98,7 +91,7 @@ class IteratorExtrasMixin:
             >>> feats.shape, label.tolist()
             (torch.Size([2, 1]), [[0], [1]])
         """
-        torch = _require("torch", "torch", "to_torch")
+        torch = require("torch", "torch", "to_torch")
         it = self
 
         def tensor(batch: dict[str, Any], cols: Sequence[str], dtype: Any) -> Any:
@@ -149,7 +142,7 @@ class IteratorExtrasMixin:
                         local_shuffle_buffer_size: int | None = None,
                         local_shuffle_seed: int | None = None) -> Iterator[Any]:
         """Batches as dicts of ``tf.Tensor`` (needs tensorflow)."""
-        tf = _require("tensorflow", "tensorflow", "iter_tf_batches")
+        tf = require("tensorflow", "tensorflow", "iter_tf_batches")
         for batch in self.iter_batches(batch_size=batch_size, prefetch_batches=prefetch_batches,
                                        drop_last=drop_last,
                                        local_shuffle_buffer_size=local_shuffle_buffer_size,
@@ -164,7 +157,7 @@ class IteratorExtrasMixin:
         """Batches as dicts of ``jax.Array`` (needs jax); ``collate_fn`` makes the batch
         from the numpy one instead. ``synchronize_batches`` / ``paddings`` line up
         batches across the hosts of a multi-host JAX job (one host here: accepted)."""
-        jnp = _require("jax.numpy", "jax", "iter_jax_batches")
+        jnp = require("jax.numpy", "jax", "iter_jax_batches")
         for batch in self.iter_batches(batch_size=batch_size, prefetch_batches=prefetch_batches,
                                        drop_last=drop_last,
                                        local_shuffle_buffer_size=local_shuffle_buffer_size,
@@ -182,7 +175,7 @@ class IteratorExtrasMixin:
               label_type_spec: Any = None, additional_type_spec: Any = None) -> Any:
         """A ``tf.data.Dataset`` of ``(features, labels[, additional])`` batches (needs
         tensorflow); each pass over it is one pass of this iterator."""
-        tf = _require("tensorflow", "tensorflow", "to_tf")
+        tf = require("tensorflow", "tensorflow", "to_tf")
         groups = [feature_columns, label_columns] + (
             [additional_columns] if additional_columns is not None else [])
         schema = self.schema()

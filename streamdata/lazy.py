@@ -66,3 +66,21 @@ def lazy_attributes(package: str, namespace: dict[str, Any],
         return value
 
     return __getattr__
+
+
+def require(module: str, package: str, what: str) -> Any:
+    """Import the optional dependency ``module`` that ``what`` needs, or raise an
+    ImportError saying to install ``package``.
+
+    Example:
+        >>> require("json", "json", "demo").__name__
+        'json'
+        >>> require("no_such_module", "nosuch", "demo")
+        Traceback (most recent call last):
+        ...
+        ImportError: demo needs nosuch: pip install nosuch
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        raise ImportError(f"{what} needs {package}: pip install {package}") from exc

@@ -12,12 +12,16 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
+
+Workload = Callable[[Any, Any], dict[str, Any]]
+"""A workload of an engine module: ``fn(ctx, params) -> check dict``."""
 
 
 def add_c(batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -206,3 +210,40 @@ def iter_check_any(batches: Iterable[Any]) -> dict[str, Any]:
         else:
             id_sum += int(ids.sum())
     return {"rows": rows, "id_sum": id_sum}
+
+
+def workload_table(*fns: Workload) -> dict[str, Workload]:
+    """An engine's ``WORKLOADS`` entries for functions named as their workloads.
+
+    Example:
+        >>> def sort(ctx, p): return {}
+        >>> list(workload_table(sort))
+        ['sort']
+    """
+    return {fn.__name__: fn for fn in fns}
+
+
+def native_forms(write: Workload, csv_count: Workload, join_sum: Workload,
+                 iter_form: Callable[[Any, Any, str], dict[str, Any]]) -> dict[str, Workload]:
+    """The form workloads of an engine that runs every UDF form as its own native expression.
+
+    Every ``map_batches_*_write`` form and ``with_column_write`` run ``write``,
+    ``read_csv_pandas_count`` runs ``csv_count``, and ``iter_batches_pandas`` /
+    ``iter_batches_arrow`` run ``iter_form(ctx, params, batch_format)``.
+
+    Example:
+        >>> def iter_form(ctx, p, batch_format): return {"format": batch_format}
+        >>> forms = native_forms(len, len, len, iter_form)
+        >>> forms["iter_batches_arrow"](None, None), forms["with_column_write"] is len
+        ({'format': 'pyarrow'}, True)
+    """
+    return {
+        "map_batches_pandas_write": write,
+        "map_batches_actor_write": write,
+        "map_batches_arrow_write": write,
+        "with_column_write": write,
+        "read_csv_pandas_count": csv_count,
+        "join_sum": join_sum,
+        "iter_batches_pandas": functools.partial(iter_form, batch_format="pandas"),
+        "iter_batches_arrow": functools.partial(iter_form, batch_format="pyarrow"),
+    }

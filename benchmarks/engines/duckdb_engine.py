@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from workloads import Params
 
 from engines.common import a_is_large, file_glob, groups_check, iter_check, rebatch_to_numpy
-from engines.common import iter_check_any, rebatch_as, sig, subset_files
+from engines.common import Workload, iter_check_any, native_forms, rebatch_as, sig
+from engines.common import subset_files, workload_table
 
 
 def import_engine(engine: str) -> Any:
@@ -108,32 +108,10 @@ def _iter_form(con: Any, p: Params, batch_format: str) -> dict[str, Any]:
     return iter_check_any(rebatch_as(reader, p.batch_size, batch_format))
 
 
-def iter_batches_pandas(con: Any, p: Params) -> dict[str, Any]:
-    return _iter_form(con, p, "pandas")
-
-
-def iter_batches_arrow(con: Any, p: Params) -> dict[str, Any]:
-    return _iter_form(con, p, "pyarrow")
-
-
-WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
-    "count_parquet": count_parquet,
-    "map_batches_write": map_batches_write,
-    "filter_groupby_expr": filter_groupby_expr,
-    "filter_groupby_udf": filter_groupby_udf,
-    "groupby_sum_cols": groupby_sum_cols,
-    "sort": sort,
-    "iter_batches": iter_batches,
-    "read_csv_count": read_csv_count,
-    "larger_than_memory": larger_than_memory,
-    "map_batches_pandas_write": map_batches_write,
-    "map_batches_actor_write": map_batches_write,
-    "map_batches_arrow_write": map_batches_write,
-    "with_column_write": map_batches_write,
-    "read_csv_pandas_count": read_csv_count,
-    "join_sum": join_sum,
-    "iter_batches_pandas": iter_batches_pandas,
-    "iter_batches_arrow": iter_batches_arrow,
+WORKLOADS: dict[str, Workload] = {
+    **workload_table(count_parquet, map_batches_write, filter_groupby_expr, filter_groupby_udf,
+                     groupby_sum_cols, sort, iter_batches, read_csv_count, larger_than_memory),
+    **native_forms(map_batches_write, read_csv_count, join_sum, _iter_form),
 }
 
 FORMS: dict[str, str] = {

@@ -10,7 +10,6 @@ the "hand-written pyarrow loop on the same number of processes" of BENCHMARKS.md
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +17,7 @@ from typing import Any
 from workloads import Params
 
 from engines.common import (
+    Workload,
     a_is_large,
     add_c,
     add_c_arrow,
@@ -32,6 +32,7 @@ from engines.common import (
     sig,
     subset_files,
     two_rows,
+    workload_table,
 )
 
 
@@ -263,27 +264,14 @@ def iter_torch_batches(ctx: Ctx, p: Params) -> dict[str, Any]:
         return iter_check_any(batches)
 
 
-WORKLOADS: dict[str, Callable[[Ctx, Params], dict[str, Any]]] = {
-    "count_parquet": count_parquet,
-    "map_batches_write": map_batches_write,
-    "filter_groupby_expr": filter_groupby_expr,
-    "filter_groupby_udf": filter_groupby_udf,
-    "groupby_sum_cols": groupby_sum_cols,
-    "sort": sort,
-    "iter_batches": iter_batches,
-    "read_csv_count": read_csv_count,
-    "larger_than_memory": larger_than_memory,
-    "map_batches_pandas_write": map_batches_pandas_write,
+WORKLOADS: dict[str, Workload] = {
+    **workload_table(count_parquet, map_batches_write, filter_groupby_expr, filter_groupby_udf,
+                     groupby_sum_cols, sort, iter_batches, read_csv_count, larger_than_memory,
+                     map_batches_pandas_write, map_batches_arrow_write, read_csv_pandas_count,
+                     map_rows_sum, flat_map_count, join_sum, iter_batches_pandas,
+                     iter_batches_arrow, iter_torch_batches),
     "map_batches_actor_write": map_batches_pandas_write,
-    "map_batches_arrow_write": map_batches_arrow_write,
     "with_column_write": map_batches_arrow_write,
-    "read_csv_pandas_count": read_csv_pandas_count,
-    "map_rows_sum": map_rows_sum,
-    "flat_map_count": flat_map_count,
-    "join_sum": join_sum,
-    "iter_batches_pandas": iter_batches_pandas,
-    "iter_batches_arrow": iter_batches_arrow,
-    "iter_torch_batches": iter_torch_batches,
 }
 
 FORMS: dict[str, str] = {

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from workloads import Params
 
-from engines.common import a_is_large, add_c, groups_check
+from engines.common import Workload, a_is_large, add_c, groups_check, workload_table
 from engines.raylike_forms import WORKLOADS as FORM_WORKLOADS
 
 
@@ -201,17 +201,10 @@ def cpu_to_gpu_pipeline(api: RayLike, p: Params) -> dict[str, Any]:
     return {"rows": count, "metrics": stats}
 
 
-WORKLOADS: dict[str, Callable[[RayLike, Params], dict[str, Any]]] = {
-    "count_parquet": count_parquet,
-    "map_batches_write": map_batches_write,
-    "filter_groupby_expr": filter_groupby_expr,
-    "filter_groupby_udf": filter_groupby_udf,
-    "groupby_sum_cols": groupby_sum_cols,
-    "sort": sort,
-    "iter_batches": iter_batches,
-    "read_csv_count": read_csv_count,
-    "cpu_to_gpu_pipeline": cpu_to_gpu_pipeline,
-    "larger_than_memory": larger_than_memory,
+WORKLOADS: dict[str, Workload] = {
+    **workload_table(count_parquet, map_batches_write, filter_groupby_expr, filter_groupby_udf,
+                     groupby_sum_cols, sort, iter_batches, read_csv_count, cpu_to_gpu_pipeline,
+                     larger_than_memory),
     **FORM_WORKLOADS,
 }
 

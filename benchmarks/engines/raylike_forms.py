@@ -11,12 +11,12 @@ every format.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from workloads import Params
 
 from engines.common import (
+    Workload,
     AddCPandas,
     add_c_arrow,
     add_c_pandas,
@@ -25,6 +25,7 @@ from engines.common import (
     sig,
     subset_files,
     two_rows,
+    workload_table,
 )
 
 
@@ -97,16 +98,7 @@ def iter_torch_batches(api: Any, p: Params) -> dict[str, Any]:
     return iter_check_any(ds.iter_torch_batches(batch_size=p.batch_size))
 
 
-WORKLOADS: dict[str, Callable[[Any, Params], dict[str, Any]]] = {
-    "map_batches_pandas_write": map_batches_pandas_write,
-    "map_batches_actor_write": map_batches_actor_write,
-    "map_batches_arrow_write": map_batches_arrow_write,
-    "with_column_write": with_column_write,
-    "read_csv_pandas_count": read_csv_pandas_count,
-    "map_rows_sum": map_rows_sum,
-    "flat_map_count": flat_map_count,
-    "join_sum": join_sum,
-    "iter_batches_pandas": iter_batches_pandas,
-    "iter_batches_arrow": iter_batches_arrow,
-    "iter_torch_batches": iter_torch_batches,
-}
+WORKLOADS: dict[str, Workload] = workload_table(
+    map_batches_pandas_write, map_batches_actor_write, map_batches_arrow_write, with_column_write,
+    read_csv_pandas_count, map_rows_sum, flat_map_count, join_sum, iter_batches_pandas,
+    iter_batches_arrow, iter_torch_batches)

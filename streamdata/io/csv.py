@@ -26,6 +26,7 @@ import pyarrow as pa
 from streamdata.errors import ColumnNotFoundError, DataSinkError, DataSourceError, PlanError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
+from streamdata.io.file_options import reader_options
 from streamdata.io.filesystem import unstrip
 from streamdata.tensor import is_tensor_type
 
@@ -33,17 +34,9 @@ from streamdata.tensor import is_tensor_type
 def _options(kind: str, value: Any) -> Any:
     import pyarrow.csv as pacsv
 
-    cls = {"read": pacsv.ReadOptions, "parse": pacsv.ParseOptions, "convert": pacsv.ConvertOptions}[kind]
-    if value is None:
-        return cls()
-    if isinstance(value, cls):
-        return copy.copy(value)
-    if isinstance(value, dict):
-        try:
-            return cls(**value)
-        except TypeError as exc:
-            raise PlanError(f"invalid {kind}_options for CSV: {exc}") from exc
-    raise PlanError(f"{kind}_options must be a pyarrow.csv.{cls.__name__} or a dict, got {type(value).__name__}")
+    classes = {"read": pacsv.ReadOptions, "parse": pacsv.ParseOptions,
+               "convert": pacsv.ConvertOptions}
+    return reader_options("CSV", kind, classes[kind], value)
 
 
 #: bytes of CSV parsed at a time unless the user sets it (pyarrow's default is 1 MiB): a

@@ -17,6 +17,7 @@ from typing import Any, Iterable
 
 import pyarrow as pa
 
+from streamdata.io.named import NamedConnector
 from streamdata.write_context import WriteContext
 
 
@@ -45,19 +46,11 @@ class WriteResult(list):
         return None if any(c is None for c in sizes) else int(sum(sizes))  # type: ignore[arg-type]
 
 
-class Datasink(ABC):
+class Datasink(NamedConnector, ABC):
     """A destination of data."""
 
+    #: short name shown in plans and stats, e.g. ``"WriteParquet"``
     name: str = "Write"
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "get_name" in cls.__dict__ and "name" not in cls.__dict__:
-            cls.name = property(lambda self: self.get_name())  # type: ignore[assignment]
-
-    def get_name(self) -> str:
-        """The name shown in plans (Ray's method; :attr:`name` here)."""
-        return self.name
 
     @property
     def supports_distributed_writes(self) -> bool:

@@ -17,32 +17,23 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from streamdata.block_metadata import BlockMetadata  # noqa: F401 - re-exported with ReadTask, as Ray does
+from streamdata.io.named import NamedConnector
 from streamdata.read_task import ReadTask
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.expressions import Expr
 
 
-class Datasource(ABC):
+class Datasource(NamedConnector, ABC):
     """A source of data. Subclasses implement :meth:`get_read_tasks` at least."""
 
     #: short name shown in plans and stats, e.g. ``"ReadParquet"``
     name: str = "Read"
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        # a connector written for Ray names itself with get_name(): show that name in plans
-        if "get_name" in cls.__dict__ and "name" not in cls.__dict__:
-            cls.name = property(lambda self: self.get_name())  # type: ignore[assignment]
-
-    def get_name(self) -> str:
-        """The name shown in plans (Ray's method; :attr:`name` here)."""
-        return self.name
 
     @property
     def supports_distributed_reads(self) -> bool:

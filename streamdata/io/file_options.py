@@ -17,13 +17,15 @@ Example:
 
 from __future__ import annotations
 
+import copy
 import random
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from streamdata.errors import PlanError
 
-__all__ = ["PathPartitionFilter", "shuffle_files", "check_open_args", "apply_partition_filter"]
+__all__ = ["PathPartitionFilter", "shuffle_files", "check_open_args", "apply_partition_filter",
+           "reader_options"]
 
 #: the keys of ``arrow_open_stream_args`` that mean something here (pyarrow's
 #: ``open_input_stream(compression=, buffer_size=)``); ``arrow_open_file_args`` has none
@@ -131,3 +133,32 @@ def check_open_args(name: str, args: Any, allowed: Sequence[str]) -> dict[str, A
     if comp is not None and not isinstance(comp, str):
         raise PlanError(f"{name}['compression'] must be None, 'detect' or a codec name, got {comp!r}")
     return dict(args)
+
+
+def reader_options(fmt: str, kind: str, cls: type, value: Any) -> Any:
+    """``{kind}_options`` of a ``pyarrow.<fmt>`` reader as a fresh ``cls`` object: the
+    defaults for None, a copy of a ``cls`` object, or one built from a dict of its fields.
+
+    Example:
+        >>> import pyarrow.csv as pacsv
+        >>> reader_options("CSV", "read", pacsv.ReadOptions, {"skip_rows": 1}).skip_rows
+        1
+        >>> reader_options("CSV", "read", pacsv.ReadOptions, 3)
+        Traceback (most recent call last):
+        ...
+        streamdata.errors.PlanError: read_options must be a pyarrow.csv.ReadOptions or a dict, got int
+
+    Raises:
+        PlanError: ``value`` is none of those, or a dict with a field ``cls`` lacks.
+    """
+    if value is None:
+        return cls()
+    if isinstance(value, cls):
+        return copy.copy(value)
+    if isinstance(value, dict):
+        try:
+            return cls(**value)
+        except TypeError as exc:
+            raise PlanError(f"invalid {kind}_options for {fmt}: {exc}") from exc
+    raise PlanError(f"{kind}_options must be a pyarrow.{fmt.lower()}.{cls.__name__} or a dict, "
+                    f"got {type(value).__name__}")

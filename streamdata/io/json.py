@@ -24,7 +24,6 @@ Example:
 
 from __future__ import annotations
 
-import copy
 import json as pyjson
 from typing import Any, Iterator
 
@@ -33,6 +32,7 @@ import pyarrow as pa
 from streamdata.errors import DataSourceError, PlanError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
+from streamdata.io.file_options import reader_options
 from streamdata.io.filesystem import unstrip
 from streamdata import block
 
@@ -40,17 +40,8 @@ from streamdata import block
 def _options(kind: str, value: Any) -> Any:
     import pyarrow.json as pajson
 
-    cls = {"read": pajson.ReadOptions, "parse": pajson.ParseOptions}[kind]
-    if value is None:
-        return cls()
-    if isinstance(value, cls):
-        return copy.copy(value)
-    if isinstance(value, dict):
-        try:
-            return cls(**value)
-        except TypeError as exc:
-            raise PlanError(f"invalid {kind}_options for JSON: {exc}") from exc
-    raise PlanError(f"{kind}_options must be a pyarrow.json.{cls.__name__} or a dict, got {type(value).__name__}")
+    classes = {"read": pajson.ReadOptions, "parse": pajson.ParseOptions}
+    return reader_options("JSON", kind, classes[kind], value)
 
 
 def _first_char(f: Any) -> str:

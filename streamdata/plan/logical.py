@@ -79,6 +79,35 @@ from streamdata.plan.nodes_base import (
 from streamdata.plan.streaming_nodes import Limit, Mix, StreamingSplit, Union, Zip
 
 
+def rebuild_up(root: LogicalNode,
+               fn: Callable[[LogicalNode, LogicalNode], LogicalNode]) -> LogicalNode:
+    """The tree under ``root`` rebuilt bottom-up: each node's inputs first, then
+    ``fn(node, node_in)``, where ``node_in`` is ``node`` over its rebuilt inputs (``node``
+    itself when none changed). A node shared by several consumers is visited once.
+
+    Example:
+        >>> leaf = InputData()
+        >>> rebuild_up(Limit(inputs=(leaf,), limit=2), lambda n, n_in: n_in).inputs[0] is leaf
+        True
+    """
+    memo: dict[int, LogicalNode] = {}
+
+    def visit(node: LogicalNode) -> LogicalNode:
+        done = memo.get(id(node))
+        if done is not None:
+            return done
+        new_inputs = tuple(visit(i) for i in node.inputs)
+        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
+            node_in = node.with_inputs(*new_inputs)
+        else:
+            node_in = node
+        out = fn(node, node_in)
+        memo[id(node)] = out
+        return out
+
+    return visit(root)
+
+
 @dataclass(frozen=True, slots=True)
 class LogicalPlan:
     """A logical plan: its root node (the last operation).
@@ -102,24 +131,13 @@ class LogicalPlan:
         to ``fn`` as is), and a node shared by several consumers is visited once.
         Returns ``self`` when nothing changed.
         """
-        memo: dict[int, LogicalNode] = {}
-
-        def visit(node: LogicalNode) -> LogicalNode:
-            done = memo.get(id(node))
-            if done is not None:
-                return done
-            new_inputs = tuple(visit(i) for i in node.inputs)
-            if any(a is not b for a, b in zip(new_inputs, node.inputs)):
-                node_in = node.with_inputs(*new_inputs)
-            else:
-                node_in = node
+        def step(node: LogicalNode, node_in: LogicalNode) -> LogicalNode:
             out = fn(node_in)
             if not isinstance(out, LogicalNode):
                 raise PlanError(f"a plan rewrite returned {out!r}, not a LogicalNode")
-            memo[id(node)] = out
             return out
 
-        new_root = visit(self.root)
+        new_root = rebuild_up(self.root, step)
         return self if new_root is self.root else LogicalPlan(new_root)
 
     def nodes(self) -> list[LogicalNode]:
@@ -184,6 +202,7 @@ class LogicalPlan:
 
 
 __all__ = [
+    "rebuild_up",
     "BATCH_FORMATS", "JOIN_TYPES", "FrozenDict", "fn_name", "is_callable_class", "TaskPoolStrategy",
     "ActorPoolStrategy", "ComputeStrategy", "LogicalNode", "Read", "InputData", "AbstractMap",
     "AbstractUDFMap", "MapBatches", "MapRows", "FlatMap", "Filter", "Project", "WithColumn",

@@ -208,11 +208,7 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
     _proxy_caught_up(table.version)
     handle = DeploymentHandle(ingress, name)
     if blocking:
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        _serve_until_interrupted()
     return handle
 
 
@@ -253,12 +249,18 @@ def run_many(targets: Sequence[RunTarget], blocking: bool = False, wait_for_ingr
     handles = [run(t.target, name=t.name, route_prefix=t.route_prefix, logging_config=t.logging_config,
                    _local_testing_mode=_local_testing_mode) for t in targets]
     if blocking:
-        try:
-            while True:
-                time.sleep(1)
-        except KeyboardInterrupt:
-            pass
+        _serve_until_interrupted()
     return handles
+
+
+def _serve_until_interrupted() -> None:
+    """``serve.run(blocking=True)``: keep the driver (and so the applications) alive until
+    Ctrl-C."""
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
 
 
 def _proxy_caught_up(version: int) -> None:

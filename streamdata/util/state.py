@@ -347,7 +347,11 @@ def list_nodes(address: str | None = None, filters: list | None = None, limit: i
 
 
 def _get(resource: str, schema: type[StateSchema], key: str, id: str, address: str | None,
-         timeout: float | None) -> Any:
+         timeout: float | None, _explain: bool) -> Any:
+    ray_state = _ray_state()
+    if ray_state is not None:
+        return getattr(ray_state, f"get_{resource}")(id, address=address, timeout=timeout,
+                                                      _explain=_explain)
     if not isinstance(id, str):
         if type(id).__name__ == "ObjectRef":
             raise NotImplementedError(f"get_{resource}(ObjectRef) is not supported on the local runtime: "
@@ -362,28 +366,19 @@ def _get(resource: str, schema: type[StateSchema], key: str, id: str, address: s
 def get_task(id: Any, address: str | None = None, timeout: int = DEFAULT_RPC_TIMEOUT,
              _explain: bool = False) -> TaskState | None:
     """The task ``id`` (a task id string), or None if it is not known (any more)."""
-    ray_state = _ray_state()
-    if ray_state is not None:
-        return ray_state.get_task(id, address=address, timeout=timeout, _explain=_explain)
-    return _get("task", TaskState, "task_id", id, address, timeout)
+    return _get("task", TaskState, "task_id", id, address, timeout, _explain)
 
 
 def get_actor(id: str, address: str | None = None, timeout: int = DEFAULT_RPC_TIMEOUT,
               _explain: bool = False) -> ActorState | None:
     """The actor ``id`` (``handle._actor_id``... as Ray's hex id string), or None."""
-    ray_state = _ray_state()
-    if ray_state is not None:
-        return ray_state.get_actor(id, address=address, timeout=timeout, _explain=_explain)
-    return _get("actor", ActorState, "actor_id", id, address, timeout)
+    return _get("actor", ActorState, "actor_id", id, address, timeout, _explain)
 
 
 def get_placement_group(id: str, address: str | None = None, timeout: int = DEFAULT_RPC_TIMEOUT,
                         _explain: bool = False) -> PlacementGroupState | None:
     """The placement group ``id``, or None."""
-    ray_state = _ray_state()
-    if ray_state is not None:
-        return ray_state.get_placement_group(id, address=address, timeout=timeout, _explain=_explain)
-    return _get("placement_group", PlacementGroupState, "placement_group_id", id, address, timeout)
+    return _get("placement_group", PlacementGroupState, "placement_group_id", id, address, timeout, _explain)
 
 
 def _summary(name: str, resource: str, address: str | None, timeout: float | None,

@@ -242,14 +242,7 @@ class MapOperator(PhysicalOperator):
         self.metrics.task_wall_s += out.wall_s
         if out.schema is not None and self.output_schema is None:
             self.output_schema = out.schema
-        bundles = []
-        bundle = out.bundle(block_ref)
-        if bundle is not None:
-            self.metrics.on_output(bundle)
-            bundles.append(bundle)
-        elif self._empty_output is None:
-            # keep one empty block: if nothing else comes out, it carries the schema
-            self._empty_output = out.schema_bundle(block_ref)
+        bundles, self._empty_output = out.outputs(block_ref, self.metrics, self._empty_output)
         self._finish_task(idx, bundles)
 
     def _finish_task(self, idx: int, bundles: list[RefBundle]) -> None:

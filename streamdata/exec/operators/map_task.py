@@ -26,7 +26,7 @@ import pyarrow as pa
 from streamdata import block as B
 from streamdata.context import DataContext
 from streamdata.exec import memory_trim
-from streamdata.exec.interfaces import RefBundle
+from streamdata.exec.interfaces import OpMetrics, RefBundle
 from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 from streamdata.block_metadata import BlockMetadata
 from streamdata.read_task import ReadTask
@@ -68,6 +68,20 @@ class TaskOutput:
             return None
         meta = BlockMetadata(num_rows=0, size_bytes=0, schema=self.schema)
         return RefBundle(blocks=((block_ref, meta),), owns_blocks=True)
+
+    def outputs(self, block_ref: Any, metrics: OpMetrics,
+                empty_output: RefBundle | None) -> tuple[list[RefBundle], RefBundle | None]:
+        """What the task adds to its operator's output: its bundle (counted in ``metrics``)
+        if any block came out, and the operator's kept empty output (``empty_output``, or
+        when that is None and no block came out, :meth:`schema_bundle`: if nothing else
+        comes out, it carries the schema)."""
+        bundle = self.bundle(block_ref)
+        if bundle is not None:
+            metrics.on_output(bundle)
+            return [bundle], empty_output
+        if empty_output is None:
+            empty_output = self.schema_bundle(block_ref)
+        return [], empty_output
 
 
 def _input_files(inputs: tuple[Any, ...]) -> tuple[str, ...]:

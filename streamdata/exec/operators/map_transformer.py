@@ -70,6 +70,34 @@ class MapStage(ABC):
         return f"{type(self).__name__}({self.name})"
 
 
+def gathered(blocks: Iterable[pa.Table], limit_bytes: int) -> Iterator[pa.Table]:
+    """``blocks`` concatenated in order into groups of at least ``limit_bytes`` (the last
+    group may be smaller); empty blocks are left out of a group that has rows.
+
+    Example:
+        >>> tables = [pa.table({"x": [1, 2]}), pa.table({"x": [3]}), pa.table({"x": [4]})]
+        >>> [t.num_rows for t in gathered(tables, 9)], [t.num_rows for t in gathered(tables, 1)]
+        ([2, 2], [2, 1, 1])
+        >>> [t.num_rows for t in gathered(tables, 1 << 20)]
+        [4]
+    """
+    pending: list[pa.Table] = []
+    size = 0
+
+    def concat(tables: list[pa.Table]) -> pa.Table:
+        nonempty = [t for t in tables if t.num_rows] or tables[:1]
+        return nonempty[0] if len(nonempty) == 1 else B.concat(nonempty)
+
+    for block in blocks:
+        pending.append(block)
+        size += block.nbytes
+        if size >= limit_bytes:
+            yield concat(pending)
+            pending, size = [], 0
+    if pending:
+        yield concat(pending)
+
+
 class _UDFStage(MapStage):
     """A stage calling a user function or an instance of a user's callable class."""
 

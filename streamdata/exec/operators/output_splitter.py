@@ -14,6 +14,7 @@ from dataclasses import replace
 
 from streamdata.exec.interfaces import OpTask, PhysicalOperator, RefBundle
 from streamdata.exec.operators.block_tasks import launch_block_task, slice_block
+from streamdata.exec.shuffle.repartition import cut_runs
 
 
 def plan_equal_tail(delivered: list[int], buffered_rows: list[int]) -> list[list[tuple[int, int, int]]]:
@@ -38,20 +39,7 @@ def plan_equal_tail(delivered: list[int], buffered_rows: list[int]) -> list[list
     if max(delivered) > target:
         raise ValueError(f"cannot equalize splits: a split already has {max(delivered)} rows, "
                          f"more than the {target} each can get")
-    out: list[list[tuple[int, int, int]]] = []
-    b, offset = 0, 0
-    for i in range(n):
-        need = target - delivered[i]
-        ranges: list[tuple[int, int, int]] = []
-        while need > 0:
-            while buffered_rows[b] - offset == 0:
-                b, offset = b + 1, 0
-            take = min(need, buffered_rows[b] - offset)
-            ranges.append((b, offset, offset + take))
-            offset += take
-            need -= take
-        out.append(ranges)
-    return out
+    return cut_runs(buffered_rows, [target - d for d in delivered])
 
 
 class OutputSplitterOperator(PhysicalOperator):

@@ -29,9 +29,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from streamdata import block as B
 from streamdata.exec.operators.all_to_all.spec import AggregateSpec
-from streamdata.exec.operators.map_transformer import MapStage, TaskContext
+from streamdata.exec.operators.map_transformer import MapStage, TaskContext, gathered
 from streamdata.exec.shuffle import groupby as G
 
 #: raw input gathered before it is reduced to partials (bounds a task's working set)
@@ -56,17 +55,8 @@ class PartialAggregateStage(MapStage):
         self.buffer_bytes = buffer_bytes
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
-        partials: list[pa.Table] = []
-        pending: list[pa.Table] = []
-        size = 0
-        for block in blocks:
-            pending.append(block)
-            size += block.nbytes
-            if size >= self.buffer_bytes:
-                partials.append(self._partial(pending))
-                pending, size = [], 0
-        if pending:
-            partials.append(self._partial(pending))
+        # map: no loop variable keeps a gathered group alive while the next one gathers
+        partials = list(map(self._partial, gathered(blocks, self.buffer_bytes)))
         if not partials:
             return
         if len(partials) == 1:
@@ -74,9 +64,7 @@ class PartialAggregateStage(MapStage):
         else:
             yield G.merge_partials(partials, self.keys, self.aggs)
 
-    def _partial(self, tables: list[pa.Table]) -> pa.Table:
-        nonempty = [t for t in tables if t.num_rows] or tables[:1]
-        table = nonempty[0] if len(nonempty) == 1 else B.concat(nonempty)
+    def _partial(self, table: pa.Table) -> pa.Table:
         if len(table.schema):  # the checks the aggregate operator makes of unprepared input
             AggregateSpec(keys=self.keys, aggs=self.aggs).validate(table.schema, 0)
         return G.partial_aggregate(table, self.keys, self.aggs)

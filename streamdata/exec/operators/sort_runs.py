@@ -22,8 +22,7 @@ from collections.abc import Iterator
 
 import pyarrow as pa
 
-from streamdata import block as B
-from streamdata.exec.operators.map_transformer import MapStage, TaskContext
+from streamdata.exec.operators.map_transformer import MapStage, TaskContext, gathered
 from streamdata.exec.shuffle import sort as S
 
 #: raw input gathered into one sorted run (bounds a task's working set)
@@ -45,20 +44,10 @@ class SortRunsStage(MapStage):
         self.run_bytes = run_bytes
 
     def apply(self, blocks: Iterator[pa.Table], ctx: TaskContext) -> Iterator[pa.Table]:
-        pending: list[pa.Table] = []
-        size = 0
-        for block in blocks:
-            pending.append(block)
-            size += block.nbytes
-            if size >= self.run_bytes:
-                yield self._run(pending)
-                pending, size = [], 0
-        if pending:
-            yield self._run(pending)
+        # map: no loop variable keeps a gathered group alive while the next one gathers
+        yield from map(self._run, gathered(blocks, self.run_bytes))
 
-    def _run(self, tables: list[pa.Table]) -> pa.Table:
-        nonempty = [t for t in tables if t.num_rows] or tables[:1]
-        table = nonempty[0] if len(nonempty) == 1 else B.concat(nonempty)
+    def _run(self, table: pa.Table) -> pa.Table:
         if len(table.schema):
             S.check_sortable(table.schema, list(self.keys))
         return S.sort_table(table, list(self.keys))

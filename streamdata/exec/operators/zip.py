@@ -10,6 +10,7 @@ from collections import deque
 
 from streamdata.exec.interfaces import OpTask, PhysicalOperator, RefBundle
 from streamdata.exec.operators.block_tasks import launch_block_task, zip_blocks
+from streamdata.exec.shuffle.repartition import cut_runs
 
 
 def align_blocks(left_rows: list[int], right_rows: list[int]) -> list[list[tuple[int, int, int]]]:
@@ -22,20 +23,7 @@ def align_blocks(left_rows: list[int], right_rows: list[int]) -> list[list[tuple
     if sum(left_rows) != sum(right_rows):
         raise ValueError(f"zip needs datasets of equal row counts, got {sum(left_rows)} and "
                          f"{sum(right_rows)}")
-    out: list[list[tuple[int, int, int]]] = []
-    r, offset = 0, 0
-    for n in left_rows:
-        ranges: list[tuple[int, int, int]] = []
-        need = n
-        while need > 0:
-            while right_rows[r] - offset == 0:
-                r, offset = r + 1, 0
-            take = min(need, right_rows[r] - offset)
-            ranges.append((r, offset, offset + take))
-            offset += take
-            need -= take
-        out.append(ranges)
-    return out
+    return cut_runs(right_rows, left_rows)
 
 
 class ZipOperator(PhysicalOperator):

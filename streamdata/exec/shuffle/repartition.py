@@ -53,6 +53,17 @@ def plan_slices(row_counts: Sequence[int], num_outputs: int | None,
             raise PlanError(f"repartition needs at least one output block, got {num_outputs}")
         base, extra = divmod(total, num_outputs)
         sizes = [base + (1 if i < extra else 0) for i in range(num_outputs)]
+    return cut_runs(row_counts, sizes)
+
+
+def cut_runs(row_counts: Sequence[int], sizes: Sequence[int]) -> list[list[Slice]]:
+    """Consecutive pieces of ``sizes[i]`` rows each, cut from blocks of ``row_counts``
+    rows read in order: for each piece, the row ranges it is made of.
+
+    Example:
+        >>> cut_runs([2, 0, 3], [1, 3, 1])
+        [[(0, 0, 1)], [(0, 1, 2), (2, 0, 2)], [(2, 2, 3)]]
+    """
     out: list[list[Slice]] = []
     block, offset = 0, 0
     for size in sizes:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Callable, ClassVar
 
 from streamdata.exec.resources import normalized_resources
 from streamdata.plan.logical import AbstractMap, FusedMap, LogicalNode, LogicalPlan, TaskPoolStrategy
+from streamdata.plan.logical import rebuild_up
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.context import DataContext
@@ -94,25 +95,15 @@ def rewrite_up(plan: LogicalPlan,
     the (rebuilt) nodes that have several consumers: rules must not rewrite *into* a shared
     node (that would duplicate its work, or change what its other consumers see)."""
     counts = consumer_counts(plan.root)
-    memo: dict[int, LogicalNode] = {}
     shared: set[int] = set()
 
-    def visit(node: LogicalNode) -> LogicalNode:
-        done = memo.get(id(node))
-        if done is not None:
-            return done
-        new_inputs = tuple(visit(i) for i in node.inputs)
-        if any(a is not b for a, b in zip(new_inputs, node.inputs)):
-            node_in = node.with_inputs(*new_inputs)
-        else:
-            node_in = node
+    def step(node: LogicalNode, node_in: LogicalNode) -> LogicalNode:
         out = fn(node_in, shared)
-        memo[id(node)] = out
         if counts.get(id(node), 0) > 1:
             shared.add(id(out))
         return out
 
-    new_root = visit(plan.root)
+    new_root = rebuild_up(plan.root, step)
     return plan if new_root is plan.root else LogicalPlan(new_root)
 
 

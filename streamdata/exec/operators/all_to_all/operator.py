@@ -473,13 +473,7 @@ class AllToAllOperator(PhysicalOperator):
                     refs[j] = None
 
     def _on_reduce_output(self, j: int, block_ref: Any, out: Any) -> None:
-        bundles = []
-        bundle = out.bundle(block_ref)
-        if bundle is not None:
-            self.metrics.on_output(bundle)
-            bundles.append(bundle)
-        elif self._empty_output is None:
-            self._empty_output = out.schema_bundle(block_ref)
+        bundles, self._empty_output = out.outputs(block_ref, self.metrics, self._empty_output)
         for ready in self._finished.add(j, bundles):
             self._outputs.extend(ready)
             self._emitted_any |= bool(ready)
