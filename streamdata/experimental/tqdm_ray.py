@@ -17,6 +17,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from collections.abc import Iterable, Iterator
@@ -37,7 +38,8 @@ class tqdm:  # noqa: N801 - Ray's name
             total = len(iterable)  # type: ignore[arg-type]
         self.iterable, self.desc, self.total, self.unit = iterable, desc or "", total, unit or "it"
         self.position, self.n, self._interval = position, 0, flush_interval_s
-        self._file, self._last, self._closed = file, 0.0, False
+        # the first update always writes (a monotonic clock may start near 0 at boot)
+        self._file, self._last, self._closed = file, -math.inf, False
 
     def __iter__(self) -> Iterator[Any]:
         if self.iterable is None:
