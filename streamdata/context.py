@@ -87,6 +87,10 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             Default False.
         enable_stats_summary_collection: keep the stats of every finished execution for
             ``sd.list_stats_summaries()``. Default False.
+        driver_reads_small_data: a plan that is only a small Parquet read, whose blocks
+            this process consumes (``iter_batches``, ``to_arrow``, ``take``, ...), is read
+            on this process's threads instead of worker processes (no copy through shared
+            memory, no wait for the workers to start). Default True.
     """
 
     target_max_block_size: int = 128 * 1024 * 1024
@@ -109,6 +113,7 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
     max_tasks_in_flight_per_actor: int | None = None
     enable_auto_log_stats: bool = False
     enable_stats_summary_collection: bool = False
+    driver_reads_small_data: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
     _lock: ClassVar[threading.Lock] = threading.Lock()

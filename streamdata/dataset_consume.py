@@ -70,7 +70,10 @@ class ConsumeMixin:
         return execution.iterate(self._plan, record=owner._stats)
 
     def _iter_tables(self, *, stats_owner: Any = None) -> Iterator[pa.Table]:
-        return execution.iter_tables(self._iter_bundles(stats_owner=stats_owner))
+        """Run the plan; its output blocks, fetched here as they are produced (a small read
+        is read on this process's threads: :mod:`streamdata.execution.driver_read`)."""
+        owner = self if stats_owner is None else stats_owner
+        return execution.iterate_tables(self._plan, record=owner._stats)
 
     def _head_tables(self, limit: int) -> Iterator[pa.Table]:
         """Blocks holding the first ``limit`` rows, in order (the caller stops reading at

@@ -282,7 +282,9 @@ class DataIterator(IteratorExtrasMixin):
         return self._source._iter_bundles()
 
     def _iter_tables(self) -> Iterator[pa.Table]:
-        return execution.iter_tables(self._iter_bundles())
+        if isinstance(self._source, execution.SplitSource):
+            return execution.iter_tables(self._source.bundles())
+        return self._source._iter_tables()
 
     # ---- public
     def iter_batches(self, *, batch_size: int | None = 256, batch_format: str | None = "default",

@@ -13,6 +13,9 @@ them. It owns:
   :class:`~streamdata.exec.executor.StreamingExecutor` (:func:`iterate`,
   :func:`run`, :class:`Execution`), fetching blocks (:func:`get_tables`), and the
   stats of the last run (:class:`StatsRecord`);
+- :mod:`~streamdata.execution.driver_read`: a small Parquet read whose blocks this
+  process consumes, run on this process's threads instead (:func:`iterate_tables`
+  chooses);
 - :mod:`~streamdata.execution.writer`: the datasink commit protocol (:func:`write`);
 - :mod:`~streamdata.execution.refs`: user ObjectRefs to and from blocks
   (``from_*_refs``, ``from_blocks``, ``to_*_refs``);
@@ -49,7 +52,7 @@ if TYPE_CHECKING:
     from streamdata.execution.stats_record import StatsRecord
     from streamdata.execution.runner import (
         Execution, RunResult, ensure_runtime, finished_stats, get_tables, iterate,
-        iter_tables, run,
+        iter_tables, iterate_tables, run,
     )
     from streamdata.execution.splitter import (
         SplitCoordinator, SplitSource, shutdown_split, slice_at_indices, start_streaming_split,
@@ -65,7 +68,7 @@ _HOMES = {
     **dict.fromkeys(("bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref"),
                     "streamdata.execution.refs"),
     **dict.fromkeys(("Execution", "RunResult", "ensure_runtime", "finished_stats",
-                     "get_tables", "iterate", "iter_tables", "run"), "streamdata.execution.runner"),
+                     "get_tables", "iterate", "iter_tables", "iterate_tables", "run"), "streamdata.execution.runner"),
     **dict.fromkeys(("SplitCoordinator", "SplitSource", "shutdown_split", "slice_at_indices",
                      "start_streaming_split"), "streamdata.execution.splitter"),
     "write": "streamdata.execution.writer",
@@ -76,6 +79,6 @@ __getattr__ = lazy_attributes(__name__, globals(), {name: f"{home}:{name}" for n
 __all__ = [
     "bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref",
     "Execution", "RefBundle", "PhysicalPlan", "RunResult", "SplitCoordinator", "SplitSource", "StatsRecord",
-    "cluster_info", "compile", "finished_stats", "ensure_runtime", "get_tables", "iter_tables", "iterate",
+    "cluster_info", "compile", "finished_stats", "ensure_runtime", "get_tables", "iter_tables", "iterate", "iterate_tables",
     "optimize", "run", "shutdown_split", "slice_at_indices", "start_streaming_split", "write",
 ]

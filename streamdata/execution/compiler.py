@@ -19,14 +19,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from typing import TYPE_CHECKING
+
 from streamdata.context import DataContext
-from streamdata.exec.executor import apply_cpu_oversubscription
-from streamdata.exec.interfaces import PhysicalOperator
 from streamdata.plan.cluster import ClusterInfo
 from streamdata.plan.logical import LogicalPlan
 from streamdata.plan.optimizer import optimize as _optimize
-from streamdata.plan.lowering import lower as _lower
 from streamdata.plan.rules.base import OptimizerContext
+
+if TYPE_CHECKING:  # pragma: no cover
+    from streamdata.exec.interfaces import PhysicalOperator
 
 
 def cluster_info() -> ClusterInfo:
@@ -101,7 +103,14 @@ def compile(logical_plan: LogicalPlan, ctx: DataContext | None = None,  # noqa: 
     """
     ctx = ctx or DataContext.get_current()
     cluster = cluster or cluster_info()
-    optimized = optimize(logical_plan, ctx, cluster)
+    return lower_optimized(optimize(logical_plan, ctx, cluster), ctx, cluster)
+
+
+def lower_optimized(optimized: LogicalPlan, ctx: DataContext, cluster: ClusterInfo) -> PhysicalPlan:
+    """The physical plan of an optimized plan (the lowering and the executor's modules are
+    imported here: a plan that never reaches the executor does not load them)."""
+    from streamdata.exec.executor import apply_cpu_oversubscription
+
     dag = _lower_plan(optimized, ctx, cluster)
     notes = apply_cpu_oversubscription(list(dag.post_order()), cluster.num_cpus)
     return PhysicalPlan(logical=optimized, dag=dag, cluster=cluster, oversubscribed=notes)
@@ -109,7 +118,9 @@ def compile(logical_plan: LogicalPlan, ctx: DataContext | None = None,  # noqa: 
 
 def _lower_plan(optimized: LogicalPlan, ctx: DataContext, cluster: ClusterInfo) -> PhysicalOperator:
     """The one call into the lowering."""
-    return _lower(optimized, ctx, cluster=cluster)
+    from streamdata.plan.lowering import lower
+
+    return lower(optimized, ctx, cluster=cluster)
 
 
-__all__ = ["PhysicalPlan", "cluster_info", "compile", "optimize"]
+__all__ = ["PhysicalPlan", "cluster_info", "compile", "lower_optimized", "optimize"]

@@ -21,15 +21,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import pyarrow as pa
 
 from streamdata.context import DataContext
-from streamdata.exec.executor import StreamingExecutor
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.stats import ExecutionStats
-from streamdata.execution.compiler import PhysicalPlan, compile
+from streamdata.execution.compiler import PhysicalPlan, cluster_info, compile, lower_optimized, optimize
+from streamdata.execution.driver_read import driver_threads, read_on_threads, small_driver_read
 from streamdata.execution.stats_record import StatsRecord
 from streamdata.plan.io_nodes import InputData
 from streamdata.plan.logical import LogicalPlan
@@ -52,6 +51,8 @@ class Execution(Iterator[RefBundle]):
     """
 
     def __init__(self, physical: PhysicalPlan, ctx: DataContext, name: str) -> None:
+        from streamdata.exec.executor import StreamingExecutor
+
         self.physical = physical
         self._executor = StreamingExecutor(ctx, name=name)
         self._out = self._executor.execute(physical.dag, oversubscribed=physical.oversubscribed)
@@ -95,14 +96,41 @@ def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
         yield from root.bundles
         return
     ctx = ctx or DataContext.get_current()
-    execution = start(logical_plan, ctx=ctx, name=name)
+    yield from _execute(compile(logical_plan, ctx), ctx, name or _short_name(logical_plan), record)
+
+
+def iterate_tables(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
+                   ctx: DataContext | None = None, name: str | None = None) -> Iterator[pa.Table]:
+    """The blocks of ``logical_plan``'s output, fetched into this process as they are
+    produced, for a consumer here: a small read runs on this process's threads
+    (:mod:`~streamdata.execution.driver_read`), any other plan on the executor."""
+    if isinstance(logical_plan.root, InputData):
+        yield from iter_tables(iterate(logical_plan, record=record, ctx=ctx, name=name))
+        return
+    from streamdata.core import api as rt
+
+    ctx = ctx or DataContext.get_current()
+    cluster = cluster_info()
+    optimized = optimize(logical_plan, ctx, cluster)
+    read = small_driver_read(optimized, ctx, cluster.num_cpus) if rt.objects_are_local() else None
+    if read is not None:
+        yield from read_on_threads(read, threads=driver_threads(cluster.num_cpus, ctx), ctx=ctx, record=record)
+        return
+    physical = lower_optimized(optimized, ctx, cluster)
+    yield from iter_tables(_execute(physical, ctx, name or _short_name(logical_plan), record))
+
+
+def _execute(physical: PhysicalPlan, ctx: DataContext, name: str,
+             record: StatsRecord | None) -> Iterator[RefBundle]:
+    """The output bundles of a running execution of ``physical``; closing stops it."""
+    execution = Execution(physical, ctx, name)
     finished = False
     try:
         yield from execution
         finished = True
     except Exception:
         if ctx.log_internal_stack_trace:  # the whole traceback, engine frames included
-            _logger.exception("execution of %s failed", name or _short_name(logical_plan))
+            _logger.exception("execution of %s failed", name)
         raise
     finally:
         execution.close()
@@ -166,4 +194,4 @@ def _short_name(logical_plan: LogicalPlan) -> str:
 
 
 __all__ = ["Execution", "RunResult", "StatsRecord", "ensure_runtime", "finished_stats", "get_tables", "iter_tables",
-           "iterate", "run", "start"]
+           "iterate", "iterate_tables", "run", "start"]

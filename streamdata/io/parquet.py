@@ -221,6 +221,13 @@ class ParquetDatasource(FileBasedDatasource):
                 pass
         return size
 
+    @property
+    def decodes_in_arrow(self) -> bool:
+        """Whether reading spends its time in Arrow's decoder, without the GIL, so that a
+        small read may run on the consuming process's threads
+        (:mod:`streamdata.execution.driver_read`). A subclass may read otherwise: not it."""
+        return type(self) is ParquetDatasource
+
     def estimate_decoded_bytes(self) -> int | None:
         """The Arrow size of the files' columns read, from the first file's footer
         (:func:`~streamdata.io.parquet_sizing.decoded_bytes`, scaled by the files' sizes);
