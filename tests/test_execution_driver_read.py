@@ -16,7 +16,7 @@ from streamdata.execution import driver_read
 from streamdata.execution.compiler import optimize
 from streamdata.io.parquet import ParquetDatasource
 from streamdata.plan.cluster import ClusterInfo
-from streamdata.plan.logical import LogicalPlan, Read
+from streamdata.plan.logical import Read
 
 ROWS_PER_FILE = 1000
 
