@@ -79,6 +79,16 @@ class ReplicaInfo:
     path: str
 
 
+class _Tries:
+    """What one request met on its tries so far."""
+
+    __slots__ = ("unreachable", "refused")
+
+    def __init__(self) -> None:
+        self.unreachable = 0  # replicas that could not be reached
+        self.refused = False  # a replica refused it (full with other callers' requests)
+
+
 class _Slot:
     __slots__ = ("info", "conn", "ongoing", "full_until")
 
@@ -173,13 +183,22 @@ class Router:
         waits = [s.full_until - now for s in self._slots if s.full_until > now]
         return max(0.0, min(waits)) if waits else None
 
-    async def _acquire(self, model_id: str, session_id: str = "") -> _Slot:
+    def _full_by_count(self) -> bool:
+        """Whether every replica holds ``max_ongoing_requests`` of this router's requests."""
+        return all(s.ongoing >= self.max_ongoing_requests for s in self._slots)
+
+    async def _acquire(self, model_id: str, session_id: str = "", refused: bool = False) -> _Slot:
+        """A slot for a request. When none is free and ``max_queued_requests`` wait already,
+        the request is refused if this router's own requests fill every replica or a
+        replica refused this request (``refused``); a replica that refused another one
+        is only tried again after its back-off, not taken for full by a new request."""
         if self.closed:
             raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} was deleted")
         slot = self._pick(model_id, session_id) if not self._waiters else None
         while slot is None:
             limit = self.max_queued_requests
-            if limit >= 0 and len(self._waiters) >= limit and self._slots:
+            if (limit >= 0 and len(self._waiters) >= limit and self._slots
+                    and (refused or self._full_by_count())):
                 raise BackPressureError(
                     f"all {len(self._slots)} replica(s) of deployment {self.deployment_name!r} have "
                     f"{self.max_ongoing_requests} requests ongoing (max_ongoing_requests) and "
@@ -248,9 +267,9 @@ class Router:
                    model_id: str = "", request_id: str = "", route: str = "", session_id: str = "") -> Any:
         """Route one request and return its answer (or raise its error); a replica that
         cannot be reached (the request never left) is skipped for another."""
-        unreachable = [0]
+        tries = _Tries()
         while True:
-            async with self._attempt(model_id, unreachable, session_id) as slot:
+            async with self._attempt(model_id, tries, session_id) as slot:
                 return await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
                                             request_id=request_id, route=route, session_id=session_id)
 
@@ -259,21 +278,21 @@ class Router:
                      session_id: str = "") -> AsyncIterator[Any]:
         """Route one request and yield its streamed answer (a replica that cannot be
         reached is skipped for another)."""
-        unreachable = [0]
+        tries = _Tries()
         while True:
-            async with self._attempt(model_id, unreachable, session_id) as slot:
+            async with self._attempt(model_id, tries, session_id) as slot:
                 async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
                                                    request_id=request_id, route=route, session_id=session_id):
                     yield item
                 return
 
     @contextlib.asynccontextmanager
-    async def _attempt(self, model_id: str, unreachable: list[int], session_id: str = "") -> AsyncIterator[_Slot]:
+    async def _attempt(self, model_id: str, tries: _Tries, session_id: str = "") -> AsyncIterator[_Slot]:
         """One try of a request on a replica slot. A replica that rejected it (full) or
         could not be reached is left for another try (the caller's loop goes on: the
         error is swallowed here), up to ``MAX_UNREACHABLE_RETRIES`` unreachable ones;
         the slot is released and the try observed however it ends."""
-        slot = await self._acquire(model_id, session_id)
+        slot = await self._acquire(model_id, session_id, refused=tries.refused)
         start = time.perf_counter()
         ok = retry = False
         try:
@@ -281,10 +300,10 @@ class Router:
             ok = True
         except ReplicaRejectedError:
             slot.full_until = time.monotonic() + REJECTED_BACKOFF_S
-            retry = True
+            tries.refused = retry = True
         except ReplicaUnreachableError:
-            unreachable[0] += 1
-            if unreachable[0] > MAX_UNREACHABLE_RETRIES:
+            tries.unreachable += 1
+            if tries.unreachable > MAX_UNREACHABLE_RETRIES:
                 raise
             retry = True
         finally:

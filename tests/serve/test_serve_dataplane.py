@@ -125,6 +125,28 @@ def test_a_full_replica_refuses_other_callers_requests() -> None:
     asyncio.run(main())
 
 
+def test_a_refusal_holds_for_that_request_not_the_callers_next_one() -> None:
+    """A replica that refused a request counts as full (a short back-off) for that request
+    only: the same caller's next request, sent as soon as the replica has room, is served,
+    not refused on the back-off (``max_queued_requests=0``)."""
+    async def main() -> None:
+        server, path = await _serve(Model())
+        server.max_ongoing_requests = 1
+        first, second = Router("app", "Model"), Router("app", "Model", max_queued_requests=0)
+        for router in (first, second):
+            router.update([ReplicaInfo("r0", path)])
+        held = asyncio.ensure_future(first.call("slow", (1,), {}))
+        while server.user_ongoing == 0:  # the held request reached the replica
+            await asyncio.sleep(0)
+        with pytest.raises(BackPressureError):
+            await second.call("__call__", (2,), {})
+        server.obj.open()
+        assert await held == 1
+        assert await second.call("__call__", (4,), {}) == 8  # within the refusal's back-off
+
+    asyncio.run(main())
+
+
 def test_a_dead_replica_fails_its_requests_and_new_ones_go_elsewhere() -> None:
     async def main() -> None:
         dying, dying_path = await _serve(Model(), "r0")
