@@ -97,6 +97,7 @@ def read_on_threads(read: Read, *, threads: int, ctx: DataContext,
     from streamdata.exec.operators.map_transformer import ReadStage, TaskContext
 
     tasks = list(read.datasource.get_read_tasks(read.parallelism or threads))
+    threads = max(1, min(threads, len(tasks)))
     stats = OperatorStats(name=read.name, tasks=len(tasks), extra=f"read on {threads} driver threads")
     outputs: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in tasks]
     cpu_s = [0.0] * len(tasks)
@@ -119,7 +120,7 @@ def read_on_threads(read: Read, *, threads: int, ctx: DataContext,
             cpu_s[index] = time.thread_time() - begun
             out.put(_END)
 
-    pool = ThreadPoolExecutor(max(1, min(threads, len(tasks))), thread_name_prefix="streamdata-read")
+    pool = ThreadPoolExecutor(threads, thread_name_prefix="streamdata-read")
     finished = False
     try:
         for index, task in enumerate(tasks):

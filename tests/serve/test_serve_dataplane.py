@@ -103,15 +103,23 @@ def test_router_queues_then_refuses_past_max_queued_requests() -> None:
     asyncio.run(main())
 
 
+async def _one_slot_held() -> tuple[ReplicaServer, str, asyncio.Future, Router]:
+    """A replica with one slot, held by another caller's request (the replica has it),
+    and a router with no queue (``max_queued_requests=0``)."""
+    server, path = await _serve(Model())
+    server.max_ongoing_requests = 1
+    first, second = Router("app", "Model"), Router("app", "Model", max_queued_requests=0)
+    for router in (first, second):
+        router.update([ReplicaInfo("r0", path)])
+    held = asyncio.ensure_future(first.call("slow", (1,), {}))
+    while server.user_ongoing == 0:
+        await asyncio.sleep(0)
+    return server, path, held, second
+
+
 def test_a_full_replica_refuses_other_callers_requests() -> None:
     async def main() -> None:
-        server, path = await _serve(Model())
-        server.max_ongoing_requests = 1
-        first, second = Router("app", "Model"), Router("app", "Model", max_queued_requests=0)
-        for router in (first, second):
-            router.update([ReplicaInfo("r0", path)])
-        held = asyncio.ensure_future(first.call("slow", (1,), {}))
-        await asyncio.sleep(0.05)
+        server, path, held, second = await _one_slot_held()
         with pytest.raises(BackPressureError):
             await second.call("__call__", (2,), {})
         waiting = Router("app", "Model")  # an unbounded queue: retried until the replica has room
@@ -128,16 +136,9 @@ def test_a_full_replica_refuses_other_callers_requests() -> None:
 def test_a_refusal_holds_for_that_request_not_the_callers_next_one() -> None:
     """A replica that refused a request counts as full (a short back-off) for that request
     only: the same caller's next request, sent as soon as the replica has room, is served,
-    not refused on the back-off (``max_queued_requests=0``)."""
+    not refused on the back-off."""
     async def main() -> None:
-        server, path = await _serve(Model())
-        server.max_ongoing_requests = 1
-        first, second = Router("app", "Model"), Router("app", "Model", max_queued_requests=0)
-        for router in (first, second):
-            router.update([ReplicaInfo("r0", path)])
-        held = asyncio.ensure_future(first.call("slow", (1,), {}))
-        while server.user_ongoing == 0:  # the held request reached the replica
-            await asyncio.sleep(0)
+        server, _, held, second = await _one_slot_held()
         with pytest.raises(BackPressureError):
             await second.call("__call__", (2,), {})
         server.obj.open()
