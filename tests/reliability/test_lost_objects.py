@@ -22,7 +22,8 @@ ROUNDS = rounds(1, 6)
 
 
 class Deleter(threading.Thread):
-    """Deletes a random object file of the runtime's store every few tens of ms (seeded)."""
+    """Deletes a random object file of the runtime's store as soon as the store holds one,
+    then every few tens of ms (seeded)."""
 
     def __init__(self, seed: int, shm_dir: str, max_deletes: int = 8) -> None:
         super().__init__(daemon=True, name="reliability-deleter")
@@ -34,22 +35,26 @@ class Deleter(threading.Thread):
         self._lock = threading.Lock()
 
     def run(self) -> None:
-        while self.deletes < self.max_deletes and not self._halt.wait(self.rng.uniform(0.02, 0.08)):
-            self.delete_one()
+        # a pipeline's objects live for milliseconds: look for one every millisecond until
+        # one is deleted, then pause a seeded few tens of ms between deletions
+        while self.deletes < self.max_deletes and not self._halt.is_set():
+            self._halt.wait(self.rng.uniform(0.02, 0.08) if self.delete_one() else 0.001)
 
-    def delete_one(self) -> None:
+    def delete_one(self) -> bool:
         """Delete one object file now, if the store holds any (called by the thread, and by the
-        consumer between batches so that a fast pipeline still loses objects)."""
+        consumer between batches); whether one was deleted."""
         with self._lock:
             if self.deletes >= self.max_deletes:
-                return
+                return False
             try:
                 names = sorted(n for n in os.listdir(self.shm_dir) if n != "free")
                 if names:
                     os.unlink(os.path.join(self.shm_dir, self.rng.choice(names)))
                     self.deletes += 1
+                    return True
             except FileNotFoundError:
                 pass
+            return False
 
     def stop(self) -> int:
         self._halt.set()
