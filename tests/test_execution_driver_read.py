@@ -57,7 +57,7 @@ def test_what_keeps_a_read_on_the_executor(parquet_dir, tmp_path_factory, monkey
     assert _chosen(sd.read_csv(str(csv))) is None  # only Parquet says it decodes in Arrow
 
     class Custom(ParquetDatasource):
-        pass
+        """A user's Parquet source, which may read its own way."""
 
     assert _chosen(sd.read_datasource(Custom(path))) is None  # a subclass may read otherwise
     monkeypatch.setattr(driver_read, "SMALL_READ_BYTES_PER_CPU", 1)

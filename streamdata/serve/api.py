@@ -25,6 +25,7 @@ Example:
 from __future__ import annotations
 
 import atexit
+import contextlib
 import dataclasses
 import os
 import shutil
@@ -256,11 +257,9 @@ def run_many(targets: Sequence[RunTarget], blocking: bool = False, wait_for_ingr
 def _serve_until_interrupted() -> None:
     """``serve.run(blocking=True)``: keep the driver (and so the applications) alive until
     Ctrl-C."""
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         while True:
             time.sleep(1)
-    except KeyboardInterrupt:
-        pass
 
 
 def _proxy_caught_up(version: int) -> None:
