@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import streamdata as sd
+from streamdata.aggregate import AggregateFn, Count, Max, Mean, Sum
 from streamdata.context import DataContext
-from streamdata.errors import DataSourceError
+from streamdata.errors import ColumnNotFoundError, DataSourceError, TaskError
 from streamdata.execution import driver_read
 from streamdata.execution.compiler import optimize
 from streamdata.io.parquet import ParquetDatasource
@@ -29,7 +30,7 @@ def parquet_dir(tmp_path):
     return tmp_path
 
 
-def _chosen(ds: sd.Dataset, ctx: DataContext | None = None) -> Read | None:
+def _chosen(ds: sd.Dataset, ctx: DataContext | None = None) -> driver_read.DriverRead | None:
     ctx = ctx or DataContext()
     plan = optimize(ds._plan, ctx, ClusterInfo(num_cpus=2))
     return driver_read.small_driver_read(plan, ctx, num_cpus=2)
@@ -39,10 +40,36 @@ def _chosen(ds: sd.Dataset, ctx: DataContext | None = None) -> Read | None:
 
 
 def test_a_small_parquet_read_and_nothing_else_runs_on_the_driver(parquet_dir):
-    read = _chosen(sd.read_parquet(str(parquet_dir)))
-    assert isinstance(read, Read) and isinstance(read.datasource, ParquetDatasource)
+    chosen = _chosen(sd.read_parquet(str(parquet_dir)))
+    assert isinstance(chosen.read, Read) and isinstance(chosen.read.datasource, ParquetDatasource)
+    assert chosen.aggregate is None
     # projections and filters pushed into the read keep it a read
     assert _chosen(sd.read_parquet(str(parquet_dir)).select_columns(["id"])) is not None
+
+
+def test_a_built_in_aggregation_of_a_small_read_runs_on_the_driver(parquet_dir):
+    path = str(parquet_dir)
+    grouped = _chosen(sd.read_parquet(path).filter(expr="id > 10").groupby("s").mean("id"))
+    assert isinstance(grouped.read, Read) and grouped.aggregate.keys == ("s",)
+    assert _chosen(sd.read_parquet(path).groupby("s").count()).aggregate is not None
+    everything = _chosen(sd.read_parquet(path)._aggregate_node([], (Count(), Max("id"))))
+    assert everything.aggregate.keys == ()
+
+
+def test_what_keeps_an_aggregation_on_the_executor(parquet_dir):
+    path = str(parquet_dir)
+
+    class Total(AggregateFn):
+        """A user's aggregation: Python code per block, which threads would serialize."""
+
+        def __init__(self) -> None:
+            super().__init__(init=lambda k: 0, accumulate_block=lambda a, b: a + len(b),
+                             merge=lambda a, b: a + b, name="total")
+
+    assert _chosen(sd.read_parquet(path).groupby("s").aggregate(Total())) is None
+    assert _chosen(sd.read_parquet(path).map_batches(lambda b: b).groupby("s").count()) is None
+    assert _chosen(sd.read_parquet(path).groupby("s").map_groups(lambda g: g)) is None
+    assert _chosen(sd.read_parquet(path, concurrency=1).groupby("s").count()) is None
 
 
 def test_what_keeps_a_read_on_the_executor(parquet_dir, tmp_path_factory, monkeypatch):
@@ -112,3 +139,45 @@ def test_leaving_a_pass_early_and_passing_again(parquet_dir):
     first = next(iter(batches))
     assert first["id"].tolist() == list(range(10))
     assert sum(len(b["id"]) for b in batches) == 4 * ROWS_PER_FILE
+
+
+# ---------------------------------------------------------------------------- aggregations
+
+
+def test_aggregations_are_the_executors(parquet_dir, executor_only):
+    ds = sd.read_parquet(str(parquet_dir))
+    queries = {
+        "grouped": lambda: ds.filter(expr="id > 10").groupby("s").mean("id").to_pandas(),
+        "several": lambda: ds.groupby("s").aggregate(Count(), Sum("id"), Max("id")).to_arrow(),
+        "global": lambda: ds.aggregate(Count(), Mean("id")),
+        "method": lambda: ds.sum("id"),
+        "distinct": lambda: ds.unique("s"),
+        "empty": lambda: ds.filter(expr="id < 0").groupby("s").sum("id").to_arrow(),
+        "empty global": lambda: ds.filter(expr="id < 0").aggregate(Count(), Sum("id")),
+    }
+    on_driver = {name: q() for name, q in queries.items()}
+    grouped = ds.groupby("s").count()
+    grouped.take_all()
+    assert "driver threads" in grouped.stats() and "merged on the driver" in grouped.stats()
+    executor_only.driver_reads_small_data = False
+    grouped.take_all()
+    assert "driver threads" not in grouped.stats()
+    for name, query in queries.items():
+        expected, got = query(), on_driver[name]
+        if hasattr(expected, "equals"):
+            assert got.equals(expected), name
+        else:
+            assert got == expected, name
+    assert on_driver["global"] == {"count()": 4 * ROWS_PER_FILE, "mean(id)": (4 * ROWS_PER_FILE - 1) / 2}
+    assert list(on_driver["grouped"]["s"]) == sorted(f"v{j}" for j in range(7))  # sorted by key, as Ray's
+
+
+@pytest.mark.parametrize("driver", [True, False], ids=["driver", "executor"])
+def test_an_aggregation_naming_a_missing_column_fails_naming_it(parquet_dir, executor_only, driver):
+    executor_only.driver_reads_small_data = driver
+    ds = sd.read_parquet(str(parquet_dir))
+    with pytest.raises(ColumnNotFoundError, match="'nope'"):
+        ds.groupby("nope").sum("id").take_all()
+    with pytest.raises(TaskError, match=r"partial Aggregate.*failed on .*part-\d.parquet.*'nope'") as err:
+        ds.groupby("s").sum("nope").take_all()
+    assert isinstance(err.value, ColumnNotFoundError)  # the user's except clause still matches

@@ -5,15 +5,19 @@ read is the whole plan, its data is small, and its blocks go to a consumer in th
 process (``iter_batches``, ``iter_rows``, ``iter_torch_batches``, ``to_arrow``,
 ``take``), worker processes only add work: each block would be decoded in a worker,
 copied into shared memory and mapped here, and a script's first query would wait for the
-workers' template to finish its imports. :func:`small_driver_read` tells such a read;
-:func:`read_on_threads` runs its read tasks here, one thread per CPU, and hands the blocks
-over in the tasks' order as they are read. ``DataContext.driver_reads_small_data = False``
-sends every plan to the executor.
+workers' template to finish its imports. The same holds for a built-in aggregation of such
+a read (``groupby(...).sum(...)``, ``aggregate(Count(), Mean(...))``): each read task
+reduces its blocks to per-group partials (vectorized Arrow code, GIL released) and the
+partials merge here, as the executor would merge them on the driver.
+
+:func:`small_driver_read` tells such a plan; :func:`read_on_threads` runs its read tasks
+here, one thread per CPU, and hands the blocks (or the aggregate) over in the tasks'
+order. ``DataContext.driver_reads_small_data = False`` sends every plan to the executor.
 
 Example:
     >>> from streamdata.context import DataContext
     >>> from streamdata.io.memory import RangeDatasource
-    >>> from streamdata.plan.logical import LogicalPlan, Read
+    >>> from streamdata.plan.logical import Aggregate, LogicalPlan, Read
     >>> read = Read(datasource=RangeDatasource(10), parallelism=2)
     >>> small_driver_read(LogicalPlan(read), DataContext(), num_cpus=2) is None  # not decoded by Arrow
     True
@@ -25,41 +29,60 @@ import math
 import queue
 import threading
 import time
+import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from dataclasses import dataclass
+
 import pyarrow as pa
 
+from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 from streamdata.execution.stats_record import StatsRecord
-from streamdata.plan.logical import LogicalPlan, Read
+from streamdata.plan.logical import Aggregate, LogicalPlan, Read
 from streamdata.plan.rules.read_parallelism import SMALL_READ_BYTES_PER_CPU
 
 
-def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> Read | None:
-    """The read of ``plan`` (optimized) to run on this process's threads, or None when the
-    plan goes to the executor.
+@dataclass(frozen=True, slots=True)
+class DriverRead:
+    """A plan that runs on this process's threads: ``read``, and the built-in
+    ``aggregate`` of its rows when the plan is that aggregation."""
 
-    It is the read when the plan is nothing but a read whose source decodes in Arrow
-    (``decodes_in_arrow``, e.g. Parquet), asks for no resources or concurrency of its
-    own, may not skip failed blocks (``max_errored_blocks``, the executor's), and decodes
-    to at most :data:`~streamdata.plan.rules.read_parallelism.SMALL_READ_BYTES_PER_CPU`
-    per CPU (the size the read-parallelism rule calls small).
+    read: Read
+    aggregate: Aggregate | None = None
+
+
+def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> DriverRead | None:
+    """The plan (optimized) as a :class:`DriverRead` to run on this process's threads, or
+    None when it goes to the executor.
+
+    It is one when the plan is a read, or a built-in aggregation of a read
+    (:func:`~streamdata.aggregation.builtins.is_builtin` for each, with or without keys),
+    whose source decodes in Arrow (``decodes_in_arrow``, e.g. Parquet), that asks for no
+    resources or concurrency of its own, may not skip failed blocks
+    (``max_errored_blocks``, the executor's), and decodes to at most
+    :data:`~streamdata.plan.rules.read_parallelism.SMALL_READ_BYTES_PER_CPU` per CPU (the
+    size the read-parallelism rule calls small).
     """
-    read = plan.root
-    if not (ctx.driver_reads_small_data and isinstance(read, Read)):
+    if not ctx.driver_reads_small_data or ctx.max_errored_blocks != 0:
         return None
-    source = read.datasource
-    if (not getattr(source, "decodes_in_arrow", False) or read.ray_remote_args
-            or read.concurrency is not None or ctx.max_errored_blocks != 0):
+    root, aggregate = plan.root, None
+    if isinstance(root, Aggregate) and all(is_builtin(agg) for agg in root.aggs):
+        root, aggregate = root.input, root
+    if not isinstance(root, Read):
+        return None
+    source = root.datasource
+    if (not getattr(source, "decodes_in_arrow", False) or root.ray_remote_args
+            or root.concurrency is not None):
         return None
     tell = getattr(source, "estimate_decoded_bytes", None)
     size = tell() if callable(tell) else source.estimate_inmemory_data_size()
     if size is None or size > max(1, math.ceil(num_cpus)) * SMALL_READ_BYTES_PER_CPU:
         return None
-    return read
+    return DriverRead(root, aggregate)
 
 
 def driver_threads(num_cpus: float, ctx: DataContext) -> int:
@@ -86,19 +109,32 @@ class _Failed:
 _END = object()
 
 
-def read_on_threads(read: Read, *, threads: int, ctx: DataContext,
+def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
                     record: StatsRecord | None = None) -> Iterator[pa.Table]:
-    """The blocks of ``read``, its tasks run on ``threads`` threads of this process, in the
-    tasks' order. Each task's blocks wait in its own queue until the tasks before it are
-    handed over (the read is small: :func:`small_driver_read`). Leaving early stops the
-    tasks not yet started and each running one after its current block; the stats land in
-    ``record`` as an execution's would.
-    """
-    from streamdata.exec.operators.map_transformer import ReadStage, TaskContext
+    """The blocks of ``plan`` 's read, its tasks run on ``threads`` threads of this
+    process, in the tasks' order; with an aggregation, its one output block instead (each
+    task reduces its blocks to partials, which merge here once every task is done).
 
+    Each task's output waits in its own queue until the tasks before it are handed over
+    (the read is small: :func:`small_driver_read`). Leaving early stops the tasks not yet
+    started and each running one after its current block; the stats land in ``record`` as
+    an execution's would.
+    """
+    from streamdata.exec.operators.map_transformer import MapStage, MapTransformer, ReadStage, TaskContext
+
+    read, aggregate = plan.read, plan.aggregate
+    stages: list[MapStage] = [ReadStage(name=read.datasource.name)]
+    name = read.name
+    if aggregate is not None:
+        from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
+
+        stages.append(PartialAggregateStage(name=f"{aggregate.name}:partial", keys=aggregate.keys,
+                                            aggs=aggregate.aggs))
+        name = f"{name}->partial {aggregate.name}"
     tasks = list(read.datasource.get_read_tasks(read.parallelism or threads))
     threads = max(1, min(threads, len(tasks)))
-    stats = OperatorStats(name=read.name, tasks=len(tasks), extra=f"read on {threads} driver threads")
+    stats = OperatorStats(name=name, tasks=len(tasks), extra=f"read on {threads} driver threads")
+    operators = [stats]
     outputs: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in tasks]
     cpu_s = [0.0] * len(tasks)
     stop = threading.Event()
@@ -108,44 +144,91 @@ def read_on_threads(read: Read, *, threads: int, ctx: DataContext,
         out = outputs[index]
         begun = time.thread_time()
         try:
-            context = TaskContext(task_index=index, op_name=read.name,
+            context = TaskContext(task_index=index, op_name=name,
                                   target_max_block_size=ctx.target_max_block_size)
-            for table in ReadStage(name=read.datasource.name).apply(iter([task]), context):
+            for table in MapTransformer(list(stages)).apply(iter([task]), context):
                 out.put(table)
                 if stop.is_set():
                     return
+        except Exception as exc:  # raised in the consumer's thread, as the executor would
+            out.put(_Failed(_task_error(exc, name, task, index, ctx)))
         except BaseException as exc:  # noqa: BLE001 - raised in the consumer's thread
             out.put(_Failed(exc))
         finally:
             cpu_s[index] = time.thread_time() - begun
             out.put(_END)
 
+    def in_order() -> Iterator[pa.Table]:
+        for out in outputs:
+            while (item := out.get()) is not _END:
+                if isinstance(item, _Failed):
+                    raise item.error
+                stats.blocks_out += 1
+                stats.rows_out += item.num_rows
+                stats.bytes_out += item.nbytes
+                yield item
+
     pool = ThreadPoolExecutor(threads, thread_name_prefix="streamdata-read")
     finished = False
     try:
         for index, task in enumerate(tasks):
             pool.submit(run, index, task)
-        empty: pa.Table | None = None
-        for out in outputs:
-            while (item := out.get()) is not _END:
-                if isinstance(item, _Failed):
-                    raise item.error
-                if item.num_rows == 0:  # kept only to carry the schema when nothing else comes
-                    empty = item
-                    continue
-                stats.blocks_out += 1
-                stats.rows_out += item.num_rows
-                stats.bytes_out += item.nbytes
-                yield item
-        if stats.blocks_out == 0 and empty is not None:
-            yield empty
+        if aggregate is None:
+            yield from _skipping_empty(in_order())
+        else:
+            merged = _merged(aggregate, list(in_order()))
+            operators.append(OperatorStats(name=aggregate.name, tasks=1, blocks_out=1, rows_out=merged.num_rows,
+                                           bytes_out=merged.nbytes, wall_s=time.perf_counter() - started,
+                                           extra="merged on the driver"))
+            yield merged
         finished = True
     finally:
         stop.set()
         pool.shutdown(wait=False, cancel_futures=True)
         stats.wall_s, stats.cpu_s = time.perf_counter() - started, sum(cpu_s)
         if record is not None:
-            record.last = ExecutionStats(operators=[stats], wall_s=stats.wall_s, finished=finished)
+            record.last = ExecutionStats(operators=operators, wall_s=time.perf_counter() - started,
+                                         finished=finished)
 
 
-__all__ = ["driver_threads", "read_on_threads", "small_driver_read"]
+def _task_error(exc: Exception, name: str, task: Any, index: int, ctx: DataContext) -> Exception:
+    """``exc`` as the executor raises a failed task's error: a ``TaskError`` that is also
+    of the error's own class, naming the operator and the task's files."""
+    from streamdata.errors import TaskError
+    from streamdata.exec.operators.map_operator import input_description
+
+    err = TaskError.wrap(exc, traceback.format_exc(), name)
+    if err is not exc:
+        err.failed_input = input_description(task.metadata.input_files, index)
+        err.internal_frames = bool(ctx.log_internal_stack_trace)
+    return err
+
+
+def _skipping_empty(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
+    """``tables`` without the empty ones, but one empty table (it carries the schema) when
+    nothing else comes."""
+    empty: pa.Table | None = None
+    any_rows = False
+    for table in tables:
+        if table.num_rows:
+            any_rows = True
+            yield table
+        elif empty is None:
+            empty = table
+    if not any_rows and empty is not None:
+        yield empty
+
+
+def _merged(aggregate: Aggregate, partials: list[pa.Table]) -> pa.Table:
+    """The aggregation's output from its read tasks' partials (the reduce the executor's
+    aggregate operator runs, on one partition)."""
+    from streamdata.exec.operators.all_to_all.spec import AggregateSpec
+
+    spec = AggregateSpec(keys=aggregate.keys, aggs=aggregate.aggs, prepared=True)
+    for partial in partials:
+        if partial.num_columns:
+            spec.validate(partial.schema, 0)
+    return spec.reduce([partials], index=0)
+
+
+__all__ = ["DriverRead", "driver_threads", "read_on_threads", "small_driver_read"]

@@ -102,8 +102,9 @@ def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
 def iterate_tables(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
                    ctx: DataContext | None = None, name: str | None = None) -> Iterator[pa.Table]:
     """The blocks of ``logical_plan``'s output, fetched into this process as they are
-    produced, for a consumer here: a small read runs on this process's threads
-    (:mod:`~streamdata.execution.driver_read`), any other plan on the executor."""
+    produced, for a consumer here: a small read, or a built-in aggregation of one, runs
+    on this process's threads (:mod:`~streamdata.execution.driver_read`), any other plan
+    on the executor."""
     if isinstance(logical_plan.root, InputData):
         yield from iter_tables(iterate(logical_plan, record=record, ctx=ctx, name=name))
         return
@@ -112,9 +113,9 @@ def iterate_tables(logical_plan: LogicalPlan, *, record: StatsRecord | None = No
     ctx = ctx or DataContext.get_current()
     cluster = cluster_info()
     optimized = optimize(logical_plan, ctx, cluster)
-    read = small_driver_read(optimized, ctx, cluster.num_cpus) if rt.objects_are_local() else None
-    if read is not None:
-        yield from read_on_threads(read, threads=driver_threads(cluster.num_cpus, ctx), ctx=ctx, record=record)
+    on_driver = small_driver_read(optimized, ctx, cluster.num_cpus) if rt.objects_are_local() else None
+    if on_driver is not None:
+        yield from read_on_threads(on_driver, threads=driver_threads(cluster.num_cpus, ctx), ctx=ctx, record=record)
         return
     physical = lower_optimized(optimized, ctx, cluster)
     yield from iter_tables(_execute(physical, ctx, name or _short_name(logical_plan), record))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import warnings
 from collections import deque
+from collections.abc import Sequence
 from typing import Any
 
 from streamdata.errors import TaskError
@@ -97,6 +98,16 @@ def block_description(bundle: RefBundle | None, task_index: int) -> str:
     if bundle is not None:
         for _, meta in bundle.blocks:
             files.extend(meta.input_files)
+    return input_description(files, task_index)
+
+
+def input_description(files: Sequence[str], task_index: int) -> str:
+    """How an error names a failed task's input: its files, else the task number.
+
+    Example:
+        >>> input_description(["a.parquet"], 3), input_description([], 3)
+        ('a.parquet', 'block of task 3')
+    """
     if files:
         return ", ".join(files[:3]) + (f" (+{len(files) - 3} more)" if len(files) > 3 else "")
     return f"block of task {task_index}"
