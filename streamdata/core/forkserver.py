@@ -12,8 +12,9 @@ stdout/stderr pipes) that shares the already-imported modules copy-on-write.
 Those imports are most of what a script's first query waits for, so ``import streamdata``
 starts the server (:func:`prestart`) and ``sd.init`` adopts it: its imports overlap the
 driver's own import and whatever the script does before its first query. A server that
-was started with another environment than the runtime's now is not adopted (its imports
-read that environment); one that nobody adopts exits after ``ADOPT_WITHIN_S``.
+was started with other environment variables than the runtime's now is not adopted (its
+imports read them; a changed ``sys.path`` is the exception, see :func:`same_environment`);
+one that nobody adopts exits after ``ADOPT_WITHIN_S``.
 
 The server is single-threaded (nothing it imports starts a thread), so forking it is
 safe. It reports each child's exit status to the driver (the children are its
@@ -87,17 +88,23 @@ def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
 
 
 def same_environment(started: dict[str, str], now: dict[str, str]) -> bool:
-    """Whether a server started with ``started`` serves a runtime whose workers get ``now``
-    (the variables the runtime sets for its session aside).
+    """Whether a server started with ``started`` serves a runtime whose workers get ``now``:
+    the same variables, apart from those the runtime sets for its session and
+    ``PYTHONPATH``. A script that changes ``sys.path`` after ``import streamdata`` keeps
+    the server: its imports came from where the driver's own did, and each forked worker
+    puts the driver's ``sys.path`` entries it lacks in front of its own (``_child``), as a
+    worker started fresh would have them.
 
     Example:
         >>> same_environment({"A": "1"}, {"A": "1", "STREAMDATA_SESSION_DIR": "/tmp/s"})
+        True
+        >>> same_environment({"A": "1", "PYTHONPATH": "/a"}, {"A": "1", "PYTHONPATH": "/src:/a"})
         True
         >>> same_environment({"A": "1"}, {"A": "2"}), same_environment({"A": "1"}, {})
         (False, False)
     """
     def strip(env: dict[str, str]) -> dict[str, str]:
-        return {k: v for k, v in env.items() if k not in SESSION_KEYS}
+        return {k: v for k, v in env.items() if k not in SESSION_KEYS and k != "PYTHONPATH"}
     return strip(started) == strip(now)
 
 

@@ -33,14 +33,15 @@ def where():
     from streamdata.core import forkserver
     return os.getppid(), forkserver._early is None
 parent, no_early_in_worker = sd.get(where.remote())
+{after}
 print(json.dumps({{"early": early, "server": api._runtime.forkserver.proc.pid, "worker_parent": parent,
                   "no_early_in_worker": no_early_in_worker}}))
 sd.shutdown()
 """
 
 
-def run(between: str = "", **env: str) -> dict:
-    out = subprocess.run([sys.executable, "-c", SCRIPT.format(between=between)], capture_output=True,
+def run(between: str = "", after: str = "", **env: str) -> dict:
+    out = subprocess.run([sys.executable, "-c", SCRIPT.format(between=between, after=after)], capture_output=True,
                          text=True, timeout=90, env={**os.environ, **env}, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
@@ -59,6 +60,19 @@ def test_a_template_started_with_another_environment_is_not_adopted_and_exits() 
     wait_for(lambda: not psutil.pid_exists(seen["early"])
              or psutil.Process(seen["early"]).status() == psutil.STATUS_ZOMBIE,
              what="the template that was not adopted to exit")
+
+
+def test_a_script_that_extends_sys_path_keeps_the_template_and_its_workers_import_from_there(
+        tmp_path) -> None:
+    (tmp_path / "script_local_module.py").write_text("VALUE = 42\n")
+    seen = run(between=f"sys.path.insert(0, {str(tmp_path)!r})",
+               after="@sd.remote\n"
+                     "def value():\n"
+                     "    import script_local_module\n"
+                     "    return script_local_module.VALUE\n"
+                     "assert sd.get(value.remote()) == 42, 'the worker imports the module'")
+    assert seen["early"] is not None
+    assert seen["server"] == seen["early"] == seen["worker_parent"]
 
 
 def test_the_switch_turns_the_early_start_off() -> None:

@@ -53,7 +53,17 @@ def test_the_variables_init_sets_do_not_make_the_early_servers_environment_anoth
     assert same_environment(started, now)
 
 
-@pytest.mark.parametrize("change", [{"PYTHONPATH": "/a:/b"}, {"OMP_NUM_THREADS": "1"}, {"PATH": "/usr/bin"}])
+def test_a_changed_sys_path_keeps_the_environment() -> None:
+    """A script's ``sys.path.insert`` after ``import streamdata``: each forked worker
+    applies the driver's path, so the server is still the one to fork them."""
+    from streamdata.core.forkserver import same_environment
+
+    started = {"PATH": "/bin", "PYTHONPATH": "/a"}
+    assert same_environment(started, dict(started, PYTHONPATH="/src:/a"))
+    assert same_environment(started, {"PATH": "/bin"})
+
+
+@pytest.mark.parametrize("change", [{"OMP_NUM_THREADS": "1"}, {"PATH": "/usr/bin"}])
 def test_any_other_change_makes_it_another_environment(change) -> None:
     from streamdata.core.forkserver import same_environment
 
