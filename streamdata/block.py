@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Union
 
 import numpy as np
@@ -157,10 +157,43 @@ def _plain_to_numpy(arr: pa.Array | pa.ChunkedArray, zero_copy: bool) -> np.ndar
     memory where Arrow allows, read-only; ``zero_copy=False`` copies such a view)."""
     if isinstance(arr, pa.ChunkedArray) and arr.num_chunks == 1:
         arr = arr.chunk(0)
-    out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
+    views = _numeric_views(arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr])
+    if views is not None:
+        out = views[0] if len(views) == 1 else np.concatenate(views)
+    else:
+        out = arr.to_numpy(zero_copy_only=False) if isinstance(arr, pa.Array) else arr.to_numpy()
     if not zero_copy and not out.flags.writeable:
         out = out.copy()
     return out
+
+
+def _numeric_views(chunks: Sequence[pa.Array]) -> list[np.ndarray] | None:
+    """Read-only views of integer and floating chunks without nulls, as ``to_numpy`` gives
+    them (pyarrow's ``to_numpy`` imports pandas on its first call, ~0.2 s that a script
+    iterating numeric columns need not pay); None for any other chunk.
+
+    Example:
+        >>> [v.tolist() for v in _numeric_views([pa.array([1, 2, 3]).slice(1)])]
+        [[2, 3]]
+        >>> _numeric_views([pa.array([1.0, None])]) is None
+        True
+        >>> _numeric_views([pa.array([1])])[0].flags.writeable
+        False
+    """
+    views = []
+    for chunk in chunks or [None]:
+        if chunk is None:  # no chunk at all: pyarrow's empty array has the type's dtype
+            return None
+        t = chunk.type
+        if chunk.null_count or not (pa.types.is_integer(t) or pa.types.is_floating(t)):
+            return None
+        dtype = np.dtype(f"{'f' if pa.types.is_floating(t) else 'u' if pa.types.is_unsigned_integer(t) else 'i'}"
+                         f"{t.bit_width // 8}")
+        view = np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk),
+                             offset=chunk.offset * dtype.itemsize)
+        view.flags.writeable = False  # Arrow's memory (an object-store block's, maybe): never written
+        views.append(view)
+    return views
 
 
 def to_numpy(table: pa.Table, *, zero_copy: bool = False) -> dict[str, np.ndarray]:

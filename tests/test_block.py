@@ -145,3 +145,33 @@ def test_iter_rows_plain_and_num_rows() -> None:
     t = pa.table({"a": [1, 2, 3], "s": ["x", "y", "z"]})
     assert list(B.iter_rows(t))[2] == {"a": 3, "s": "z"}
     assert B.num_rows(B.to_pandas(t)) == 3 and B.num_rows({}) == 0
+
+
+@pytest.mark.parametrize("arr", [
+    pa.chunked_array([[1, 2], [3]]),
+    pa.chunked_array([pa.array([1.5, 2.5], pa.float32())]),
+    pa.chunked_array([pa.array([1, 2, 3], pa.uint16()).slice(1)]),
+    pa.chunked_array([pa.array([1.0], pa.float16())]),
+    pa.chunked_array([], pa.int64()),
+    pa.chunked_array([pa.array([1, None])]),
+    pa.chunked_array([pa.array([True, False])]),
+    pa.array([4, 5, 6], pa.int8()).slice(1, 1),
+], ids=["two chunks", "float32", "sliced uint16", "float16", "no chunk", "nulls", "bool", "sliced array"])
+def test_numeric_columns_convert_as_pyarrows_to_numpy_does(arr) -> None:
+    expected = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(zero_copy_only=False)
+    for zero_copy in (False, True):
+        out = B.column_to_numpy(arr, zero_copy=zero_copy)
+        assert out.dtype == expected.dtype and np.array_equal(out, expected, equal_nan=True)
+        if not zero_copy:
+            assert out.flags.writeable  # the user's own array
+
+
+def test_a_zero_copy_view_of_a_block_is_read_only_and_a_copy_leaves_the_block_alone() -> None:
+    table = pa.table({"x": pa.array([1, 2, 3], pa.int64())})
+    view = B.column_to_numpy(table.column("x"), zero_copy=True)
+    assert not view.flags.writeable
+    with pytest.raises(ValueError):
+        view[0] = 9
+    owned = B.to_numpy(table)["x"]
+    owned[0] = 99
+    assert table.column("x").to_pylist() == [1, 2, 3]

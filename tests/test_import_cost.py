@@ -43,3 +43,21 @@ def test_deferred_names_load_on_first_use(name: str, module: str) -> None:
 def test_building_a_plan_still_runs_nothing() -> None:
     loaded = _loaded_after("import streamdata as sd\nsd.range(10).map_batches(lambda b: b).filter(expr='id > 2')")
     assert "streamdata.exec.executor" not in loaded and "streamdata.core.runtime" not in loaded
+
+
+def test_a_first_numeric_pass_over_local_parquet_loads_neither_pandas_nor_the_dataset_scanner(tmp_path) -> None:
+    """A script's first ``iter_batches`` over local Parquet files (read on the driver's
+    threads) takes each footer with ``pyarrow.parquet`` and hands numeric columns over as
+    views: ``pyarrow.dataset`` and pyarrow's ``to_numpy`` would import pandas (~0.3 s)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    for i in range(3):
+        pq.write_table(pa.table({"id": list(range(i * 10, i * 10 + 10)), "x": [0.5] * 10}), tmp_path / f"{i}.parquet")
+    loaded = _loaded_after(
+        "import streamdata as sd\n"
+        f"ids = [int(i) for b in sd.read_parquet({str(tmp_path)!r}).iter_batches(batch_size=7) for i in b['id']]\n"
+        "assert sorted(ids) == list(range(30)), ids\n"
+        f"assert sd.read_parquet({str(tmp_path)!r}).sum('x') == 15.0\n")
+    assert "streamdata.execution.driver_read" in loaded  # the read ran on the driver
+    assert "pyarrow.dataset" not in loaded and "pandas" not in loaded

@@ -1,4 +1,5 @@
-"""Parquet files, read with ``pyarrow.dataset`` fragments in the read tasks.
+"""Parquet files, read with ``pyarrow.parquet`` (or ``pyarrow.dataset`` fragments where
+they are needed) in the read tasks.
 
 * **Pushdown.** ``columns=`` and projections pushed by the optimizer read only those
   column chunks; predicates (``Expr`` via :meth:`apply_predicate`, or a pyarrow
@@ -36,14 +37,13 @@ import pyarrow as pa
 
 from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, SchemaError
-from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.file_datasource import FileBasedDatasource, FileSplit
 from streamdata.io.filesystem import FileInfo, to_arrow_filesystem, unstrip
 from streamdata.io.io_threads import io_map
 from streamdata.io.parquet_direct import direct_read_plan, read_row_groups
 from streamdata.io.parquet_sizing import decoded_bytes
-from streamdata.io.parquet_writer import ParquetFileWriter
-from streamdata.kept_dictionary import decode_column, decode_kept, dense_schema, is_kept
+from streamdata.io.parquet_writer import ParquetDatasink
+from streamdata.kept_dictionary import decode_kept
 from streamdata.expressions import conjuncts
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -144,11 +144,11 @@ class ParquetDatasource(FileBasedDatasource):
 
         return not isinstance(self._arrow_fs(), pafs.LocalFileSystem)
 
-    def _read_footer(self, path: str) -> Any:
+    def _read_footer(self, path: str, arrow_fs: Any = None) -> Any:
         import pyarrow.parquet as pq
 
         try:
-            return pq.read_metadata(path, filesystem=self._arrow_fs())
+            return pq.read_metadata(path, filesystem=arrow_fs or self._arrow_fs())
         except FileNotFoundError:
             raise
         except Exception as exc:  # noqa: BLE001
@@ -418,23 +418,39 @@ class ParquetDatasource(FileBasedDatasource):
     def _count(self, key: str, n: int) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
 
-    def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
+    def _needs_scanner(self, arrow_fs: Any) -> bool:
+        """Whether the read tasks open each file as a ``pyarrow.dataset`` fragment: for
+        partition values, a filter's row-group pruning (statistics) or a remote file
+        system. A plain local read takes its footer with ``pyarrow.parquet`` alone, and so
+        never imports ``pyarrow.dataset`` (which imports pandas: ~0.3 s of a first query)."""
+        import pyarrow.fs as pafs
+
+        return (bool(self._partition_schema) or self.arrow_filter() is not None
+                or not isinstance(arrow_fs, pafs.LocalFileSystem))
+
+    def _fragment(self, arrow_fs: Any, split: FileSplit) -> Any:
         import pyarrow.dataset as ds
 
-        values = dict(split.partition)
-        where = unstrip(fs, split.path)
-        fmt = ds.ParquetFileFormat()
         kwargs = {}
         if self._partition_schema:
-            kwargs["partition_expression"] = self._partition_expression(values)
+            kwargs["partition_expression"] = self._partition_expression(dict(split.partition))
+        return ds.ParquetFileFormat().make_fragment(split.path, filesystem=arrow_fs, **kwargs)
+
+    def read_split(self, fs: Any, split: FileSplit) -> Iterator[pa.Table]:
+        where = unstrip(fs, split.path)
         arrow_fs = to_arrow_filesystem(fs)
-        frag = fmt.make_fragment(split.path, filesystem=arrow_fs, **kwargs)
-        try:
-            physical = frag.physical_schema
-        except (pa.ArrowInvalid, OSError) as exc:
-            if isinstance(exc, FileNotFoundError):
-                raise
-            raise DataSourceError(f"{where}: not a readable Parquet file ({exc})", path=where) from exc
+        frag = self._fragment(arrow_fs, split) if self._needs_scanner(arrow_fs) else None
+        if frag is None:
+            md = self._read_footer(split.path, arrow_fs)
+            physical = md.schema.to_arrow_schema()
+        else:
+            try:
+                physical = frag.physical_schema
+            except (pa.ArrowInvalid, OSError) as exc:
+                if isinstance(exc, FileNotFoundError):
+                    raise
+                raise DataSourceError(f"{where}: not a readable Parquet file ({exc})", path=where) from exc
+            md = frag.metadata
         expected, reference = self._data_schema()
         partition_names = set(self._partition_schema.names)
         data_expected = pa.schema([f for f in expected if f.name not in partition_names])
@@ -445,19 +461,22 @@ class ParquetDatasource(FileBasedDatasource):
         for f in self._partition_schema:
             read_schema = read_schema.append(f)
 
-        md = frag.metadata
         self._count("row_groups_total", md.num_row_groups)
+        row_groups = list(range(md.num_row_groups))
         if not split.whole:
-            ids = [i for i in range(md.num_row_groups)
-                   if split.start <= _midpoint(md.row_group(i)) < split.end]  # type: ignore[operator]
-            frag = frag.subset(row_group_ids=ids)
+            row_groups = [i for i in row_groups
+                          if split.start <= _midpoint(md.row_group(i)) < split.end]  # type: ignore[operator]
         filt = self.arrow_filter()
-        if filt is not None:
-            try:
-                frag = frag.subset(filter=filt, schema=read_schema)
-            except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
-                raise SchemaError(f"cannot apply the predicate {filt} to {where}: {exc}") from exc
-        self._count("row_groups_read", len(frag.row_groups))
+        if frag is not None:
+            if not split.whole:
+                frag = frag.subset(row_group_ids=row_groups)
+            if filt is not None:
+                try:
+                    frag = frag.subset(filter=filt, schema=read_schema)
+                except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+                    raise SchemaError(f"cannot apply the predicate {filt} to {where}: {exc}") from exc
+            row_groups = [rg.id for rg in frag.row_groups]
+        self._count("row_groups_read", len(row_groups))
 
         wanted = self.physical_columns()
         if wanted is None:
@@ -470,19 +489,20 @@ class ParquetDatasource(FileBasedDatasource):
         out_schema = pa.schema([read_schema.field(c) for c in columns])
         produced = False
         decode = self._direct_decode(arrow_fs, physical, read_schema, columns)
-        if decode is not None and frag.row_groups:
+        if decode is not None and row_groups:
             self._count("files_read_directly", 1)
             source = arrow_fs.open_input_file(split.path)
             try:
                 # a subclass's own code may look at the tables: it gets every column expanded
-                for table in read_row_groups(source, md, [rg.id for rg in frag.row_groups], decode,
-                                             out_schema, self._predicates, self._batch_size,
-                                             may_keep=type(self) is ParquetDatasource):
+                for table in read_row_groups(source, md, row_groups, decode, out_schema, self._predicates,
+                                             self._batch_size, may_keep=type(self) is ParquetDatasource):
                     produced = True
                     yield table
             finally:
                 source.close()
-        elif frag.row_groups:
+        elif row_groups:
+            if frag is None:  # the columns need the scanner's casts
+                frag = self._fragment(arrow_fs, split).subset(row_group_ids=row_groups)
             batches = frag.to_batches(schema=read_schema, columns=columns, filter=filt,
                                       batch_size=self._batch_size, use_threads=False)
             while True:
@@ -499,95 +519,4 @@ class ParquetDatasource(FileBasedDatasource):
             yield out_schema.empty_table()
 
 
-# ---------------------------------------------------------------------------- writing
-
-
-def _hive_dir(names: list[str], values: list[Any]) -> str:
-    from urllib.parse import quote
-
-    parts = []
-    for name, value in zip(names, values):
-        text = "__HIVE_DEFAULT_PARTITION__" if value is None else quote(str(value), safe="")
-        parts.append(f"{quote(name, safe='')}={text}")
-    return "/".join(parts)
-
-
-class ParquetDatasink(FileDatasink):
-    """Writes Parquet files (see :mod:`streamdata.io.file_datasink` for modes and commit).
-
-    Args:
-        path: destination directory.
-        partition_cols: write Hive-partitioned subdirectories ``col=value/`` (the columns are
-            encoded in the paths, not stored in the files), as Ray does.
-        row_group_size: rows per row group (pyarrow's default otherwise).
-        **parquet_options: passed to ``pyarrow.parquet.ParquetWriter`` (``compression=``...).
-
-    Example:
-        >>> import fsspec
-        >>> from streamdata.write_context import WriteContext
-        >>> sink = ParquetDatasink("memory://doc/pqsink", partition_cols=["k"])
-        >>> sink.on_write_start()
-        >>> r = sink.write([pa.table({"k": [1, 2], "v": ["a", "b"]})], WriteContext("w", 0))
-        >>> sink.on_write_complete([r])
-        >>> sorted(r["files"])
-        ['k=1/w_000000_000000.parquet', 'k=2/w_000000_000001.parquet']
-    """
-
-    name = "WriteParquet"
-    extension = "parquet"
-    WRITES_ARROW_STREAMS = True
-
-    def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
-                 min_rows_per_file: int | None = None,
-                 max_rows_per_file: int | None = None, partition_cols: list[str] | None = None,
-                 row_group_size: int | None = None, **parquet_options: Any) -> None:
-        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
-                         min_rows_per_file=min_rows_per_file)
-        if isinstance(partition_cols, str):
-            partition_cols = [partition_cols]
-        self._partition_cols = list(partition_cols or [])
-        self._row_group_size = row_group_size
-        self._options = dict(parquet_options)
-        import pyarrow.parquet as pq
-
-        try:  # invalid options fail now, on the driver
-            pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("x", pa.int8())]), **self._options).close()
-        except TypeError as exc:
-            raise PlanError(f"invalid Parquet writer option: {exc}") from exc
-
-    @property
-    def partition_cols(self) -> list[str]:
-        """The columns the files are partitioned by (encoded in the paths)."""
-        return list(self._partition_cols)
-
-    @property
-    def writes_kept_dictionaries(self) -> bool:
-        """Whether blocks may reach :meth:`write` with kept dictionaries
-        (:mod:`streamdata.kept_dictionary`): this class's own writer stores them, a
-        subclass gets every column as its own type."""
-        return type(self) is ParquetDatasink
-
-    def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
-        return ParquetFileWriter(f, schema, self._options, self._row_group_size)
-
-    def partition_block(self, table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
-        if not self._partition_cols:
-            yield "", table
-            return
-        import pyarrow.compute as pc
-
-        for c in self._partition_cols:
-            if c not in table.column_names:
-                raise ColumnNotFoundError(c, table.column_names)
-            at = table.schema.get_field_index(c)
-            if is_kept(table.schema.field(at).type):  # compared by value: its own type
-                table = table.set_column(at, dense_schema(table.schema).field(at), decode_column(table.column(at)))
-        combos = table.select(self._partition_cols).group_by(self._partition_cols).aggregate([])
-        for values in combos.select(self._partition_cols).to_pylist():
-            mask = None
-            for c in self._partition_cols:
-                v = values[c]
-                term = pc.is_null(table.column(c)) if v is None else pc.equal(table.column(c), v)
-                mask = term if mask is None else pc.and_(mask, term)
-            part = table.filter(mask).drop_columns(self._partition_cols)
-            yield _hive_dir(self._partition_cols, [values[c] for c in self._partition_cols]), part
+__all__ = ["ParquetDatasink", "ParquetDatasource", "conform_schema"]

@@ -1,5 +1,6 @@
-"""The Parquet sink's writer of one file: blocks buffered into row groups, encodings chosen
-from the file's first rows (:mod:`streamdata.io.parquet_encoding`).
+"""Writing Parquet: the sink (:class:`ParquetDatasink`, Hive-partitioned directories), and
+its writer of one file (:class:`ParquetFileWriter`: blocks buffered into row groups,
+encodings chosen from the file's first rows, :mod:`streamdata.io.parquet_encoding`).
 
 Example:
     >>> import io
@@ -13,12 +14,14 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 
 from streamdata.context import DataContext
-from streamdata.io.file_datasink import FileWriter
+from streamdata.errors import ColumnNotFoundError, PlanError
+from streamdata.io.file_datasink import FileDatasink, FileWriter
 from streamdata.io.parquet_encoding import SAMPLE_ROWS, encoding_options
 from streamdata.kept_dictionary import decode_column, decode_kept, dense_schema, has_kept, is_kept, storage_column
 
@@ -158,4 +161,97 @@ _NOT_DIRECT = ("store_schema", "flavor")
 ROW_GROUP_ROWS = 1024 * 1024
 
 
-__all__ = ["ROW_GROUP_ROWS", "ParquetFileWriter"]
+
+
+def _hive_dir(names: list[str], values: list[Any]) -> str:
+    from urllib.parse import quote
+
+    parts = []
+    for name, value in zip(names, values):
+        text = "__HIVE_DEFAULT_PARTITION__" if value is None else quote(str(value), safe="")
+        parts.append(f"{quote(name, safe='')}={text}")
+    return "/".join(parts)
+
+
+class ParquetDatasink(FileDatasink):
+    """Writes Parquet files (see :mod:`streamdata.io.file_datasink` for modes and commit).
+
+    Args:
+        path: destination directory.
+        partition_cols: write Hive-partitioned subdirectories ``col=value/`` (the columns are
+            encoded in the paths, not stored in the files), as Ray does.
+        row_group_size: rows per row group (pyarrow's default otherwise).
+        **parquet_options: passed to ``pyarrow.parquet.ParquetWriter`` (``compression=``...).
+
+    Example:
+        >>> import fsspec
+        >>> from streamdata.write_context import WriteContext
+        >>> sink = ParquetDatasink("memory://doc/pqsink", partition_cols=["k"])
+        >>> sink.on_write_start()
+        >>> r = sink.write([pa.table({"k": [1, 2], "v": ["a", "b"]})], WriteContext("w", 0))
+        >>> sink.on_write_complete([r])
+        >>> sorted(r["files"])
+        ['k=1/w_000000_000000.parquet', 'k=2/w_000000_000001.parquet']
+    """
+
+    name = "WriteParquet"
+    extension = "parquet"
+    WRITES_ARROW_STREAMS = True
+
+    def __init__(self, path: str, *, filesystem: Any = None, mode: str = "append",
+                 min_rows_per_file: int | None = None,
+                 max_rows_per_file: int | None = None, partition_cols: list[str] | None = None,
+                 row_group_size: int | None = None, **parquet_options: Any) -> None:
+        super().__init__(path, filesystem=filesystem, mode=mode, max_rows_per_file=max_rows_per_file,
+                         min_rows_per_file=min_rows_per_file)
+        if isinstance(partition_cols, str):
+            partition_cols = [partition_cols]
+        self._partition_cols = list(partition_cols or [])
+        self._row_group_size = row_group_size
+        self._options = dict(parquet_options)
+        import pyarrow.parquet as pq
+
+        try:  # invalid options fail now, on the driver
+            pq.ParquetWriter(pa.BufferOutputStream(), pa.schema([("x", pa.int8())]), **self._options).close()
+        except TypeError as exc:
+            raise PlanError(f"invalid Parquet writer option: {exc}") from exc
+
+    @property
+    def partition_cols(self) -> list[str]:
+        """The columns the files are partitioned by (encoded in the paths)."""
+        return list(self._partition_cols)
+
+    @property
+    def writes_kept_dictionaries(self) -> bool:
+        """Whether blocks may reach :meth:`write` with kept dictionaries
+        (:mod:`streamdata.kept_dictionary`): this class's own writer stores them, a
+        subclass gets every column as its own type."""
+        return type(self) is ParquetDatasink
+
+    def open_writer(self, f: Any, schema: pa.Schema) -> FileWriter:
+        return ParquetFileWriter(f, schema, self._options, self._row_group_size)
+
+    def partition_block(self, table: pa.Table) -> Iterator[tuple[str, pa.Table]]:
+        if not self._partition_cols:
+            yield "", table
+            return
+        import pyarrow.compute as pc
+
+        for c in self._partition_cols:
+            if c not in table.column_names:
+                raise ColumnNotFoundError(c, table.column_names)
+            at = table.schema.get_field_index(c)
+            if is_kept(table.schema.field(at).type):  # compared by value: its own type
+                table = table.set_column(at, dense_schema(table.schema).field(at), decode_column(table.column(at)))
+        combos = table.select(self._partition_cols).group_by(self._partition_cols).aggregate([])
+        for values in combos.select(self._partition_cols).to_pylist():
+            mask = None
+            for c in self._partition_cols:
+                v = values[c]
+                term = pc.is_null(table.column(c)) if v is None else pc.equal(table.column(c), v)
+                mask = term if mask is None else pc.and_(mask, term)
+            part = table.filter(mask).drop_columns(self._partition_cols)
+            yield _hive_dir(self._partition_cols, [values[c] for c in self._partition_cols]), part
+
+
+__all__ = ["ROW_GROUP_ROWS", "ParquetDatasink", "ParquetFileWriter"]
