@@ -87,9 +87,10 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             Default False.
         enable_stats_summary_collection: keep the stats of every finished execution for
             ``sd.list_stats_summaries()``. Default False.
-        driver_reads_small_data: a plan that is only a small Parquet read, or a built-in
-            aggregation of one (``groupby(k).sum(c)``, ``aggregate(Count())``), whose
-            output this process consumes (``iter_batches``, ``to_arrow``, ``to_pandas``,
+        driver_reads_small_data: a plan that is only a small Parquet read, with column
+            expressions (``with_column``, ``filter(expr=...)``, ``select_columns``) or a
+            built-in aggregation (``groupby(k).sum(c)``, ``aggregate(Count())``) after
+            it, whose output this process consumes (``iter_batches``, ``to_arrow``, ``to_pandas``,
             ``take``, ...), runs on this process's threads instead of worker processes (no
             copy through shared memory, no wait for the workers to start). Default True.
     """

@@ -5,6 +5,7 @@ the consumer sees is what the executor would have given it."""
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv  # noqa: F401 (pa.csv)
 import pyarrow.parquet as pq
 import pytest
@@ -14,6 +15,8 @@ from streamdata.aggregate import AggregateFn, Count, Max, Mean, Sum
 from streamdata.context import DataContext
 from streamdata.errors import ColumnNotFoundError, DataSourceError, TaskError
 from streamdata.execution import driver_read
+from streamdata.expressions.generators import random
+from streamdata.expressions.udf import udf
 from streamdata.execution.compiler import optimize
 from streamdata.io.parquet import ParquetDatasource
 from streamdata.plan.cluster import ClusterInfo
@@ -54,6 +57,29 @@ def test_a_built_in_aggregation_of_a_small_read_runs_on_the_driver(parquet_dir):
     assert _chosen(sd.read_parquet(path).groupby("s").count()).aggregate is not None
     everything = _chosen(sd.read_parquet(path)._aggregate_node([], (Count(), Max("id"))))
     assert everything.aggregate.keys == ()
+
+
+def test_column_expressions_after_a_small_read_run_on_the_driver(parquet_dir):
+    ds = sd.read_parquet(str(parquet_dir))
+    chosen = _chosen(ds.with_column("d", sd.col("id") * 2).filter(expr=sd.col("d") > 10)
+                     .select_columns(["d", "s"]).rename_columns({"s": "t"}))
+    assert isinstance(chosen.read, Read) and chosen.maps is not None and chosen.aggregate is None
+    both = _chosen(ds.with_column("d", sd.col("id") + 1).groupby("s").sum("d"))
+    assert both.maps is not None and both.aggregate is not None
+
+
+def test_what_keeps_column_expressions_on_the_executor(parquet_dir):
+    ds = sd.read_parquet(str(parquet_dir))
+
+    @udf(return_dtype=pa.int64())
+    def plus_one(x):
+        return pc.add(x, 1)
+
+    assert _chosen(ds.with_column("d", plus_one(sd.col("id")))) is None  # Python per batch
+    assert _chosen(ds.with_column("r", random(seed=1))) is None  # values depend on the task
+    assert _chosen(ds.with_column("d", sd.col("id") * 2).map_batches(lambda b: b)) is None
+    assert _chosen(ds.filter(lambda row: row["id"] > 3)) is None
+    assert _chosen(ds.with_column("d", sd.col("id") * 2, concurrency=1)) is None
 
 
 def test_what_keeps_an_aggregation_on_the_executor(parquet_dir):
@@ -148,6 +174,9 @@ def test_aggregations_are_the_executors(parquet_dir, executor_only):
     ds = sd.read_parquet(str(parquet_dir))
     queries = {
         "grouped": lambda: ds.filter(expr="id > 10").groupby("s").mean("id").to_pandas(),
+        "expressions": lambda: ds.with_column("d", sd.col("id") * 2).filter(expr=sd.col("d") % 3 == 0)
+                                 .select_columns(["d", "s"]).rename_columns({"s": "t"}).to_arrow(),
+        "expressions, grouped": lambda: ds.with_column("d", sd.col("id") % 5).groupby("d").count().to_pandas(),
         "several": lambda: ds.groupby("s").aggregate(Count(), Sum("id"), Max("id")).to_arrow(),
         "global": lambda: ds.aggregate(Count(), Mean("id")),
         "method": lambda: ds.sum("id"),

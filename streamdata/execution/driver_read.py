@@ -5,10 +5,11 @@ read is the whole plan, its data is small, and its blocks go to a consumer in th
 process (``iter_batches``, ``iter_rows``, ``iter_torch_batches``, ``to_arrow``,
 ``take``), worker processes only add work: each block would be decoded in a worker,
 copied into shared memory and mapped here, and a script's first query would wait for the
-workers' template to finish its imports. The same holds for a built-in aggregation of such
-a read (``groupby(...).sum(...)``, ``aggregate(Count(), Mean(...))``): each read task
-reduces its blocks to per-group partials (vectorized Arrow code, GIL released) and the
-partials merge here, as the executor would merge them on the driver.
+workers' template to finish its imports. The same holds for column expressions after such
+a read (``with_column``, ``filter(expr=...)``, ``select_columns``, ``rename_columns``: Arrow
+kernels, GIL released) and for a built-in aggregation of it (``groupby(...).sum(...)``,
+``aggregate(Count(), Mean(...))``): each read task reduces its blocks to per-group
+partials and the partials merge here, as the executor would merge them on the driver.
 
 :func:`small_driver_read` tells such a plan; :func:`read_on_threads` runs its read tasks
 here, one thread per CPU, and hands the blocks (or the aggregate) over in the tasks'
@@ -17,7 +18,12 @@ order. ``DataContext.driver_reads_small_data = False`` sends every plan to the e
 Example:
     >>> from streamdata.context import DataContext
     >>> from streamdata.io.memory import RangeDatasource
-    >>> from streamdata.plan.logical import Aggregate, LogicalPlan, Read
+    >>> from streamdata.expressions.core import (
+    AliasExpr, BinaryExpr, CallExpr, ColumnExpr, Expr, IsInExpr, LiteralExpr, UnaryExpr,
+)
+from streamdata.plan.logical import (
+    AbstractMap, Aggregate, Filter, FusedMap, LogicalNode, LogicalPlan, Project, Read, TaskPoolStrategy, WithColumn,
+)
     >>> read = Read(datasource=RangeDatasource(10), parallelism=2)
     >>> small_driver_read(LogicalPlan(read), DataContext(), num_cpus=2) is None  # not decoded by Arrow
     True
@@ -42,26 +48,63 @@ from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 from streamdata.execution.stats_record import StatsRecord
-from streamdata.plan.logical import Aggregate, LogicalPlan, Read
+from streamdata.expressions.core import (
+    AliasExpr, BinaryExpr, CallExpr, ColumnExpr, Expr, IsInExpr, LiteralExpr, UnaryExpr,
+)
+from streamdata.plan.logical import (
+    AbstractMap, Aggregate, Filter, FusedMap, LogicalNode, LogicalPlan, Project, Read, TaskPoolStrategy, WithColumn,
+)
 from streamdata.plan.rules.read_parallelism import SMALL_READ_BYTES_PER_CPU
+
+
+#: expression nodes that are vectorized Arrow kernels over the block's own columns (not a
+#: Python UDF, a download, or a generator whose values depend on the task)
+ARROW_EXPRESSIONS = (AliasExpr, BinaryExpr, CallExpr, ColumnExpr, IsInExpr, LiteralExpr, UnaryExpr)
 
 
 @dataclass(frozen=True, slots=True)
 class DriverRead:
-    """A plan that runs on this process's threads: ``read``, and the built-in
-    ``aggregate`` of its rows when the plan is that aggregation."""
+    """A plan that runs on this process's threads: ``read``, then the column expressions
+    ``maps`` (a map node, fused or not), then the built-in ``aggregate`` of the rows."""
 
     read: Read
     aggregate: Aggregate | None = None
+    maps: AbstractMap | None = None
+
+
+def arrow_expressions_only(node: LogicalNode) -> bool:
+    """Whether ``node`` is a map (fused or not) of column expressions only, as tasks with
+    no resources of their own: ``with_column``, ``filter(expr=...)``, projections.
+
+    Example:
+        >>> from streamdata.expressions import col
+        >>> arrow_expressions_only(WithColumn(column="c", expr=col("a") * 2))
+        True
+        >>> arrow_expressions_only(Filter(fn=bool))
+        False
+    """
+    if not (isinstance(node, AbstractMap) and isinstance(node.compute, TaskPoolStrategy)
+            and node.compute.size is None and not node.ray_remote_args):
+        return False
+    for stage in node.stages if isinstance(node, FusedMap) else (node,):
+        if isinstance(stage, Project):
+            continue
+        expr = stage.expr if isinstance(stage, (WithColumn, Filter)) else None
+        if not isinstance(expr, Expr) or getattr(stage, "fn", None) is not None:
+            return False
+        if not all(isinstance(e, ARROW_EXPRESSIONS) for e in expr.walk()):
+            return False
+    return True
 
 
 def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> DriverRead | None:
     """The plan (optimized) as a :class:`DriverRead` to run on this process's threads, or
     None when it goes to the executor.
 
-    It is one when the plan is a read, or a built-in aggregation of a read
+    It is one when the plan is a read, then optionally column expressions
+    (:func:`arrow_expressions_only`), then optionally a built-in aggregation
     (:func:`~streamdata.aggregation.builtins.is_builtin` for each, with or without keys),
-    whose source decodes in Arrow (``decodes_in_arrow``, e.g. Parquet), that asks for no
+    where the read's source decodes in Arrow (``decodes_in_arrow``, e.g. Parquet), that asks for no
     resources or concurrency of its own, may not skip failed blocks
     (``max_errored_blocks``, the executor's), and decodes to at most
     :data:`~streamdata.plan.rules.read_parallelism.SMALL_READ_BYTES_PER_CPU` per CPU (the
@@ -69,9 +112,11 @@ def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> D
     """
     if not ctx.driver_reads_small_data or ctx.max_errored_blocks != 0:
         return None
-    root, aggregate = plan.root, None
+    root, aggregate, maps = plan.root, None, None
     if isinstance(root, Aggregate) and all(is_builtin(agg) for agg in root.aggs):
         root, aggregate = root.input, root
+    if arrow_expressions_only(root):
+        root, maps = root.inputs[0], root
     if not isinstance(root, Read):
         return None
     source = root.datasource
@@ -82,7 +127,7 @@ def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> D
     size = tell() if callable(tell) else source.estimate_inmemory_data_size()
     if size is None or size > max(1, math.ceil(num_cpus)) * SMALL_READ_BYTES_PER_CPU:
         return None
-    return DriverRead(root, aggregate)
+    return DriverRead(root, aggregate, maps)
 
 
 def driver_threads(num_cpus: float, ctx: DataContext) -> int:
@@ -125,6 +170,11 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
     read, aggregate = plan.read, plan.aggregate
     stages: list[MapStage] = [ReadStage(name=read.datasource.name)]
     name = read.name
+    if plan.maps is not None:
+        from streamdata.plan.lowering.maps import map_stages
+
+        stages += map_stages(plan.maps, ctx)
+        name = f"{name}->{plan.maps.name}"
     if aggregate is not None:
         from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
 
