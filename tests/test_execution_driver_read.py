@@ -180,6 +180,7 @@ def test_aggregations_are_the_executors(parquet_dir, executor_only):
         "several": lambda: ds.groupby("s").aggregate(Count(), Sum("id"), Max("id")).to_arrow(),
         "global": lambda: ds.aggregate(Count(), Mean("id")),
         "method": lambda: ds.sum("id"),
+        "count": lambda: ds.filter(expr="id > 10").count(),
         "distinct": lambda: ds.unique("s"),
         "empty": lambda: ds.filter(expr="id < 0").groupby("s").sum("id").to_arrow(),
         "empty global": lambda: ds.filter(expr="id < 0").aggregate(Count(), Sum("id")),
@@ -210,3 +211,14 @@ def test_an_aggregation_naming_a_missing_column_fails_naming_it(parquet_dir, exe
     with pytest.raises(TaskError, match=r"partial Aggregate.*failed on .*part-\d.parquet.*'nope'") as err:
         ds.groupby("s").sum("nope").take_all()
     assert isinstance(err.value, ColumnNotFoundError)  # the user's except clause still matches
+
+
+def test_counting_a_filtered_read_counts_in_its_tasks(parquet_dir, executor_only):
+    """``count()`` of a read whose metadata cannot say (a pushed filter) returns each
+    task's row count, never its blocks; on the driver's threads or the executor's."""
+    for driver in (True, False):
+        executor_only.driver_reads_small_data = driver
+        ds = sd.read_parquet(str(parquet_dir)).filter(expr="id >= 1500")
+        assert ds.count() == 4 * ROWS_PER_FILE - 1500
+        assert "partial Aggregate(global, count())" in ds.stats()
+        assert ("driver threads" in ds.stats()) is driver
