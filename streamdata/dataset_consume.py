@@ -25,7 +25,7 @@ from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.dataset_args import column_list, normalize_batch_format
 from streamdata.errors import PlanError
-from streamdata.plan.logical import AbstractMap, Aggregate, InputData, LogicalPlan, Read
+from streamdata.plan.logical import Aggregate, FlatMap, InputData, LogicalPlan, MapRows, Read
 from streamdata.schema import Schema, as_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,13 +39,16 @@ if TYPE_CHECKING:  # pragma: no cover
 def _count_in_tasks(root: Any) -> bool:
     """Whether ``count()`` runs as a fused partial ``Count`` (each task returns its row count
     instead of its blocks): after a read whose count the metadata does not give (a pushed
-    filter), or a map on a CPU task pool, whose blocks would otherwise go through the object
-    store only to be counted (after a row UDF, ``map``/``flat_map``, the lowering prunes the
-    row stage's output to no column: ``prune_row_stage_output``). A small read counted this
-    way runs on the driver's threads (:mod:`streamdata.execution.driver_read`)."""
-    if isinstance(root, Read):
+    filter), after column expressions (``with_column``, ``filter(expr=...)``), and after a
+    row UDF (``map``, ``flat_map``) on a CPU task pool, whose rows would otherwise be built
+    back into blocks only to be counted (the lowering prunes the row stage's output to no
+    column: ``prune_row_stage_output``). A small read counted this way runs on the
+    driver's threads (:mod:`streamdata.execution.driver_read`)."""
+    from streamdata.execution.driver_read import arrow_expressions_only
+
+    if isinstance(root, Read) or arrow_expressions_only(root):
         return True
-    return (isinstance(root, AbstractMap) and not root.uses_actors
+    return (isinstance(root, (MapRows, FlatMap)) and not root.uses_actors
             and not root.ray_remote_args.get("num_gpus"))
 
 

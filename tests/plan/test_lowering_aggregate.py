@@ -196,8 +196,9 @@ def test_the_row_stage_keeps_every_column_when_the_aggregation_may_read_any() ->
     assert stages[1].columns is None
 
 
-def test_count_runs_in_the_tasks_only_after_a_task_pool_row_udf() -> None:
+def test_count_runs_in_the_tasks_after_a_read_an_expression_or_a_task_pool_row_udf() -> None:
     from streamdata.dataset_consume import _count_in_tasks
+    from streamdata.expressions import col
 
     read = L.Read(datasource=RangeDatasource(10), parallelism=2)
     assert _count_in_tasks(L.FlatMap(inputs=(read,), fn=lambda r: [r]))
@@ -210,7 +211,9 @@ def test_count_runs_in_the_tasks_only_after_a_task_pool_row_udf() -> None:
     assert not _count_in_tasks(L.MapRows(inputs=(read,), fn=Rows, compute=L.ActorPoolStrategy(size=1)))
     assert not _count_in_tasks(L.MapRows(inputs=(read,), fn=lambda r: r, ray_remote_args={"num_gpus": 1}))
     assert not _count_in_tasks(L.MapBatches(inputs=(read,), fn=lambda b: b))
-    assert not _count_in_tasks(read)
+    assert _count_in_tasks(read)  # one whose metadata cannot say (a CSV read, a pushed filter)
+    assert _count_in_tasks(L.Filter(inputs=(read,), expr=col("id") > 3))
+    assert not _count_in_tasks(L.Filter(inputs=(read,), fn=lambda r: True))
 
 
 def test_the_join_reduce_gathers_only_the_columns_its_fused_aggregation_reads() -> None:
