@@ -180,16 +180,19 @@ def _numeric_views(chunks: Sequence[pa.Array]) -> list[np.ndarray] | None:
         >>> _numeric_views([pa.array([1])])[0].flags.writeable
         False
     """
+    if not chunks:  # pyarrow's empty array has the type's dtype
+        return None
     views = []
-    for chunk in chunks or [None]:
-        if chunk is None:  # no chunk at all: pyarrow's empty array has the type's dtype
-            return None
+    for chunk in chunks:
         t = chunk.type
         if chunk.null_count or not (pa.types.is_integer(t) or pa.types.is_floating(t)):
             return None
+        data = chunk.buffers()[1]
+        if data is None:
+            return None
         dtype = np.dtype(f"{'f' if pa.types.is_floating(t) else 'u' if pa.types.is_unsigned_integer(t) else 'i'}"
                          f"{t.bit_width // 8}")
-        view = np.frombuffer(chunk.buffers()[1], dtype=dtype, count=len(chunk),
+        view = np.frombuffer(data, dtype=dtype, count=len(chunk),
                              offset=chunk.offset * dtype.itemsize)
         view.flags.writeable = False  # Arrow's memory (an object-store block's, maybe): never written
         views.append(view)

@@ -156,7 +156,9 @@ def test_iter_rows_plain_and_num_rows() -> None:
     pa.chunked_array([pa.array([1, None])]),
     pa.chunked_array([pa.array([True, False])]),
     pa.array([4, 5, 6], pa.int8()).slice(1, 1),
-], ids=["two chunks", "float32", "sliced uint16", "float16", "no chunk", "nulls", "bool", "sliced array"])
+    pa.chunked_array([pa.array([None, None])]),
+], ids=["two chunks", "float32", "sliced uint16", "float16", "no chunk", "nulls", "bool", "sliced array",
+        "null type"])
 def test_numeric_columns_convert_as_pyarrows_to_numpy_does(arr) -> None:
     expected = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(zero_copy_only=False)
     for zero_copy in (False, True):
