@@ -163,7 +163,7 @@ def test_numeric_columns_convert_as_pyarrows_to_numpy_does(arr) -> None:
     expected = arr.to_numpy() if isinstance(arr, pa.ChunkedArray) else arr.to_numpy(zero_copy_only=False)
     for zero_copy in (False, True):
         out = B.column_to_numpy(arr, zero_copy=zero_copy)
-        assert out.dtype == expected.dtype and np.array_equal(out, expected, equal_nan=True)
+        assert out.dtype == expected.dtype and np.array_equal(out, expected, equal_nan=out.dtype.kind == "f")
         if not zero_copy:
             assert out.flags.writeable  # the user's own array
 
