@@ -18,12 +18,7 @@ order. ``DataContext.driver_reads_small_data = False`` sends every plan to the e
 Example:
     >>> from streamdata.context import DataContext
     >>> from streamdata.io.memory import RangeDatasource
-    >>> from streamdata.expressions.core import (
-    AliasExpr, BinaryExpr, CallExpr, ColumnExpr, Expr, IsInExpr, LiteralExpr, UnaryExpr,
-)
-from streamdata.plan.logical import (
-    AbstractMap, Aggregate, Filter, FusedMap, LogicalNode, LogicalPlan, Project, Read, TaskPoolStrategy, WithColumn,
-)
+    >>> from streamdata.plan.logical import LogicalPlan, Read
     >>> read = Read(datasource=RangeDatasource(10), parallelism=2)
     >>> small_driver_read(LogicalPlan(read), DataContext(), num_cpus=2) is None  # not decoded by Arrow
     True
@@ -38,9 +33,8 @@ import time
 import traceback
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
-
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow as pa
 
@@ -103,12 +97,12 @@ def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> D
 
     It is one when the plan is a read, then optionally column expressions
     (:func:`arrow_expressions_only`), then optionally a built-in aggregation
-    (:func:`~streamdata.aggregation.builtins.is_builtin` for each, with or without keys),
-    where the read's source decodes in Arrow (``decodes_in_arrow``, e.g. Parquet), that asks for no
-    resources or concurrency of its own, may not skip failed blocks
-    (``max_errored_blocks``, the executor's), and decodes to at most
-    :data:`~streamdata.plan.rules.read_parallelism.SMALL_READ_BYTES_PER_CPU` per CPU (the
-    size the read-parallelism rule calls small).
+    (:func:`~streamdata.aggregation.builtins.is_builtin` for each, with or without keys).
+    The read's source must decode in Arrow (``decodes_in_arrow``, e.g. Parquet) and the
+    read must ask for no resources or concurrency of its own; no failed block may be
+    skipped (``max_errored_blocks`` is the executor's); and the read must decode to at
+    most :data:`~streamdata.plan.rules.read_parallelism.SMALL_READ_BYTES_PER_CPU` per CPU
+    (the size the read-parallelism rule calls small).
     """
     if not ctx.driver_reads_small_data or ctx.max_errored_blocks != 0:
         return None
@@ -165,22 +159,11 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
     started and each running one after its current block; the stats land in ``record`` as
     an execution's would.
     """
-    from streamdata.exec.operators.map_transformer import MapStage, MapTransformer, ReadStage, TaskContext
+    from streamdata.exec.operators.map_transformer import MapTransformer, TaskContext
 
     read, aggregate = plan.read, plan.aggregate
-    stages: list[MapStage] = [ReadStage(name=read.datasource.name)]
-    name = read.name
-    if plan.maps is not None:
-        from streamdata.plan.lowering.maps import map_stages
-
-        stages += map_stages(plan.maps, ctx)
-        name = f"{name}->{plan.maps.name}"
-    if aggregate is not None:
-        from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
-
-        stages.append(PartialAggregateStage(name=f"{aggregate.name}:partial", keys=aggregate.keys,
-                                            aggs=aggregate.aggs))
-        name = f"{name}->partial {aggregate.name}"
+    name = "->".join([read.name] + ([plan.maps.name] if plan.maps is not None else [])
+                     + ([f"partial {aggregate.name}"] if aggregate is not None else []))
     tasks = list(read.datasource.get_read_tasks(read.parallelism or threads))
     threads = max(1, min(threads, len(tasks)))
     stats = OperatorStats(name=name, tasks=len(tasks), extra=f"read on {threads} driver threads")
@@ -196,7 +179,7 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
         try:
             context = TaskContext(task_index=index, op_name=name,
                                   target_max_block_size=ctx.target_max_block_size)
-            for table in MapTransformer(list(stages)).apply(iter([task]), context):
+            for table in MapTransformer(_stages(plan, ctx)).apply(iter([task]), context):
                 out.put(table)
                 if stop.is_set():
                     return
@@ -213,9 +196,10 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
             while (item := out.get()) is not _END:
                 if isinstance(item, _Failed):
                     raise item.error
-                stats.blocks_out += 1
-                stats.rows_out += item.num_rows
-                stats.bytes_out += item.nbytes
+                if item.num_rows:
+                    stats.blocks_out += 1
+                    stats.rows_out += item.num_rows
+                    stats.bytes_out += item.nbytes
                 yield item
 
     pool = ThreadPoolExecutor(threads, thread_name_prefix="streamdata-read")
@@ -239,6 +223,25 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
         if record is not None:
             record.last = ExecutionStats(operators=operators, wall_s=time.perf_counter() - started,
                                          finished=finished)
+
+
+def _stages(plan: DriverRead, ctx: DataContext) -> list[Any]:
+    """The stages one read task runs (built per task: a stage may keep state once it
+    starts): the read, the column expressions as the lowering builds them, the partial
+    aggregation."""
+    from streamdata.exec.operators.map_transformer import ReadStage
+
+    stages: list[Any] = [ReadStage(name=plan.read.datasource.name)]
+    if plan.maps is not None:
+        from streamdata.plan.lowering.maps import map_stages
+
+        stages += map_stages(plan.maps, ctx)
+    if plan.aggregate is not None:
+        from streamdata.exec.operators.partial_aggregate import PartialAggregateStage
+
+        stages.append(PartialAggregateStage(name=f"{plan.aggregate.name}:partial", keys=plan.aggregate.keys,
+                                            aggs=plan.aggregate.aggs))
+    return stages
 
 
 def _task_error(exc: Exception, name: str, task: Any, index: int, ctx: DataContext) -> Exception:
