@@ -102,9 +102,9 @@ def iterate(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
 def iterate_tables(logical_plan: LogicalPlan, *, record: StatsRecord | None = None,
                    ctx: DataContext | None = None, name: str | None = None) -> Iterator[pa.Table]:
     """The blocks of ``logical_plan``'s output, fetched into this process as they are
-    produced, for a consumer here: a small read, or a built-in aggregation of one, runs
-    on this process's threads (:mod:`~streamdata.execution.driver_read`), any other plan
-    on the executor."""
+    produced, for a consumer here: a small read, with column expressions or a built-in
+    aggregation after it, runs on this process's threads
+    (:mod:`~streamdata.execution.driver_read`), any other plan on the executor."""
     if isinstance(logical_plan.root, InputData):
         yield from iter_tables(iterate(logical_plan, record=record, ctx=ctx, name=name))
         return
