@@ -26,6 +26,7 @@ from streamdata.context import DataContext
 from streamdata.dataset_args import column_list, normalize_batch_format
 from streamdata.errors import PlanError
 from streamdata.plan.logical import Aggregate, FlatMap, InputData, LogicalPlan, MapRows, Read
+from streamdata.plan.map_nodes import arrow_expressions_only
 from streamdata.schema import Schema, as_schema
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -44,8 +45,6 @@ def _count_in_tasks(root: Any) -> bool:
     back into blocks only to be counted (the lowering prunes the row stage's output to no
     column: ``prune_row_stage_output``). A small read counted this way runs on the
     driver's threads (:mod:`streamdata.execution.driver_read`)."""
-    from streamdata.execution.driver_read import arrow_expressions_only
-
     if isinstance(root, Read) or arrow_expressions_only(root):
         return True
     return (isinstance(root, (MapRows, FlatMap)) and not root.uses_actors

@@ -42,18 +42,9 @@ from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 from streamdata.execution.stats_record import StatsRecord
-from streamdata.expressions.core import (
-    AliasExpr, BinaryExpr, CallExpr, ColumnExpr, Expr, IsInExpr, LiteralExpr, UnaryExpr,
-)
-from streamdata.plan.logical import (
-    AbstractMap, Aggregate, Filter, FusedMap, LogicalNode, LogicalPlan, Project, Read, TaskPoolStrategy, WithColumn,
-)
+from streamdata.plan.logical import AbstractMap, Aggregate, LogicalPlan, Read
+from streamdata.plan.map_nodes import arrow_expressions_only
 from streamdata.plan.rules.read_parallelism import SMALL_READ_BYTES_PER_CPU
-
-
-#: expression nodes that are vectorized Arrow kernels over the block's own columns (not a
-#: Python UDF, a download, or a generator whose values depend on the task)
-ARROW_EXPRESSIONS = (AliasExpr, BinaryExpr, CallExpr, ColumnExpr, IsInExpr, LiteralExpr, UnaryExpr)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,38 +57,14 @@ class DriverRead:
     maps: AbstractMap | None = None
 
 
-def arrow_expressions_only(node: LogicalNode) -> bool:
-    """Whether ``node`` is a map (fused or not) of column expressions only, as tasks with
-    no resources of their own: ``with_column``, ``filter(expr=...)``, projections.
-
-    Example:
-        >>> from streamdata.expressions import col
-        >>> arrow_expressions_only(WithColumn(column="c", expr=col("a") * 2))
-        True
-        >>> arrow_expressions_only(Filter(fn=bool))
-        False
-    """
-    if not (isinstance(node, AbstractMap) and isinstance(node.compute, TaskPoolStrategy)
-            and node.compute.size is None and not node.ray_remote_args):
-        return False
-    for stage in node.stages if isinstance(node, FusedMap) else (node,):
-        if isinstance(stage, Project):
-            continue
-        expr = stage.expr if isinstance(stage, (WithColumn, Filter)) else None
-        if not isinstance(expr, Expr) or getattr(stage, "fn", None) is not None:
-            return False
-        if not all(isinstance(e, ARROW_EXPRESSIONS) for e in expr.walk()):
-            return False
-    return True
-
-
 def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> DriverRead | None:
     """The plan (optimized) as a :class:`DriverRead` to run on this process's threads, or
     None when it goes to the executor.
 
     It is one when the plan is a read, then optionally column expressions
-    (:func:`arrow_expressions_only`), then optionally a built-in aggregation
-    (:func:`~streamdata.aggregation.builtins.is_builtin` for each, with or without keys).
+    (:func:`~streamdata.plan.map_nodes.arrow_expressions_only`), then optionally a
+    built-in aggregation (:func:`~streamdata.aggregation.builtins.is_builtin` for each,
+    with or without keys).
     The read's source must decode in Arrow (``decodes_in_arrow``, e.g. Parquet) and the
     read must ask for no resources or concurrency of its own; no failed block may be
     skipped (``max_errored_blocks`` is the executor's); and the read must decode to at

@@ -36,6 +36,9 @@ from streamdata.plan.nodes_base import (
     is_callable_class,
 )
 from streamdata.expressions import Expr
+from streamdata.expressions.core import (
+    AliasExpr, BinaryExpr, CallExpr, ColumnExpr, IsInExpr, LiteralExpr, UnaryExpr,
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
@@ -326,7 +329,37 @@ class FusedMap(AbstractMap):
         return self._named("->".join(s.name for s in self.stages))
 
 
+#: expression nodes that are vectorized Arrow kernels over the block's own columns (not a
+#: Python UDF, a download, or a generator whose values depend on the task)
+ARROW_EXPRESSIONS = (AliasExpr, BinaryExpr, CallExpr, ColumnExpr, IsInExpr, LiteralExpr, UnaryExpr)
+
+
+def arrow_expressions_only(node: LogicalNode) -> bool:
+    """Whether ``node`` is a map (fused or not) of column expressions only, as tasks with
+    no resources of their own: ``with_column``, ``filter(expr=...)``, projections.
+
+    Example:
+        >>> from streamdata.expressions import col
+        >>> arrow_expressions_only(WithColumn(column="c", expr=col("a") * 2))
+        True
+        >>> arrow_expressions_only(Filter(fn=bool))
+        False
+    """
+    if not (isinstance(node, AbstractMap) and isinstance(node.compute, TaskPoolStrategy)
+            and node.compute.size is None and not node.ray_remote_args):
+        return False
+    for stage in node.stages if isinstance(node, FusedMap) else (node,):
+        if isinstance(stage, Project):
+            continue
+        expr = stage.expr if isinstance(stage, (WithColumn, Filter)) else None
+        if not isinstance(expr, Expr) or getattr(stage, "fn", None) is not None:
+            return False
+        if not all(isinstance(e, ARROW_EXPRESSIONS) for e in expr.walk()):
+            return False
+    return True
+
+
 __all__ = [
-    "AbstractMap", "AbstractUDFMap", "MapBatches", "MapRows", "FlatMap", "Filter", "Project",
-    "WithColumn", "RandomSample", "FusedMap",
+    "ARROW_EXPRESSIONS", "AbstractMap", "AbstractUDFMap", "MapBatches", "MapRows", "FlatMap", "Filter",
+    "Project", "WithColumn", "RandomSample", "FusedMap", "arrow_expressions_only",
 ]

@@ -174,3 +174,26 @@ def test_fused_map_checks_stages() -> None:
         FusedMap(inputs=(r,), stages=(MapBatches(fn=double),))
     with pytest.raises(PlanError, match="detached"):
         FusedMap(inputs=(r,), stages=(MapBatches(inputs=(r,), fn=double), Filter(fn=bool)))
+
+
+def test_arrow_expressions_only_tells_maps_of_arrow_kernels() -> None:
+    """The maps a driver-side read may run, and ``count()`` may count after (no processes)."""
+    from streamdata.expressions import col
+    from streamdata.expressions.generators import monotonically_increasing_id
+    from streamdata.expressions.udf import udf
+    from streamdata.plan.map_nodes import WithColumn, arrow_expressions_only
+
+    @udf(return_dtype=pa.int64())
+    def twice(x):
+        return x
+
+    fused = FusedMap(stages=(WithColumn(column="c", expr=(col("a") * 2).alias("d")),
+                               Filter(expr=col("c").is_in([1, 2])), Project(select=("c",))))
+    assert arrow_expressions_only(fused)
+    assert not arrow_expressions_only(WithColumn(column="c", expr=twice(col("a"))))
+    assert not arrow_expressions_only(WithColumn(column="i", expr=monotonically_increasing_id()))
+    assert not arrow_expressions_only(Filter(fn=bool))
+    assert not arrow_expressions_only(MapBatches(fn=lambda b: b))
+    assert not arrow_expressions_only(WithColumn(column="c", expr=col("a"), compute=TaskPoolStrategy(size=1)))
+    assert not arrow_expressions_only(WithColumn(column="c", expr=col("a"), ray_remote_args={"num_gpus": 1}))
+    assert not arrow_expressions_only(Read(datasource=TinySource()))
