@@ -25,7 +25,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -48,15 +48,15 @@ from streamdata.expressions import Expr
 from streamdata.grouped import GroupedData
 from streamdata.plan.logical import (
     JOIN_TYPES, Aggregate, Filter, FlatMap, InputData, Join, Limit, LogicalNode, LogicalPlan,
-    MapBatches, MapRows, Mix, Project, RandomizeBlockOrder, RandomSample, RandomShuffle, Repartition,
-    Sort, Union, WithColumn, Zip,
+    MapBatches, MapRows, Mix, RandomizeBlockOrder, RandomSample, RandomShuffle, Repartition,
+    Sort, Union, Zip,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.aggregate import AggregateFn
 
 
-class Dataset(ColumnsMixin, ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, InteropMixin):
+class Dataset(ColumnsMixin["Dataset"], ConsumeMixin, WriteMixin, SplitMixin, MetaMixin, InteropMixin):
     """A distributed collection of rows (Arrow blocks), defined by a lazy logical plan.
 
     Build one with ``sd.read_*``, ``sd.from_*`` or ``sd.range``; transform it with the

@@ -19,7 +19,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
 from streamdata.dataset_args import (
     AddColumn, column_list, named_options, normalize_batch_format, task_fields,
@@ -28,17 +28,17 @@ from streamdata.errors import PlanError
 from streamdata.expressions import Expr
 from streamdata.plan.logical import LogicalNode, LogicalPlan, MapBatches, Project, WithColumn
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.dataset import Dataset
+#: the Dataset class the methods return (``Dataset`` binds it: ``ColumnsMixin["Dataset"]``)
+DatasetT = TypeVar("DatasetT")
 
 
-class ColumnsMixin:
+class ColumnsMixin(Generic[DatasetT]):
     """The column methods of a Dataset."""
 
     _plan: LogicalPlan
 
     if TYPE_CHECKING:  # pragma: no cover
-        def _with(self, node: LogicalNode) -> "Dataset": ...
+        def _with(self, node: LogicalNode) -> DatasetT: ...
         def _check_columns(self, cols: Iterable[str]) -> None: ...
         def columns(self, fetch_if_missing: bool = True) -> list[str] | None: ...
 
@@ -49,7 +49,7 @@ class ColumnsMixin:
                    fallback_strategy: list[dict[str, Any]] | None = None,
                    max_calls: int | None = None, resources: dict[str, float] | None = None,
                    accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
-                   **ray_remote_args: Any) -> "Dataset":
+                   **ray_remote_args: Any) -> DatasetT:
         """Add (or replace) column ``col`` with ``fn(batch)``'s values.
 
         Example:
@@ -72,7 +72,7 @@ class ColumnsMixin:
                     fallback_strategy: list[dict[str, Any]] | None = None,
                     max_calls: int | None = None, resources: dict[str, float] | None = None,
                     accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
-                    **ray_remote_args: Any) -> "Dataset":
+                    **ray_remote_args: Any) -> DatasetT:
         """Add (or replace) column ``column_name`` computed by the expression ``expr``.
 
         Example:
@@ -96,7 +96,7 @@ class ColumnsMixin:
                      fallback_strategy: list[dict[str, Any]] | None = None,
                      max_calls: int | None = None, resources: dict[str, float] | None = None,
                      accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
-                     **ray_remote_args: Any) -> "Dataset":
+                     **ray_remote_args: Any) -> DatasetT:
         """Add (or replace) several columns, each ``{name: expression}``; every expression
         sees the input's columns (not the ones this call adds).
 
@@ -142,7 +142,7 @@ class ColumnsMixin:
                        max_calls: int | None = None, resources: dict[str, float] | None = None,
                        accelerator_type: str | None = None,
                        runtime_env: dict[str, Any] | None = None,
-                       **ray_remote_args: Any) -> "Dataset":
+                       **ray_remote_args: Any) -> DatasetT:
         """Keep only ``cols``, in that order.
 
         Example:
@@ -161,7 +161,7 @@ class ColumnsMixin:
                      fallback_strategy: list[dict[str, Any]] | None = None,
                      max_calls: int | None = None, resources: dict[str, float] | None = None,
                      accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
-                     **ray_remote_args: Any) -> "Dataset":
+                     **ray_remote_args: Any) -> DatasetT:
         """Remove ``cols``.
 
         Example:
@@ -181,7 +181,7 @@ class ColumnsMixin:
                        max_calls: int | None = None, resources: dict[str, float] | None = None,
                        accelerator_type: str | None = None,
                        runtime_env: dict[str, Any] | None = None,
-                       **ray_remote_args: Any) -> "Dataset":
+                       **ray_remote_args: Any) -> DatasetT:
         """Rename columns: a dict ``{old: new}``, or a list of new names for every column.
 
         Example:

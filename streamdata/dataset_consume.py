@@ -89,7 +89,7 @@ class ConsumeMixin:
             return self._iter_tables(stats_owner=self)
         return self.limit(limit)._iter_tables(stats_owner=self)
 
-    def iterator(self) -> "DataIterator":
+    def iterator(self) -> "DataIterator[MaterializedDataset]":
         """A :class:`~streamdata.iterator.DataIterator` over this dataset (each iteration
         runs the plan).
 

@@ -18,15 +18,17 @@ Example:
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from streamdata import execution
 from streamdata.errors import PlanError
 from streamdata.plan.logical import InputData, LogicalPlan
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.dataset import Dataset
     from streamdata.summary import DatasetSummary
+
+#: the Dataset class a method is called on (or with)
+_D = TypeVar("_D", bound="MetaMixin")
 
 
 class MetaMixin:
@@ -66,7 +68,7 @@ class MetaMixin:
         return f"{self.name or 'dataset'}_{self._uuid}"
 
     @staticmethod
-    def copy(ds: "Dataset", _deep_copy: bool = False, _as: type | None = None) -> "Dataset":
+    def copy(ds: _D, _deep_copy: bool = False, _as: type | None = None) -> _D:
         """A new Dataset object with the same plan and name (``_as``: of that class).
 
         Example:
@@ -140,7 +142,7 @@ class MetaMixin:
         return cloudpickle.dumps(self._plan)
 
     @classmethod
-    def deserialize_lineage(cls, serialized_ds: bytes) -> "Dataset":
+    def deserialize_lineage(cls: type[_D], serialized_ds: bytes) -> _D:
         """The dataset whose plan :meth:`serialize_lineage` produced."""
         import cloudpickle
         if not isinstance(serialized_ds, (bytes, bytearray)):

@@ -40,7 +40,7 @@ from streamdata.batcher import Batcher
 from streamdata import execution
 from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batch_groups, formatter_for
 from streamdata.errors import PlanError
-from streamdata.iterator_extras import IteratorExtrasMixin
+from streamdata.iterator_extras import IteratorExtrasMixin, MaterializedT
 from streamdata.plan.logical import LogicalPlan, StreamingSplit
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -259,7 +259,7 @@ class _Failure:
 # =========================================================================== the iterator
 
 
-class DataIterator(IteratorExtrasMixin):
+class DataIterator(IteratorExtrasMixin[MaterializedT]):
     """Iterates over the output of a Dataset (or of one split of ``streaming_split``).
 
     Each call of an ``iter_*`` method runs one execution (one epoch). Picklable: a

@@ -15,7 +15,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Generic, Iterator, Sequence, TypeVar
 
 from streamdata import execution
 from streamdata.context import DataContext
@@ -23,11 +23,12 @@ from streamdata.errors import PlanError
 from streamdata.lazy import require
 from streamdata.schema import Schema, as_schema
 
-if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.dataset import MaterializedDataset
+#: the class :meth:`~IteratorExtrasMixin.materialize` returns (the dataset's: a Dataset's
+#: iterator is a ``DataIterator[MaterializedDataset]``)
+MaterializedT = TypeVar("MaterializedT")
 
 
-class IteratorExtrasMixin:
+class IteratorExtrasMixin(Generic[MaterializedT]):
     """Materializing, describing and framework hand-offs of a DataIterator."""
 
     _source: Any
@@ -37,7 +38,7 @@ class IteratorExtrasMixin:
         def _iter_bundles(self) -> Iterator[execution.RefBundle]: ...
         def iter_batches(self, **kwargs: Any) -> Iterator[Any]: ...
 
-    def materialize(self) -> "MaterializedDataset":
+    def materialize(self) -> MaterializedT:
         """Every row of one pass of this iterator, kept in the object store.
 
         Example:

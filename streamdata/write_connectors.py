@@ -9,13 +9,22 @@ commits only when every write task succeeded.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Callable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from streamdata.errors import PlanError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from streamdata.dataset import Dataset
     from streamdata.io.datasink import Datasink
+
+
+class Writable(Protocol):
+    """What the functions below use of the Dataset they are bound to."""
+
+    def write_datasink(self, datasink: "Datasink", **options: Any) -> None: ...
+    def iter_batches(self, **options: Any) -> Iterable[Any]: ...
+    def schema(self) -> Any: ...
+    def to_arrow(self) -> Any: ...
 
 #: Ray's arguments of file writers that mean nothing here (accepted, ignored)
 _IGNORED_FILE_ARGS = {"try_create_dir", "arrow_open_stream_args", "min_rows_per_file"}
@@ -33,7 +42,7 @@ def _split_remote(options: dict[str, Any]) -> tuple[int | None, dict[str, Any]]:
     return concurrency, remote
 
 
-def write(ds: "Dataset", kind: str, *args: Any, **options: Any) -> None:
+def write(ds: Writable, kind: str, *args: Any, **options: Any) -> None:
     """Build the ``kind`` sink from Ray's arguments and write ``ds`` into it."""
     concurrency, remote = _split_remote(options)
     sink = make_sink(kind, *args, **options)
@@ -88,7 +97,7 @@ def make_sink(kind: str, *args: Any, **options: Any) -> "Datasink":
 # ``Dataset`` binds these as its methods: ``write_sql = write_connectors.write_sql`` and so on.
 
 
-def write_sql(self: "Dataset", sql: str, connection_factory: Callable[[], Any],
+def write_sql(self: Writable, sql: str, connection_factory: Callable[[], Any],
               ray_remote_args: dict[str, Any] | None = None, concurrency: int | None = None) -> None:
     """Run ``sql`` (an INSERT with one placeholder per column, in the driver's paramstyle) over
     every row, over DB-API 2 connections from ``connection_factory``; each write task inserts
@@ -105,7 +114,7 @@ def write_sql(self: "Dataset", sql: str, connection_factory: Callable[[], Any],
     write(self, "sql", sql, connection_factory, ray_remote_args=ray_remote_args, concurrency=concurrency)
 
 
-def write_lance(self: "Dataset", path: str, *, schema: Any = None, mode: Any = "create",
+def write_lance(self: Writable, path: str, *, schema: Any = None, mode: Any = "create",
                 min_rows_per_file: int = 1024 * 1024, max_rows_per_file: int = 64 * 1024 * 1024,
                 data_storage_version: str | None = None, storage_options: dict[str, Any] | None = None,
                 table_id: list[str] | None = None, namespace_impl: str | None = None,
@@ -119,7 +128,7 @@ def write_lance(self: "Dataset", path: str, *, schema: Any = None, mode: Any = "
           namespace_properties=namespace_properties, ray_remote_args=ray_remote_args, concurrency=concurrency)
 
 
-def write_iceberg(self: "Dataset", table_identifier: str, catalog_kwargs: dict[str, Any] | None = None,
+def write_iceberg(self: Writable, table_identifier: str, catalog_kwargs: dict[str, Any] | None = None,
                   catalog: Any = None, snapshot_properties: dict[str, str] | None = None, mode: Any = "append",
                   overwrite_filter: Any = None, upsert_kwargs: dict[str, Any] | None = None,
                   overwrite_kwargs: dict[str, Any] | None = None, ray_remote_args: dict[str, Any] | None = None,
@@ -131,7 +140,7 @@ def write_iceberg(self: "Dataset", table_identifier: str, catalog_kwargs: dict[s
           concurrency=concurrency)
 
 
-def write_delta(self: "Dataset", path: str, *, catalog: Any = None, mode: Any = "append",
+def write_delta(self: Writable, path: str, *, catalog: Any = None, mode: Any = "append",
                 partition_by: list[str] | None = None, storage_options: dict[str, str] | None = None,
                 schema_mode: str = "merge", filesystem: Any = None, name: str | None = None,
                 description: str | None = None, ray_remote_args: dict[str, Any] | None = None,
@@ -142,7 +151,7 @@ def write_delta(self: "Dataset", path: str, *, catalog: Any = None, mode: Any = 
           description=description, ray_remote_args=ray_remote_args, concurrency=concurrency)
 
 
-def write_tfrecords(self: "Dataset", path: str, *, tf_schema: Any = None, filesystem: Any = None,
+def write_tfrecords(self: Writable, path: str, *, tf_schema: Any = None, filesystem: Any = None,
                     try_create_dir: bool = True, arrow_open_stream_args: dict[str, Any] | None = None,
                     filename_provider: Any = None, min_rows_per_file: int | None = None,
                     ray_remote_args: dict[str, Any] | None = None, concurrency: int | None = None,
@@ -154,7 +163,7 @@ def write_tfrecords(self: "Dataset", path: str, *, tf_schema: Any = None, filesy
           num_rows_per_file=num_rows_per_file, mode=mode)
 
 
-def write_webdataset(self: "Dataset", path: str, *, filesystem: Any = None, try_create_dir: bool = True,
+def write_webdataset(self: Writable, path: str, *, filesystem: Any = None, try_create_dir: bool = True,
                      arrow_open_stream_args: dict[str, Any] | None = None, filename_provider: Any = None,
                      min_rows_per_file: int | None = None, ray_remote_args: dict[str, Any] | None = None,
                      encoder: Any = True, concurrency: int | None = None, num_rows_per_file: int | None = None,
@@ -166,7 +175,7 @@ def write_webdataset(self: "Dataset", path: str, *, filesystem: Any = None, try_
           concurrency=concurrency, num_rows_per_file=num_rows_per_file, mode=mode)
 
 
-def write_images(self: "Dataset", path: str, column: str, file_format: str = "png", *, filesystem: Any = None,
+def write_images(self: Writable, path: str, column: str, file_format: str = "png", *, filesystem: Any = None,
                  try_create_dir: bool = True, arrow_open_stream_args: dict[str, Any] | None = None,
                  filename_provider: Any = None, ray_remote_args: dict[str, Any] | None = None,
                  concurrency: int | None = None, mode: Any = "append") -> None:
@@ -176,7 +185,7 @@ def write_images(self: "Dataset", path: str, column: str, file_format: str = "pn
           filename_provider=filename_provider, ray_remote_args=ray_remote_args, concurrency=concurrency, mode=mode)
 
 
-def to_dask(self: "Dataset", meta: Any = None, verify_meta: bool = True) -> Any:
+def to_dask(self: Writable, meta: Any = None, verify_meta: bool = True) -> Any:
     """A Dask DataFrame with one partition per block of ``ds`` (the blocks are computed now)."""
     try:
         import dask.dataframe as dd
@@ -195,7 +204,7 @@ def to_dask(self: "Dataset", meta: Any = None, verify_meta: bool = True) -> Any:
     return out
 
 
-def to_daft(self: "Dataset") -> Any:
+def to_daft(self: Writable) -> Any:
     """A Daft DataFrame of ``ds`` (needs ``daft``)."""
     try:
         import daft
@@ -204,7 +213,7 @@ def to_daft(self: "Dataset") -> Any:
     return daft.from_arrow(self.to_arrow())
 
 
-def to_spark(self: "Dataset", spark: Any) -> Any:
+def to_spark(self: Writable, spark: Any) -> Any:
     """Spark DataFrames: only on the Ray backend (RayDP)."""
     raise NotImplementedError("to_spark needs Spark on Ray (RayDP) and is only available with Ray itself "
                               "(ray.data.Dataset.to_spark); streamdata's local engine does not run Spark")
