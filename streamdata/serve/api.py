@@ -27,10 +27,8 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
-import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 from typing import Any, Sequence
@@ -39,7 +37,7 @@ from streamdata.serve._runtime import runtime
 from streamdata.serve.client import CONTROLLER_NAME, PROXY_NAME, get_client, reset_client
 from streamdata.serve.config import HTTPOptions, gRPCOptions
 from streamdata.serve.deployment import Application
-from streamdata.serve.deployment_state import DeploymentSpec
+from streamdata.serve.deployment_state import DeploymentSpec, make_socket_dir
 from streamdata.serve.handle import DeploymentHandle
 from streamdata.serve.logs import coerce_logging_config
 from streamdata.serve.schema import ServeStatus
@@ -113,8 +111,7 @@ def start(proxy_location: Any = None, http_options: HTTPOptions | dict[str, Any]
             http = HTTPOptions(**{**_as_dict(http), "port": _free_port(http.host)})
         if grpc is not None and grpc.port == 0:
             grpc = gRPCOptions(**{**_as_dict(grpc), "port": _free_port(grpc.host)})
-        _serve_dir = tempfile.mkdtemp(prefix="sd-serve-")
-        os.chmod(_serve_dir, 0o700)
+        _serve_dir = make_socket_dir()
         from streamdata.serve.controller import ServeController
 
         controller = sd.remote(ServeController).options(name=CONTROLLER_NAME, max_restarts=-1, num_cpus=0,

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import os
+import tempfile
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -31,6 +32,41 @@ from streamdata.serve.router import ReplicaInfo
 MAX_RETRY_DELAY_S = 2.0
 #: a first deploy tries at most this many constructors per replica (Ray's MAX_PER_REPLICA_RETRY_COUNT)
 MAX_PER_REPLICA_RETRY_COUNT = 3
+
+
+#: the longest path a Unix socket binds to (Linux's ``sun_path``: 108 bytes with its NUL)
+MAX_SOCKET_PATH = 107
+
+
+def replica_socket_name(actor_name: str) -> str:
+    """The file name of a replica's Unix socket (short: socket paths are limited).
+
+    Example:
+        >>> replica_socket_name("SERVE_REPLICA::app#Model#1-abc")
+        '60e24b25a05d1100.sock'
+    """
+    return hashlib.sha1(actor_name.encode()).hexdigest()[:16] + ".sock"
+
+
+def make_socket_dir(base: str | None = None) -> str:
+    """A new directory, private to this user, for the replicas' Unix sockets: under ``base``
+    (default: the temporary directory), or under ``/tmp`` when ``base`` is too deep for a
+    socket path in it to bind (a long ``TMPDIR``).
+
+    Example:
+        >>> import shutil
+        >>> deep = make_socket_dir("/tmp/" + "d" * 120)
+        >>> deep.startswith("/tmp/sd-serve-"); shutil.rmtree(deep)
+        True
+    """
+    base = base if base is not None else tempfile.gettempdir()
+    longest = os.path.join(base, "sd-serve-" + "x" * 8, replica_socket_name(""))
+    if len(os.fsencode(longest)) > MAX_SOCKET_PATH:
+        base = "/tmp"
+    os.makedirs(base, exist_ok=True)
+    path = tempfile.mkdtemp(prefix="sd-serve-", dir=base)
+    os.chmod(path, 0o700)
+    return path
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,7 +171,7 @@ class DeploymentState:
         replica_id = f"{self.next_id}-{os.urandom(3).hex()}"
         self.next_id += 1
         actor_name = f"SERVE_REPLICA::{spec.app_name}#{spec.name}#{replica_id}"
-        path = os.path.join(self.serve_dir, hashlib.sha1(actor_name.encode()).hexdigest()[:16] + ".sock")
+        path = os.path.join(self.serve_dir, replica_socket_name(actor_name))
         record = ReplicaRecord(replica_id, actor_name, path)
         self.replicas[replica_id] = record
         options = {k: v for k, v in config.ray_actor_options.items() if v is not None}

@@ -4,6 +4,7 @@ choice, the autoscaling policy, metrics text, deployment options."""
 from __future__ import annotations
 
 import asyncio
+import os
 import json
 import pickle
 import random
@@ -386,3 +387,29 @@ def test_multiplexed_cache_loads_once_and_evicts_lru() -> None:
     assert loads == ["a", "b", "c", "b"]
     with pytest.raises(ValueError, match="max_num_models_per_replica"):
         serve.multiplexed(max_num_models_per_replica=0)
+
+
+def test_the_replicas_socket_dir_binds_even_under_a_deep_temp_dir(tmp_path):
+    """A socket path must fit in 107 bytes: a deep ``TMPDIR`` (a notebook's, a CI's) moves the
+    socket directory to /tmp instead of failing every replica with "AF_UNIX path too long"."""
+    import shutil
+    import socket
+    import stat
+    import tempfile
+
+    from streamdata.serve.deployment_state import make_socket_dir, replica_socket_name
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    short = tempfile.gettempdir()  # this run's own (conftest.py): /tmp/sd-pytest-...
+    for base, under in ((short, short), (str(deep), "/tmp")):
+        made = make_socket_dir(base)
+        try:
+            assert os.path.dirname(made) == under
+            assert stat.S_IMODE(os.stat(made).st_mode) == 0o700
+            path = os.path.join(made, replica_socket_name("SERVE_REPLICA::app#Model#0-abcdef"))
+            with socket.socket(socket.AF_UNIX) as server:
+                server.bind(path)
+        finally:
+            shutil.rmtree(made)
+    with pytest.raises(OSError, match="too long"), socket.socket(socket.AF_UNIX) as server:
+        server.bind(str(deep / "x.sock"))  # what the replicas met before
