@@ -92,7 +92,8 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             built-in aggregation (``groupby(k).sum(c)``, ``aggregate(Count())``) after
             it, whose output this process consumes (``iter_batches``, ``to_arrow``, ``to_pandas``,
             ``take``, ...), runs on this process's threads instead of worker processes (no
-            copy through shared memory, no wait for the workers to start). Default True.
+            copy through shared memory, no wait for the workers to start); so does a join of
+            two such reads, with or without a built-in aggregation after it. Default True.
     """
 
     target_max_block_size: int = 128 * 1024 * 1024

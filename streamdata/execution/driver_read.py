@@ -42,7 +42,7 @@ from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 from streamdata.execution.stats_record import StatsRecord
-from streamdata.plan.logical import AbstractMap, Aggregate, LogicalPlan, Read
+from streamdata.plan.logical import AbstractMap, Aggregate, LogicalNode, LogicalPlan, Read
 from streamdata.plan.map_nodes import arrow_expressions_only
 from streamdata.plan.rules.read_parallelism import SMALL_READ_BYTES_PER_CPU
 
@@ -73,22 +73,48 @@ def small_driver_read(plan: LogicalPlan, ctx: DataContext, num_cpus: float) -> D
     """
     if not ctx.driver_reads_small_data or ctx.max_errored_blocks != 0:
         return None
-    root, aggregate, maps = plan.root, None, None
+    root, aggregate = plan.root, None
     if isinstance(root, Aggregate) and all(is_builtin(agg) for agg in root.aggs):
         root, aggregate = root.input, root
-    if arrow_expressions_only(root):
-        root, maps = root.inputs[0], root
-    if not isinstance(root, Read):
+    chain = small_read_chain(root)
+    if chain is None or chain[1] > small_read_limit(num_cpus):
         return None
-    source = root.datasource
-    if (not getattr(source, "decodes_in_arrow", False) or root.ray_remote_args
-            or root.concurrency is not None):
+    return DriverRead(chain[0].read, aggregate, chain[0].maps)
+
+
+def small_read_chain(node: LogicalNode) -> tuple[DriverRead, int] | None:
+    """``node`` as a read that may run on this process's threads (optionally followed by
+    column expressions), with the bytes it decodes to; None when it is not one.
+
+    The read's source must decode in Arrow (``decodes_in_arrow``, e.g. Parquet), the read
+    must ask for no resources or concurrency of its own, and its source must tell its size.
+    Whether that size is small is the caller's to judge (:func:`small_read_limit`).
+    """
+    maps = None
+    if arrow_expressions_only(node):
+        node, maps = node.inputs[0], node
+    if not isinstance(node, Read):
+        return None
+    source = node.datasource
+    if (not getattr(source, "decodes_in_arrow", False) or node.ray_remote_args
+            or node.concurrency is not None):
         return None
     tell = getattr(source, "estimate_decoded_bytes", None)
     size = tell() if callable(tell) else source.estimate_inmemory_data_size()
-    if size is None or size > max(1, math.ceil(num_cpus)) * SMALL_READ_BYTES_PER_CPU:
+    if size is None:
         return None
-    return DriverRead(root, aggregate, maps)
+    return DriverRead(node, maps=maps), size
+
+
+def small_read_limit(num_cpus: float) -> int:
+    """The most bytes a plan run on this process's threads may decode: what the
+    read-parallelism rule calls small, per CPU.
+
+    Example:
+        >>> small_read_limit(2) == 2 * SMALL_READ_BYTES_PER_CPU
+        True
+    """
+    return max(1, math.ceil(num_cpus)) * SMALL_READ_BYTES_PER_CPU
 
 
 def driver_threads(num_cpus: float, ctx: DataContext) -> int:
@@ -177,7 +203,7 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
         if aggregate is None:
             yield from _skipping_empty(in_order())
         else:
-            merged = _merged(aggregate, list(in_order()))
+            merged = reduce_partials(aggregate, list(in_order()))
             operators.append(OperatorStats(name=aggregate.name, tasks=1, blocks_out=1, rows_out=merged.num_rows,
                                            bytes_out=merged.nbytes, wall_s=time.perf_counter() - started,
                                            extra="merged on the driver"))
@@ -239,7 +265,7 @@ def _skipping_empty(tables: Iterator[pa.Table]) -> Iterator[pa.Table]:
         yield empty
 
 
-def _merged(aggregate: Aggregate, partials: list[pa.Table]) -> pa.Table:
+def reduce_partials(aggregate: Aggregate, partials: list[pa.Table]) -> pa.Table:
     """The aggregation's output from its read tasks' partials (the reduce the executor's
     aggregate operator runs, on one partition)."""
     from streamdata.exec.operators.all_to_all.spec import AggregateSpec
@@ -251,4 +277,5 @@ def _merged(aggregate: Aggregate, partials: list[pa.Table]) -> pa.Table:
     return spec.reduce([partials], index=0)
 
 
-__all__ = ["DriverRead", "driver_threads", "read_on_threads", "small_driver_read"]
+__all__ = ["DriverRead", "driver_threads", "reduce_partials", "read_on_threads", "small_driver_read", "small_read_chain",
+           "small_read_limit"]

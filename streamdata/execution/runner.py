@@ -28,6 +28,7 @@ from streamdata.context import DataContext
 from streamdata.exec.interfaces import RefBundle
 from streamdata.exec.stats import ExecutionStats
 from streamdata.execution.compiler import PhysicalPlan, cluster_info, compile, lower_optimized, optimize
+from streamdata.execution.driver_join import join_on_threads, small_driver_join
 from streamdata.execution.driver_read import driver_threads, read_on_threads, small_driver_read
 from streamdata.execution.stats_record import StatsRecord
 from streamdata.plan.io_nodes import InputData
@@ -104,7 +105,8 @@ def iterate_tables(logical_plan: LogicalPlan, *, record: StatsRecord | None = No
     """The blocks of ``logical_plan``'s output, fetched into this process as they are
     produced, for a consumer here: a small read, with column expressions or a built-in
     aggregation after it, runs on this process's threads
-    (:mod:`~streamdata.execution.driver_read`), any other plan on the executor."""
+    (:mod:`~streamdata.execution.driver_read`), and so does a join of two such reads
+    (:mod:`~streamdata.execution.driver_join`); any other plan runs on the executor."""
     if isinstance(logical_plan.root, InputData):
         yield from iter_tables(iterate(logical_plan, record=record, ctx=ctx, name=name))
         return
@@ -113,10 +115,16 @@ def iterate_tables(logical_plan: LogicalPlan, *, record: StatsRecord | None = No
     ctx = ctx or DataContext.get_current()
     cluster = cluster_info()
     optimized = optimize(logical_plan, ctx, cluster)
-    on_driver = small_driver_read(optimized, ctx, cluster.num_cpus) if rt.objects_are_local() else None
-    if on_driver is not None:
-        yield from read_on_threads(on_driver, threads=driver_threads(cluster.num_cpus, ctx), ctx=ctx, record=record)
-        return
+    if rt.objects_are_local():
+        threads = driver_threads(cluster.num_cpus, ctx)
+        read = small_driver_read(optimized, ctx, cluster.num_cpus)
+        if read is not None:
+            yield from read_on_threads(read, threads=threads, ctx=ctx, record=record)
+            return
+        join = small_driver_join(optimized, ctx, cluster.num_cpus)
+        if join is not None:
+            yield from join_on_threads(join, threads=threads, ctx=ctx, record=record)
+            return
     physical = lower_optimized(optimized, ctx, cluster)
     yield from iter_tables(_execute(physical, ctx, name or _short_name(logical_plan), record))
 
