@@ -277,5 +277,5 @@ def reduce_partials(aggregate: Aggregate, partials: list[pa.Table]) -> pa.Table:
     return spec.reduce([partials], index=0)
 
 
-__all__ = ["DriverRead", "driver_threads", "reduce_partials", "read_on_threads", "small_driver_read", "small_read_chain",
-           "small_read_limit"]
+__all__ = ["DriverRead", "driver_threads", "read_on_threads", "reduce_partials", "small_driver_read",
+           "small_read_chain", "small_read_limit"]
