@@ -74,14 +74,6 @@ def test_what_keeps_a_join_on_the_executor(sides, monkeypatch):
 # ---------------------------------------------------------------------------- what the consumer sees
 
 
-@pytest.fixture
-def executor_only():
-    ctx = DataContext.get_current()
-    saved = ctx.driver_reads_small_data
-    yield ctx
-    ctx.driver_reads_small_data = saved
-
-
 def _sorted(table: pa.Table) -> pa.Table:
     return table.sort_by([(name, "ascending") for name in table.column_names])
 

@@ -120,14 +120,6 @@ def test_what_keeps_a_read_on_the_executor(parquet_dir, tmp_path_factory, monkey
 # ---------------------------------------------------------------------------- what the consumer sees
 
 
-@pytest.fixture
-def executor_only():
-    ctx = DataContext.get_current()
-    saved = ctx.driver_reads_small_data
-    yield ctx
-    ctx.driver_reads_small_data = saved
-
-
 def test_batches_rows_and_order_are_the_executors(parquet_dir, executor_only):
     ds = sd.read_parquet(str(parquet_dir))
     on_driver = {fmt: [pa.table(b) if fmt == "pandas" else b
