@@ -29,6 +29,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
@@ -40,6 +41,9 @@ from streamdata.execution.driver_read import (
 )
 from streamdata.execution.stats_record import StatsRecord
 from streamdata.plan.logical import Aggregate, Join, LogicalPlan
+
+if TYPE_CHECKING:
+    from streamdata.exec.operators.all_to_all.spec import JoinSpec
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,9 +88,6 @@ def join_on_threads(plan: DriverJoin, *, threads: int, ctx: DataContext,
     """The output of ``plan`` as one table: both sides read at once, each on ``threads``
     threads of this process, then joined (and aggregated) here; the stats land in
     ``record`` as an execution's would."""
-    from streamdata.exec.operators.all_to_all.spec import JoinSpec
-    from streamdata.plan.lowering.all_to_all import aggregate_input_columns
-
     started = time.perf_counter()
     join, aggregate = plan.join, plan.aggregate
     operators: list[OperatorStats] = []
@@ -101,18 +102,7 @@ def join_on_threads(plan: DriverJoin, *, threads: int, ctx: DataContext,
     for side_record in records:
         if side_record.last is not None:
             operators += side_record.last.operators
-    schemas = tuple(tables[0].schema if tables else None for tables in sides)
-    spec = JoinSpec(left_keys=join.on, right_keys=join.right_on or join.on, join_type=join.join_type,
-                    left_suffix=join.left_suffix, right_suffix=join.right_suffix,
-                    schemas=schemas,  # type: ignore[arg-type]
-                    partial_aggregate=(aggregate.keys, aggregate.aggs) if aggregate is not None else None,
-                    output_columns=(aggregate_input_columns(aggregate.keys, aggregate.aggs)
-                                    if aggregate is not None else None))
-    for index, schema in enumerate(schemas):
-        if schema is not None:
-            spec.validate(schema, index)
-    if schemas[0] is not None and schemas[1] is not None:
-        spec.validate_both(schemas[0], schemas[1])
+    spec = _join_spec(plan, [tables[0].schema if tables else None for tables in sides])
     begun = time.thread_time()
     out = spec.reduce(sides, index=0)
     name = join.name + (f"->partial {aggregate.name}" if aggregate is not None else "")
@@ -127,6 +117,28 @@ def join_on_threads(plan: DriverJoin, *, threads: int, ctx: DataContext,
     if record is not None:
         record.last = ExecutionStats(operators=operators, wall_s=time.perf_counter() - started, finished=True)
     yield out
+
+
+def _join_spec(plan: DriverJoin, schemas: list[pa.Schema | None]) -> JoinSpec:
+    """The join's reduce as the lowering builds it (with the aggregation's partial step and
+    the columns it reads, when one follows), checked against the sides' schemas: a missing
+    key or clashing columns raise here, naming them, as the executor's join does."""
+    from streamdata.exec.operators.all_to_all.spec import JoinSpec
+    from streamdata.plan.lowering.all_to_all import aggregate_input_columns
+
+    join, aggregate = plan.join, plan.aggregate
+    spec = JoinSpec(left_keys=join.on, right_keys=join.right_on or join.on, join_type=join.join_type,
+                    left_suffix=join.left_suffix, right_suffix=join.right_suffix,
+                    schemas=(schemas[0], schemas[1]),
+                    partial_aggregate=(aggregate.keys, aggregate.aggs) if aggregate is not None else None,
+                    output_columns=(aggregate_input_columns(aggregate.keys, aggregate.aggs)
+                                    if aggregate is not None else None))
+    for index, schema in enumerate(schemas):
+        if schema is not None:
+            spec.validate(schema, index)
+    if schemas[0] is not None and schemas[1] is not None:
+        spec.validate_both(schemas[0], schemas[1])
+    return spec
 
 
 __all__ = ["DriverJoin", "join_on_threads", "small_driver_join"]
