@@ -188,3 +188,20 @@ def test_runtime_env_class_is_a_runtime_env_dict() -> None:
     assert sd.get(flag.remote()) == "on"
     with pytest.raises(NotImplementedError, match="conda"):
         flag.options(runtime_env=RuntimeEnv(conda={"dependencies": ["x"]})).remote()
+
+
+@sd.remote
+def call_pickled(blob: bytes, arg: int) -> int:
+    return sd.cloudpickle.loads(blob)(arg)
+
+
+def test_ray_cloudpickle_is_streamdatas_cloudpickle() -> None:
+    """``ray.cloudpickle.dumps`` / ``loads`` (Ray's docs pickle functions and refs out of band
+    with them): the same library under streamdata's name, usable in a worker too."""
+    import cloudpickle
+
+    offset = 40
+    blob = sd.cloudpickle.dumps(lambda x: x + offset)
+    assert sd.get(call_pickled.remote(blob, 2)) == 42
+    assert sd.cloudpickle.CloudPickler is cloudpickle.CloudPickler
+    assert "cloudpickle" in dir(sd)
