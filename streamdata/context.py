@@ -94,6 +94,11 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             ``take``, ...), runs on this process's threads instead of worker processes (no
             copy through shared memory, no wait for the workers to start); so does a join of
             two such reads, with or without a built-in aggregation after it. Default True.
+        scheduling_strategy: where the Data tasks and actors run when their own options say
+            nothing: a strategy object such as ``PlacementGroupSchedulingStrategy(pg)`` runs
+            the whole pipeline inside a placement group that a trainer or tuner holds (as in
+            Ray); Ray's strings (``"SPREAD"``, ``"DEFAULT"``) change nothing on one machine.
+            Default ``"SPREAD"``.
     """
 
     target_max_block_size: int = 128 * 1024 * 1024
@@ -117,6 +122,7 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
     enable_auto_log_stats: bool = False
     enable_stats_summary_collection: bool = False
     driver_reads_small_data: bool = True
+    scheduling_strategy: Any = "SPREAD"
     extra: dict[str, Any] = field(default_factory=dict)
 
     _lock: ClassVar[threading.Lock] = threading.Lock()

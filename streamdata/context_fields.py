@@ -71,7 +71,6 @@ ACCEPTED_FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("gpu_shuffle_setup_timeout_s", 120.0, "shuffle"),
     ("use_polars", False, "shuffle"),
     ("use_polars_sort", False, "shuffle"),
-    ("scheduling_strategy", "SPREAD", "cluster"),
     ("scheduling_strategy_large_args", "DEFAULT", "cluster"),
     ("large_args_threshold", 50 * 1024 * 1024, "cluster"),
     ("min_parallelism", 200, "cluster"),

@@ -51,6 +51,31 @@ def normalized_resources(args: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
+def placement_options(data_context: Any, remote_args: Mapping[str, Any]) -> dict[str, Any]:
+    """The scheduling option a Data task or actor takes from ``DataContext.scheduling_strategy``
+    when its own options name none: a strategy object, such as
+    ``PlacementGroupSchedulingStrategy(pg)`` to run the pipeline inside a placement group that a
+    trainer or tuner holds (as Ray does). Ray's strings (``"SPREAD"``, ``"DEFAULT"``) change
+    nothing on one machine.
+
+    Example:
+        >>> from types import SimpleNamespace
+        >>> placement_options(SimpleNamespace(scheduling_strategy="SPREAD"), {})
+        {}
+        >>> strategy = object()
+        >>> placement_options(SimpleNamespace(scheduling_strategy=strategy), {}) == {"scheduling_strategy": strategy}
+        True
+        >>> placement_options(SimpleNamespace(scheduling_strategy=strategy), {"placement_group": "mine"})
+        {}
+    """
+    strategy = getattr(data_context, "scheduling_strategy", None)
+    if strategy is None or isinstance(strategy, str):
+        return {}
+    if any(remote_args.get(key) is not None for key in ("scheduling_strategy", "placement_group")):
+        return {}
+    return {"scheduling_strategy": strategy}
+
+
 def remote_args_resources(remote_args: Mapping[str, Any], *, default_cpus: float = 1.0) -> ExecutionResources:
     """CPU/GPU the executor accounts for one task or actor: ``default_cpus`` unless CPUs or
     GPUs were given; a GPU stage that names no CPUs is accounted on GPUs only, so CPU work

@@ -21,6 +21,7 @@ from streamdata.exec.interfaces import (
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import MapWorker
 from streamdata.exec.operators.map_transformer import MapTransformer
+from streamdata.exec.resources import placement_options
 from streamdata.core import api as rt
 from streamdata.errors import TaskError
 
@@ -98,6 +99,7 @@ class ActorPoolMapOperator(MapOperator):
         if args_fn is not None:
             remote.update(args_fn())
         args = {k: v for k, v in remote.items() if k in _ACTOR_OPTION_KEYS}
+        args.update(placement_options(self.options.data_context, args))
         res = self.per_task_resources()
         args["num_cpus"] = res.cpu
         if res.gpu:

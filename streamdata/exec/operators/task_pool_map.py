@@ -16,6 +16,7 @@ from streamdata.exec.interfaces import (
 from streamdata.exec.operators.map_operator import MapOperator
 from streamdata.exec.operators.map_task import map_task_entry
 from streamdata.exec.operators.map_transformer import MapTransformer
+from streamdata.exec.resources import placement_options
 from streamdata.core import api as rt
 
 _TASK_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "max_retries",
@@ -60,6 +61,7 @@ class TaskPoolMapOperator(MapOperator):
         """The task function with this operator's options (``dynamic`` merged over them)."""
         remote = {**self.ray_remote_args, **dynamic}
         args = {k: v for k, v in remote.items() if k in _TASK_OPTION_KEYS}
+        args.update(placement_options(self.options.data_context, args))
         res = self.per_task_resources()
         args.setdefault("num_cpus", res.cpu)
         args.setdefault("max_retries", 3)

@@ -64,6 +64,7 @@ from streamdata.exec.operators.all_to_all.policy import (
 )
 from streamdata.exec.operators.all_to_all.spec import JoinSpec, ShuffleSpec
 from streamdata.exec.operators.in_order import InOrder
+from streamdata.exec.resources import placement_options
 from streamdata.core import api as rt
 from streamdata.exec.operators.all_to_all.tasks import map_task, prepare_task, reduce_parts, reduce_task
 
@@ -155,6 +156,7 @@ class AllToAllOperator(PhysicalOperator):
         super().start(options)
         if self.data_context is None:
             self.data_context = options.data_context
+        self.remote_args.update(placement_options(self.data_context, self.remote_args))
 
     def shutdown(self) -> None:
         super().shutdown()

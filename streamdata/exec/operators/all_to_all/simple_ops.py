@@ -27,6 +27,7 @@ from streamdata.exec.interfaces import (
     PhysicalOperator,
     RefBundle,
 )
+from streamdata.exec.resources import placement_options
 from streamdata.exec.shuffle.random_ops import random_order
 from streamdata.exec.shuffle.repartition import plan_slices
 from streamdata.block_metadata import BlockMetadata
@@ -129,6 +130,7 @@ class SplitRepartitionOperator(PhysicalOperator):
 
     def start(self, options: ExecutionOptions) -> None:
         super().start(options)
+        self.remote_args.update(placement_options(options.data_context, self.remote_args))
 
     def add_input(self, bundle: RefBundle, input_index: int) -> None:
         self.metrics.on_input(bundle)
