@@ -169,3 +169,21 @@ if __name__ == "__main__":  # pragma: no cover - maintenance helper
     for gap in sorted(found):
         print(f"    {gap!r},")
     print("})")
+
+
+def test_ray_cloudpickle_names_are_there_with_rays_parameters() -> None:
+    """``ray.cloudpickle`` (a module, so outside the surfaces above): the names Ray programs call on
+    it exist in ``streamdata.cloudpickle`` with Ray's parameters (``dumps_debug`` / ``dump_debug``,
+    Ray's debugging variants, are not mirrored)."""
+    import ray.cloudpickle as theirs
+
+    import streamdata as sd
+
+    ours = sd.cloudpickle
+    for name in ("dump", "dumps", "load", "loads", "register_pickle_by_value", "unregister_pickle_by_value",
+                 "list_registry_pickle_by_value", "CloudPickler", "Pickler", "PicklingError", "DEFAULT_PROTOCOL"):
+        assert hasattr(ours, name), name
+        if inspect.isfunction(getattr(theirs, name)):
+            assert _param_names(getattr(ours, name)) == _param_names(getattr(theirs, name)), name
+    assert ours.PicklingError is theirs.PicklingError and ours.DEFAULT_PROTOCOL == theirs.DEFAULT_PROTOCOL
+
