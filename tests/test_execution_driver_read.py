@@ -4,6 +4,8 @@ the consumer sees is what the executor would have given it."""
 
 from __future__ import annotations
 
+import threading
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv  # noqa: F401 (pa.csv)
@@ -214,3 +216,42 @@ def test_counting_a_filtered_read_counts_in_its_tasks(parquet_dir, executor_only
         assert ds.count() == 4 * ROWS_PER_FILE - 1500
         assert "partial Aggregate(global, count())" in ds.stats()
         assert ("driver threads" in ds.stats()) is driver
+
+
+# ---------------------------------------------------------------------------- the threads
+
+
+class _ConcurrencyWatchingParquet(ParquetDatasource):
+    """A Parquet source that records how many of its files are being read at once."""
+
+    lock = threading.Lock()
+    active = 0
+    peak = 0
+
+    def read_split(self, fs, split):
+        cls = type(self)
+        with cls.lock:
+            cls.active += 1
+            cls.peak = max(cls.peak, cls.active)
+        try:
+            yield from super().read_split(fs, split)
+        finally:
+            with cls.lock:
+                cls.active -= 1
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+def test_a_read_runs_at_most_its_threads_tasks_at_once_on_reused_threads(parquet_dir, threads):
+    for i in range(4, 12):  # more files than threads
+        ids = list(range(i * ROWS_PER_FILE, (i + 1) * ROWS_PER_FILE))
+        pq.write_table(pa.table({"id": ids, "s": ["x"] * ROWS_PER_FILE}), parquet_dir / f"part-{i:02d}.parquet")
+    source = _ConcurrencyWatchingParquet(str(parquet_dir))
+    plan = driver_read.DriverRead(Read(datasource=source, parallelism=12))
+    _ConcurrencyWatchingParquet.peak = 0
+    before = sum(t.name.startswith("streamdata-driver") for t in threading.enumerate())
+    for _ in range(5):
+        tables = list(driver_read.read_on_threads(plan, threads=threads, ctx=DataContext()))
+        assert sorted(pa.concat_tables(tables)["id"].to_pylist()) == list(range(12 * ROWS_PER_FILE))
+    assert _ConcurrencyWatchingParquet.peak <= threads
+    after = sum(t.name.startswith("streamdata-driver") for t in threading.enumerate())
+    assert after <= max(before, threads)  # no new threads per read

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,7 @@ from streamdata.execution.driver_read import (
     DriverRead, reduce_partials, read_on_threads, small_read_chain, small_read_limit,
 )
 from streamdata.execution.stats_record import StatsRecord
+from streamdata.execution.thread_pool import shared_thread_pool
 from streamdata.plan.logical import Aggregate, Join, LogicalPlan
 
 if TYPE_CHECKING:
@@ -96,9 +97,12 @@ def join_on_threads(plan: DriverJoin, *, threads: int, ctx: DataContext,
     def read(side: DriverRead, side_record: StatsRecord) -> list[pa.Table]:
         return list(read_on_threads(side, threads=threads, ctx=ctx, record=side_record))
 
-    with ThreadPoolExecutor(1, thread_name_prefix="streamdata-join") as other:
-        right = other.submit(read, plan.right, records[1])  # both sides' reads overlap
+    right = shared_thread_pool().submit(read, plan.right, records[1])  # both sides' reads overlap
+    try:
         sides = [read(plan.left, records[0]), right.result()]
+    except BaseException:
+        wait([right])  # no read left running behind the error
+        raise
     for side_record in records:
         if side_record.last is not None:
             operators += side_record.last.operators

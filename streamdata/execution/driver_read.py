@@ -26,13 +26,13 @@ Example:
 
 from __future__ import annotations
 
+import itertools
 import math
 import queue
 import threading
 import time
 import traceback
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,6 +42,7 @@ from streamdata.aggregation.builtins import is_builtin
 from streamdata.context import DataContext
 from streamdata.exec.stats import ExecutionStats, OperatorStats
 from streamdata.execution.stats_record import StatsRecord
+from streamdata.execution.thread_pool import shared_thread_pool
 from streamdata.plan.logical import AbstractMap, Aggregate, LogicalNode, LogicalPlan, Read
 from streamdata.plan.map_nodes import arrow_expressions_only
 from streamdata.plan.rules.read_parallelism import SMALL_READ_BYTES_PER_CPU
@@ -166,6 +167,12 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
     stop = threading.Event()
     started = time.perf_counter()
 
+    next_task = itertools.count()
+
+    def run_tasks() -> None:  # one of ``threads`` loops: the next task not yet taken, in order
+        while not stop.is_set() and (index := next(next_task)) < len(tasks):
+            run(index, tasks[index])
+
     def run(index: int, task: Any) -> None:
         out = outputs[index]
         begun = time.thread_time()
@@ -195,11 +202,11 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
                     stats.bytes_out += item.nbytes
                 yield item
 
-    pool = ThreadPoolExecutor(threads, thread_name_prefix="streamdata-read")
     finished = False
     try:
-        for index, task in enumerate(tasks):
-            pool.submit(run, index, task)
+        pool = shared_thread_pool()
+        for _ in range(threads):
+            pool.submit(run_tasks)
         if aggregate is None:
             yield from _skipping_empty(in_order())
         else:
@@ -211,7 +218,6 @@ def read_on_threads(plan: DriverRead, *, threads: int, ctx: DataContext,
         finished = True
     finally:
         stop.set()
-        pool.shutdown(wait=False, cancel_futures=True)
         stats.wall_s, stats.cpu_s = time.perf_counter() - started, sum(cpu_s)
         if record is not None:
             record.last = ExecutionStats(operators=operators, wall_s=time.perf_counter() - started,
