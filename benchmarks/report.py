@@ -212,7 +212,10 @@ def render_markdown(suite: dict[str, Any]) -> str:
     if suite.get("notes"):
         out.append("")
 
-    out += ["## Median seconds, steady state (after start-up)", ""]
+    out += ["## Median seconds, steady state (after start-up)", "",
+            "The repetitions after the first, each engine's timed once its process tree is quiet "
+            "(`settle.py`: at most 3 s); the first run and the end-to-end time below keep every "
+            "start-up cost.", ""]
     out += _table(["workload", *engines],
                   ([name, *(cell_text(entry["results"].get(e)) for e in engines)]
                    for name, entry in workloads.items()))

@@ -3,7 +3,8 @@
 For every workload, each engine runs in a FRESH subprocess (``worker.py``), one engine
 at a time (each starting once the machine's CPU use fell below 25%, at most 10 s after the
 last one: a runtime shutting down must not slow the next), ``--reps`` repetitions inside it; the driver samples the memory of that
-process's whole tree. The report gives median seconds (steady state, after start-up),
+process's whole tree. The report gives median seconds (steady state: the repetitions after
+the first, timed once the process tree is quiet, ``settle.py``),
 streamdata ÷ peer ratios, start-up and end-to-end seconds for Ray and streamdata, peak
 memory, the extra figures of ``cpu_to_gpu_pipeline`` and ``larger_than_memory``, result
 checks across engines, and the targets this run can judge. It is written to

@@ -7,6 +7,9 @@ start-up are isolated. Timeline, all measured here from the top of this file::
     init_s     starting it (``ray.init`` / ``sd.init``; a process pool for pyarrow)
     runs       each repetition of the workload; the steady-state median leaves out the
                first, which is reported as ``first_s``
+    settle_s   after the first repetition, the wait for the process tree to go quiet
+               (``settle.py``: start-up work still running in background processes), so
+               the repetitions after it time the steady state; the same for every engine
     e2e_s      process start → end of the first repetition (start-up included)
 
 After the timed repetitions, written output is verified with pyarrow (untimed).
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from engines import module_for
 from engines.common import sig
+from settle import wait_until_quiet
 from workloads import WORKLOADS, Params
 
 MAX_ERROR_CHARS = 500
@@ -112,6 +116,8 @@ def run(engine: str, workload: str, params: Params) -> dict[str, Any]:
             result["runs"].append(round(end - t, 4))
             if rep == 0:
                 result["e2e_s"] = round(end - T_START, 4)
+                if params.reps > 1:
+                    result["settle_s"] = wait_until_quiet()
             result["metrics"] = out.pop("metrics", {})
             result["check"] = out
         stage = "verify"

@@ -7,7 +7,7 @@ import importlib
 
 import pytest
 
-MODULES = ["datagen", "workloads", "memsampler", "harness", "report", "worker", "core_micro",
+MODULES = ["datagen", "workloads", "memsampler", "harness", "report", "worker", "core_micro", "settle",
            "engines", "engines.common", "engines.raylike"]
 
 
