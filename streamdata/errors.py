@@ -218,6 +218,11 @@ class InfeasiblePlacementGroupError(PlacementGroupError, InfeasibleResourceError
     """A placement group bundle that no resource of this machine can ever meet."""
 
 
+class RuntimeEnvSetupError(RuntimeSystemError):
+    """A task's or actor's runtime environment could not be set up in its worker (its
+    ``worker_process_setup_hook`` raised, or could not be imported or unpickled)."""
+
+
 class RuntimeNotInitializedError(RuntimeSystemError):
     """An operation needs ``sd.init()`` and it could not run implicitly."""
 

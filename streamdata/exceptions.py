@@ -26,6 +26,7 @@ from streamdata.errors import (  # noqa: F401 - re-exported
     ObjectStoreFullError,
     OutOfMemoryError,
     PlacementGroupError,
+    RuntimeEnvSetupError,
     RuntimeSystemError,
     StreamDataError,
     TaskCancelledError,
@@ -45,6 +46,6 @@ __all__ = [
     "InfeasibleResourceError", "ObjectFreedError", "ObjectLostError",
     "ObjectReconstructionFailedError", "ObjectReconstructionFailedLineageEvictedError",
     "ObjectReconstructionFailedMaxAttemptsExceededError",
-    "ObjectStoreFullError", "OutOfMemoryError", "PlacementGroupError", "StreamDataError",
+    "ObjectStoreFullError", "OutOfMemoryError", "PlacementGroupError", "RuntimeEnvSetupError", "StreamDataError",
     "TaskCancelledError", "TaskError", "WorkerCrashedError",
 ]

@@ -168,6 +168,12 @@ class ActorClass:
         return f"ActorClass({self.__name__})"
 
 
+#: the methods every actor has, as in Ray: ``__ray_ready__()`` (True once the actor is
+#: constructed) and ``__ray_call__(fn, *args, **kwargs)`` (``fn(the actor, *args, **kwargs)``
+#: run in the actor)
+BUILTIN_ACTOR_METHODS = frozenset({"__ray_ready__", "__ray_call__"})
+
+
 class ActorHandle:
     """A handle to a live actor; method calls go through ``handle.method.remote()``."""
 
@@ -187,6 +193,8 @@ class ActorHandle:
             pass
 
     def __getattr__(self, name: str) -> "ActorMethod":
+        if name in BUILTIN_ACTOR_METHODS:
+            return ActorMethod(self, name, 1)
         if name.startswith("_"):
             raise AttributeError(name)
         if name not in self._methods:

@@ -4,7 +4,8 @@ An actor lives in a dedicated worker process. Its calls are sent in submission
 order, each once its arguments are ready (a call waits for the calls before it:
 head-of-line order, as Ray's ordered actor queues). When the process dies the
 actor restarts (``max_restarts``, -1 for no limit) and calls that were in flight
-are retried (``max_task_retries``) or fail with ``ActorDiedError``.
+are retried (``max_task_retries``) or fail with ``ActorDiedError``. An actor created
+by a worker dies with that worker's process, unless it is detached (as in Ray).
 """
 
 from __future__ import annotations
@@ -236,6 +237,20 @@ class ActorManager:
                     self.rt.emit(KillWorker(actor.worker.worker_id))
                 else:
                     self._die(actor, "its placement group was removed")
+
+    def on_owner_death(self, owner_id: str, exit_info: str) -> None:
+        """End the actors the process ``owner_id`` created, unless detached (Ray's fate
+        sharing: an actor dies with its owner, whatever its ``max_restarts``)."""
+        why = f"the worker that created it died ({exit_info}); only a detached actor outlives its creator"
+        for actor in list(self.actors.values()):
+            if actor.creation.owner != owner_id or actor.spec.get("detached") or actor.state == "dead":
+                continue
+            actor.no_restart = True
+            actor.exit_reason = why
+            if actor.worker is not None and actor.state in ("starting", "alive"):
+                self.rt.emit(KillWorker(actor.worker.worker_id))  # its death comes back as WorkerDied
+            else:
+                self._die(actor, why)
 
     def on_worker_death(self, worker: WorkerState, exit_info: str) -> None:
         actor = self.actors.get(worker.actor_id or "")

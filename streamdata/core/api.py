@@ -191,6 +191,11 @@ def init(address: str | None = None, *, num_cpus: float | None = None, num_gpus:
         # the workers inherit these (they are spawned below)
         os.environ[NAMESPACE_ENV] = namespace if namespace is not None else f"anonymous-{uuid.uuid4()}"
         if runtime_env:
+            if runtime_env.get("worker_process_setup_hook") is not None:  # a function, as text
+                from streamdata.core.setup_hook import encode_setup_hook
+
+                hook = encode_setup_hook(runtime_env["worker_process_setup_hook"])
+                runtime_env = {**runtime_env, "worker_process_setup_hook": hook}
             os.environ[JOB_RUNTIME_ENV] = json.dumps(runtime_env, default=os.fspath)
         else:
             os.environ.pop(JOB_RUNTIME_ENV, None)

@@ -36,7 +36,7 @@ def check_options(options: dict, allowed: frozenset, what: str) -> None:
 
 
 #: runtime_env fields the local runtime honours; the others need a Ray cluster
-LOCAL_RUNTIME_ENV_FIELDS = frozenset({"env_vars", "working_dir", "py_modules", "config"})
+LOCAL_RUNTIME_ENV_FIELDS = frozenset({"env_vars", "working_dir", "py_modules", "config", "worker_process_setup_hook"})
 #: env keys the worker turns into ``sys.path`` entries and a working directory for the task
 PY_PATHS_KEY = "STREAMDATA_PY_PATHS"
 WORKING_DIR_KEY = "STREAMDATA_WORKING_DIR"
@@ -60,7 +60,9 @@ def _local_dir(value: Any, field: str) -> str:
 def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
     """The environment a runtime_env gives a task: its ``env_vars``, plus ``working_dir``
     and ``py_modules`` as import paths (the worker puts them on ``sys.path`` and runs the
-    task in ``working_dir``). ``pip``/``conda``/``uv``/``container`` need a Ray cluster.
+    task in ``working_dir``), and its ``worker_process_setup_hook``
+    (:mod:`~streamdata.core.setup_hook`). ``pip``/``conda``/``uv``/``container`` need a Ray
+    cluster.
 
     Example:
         >>> runtime_env_vars({"env_vars": {"A": "1"}})
@@ -98,6 +100,10 @@ def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
                      else path)
     if paths:
         out[PY_PATHS_KEY] = os.pathsep.join(dict.fromkeys(paths))
+    if runtime_env.get("worker_process_setup_hook") is not None:
+        from streamdata.core.setup_hook import SETUP_HOOK_ENV, encode_setup_hook
+
+        out[SETUP_HOOK_ENV] = encode_setup_hook(runtime_env["worker_process_setup_hook"])
     return out
 
 

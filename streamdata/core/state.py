@@ -540,6 +540,7 @@ class RuntimeState:
                 self.oom_victim = None
         if worker.actor_id is not None:
             self.actors.on_worker_death(worker, exit_info)
+        self.actors.on_owner_death(worker.worker_id, exit_info)
         task = worker.task
         if task is not None and task.kind == "task":
             worker.task = None

@@ -23,7 +23,7 @@ import socket
 import sys
 import threading
 import traceback
-from typing import Any
+from typing import Any, Callable
 
 from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
@@ -31,11 +31,19 @@ from streamdata.core import cancellation, context
 from streamdata.core.message_channel import MessageChannel
 from streamdata.core.concurrency_groups import GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
+from streamdata.core.setup_hook import SETUP_HOOK_ENV, run_setup_hook
 from streamdata.core.task_env import apply_task_env, restore_task_env
 from streamdata.core.yielded_returns import collect_yielded
 from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
 from streamdata.errors import GetTimeoutError, TaskCancelledError
+
+
+#: the methods every actor has (``actor.BUILTIN_ACTOR_METHODS``), given the actor instance
+_BUILTIN_METHODS: dict[str, Callable[..., Any]] = {
+    "__ray_ready__": lambda actor: True,
+    "__ray_call__": lambda actor, fn, *args, **kwargs: fn(actor, *args, **kwargs),
+}
 
 
 class CurrentTask(threading.local):
@@ -306,6 +314,7 @@ class Worker:
         load_error: BaseException | None = None
         saved_env = apply_task_env(env)  # first: runtime_env's py_modules may be what the function imports
         try:  # load first: the function's bytes come with the first task only
+            run_setup_hook(os.environ.get(SETUP_HOOK_ENV))
             fn = self._actor_method(target) if self.actor_id is not None else self.load_function(target, fn_bytes)
         except BaseException as exc:  # noqa: BLE001
             fn, load_error = None, exc
@@ -342,6 +351,9 @@ class Worker:
         method, group = split_target(target)
         if group is not None:  # a call that named a group, on an actor without groups
             warn_undefined(group, [])
+        builtin = _BUILTIN_METHODS.get(method)
+        if builtin is not None:
+            return functools.partial(builtin, self.actor)
         return getattr(self.actor, method)
 
     def report_result(self, task_id: str, return_ids: list[str], result: Any, name: str) -> None:
@@ -425,6 +437,7 @@ class Worker:
         self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0)
         apply_task_env(env)  # for the actor's whole life
         try:
+            run_setup_hook(os.environ.get(SETUP_HOOK_ENV))
             cls = self.load_function(cls_id, cls_bytes)
             args, kwargs = self.resolve_args(args_blob, deps)
             self.actor = cls(*args, **kwargs)

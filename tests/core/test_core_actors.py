@@ -647,3 +647,50 @@ def test_async_actor_awaits_object_refs(actors) -> None:
     a = Awaiter.remote()
     actors.append(a)
     assert sd.get(a.run.remote(3), timeout=60) == [0, 2, 4, "put"]
+
+
+# ---------------------------------------------------------------------------- fate sharing
+
+
+@sd.remote(max_restarts=-1, num_cpus=0)
+class _Child:
+    def pid(self) -> int:
+        return os.getpid()
+
+
+@sd.remote(num_cpus=0)
+class _Creator:
+    def make_children(self, detached_name: str) -> tuple:
+        self.child = _Child.remote()
+        self.detached = _Child.options(name=detached_name, lifetime="detached").remote()
+        return self.child, self.detached, os.getpid()
+
+
+@sd.remote(num_cpus=0)
+def _make_child_in_a_task() -> object:
+    return _Child.remote()
+
+
+def test_an_actor_dies_with_the_worker_that_created_it_unless_detached() -> None:
+    creator = _Creator.remote()  # kept: an actor whose last handle is gone exits (and so would its children)
+    child, detached, creator_pid = sd.get(creator.make_children.remote("fate-detached"))
+    child_pid = sd.get(child.pid.remote())
+    os.kill(creator_pid, signal.SIGKILL)
+
+    def child_died() -> ActorDiedError | None:
+        try:
+            sd.get(child.pid.remote(), timeout=60)
+        except ActorDiedError as exc:
+            return exc
+        return None
+
+    err = wait_for(child_died, what="the child actor to die with its creator")
+    assert "the worker that created it died" in str(err)
+    wait_for(lambda: gone(child_pid), what="the child's process to end (not restarted, though max_restarts=-1)")
+    assert sd.get(detached.pid.remote()) not in (creator_pid, child_pid)  # the detached one lives on
+    sd.kill(detached)
+
+
+def test_an_actor_a_task_created_outlives_the_task() -> None:
+    child = sd.get(_make_child_in_a_task.remote())  # the task's worker lives on, and so does its actor
+    assert sd.get(child.pid.remote()) > 0
