@@ -104,7 +104,7 @@ NodeIdStr = str
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from streamdata import aggregate, cloudpickle, serve, train, util
+    from streamdata import actor, aggregate, cloudpickle, serve, train, util
     from streamdata.io.datasink import Datasink, WriteResult
     from streamdata.io.datasource import Datasource
     from streamdata.core.logging_config import LoggingConfig
@@ -118,9 +118,11 @@ if TYPE_CHECKING:
 
 #: what ``import streamdata`` leaves for first use, so a script starts instantly: the
 #: subpackages (``sd.serve``, ``sd.train``, ``sd.util``, ``sd.aggregate``), Ray's
-#: ``ray.cloudpickle`` (``sd.cloudpickle``) and the connectors, each imported when first named
+#: ``ray.cloudpickle`` (``sd.cloudpickle``) and ``ray.actor`` (``sd.actor``), and the connectors,
+#: each imported when first named
 _LAZY = {
-    **{name: f"streamdata.{name}" for name in ("aggregate", "serve", "train", "util", "data", "cloudpickle")},
+    **{name: f"streamdata.{name}" for name in ("actor", "aggregate", "serve", "train", "util", "data",
+                                               "cloudpickle")},
     **{name: f"streamdata.read_connectors:{name}" for name in (
         "from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio", "read_avro",
         "read_delta", "read_hudi", "read_iceberg", "read_lance", "read_orc", "read_sql", "read_tfrecords",

@@ -2,7 +2,8 @@
 
 It is a dict, so it goes wherever a ``runtime_env`` dict goes (``sd.init``,
 ``@sd.remote``, ``.options``). The local runtime honours ``env_vars``,
-``working_dir`` and ``py_modules``; the other fields (``pip``, ``conda``, ...) raise
+``working_dir``, ``py_modules`` and ``worker_process_setup_hook``
+(:mod:`streamdata.core.setup_hook`); the other fields (``pip``, ``conda``, ...) raise
 a NotImplementedError naming them when used there, and work with
 ``sd.init(backend="ray")``.
 

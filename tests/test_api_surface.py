@@ -187,3 +187,16 @@ def test_ray_cloudpickle_names_are_there_with_rays_parameters() -> None:
             assert _param_names(getattr(ours, name)) == _param_names(getattr(theirs, name)), name
     assert ours.PicklingError is theirs.PicklingError and ours.DEFAULT_PROTOCOL == theirs.DEFAULT_PROTOCOL
 
+
+
+def test_ray_actor_module_names_are_there_with_rays_parameters() -> None:
+    """``ray.actor`` (``from ray.actor import ActorHandle``, ``ray.actor.exit_actor()``): the public
+    names exist in ``streamdata.actor``, functions with Ray's parameters."""
+    import ray.actor as theirs
+
+    import streamdata as sd
+
+    ours = sd.actor
+    for name in ("ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"):
+        assert hasattr(theirs, name) and hasattr(ours, name), name
+    assert _param_names(ours.exit_actor) == _param_names(theirs.exit_actor)

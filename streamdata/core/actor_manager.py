@@ -229,6 +229,13 @@ class ActorManager:
         else:
             self._die(actor, "it was killed with sd.kill()")
 
+    def exit_intentionally(self, actor_id: str) -> None:
+        """The actor called ``exit_actor()``: its process ends next, and the actor with it."""
+        actor = self.actors.get(actor_id)
+        if actor is not None and actor.state != "dead":
+            actor.no_restart = True
+            actor.exit_reason = "it exited itself with exit_actor()"
+
     def kill_in_placement_group(self, pg_id: str) -> None:
         for actor in list(self.actors.values()):
             if actor.creation.pg_id == pg_id and actor.state != "dead":

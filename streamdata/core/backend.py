@@ -49,6 +49,10 @@ class Backend(ABC):
         """Kill an actor's process."""
 
     @abstractmethod
+    def exit_actor(self) -> None:
+        """End the actor whose code calls it (no restart); never returns."""
+
+    @abstractmethod
     def get_actor(self, name: str, namespace: str | None) -> Any:
         """The handle of the live named actor ``name``."""
 

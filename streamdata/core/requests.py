@@ -97,6 +97,11 @@ def op_kill(rt: StateHost, reply: Callable, fail: Callable, actor_id: str, no_re
     reply(None)
 
 
+def op_exit_actor(rt: StateHost, reply: Callable, fail: Callable, actor_id: str) -> None:
+    rt.actors.exit_intentionally(actor_id)
+    reply(None)
+
+
 def op_get_actor(rt: StateHost, reply: Callable, fail: Callable, name: str, namespace: str | None) -> None:
     reply(rt.actors.lookup(name))
 
@@ -165,6 +170,7 @@ REQUESTS: dict[str, Callable] = {
     "cluster_resources": op_cluster_resources,
     "cancel": op_cancel,
     "kill": op_kill,
+    "exit_actor": op_exit_actor,
     "get_actor": op_get_actor,
     "list_named_actors": op_list_named_actors,
     "pg_list": op_pg_list,

@@ -694,3 +694,44 @@ def test_an_actor_dies_with_the_worker_that_created_it_unless_detached() -> None
 def test_an_actor_a_task_created_outlives_the_task() -> None:
     child = sd.get(_make_child_in_a_task.remote())  # the task's worker lives on, and so does its actor
     assert sd.get(child.pid.remote()) > 0
+
+
+# ---------------------------------------------------------------------------- exit_actor
+
+
+@sd.remote(max_restarts=-1, num_cpus=0)
+class _Exiting:
+    def __init__(self, mark: str) -> None:
+        import atexit
+
+        atexit.register(lambda: open(mark, "w").close())
+
+    def pid(self) -> int:
+        return os.getpid()
+
+    def stop(self) -> None:
+        sd.actor.exit_actor()
+
+
+@sd.remote(num_cpus=0)
+def _exit_in_a_task() -> None:
+    sd.actor.exit_actor()
+
+
+def test_exit_actor_ends_the_actor_for_good_after_its_atexit_handlers(tmp_path) -> None:
+    mark = str(tmp_path / "atexit-ran")
+    actor = _Exiting.remote(mark)
+    pid = sd.get(actor.pid.remote())
+    with pytest.raises(ActorDiedError, match="exited itself with exit_actor"):
+        sd.get(actor.stop.remote())
+    with pytest.raises(ActorDiedError, match="exited itself"):  # not restarted, though max_restarts=-1
+        sd.get(actor.pid.remote())
+    wait_for(lambda: gone(pid), what="the actor's process to end")
+    assert os.path.exists(mark)
+
+
+def test_exit_actor_outside_an_actor_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="outside an actor"):
+        sd.actor.exit_actor()
+    with pytest.raises(TypeError, match="outside an actor"):
+        sd.get(_exit_in_a_task.remote())

@@ -8,6 +8,9 @@ Example:
 
 from __future__ import annotations
 
+import atexit
+import os
+import sys
 from typing import Any
 
 from streamdata.core.actor import ActorClass, ActorHandle
@@ -100,6 +103,16 @@ class LocalBackend(Backend):
         if not isinstance(actor, ActorHandle):
             raise TypeError(f"kill() expects an actor handle, got {type(actor).__name__}")
         self.client.call("kill", actor._actor_id, no_restart)
+
+    def exit_actor(self) -> None:
+        actor = getattr(self.client, "actor_info", None)  # (id, name, resources, restarted) in an actor
+        if actor is None:
+            raise TypeError("exit_actor() ends the actor whose code calls it; it was called outside an actor")
+        self.client.call("exit_actor", actor[0])  # no restart, and its death says why
+        atexit._run_exitfuncs()  # as a process that exits: the actor's atexit handlers run
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
     def get_actor(self, name: str, namespace: str | None) -> ActorHandle:
         info = self.client.call("get_actor", name, namespace)

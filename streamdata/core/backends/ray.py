@@ -78,6 +78,9 @@ class RayBackend(Backend):
     def kill(self, actor: Any, no_restart: bool) -> None:
         self.ray.kill(actor, no_restart=no_restart)
 
+    def exit_actor(self) -> None:
+        self.ray.actor.exit_actor()
+
     def get_actor(self, name: str, namespace: str | None) -> Any:
         return self.ray.get_actor(name, namespace=namespace)
 
