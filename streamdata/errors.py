@@ -223,6 +223,54 @@ class RuntimeEnvSetupError(RuntimeSystemError):
     ``worker_process_setup_hook`` raised, or could not be imported or unpickled)."""
 
 
+class ActorAlreadyExistsError(RuntimeSystemError, ValueError):
+    """An actor was created with a ``name`` that a live actor of the namespace has."""
+
+
+# Ray's failures of a cluster of machines: one machine never raises them, and they are
+# defined so that a Ray program's ``except ray.exceptions.<Name>`` runs as written.
+
+
+class NodeDiedError(RuntimeSystemError):
+    """(Ray) The node running the task or actor died."""
+
+
+class LocalRayletDiedError(RuntimeSystemError):
+    """(Ray) The local node manager died."""
+
+
+class OwnerDiedError(ObjectLostError):
+    """(Ray) The process that owned the object died."""
+
+
+class ObjectFetchTimedOutError(ObjectLostError):
+    """(Ray) Fetching the object from another node timed out."""
+
+
+class ActorUnschedulableError(RuntimeSystemError):
+    """(Ray) No node can host the actor (its placement constraints cannot be met)."""
+
+
+class TaskUnschedulableError(RuntimeSystemError):
+    """(Ray) No node can run the task (its placement constraints cannot be met)."""
+
+
+class ActorPlacementGroupRemoved(RuntimeSystemError):
+    """(Ray) The actor's placement group was removed."""
+
+
+class TaskPlacementGroupRemoved(RuntimeSystemError):
+    """(Ray) The task's placement group was removed."""
+
+
+class PendingCallsLimitExceeded(RuntimeSystemError):
+    """(Ray) The actor's ``max_pending_calls`` was reached."""
+
+
+class OutOfDiskError(RuntimeSystemError):
+    """(Ray) The node's disk is full."""
+
+
 class RuntimeNotInitializedError(RuntimeSystemError):
     """An operation needs ``sd.init()`` and it could not run implicitly."""
 

@@ -1,7 +1,9 @@
 """Runtime errors under Ray's module name: ``sd.exceptions.TaskError`` etc.
 
 Ray's names for the same classes are aliases here, so ``except
-ray.exceptions.RayTaskError`` keeps working with only the import changed.
+ray.exceptions.RayTaskError`` keeps working with only the import changed. The failures of
+a cluster of machines (``NodeDiedError``, ``OwnerDiedError``, ``ActorUnschedulableError``,
+...) are defined so that such ``except`` clauses run; one machine never raises them.
 
 Example:
     >>> import streamdata as sd
@@ -12,25 +14,36 @@ Example:
 """
 
 from streamdata.errors import (  # noqa: F401 - re-exported
+    ActorAlreadyExistsError,
     ActorError,
     ActorDiedError,
+    ActorPlacementGroupRemoved,
     ActorUnavailableError,
+    ActorUnschedulableError,
     GetTimeoutError,
     InfeasiblePlacementGroupError,
     InfeasibleResourceError,
+    LocalRayletDiedError,
+    NodeDiedError,
+    ObjectFetchTimedOutError,
     ObjectFreedError,
     ObjectLostError,
     ObjectReconstructionFailedError,
     ObjectReconstructionFailedLineageEvictedError,
     ObjectReconstructionFailedMaxAttemptsExceededError,
     ObjectStoreFullError,
+    OutOfDiskError,
     OutOfMemoryError,
+    OwnerDiedError,
+    PendingCallsLimitExceeded,
     PlacementGroupError,
     RuntimeEnvSetupError,
     RuntimeSystemError,
     StreamDataError,
     TaskCancelledError,
     TaskError,
+    TaskPlacementGroupRemoved,
+    TaskUnschedulableError,
     WorkerCrashedError,
 )
 
@@ -42,10 +55,12 @@ RayActorError = ActorError
 
 __all__ = [
     "ActorError", "RayActorError", "RayError", "RaySystemError", "RayTaskError", "RuntimeSystemError",
-    "ActorDiedError", "ActorUnavailableError", "GetTimeoutError", "InfeasiblePlacementGroupError",
-    "InfeasibleResourceError", "ObjectFreedError", "ObjectLostError",
+    "ActorAlreadyExistsError", "ActorDiedError", "ActorPlacementGroupRemoved", "ActorUnavailableError",
+    "ActorUnschedulableError", "GetTimeoutError", "InfeasiblePlacementGroupError", "InfeasibleResourceError",
+    "LocalRayletDiedError", "NodeDiedError", "ObjectFetchTimedOutError", "ObjectFreedError", "ObjectLostError",
     "ObjectReconstructionFailedError", "ObjectReconstructionFailedLineageEvictedError",
-    "ObjectReconstructionFailedMaxAttemptsExceededError",
-    "ObjectStoreFullError", "OutOfMemoryError", "PlacementGroupError", "RuntimeEnvSetupError", "StreamDataError",
-    "TaskCancelledError", "TaskError", "WorkerCrashedError",
+    "ObjectReconstructionFailedMaxAttemptsExceededError", "ObjectStoreFullError", "OutOfDiskError",
+    "OutOfMemoryError", "OwnerDiedError", "PendingCallsLimitExceeded", "PlacementGroupError",
+    "RuntimeEnvSetupError", "StreamDataError", "TaskCancelledError", "TaskError", "TaskPlacementGroupRemoved",
+    "TaskUnschedulableError", "WorkerCrashedError",
 ]

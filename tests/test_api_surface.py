@@ -200,3 +200,48 @@ def test_ray_actor_module_names_are_there_with_rays_parameters() -> None:
     for name in ("ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"):
         assert hasattr(theirs, name) and hasattr(ours, name), name
     assert _param_names(ours.exit_actor) == _param_names(theirs.exit_actor)
+
+
+#: ``ray.exceptions`` classes not mirrored: compiled graphs and their channels, other
+#: languages, transports, Ray's internals (none is raised to a Python program on one machine)
+EXCEPTIONS_NOT_MIRRORED = {
+    "ActorHandleNotFoundError", "AsyncioActorExit", "AuthenticationError", "CrossLanguageError",
+    "ObjectRefStreamEndOfStreamError", "OufOfBandObjectRefSerializationException", "PlasmaObjectNotAvailable",
+    "RayCgraphCapacityExceeded", "RayChannelError", "RayChannelTimeoutError", "RayDirectTransportError",
+    "ReferenceCountingAssertionError", "RpcError", "StreamingGeneratorReplayInconsistentError",
+    "UnserializableException", "UserCodeException",
+}
+
+
+def test_rays_exception_classes_are_there_with_their_bases() -> None:
+    """``except ray.exceptions.<Name>`` runs with only the import changed: every exception class
+    of ``ray.exceptions`` (but :data:`EXCEPTIONS_NOT_MIRRORED`) is in ``sd.exceptions``, and a
+    class that is a ``ValueError``, ``TimeoutError`` ... or a kind of lost object in Ray is one here."""
+    import ray.exceptions as theirs
+
+    import streamdata as sd
+
+    for name, cls in vars(theirs).items():
+        if not (inspect.isclass(cls) and issubclass(cls, BaseException)) or name.startswith("_"):
+            continue
+        if name in EXCEPTIONS_NOT_MIRRORED or cls.__module__ != theirs.__name__:
+            continue
+        ours = getattr(sd.exceptions, name, None)
+        assert ours is not None, f"sd.exceptions.{name}"
+        for base in (ValueError, TimeoutError, MemoryError, theirs.ObjectLostError, theirs.RayActorError,
+                     theirs.RayTaskError):
+            if issubclass(cls, base):
+                mirrored = getattr(sd.exceptions, base.__name__) if base.__module__ == theirs.__name__ else base
+                assert issubclass(ours, mirrored), f"{name} is a {base.__name__} in Ray"
+
+
+def test_ray_runtime_context_module_names_are_there() -> None:
+    import ray.runtime_context as theirs
+
+    import streamdata.runtime_context as ours
+
+    for name in ("RuntimeContext", "get_runtime_context"):
+        assert hasattr(theirs, name) and hasattr(ours, name), name
+    public = [m for m in dir(theirs.RuntimeContext) if not m.startswith("_")]
+    missing = [m for m in public if not hasattr(ours.RuntimeContext, m)]
+    assert not missing, f"RuntimeContext lacks {missing}"

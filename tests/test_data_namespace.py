@@ -48,3 +48,41 @@ def test_import_streamdata_does_not_load_the_namespace() -> None:
     code = "import sys, streamdata; print('streamdata.data' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert out.stdout.strip() == "False"
+
+
+def test_rays_module_paths_under_data_import() -> None:
+    """``from ray.data.<module> import X`` with only ``ray`` changed to ``streamdata``."""
+    import importlib
+
+    from streamdata.data import MODULE_PATHS
+
+    for path, origin in MODULE_PATHS.items():
+        alias = importlib.import_module(f"streamdata.data.{path}")
+        real = importlib.import_module(origin)
+        names = getattr(real, "__all__", None) or [n for n in vars(real) if not n.startswith("_")]
+        assert names, path
+        for name in names:
+            assert getattr(alias, name) is getattr(real, name), f"streamdata.data.{path}.{name}"
+    from streamdata.data.preprocessors.scaler import MinMaxScaler  # a module below a package
+    assert MinMaxScaler is streamdata.preprocessors.MinMaxScaler
+    with pytest.raises(ModuleNotFoundError, match="streamdata.data.no_such_module"):
+        importlib.import_module("streamdata.data.no_such_module")
+    with pytest.raises(ModuleNotFoundError):
+        importlib.import_module("streamdata.data.aggregate.no_such_module")
+
+
+def test_a_ray_program_with_rays_module_paths_runs(tmp_path) -> None:
+    program = tmp_path / "prog.py"
+    program.write_text(
+        "import streamdata as ray\n"
+        "from streamdata.data.aggregate import Count, Sum\n"
+        "from streamdata.data.context import DataContext\n"
+        "from streamdata.data.dataset import Dataset\n"
+        "from streamdata.data.preprocessors import StandardScaler\n"
+        "DataContext.get_current().enable_progress_bars = False\n"
+        "ds: Dataset = ray.data.range(10)\n"
+        "print(ds.aggregate(Count(), Sum('id')))\n"
+        "print(StandardScaler(columns=['id']).fit_transform(ds).count())\n")
+    out = subprocess.run([sys.executable, str(program)], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip().splitlines()[-2:] == ["{'count()': 10, 'sum(id)': 45}", "10"]

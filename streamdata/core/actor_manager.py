@@ -18,7 +18,7 @@ from streamdata.core.events import KillWorker, Send
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.host import StateHost
 from streamdata.core.tasks import TaskRecord, WorkerState
-from streamdata.errors import ActorDiedError, InfeasibleResourceError, TaskCancelledError
+from streamdata.errors import ActorAlreadyExistsError, ActorDiedError, InfeasibleResourceError, TaskCancelledError
 
 
 
@@ -66,7 +66,7 @@ class ActorManager:
         if name:
             existing = self.named.get(name)
             if existing is not None and self.actors[existing].state != "dead":
-                raise ValueError(f"an actor named {name!r} already exists")
+                raise ActorAlreadyExistsError(f"an actor named {name!r} already exists")
         creation = TaskRecord(dict(spec, kind="actor", return_ids=[]))
         actor = ActorRecord(spec, creation)
         self.actors[actor.actor_id] = actor

@@ -29,6 +29,7 @@ from streamdata.core.events import (
 from streamdata.core.serialization import serialize
 from streamdata.core.state import RuntimeState
 from streamdata.errors import (
+    ActorAlreadyExistsError,
     ActorDiedError,
     InfeasiblePlacementGroupError,
     InfeasibleResourceError,
@@ -262,7 +263,7 @@ def test_messages_of_an_unknown_worker_are_ignored() -> None:
 def test_duplicate_actor_name_raises_and_keeps_earlier_commands() -> None:
     state, _ = make_state()
     submit(state, actor_spec("a1", actor_name="x"))
-    with pytest.raises(ValueError, match="already exists"):
+    with pytest.raises(ActorAlreadyExistsError, match="already exists"):  # a ValueError, as Ray's
         submit(state, actor_spec("a2", actor_name="x"))
     assert state.take_commands() == []
 

@@ -1,0 +1,108 @@
+"""``streamdata.data``: Ray Data's namespace, so ``import streamdata as ray`` then
+``ray.data.read_csv(...)`` runs as written for Ray.
+
+streamdata keeps its data API at the top level (``sd.read_csv``); this module answers the
+same names under ``.data`` (datasets, readers, strategies, contexts, connectors, and the
+submodules ``aggregate``, ``expressions``, ``context``, ``datasource``, ``block``,
+``preprocessors`` and ``extensions``), looked up on first use so ``import streamdata`` stays fast. Ray Core's
+names (``remote``, ``get``, ``init``, ...) are not data names and are not answered here, as in
+Ray. Ray's module paths import too (:data:`MODULE_PATHS`): ``from streamdata.data.aggregate
+import Count``, ``from streamdata.data.dataset import Dataset``,
+``from streamdata.data.preprocessors.scaler import StandardScaler``.
+
+Example:
+    >>> import streamdata as ray
+    >>> ray.data.range(3).take_all()
+    [{'id': 0}, {'id': 1}, {'id': 2}]
+    >>> ray.data.DataContext is ray.DataContext
+    True
+    >>> from streamdata.data.aggregate import Count
+    >>> Count is ray.aggregate.Count
+    True
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib
+import importlib.abc
+import importlib.machinery
+import importlib.util
+import sys
+import types
+from typing import Any
+
+#: submodules of ``ray.data`` that live at ``streamdata.<name>``
+_SUBMODULES = frozenset({"aggregate", "expressions", "context", "datasource", "block", "preprocessors",
+                         "extensions"})
+#: Ray's module paths under ``ray.data`` (``from ray.data.aggregate import Count``,
+#: ``from ray.data.dataset import Dataset``) and streamdata's module that answers each
+MODULE_PATHS: dict[str, str] = {
+    **{name: f"streamdata.{name}" for name in _SUBMODULES},
+    "dataset": "streamdata.dataset", "iterator": "streamdata.iterator", "grouped_data": "streamdata.grouped",
+    "read_api": "streamdata.read_api", "datatype": "streamdata.datatype", "preprocessor": "streamdata.preprocessor",
+}
+
+#: Ray Core's names: on ``ray``, never on ``ray.data``
+_CORE = frozenset({
+    "init", "shutdown", "is_initialized", "remote", "method", "get", "put", "wait", "cancel", "kill",
+    "get_actor", "available_resources", "cluster_resources", "get_gpu_ids", "object_store_stats",
+    "get_runtime_context", "nodes", "timeline", "ObjectRefGenerator", "placement_group",
+    "remove_placement_group", "placement_group_table", "PlacementGroup", "PlacementGroupSchedulingStrategy",
+    "ObjectRef", "ActorHandle", "ActorClass", "exceptions", "LoggingConfig", "train", "serve", "util",
+    "data",
+})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        value = importlib.import_module(f"streamdata.{name}")
+    else:
+        streamdata = importlib.import_module("streamdata")  # the package above (not a module-level import)
+        if name in _CORE or name.startswith("_") or not hasattr(streamdata, name):
+            raise AttributeError(f"module 'streamdata.data' has no attribute {name!r} "
+                                 "(Ray Data's names are answered here; Ray Core's are on 'streamdata')")
+        value = getattr(streamdata, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    streamdata = importlib.import_module("streamdata")
+    return sorted((set(streamdata.__all__) - _CORE) | set(MODULE_PATHS))
+
+
+class _RayModulePaths(importlib.abc.MetaPathFinder, importlib.abc.Loader):
+    """Imports of ``streamdata.data.<path>`` (:data:`MODULE_PATHS`, and the modules below a
+    package there, such as ``streamdata.data.preprocessors.scaler``): each is a module that
+    answers the names of streamdata's own module (the same objects; nothing is copied)."""
+
+    def find_spec(self, fullname: str, path: Any, target: Any = None) -> importlib.machinery.ModuleSpec | None:
+        prefix = __name__ + "."
+        if not fullname.startswith(prefix):
+            return None
+        head, _, rest = fullname[len(prefix):].partition(".")
+        if head not in MODULE_PATHS:
+            return None
+        origin = MODULE_PATHS[head] + (f".{rest}" if rest else "")
+        if importlib.util.find_spec(origin) is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, self, origin=origin)
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> types.ModuleType:
+        origin = importlib.import_module(spec.origin)
+        module = types.ModuleType(spec.name, origin.__doc__)
+        module.__getattr__ = functools.partial(getattr, origin)  # type: ignore[attr-defined]
+        module.__dir__ = functools.partial(dir, origin)  # type: ignore[attr-defined]
+        if hasattr(origin, "__all__"):
+            module.__all__ = list(origin.__all__)
+        if hasattr(origin, "__path__"):  # a package: the modules below it are found here too
+            module.__path__ = []
+        return module
+
+    def exec_module(self, module: types.ModuleType) -> None:
+        """Nothing to run: the module answers its origin's names."""
+
+
+if not any(isinstance(finder, _RayModulePaths) for finder in sys.meta_path):
+    sys.meta_path.insert(0, _RayModulePaths())
