@@ -29,6 +29,7 @@ BASE = frozenset({
     "streamdata.context_fields", "streamdata.context_options", "streamdata.configs",
     "streamdata.schema", "streamdata.summary", "streamdata.lazy", "streamdata.numpy_batch",
     "streamdata.block_rows", "streamdata.kept_dictionary", "streamdata.block_pandas", "streamdata.batcher",
+    "streamdata.block_accessor",
 })
 #: the Dataset facade and the execution layer above plan
 FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api",

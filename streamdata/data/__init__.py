@@ -32,15 +32,13 @@ import sys
 import types
 from typing import Any
 
-#: submodules of ``ray.data`` that live at ``streamdata.<name>``
-_SUBMODULES = frozenset({"aggregate", "expressions", "context", "datasource", "block", "preprocessors",
-                         "extensions"})
 #: Ray's module paths under ``ray.data`` (``from ray.data.aggregate import Count``,
-#: ``from ray.data.dataset import Dataset``) and streamdata's module that answers each
+#: ``ray.data.block.BlockAccessor``) and streamdata's module that answers each
 MODULE_PATHS: dict[str, str] = {
-    **{name: f"streamdata.{name}" for name in _SUBMODULES},
-    "dataset": "streamdata.dataset", "iterator": "streamdata.iterator", "grouped_data": "streamdata.grouped",
-    "read_api": "streamdata.read_api", "datatype": "streamdata.datatype", "preprocessor": "streamdata.preprocessor",
+    **{name: f"streamdata.{name}" for name in ("aggregate", "expressions", "context", "datasource",
+                                               "preprocessors", "extensions", "dataset", "iterator", "read_api",
+                                               "datatype", "preprocessor")},
+    "block": "streamdata.block_accessor", "grouped_data": "streamdata.grouped",
 }
 
 #: Ray Core's names: on ``ray``, never on ``ray.data``
@@ -55,8 +53,8 @@ _CORE = frozenset({
 
 
 def __getattr__(name: str) -> Any:
-    if name in _SUBMODULES:
-        value = importlib.import_module(f"streamdata.{name}")
+    if name in MODULE_PATHS:
+        value = importlib.import_module(MODULE_PATHS[name])
     else:
         streamdata = importlib.import_module("streamdata")  # the package above (not a module-level import)
         if name in _CORE or name.startswith("_") or not hasattr(streamdata, name):

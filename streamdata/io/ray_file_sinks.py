@@ -23,49 +23,13 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import pyarrow as pa
 
+from streamdata.block_accessor import BlockAccessor
 from streamdata.errors import PlanError
 from streamdata.io.file_datasink import FileDatasink, FileWriter
-
-
-class BlockAccessor:
-    """A block as Ray's ``BlockAccessor`` shows it to sinks."""
-
-    def __init__(self, table: pa.Table) -> None:
-        self._table = table
-
-    def to_arrow(self) -> pa.Table:
-        return self._table
-
-    def to_pandas(self) -> Any:
-        from streamdata import block as B
-
-        return B.to_pandas(self._table)
-
-    def to_numpy(self, columns: Any = None) -> Any:
-        from streamdata import block as B
-
-        table = self._table if columns is None else self._table.select(
-            [columns] if isinstance(columns, str) else list(columns))
-        out = B.to_numpy(table)
-        return out[columns] if isinstance(columns, str) else out
-
-    def iter_rows(self, public_row_format: bool = True) -> Iterator[dict[str, Any]]:
-        from streamdata import block as B
-
-        return B.iter_rows(self._table)
-
-    def num_rows(self) -> int:
-        return self._table.num_rows
-
-    def size_bytes(self) -> int:
-        return self._table.nbytes
-
-    def schema(self) -> pa.Schema:
-        return self._table.schema
 
 
 class _BlockWriter(FileWriter):
