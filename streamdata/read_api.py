@@ -154,7 +154,7 @@ def read_parquet(paths: Any, *, filesystem: Any = None, columns: Sequence[str] |
         filesystem: fsspec or ``pyarrow.fs`` filesystem.
         columns: columns to read (partition columns and ``path`` included).
         include_paths: add a ``path`` column.
-        partitioning: ``"hive"`` (default) or None.
+        partitioning: ``"hive"`` (default), a ``Partitioning`` (``"hive"`` or ``"dir"`` with ``field_names``) or None.
         override_num_blocks: number of read tasks.
         file_extensions: only files with these extensions (when listing directories).
         schema: read every file into this schema (else the first file's).

@@ -30,9 +30,8 @@ from streamdata.errors import ColumnNotFoundError, DataSourceError, PlanError, S
 from streamdata.block_metadata import BlockMetadata
 from streamdata.io.datasource import Datasource
 from streamdata.read_task import ReadTask
-from streamdata.io.filesystem import (FileInfo, add_partition_columns, expand_paths,
-                                      normalize_partitioning, partition_values, resolve_filesystem,
-                                      unstrip)
+from streamdata.io.filesystem import FileInfo, expand_paths, resolve_filesystem, unstrip
+from streamdata.io.partitioning import add_partition_columns, normalize_partitioning, partition_values
 from streamdata.io.sizing import limit_rows, shape_blocks, target_block_sizes
 
 logger = logging.getLogger("streamdata.io")
@@ -66,7 +65,7 @@ class FileBasedDatasource(Datasource):
         columns: the columns to keep (None keeps all); with ``include_paths`` the ``path``
             column is kept too, as in Ray.
         include_paths: add a ``path`` column with each row's file.
-        partitioning: ``"hive"``, a :class:`~streamdata.io.filesystem.Partitioning` or None.
+        partitioning: ``"hive"``, a :class:`~streamdata.io.partitioning.Partitioning` (``"hive"`` or ``"dir"``) or None.
         file_extensions: keep only files with these extensions (when listing directories).
     """
 

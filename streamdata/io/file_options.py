@@ -56,18 +56,18 @@ class PathPartitionFilter:
            field_names: list[str] | None = None, field_types: dict[str, Any] | None = None,
            filesystem: Any = None) -> "PathPartitionFilter":
         """Ray's constructor (``filesystem`` is accepted; paths are parsed as strings)."""
-        style = getattr(style, "value", style)
-        if style != "hive":
-            raise PlanError(f"PathPartitionFilter: style {style!r} is not supported; supported: ['hive']")
+        from streamdata.io.partitioning import Partitioning
+
         if not callable(filter_fn):
             raise PlanError(f"PathPartitionFilter: filter_fn must be a function of the partition dict, "
                             f"got {type(filter_fn).__name__}")
-        return cls(filter_fn, "hive", base_dir, field_names, dict(field_types or {}))
+        style = Partitioning(style, base_dir, field_names).style  # checks the style and field_names
+        return cls(filter_fn, style, base_dir, field_names, dict(field_types or {}))
 
     def __call__(self, paths: list[str]) -> list[str]:
-        from streamdata.io.filesystem import Partitioning
+        from streamdata.io.partitioning import Partitioning
 
-        parser = Partitioning("hive", self.base_dir)
+        parser = Partitioning(self.style, self.base_dir, self.field_names)
         kept = []
         for path in paths:
             values: dict[str, Any] = dict(parser.parse(path))

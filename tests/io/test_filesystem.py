@@ -11,9 +11,8 @@ import pytest
 from fsspec.implementations.local import LocalFileSystem
 
 from streamdata.errors import DataSourceError, PlanError
-from streamdata.io.filesystem import (Partitioning, add_partition_columns, expand_paths,
-                                      normalize_partitioning, partition_values, resolve_filesystem,
-                                      to_arrow_filesystem, to_fsspec)
+from streamdata.io.filesystem import expand_paths, resolve_filesystem, to_arrow_filesystem, to_fsspec
+from streamdata.io.partitioning import Partitioning, add_partition_columns, normalize_partitioning, partition_values
 
 
 def touch(path: Path, data: bytes = b"x\n1\n") -> Path:

@@ -125,8 +125,10 @@ def test_partition_filter_on_hive_partitions(hive: Path) -> None:
         sd.read_parquet(str(hive), partition_filter="year=2024")
     with pytest.raises(PlanError, match="partition_filter must return a list of paths"):
         sd.read_parquet(str(hive), partition_filter=lambda paths: None)
-    with pytest.raises(PlanError, match="style 'dir' is not supported"):
+    with pytest.raises(PlanError, match="'dir'.*needs field_names"):  # directory style: tests/io/test_partitioning.py
         PathPartitionFilter.of(lambda p: True, style="dir")
+    with pytest.raises(PlanError, match="unsupported partitioning style 'flat'"):
+        PathPartitionFilter.of(lambda p: True, style="flat")
 
 
 def test_shuffle_orders_the_files(tmp_path: Path) -> None:
