@@ -23,11 +23,12 @@ from streamdata.io.datasink import Datasink, WriteResult
 from streamdata.io.datasource import Datasource
 from streamdata.io.file_datasource import FileBasedDatasource
 from streamdata.io.file_options import PathPartitionFilter
+from streamdata.io.filename_provider import FilenameProvider
 from streamdata.io.partitioning import PartitionStyle, Partitioning, PathPartitionParser
 from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDatasink
 from streamdata.io.save_mode import SaveMode
 from streamdata.read_task import ReadTask
 
 __all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "FileBasedDatasource",
-           "FileShuffleConfig", "PartitionStyle", "Partitioning", "PathPartitionFilter", "PathPartitionParser", "ReadTask",
+           "FileShuffleConfig", "FilenameProvider", "PartitionStyle", "Partitioning", "PathPartitionFilter", "PathPartitionParser", "ReadTask",
            "RowBasedFileDatasink", "SaveMode", "WriteResult"]

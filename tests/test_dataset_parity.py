@@ -16,6 +16,7 @@ import pytest
 import streamdata as sd
 from streamdata.context import DataContext
 from streamdata.context_options import ExecutionOptions, ExecutionResources
+from streamdata.datasource import FilenameProvider
 from streamdata.errors import TaskError, UDFReturnError
 from streamdata.expressions import col
 
@@ -406,3 +407,26 @@ def test_preprocessor_fit_transform_and_batches() -> None:
     assert again.get_input_columns() == ["id"] == again.get_output_columns()
     with pytest.raises(TypeError, match="transform_batch takes"):
         again.transform_batch([1, 2])
+
+
+class _TaskNames(FilenameProvider):
+    """Ray 2.60's form: only the task's name."""
+
+    def get_filename_for_task(self, write_uuid, task_index):
+        return f"scores-{task_index:03d}.{self.file_format}"
+
+
+def test_a_filename_provider_naming_tasks(tmp_path) -> None:
+    out = tmp_path / "tasks"
+    sd.range(100, override_num_blocks=4).write_parquet(str(out), filename_provider=_TaskNames(file_format="parquet"),
+                                                       max_rows_per_file=20)
+    files = sorted(os.listdir(out))
+    assert files and all(f.startswith("scores-") and f.endswith(".parquet") for f in files)
+    # 4 tasks of 25 rows, at most 20 a file: a task's second file gets _<n> before the extension
+    assert files == [f"scores-{t:03d}{suffix}.parquet" for t in range(4) for suffix in ("", "_000001")]
+    assert sum(pq.read_metadata(out / f).num_rows for f in files) == 100
+    default = tmp_path / "default"
+    sd.range(10, override_num_blocks=1).write_csv(
+        str(default), filename_provider=FilenameProvider(dataset_uuid="ds", file_format="csv"))
+    (name,) = os.listdir(default)
+    assert name.startswith("ds_") and name.endswith("_000000.csv")

@@ -302,20 +302,17 @@ class FileDatasink(Datasink):
         """Split a block by destination subdirectory (``""``: the destination itself)."""
         yield "", table
 
-    #: Ray's ``FilenameProvider`` (``get_filename_for_block(block, write_uuid, task_index,
-    #: block_index)``) naming each file; None: the default unique names
+    #: Ray's ``FilenameProvider`` (:mod:`streamdata.io.filename_provider`) naming each file;
+    #: None: the default unique names
     filename_provider: Any = None
 
     def _file_name(self, ctx: WriteContext, n: int, block: pa.Table | None = None) -> str:
         if self.filename_provider is not None:
+            from streamdata.io.filename_provider import file_name
+
             if block is not None:
                 block = decode_kept(block)  # the user's code sees each column's own type
-            name = self.filename_provider.get_filename_for_block(block, ctx.write_uuid,
-                                                                 ctx.task_index, n)
-            if not isinstance(name, str) or not name or "/" in name:
-                raise PlanError(f"filename_provider returned {name!r}; it must return a file "
-                                f"name (a non-empty str without '/')")
-            return name
+            return file_name(self.filename_provider, block, ctx.write_uuid, ctx.task_index, n)
         return f"{ctx.write_uuid}_{ctx.task_index:06d}_{n:06d}.{self.extension}"
 
     def write(self, blocks: Iterable[pa.Table], ctx: WriteContext) -> dict[str, Any]:
