@@ -111,8 +111,9 @@ class ControllerCore:
             pass
         from streamdata.serve.http_proxy import ProxyActor
 
+        # detached, as Ray Serve's: the proxy outlives a controller that dies (and is taken back by the next)
         self._proxy = sd.remote(ProxyActor).options(name=PROXY_NAME, max_restarts=-1, num_cpus=0,
-                                                    max_concurrency=4).remote(
+                                                    max_concurrency=4, lifetime="detached").remote(
             self.http_options, self.grpc_options)
         sd.get(self._proxy.ready.remote())
 

@@ -178,8 +178,9 @@ class DeploymentState:
         try:
             if config.placement_group_bundles is not None:
                 options["scheduling_strategy"] = await self._reserve(record)
+            # detached, as Ray Serve's replicas: they outlive a controller that dies (the next one takes them back)
             record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
-                                                           **options).remote(
+                                                           lifetime="detached", **options).remote(
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
                 config.user_config, config.has_user_config, config.max_ongoing_requests,
                 logging_config=config.logging_config)
