@@ -245,3 +245,19 @@ def test_ray_runtime_context_module_names_are_there() -> None:
     public = [m for m in dir(theirs.RuntimeContext) if not m.startswith("_")]
     missing = [m for m in public if not hasattr(ours.RuntimeContext, m)]
     assert not missing, f"RuntimeContext lacks {missing}"
+
+
+def test_rays_preprocessors_are_there_with_rays_parameters() -> None:
+    """Every preprocessor class of ``ray.data.preprocessors`` but ``TorchVisionPreprocessor`` (torchvision is
+    not a dependency), with Ray's constructor parameters."""
+    import ray.data.preprocessors as theirs
+
+    import streamdata.preprocessors as ours
+
+    for name in theirs.__all__:
+        if name == "TorchVisionPreprocessor":
+            continue
+        assert hasattr(ours, name), f"streamdata.preprocessors.{name}"
+        cls = getattr(theirs, name)
+        if inspect.isclass(cls) and name not in ("Preprocessor",):
+            assert _param_names(getattr(ours, name).__init__) == _param_names(cls.__init__), name

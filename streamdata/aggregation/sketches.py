@@ -84,7 +84,8 @@ class QuantileSketch:
             h += 1
 
     def quantiles(self, qs: Sequence[float]) -> list[float] | None:
-        """The items at ranks ``q * n`` (the smallest with cumulative weight >= it); None if empty."""
+        """The items at ranks ``q * n`` (the smallest whose cumulative weight passes it, as Ray's
+        KLL sketch answers: the median of 1, 2, 3, 4 is 3); None if empty."""
         if self.n == 0:
             return None
         items = np.concatenate(self.levels)
@@ -92,7 +93,7 @@ class QuantileSketch:
         order = np.argsort(items, kind="stable")
         items, cum = items[order], np.cumsum(weights[order])
         total = cum[-1]
-        idx = np.searchsorted(cum, np.asarray(qs, dtype=np.float64) * total, side="left")
+        idx = np.searchsorted(cum, np.asarray(qs, dtype=np.float64) * total, side="right")
         return [float(items[min(int(i), items.size - 1)]) for i in idx]
 
     def rank_error_bound(self) -> float:

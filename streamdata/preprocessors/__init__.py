@@ -1,5 +1,6 @@
-"""Ray Data's built-in preprocessors (``ray.data.preprocessors``): scalers, an imputer,
-a chain and a column concatenator, on :class:`~streamdata.preprocessor.Preprocessor`.
+"""Ray Data's built-in preprocessors (``ray.data.preprocessors``): scalers, a normalizer, a
+power transformer, discretizers, encoders, a tokenizer, vectorizers, a feature hasher, an
+imputer, a chain and a column concatenator, on :class:`~streamdata.preprocessor.Preprocessor`.
 
 Fitting runs one aggregation pass over the dataset (``Dataset.aggregate``); the state is kept
 in ``stats_`` under Ray's keys (``"min(x)"``, ``"mean(x)"``, ...), so code that reads it
@@ -21,8 +22,20 @@ from streamdata.preprocessor import Preprocessor, PreprocessorNotFittedException
 from streamdata.preprocessors._util import PreprocessorArgumentError
 from streamdata.preprocessors.chain import Chain
 from streamdata.preprocessors.concatenator import Concatenator
+from streamdata.preprocessors.discretizer import CustomKBinsDiscretizer, UniformKBinsDiscretizer
+from streamdata.preprocessors.encoder import (
+    Categorizer, LabelEncoder, MissingValueError, MultiHotEncoder, OneHotEncoder, OrdinalEncoder,
+)
+from streamdata.preprocessors.hasher import FeatureHasher
 from streamdata.preprocessors.imputer import SimpleImputer
-from streamdata.preprocessors.scaler import MinMaxScaler, StandardScaler
+from streamdata.preprocessors.normalizer import Normalizer
+from streamdata.preprocessors.scaler import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
+from streamdata.preprocessors.tokenizer import Tokenizer
+from streamdata.preprocessors.transformer import PowerTransformer
+from streamdata.preprocessors.vectorizer import CountVectorizer, HashingVectorizer
 
-__all__ = ["Chain", "Concatenator", "MinMaxScaler", "Preprocessor", "PreprocessorArgumentError",
-           "PreprocessorNotFittedException", "SimpleImputer", "StandardScaler"]
+__all__ = ["Categorizer", "Chain", "Concatenator", "CountVectorizer", "CustomKBinsDiscretizer", "FeatureHasher",
+           "HashingVectorizer", "LabelEncoder", "MaxAbsScaler", "MinMaxScaler", "MissingValueError",
+           "MultiHotEncoder", "Normalizer", "OneHotEncoder", "OrdinalEncoder", "PowerTransformer", "Preprocessor",
+           "PreprocessorArgumentError", "PreprocessorNotFittedException", "RobustScaler", "SimpleImputer",
+           "StandardScaler", "Tokenizer", "UniformKBinsDiscretizer"]

@@ -5,7 +5,6 @@ answers."""
 
 from __future__ import annotations
 
-import math
 import pickle
 from collections import Counter
 
@@ -169,8 +168,8 @@ def test_approximate_quantile_within_its_bound(n: int, k: int) -> None:
         lo, hi = _rank_range(ordered, x)
         target = q * n
         assert lo - eps * n - 1 <= target <= hi + eps * n + 1, (q, x, lo, hi, eps)
-    if n <= k:  # exact: the nearest-rank quantiles
-        assert got[2] == ordered[int(math.ceil(0.5 * n)) - 1]
+    if n <= k:  # exact: the item past rank q * n, as Ray's KLL sketch answers (the median of 1..50 is 26)
+        assert got[2] == ordered[min(int(0.5 * n), n - 1)]
 
 
 def test_approximate_quantile_nulls_groups_and_errors() -> None:
