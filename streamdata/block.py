@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pyarrow as pa
 
-from streamdata.block_pandas import frame_to_table
+from streamdata.block_pandas import frame_to_table, readable_pandas_metadata
 from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, UDFReturnError, describe
 from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept, has_kept
@@ -228,6 +228,7 @@ def to_pandas(table: pa.Table, *, use_threads: bool = False) -> pd.DataFrame:
     import pandas as pd
 
     special = [i for i, f in enumerate(table.schema) if isinstance(f.type, pa.BaseExtensionType)]
+    table = readable_pandas_metadata(table)
     if not special:
         return table.to_pandas(use_threads=use_threads)
     plain = table.drop_columns([table.column_names[i] for i in special])

@@ -84,4 +84,35 @@ def _column(series: Any, dtype: Any, pd: Any) -> pa.Array | pa.ChunkedArray | No
     return pa.array(series.array)
 
 
-__all__ = ["MAX_CACHED_SCHEMAS", "frame_to_table"]
+def readable_pandas_metadata(table: pa.Table) -> pa.Table:
+    """``table`` with the pandas metadata pandas itself cannot read back: a column of an Arrow
+    type with parameters (``pd.ArrowDtype(pa.list_(pa.uint8(), 3))``) is named
+    ``fixed_size_list<item: uint8>[3][pyarrow]`` there, which ``to_pandas`` refuses to parse;
+    such a column converts as Arrow's default (object) instead. Other tables are returned as is.
+
+    Example:
+        >>> import pandas as pd
+        >>> arr = pa.array([[1, 2]], pa.list_(pa.uint8(), 2))
+        >>> t = pa.Table.from_pandas(pd.DataFrame({"x": pd.Series(arr, dtype=pd.ArrowDtype(arr.type))}))
+        >>> readable_pandas_metadata(t).to_pandas()["x"][0].tolist()
+        [1, 2]
+    """
+    import json
+
+    meta = table.schema.metadata or {}
+    raw = meta.get(b"pandas")
+    if raw is None or b"][pyarrow]" not in raw:  # (the common case costs a substring search)
+        return table
+    pandas_meta = json.loads(raw)
+    changed = False
+    for column in pandas_meta.get("columns", []):
+        name = column.get("numpy_type") or ""
+        if name.endswith("[pyarrow]") and "[" in name[:-len("[pyarrow]")]:
+            column["numpy_type"] = "object"
+            changed = True
+    if not changed:
+        return table
+    return table.replace_schema_metadata({**meta, b"pandas": json.dumps(pandas_meta).encode()})
+
+
+__all__ = ["MAX_CACHED_SCHEMAS", "frame_to_table", "readable_pandas_metadata"]

@@ -89,3 +89,19 @@ def test_any_numeric_frame_equals_from_pandas(rows) -> None:  # type: ignore[no-
                        "i": np.array([r[1] for r in rows], dtype=np.int64),
                        "b": np.array([r[2] for r in rows], dtype=bool)})
     _same(frame_to_table(df), _reference(df))
+
+
+def test_a_frame_of_a_parametrized_arrow_dtype_comes_back_from_arrow() -> None:
+    """pandas names ``pd.ArrowDtype(pa.list_(pa.uint8(), 3))`` in the table's metadata in a form its own
+    ``to_pandas`` refuses to parse; the block converts that column as Arrow's default instead."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from streamdata import block as B
+
+    arr = pa.array([[1, 2, 3], [4, 5, 6]], pa.list_(pa.uint8(), 3))
+    table = B.pandas_to_table(pd.DataFrame({"x": pd.Series(arr, dtype=pd.ArrowDtype(arr.type)), "y": [1, 2]}))
+    with pytest.raises(NotImplementedError):  # what pandas does with the metadata as written
+        table.to_pandas()
+    back = B.to_pandas(table)
+    assert [v.tolist() for v in back["x"]] == [[1, 2, 3], [4, 5, 6]] and back["y"].tolist() == [1, 2]
