@@ -18,31 +18,19 @@ Example:
 
 from __future__ import annotations
 
-import os
-import threading
 from concurrent.futures import ThreadPoolExecutor
+
+from streamdata.io.io_threads import ProcessThreadPool
 
 #: high enough that a submission never waits for a busy thread (idle ones are reused)
 _NEVER_QUEUE = 1 << 16
 
-_pool: ThreadPoolExecutor | None = None
-_lock = threading.Lock()
+_DRIVER_POOL = ProcessThreadPool(_NEVER_QUEUE, "streamdata-driver")
 
 
 def shared_thread_pool() -> ThreadPoolExecutor:
     """The process's pool (made on first use); its threads outlive the call."""
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(_NEVER_QUEUE, thread_name_prefix="streamdata-driver")
-        return _pool
+    return _DRIVER_POOL.get()
 
-
-def _forget_in_child() -> None:
-    global _pool, _lock
-    _pool, _lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_in_child)
 
 __all__ = ["shared_thread_pool"]

@@ -3,7 +3,8 @@
 Starting threads is not free: a pool made per call paid 0.2–1.2 ms per thread, which
 was most of ``count()`` on 16 Parquet files (benchmarks/PROFILES.md, "Issue 14, wave 5").
 The pool is made on first use and forgotten in a forked child (its threads do not exist
-there), so every process makes its own.
+there), so every process makes its own (:class:`ProcessThreadPool`, which the driver's
+pool in :mod:`streamdata.execution.thread_pool` uses too).
 
 Example:
     >>> io_map(lambda x: x * x, [1, 2, 3])
@@ -23,24 +24,40 @@ R = TypeVar("R")
 
 MAX_IO_THREADS = 16
 
-_pool: ThreadPoolExecutor | None = None
-_lock = threading.Lock()
+class ProcessThreadPool:
+    """A ``ThreadPoolExecutor`` made on first use and kept for the process; a forked child
+    makes its own (the parent's threads do not exist there).
+
+    Example:
+        >>> pool = ProcessThreadPool(2, "example")
+        >>> pool.get() is pool.get()
+        True
+    """
+
+    _all: list[ProcessThreadPool] = []
+
+    def __init__(self, max_workers: int, thread_name_prefix: str) -> None:
+        self.max_workers = max_workers
+        self.thread_name_prefix = thread_name_prefix
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        ProcessThreadPool._all.append(self)
+
+    def get(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.max_workers, thread_name_prefix=self.thread_name_prefix)
+            return self._pool
+
+    @classmethod
+    def _forget_in_child(cls) -> None:
+        for pool in cls._all:
+            pool._pool, pool._lock = None, threading.Lock()
 
 
-def _shared_pool() -> ThreadPoolExecutor:
-    global _pool
-    with _lock:
-        if _pool is None:
-            _pool = ThreadPoolExecutor(MAX_IO_THREADS, thread_name_prefix="streamdata-io")
-        return _pool
+os.register_at_fork(after_in_child=ProcessThreadPool._forget_in_child)
 
-
-def _forget_in_child() -> None:
-    global _pool, _lock
-    _pool, _lock = None, threading.Lock()
-
-
-os.register_at_fork(after_in_child=_forget_in_child)
+_IO_POOL = ProcessThreadPool(MAX_IO_THREADS, "streamdata-io")
 
 
 def io_map(fn: Callable[[T], R], items: Iterable[T], *, concurrent: bool = True) -> list[R]:
@@ -53,4 +70,4 @@ def io_map(fn: Callable[[T], R], items: Iterable[T], *, concurrent: bool = True)
     todo = list(items)
     if len(todo) <= 1 or not concurrent:
         return [fn(x) for x in todo]
-    return list(_shared_pool().map(fn, todo))
+    return list(_IO_POOL.get().map(fn, todo))
