@@ -221,7 +221,29 @@ class OrdinalEncoder(Preprocessor):
                 f"output_columns={self.output_columns!r})")
 
 
-class OneHotEncoder(Preprocessor):
+class _HotEncoder(Preprocessor):
+    """What the one-hot and multi-hot encoders share: their arguments, and the categories
+    ``fit`` numbers (of whole cells, or of list elements when ``_explode_lists``)."""
+
+    _explode_lists = False
+
+    def __init__(self, columns: list[str], *, max_categories: dict[str, int] | None = None,
+                 output_columns: list[str] | None = None) -> None:
+        super().__init__()
+        owner = type(self).__name__
+        self.columns = _columns(owner, columns)
+        self.max_categories = _max_categories(owner, self.columns, max_categories)
+        self.output_columns = _outputs(owner, self.columns, output_columns)
+
+    def _fit(self, ds: "Dataset") -> Preprocessor:
+        owner = type(self).__name__
+        counts = _count_values(owner, ds, self.columns, explode_lists=self._explode_lists)
+        self.stats_ = {f"unique_values({c})": _index_categories(
+            owner, c, counts[c], self.max_categories.get(c)) for c in self.columns}
+        return self
+
+
+class OneHotEncoder(_HotEncoder):
     """Replace each category with a one-hot vector (a ``uint8`` array, one slot per category).
 
     Categories are in sorted order; a value unseen by ``fit``, or dropped by
@@ -234,19 +256,6 @@ class OneHotEncoder(Preprocessor):
             (a column not named keeps all).
         output_columns: where to write the vectors (default: in place).
     """
-
-    def __init__(self, columns: list[str], *, max_categories: dict[str, int] | None = None,
-                 output_columns: list[str] | None = None) -> None:
-        super().__init__()
-        self.columns = _columns("OneHotEncoder", columns)
-        self.max_categories = _max_categories("OneHotEncoder", self.columns, max_categories)
-        self.output_columns = _outputs("OneHotEncoder", self.columns, output_columns)
-
-    def _fit(self, ds: "Dataset") -> Preprocessor:
-        counts = _count_values("OneHotEncoder", ds, self.columns, explode_lists=False)
-        self.stats_ = {f"unique_values({c})": _index_categories(
-            "OneHotEncoder", c, counts[c], self.max_categories.get(c)) for c in self.columns}
-        return self
 
     def _transform_pandas(self, df: pd.DataFrame) -> pd.DataFrame:
         _check_present("OneHotEncoder", df, self.columns)
@@ -272,7 +281,7 @@ class OneHotEncoder(Preprocessor):
                 f"output_columns={self.output_columns!r})")
 
 
-class MultiHotEncoder(Preprocessor):
+class MultiHotEncoder(_HotEncoder):
     """Replace each list of categories with its counts per category (a list of ints).
 
     Categories are the sorted elements seen by ``fit`` (the ``max_categories`` most frequent,
@@ -285,18 +294,7 @@ class MultiHotEncoder(Preprocessor):
         output_columns: where to write the counts (default: in place).
     """
 
-    def __init__(self, columns: list[str], *, max_categories: dict[str, int] | None = None,
-                 output_columns: list[str] | None = None) -> None:
-        super().__init__()
-        self.columns = _columns("MultiHotEncoder", columns)
-        self.max_categories = _max_categories("MultiHotEncoder", self.columns, max_categories)
-        self.output_columns = _outputs("MultiHotEncoder", self.columns, output_columns)
-
-    def _fit(self, ds: "Dataset") -> Preprocessor:
-        counts = _count_values("MultiHotEncoder", ds, self.columns, explode_lists=True)
-        self.stats_ = {f"unique_values({c})": _index_categories(
-            "MultiHotEncoder", c, counts[c], self.max_categories.get(c)) for c in self.columns}
-        return self
+    _explode_lists = True
 
     def _transform_pandas(self, df: pd.DataFrame) -> pd.DataFrame:
         _check_present("MultiHotEncoder", df, self.columns)
