@@ -248,15 +248,12 @@ def test_ray_runtime_context_module_names_are_there() -> None:
 
 
 def test_rays_preprocessors_are_there_with_rays_parameters() -> None:
-    """Every preprocessor class of ``ray.data.preprocessors`` but ``TorchVisionPreprocessor`` (torchvision is
-    not a dependency), with Ray's constructor parameters."""
+    """Every preprocessor class of ``ray.data.preprocessors``, with Ray's constructor parameters."""
     import ray.data.preprocessors as theirs
 
     import streamdata.preprocessors as ours
 
     for name in theirs.__all__:
-        if name == "TorchVisionPreprocessor":
-            continue
         assert hasattr(ours, name), f"streamdata.preprocessors.{name}"
         cls = getattr(theirs, name)
         if inspect.isclass(cls) and name not in ("Preprocessor",):

@@ -1,6 +1,6 @@
 """Ray Data's built-in preprocessors (``ray.data.preprocessors``): scalers, a normalizer, a
 power transformer, discretizers, encoders, a tokenizer, vectorizers, a feature hasher, an
-imputer, a chain and a column concatenator, on :class:`~streamdata.preprocessor.Preprocessor`.
+imputer, a torchvision transform, a chain and a column concatenator, on :class:`~streamdata.preprocessor.Preprocessor`.
 
 Fitting runs one aggregation pass over the dataset (``Dataset.aggregate``); the state is kept
 in ``stats_`` under Ray's keys (``"min(x)"``, ``"mean(x)"``, ...), so code that reads it
@@ -31,6 +31,7 @@ from streamdata.preprocessors.imputer import SimpleImputer
 from streamdata.preprocessors.normalizer import Normalizer
 from streamdata.preprocessors.scaler import MaxAbsScaler, MinMaxScaler, RobustScaler, StandardScaler
 from streamdata.preprocessors.tokenizer import Tokenizer
+from streamdata.preprocessors.torch import TorchVisionPreprocessor
 from streamdata.preprocessors.transformer import PowerTransformer
 from streamdata.preprocessors.vectorizer import CountVectorizer, HashingVectorizer
 
@@ -38,4 +39,4 @@ __all__ = ["Categorizer", "Chain", "Concatenator", "CountVectorizer", "CustomKBi
            "HashingVectorizer", "LabelEncoder", "MaxAbsScaler", "MinMaxScaler", "MissingValueError",
            "MultiHotEncoder", "Normalizer", "OneHotEncoder", "OrdinalEncoder", "PowerTransformer", "Preprocessor",
            "PreprocessorArgumentError", "PreprocessorNotFittedException", "RobustScaler", "SimpleImputer",
-           "StandardScaler", "Tokenizer", "UniformKBinsDiscretizer"]
+           "StandardScaler", "Tokenizer", "TorchVisionPreprocessor", "UniformKBinsDiscretizer"]
