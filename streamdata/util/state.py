@@ -381,6 +381,30 @@ def get_placement_group(id: str, address: str | None = None, timeout: int = DEFA
     return _get("placement_group", PlacementGroupState, "placement_group_id", id, address, timeout, _explain)
 
 
+def get_worker(id: str, address: str | None = None, timeout: int = DEFAULT_RPC_TIMEOUT,
+               _explain: bool = False) -> WorkerState | None:
+    """The live worker process ``id`` (a worker id from ``list_workers``), or None."""
+    return _get("worker", WorkerState, "worker_id", id, address, timeout, _explain)
+
+
+def get_node(id: str, address: str | None = None, timeout: int = DEFAULT_RPC_TIMEOUT,
+             _explain: bool = False) -> NodeState | None:
+    """The node ``id`` (this machine's is the one node of the local runtime), or None."""
+    ray_state = _ray_state()
+    if ray_state is not None:
+        return ray_state.get_node(id, address=address, timeout=timeout, _explain=_explain)
+    return next(iter(list_nodes(address, filters=[("node_id", "=", id)], timeout=timeout, detail=True)), None)
+
+
+def get_objects(id: str, address: str | None = None, timeout: int = DEFAULT_RPC_TIMEOUT,
+                _explain: bool = False) -> list[ObjectState]:
+    """The object ``id`` (``ref.hex()``) as each of its copies is listed: one row here, or none."""
+    ray_state = _ray_state()
+    if ray_state is not None:
+        return ray_state.get_objects(id, address=address, timeout=timeout, _explain=_explain)
+    return list_objects(address, filters=[("object_id", "=", id)], timeout=timeout, detail=True)
+
+
 def _summary(name: str, resource: str, address: str | None, timeout: float | None,
              raise_on_missing_output: bool, _explain: bool) -> dict:
     ray_state = _ray_state()
@@ -411,6 +435,6 @@ def summarize_objects(address: str | None = None, timeout: int = DEFAULT_RPC_TIM
 
 
 __all__ = ["list_tasks", "list_actors", "list_objects", "list_placement_groups", "list_workers", "list_nodes",
-           "get_task", "get_actor", "get_placement_group", "summarize_tasks", "summarize_actors",
+           "get_task", "get_actor", "get_placement_group", "get_worker", "get_node", "get_objects", "summarize_tasks", "summarize_actors",
            "summarize_objects", "TaskState", "ActorState", "ObjectState", "PlacementGroupState", "WorkerState",
            "NodeState", "RayStateApiException", "StateSchema"]

@@ -147,3 +147,18 @@ def test_the_state_api_works_inside_a_task(runtime: Any) -> None:
         return len(list_workers())
 
     assert sd.get(count_alive_actors.remote()) >= 1
+
+
+def test_get_worker_node_and_objects(runtime: Any) -> None:
+    keeper = Keeper.remote()
+    pid = sd.get(keeper.pid.remote())
+    [worker] = [w for w in state.list_workers() if w.pid == pid]
+    assert state.get_worker(worker.worker_id).pid == pid
+    assert state.get_worker("no-such-worker") is None
+    [node] = state.list_nodes()
+    assert state.get_node(node.node_id).node_id == node.node_id and state.get_node("elsewhere") is None
+    ref = sd.put(b"y" * 1000)
+    [row] = state.get_objects(ref.id)
+    assert row.object_id == ref.id and row.object_size >= 1000
+    assert state.get_objects("0" * 40) == []
+    sd.kill(keeper)
