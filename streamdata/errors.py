@@ -408,6 +408,22 @@ class PreemptionError(TrainingFailedError):
         return (type(self), (self.drain_timed_out, self.preemption_info), {"result": self.result})
 
 
-class BackPressureError(StreamDataError, RuntimeError):
+class RayServeException(StreamDataError):
+    """``sd.serve``: the base of Serve's errors (Ray's ``ray.serve.exceptions`` names)."""
+
+
+class BackPressureError(RayServeException, RuntimeError):
     """``sd.serve``: every replica of a deployment has ``max_ongoing_requests`` requests
     in flight and the request was refused (the HTTP ingress answers 503)."""
+
+
+class RequestCancelledError(RayServeException, TaskCancelledError):
+    """``sd.serve``: the request was cancelled (``response.cancel()``) before it answered."""
+
+
+class DeploymentUnavailableError(RayServeException):
+    """(Ray) ``sd.serve``: the deployment cannot take requests (it failed to deploy)."""
+
+
+class ReplicaUnavailableError(RayServeException):
+    """(Ray) ``sd.serve``: the replica a request was sent to is gone."""

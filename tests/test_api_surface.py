@@ -258,3 +258,16 @@ def test_rays_preprocessors_are_there_with_rays_parameters() -> None:
         cls = getattr(theirs, name)
         if inspect.isclass(cls) and name not in ("Preprocessor",):
             assert _param_names(getattr(ours, name).__init__) == _param_names(cls.__init__), name
+
+
+def test_ray_serve_exceptions_are_there_with_their_bases() -> None:
+    """``ray.serve.exceptions`` (``gRPCStatusError``, which a deployment raises to set a gRPC status, is not
+    mirrored)."""
+    import ray.serve.exceptions as theirs
+
+    import streamdata.serve.exceptions as ours
+
+    for name in ("BackPressureError", "DeploymentUnavailableError", "RayServeException", "ReplicaUnavailableError",
+                 "RequestCancelledError"):
+        assert issubclass(getattr(theirs, name), theirs.RayServeException)
+        assert issubclass(getattr(ours, name), ours.RayServeException), name

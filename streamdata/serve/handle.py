@@ -37,7 +37,7 @@ import logging
 import uuid
 from typing import Any
 
-from streamdata.errors import GetTimeoutError
+from streamdata.errors import GetTimeoutError, RequestCancelledError
 from streamdata.serve.client import ServeClient, get_client
 from streamdata.serve.context import _request_context
 
@@ -90,6 +90,8 @@ class DeploymentResponse:
                                "use `await response` in async code")
         try:
             return fut.result(timeout_s)
+        except concurrent.futures.CancelledError:
+            raise RequestCancelledError(f"request {self._request_id} was cancelled") from None
         except concurrent.futures.TimeoutError:
             if fut.done():
                 raise  # the deployment itself raised a TimeoutError

@@ -98,3 +98,45 @@ def test_shutdown_async(serving: None) -> None:
     with pytest.raises(KeyError, match="no application named 'last'"):
         serve.get_app_handle("last")
     serve.start(proxy_location="Disabled")  # the fixture's teardown shuts it down again
+
+
+@sd.remote(num_cpus=0)
+class _Gate:
+    """Opened by the test, awaited by the deployment (a gate outside Serve's request slots)."""
+
+    def __init__(self) -> None:
+        self.opened = asyncio.Event()
+
+    async def open(self) -> None:
+        self.opened.set()
+
+    async def wait(self) -> None:
+        await self.opened.wait()
+
+
+@serve.deployment(ray_actor_options=NO_CPU, max_ongoing_requests=1)
+class Gated:
+    """Answers once the gate opens: the one request it holds keeps the next ones waiting."""
+
+    def __init__(self, gate: object) -> None:
+        self.gate = gate
+
+    async def __call__(self, x: int) -> int:
+        await self.gate.wait.remote()
+        return x
+
+
+def test_a_cancelled_request_raises_rays_request_cancelled_error(serving: None) -> None:
+    from streamdata.serve.exceptions import RayServeException, RequestCancelledError
+
+    gate = _Gate.remote()
+    handle = serve.run(Gated.bind(gate), name="gate", route_prefix=None)
+    held = handle.remote(1)
+    waiting = handle.remote(2)
+    assert waiting.cancel() is True and waiting.cancelled()
+    with pytest.raises(RequestCancelledError, match="cancelled") as caught:
+        waiting.result(timeout_s=60)
+    assert isinstance(caught.value, RayServeException) and isinstance(caught.value, sd.exceptions.TaskCancelledError)
+    sd.get(gate.open.remote())
+    assert held.result(timeout_s=60) == 1
+    serve.delete("gate")
