@@ -1,7 +1,10 @@
 """Run one Ray doc_code example against streamdata, section by section.
 
-Only the import is changed (import ray -> import streamdata as ray; from ray.X -> from streamdata.X,
-ray.data's module paths -> streamdata's), plus example:// and public-bucket paths -> local stand-ins.
+Only the imports are changed, the plain way a user does it (the module name ray -> streamdata):
+import ray -> import streamdata as ray; from ray.data import X -> from streamdata.data import X;
+from ray.data.M import X -> from streamdata.data.M import X; from ray.M import X -> from streamdata.M
+import X; from ray import X -> from streamdata import X; import ray.M as N -> import streamdata.M as N.
+Also example:// and public-bucket paths -> local stand-ins.
 Prints one line per section: NAME<TAB>pass|fail: first error line|skip: reason.
 """
 import re, signal, sys, traceback
@@ -14,9 +17,7 @@ SKIP_MARKERS = {  # section-name substring -> reason
 }
 def rewrite(src):
     src = re.sub(r"^(\s*)import ray\s*$", r"\1import streamdata as ray", src, flags=re.M)
-    src = re.sub(r"^(\s*)from ray\.data import ", r"\1from streamdata import ", src, flags=re.M)
-    src = re.sub(r"^(\s*)from ray\.data\.", r"\1from streamdata.", src, flags=re.M)
-    src = re.sub(r"^(\s*)from ray\.", r"\1from streamdata.", src, flags=re.M)
+    src = re.sub(r"^(\s*)from ray\.", r"\1from streamdata.", src, flags=re.M)  # ray.data.M -> streamdata.data.M too
     src = re.sub(r"^(\s*)from ray import ", r"\1from streamdata import ", src, flags=re.M)
     src = re.sub(r"^(\s*)import ray\.(\S+) as ", r"\1import streamdata.\2 as ", src, flags=re.M)
     src = src.replace("example://", D + "/")
