@@ -98,12 +98,9 @@ class WriteMixin:
                                options=options)
         provider = common.get("filename_provider")
         if provider is not None:
-            if not any(callable(getattr(provider, m, None)) for m in ("get_filename_for_task",
-                                                                      "get_filename_for_block")):
-                raise PlanError(f"filename_provider must have get_filename_for_task(write_uuid, task_index) or "
-                                f"get_filename_for_block(block, write_uuid, task_index, block_index), "
-                                f"got {provider!r}")
-            sink.filename_provider = provider
+            from streamdata.io.filename_provider import check_filename_provider
+
+            sink.filename_provider = check_filename_provider(provider)
         if not isinstance(common.get("try_create_dir", True), bool):
             raise PlanError(f"try_create_dir must be a bool, got {common['try_create_dir']!r}")
         stream_args = common.get("arrow_open_stream_args")

@@ -81,15 +81,17 @@ def make_sink(kind: str, *args: Any, **options: Any) -> "Datasink":
         module, cls = file_sinks[kind]
         for k in _IGNORED_FILE_ARGS:
             options.pop(k, None)
-        if options.get("filename_provider") is not None:
-            raise NotImplementedError(f"write_{kind}(filename_provider=...) is not supported; files are named "
-                                      f"<write id>_<task>_<n>.<ext>")
-        options.pop("filename_provider", None)
+        provider = options.pop("filename_provider", None)
         rows = options.pop("num_rows_per_file", None)
         if rows is not None:
             options["max_rows_per_file"] = rows
         options["mode"] = _file_mode(options.get("mode", "append"))
-        return getattr(importlib.import_module(module), cls)(*args, **options)
+        sink = getattr(importlib.import_module(module), cls)(*args, **options)
+        if provider is not None:
+            from streamdata.io.filename_provider import check_filename_provider
+
+            sink.filename_provider = check_filename_provider(provider)
+        return sink
     raise PlanError(f"no sink named {kind!r}")
 
 

@@ -17,7 +17,7 @@ import streamdata as sd
 from streamdata.context import DataContext
 from streamdata.context_options import ExecutionOptions, ExecutionResources
 from streamdata.datasource import FilenameProvider
-from streamdata.errors import TaskError, UDFReturnError
+from streamdata.errors import PlanError, TaskError, UDFReturnError
 from streamdata.expressions import col
 
 
@@ -430,3 +430,21 @@ def test_a_filename_provider_naming_tasks(tmp_path) -> None:
         str(default), filename_provider=FilenameProvider(dataset_uuid="ds", file_format="csv"))
     (name,) = os.listdir(default)
     assert name.startswith("ds_") and name.endswith("_000000.csv")
+
+
+class _RowNamesForImages(FilenameProvider):
+    """Ray's row form: one image file per row, named from the row."""
+
+    def get_filename_for_row(self, row, write_uuid, task_index, block_index, row_index):
+        return f"img-{row['label']}.png"
+
+
+def test_a_filename_provider_names_image_files(tmp_path) -> None:
+    images = sd.from_items([{"image": np.full((4, 4), i * 40, dtype=np.uint8), "label": f"n{i}"} for i in range(3)])
+    images.write_images(str(tmp_path / "rows"), column="image", filename_provider=_RowNamesForImages())
+    assert sorted(os.listdir(tmp_path / "rows")) == ["img-n0.png", "img-n1.png", "img-n2.png"]
+    sd.from_items([{"image": np.zeros((2, 2), dtype=np.uint8)}] * 2).repartition(1).write_images(
+        str(tmp_path / "tasks"), column="image", filename_provider=_TaskNames(file_format="png"))
+    assert sorted(os.listdir(tmp_path / "tasks")) == ["scores-000.png", "scores-000_000001.png"]
+    with pytest.raises(PlanError, match="filename_provider must have"):
+        images.write_images(str(tmp_path / "bad"), column="image", filename_provider=object())

@@ -371,8 +371,8 @@ class FileDatasink(Datasink):
                                 and writer.num_rows >= self._max_rows_per_file:
                             close(subdir)
                             writer = None
-                        if writer is None:  # named after the rows it starts with
-                            writer = new_file(subdir, part.schema, part.slice(offset) if offset else part)
+                        if writer is None:  # named after the rows it starts with (all it holds, when bounded)
+                            writer = new_file(subdir, part.schema, part.slice(offset, self._max_rows_per_file))
                         room = part.num_rows - offset
                         if self._max_rows_per_file is not None:
                             room = min(room, self._max_rows_per_file - writer.num_rows)

@@ -3,9 +3,11 @@
 
 Subclass it and override ``get_filename_for_task(write_uuid, task_index)`` (Ray's current
 API); a provider that overrides the older ``get_filename_for_block(block, write_uuid,
-task_index, block_index)`` is called that way instead. Pass it as ``filename_provider=`` to
-``write_parquet``, ``write_csv``, ``write_json``, ``write_numpy`` (:func:`file_name` is what
-the file sink calls). A task that writes several files (``max_rows_per_file``) gets
+task_index, block_index)`` is called that way instead, and one that overrides only
+``get_filename_for_row`` names each file of one row (``write_images``). Pass it as
+``filename_provider=`` to ``write_parquet``, ``write_csv``, ``write_json``, ``write_numpy``,
+``write_images``, ``write_webdataset``, ``write_tfrecords`` (:func:`file_name` is what the
+file sink calls). A task that writes several files (``max_rows_per_file``) gets
 ``_<n>`` before the extension of the task's name for its second and later files.
 
 Example:
@@ -56,6 +58,15 @@ class FilenameProvider:
         raise NotImplementedError(f"{type(self).__name__}.get_filename_for_row is not implemented")
 
 
+def check_filename_provider(provider: Any) -> Any:
+    """``provider`` when it names files (one of Ray's three methods), else a PlanError naming it."""
+    if not any(callable(getattr(provider, m, None))
+               for m in ("get_filename_for_task", "get_filename_for_block", "get_filename_for_row")):
+        raise PlanError(f"filename_provider must have get_filename_for_task(write_uuid, task_index) or "
+                        f"get_filename_for_block(block, write_uuid, task_index, block_index), got {provider!r}")
+    return provider
+
+
 def _overrides(provider: Any, method: str) -> bool:
     mine = getattr(type(provider), method, None)
     return mine is not None and mine is not getattr(FilenameProvider, method)
@@ -67,8 +78,16 @@ def file_name(provider: Any, block: Any, write_uuid: str, task_index: int, n: in
     Raises:
         PlanError: the provider returned something that is not a file name.
     """
-    if _overrides(provider, "get_filename_for_block") or not hasattr(provider, "get_filename_for_task"):
+    names_blocks = _overrides(provider, "get_filename_for_block") or (
+        not hasattr(provider, "get_filename_for_task") and hasattr(provider, "get_filename_for_block"))
+    names_rows = (_overrides(provider, "get_filename_for_row") and not _overrides(provider, "get_filename_for_task")
+                  and block is not None and block.num_rows == 1)  # a file of one row (write_images)
+    if names_blocks:
         name = provider.get_filename_for_block(block, write_uuid, task_index, n)
+    elif names_rows:
+        from streamdata import block as B
+
+        name = provider.get_filename_for_row(next(B.iter_rows(block)), write_uuid, task_index, 0, n)
     else:
         name = provider.get_filename_for_task(write_uuid, task_index)
         if n and isinstance(name, str):
@@ -80,4 +99,4 @@ def file_name(provider: Any, block: Any, write_uuid: str, task_index: int, n: in
     return name
 
 
-__all__ = ["FilenameProvider", "file_name"]
+__all__ = ["FilenameProvider", "check_filename_provider", "file_name"]
