@@ -104,7 +104,7 @@ NodeIdStr = str
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from streamdata import actor, aggregate, cloudpickle, serve, train, util
+    from streamdata import actor, aggregate, air, cloudpickle, serve, train, util
     from streamdata.io.datasink import Datasink, WriteResult
     from streamdata.io.datasource import Datasource
     from streamdata.core.logging_config import LoggingConfig
@@ -121,7 +121,7 @@ if TYPE_CHECKING:
 #: ``ray.cloudpickle`` (``sd.cloudpickle``) and ``ray.actor`` (``sd.actor``), and the connectors,
 #: each imported when first named
 _LAZY = {
-    **{name: f"streamdata.{name}" for name in ("actor", "aggregate", "serve", "train", "util", "data",
+    **{name: f"streamdata.{name}" for name in ("actor", "aggregate", "air", "serve", "train", "util", "data",
                                                "cloudpickle")},
     **{name: f"streamdata.read_connectors:{name}" for name in (
         "from_daft", "from_dask", "from_huggingface", "from_spark", "from_torch", "read_audio", "read_avro",

@@ -271,3 +271,19 @@ def test_ray_serve_exceptions_are_there_with_their_bases() -> None:
                  "RequestCancelledError"):
         assert issubclass(getattr(theirs, name), theirs.RayServeException)
         assert issubclass(getattr(ours, name), ours.RayServeException), name
+
+
+def test_ray_air_names_are_there_with_rays_values() -> None:
+    """``ray.air`` (older Ray programs): its public names, and ``ray.air.constants``' keys with Ray's values."""
+    import ray.air as theirs
+    import ray.air.constants as their_constants
+
+    import streamdata as sd
+    import streamdata.air.constants as our_constants
+
+    for name in theirs.__all__:
+        if name in ("AcquiredResources", "ResourceRequest"):  # Ray Tune's resource internals: not mirrored
+            continue
+        assert hasattr(sd.air, name), f"streamdata.air.{name}"
+    for name in our_constants.__all__:
+        assert getattr(our_constants, name) == getattr(their_constants, name), name
