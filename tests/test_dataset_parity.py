@@ -448,3 +448,15 @@ def test_a_filename_provider_names_image_files(tmp_path) -> None:
     assert sorted(os.listdir(tmp_path / "tasks")) == ["scores-000.png", "scores-000_000001.png"]
     with pytest.raises(PlanError, match="filename_provider must have"):
         images.write_images(str(tmp_path / "bad"), column="image", filename_provider=object())
+
+
+class _OnlyRows:
+    """A provider (not a FilenameProvider) that names one-row files only."""
+
+    def get_filename_for_row(self, row, write_uuid, task_index, block_index, row_index):
+        return f"row-{row_index}.parquet"
+
+
+def test_a_row_only_filename_provider_on_a_write_of_many_rows_is_refused(tmp_path) -> None:
+    with pytest.raises(PlanError, match="only get_filename_for_row"):
+        sd.range(10, override_num_blocks=1).write_parquet(str(tmp_path / "rows"), filename_provider=_OnlyRows())

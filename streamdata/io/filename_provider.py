@@ -76,7 +76,8 @@ def file_name(provider: Any, block: Any, write_uuid: str, task_index: int, n: in
     """The name ``provider`` gives the ``n``-th file of write task ``task_index``.
 
     Raises:
-        PlanError: the provider returned something that is not a file name.
+        PlanError: the provider returned something that is not a file name, or names only
+            one-row files and this file holds more.
     """
     names_blocks = _overrides(provider, "get_filename_for_block") or (
         not hasattr(provider, "get_filename_for_task") and hasattr(provider, "get_filename_for_block"))
@@ -88,6 +89,9 @@ def file_name(provider: Any, block: Any, write_uuid: str, task_index: int, n: in
         from streamdata import block as B
 
         name = provider.get_filename_for_row(next(B.iter_rows(block)), write_uuid, task_index, 0, n)
+    elif not hasattr(provider, "get_filename_for_task"):  # it names one-row files only
+        raise PlanError(f"filename_provider {type(provider).__name__} has only get_filename_for_row, which names "
+                        "files of one row (write_images); give it get_filename_for_task for this write")
     else:
         name = provider.get_filename_for_task(write_uuid, task_index)
         if n and isinstance(name, str):
