@@ -2,10 +2,10 @@
 
 It is a dict, so it goes wherever a ``runtime_env`` dict goes (``sd.init``,
 ``@sd.remote``, ``.options``). The local runtime honours ``env_vars``,
-``working_dir``, ``py_modules`` and ``worker_process_setup_hook``
-(:mod:`streamdata.core.setup_hook`); the other fields (``pip``, ``conda``, ...) raise
-a NotImplementedError naming them when used there, and work with
-``sd.init(backend="ray")``.
+``working_dir``, ``py_modules``, ``pip`` (:mod:`streamdata.core.pip_env`) and
+``worker_process_setup_hook`` (:mod:`streamdata.core.setup_hook`); the other fields
+(``conda``, ``uv``, ...) raise a NotImplementedError naming them when used there, and
+work with ``sd.init(backend="ray")``.
 
 Example:
     >>> from streamdata.runtime_env import RuntimeEnv

@@ -12,6 +12,7 @@ from typing import Any, Callable
 
 from streamdata.core import context
 from streamdata.core.object_ref import ObjectRefGenerator, collect_dynamic
+from streamdata.core.pip_env import DEFAULT_TIMEOUT_S, PIP_ENV_KEY, ensure_pip_env, pip_requirements
 from streamdata.core.resources import normalize_demand
 from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV, current_placement_group_info
 from streamdata.core.serialization import dumps_function
@@ -36,7 +37,8 @@ def check_options(options: dict, allowed: frozenset, what: str) -> None:
 
 
 #: runtime_env fields the local runtime honours; the others need a Ray cluster
-LOCAL_RUNTIME_ENV_FIELDS = frozenset({"env_vars", "working_dir", "py_modules", "config", "worker_process_setup_hook"})
+LOCAL_RUNTIME_ENV_FIELDS = frozenset({"env_vars", "working_dir", "py_modules", "pip", "config",
+                                      "worker_process_setup_hook"})
 #: env keys the worker turns into ``sys.path`` entries and a working directory for the task
 PY_PATHS_KEY = "STREAMDATA_PY_PATHS"
 WORKING_DIR_KEY = "STREAMDATA_WORKING_DIR"
@@ -60,9 +62,10 @@ def _local_dir(value: Any, field: str) -> str:
 def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
     """The environment a runtime_env gives a task: its ``env_vars``, plus ``working_dir``
     and ``py_modules`` as import paths (the worker puts them on ``sys.path`` and runs the
-    task in ``working_dir``), and its ``worker_process_setup_hook``
-    (:mod:`~streamdata.core.setup_hook`). ``pip``/``conda``/``uv``/``container`` need a Ray
-    cluster.
+    task in ``working_dir``), its ``pip`` packages (:mod:`~streamdata.core.pip_env`: installed
+    here, once, into an env whose ``site-packages`` goes first on ``sys.path``) and its
+    ``worker_process_setup_hook`` (:mod:`~streamdata.core.setup_hook`).
+    ``conda``/``uv``/``container`` need a Ray cluster.
 
     Example:
         >>> runtime_env_vars({"env_vars": {"A": "1"}})
@@ -83,6 +86,11 @@ def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
         raise TypeError(f"runtime_env['env_vars'] must map str to str, got {env!r}")
     out = dict(env)
     paths = []
+    requirements = pip_requirements(runtime_env["pip"]) if runtime_env.get("pip") is not None else ()
+    if requirements:
+        timeout_s = (runtime_env.get("config") or {}).get("setup_timeout_seconds") or DEFAULT_TIMEOUT_S
+        out[PIP_ENV_KEY] = ensure_pip_env(requirements, timeout_s=timeout_s)
+        paths.append(out[PIP_ENV_KEY])
     if runtime_env.get("working_dir") is not None:
         out[WORKING_DIR_KEY] = _local_dir(runtime_env["working_dir"], "working_dir")
         paths.append(out[WORKING_DIR_KEY])

@@ -31,6 +31,7 @@ from streamdata.core import cancellation, context
 from streamdata.core.message_channel import MessageChannel
 from streamdata.core.concurrency_groups import GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
+from streamdata.core.pip_env import PIP_ENV_KEY, check_not_shadowed
 from streamdata.core.setup_hook import SETUP_HOOK_ENV, run_setup_hook
 from streamdata.core.task_env import apply_task_env, restore_task_env
 from streamdata.core.yielded_returns import collect_yielded
@@ -314,6 +315,7 @@ class Worker:
         load_error: BaseException | None = None
         saved_env = apply_task_env(env)  # first: runtime_env's py_modules may be what the function imports
         try:  # load first: the function's bytes come with the first task only
+            check_not_shadowed(os.environ.get(PIP_ENV_KEY))
             run_setup_hook(os.environ.get(SETUP_HOOK_ENV))
             fn = self._actor_method(target) if self.actor_id is not None else self.load_function(target, fn_bytes)
         except BaseException as exc:  # noqa: BLE001
@@ -437,6 +439,7 @@ class Worker:
         self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0)
         apply_task_env(env)  # for the actor's whole life
         try:
+            check_not_shadowed(os.environ.get(PIP_ENV_KEY))
             run_setup_hook(os.environ.get(SETUP_HOOK_ENV))
             cls = self.load_function(cls_id, cls_bytes)
             args, kwargs = self.resolve_args(args_blob, deps)

@@ -164,7 +164,7 @@ def test_working_dir_and_py_modules_are_importable_in_tasks(tmp_path) -> None:
     assert sd.get(cwd.remote(), timeout=60) != str(work)  # restored after the task
 
 
-@pytest.mark.parametrize("field", ["pip", "conda", "uv", "container"])
+@pytest.mark.parametrize("field", ["conda", "uv", "container"])
 def test_runtime_env_fields_that_need_ray_name_the_ray_backend(field: str) -> None:
     with pytest.raises(NotImplementedError, match=r"backend='ray'"):
         runtime_env_vars({field: ["x"]})

@@ -494,8 +494,8 @@ class TestOptionValidation:
     def test_runtime_env(self) -> None:
         assert runtime_env_vars(None) == {}
         assert runtime_env_vars({"env_vars": {"A": "1"}}) == {"A": "1"}
-        with pytest.raises(NotImplementedError, match="pip.*backend='ray'"):
-            runtime_env_vars({"pip": ["requests"]})
+        with pytest.raises(NotImplementedError, match="conda.*backend='ray'"):
+            runtime_env_vars({"conda": ["requests"]})
         with pytest.raises(TypeError, match="str"):
             runtime_env_vars({"env_vars": {"A": 1}})
 
