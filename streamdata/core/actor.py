@@ -99,7 +99,8 @@ class ActorClass:
         self.__name__ = cls.__name__
         self._demand = normalize_demand(options.get("num_cpus"), options.get("num_gpus"),
                                         options.get("memory"), options.get("resources"), default_cpus=0)
-        self._env = runtime_env_vars(options.get("runtime_env"))
+        runtime_env_vars(options.get("runtime_env"), install=False)
+        self._env: dict[str, str] | None = None  # at the first creation: a pip env installs then
         max_concurrency = check_int("max_concurrency", options.get("max_concurrency", 1000 if self._is_async else 1),
                                     minimum=1)
         check_int("max_restarts", options.get("max_restarts", 0), minimum=-1, what="(-1: restart forever)")
@@ -135,6 +136,11 @@ class ActorClass:
                              f"use {self.__name__}.options(name=...).get_or_create(...)")
         return self.options(get_if_exists=True).remote(*args, **kwargs)
 
+    def _actor_env(self) -> dict[str, str]:
+        if self._env is None:
+            self._env = runtime_env_vars(self._options.get("runtime_env"))
+        return self._env
+
     def remote(self, *args: Any, **kwargs: Any) -> "ActorHandle":
         opts = self._options
         name = opts.get("name")
@@ -157,7 +163,7 @@ class ActorClass:
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
             "detached": opts.get("lifetime") == "detached",
             "concurrency_groups": self._groups or None,
-            "methods": self._methods, "env": {**job_env(), **self._env, **placement_env(placement, opts)},
+            "methods": self._methods, "env": {**job_env(), **self._actor_env(), **placement_env(placement, opts)},
             **placement,
         }
         client.submit(spec, 0)

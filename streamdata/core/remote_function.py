@@ -59,13 +59,15 @@ def _local_dir(value: Any, field: str) -> str:
     return path
 
 
-def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
+def runtime_env_vars(runtime_env: dict | None, *, install: bool = True) -> dict[str, str]:
     """The environment a runtime_env gives a task: its ``env_vars``, plus ``working_dir``
     and ``py_modules`` as import paths (the worker puts them on ``sys.path`` and runs the
     task in ``working_dir``), its ``pip`` packages (:mod:`~streamdata.core.pip_env`: installed
     here, once, into an env whose ``site-packages`` goes first on ``sys.path``) and its
     ``worker_process_setup_hook`` (:mod:`~streamdata.core.setup_hook`).
-    ``conda``/``uv``/``container`` need a Ray cluster.
+    ``conda``/``uv``/``container`` need a Ray cluster. With ``install=False`` the ``pip``
+    packages are only checked (a task definition installs at its first submission, as Ray
+    installs when the task is scheduled).
 
     Example:
         >>> runtime_env_vars({"env_vars": {"A": "1"}})
@@ -87,7 +89,7 @@ def runtime_env_vars(runtime_env: dict | None) -> dict[str, str]:
     out = dict(env)
     paths = []
     requirements = pip_requirements(runtime_env["pip"]) if runtime_env.get("pip") is not None else ()
-    if requirements:
+    if requirements and install:
         timeout_s = (runtime_env.get("config") or {}).get("setup_timeout_seconds") or DEFAULT_TIMEOUT_S
         out[PIP_ENV_KEY] = ensure_pip_env(requirements, timeout_s=timeout_s)
         paths.append(out[PIP_ENV_KEY])
@@ -216,7 +218,8 @@ class RemoteFunction:
         # validate now, so a bad option fails at decoration time
         self._demand = normalize_demand(options.get("num_cpus"), options.get("num_gpus"),
                                         options.get("memory"), options.get("resources"), default_cpus=1)
-        self._env = runtime_env_vars(options.get("runtime_env"))
+        runtime_env_vars(options.get("runtime_env"), install=False)
+        self._env: dict[str, str] | None = None  # at the first submission: a pip env installs then
         check_int("max_retries", options.get("max_retries", 3), minimum=-1, what="(-1: retry forever)")
         retry_exceptions = options.get("retry_exceptions", False)
         if not (isinstance(retry_exceptions, bool) or (isinstance(retry_exceptions, list) and all(
@@ -248,6 +251,11 @@ class RemoteFunction:
         from streamdata.core.dag import FunctionNode
         return FunctionNode(self, args, kwargs)
 
+    def _task_env(self) -> dict[str, str]:
+        if self._env is None:
+            self._env = runtime_env_vars(self._options.get("runtime_env"))
+        return self._env
+
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         client = context.current_client()
         fn_id, fn_bytes = self._pickled.get()
@@ -260,7 +268,7 @@ class RemoteFunction:
             "name": opts.get("name") or self.__name__, "args": blob, "deps": deps, "contained": contained,
             "demand": self._demand, "max_retries": opts.get("max_retries", 3),
             "retry_exceptions": opts.get("retry_exceptions", False),
-            "env": {**job_env(), **self._env, **placement_env(placement, opts)}, **placement,
+            "env": {**job_env(), **self._task_env(), **placement_env(placement, opts)}, **placement,
             "streaming": self._streaming,
         }
         refs = client.submit(spec, self._num_returns)

@@ -145,3 +145,22 @@ def test_the_jobs_env_reaches_every_task(tmp_path: Path, temp_root: Path) -> Non
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=180, check=True,
                          env={**os.environ, "STREAMDATA_TEMP_DIR": str(temp_root)})
     assert json.loads(out.stdout.strip().splitlines()[-1]) == "job"
+
+
+def test_a_definition_installs_at_its_first_submission_not_before(runtime: object, tmp_path: Path,
+                                                                    temp_root: Path) -> None:
+    missing = {"pip": [str(tmp_path / "absent-1.0-py3-none-any.whl")]}
+
+    @sd.remote(runtime_env=missing)  # defining it installs nothing (it may be meant for a Ray cluster)
+    def task() -> None:
+        pass
+
+    @sd.remote(runtime_env=missing)
+    class Actor:
+        pass
+
+    assert not (temp_root / "runtime_resources").exists()
+    with pytest.raises(RuntimeEnvSetupError, match="absent-1.0"):
+        task.remote()
+    with pytest.raises(RuntimeEnvSetupError, match="absent-1.0"):
+        Actor.remote()
