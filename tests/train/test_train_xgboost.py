@@ -136,3 +136,36 @@ def test_config_and_metric_names_without_a_run() -> None:
         report_metrics(log, ["validation-rmse"])
     with pytest.raises(ValueError, match="frequency"):
         RayTrainReportCallback(frequency=-1)
+
+
+def failing_once_loop(config: dict) -> None:
+    """Boosts to 4 rounds from the latest checkpoint; rank 1 raises after round 2 the first time."""
+    import os
+
+    df = train.get_dataset_shard("train").materialize().to_pandas()
+    dtrain = xgboost.DMatrix(df[FEATURES], label=df["y"])
+
+    class FailOnce(xgboost.callback.TrainingCallback):
+        def after_iteration(self, model: Any, epoch: int, evals_log: Any) -> bool:
+            if epoch == 1 and train.get_context().get_world_rank() == 1 and not os.path.exists(config["marker"]):
+                open(config["marker"], "w").close()
+                raise RuntimeError("worker 1 failed")
+            return False
+
+    checkpoint = train.get_checkpoint()
+    start = XGBoostTrainer.get_model(checkpoint) if checkpoint is not None else None
+    done = start.num_boosted_rounds() if start is not None else 0
+    xgboost.train(PARAMS, dtrain, num_boost_round=4 - done, xgb_model=start, evals=[(dtrain, "train")],
+                  verbose_eval=False, callbacks=[FailOnce(), RayTrainReportCallback(frequency=1)])
+
+
+def test_a_failed_worker_restarts_the_group_from_the_latest_checkpoint(tmp_path: Any) -> None:
+    trainer = XGBoostTrainer(failing_once_loop, train_loop_config={"marker": str(tmp_path / "failed")},
+                             datasets={"train": sd.from_pandas(frame(200, 4))}, scaling_config=SCALING,
+                             run_config=train.RunConfig(storage_path=str(tmp_path),
+                                                        failure_config=train.FailureConfig(max_failures=1)))
+    result = trainer.fit()
+    assert result.error is None and result.num_failures == 1
+    assert XGBoostTrainer.get_model(result.checkpoint).num_boosted_rounds() == 4
+    # rounds 1-2 before the failure; the new group (a new tracker) went on from round 2's checkpoint
+    assert len(result.metrics_dataframe) == 4

@@ -73,7 +73,7 @@ class RayTrainReportCallback(TrainingCallback):
         self._checkpoint_at_end = checkpoint_at_end
         self._postprocess = results_postprocessing_fn
         self._last_metrics: dict[str, float] = {}
-        self._checkpointed_round: int | None = None
+        self._last_round_checkpointed = False
 
     @classmethod
     def get_model(cls, checkpoint: Checkpoint, filename: str = CHECKPOINT_NAME) -> Any:
@@ -89,29 +89,25 @@ class RayTrainReportCallback(TrainingCallback):
 
     def after_iteration(self, model: Any, epoch: int, evals_log: dict[str, Any]) -> bool:
         self._last_metrics = self._metrics_of(evals_log)
-        if self._frequency and (epoch + 1) % self._frequency == 0:
-            self._report(model, epoch, with_checkpoint=True)
-        else:
-            self._report(model, epoch, with_checkpoint=False)
+        self._last_round_checkpointed = bool(self._frequency) and (epoch + 1) % self._frequency == 0
+        self._report(model, with_checkpoint=self._last_round_checkpointed)
         return False  # never stops the training
 
     def after_training(self, model: Any) -> Any:
-        rounds = model.num_boosted_rounds()
-        if self._checkpoint_at_end and self._checkpointed_round != rounds - 1:
-            self._report(model, rounds - 1, with_checkpoint=True)
+        if self._checkpoint_at_end and not self._last_round_checkpointed:
+            self._report(model, with_checkpoint=True)  # the last round's metrics again, with the model
         return model
 
     def _metrics_of(self, evals_log: dict[str, Any]) -> dict[str, float]:
         reported = report_metrics(evals_log, self._metrics)
         return self._postprocess(reported) if self._postprocess is not None else reported
 
-    def _report(self, model: Any, epoch: int, *, with_checkpoint: bool) -> None:
+    def _report(self, model: Any, *, with_checkpoint: bool) -> None:
         from streamdata import train
 
         if not with_checkpoint:
             train.report(dict(self._last_metrics))
             return
-        self._checkpointed_round = epoch
         if train.get_context().get_world_rank() != 0:  # the group's model is rank 0's
             train.report(dict(self._last_metrics))
             return
