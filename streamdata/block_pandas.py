@@ -89,6 +89,7 @@ def readable_pandas_metadata(table: pa.Table) -> pa.Table:
     type with parameters (``pd.ArrowDtype(pa.list_(pa.uint8(), 3))``) is named
     ``fixed_size_list<item: uint8>[3][pyarrow]`` there, which ``to_pandas`` refuses to parse;
     such a column converts as Arrow's default (object) instead. Other tables are returned as is.
+    A column a pandas ``TensorArray`` made (:mod:`streamdata.extensions.pandas_tensor`) reads back as one.
 
     Example:
         >>> import pandas as pd
@@ -101,6 +102,10 @@ def readable_pandas_metadata(table: pa.Table) -> pa.Table:
 
     meta = table.schema.metadata or {}
     raw = meta.get(b"pandas")
+    if raw is not None and b'"TensorDtype(' in raw:  # a column made from Ray's pandas TensorArray
+        import importlib
+
+        importlib.import_module("streamdata.extensions.pandas_tensor")  # registers the dtype it names
     if raw is None or b"][pyarrow]" not in raw:  # (the common case costs a substring search)
         return table
     pandas_meta = json.loads(raw)

@@ -142,7 +142,8 @@ def read_parquet(paths: Any, *, filesystem: Any = None, columns: Sequence[str] |
     label_selector: dict[str, str] | None = None, fallback_strategy: list[dict[str, Any]] | None = None,
     ray_remote_args_fn: Any = None, partition_filter: Any = None, shuffle: Any = None, ignore_missing_paths: bool = False,
     include_row_hash: bool = False, skip_paths: str | list[str] | None = None,
-    tensor_column_schema: dict[str, Any] | None = None, catalog: Any = None, **kwargs: Any) -> "Dataset":
+    tensor_column_schema: dict[str, Any] | None = None, catalog: Any = None, _block_udf: Any = None,
+    **kwargs: Any) -> "Dataset":
     """Read Parquet files (Hive-partitioned directories included).
 
     ``count()`` reads only the footers; ``columns=``, ``select_columns`` and expression
@@ -160,6 +161,8 @@ def read_parquet(paths: Any, *, filesystem: Any = None, columns: Sequence[str] |
         schema: read every file into this schema (else the first file's).
         filter: a ``pyarrow.compute.Expression`` applied while reading.
         batch_size: rows decoded at a time.
+        _block_udf: Ray's underscore argument, still accepted there: a function from each
+            block read (a ``pyarrow.Table``) to the block to use, run in the read task.
 
     Example:
         >>> import streamdata as sd, pyarrow as pa, pyarrow.parquet as pq, tempfile, os
@@ -181,7 +184,11 @@ def read_parquet(paths: Any, *, filesystem: Any = None, columns: Sequence[str] |
     partition_filter = _skipping(partition_filter, skip_paths)
     src = ParquetDatasource(paths, **_file_opts("read_parquet", ignore_missing_paths, partition_filter, shuffle), schema=schema, filter=filter, batch_size=batch_size,
                             **_file_args(filesystem, columns, include_paths, partitioning, file_extensions))
+    if _block_udf is not None and not callable(_block_udf):
+        raise PlanError(f"read_parquet: _block_udf must be a function of a pyarrow.Table, got {_block_udf!r}")
     ds = _task_read(src, locals())
+    if _block_udf is not None:  # fused into the read task by the optimizer
+        ds = ds.map_batches(_block_udf, batch_format="pyarrow", batch_size=None, zero_copy_batch=True)
     return ds if tensor_column_schema is None else _decode_tensors(ds, tensor_column_schema)
 
 

@@ -18,8 +18,9 @@ from streamdata.extensions.tensor_extension import (
 
 
 def __getattr__(name: str) -> Any:
-    return getattr(tensor_extension, name)  # Ray's pandas names raise NotImplementedError there
+    return getattr(tensor_extension, name)  # Ray's pandas names (TensorArray, ...): loaded there on first use
 
 
 __all__ = ["ArrowTensorArray", "ArrowTensorType", "ArrowVariableShapedTensorArray",
-           "ArrowVariableShapedTensorType", "TensorExtensionError"]
+           "ArrowVariableShapedTensorType", "TensorArray", "TensorArrayElement", "TensorDtype",
+           "TensorExtensionError"]

@@ -5,9 +5,8 @@ type when every row has one shape, its own variable-shape type otherwise
 (:mod:`streamdata.tensor`). ``ArrowTensorArray.from_numpy`` builds such a column from a
 NumPy array (rows on the first axis) or a list of per-row arrays, as Ray's does.
 
-Ray's pandas extension (``TensorArray``, ``TensorDtype``) is not provided: importing it
-raises ``NotImplementedError`` saying what to use instead (pandas columns of ndarrays, or
-dicts of ndarrays, become tensor columns by themselves).
+Ray's pandas extension (``TensorArray``, ``TensorDtype``, ``TensorArrayElement``) is
+:mod:`streamdata.extensions.pandas_tensor`, loaded (with pandas) when first asked for.
 
 Example:
     >>> import numpy as np
@@ -73,11 +72,10 @@ _PANDAS_EXTENSION = frozenset({"TensorArray", "TensorDtype", "TensorArrayElement
 
 
 def __getattr__(name: str) -> Any:
-    if name in _PANDAS_EXTENSION:
-        raise NotImplementedError(
-            f"ray.data.extensions.{name} (Ray's pandas tensor extension) is not available in streamdata: "
-            f"put ndarrays in pandas columns or return dicts of ndarrays (they become tensor columns), or "
-            f"build an Arrow column with ArrowTensorArray.from_numpy")
+    if name in _PANDAS_EXTENSION:  # pandas is imported only by who asks for these
+        from streamdata.extensions import pandas_tensor
+
+        return getattr(pandas_tensor, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -39,10 +39,3 @@ def test_bad_input_says_what_it_got() -> None:
         ArrowTensorArray.from_numpy([np.ones(2), 3], column_name="x")
     with pytest.raises(TensorExtensionError, match="0-d array"):
         ArrowTensorArray.from_numpy(np.float64(1.0))
-
-
-def test_pandas_tensor_extension_is_a_clear_not_implemented() -> None:
-    with pytest.raises(NotImplementedError, match=r"TensorArray \(Ray's pandas tensor extension\)"):
-        from streamdata.extensions import TensorArray  # noqa: F401
-    with pytest.raises(NotImplementedError, match="TensorDtype"):
-        from streamdata.extensions.tensor_extension import TensorDtype  # noqa: F401
