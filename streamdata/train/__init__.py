@@ -51,10 +51,12 @@ from streamdata.train.result import Result
 from streamdata.train.session import (TrainContext, get_all_reported_checkpoints, get_checkpoint, get_context,
                                       get_dataset_shard, report)
 from streamdata.train.trainer import run
+from streamdata.train.validation import ValidationConfig, ValidationFn, ValidationTaskConfig
 
 __all__ = ["Checkpoint", "CheckpointConfig", "DataConfig", "DataParallelTrainer", "FailureConfig", "Result",
            "RunConfig", "ScalingConfig", "TrainContext", "TrainingFailedError", "get_checkpoint", "get_context",
            "get_dataset_shard", "report", "run", "torch", "TRAIN_DATASET_KEY", "BackendConfig",
            "CheckpointConsistencyMode", "CheckpointUploadMode", "LoggingConfig", "PreemptionInfo", "ReportedCheckpoint",
            "ReportedCheckpointStatus", "SyncConfig", "get_preemption_info", "ControllerError", "NCCLHangError",
-           "PreemptionError", "WorkerGroupError", "UserCallback", "get_all_reported_checkpoints"]
+           "PreemptionError", "WorkerGroupError", "UserCallback", "get_all_reported_checkpoints", "ValidationConfig",
+           "ValidationFn", "ValidationTaskConfig"]

@@ -4,7 +4,9 @@ except removing the directories it drops).
 Checkpoints are ranked by ``checkpoint_score_attribute`` (``checkpoint_score_order``
 "max" or "min"), or by report order when no attribute is set; the ``num_to_keep``
 best are kept, and the latest checkpoint is always kept too (a restart resumes
-from it), as in Ray Train.
+from it), as in Ray Train. A checkpoint whose validation is still running is kept
+until its metrics are final (:meth:`CheckpointManager.update_metrics`): it may rank
+best once validated, and its score attribute may come from the validation.
 
 Example:
     >>> from streamdata.train.config import CheckpointConfig
@@ -36,6 +38,7 @@ class CheckpointManager:
         self._delete = delete
         self._entries: list[tuple[int, str, dict[str, Any]]] = []  # (report order, path, metrics)
         self._seq = 0
+        self._pending: set[str] = set()  # paths whose validation is running
         self.latest: tuple[str, dict[str, Any]] | None = None
 
     def _score(self, entry: tuple[int, str, dict[str, Any]]) -> tuple[float, int]:
@@ -48,24 +51,49 @@ class CheckpointManager:
             return (-math.inf, seq)  # a checkpoint without the score ranks worst
         return (float(value) if self.config.checkpoint_score_order == "max" else -float(value), seq)
 
-    def register(self, path: str, metrics: dict[str, Any]) -> None:
-        """Record a newly reported checkpoint and drop those no longer kept.
+    def register(self, path: str, metrics: dict[str, Any], *, pending: bool = False) -> None:
+        """Record a newly reported checkpoint and drop those no longer kept; ``pending``:
+        its validation is running (its metrics are not final yet).
 
         Raises ``KeyError`` when ``checkpoint_score_attribute`` is set but missing
-        from ``metrics`` (as Ray does).
+        from ``metrics`` of a checkpoint that is not being validated (as Ray does).
         """
         attr = self.config.checkpoint_score_attribute
-        if attr is not None and attr not in metrics:
+        if attr is not None and attr not in metrics and not pending:
             raise KeyError(f"CheckpointConfig(checkpoint_score_attribute={attr!r}): the metrics reported with "
                            f"a checkpoint lack {attr!r}; reported: {sorted(metrics)}")
         self._entries.append((self._seq, path, dict(metrics)))
         self._seq += 1
         self.latest = (path, dict(metrics))
+        if pending:
+            self._pending.add(path)
+        self._drop_beyond_keep()
+
+    def update_metrics(self, path: str, metrics: dict[str, Any]) -> None:
+        """A validation of ``path`` ended: merge its ``metrics`` (they win) and rank again.
+
+        Example:
+            >>> m = CheckpointManager(CheckpointConfig(num_to_keep=1, checkpoint_score_attribute="acc"),
+            ...                       delete=lambda path: None)
+            >>> m.register("/c0", {"loss": 1.0}, pending=True); m.register("/c1", {"acc": 0.5})
+            >>> m.update_metrics("/c0", {"acc": 0.9}); [(p, m["acc"]) for p, m in m.kept()]
+            [('/c0', 0.9), ('/c1', 0.5)]
+        """
+        self._pending.discard(path)
+        for i, (seq, entry_path, entry_metrics) in enumerate(self._entries):
+            if entry_path == path:
+                self._entries[i] = (seq, path, {**entry_metrics, **metrics})
+        if self.latest is not None and self.latest[0] == path:
+            self.latest = (path, {**self.latest[1], **metrics})
+        self._drop_beyond_keep()
+
+    def _drop_beyond_keep(self) -> None:
         keep = self.config.num_to_keep
         if keep is None or len(self._entries) <= keep:
             return
+        latest = self.latest[0] if self.latest is not None else None
         ranked = sorted(self._entries, key=self._score, reverse=True)
-        dropped = [e for e in ranked[keep:] if e[1] != path]
+        dropped = [e for e in ranked[keep:] if e[1] != latest and e[1] not in self._pending]
         for entry in dropped:
             self._entries.remove(entry)
             self._delete(entry[1])

@@ -436,6 +436,7 @@ class RunSpec:
     resume_from_checkpoint: Any = None
     metadata: dict[str, Any] = field(default_factory=dict)
     extra_env: dict[str, str] = field(default_factory=dict)
+    validation: Any = None  # a ValidationConfig, or None
 
 
 __all__ = ["CheckpointConfig", "DataConfig", "FailureConfig", "RunConfig", "RunSpec", "ScalingConfig"]

@@ -56,6 +56,8 @@ class DataParallelTrainer:
         metadata: a dict the loop reads with ``get_context().get_metadata()``.
         resume_from_checkpoint: what ``get_checkpoint()`` returns until the run
             reports a checkpoint of its own.
+        validation_config: how reported checkpoints are validated in tasks beside the
+            training (:mod:`streamdata.train.validation`), or None.
     """
 
     _default_backend: Callable[[], Any] | None = None
@@ -64,7 +66,7 @@ class DataParallelTrainer:
                  backend_config: Any = None, scaling_config: ScalingConfig | None = None,
                  dataset_config: DataConfig | None = None, run_config: RunConfig | None = None,
                  datasets: dict[str, Any] | None = None, metadata: dict[str, Any] | None = None,
-                 resume_from_checkpoint: Checkpoint | None = None) -> None:
+                 resume_from_checkpoint: Checkpoint | None = None, validation_config: Any = None) -> None:
         from streamdata.train.trainer import check_spec
 
         if datasets is not None and not isinstance(datasets, dict):
@@ -80,7 +82,8 @@ class DataParallelTrainer:
             scaling=_typed("scaling_config", scaling_config, ScalingConfig, ScalingConfig()),
             run=_typed("run_config", run_config, RunConfig, RunConfig()),
             data=_typed("dataset_config", dataset_config, DataConfig, DataConfig()),
-            backend=backend_config, resume_from_checkpoint=resume_from_checkpoint, metadata=dict(metadata or {}))
+            backend=backend_config, resume_from_checkpoint=resume_from_checkpoint, metadata=dict(metadata or {}),
+            validation=validation_config)
         check_spec(self._spec)
 
     @property

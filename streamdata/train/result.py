@@ -35,6 +35,8 @@ class Round:
     metrics: dict[str, Any]
     checkpoint_path: str | None
     worker_metrics: tuple[dict[str, Any], ...] = ()
+    #: rank 0's ``report(validation=...)`` (False: none)
+    validation: Any = False
 
 
 class ReportRounds:
@@ -56,7 +58,8 @@ class ReportRounds:
                 raise RuntimeError(f"training workers' reports are out of step: indexes {sorted(indexes)}")
             path = next((p.checkpoint_path for p in parts if p.checkpoint_path is not None), None)
             done.append(Round(index=parts[0].index, metrics=parts[0].metrics, checkpoint_path=path,
-                              worker_metrics=tuple(p.metrics for p in parts)))
+                              worker_metrics=tuple(p.metrics for p in parts),
+                              validation=parts[0].validation if path is not None else False))
         return done
 
     def unmatched(self) -> list[int]:

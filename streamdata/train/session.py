@@ -25,6 +25,7 @@ from streamdata.train.api_types import (TRAIN_DATASET_KEY, CheckpointConsistency
 
 from streamdata.train.checkpoint import Checkpoint, persist_checkpoint
 from streamdata.train.checkpoint import checkpoint_dir_name as default_dir_name
+from streamdata.train.validation import ValidationTaskConfig, check_request
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -136,6 +137,8 @@ class Report:
     index: int
     metrics: dict[str, Any]
     checkpoint_path: str | None = None
+    #: ``report(validation=...)`` with a checkpoint: True or a ValidationTaskConfig (else False)
+    validation: Any = False
 
 
 @dataclass(kw_only=True)
@@ -158,6 +161,8 @@ class TrainSession:
     recorded_index: int | None = None
     #: the run's kept checkpoints as the driver last sent them
     reported: list[ReportedCheckpoint] = field(default_factory=list)
+    #: whether the trainer has a ``validation_config`` (``report(validation=...)`` needs one)
+    validation_enabled: bool = False
 
     def update_reported(self, recorded_index: int, reported: list[ReportedCheckpoint]) -> None:
         """The driver recorded every report before ``recorded_index``; ``reported`` is the
@@ -180,7 +185,10 @@ class TrainSession:
     def report(self, metrics: dict[str, Any], checkpoint: Checkpoint | None = None,
                checkpoint_dir_name: str | None = None,
                upload_fn: Callable[[Checkpoint, str], Checkpoint] | None = None,
-               delete_local: bool = False) -> None:
+               delete_local: bool = False, validation: Any = False) -> None:
+        if validation and not self.validation_enabled:
+            raise ValueError("report(validation=...) asked for a validation, but the trainer was given no "
+                             "validation_config (pass validation_config=ValidationConfig(fn) to the trainer)")
         if not isinstance(metrics, dict):
             raise TypeError(f"report() takes a dict of metrics, got {type(metrics).__name__}")
         if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
@@ -202,7 +210,8 @@ class TrainSession:
             if delete_local and os.path.abspath(checkpoint.path) != os.path.abspath(path):
                 shutil.rmtree(checkpoint.path, ignore_errors=True)
         with self.cond:
-            self.reports.append(Report(index=index, metrics=dict(metrics), checkpoint_path=path))
+            self.reports.append(Report(index=index, metrics=dict(metrics), checkpoint_path=path,
+                                       validation=validation if checkpoint is not None else False))
             self.cond.notify_all()
 
     def get_dataset_shard(self, name: str) -> Any:
@@ -265,7 +274,7 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkp
            checkpoint_upload_mode: CheckpointUploadMode = CheckpointUploadMode.SYNC,
            delete_local_checkpoint_after_upload: bool | None = None,
            checkpoint_upload_fn: Callable[[Checkpoint, str], Checkpoint] | None = None,
-           validation: bool | Any = False) -> None:
+           validation: bool | ValidationTaskConfig = False) -> None:
     """Report ``metrics`` (a dict) and optionally a checkpoint to the driver.
 
     Every worker should report the same number of times: the driver records a
@@ -285,8 +294,9 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkp
             once copied (default: True for ``ASYNC``, else False).
         checkpoint_upload_fn: ``(checkpoint, destination_dir) -> Checkpoint`` to
             copy the files yourself.
-        validation: asynchronous validation of the checkpoint (Ray's
-            ``ValidationConfig``): not supported (False only).
+        validation: validate this checkpoint in a task while training goes on (True, or a
+            ``ValidationTaskConfig``; needs the trainer's ``validation_config``, see
+            :mod:`streamdata.train.validation`); ignored without a checkpoint.
 
     Example (inside ``train_fn``)::
 
@@ -296,9 +306,7 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkp
     if mode is CheckpointUploadMode.NO_UPLOAD:
         raise NotImplementedError("report(checkpoint_upload_mode=NO_UPLOAD) is not supported: the checkpoint is "
                                   "copied into the run's directory (use SYNC or ASYNC)")
-    if validation is not False:
-        raise NotImplementedError("report(validation=...): asynchronous checkpoint validation is not supported by "
-                                  "streamdata.train (validate in the training loop and report the metric)")
+    check_request(validation)
     if checkpoint_dir_name is not None and (not isinstance(checkpoint_dir_name, str) or not checkpoint_dir_name
                                             or os.sep in checkpoint_dir_name or checkpoint_dir_name in (".", "..")):
         raise ValueError(f"report(checkpoint_dir_name=...) must be a directory name, got {checkpoint_dir_name!r}")
@@ -307,7 +315,7 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkp
                         f"Checkpoint, got {type(checkpoint_upload_fn).__name__}")
     delete = (mode is CheckpointUploadMode.ASYNC if delete_local_checkpoint_after_upload is None
               else bool(delete_local_checkpoint_after_upload))
-    _current().report(metrics, checkpoint, checkpoint_dir_name, checkpoint_upload_fn, delete)
+    _current().report(metrics, checkpoint, checkpoint_dir_name, checkpoint_upload_fn, delete, validation)
 
 
 def get_all_reported_checkpoints(

@@ -34,7 +34,7 @@ from typing import Any, Callable
 
 from streamdata.errors import ControllerError, WorkerGroupError
 from streamdata.observability import sources
-from streamdata.train.api_types import ReportedCheckpoint
+from streamdata.train.api_types import ReportedCheckpoint, ReportedCheckpointStatus
 from streamdata.train.backend import BackendConfig
 from streamdata.train.callback import CallbackRunner, TrainRunContext
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
@@ -42,6 +42,7 @@ from streamdata.train.checkpoint_manager import CheckpointManager
 from streamdata.train.config import DataConfig, FailureConfig, RunConfig, RunSpec, ScalingConfig
 from streamdata.train.resources import data_cpu_need, plan_worker_cpus
 from streamdata.train.result import ReportRounds, Result, Round
+from streamdata.train.validation import Finished, ValidationConfig, Validations
 from streamdata.train.worker_group import WorkerGroup, check_fits, takes_config, worker_spec
 
 logger = logging.getLogger(__name__)
@@ -56,8 +57,10 @@ class _RunState:
     """What the run recorded so far, across attempts."""
 
     def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None,
-                 callbacks: CallbackRunner | None = None) -> None:
+                 callbacks: CallbackRunner | None = None, validations: Validations | None = None) -> None:
         self.history: list[dict[str, Any]] = []
+        self._history_at: dict[int, int] = {}  # report index -> its row of ``history``
+        self.validations = validations or Validations(None)
         self.callbacks = callbacks
         #: what rank 0's training function returned (the last attempt's, when it finished)
         self.return_value: Any = None
@@ -73,18 +76,33 @@ class _RunState:
         return Checkpoint(latest[0]) if latest is not None else self.resume_from
 
     def record(self, rnd: Round) -> None:
-        """Record a round, then call the user callbacks' ``after_report``."""
-        self.history.append(rnd.metrics)
+        """Record a round (starting its checkpoint's validation, if asked for), then call
+        the user callbacks' ``after_report``."""
+        self._history_at[rnd.index] = len(self.history)
+        self.history.append(dict(rnd.metrics))
         if rnd.checkpoint_path is not None:
-            self.checkpoints.register(rnd.checkpoint_path, rnd.metrics)
+            self.checkpoints.register(rnd.checkpoint_path, rnd.metrics, pending=bool(rnd.validation))
+            if rnd.validation:
+                self.validations.start(rnd.index, rnd.checkpoint_path, rnd.validation)
         self.next_index = rnd.index + 1
         if self.callbacks is not None:
             self.callbacks.after_report(list(rnd.worker_metrics) or [rnd.metrics],
                                         Checkpoint(rnd.checkpoint_path) if rnd.checkpoint_path else None)
 
+    def validated(self, finished: list[Finished]) -> None:
+        """Merge the metrics of the validations that ended into their reports and checkpoints."""
+        for done in finished:
+            if done.status is ReportedCheckpointStatus.VALIDATED:
+                row = self._history_at.get(done.index)
+                if row is not None:
+                    self.history[row].update(done.metrics)
+            self.checkpoints.update_metrics(done.path, done.metrics)
+
     def reported(self) -> list[ReportedCheckpoint]:
         """The kept checkpoints as ``get_all_reported_checkpoints`` returns them."""
-        return [ReportedCheckpoint(checkpoint=Checkpoint(path), metrics=metrics)
+        statuses = self.validations.statuses
+        return [ReportedCheckpoint(checkpoint=Checkpoint(path), metrics=metrics,
+                                   status=statuses.get(path, ReportedCheckpointStatus.COMMITTED))
                 for path, metrics in self.checkpoints.ranked()]
 
 
@@ -163,6 +181,9 @@ def check_spec(spec: RunSpec) -> None:
     if spec.backend is not None and not isinstance(spec.backend, BackendConfig):
         raise TypeError(f"backend_config must be a streamdata.train.BackendConfig (e.g. TorchConfig), got "
                         f"{type(spec.backend).__name__}")
+    if spec.validation is not None and not isinstance(spec.validation, ValidationConfig):
+        raise TypeError("validation_config must be a streamdata.train.ValidationConfig, got "
+                        f"{type(spec.validation).__name__}")
     if spec.resume_from_checkpoint is not None and not isinstance(spec.resume_from_checkpoint, Checkpoint):
         raise TypeError("resume_from_checkpoint must be a streamdata.train.Checkpoint, got "
                         f"{type(spec.resume_from_checkpoint).__name__}")
@@ -205,7 +226,7 @@ def fit(spec: RunSpec) -> Result:
     run_context = TrainRunContext(run_config=run_cfg, train_loop_config=spec.config, scaling_config=spec.scaling,
                                   backend_config=spec.backend, dataset_config=spec.data)
     state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint,
-                      CallbackRunner(list(run_cfg.callbacks or []), run_context))
+                      CallbackRunner(list(run_cfg.callbacks or []), run_context), Validations(spec.validation))
     state.next_index = _first_free_index(run_dir)
     max_failures = run_cfg.failure_config.max_failures
     monitored = sources.train_run_started(experiment_name, run_dir, state.history)
@@ -257,6 +278,7 @@ def _first_free_index(run_dir: str) -> int:
 
 def _result(state: _RunState, run_dir: str, failures: int, error: BaseException | None,
             config: dict[str, Any] | None = None) -> Result:
+    state.validated(state.validations.finish())  # the run ends once every validation ended
     kept = [(Checkpoint(path), metrics) for path, metrics in state.checkpoints.kept()]
     result = Result(metrics=state.history[-1] if state.history else None, metrics_history=list(state.history),
                   checkpoint=state.latest_checkpoint if state.checkpoints.latest else None, error=error,
@@ -308,7 +330,8 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
             reported = state.reported()
             rt.get([w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir,
                                    shards[rank],
-                                   state.latest_checkpoint, state.next_index, use_gpu, reported, spec.backend)
+                                   state.latest_checkpoint, state.next_index, use_gpu, reported, spec.backend,
+                                   spec.validation is not None)
                     for rank, w in enumerate(group.workers)])
         except Exception as exc:  # noqa: BLE001 - a failure of the attempt (e.g. a worker died starting)
             error = exc
@@ -357,6 +380,7 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
 
     while pending:
         ready, _ = rt.wait(list(pending), num_returns=1)
+        state.validated(state.validations.poll())
         for ref in ready:
             rank = pending.pop(ref)
             try:

@@ -117,7 +117,8 @@ class TrainWorker:
 
     def start(self, train_fn: Callable[..., Any], config: dict[str, Any] | None, context: TrainContext,
               run_dir: str, shards: dict[str, Any], checkpoint: Checkpoint | None, first_index: int,
-              use_gpu: bool, reported: list[Any] | None = None, backend_config: Any = None) -> None:
+              use_gpu: bool, reported: list[Any] | None = None, backend_config: Any = None,
+              validation: bool = False) -> None:
         """Install the session and run ``train_fn`` in a thread; returns at once.
         ``reported``: the run's kept checkpoints so far (``get_all_reported_checkpoints``);
         ``train_fn`` runs inside ``backend_config.train_func_context()`` when given."""
@@ -125,7 +126,7 @@ class TrainWorker:
             raise RuntimeError("this training worker already started")
         self._session = TrainSession(context=context, run_dir=run_dir, datasets=dict(shards),
                                      checkpoint=checkpoint, first_index=first_index, use_gpu=use_gpu,
-                                     reported=list(reported or []))
+                                     reported=list(reported or []), validation_enabled=validation)
         session_mod.set_session(self._session)
         self._thread = threading.Thread(target=self._run, args=(train_fn, config, backend_config), daemon=True,
                                         name=f"train_fn-rank{context.world_rank}")

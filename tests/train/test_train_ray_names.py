@@ -91,7 +91,7 @@ def test_torch_optimizer_helpers() -> None:
         prepare_optimizer(model)
     with pytest.raises(TypeError, match="tensor"):
         backward(1.0)
-    with pytest.raises(NotImplementedError, match="validation_config"):
+    with pytest.raises(TypeError, match="ValidationConfig"):
         train.torch.TorchTrainer(lambda: None, validation_config=object())
 
 

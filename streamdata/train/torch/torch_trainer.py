@@ -29,7 +29,8 @@ class TorchTrainer(DataParallelTrainer):
     Args:
         torch_config: how the process group is set up (default ``TorchConfig()``:
             gloo on CPU, nccl with ``ScalingConfig(use_gpu=True)`` and CUDA).
-        validation_config: Ray's asynchronous checkpoint validation (None only here).
+        validation_config: how reported checkpoints are validated beside the training
+            (:mod:`streamdata.train.validation`).
         The other arguments are :class:`~streamdata.train.DataParallelTrainer`'s.
     """
 
@@ -38,16 +39,14 @@ class TorchTrainer(DataParallelTrainer):
                  run_config: RunConfig | None = None, datasets: dict[str, Any] | None = None,
                  dataset_config: DataConfig | None = None, validation_config: Any = None,
                  metadata: dict[str, Any] | None = None, resume_from_checkpoint: Checkpoint | None = None) -> None:
-        if validation_config is not None:
-            raise NotImplementedError("TorchTrainer(validation_config=...): asynchronous checkpoint validation is "
-                                      "not supported by streamdata.train (validate in the loop and report)")
         if torch_config is not None and not isinstance(torch_config, TorchConfig):
             raise TypeError("torch_config must be a streamdata.train.torch.TorchConfig, got "
                             f"{type(torch_config).__name__}")
         super().__init__(train_loop_per_worker, train_loop_config=train_loop_config,
                          backend_config=torch_config or TorchConfig(), scaling_config=scaling_config,
                          dataset_config=dataset_config, run_config=run_config, datasets=datasets,
-                         metadata=metadata, resume_from_checkpoint=resume_from_checkpoint)
+                         metadata=metadata, resume_from_checkpoint=resume_from_checkpoint,
+                         validation_config=validation_config)
 
 
 __all__ = ["TorchTrainer"]
