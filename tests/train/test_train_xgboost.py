@@ -8,9 +8,7 @@ dataset, which a model trained on one shard alone would not give.
 
 from __future__ import annotations
 
-import gc
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -24,21 +22,11 @@ xgboost = pytest.importorskip("xgboost")
 from streamdata.train.xgboost import RayTrainReportCallback, XGBoostConfig, XGBoostTrainer  # noqa: E402
 from streamdata.train.xgboost.report_callback import report_metrics  # noqa: E402
 
-pytestmark = [pytest.mark.timeout(180)]
+pytestmark = [pytest.mark.timeout(180), pytest.mark.usefixtures("data_runtime")]  # one runtime for the module
 
 FEATURES = ["a", "b"]
 PARAMS = {"objective": "reg:squarederror", "tree_method": "hist", "max_depth": 3, "nthread": 1}
 SCALING = train.ScalingConfig(num_workers=2, resources_per_worker={"CPU": 0.5})
-
-
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    gc.collect()
-    sd.shutdown()
 
 
 def frame(n: int, seed: int) -> Any:
