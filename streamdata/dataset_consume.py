@@ -410,7 +410,7 @@ class ConsumeMixin:
         result = self.aggregate(*(cls(c, **kwargs) for c in cols))
         if result is None:
             return None
-        if isinstance(on, str):
+        if len(result) == 1:  # one column (a name, or a list of one, as Ray): its value
             return next(iter(result.values()))
         return result
 

@@ -173,7 +173,9 @@ def test_global_aggregations() -> None:
     assert ds.sum("id") == 10 and ds.min("id") == 0 and ds.max("id") == 4
     assert ds.mean("id") == 2.0 and abs(ds.std("id") - 1.5811388) < 1e-6
     assert ds.aggregate(Count(), Sum("id")) == {"count()": 5, "sum(id)": 10}
-    assert ds.sum(["id"]) == {"sum(id)": 10}
+    assert ds.sum(["id"]) == 10 and ds.sum() == 10  # one value: the value itself, as Ray's
+    two = ds.map(lambda r: {"id": r["id"], "x": 2 * r["id"]})
+    assert two.sum(["id", "x"]) == {"sum(id)": 10, "sum(x)": 20} and two.max() == {"max(id)": 4, "max(x)": 8}
 
 
 # --------------------------------------------------------------------------- consumption

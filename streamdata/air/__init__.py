@@ -1,5 +1,7 @@
 """Ray AIR's names (``ray.air``), which older Ray programs import: the training configs
-(the same classes as :mod:`streamdata.train`'s) and :mod:`~streamdata.air.constants`.
+(the same classes as :mod:`streamdata.train`'s, also as :mod:`~streamdata.air.config`),
+:mod:`~streamdata.air.session` (the per-worker session functions) and
+:mod:`~streamdata.air.constants`.
 
 Example:
     >>> from streamdata.air import ScalingConfig

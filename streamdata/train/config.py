@@ -352,7 +352,10 @@ class DataConfig:
 
     Args:
         datasets_to_split: ``"all"`` or a list of dataset names.
-        execution_options: accepted as in Ray (not applied yet: None only).
+        execution_options: the ``ExecutionOptions`` of the split datasets' executions
+            (one for all, or a dict by dataset name; default
+            :meth:`default_ingest_options`). A dataset read whole by every worker runs
+            in that worker, with its own ``DataContext``.
         enable_shard_locality: accepted as in Ray (one machine: no effect).
 
     Example:
@@ -369,9 +372,27 @@ class DataConfig:
         if split != "all" and not (isinstance(split, (list, tuple)) and all(isinstance(s, str) for s in split)):
             raise TypeError(f"DataConfig(datasets_to_split=...) must be 'all' or a list of dataset names, "
                             f"got {split!r}")
-        if self.execution_options is not None:
-            raise NotImplementedError("DataConfig(execution_options=...) is not supported by streamdata.train "
-                                      "yet; set sd.DataContext.get_current().execution_options instead")
+        from streamdata.context_options import ExecutionOptions
+
+        options = self.execution_options
+        values = options.values() if isinstance(options, dict) else [options]
+        if options is not None and not all(isinstance(o, ExecutionOptions) for o in values):
+            raise TypeError("DataConfig(execution_options=...) must be an ExecutionOptions or a dict of dataset "
+                            f"name -> ExecutionOptions, got {options!r}")
+
+    def options_for(self, name: str) -> Any:
+        """The execution options of the dataset ``name``'s split execution.
+
+        Example:
+            >>> from streamdata.context_options import ExecutionOptions
+            >>> DataConfig(execution_options={"train": ExecutionOptions(preserve_order=True)}).options_for(
+            ...     "train").preserve_order
+            True
+        """
+        options = self.execution_options
+        if isinstance(options, dict):
+            options = options.get(name)
+        return options if options is not None else self.default_ingest_options()
 
     def splits(self, name: str) -> bool:
         """Whether the dataset ``name`` is split among the workers."""
@@ -411,10 +432,18 @@ class DataConfig:
         Returns:
             ``world_size`` dicts: worker ``i``'s iterators by dataset name.
         """
+        from streamdata.context import DataContext
+
         out: list[dict[str, Any]] = [{} for _ in range(world_size)]
+        ctx = DataContext.get_current()
         for name, ds in datasets.items():
             if self.splits(name):
-                for i, split in enumerate(ds.streaming_split(world_size, equal=True)):
+                saved, ctx.execution_options = ctx.execution_options, self.options_for(name)
+                try:  # the split's execution takes the context as it is now
+                    splits = ds.streaming_split(world_size, equal=True)
+                finally:
+                    ctx.execution_options = saved
+                for i, split in enumerate(splits):
                     out[i][name] = split
             else:
                 for i in range(world_size):
