@@ -401,24 +401,30 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
 
 def _drain(group: WorkerGroup, rounds: ReportRounds, state: _RunState, cursors: list[int], *,
            failed_rank: int) -> None:
-    """After a failure: take the reports the other workers already made (a round the
-    failed worker completed just before failing is then recorded)."""
+    """After a failure: take the other workers' reports up to as many as the failed worker
+    made, waiting up to ``DRAIN_TIMEOUT_S`` for those still on their way. A round the
+    failed worker completed just before failing is then recorded, as Ray records it (its
+    ``report`` waits for every worker's)."""
     from streamdata.core import api as rt
 
-    quick = {w.poll.remote(cursors[rank], 0.0): rank
-             for rank, w in enumerate(group.workers) if rank != failed_rank}
-    if not quick:
-        return
-    ready, _ = rt.wait(list(quick), num_returns=len(quick), timeout=DRAIN_TIMEOUT_S)
-    for ref in ready:
-        rank = quick[ref]
-        try:
-            reports, _ = rt.get(ref)
-        except Exception:  # noqa: BLE001 - that worker failed too
-            continue
-        cursors[rank] += len(reports)
-        for rnd in rounds.add(rank, reports):
-            state.record(rnd)
+    made = cursors[failed_rank]
+    behind = {rank for rank in range(len(group.workers)) if rank != failed_rank and cursors[rank] < made}
+    deadline = time.monotonic() + DRAIN_TIMEOUT_S
+    while behind and (left := deadline - time.monotonic()) > 0:
+        polls = {group.workers[rank].poll.remote(cursors[rank], left): rank for rank in behind}
+        ready, _ = rt.wait(list(polls), num_returns=len(polls), timeout=left + POLL_TIMEOUT_S)
+        for ref in ready:
+            rank = polls[ref]
+            try:
+                reports, finished = rt.get(ref)
+            except Exception:  # noqa: BLE001 - that worker failed too
+                behind.discard(rank)
+                continue
+            cursors[rank] += len(reports)
+            for rnd in rounds.add(rank, reports):
+                state.record(rnd)
+            if cursors[rank] >= made or (finished and not reports) or not reports:
+                behind.discard(rank)  # caught up, or done, or nothing came in the time left
 
 
 def _remove_unrecorded_checkpoints(run_dir: str, next_index: int) -> None:

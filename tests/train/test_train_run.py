@@ -180,6 +180,30 @@ def test_killed_worker_restarts_the_group_from_the_checkpoint(tmp_path: Any) -> 
     assert names == [f"checkpoint_{i:06d}" for i in range(4)]
 
 
+def _ahead_then_failing_fn() -> None:
+    """Rank 0 fails right after its report of epoch 1 (as Ray's restore example does, until
+    it resumes past that epoch); rank 1 makes the same report later."""
+    import threading
+
+    checkpoint = train.get_checkpoint()
+    start = json.load(open(os.path.join(checkpoint.path, "epoch.json"))) + 1 if checkpoint else 0
+    for epoch in range(start, 3):
+        if epoch == 1 and train.get_context().world_rank == 1:
+            threading.Event().wait(0.5)  # this worker is slower to reach the round
+        train.report({"epoch": epoch}, checkpoint=_save(epoch, "epoch.json"))
+        if epoch == 1 and train.get_context().world_rank == 0:
+            raise RuntimeError("failed right after its report")
+
+
+def test_a_round_the_failed_worker_finished_is_recorded_once_the_others_reach_it(tmp_path: Any) -> None:
+    result = train.run(_ahead_then_failing_fn, num_workers=2, resources_per_worker={"CPU": 0.5}, max_failures=1,
+                       storage_path=str(tmp_path / "store"))
+    # round 1 counted although rank 1 made it after rank 0 failed: the restart went on from epoch 2
+    # (from epoch 1, rank 0 would fail again and exceed max_failures)
+    assert result.error is None and result.num_failures == 1
+    assert [m["epoch"] for m in result.metrics_history] == [0, 1, 2]
+
+
 def _failing_fn() -> None:
     train.report({"step": 0})
     if train.get_context().world_rank == 0:
