@@ -32,6 +32,8 @@ Example:
 
 from __future__ import annotations
 
+import importlib.util
+
 from streamdata.errors import BackPressureError
 from streamdata.serve.api import (
     delete,
@@ -56,6 +58,11 @@ from streamdata.serve.handle import DeploymentHandle, DeploymentResponse, Deploy
 from streamdata.serve.ingress import ingress
 from streamdata.serve.multiplex import multiplexed
 from streamdata.serve.schema import ServeStatus
+
+if importlib.util.find_spec("starlette") is not None:
+    # as ``from ray import serve`` does: code that only imports ``starlette`` may then name
+    # ``starlette.requests.Request`` (Ray's docs do, in annotations evaluated at class definition)
+    importlib.import_module("starlette.requests")
 
 __all__ = ["Application", "AutoscalingConfig", "BackPressureError", "Deployment", "DeploymentHandle",
            "DeploymentResponse", "DeploymentResponseGenerator", "HTTPOptions", "ReplicaContext", "ServeStatus",

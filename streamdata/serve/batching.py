@@ -14,6 +14,12 @@ loop. A body that raises fails every caller of that batch with its exception;
 a body that returns the wrong number of results fails them all with
 :class:`~streamdata.errors.UDFReturnError`.
 
+A body that is an async generator streams: each list it yields holds the next result
+of every caller, whose call is then an async generator of its results (a
+``StopIteration`` in a caller's place ends that caller's stream). The decorated
+function's ``set_max_batch_size(n)`` and ``set_batch_wait_timeout_s(s)`` change its
+batches from then on (a deployment's ``reconfigure`` may call them), as Ray's.
+
 Example:
     >>> import asyncio
     >>> from streamdata import serve
@@ -35,6 +41,7 @@ import inspect
 import threading
 import uuid
 import weakref
+from dataclasses import dataclass
 from typing import Any, Awaitable, Callable
 
 from streamdata.errors import UDFReturnError, describe
@@ -60,31 +67,90 @@ def _record(name: str, size: int) -> None:
         _BATCH_SIZES.setdefault(name, collections.Counter())[size] += 1
 
 
+@dataclass
+class BatchSettings:
+    """A batched function's settings, shared by its queues (its setters change them)."""
+
+    max_batch_size: int
+    batch_wait_timeout_s: float
+    max_concurrent_batches: int
+    batch_size_fn: Callable[[list], int] | None = None
+
+
+class _Stream:
+    """One caller's results of a streaming batch body, as they come (future-like for the
+    queue: ``done``, ``set_result`` ends it, ``set_exception`` fails it)."""
+
+    _END = object()
+
+    def __init__(self) -> None:
+        self.results: asyncio.Queue = asyncio.Queue()
+        self._done = False
+
+    def done(self) -> bool:
+        return self._done
+
+    def put(self, result: Any) -> None:
+        if not self._done:
+            self.results.put_nowait(result)
+
+    def set_result(self, _: Any = None) -> None:
+        if not self._done:
+            self._done = True
+            self.results.put_nowait(self._END)
+
+    def set_exception(self, exc: BaseException) -> None:
+        if not self._done:
+            self._done = True
+            self.results.put_nowait(exc)
+
+    async def __aiter__(self) -> Any:
+        while True:
+            result = await self.results.get()
+            if result is self._END:
+                return
+            if isinstance(result, BaseException):
+                raise result
+            yield result
+
+
 class _BatchQueue:
     """The pending items of one batched function on one event loop."""
 
-    def __init__(self, body: Callable[[list], Awaitable[Any]], name: str, max_batch_size: int,
-                 batch_wait_timeout_s: float, max_concurrent_batches: int,
-                 batch_size_fn: Callable[[list], int] | None = None) -> None:
+    def __init__(self, body: Callable[[list], Any], name: str, settings: BatchSettings) -> None:
         self._body = body
-        self._size_fn = batch_size_fn
+        self._settings = settings
         self._name = name
-        self._max = max_batch_size
-        self._timeout = batch_wait_timeout_s
-        self._items: collections.deque[tuple[Any, asyncio.Future]] = collections.deque()
+        self._items: collections.deque[tuple[Any, Any]] = collections.deque()
         self._arrived = asyncio.Event()
-        self._slots = asyncio.Semaphore(max_concurrent_batches)
+        self._slots = asyncio.Semaphore(settings.max_concurrent_batches)
         self._loop_task: asyncio.Task | None = None
         self._running: set[asyncio.Task] = set()
 
-    async def submit(self, item: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        fut: asyncio.Future = loop.create_future()
-        self._items.append((item, fut))
+    @property
+    def _max(self) -> int:
+        return self._settings.max_batch_size
+
+    @property
+    def _size_fn(self) -> Callable[[list], int] | None:
+        return self._settings.batch_size_fn
+
+    def _enqueue(self, item: Any, waiter: Any) -> None:
+        self._items.append((item, waiter))
         self._arrived.set()
         if self._loop_task is None or self._loop_task.done():
-            self._loop_task = loop.create_task(self._form_batches())
+            self._loop_task = asyncio.get_running_loop().create_task(self._form_batches())
+
+    async def submit(self, item: Any) -> Any:
+        fut: asyncio.Future = asyncio.get_running_loop().create_future()
+        self._enqueue(item, fut)
         return await fut
+
+    def submit_stream(self, item: Any) -> _Stream:
+        """Queue ``item`` for a streaming body; its results arrive on the returned stream."""
+        stream = _Stream()
+        self._enqueue(item, stream)
+        return stream
 
     def _live(self) -> int:
         while self._items and self._items[0][1].done():  # callers that gave up
@@ -144,7 +210,7 @@ class _BatchQueue:
                 await self._arrived.wait()
                 continue
             await self._slots.acquire()
-            deadline = loop.time() + self._timeout
+            deadline = loop.time() + self._settings.batch_wait_timeout_s
             while self._filling():
                 remaining = deadline - loop.time()
                 if remaining <= 0:
@@ -169,12 +235,15 @@ class _BatchQueue:
         except Exception:  # noqa: BLE001 - _take fails the item that breaks batch_size_fn
             return False
 
-    async def _run_batch(self, batch: list[tuple[Any, asyncio.Future]]) -> None:
+    async def _run_batch(self, batch: list[tuple[Any, Any]]) -> None:
         futures = [fut for _, fut in batch]
         try:
             _record(self._name, len(batch))
-            results = await self._body([item for item, _ in batch])
-            results = _as_results(results, len(batch), self._name)
+            out = self._body([item for item, _ in batch])
+            if inspect.isasyncgen(out):
+                await self._stream_results(out, futures)
+                return
+            results = _as_results(await out, len(batch), self._name)
         except BaseException as exc:  # noqa: BLE001 - every caller of the batch gets it
             for fut in futures:
                 if not fut.done():
@@ -187,6 +256,17 @@ class _BatchQueue:
                     fut.set_result(result)
         finally:
             self._slots.release()
+
+    async def _stream_results(self, out: Any, streams: list[_Stream]) -> None:
+        """Hand each list a streaming body yields to its callers, one result each."""
+        async for results in out:
+            for stream, result in zip(streams, _as_results(results, len(streams), self._name)):
+                if result is StopIteration or isinstance(result, StopIteration):
+                    stream.set_result()
+                else:
+                    stream.put(result)
+        for stream in streams:
+            stream.set_result()
 
 
 def _as_results(results: Any, n: int, name: str) -> list[Any]:
@@ -219,7 +299,7 @@ _METHOD_QUEUES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def _queue_for(batch_id: str, name: str, fn: Callable, owner: Any,
-               settings: tuple) -> _BatchQueue:
+               settings: BatchSettings) -> _BatchQueue:
     """The queue of ``fn`` (bound to ``owner`` for a method) on the running loop."""
     loop = asyncio.get_running_loop()
     with _queues_lock:
@@ -227,7 +307,7 @@ def _queue_for(batch_id: str, name: str, fn: Callable, owner: Any,
             queues = _FUNCTION_QUEUES.setdefault(loop, {})
             queue = queues.get(batch_id)
             if queue is None:
-                queue = queues[batch_id] = _BatchQueue(fn, name, *settings)
+                queue = queues[batch_id] = _BatchQueue(fn, name, settings)
             return queue
         try:
             per_owner = _METHOD_QUEUES.setdefault(owner, {})
@@ -239,7 +319,7 @@ def _queue_for(batch_id: str, name: str, fn: Callable, owner: Any,
         if entry is None or entry[0]() is not loop:
             def body(items: list, _ref: Callable[[], Any] = owner_ref) -> Awaitable[Any]:
                 return fn(_ref(), items)
-            entry = per_owner[batch_id] = (weakref.ref(loop), _BatchQueue(body, name, *settings))
+            entry = per_owner[batch_id] = (weakref.ref(loop), _BatchQueue(body, name, settings))
         return entry[1]
 
 
@@ -274,8 +354,9 @@ def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait
         raise TypeError(f"batch_size_fn must be a callable or None, got {type(batch_size_fn).__name__}")
 
     def decorate(fn: Callable) -> Callable:
-        if not inspect.iscoroutinefunction(fn):
-            raise TypeError(f"@serve.batch needs an async function (async def), got {fn!r}")
+        streaming = inspect.isasyncgenfunction(fn)
+        if not inspect.iscoroutinefunction(fn) and not streaming:
+            raise TypeError(f"@serve.batch needs an async function or async generator (async def), got {fn!r}")
         params = [p for p in inspect.signature(fn).parameters.values()
                   if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
         if len(params) not in (1, 2):
@@ -286,13 +367,9 @@ def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait
         # the queues live in module-level registries, not in this closure, so the
         # decorated function (and a class holding it) stays picklable
         batch_id = f"{fn.__module__}.{name}:{uuid.uuid4().hex}"
-        settings = (max_batch_size, batch_wait_timeout_s, max_concurrent_batches, batch_size_fn)
+        settings = BatchSettings(max_batch_size, batch_wait_timeout_s, max_concurrent_batches, batch_size_fn)
 
-        def queue_for(owner: Any) -> _BatchQueue:
-            return _queue_for(batch_id, name, fn, owner, settings)
-
-        @functools.wraps(fn)
-        async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        def queue_and_item(args: tuple, kwargs: dict) -> tuple[_BatchQueue, Any]:
             if kwargs:
                 raise TypeError(f"{name}() batches one positional item per call; got keyword arguments "
                                 f"{sorted(kwargs)}")
@@ -300,12 +377,33 @@ def batch(_func: Callable | None = None, *, max_batch_size: int = 10, batch_wait
             if len(args) != expected:
                 raise TypeError(f"{name}() takes one item per call, got {len(args) - expected + 1} arguments")
             owner, item = (args[0], args[1]) if is_method else (None, args[0])
-            return await queue_for(owner).submit(item)
+            return _queue_for(batch_id, name, fn, owner, settings), item
 
-        wrapper.__sd_batch__ = {  # type: ignore[attr-defined]
-            "max_batch_size": max_batch_size, "batch_wait_timeout_s": batch_wait_timeout_s,
-            "max_concurrent_batches": max_concurrent_batches, "batch_size_fn": batch_size_fn,
-        }
+        if streaming:
+            @functools.wraps(fn)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                queue, item = queue_and_item(args, kwargs)
+                async for result in queue.submit_stream(item):
+                    yield result
+        else:
+            @functools.wraps(fn)
+            async def wrapper(*args: Any, **kwargs: Any) -> Any:
+                queue, item = queue_and_item(args, kwargs)
+                return await queue.submit(item)
+
+        def set_max_batch_size(new_max_batch_size: int) -> None:
+            _check_params(new_max_batch_size, settings.batch_wait_timeout_s, settings.max_concurrent_batches)
+            settings.max_batch_size = new_max_batch_size
+
+        def set_batch_wait_timeout_s(new_batch_wait_timeout_s: float) -> None:
+            _check_params(settings.max_batch_size, new_batch_wait_timeout_s, settings.max_concurrent_batches)
+            settings.batch_wait_timeout_s = new_batch_wait_timeout_s
+
+        wrapper.set_max_batch_size = set_max_batch_size  # type: ignore[attr-defined]
+        wrapper.set_batch_wait_timeout_s = set_batch_wait_timeout_s  # type: ignore[attr-defined]
+        wrapper._get_max_batch_size = lambda: settings.max_batch_size  # type: ignore[attr-defined]
+        wrapper._get_batch_wait_timeout_s = lambda: settings.batch_wait_timeout_s  # type: ignore[attr-defined]
+        wrapper.__sd_batch__ = settings  # type: ignore[attr-defined]
         return wrapper
 
     if _func is not None:

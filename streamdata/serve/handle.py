@@ -103,6 +103,20 @@ class DeploymentResponse:
             return fut.__await__()
         return asyncio.wrap_future(fut).__await__()
 
+    async def _to_object_ref(self) -> Any:
+        """The answer as an ``ObjectRef`` (Ray's advanced API, for passing it to tasks):
+        awaited, then put in the object store (answers come back by value here)."""
+        from streamdata.serve._runtime import runtime
+
+        return runtime().put(await self)
+
+    def _to_object_ref_sync(self, _timeout_s: float | None = None, _allow_running_in_asyncio_loop: bool = False
+                            ) -> Any:
+        """:meth:`_to_object_ref` outside an event loop (waits at most ``_timeout_s``)."""
+        from streamdata.serve._runtime import runtime
+
+        return runtime().put(self.result(timeout_s=_timeout_s))
+
     def done(self) -> bool:
         return self._future.done()
 

@@ -24,6 +24,7 @@ import json
 import os
 import socket
 import time
+import uuid
 from typing import Any
 
 from streamdata.errors import BackPressureError, TaskError
@@ -38,6 +39,8 @@ MAX_BODY_BYTES = 64 * 1024 * 1024
 MODEL_ID_HEADER = b"serve_multiplexed_model_id"
 #: the header naming a request's session (Ray's; '-' and '_' alike): its requests prefer one replica
 SESSION_ID_HEADER = b"x-session-id"
+#: the request's id: taken from the request when it has one, else made; sent back on the response
+REQUEST_ID_HEADER = b"x-request-id"
 #: how long a request to a proxy that has no routing table yet waits for one
 TABLE_WAIT_S = 30.0
 
@@ -56,9 +59,11 @@ def error_response_body(exc: BaseException) -> bytes:
     return json.dumps({"error": type(exc).__name__, "message": str(exc)}).encode()
 
 
-async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes) -> None:
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]})
+async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "") -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+    if request_id:
+        headers.append((REQUEST_ID_HEADER, request_id.encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 
@@ -153,12 +158,15 @@ class ProxyApp:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        model_id = session_id = ""
+        model_id = session_id = request_id = ""
         for name, value in scope.get("headers", ()):
             if name == MODEL_ID_HEADER:
                 model_id = value.decode()
             elif name.replace(b"_", b"-") == SESSION_ID_HEADER:
                 session_id = value.decode()
+            elif name == REQUEST_ID_HEADER:
+                request_id = value.decode()
+        request_id = request_id or str(uuid.uuid4())
         prefix = app.route_prefix or "/"
         inner = {"type": "http", "http_version": scope.get("http_version", "1.1"), "method": scope["method"],
                  "scheme": scope.get("scheme", "http"), "path": scope["path"], "raw_path": scope.get("raw_path"),
@@ -170,29 +178,40 @@ class ProxyApp:
         complete = False
         try:
             async for messages in router.stream("__call__", (inner, b"".join(chunks)), {}, kind=wire.HTTP,
-                                                model_id=model_id, route=prefix, session_id=session_id):
+                                                model_id=model_id, route=prefix, session_id=session_id,
+                                                request_id=request_id):
                 for message in messages:
                     if message["type"] == "http.response.start":
                         status = message["status"]
+                        message = _with_request_id(message, request_id)
                     elif message["type"] == "http.response.body" and not message.get("more_body", False):
                         complete = True
                     await send(message)
         except BackPressureError as exc:
             if not status:
                 await _send_simple(send, 503, json.dumps({"error": "BackPressureError", "message": str(exc)})
-                                   .encode(), b"application/json")
+                                   .encode(), b"application/json", request_id)
                 return 503
         except Exception as exc:  # noqa: BLE001 - the deployment's error, as JSON
             if not status:
-                await _send_simple(send, 500, error_response_body(exc), b"application/json")
+                await _send_simple(send, 500, error_response_body(exc), b"application/json", request_id)
                 return 500
         if status and not complete:
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         if not status:
             await _send_simple(send, 500, b'{"error": "RuntimeError", "message": "the deployment sent no response"}',
-                               b"application/json")
+                               b"application/json", request_id)
             return 500
         return status
+
+
+def _with_request_id(start: dict, request_id: str) -> dict:
+    """The ``http.response.start`` message with the request's id header (unless the
+    deployment set one)."""
+    headers = list(start.get("headers") or [])
+    if any(bytes(name).lower() == REQUEST_ID_HEADER for name, _ in headers):
+        return start
+    return {**start, "headers": [*headers, (REQUEST_ID_HEADER, request_id.encode())]}
 
 
 class ProxyActor:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable
 
-from streamdata.serve.asgi import ASGI_APP_ATTR
+from streamdata.serve.asgi import ASGI_APP_ATTR, ASGI_BUILDER_ATTR
 
 
 def _current_instance() -> Any:
@@ -79,18 +79,29 @@ def _make_app_picklable() -> None:
     copyreg.pickle(State, _reduce_state)
 
 
-def ingress(app: Any) -> Callable[[type], type]:
+def ingress(app: Any) -> Callable[..., type]:
     """Serve the ASGI ``app`` from the decorated deployment class.
 
     Args:
-        app: a FastAPI app (routes may be the class's methods) or any ASGI callable.
+        app: a FastAPI app (routes may be the class's methods), any ASGI callable, or a
+            function of no arguments that builds the app (called once on each replica,
+            for apps that do not pickle).
+
+    Returns:
+        A class decorator; called with no class (``serve.ingress(app)()``) it makes a
+        deployment class that only serves the app, as Ray's.
     """
     if app is None or not callable(app):
         raise TypeError(f"serve.ingress takes an ASGI app (a FastAPI app, say), got {type(app).__name__}")
 
-    def decorate(cls: type) -> type:
+    def decorate(cls: type | None = None) -> type:
+        if cls is None:
+            cls = type("ASGIIngressDeployment", (), {"__init__": lambda self, *args, **kwargs: None})
         if not inspect.isclass(cls):
             raise TypeError(f"@serve.ingress decorates a class, got {type(cls).__name__}")
+        if inspect.isfunction(app):  # a builder (as Ray tells them): its app is made on the replica
+            setattr(cls, ASGI_BUILDER_ATTR, app)
+            return cls
         if hasattr(app, "router") and type(app).__module__.startswith("fastapi"):
             _bind_class_routes(cls, app)
         _make_app_picklable()
