@@ -51,7 +51,7 @@ from streamdata.serve.api import (
 )
 from streamdata.serve.autoscaling import AutoscalingConfig
 from streamdata.serve.batching import batch
-from streamdata.serve.config import HTTPOptions, gRPCOptions
+from streamdata.serve.config import BackpressureConfig, HTTPOptions, gRPCOptions
 from streamdata.serve.context import ReplicaContext, get_multiplexed_model_id, get_replica_context
 from streamdata.serve.deployment import Application, Deployment, deployment
 from streamdata.serve.handle import DeploymentHandle, DeploymentResponse, DeploymentResponseGenerator
@@ -64,7 +64,7 @@ if importlib.util.find_spec("starlette") is not None:
     # ``starlette.requests.Request`` (Ray's docs do, in annotations evaluated at class definition)
     importlib.import_module("starlette.requests")
 
-__all__ = ["Application", "AutoscalingConfig", "BackPressureError", "Deployment", "DeploymentHandle",
+__all__ = ["Application", "AutoscalingConfig", "BackPressureError", "BackpressureConfig", "Deployment", "DeploymentHandle",
            "DeploymentResponse", "DeploymentResponseGenerator", "HTTPOptions", "ReplicaContext", "ServeStatus",
            "batch", "delete", "deployment", "gRPCOptions", "get_app_handle", "get_deployment_handle",
            "get_multiplexed_model_id", "get_replica_context", "http_address", "ingress", "multiplexed", "run",

@@ -48,6 +48,8 @@ class AppRoute:
     name: str
     route_prefix: str | None
     ingress: str
+    #: the ingress deployment's ``backpressure_config`` (None: 503, no Retry-After)
+    backpressure: Any = None
 
 
 @dataclass(frozen=True, slots=True)

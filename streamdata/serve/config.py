@@ -1,5 +1,5 @@
-"""``HTTPOptions`` and ``gRPCOptions`` (Ray Serve's names and defaults; the proxy
-binds 127.0.0.1 unless told otherwise).
+"""``HTTPOptions``, ``gRPCOptions`` and ``BackpressureConfig`` (Ray Serve's names and
+defaults; the proxy binds 127.0.0.1 unless told otherwise).
 
 Example:
     >>> HTTPOptions.from_value({"port": 0}).host
@@ -11,8 +11,54 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BackpressureConfig:
+    """The HTTP answer to a request refused because the deployment's queue is full
+    (``max_queued_requests``), as Ray Serve's ``BackpressureConfig``.
+
+    Args:
+        status_code: 503 (the default) or 429.
+        retry_after_s: when set, the answer has a ``Retry-After`` header of this many
+            seconds, rounded up.
+
+    Example:
+        >>> BackpressureConfig(status_code=429, retry_after_s=4.2).headers()
+        [(b'retry-after', b'5')]
+    """
+
+    status_code: int = 503
+    retry_after_s: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.status_code not in (503, 429) or isinstance(self.status_code, bool):
+            raise ValueError(f"BackpressureConfig(status_code=...) must be 503 or 429, got {self.status_code!r}")
+        after = self.retry_after_s
+        if after is not None and (isinstance(after, bool) or not isinstance(after, (int, float))
+                                  or not 0 <= after < float("inf")):
+            raise ValueError(f"BackpressureConfig(retry_after_s=...) must be None or a number >= 0, got {after!r}")
+
+    @classmethod
+    def from_value(cls, value: Any) -> BackpressureConfig:
+        """A config from itself or a dict of its fields (unknown keys raise, as Ray's)."""
+        if isinstance(value, cls):
+            return value
+        if not isinstance(value, dict):
+            raise TypeError(f"backpressure_config must be a BackpressureConfig or a dict, got {value!r}")
+        unknown = sorted(set(value) - {"status_code", "retry_after_s"})
+        if unknown:
+            raise ValueError(f"unknown BackpressureConfig field(s) {unknown}; valid: ['retry_after_s', 'status_code']")
+        return cls(**value)
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        """The extra headers of a refusal."""
+        if self.retry_after_s is None:
+            return []
+        return [(b"retry-after", str(math.ceil(self.retry_after_s)).encode())]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

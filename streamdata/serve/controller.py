@@ -124,7 +124,9 @@ class ControllerCore:
     def _table(self) -> RoutingTable:
         apps, deps = {}, {}
         for app in self.apps.values():
-            apps[app.name] = AppRoute(app.name, app.route_prefix, app.ingress)
+            ingress = app.deployments.get(app.ingress)
+            apps[app.name] = AppRoute(app.name, app.route_prefix, app.ingress,
+                                      ingress.config.backpressure_config if ingress is not None else None)
             for state in app.deployments.values():
                 deps[(app.name, state.name)] = DeploymentRoute(state.route_infos(), state.config.max_ongoing_requests,
                                                                state.config.max_queued_requests)

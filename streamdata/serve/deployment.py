@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from streamdata.serve.autoscaling import AutoscalingConfig
+from streamdata.serve.config import BackpressureConfig
 from streamdata.serve.logs import coerce_logging_config
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
@@ -34,8 +35,7 @@ DEFAULT_CONSTRUCTOR_RETRY_COUNT = 20
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
 #: Ray Serve options streamdata does not have (no placement groups for replicas, no pluggable routers,
 #: no gang scheduling, deployment actors or backpressure policies, no partial rolling updates)
-_UNSUPPORTED = ("request_router_config", "gang_scheduling_config",
-                "deployment_actors", "backpressure_config",
+_UNSUPPORTED = ("request_router_config", "gang_scheduling_config", "deployment_actors",
                 "rolling_update_percentage", "max_surge_percent")
 
 
@@ -77,6 +77,7 @@ class DeploymentConfig:
     placement_group_bundles: list[dict[str, float]] | None = None
     placement_group_strategy: str | None = None
     placement_group_bundle_label_selector: list[dict[str, str]] | None = None
+    backpressure_config: BackpressureConfig | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -105,6 +106,8 @@ class DeploymentConfig:
         object.__setattr__(self, "logging_config",
                            coerce_logging_config(self.logging_config, "serve.deployment(logging_config)"))
         _check_placement(self)
+        if self.backpressure_config is not None:
+            object.__setattr__(self, "backpressure_config", BackpressureConfig.from_value(self.backpressure_config))
         per_node = self.max_replicas_per_node
         if per_node is not None:
             if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
@@ -250,7 +253,8 @@ class Deployment:
                 health_check_timeout_s: Any = DEFAULT, logging_config: Any = DEFAULT,
                 max_constructor_retry_count: Any = DEFAULT,
                 placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
-                placement_group_bundle_label_selector: Any = DEFAULT, **unsupported: Any) -> Deployment:
+                placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
+                **unsupported: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
         another class or function with the same settings).
 
@@ -275,7 +279,8 @@ class Deployment:
                             "max_constructor_retry_count": max_constructor_retry_count,
                             "placement_group_bundles": placement_group_bundles,
                             "placement_group_strategy": placement_group_strategy,
-                            "placement_group_bundle_label_selector": placement_group_bundle_label_selector})
+                            "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
+                            "backpressure_config": backpressure_config})
         if func_or_class is not None and not callable(func_or_class):
             raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
                             f"{type(func_or_class).__name__}")
@@ -330,7 +335,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                health_check_timeout_s: Any = DEFAULT, logging_config: Any = DEFAULT,
                max_constructor_retry_count: Any = DEFAULT,
                placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
-               placement_group_bundle_label_selector: Any = DEFAULT, **unsupported: Any) -> Any:
+               placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
+               **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
@@ -344,6 +350,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
         max_ongoing_requests: requests one replica handles at once (default 5).
         max_queued_requests: requests a caller queues when every replica is full (-1: no limit);
             past it, requests are refused (HTTP 503, ``BackPressureError``).
+        backpressure_config: the HTTP answer to such a refusal (a ``BackpressureConfig``:
+            503 or 429, and a ``Retry-After`` header).
         autoscaling_config: ``min_replicas``, ``max_replicas``, ``target_ongoing_requests``, ...
         graceful_shutdown_wait_loop_s, graceful_shutdown_timeout_s: how long a replica being
             stopped may finish its requests.
@@ -381,7 +389,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                          "max_constructor_retry_count": max_constructor_retry_count,
                          "placement_group_bundles": placement_group_bundles,
                          "placement_group_strategy": placement_group_strategy,
-                         "placement_group_bundle_label_selector": placement_group_bundle_label_selector})
+                         "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
+                         "backpressure_config": backpressure_config})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):

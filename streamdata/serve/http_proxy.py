@@ -59,8 +59,10 @@ def error_response_body(exc: BaseException) -> bytes:
     return json.dumps({"error": type(exc).__name__, "message": str(exc)}).encode()
 
 
-async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "") -> None:
-    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode())]
+async def _send_simple(send: Any, status: int, body: bytes, content_type: bytes, request_id: str = "",
+                       extra_headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    headers = [(b"content-type", content_type), (b"content-length", str(len(body)).encode()),
+               *(extra_headers or [])]
     if request_id:
         headers.append((REQUEST_ID_HEADER, request_id.encode()))
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -188,10 +190,13 @@ class ProxyApp:
                         complete = True
                     await send(message)
         except BackPressureError as exc:
-            if not status:
-                await _send_simple(send, 503, json.dumps({"error": "BackPressureError", "message": str(exc)})
-                                   .encode(), b"application/json", request_id)
-                return 503
+            if not status:  # the ingress deployment's backpressure_config says how (503 by default)
+                refusal = app.backpressure
+                code = refusal.status_code if refusal is not None else 503
+                await _send_simple(send, code, json.dumps({"error": "BackPressureError", "message": str(exc)})
+                                   .encode(), b"application/json", request_id,
+                                   refusal.headers() if refusal is not None else None)
+                return code
         except Exception as exc:  # noqa: BLE001 - the deployment's error, as JSON
             if not status:
                 await _send_simple(send, 500, error_response_body(exc), b"application/json", request_id)

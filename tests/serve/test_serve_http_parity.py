@@ -169,3 +169,41 @@ def test_importing_serve_imports_starlette_requests_as_ray_serve_does() -> None:
     code = "import starlette\nfrom streamdata import serve\nprint(starlette.requests.Request.__name__)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "Request"
+
+
+@serve.deployment(ray_actor_options=NO_CPU, max_ongoing_requests=1, max_queued_requests=0,
+                  backpressure_config=serve.BackpressureConfig(status_code=429, retry_after_s=4.5))
+class Busy:
+    def __call__(self, request: Any) -> str:
+        import time
+
+        hold = request.query_params["hold"]
+        open(hold + ".started", "w").close()
+        deadline = time.monotonic() + 60
+        while not os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.01)  # the request's work: it lasts until the test lets it go
+        return "done"
+
+
+def test_a_refused_request_gets_the_backpressure_config_answer(url: str, tmp_path: Any) -> None:
+    import threading
+
+    from _serve_util import wait_until
+
+    hold = str(tmp_path / "release")
+    serve.run(Busy.bind(), name="busy", route_prefix="/busy")
+    first: list[httpx.Response] = []
+    worker = threading.Thread(target=lambda: first.append(httpx.get(f"{url}/busy", params={"hold": hold},
+                                                                   timeout=60)))
+    worker.start()
+    try:
+        wait_until(lambda: os.path.exists(hold + ".started"), what="the first request in the replica")
+        refused = httpx.get(f"{url}/busy", params={"hold": hold}, timeout=60)  # the one slot is taken
+    finally:
+        open(hold, "w").close()
+        worker.join(60)
+    assert refused.status_code == 429 and refused.headers["retry-after"] == "5"
+    assert refused.json()["error"] == "BackPressureError"
+    assert first[0].status_code == 200 and first[0].text == "done"
+    with pytest.raises(ValueError, match="503 or 429"):
+        serve.BackpressureConfig(status_code=500)
