@@ -290,20 +290,21 @@ class ColumnNotFoundError(SchemaError, KeyError):
     """A column name that the data does not have.
 
     Example:
-        >>> str(ColumnNotFoundError("x", ["a"]))
-        "column 'x' not in ['a']"
+        >>> str(ColumnNotFoundError("x", ["a"])), str(ColumnNotFoundError("x", ["a"], where="Concatenator"))
+        ("column 'x' not in ['a']", "Concatenator: column 'x' not in ['a']")
     """
 
-    def __init__(self, column: str, available: Iterable[str]) -> None:
+    def __init__(self, column: str, available: Iterable[str], where: str = "") -> None:
         self.column = column
         self.available = list(available)
-        super().__init__(f"column {column!r} not in {self.available}")
+        self.where = where
+        super().__init__(f"{where + ': ' if where else ''}column {column!r} not in {self.available}")
 
     def __str__(self) -> str:  # KeyError would repr() the message
         return str(self.args[0])
 
-    def __reduce__(self) -> tuple:  # rebuilt with both arguments when crossing processes
-        return (type(self), (self.column, self.available))
+    def __reduce__(self) -> tuple:  # rebuilt with every argument when crossing processes
+        return (type(self), (self.column, self.available, self.where))
 
 
 class UDFReturnError(StreamDataError, ValueError):

@@ -122,13 +122,19 @@ class Preprocessor(abc.ABC):
                               zero_copy_batch=False)
 
     def transform_batch(self, data: Any) -> Any:
-        """One batch (a pandas DataFrame, a dict of ndarrays or an Arrow table) transformed."""
+        """One batch (a pandas DataFrame, a dict of ndarrays or an Arrow table) transformed.
+
+        A DataFrame given to a preprocessor that transforms pandas keeps its index and its
+        cells as they are (as Ray's); the caller's frame is left unchanged (Ray changes it in
+        place)."""
         self._require_fitted()
         import pandas as pd
         import pyarrow as pa
 
         from streamdata import block as B
         fmt = self._determine_transform_to_use()
+        if isinstance(data, pd.DataFrame) and fmt == "pandas":
+            return _Apply(self, fmt)(data.copy(deep=False))
         if isinstance(data, pd.DataFrame):
             table = B.pandas_to_table(data)
         elif isinstance(data, pa.Table):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from streamdata.errors import StreamDataError
+from streamdata.errors import ColumnNotFoundError, StreamDataError
 
 
 class PreprocessorArgumentError(StreamDataError, ValueError):
@@ -33,6 +33,5 @@ def _outputs(owner: str, columns: list[str], output_columns: Any) -> list[str]:
 
 def _check_present(owner: str, df: Any, columns: list[str]) -> None:
     missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise StreamDataError(f"{owner}: column(s) {missing!r} not in the batch's columns "
-                              f"{list(df.columns)!r}")
+    if missing:  # a KeyError (as pandas raises in Ray's preprocessors) and a ValueError
+        raise ColumnNotFoundError(missing[0], list(df.columns), where=owner)

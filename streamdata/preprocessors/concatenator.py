@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamdata.errors import StreamDataError
 from streamdata.preprocessor import Preprocessor
-from streamdata.preprocessors._util import _columns
+from streamdata.preprocessors._util import _check_present, _columns
 
 
 class Concatenator(Preprocessor):
@@ -36,9 +35,7 @@ class Concatenator(Preprocessor):
         import numpy as np
         present = [c for c in self.columns if c in df.columns]
         if self.raise_if_missing and len(present) != len(self.columns):
-            missing = [c for c in self.columns if c not in df.columns]
-            raise StreamDataError(f"Concatenator: column(s) {missing!r} not in the batch's "
-                                  f"columns {list(df.columns)!r}")
+            _check_present("Concatenator", df, self.columns)  # a ValueError, as Ray's
         parts = []
         for col in present:
             values = df[col].to_numpy()

@@ -48,9 +48,7 @@ class SimpleImputer(Preprocessor):
         else:
             stats: dict[str, Any] = {}
             for col in self.columns:
-                counts = [r for r in ds.groupby(col).count().take_all() if r[col] is not None]
-                best = max(counts, key=lambda r: r["count()"], default=None)
-                stats[f"most_frequent({col})"] = None if best is None else best[col]
+                stats[f"most_frequent({col})"] = _most_frequent(ds, col)
             self.stats_ = stats
         return self
 
@@ -59,12 +57,29 @@ class SimpleImputer(Preprocessor):
         for col, out in zip(self.columns, self.output_columns):
             value = (self.fill_value if self.strategy == "constant"
                      else self.stats_[f"{self.strategy}({col})"])
+            if value is None:  # as Ray: a column that had no values when fitted has nothing to fill with
+                raise ValueError(f"SimpleImputer: column {col!r} has no fill value (it had no non-null "
+                                 f"values when fitted with strategy={self.strategy!r})")
             df[out] = df[col].fillna(value)
         return df
 
     def __repr__(self) -> str:
         return (f"SimpleImputer(columns={self.columns!r}, strategy={self.strategy!r}, "
                 f"fill_value={self.fill_value!r}, output_columns={self.output_columns!r})")
+
+
+def _most_frequent(ds: "Dataset", col: str) -> Any:
+    """The most frequent non-null value of ``col``; of several as frequent, the one the
+    data holds first (as Ray's, whose counts keep first-seen order)."""
+    counts = [r for r in ds.groupby(col).count().take_all() if r[col] is not None]
+    if not counts:
+        return None
+    top = max(r["count()"] for r in counts)
+    tied = [r[col] for r in counts if r["count()"] == top]
+    if len(tied) == 1:
+        return tied[0]
+    first = ds.select_columns([col]).filter(lambda row: row[col] in tied).take(1)
+    return first[0][col] if first else tied[0]
 
 
 __all__ = ['SimpleImputer']

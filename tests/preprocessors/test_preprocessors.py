@@ -71,7 +71,7 @@ def test_concatenator_joins_columns_and_drops_them() -> None:
     [row] = Concatenator(["a", "b"], output_column_name="f", dtype=np.float32).transform(ds).take_all()
     assert set(row) == {"keep", "f"}
     assert row["f"].dtype == np.float32 and row["f"].tolist() == [1.0, 2.5]
-    with pytest.raises(Exception, match=r"\['zz'\] not in"):
+    with pytest.raises(ValueError, match=r"Concatenator: column 'zz' not in"):  # a ValueError, as Ray's
         Concatenator(["a", "zz"], raise_if_missing=True).transform(ds).take_all()
 
 
@@ -89,7 +89,7 @@ def test_bad_arguments_name_what_is_wrong(make, message) -> None:
 
 def test_missing_column_is_named() -> None:
     scaler = MinMaxScaler(["v"]).fit(sd.from_items([{"v": 1}, {"v": 2}]))
-    with pytest.raises(Exception, match=r"\['v'\] not in the batch's columns \['w'\]"):
+    with pytest.raises(KeyError, match=r"MinMaxScaler: column 'v' not in \['w'\]"):  # a KeyError, as Ray's
         scaler.transform_batch(pd.DataFrame({"w": [1]}))
 
 
@@ -99,3 +99,23 @@ def test_ray_submodule_paths() -> None:
     from streamdata.preprocessors.imputer import SimpleImputer as I
     from streamdata.preprocessors.scaler import MinMaxScaler as M, StandardScaler as S
     assert (C, K, I, M, S) == (Chain, Concatenator, SimpleImputer, MinMaxScaler, StandardScaler)
+
+
+def test_most_frequent_ties_go_to_the_value_seen_first_and_an_empty_column_cannot_fill() -> None:
+    ds = sd.from_items([{"s": "b", "f": 1.5, "n": None}, {"s": "a", "f": -2.0, "n": None},
+                        {"s": None, "f": None, "n": None}, {"s": "a", "f": 1.5, "n": None},
+                        {"s": "b", "f": -2.0, "n": None}])
+    imputer = SimpleImputer(["s", "f"], strategy="most_frequent").fit(ds)
+    assert imputer.stats_ == {"most_frequent(s)": "b", "most_frequent(f)": 1.5}  # as Ray: first seen
+    empty = SimpleImputer(["n"], strategy="most_frequent").fit(ds)
+    with pytest.raises(ValueError, match="column 'n' has no fill value"):
+        empty.transform_batch(pd.DataFrame({"n": [None, 1.0]}))
+
+
+def test_transform_batch_keeps_the_frames_index_and_leaves_it_alone() -> None:
+    scaler = MinMaxScaler(["v"]).fit(sd.from_items([{"v": 0.0}, {"v": 4.0}]))
+    frame = pd.DataFrame({"v": [2.0, 4.0], "tags": [["x"], ["y", "z"]]}, index=[10, 20])
+    out = scaler.transform_batch(frame)
+    assert list(out.index) == [10, 20] and out["v"].tolist() == [0.5, 1.0]
+    assert out["tags"].tolist() == [["x"], ["y", "z"]]  # untouched cells as they were (lists)
+    assert frame["v"].tolist() == [2.0, 4.0]  # the caller's frame is not changed
