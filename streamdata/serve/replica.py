@@ -40,6 +40,7 @@ from streamdata.serve.context import (
     _request_context,
     _set_replica_context,
 )
+from streamdata.serve.grpc_util import GrpcOutcome, RayServegRPCContext, grpc_call_kwargs, grpc_status_error
 from streamdata.serve.logs import logger
 from streamdata.serve.multiplex import loaded_model_ids
 
@@ -166,6 +167,7 @@ class ReplicaServer:
     async def _run(self, call: wire.Call, writer: asyncio.StreamWriter, start: float = 0.0) -> None:
         req_id = call.req_id
         outcome: Any = "OK"
+        grpc_context: RayServegRPCContext | None = None
 
         async def emit(value: Any, final: bool = False) -> None:
             nonlocal outcome
@@ -184,7 +186,12 @@ class ReplicaServer:
             elif call.kind == wire.CONTROL:
                 await emit(await self.control(call.method, *call.args), True)
             else:  # a Python or gRPC call, streamed
-                result = self._method(call.method)(*call.args, **call.kwargs)
+                fn = self._method(call.method)
+                kwargs = call.kwargs
+                if call.kind == wire.GRPC:  # the proxy's grpc_context: passed when the method takes it
+                    target = self.obj._fn if isinstance(self.obj, _FunctionDeployment) else fn
+                    kwargs, grpc_context = grpc_call_kwargs(target, kwargs)
+                result = fn(*call.args, **kwargs)
                 if inspect.isawaitable(result) and not inspect.isasyncgen(result):
                     result = await result
                 if inspect.isasyncgen(result):
@@ -197,11 +204,15 @@ class ReplicaServer:
                     raise TypeError(f"{self.deployment}.{call.method} was called with stream=True but returned "
                                     f"{type(result).__name__}, not a generator")
                 else:
-                    await emit(result, True)
+                    await emit(result if grpc_context is None else GrpcOutcome(grpc_context, result), True)
                     return
+                if grpc_context is not None:  # what the method set, after its items
+                    await emit(GrpcOutcome(grpc_context))
                 writer.write(wire.encode(wire.Reply(req_id, wire.END)))
         except BaseException as exc:  # noqa: BLE001
             outcome = "ERROR"
+            if grpc_context is not None:
+                exc = grpc_status_error(exc, grpc_context)
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         finally:
             self._done(call.kind != wire.CONTROL, call, start, outcome)
