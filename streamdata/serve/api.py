@@ -173,7 +173,7 @@ def _build_specs(app: Application, app_name: str,
 
 
 def run(target: Application, blocking: bool = False, name: str = "default", route_prefix: str | None = "/",
-        logging_config: Any = None, **kwargs: Any) -> DeploymentHandle:
+        logging_config: Any = None, _local_testing_mode: bool = False, **kwargs: Any) -> DeploymentHandle:
     """Deploy ``target`` as the application ``name`` and return its ingress handle.
 
     Args:
@@ -184,16 +184,20 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
         route_prefix: the HTTP path the application answers under (None: no HTTP route).
         logging_config: the logging of the application's deployments that set none
             (``LoggingConfig`` or a dict of its fields).
+        _local_testing_mode: build the application in this process instead, for unit
+            tests (Ray's; :mod:`streamdata.serve.local_testing`): no replicas, no HTTP.
     """
-    unknown = sorted(set(kwargs) - {"_local_testing_mode"})
+    unknown = sorted(kwargs)
     if unknown:
         raise TypeError(f"serve.run() got unexpected argument(s) {unknown}")
-    if kwargs.get("_local_testing_mode"):
-        raise NotImplementedError("serve.run(_local_testing_mode=True) is not supported by streamdata")
     if not isinstance(target, Application):
         raise TypeError(f"serve.run takes an application (Deployment.bind(...)), got {type(target).__name__}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"the application name must be a non-empty string, got {name!r}")
+    if _local_testing_mode:  # in this process: no controller, replicas or proxy
+        from streamdata.serve.local_testing import run_local
+
+        return run_local(target, name)
     if route_prefix is not None and (not isinstance(route_prefix, str) or not route_prefix.startswith("/")):
         raise ValueError(f"route_prefix must start with '/', got {route_prefix!r}")
     ingress, specs = _build_specs(target, name, coerce_logging_config(logging_config, "serve.run(logging_config)"))

@@ -22,7 +22,7 @@ KNOWN_GAPS = frozenset({
     "deployment(request_router_config)",
     "deployment(gang_scheduling_config)",
     "deployment(deployment_actors)", "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
-    "run(_local_testing_mode)", "run(external_scaler_enabled)", "run(controller_options)",
+    "run(external_scaler_enabled)", "run(controller_options)",
     "start(tracing_config)", "start(controller_options)",
     "get_deployment_handle(_check_exists)", "get_deployment_handle(_record_telemetry)",
     "DeploymentHandle.options(_prefer_local_routing)",
