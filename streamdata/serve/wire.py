@@ -17,9 +17,11 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import io
 import pickle
 import struct
 import traceback
+import types
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,11 +73,35 @@ class RemoteError:
     pickled: bytes | None = field(default=None, repr=False)
 
 
+class _ByValue(Exception):
+    """Raised while pickling: the value holds a class or function that only exists in this
+    process (defined in ``__main__``), which the other side cannot import."""
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj: Any) -> Any:  # not called for plain ints, strs, lists, dicts...
+        if isinstance(obj, (type, types.FunctionType)) and getattr(obj, "__module__", None) == "__main__":
+            raise _ByValue
+        return NotImplemented
+
+
 def dumps(value: Any) -> bytes:
-    """Pickle (protocol 5); cloudpickle for what plain pickle cannot take by reference."""
+    """Pickle (protocol 5); cloudpickle for what plain pickle cannot take by reference:
+    what does not pickle, and what holds classes or functions of ``__main__`` (a script's
+    own classes, which the other process cannot import; cloudpickle sends them by value).
+
+    Example:
+        >>> class Point:  # doctest's globals are its __main__
+        ...     def __init__(self, x): self.x = x
+        >>> Point.__module__ = "__main__"
+        >>> pickle.loads(dumps(Point(3))).x
+        3
+    """
+    buffer = io.BytesIO()
     try:
-        return pickle.dumps(value, protocol=5)
-    except (pickle.PicklingError, TypeError, AttributeError):
+        _Pickler(buffer, protocol=5).dump(value)
+        return buffer.getvalue()
+    except (_ByValue, pickle.PicklingError, TypeError, AttributeError):
         import cloudpickle
 
         return cloudpickle.dumps(value, protocol=5)

@@ -207,3 +207,29 @@ def test_a_refused_request_gets_the_backpressure_config_answer(url: str, tmp_pat
     assert first[0].status_code == 200 and first[0].text == "done"
     with pytest.raises(ValueError, match="503 or 429"):
         serve.BackpressureConfig(status_code=500)
+
+
+SCRIPT_MAIN_CLASSES = """
+from dataclasses import dataclass
+import streamdata as sd
+from streamdata import serve
+
+@dataclass
+class Graph:  # defined in the script (__main__): the replica cannot import it
+    nodes: int
+
+@serve.deployment(ray_actor_options={"num_cpus": 0})
+class Sizer:
+    def __call__(self, graph):
+        return Graph(graph.nodes * 2)
+
+sd.init(num_cpus=1)
+print(serve.run(Sizer.bind()).remote(Graph(21)).result(timeout_s=60).nodes)
+serve.shutdown()
+"""
+
+
+def test_a_scripts_own_classes_travel_to_replicas_and_back() -> None:
+    out = subprocess.run([sys.executable, "-c", SCRIPT_MAIN_CLASSES], capture_output=True, text=True, timeout=120,
+                         check=True)
+    assert out.stdout.strip().splitlines()[-1] == "42"
