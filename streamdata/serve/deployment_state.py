@@ -32,6 +32,8 @@ from streamdata.serve.router import ReplicaInfo
 MAX_RETRY_DELAY_S = 2.0
 #: a first deploy tries at most this many constructors per replica (Ray's MAX_PER_REPLICA_RETRY_COUNT)
 MAX_PER_REPLICA_RETRY_COUNT = 3
+#: environment variable: after how many seconds a replica not yet scheduled is warned about (Ray: 30)
+SCHEDULING_WARNING_ENV = "STREAMDATA_SERVE_SCHEDULING_WARNING_S"
 
 
 #: the longest path a Unix socket binds to (Linux's ``sun_path``: 108 bytes with its NUL)
@@ -184,7 +186,7 @@ class DeploymentState:
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
                 config.user_config, config.has_user_config, config.max_ongoing_requests,
                 logging_config=config.logging_config)
-            await asyncio.wrap_future(record.actor.ready.remote().future())
+            await self._until_ready(record, options)
             await self._connect(record)
         except BaseException as exc:
             self.replicas.pop(replica_id, None)
@@ -197,6 +199,20 @@ class DeploymentState:
         self.start_failures = 0
         self.message = ""
         return record
+
+    async def _until_ready(self, record: ReplicaRecord, options: dict[str, Any]) -> None:
+        """Wait for the replica's constructor; say so (log and ``serve.status``) when it
+        waits for resources past the scheduling warning's time, as Ray does."""
+        ready = asyncio.ensure_future(asyncio.wrap_future(record.actor.ready.remote().future()))
+        done, _ = await asyncio.wait({ready}, timeout=float(os.environ.get(SCHEDULING_WARNING_ENV, "30")))
+        if not done:
+            sd = runtime()
+            self.message = (f"deployment {self.spec.name!r} in application {self.spec.app_name!r} has a replica "
+                            f"that has taken more than {os.environ.get(SCHEDULING_WARNING_ENV, '30')}s to be "
+                            f"scheduled: it needs {options or {'CPU': 1}}, and the cluster has "
+                            f"{sd.available_resources()} available of {sd.cluster_resources()}")
+            logger.warning("%s", self.message)
+        await ready
 
     def failed_to_start_threshold(self) -> int:
         """How many replica starts may fail before a first deploy is DEPLOY_FAILED (Ray's rule)."""

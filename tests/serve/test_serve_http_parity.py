@@ -233,3 +233,36 @@ def test_a_scripts_own_classes_travel_to_replicas_and_back() -> None:
     out = subprocess.run([sys.executable, "-c", SCRIPT_MAIN_CLASSES], capture_output=True, text=True, timeout=120,
                          check=True)
     assert out.stdout.strip().splitlines()[-1] == "42"
+
+
+SCRIPT_UNSCHEDULABLE = """
+import threading, time
+import streamdata as sd
+from streamdata import serve
+
+@serve.deployment(num_replicas=2, ray_actor_options={"num_cpus": 1})
+class TooBig:  # the second replica waits for the CPU the first holds
+    def __call__(self):
+        return "never"
+
+sd.init(num_cpus=1)
+serve.start(http_options={"port": 0})
+threading.Thread(target=lambda: serve.run(TooBig.bind(), name="big"), daemon=True).start()
+deadline = time.monotonic() + 60
+while time.monotonic() < deadline:
+    app = serve.status().applications.get("big")
+    message = app.deployments["TooBig"].message if app and "TooBig" in app.deployments else ""
+    if "to be scheduled" in message:
+        print(message)
+        break
+    time.sleep(0.05)
+serve.shutdown()
+"""
+
+
+def test_a_replica_that_cannot_be_scheduled_is_reported() -> None:
+    env = {**os.environ, "STREAMDATA_SERVE_SCHEDULING_WARNING_S": "0.5"}
+    out = subprocess.run([sys.executable, "-c", SCRIPT_UNSCHEDULABLE], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert "has taken more than 0.5s to be scheduled: it needs {'num_cpus': 1}" in out.stdout, out.stderr[-2000:]
+    assert "available of {'CPU': 1.0" in out.stdout  # what the cluster has
