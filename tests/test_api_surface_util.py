@@ -42,8 +42,6 @@ INTERNAL_CONSTRUCTORS = frozenset({"PlacementGroup", "Deployment", "Application"
 #: The exact to-do list (see the module docstring): "surface:name" or "surface:name(param)".
 #: Measured: 646 of 680 names and parameters present (34 gaps)
 KNOWN_GAPS: frozenset[str] = frozenset({
-    'ray.serve.Deployment:backpressure_config',
-    'ray.serve.Deployment:options(backpressure_config)',
     'ray.serve.Deployment:options(deployment_actors)',
     'ray.serve.Deployment:options(gang_scheduling_config)',
     'ray.serve.Deployment:options(max_surge_percent)',
@@ -55,7 +53,6 @@ KNOWN_GAPS: frozenset[str] = frozenset({
     'ray.serve.handle.DeploymentHandle:options(response_serialization)',
     'ray.serve:ControllerOptions',
     'ray.serve:TracingConfig',
-    'ray.serve:deployment(backpressure_config)',
     'ray.serve:deployment(deployment_actors)',
     'ray.serve:deployment(gang_scheduling_config)',
     'ray.serve:deployment(max_surge_percent)',
@@ -70,9 +67,6 @@ KNOWN_GAPS: frozenset[str] = frozenset({
     'ray.train.RunConfig:storage_context',
     'ray.train.ScalingConfig:as_placement_group_factory',
     'ray.train.ScalingConfig:from_placement_group_factory',
-    'ray.train:ValidationConfig',
-    'ray.train:ValidationFn',
-    'ray.train:ValidationTaskConfig',
     'ray.util:collective',
     'ray.util:pdb',
     'ray.util:ray_debugpy',

@@ -238,6 +238,10 @@ class Deployment:
         return self.config.max_queued_requests
 
     @property
+    def backpressure_config(self) -> BackpressureConfig | None:
+        return self.config.backpressure_config
+
+    @property
     def func_or_class(self) -> Callable:
         return self._target
 
