@@ -8,10 +8,8 @@ directory) called with a real grpc client."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import os
 import statistics
-import sys
 import tempfile
 import textwrap
 import threading
@@ -21,7 +19,7 @@ from typing import Any, Iterator
 import grpc
 import httpx
 import pytest
-from _serve_util import wait_until
+from _serve_util import grpc_stubs, wait_until
 from fastapi import Depends, FastAPI
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -48,18 +46,7 @@ PROTO = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("grpc_stubs")
-    (out / "sdgreeter.proto").write_text(PROTO)
-    rc = protoc.main(["protoc", f"-I{out}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      str(out / "sdgreeter.proto")])
-    assert rc == 0
-    sys.path.insert(0, str(out))  # the runtime's workers get the driver's sys.path
-    try:
-        yield importlib.import_module("sdgreeter_pb2"), importlib.import_module("sdgreeter_pb2_grpc")
-    finally:
-        sys.path.remove(str(out))
+    yield from grpc_stubs(tmp_path_factory.mktemp("grpc_stubs"), "sdgreeter", PROTO)
 
 
 @pytest.fixture(scope="module", autouse=True)

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 import grpc
 import pytest
+from _serve_util import grpc_stubs
 
 import streamdata as sd
 from streamdata import serve
@@ -40,18 +41,7 @@ PROTO = textwrap.dedent("""
 
 @pytest.fixture(scope="module")
 def stubs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Any]]:
-    from grpc_tools import protoc
-
-    out = tmp_path_factory.mktemp("grpc_ctx_stubs")
-    (out / "sdgrpcctx.proto").write_text(PROTO)
-    rc = protoc.main(["protoc", f"-I{out}", f"--python_out={out}", f"--grpc_python_out={out}",
-                      str(out / "sdgrpcctx.proto")])
-    assert rc == 0
-    sys.path.insert(0, str(out))  # the runtime's workers get the driver's sys.path
-    try:
-        yield importlib.import_module("sdgrpcctx_pb2"), importlib.import_module("sdgrpcctx_pb2_grpc")
-    finally:
-        sys.path.remove(str(out))
+    yield from grpc_stubs(tmp_path_factory.mktemp("grpc_ctx_stubs"), "sdgrpcctx", PROTO)
 
 
 @pytest.fixture(scope="module", autouse=True)
