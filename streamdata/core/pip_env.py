@@ -140,14 +140,14 @@ def check_not_shadowed(site_dir: str | None) -> None:
     if not site_dir:
         return
     for name in _top_level_names(site_dir):
-        module = sys.modules.get(name)
-        where = getattr(module, "__file__", None) or ""
-        if module is not None and not os.path.abspath(where).startswith(site_dir + os.sep):
+        where = getattr(sys.modules.get(name), "__file__", None)
+        # (a namespace package has no file: it finds the env's part of it on sys.path by itself)
+        if where is not None and not os.path.abspath(where).startswith(site_dir + os.sep):
             raise RuntimeEnvSetupError(
                 f"runtime_env pip installed {name!r} in {site_dir}, but this worker already imported {name!r} "
-                f"from {where or 'a built-in module'}; the local runtime's workers share one Python, so a pip "
-                "env can add packages but not replace loaded ones: install that version in the driver's "
-                "environment, or use sd.init(backend='ray')")
+                f"from {where}; the local runtime's workers share one Python, so a pip env can add packages "
+                "but not replace loaded ones: install that version in the driver's environment, or use "
+                "sd.init(backend='ray')")
 
 
 def _top_level_names(site_dir: str) -> list[str]:

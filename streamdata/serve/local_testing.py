@@ -31,14 +31,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import inspect
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
 from streamdata.serve._loop import EventLoopThread
 from streamdata.serve.context import RequestContext, _request_context
 from streamdata.serve.deployment import Application
-from streamdata.serve.handle import DeploymentResponse, DeploymentResponseGenerator
+from streamdata.serve.handle import DeploymentResponse, DeploymentResponseGenerator, _request_id, _resolve
 
 _loop: EventLoopThread | None = None
 _DONE = object()
@@ -86,7 +85,7 @@ class LocalDeploymentHandle:
 
     def remote(self, *args: Any, **kwargs: Any) -> Any:
         loop_thread = _loop_thread()
-        request_id = str(uuid.uuid4())
+        request_id = _request_id()  # inside a deployment: the request being served's, as between replicas
         target = self._obj if self._method_name == "__call__" else getattr(self._obj, self._method_name, None)
         if target is None or not callable(target):
             raise AttributeError(f"deployment {self.deployment_name!r} has no method {self._method_name!r}")
@@ -104,12 +103,6 @@ class LocalDeploymentHandle:
         return f"LocalDeploymentHandle(deployment={self.deployment_name!r}, app={self.app_name!r})"
 
 
-async def _resolved(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
-    args = tuple([await a if isinstance(a, DeploymentResponse) else a for a in args])
-    kwargs = {k: await v if isinstance(v, DeploymentResponse) else v for k, v in kwargs.items()}
-    return args, kwargs
-
-
 @contextlib.contextmanager
 def _serving(context: RequestContext) -> Iterator[None]:
     """``context`` as the request being served while the block runs (set back after; a
@@ -124,14 +117,14 @@ def _serving(context: RequestContext) -> Iterator[None]:
 
 async def _call(target: Any, args: tuple, kwargs: dict, context: RequestContext) -> Any:
     with _serving(context):
-        args, kwargs = await _resolved(args, kwargs)
+        args, kwargs = await _resolve(args, kwargs)
         result = target(*args, **kwargs)
         return await result if inspect.isawaitable(result) else result
 
 
 async def _stream(target: Any, args: tuple, kwargs: dict, context: RequestContext) -> Any:
     with _serving(context):
-        args, kwargs = await _resolved(args, kwargs)
+        args, kwargs = await _resolve(args, kwargs)
         out = target(*args, **kwargs)
     if inspect.isgenerator(out):
         while True:
