@@ -90,7 +90,10 @@ def to_response(result: Any) -> Any:
     if isinstance(result, (bytes, bytearray, memoryview)):
         return Response(bytes(result), media_type="text/plain")
     try:
-        body = json.dumps(_jsonable(result), separators=(",", ":"))
+        try:  # plain JSON values (the common case) need no encoder walk
+            body = json.dumps(result, separators=(",", ":"))
+        except (TypeError, ValueError):
+            body = json.dumps(_jsonable(result), separators=(",", ":"))
     except (TypeError, ValueError) as exc:
         raise TypeError(f"the deployment returned {type(result).__name__}, which JSON cannot encode ({exc}); "
                         "return a JSON-able value, str, bytes or a starlette Response") from None
