@@ -59,10 +59,12 @@ class Preprocessor(abc.ABC):
 
     def __init__(self) -> None:
         self._fitted = False
+        self.stats_: dict[str, Any] = {}  # the fitted state (empty until fit), as Ray's
 
     # ------------------------------------------------------------------ status
     def _check_has_fitted_state(self) -> bool:
-        return self._fitted or any(k.endswith("_") and not k.startswith("_") for k in vars(self))
+        return self._fitted or any(k.endswith("_") and not k.startswith("_") and getattr(self, k)
+                                   for k in vars(self))
 
     def fit_status(self) -> "Preprocessor.FitStatus":
         """NOT_FITTABLE, NOT_FITTED or FITTED."""

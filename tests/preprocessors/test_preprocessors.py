@@ -119,3 +119,11 @@ def test_transform_batch_keeps_the_frames_index_and_leaves_it_alone() -> None:
     assert list(out.index) == [10, 20] and out["v"].tolist() == [0.5, 1.0]
     assert out["tags"].tolist() == [["x"], ["y", "z"]]  # untouched cells as they were (lists)
     assert frame["v"].tolist() == [2.0, 4.0]  # the caller's frame is not changed
+
+
+def test_stats_are_an_empty_dict_until_fit() -> None:
+    scaler = MinMaxScaler(["v"])
+    assert scaler.stats_ == {} and not scaler.has_stats()
+    assert scaler.fit_status() is scaler.FitStatus.NOT_FITTED  # an empty stats_ is not fitted state
+    scaler.fit(sd.from_items([{"v": 1.0}, {"v": 3.0}]))
+    assert scaler.has_stats() and scaler.fit_status() is scaler.FitStatus.FITTED
