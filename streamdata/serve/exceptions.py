@@ -18,6 +18,7 @@ from streamdata.errors import (
     ReplicaUnavailableError,
     RequestCancelledError,
 )
+from streamdata.serve.grpc_util import gRPCStatusError
 
 __all__ = ["BackPressureError", "DeploymentUnavailableError", "RayServeException", "ReplicaUnavailableError",
-           "RequestCancelledError"]
+           "RequestCancelledError", "gRPCStatusError"]

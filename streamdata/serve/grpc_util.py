@@ -30,6 +30,8 @@ import inspect
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable
 
+from streamdata.errors import RayServeException
+
 if TYPE_CHECKING:
     import grpc
 
@@ -176,7 +178,7 @@ class GrpcOutcome:
     value: Any = None
 
 
-class gRPCStatusError(Exception):  # noqa: N801 - Ray's name
+class gRPCStatusError(RayServeException):  # noqa: N801 - Ray's name
     """A deployment method raised after setting a non-OK code on its ``grpc_context``:
     the proxy answers with that code, the context's details (else this message) and
     its trailing metadata."""
