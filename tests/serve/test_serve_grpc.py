@@ -301,6 +301,5 @@ def test_the_api_service_is_left_out_with_a_warning_when_the_generated_code_cann
 
 def test_grpc_status_error_is_a_serve_exception_under_rays_path() -> None:
     from streamdata.serve.exceptions import RayServeException, gRPCStatusError
-    from streamdata.serve.grpc_util import RayServegRPCContext  # noqa: F401 - the path Ray's docs import
 
     assert issubclass(gRPCStatusError, RayServeException)
