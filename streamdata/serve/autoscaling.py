@@ -7,6 +7,14 @@ within ``[min_replicas, max_replicas]``. A wish to scale up must hold for
 ``upscale_delay_s`` and a wish to scale down for ``downscale_delay_s`` before
 it is acted on, so short bursts do not make replicas come and go.
 
+A deployment may bring its own policy, as in Ray:
+``AutoscalingConfig(policy=AutoscalingPolicy(policy_function=fn))``. ``fn`` gets an
+:class:`AutoscalingContext` at every look at the load and returns the replica count it
+wants, or ``(count, policy_state)``; the state comes back as ``ctx.policy_state`` next
+time, and the count is kept within ``[min_replicas, max_replicas]``. It takes the place
+of the delays: a custom policy smooths as it likes. (Ray's application-level policies,
+over several deployments at once, are not supported.)
+
 Example:
     >>> cfg = AutoscalingConfig(min_replicas=1, max_replicas=4, target_ongoing_requests=2)
     >>> desired_replicas(cfg, current=1, load=7)
@@ -17,9 +25,91 @@ Example:
 
 from __future__ import annotations
 
+import importlib
+import inspect
 import math
-from dataclasses import dataclass, fields
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class DeploymentID:
+    """A deployment's name and its application's (Ray's ``DeploymentID``)."""
+
+    name: str
+    app_name: str = "default"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AutoscalingPolicy:
+    """A custom autoscaling policy (Ray's ``AutoscalingPolicy``).
+
+    Args:
+        policy_function: a function of an :class:`AutoscalingContext`, or its import path
+            (``"pkg.module:function"``), or a class (instantiated with ``policy_kwargs``,
+            then called with the context).
+        policy_kwargs: the class's constructor arguments.
+
+    Example:
+        >>> AutoscalingPolicy(policy_function="math:floor").function()(2.5)
+        2
+    """
+
+    policy_function: Any = None
+    policy_kwargs: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        fn = self.policy_function
+        if fn is not None and not callable(fn) and not (isinstance(fn, str) and fn.strip()):
+            raise TypeError(f"AutoscalingPolicy(policy_function=...) must be a callable or an import path, got {fn!r}")
+        if not isinstance(self.policy_kwargs, dict):
+            raise TypeError(f"AutoscalingPolicy(policy_kwargs=...) must be a dict, got {self.policy_kwargs!r}")
+
+    @classmethod
+    def from_value(cls, value: Any) -> AutoscalingPolicy:
+        if isinstance(value, cls):
+            return value
+        if isinstance(value, dict):
+            return cls(**value)
+        raise TypeError(f"autoscaling_config policy must be an AutoscalingPolicy or a dict, got {value!r}")
+
+    def function(self) -> Callable[[Any], Any] | None:
+        """The policy as a callable of the context (None: the default policy)."""
+        fn = self.policy_function
+        if isinstance(fn, str):
+            module, _, name = fn.partition(":") if ":" in fn else fn.rpartition(".")
+            fn = getattr(importlib.import_module(module), name)
+        if inspect.isclass(fn):
+            fn = fn(**self.policy_kwargs)
+        return fn
+
+
+@dataclass(kw_only=True)
+class AutoscalingContext:
+    """What a custom policy sees of its deployment at one look at the load (Ray's fields).
+
+    ``total_num_requests`` is the requests in flight and queued now; streamdata records
+    no custom metrics, so ``aggregated_metrics`` and ``raw_metrics`` are empty.
+    """
+
+    deployment_id: DeploymentID
+    deployment_name: str
+    app_name: str | None
+    current_num_replicas: int
+    target_num_replicas: int
+    running_replicas: list[str]
+    total_num_requests: float
+    total_queued_requests: float | None
+    aggregated_metrics: dict[str, dict[str, float]]
+    raw_metrics: dict[str, dict[str, Any]]
+    capacity_adjusted_min_replicas: int
+    capacity_adjusted_max_replicas: int
+    policy_state: dict[str, Any]
+    last_scale_up_time: float | None
+    last_scale_down_time: float | None
+    current_time: float | None
+    config: Any
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -43,6 +133,7 @@ class AutoscalingConfig:
     upscale_delay_s: float = 30.0
     downscale_delay_s: float = 600.0
     metrics_interval_s: float = 0.1
+    policy: AutoscalingPolicy | None = None
 
     def __post_init__(self) -> None:
         for name in ("min_replicas", "max_replicas"):
@@ -63,6 +154,8 @@ class AutoscalingConfig:
                 raise ValueError(f"autoscaling_config {name} must be >= 0")
         if self.metrics_interval_s <= 0:
             raise ValueError("autoscaling_config metrics_interval_s must be > 0")
+        if self.policy is not None:
+            object.__setattr__(self, "policy", AutoscalingPolicy.from_value(self.policy))
 
     @classmethod
     def from_value(cls, value: AutoscalingConfig | dict[str, Any]) -> AutoscalingConfig:
@@ -107,26 +200,34 @@ def desired_replicas(config: AutoscalingConfig, *, current: int, load: float) ->
     return max(config.min_replicas, min(config.max_replicas, wanted))
 
 
-class AutoscalingPolicy:
-    """:func:`desired_replicas` with the up/down delays; fed with the time, so it is
-    tested without clocks or processes.
+class ReplicaScaler:
+    """:func:`desired_replicas` with the up/down delays, or the deployment's own policy;
+    fed with the time, so it is tested without clocks or processes.
 
     Example:
         >>> cfg = AutoscalingConfig(max_replicas=4, target_ongoing_requests=1, upscale_delay_s=1.0)
-        >>> p = AutoscalingPolicy(cfg)
+        >>> p = ReplicaScaler(cfg)
         >>> p.decide(now=0.0, current=1, load=3)   # wants 3, has to hold for 1 s
         1
         >>> p.decide(now=1.5, current=1, load=3)
         3
     """
 
-    def __init__(self, config: AutoscalingConfig) -> None:
+    def __init__(self, config: AutoscalingConfig, deployment: DeploymentID | None = None) -> None:
         self.config = config
+        self.deployment = deployment or DeploymentID("")
         self._direction = 0  # +1 wanting up, -1 wanting down, 0 content
         self._since = 0.0
+        self._custom = config.policy.function() if config.policy is not None else None
+        self._state: dict[str, Any] = {}
+        self._last_up: float | None = None
+        self._last_down: float | None = None
 
-    def decide(self, *, now: float, current: int, load: float) -> int:
+    def decide(self, *, now: float, current: int, load: float, target: int | None = None,
+               running: list[str] | None = None) -> int:
         """The replica count to have now (``current`` when nothing should change yet)."""
+        if self._custom is not None:
+            return self._decide_custom(now, current, load, current if target is None else target, running or [])
         desired = desired_replicas(self.config, current=current, load=load)
         direction = (desired > current) - (desired < current)
         if direction == 0:
@@ -142,5 +243,30 @@ class AutoscalingPolicy:
             return desired
         return current
 
+    def _decide_custom(self, now: float, current: int, load: float, target: int, running: list[str]) -> int:
+        cfg = self.config
+        ctx = AutoscalingContext(
+            deployment_id=self.deployment, deployment_name=self.deployment.name, app_name=self.deployment.app_name,
+            current_num_replicas=current, target_num_replicas=target, running_replicas=list(running),
+            total_num_requests=load, total_queued_requests=None, aggregated_metrics={}, raw_metrics={},
+            capacity_adjusted_min_replicas=cfg.min_replicas, capacity_adjusted_max_replicas=cfg.max_replicas,
+            policy_state=dict(self._state), last_scale_up_time=self._last_up, last_scale_down_time=self._last_down,
+            current_time=now, config=cfg)
+        assert self._custom is not None
+        decision = self._custom(ctx)
+        wanted, state = decision if isinstance(decision, tuple) else (decision, None)
+        if isinstance(wanted, bool) or not isinstance(wanted, int):
+            raise TypeError(f"the autoscaling policy of {self.deployment.name!r} returned {decision!r}; it must "
+                            "return a replica count, or (count, policy_state)")
+        if state is not None:
+            self._state = dict(state)
+        wanted = max(cfg.min_replicas, min(cfg.max_replicas, wanted))
+        if wanted > current:
+            self._last_up = now
+        elif wanted < current:
+            self._last_down = now
+        return wanted
 
-__all__ = ["AutoscalingConfig", "AutoscalingPolicy", "desired_replicas"]
+
+__all__ = ["AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "DeploymentID", "ReplicaScaler",
+           "desired_replicas"]

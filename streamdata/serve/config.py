@@ -15,6 +15,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+# Ray's ``ray.serve.config`` holds the autoscaling names too
+from streamdata.serve.autoscaling import AutoscalingConfig, AutoscalingContext, AutoscalingPolicy, DeploymentID
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BackpressureConfig:
@@ -166,4 +169,5 @@ class gRPCOptions:  # noqa: N801 - Ray's name
         return cls(**value)
 
 
-__all__ = ["HTTPOptions", "gRPCOptions"]
+__all__ = ["AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig", "DeploymentID",
+           "HTTPOptions", "gRPCOptions"]

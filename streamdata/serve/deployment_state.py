@@ -21,7 +21,7 @@ from typing import Any, Callable
 
 from streamdata.serve import wire
 from streamdata.serve._runtime import runtime
-from streamdata.serve.autoscaling import AutoscalingPolicy
+from streamdata.serve.autoscaling import DeploymentID, ReplicaScaler
 from streamdata.serve.channel import ReplicaConnection
 from streamdata.serve.deployment import DeploymentConfig
 from streamdata.serve.logs import logger
@@ -115,7 +115,7 @@ class DeploymentState:
     start_failures: int = 0
     message: str = ""
     failed: bool = False
-    policy: AutoscalingPolicy | None = None
+    policy: ReplicaScaler | None = None
     next_autoscale: float = 0.0
     retry_after: float = 0.0
     tasks: set = field(default_factory=set)
@@ -125,7 +125,8 @@ class DeploymentState:
     def __post_init__(self) -> None:
         self.target = self.spec.config.initial_replicas()
         if self.spec.config.autoscaling_config is not None:
-            self.policy = AutoscalingPolicy(self.spec.config.autoscaling_config)
+            self.policy = ReplicaScaler(self.spec.config.autoscaling_config,
+                                        DeploymentID(self.spec.name, self.spec.app_name))
 
     @property
     def name(self) -> str:
@@ -393,7 +394,8 @@ class DeploymentState:
             load = await self.load() + self.demand
             self.demand = 0
             current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
-            target = self.policy.decide(now=now, current=current, load=load)
+            running = [r.replica_id for r in self.replicas.values() if r.state == "RUNNING"]
+            target = self.policy.decide(now=now, current=current, load=load, target=self.target, running=running)
             if target != self.target:
                 logger.info("autoscaling %s: %d -> %d replicas (load %d)", self.name, self.target, target, load)
                 self.target = target

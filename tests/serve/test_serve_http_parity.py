@@ -266,3 +266,28 @@ def test_a_replica_that_cannot_be_scheduled_is_reported() -> None:
                          env=env)
     assert "has taken more than 0.5s to be scheduled: it needs {'num_cpus': 1}" in out.stdout, out.stderr[-2000:]
     assert "available of {'CPU': 1.0" in out.stdout  # what the cluster has
+
+
+def two_replicas(ctx: Any) -> tuple:
+    """A custom policy (Ray's signature): two replicas, counting its calls in its state."""
+    return 2, {"calls": ctx.policy_state.get("calls", 0) + 1}
+
+
+@serve.deployment(ray_actor_options=NO_CPU, autoscaling_config=serve.AutoscalingConfig(
+    min_replicas=1, max_replicas=3, policy={"policy_function": two_replicas}))
+class Scaled:
+    def __call__(self) -> int:
+        return os.getpid()
+
+
+def test_a_custom_autoscaling_policy_sets_the_replica_count() -> None:
+    from _serve_util import wait_until
+
+    handle = serve.run(Scaled.bind(), name="scaled")
+
+    def replicas() -> int:
+        return serve.status().applications["scaled"].deployments["Scaled"].replica_states.get("RUNNING", 0)
+
+    wait_until(lambda: replicas() == 2, what="two running replicas")
+    wait_until(lambda: len({handle.remote().result(timeout_s=60) for _ in range(20)}) == 2,
+               what="requests served by both replicas")

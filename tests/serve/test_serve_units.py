@@ -14,7 +14,7 @@ import pytest
 
 from streamdata import serve
 from streamdata.errors import TaskError, UDFReturnError
-from streamdata.serve.autoscaling import AutoscalingConfig, AutoscalingPolicy, desired_replicas
+from streamdata.serve.autoscaling import AutoscalingConfig, ReplicaScaler, desired_replicas
 from streamdata.serve.batching import batch_size_counts
 from streamdata.serve import wire
 from streamdata.serve.client import AppRoute, RoutingTable
@@ -220,7 +220,7 @@ def test_desired_replicas_tracks_the_target() -> None:
 def test_policy_waits_for_the_delays() -> None:
     cfg = AutoscalingConfig(min_replicas=1, max_replicas=4, target_ongoing_requests=1,
                             upscale_delay_s=2.0, downscale_delay_s=5.0)
-    p = AutoscalingPolicy(cfg)
+    p = ReplicaScaler(cfg)
     assert p.decide(now=0.0, current=1, load=4) == 1
     assert p.decide(now=1.0, current=1, load=3) == 1
     assert p.decide(now=2.0, current=1, load=3) == 3  # held 2 s
@@ -233,7 +233,7 @@ def test_policy_waits_for_the_delays() -> None:
 
 def test_policy_starts_from_zero_at_once() -> None:
     cfg = AutoscalingConfig(min_replicas=0, max_replicas=2, target_ongoing_requests=1, upscale_delay_s=60)
-    p = AutoscalingPolicy(cfg)
+    p = ReplicaScaler(cfg)
     assert p.decide(now=0.0, current=0, load=1) == 1
     assert cfg.start_replicas() == 1
 
@@ -413,3 +413,23 @@ def test_the_replicas_socket_dir_binds_even_under_a_deep_temp_dir(tmp_path):
             shutil.rmtree(made)
     with pytest.raises(OSError, match="too long"), socket.socket(socket.AF_UNIX) as server:
         server.bind(str(deep / "x.sock"))  # what the replicas met before
+
+
+def test_a_custom_policy_gets_the_context_keeps_its_state_and_is_bounded() -> None:
+    from streamdata.serve.autoscaling import AutoscalingPolicy, DeploymentID
+
+    seen = []
+
+    def policy(ctx):  # noqa: ANN001, ANN202 - Ray's policy signature
+        seen.append((ctx.current_num_replicas, ctx.total_num_requests, ctx.policy_state.get("calls", 0),
+                     ctx.deployment_id))
+        return ctx.total_num_requests * 10, {"calls": ctx.policy_state.get("calls", 0) + 1}
+
+    cfg = AutoscalingConfig(min_replicas=1, max_replicas=5, policy=AutoscalingPolicy(policy_function=policy))
+    scaler = ReplicaScaler(cfg, DeploymentID("Model", "app"))
+    assert scaler.decide(now=0.0, current=1, load=0) == 1  # 0 kept within min_replicas
+    assert scaler.decide(now=1.0, current=1, load=3) == 5  # 30 kept within max_replicas, at once (no delays)
+    assert seen == [(1, 0, 0, DeploymentID("Model", "app")), (1, 3, 1, DeploymentID("Model", "app"))]
+    by_path = AutoscalingConfig.from_value({"max_replicas": 2, "policy": {"policy_function": "builtins:repr"}})
+    with pytest.raises(TypeError, match="must return a replica count"):
+        ReplicaScaler(by_path).decide(now=0.0, current=1, load=1)  # repr(context) is not a count
