@@ -8,6 +8,8 @@ dataset, which a model trained on one shard alone would not give.
 
 from __future__ import annotations
 
+import gc
+import sys
 import warnings
 from typing import Any
 
@@ -152,8 +154,15 @@ def test_a_failed_worker_restarts_the_group_from_the_latest_checkpoint(tmp_path:
                              datasets={"train": sd.from_pandas(frame(200, 4))}, scaling_config=SCALING,
                              run_config=train.RunConfig(storage_path=str(tmp_path),
                                                         failure_config=train.FailureConfig(max_failures=1)))
-    result = trainer.fit()
+    unraisable: list = []
+    hook, sys.unraisablehook = sys.unraisablehook, unraisable.append
+    try:
+        result = trainer.fit()
+        gc.collect()
+    finally:
+        sys.unraisablehook = hook
     assert result.error is None and result.num_failures == 1
+    assert not unraisable, [repr(u.exc_value) for u in unraisable]  # the failed attempt's tracker freed quietly
     assert XGBoostTrainer.get_model(result.checkpoint).num_boosted_rounds() == 4
     # rounds 1-2 before the failure; the new group (a new tracker) went on from round 2's checkpoint
     assert len(result.metrics_dataframe) == 4

@@ -6,7 +6,8 @@ each worker the tracker's address. Each worker's training function then runs ins
 :class:`XGBoostConfigContextManager`: XGBoost's ``CommunicatorContext`` with the worker's
 world rank as its task id, so ``xgboost.train`` in the loop trains one model across the
 workers' data shards, as on Ray. The tracker is waited for once the loop returned
-everywhere, and freed with the attempt.
+everywhere, and freed with the attempt (an attempt whose workers failed leaves a tracker
+still waiting for them: freeing it then reports an error, which is expected and dropped).
 
 Example:
     >>> XGBoostConfig().xgboost_communicator, XGBoostConfig().framework.value
@@ -15,6 +16,8 @@ Example:
 
 from __future__ import annotations
 
+import logging
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,8 @@ LOOPBACK = "127.0.0.1"
 
 #: the tracker's arguments in this worker process (set by the driver's ``on_start``)
 _worker_args: dict[str, Any] | None = None
+
+_logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,6 +79,7 @@ class XGBoostBackend(Backend):
         assert isinstance(backend_config, XGBoostConfig)
         self._tracker = RabitTracker(n_workers=len(worker_group.workers), host_ip=LOOPBACK, sortby="task",
                                      timeout=backend_config.timeout_s)
+        weakref.finalize(self, _free, self._tracker)  # with the attempt, whatever its end
         self._tracker.start()
         worker_group.execute(set_worker_args, self._tracker.worker_args())
 
@@ -81,6 +87,17 @@ class XGBoostBackend(Backend):
         if self._tracker is not None:
             self._tracker.wait_for()
             self._tracker = None
+
+
+def _free(tracker: Any) -> None:
+    """Free an attempt's tracker (its own ``__del__`` would report a failed attempt's error
+    as an unraisable exception)."""
+    from xgboost.core import XGBoostError
+
+    try:
+        tracker.free()
+    except XGBoostError as exc:  # the workers it waited for are gone
+        _logger.debug("streamdata.train.xgboost: the tracker of a failed attempt: %s", exc)
 
 
 def set_worker_args(args: dict[str, Any]) -> None:
