@@ -54,7 +54,7 @@ class FilenameProvider:
 
     def get_filename_for_row(self, row: dict[str, Any], write_uuid: str, task_index: int, block_index: int,
                              row_index: int) -> str:
-        """Ray's row form (files of one row each; not used by the file sinks here)."""
+        """Ray's row form: the name of a file holding one row (``write_images`` asks it)."""
         raise NotImplementedError(f"{type(self).__name__}.get_filename_for_row is not implemented")
 
 

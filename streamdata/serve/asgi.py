@@ -103,15 +103,11 @@ def to_response(result: Any) -> Any:
 def _jsonable(result: Any) -> Any:
     """``result`` as plain JSON values (FastAPI's encoder, with NumPy, pandas and exceptions)."""
     import numpy as np
+    import pandas as pd
 
     encoders: dict[Any, Callable[[Any], Any]] = {
-        np.ndarray: lambda a: a.tolist(), np.generic: lambda v: v.item(), Exception: str}
-    try:
-        import pandas as pd
-
-        encoders[pd.DataFrame] = lambda df: df.to_dict(orient="records")
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pass
+        np.ndarray: lambda a: a.tolist(), np.generic: lambda v: v.item(), Exception: str,
+        pd.DataFrame: lambda df: df.to_dict(orient="records")}
     try:
         from fastapi.encoders import jsonable_encoder
     except ImportError:  # the serve extra brings FastAPI; without it, plain values only
