@@ -3,8 +3,12 @@
 
 A subclass computes state from a dataset in ``_fit(ds)`` (attributes named with a
 trailing underscore, e.g. ``self.stats_``, mark it fitted) and transforms batches in
-``_transform_pandas(df)`` and/or ``_transform_numpy(batch)``. ``transform(ds)`` runs that as
-``map_batches``; ``transform_batch(batch)`` applies it to one batch in the caller.
+``_transform_pandas(df)``, ``_transform_numpy(batch)`` and/or ``_transform_arrow(table)``
+(with more than one, :meth:`Preprocessor.preferred_batch_format` picks). ``transform(ds)``
+runs that as ``map_batches``; ``transform_batch(batch)`` applies it to one batch in the
+caller and returns what that transform returns, as Ray's: a pandas transform returns a
+DataFrame whatever it was given; an Arrow transform returns a DataFrame for a DataFrame
+(only the columns it reads cross into Arrow) and a ``pyarrow.Table`` for a Table or a dict.
 
 A client of the facade (uses Dataset methods only).
 
@@ -30,17 +34,30 @@ from __future__ import annotations
 import abc
 import base64
 import enum
+import json
 import pickle
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from streamdata.errors import StreamDataError
+from streamdata.errors import ColumnNotFoundError, StreamDataError
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pandas as pd
+    import pyarrow as pa
+
     from streamdata.dataset import Dataset
+
+#: the ``map_batches`` batch format of each transform (Ray's ``BatchFormat`` values)
+_MAP_FORMAT = {"pandas": "pandas", "numpy": "numpy", "arrow": "pyarrow"}
 
 
 class PreprocessorNotFittedException(StreamDataError, RuntimeError):
     """``transform`` of a fittable preprocessor before ``fit``."""
+
+
+class BatchTypeError(StreamDataError, TypeError, ValueError):
+    """``transform_batch`` given something that is not a batch (a ``ValueError``, as Ray
+    raises, and a ``TypeError``)."""
 
 
 class Preprocessor(abc.ABC):
@@ -88,7 +105,8 @@ class Preprocessor(abc.ABC):
 
     @classmethod
     def preferred_batch_format(cls) -> str:
-        """The batch format used when both transforms are implemented."""
+        """The batch format used when more than one transform is implemented (``"pandas"``,
+        ``"numpy"`` or ``"arrow"``, Ray's ``BatchFormat`` values)."""
         return "pandas"
 
     # ------------------------------------------------------------------ fit / transform
@@ -119,34 +137,77 @@ class Preprocessor(abc.ABC):
         """
         self._require_fitted()
         fmt = self._determine_transform_to_use()
-        return ds.map_batches(_Apply(self, fmt), batch_format=fmt, batch_size=batch_size,
-                              num_cpus=num_cpus, memory=memory, concurrency=concurrency,
-                              zero_copy_batch=False)
+        return ds.map_batches(_Apply(self, fmt), batch_format=_MAP_FORMAT[fmt],
+                              batch_size=batch_size, num_cpus=num_cpus, memory=memory,
+                              concurrency=concurrency, zero_copy_batch=False)
 
     def transform_batch(self, data: Any) -> Any:
-        """One batch (a pandas DataFrame, a dict of ndarrays or an Arrow table) transformed.
+        """One batch (a pandas DataFrame, a dict of ndarrays, a ``pyarrow.Table`` or an
+        ndarray) transformed, in the format of the transform that ran (as Ray's): a
+        preprocessor that transforms pandas returns a DataFrame, one that transforms Arrow
+        returns a DataFrame for a DataFrame and a Table otherwise, one that transforms numpy
+        returns a dict of ndarrays.
 
-        A DataFrame given to a preprocessor that transforms pandas keeps its index and its
-        cells as they are (as Ray's); the caller's frame is left unchanged (Ray changes it in
-        place)."""
+        A DataFrame keeps its index and its untouched cells (as Ray's); the caller's frame
+        is left unchanged (Ray changes it in place). An ndarray is the column ``__value__``.
+
+        Raises:
+            PreprocessorNotFittedException: a fittable preprocessor that was not fitted.
+            BatchTypeError: ``data`` is none of those.
+        """
         self._require_fitted()
+        import numpy as np
         import pandas as pd
         import pyarrow as pa
 
-        from streamdata import block as B
+        if not isinstance(data, (pd.DataFrame, pa.Table, Mapping, np.ndarray)):
+            raise BatchTypeError(f"transform_batch takes a pandas.DataFrame, a dict of ndarrays, "
+                                 f"a pyarrow.Table or an ndarray, got {type(data).__name__}")
         fmt = self._determine_transform_to_use()
-        if isinstance(data, pd.DataFrame) and fmt == "pandas":
-            return _Apply(self, fmt)(data.copy(deep=False))
+        if fmt == "pandas":
+            return self._transform_pandas(_batch_to_pandas(data))
+        if fmt == "numpy":
+            return self._transform_numpy(_batch_to_numpy(data))
         if isinstance(data, pd.DataFrame):
-            table = B.pandas_to_table(data)
-        elif isinstance(data, pa.Table):
-            table = data
-        elif isinstance(data, dict):
-            table = B.numpy_to_table(data, what="transform_batch")
-        else:
-            raise TypeError(f"transform_batch takes a pandas.DataFrame, a dict of ndarrays or a "
-                            f"pyarrow.Table, got {type(data).__name__}")
-        return _Apply(self, fmt)(B.to_batch(table, fmt))
+            return self._transform_pandas_with_arrow(data)
+        if not isinstance(data, pa.Table):
+            from streamdata import block as B
+            data = B.pandas_to_table(_batch_to_pandas(data))
+        return self._transform_arrow_without_stale_metadata(data)
+
+    def _transform_arrow_without_stale_metadata(self, table: "pa.Table") -> "pa.Table":
+        """``_transform_arrow``, less the pandas metadata of the columns it added or retyped
+        (``to_pandas`` would rebuild their old dtypes from it)."""
+        return _drop_stale_pandas_metadata(table.schema, self._transform_arrow(table))
+
+    def _transform_pandas_with_arrow(self, df: "pd.DataFrame") -> "pd.DataFrame":
+        """``_transform_arrow`` on a DataFrame: only the columns it reads cross into Arrow and
+        only the ones it writes cross back, into a shallow copy of ``df`` (index kept)."""
+        import pandas as pd
+
+        from streamdata import block as B
+        inputs = self.get_input_columns() or list(df.columns)
+        missing = [c for c in inputs if c not in df.columns]
+        if missing:
+            raise ColumnNotFoundError(missing[0], list(df.columns), where=type(self).__name__)
+        outputs = self.get_output_columns()
+        sources = dict(zip(outputs, inputs)) if len(outputs) == len(inputs) else {}
+        table = B.pandas_to_table(df[inputs])
+        result = self._transform_arrow(table)
+        if result.num_rows != len(df):
+            raise ValueError(f"{type(self).__name__}._transform_arrow returned {result.num_rows} "
+                             f"rows for a batch of {len(df)}; it must return one row per input row")
+        arrow_backed = any(isinstance(dtype, pd.ArrowDtype) for dtype in df.dtypes)
+        out = df.copy(deep=False)
+        for name in outputs or result.column_names:
+            column = result.column(name)
+            source = sources.get(name, name)
+            like = df[source].dtype if source in table.column_names else None
+            same = like is not None and column.type == table.schema.field(source).type
+            out[name] = pd.Series(_to_pandas_like(column, like, same_type=same,
+                                                  frame_is_arrow_backed=arrow_backed),
+                                  index=df.index)
+        return out
 
     def _require_fitted(self) -> None:
         if self.fit_status() is Preprocessor.FitStatus.NOT_FITTED:
@@ -155,16 +216,19 @@ class Preprocessor(abc.ABC):
                 f"(or use fit_transform())")
 
     def _determine_transform_to_use(self) -> str:
-        has_pandas = type(self)._transform_pandas is not Preprocessor._transform_pandas
-        has_numpy = type(self)._transform_numpy is not Preprocessor._transform_numpy
-        if has_pandas and has_numpy:
-            return "pandas" if self.preferred_batch_format() == "pandas" else "numpy"
-        if has_pandas:
-            return "pandas"
-        if has_numpy:
-            return "numpy"
-        raise NotImplementedError(f"{type(self).__name__} implements neither _transform_pandas "
-                                  f"nor _transform_numpy")
+        """``"pandas"``, ``"numpy"`` or ``"arrow"``: the one transform implemented, else the
+        preferred batch format (as Ray's)."""
+        cls = type(self)
+        implemented = [fmt for fmt, name in (("pandas", "_transform_pandas"), ("numpy", "_transform_numpy"),
+                                             ("arrow", "_transform_arrow"))
+                       if getattr(cls, name) is not getattr(Preprocessor, name)]
+        if len(implemented) > 1:
+            preferred = str(getattr(self.preferred_batch_format(), "value", self.preferred_batch_format()))
+            return "arrow" if preferred == "pyarrow" else preferred
+        if implemented:
+            return implemented[0]
+        raise NotImplementedError(f"{type(self).__name__} implements none of _transform_pandas, "
+                                  f"_transform_numpy and _transform_arrow")
 
     # ------------------------------------------------------------------ what subclasses write
     def _fit(self, ds: "Dataset") -> "Preprocessor":
@@ -178,6 +242,10 @@ class Preprocessor(abc.ABC):
     def _transform_numpy(self, np_data: Any) -> Any:
         """Transform one dict of ndarrays (or one ndarray)."""
         raise NotImplementedError(f"{type(self).__name__} must implement _transform_numpy()")
+
+    def _transform_arrow(self, table: "pa.Table") -> "pa.Table":
+        """Transform one ``pyarrow.Table`` (the same rows, in the same order)."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _transform_arrow()")
 
     # ------------------------------------------------------------------ persistence
     def serialize(self) -> str:
@@ -207,7 +275,95 @@ class _Apply:
     def __call__(self, batch: Any) -> Any:
         if self.fmt == "pandas":
             return self.prep._transform_pandas(batch)
+        if self.fmt == "arrow":
+            return self.prep._transform_arrow_without_stale_metadata(batch)
         return self.prep._transform_numpy(batch)
 
 
-__all__ = ["Preprocessor", "PreprocessorNotFittedException"]
+# ---------------------------------------------------------------------------- batch conversions
+def _batch_to_pandas(data: Any) -> "pd.DataFrame":
+    """A batch as a DataFrame (a shallow copy of a DataFrame; an ndarray as ``__value__``)."""
+    import numpy as np
+    import pandas as pd
+
+    from streamdata import block as B
+    if isinstance(data, pd.DataFrame):
+        return data.copy(deep=False)
+    if isinstance(data, np.ndarray):
+        data = {"__value__": data}
+    if isinstance(data, Mapping):
+        data = B.numpy_to_table(data, what="transform_batch")
+    return B.to_batch(data, "pandas")
+
+
+def _batch_to_numpy(data: Any) -> Any:
+    """A batch as a dict of ndarrays (an ndarray as it is; a dict's arrays as they are)."""
+    import numpy as np
+    import pandas as pd
+
+    from streamdata import block as B
+    if isinstance(data, np.ndarray):
+        return data
+    if isinstance(data, Mapping):
+        return {k: v if isinstance(v, np.ndarray) else np.asarray(v) for k, v in data.items()}
+    from streamdata.kept_dictionary import decode_kept
+    if isinstance(data, pd.DataFrame):
+        data = B.pandas_to_table(data)
+    return B.to_numpy(decode_kept(data))
+
+
+def _to_pandas_like(column: "pa.ChunkedArray", like: Any, *, same_type: bool,
+                    frame_is_arrow_backed: bool) -> Any:
+    """A column ``_transform_arrow`` wrote, as pandas values backed like ``like`` (the dtype
+    of the column it was computed from; None: like the rest of the frame): NumPy, a
+    nullable dtype (``Int64``, ``string``) or Arrow (``pd.ArrowDtype``), as Ray's."""
+    import pandas as pd
+    import pyarrow as pa
+
+    from streamdata import block as B
+    if same_type and hasattr(like, "__from_arrow__"):
+        return like.__from_arrow__(column)
+    as_arrow = frame_is_arrow_backed if like is None else isinstance(like, pd.ArrowDtype)
+    if as_arrow and not isinstance(column.type, pa.BaseExtensionType):
+        return pd.ArrowDtype(column.type).__from_arrow__(column)
+    if not as_arrow and like is not None and getattr(like, "na_value", None) is pd.NA:
+        nullable = _nullable_pandas_dtype(column.type)
+        if nullable is not None:
+            return nullable.__from_arrow__(column)
+    return B.to_pandas(pa.table({"c": column}))["c"].array
+
+
+def _nullable_pandas_dtype(arrow_type: "pa.DataType") -> Any:
+    """The pandas nullable dtype (``Int64``, ``Float64``, ...) of ``arrow_type``, if any."""
+    import pandas as pd
+    import pyarrow as pa
+
+    if pa.types.is_integer(arrow_type):
+        prefix = "UInt" if pa.types.is_unsigned_integer(arrow_type) else "Int"
+        return pd.api.types.pandas_dtype(f"{prefix}{arrow_type.bit_width}")
+    if pa.types.is_float32(arrow_type) or pa.types.is_float64(arrow_type):
+        return pd.api.types.pandas_dtype(f"Float{arrow_type.bit_width}")
+    if pa.types.is_boolean(arrow_type):
+        return pd.BooleanDtype()
+    if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type):
+        return pd.StringDtype()
+    return None
+
+
+def _drop_stale_pandas_metadata(input_schema: "pa.Schema", table: "pa.Table") -> "pa.Table":
+    """``table`` less the pandas metadata of the columns not in ``input_schema`` with the
+    same type (``to_pandas`` would rebuild a retyped column's old dtype from it)."""
+    metadata = table.schema.metadata or {}
+    if b"pandas" not in metadata:
+        return table
+    stale = {f.name for f in table.schema
+             if f.name not in input_schema.names or input_schema.field(f.name).type != f.type}
+    if not stale:
+        return table
+    pandas_metadata = json.loads(metadata[b"pandas"])
+    pandas_metadata["columns"] = [c for c in pandas_metadata.get("columns", [])
+                                  if c.get("field_name") not in stale]
+    return table.replace_schema_metadata({**metadata, b"pandas": json.dumps(pandas_metadata).encode()})
+
+
+__all__ = ["BatchTypeError", "Preprocessor", "PreprocessorNotFittedException"]

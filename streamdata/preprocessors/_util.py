@@ -5,7 +5,27 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+import numpy as np
+
 from streamdata.errors import ColumnNotFoundError, StreamDataError
+
+
+def _is_missing(value: Any) -> bool:
+    """Whether a cell is a null (None, ``pd.NA``, ``pd.NaT`` or a float NaN)."""
+    import pandas as pd
+    return value is None or value is pd.NA or value is pd.NaT or (
+        isinstance(value, (float, np.floating)) and value != value)
+
+
+def _plain(value: Any) -> Any:
+    """A cell as a plain, hashable Python value (lists and arrays as tuples, nulls as None)."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return tuple(_plain(v) for v in value)
+    if _is_missing(value):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 class PreprocessorArgumentError(StreamDataError, ValueError):
@@ -32,6 +52,9 @@ def _outputs(owner: str, columns: list[str], output_columns: Any) -> list[str]:
 
 
 def _check_present(owner: str, df: Any, columns: list[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
+    """Raise ``ColumnNotFoundError`` naming ``owner`` if a column is not in the DataFrame or
+    ``pyarrow.Table`` ``df``."""
+    names = list(df.column_names) if hasattr(df, "column_names") else list(df.columns)
+    missing = [c for c in columns if c not in names]
     if missing:  # a KeyError (as pandas raises in Ray's preprocessors) and a ValueError
-        raise ColumnNotFoundError(missing[0], list(df.columns), where=owner)
+        raise ColumnNotFoundError(missing[0], names, where=owner)

@@ -6,7 +6,13 @@ merged on the driver) and numbers the categories in sorted order; the state is k
 ``stats_`` under Ray's keys (``"unique_values(col)"``; ``Categorizer``: the column's name).
 A null value cannot be a category: ``fit`` and ``transform`` refuse it (impute first), except
 ``Categorizer``, which leaves it missing. A value unseen by ``fit`` is encoded as missing
-(``NaN``) by the ordinal encoders and as all zeros by the one-/multi-hot encoders.
+by the ordinal encoders and as all zeros by the one-/multi-hot encoders.
+
+``OrdinalEncoder`` and ``OneHotEncoder`` transform Arrow batches, as Ray's: a dataset's
+codes are ``int64`` (null where unseen) and its one-hot vectors ``fixed_size_list<uint8>[n]``;
+``transform_batch`` of a DataFrame returns a DataFrame (codes ``float64`` with ``NaN`` where
+unseen; vectors as ``uint8`` ndarrays), of a Table or a dict a ``pyarrow.Table``. A batch
+holding a list column is encoded in pandas, as Ray's is (vectors become lists of ints).
 
 Example:
     >>> import streamdata as sd
@@ -19,6 +25,8 @@ Example:
     >>> one_hot = OneHotEncoder(["c"]).fit(ds)
     >>> one_hot.transform_batch(pd.DataFrame({"c": ["red", "green"]}))["c"].tolist()
     [array([0, 1], dtype=uint8), array([0, 0], dtype=uint8)]
+    >>> one_hot.transform(ds).schema().types
+    [FixedSizeListType(fixed_size_list<item: uint8>[2])]
 """
 
 from __future__ import annotations
@@ -30,11 +38,15 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from streamdata.errors import StreamDataError
 from streamdata.preprocessor import Preprocessor, PreprocessorNotFittedException
+from streamdata.preprocessors._arrow import (
+    _codes_of, _has_list_column, _null_columns, _one_hot, _upsert, _via_pandas,
+)
 from streamdata.preprocessors._util import (
-    PreprocessorArgumentError, _check_present, _columns, _outputs,
+    PreprocessorArgumentError, _check_present, _columns, _is_missing, _outputs, _plain,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,22 +58,6 @@ class MissingValueError(StreamDataError, ValueError):
 
 
 # ---------------------------------------------------------------------------- helpers
-def _is_missing(value: Any) -> bool:
-    return value is None or value is pd.NA or value is pd.NaT or (
-        isinstance(value, (float, np.floating)) and value != value)
-
-
-def _plain(value: Any) -> Any:
-    """A cell as a plain, hashable Python value (lists and arrays as tuples, nulls as None)."""
-    if isinstance(value, (list, tuple, np.ndarray)):
-        return tuple(_plain(v) for v in value)
-    if _is_missing(value):
-        return None
-    if isinstance(value, np.generic):
-        return value.item()
-    return value
-
-
 def _is_list_column(series: pd.Series) -> bool:
     """Whether a batch's column holds lists (Arrow list columns arrive as ndarray cells)."""
     if series.dtype != object:
@@ -77,8 +73,11 @@ def _elements(value: Any) -> list[Any]:
     return [_plain(value)]
 
 
-def _check_no_nulls(owner: str, df: pd.DataFrame, columns: list[str]) -> None:
-    null_columns = [c for c in columns if df[c].isna().to_numpy().any()]
+def _check_no_nulls(owner: str, df: pd.DataFrame | pa.Table, columns: list[str]) -> None:
+    if isinstance(df, pa.Table):
+        null_columns = _null_columns(df, columns)
+    else:
+        null_columns = [c for c in columns if df[c].isna().to_numpy().any()]
     if null_columns:
         raise MissingValueError(f"{owner}: cannot transform column(s) {null_columns!r}: they hold "
                                 f"null values (impute them first, e.g. with SimpleImputer)")
@@ -216,6 +215,23 @@ class OrdinalEncoder(Preprocessor):
             df[out] = values
         return df
 
+    @classmethod
+    def preferred_batch_format(cls) -> str:
+        return "arrow"
+
+    def _transform_arrow(self, table: pa.Table) -> pa.Table:
+        _check_present("OrdinalEncoder", table, self.columns)
+        _check_no_nulls("OrdinalEncoder", table, self.columns)
+        if _has_list_column(table, self.columns):
+            return _via_pandas(table, self._transform_pandas)
+        encoded = []
+        for col, out in zip(self.columns, self.output_columns):
+            codes = _codes_of(table.column(col), self.stats_[f"unique_values({col})"])
+            encoded.append((out, pa.array(codes, mask=codes < 0, type=pa.int64())))
+        for out, values in encoded:
+            table = _upsert(table, out, values)
+        return table
+
     def __repr__(self) -> str:
         return (f"OrdinalEncoder(columns={self.columns!r}, encode_lists={self.encode_lists!r}, "
                 f"output_columns={self.output_columns!r})")
@@ -244,11 +260,13 @@ class _HotEncoder(Preprocessor):
 
 
 class OneHotEncoder(_HotEncoder):
-    """Replace each category with a one-hot vector (a ``uint8`` array, one slot per category).
+    """Replace each category with a one-hot vector (``uint8``, one slot per category).
 
     Categories are in sorted order; a value unseen by ``fit``, or dropped by
-    ``max_categories``, is all zeros. A list cell is one category (encode its elements with
-    :class:`MultiHotEncoder`); the vectors of a list column are lists of ints.
+    ``max_categories``, is all zeros. A dataset's vectors are ``fixed_size_list<uint8>[n]``
+    (as Ray's). A list cell is one category (encode its elements with
+    :class:`MultiHotEncoder`); a batch holding a list column is encoded in pandas (as Ray's),
+    its vectors lists of ints.
 
     Args:
         columns: the columns to encode, each separately.
@@ -257,7 +275,25 @@ class OneHotEncoder(_HotEncoder):
         output_columns: where to write the vectors (default: in place).
     """
 
+    @classmethod
+    def preferred_batch_format(cls) -> str:
+        return "arrow"
+
+    def _transform_arrow(self, table: pa.Table) -> pa.Table:
+        _check_present("OneHotEncoder", table, self.columns)
+        _check_no_nulls("OneHotEncoder", table, self.columns)
+        if _has_list_column(table, self.columns):
+            return _via_pandas(table, self._transform_pandas)
+        encoded = []
+        for col, out in zip(self.columns, self.output_columns):
+            mapping = self.stats_[f"unique_values({col})"]
+            encoded.append((out, _one_hot(_codes_of(table.column(col), mapping), len(mapping))))
+        for out, values in encoded:
+            table = _upsert(table, out, values)
+        return table
+
     def _transform_pandas(self, df: pd.DataFrame) -> pd.DataFrame:
+        """The pandas encoding (Ray's fallback for list columns): each vector a list of ints."""
         _check_present("OneHotEncoder", df, self.columns)
         _check_no_nulls("OneHotEncoder", df, self.columns)
         encoded = {}
@@ -269,9 +305,7 @@ class OneHotEncoder(_HotEncoder):
             hot = np.zeros((len(df), len(mapping)), dtype=np.uint8)
             rows = np.nonzero(codes >= 0)[0]
             hot[rows, codes[rows]] = 1
-            # as Ray: a fixed-size uint8 vector per scalar category, a list of ints per list
-            cells = hot.astype(np.int64).tolist() if lists else list(hot)
-            encoded[out] = pd.Series(cells, index=df.index, dtype=object)
+            encoded[out] = pd.Series(hot.tolist(), index=df.index, dtype=object)
         for out, values in encoded.items():
             df[out] = values
         return df

@@ -57,11 +57,29 @@ def _counts(series: pd.Series) -> np.ndarray:
     return series.to_numpy()
 
 
+def _sum_dtype(dtypes: list[np.dtype]) -> np.dtype:
+    """The dtype of the summed counts, as Ray's: ``float64`` if any count is a float (or
+    null), ``uint64`` if every count is unsigned, else ``int64`` (booleans count as ints).
+
+    Example:
+        >>> [str(_sum_dtype([np.dtype(a), np.dtype(b)])) for a, b in
+        ...  [("uint8", "uint16"), ("uint8", "bool"), ("int32", "float32")]]
+        ['uint64', 'int64', 'float64']
+    """
+    if all(d.kind == "u" for d in dtypes):
+        return np.dtype(np.uint64)
+    if all(d.kind in "iub" for d in dtypes) and np.result_type(*dtypes).kind in "iub":
+        return np.dtype(np.int64)
+    return np.dtype(np.float64)
+
+
 class FeatureHasher(Preprocessor):
     """Sum columns of token counts into ``num_features`` hashed slots (one array column).
 
     The input columns are kept. Distinct tokens may share a slot (a collision); a larger
-    ``num_features`` makes that rarer. A null count makes its slot ``NaN``.
+    ``num_features`` makes that rarer. The sums are ``int64`` (``uint64`` if every count
+    column is unsigned) or, if a count is a float or null, ``float64`` (as Ray's); a null
+    count makes its slot ``NaN``.
 
     Args:
         columns: the columns of counts, one per token (the column name is the token).
@@ -86,8 +104,7 @@ class FeatureHasher(Preprocessor):
     def _transform_pandas(self, df: pd.DataFrame) -> pd.DataFrame:
         _check_present("FeatureHasher", df, self.columns)
         values = [_counts(df[c]) for c in self.columns]
-        dtype = np.result_type(*[v.dtype for v in values])
-        summed = np.zeros((len(df), self.num_features), dtype=dtype)
+        summed = np.zeros((len(df), self.num_features), dtype=_sum_dtype([v.dtype for v in values]))
         for col, column_values in zip(self.columns, values):
             summed[:, stable_hash(col, self.num_features)] += column_values
         df[self.output_column] = pd.Series(list(summed), index=df.index, dtype=object)

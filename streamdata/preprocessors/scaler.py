@@ -29,12 +29,18 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from streamdata.preprocessor import Preprocessor
+from streamdata.preprocessors._arrow import _scaled, _upsert
 from streamdata.preprocessors._util import (
     PreprocessorArgumentError, _check_present, _columns, _outputs,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
+    import pyarrow as pa
+
     from streamdata.dataset import Dataset
+
+#: a deviation below this scales by 1 (a constant column is only centered), as Ray's
+_EPSILON = 1e-8
 
 
 class MinMaxScaler(Preprocessor):
@@ -73,7 +79,9 @@ class MinMaxScaler(Preprocessor):
 class StandardScaler(Preprocessor):
     """Center each column on its mean and divide by its (population) standard deviation.
 
-    A column with zero deviation is only centered (as Ray does).
+    A column with (near) zero deviation is only centered, and one ``fit`` saw no value of
+    becomes null (as Ray does). Batches are transformed in Arrow (as Ray's): the scaled
+    columns are ``double``, and ``transform_batch`` of a Table or a dict returns a Table.
 
     Args:
         columns: the columns to scale.
@@ -87,16 +95,42 @@ class StandardScaler(Preprocessor):
 
     def _fit(self, ds: "Dataset") -> Preprocessor:
         from streamdata.aggregate import Mean, Std
-        aggs = [a for c in self.columns for a in (Mean(c), Std(c, ddof=0))]
+        aggs = [Mean(c) for c in self.columns] + [Std(c, ddof=0) for c in self.columns]
         self.stats_ = ds.aggregate(*aggs)
         return self
 
     def _transform_pandas(self, df: Any) -> Any:
         _check_present("StandardScaler", df, self.columns)
+        scaled = {}
         for col, out in zip(self.columns, self.output_columns):
             mean, std = self.stats_[f"mean({col})"], self.stats_[f"std({col})"]
-            df[out] = (df[col] - mean) / (std if std else 1)
+            if mean is None or std is None:
+                scaled[out] = df[col] * np.nan
+            else:
+                scaled[out] = (df[col] - mean) / (std if std >= _EPSILON else 1)
+        for out, values in scaled.items():
+            df[out] = values
         return df
+
+    @classmethod
+    def preferred_batch_format(cls) -> str:
+        return "arrow"
+
+    def _transform_arrow(self, table: "pa.Table") -> "pa.Table":
+        import pyarrow as pa
+        _check_present("StandardScaler", table, self.columns)
+        scaled = []
+        for col, out in zip(self.columns, self.output_columns):  # all read before any is written
+            column = table.column(col)
+            mean, std = self.stats_[f"mean({col})"], self.stats_[f"std({col})"]
+            if mean is None or std is None:  # as Ray: nulls of the column's own type
+                scaled.append((out, pa.nulls(len(column), type=column.type)))
+            else:
+                scaled.append((out, _scaled("StandardScaler", col, column, mean,
+                                            std if std >= _EPSILON else 1)))
+        for out, values in scaled:
+            table = _upsert(table, out, values)
+        return table
 
     def __repr__(self) -> str:
         return f"StandardScaler(columns={self.columns!r}, output_columns={self.output_columns!r})"

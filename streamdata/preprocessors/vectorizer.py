@@ -2,8 +2,10 @@
 (one slot per token of a fitted vocabulary) and ``HashingVectorizer`` (``num_features``
 hashed slots, stateless).
 
-Both tokenize each string (default: split on ``" "``) and write one list of counts per row;
-a null string gives a null row. Hashing is SHA-256 based
+Both tokenize each string (default: split on ``" "``) and write one list of counts per row
+(``list<int64>`` in a dataset); a null string gives a null row. ``transform_batch`` follows
+Ray's pandas arithmetic: in a batch holding a null string (of a column whose missing value is
+``NaN``, as in a NumPy-backed frame, a dict or a Table), the counts are floats. Hashing is SHA-256 based
 (:func:`~streamdata.preprocessors.hasher.stable_hash`), so the slots are the same in every
 process and match Ray's.
 
@@ -40,13 +42,36 @@ if TYPE_CHECKING:  # pragma: no cover
     from streamdata.dataset import Dataset
 
 
+class _CountsAsRays:
+    """``transform_batch`` with Ray's count types (see the module's docstring)."""
+
+    columns: list[str]
+    output_columns: list[str]
+
+    def transform_batch(self, data: Any) -> Any:
+        out = super().transform_batch(data)  # type: ignore[misc]
+        if not len(out):  # Ray assigns an empty list: a float64 column
+            for name in self.output_columns:
+                out[name] = pd.Series([], index=out.index, dtype="float64")
+            return out
+        for col, name in zip(self.columns, self.output_columns):
+            source = data[col].dtype if isinstance(data, pd.DataFrame) else None
+            if getattr(source, "na_value", np.nan) is pd.NA:  # Arrow-backed: counts stay ints
+                continue
+            cells = out[name]
+            if any(cell is None for cell in cells):
+                out[name] = pd.Series([None if cell is None else [float(x) for x in cell]
+                                       for cell in cells], index=out.index, dtype=object)
+        return out
+
+
 def _rows(token_lists: pd.Series, row_of: Callable[[Any], list[int]]) -> pd.Series:
     """One list of counts per row (None where the string was null)."""
     return pd.Series([None if not isinstance(tokens, list) else row_of(tokens)
                       for tokens in token_lists], index=token_lists.index, dtype=object)
 
 
-class HashingVectorizer(Preprocessor):
+class HashingVectorizer(_CountsAsRays, Preprocessor):
     """Count each string's tokens in ``num_features`` hashed slots (the hashing trick).
 
     Stateless and small to pickle; distinct tokens may share a slot (a collision) and the
@@ -116,7 +141,7 @@ class _CountTokens:
         return out
 
 
-class CountVectorizer(Preprocessor):
+class CountVectorizer(_CountsAsRays, Preprocessor):
     """Count each string's tokens, one slot per token of the vocabulary seen by ``fit``.
 
     The vocabulary is ordered by count (most frequent first; ties in order of first
