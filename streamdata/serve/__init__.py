@@ -54,6 +54,7 @@ from streamdata.serve.batching import batch
 from streamdata.serve.config import BackpressureConfig, HTTPOptions, gRPCOptions
 from streamdata.serve.context import ReplicaContext, get_multiplexed_model_id, get_replica_context
 from streamdata.serve.deployment import Application, Deployment, deployment
+from streamdata.serve.deployment_actors import get_deployment_actor, get_deployment_actor_context
 from streamdata.serve.handle import DeploymentHandle, DeploymentResponse, DeploymentResponseGenerator
 from streamdata.serve.ingress import ingress
 from streamdata.serve.multiplex import multiplexed
@@ -66,6 +67,7 @@ if importlib.util.find_spec("starlette") is not None:
 
 __all__ = ["Application", "AutoscalingConfig", "BackPressureError", "BackpressureConfig", "Deployment", "DeploymentHandle",
            "DeploymentResponse", "DeploymentResponseGenerator", "HTTPOptions", "ReplicaContext", "ServeStatus",
-           "batch", "delete", "deployment", "gRPCOptions", "get_app_handle", "get_deployment_handle",
+           "batch", "delete", "deployment", "gRPCOptions", "get_app_handle", "get_deployment_actor",
+           "get_deployment_actor_context", "get_deployment_handle",
            "get_multiplexed_model_id", "get_replica_context", "http_address", "ingress", "multiplexed", "run",
            "shutdown", "start", "status", "RunTarget", "run_many", "shutdown_async", "get_trace_context"]

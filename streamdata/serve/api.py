@@ -27,6 +27,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import dataclasses
+import hashlib
 import shutil
 import socket
 import threading
@@ -34,6 +35,7 @@ import time
 from typing import Any, Sequence
 
 from streamdata.serve._runtime import runtime
+from streamdata.serve.app_autoscaling import check_application_policy, coerce_application_policy
 from streamdata.serve.client import CONTROLLER_NAME, PROXY_NAME, get_client, reset_client
 from streamdata.serve.config import HTTPOptions, gRPCOptions
 from streamdata.serve.deployment import Application
@@ -161,10 +163,12 @@ def _build_specs(app: Application, app_name: str,
         if any(s.name == dep.name for s in specs):
             raise ValueError(f"application {app_name!r} has two deployments named {dep.name!r}; "
                              "give one another name with .options(name=...)")
+        actors = dep.config.deployment_actors
         specs.append(DeploymentSpec(app_name, dep.name, cloudpickle.dumps(dep.target, protocol=5),
                                     cloudpickle.dumps((args, kwargs), protocol=5),
                                     dep.config if dep.config.logging_config is not None or logging_config is None
-                                    else dataclasses.replace(dep.config, logging_config=logging_config)))
+                                    else dataclasses.replace(dep.config, logging_config=logging_config),
+                                    hashlib.sha1(cloudpickle.dumps(actors, protocol=5)).hexdigest() if actors else ""))
         names[id(node)] = dep.name
         return dep.name
 
@@ -173,7 +177,8 @@ def _build_specs(app: Application, app_name: str,
 
 
 def run(target: Application, blocking: bool = False, name: str = "default", route_prefix: str | None = "/",
-        logging_config: Any = None, _local_testing_mode: bool = False, **kwargs: Any) -> DeploymentHandle:
+        logging_config: Any = None, _local_testing_mode: bool = False, autoscaling_policy: Any = None,
+        **kwargs: Any) -> DeploymentHandle:
     """Deploy ``target`` as the application ``name`` and return its ingress handle.
 
     Args:
@@ -186,6 +191,11 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
             (``LoggingConfig`` or a dict of its fields).
         _local_testing_mode: build the application in this process instead, for unit
             tests (Ray's; :mod:`streamdata.serve.local_testing`): no replicas, no HTTP.
+        autoscaling_policy: one policy deciding the replica counts of all the application's
+            deployments that have an ``autoscaling_config`` (Ray's application-level policy, set
+            in Ray's application config): a function of ``{DeploymentID: AutoscalingContext}``
+            returning ``(decisions, policy_state)``, its import path, an ``AutoscalingPolicy``
+            or ``{"policy_function": ...}``; see :mod:`streamdata.serve.app_autoscaling`.
     """
     unknown = sorted(kwargs)
     if unknown:
@@ -194,6 +204,7 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
         raise TypeError(f"serve.run takes an application (Deployment.bind(...)), got {type(target).__name__}")
     if not isinstance(name, str) or not name:
         raise ValueError(f"the application name must be a non-empty string, got {name!r}")
+    policy = coerce_application_policy(autoscaling_policy)
     if _local_testing_mode:  # in this process: no controller, replicas or proxy
         from streamdata.serve.local_testing import run_local
 
@@ -201,9 +212,11 @@ def run(target: Application, blocking: bool = False, name: str = "default", rout
     if route_prefix is not None and (not isinstance(route_prefix, str) or not route_prefix.startswith("/")):
         raise ValueError(f"route_prefix must start with '/', got {route_prefix!r}")
     ingress, specs = _build_specs(target, name, coerce_logging_config(logging_config, "serve.run(logging_config)"))
+    if policy is not None:
+        check_application_policy(name, {s.name: s.config.autoscaling_config for s in specs})
     sd = runtime()
     controller = _controller(create=True)
-    table = sd.get(controller.deploy_application.remote(name, route_prefix, ingress, specs))
+    table = sd.get(controller.deploy_application.remote(name, route_prefix, ingress, specs, policy))
     client = get_client()
     assert client is not None
     client.apply_threadsafe(table)
@@ -223,6 +236,7 @@ class RunTarget:
     route_prefix: str | None = "/"
     logging_config: Any = None
     external_scaler_enabled: bool = False
+    autoscaling_policy: Any = None
 
     def __post_init__(self) -> None:
         if self.external_scaler_enabled:
@@ -249,7 +263,8 @@ def run_many(targets: Sequence[RunTarget], blocking: bool = False, wait_for_ingr
     if len(set(prefixes)) != len(prefixes):
         raise ValueError(f"run_many(targets=...): route prefixes must be distinct, got {prefixes}")
     handles = [run(t.target, name=t.name, route_prefix=t.route_prefix, logging_config=t.logging_config,
-                   _local_testing_mode=_local_testing_mode) for t in targets]
+                   _local_testing_mode=_local_testing_mode, autoscaling_policy=t.autoscaling_policy)
+               for t in targets]
     if blocking:
         _serve_until_interrupted()
     return handles

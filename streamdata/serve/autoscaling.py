@@ -12,8 +12,9 @@ A deployment may bring its own policy, as in Ray:
 :class:`AutoscalingContext` at every look at the load and returns the replica count it
 wants, or ``(count, policy_state)``; the state comes back as ``ctx.policy_state`` next
 time, and the count is kept within ``[min_replicas, max_replicas]``. It takes the place
-of the delays: a custom policy smooths as it likes. (Ray's application-level policies,
-over several deployments at once, are not supported.)
+of the delays: a custom policy smooths as it likes. An application may bring one policy
+for all of its autoscaling deployments at once (Ray's application-level policies):
+:mod:`.app_autoscaling`.
 
 Example:
     >>> cfg = AutoscalingConfig(min_replicas=1, max_replicas=4, target_ongoing_requests=2)
@@ -200,6 +201,26 @@ def desired_replicas(config: AutoscalingConfig, *, current: int, load: float) ->
     return max(config.min_replicas, min(config.max_replicas, wanted))
 
 
+def make_context(deployment: DeploymentID, config: AutoscalingConfig, *, now: float, current: int, target: int,
+                 load: float, running: list[str] | tuple[str, ...] = (), policy_state: dict[str, Any] | None = None,
+                 last_up: float | None = None, last_down: float | None = None) -> AutoscalingContext:
+    """The :class:`AutoscalingContext` a custom policy gets for ``deployment`` at ``now``.
+
+    Example:
+        >>> ctx = make_context(DeploymentID("Model", "app"), AutoscalingConfig(max_replicas=3), now=1.0,
+        ...                    current=1, target=1, load=4)
+        >>> ctx.deployment_name, ctx.total_num_requests, ctx.capacity_adjusted_max_replicas
+        ('Model', 4, 3)
+    """
+    return AutoscalingContext(
+        deployment_id=deployment, deployment_name=deployment.name, app_name=deployment.app_name,
+        current_num_replicas=current, target_num_replicas=target, running_replicas=list(running),
+        total_num_requests=load, total_queued_requests=None, aggregated_metrics={}, raw_metrics={},
+        capacity_adjusted_min_replicas=config.min_replicas, capacity_adjusted_max_replicas=config.max_replicas,
+        policy_state=dict(policy_state or {}), last_scale_up_time=last_up, last_scale_down_time=last_down,
+        current_time=now, config=config)
+
+
 class ReplicaScaler:
     """:func:`desired_replicas` with the up/down delays, or the deployment's own policy;
     fed with the time, so it is tested without clocks or processes.
@@ -245,13 +266,8 @@ class ReplicaScaler:
 
     def _decide_custom(self, now: float, current: int, load: float, target: int, running: list[str]) -> int:
         cfg = self.config
-        ctx = AutoscalingContext(
-            deployment_id=self.deployment, deployment_name=self.deployment.name, app_name=self.deployment.app_name,
-            current_num_replicas=current, target_num_replicas=target, running_replicas=list(running),
-            total_num_requests=load, total_queued_requests=None, aggregated_metrics={}, raw_metrics={},
-            capacity_adjusted_min_replicas=cfg.min_replicas, capacity_adjusted_max_replicas=cfg.max_replicas,
-            policy_state=dict(self._state), last_scale_up_time=self._last_up, last_scale_down_time=self._last_down,
-            current_time=now, config=cfg)
+        ctx = make_context(self.deployment, cfg, now=now, current=current, target=target, load=load, running=running,
+                           policy_state=self._state, last_up=self._last_up, last_down=self._last_down)
         assert self._custom is not None
         decision = self._custom(ctx)
         wanted, state = decision if isinstance(decision, tuple) else (decision, None)
@@ -269,4 +285,4 @@ class ReplicaScaler:
 
 
 __all__ = ["AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "DeploymentID", "ReplicaScaler",
-           "desired_replicas"]
+           "desired_replicas", "make_context"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from streamdata.errors import ActorDiedError
 from streamdata.serve import wire
@@ -147,21 +147,32 @@ class ReplicaConnection:
 
     async def stream(self, method: str, args: tuple = (), kwargs: dict | None = None, *,
                      kind: str = wire.CALL, model_id: str = "", request_id: str = "",
-                     route: str = "", session_id: str = "") -> AsyncIterator[Any]:
+                     route: str = "", session_id: str = "",
+                     feed: Callable[[], Awaitable[Any]] | None = None) -> AsyncIterator[Any]:
         """Send one request and yield the values of its ``CHUNK`` frames (a ``RESULT``
-        frame is yielded as one last value)."""
+        frame is yielded as one last value).
+
+        With ``feed`` the request is duplex: while it runs, each value ``await feed()``
+        returns goes to the replica in a :class:`~.wire.Feed` frame (until it returns
+        None). A caller that stops iterating before the end sends ``Feed(req_id, None)``:
+        the replica learns that its caller left.
+        """
         writer = await self._connect()
         req_id = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
         self._pending[req_id] = queue
         self._send(writer, req_id, wire.Call(req_id, method, args, kwargs or {}, kind, True, model_id,
                                              request_id, route, session_id))
+        feeding = None if feed is None else asyncio.get_running_loop().create_task(self._feed(writer, req_id, feed))
+        ended = False
         try:
             while True:
                 reply = await queue.get()
                 if reply.kind == wire.CHUNK:
                     yield reply.value
-                elif reply.kind == wire.RESULT:
+                    continue
+                ended = True
+                if reply.kind == wire.RESULT:
                     yield reply.value
                     return
                 elif reply.kind == wire.END:
@@ -172,6 +183,18 @@ class ReplicaConnection:
                     raise _as_exception(reply.value, f"{self.deployment}.{method}")
         finally:
             self._pending.pop(req_id, None)
+            if feeding is not None:
+                feeding.cancel()
+                if not ended and self.alive and not writer.is_closing():
+                    writer.write(wire.encode(wire.Feed(req_id, None)))
+
+    async def _feed(self, writer: asyncio.StreamWriter, req_id: int, feed: Callable[[], Awaitable[Any]]) -> None:
+        """Send what ``feed`` gives to the replica's request ``req_id`` while it runs."""
+        while True:
+            value = await feed()
+            if value is None or req_id not in self._pending or writer.is_closing():
+                return
+            writer.write(wire.encode(wire.Feed(req_id, value)))
 
     def close(self) -> None:
         self.on_lost = None

@@ -15,8 +15,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-# Ray's ``ray.serve.config`` holds the autoscaling names too
+# Ray's ``ray.serve.config`` holds the autoscaling names and the deployment actors' config too
 from streamdata.serve.autoscaling import AutoscalingConfig, AutoscalingContext, AutoscalingPolicy, DeploymentID
+from streamdata.serve.deployment_actors import DeploymentActorConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -145,11 +146,14 @@ class HTTPOptions:
 @dataclass(frozen=True, slots=True, kw_only=True)
 class gRPCOptions:  # noqa: N801 - Ray's name
     """Where the gRPC proxy listens and which servicers it serves: import paths of
-    generated ``add_<Service>Servicer_to_server`` functions."""
+    generated ``add_<Service>Servicer_to_server`` functions. A call running longer
+    than ``request_timeout_s`` (None, or as in Ray a value <= 0: no limit) ends with
+    ``DEADLINE_EXCEEDED``; ``enable_reflection`` serves gRPC server reflection."""
 
     port: int = 9000
     grpc_servicer_functions: list[str] = field(default_factory=list)
     request_timeout_s: float | None = None
+    enable_reflection: bool = True
     host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
@@ -159,6 +163,11 @@ class gRPCOptions:  # noqa: N801 - Ray's name
                 isinstance(f, str) and "." in f for f in self.grpc_servicer_functions):
             raise ValueError("grpc_servicer_functions must be a list of import paths like "
                              f"'my_pb2_grpc.add_MyServicer_to_server', got {self.grpc_servicer_functions!r}")
+        timeout = self.request_timeout_s
+        if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float))):
+            raise ValueError(f"grpc_options request_timeout_s must be a number of seconds or None, got {timeout!r}")
+        if not isinstance(self.enable_reflection, bool):
+            raise ValueError(f"grpc_options enable_reflection must be a bool, got {self.enable_reflection!r}")
 
     @classmethod
     def from_value(cls, value: gRPCOptions | dict[str, Any] | None) -> gRPCOptions | None:
@@ -169,5 +178,5 @@ class gRPCOptions:  # noqa: N801 - Ray's name
         return cls(**value)
 
 
-__all__ = ["AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig", "DeploymentID",
-           "HTTPOptions", "gRPCOptions"]
+__all__ = ["AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig",
+           "DeploymentActorConfig", "DeploymentID", "HTTPOptions", "gRPCOptions"]

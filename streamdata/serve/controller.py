@@ -33,8 +33,11 @@ from typing import Any
 from streamdata.serve import checkpoint, wire
 from streamdata.serve._loop import EventLoopThread
 from streamdata.serve._runtime import runtime
+from streamdata.serve.app_autoscaling import ApplicationScaler, DeploymentLoad
+from streamdata.serve.autoscaling import AutoscalingPolicy, DeploymentID, ReplicaScaler
 from streamdata.serve.client import PROXY_NAME, AppRoute, DeploymentRoute, RoutingTable
 from streamdata.serve.deployment_state import DeploymentSpec, DeploymentState
+from streamdata.serve.logs import logger
 
 #: how often the control loop reconciles replicas with their targets
 CONTROL_INTERVAL_S = 0.05
@@ -49,6 +52,19 @@ class AppState:
     deployed_at: float = field(default_factory=time.time)
     status: str = "DEPLOYING"
     message: str = ""
+    scaler: ApplicationScaler | None = None  # the application-level autoscaling policy
+    next_autoscale: float = 0.0
+    autoscaling: bool = False  # a look at the load is under way
+    tasks: set = field(default_factory=set)
+
+    def attach_policy(self, scaler: ApplicationScaler | None) -> None:
+        """Let ``scaler`` decide for the autoscaling deployments (None: each its own policy)."""
+        self.scaler = scaler
+        for state in self.deployments.values():
+            state.app_scaled = self.scaler is not None and state.policy is not None
+            if state.app_scaled and state.config.autoscaling_config.policy is not None:  # type: ignore[union-attr]
+                logger.warning("deployment %r of application %r has an autoscaling policy of its own; the "
+                               "application's autoscaling_policy takes precedence", state.name, self.name)
 
 
 def _wait_gone(actor_name: str, timeout_s: float = 30.0) -> None:
@@ -78,6 +94,7 @@ class ControllerCore:
         self._lt = EventLoopThread("controller")
         self._changed: asyncio.Event | None = None
         self._proxy: Any = None
+        self._retiring: set[DeploymentState] = set()  # replaced by a redeploy, stopping
         self._stopping = False
         saved = checkpoint.load(self._ckpt_path)
         self._lt.run(self._setup(saved))
@@ -98,6 +115,8 @@ class ControllerCore:
                                            for rid, (actor_name, path) in dep["replicas"].items()))
                 self.apps[name] = AppState(name, app["route_prefix"], app["ingress"], deps, app["deployed_at"],
                                            app["status"], app["message"])
+                policy = app.get("autoscaling_policy")
+                self.apps[name].attach_policy(None if policy is None else ApplicationScaler(policy, name))
         if self.proxy_enabled:
             self._ensure_proxy()
         self._bump()
@@ -149,7 +168,8 @@ class ControllerCore:
                                               if r.state == "RUNNING"}}
                     for state in app.deployments.values()}
             apps[app.name] = {"route_prefix": app.route_prefix, "ingress": app.ingress, "deployments": deps,
-                              "deployed_at": app.deployed_at, "status": app.status, "message": app.message}
+                              "deployed_at": app.deployed_at, "status": app.status, "message": app.message,
+                              "autoscaling_policy": app.scaler.policy if app.scaler is not None else None}
         checkpoint.save(self._ckpt_path, {"version": self.version, "apps": apps})
 
     async def _wait_change(self, version: int, timeout_s: float) -> RoutingTable | None:
@@ -166,12 +186,14 @@ class ControllerCore:
         return self._table()
 
     # ---- applications
-    async def _deploy(self, name: str, route_prefix: str | None, ingress: str,
-                      specs: list[DeploymentSpec]) -> RoutingTable:
+    async def _deploy(self, name: str, route_prefix: str | None, ingress: str, specs: list[DeploymentSpec],
+                      autoscaling_policy: AutoscalingPolicy | None = None) -> RoutingTable:
         if route_prefix is not None:
             for other in self.apps.values():
                 if other.name != name and other.route_prefix == route_prefix:
                     raise ValueError(f"route_prefix {route_prefix!r} is taken by application {other.name!r}")
+        # an import path that does not import fails the deploy here, before anything starts
+        scaler = None if autoscaling_policy is None else ApplicationScaler(autoscaling_policy, name)
         old = self.apps.get(name)
         states: dict[str, DeploymentState] = {}
         stale: list[DeploymentState] = []
@@ -183,6 +205,9 @@ class ControllerCore:
                     await asyncio.gather(*(r.conn.call("set_max_ongoing_requests", (spec.config.max_ongoing_requests,),
                                                        kind=wire.CONTROL)
                                            for r in previous.running() if r.conn is not None))
+                if spec.config.autoscaling_config != previous.config.autoscaling_config:
+                    previous.policy = None if spec.config.autoscaling_config is None else ReplicaScaler(
+                        spec.config.autoscaling_config, DeploymentID(spec.name, name))
                 previous.spec = spec
                 previous.target = spec.config.initial_replicas() if previous.policy is None else previous.target
                 if reconfigure:
@@ -196,7 +221,9 @@ class ControllerCore:
         if old is not None:
             stale += [s for n, s in old.deployments.items() if n not in states]
         app = AppState(name, route_prefix, ingress, states)
+        app.attach_policy(scaler)
         self.apps[name] = app
+        self._retiring |= set(stale)
         try:
             results = await asyncio.gather(*(state.start_initial() for state in states.values()),
                                            return_exceptions=True)
@@ -213,6 +240,7 @@ class ControllerCore:
         app.status = "RUNNING"
         for state in stale:
             await state.stop_all()
+            self._retiring.discard(state)
         self._bump()
         return self._table()
 
@@ -221,6 +249,8 @@ class ControllerCore:
         if app is None:
             return
         app.status = "DELETING"
+        for task in list(app.tasks):
+            task.cancel()
         await asyncio.gather(*(s.stop_all() for s in app.deployments.values()))
         self.apps.pop(name, None)
         self._bump()
@@ -244,11 +274,60 @@ class ControllerCore:
                         state.reconcile(now)
                     except Exception:  # noqa: BLE001 - e.g. the runtime is shutting down
                         pass
+                if app.scaler is not None and now >= app.next_autoscale and not app.autoscaling:
+                    self._autoscale_app(app, now)
                 failed = [s for s in app.deployments.values() if s.failed]
                 app.status = "DEPLOY_FAILED" if failed else (
                     "RUNNING" if all(s.status() == "HEALTHY" or s.policy is not None for s in app.deployments.values())
                     else "UNHEALTHY" if any(s.start_failures for s in app.deployments.values()) else "RUNNING")
             await asyncio.sleep(CONTROL_INTERVAL_S)
+
+    def _autoscale_app(self, app: AppState, now: float) -> None:
+        """One look at the load of the application's autoscaling deployments, decided by its policy."""
+        states = [s for s in app.deployments.values() if s.app_scaled and not s.failed]
+        if not states:
+            return
+        app.autoscaling = True
+        app.next_autoscale = now + min(s.policy.config.metrics_interval_s for s in states)  # type: ignore[union-attr]
+
+        async def look() -> None:
+            try:
+                observed = await asyncio.gather(*(s.observe() for s in states))
+                loads = [DeploymentLoad(deployment_id=DeploymentID(s.name, app.name), config=s.policy.config,
+                                        current=current, target=s.target, load=load, running=tuple(running))
+                         for s, (current, running, load) in zip(states, observed)]  # type: ignore[union-attr]
+                assert app.scaler is not None
+                targets = app.scaler.decide(now=now, loads=loads)
+                app.message = ""
+            except Exception as exc:  # noqa: BLE001 - the user's policy failed: say so, try at the next look
+                app.message = f"the autoscaling policy of application {app.name!r} failed: {type(exc).__name__}: {exc}"
+                logger.warning("%s", app.message)
+                return
+            finally:
+                app.autoscaling = False
+            for state in states:
+                target = targets[DeploymentID(state.name, app.name)]
+                if target != state.target:
+                    logger.info("autoscaling %s (application policy): %d -> %d replicas", state.name, state.target,
+                                target)
+                    state.target = target
+                    state.on_change()
+
+        task = asyncio.get_running_loop().create_task(look())
+        app.tasks.add(task)
+        task.add_done_callback(app.tasks.discard)
+
+    async def _deployment_actor_names(self, app_name: str, deployment: str, replica_id: str) -> dict[str, str]:
+        """The deployment actors (name → runtime name) of the code version the replica runs."""
+        app = self.apps.get(app_name)
+        candidates = [s for s in self._retiring if s.spec.app_name == app_name and s.name == deployment]
+        if app is not None and deployment in app.deployments:
+            candidates.insert(0, app.deployments[deployment])
+        for state in candidates:
+            if replica_id in state.replicas:
+                return state.actors.names() if state.actors is not None else {}
+        raise ValueError(f"no replica {replica_id!r} of deployment {deployment!r} in application {app_name!r} is "
+                         "running")
 
     # ---- status and metrics
     async def _status(self) -> dict[str, Any]:
@@ -309,11 +388,15 @@ class ServeController:
     def get_routing_table(self) -> RoutingTable:
         return self._run(self._core._get_table())
 
-    def deploy_application(self, name: str, route_prefix: str | None, ingress: str,
-                           specs: list[DeploymentSpec]) -> RoutingTable:
+    def deploy_application(self, name: str, route_prefix: str | None, ingress: str, specs: list[DeploymentSpec],
+                           autoscaling_policy: AutoscalingPolicy | None = None) -> RoutingTable:
         """Deploy (or update) an application; returns once its replicas run, or raises
         the error that kept one from starting."""
-        return self._run(self._core._deploy(name, route_prefix, ingress, specs))
+        return self._run(self._core._deploy(name, route_prefix, ingress, specs, autoscaling_policy))
+
+    def get_deployment_actor_names(self, app_name: str, deployment: str, replica_id: str) -> dict[str, str]:
+        """What ``serve.get_deployment_actor`` in a replica looks up (once per replica)."""
+        return self._run(self._core._deployment_actor_names(app_name, deployment, replica_id))
 
     def delete_application(self, name: str) -> None:
         self._run(self._core._delete(name))

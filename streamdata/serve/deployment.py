@@ -27,16 +27,16 @@ from typing import Any, Callable
 
 from streamdata.serve.autoscaling import AutoscalingConfig
 from streamdata.serve.config import BackpressureConfig
+from streamdata.serve.deployment_actors import DeploymentActorConfig, coerce_deployment_actors
 from streamdata.serve.logs import coerce_logging_config
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
 #: Ray's default ``max_constructor_retry_count``
 DEFAULT_CONSTRUCTOR_RETRY_COUNT = 20
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
-#: Ray Serve options streamdata does not have (no placement groups for replicas, no pluggable routers,
-#: no gang scheduling, deployment actors or backpressure policies, no partial rolling updates)
-_UNSUPPORTED = ("request_router_config", "gang_scheduling_config", "deployment_actors",
-                "rolling_update_percentage", "max_surge_percent")
+#: Ray Serve options streamdata does not have (no pluggable routers, no gang scheduling,
+#: no partial rolling updates)
+_UNSUPPORTED = ("request_router_config", "gang_scheduling_config", "rolling_update_percentage", "max_surge_percent")
 
 
 class _Default:
@@ -78,6 +78,7 @@ class DeploymentConfig:
     placement_group_strategy: str | None = None
     placement_group_bundle_label_selector: list[dict[str, str]] | None = None
     backpressure_config: BackpressureConfig | None = None
+    deployment_actors: tuple[DeploymentActorConfig, ...] = ()
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -108,6 +109,7 @@ class DeploymentConfig:
         _check_placement(self)
         if self.backpressure_config is not None:
             object.__setattr__(self, "backpressure_config", BackpressureConfig.from_value(self.backpressure_config))
+        object.__setattr__(self, "deployment_actors", coerce_deployment_actors(self.deployment_actors, self.name))
         per_node = self.max_replicas_per_node
         if per_node is not None:
             if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
@@ -258,7 +260,7 @@ class Deployment:
                 max_constructor_retry_count: Any = DEFAULT,
                 placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
                 placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
-                **unsupported: Any) -> Deployment:
+                deployment_actors: Any = DEFAULT, **unsupported: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
         another class or function with the same settings).
 
@@ -284,7 +286,7 @@ class Deployment:
                             "placement_group_bundles": placement_group_bundles,
                             "placement_group_strategy": placement_group_strategy,
                             "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
-                            "backpressure_config": backpressure_config})
+                            "backpressure_config": backpressure_config, "deployment_actors": deployment_actors})
         if func_or_class is not None and not callable(func_or_class):
             raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
                             f"{type(func_or_class).__name__}")
@@ -340,7 +342,7 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                max_constructor_retry_count: Any = DEFAULT,
                placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
                placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
-               **unsupported: Any) -> Any:
+               deployment_actors: Any = DEFAULT, **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
@@ -369,6 +371,9 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
             each replica reserves these bundles in a placement group of its own (``"PACK"``
             by default) and runs in the first (schedule its tasks into the other bundles with
             ``PlacementGroupSchedulingStrategy(get_current_placement_group(), i)``).
+        deployment_actors: actors shared by the deployment's replicas (a list of
+            ``DeploymentActorConfig`` or dicts of its fields), started before them; a replica
+            gets one with ``serve.get_deployment_actor(name)``.
 
     Example:
         >>> @deployment
@@ -394,7 +399,7 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                          "placement_group_bundles": placement_group_bundles,
                          "placement_group_strategy": placement_group_strategy,
                          "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
-                         "backpressure_config": backpressure_config})
+                         "backpressure_config": backpressure_config, "deployment_actors": deployment_actors})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):

@@ -24,6 +24,7 @@ from streamdata.serve._runtime import runtime
 from streamdata.serve.autoscaling import DeploymentID, ReplicaScaler
 from streamdata.serve.channel import ReplicaConnection
 from streamdata.serve.deployment import DeploymentConfig
+from streamdata.serve.deployment_actor_state import DeploymentActors
 from streamdata.serve.logs import logger
 from streamdata.serve.router import ReplicaInfo
 
@@ -80,10 +81,11 @@ class DeploymentSpec:
     target_blob: bytes
     init_blob: bytes
     config: DeploymentConfig
+    actors_digest: str = ""  # of the pickled deployment actor configs (a change is a new version)
 
     @property
     def code_version(self) -> str:
-        digest = hashlib.sha1(self.target_blob + self.init_blob)
+        digest = hashlib.sha1(self.target_blob + self.init_blob + self.actors_digest.encode())
         digest.update(repr(sorted(self.config.ray_actor_options.items())).encode())
         digest.update(repr(sorted((self.config.logging_config or {}).items())).encode())
         digest.update(repr((self.config.placement_group_bundles, self.config.placement_group_strategy,
@@ -121,12 +123,21 @@ class DeploymentState:
     tasks: set = field(default_factory=set)
     demand: int = 0  # requests that waited with no replica (reported by routers)
     autoscaling: bool = False  # a look at the load is under way
+    app_scaled: bool = False  # the application's autoscaling policy decides the target, not ``policy``
+    actors: DeploymentActors | None = None  # the deployment-scoped actors of this code version
 
     def __post_init__(self) -> None:
-        self.target = self.spec.config.initial_replicas()
-        if self.spec.config.autoscaling_config is not None:
-            self.policy = ReplicaScaler(self.spec.config.autoscaling_config,
-                                        DeploymentID(self.spec.name, self.spec.app_name))
+        config = self.spec.config
+        self.target = config.initial_replicas()
+        if config.autoscaling_config is not None:
+            self.policy = ReplicaScaler(config.autoscaling_config, DeploymentID(self.spec.name, self.spec.app_name))
+        if config.deployment_actors:
+            self.actors = DeploymentActors(
+                self.spec.app_name, self.spec.name, self.spec.code_version, config.deployment_actors,
+                runtime_env=config.ray_actor_options.get("runtime_env"),
+                health_check_period_s=config.health_check_period_s,
+                health_check_timeout_s=config.health_check_timeout_s,
+                max_start_tries=min(config.max_constructor_retry_count, MAX_PER_REPLICA_RETRY_COUNT))
 
     @property
     def name(self) -> str:
@@ -221,7 +232,10 @@ class DeploymentState:
 
     async def start_initial(self) -> None:
         """Start the replicas of a first deploy, trying failed constructors again until
-        :meth:`failed_to_start_threshold` starts failed; then the last error is raised."""
+        :meth:`failed_to_start_threshold` starts failed; then the last error is raised.
+        The deployment actors start first."""
+        if self.actors is not None:
+            await self.actors.start_initial()
         failures = 0
         while len(self.replicas) < self.target:
             results = await asyncio.gather(*(self.start_replica() for _ in range(self.target - len(self.replicas))),
@@ -327,18 +341,24 @@ class DeploymentState:
         self.on_change()
 
     async def stop_all(self) -> None:
+        """Stop every replica, then the deployment actors (the replicas may use them to the end)."""
         records = list(self.replicas.values())
         await asyncio.gather(*(self.stop_replica(r) for r in records), return_exceptions=True)
         for task in list(self.tasks):
             task.cancel()
+        if self.actors is not None:
+            await self.actors.stop()
 
     # ---- the control loop's step
     def reconcile(self, now: float) -> None:
         """Start or stop replicas toward the target; health-check the running ones."""
         if self.failed:
             return
+        if self.actors is not None:
+            self.actors.reconcile(now, self._spawn)
         live = [r for r in self.replicas.values() if r.state != "STOPPING"]
-        if len(live) < self.target and now >= self.retry_after:
+        actors_ready = self.actors is None or self.actors.ready  # new replicas wait for the actors
+        if len(live) < self.target and now >= self.retry_after and actors_ready:
             for _ in range(self.target - len(live)):
                 self._spawn(self._start_quietly())
         elif len(live) > self.target:
@@ -349,7 +369,7 @@ class DeploymentState:
             if not record.checking and now >= record.next_health_check:
                 record.checking = True
                 self._spawn(self._health_check(record))
-        if self.policy is not None and now >= self.next_autoscale and not self.autoscaling:
+        if self.policy is not None and not self.app_scaled and now >= self.next_autoscale and not self.autoscaling:
             self.next_autoscale = now + self.policy.config.metrics_interval_s
             self.autoscaling = True
             self._spawn(self._autoscale(now))
@@ -388,13 +408,19 @@ class DeploymentState:
         results = await asyncio.gather(*(ongoing(r) for r in self.running()), return_exceptions=True)
         return sum(r for r in results if isinstance(r, int))
 
+    async def observe(self) -> tuple[int, list[str], int]:
+        """What an autoscaling policy looks at: the replicas not stopping, the running ones'
+        ids, and the requests in flight and waiting (the routers' waiting ones taken)."""
+        load = await self.load() + self.demand
+        self.demand = 0
+        current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
+        running = [r.replica_id for r in self.replicas.values() if r.state == "RUNNING"]
+        return current, running, load
+
     async def _autoscale(self, now: float) -> None:
         assert self.policy is not None
         try:
-            load = await self.load() + self.demand
-            self.demand = 0
-            current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
-            running = [r.replica_id for r in self.replicas.values() if r.state == "RUNNING"]
+            current, running, load = await self.observe()
             target = self.policy.decide(now=now, current=current, load=load, target=self.target, running=running)
             if target != self.target:
                 logger.info("autoscaling %s: %d -> %d replicas (load %d)", self.name, self.target, target, load)

@@ -6,7 +6,10 @@ Each ``grpc_servicer_functions`` entry is the import path of a generated
 recording server to learn the service's methods and their (de)serializers; each
 method is then served by forwarding the request proto to the application's
 ingress deployment method of the same name (``__call__`` included; ``unary_stream``
-methods: a generator method, its items streamed). The application is the one
+methods: a generator method, its items streamed). A client-streaming or
+bidirectional-streaming method gets the client's messages as a
+:class:`~streamdata.serve.grpc_util.gRPCInputStream` (``async for request in
+stream``; see :mod:`.grpc_streams`) and returns one answer or yields many. The application is the one
 named by the ``application`` metadata key, or the only one running; the
 ``multiplexed_model_id`` metadata key selects a model; the ``request_id`` key
 names the request (else it gets a new id). Every response's trailing metadata
@@ -16,7 +19,14 @@ A method that takes a ``grpc_context`` keyword argument gets the call's
 :class:`~streamdata.serve.grpc_util.RayServegRPCContext`; the code, details and
 trailing metadata it sets are the response's. An exception in the deployment →
 ``INTERNAL`` with its type and message (the method's code, when it set one);
-no such application → ``NOT_FOUND``; the queue limit reached → ``RESOURCE_EXHAUSTED`` (as Ray).
+no such application → ``NOT_FOUND``; the queue limit reached → ``RESOURCE_EXHAUSTED``; a call
+running past ``gRPCOptions.request_timeout_s`` → ``DEADLINE_EXCEEDED`` (``Request timed out
+after Ns.``; a stream's items sent before stay sent), as Ray. The client's own deadline is
+gRPC's: its call ends with ``DEADLINE_EXCEEDED`` and the proxy stops waiting for the
+replica (counted ``CANCELLED``, as a client that cancels).
+
+With ``gRPCOptions.enable_reflection`` (the default, as Ray) the proxy serves gRPC server
+reflection (``grpcio-reflection``) listing the user's services, for ``grpcurl`` and the like.
 
 The proxy also serves Ray Serve's own service, ``RayServeAPIService``
 (:mod:`streamdata.serve.generated`): ``ListApplications`` and ``Healthz``, under
@@ -32,9 +42,10 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
 import uuid
-from typing import Any, AsyncIterator
+from typing import Any, AsyncIterator, Iterator
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
@@ -46,6 +57,7 @@ from streamdata.serve.grpc_util import (
     RayServegRPCContext,
     gRPCStatusError,
 )
+from streamdata.serve.grpc_streams import RequestStreams
 from streamdata.serve.logs import logger
 
 #: Ray's name of the proxy's own service (its clients call it by this name)
@@ -132,12 +144,37 @@ def _status(exc: BaseException, ctx: RayServegRPCContext) -> tuple[Any, str, Ray
     return grpc.StatusCode.INTERNAL, f"{type(cause).__name__}: {cause}", ctx
 
 
+class _RequestTimedOut(Exception):
+    """The call ran past ``request_timeout_s``."""
+
+
+async def _within(awaitable: Any, deadline: float | None) -> Any:
+    """``awaitable``'s result, or :class:`_RequestTimedOut` (and it cancelled) once ``deadline``
+    (a loop time; None: no limit) passes; cancelled with the caller."""
+    if deadline is None:
+        return await awaitable
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=max(0.0, deadline - asyncio.get_running_loop().time()))
+    except asyncio.CancelledError:
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        raise _RequestTimedOut
+    return task.result()
+
+
 class _Forwarder:
     """Builds the handlers that forward a service's RPCs to the applications' ingress deployments."""
 
-    def __init__(self, client: Any, metrics: Any) -> None:
+    def __init__(self, client: Any, metrics: Any, request_timeout_s: float | None = None,
+                 streams: RequestStreams | None = None) -> None:
         self.client = client
         self.metrics = metrics
+        # as Ray: no limit unless a positive number of seconds
+        self.request_timeout_s = request_timeout_s if request_timeout_s and request_timeout_s > 0 else None
+        self.streams = streams
 
     def _app(self, context: Any) -> Any:
         apps = self.client.table.apps
@@ -158,6 +195,11 @@ class _Forwarder:
                                 tuple(ctx.trailing_metadata()))
         return app
 
+    def _deadline(self) -> float | None:
+        if self.request_timeout_s is None:
+            return None
+        return asyncio.get_running_loop().time() + self.request_timeout_s
+
     def _answered(self, context: Any, app: str, method: str, ctx: RayServegRPCContext) -> None:
         ctx._apply(context)
         code = ctx.code()
@@ -165,24 +207,49 @@ class _Forwarder:
 
     async def _abort(self, context: Any, app: str, method: str, exc: BaseException,
                      ctx: RayServegRPCContext) -> None:
-        code, details, sent = _status(exc, ctx)
+        import grpc
+
+        if isinstance(exc, asyncio.CancelledError):  # the client cancelled, or its deadline passed
+            self.metrics.grpc_requests.labels(app, method, grpc.StatusCode.CANCELLED.name).inc()
+            raise exc
+        if isinstance(exc, _RequestTimedOut):
+            code, details, sent = (grpc.StatusCode.DEADLINE_EXCEEDED,
+                                   f"Request timed out after {self.request_timeout_s}s.", ctx)
+        else:
+            code, details, sent = _status(exc, ctx)
         self.metrics.grpc_requests.labels(app, method, code.name).inc()
         await context.abort(code, details, tuple(sent.trailing_metadata()))
 
-    def unary(self, method: str) -> Any:
+    @contextlib.contextmanager
+    def _request_args(self, request: Any, streamed: bool) -> Iterator[tuple[Any, ...]]:
+        """The method's positional arguments: the request proto, or (streamed) a
+        ``gRPCInputStream`` of the client's messages, open while the call runs."""
+        if not streamed:
+            yield (request,)
+            return
+        assert self.streams is not None
+        token, stream = self.streams.open(request)
+        try:
+            yield (stream,)
+        finally:
+            self.streams.close(token)
+
+    def unary(self, method: str, streamed: bool = False) -> Any:
+        """A handler answering one message (``unary_unary``; ``stream_unary`` when ``streamed``)."""
         async def handle(request: Any, context: Any) -> Any:
             ctx = _call_context(context)
             app = await self._target(context, ctx)
+            deadline = self._deadline()
             model_id = _metadata(context, "multiplexed_model_id")
-
-            async def call() -> Any:
-                return await self.client.router(app.name, app.ingress).call(
-                    method, (request,), {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
-                    request_id=ctx.request_id() or "")
-            try:
-                result = await asyncio.wrap_future(self.client.loop_thread.submit(call()))
-            except Exception as exc:  # noqa: BLE001 - the client gets it as a status
-                await self._abort(context, app.name, method, exc, ctx)
+            with self._request_args(request, streamed) as args:
+                async def call() -> Any:
+                    return await self.client.router(app.name, app.ingress).call(
+                        method, args, {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
+                        request_id=ctx.request_id() or "")
+                try:
+                    result = await _within(asyncio.wrap_future(self.client.loop_thread.submit(call())), deadline)
+                except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - the client gets a status
+                    await self._abort(context, app.name, method, exc, ctx)
             if isinstance(result, GrpcOutcome):  # the method took the context
                 ctx, result = result.context, result.value
             self._answered(context, app.name, method, ctx)
@@ -190,37 +257,46 @@ class _Forwarder:
 
         return handle
 
-    def unary_stream(self, method: str) -> Any:
+    def unary_stream(self, method: str, streamed: bool = False) -> Any:
+        """A handler streaming its answer (``unary_stream``; ``stream_stream`` when ``streamed``)."""
         async def handle(request: Any, context: Any) -> AsyncIterator[Any]:
             ctx = _call_context(context)
             app = await self._target(context, ctx)
+            deadline = self._deadline()
             model_id = _metadata(context, "multiplexed_model_id")
             queue: asyncio.Queue = asyncio.Queue()
             loop = asyncio.get_running_loop()
             done = object()
 
-            async def pump() -> None:
-                try:
-                    async for item in self.client.router(app.name, app.ingress).stream(
-                            method, (request,), {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
-                            request_id=ctx.request_id() or ""):
-                        loop.call_soon_threadsafe(queue.put_nowait, item)
-                    loop.call_soon_threadsafe(queue.put_nowait, done)
-                except BaseException as exc:  # noqa: BLE001
-                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+            with self._request_args(request, streamed) as args:
+                async def pump() -> None:
+                    try:
+                        async for item in self.client.router(app.name, app.ingress).stream(
+                                method, args, {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
+                                request_id=ctx.request_id() or ""):
+                            loop.call_soon_threadsafe(queue.put_nowait, item)
+                        loop.call_soon_threadsafe(queue.put_nowait, done)
+                    except BaseException as exc:  # noqa: BLE001
+                        loop.call_soon_threadsafe(queue.put_nowait, exc)
 
-            self.client.loop_thread.submit(pump())
-            while True:
-                item = await queue.get()
-                if item is done:
-                    self._answered(context, app.name, method, ctx)
-                    return
-                if isinstance(item, GrpcOutcome):  # sent last, when the method took the context
-                    ctx = item.context
-                    continue
-                if isinstance(item, BaseException):
-                    await self._abort(context, app.name, method, item, ctx)
-                yield item
+                pumping = self.client.loop_thread.submit(pump())
+                try:
+                    while True:
+                        try:
+                            item = await _within(queue.get(), deadline)
+                        except (_RequestTimedOut, asyncio.CancelledError) as exc:
+                            item = exc
+                        if item is done:
+                            self._answered(context, app.name, method, ctx)
+                            return
+                        if isinstance(item, GrpcOutcome):  # sent last, when the method took the context
+                            ctx = item.context
+                            continue
+                        if isinstance(item, BaseException):
+                            await self._abort(context, app.name, method, item, ctx)
+                        yield item
+                finally:
+                    pumping.cancel()  # the call ended early (an error, a timeout, the client went away)
 
         return handle
 
@@ -265,26 +341,47 @@ def _add_api_service(server: Any, client: Any) -> None:
         server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
 
 
+def _handler(forward: _Forwarder, name: str, h: Any) -> Any:
+    """The proxy's handler of one RPC, of the same kind (request and response streaming) as ``h``."""
+    import grpc
+
+    make = {(False, False): grpc.unary_unary_rpc_method_handler, (False, True): grpc.unary_stream_rpc_method_handler,
+            (True, False): grpc.stream_unary_rpc_method_handler, (True, True): grpc.stream_stream_rpc_method_handler}
+    forwarding = forward.unary_stream if h.response_streaming else forward.unary
+    return make[(bool(h.request_streaming), bool(h.response_streaming))](
+        forwarding(name, streamed=bool(h.request_streaming)), h.request_deserializer, h.response_serializer)
+
+
+def _enable_reflection(server: Any, services: list[str]) -> None:
+    """Serve gRPC server reflection, listing the user's ``services`` (as Ray: not Serve's own service)."""
+    try:
+        from grpc_reflection.v1alpha import reflection
+    except ImportError:
+        logger.warning("gRPC server reflection (gRPCOptions.enable_reflection) needs the grpcio-reflection "
+                       "package: pip install grpcio-reflection; the proxy serves without it")
+        return
+    reflection.enable_server_reflection(sorted(services) + [reflection.SERVICE_NAME], server)
+
+
 async def _serve(client: Any, options: dict[str, Any], metrics: Any) -> tuple[Any, int]:
     import grpc
 
     server = grpc.aio.server()
-    forward = _Forwarder(client, metrics)
-    for path in options.get("grpc_servicer_functions", []):
-        for service, methods in service_methods(path).items():
-            handlers = {}
-            for name, h in methods.items():
-                if h.request_streaming:
-                    raise NotImplementedError(f"gRPC method {service}/{name} streams its requests; the serve "
-                                              "gRPC proxy serves unary and server-streaming methods")
-                if h.response_streaming:
-                    handlers[name] = grpc.unary_stream_rpc_method_handler(
-                        forward.unary_stream(name), h.request_deserializer, h.response_serializer)
-                else:
-                    handlers[name] = grpc.unary_unary_rpc_method_handler(
-                        forward.unary(name), h.request_deserializer, h.response_serializer)
-            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(service, handlers),))
+    services = {path: service_methods(path) for path in options.get("grpc_servicer_functions", [])}
+    streams = None
+    if any(h.request_streaming for methods in services.values() for m in methods.values() for h in m.values()):
+        streams = RequestStreams()
+        await streams.start()
+    forward = _Forwarder(client, metrics, options.get("request_timeout_s"), streams)
+    names = []
+    for methods in services.values():
+        for service, handlers in methods.items():
+            server.add_generic_rpc_handlers((grpc.method_handlers_generic_handler(
+                service, {name: _handler(forward, name, h) for name, h in handlers.items()}),))
+            names.append(service)
     _add_api_service(server, client)
+    if options.get("enable_reflection", True):
+        _enable_reflection(server, names)
     host = options.get("host", "127.0.0.1")
     port = server.add_insecure_port(f"{host}:{int(options['port'])}")
     if port == 0:

@@ -13,6 +13,9 @@ The trailing metadata of every response carries the request's ``request_id``
 (the client's ``request_id`` invocation metadata, or a new id);
 :meth:`RayServegRPCContext.set_trailing_metadata` keeps it first.
 
+A client-streaming or bidirectional-streaming method gets the client's messages
+as a :class:`gRPCInputStream` (an async iterator) instead of one request proto.
+
 Example:
     >>> import grpc
     >>> ctx = RayServegRPCContext()
@@ -26,9 +29,10 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, TypeVar
 
 from streamdata.errors import RayServeException
 
@@ -41,6 +45,85 @@ GRPC_CONTEXT_ARG_NAME = "grpc_context"
 REQUEST_ID_KEY = "request_id"
 
 Metadata = list[tuple[str, Any]]
+T = TypeVar("T")
+
+
+class RequestStreamCancelled(StopAsyncIteration):
+    """Raised by a request iterator whose stream the client cancelled (or whose call
+    ended): :class:`gRPCInputStream` ends and reports ``is_cancelled()``."""
+
+
+class gRPCInputStream(AsyncIterator[T]):  # noqa: N801 - Ray's name
+    """The client's messages of a client-streaming or bidirectional-streaming RPC, as
+    the deployment method gets them: ``async for request in request_stream``.
+
+    ``request_iterator`` is any async iterator of messages (the proxy passes one that
+    reads them from the client as they arrive); ``cancel_event`` (an ``asyncio.Event``)
+    ends the iteration once set.
+
+    Example:
+        >>> import asyncio
+        >>> async def messages():
+        ...     for n in (1, 2, 3):
+        ...         yield n
+        >>> async def total(stream):
+        ...     return sum([n async for n in stream]), stream.is_exhausted, stream.is_cancelled()
+        >>> asyncio.run(total(gRPCInputStream(messages())))
+        (6, True, False)
+    """
+
+    def __init__(self, request_iterator: AsyncIterator[T], *, cancel_event: asyncio.Event | None = None) -> None:
+        self._request_iterator = request_iterator
+        self._cancel_event = cancel_event if cancel_event is not None else asyncio.Event()
+        self._exhausted = False
+
+    def __aiter__(self) -> gRPCInputStream[T]:
+        return self
+
+    def __iter__(self) -> Any:
+        raise TypeError("a gRPCInputStream is an async iterator: read it with `async for request in stream` "
+                        "in an async method")
+
+    async def __anext__(self) -> T:
+        """The next message; ``StopAsyncIteration`` once the client is done or cancelled."""
+        if self._exhausted or self._cancel_event.is_set():
+            raise StopAsyncIteration
+        try:
+            return await self._request_iterator.__anext__()
+        except RequestStreamCancelled:
+            self._cancel_event.set()
+            self._exhausted = True
+            raise StopAsyncIteration from None
+        except StopAsyncIteration:
+            self._exhausted = True
+            raise
+
+    def is_cancelled(self) -> bool:
+        """Whether the client cancelled the call (or :meth:`cancel` was called)."""
+        return self._cancel_event.is_set()
+
+    def cancel(self) -> None:
+        """Stop iterating: the next ``__anext__`` ends the stream."""
+        self._cancel_event.set()
+
+    @property
+    def is_exhausted(self) -> bool:
+        """Whether every message of the stream was read."""
+        return self._exhausted
+
+    def __getstate__(self) -> dict[str, Any]:  # travels to the replica without its (loop-bound) event
+        return {"request_iterator": self._request_iterator, "cancelled": self._cancel_event.is_set(),
+                "exhausted": self._exhausted}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self._request_iterator = state["request_iterator"]
+        self._cancel_event = asyncio.Event()
+        if state["cancelled"]:
+            self._cancel_event.set()
+        self._exhausted = state["exhausted"]
+
+    def __repr__(self) -> str:
+        return f"gRPCInputStream(exhausted={self._exhausted}, cancelled={self.is_cancelled()})"
 
 
 class RayServegRPCContext:  # noqa: N801 - Ray's name
@@ -232,5 +315,5 @@ def grpc_status_error(exc: BaseException, context: RayServegRPCContext) -> BaseE
     return error
 
 
-__all__ = ["GRPC_CONTEXT_ARG_NAME", "GrpcOutcome", "RayServegRPCContext", "gRPCStatusError",
-           "grpc_call_kwargs", "grpc_status_error", "takes_grpc_context"]
+__all__ = ["GRPC_CONTEXT_ARG_NAME", "GrpcOutcome", "RayServegRPCContext", "RequestStreamCancelled",
+           "gRPCInputStream", "gRPCStatusError", "grpc_call_kwargs", "grpc_status_error", "takes_grpc_context"]

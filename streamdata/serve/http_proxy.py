@@ -9,7 +9,9 @@ socket). The replica answers with ASGI messages, sent on as they come, so
 ``StreamingResponse`` bodies stream. An exception → 500
 ``{"error": type, "message": text}``; the queue limit reached → 503;
 ``GET /-/healthz`` → 200, ``GET /-/routes`` → ``{prefix: app}``,
-``GET /metrics`` → Prometheus text. The proxy knows nothing of the controller
+``GET /metrics`` → Prometheus text. A ``websocket`` connection is routed the same
+way and relayed to one replica for its whole life (:mod:`.websocket_relay`); one
+with no route is refused with 404. The proxy knows nothing of the controller
 but its actor name: it follows the routing table through its client's long poll.
 
 Example:
@@ -33,6 +35,7 @@ from streamdata.serve._loop import EventLoopThread
 from streamdata.serve._runtime import runtime
 from streamdata.serve.client import CONTROLLER_NAME, set_client_loop
 from streamdata.serve.metrics import ProxyMetrics
+from streamdata.serve.websocket_relay import DENIAL_EXTENSION, deny, relay_websocket
 
 #: the largest request body accepted (bytes)
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -86,13 +89,13 @@ class ProxyApp:
                 elif message["type"] == "lifespan.shutdown":
                     await send({"type": "lifespan.shutdown.complete"})
                     return
+        if scope["type"] == "websocket":
+            await self._websocket(scope, receive, send)
+            return
         if scope["type"] != "http":
             raise NotImplementedError(f"the serve proxy does not serve {scope['type']!r} connections")
         start = time.perf_counter()
-        path = scope["path"]
-        root = scope.get("root_path") or ""
-        if root and path.startswith(root):  # behind a reverse proxy (HTTPOptions.root_path): route below it
-            path = path[len(root):] or "/"
+        path = _route_path(scope)
         method = scope["method"]
         if path == "/-/healthz":
             await _send_simple(send, 200, b"success", b"text/plain; charset=utf-8")
@@ -123,6 +126,41 @@ class ProxyApp:
         finally:
             self.metrics.ongoing_http.dec()
             self.metrics.observe_http(app.name, app.route_prefix or "", method, status, time.perf_counter() - start)
+
+    async def _websocket(self, scope: dict, receive: Any, send: Any) -> None:
+        """Route a WebSocket as an HTTP request is routed, and relay it to a replica."""
+        if (await receive())["type"] != "websocket.connect":  # the client left already
+            return
+        start = time.perf_counter()
+        path = _route_path(scope)
+        if self.client.table.version < 0:
+            await self.client.table_arrived(TABLE_WAIT_S)
+        app = self.client.table.route(path)
+        if app is None:
+            await deny(scope, send, 404, json.dumps({"error": "NotFound", "message": f"no route for {path!r}"})
+                       .encode())
+            self.metrics.observe_http("", "unmatched", "WS", 404, time.perf_counter() - start)
+            return
+        model_id, session_id, request_id = _request_headers(scope)
+        prefix = app.route_prefix or "/"
+        inner = {"type": "websocket", "http_version": scope.get("http_version", "1.1"),
+                 "scheme": scope.get("scheme", "ws"), "path": scope["path"], "raw_path": scope.get("raw_path"),
+                 "query_string": scope.get("query_string", b""), "headers": scope.get("headers", []),
+                 "client": scope.get("client"), "server": scope.get("server"),
+                 "subprotocols": list(scope.get("subprotocols") or ()),
+                 "extensions": {DENIAL_EXTENSION: {}} if DENIAL_EXTENSION in (scope.get("extensions") or {}) else {},
+                 "root_path": (scope.get("root_path") or "") + ("" if prefix == "/" else prefix.rstrip("/"))}
+        self.metrics.ongoing_http.inc()
+        status, error = 500, True
+        try:
+            status, error = await relay_websocket(
+                self.client.router(app.name, app.ingress), scope, inner, receive, send, route=prefix,
+                request_id=request_id, model_id=model_id, session_id=session_id, refusal=app.backpressure,
+                error_body=error_response_body)
+        finally:
+            self.metrics.ongoing_http.dec()
+            self.metrics.observe_http(app.name, app.route_prefix or "", "WS", status,
+                                      time.perf_counter() - start, error)
 
     async def _forward_with_timeout(self, app: Any, scope: dict, receive: Any, send: Any) -> int:
         """``_forward`` bounded by ``request_timeout_s``: 408 when no response started in time."""
@@ -160,15 +198,7 @@ class ProxyApp:
             chunks.append(body)
             if not message.get("more_body", False):
                 break
-        model_id = session_id = request_id = ""
-        for name, value in scope.get("headers", ()):
-            if name == MODEL_ID_HEADER:
-                model_id = value.decode()
-            elif name.replace(b"_", b"-") == SESSION_ID_HEADER:
-                session_id = value.decode()
-            elif name == REQUEST_ID_HEADER:
-                request_id = value.decode()
-        request_id = request_id or str(uuid.uuid4())
+        model_id, session_id, request_id = _request_headers(scope)
         prefix = app.route_prefix or "/"
         inner = {"type": "http", "http_version": scope.get("http_version", "1.1"), "method": scope["method"],
                  "scheme": scope.get("scheme", "http"), "path": scope["path"], "raw_path": scope.get("raw_path"),
@@ -208,6 +238,29 @@ class ProxyApp:
                                b"application/json", request_id)
             return 500
         return status
+
+
+def _route_path(scope: dict) -> str:
+    """The path the routes match: below ``root_path`` (``HTTPOptions.root_path``, behind a
+    reverse proxy)."""
+    path = scope["path"]
+    root = scope.get("root_path") or ""
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
+    return path
+
+
+def _request_headers(scope: dict) -> tuple[str, str, str]:
+    """The request's multiplexed model id, session id and request id (made when absent)."""
+    model_id = session_id = request_id = ""
+    for name, value in scope.get("headers", ()):
+        if name == MODEL_ID_HEADER:
+            model_id = value.decode()
+        elif name.replace(b"_", b"-") == SESSION_ID_HEADER:
+            session_id = value.decode()
+        elif name == REQUEST_ID_HEADER:
+            request_id = value.decode()
+    return model_id, session_id, request_id or str(uuid.uuid4())
 
 
 def _with_request_id(start: dict, request_id: str) -> dict:

@@ -2,9 +2,10 @@
 app, typically) whose routes are the class's methods (Ray Serve's).
 
 A route declared on a method (``@app.get("/items/{item_id}")`` over
-``def get(self, item_id: int)``) is rebuilt so that ``self`` is the replica's
-instance (a FastAPI dependency) and the other parameters are FastAPI's as
-usual: path and query parameters, pydantic request bodies, ``Depends``.
+``def get(self, item_id: int)``, or ``@app.websocket("/ws")`` over
+``async def ws(self, websocket: WebSocket)``) is rebuilt so that ``self`` is the
+replica's instance (a FastAPI dependency) and the other parameters are FastAPI's
+as usual: path and query parameters, pydantic request bodies, ``Depends``.
 
 Example:
     >>> from fastapi import FastAPI
@@ -35,14 +36,16 @@ def _current_instance() -> Any:
 def _bind_class_routes(cls: type, app: Any) -> None:
     """Rebuild ``app``'s routes whose endpoints are methods of ``cls``."""
     from fastapi import Depends
-    from fastapi.routing import APIRoute
+    from fastapi.routing import APIRoute, APIWebSocketRoute
 
     methods = {id(member) for _, member in inspect.getmembers(cls, inspect.isfunction)}
-    route_params = [p for p in inspect.signature(APIRoute.__init__).parameters if p not in ("self", "path",
-                                                                                             "endpoint")]
+    route_params = {kind: [p for p in inspect.signature(kind.__init__).parameters
+                           if p not in ("self", "path", "endpoint")] for kind in (APIRoute, APIWebSocketRoute)}
     routes = []
     for route in app.router.routes:
-        if not isinstance(route, APIRoute) or id(route.endpoint) not in methods:
+        kind = APIRoute if isinstance(route, APIRoute) else (
+            APIWebSocketRoute if isinstance(route, APIWebSocketRoute) else None)
+        if kind is None or id(route.endpoint) not in methods:
             routes.append(route)
             continue
         endpoint = route.endpoint
@@ -55,8 +58,11 @@ def _bind_class_routes(cls: type, app: Any) -> None:
             inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD) else p
             for p in params[1:]]
         endpoint.__signature__ = signature.replace(parameters=[first] + rest)
-        kwargs = {name: getattr(route, name) for name in route_params if hasattr(route, name)}
-        routes.append(APIRoute(route.path, endpoint, **kwargs))
+        kwargs = {name: getattr(route, name) for name in route_params[kind] if hasattr(route, name)}
+        if "dependency_overrides_provider" in route_params[kind]:  # a websocket route does not keep it
+            kwargs.setdefault("dependency_overrides_provider", getattr(app.router, "dependency_overrides_provider",
+                                                                       None))
+        routes.append(kind(route.path, endpoint, **kwargs))
     app.router.routes = routes
     # FastAPI caches the OpenAPI schema; the rebuilt routes need a fresh one
     if hasattr(app, "openapi_schema"):

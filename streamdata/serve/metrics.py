@@ -50,10 +50,13 @@ class ProxyMetrics:
         if snapshot is not None:
             reg.register(_SnapshotCollector(snapshot))
 
-    def observe_http(self, app: str, route: str, method: str, status: int, seconds: float) -> None:
+    def observe_http(self, app: str, route: str, method: str, status: int, seconds: float,
+                     error: bool | None = None) -> None:
+        """One answered request; ``error`` (default: a 4xx/5xx ``status``) counts it as an error
+        (a WebSocket's ``status`` is its close code)."""
         labels = (app, route, method, str(status))
         self.http_requests.labels(*labels).inc()
-        if status >= 400:
+        if status >= 400 if error is None else error:
             self.http_errors.labels(*labels).inc()
         self.http_latency.labels(app, route).observe(seconds * 1000.0)
 

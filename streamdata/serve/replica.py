@@ -4,8 +4,10 @@ serving requests on a Unix socket from an event loop of its own.
 The actor (:class:`ReplicaActor`) is what the controller starts, names and
 kills; its data plane (:class:`ReplicaServer`) answers :class:`~.wire.Call`
 frames: Python calls from handles (``stream=True``: a generator's items as they
-come), HTTP requests from the proxy (:mod:`.asgi`), gRPC requests, and the
-controller's ``check_health``, ``reconfigure``, ``stats`` and ``drain``.
+come), HTTP requests from the proxy (:mod:`.asgi`), WebSockets (duplex: the
+client's messages arrive as :class:`~.wire.Feed` frames, :mod:`.websocket_relay`),
+gRPC requests, and the controller's ``check_health``, ``reconfigure``, ``stats``
+and ``drain``.
 
 Sync methods run on the replica's loop (as Ray Serve runs them by default), async
 methods and generators as tasks on it, so one replica serves many requests at
@@ -43,6 +45,7 @@ from streamdata.serve.context import (
 from streamdata.serve.grpc_util import GrpcOutcome, RayServegRPCContext, grpc_call_kwargs, grpc_status_error
 from streamdata.serve.logs import logger
 from streamdata.serve.multiplex import loaded_model_ids
+from streamdata.serve.websocket_relay import WebSocketInbox, run_websocket
 
 
 class _FunctionDeployment:
@@ -72,6 +75,8 @@ class ReplicaServer:
         self._idle: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.StreamWriter] = set()
+        # each connection's WebSockets in flight, by req_id: where its Feed frames go
+        self._inboxes: dict[asyncio.StreamWriter, dict[int, WebSocketInbox]] = {}
 
     # ---- lifecycle
     async def listen(self, path: str) -> None:
@@ -82,14 +87,24 @@ class ReplicaServer:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
+        inboxes: dict[int, WebSocketInbox] = {}
+        self._inboxes[writer] = inboxes
         try:
             while True:
-                call = await wire.read_frame(reader)
-                self._dispatch(call, writer)
+                frame = await wire.read_frame(reader)
+                if type(frame) is wire.Feed:
+                    inbox = inboxes.get(frame.req_id)
+                    if inbox is not None:
+                        inbox.put(frame.value)
+                    continue
+                self._dispatch(frame, writer)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
             self._connections.discard(writer)
+            self._inboxes.pop(writer, None)
+            for inbox in inboxes.values():  # the caller is gone: its WebSockets are disconnected
+                inbox.put(None)
             writer.close()
 
     # ---- requests
@@ -119,7 +134,10 @@ class ReplicaServer:
                 asyncio.get_running_loop().create_task(self._finish_awaitable(call, result, writer, start))
                 return
             self.ongoing += 1
-            asyncio.get_running_loop().create_task(self._run(call, writer, start))
+            inbox = None
+            if call.kind == wire.WEBSOCKET:  # now: the next frame may feed it
+                inbox = self._inboxes.setdefault(writer, {})[call.req_id] = WebSocketInbox()
+            asyncio.get_running_loop().create_task(self._run(call, writer, start, inbox))
         finally:
             _request_context.reset(token)
 
@@ -136,9 +154,9 @@ class ReplicaServer:
     def _log_access(self, call: wire.Call, outcome: Any, start: float) -> None:
         """The access log line of a request (as Ray's: what, outcome, how long)."""
         ms = (time.perf_counter() - start) * 1000
-        if call.kind == wire.HTTP:
+        if call.kind in (wire.HTTP, wire.WEBSOCKET):
             scope = call.args[0]
-            what = f"{scope.get('method', '')} {scope.get('path', '')}"
+            what = f"{scope.get('method', 'WS')} {scope.get('path', '')}"
         else:
             what = f"{call.kind.upper()} {call.method}"
         logger.info("%s %s %.1fms", what, outcome, ms, extra={"request_id": call.request_id})
@@ -164,17 +182,21 @@ class ReplicaServer:
         finally:
             self._done(True, call, start, outcome)
 
-    async def _run(self, call: wire.Call, writer: asyncio.StreamWriter, start: float = 0.0) -> None:
+    async def _run(self, call: wire.Call, writer: asyncio.StreamWriter, start: float = 0.0,
+                   inbox: WebSocketInbox | None = None) -> None:
         req_id = call.req_id
         outcome: Any = "OK"
         grpc_context: RayServegRPCContext | None = None
 
         async def emit(value: Any, final: bool = False) -> None:
             nonlocal outcome
-            if call.kind == wire.HTTP:
+            if call.kind in (wire.HTTP, wire.WEBSOCKET):
                 for message in value:
-                    if message.get("type") == "http.response.start":
+                    kind = message.get("type")
+                    if kind in ("http.response.start", "websocket.http.response.start"):
                         outcome = message.get("status")
+                    elif kind == "websocket.close":
+                        outcome = message.get("code", 1000)
             writer.write(wire.encode(wire.Reply(req_id, wire.RESULT if final else wire.CHUNK, value)))
             if writer.transport.get_write_buffer_size() > 2 ** 20:
                 await writer.drain()
@@ -183,6 +205,9 @@ class ReplicaServer:
             if call.kind == wire.HTTP:
                 scope, body = call.args
                 await run_http(self.obj, scope, body, emit)
+            elif call.kind == wire.WEBSOCKET:
+                await run_websocket(self.obj, call.args[0], inbox or WebSocketInbox(), emit, self.deployment)
+                writer.write(wire.encode(wire.Reply(req_id, wire.END)))
             elif call.kind == wire.CONTROL:
                 await emit(await self.control(call.method, *call.args), True)
             else:  # a Python or gRPC call, streamed
@@ -215,6 +240,8 @@ class ReplicaServer:
                 exc = grpc_status_error(exc, grpc_context)
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         finally:
+            if call.kind == wire.WEBSOCKET:
+                self._inboxes.get(writer, {}).pop(req_id, None)
             self._done(call.kind != wire.CONTROL, call, start, outcome)
 
     async def call_method(self, method: str, args: tuple, kwargs: dict) -> Any:

@@ -29,7 +29,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Callable, Sequence
+from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
@@ -274,16 +274,19 @@ class Router:
                                             request_id=request_id, route=route, session_id=session_id)
 
     async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
-                     model_id: str = "", request_id: str = "", route: str = "",
-                     session_id: str = "") -> AsyncIterator[Any]:
+                     model_id: str = "", request_id: str = "", route: str = "", session_id: str = "",
+                     feed: Callable[[], Awaitable[Any]] | None = None) -> AsyncIterator[Any]:
         """Route one request and yield its streamed answer (a replica that cannot be
-        reached is skipped for another)."""
+        reached is skipped for another); ``feed``: a duplex request's messages to the
+        replica (see :meth:`ReplicaConnection.stream`)."""
         tries = _Tries()
         while True:
             async with self._attempt(model_id, tries, session_id) as slot:
-                async for item in slot.conn.stream(method, args, kwargs, kind=kind, model_id=model_id,
-                                                   request_id=request_id, route=route, session_id=session_id):
-                    yield item
+                async with contextlib.aclosing(slot.conn.stream(
+                        method, args, kwargs, kind=kind, model_id=model_id, request_id=request_id, route=route,
+                        session_id=session_id, feed=feed)) as items:
+                    async for item in items:
+                        yield item
                 return
 
     @contextlib.asynccontextmanager

@@ -4,7 +4,9 @@ the controller) and a replica.
 
 A :class:`Call` asks a replica to run something; the replica answers with
 :class:`Reply` frames carrying the same ``req_id``: one ``RESULT`` or ``ERROR``,
-or, for a stream, ``CHUNK`` frames and then ``END`` (or ``ERROR``).
+or, for a stream, ``CHUNK`` frames and then ``END`` (or ``ERROR``). A duplex
+request (a WebSocket) also has :class:`Feed` frames going the other way, from
+the caller to the replica, while it runs.
 
 Example:
     >>> frame = encode(Call(req_id=1, method="__call__", args=(2,), kwargs={}))
@@ -31,6 +33,7 @@ HEADER = struct.Struct("!I")
 CALL = "call"        # a Python call of a method (handles)
 HTTP = "http"        # an ASGI request: args = (scope, body); replies carry ASGI messages
 GRPC = "grpc"        # a gRPC request: args = (request proto,); method = the RPC's name
+WEBSOCKET = "websocket"  # a WebSocket: args = (scope,); Feed frames carry the client's ASGI messages
 CONTROL = "control"  # the controller's requests: check_health, reconfigure, stats, drain
 
 #: Reply kinds (REJECTED: the replica has max_ongoing_requests in flight; the request did not run)
@@ -59,6 +62,15 @@ class Reply:
 
     req_id: int
     kind: int
+    value: Any = None
+
+
+@dataclass(frozen=True, slots=True)
+class Feed:
+    """A caller's message for its duplex request ``req_id`` in flight (a WebSocket's
+    ``websocket.receive`` or ``websocket.disconnect``); ``value`` None: the caller left."""
+
+    req_id: int
     value: Any = None
 
 
@@ -107,7 +119,7 @@ def dumps(value: Any) -> bytes:
         return cloudpickle.dumps(value, protocol=5)
 
 
-def encode(msg: Call | Reply) -> bytes:
+def encode(msg: Call | Reply | Feed) -> bytes:
     """A frame: a 4-byte big-endian length and the pickled message."""
     data = dumps(msg)
     return HEADER.pack(len(data)) + data
@@ -153,5 +165,6 @@ def remote_error(err: RemoteError, function_name: str) -> BaseException:
     return TaskError.wrap(cause, err.traceback, function_name)
 
 
-__all__ = ["CALL", "CHUNK", "CONTROL", "END", "ERROR", "GRPC", "HEADER", "HTTP", "REJECTED", "RESULT", "Call",
-           "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame", "remote_error"]
+__all__ = ["CALL", "CHUNK", "CONTROL", "END", "ERROR", "GRPC", "HEADER", "HTTP", "REJECTED", "RESULT", "WEBSOCKET",
+           "Call", "Feed", "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame",
+           "remote_error"]

@@ -21,13 +21,13 @@ FUNCTIONS = ("deployment", "run", "start", "shutdown", "delete", "status", "get_
 KNOWN_GAPS = frozenset({
     "deployment(request_router_config)",
     "deployment(gang_scheduling_config)",
-    "deployment(deployment_actors)", "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
+    "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
     "run(external_scaler_enabled)", "run(controller_options)",
     "start(tracing_config)", "start(controller_options)",
     "get_deployment_handle(_check_exists)", "get_deployment_handle(_record_telemetry)",
     "DeploymentHandle.options(_prefer_local_routing)",
     "DeploymentHandle.options(_by_reference)", "DeploymentHandle.options(request_serialization)",
-    "DeploymentHandle.options(response_serialization)", "gRPCOptions(enable_reflection)",
+    "DeploymentHandle.options(response_serialization)",
 })
 
 
