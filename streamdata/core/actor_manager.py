@@ -123,7 +123,7 @@ class ActorManager:
                                    rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
                                    spec.get("max_concurrency", 1), spec.get("is_async", False),
                                    dict(actor.grant.amounts), actor.restarts,
-                                   spec.get("concurrency_groups"))))
+                                   spec.get("concurrency_groups"), actor.name or "")))
         rt.refill_task_workers()
 
     def on_ready(self, actor_id: str, worker: WorkerState) -> None:

@@ -76,6 +76,7 @@ class ActorInit(NamedTuple):
     resources: dict | None = None  # what the actor was granted
     restarts: int = 0  # > 0: this is a restart (was_current_actor_reconstructed)
     concurrency_groups: dict | None = None  # group name -> max concurrency (besides the default group)
+    registered_name: str = ""  # the name given with .options(name=...); "" for an unnamed actor
 
 
 class Reply(NamedTuple):

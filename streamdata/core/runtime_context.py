@@ -94,8 +94,10 @@ class RuntimeContext:
         return actor[0] if actor else None
 
     def get_actor_name(self) -> str | None:
+        """The name the actor was created with (``.options(name=...)``) inside an actor, ``""``
+        for an unnamed one, as Ray answers; None outside an actor."""
         actor = self._actor()
-        return actor[1] if actor else None
+        return actor[4] if actor else None
 
     @property
     def was_current_actor_reconstructed(self) -> bool:

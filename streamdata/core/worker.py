@@ -75,7 +75,7 @@ class WorkerClient(client_mod.ClientBase):
         self._req_ids = itertools.count()
         self._replies: dict[int, concurrent.futures.Future] = {}
         self.context = CurrentTask()
-        self.actor_info: tuple | None = None  # (actor id, class name, resources, reconstructed)
+        self.actor_info: tuple | None = None  # (actor id, class name, resources, reconstructed, registered name)
         object_ref_mod.tracker.on_pending = None
 
     # ---- transport
@@ -436,7 +436,7 @@ class Worker:
         ctx.reconstructed = self.actor_reconstructed = msg.restarts > 0
         self.actor_name = name
         # every thread of the actor (its pool, its event loop) sees these
-        self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0)
+        self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0, msg.registered_name)
         apply_task_env(env)  # for the actor's whole life
         try:
             check_not_shadowed(os.environ.get(PIP_ENV_KEY))

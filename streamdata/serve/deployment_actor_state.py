@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from streamdata.serve._runtime import runtime
-from streamdata.serve.deployment_actors import ACTOR_NAME_ENV, DeploymentActorConfig, deployment_actor_name
+from streamdata.serve.deployment_actors import DeploymentActorConfig, deployment_actor_name
 from streamdata.serve.logs import logger
 
 #: health checks in a row that may time out before a live actor is replaced (one that died is at once)
@@ -138,9 +138,8 @@ class DeploymentActors:
         config = record.config
         options = dict(config.actor_options)
         runtime_env = {**self.runtime_env, **(options.get("runtime_env") or {})}
-        # the actor's process learns who it is (serve.get_deployment_actor_context), in its constructor too
-        runtime_env["env_vars"] = {**(runtime_env.get("env_vars") or {}), ACTOR_NAME_ENV: record.actor_name}
-        options["runtime_env"] = runtime_env
+        if runtime_env:
+            options["runtime_env"] = runtime_env
         # detached: the actors outlive a controller that dies (the next takes them back by name); the
         # controller, not the runtime, starts a dead one again
         options.update(name=record.actor_name, lifetime="detached", max_restarts=0)

@@ -36,7 +36,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -45,8 +44,6 @@ from streamdata.serve._runtime import runtime
 
 #: the prefix of a deployment actor's runtime name
 ACTOR_NAME_PREFIX = "SERVE_DEPLOYMENT_ACTOR::"
-#: the environment variable that tells a deployment actor's process its runtime name
-ACTOR_NAME_ENV = "STREAMDATA_SERVE_DEPLOYMENT_ACTOR"
 #: actor options Serve sets itself on a deployment actor
 _MANAGED_OPTIONS = ("name", "namespace", "lifetime", "max_restarts", "get_if_exists")
 
@@ -214,7 +211,7 @@ def get_deployment_actor_context() -> DeploymentActorContext:
         ...     print("deployment actor" in str(e))
         True
     """
-    context = parse_deployment_actor_name(os.environ.get(ACTOR_NAME_ENV))
+    context = parse_deployment_actor_name(runtime().get_runtime_context().get_actor_name())
     if context is None:
         raise RayServeException("serve.get_deployment_actor_context() may only be called from within a deployment "
                                 "actor (an actor a deployment declares in deployment_actors=[...])")
@@ -269,6 +266,6 @@ def get_deployment_actor(actor_name: str) -> Any:
                          "serve.get_deployment_actor() again shortly") from exc
 
 
-__all__ = ["ACTOR_NAME_ENV", "DeploymentActorConfig", "DeploymentActorContext", "coerce_deployment_actors",
+__all__ = ["DeploymentActorConfig", "DeploymentActorContext", "coerce_deployment_actors",
            "deployment_actor_name", "get_deployment_actor", "get_deployment_actor_context",
            "parse_deployment_actor_name"]

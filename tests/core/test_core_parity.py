@@ -85,7 +85,8 @@ class Probe:
     def where(self) -> dict:
         ctx = sd.get_runtime_context()
         return {"actor_id": ctx.get_actor_id(), "created_in": self.created_in, "task_id": ctx.get_task_id(),
-                "reconstructed": ctx.was_current_actor_reconstructed, "job_var": os.environ.get("SD_JOB_VAR")}
+                "reconstructed": ctx.was_current_actor_reconstructed, "job_var": os.environ.get("SD_JOB_VAR"),
+                "name": ctx.get_actor_name()}
 
     @sd.method(num_returns=2, concurrency_group="io")
     def pair(self) -> tuple:
@@ -106,6 +107,10 @@ def test_runtime_context_in_driver_task_and_actor() -> None:
     info = sd.get(probe.where.remote(), timeout=60)
     assert info["actor_id"] and info["actor_id"] == info["created_in"] and info["task_id"]
     assert info["reconstructed"] is False and info["job_var"] == "job"
+    assert info["name"] == "" and driver.get_actor_name() is None  # as Ray: "" for an unnamed actor
+    named = Probe.options(name="parity-probe").remote()
+    assert sd.get(named.where.remote(), timeout=60)["name"] == "parity-probe"  # its name, not its class's
+    sd.kill(named)
     first, second = probe.pair.remote()
     assert sd.get([first, second], timeout=60) == ["a", "b"]
 
