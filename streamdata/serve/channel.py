@@ -5,6 +5,9 @@ When the connection drops (the replica's process died), every request in flight
 on it fails at once with :class:`~streamdata.errors.ActorDiedError` naming the
 replica, and ``on_lost`` tells the owner (a router stops sending there).
 
+A duplex request (``stream(..., feed=)``) also sends the caller's messages to the
+replica while it runs, as far as the replica's credit allows (:mod:`.duplex`).
+
 Example:
     >>> conn = ReplicaConnection("r#0", "/nonexistent.sock", "d")
     >>> conn.alive
@@ -15,10 +18,12 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Any, AsyncIterator, Awaitable, Callable
+from typing import Any, AsyncIterator, Callable
 
 from streamdata.errors import ActorDiedError
 from streamdata.serve import wire
+from streamdata.serve.duplex import Credit
+from streamdata.serve.logs import logger
 
 #: how long opening a connection to a replica may take
 CONNECT_TIMEOUT_S = 10.0
@@ -46,6 +51,7 @@ class ReplicaConnection:
         self._writer: asyncio.StreamWriter | None = None
         self._connecting: asyncio.Future | None = None
         self._pending: dict[int, asyncio.Future | asyncio.Queue] = {}
+        self._credits: dict[int, Credit] = {}  # the duplex requests in flight: what they may send
         self._reader_task: asyncio.Task | None = None
 
     async def _connect(self) -> asyncio.StreamWriter:
@@ -73,6 +79,11 @@ class ReplicaConnection:
         try:
             while True:
                 reply = await wire.read_frame(reader)
+                if reply.kind == wire.CREDIT:
+                    credit = self._credits.get(reply.req_id)
+                    if credit is not None:
+                        credit.grant(reply.value)
+                    continue
                 target = self._pending.get(reply.req_id)
                 if target is None:
                     continue
@@ -114,6 +125,7 @@ class ReplicaConnection:
         self.alive = False
         err = self._died_error(why)
         pending, self._pending = self._pending, {}
+        self._credits = {}
         for target in pending.values():
             if type(target) is asyncio.Queue:
                 target.put_nowait(wire.Reply(0, wire.ERROR, err))
@@ -126,19 +138,24 @@ class ReplicaConnection:
 
     async def call(self, method: str, args: tuple = (), kwargs: dict | None = None, *,
                    kind: str = wire.CALL, model_id: str = "", request_id: str = "", route: str = "",
-                   session_id: str = "") -> Any:
-        """Send one request and wait for its single answer (its value, or its error raised)."""
+                   session_id: str = "", feed: AsyncIterator[Any] | None = None) -> Any:
+        """Send one request and wait for its single answer (its value, or its error raised);
+        ``feed``: a duplex request's messages, as for :meth:`stream`."""
         writer = await self._connect()
         req_id = next(self._ids)
         fut = asyncio.get_running_loop().create_future()
         self._pending[req_id] = fut
         self._send(writer, req_id, wire.Call(req_id, method, args, kwargs or {}, kind, False, model_id,
-                                             request_id, route, session_id))
+                                             request_id, route, session_id, feed is not None))
+        feeding = self._start_feed(writer, req_id, feed)
         try:
             reply = await fut
         except asyncio.CancelledError:
             self._pending.pop(req_id, None)
             raise
+        finally:
+            if feeding is not None:
+                self._stop_feed(writer, req_id, feeding, answered=fut.done() and not fut.cancelled())
         if reply.kind == wire.ERROR:
             raise _as_exception(reply.value, f"{self.deployment}.{method}")
         if reply.kind == wire.REJECTED:
@@ -148,22 +165,24 @@ class ReplicaConnection:
     async def stream(self, method: str, args: tuple = (), kwargs: dict | None = None, *,
                      kind: str = wire.CALL, model_id: str = "", request_id: str = "",
                      route: str = "", session_id: str = "",
-                     feed: Callable[[], Awaitable[Any]] | None = None) -> AsyncIterator[Any]:
+                     feed: AsyncIterator[Any] | None = None) -> AsyncIterator[Any]:
         """Send one request and yield the values of its ``CHUNK`` frames (a ``RESULT``
         frame is yielded as one last value).
 
-        With ``feed`` the request is duplex: while it runs, each value ``await feed()``
-        returns goes to the replica in a :class:`~.wire.Feed` frame (until it returns
-        None). A caller that stops iterating before the end sends ``Feed(req_id, None)``:
-        the replica learns that its caller left.
+        With ``feed`` the request is duplex: while it runs, the items of ``feed`` go to
+        the replica in :class:`~.wire.Feed` frames, each once the replica granted credit
+        for it (``feed`` is not read before: a request the replica refuses leaves it
+        untouched for the next replica), then ``DONE`` when it ends (``LEFT`` when it
+        raises). A caller that stops iterating before the end sends ``LEFT``: the
+        replica learns that its caller left.
         """
         writer = await self._connect()
         req_id = next(self._ids)
         queue: asyncio.Queue = asyncio.Queue()
         self._pending[req_id] = queue
         self._send(writer, req_id, wire.Call(req_id, method, args, kwargs or {}, kind, True, model_id,
-                                             request_id, route, session_id))
-        feeding = None if feed is None else asyncio.get_running_loop().create_task(self._feed(writer, req_id, feed))
+                                             request_id, route, session_id, feed is not None))
+        feeding = self._start_feed(writer, req_id, feed)
         ended = False
         try:
             while True:
@@ -183,18 +202,48 @@ class ReplicaConnection:
                     raise _as_exception(reply.value, f"{self.deployment}.{method}")
         finally:
             self._pending.pop(req_id, None)
-            if feeding is not None:
-                feeding.cancel()
-                if not ended and self.alive and not writer.is_closing():
-                    writer.write(wire.encode(wire.Feed(req_id, None)))
+            self._stop_feed(writer, req_id, feeding, answered=ended)
 
-    async def _feed(self, writer: asyncio.StreamWriter, req_id: int, feed: Callable[[], Awaitable[Any]]) -> None:
-        """Send what ``feed`` gives to the replica's request ``req_id`` while it runs."""
-        while True:
-            value = await feed()
-            if value is None or req_id not in self._pending or writer.is_closing():
-                return
-            writer.write(wire.encode(wire.Feed(req_id, value)))
+    def _start_feed(self, writer: asyncio.StreamWriter, req_id: int,
+                    feed: AsyncIterator[Any] | None) -> asyncio.Task | None:
+        """Start sending a duplex request's messages (None: not duplex)."""
+        if feed is None:
+            return None
+        credit = self._credits[req_id] = Credit()
+        return asyncio.get_running_loop().create_task(self._feed(writer, req_id, feed, credit))
+
+    def _stop_feed(self, writer: asyncio.StreamWriter, req_id: int, feeding: asyncio.Task | None,
+                   answered: bool) -> None:
+        """Stop sending a duplex request's messages (if any); a caller that leaves before
+        the replica ``answered`` it sends ``LEFT``."""
+        if feeding is None:
+            return
+        self._credits.pop(req_id, None)
+        feeding.cancel()
+        if not answered and self.alive and not writer.is_closing():
+            writer.write(wire.encode(wire.Feed(req_id, None, wire.LEFT)))
+
+    async def _feed(self, writer: asyncio.StreamWriter, req_id: int, feed: AsyncIterator[Any],
+                    credit: Credit) -> None:
+        """Send the items of ``feed`` to the replica's request ``req_id`` while it runs,
+        one per credit, then how the feed ended."""
+        end = wire.DONE
+        try:
+            while True:
+                await credit.take()
+                try:
+                    value = await feed.__anext__()
+                except StopAsyncIteration:
+                    break
+                if req_id not in self._pending or writer.is_closing():
+                    return
+                writer.write(wire.encode(wire.Feed(req_id, value)))
+        except Exception as exc:  # noqa: BLE001 - the caller's messages failed (its client reset): it left
+            logger.debug("the request stream of %s.%s ended with %s: %s", self.deployment, req_id,
+                         type(exc).__name__, exc)
+            end = wire.LEFT
+        if req_id in self._pending and not writer.is_closing():
+            writer.write(wire.encode(wire.Feed(req_id, None, end)))
 
     def close(self) -> None:
         self.on_lost = None

@@ -9,7 +9,11 @@ ingress deployment method of the same name (``__call__`` included; ``unary_strea
 methods: a generator method, its items streamed). A client-streaming or
 bidirectional-streaming method gets the client's messages as a
 :class:`~streamdata.serve.grpc_util.gRPCInputStream` (``async for request in
-stream``; see :mod:`.grpc_streams`) and returns one answer or yields many. The application is the one
+stream``) and returns one answer or yields many: the call is a duplex request
+(:mod:`.duplex`) whose request stream the proxy feeds with the client's messages
+as the replica grants credit (a replica that reads slowly slows the client, by
+gRPC's own flow control); when the call ends first (the client cancelled, a
+deadline) the method's stream ends with ``is_cancelled()`` True. The application is the one
 named by the ``application`` metadata key, or the only one running; the
 ``multiplexed_model_id`` metadata key selects a model; the ``request_id`` key
 names the request (else it gets a new id). Every response's trailing metadata
@@ -45,7 +49,7 @@ import asyncio
 import contextlib
 import importlib
 import uuid
-from typing import Any, AsyncIterator, Iterator
+from typing import Any, AsyncIterator
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
@@ -57,7 +61,6 @@ from streamdata.serve.grpc_util import (
     RayServegRPCContext,
     gRPCStatusError,
 )
-from streamdata.serve.grpc_streams import RequestStreams
 from streamdata.serve.logs import logger
 
 #: Ray's name of the proxy's own service (its clients call it by this name)
@@ -165,16 +168,54 @@ async def _within(awaitable: Any, deadline: float | None) -> Any:
     return task.result()
 
 
+def _messages_from(request_iterator: AsyncIterator[Any], loop: asyncio.AbstractEventLoop) -> AsyncIterator[Any]:
+    """The client's messages of a streaming request, read on the gRPC server's ``loop``,
+    as an async iterator for another loop (the router's), one read per item asked for.
+
+    Example:
+        >>> async def client():
+        ...     yield "a"
+        ...     yield "b"
+        >>> server = EventLoopThread("doc", uvloop=False)
+        >>> async def read():
+        ...     return [m async for m in _messages_from(client(), server.loop)]
+        >>> asyncio.run(read())
+        ['a', 'b']
+        >>> server.stop()
+    """
+    async def next_message() -> tuple[bool, Any]:
+        try:
+            return True, await request_iterator.__anext__()
+        except StopAsyncIteration:  # the client half-closed (or cancelled: gRPC says so first)
+            return False, None
+
+    async def messages() -> AsyncIterator[Any]:
+        while True:
+            more, message = await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(next_message(), loop))
+            if not more:
+                return
+            yield message
+
+    return messages()
+
+
+def _request(request: Any, server_loop: asyncio.AbstractEventLoop | None) -> tuple[tuple, AsyncIterator[Any] | None]:
+    """(args, feed) of a call: the request proto; or, with ``server_loop`` (a client-streaming
+    call), no arguments and the client's messages as the request stream (the replica gives
+    the method a ``gRPCInputStream`` of them)."""
+    if server_loop is None:
+        return (request,), None
+    return (), _messages_from(request, server_loop)
+
+
 class _Forwarder:
     """Builds the handlers that forward a service's RPCs to the applications' ingress deployments."""
 
-    def __init__(self, client: Any, metrics: Any, request_timeout_s: float | None = None,
-                 streams: RequestStreams | None = None) -> None:
+    def __init__(self, client: Any, metrics: Any, request_timeout_s: float | None = None) -> None:
         self.client = client
         self.metrics = metrics
         # as Ray: no limit unless a positive number of seconds
         self.request_timeout_s = request_timeout_s if request_timeout_s and request_timeout_s > 0 else None
-        self.streams = streams
 
     def _app(self, context: Any) -> Any:
         apps = self.client.table.apps
@@ -220,20 +261,6 @@ class _Forwarder:
         self.metrics.grpc_requests.labels(app, method, code.name).inc()
         await context.abort(code, details, tuple(sent.trailing_metadata()))
 
-    @contextlib.contextmanager
-    def _request_args(self, request: Any, streamed: bool) -> Iterator[tuple[Any, ...]]:
-        """The method's positional arguments: the request proto, or (streamed) a
-        ``gRPCInputStream`` of the client's messages, open while the call runs."""
-        if not streamed:
-            yield (request,)
-            return
-        assert self.streams is not None
-        token, stream = self.streams.open(request)
-        try:
-            yield (stream,)
-        finally:
-            self.streams.close(token)
-
     def unary(self, method: str, streamed: bool = False) -> Any:
         """A handler answering one message (``unary_unary``; ``stream_unary`` when ``streamed``)."""
         async def handle(request: Any, context: Any) -> Any:
@@ -241,15 +268,18 @@ class _Forwarder:
             app = await self._target(context, ctx)
             deadline = self._deadline()
             model_id = _metadata(context, "multiplexed_model_id")
-            with self._request_args(request, streamed) as args:
-                async def call() -> Any:
-                    return await self.client.router(app.name, app.ingress).call(
-                        method, args, {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
-                        request_id=ctx.request_id() or "")
-                try:
-                    result = await _within(asyncio.wrap_future(self.client.loop_thread.submit(call())), deadline)
-                except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - the client gets a status
-                    await self._abort(context, app.name, method, exc, ctx)
+            server_loop = asyncio.get_running_loop() if streamed else None
+
+            async def call() -> Any:
+                args, feed = _request(request, server_loop)
+                return await self.client.router(app.name, app.ingress).call(
+                    method, args, {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
+                    request_id=ctx.request_id() or "", feed=feed)
+
+            try:
+                result = await _within(asyncio.wrap_future(self.client.loop_thread.submit(call())), deadline)
+            except (Exception, asyncio.CancelledError) as exc:  # noqa: BLE001 - the client gets a status
+                await self._abort(context, app.name, method, exc, ctx)
             if isinstance(result, GrpcOutcome):  # the method took the context
                 ctx, result = result.context, result.value
             self._answered(context, app.name, method, ctx)
@@ -268,35 +298,35 @@ class _Forwarder:
             loop = asyncio.get_running_loop()
             done = object()
 
-            with self._request_args(request, streamed) as args:
-                async def pump() -> None:
-                    try:
-                        async for item in self.client.router(app.name, app.ingress).stream(
-                                method, args, {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
-                                request_id=ctx.request_id() or ""):
-                            loop.call_soon_threadsafe(queue.put_nowait, item)
-                        loop.call_soon_threadsafe(queue.put_nowait, done)
-                    except BaseException as exc:  # noqa: BLE001
-                        loop.call_soon_threadsafe(queue.put_nowait, exc)
-
-                pumping = self.client.loop_thread.submit(pump())
+            async def pump() -> None:
                 try:
-                    while True:
-                        try:
-                            item = await _within(queue.get(), deadline)
-                        except (_RequestTimedOut, asyncio.CancelledError) as exc:
-                            item = exc
-                        if item is done:
-                            self._answered(context, app.name, method, ctx)
-                            return
-                        if isinstance(item, GrpcOutcome):  # sent last, when the method took the context
-                            ctx = item.context
-                            continue
-                        if isinstance(item, BaseException):
-                            await self._abort(context, app.name, method, item, ctx)
-                        yield item
-                finally:
-                    pumping.cancel()  # the call ended early (an error, a timeout, the client went away)
+                    args, feed = _request(request, loop if streamed else None)
+                    async for item in self.client.router(app.name, app.ingress).stream(
+                            method, args, {GRPC_CONTEXT_ARG_NAME: ctx}, kind=wire.GRPC, model_id=model_id,
+                            request_id=ctx.request_id() or "", feed=feed):
+                        loop.call_soon_threadsafe(queue.put_nowait, item)
+                    loop.call_soon_threadsafe(queue.put_nowait, done)
+                except BaseException as exc:  # noqa: BLE001
+                    loop.call_soon_threadsafe(queue.put_nowait, exc)
+
+            pumping = self.client.loop_thread.submit(pump())
+            try:
+                while True:
+                    try:
+                        item = await _within(queue.get(), deadline)
+                    except (_RequestTimedOut, asyncio.CancelledError) as exc:
+                        item = exc
+                    if item is done:
+                        self._answered(context, app.name, method, ctx)
+                        return
+                    if isinstance(item, GrpcOutcome):  # sent last, when the method took the context
+                        ctx = item.context
+                        continue
+                    if isinstance(item, BaseException):
+                        await self._abort(context, app.name, method, item, ctx)
+                    yield item
+            finally:
+                pumping.cancel()  # the call ended early (an error, a timeout, the client went away)
 
         return handle
 
@@ -368,11 +398,7 @@ async def _serve(client: Any, options: dict[str, Any], metrics: Any) -> tuple[An
 
     server = grpc.aio.server()
     services = {path: service_methods(path) for path in options.get("grpc_servicer_functions", [])}
-    streams = None
-    if any(h.request_streaming for methods in services.values() for m in methods.values() for h in m.values()):
-        streams = RequestStreams()
-        await streams.start()
-    forward = _Forwarder(client, metrics, options.get("request_timeout_s"), streams)
+    forward = _Forwarder(client, metrics, options.get("request_timeout_s"))
     names = []
     for methods in services.values():
         for service, handlers in methods.items():

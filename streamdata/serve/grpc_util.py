@@ -14,7 +14,9 @@ The trailing metadata of every response carries the request's ``request_id``
 :meth:`RayServegRPCContext.set_trailing_metadata` keeps it first.
 
 A client-streaming or bidirectional-streaming method gets the client's messages
-as a :class:`gRPCInputStream` (an async iterator) instead of one request proto.
+as a :class:`gRPCInputStream` (an async iterator) instead of one request proto:
+the replica makes it over the call's request stream, which the proxy feeds as
+the client sends (:mod:`.duplex`).
 
 Example:
     >>> import grpc
@@ -35,6 +37,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, AsyncIterator, Callable, TypeVar
 
 from streamdata.errors import RayServeException
+from streamdata.serve.duplex import RequestStreamCancelled
 
 if TYPE_CHECKING:
     import grpc
@@ -48,18 +51,16 @@ Metadata = list[tuple[str, Any]]
 T = TypeVar("T")
 
 
-class RequestStreamCancelled(StopAsyncIteration):
-    """Raised by a request iterator whose stream the client cancelled (or whose call
-    ended): :class:`gRPCInputStream` ends and reports ``is_cancelled()``."""
-
-
 class gRPCInputStream(AsyncIterator[T]):  # noqa: N801 - Ray's name
     """The client's messages of a client-streaming or bidirectional-streaming RPC, as
     the deployment method gets them: ``async for request in request_stream``.
 
-    ``request_iterator`` is any async iterator of messages (the proxy passes one that
-    reads them from the client as they arrive); ``cancel_event`` (an ``asyncio.Event``)
-    ends the iteration once set.
+    ``request_iterator`` is any async iterator of messages (in a replica: the call's
+    request stream, fed by the proxy as the client sends); one that raises
+    :class:`~.duplex.RequestStreamCancelled` (the client cancelled, or the call ended)
+    ends the iteration with ``is_cancelled()`` True, as does setting ``cancel_event``
+    (an ``asyncio.Event``). It pickles with its iterator (a replica's request stream
+    does not: it is read where it arrived).
 
     Example:
         >>> import asyncio

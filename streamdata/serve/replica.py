@@ -4,10 +4,12 @@ serving requests on a Unix socket from an event loop of its own.
 The actor (:class:`ReplicaActor`) is what the controller starts, names and
 kills; its data plane (:class:`ReplicaServer`) answers :class:`~.wire.Call`
 frames: Python calls from handles (``stream=True``: a generator's items as they
-come), HTTP requests from the proxy (:mod:`.asgi`), WebSockets (duplex: the
-client's messages arrive as :class:`~.wire.Feed` frames, :mod:`.websocket_relay`),
+come), HTTP requests from the proxy (:mod:`.asgi`), WebSockets (:mod:`.websocket_relay`),
 gRPC requests, and the controller's ``check_health``, ``reconfigure``, ``stats``
-and ``drain``.
+and ``drain``. A duplex request (a WebSocket, a gRPC client- or bidi-streaming
+call) gets the caller's messages as :class:`~.wire.Feed` frames in a
+:class:`~.duplex.RequestInbox` of its own, which grants the caller credit as the
+method reads them (:mod:`.duplex`); a gRPC method gets it as a ``gRPCInputStream``.
 
 Sync methods run on the replica's loop (as Ray Serve runs them by default), async
 methods and generators as tasks on it, so one replica serves many requests at
@@ -42,10 +44,17 @@ from streamdata.serve.context import (
     _request_context,
     _set_replica_context,
 )
-from streamdata.serve.grpc_util import GrpcOutcome, RayServegRPCContext, grpc_call_kwargs, grpc_status_error
+from streamdata.serve.duplex import REQUEST_STREAM_WINDOW, RequestInbox
+from streamdata.serve.grpc_util import (
+    GrpcOutcome,
+    RayServegRPCContext,
+    gRPCInputStream,
+    grpc_call_kwargs,
+    grpc_status_error,
+)
 from streamdata.serve.logs import logger
 from streamdata.serve.multiplex import loaded_model_ids
-from streamdata.serve.websocket_relay import WebSocketInbox, run_websocket
+from streamdata.serve.websocket_relay import run_websocket
 
 
 class _FunctionDeployment:
@@ -56,6 +65,13 @@ class _FunctionDeployment:
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._fn(*args, **kwargs)
+
+
+def _no_messages() -> RequestInbox:
+    """The request stream of a duplex request whose caller sends nothing."""
+    inbox = RequestInbox()
+    inbox.feed(wire.Feed(0, None, wire.DONE))
+    return inbox
 
 
 class ReplicaServer:
@@ -75,8 +91,9 @@ class ReplicaServer:
         self._idle: asyncio.Event | None = None
         self._server: asyncio.AbstractServer | None = None
         self._connections: set[asyncio.StreamWriter] = set()
-        # each connection's WebSockets in flight, by req_id: where its Feed frames go
-        self._inboxes: dict[asyncio.StreamWriter, dict[int, WebSocketInbox]] = {}
+        # each connection's duplex requests in flight, by req_id: where their Feed frames go
+        self._inboxes: dict[asyncio.StreamWriter, dict[int, RequestInbox]] = {}
+        self.request_stream_window = REQUEST_STREAM_WINDOW  # messages a request stream may have unread
 
     # ---- lifecycle
     async def listen(self, path: str) -> None:
@@ -87,7 +104,7 @@ class ReplicaServer:
 
     async def _serve_connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._connections.add(writer)
-        inboxes: dict[int, WebSocketInbox] = {}
+        inboxes: dict[int, RequestInbox] = {}
         self._inboxes[writer] = inboxes
         try:
             while True:
@@ -95,7 +112,7 @@ class ReplicaServer:
                 if type(frame) is wire.Feed:
                     inbox = inboxes.get(frame.req_id)
                     if inbox is not None:
-                        inbox.put(frame.value)
+                        inbox.feed(frame)
                     continue
                 self._dispatch(frame, writer)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
@@ -103,8 +120,8 @@ class ReplicaServer:
         finally:
             self._connections.discard(writer)
             self._inboxes.pop(writer, None)
-            for inbox in inboxes.values():  # the caller is gone: its WebSockets are disconnected
-                inbox.put(None)
+            for inbox in inboxes.values():  # the caller is gone: its request streams are cancelled
+                inbox.leave()
             writer.close()
 
     # ---- requests
@@ -118,7 +135,7 @@ class ReplicaServer:
         token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name,
                                                     call.session_id))
         try:
-            if call.kind == wire.CALL and not call.stream:
+            if call.kind == wire.CALL and not call.stream and not call.feed:
                 self.ongoing += 1
                 try:
                     fn = self._method(call.method)
@@ -135,11 +152,20 @@ class ReplicaServer:
                 return
             self.ongoing += 1
             inbox = None
-            if call.kind == wire.WEBSOCKET:  # now: the next frame may feed it
-                inbox = self._inboxes.setdefault(writer, {})[call.req_id] = WebSocketInbox()
+            if call.feed:  # now: the next frame may feed it (the caller sends once granted credit)
+                inbox = self._inboxes.setdefault(writer, {})[call.req_id] = RequestInbox(
+                    self._granter(writer, call.req_id), self.request_stream_window)
             asyncio.get_running_loop().create_task(self._run(call, writer, start, inbox))
         finally:
             _request_context.reset(token)
+
+    @staticmethod
+    def _granter(writer: asyncio.StreamWriter, req_id: int) -> Callable[[int], None]:
+        """How a request's inbox grants its caller credit: ``CREDIT`` replies."""
+        def grant(count: int) -> None:
+            if not writer.is_closing():
+                writer.write(wire.encode(wire.Reply(req_id, wire.CREDIT, count)))
+        return grant
 
     def _done(self, user: bool, call: wire.Call | None = None, start: float = 0.0, outcome: Any = "OK") -> None:
         if user:
@@ -183,7 +209,7 @@ class ReplicaServer:
             self._done(True, call, start, outcome)
 
     async def _run(self, call: wire.Call, writer: asyncio.StreamWriter, start: float = 0.0,
-                   inbox: WebSocketInbox | None = None) -> None:
+                   inbox: RequestInbox | None = None) -> None:
         req_id = call.req_id
         outcome: Any = "OK"
         grpc_context: RayServegRPCContext | None = None
@@ -206,17 +232,20 @@ class ReplicaServer:
                 scope, body = call.args
                 await run_http(self.obj, scope, body, emit)
             elif call.kind == wire.WEBSOCKET:
-                await run_websocket(self.obj, call.args[0], inbox or WebSocketInbox(), emit, self.deployment)
+                await run_websocket(self.obj, call.args[0], inbox if inbox is not None else _no_messages(), emit,
+                                    self.deployment)
                 writer.write(wire.encode(wire.Reply(req_id, wire.END)))
             elif call.kind == wire.CONTROL:
                 await emit(await self.control(call.method, *call.args), True)
             else:  # a Python or gRPC call, streamed
                 fn = self._method(call.method)
-                kwargs = call.kwargs
+                args, kwargs = call.args, call.kwargs
                 if call.kind == wire.GRPC:  # the proxy's grpc_context: passed when the method takes it
                     target = self.obj._fn if isinstance(self.obj, _FunctionDeployment) else fn
                     kwargs, grpc_context = grpc_call_kwargs(target, kwargs)
-                result = fn(*call.args, **kwargs)
+                    if inbox is not None:  # a client- or bidi-streaming call: the client's messages
+                        args = (gRPCInputStream(inbox), *args)
+                result = fn(*args, **kwargs)
                 if inspect.isawaitable(result) and not inspect.isasyncgen(result):
                     result = await result
                 if inspect.isasyncgen(result):
@@ -240,7 +269,7 @@ class ReplicaServer:
                 exc = grpc_status_error(exc, grpc_context)
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         finally:
-            if call.kind == wire.WEBSOCKET:
+            if inbox is not None:
                 self._inboxes.get(writer, {}).pop(req_id, None)
             self._done(call.kind != wire.CONTROL, call, start, outcome)
 

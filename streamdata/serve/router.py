@@ -29,7 +29,7 @@ import contextlib
 import random
 import time
 from dataclasses import dataclass
-from typing import Any, AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, AsyncIterator, Callable, Sequence
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
@@ -264,21 +264,24 @@ class Router:
 
     # ---- requests
     async def call(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
-                   model_id: str = "", request_id: str = "", route: str = "", session_id: str = "") -> Any:
+                   model_id: str = "", request_id: str = "", route: str = "", session_id: str = "",
+                   feed: AsyncIterator[Any] | None = None) -> Any:
         """Route one request and return its answer (or raise its error); a replica that
-        cannot be reached (the request never left) is skipped for another."""
+        cannot be reached (the request never left) is skipped for another; ``feed``: as
+        for :meth:`stream`."""
         tries = _Tries()
         while True:
             async with self._attempt(model_id, tries, session_id) as slot:
                 return await slot.conn.call(method, args, kwargs, kind=kind, model_id=model_id,
-                                            request_id=request_id, route=route, session_id=session_id)
+                                            request_id=request_id, route=route, session_id=session_id, feed=feed)
 
     async def stream(self, method: str, args: tuple, kwargs: dict, *, kind: str = wire.CALL,
                      model_id: str = "", request_id: str = "", route: str = "", session_id: str = "",
-                     feed: Callable[[], Awaitable[Any]] | None = None) -> AsyncIterator[Any]:
+                     feed: AsyncIterator[Any] | None = None) -> AsyncIterator[Any]:
         """Route one request and yield its streamed answer (a replica that cannot be
         reached is skipped for another); ``feed``: a duplex request's messages to the
-        replica (see :meth:`ReplicaConnection.stream`)."""
+        replica (see :meth:`ReplicaConnection.stream`: it is read only once a replica took
+        the request, so one that refuses it leaves it whole for the next)."""
         tries = _Tries()
         while True:
             async with self._attempt(model_id, tries, session_id) as slot:

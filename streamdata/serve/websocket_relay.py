@@ -3,12 +3,12 @@ replica of the application's ingress deployment for its whole life, as Ray Serve
 serves them (``@serve.ingress(app)`` with ``@app.websocket(...)`` routes).
 
 The proxy (:func:`relay_websocket`) opens one duplex request (kind
-``wire.WEBSOCKET``) on the replica channel: the replica's ASGI ``send`` messages
-(``websocket.accept``, ``websocket.send``, ``websocket.close``, a denial response)
-come back as stream chunks and go on to Uvicorn as they come; the client's
-``receive`` messages (``websocket.receive``, ``websocket.disconnect``) go to the
-replica as :class:`~.wire.Feed` frames. On the replica, :func:`run_websocket`
-runs the deployment's ASGI app with a :class:`WebSocketInbox` as its ``receive``.
+``wire.WEBSOCKET``, :mod:`.duplex`) on the replica channel: the replica's ASGI ``send``
+messages (``websocket.accept``, ``websocket.send``, ``websocket.close``, a denial
+response) come back as stream chunks and go on to Uvicorn as they come; the
+client's ``receive`` messages (``websocket.receive``, ``websocket.disconnect``) are
+its request stream. On the replica, :func:`run_websocket` runs the deployment's
+ASGI app with a :class:`WebSocketReceive` over that stream as its ``receive``.
 
 A client that leaves reaches the handler as ``websocket.disconnect`` (FastAPI's
 ``WebSocketDisconnect``) and its next send fails the same way; so does a proxy
@@ -20,15 +20,18 @@ it → close code 1011 with ``type: message`` as the reason. A deployment withou
 not apply to WebSockets; each takes one of the replica's ``max_ongoing_requests``
 for its life. As with Ray, the app's ``@app.websocket("/")`` under
 ``route_prefix="/echo"`` is ``ws://host/echo/`` (Starlette does not redirect a
-WebSocket from ``/echo``). Nothing yet slows a client that sends faster than its
-handler receives: its messages wait in the replica's memory.
+WebSocket from ``/echo``). A client that sends faster than its handler receives is
+slowed by the request stream's flow control: a few messages wait in the replica,
+the rest in Uvicorn, which stops reading the client's socket.
 
 Example:
     >>> import asyncio
-    >>> inbox = WebSocketInbox()
-    >>> inbox.put({"type": "websocket.receive", "text": "hi"})
-    >>> inbox.put(None)  # the proxy left
-    >>> [asyncio.run(inbox.get())["type"] for _ in range(3)]
+    >>> from streamdata.serve import wire
+    >>> inbox = RequestInbox()
+    >>> inbox.feed(wire.Feed(1, {"type": "websocket.receive", "text": "hi"}))
+    >>> inbox.leave()  # the proxy left
+    >>> receive = WebSocketReceive(inbox)
+    >>> [asyncio.run(receive())["type"] for _ in range(3)]
     ['websocket.connect', 'websocket.receive', 'websocket.disconnect']
     >>> close_reason(ValueError("bad input"))
     'ValueError: bad input'
@@ -38,14 +41,14 @@ Example:
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
-from typing import Any, Awaitable, Callable
+from typing import Any, AsyncIterator, Awaitable, Callable
 
 from streamdata.errors import BackPressureError
 from streamdata.serve import wire
 from streamdata.serve.asgi import asgi_app
+from streamdata.serve.duplex import RequestInbox
 
 Emit = Callable[[list, bool], Awaitable[None]]
 Send = Callable[[dict], Awaitable[None]]
@@ -66,37 +69,41 @@ class WebSocketClientGone(ConnectionResetError):
     ``WebSocketDisconnect(1006)``, as with Uvicorn's own ``ClientDisconnected``)."""
 
 
-class WebSocketInbox:
-    """A replica's ``receive`` for one WebSocket: ``websocket.connect``, then the client's
-    messages as the proxy feeds them; after a ``websocket.disconnect`` the socket is
-    gone (sends fail) and ``get`` keeps returning that disconnect."""
+class WebSocketReceive:
+    """A replica's ASGI ``receive`` for one WebSocket over its request stream ``inbox``:
+    ``websocket.connect``, then the client's messages as the proxy feeds them. After a
+    ``websocket.disconnect`` (or the end of the stream: the proxy left, code 1006) it
+    keeps returning that disconnect; once the client or the proxy is gone,
+    ``disconnected`` is True (sends fail)."""
 
-    def __init__(self) -> None:
-        self._queue: asyncio.Queue[dict] = asyncio.Queue()
-        self._queue.put_nowait({"type": "websocket.connect"})
+    def __init__(self, inbox: RequestInbox) -> None:
+        self._inbox = inbox
+        self._connected = False
         self._last: dict | None = None
-        self.disconnected = False
 
-    def put(self, message: dict | None) -> None:
-        """A client message; None: the caller left (a disconnect with code 1006)."""
-        if self.disconnected:
-            return
-        if message is None:
+    @property
+    def disconnected(self) -> bool:
+        return self._last is not None or self._inbox.finished
+
+    async def __call__(self) -> dict:
+        if not self._connected:
+            self._connected = True
+            return {"type": "websocket.connect"}
+        if self._last is not None:
+            return self._last
+        try:
+            message = await self._inbox.__anext__()
+        except StopAsyncIteration:  # the proxy ended the stream without the client's disconnect
             message = {"type": "websocket.disconnect", "code": ABNORMAL_CLOSURE_CODE, "reason": ""}
         if message.get("type") == "websocket.disconnect":
-            self.disconnected = True
             self._last = message
-        self._queue.put_nowait(message)
-
-    async def get(self) -> dict:
-        if self._queue.empty() and self._last is not None:
-            return self._last
-        return await self._queue.get()
+        return message
 
 
-async def run_websocket(obj: Any, scope: dict, inbox: WebSocketInbox, emit: Emit, deployment: str = "") -> None:
-    """Serve one WebSocket with the deployment's object ``obj`` (on the replica): each
-    ASGI message the app sends is emitted at once (``emit([message], False)``).
+async def run_websocket(obj: Any, scope: dict, inbox: RequestInbox, emit: Emit, deployment: str = "") -> None:
+    """Serve one WebSocket with the deployment's object ``obj`` (on the replica), the
+    client's messages read from ``inbox``: each ASGI message the app sends is emitted
+    at once (``emit([message], False)``).
 
     Raises:
         TypeError: the deployment has no ``@serve.ingress`` ASGI app.
@@ -107,13 +114,14 @@ async def run_websocket(obj: Any, scope: dict, inbox: WebSocketInbox, emit: Emit
                         "decorate its class with @serve.ingress(app) and declare @app.websocket(...) routes")
     scope = dict(scope)
     scope.setdefault("asgi", {"version": "3.0", "spec_version": "2.4"})
+    receive = WebSocketReceive(inbox)
 
     async def send(message: dict) -> None:
-        if inbox.disconnected:
+        if receive.disconnected:
             raise WebSocketClientGone(f"the client of WebSocket {scope.get('path', '')!r} disconnected")
         await emit([message], False)
 
-    await app(scope, inbox.get, send)
+    await app(scope, receive, send)
 
 
 def close_reason(exc: BaseException | dict) -> str:
@@ -181,24 +189,23 @@ async def relay_websocket(router: Any, scope: dict, inner: dict, receive: Receiv
         The status for the metrics (the close code, or the HTTP status of a denied
         handshake) and whether it counts as an error.
     """
-    inbox: asyncio.Queue[dict] = asyncio.Queue()
     client_code: int | None = None
 
-    async def pump() -> None:  # the client's messages, until it disconnects
+    async def client_messages() -> AsyncIterator[dict]:  # read as the replica grants credit
         nonlocal client_code
         while True:
             message = await receive()
-            inbox.put_nowait(message)
             if message.get("type") == "websocket.disconnect":
                 client_code = int(message.get("code", 1005) or 1005)
+                yield message
                 return
+            yield message
 
-    pumping = asyncio.get_running_loop().create_task(pump())
     progress = _Progress()
     try:
         async with contextlib.aclosing(router.stream(
                 "__call__", (inner,), {}, kind=wire.WEBSOCKET, model_id=model_id, route=route,
-                session_id=session_id, request_id=request_id, feed=inbox.get)) as replies:
+                session_id=session_id, request_id=request_id, feed=client_messages())) as replies:
             async for batch in replies:
                 for message in batch:
                     progress.track(message)
@@ -221,8 +228,6 @@ async def relay_websocket(router: Any, scope: dict, inner: dict, receive: Receiv
                 await send({"type": "websocket.close", "code": INTERNAL_ERROR_CODE,
                             "reason": close_reason(json.loads(error_body(exc)))})
             return INTERNAL_ERROR_CODE, True
-    finally:
-        pumping.cancel()
     if not progress.started:  # the app ended without answering the handshake
         await deny(scope, send, 500, json.dumps({"error": "RuntimeError", "message": (
             "the deployment ended the WebSocket without accepting or refusing it")}).encode())
@@ -238,5 +243,5 @@ def _outcome(progress: _Progress, client_code: int | None) -> tuple[int, bool]:
     return status, status not in (1000, 1001)
 
 
-__all__ = ["DENIAL_EXTENSION", "WebSocketClientGone", "WebSocketInbox", "close_reason", "deny", "relay_websocket",
+__all__ = ["DENIAL_EXTENSION", "WebSocketClientGone", "WebSocketReceive", "close_reason", "deny", "relay_websocket",
            "run_websocket"]

@@ -5,8 +5,10 @@ the controller) and a replica.
 A :class:`Call` asks a replica to run something; the replica answers with
 :class:`Reply` frames carrying the same ``req_id``: one ``RESULT`` or ``ERROR``,
 or, for a stream, ``CHUNK`` frames and then ``END`` (or ``ERROR``). A duplex
-request (a WebSocket) also has :class:`Feed` frames going the other way, from
-the caller to the replica, while it runs.
+request (``Call.feed``: a WebSocket, a gRPC client- or bidi-streaming call) also
+has :class:`Feed` frames going the other way, from the caller to the replica,
+while it runs: its request stream, flow-controlled by the ``CREDIT`` replies
+the replica grants (see :mod:`.duplex`).
 
 Example:
     >>> frame = encode(Call(req_id=1, method="__call__", args=(2,), kwargs={}))
@@ -34,10 +36,16 @@ CALL = "call"        # a Python call of a method (handles)
 HTTP = "http"        # an ASGI request: args = (scope, body); replies carry ASGI messages
 GRPC = "grpc"        # a gRPC request: args = (request proto,); method = the RPC's name
 WEBSOCKET = "websocket"  # a WebSocket: args = (scope,); Feed frames carry the client's ASGI messages
+# (a GRPC call with feed=True: Feed frames carry the client's messages; the method gets them as its first argument)
 CONTROL = "control"  # the controller's requests: check_health, reconfigure, stats, drain
 
-#: Reply kinds (REJECTED: the replica has max_ongoing_requests in flight; the request did not run)
-RESULT, ERROR, CHUNK, END, REJECTED = 0, 1, 2, 3, 4
+#: Reply kinds (REJECTED: the replica has max_ongoing_requests in flight; the request did not run;
+#: CREDIT: the caller of a duplex request may send ``value`` more Feed messages)
+RESULT, ERROR, CHUNK, END, REJECTED, CREDIT = 0, 1, 2, 3, 4, 5
+
+#: Feed kinds: one message of the request stream; the caller sends no more (the stream ends);
+#: the caller left (it cancelled, or stopped waiting for the answer: the stream is cancelled)
+MESSAGE, DONE, LEFT = 0, 1, 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,6 +62,7 @@ class Call:
     request_id: str = ""
     route: str = ""
     session_id: str = ""
+    feed: bool = False  # duplex: Feed frames follow with the request stream
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,11 +76,13 @@ class Reply:
 
 @dataclass(frozen=True, slots=True)
 class Feed:
-    """A caller's message for its duplex request ``req_id`` in flight (a WebSocket's
-    ``websocket.receive`` or ``websocket.disconnect``); ``value`` None: the caller left."""
+    """The request stream of the caller's duplex request ``req_id`` in flight: one
+    message (``MESSAGE``: a WebSocket's ``websocket.receive`` or ``websocket.disconnect``,
+    a gRPC client's request), its end (``DONE``) or the caller gone (``LEFT``)."""
 
     req_id: int
     value: Any = None
+    kind: int = MESSAGE
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +176,7 @@ def remote_error(err: RemoteError, function_name: str) -> BaseException:
     return TaskError.wrap(cause, err.traceback, function_name)
 
 
-__all__ = ["CALL", "CHUNK", "CONTROL", "END", "ERROR", "GRPC", "HEADER", "HTTP", "REJECTED", "RESULT", "WEBSOCKET",
+__all__ = ["CALL", "CHUNK", "CONTROL", "CREDIT", "DONE", "END", "ERROR", "GRPC", "HEADER", "HTTP", "LEFT", "MESSAGE",
+           "REJECTED", "RESULT", "WEBSOCKET",
            "Call", "Feed", "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame",
            "remote_error"]

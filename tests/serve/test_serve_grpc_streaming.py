@@ -271,53 +271,155 @@ def test_reflection_is_off_when_disabled(stubs: tuple[Any, Any]) -> None:
     assert asyncio.run(reflection_code(True)) == grpc.StatusCode.OK
 
 
-def test_request_streams_relay_end_and_cancel() -> None:
-    from streamdata.serve.grpc_streams import ProxyRequestStream, RequestStreams
+class _Gated:
+    """A deployment whose streaming methods read the request stream once ``gate`` opens."""
+
+    def __init__(self) -> None:
+        self.gate = asyncio.Event()
+        self.cancelled: bool | None = None
+
+    async def Sum(self, request_stream: gRPCInputStream) -> int:  # noqa: N802
+        await self.gate.wait()
+        values = [n async for n in request_stream]
+        self.cancelled = request_stream.is_cancelled()
+        return sum(values)
+
+    async def Echo(self, request_stream: gRPCInputStream) -> AsyncIterator[int]:  # noqa: N802
+        async for n in request_stream:
+            yield n
+        self.cancelled = request_stream.is_cancelled()
+
+
+async def _until(predicate: Any, what: str) -> None:
+    """Wait (on this loop) for ``predicate`` at most 30 s."""
+    deadline = asyncio.get_running_loop().time() + 30
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+def _in_one_process(test: Any, window: int = 4) -> None:
+    """Run ``test(server, obj, conn)`` with a replica of :class:`_Gated` and a connection to it in this process."""
+    import os
+    import tempfile
+
+    from streamdata.serve.channel import ReplicaConnection
+    from streamdata.serve.replica import ReplicaServer
 
     async def main() -> None:
-        streams = RequestStreams()
-        await streams.start()
-        try:
-            async def client(n: int) -> AsyncIterator[int]:
-                for i in range(n):
-                    yield i
-
-            token, stream = streams.open(client(3))
-            assert [m async for m in stream] == [0, 1, 2]
-            assert stream.is_exhausted and not stream.is_cancelled()
-            streams.close(token)
-
-            # a replica naming a session that is not (or no longer) open: its stream ends, cancelled
-            stream = gRPCInputStream(ProxyRequestStream(streams.path, token))
-            assert [m async for m in stream] == [] and stream.is_cancelled()
-
-            # the call ends while the replica reads (the client cancelled, a deadline): cancelled too
-            hold = asyncio.Event()
-
-            async def held() -> AsyncIterator[int]:
-                yield 1
-                await hold.wait()
-                yield 2
-
-            token, stream = streams.open(held())
-            assert await stream.__anext__() == 1
-            streams.close(token)
-            assert [m async for m in stream] == [] and stream.is_cancelled() and len(streams) == 0
-        finally:
-            await streams.stop()
+        obj = _Gated()
+        server = ReplicaServer(obj, "app", "Gated", "r0")
+        server.request_stream_window = window
+        with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
+            path = os.path.join(tmp, "r.sock")
+            await server.listen(path)
+            conn = ReplicaConnection("r0", path, "Gated")
+            try:
+                await test(server, obj, conn)
+                await _until(lambda: server.ongoing == 0, "the replica's requests ending")
+                assert not any(server._inboxes.values())  # nothing left behind
+            finally:
+                conn.close()
+                server._server.close()
 
     asyncio.run(main())
+
+
+def test_the_request_stream_is_flow_controlled() -> None:
+    """The proxy's end sends a request stream only as far as the replica's credit: at most
+    ``window`` messages wait unread in the replica; reading them lets the rest come."""
+    from streamdata.serve import wire
+
+    async def test(server: Any, obj: _Gated, conn: Any) -> None:
+        pulled = 0
+
+        async def numbers() -> AsyncIterator[int]:
+            nonlocal pulled
+            for n in range(20):
+                pulled += 1
+                yield n
+
+        answer = asyncio.ensure_future(conn.call("Sum", (), kind=wire.GRPC, feed=numbers()))
+        await _until(lambda: pulled == 4, "the window's messages")
+        await conn.call("stats", kind=wire.CONTROL)  # a round trip: what the replica sent before is read
+        (inbox,) = server._inboxes[next(iter(server._inboxes))].values()
+        assert (pulled, len(inbox), conn._credits[1].available) == (4, 4, 0)
+        obj.gate.set()  # the method reads: credit comes back, the other 16 follow
+        assert await asyncio.wait_for(answer, 30) == sum(range(20))
+        assert obj.cancelled is False and pulled == 20
+
+    _in_one_process(test)
+
+
+def test_request_stream_end_and_cancel() -> None:
+    """The stream ends when the caller's messages end; it is cancelled (after the messages
+    sent before) when the caller leaves, or when its messages fail."""
+    from streamdata.serve import wire
+
+    async def test(server: Any, obj: _Gated, conn: Any) -> None:
+        async def counting(n: int) -> AsyncIterator[int]:
+            for i in range(n):
+                yield i
+
+        answers = conn.stream("Echo", (), kind=wire.GRPC, feed=counting(3))
+        assert [n async for n in answers] == [0, 1, 2] and obj.cancelled is False
+        assert [n async for n in conn.stream("Echo", (), kind=wire.GRPC, feed=counting(0))] == []
+
+        hold = asyncio.Event()
+
+        async def held() -> AsyncIterator[int]:
+            yield 1
+            await hold.wait()
+            yield 2
+
+        obj.cancelled = None
+        answers = conn.stream("Echo", (), kind=wire.GRPC, feed=held())
+        assert await anext(answers) == 1
+        await answers.aclose()  # the caller leaves (the client cancelled, a deadline) while the method reads
+        await _until(lambda: obj.cancelled is not None, "the method's loop ending")
+        assert obj.cancelled is True
+
+        async def failing() -> AsyncIterator[int]:
+            yield 5
+            raise ConnectionResetError("the client reset the call")
+
+        obj.cancelled = None
+        assert [n async for n in conn.stream("Echo", (), kind=wire.GRPC, feed=failing())] == [5]
+        assert obj.cancelled is True
+
+    _in_one_process(test)
+
+
+class _Messages:
+    """A picklable async iterator of messages."""
+
+    def __init__(self, *messages: Any) -> None:
+        self.messages = list(messages)
+
+    def __aiter__(self) -> _Messages:
+        return self
+
+    async def __anext__(self) -> Any:
+        if not self.messages:
+            raise StopAsyncIteration
+        return self.messages.pop(0)
 
 
 def test_input_stream_pickles_without_its_event() -> None:
     import pickle
 
-    from streamdata.serve.grpc_streams import ProxyRequestStream
+    from streamdata.serve.duplex import RequestInbox
 
-    stream = gRPCInputStream(ProxyRequestStream("\0nowhere", "t"))
+    stream = gRPCInputStream(_Messages(1, 2))
     stream.cancel()
     copy = pickle.loads(pickle.dumps(stream))
     assert copy.is_cancelled() and not copy.is_exhausted
     with pytest.raises(TypeError, match="async for"):  # a sync method that loops over it is told how
         iter(copy)
-    assert pickle.loads(pickle.dumps(ProxyRequestStream("\0nowhere", "t"))).token == "t"
+
+    async def read(stream: gRPCInputStream) -> list[Any]:
+        return [m async for m in stream]
+
+    assert asyncio.run(read(pickle.loads(pickle.dumps(gRPCInputStream(_Messages(1, 2)))))) == [1, 2]
+    with pytest.raises(TypeError, match="read in the replica"):  # a replica's request stream stays there
+        pickle.dumps(gRPCInputStream(RequestInbox()))

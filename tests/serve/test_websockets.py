@@ -27,8 +27,9 @@ from _serve_util import wait_until
 from streamdata import serve
 from streamdata.serve import wire
 from streamdata.serve.channel import ReplicaConnection
+from streamdata.serve.duplex import RequestInbox
 from streamdata.serve.replica import ReplicaServer
-from streamdata.serve.websocket_relay import WebSocketInbox, close_reason
+from streamdata.serve.websocket_relay import WebSocketReceive, close_reason
 
 NO_CPU = {"num_cpus": 0}
 TIMEOUT = 30
@@ -280,14 +281,17 @@ def test_a_replica_that_dies_closes_the_connection_with_1011(ws_url: str) -> Non
 # ---- the duplex channel, in one process (no runtime, no proxy)
 
 class _RawEcho:
-    """A raw ASGI app: accepts, echoes what it receives, records how it ended."""
+    """A raw ASGI app: accepts, echoes what it receives once ``gate`` is open, records how it ended."""
 
     def __init__(self) -> None:
         self.ended: asyncio.Queue = asyncio.Queue()
+        self.gate = asyncio.Event()
+        self.gate.set()
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         assert (await receive())["type"] == "websocket.connect"
         await send({"type": "websocket.accept"})
+        await self.gate.wait()
         while True:
             message = await receive()
             if message["type"] == "websocket.disconnect":
@@ -296,41 +300,96 @@ class _RawEcho:
             await send({"type": "websocket.send", "text": message.get("text")})
 
 
-def test_the_duplex_channel_feeds_the_replica_and_tells_it_when_the_caller_leaves() -> None:
+async def _until(predicate: Any, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + TIMEOUT
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
+
+
+def _with_raw_echo(test: Any, window: int = 16) -> None:
+    """Run ``test(app, server, conn)``: a replica of a :class:`_RawEcho` in this process (no runtime,
+    no proxy) and a connection to it; then check that it left nothing behind."""
     async def main() -> None:
         app = _RawEcho()
         deployment = type("RawEchoDeployment", (), {"__serve_asgi_app__": app})
         server = ReplicaServer(deployment(), "app", "RawEcho", "r0")
+        server.request_stream_window = window
         with tempfile.TemporaryDirectory(dir="/tmp") as tmp:
             path = os.path.join(tmp, "r.sock")
             await server.listen(path)
             conn = ReplicaConnection("r0", path, "RawEcho")
-            feed: asyncio.Queue = asyncio.Queue()
-            stream = conn.stream("__call__", ({"type": "websocket", "path": "/"},), kind=wire.WEBSOCKET,
-                                 feed=feed.get)
-            assert await anext(stream) == [{"type": "websocket.accept"}]
-            feed.put_nowait({"type": "websocket.receive", "text": "ping"})
-            assert await anext(stream) == [{"type": "websocket.send", "text": "ping"}]
-            await stream.aclose()  # the caller leaves mid-connection: the app sees a disconnect
-            assert await asyncio.wait_for(app.ended.get(), TIMEOUT) == 1006
-            deadline = asyncio.get_running_loop().time() + TIMEOUT
-            while server.ongoing and asyncio.get_running_loop().time() < deadline:
-                await asyncio.sleep(0.005)
-            assert server.ongoing == 0 and not any(server._inboxes.values())  # nothing left behind
-            conn.close()
-            server._server.close()
+            try:
+                await test(app, server, conn)
+                await _until(lambda: server.ongoing == 0, "the replica's requests ending")
+                assert not any(server._inboxes.values())  # nothing left behind
+            finally:
+                conn.close()
+                server._server.close()
 
     asyncio.run(main())
 
 
-def test_inbox_and_close_reason() -> None:
-    inbox = WebSocketInbox()
-    inbox.put({"type": "websocket.disconnect", "code": 1001})
-    inbox.put({"type": "websocket.receive", "text": "late"})  # after the disconnect: dropped
-    assert inbox.disconnected
+def _connect(conn: ReplicaConnection, feed: Any) -> Any:
+    return conn.stream("__call__", ({"type": "websocket", "path": "/"},), kind=wire.WEBSOCKET, feed=feed)
+
+
+def test_the_duplex_channel_feeds_the_replica_and_tells_it_when_the_caller_leaves() -> None:
+    async def test(app: _RawEcho, server: ReplicaServer, conn: ReplicaConnection) -> None:
+        feed: asyncio.Queue = asyncio.Queue()
+
+        async def client_messages() -> Any:
+            while True:
+                yield await feed.get()
+
+        stream = _connect(conn, client_messages())
+        assert await anext(stream) == [{"type": "websocket.accept"}]
+        feed.put_nowait({"type": "websocket.receive", "text": "ping"})
+        assert await anext(stream) == [{"type": "websocket.send", "text": "ping"}]
+        await stream.aclose()  # the caller leaves mid-connection: the app sees a disconnect
+        assert await asyncio.wait_for(app.ended.get(), TIMEOUT) == 1006
+
+    _with_raw_echo(test)
+
+
+def test_the_duplex_channel_sends_only_what_the_replica_granted() -> None:
+    """Flow control: a handler that does not receive holds at most ``window`` of its client's
+    messages in the replica; the rest wait at the proxy's end until it reads them."""
+    async def test(app: _RawEcho, server: ReplicaServer, conn: ReplicaConnection) -> None:
+        app.gate.clear()
+        pulled = 0
+
+        async def client_messages() -> Any:
+            nonlocal pulled
+            for i in range(10):
+                pulled += 1
+                yield {"type": "websocket.receive", "text": str(i)}
+            await asyncio.Event().wait()  # the client stays
+
+        stream = _connect(conn, client_messages())
+        assert await anext(stream) == [{"type": "websocket.accept"}]
+        await _until(lambda: pulled == 3, "the window's messages")
+        await conn.call("stats", kind=wire.CONTROL)  # a round trip: what the replica sent before is read
+        (inbox,) = server._inboxes[next(iter(server._inboxes))].values()
+        assert (pulled, len(inbox)) == (3, 3)
+        app.gate.set()
+        assert [(await anext(stream))[0]["text"] for _ in range(10)] == [str(i) for i in range(10)]
+        await stream.aclose()
+        assert await asyncio.wait_for(app.ended.get(), TIMEOUT) == 1006
+
+    _with_raw_echo(test, window=3)
+
+
+def test_receive_and_close_reason() -> None:
+    inbox = RequestInbox()
+    receive = WebSocketReceive(inbox)
+    inbox.feed(wire.Feed(1, {"type": "websocket.disconnect", "code": 1001}))
+    inbox.feed(wire.Feed(1, None, wire.DONE))  # the proxy's stream ends after the client's disconnect
+    inbox.feed(wire.Feed(1, {"type": "websocket.receive", "text": "late"}))  # after the end: dropped
+    assert receive.disconnected and len(inbox) == 1
 
     async def drain() -> list[dict]:
-        return [await inbox.get() for _ in range(3)]
+        return [await receive() for _ in range(3)]
 
     assert [m["type"] for m in asyncio.run(drain())] == ["websocket.connect", "websocket.disconnect",
                                                         "websocket.disconnect"]
