@@ -11,11 +11,43 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.context import env_int
+
+#: ``map_batches(batch_size="auto")``: the bytes a batch aims at (Ray's
+#: ``RAY_DATA_DEFAULT_BATCH_SIZE_BYTES``, 16 MiB by default)
+AUTO_BATCH_SIZE_BYTES: int = env_int("RAY_DATA_DEFAULT_BATCH_SIZE_BYTES", 16 * 1024 * 1024) or 1
+
+
+def resolve_auto_batch_size(tables: Iterable[pa.Table], target_bytes: int = AUTO_BATCH_SIZE_BYTES
+                            ) -> tuple[int | None, Iterator[pa.Table]]:
+    """The batch size ``"auto"`` means for this stream, and the stream (nothing lost).
+
+    As Ray: the first table with rows and bytes gives the bytes per row, and the size is
+    ``max(1, target_bytes // bytes_per_row)``; a stream of only empty tables gives None
+    (whole tables). The tables before that one are kept, so the stream is returned whole.
+
+    Example:
+        >>> t = pa.table({"a": pa.array(range(10), pa.int64())})  # 8 bytes a row
+        >>> size, rest = resolve_auto_batch_size(iter([t.slice(0, 0), t]), target_bytes=32)
+        >>> size, [x.num_rows for x in rest]
+        (4, [0, 10])
+        >>> resolve_auto_batch_size(iter([]))[0] is None
+        True
+    """
+    it = iter(tables)
+    seen: list[pa.Table] = []
+    for table in it:
+        seen.append(table)
+        if table.num_rows > 0 and table.nbytes > 0:
+            per_row = table.nbytes / table.num_rows
+            return max(1, int(target_bytes / per_row)), itertools.chain(seen, it)
+    return None, iter(seen)
 
 
 class Batcher:

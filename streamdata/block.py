@@ -27,14 +27,16 @@ from typing import TYPE_CHECKING, Any, Union
 import numpy as np
 import pyarrow as pa
 
+from streamdata.block_concat import concat  # noqa: F401 - B.concat: blocks concatenated, schemas unified
 from streamdata.block_pandas import frame_to_table, readable_pandas_metadata
 from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, UDFReturnError, describe
-from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept, has_kept
+from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept
 from streamdata.numpy_batch import NumpyBatch, raw_items
 
 # the variable-shape tensor type has one definition (registered once with Arrow), in io/tensor.py
-from streamdata.tensor import VariableShapeTensorArray, VariableShapeTensorType
+from streamdata.tensor import (VariableShapeTensorArray, VariableShapeTensorType, array_likes_to_ndarrays, as_ndarray,
+                               is_array_like)
 
 if TYPE_CHECKING:  # pragma: no cover
     import pandas as pd
@@ -282,20 +284,23 @@ def normalize_batch_format(batch_format: str | None) -> str:
 # --------------------------------------------------------------------------- values → Arrow
 
 
-def _stackable(values: Iterable[Any]) -> tuple[bool, bool]:
-    """(all ndarrays, all of one shape and dtype) for the non-None values."""
+def _stackable(values: Iterable[Any]) -> tuple[bool, bool, bool]:
+    """(all ndarrays, all of one shape, none of object dtype) for the non-None values."""
     first = None
     same = True
+    plain = True
     for v in values:
         if v is None:
             continue
         if not isinstance(v, np.ndarray):
-            return False, False
+            return False, False, False
         if first is None:
             first = v
-        elif v.shape != first.shape or v.dtype != first.dtype:
+        elif v.shape != first.shape:
             same = False
-    return first is not None, same
+        if v.dtype == object:
+            plain = False
+    return first is not None, same, plain
 
 
 def _ndarray_to_arrow(arr: np.ndarray) -> pa.Array:
@@ -314,6 +319,9 @@ def _ndarray_to_arrow(arr: np.ndarray) -> pa.Array:
 def _objects_to_arrow(values: Any, *, nan_is_null: bool = False) -> pa.Array:
     """A sequence of Python objects: ndarrays become tensors, the rest Arrow or pickles.
 
+    Arrays of one shape make a fixed-shape tensor column (mixed dtypes promoted, 0-d arrays a
+    column of scalars), of different shapes a variable-shape one. Array-likes (a
+    ``torch.Tensor``, anything with ``__array__`` and ``__len__``) count as ndarrays, as in Ray.
     A float NaN stays NaN in a float column (as Ray: ``from_items`` keeps NaN apart from
     None, so NaN keys group and sort apart from nulls); in a column of other values
     (strings with a stray NaN) it is a missing value, as pandas means it. ``nan_is_null``
@@ -326,11 +334,21 @@ def _objects_to_arrow(values: Any, *, nan_is_null: bool = False) -> pa.Array:
         ['a', None, None]
     """
     seq = values if isinstance(values, (list, np.ndarray)) else list(values)
-    all_arrays, same = _stackable(seq)
-    if all_arrays and not any(v is None for v in seq):
-        if same and len(seq) > 0 and seq[0].ndim >= 1 and seq[0].dtype != object:
-            return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(np.stack(seq)))
-        if all(v.dtype != object for v in seq):
+    all_arrays, same, plain = _stackable(seq)
+    if not all_arrays and (arrays := array_likes_to_ndarrays(seq)) is not None:  # torch tensors...
+        seq = arrays
+        all_arrays, same, plain = _stackable(seq)
+    if all_arrays and plain and not any(v is None for v in seq):
+        if same:
+            try:
+                stacked = np.stack(seq)  # numpy promotes mixed dtypes, as Ray's np.asarray
+            except (TypeError, ValueError):  # dtypes that do not promote (datetimes beside ints)
+                stacked = None
+            if stacked is not None and stacked.ndim == 1:
+                return _ndarray_to_arrow(stacked)
+            if stacked is not None:
+                return pa.FixedShapeTensorArray.from_numpy_ndarray(np.ascontiguousarray(stacked))
+        else:
             return _variable_tensor(list(seq))
     items = list(seq) if isinstance(seq, np.ndarray) else seq
     for from_pandas in ((True,) if nan_is_null else (False, True)):
@@ -344,7 +362,7 @@ def _objects_to_arrow(values: Any, *, nan_is_null: bool = False) -> pa.Array:
 def _variable_tensor(arrays: list[np.ndarray]) -> pa.Array:
     try:
         return VariableShapeTensorArray.from_numpy(arrays)
-    except (ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError):  # mixed ranks, odd dtypes
+    except (TypeError, ValueError, pa.ArrowInvalid, pa.ArrowNotImplementedError):  # odd dtypes
         return _pickled(arrays)
 
 
@@ -364,8 +382,8 @@ def _column_to_arrow(name: str, value: Any, what: str) -> pa.Array | pa.ChunkedA
     mod = type(value).__module__
     if mod.startswith("pandas"):
         return _series_to_arrow(value)
-    if mod.startswith("torch"):
-        return _ndarray_to_arrow(value.detach().cpu().numpy())
+    if mod.startswith("torch") or is_array_like(value):  # a torch.Tensor, anything with __array__
+        return _ndarray_to_arrow(as_ndarray(value))
     raise UDFReturnError(f"{what} returned column {name!r} as {describe(value)}; "
                          f"expected an array (numpy.ndarray, list, pyarrow.Array)")
 
@@ -490,29 +508,6 @@ def num_rows(batch: Batch) -> int:
 def size_bytes(table: pa.Table) -> int:
     """Bytes a block takes in memory."""
     return table.nbytes
-
-
-def concat(tables: list[pa.Table]) -> pa.Table:
-    """Tables concatenated in order (missing columns null-filled; types promoted if needed).
-
-    Example:
-        >>> concat([pa.table({"a": [1]}), pa.table({"a": [2], "b": ["x"]})]).to_pydict()
-        {'a': [1, 2], 'b': [None, 'x']}
-    """
-    tables = [t for t in tables if t.num_columns or t.num_rows]
-    if not tables:
-        return pa.table({})
-    if len(tables) == 1:
-        return tables[0]
-    first = tables[0].schema
-    if all(t.schema.equals(first) for t in tables[1:]):
-        return pa.concat_tables(tables)
-    if any(has_kept(t.schema) for t in tables):  # kept beside expanded: all as their own type
-        return concat([decode_kept(t) for t in tables])
-    try:
-        return pa.concat_tables(tables, promote_options="default")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.concat_tables(tables, promote_options="permissive")
 
 
 def slice_table(table: pa.Table, start: int, end: int) -> pa.Table:

@@ -69,8 +69,20 @@ class ExecutionResources:
         """A limit: None fields are unlimited."""
         return cls(cpu=cpu, gpu=gpu, object_store_memory=object_store_memory, memory=memory)
 
-    def copy(self) -> "ExecutionResources":
-        return ExecutionResources(self.cpu, self.gpu, self.object_store_memory, self.memory)
+    def copy(self, cpu: float | None = None, gpu: float | None = None,
+             memory: float | None = None,
+             object_store_memory: float | None = None) -> "ExecutionResources":
+        """A copy, with the amounts given here (not None) in place of these (as Ray).
+
+        Example:
+            >>> r = ExecutionResources(cpu=1, gpu=2, object_store_memory=4, memory=3)
+            >>> r.copy(cpu=10, object_store_memory=10e9)
+            ExecutionResources(cpu=10.0, gpu=2.0, object_store_memory=10000000000.0, memory=3.0)
+        """
+        return ExecutionResources(
+            self.cpu if cpu is None else cpu, self.gpu if gpu is None else gpu,
+            self.object_store_memory if object_store_memory is None else object_store_memory,
+            self.memory if memory is None else memory)
 
     def add(self, other: "ExecutionResources") -> "ExecutionResources":
         return ExecutionResources(self.cpu + other.cpu, self.gpu + other.gpu,  # type: ignore[operator]

@@ -32,7 +32,7 @@ import pyarrow as pa
 from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.dataset_args import (
-    column_list, normalize_batch_format, remote_args, task_fields, udf_fields,
+    column_list, map_batch_size, normalize_batch_format, remote_args, task_fields, udf_fields,
 )
 from streamdata.dataset_columns import ColumnsMixin
 from streamdata.dataset_display import check_seed as _check_seed
@@ -140,7 +140,8 @@ class Dataset(ColumnsMixin["Dataset"], ConsumeMixin, WriteMixin, SplitMixin, Met
         ndarrays; ``"pandas"``; ``"pyarrow"``) and returns a batch (or yields batches). A
         function runs as tasks; a callable class runs in an actor pool of
         ``concurrency=n`` or ``(min, max)`` actors, each built once with
-        ``fn_constructor_args``. ``batch_size=None`` calls ``fn`` once per block.
+        ``fn_constructor_args``. ``batch_size=None`` calls ``fn`` once per block;
+        ``"auto"`` picks the size from the bytes per row (about 16 MiB a batch), as Ray.
         ``udf_modifying_row_count=False`` promises ``fn`` keeps the row count (Ray uses it
         for optimizations; accepted here).
 
@@ -150,11 +151,7 @@ class Dataset(ColumnsMixin["Dataset"], ConsumeMixin, WriteMixin, SplitMixin, Met
             >>> sorted(r["y"] for r in ds.take_all())
             [1, 2, 3, 4]
         """
-        if batch_size == "default":
-            batch_size = DataContext.get_current().default_batch_size
-        if batch_size is not None and (isinstance(batch_size, bool)
-                                       or not isinstance(batch_size, int) or batch_size <= 0):
-            raise PlanError(f"batch_size must be a positive integer or None, got {batch_size!r}")
+        batch_size = map_batch_size(batch_size, num_gpus)
         if not isinstance(udf_modifying_row_count, bool):
             raise PlanError(f"udf_modifying_row_count must be a bool, got {udf_modifying_row_count!r}")
         return self._with(MapBatches(
@@ -380,18 +377,22 @@ class Dataset(ColumnsMixin["Dataset"], ConsumeMixin, WriteMixin, SplitMixin, Met
                 raise PlanError(f"union takes Datasets, got {type(o).__name__}")
         return self._with(Union(inputs=(self._plan.root, *(o._plan.root for o in others))))
 
-    def zip(self, other: "Dataset") -> "Dataset":
-        """The columns of both datasets side by side (they must have as many rows);
-        clashing names from ``other`` get a ``_1`` suffix.
+    def zip(self, *other: "Dataset") -> "Dataset":
+        """The columns of this dataset and of each of ``other`` side by side (they must
+        have as many rows, else ``ValueError`` when it runs); a name already taken gets
+        ``_1``, ``_2``, ... (as Ray).
 
         Example:
             >>> import streamdata as sd
-            >>> sd.range(2).zip(sd.range(2).map(lambda r: {"b": r["id"] * 2})).take_all()
-            [{'id': 0, 'b': 0}, {'id': 1, 'b': 2}]
+            >>> sd.range(2).zip(sd.range(2), sd.range(2)).take_all()
+            [{'id': 0, 'id_1': 0, 'id_2': 0}, {'id': 1, 'id_1': 1, 'id_2': 1}]
         """
-        if not isinstance(other, Dataset):
-            raise PlanError(f"zip takes a Dataset, got {type(other).__name__}")
-        return self._with(Zip(inputs=(self._plan.root, other._plan.root)))
+        if not other:
+            raise PlanError("zip takes at least one Dataset to zip with")
+        for ds in other:
+            if not isinstance(ds, Dataset):
+                raise PlanError(f"zip takes Datasets, got {type(ds).__name__}")
+        return self._with(Zip(inputs=(self._plan.root, *(ds._plan.root for ds in other))))
 
     def mix(self, *other: "Dataset", weights: Sequence[float] | None = None,
             stopping_condition: Any = "stop_on_longest_drop") -> "Dataset":

@@ -19,6 +19,7 @@ from typing import Any, Callable, Mapping, Sequence
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.context import DataContext
 from streamdata.errors import PlanError
 from streamdata.plan.logical import (
     ActorPoolStrategy, ComputeStrategy, TaskPoolStrategy, is_callable_class,
@@ -28,6 +29,45 @@ from streamdata.plan.logical import (
 def normalize_batch_format(batch_format: str | None) -> str:
     """The canonical ``batch_format`` (see :func:`streamdata.block.normalize_batch_format`)."""
     return B.normalize_batch_format(batch_format)
+
+
+#: Ray's error for a GPU ``map_batches`` without an explicit integer ``batch_size``
+GPU_BATCH_SIZE_MESSAGE = (
+    "You must provide `batch_size` to `map_batches` when requesting GPUs. The optimal batch "
+    "size depends on the model, data, and GPU used. We recommend using the largest batch "
+    "size that doesn't result in your GPU device running out of memory.")
+
+
+def map_batch_size(batch_size: Any, num_gpus: float | None) -> int | str | None:
+    """``map_batches`` ' ``batch_size`` as a node field: an int, ``"auto"`` or None.
+
+    ``"default"`` is the context's ``default_batch_size``; ``"auto"`` is kept (each task
+    picks a size from its blocks' bytes per row). As Ray, a stage that asks for GPUs
+    (``num_gpus > 0``) must give an integer.
+
+    Example:
+        >>> map_batch_size("auto", None), map_batch_size(8, 1), map_batch_size(None, 0)
+        ('auto', 8, None)
+        >>> map_batch_size("auto", 1)
+        Traceback (most recent call last):
+        ...
+        streamdata.errors.PlanError: You must provide `batch_size` to `map_batches` when ...
+
+    Raises:
+        PlanError: not a positive int, None, ``"auto"`` or ``"default"``; or no int with GPUs.
+    """
+    if batch_size == "default":
+        batch_size = DataContext.get_current().default_batch_size
+    if (num_gpus is not None and not isinstance(num_gpus, bool)
+            and isinstance(num_gpus, (int, float)) and num_gpus > 0
+            and (batch_size is None or batch_size == "auto")):
+        raise PlanError(GPU_BATCH_SIZE_MESSAGE)
+    if batch_size == "auto" or batch_size is None:
+        return batch_size
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size <= 0:
+        raise PlanError(f"batch_size must be a positive integer, None or 'auto', "
+                        f"got {batch_size!r}")
+    return batch_size
 
 
 def compute_strategy(fn: Any, compute: Any, concurrency: Any) -> ComputeStrategy:

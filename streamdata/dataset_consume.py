@@ -255,7 +255,7 @@ class ConsumeMixin:
     def schema(self, fetch_if_missing: bool = True) -> Schema | None:
         """The :class:`~streamdata.schema.Schema` (``names``, ``types``, ``base_schema``:
         the ``pyarrow.Schema``); known from the source or found by running the plan on its
-        first rows.
+        first rows (and then remembered, as Ray does: ``repr(ds)`` shows it too).
 
         Example:
             >>> import streamdata as sd
@@ -263,9 +263,12 @@ class ConsumeMixin:
             ['id']
         """
         schema = self._plan.schema()
+        if schema is None:
+            schema = getattr(self, "_schema_cache", None)
         if schema is None and fetch_if_missing:
             head = self if isinstance(self._plan.root, InputData) else self.limit(1)  # materialized: no run
             schema = _first_schema(head._iter_bundles(stats_owner=self))
+            self._schema_cache = schema
         return as_schema(schema)
 
     def columns(self, fetch_if_missing: bool = True) -> list[str] | None:
@@ -319,15 +322,18 @@ class ConsumeMixin:
         return files
 
     def stats(self) -> str:
-        """Statistics of the last execution of this dataset (time and rows per operator).
+        """Statistics of the last execution of this dataset (time and rows per operator);
+        ``""`` before it ran, as Ray.
 
         Example:
             >>> import streamdata as sd
+            >>> sd.range(3).stats()
+            ''
             >>> ds = sd.range(3).materialize()
             >>> "InputData" in ds.stats() or "Read" in ds.stats()
             True
         """
-        return str(self._stats)
+        return "" if self._stats.last is None else str(self._stats)
 
     def explain(self) -> None:
         """Print the logical, optimized and physical plans (returns None, as Ray's does).

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from streamdata import execution
 from streamdata.errors import PlanError
-from streamdata.plan.logical import InputData, LogicalPlan
+from streamdata.plan.logical import InputData, LogicalPlan, Read
 
 if TYPE_CHECKING:  # pragma: no cover
     from streamdata.summary import DatasetSummary
@@ -119,7 +119,16 @@ class MetaMixin:
 
     # ------------------------------------------------------------------ blocks
     def iter_internal_ref_bundles(self) -> Iterator[execution.RefBundle]:
-        """The output's RefBundles (blocks as ObjectRefs with metadata), streaming."""
+        """The output's RefBundles, streaming: each one's ``blocks`` are entries with
+        ``.ref`` (the block's ObjectRef) and ``.metadata`` (as Ray's ``BlockEntry``; they
+        also unpack as ``(ref, metadata)`` pairs).
+
+        Example:
+            >>> import streamdata as sd
+            >>> sum(len(sd.get(entry.ref)) for bundle in sd.range(5).iter_internal_ref_bundles()
+            ...     for entry in bundle.blocks)
+            5
+        """
         return self._iter_bundles()
 
     def get_internal_block_refs(self) -> list[Any]:
@@ -129,15 +138,29 @@ class MetaMixin:
 
     # ------------------------------------------------------------------ lineage
     def has_serializable_lineage(self) -> bool:
-        """Whether the plan starts from sources only (no in-memory blocks), so that
-        :meth:`serialize_lineage` can capture it."""
-        return not any(isinstance(n, InputData) for n in self._plan.sources())
+        """Whether :meth:`serialize_lineage` can capture the plan: Ray's rule, so not when
+        it holds in-memory data, either blocks (``materialize()``, ``from_*_refs``, a split)
+        or rows given on the driver (``from_items``, ``from_pandas``, ``from_arrow``,
+        ``from_numpy``). Reads (``range``, ``read_*``) and what is built on them can.
+
+        Example:
+            >>> import streamdata as sd
+            >>> sd.from_items([1, 2]).has_serializable_lineage()
+            False
+            >>> sd.range(3).zip(sd.range(3)).has_serializable_lineage()
+            True
+        """
+        from streamdata.io.memory import ArrowTablesDatasource
+
+        return not any(isinstance(n, InputData) or (
+            isinstance(n, Read) and isinstance(n.datasource, ArrowTablesDatasource))
+            for n in self._plan.sources())
 
     def serialize_lineage(self) -> bytes:
         """The plan as bytes (:meth:`deserialize_lineage` rebuilds the dataset)."""
         if not self.has_serializable_lineage():
-            raise PlanError("serialize_lineage: this dataset holds in-memory blocks (from_* or "
-                            "materialize()); only plans that start from sources serialize")
+            raise PlanError("serialize_lineage: this dataset holds in-memory data (from_* or "
+                            "materialize()); only plans that start from reads serialize")
         import cloudpickle
         return cloudpickle.dumps(self._plan)
 

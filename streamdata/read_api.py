@@ -231,7 +231,7 @@ def _decode_tensors(ds: "Dataset", schema: Any) -> "Dataset":
 
 
 def read_csv(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | None = None,
-             include_paths: bool = False, partitioning: Any = None, override_num_blocks: int | None = None,
+             include_paths: bool = False, partitioning: Any = _HIVE, override_num_blocks: int | None = None,
              file_extensions: Sequence[str] | None = None, read_options: Any = None, parse_options: Any = None,
              convert_options: Any = None, concurrency: int | None = None,
              ray_remote_args: dict[str, Any] | None = None, parallelism: int | None = None,
@@ -243,7 +243,10 @@ def read_csv(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | Non
     arrow_open_stream_args: dict[str, Any] | None = None, **kwargs: Any) -> "Dataset":
     """Read CSV files with ``pyarrow.csv`` (options pass through; ``.gz`` etc. decompressed).
 
-    A ragged row fails with an error naming the file and the line.
+    A ragged row fails with an error naming the file and the line. As Ray, ``partitioning``
+    defaults to ``"hive"``: a path like ``year=2022/month=09/sales.csv`` adds the string
+    columns ``year`` and ``month`` (``'2022'``, ``'09'``); paths without ``key=value``
+    directories add nothing.
 
     Example:
         >>> import streamdata as sd, tempfile, os
@@ -261,7 +264,7 @@ def read_csv(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | Non
 
 
 def read_json(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | None = None,
-              include_paths: bool = False, partitioning: Any = None, override_num_blocks: int | None = None,
+              include_paths: bool = False, partitioning: Any = _HIVE, override_num_blocks: int | None = None,
               file_extensions: Sequence[str] | None = None, read_options: Any = None, parse_options: Any = None,
               concurrency: int | None = None, ray_remote_args: dict[str, Any] | None = None,
               parallelism: int | None = None, num_cpus: float | None = None, num_gpus: float | None = None, memory: float | None = None,
@@ -272,7 +275,8 @@ def read_json(paths: Any, *, filesystem: Any = None, columns: Sequence[str] | No
     arrow_open_stream_args: dict[str, Any] | None = None, lines: bool = False, **kwargs: Any) -> "Dataset":
     """Read JSON-lines files and JSON-array files (detected per file).
 
-    A malformed line fails with an error naming the file and the line.
+    A malformed line fails with an error naming the file and the line. As Ray,
+    ``partitioning`` defaults to ``"hive"`` (``key=value`` directories add string columns).
 
     Example:
         >>> import streamdata as sd, tempfile, os

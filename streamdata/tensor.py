@@ -74,15 +74,13 @@ class VariableShapeTensorArray(pa.ExtensionArray):
 
     @staticmethod
     def from_numpy(arrays: Sequence[np.ndarray]) -> "VariableShapeTensorArray":
-        """Build from NumPy arrays of one dtype and one number of dimensions."""
+        """Build from NumPy arrays (their common dtype); arrays of different numbers of
+        dimensions are kept as they are, the type's ``ndim`` the largest (as Ray's)."""
         if not arrays:
             raise ValueError("cannot infer a tensor type from zero arrays")
         arrays = [np.asarray(a) for a in arrays]
-        ndim = arrays[0].ndim
+        ndim = max(a.ndim for a in arrays)
         dtype = np.result_type(*[a.dtype for a in arrays])
-        if any(a.ndim != ndim for a in arrays):
-            raise ValueError(f"tensors must have the same number of dimensions, got "
-                             f"{sorted({a.ndim for a in arrays})}")
         value_type = pa.from_numpy_dtype(dtype)
         flat = np.concatenate([np.ascontiguousarray(a, dtype=dtype).reshape(-1) for a in arrays]) \
             if arrays else np.empty(0, dtype=dtype)
@@ -198,3 +196,182 @@ def arrow_to_ndarray(col: pa.Array | pa.ChunkedArray) -> np.ndarray:
         out[:] = rows
         return out
     return col.to_numpy(zero_copy_only=False)
+
+
+# --------------------------------------------------------------------------- unifying tensor types
+
+
+def _tensor_key(type_: pa.DataType) -> tuple[Any, ...]:
+    """What tells two tensor types apart (Arrow's ``==`` ignores a variable-shape type's ``ndim``)."""
+    if isinstance(type_, VariableShapeTensorType):
+        return ("variable", str(type_.value_type), type_.ndim)
+    return ("fixed", str(type_.value_type), tuple(type_.shape), tuple(type_.permutation or ()))
+
+
+def _tensor_ndim(type_: pa.DataType) -> int:
+    return type_.ndim if isinstance(type_, VariableShapeTensorType) else len(type_.shape)
+
+
+def unify_tensor_types(types: Sequence[pa.DataType]) -> pa.DataType:
+    """One type for a column whose blocks hold these tensor types, as Ray unifies them:
+    one shape stays fixed-shape; different shapes, or fixed beside variable, become
+    variable-shape with the largest number of dimensions.
+
+    Raises:
+        pyarrow.ArrowTypeError: element types differ (Ray refuses them too).
+
+    Example:
+        >>> a, b = pa.fixed_shape_tensor(pa.uint8(), [2, 2]), pa.fixed_shape_tensor(pa.uint8(), [3, 3, 1])
+        >>> str(unify_tensor_types([a, b]))
+        'variable_shape_tensor<uint8, ndim=3>'
+        >>> unify_tensor_types([a, a]) == a
+        True
+    """
+    if not types:
+        raise ValueError("unify_tensor_types needs at least one type")
+    keys = {_tensor_key(t) for t in types}
+    if len(keys) == 1:
+        return types[0]
+    value_types = {str(t.value_type) for t in types}
+    if len(value_types) > 1:
+        raise pa.ArrowTypeError(f"cannot unify tensor columns with different element types: "
+                                f"{sorted(value_types)} ({', '.join(str(t) for t in types)})")
+    if all(isinstance(t, pa.FixedShapeTensorType) for t in types) and len({tuple(t.shape) for t in types}) == 1:
+        return types[0]  # one shape, other differences (permutation): left to Arrow
+    return VariableShapeTensorType(types[0].value_type, max(_tensor_ndim(t) for t in types))
+
+
+def to_variable_shape(col: pa.Array | pa.ChunkedArray, target: VariableShapeTensorType) -> pa.ChunkedArray:
+    """A tensor column (fixed- or variable-shape) as ``target``, a variable-shape type of the
+    same element type. Fixed-shape chunks are rewrapped without copying their values; nulls
+    stay null.
+
+    Example:
+        >>> fixed = pa.FixedShapeTensorArray.from_numpy_ndarray(np.arange(8).reshape(2, 2, 2))
+        >>> out = to_variable_shape(fixed, VariableShapeTensorType(pa.int64(), 2))
+        >>> [a.tolist() for a in arrow_to_ndarray(out)]
+        [[[0, 1], [2, 3]], [[4, 5], [6, 7]]]
+    """
+    chunks = col.chunks if isinstance(col, pa.ChunkedArray) else [col]
+    return pa.chunked_array([_chunk_to_variable(c, target) for c in chunks], type=target)
+
+
+def _chunk_to_variable(chunk: pa.Array, target: VariableShapeTensorType) -> pa.Array:
+    if isinstance(chunk.type, VariableShapeTensorType):
+        return pa.ExtensionArray.from_storage(target, chunk.storage)
+    if not isinstance(chunk.type, pa.FixedShapeTensorType):
+        raise pa.ArrowTypeError(f"not a tensor column: {chunk.type}")
+    shape = list(chunk.type.shape)
+    permutation = chunk.type.permutation
+    if permutation is not None and list(permutation) != list(range(len(shape))):  # strided: copy the rows
+        rows = list(chunk.to_numpy_ndarray())
+        return pa.ExtensionArray.from_storage(target, VariableShapeTensorArray.from_numpy(rows).storage)
+    n, width = len(chunk), int(np.prod(shape)) if shape else 1
+    storage = chunk.storage  # fixed_size_list<value_type>[width]; its offset is in rows
+    values = storage.values.slice(storage.offset * width, n * width)
+    data = pa.LargeListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int64) * width), values)
+    shapes = pa.ListArray.from_arrays(pa.array(np.arange(n + 1, dtype=np.int32) * len(shape)),
+                                      pa.array(np.tile(np.asarray(shape, dtype=np.int64), n), type=pa.int64()))
+    mask = chunk.is_null() if chunk.null_count else None
+    struct = pa.StructArray.from_arrays([data, shapes], names=["data", "shape"], mask=mask)
+    return pa.ExtensionArray.from_storage(target, struct)
+
+
+def tensor_type_overrides(schemas: Sequence[pa.Schema]) -> dict[str, pa.DataType]:
+    """For each column that is a tensor in these schemas with differing types, the one type
+    they unify to (:func:`unify_tensor_types`); columns that agree are left out.
+
+    Example:
+        >>> s1 = pa.schema([("x", pa.fixed_shape_tensor(pa.uint8(), [2]))])
+        >>> s2 = pa.schema([("x", pa.fixed_shape_tensor(pa.uint8(), [3]))])
+        >>> {k: str(v) for k, v in tensor_type_overrides([s1, s2]).items()}
+        {'x': 'variable_shape_tensor<uint8, ndim=1>'}
+    """
+    seen: dict[str, dict[tuple[Any, ...], pa.DataType]] = {}
+    for schema in schemas:
+        for field in schema:
+            if is_tensor_type(field.type):
+                seen.setdefault(field.name, {}).setdefault(_tensor_key(field.type), field.type)
+    return {name: unify_tensor_types(list(types.values())) for name, types in seen.items() if len(types) > 1}
+
+
+def unify_tensor_columns(tables: Sequence[pa.Table]) -> list[pa.Table] | None:
+    """``tables`` with each tensor column whose type differs between them converted to the
+    variable-shape type they unify to; None when no column needed it (so a caller that
+    failed to concatenate knows the cause is elsewhere).
+
+    Example:
+        >>> a = pa.table({"x": ndarray_to_arrow(np.zeros((1, 2)))})
+        >>> b = pa.table({"x": ndarray_to_arrow(np.zeros((1, 3)))})
+        >>> [str(t.schema.field("x").type) for t in unify_tensor_columns([a, b])]
+        ['variable_shape_tensor<double, ndim=1>', 'variable_shape_tensor<double, ndim=1>']
+    """
+    targets = {name: t for name, t in tensor_type_overrides([t.schema for t in tables]).items()
+               if isinstance(t, VariableShapeTensorType)}
+    if not targets:
+        return None
+    out, changed = [], False
+    for table in tables:
+        for name, target in targets.items():
+            idx = table.schema.get_field_index(name)
+            if idx < 0 or _tensor_key(table.schema.field(idx).type) == _tensor_key(target):
+                continue
+            field = table.schema.field(idx)
+            if not is_tensor_type(field.type):
+                continue
+            table = table.set_column(idx, field.with_type(target), to_variable_shape(table.column(idx), target))
+            changed = True
+        out.append(table)
+    return out if changed else None
+
+
+# --------------------------------------------------------------------------- array-like values
+
+
+def is_array_like(value: Any) -> bool:
+    """Whether a value is an array without being an ndarray (a ``torch.Tensor``, a pandas
+    Series, anything with ``__array__`` and ``__len__``), as Ray's ``is_ndarray_like``;
+    Arrow arrays are not."""
+    return (hasattr(value, "__array__") and hasattr(value, "__len__") and not isinstance(value, np.ndarray)
+            and not isinstance(value, (pa.Array, pa.ChunkedArray)))
+
+
+def as_ndarray(value: Any) -> np.ndarray:
+    """An array-like value as an ndarray (a torch tensor detached and copied to the CPU first;
+    torch is never imported here)."""
+    if type(value).__module__.startswith("torch"):
+        value = value.detach().cpu()
+        return value.numpy()
+    return np.asarray(value)
+
+
+def array_likes_to_ndarrays(values: Sequence[Any]) -> list[Any] | None:
+    """``values`` with every array-like (:func:`is_array_like`) as an ndarray, None values kept;
+    None when there is no array-like among them or some other value is not an array (then the
+    values are not a tensor column). Returns at the first value that rules it out.
+
+    Example:
+        >>> class Arr:
+        ...     def __array__(self, dtype=None, copy=None):
+        ...         return np.arange(2)
+        ...     def __len__(self):
+        ...         return 2
+        >>> [a.tolist() for a in array_likes_to_ndarrays([Arr(), np.ones(2)])]
+        [[0, 1], [1.0, 1.0]]
+        >>> array_likes_to_ndarrays([1, 2]) is None
+        True
+    """
+    out: list[Any] = []
+    found = False
+    for v in values:
+        if v is None or isinstance(v, np.ndarray):
+            out.append(v)
+        elif is_array_like(v):
+            try:
+                out.append(as_ndarray(v))
+            except (TypeError, ValueError, RuntimeError):  # an odd dtype (bfloat16), a failing __array__
+                return None
+            found = True
+        else:
+            return None
+    return out if found else None

@@ -29,12 +29,13 @@ BASE = frozenset({
     "streamdata.context_fields", "streamdata.context_options", "streamdata.configs",
     "streamdata.schema", "streamdata.summary", "streamdata.lazy", "streamdata.numpy_batch",
     "streamdata.block_rows", "streamdata.kept_dictionary", "streamdata.block_pandas", "streamdata.batcher",
-    "streamdata.block_accessor",
+    "streamdata.block_accessor", "streamdata.block_concat", "streamdata.dataset_repr",
 })
 #: the Dataset facade and the execution layer above plan
 FACADE = frozenset({"streamdata.dataset", "streamdata.grouped", "streamdata.iterator", "streamdata.read_api",
                     "streamdata.dataset_columns", "streamdata.dataset_meta", "streamdata.dataset_interop",
-                    "streamdata.iterator_extras", "streamdata.read_refs", "streamdata.dataset_display"})
+                    "streamdata.iterator_extras", "streamdata.read_refs", "streamdata.dataset_display",
+                    "streamdata.dataset_display_plan"})
 EXECUTION = frozenset({"streamdata.execution"})
 
 #: (rule, importer, imported) or ("cycle", first module of the cycle, "") or ("lines", module, "")

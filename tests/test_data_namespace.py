@@ -89,3 +89,57 @@ def test_a_ray_program_with_rays_module_paths_runs(tmp_path) -> None:
                        "print(ds.aggregate(Count(), Sum('id')))\n"
                        "print(StandardScaler(columns=['id']).fit_transform(ds).count())\n")
     assert printed[-2:] == ["{'count()': 10, 'sum(id)': 45}", "10"]
+
+
+#: Ray 2.60's public ``ray.data.datasource.<module>`` paths and the public names each defines
+_RAY_DATASOURCE_MODULES = {
+    "partitioning": ["PartitionStyle", "Partitioning", "PathPartitionFilter", "PathPartitionParser"],
+    "file_based_datasource": ["FileBasedDatasource", "FileShuffleConfig"],
+    "file_datasink": ["BlockBasedFileDatasink", "RowBasedFileDatasink"],
+    "filename_provider": ["FilenameProvider"],
+    "datasource": ["Datasource", "ReadTask"],
+    "datasink": ["Datasink", "WriteResult"],
+}
+
+
+@pytest.mark.parametrize("module", sorted(_RAY_DATASOURCE_MODULES))
+def test_rays_datasource_submodules_import(module: str) -> None:
+    import importlib
+
+    import streamdata.datasource
+
+    alias = importlib.import_module(f"streamdata.data.datasource.{module}")
+    for name in _RAY_DATASOURCE_MODULES[module]:
+        assert getattr(alias, name) is getattr(streamdata.datasource, name), f"{module}.{name}"
+    assert getattr(streamdata.data.datasource, module) is alias  # as an attribute too, as in Ray
+
+
+def test_unknown_modules_below_datasource_are_not_found() -> None:
+    import importlib
+
+    with pytest.raises(ModuleNotFoundError, match="No module named 'streamdata.data.datasource.path_utils'"):
+        importlib.import_module("streamdata.data.datasource.path_utils")
+    with pytest.raises(AttributeError):
+        streamdata.data.datasource.no_such_name  # noqa: B018
+
+
+def test_rays_read_images_partitioning_example_runs(tmp_path) -> None:
+    """Ray's ``read_images`` docstring: ``from ray.data.datasource.partitioning import
+    Partitioning`` and a directory-partitioned read; ``ray.data.range`` used first, so the
+    namespace's cached data names (``range`` among them) are in its globals."""
+    import numpy as np
+    from PIL import Image
+
+    for label in ("cat", "dog"):
+        (tmp_path / label).mkdir()
+        Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / label / "0.png")
+    printed = _printed(tmp_path,
+                       "import streamdata as ray\n"
+                       "ray.data.DataContext.get_current().enable_progress_bars = False\n"
+                       "print(ray.data.range(2).count())\n"
+                       "from streamdata.data.datasource.partitioning import Partitioning\n"
+                       f"root = {str(tmp_path)!r}\n"
+                       "partitioning = Partitioning('dir', field_names=['class'], base_dir=root)\n"
+                       "ds = ray.data.read_images(root, size=(2, 2), partitioning=partitioning)\n"
+                       "print(sorted(r['class'] for r in ds.take_all()), ds.schema().names)\n")
+    assert printed[-2:] == ["2", "['cat', 'dog'] ['image', 'class']"]

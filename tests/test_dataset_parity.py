@@ -460,3 +460,42 @@ class _OnlyRows:
 def test_a_row_only_filename_provider_on_a_write_of_many_rows_is_refused(tmp_path) -> None:
     with pytest.raises(PlanError, match="only get_filename_for_row"):
         sd.range(10, override_num_blocks=1).write_parquet(str(tmp_path / "rows"), filename_provider=_OnlyRows())
+
+
+# ---------------------------------------------------------------------------- doc examples (Ray 2.60)
+class _CountRows:
+    def __call__(self, batch):
+        return {"n": [len(batch["id"])]}
+
+
+def test_map_batches_auto_batch_size_aims_at_16_mib_a_batch() -> None:
+    # 100_000 bytes a row: "auto" is 16 MiB // 100_000 = 167 rows, from each task's first
+    # block (Ray gives the same sizes); small rows: whole 50_000-row blocks
+    wide = sd.range(400, override_num_blocks=2).map(lambda r: {"x": np.zeros(100_000, np.uint8)})
+    sizes = wide.map_batches(lambda b: {"n": [len(b["x"])]}, batch_size="auto").take_all()
+    assert sorted(r["n"] for r in sizes) == [33, 33, 167, 167]
+    narrow = sd.range(100_000, override_num_blocks=2)
+    by_tasks = narrow.map_batches(lambda b: {"n": [len(b["id"])]}, batch_size="auto")
+    assert [r["n"] for r in by_tasks.take_all()] == [50_000, 50_000]
+    by_actors = narrow.map_batches(_CountRows, batch_size="auto", concurrency=1)
+    assert [r["n"] for r in by_actors.take_all()] == [50_000, 50_000]
+
+
+def test_zip_of_three_datasets_names_and_checks_as_ray() -> None:
+    tens = sd.range(6, override_num_blocks=1).map(lambda r: {"id": r["id"], "id_1": r["id"] * 10})
+    zipped = sd.range(6, override_num_blocks=3).zip(sd.range(6, override_num_blocks=2), tens)
+    assert zipped.take_all() == [{"id": i, "id_1": i, "id_2": i, "id_1_1": 10 * i} for i in range(6)]
+    assert list(sd.range(5).zip(sd.range(5), sd.range(5)).take_batch()) == ["id", "id_1", "id_2"]
+    with pytest.raises(ValueError, match="Cannot zip datasets of different number of rows: 5, 4"):
+        sd.range(5).zip(sd.range(5), sd.range(4)).take_all()
+
+
+def test_ref_bundle_entries_stats_and_lineage_as_ray() -> None:
+    ds = sd.range(3, override_num_blocks=1)
+    assert ds.stats() == ""
+    entries = [entry for bundle in ds.iter_internal_ref_bundles() for entry in bundle.blocks]
+    assert [(sd.get(e.ref).num_rows, e.metadata.num_rows) for e in entries] == [(3, 3)]
+    ref, meta = entries[0]  # still a (ref, metadata) pair
+    assert ref is entries[0].ref and meta is entries[0].metadata
+    assert not sd.from_items([1, 2]).has_serializable_lineage()
+    assert sd.range(3).has_serializable_lineage()

@@ -18,7 +18,7 @@ from streamdata.dataset import Dataset
 from streamdata.errors import ColumnNotFoundError, PlanError, SchemaError
 from streamdata.exec.shuffle.repartition import plan_slices
 from streamdata.expressions import col
-from streamdata.io.memory import from_items_source
+from streamdata.io.memory import RangeDatasource, from_items_source
 from streamdata.plan.logical import (
     ActorPoolStrategy, Join, LogicalPlan, MapBatches, Project, Read, Repartition, Sort,
     TaskPoolStrategy, WithColumn,
@@ -186,9 +186,14 @@ def test_names_ids_copies_and_lineage() -> None:
     assert copy is not ds and copy.name == "train" and copy._plan is ds._plan
     with pytest.raises(PlanError, match="set_name takes a str"):
         ds.set_name(3)
-    assert ds.has_serializable_lineage()
-    again = Dataset.deserialize_lineage(ds.serialize_lineage())
-    assert again.schema() == ds.schema()
+    assert not ds.has_serializable_lineage()  # rows held on the driver: False, as Ray's from_items
+    with pytest.raises(PlanError, match="in-memory data"):
+        ds.serialize_lineage()
+    rng = Dataset(LogicalPlan(Read(datasource=RangeDatasource(3))))
+    assert rng.has_serializable_lineage() and rng.zip(rng, rng).has_serializable_lineage()
+    assert not rng.union(ds).has_serializable_lineage()
+    again = Dataset.deserialize_lineage(rng.serialize_lineage())
+    assert again.schema() == rng.schema()
 
 
 def test_write_and_split_arguments_fail_before_running(tmp_path) -> None:
@@ -258,6 +263,11 @@ def test_execution_options_validate_and_narrow_the_limits() -> None:
         effective_limits(both, cpu=2, gpu=0, object_store_memory=1)
     with pytest.raises(PlanError, match="cpu must be a number >= 0"):
         ExecutionResources(cpu=-1)
+    base = ExecutionResources(cpu=1, gpu=2, object_store_memory=4, memory=3)
+    assert base.copy(cpu=10, gpu=5, object_store_memory=10e9) == ExecutionResources(
+        cpu=10, gpu=5, object_store_memory=10e9, memory=3)  # Ray's overrides
+    assert base.copy(memory=7) == ExecutionResources(cpu=1, gpu=2, object_store_memory=4, memory=7)
+    assert base.copy() == base and base.copy() is not base
     assert math.isinf(ExecutionResources().gpu) and ExecutionOptions().is_resource_limits_default()
     ctx = DataContext()
     assert not ctx.execution_options.preserve_order and ctx.effective_preserve_order()

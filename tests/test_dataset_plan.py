@@ -90,8 +90,31 @@ def test_map_batches_arguments_are_normalised() -> None:
     assert rng().map_batches(f, compute="tasks")._plan.root.compute == TaskPoolStrategy()
 
 
+def test_map_batches_takes_rays_batch_size_auto() -> None:
+    assert rng().map_batches(f, batch_size="auto")._plan.root.batch_size == "auto"
+    assert rng().map_batches(Model, batch_size="auto", concurrency=2)._plan.root.batch_size == "auto"
+    assert rng().map_batches(f, batch_size=None, num_gpus=0)._plan.root.batch_size is None
+    for size in ("auto", None):  # as Ray: a GPU stage needs an explicit integer batch size
+        with pytest.raises(PlanError, match="You must provide `batch_size` to `map_batches` when "
+                                            "requesting GPUs"):
+            rng().map_batches(Model, batch_size=size, num_gpus=1, concurrency=1)
+
+
+def test_zip_takes_several_datasets() -> None:
+    a, b, c = rng(), rng(), rng()
+    node = a.zip(b, c)._plan.root
+    assert isinstance(node, Zip) and node.inputs == (a._plan.root, b._plan.root, c._plan.root)
+    assert a.zip(b, c).schema() == pa.schema([("id", pa.int64()), ("id_1", pa.int64()),
+                                              ("id_2", pa.int64())])
+    with pytest.raises(PlanError, match="zip takes at least one Dataset"):
+        a.zip()
+
+
 @pytest.mark.parametrize("make, error, message", [
     (lambda d: d.map_batches(f, batch_size=0), PlanError, "batch_size"),
+    (lambda d: d.map_batches(f, batch_size="big"), PlanError,
+     "batch_size must be a positive integer, None or 'auto', got 'big'"),
+    (lambda d: d.zip(rng(), 3), PlanError, "zip takes Datasets, got int"),
     (lambda d: d.map_batches(f, batch_format="dict"), PlanError, "batch_format must be one of"),
     (lambda d: d.map_batches(f, concurrency=(1, 2)), PlanError, "callable classes"),
     (lambda d: d.map_batches(f, compute="actors"), PlanError, "a function runs as tasks"),
@@ -135,7 +158,7 @@ def test_metadata_answers_without_running() -> None:
     assert ds.columns() == ["id"]
     assert items().rename_columns({"a": "x"}).columns() == ["x", "b"]
     assert ds.input_files() == []
-    assert ds.stats() == "this dataset has not run yet"
+    assert ds.stats() == ""  # as Ray, before the dataset ran
 
 
 def test_materialized_metadata_from_bundles() -> None:
@@ -150,16 +173,24 @@ def test_materialized_metadata_from_bundles() -> None:
     assert list(m._iter_bundles()) == [bundle]
 
 
-def test_repr_shows_plan_and_schema_without_running() -> None:
+def test_repr_is_rays_table_or_plan_summary_without_running() -> None:
+    # a known schema (a Filter keeps its input's columns): Ray's table form; rows unknown
     ds = items().filter(expr=col("a") > 1).select_columns(["a"])
-    text = repr(ds)
-    assert text.splitlines()[0] == "Dataset(num_rows=?, schema={a: int64})"
-    assert "Filter((col('a') > 1))" in text and text.splitlines()[-1].strip() == "+- FromItems"
-    html = ds._repr_html_()
-    assert "<table>" in html and "int64" in html and "&gt;" in html
-    unknown = rng().map_batches(f)
-    assert "schema=unknown" in repr(unknown)
-    assert repr(rng()).startswith("Dataset(num_rows=10, schema={id: int64})")
+    assert repr(ds) == str(ds) == (
+        "shape: (?, 1)\n"
+        "╭───────╮\n"
+        "│ a     │\n"
+        "│ ---   │\n"
+        "│ int64 │\n"
+        "╰───────╯\n"
+        "(Dataset isn't materialized)")
+    assert ds._repr_html_().startswith("<pre>shape: (?, 1)") and "isn&#x27;t" in ds._repr_html_()
+    # a UDF hides the schema: the operators above the source's description
+    unknown = rng().map_batches(f).filter(expr=col("id") > 1)
+    assert repr(unknown) == ("Filter(col('id') > 1)\n"
+                             "+- MapBatches(f)\n"
+                             "   +- Dataset(num_rows=10, schema={id: int64})")
+    assert repr(rng()).startswith("shape: (10, 1)\n")
 
 
 def test_dataset_is_not_accidentally_iterable() -> None:

@@ -34,6 +34,11 @@ if TYPE_CHECKING:  # pragma: no cover
     from streamdata.aggregation.grouping import Groups, HashAgg
 
 
+def _is_null(value: Any) -> bool:
+    """None or a float NaN (Ray's ``is_null``), never comparing anything else."""
+    return value is None or (isinstance(value, float) and value != value)
+
+
 #: accumulator columns of one aggregation, one value per group
 States = list[pa.Array]
 #: input arrays of one step (accumulator columns or hash-aggregation results)
@@ -147,7 +152,10 @@ class AggregateFnV2(AggregateFn):
     """Base class for aggregations written as methods (Ray's ``AggregateFnV2``).
 
     Subclasses implement :meth:`aggregate_block` (a block → an accumulator) and
-    :meth:`combine` (two accumulators → one), and may override :meth:`finalize`.
+    :meth:`combine` (two accumulators → one), and may override :meth:`finalize`. As in Ray,
+    a None (or NaN) accumulator is null: with ``ignore_nulls`` it is skipped when combining
+    (``aggregate_block`` may return None for a block of nulls), without it wins; ``finalize``
+    never sees one (the result is None).
 
     Args:
         name: the output column name.
@@ -211,17 +219,25 @@ class AggregateFnV2(AggregateFn):
     def _input_columns(self) -> list[str]:
         return [self.on] if self.on is not None else []
 
+    # Ray's null-safe protocol: with ignore_nulls, a None (or NaN) accumulator is empty (a block
+    # or group with no non-null value gives None from aggregate_block) and is skipped when
+    # combining; without, a None (a null seen) wins every combine. A None accumulator finalizes
+    # to None. (Ray's zero is None with ignore_nulls too; here it stays zero_factory()'s, so an
+    # aggregation over no rows at all finalizes the zero, as the built-in sketches expect.)
     def _py_zero(self, key: Any) -> Any:
         return self._zero()
 
     def _py_accumulate(self, key: Any, block: pa.Table) -> Any:
-        return self.combine(self._zero(), self.aggregate_block(block))
+        result = self.aggregate_block(block)
+        return None if self.ignore_nulls and _is_null(result) else result
 
     def _py_merge(self, a: Any, b: Any) -> Any:
-        return self.combine(a, b)
+        if self.ignore_nulls:
+            return b if _is_null(a) else a if _is_null(b) else self.combine(a, b)
+        return b if _is_null(b) else a if _is_null(a) else self.combine(a, b)
 
     def _py_finalize(self, acc: Any) -> Any:
-        return self.finalize(acc)
+        return acc if _is_null(acc) else self.finalize(acc)
 
 
 

@@ -51,7 +51,7 @@ import itertools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from streamdata.block_metadata import BlockMetadata
 from streamdata.core import api as rt
@@ -63,12 +63,29 @@ if TYPE_CHECKING:  # pragma: no cover
 # --------------------------------------------------------------------------- bundles
 
 
+class BlockEntry(NamedTuple):
+    """One block of a :class:`RefBundle`: its ObjectRef and metadata (Ray's ``BlockEntry``).
+
+    A tuple too, so ``for ref, meta in bundle.blocks`` works as it always did.
+
+    Example:
+        >>> e = BlockEntry("ref", BlockMetadata(num_rows=1, size_bytes=8))
+        >>> e.ref, e.metadata.num_rows, tuple(e) == ("ref", e.metadata)
+        ('ref', 1, True)
+    """
+
+    ref: ObjectRef
+    metadata: BlockMetadata
+
+
 @dataclass(frozen=True, slots=True)
 class RefBundle:
     """A group of blocks moving between operators as one unit.
 
     Attributes:
-        blocks: ``(ObjectRef, BlockMetadata)`` pairs, one per block, in order.
+        blocks: :class:`BlockEntry` s (``.ref``, ``.metadata``; they unpack as
+            ``(ref, metadata)`` pairs), one per block, in order. Plain pairs given here
+            become BlockEntries.
         owns_blocks: whether the consumer may free the blocks once it used them
             (False for blocks the user still holds, e.g. a materialized dataset).
         output_split_idx: the split a bundle is destined to (output splitter only).
@@ -80,9 +97,20 @@ class RefBundle:
         4
     """
 
-    blocks: tuple[tuple[ObjectRef, BlockMetadata], ...]
+    blocks: tuple[BlockEntry, ...]
     owns_blocks: bool
     output_split_idx: int | None = None
+
+    def __post_init__(self) -> None:
+        blocks = self.blocks
+        if type(blocks) is tuple:
+            for entry in blocks:
+                if type(entry) is not BlockEntry:
+                    break
+            else:
+                return
+        object.__setattr__(self, "blocks", tuple(
+            e if type(e) is BlockEntry else BlockEntry(*e) for e in blocks))
 
     def num_rows(self) -> int | None:
         """Total rows, or None if any block's row count is unknown."""

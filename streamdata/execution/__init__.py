@@ -44,7 +44,7 @@ from typing import TYPE_CHECKING
 from streamdata.lazy import lazy_attributes
 
 if TYPE_CHECKING:
-    from streamdata.exec.interfaces import RefBundle
+    from streamdata.exec.interfaces import BlockEntry, RefBundle
     from streamdata.execution.compiler import PhysicalPlan, cluster_info, compile, optimize
     from streamdata.execution.refs import (
         bundles_from_refs, bundles_from_tables, converted_refs, fetch, is_object_ref,
@@ -63,6 +63,7 @@ if TYPE_CHECKING:
 #: the first run, not by ``import streamdata`` (the facade imports this package)
 _HOMES = {
     "RefBundle": "streamdata.exec.interfaces",
+    "BlockEntry": "streamdata.exec.interfaces",
     "StatsRecord": "streamdata.execution.stats_record",
     **dict.fromkeys(("PhysicalPlan", "cluster_info", "compile", "optimize"), "streamdata.execution.compiler"),
     **dict.fromkeys(("bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref"),
@@ -78,7 +79,7 @@ __getattr__ = lazy_attributes(__name__, globals(), {name: f"{home}:{name}" for n
 
 __all__ = [
     "bundles_from_refs", "bundles_from_tables", "converted_refs", "fetch", "is_object_ref",
-    "Execution", "RefBundle", "PhysicalPlan", "RunResult", "SplitCoordinator", "SplitSource", "StatsRecord",
+    "BlockEntry", "Execution", "RefBundle", "PhysicalPlan", "RunResult", "SplitCoordinator", "SplitSource", "StatsRecord",
     "cluster_info", "compile", "finished_stats", "ensure_runtime", "get_tables", "iter_tables", "iterate", "iterate_tables",
     "optimize", "run", "shutdown_split", "slice_at_indices", "start_streaming_split", "write",
 ]

@@ -21,6 +21,7 @@ from typing import Any, Iterator, Sequence
 import numpy as np
 import pyarrow as pa
 
+from streamdata.block_concat import unify_schemas
 from streamdata.errors import ColumnNotFoundError, PlanError
 from streamdata.block_metadata import BlockMetadata
 from streamdata.io.datasource import Datasource
@@ -169,7 +170,7 @@ class ArrowTablesDatasource(Datasource):
         if all(s.equals(schemas[0]) for s in schemas):
             return schemas[0]
         try:
-            return pa.unify_schemas(schemas, promote_options="permissive")
+            return unify_schemas(schemas, promote_options="permissive")
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             return schemas[0]
 

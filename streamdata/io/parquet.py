@@ -108,11 +108,14 @@ class ParquetDatasource(FileBasedDatasource):
         filter: a ``pyarrow.compute.Expression`` applied while reading.
         batch_size: rows per batch decoded at a time (blocks are coalesced afterwards).
         **kwargs: see :class:`~streamdata.io.file_datasource.FileBasedDatasource`;
-            ``partitioning`` defaults to ``"hive"``.
+            ``partitioning`` defaults to ``"hive"``. Partition values get inferred types
+            (``year=2022`` is int64), where Ray keeps strings: kept so that typed
+            predicates prune partitions.
     """
 
     name = "ReadParquet"
     default_partitioning = "hive"
+    infer_partition_types = True
     encoding_ratio = 5.0
     splittable = True
     prefetch_small_files = False  # pyarrow reads footers and column chunks itself

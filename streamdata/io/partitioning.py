@@ -164,14 +164,21 @@ def _to_arrow_type(t: Any) -> pa.DataType:
     return pa.from_numpy_dtype(t)
 
 
-def partition_values(partitioning: Partitioning | None, paths: Sequence[str]
-                     ) -> tuple[pa.Schema, list[dict[str, Any]]]:
+def partition_values(partitioning: Partitioning | None, paths: Sequence[str], *,
+                     infer_types: bool = True) -> tuple[pa.Schema, list[dict[str, Any]]]:
     """The partition schema of a set of files and each file's typed partition values.
+
+    A key in the partitioning's ``field_types`` gets that type; any other key gets one
+    inferred from its values (int64, float64, else string) when ``infer_types``, else
+    string (Ray's rule: values stay strings unless ``field_types`` says otherwise).
+    Paths with no partition directories give an empty schema, so nothing is added.
 
     Example:
         >>> schema, values = partition_values(Partitioning(), ["/d/k=1/a", "/d/k=2/b"])
         >>> schema.field("k").type, values
         (DataType(int64), [{'k': 1}, {'k': 2}])
+        >>> partition_values(Partitioning(), ["/d/k=09/a"], infer_types=False)[1]
+        [{'k': '09'}]
     """
     if partitioning is None or not paths:
         return pa.schema([]), [{} for _ in paths]
@@ -184,6 +191,8 @@ def partition_values(partitioning: Partitioning | None, paths: Sequence[str]
     for k in keys:
         if k in partitioning.field_types:
             fields.append(pa.field(k, _to_arrow_type(partitioning.field_types[k])))
+        elif not infer_types:
+            fields.append(pa.field(k, pa.string()))
         else:
             fields.append(pa.field(k, _infer_type([r.get(k) for r in raw])))
     schema = pa.schema(fields)

@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 
 import pyarrow as pa
 
+from streamdata.block_concat import concat
 from streamdata.context import DataContext
 
 
@@ -41,12 +42,8 @@ def split_table(table: pa.Table, max_bytes: int) -> list[pa.Table]:
 
 
 def _concat(tables: list[pa.Table]) -> pa.Table:
-    if len(tables) == 1:
-        return tables[0]
-    try:
-        return pa.concat_tables(tables, promote_options="default")
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return pa.concat_tables(tables, promote_options="permissive")
+    """The buffered tables as one (schemas unified, tensor shapes too: :func:`streamdata.block_concat.concat`)."""
+    return tables[0] if len(tables) == 1 else concat(tables)
 
 
 def shape_blocks(tables: Iterable[pa.Table], *, min_bytes: int | None = None,

@@ -123,17 +123,19 @@ class AbstractUDFMap(AbstractMap):
 class MapBatches(AbstractUDFMap):
     """``fn(batch, *fn_args, **fn_kwargs) -> batch`` (or an iterator of batches).
 
-    ``batch_size`` None means one call per block; ``batch_format`` is one of
+    ``batch_size`` None means one call per block, ``"auto"`` a size each task picks from
+    its first block's bytes per row (Ray's rule); ``batch_format`` is one of
     ``"default"`` (numpy), ``"numpy"``, ``"pandas"``, ``"pyarrow"``.
     """
 
-    batch_size: int | None = None
+    batch_size: int | str | None = None
     batch_format: str = "default"
     zero_copy_batch: bool = False
 
     def __post_init__(self) -> None:
         AbstractUDFMap.__post_init__(self)
-        _check_positive_int("batch_size", self.batch_size, allow_none=True)
+        if self.batch_size != "auto":
+            _check_positive_int("batch_size", self.batch_size, allow_none=True)
         _check_choice("batch_format", self.batch_format, BATCH_FORMATS)
 
     @property

@@ -1,7 +1,7 @@
 """Logical nodes that stream blocks through without a barrier or user code.
 
 :class:`Limit` (the first rows of one input), :class:`Union` (the rows of several
-inputs, one after another), :class:`Zip` (the columns of two inputs side by side)
+inputs, one after another), :class:`Zip` (the columns of several inputs side by side)
 and :class:`StreamingSplit` (the rows dealt to ``n`` consumers of one execution).
 
 Example:
@@ -95,20 +95,24 @@ class Mix(LogicalNode):
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)
 class Zip(LogicalNode):
-    """The columns of both inputs side by side (equal row counts)."""
+    """The columns of every input side by side (equal row counts); a name already taken
+    becomes ``name_1``, ``name_2``, ... input by input, as in Ray."""
 
-    arity: ClassVar[int | None] = 2
+    arity: ClassVar[int | None] = None
+
+    def _check_arity(self) -> None:
+        if len(self.inputs) < 2:
+            raise PlanError(f"Zip needs at least two inputs, got {len(self.inputs)}")
 
     def infer_schema(self, input_schemas: list[pa.Schema | None]) -> pa.Schema | None:
-        if len(input_schemas) != 2 or None in input_schemas:
+        from streamdata.exec.operators.block_tasks import zip_name
+
+        if len(input_schemas) < 2 or None in input_schemas:
             return None
-        left, right = input_schemas
-        fields = list(left)
-        for f in right:
-            name = f.name
-            while name in [g.name for g in fields]:
-                name = f"{name}_1"
-            fields.append(f.with_name(name))
+        fields = list(input_schemas[0])  # type: ignore[arg-type]
+        for schema in input_schemas[1:]:
+            for f in schema:  # type: ignore[union-attr]
+                fields.append(f.with_name(zip_name(f.name, [g.name for g in fields])))
         return pa.schema(fields)
 
 

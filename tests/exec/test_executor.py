@@ -229,10 +229,21 @@ def test_union_and_zip(runtime: Any, ctx: DataContext) -> None:
     assert column_values(out, "a_1") == [-i for i in range(12)]
 
 
+def test_zip_of_three_inputs_appends_each_in_turn(runtime: Any, ctx: DataContext) -> None:
+    ctx.preserve_order = True
+    dag = ZipOperator(InputDataOperator("l", bundles=make_bundles(3, rows=4)),
+                      InputDataOperator("m", bundles=make_bundles(2, rows=6, start=100)),
+                      InputDataOperator("r", bundles=make_bundles(4, rows=3, start=200)))
+    out = run(dag, ctx)
+    assert column_values(out) == list(range(12))
+    assert column_values(out, "a_1") == list(range(100, 112))
+    assert column_values(out, "a_2") == list(range(200, 212))
+
+
 def test_zip_of_unequal_lengths_fails(runtime: Any, ctx: DataContext) -> None:
     dag = ZipOperator(InputDataOperator("l", bundles=make_bundles(1, rows=3)),
                       InputDataOperator("r", bundles=make_bundles(1, rows=4)))
-    with pytest.raises(ValueError, match="equal row counts"):
+    with pytest.raises(ValueError, match="Cannot zip datasets of different number of rows: 3, 4"):
         run(dag, ctx)
 
 

@@ -52,6 +52,26 @@ def test_batch_stage_exact_batch_sizes_across_blocks() -> None:
     assert out.column("a").to_pylist() == list(range(9))
 
 
+def test_batch_stage_auto_size_comes_from_the_first_block_with_rows(monkeypatch) -> None:
+    import streamdata.exec.operators.map_transformer as mt
+    from streamdata.batcher import resolve_auto_batch_size
+
+    sizes: list[int] = []
+
+    def fn(batch: dict) -> dict:
+        sizes.append(len(batch["a"]))
+        return batch
+
+    # 8 bytes a row and a 32-byte target: batches of 4 rows, empty blocks skipped
+    monkeypatch.setattr(mt, "resolve_auto_batch_size",
+                        lambda blocks: resolve_auto_batch_size(blocks, target_bytes=32))
+    out = run([BatchStage(name="f", fn=fn, batch_size="auto")], [table(0), table(6), table(5, 6)])
+    assert sizes == [4, 4, 3] and out.column("a").to_pylist() == list(range(11))
+    sizes.clear()
+    assert run([BatchStage(name="f", fn=fn, batch_size="auto")], [table(0)]).num_rows == 0
+    assert sizes == []
+
+
 def test_batch_stage_formats_and_fn_args() -> None:
     def pd_fn(df: pd.DataFrame, k: int, *, scale: int) -> pd.DataFrame:
         assert isinstance(df, pd.DataFrame)

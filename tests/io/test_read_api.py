@@ -9,6 +9,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from io_testutil import read_table
 
 from streamdata import read_api as sd
 from streamdata.dataset import Dataset
@@ -56,6 +57,25 @@ def test_file_readers_build_sources(tmp_path: Path):
     assert isinstance(node.datasource, CSVDatasource)
     for fn in (sd.read_json, sd.read_text, sd.read_binary_files):
         assert read_node(fn(str(tmp_path / "c.csv"))).datasource.input_files() == [str(tmp_path / "c.csv")]
+
+
+def test_csv_and_json_readers_add_hive_partition_columns_by_default(tmp_path: Path):
+    sales = tmp_path / "year=2022" / "month=09"
+    sales.mkdir(parents=True)
+    (sales / "sales.csv").write_text("order_number,quantity\n10107,30\n")
+    (sales / "sales.json").write_text('{"order_number": 10107, "quantity": 30}\n')
+    for fn, name in ((sd.read_csv, "sales.csv"), (sd.read_json, "sales.json")):
+        table = read_table(read_node(fn(str(sales / name))).datasource)
+        assert table.schema == pa.schema([("order_number", pa.int64()), ("quantity", pa.int64()),
+                                          ("year", pa.string()), ("month", pa.string())])
+        assert table.to_pylist() == [{"order_number": 10107, "quantity": 30, "year": "2022",
+                                      "month": "09"}]
+        assert read_table(read_node(fn(str(sales / name), partitioning=None)).datasource
+                          ).column_names == ["order_number", "quantity"]
+    (tmp_path / "plain.csv").write_text("a\n1\n")  # no key=value directory: nothing added
+    plain = read_node(sd.read_csv(str(tmp_path / "plain.csv"))).datasource
+    assert plain._partition_schema == pa.schema([])
+    assert read_table(plain).to_pylist() == [{"a": 1}]
 
 
 def test_unknown_arguments_and_missing_paths(tmp_path: Path):

@@ -86,9 +86,21 @@ def test_csv_empty_file_gives_no_rows(tmp_path: Path):
 def test_csv_hive_partitioning_when_asked(tmp_path: Path):
     put(tmp_path / "p" / "day=3" / "a.csv", "v\n1\n")
     put(tmp_path / "p" / "day=4" / "a.csv", "v\n2\n")
+    # the datasource itself has no partitioning unless given (as Ray's CSVDatasource)
     assert read_table(CSVDatasource(str(tmp_path / "p"))).column_names == ["v"]
     table = read_table(CSVDatasource(str(tmp_path / "p"), partitioning="hive"))
-    assert table.to_pydict() == {"v": [1, 2], "day": [3, 4]}
+    assert table.to_pydict() == {"v": [1, 2], "day": ["3", "4"]}  # strings, as Ray
+
+
+def test_json_and_csv_partition_values_are_strings_unless_typed(tmp_path: Path):
+    from streamdata.io.partitioning import Partitioning
+
+    put(tmp_path / "j" / "year=2022" / "month=09" / "a.json", '{"x": 1}\n')
+    table = read_table(JSONDatasource(str(tmp_path / "j"), partitioning="hive"))
+    assert table.to_pydict() == {"x": [1], "year": ["2022"], "month": ["09"]}
+    put(tmp_path / "c" / "year=2022" / "a.csv", "x\n1\n")
+    typed = CSVDatasource(str(tmp_path / "c"), partitioning=Partitioning("hive", field_types={"year": int}))
+    assert read_table(typed).to_pydict() == {"x": [1], "year": [2022]}
 
 
 def test_csv_large_file_gives_several_blocks(tmp_path: Path, data_context):

@@ -51,9 +51,12 @@ def test_variable_shape_pickle_ipc_slice_concat():
     assert len(arrow_to_ndarray(both.column("v"))) == 8
 
 
-def test_variable_shape_requires_same_ndim():
-    with pytest.raises(ValueError, match="dimensions"):
-        ndarrays_to_arrow([np.zeros(2), np.zeros((2, 2))])
+def test_variable_shape_keeps_arrays_of_different_ranks_as_ray_does():
+    """Ray 2.60: ``from_items([{"x": np.zeros((2, 2))}, {"x": np.zeros(3)}])`` is
+    ``ArrowVariableShapedTensorType(ndim=2)``, each row its own shape."""
+    col = ndarrays_to_arrow([np.zeros(2), np.ones((2, 2))])
+    assert isinstance(col.type, VariableShapeTensorType) and col.type.ndim == 2
+    assert [a.tolist() for a in arrow_to_ndarray(col)] == [[0.0, 0.0], [[1.0, 1.0], [1.0, 1.0]]]
 
 
 def test_values_to_arrow_plain_and_tensors():

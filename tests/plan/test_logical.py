@@ -79,7 +79,7 @@ def test_names_and_explain() -> None:
     (lambda r: MapBatches(inputs=(r,), fn=double, compute=ActorPoolStrategy(size=2)), "callable class"),
     (lambda r: MapBatches(inputs=(r,), fn=double, fn_constructor_args=(1,)), "callable class"),
     (lambda r: Union(inputs=(r,)), "at least two inputs"),
-    (lambda r: Zip(inputs=(r,)), "2 input"),
+    (lambda r: Zip(inputs=(r,)), "Zip needs at least two inputs"),
     (lambda r: Limit(inputs=(), limit=1), "1 input"),
     (lambda r: Aggregate(inputs=(r,)), "at least one aggregation"),
     (lambda r: Sort(inputs=(r,), keys=("a",), descending=(True, False)), "descending"),
@@ -94,6 +94,17 @@ def test_invariants_raise_plan_error(make, message) -> None:
     with pytest.raises(PlanError) as info:
         make(read())
     assert message in str(info.value)
+
+
+def test_zip_schema_renames_clashes_input_by_input_as_ray() -> None:
+    ids = pa.schema([("id", pa.int64())])
+    three = Zip(inputs=(read(), read(), read()))
+    assert three.infer_schema([ids, ids, ids]).names == ["id", "id_1", "id_2"]
+    both = pa.schema([("id", pa.int64()), ("id_1", pa.string())])
+    assert three.infer_schema([ids, both, ids]).names == ["id", "id_1", "id_1_1", "id_2"]
+    assert three.infer_schema([ids, None, ids]) is None
+    auto = MapBatches(inputs=(read(),), fn=double, batch_size="auto")
+    assert auto.batch_size == "auto"
 
 
 def test_valid_constructions_normalise() -> None:

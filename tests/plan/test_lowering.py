@@ -80,6 +80,22 @@ def test_a_map_after_a_read_joins_it_and_a_write_joins_the_map() -> None:
     assert [type(s).__name__ for s in op.transformer.stages] == ["ReadStage", "BatchStage"]
 
 
+def test_auto_batch_size_reaches_the_stage_and_coalesces_nothing() -> None:
+    auto = L.MapBatches(inputs=(L.InputData(),), fn=lambda b: b, batch_size="auto")
+    op = plan(L.LogicalPlan(auto), DataContext())
+    assert isinstance(op, TaskPoolMapOperator)
+    assert op.transformer.stages[0].batch_size == "auto"
+    assert op._bundler.min_rows is None  # as Ray: "auto" is resolved in each task
+    sized = L.MapBatches(inputs=(L.InputData(),), fn=lambda b: b, batch_size=8)
+    assert plan(L.LogicalPlan(sized), DataContext())._bundler.min_rows == 8
+
+
+def test_a_zip_of_three_inputs_is_one_operator_over_three() -> None:
+    zipped = L.Zip(inputs=(L.InputData(), L.InputData(), L.InputData()))
+    op = plan(L.LogicalPlan(zipped), DataContext())
+    assert op.name == "Zip" and len(op.input_dependencies) == 3
+
+
 def test_a_shared_node_becomes_one_operator() -> None:
     src = L.InputData()
     union = L.Union(inputs=(L.Limit(inputs=(src,), limit=1), L.Limit(inputs=(src,), limit=2)))

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import pyarrow as pa
@@ -30,21 +30,44 @@ def slice_block(table: pa.Table, start: int, end: int) -> tuple[pa.Table, BlockM
     return out, BlockMetadata.of(out)
 
 
-def zip_blocks(left: pa.Table, ranges: list[tuple[int, int]], *rights: pa.Table) -> tuple[pa.Table, BlockMetadata]:
-    """``left`` with the columns of the right rows ``ranges[i]`` of ``rights[i]`` appended.
+def zip_name(name: str, taken: Collection[str]) -> str:
+    """The name a zipped column ``name`` gets beside the columns ``taken`` (Ray's rule):
+    itself if free, else the first free one of ``name_1``, ``name_2``, ...
 
-    Right columns whose names clash get a ``_1`` suffix (as Ray's zip).
+    Example:
+        >>> zip_name("id", ["x"]), zip_name("id", ["id"]), zip_name("id", ["id", "id_1"])
+        ('id', 'id_1', 'id_2')
     """
-    parts = [r.slice(s, e - s) for r, (s, e) in zip(rights, ranges)]
-    right = B.concat(parts) if parts else pa.table({})
-    if right.num_rows != left.num_rows:
-        raise ValueError(f"zip: a left block of {left.num_rows} rows met {right.num_rows} right rows")
+    new, i = name, 1
+    while new in taken:
+        new, i = f"{name}_{i}", i + 1
+    return new
+
+
+def zip_blocks(left: pa.Table, groups: list[list[tuple[int, int]]], *rights: pa.Table
+               ) -> tuple[pa.Table, BlockMetadata]:
+    """``left`` with the columns of each other input appended, input after input.
+
+    ``groups[k]`` are the ``(start, end)`` row ranges of input ``k`` (after the left one)
+    that make up this block's rows; ``rights`` are their blocks, one per range, in the
+    same order. Clashing names are renamed by :func:`zip_name`, input by input, so three
+    datasets of ``id`` give ``id``, ``id_1``, ``id_2`` (as Ray's zip).
+
+    Example:
+        >>> t = pa.table({"id": [0, 1]})
+        >>> zip_blocks(t, [[(0, 2)], [(0, 1), (1, 2)]], t, t, t)[0].column_names
+        ['id', 'id_1', 'id_2']
+    """
     out = left
-    for name, col in zip(right.column_names, right.columns):
-        new = name
-        while new in out.column_names:
-            new = f"{new}_1"
-        out = out.append_column(new, col)
+    pieces = iter(rights)
+    for ranges in groups:
+        parts = [next(pieces).slice(s, e - s) for s, e in ranges]
+        right = B.concat(parts) if parts else pa.table({})
+        if right.num_rows != left.num_rows:
+            raise ValueError(f"zip: a left block of {left.num_rows} rows met {right.num_rows} "
+                             "rows of another dataset")
+        for name, col in zip(right.column_names, right.columns):
+            out = out.append_column(zip_name(name, out.column_names), col)
     return out, BlockMetadata.of(out)
 
 

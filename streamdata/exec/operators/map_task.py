@@ -24,6 +24,7 @@ from typing import Any
 import pyarrow as pa
 
 from streamdata import block as B
+from streamdata.block_concat import empty_table
 from streamdata.context import DataContext
 from streamdata.exec import memory_trim
 from streamdata.exec.interfaces import OpMetrics, RefBundle
@@ -140,8 +141,7 @@ def run_map_task(transformer: MapTransformer, ctx: TaskContext, *inputs: Any,
         pending_bytes += table.nbytes
         if pending_bytes >= target:
             emit_full()
-    last = B.concat(pending) if pending else (schema.empty_table() if schema is not None
-                                                else pa.table({}))
+    last = B.concat(pending) if pending else (empty_table(schema) if schema is not None else pa.table({}))
     if last.num_rows:
         metas.append(BlockMetadata.of(last, files))
     out = TaskOutput(metas=tuple(metas), extra_refs=tuple(extra), schema=schema,

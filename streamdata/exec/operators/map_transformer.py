@@ -29,7 +29,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata import block as B
-from streamdata.batcher import Batcher
+from streamdata.batcher import Batcher, resolve_auto_batch_size
 from streamdata.block_rows import columns_of_rows
 from streamdata.errors import ColumnNotFoundError, UDFReturnError, describe
 from streamdata.expressions.evaluation import EvalContext
@@ -160,13 +160,17 @@ def _is_batch_iterator(value: Any) -> bool:
 class BatchStage(_UDFStage):
     """``map_batches``: the UDF receives batches of ``batch_size`` rows in ``batch_format``.
 
+    ``batch_size="auto"`` is resolved in each task, as Ray does, from the bytes per row of
+    its first non-empty block (:func:`~streamdata.batcher.resolve_auto_batch_size`).
+
     The UDF may return a batch (dict of arrays, DataFrame, Arrow table, list of rows)
     or yield several; an ``async def`` UDF (coroutine or async generator) runs on the
     process's event loop with a few batches in flight, outputs in input order
     (:mod:`~streamdata.exec.operators.async_udf`).
     """
 
-    def __init__(self, *, name: str, fn: Callable[..., Any] | type, batch_size: int | None = None,
+    def __init__(self, *, name: str, fn: Callable[..., Any] | type,
+                 batch_size: int | str | None = None,
                  batch_format: str | None = "default", zero_copy_batch: bool = False,
                  **kwargs: Any) -> None:
         super().__init__(name=name, fn=fn, **kwargs)
@@ -187,7 +191,10 @@ class BatchStage(_UDFStage):
             yield from self._run(batch)
 
     def _batches(self, blocks: Iterator[pa.Table]) -> Iterator[pa.Table]:
-        batcher = Batcher(self.batch_size)
+        size = self.batch_size
+        if size == "auto":  # as Ray: from the bytes per row of this task's first block
+            size, blocks = resolve_auto_batch_size(blocks)
+        batcher = Batcher(size)
         for table in blocks:
             batcher.add(table)
             yield from batcher.drain()

@@ -1,7 +1,7 @@
-"""Zip: the columns of two inputs side by side, row i with row i.
+"""Zip: the columns of two or more inputs side by side, row i with row i.
 
-Both inputs are collected (zip needs both row orders), then one small task per
-left block appends the matching right rows.
+Every input is collected (zip needs all row orders), then one small task per
+left block appends the matching rows of each other input.
 """
 
 from __future__ import annotations
@@ -19,19 +19,24 @@ def align_blocks(left_rows: list[int], right_rows: list[int]) -> list[list[tuple
     Example:
         >>> align_blocks([3, 2], [2, 3])
         [[(0, 0, 2), (1, 0, 1)], [(1, 1, 3)]]
+
+    Raises:
+        ValueError: the inputs have different row counts (Ray's message).
     """
     if sum(left_rows) != sum(right_rows):
-        raise ValueError(f"zip needs datasets of equal row counts, got {sum(left_rows)} and "
+        raise ValueError(f"Cannot zip datasets of different number of rows: {sum(left_rows)}, "
                          f"{sum(right_rows)}")
     return cut_runs(right_rows, left_rows)
 
 
 class ZipOperator(PhysicalOperator):
-    """Zips input 0 (left) with input 1 (right); outputs follow the left blocks' order."""
+    """Zips input 0 (left) with inputs 1.. (in order); outputs follow the left blocks' order."""
 
-    def __init__(self, left: PhysicalOperator, right: PhysicalOperator) -> None:
-        super().__init__("Zip", [left, right])
-        self._inputs: list[list[RefBundle]] = [[], []]
+    def __init__(self, left: PhysicalOperator, *others: PhysicalOperator) -> None:
+        if not others:
+            raise ValueError("ZipOperator needs at least two inputs")
+        super().__init__("Zip", [left, *others])
+        self._inputs: list[list[RefBundle]] = [[] for _ in range(1 + len(others))]
         self._tasks: dict[int, OpTask] = {}
         self._results: dict[int, RefBundle] = {}
         self._next = 0
@@ -44,16 +49,17 @@ class ZipOperator(PhysicalOperator):
 
     def all_inputs_done(self) -> None:
         super().all_inputs_done()
-        left = [(ref, meta) for b in self._inputs[0] for ref, meta in b.blocks]
-        right = [(ref, meta) for b in self._inputs[1] for ref, meta in b.blocks]
-        self._inputs = [[], []]
-        plan = align_blocks([m.num_rows or 0 for _, m in left], [m.num_rows or 0 for _, m in right])
-        for i, ((lref, lmeta), ranges) in enumerate(zip(left, plan)):
-            if not ranges:  # an empty left block
+        blocks = [[(ref, meta) for b in bundles for ref, meta in b.blocks] for bundles in self._inputs]
+        self._inputs = [[] for _ in self._inputs]
+        left, others = blocks[0], blocks[1:]
+        left_rows = [m.num_rows or 0 for _, m in left]
+        plans = [align_blocks(left_rows, [m.num_rows or 0 for _, m in other]) for other in others]
+        for i, (lref, _) in enumerate(left):
+            if not left_rows[i]:  # an empty left block
                 continue
-            refs = [right[r][0] for r, _, _ in ranges]
-            spans = [(s, e) for _, s, e in ranges]
-            self._tasks[i] = launch_block_task(zip_blocks, lref, spans, *refs,
+            groups = [[(s, e) for _, s, e in plan[i]] for plan in plans]
+            refs = [other[r][0] for other, plan in zip(others, plans) for r, _, _ in plan[i]]
+            self._tasks[i] = launch_block_task(zip_blocks, lref, groups, *refs,
                                                on_result=lambda b, i=i: self._done(i, b))
             self.metrics.tasks_submitted += 1
         self._total = len(left)

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from streamdata.block_concat import concat_tables
 from streamdata.errors import PlanError
 from streamdata.exec.shuffle.grouping import HashAgg, check_columns, group_table
 
@@ -122,7 +123,7 @@ def merge_partials(partials: Sequence[pa.Table], keys: Sequence[str],
     partials = [p for p in partials if p.num_columns]
     if not partials:
         return pa.table({})
-    table = pa.concat_tables(partials, promote_options="permissive") if len(partials) > 1 else partials[0]
+    table = concat_tables(partials, promote_options="permissive") if len(partials) > 1 else partials[0]
     return _run(table, keys, aggs, "merge", _states(table, aggs))
 
 

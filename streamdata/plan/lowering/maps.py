@@ -121,10 +121,11 @@ def map_stages(node: L.AbstractMap, ctx: DataContext | None = None) -> list[MapS
 
 
 def min_rows_per_bundle(stages: list[MapStage]) -> int | None:
-    """Coalesce inputs up to the first batch stage's batch size (Ray's rule)."""
+    """Coalesce inputs up to the first batch stage's batch size (Ray's rule); none for
+    ``"auto"``, which each task resolves from its own blocks (as Ray)."""
     for stage in stages:
         if isinstance(stage, BatchStage):
-            return stage.batch_size
+            return stage.batch_size if isinstance(stage.batch_size, int) else None
     return None
 
 

@@ -50,8 +50,8 @@ def lower_mix(lowerer: LoweringWalk, node: L.Mix) -> PhysicalOperator:
 
 
 def lower_zip(lowerer: LoweringWalk, node: L.Zip) -> PhysicalOperator:
-    """Two inputs' columns side by side, row by row."""
-    return ZipOperator(lowerer.lower(node.inputs[0]), lowerer.lower(node.inputs[1]))
+    """The inputs' columns side by side, row by row."""
+    return ZipOperator(*(lowerer.lower(i) for i in node.inputs))
 
 
 def lower_streaming_split(lowerer: LoweringWalk, node: L.StreamingSplit) -> PhysicalOperator:
