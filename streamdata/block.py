@@ -366,9 +366,18 @@ def _variable_tensor(arrays: list[np.ndarray]) -> pa.Array:
         return _pickled(arrays)
 
 
+def _dumps(value: Any) -> bytes:
+    """One row's pickle; an instance of a class of the script's ``__main__`` goes by value
+    (cloudpickle), since a worker's ``__main__`` is not the script's."""
+    if type(value).__module__ == "__main__":
+        import cloudpickle
+
+        return cloudpickle.dumps(value, protocol=5)
+    return pickle.dumps(value, protocol=5)
+
+
 def _pickled(values: Any) -> pa.Array:
-    storage = pa.array([None if v is None else pickle.dumps(v, protocol=5) for v in values],
-                       type=pa.large_binary())
+    storage = pa.array([None if v is None else _dumps(v) for v in values], type=pa.large_binary())
     return pa.ExtensionArray.from_storage(PythonObjectType(), storage)
 
 

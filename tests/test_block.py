@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -177,3 +181,25 @@ def test_a_zero_copy_view_of_a_block_is_read_only_and_a_copy_leaves_the_block_al
     owned = B.to_numpy(table)["x"]
     owned[0] = 99
     assert table.column("x").to_pylist() == [1, 2, 3]
+
+
+_MAIN_OBJECTS_SCRIPT = """
+import streamdata as sd
+
+class Point:  # a class of the script's __main__: a worker cannot import it by name
+    def __init__(self, x):
+        self.x = x
+
+sd.init(num_cpus=1)
+ds = sd.from_items([{"p": Point(i)} for i in range(3)])
+print(sorted(ds.map(lambda row: {"x": row["p"].x * 10}).to_pandas()["x"].tolist()))
+"""
+
+
+def test_objects_of_a_scripts_main_classes_reach_the_workers(tmp_path: Path) -> None:
+    script = tmp_path / "main_objects.py"
+    script.write_text(_MAIN_OBJECTS_SCRIPT)
+    proc = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])})
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip().splitlines()[-1] == "[0, 10, 20]"

@@ -1,0 +1,9 @@
+"""Probe environment only (on PYTHONPATH for the serve suite): this machine has 2 CPUs and Serve
+replicas default to num_cpus=1, so examples with several replicas could never be scheduled.
+With PROBE_FAKE_CPUS set (streamdata runs), the node reports that many CPUs, as
+``ray start --head --num-cpus=16`` does for the runs on Ray."""
+import os
+
+if os.environ.get("PROBE_FAKE_CPUS"):
+    _n = int(os.environ["PROBE_FAKE_CPUS"])
+    os.cpu_count = lambda: _n
