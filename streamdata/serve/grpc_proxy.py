@@ -46,7 +46,6 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import importlib
 import uuid
 from typing import Any, AsyncIterator

@@ -6,7 +6,6 @@ import pickle
 
 import numpy as np
 import pyarrow as pa
-import pytest
 
 from streamdata.io.sizing import limit_rows, shape_blocks, split_evenly, split_table
 from streamdata.tensor import (VariableShapeTensorType, arrow_to_ndarray, is_tensor_type,
