@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from typing import Any, Callable
@@ -19,6 +20,14 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 60.0, what: Any =
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout} s waiting for {what() if callable(what) else what}")
         time.sleep(0.02)
+
+
+async def async_wait_until(predicate: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    """Wait on the running loop for ``predicate`` (checked every 5 ms) at most ``timeout`` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
+        await asyncio.sleep(0.005)
 
 
 def grpc_stubs(directory: Any, name: str, proto: str) -> Iterator[tuple[Any, Any]]:

@@ -12,7 +12,7 @@ from typing import Any, AsyncIterator, Iterator
 
 import grpc
 import pytest
-from _serve_util import grpc_stubs, wait_until
+from _serve_util import async_wait_until, grpc_stubs, wait_until
 
 import streamdata as sd
 from streamdata import serve
@@ -290,12 +290,6 @@ class _Gated:
         self.cancelled = request_stream.is_cancelled()
 
 
-async def _until(predicate: Any, what: str) -> None:
-    """Wait (on this loop) for ``predicate`` at most 30 s."""
-    deadline = asyncio.get_running_loop().time() + 30
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
 
 
 def _in_one_process(test: Any, window: int = 4) -> None:
@@ -316,7 +310,7 @@ def _in_one_process(test: Any, window: int = 4) -> None:
             conn = ReplicaConnection("r0", path, "Gated")
             try:
                 await test(server, obj, conn)
-                await _until(lambda: server.ongoing == 0, "the replica's requests ending")
+                await async_wait_until(lambda: server.ongoing == 0, "the replica's requests ending")
                 assert not any(server._inboxes.values())  # nothing left behind
             finally:
                 conn.close()
@@ -340,7 +334,7 @@ def test_the_request_stream_is_flow_controlled() -> None:
                 yield n
 
         answer = asyncio.ensure_future(conn.call("Sum", (), kind=wire.GRPC, feed=numbers()))
-        await _until(lambda: pulled == 4, "the window's messages")
+        await async_wait_until(lambda: pulled == 4, "the window's messages")
         await conn.call("stats", kind=wire.CONTROL)  # a round trip: what the replica sent before is read
         (inbox,) = server._inboxes[next(iter(server._inboxes))].values()
         assert (pulled, len(inbox), conn._credits[1].available) == (4, 4, 0)
@@ -376,7 +370,7 @@ def test_request_stream_end_and_cancel() -> None:
         answers = conn.stream("Echo", (), kind=wire.GRPC, feed=held())
         assert await anext(answers) == 1
         await answers.aclose()  # the caller leaves (the client cancelled, a deadline) while the method reads
-        await _until(lambda: obj.cancelled is not None, "the method's loop ending")
+        await async_wait_until(lambda: obj.cancelled is not None, "the method's loop ending")
         assert obj.cancelled is True
 
         async def failing() -> AsyncIterator[int]:

@@ -23,7 +23,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 import streamdata as sd
-from _serve_util import wait_until
+from _serve_util import async_wait_until, wait_until
 from streamdata import serve
 from streamdata.serve import wire
 from streamdata.serve.channel import ReplicaConnection
@@ -300,11 +300,6 @@ class _RawEcho:
             await send({"type": "websocket.send", "text": message.get("text")})
 
 
-async def _until(predicate: Any, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + TIMEOUT
-    while not predicate():
-        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.005)
 
 
 def _with_raw_echo(test: Any, window: int = 16) -> None:
@@ -321,7 +316,7 @@ def _with_raw_echo(test: Any, window: int = 16) -> None:
             conn = ReplicaConnection("r0", path, "RawEcho")
             try:
                 await test(app, server, conn)
-                await _until(lambda: server.ongoing == 0, "the replica's requests ending")
+                await async_wait_until(lambda: server.ongoing == 0, "the replica's requests ending", timeout=TIMEOUT)
                 assert not any(server._inboxes.values())  # nothing left behind
             finally:
                 conn.close()
@@ -368,7 +363,7 @@ def test_the_duplex_channel_sends_only_what_the_replica_granted() -> None:
 
         stream = _connect(conn, client_messages())
         assert await anext(stream) == [{"type": "websocket.accept"}]
-        await _until(lambda: pulled == 3, "the window's messages")
+        await async_wait_until(lambda: pulled == 3, "the window's messages", timeout=TIMEOUT)
         await conn.call("stats", kind=wire.CONTROL)  # a round trip: what the replica sent before is read
         (inbox,) = server._inboxes[next(iter(server._inboxes))].values()
         assert (pulled, len(inbox)) == (3, 3)
