@@ -80,7 +80,7 @@ def worker_env(env: dict[str, str] | None = None) -> dict[str, str]:
     """
     full_env = dict(os.environ)
     full_env["PYTHONUNBUFFERED"] = "1"
-    full_env["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    full_env["PYTHONPATH"] = os.pathsep.join(p or os.getcwd() for p in sys.path)  # "": the driver's directory
     full_env["STREAMDATA_WORKER"] = "1"
     if env:
         full_env.update(env)
@@ -158,7 +158,11 @@ def _on(switch: str) -> bool:
 #: the server's command: its imports (streamdata's, then :data:`PRELOAD`) build many objects
 #: and next to no garbage, so the collector is off until they are done (~15% of their time);
 #: :func:`serve` turns it back on before it forks anyone
-_BOOT = "import gc; gc.disable(); from streamdata.core.worker import main; main()"
+#: the first statement of every worker's ``python -c``: that puts the current directory first on
+#: ``sys.path``, ahead of the driver's ``sys.path`` in ``PYTHONPATH``; dropped, so that a worker imports
+#: what the driver imports (a directory holding another ``streamdata`` checkout shadows nothing)
+WORKER_PATH_BOOT = "import sys; sys.path[:1] == [''] and sys.path.pop(0); "
+_BOOT = WORKER_PATH_BOOT + "import gc; gc.disable(); from streamdata.core.worker import main; main()"
 
 
 def start_server(env: dict[str, str], adopt_within_s: float | None = None

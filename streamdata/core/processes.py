@@ -1,6 +1,7 @@
 """Worker processes as the driver sees them: start, talk to, stream logs of, reap.
 
-Each worker is a ``python -m streamdata.core.worker`` child connected by a Unix
+Each worker is a ``python -c`` child running ``streamdata.core.worker.main``, with the
+driver's ``sys.path`` (not the current directory) for its imports, connected by a Unix
 socket pair (no TCP port anywhere). Its stdout/stderr lines reach the driver's
 stdout/stderr prefixed with the worker's pid. A small *reaper* process removes
 the session's shared-memory files and kills the workers if the driver dies
@@ -17,7 +18,7 @@ import sys
 import threading
 from typing import Any
 
-from streamdata.core.forkserver import worker_env
+from streamdata.core.forkserver import WORKER_PATH_BOOT, worker_env
 from streamdata.core.message_channel import MessageChannel
 from streamdata.core.protocol import encode
 
@@ -74,9 +75,10 @@ class WorkerProcess:
 
 def popen_worker(worker_id: str, child_fd: int, stdout: Any, stderr: Any, shm_dir: str, spill_dir: str,
                  env: dict[str, str] | None) -> subprocess.Popen:
-    """A fresh ``python -m streamdata.core.worker`` on the socket ``child_fd``."""
+    """A fresh worker process (``streamdata.core.worker.main``) on the socket ``child_fd``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "streamdata.core.worker", str(child_fd), worker_id, shm_dir, spill_dir],
+        [sys.executable, "-c", WORKER_PATH_BOOT + "from streamdata.core.worker import main; main()",
+         str(child_fd), worker_id, shm_dir, spill_dir],
         pass_fds=(child_fd,), env=worker_env(env), stdin=subprocess.DEVNULL,
         stdout=stdout, stderr=stderr, close_fds=True)
 
