@@ -257,22 +257,6 @@ def _aggregate_schema(node: Aggregate, schema: pa.Schema | None) -> pa.Schema | 
         return None
 
 
-def _zip_schema(schemas: list[pa.Schema | None]) -> pa.Schema | None:
-    """Zipped columns; a name seen before gets ``_1``, ``_2``... (Ray's rule)."""
-    if not schemas or any(s is None for s in schemas):
-        return None
-    fields = list(schemas[0])
-    for schema in schemas[1:]:
-        taken = {f.name for f in fields}
-        for f in schema:
-            name, i = f.name, 1
-            while name in taken:
-                name, i = f"{f.name}_{i}", i + 1
-            taken.add(name)
-            fields.append(f.with_name(name))
-    return pa.schema(fields)
-
-
 def _join_schema(node: Join, left: pa.Schema | None, right: pa.Schema | None) -> pa.Schema | None:
     if left is None or right is None:
         return None
@@ -301,10 +285,12 @@ def _with_column_schema(node: WithColumn, schema: pa.Schema | None) -> pa.Schema
 
 
 def _unify(schemas: list[pa.Schema | None]) -> pa.Schema | None:
+    from streamdata.block_concat import unify_schemas
+
     if any(s is None for s in schemas):
         return None
     try:
-        return pa.unify_schemas(schemas)  # type: ignore[arg-type]
+        return unify_schemas(schemas)  # type: ignore[arg-type]  # as the blocks will concatenate
     except pa.ArrowException:
         return None
 
@@ -361,7 +347,7 @@ def _operator(node: LogicalNode, inputs: list[DisplayNode]) -> DisplayNode:
     elif isinstance(node, (Union, Mix)):
         out = _unify(schemas)
     elif isinstance(node, Zip):
-        out = _zip_schema(schemas)
+        out = node.infer_schema(schemas)  # Ray's names: id, id_1, id_2
     elif isinstance(node, Join):
         out = _join_schema(node, schemas[0], schemas[1])
     else:

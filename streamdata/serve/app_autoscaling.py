@@ -53,19 +53,12 @@ def coerce_application_policy(value: Any) -> AutoscalingPolicy | None:
     """
     if value is None:
         return None
-    if isinstance(value, AutoscalingPolicy):
-        policy = value
-    elif isinstance(value, dict):
-        unknown = sorted(set(value) - {"policy_function", "policy_kwargs"})
-        if unknown:
-            raise ValueError(f"unknown autoscaling_policy key(s) {unknown}; valid: ['policy_function', "
-                             "'policy_kwargs']")
-        policy = AutoscalingPolicy(**value)
-    elif callable(value) or isinstance(value, str):
-        policy = AutoscalingPolicy(policy_function=value)
-    else:
+    if callable(value) or isinstance(value, str):
+        value = AutoscalingPolicy(policy_function=value)
+    elif not isinstance(value, (AutoscalingPolicy, dict)):
         raise TypeError(f"autoscaling_policy must be a function, an import path, an AutoscalingPolicy or a dict, "
                         f"got {value!r}")
+    policy = AutoscalingPolicy.from_value(value, "autoscaling_policy")
     if policy.policy_function is None:
         raise ValueError("an application's autoscaling_policy needs a policy_function (a function of "
                          "{DeploymentID: AutoscalingContext})")

@@ -68,12 +68,16 @@ class AutoscalingPolicy:
             raise TypeError(f"AutoscalingPolicy(policy_kwargs=...) must be a dict, got {self.policy_kwargs!r}")
 
     @classmethod
-    def from_value(cls, value: Any) -> AutoscalingPolicy:
+    def from_value(cls, value: Any, what: str = "autoscaling_config policy") -> AutoscalingPolicy:
+        """An AutoscalingPolicy, or a dict of its fields (unknown keys named), as one."""
         if isinstance(value, cls):
             return value
         if isinstance(value, dict):
+            unknown = sorted(set(value) - {"policy_function", "policy_kwargs"})
+            if unknown:
+                raise ValueError(f"unknown {what} key(s) {unknown}; valid: ['policy_function', 'policy_kwargs']")
             return cls(**value)
-        raise TypeError(f"autoscaling_config policy must be an AutoscalingPolicy or a dict, got {value!r}")
+        raise TypeError(f"{what} must be an AutoscalingPolicy or a dict, got {value!r}")
 
     def function(self) -> Callable[[Any], Any] | None:
         """The policy as a callable of the context (None: the default policy)."""
