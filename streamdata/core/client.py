@@ -15,7 +15,7 @@ import itertools
 import pickle
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 from streamdata.core.object_ref import ObjectRef
 from streamdata.core.object_store import INLINE_THRESHOLD, read_location
@@ -124,14 +124,17 @@ class ClientBase:
             out.append(self.read(obj_id, location, deadline))
         return out
 
-    def read(self, obj_id: str, location: tuple, deadline: float | None = None) -> Any:
+    def read(self, obj_id: str, location: tuple, deadline: float | None = None,
+             error_of: Callable[[tuple], BaseException] = error_from_payload) -> Any:
         """The value at ``location``; a copy found gone is looked up again, and rebuilt from
-        lineage if it is lost. With ``deadline`` (a ``time.monotonic()`` value) the wait for
+        lineage if it is lost, as often as it is lost: the driver bounds the rebuilds (the
+        task's ``max_retries``) and answers with the error once none is left, which is raised
+        as ``error_of(payload)``. With ``deadline`` (a ``time.monotonic()`` value) the wait for
         the rebuild ends there with :class:`GetTimeoutError`; the rebuild goes on, so a
         later ``get`` returns the value."""
-        for _ in range(5):
+        while True:
             if location[0] == "error":
-                raise error_from_payload(location[1])
+                raise error_of(location[1])
             try:
                 return read_location(location)
             except FileNotFoundError:  # spilled meanwhile, or lost
@@ -140,7 +143,6 @@ class ClientBase:
                     # rebuilt from lineage (the driver starts the rebuild before it waits)
                     fresh = self._call("lost", obj_id, location, timeout=_remaining(deadline, obj_id))
                 location = fresh
-        return read_location(location)
 
     def future(self, ref: ObjectRef) -> concurrent.futures.Future:
         fut: concurrent.futures.Future = concurrent.futures.Future()

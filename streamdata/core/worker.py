@@ -297,9 +297,7 @@ class Worker:
     def resolve_args(self, args_blob: bytes, deps: list) -> tuple[tuple, dict]:
         values = {}
         for dep_id, location in deps:
-            if location[0] == "error":
-                raise _dep_error(location)
-            values[dep_id] = _read_with_retry(self.client, dep_id, location)
+            values[dep_id] = self.client.read(dep_id, location, error_of=_dep_error)
         args, kwargs = deserialize(args_blob)
         if values:
             args = tuple(values[a.obj_id] if type(a) is client_mod.Dep else a for a in args)
@@ -526,24 +524,11 @@ def _cancelled_payload(task_id: str) -> tuple:
     return (dumps_exception(TaskCancelledError(f"task {task_id} was cancelled")), "", task_id)
 
 
-def _dep_error(location: tuple) -> BaseException:
+def _dep_error(payload: tuple) -> BaseException:
+    """A dependency's stored error, raised in the task that needed it (always a TaskError)."""
     from streamdata.errors import TaskError
-    exc_bytes, tb, name = location[1]
+    exc_bytes, tb, name = payload
     return TaskError.wrap(pickle.loads(exc_bytes), tb, name)
-
-
-def _read_with_retry(client: WorkerClient, obj_id: str, location: tuple) -> Any:
-    for _ in range(5):
-        try:
-            return read_location(location)
-        except FileNotFoundError:  # spilled meanwhile (ask where it is now), or lost
-            fresh = client.request("get", [obj_id], timeout=None)[0]
-            if fresh == location:  # the copy is lost: rebuilt from lineage
-                fresh = client.request("lost", obj_id, location, timeout=None)
-            location = fresh
-            if location[0] == "error":
-                raise _dep_error(location) from None
-    return read_location(location)
 
 
 #: how soon a cancellation that arrived where it may not raise is tried again
