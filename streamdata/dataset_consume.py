@@ -128,6 +128,22 @@ class ConsumeMixin:
             drop_last=drop_last, local_shuffle_buffer_size=local_shuffle_buffer_size,
             local_shuffle_seed=local_shuffle_seed)
 
+    def iter_bucket_batches(self, *, max_tokens: int, length_fn: Callable[[dict[str, Any]], Any],
+                            buffer_size: int = 1000, batch_format: str | None = "default",
+                            prefetch_batches: int = 1) -> Iterable[Any]:
+        """Batches of rows of similar length whose lengths add up to at most ``max_tokens``
+        (see :meth:`DataIterator.iter_bucket_batches <streamdata.iterator.DataIterator.iter_bucket_batches>`).
+
+        Example:
+            >>> import streamdata as sd
+            >>> ds = sd.from_items([{"n": n} for n in [3, 1, 2, 2]])
+            >>> [b["n"].tolist() for b in ds.iter_bucket_batches(max_tokens=4, length_fn=lambda r: r["n"])]
+            [[1, 2], [2], [3]]
+        """
+        return self.iterator().iter_bucket_batches(
+            max_tokens=max_tokens, length_fn=length_fn, buffer_size=buffer_size,
+            batch_format=batch_format, prefetch_batches=prefetch_batches)
+
     def iter_torch_batches(self, *, batch_size: int | None = 256, dtypes: Any = None,
                            device: str = "auto", collate_fn: Callable[..., Any] | None = None,
                            prefetch_batches: int = 1, drop_last: bool = False,

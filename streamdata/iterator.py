@@ -37,6 +37,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.batcher import Batcher
+from streamdata.bucket_batching import bucket_batches, validate_bucket_batching
 from streamdata import execution
 from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batch_groups, formatter_for
 from streamdata.errors import PlanError
@@ -346,6 +347,34 @@ class DataIterator(IteratorExtrasMixin[MaterializedT]):
                 tables.close()
 
         return Passes(lambda: _flattened(_prefetched(make, prefetch_batches)), name)
+
+    def iter_bucket_batches(self, *, max_tokens: int, length_fn: Callable[[dict[str, Any]], Any],
+                            buffer_size: int = 1000, batch_format: str | None = "default",
+                            prefetch_batches: int = 1) -> Iterable[Any]:
+        """Batches of rows of similar length, each batch's lengths adding up to at most
+        ``max_tokens`` (for padded sequence batches): windows of ``buffer_size`` rows, each
+        ordered by ``length_fn(row)`` and cut greedily (:mod:`streamdata.bucket_batching`).
+
+        Example:
+            >>> import streamdata as sd
+            >>> ds = sd.from_items([{"text": t} for t in ["1", "11", "1", "1111", "111"]])
+            >>> [b["text"].tolist() for b in ds.iterator().iter_bucket_batches(
+            ...     max_tokens=5, length_fn=lambda row: len(row["text"]))]
+            [['1', '1', '11'], ['111'], ['1111']]
+        """
+        validate_bucket_batching(max_tokens, buffer_size, length_fn)
+        formatter_for(batch_format)  # an unknown format fails here, not at the first batch
+
+        def make() -> Iterator[Any]:
+            windows = iter(self.iter_batches(batch_size=buffer_size, batch_format="pyarrow",
+                                             prefetch_batches=prefetch_batches))
+            try:
+                for window in windows:
+                    yield from bucket_batches(window, max_tokens, length_fn, batch_format)
+            finally:
+                windows.close()
+
+        return Passes(make, "iter_bucket_batches")
 
     def iter_rows(self) -> Iterable[dict[str, Any]]:
         """Every row as a dict.

@@ -35,7 +35,7 @@ from streamdata.core.pip_env import PIP_ENV_KEY, check_not_shadowed
 from streamdata.core.setup_hook import SETUP_HOOK_ENV, run_setup_hook
 from streamdata.core.task_env import apply_task_env, restore_task_env
 from streamdata.core.yielded_returns import collect_yielded
-from streamdata.core.object_store import put_value, raise_open_file_limit, read_location
+from streamdata.core.object_store import put_value, raise_open_file_limit
 from streamdata.core.serialization import deserialize, dumps_exception, loads_function
 from streamdata.errors import GetTimeoutError, TaskCancelledError
 

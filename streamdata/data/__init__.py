@@ -44,6 +44,10 @@ MODULE_PATHS: dict[str, str] = {
     "block": "streamdata.block_accessor", "grouped_data": "streamdata.grouped",
     **{f"datasource.{name}": "streamdata.datasource" for name in (
         "datasource", "datasink", "partitioning", "file_based_datasource", "file_datasink", "filename_provider")},
+    # the private names Ray's own guides import (streamdata.ray_private)
+    **{name: "streamdata.ray_private" for name in (
+        "_internal", "_internal.util", "_internal.delegating_block_builder", "_internal.datasource",
+        "_internal.datasource.range_datasource")},
 }
 
 #: Ray Core's names: on ``ray``, never on ``ray.data``
