@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.batch_stream import formatter_for
+from streamdata.exec.operators.all_to_all.policy import group_by_size
 
 
 def validate_bucket_batching(max_tokens: Any, buffer_size: Any, length_fn: Any) -> None:
@@ -40,19 +41,9 @@ def pack_by_length(lengths: Sequence[int], max_tokens: int) -> list[list[int]]:
         >>> pack_by_length([0, 0, 3], max_tokens=3)
         [[0, 1, 2]]
     """
-    batches: list[list[int]] = []
-    current: list[int] = []
-    total = 0
-    for index in np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable").tolist():
-        length = lengths[index]
-        if current and total + length > max_tokens:
-            batches.append(current)
-            current, total = [], 0
-        current.append(index)
-        total += length
-    if current:
-        batches.append(current)
-    return batches
+    order = np.argsort(np.asarray(lengths, dtype=np.int64), kind="stable").tolist()
+    groups = group_by_size([lengths[i] for i in order], max_tokens)
+    return [[order[position] for position in group] for group in groups]
 
 
 def row_lengths(table: pa.Table, length_fn: Callable[[dict[str, Any]], Any], max_tokens: int) -> list[int]:

@@ -37,7 +37,6 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.batcher import Batcher
-from streamdata.bucket_batching import bucket_batches, validate_bucket_batching
 from streamdata import execution
 from streamdata.batch_stream import ArrowFormatter, TorchFormatter, format_batch_groups, formatter_for
 from streamdata.errors import PlanError
@@ -362,6 +361,9 @@ class DataIterator(IteratorExtrasMixin[MaterializedT]):
             ...     max_tokens=5, length_fn=lambda row: len(row["text"]))]
             [['1', '1', '11'], ['111'], ['1111']]
         """
+        # imported here: its packing rule comes with the all-to-all operators, which
+        # ``import streamdata`` does not load
+        from streamdata.bucket_batching import bucket_batches, validate_bucket_batching
         validate_bucket_batching(max_tokens, buffer_size, length_fn)
         formatter_for(batch_format)  # an unknown format fails here, not at the first batch
 
