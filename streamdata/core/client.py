@@ -149,9 +149,17 @@ class ClientBase:
 
         def resolve() -> None:
             try:
-                fut.set_result(self.get_values([ref.id], None)[0])
+                value = self.get_values([ref.id], None)[0]
             except BaseException as exc:  # noqa: BLE001
-                fut.set_exception(exc)
+                settle(fut.set_exception, exc)
+            else:
+                settle(fut.set_result, value)
+
+        def settle(setter: Callable[[Any], None], outcome: Any) -> None:
+            try:
+                setter(outcome)
+            except concurrent.futures.InvalidStateError:  # the caller cancelled it meanwhile
+                pass
 
         threading.Thread(target=resolve, daemon=True, name="streamdata-future").start()
         return fut

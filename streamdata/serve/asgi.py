@@ -155,7 +155,8 @@ async def run_http(obj: Any, scope: dict, body: bytes, emit: Emit) -> None:
 
     An exception raised before any part of the response left the replica is
     raised here (the proxy answers 500 with its type and message); after that,
-    the stream ends where it broke.
+    the stream ends where it broke. A cancelled request (``asyncio.CancelledError``)
+    stops where it is.
     """
     from starlette.requests import Request
 
@@ -183,6 +184,8 @@ async def run_http(obj: Any, scope: dict, body: bytes, emit: Emit) -> None:
             if inspect.isawaitable(result):
                 result = await result
             await to_response(result)(scope, receive, sender.send)
+    except asyncio.CancelledError:
+        raise  # the request was cancelled (its client left): no end of the response is sent
     except BaseException:
         if not sender.streamed:
             raise

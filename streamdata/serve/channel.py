@@ -8,6 +8,12 @@ replica, and ``on_lost`` tells the owner (a router stops sending there).
 A duplex request (``stream(..., feed=)``) also sends the caller's messages to the
 replica while it runs, as far as the replica's credit allows (:mod:`.duplex`).
 
+A caller that stops waiting for a request the replica has not answered (its task
+was cancelled, or it stopped iterating a stream) sends a :class:`~.wire.Cancel`
+frame: the replica cancels the request (:mod:`.cancellation`). A duplex request
+sends ``LEFT`` instead: its method sees its request stream cancelled and ends as
+it chooses.
+
 Example:
     >>> conn = ReplicaConnection("r#0", "/nonexistent.sock", "d")
     >>> conn.alive
@@ -151,7 +157,8 @@ class ReplicaConnection:
         try:
             reply = await fut
         except asyncio.CancelledError:
-            self._pending.pop(req_id, None)
+            if self._pending.pop(req_id, None) is not None and feeding is None:
+                self._cancel(writer, req_id)
             raise
         finally:
             if feeding is not None:
@@ -201,8 +208,14 @@ class ReplicaConnection:
                 else:
                     raise _as_exception(reply.value, f"{self.deployment}.{method}")
         finally:
-            self._pending.pop(req_id, None)
+            if self._pending.pop(req_id, None) is not None and feeding is None:
+                self._cancel(writer, req_id)  # the caller left before the answer's end
             self._stop_feed(writer, req_id, feeding, answered=ended)
+
+    def _cancel(self, writer: asyncio.StreamWriter, req_id: int) -> None:
+        """Tell the replica that the caller no longer waits for request ``req_id``."""
+        if self.alive and not writer.is_closing():
+            writer.write(wire.encode(wire.Cancel(req_id)))
 
     def _start_feed(self, writer: asyncio.StreamWriter, req_id: int,
                     feed: AsyncIterator[Any] | None) -> asyncio.Task | None:

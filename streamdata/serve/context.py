@@ -12,7 +12,7 @@ Example:
 from __future__ import annotations
 
 import contextvars
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 
@@ -66,6 +66,8 @@ class RequestContext:
     multiplexed_model_id: str = ""
     app_name: str = ""
     session_id: str = ""
+    #: the request's :class:`~.cancellation.RequestScope` in a replica (its child requests)
+    _scope: Any = field(default=None, repr=False, compare=False)
 
 
 _replica_context: ReplicaContext | None = None

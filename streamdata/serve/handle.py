@@ -8,7 +8,9 @@ generator method and returns a :class:`DeploymentResponseGenerator` (iterate it,
 with ``for`` or ``async for``: items arrive as the replica yields them). A
 response may be passed as an argument of another call (it is resolved first).
 Handles travel to other deployments (``App.bind(other_app)``) and tasks; there
-they route through that process's own router.
+they route through that process's own router. ``response.cancel()`` cancels a
+request (:mod:`.cancellation`): its answer then raises ``RequestCancelledError``;
+after the answer came, it changes nothing.
 
 Example:
     >>> from streamdata import serve
@@ -26,6 +28,9 @@ Example:
     (3, 'A')
     >>> list(handle.options(method_name="count", stream=True).remote(3))
     [0, 1, 2]
+    >>> response = handle.remote(4)
+    >>> response.result(), response.cancel(), response.result()
+    (4, False, 4)
     >>> serve.delete("handle_doc")
 """
 
@@ -37,7 +42,8 @@ import logging
 import uuid
 from typing import Any
 
-from streamdata.errors import GetTimeoutError, RequestCancelledError
+from streamdata.errors import GetTimeoutError
+from streamdata.serve.cancellation import RequestScope, cancelled_error, uncancel
 from streamdata.serve.client import ServeClient, get_client
 from streamdata.serve.context import _request_context
 
@@ -61,12 +67,13 @@ async def _resolve(args: tuple, kwargs: dict) -> tuple[tuple, dict]:
 class DeploymentResponse:
     """The answer to one request, on its way."""
 
-    __slots__ = ("_future", "_loop", "_request_id")
+    __slots__ = ("_future", "_loop", "_request_id", "_cancelled")
 
     def __init__(self, future: concurrent.futures.Future | asyncio.Future, loop: Any, request_id: str = "") -> None:
         self._future = future
         self._loop = loop
         self._request_id = request_id
+        self._cancelled = False
 
     @property
     def request_id(self) -> str:
@@ -83,7 +90,8 @@ class DeploymentResponse:
     def result(self, *, timeout_s: float | None = None) -> Any:
         """Wait for the answer (at most ``timeout_s`` seconds) and return it; the
         deployment's exception is raised here (a TaskError that is also an
-        instance of the deployment's exception class)."""
+        instance of the deployment's exception class). A timeout does not cancel
+        the request (call ``cancel()`` for that), as Ray's."""
         fut = self._future
         if isinstance(fut, asyncio.Future):
             raise RuntimeError("DeploymentResponse.result() would block the replica's event loop; "
@@ -91,17 +99,25 @@ class DeploymentResponse:
         try:
             return fut.result(timeout_s)
         except concurrent.futures.CancelledError:
-            raise RequestCancelledError(f"request {self._request_id} was cancelled") from None
+            raise cancelled_error(self._request_id) from None
         except concurrent.futures.TimeoutError:
             if fut.done():
                 raise  # the deployment itself raised a TimeoutError
             raise GetTimeoutError(f"the response did not arrive within {timeout_s} s") from None
 
     def __await__(self) -> Any:
+        return self._wait().__await__()
+
+    async def _wait(self) -> Any:
         fut = self._future
-        if isinstance(fut, asyncio.Future):
-            return fut.__await__()
-        return asyncio.wrap_future(fut).__await__()
+        try:
+            if isinstance(fut, asyncio.Future):
+                return await fut
+            return await asyncio.wrap_future(fut)
+        except asyncio.CancelledError:
+            if self._cancelled and fut.cancelled():  # this response's cancel(), not the awaiting task's
+                raise cancelled_error(self._request_id) from None
+            raise
 
     async def _to_object_ref(self) -> Any:
         """The answer as an ``ObjectRef`` (Ray's advanced API, for passing it to tasks):
@@ -121,24 +137,47 @@ class DeploymentResponse:
         return self._future.done()
 
     def cancel(self) -> bool:
-        """Cancel the request (a request still waiting for a replica never runs)."""
-        return self._future.cancel()
+        """Cancel the request: one still waiting for a replica never runs; one running in
+        an async method gets ``asyncio.CancelledError`` there, and so do the requests it
+        made that have not answered; a sync method runs to its end (its answer is
+        dropped). The answer then raises ``RequestCancelledError``. True when the request
+        had not answered (after its answer, a cancel changes nothing)."""
+        self._cancelled = True
+        fut = self._future
+        if isinstance(fut, asyncio.Future) and not _on_loop_of(fut):
+            fut.get_loop().call_soon_threadsafe(fut.cancel)  # an asyncio future is cancelled on its loop
+            return not fut.done()
+        return fut.cancel()
 
     def cancelled(self) -> bool:
-        """Whether the request was cancelled."""
-        return self._future.cancelled()
+        """Whether ``cancel()`` was called (as Ray: the request may have answered before)."""
+        return self._cancelled
 
     def __repr__(self) -> str:
         return f"DeploymentResponse({'done' if self._future.done() else 'pending'})"
 
 
-class DeploymentResponseGenerator:
-    """The streamed answer of a generator method: iterate it (sync or async)."""
+def _on_loop_of(fut: asyncio.Future) -> bool:
+    """Whether this thread runs ``fut``'s event loop."""
+    try:
+        return asyncio.get_running_loop() is fut.get_loop()
+    except RuntimeError:
+        return False
 
-    def __init__(self, agen: Any, client: ServeClient, request_id: str = "") -> None:
+
+class DeploymentResponseGenerator:
+    """The streamed answer of a generator method: iterate it (sync or async); ``cancel()``
+    cancels the request (the next item raises ``RequestCancelledError``)."""
+
+    def __init__(self, agen: Any, client: Any, request_id: str = "", scope: RequestScope | None = None) -> None:
         self._agen = agen
-        self._client = client
+        self._client = client  # what runs the stream: ``client.loop_thread``
         self._request_id = request_id
+        self._scope = scope  # the request that made this one, in a replica (cancelled with it)
+        self._cancelled = False
+        self._finished = False  # the stream ended (its last item taken, or its error raised)
+        self._stepping: asyncio.Task | None = None  # the task taking an item now (on the stream's loop)
+        self._aborted: asyncio.Task | None = None  # the stepping task cancel() cancelled
 
     @property
     def request_id(self) -> str:
@@ -157,7 +196,7 @@ class DeploymentResponseGenerator:
         if self._client.loop_thread.in_loop():
             raise RuntimeError("iterate a streaming response with `async for` inside a replica")
         try:
-            return self._client.loop_thread.run(self._agen.__anext__())
+            return self._client.loop_thread.run(self._step())
         except StopAsyncIteration:
             raise StopIteration from None
 
@@ -166,11 +205,66 @@ class DeploymentResponseGenerator:
 
     async def __anext__(self) -> Any:
         if self._client.loop_thread.in_loop():
+            return await self._step()
+        return await asyncio.wrap_future(self._client.loop_thread.submit(self._step()))
+
+    async def _step(self) -> Any:
+        """The next item (on the stream's loop)."""
+        if self._cancelled and not self._finished:
+            raise cancelled_error(self._request_id)
+        task = asyncio.current_task()
+        self._stepping = task
+        try:
             return await self._agen.__anext__()
-        return await asyncio.wrap_future(self._client.loop_thread.submit(self._agen.__anext__()))
+        except asyncio.CancelledError:
+            if self._aborted is task and task is not None:
+                self._aborted = None
+                if uncancel(task):  # cancel() stopped this step: the request was cancelled
+                    self._release()
+                    raise cancelled_error(self._request_id) from None
+            self._end()
+            raise
+        except BaseException:  # StopAsyncIteration included
+            self._end()
+            raise
+        finally:
+            self._stepping = None
+
+    def _end(self) -> None:
+        """The stream ended by itself (a later ``cancel()`` changes nothing)."""
+        self._finished = True
+        self._release()
+
+    def _release(self) -> None:
+        if self._scope is not None:
+            self._scope.release(self)
 
     def cancel(self) -> None:
-        self._client.loop_thread.submit(self._agen.aclose())
+        """Cancel the request (see ``DeploymentResponse.cancel``); a stream that ended is left as it is."""
+        if self._cancelled:
+            return
+        self._cancelled = True
+        loop_thread = self._client.loop_thread
+        if loop_thread.in_loop():
+            self._abort()
+        else:
+            loop_thread.loop.call_soon_threadsafe(self._abort)
+
+    def cancelled(self) -> bool:
+        """Whether ``cancel()`` was called."""
+        return self._cancelled
+
+    def _abort(self) -> None:
+        """Stop the stream (on its loop): the item being taken, else the stream itself."""
+        if self._finished:
+            return
+        task = self._stepping
+        if task is not None:
+            self._aborted = task
+            task.cancel()
+        else:
+            self._release()
+            self._client.loop_thread.loop.create_task(self._agen.aclose())
 
 
 class DeploymentHandle:
@@ -291,7 +385,8 @@ class DeploymentHandle:
         assert client is not None
         key = (self.app_name, self.deployment_name)
         method, model_id, session_id = self._method_name, self._model_id, self._session_id
-        request_id = _request_id()
+        parent = _request_context.get()
+        request_id = parent.request_id or str(uuid.uuid4())  # a replica's call carries its request's id
         self._initialized = True
 
         if self._stream:
@@ -301,7 +396,10 @@ class DeploymentHandle:
                                                              session_id=session_id):
                     yield item
 
-            return DeploymentResponseGenerator(agen(), client, request_id)
+            gen = DeploymentResponseGenerator(agen(), client, request_id, parent._scope)
+            if parent._scope is not None:
+                parent._scope.adopt(gen)
+            return gen
 
         async def call() -> Any:
             a, k = await _resolve(args, kwargs)
@@ -309,8 +407,12 @@ class DeploymentHandle:
                                                   session_id=session_id)
 
         if client.loop_thread.in_loop():
-            return DeploymentResponse(client.loop.create_task(call()), client.loop, request_id)
-        return DeploymentResponse(client.loop_thread.submit(call()), client.loop, request_id)
+            response = DeploymentResponse(client.loop.create_task(call()), client.loop, request_id)
+        else:
+            response = DeploymentResponse(client.loop_thread.submit(call()), client.loop, request_id)
+        if parent._scope is not None:  # made while serving a request: cancelled with it
+            parent._scope.adopt(response, response._future)
+        return response
 
     def __reduce__(self) -> tuple:
         return (_rebuild, (self.deployment_name, self.app_name, self._method_name, self._stream, self._model_id,

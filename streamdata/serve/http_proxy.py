@@ -6,7 +6,9 @@ A request goes to the application whose ``route_prefix`` is the longest prefix
 of its path, to that application's ingress deployment, through this process's
 router (power of two choices over the replicas, straight to the replica's
 socket). The replica answers with ASGI messages, sent on as they come, so
-``StreamingResponse`` bodies stream. An exception → 500
+``StreamingResponse`` bodies stream. A client that disconnects before its
+response is complete cancels the request in the replica (:mod:`.cancellation`;
+recorded as 499). An exception → 500
 ``{"error": type, "message": text}``; the queue limit reached → 503;
 ``GET /-/healthz`` → 200, ``GET /-/routes`` → ``{prefix: app}``,
 ``GET /metrics`` → Prometheus text. A ``websocket`` connection is routed the same
@@ -33,6 +35,7 @@ from streamdata.errors import BackPressureError, TaskError
 from streamdata.serve import wire
 from streamdata.serve._loop import EventLoopThread
 from streamdata.serve._runtime import runtime
+from streamdata.serve.cancellation import uncancel
 from streamdata.serve.client import CONTROLLER_NAME, set_client_loop
 from streamdata.serve.metrics import ProxyMetrics
 from streamdata.serve.websocket_relay import DENIAL_EXTENSION, deny, relay_websocket
@@ -205,11 +208,25 @@ class ProxyApp:
                  "query_string": scope.get("query_string", b""), "headers": scope.get("headers", []),
                  "client": scope.get("client"), "server": scope.get("server"),
                  "root_path": (scope.get("root_path") or "") + ("" if prefix == "/" else prefix.rstrip("/"))}
+        watch = _ClientWatch(receive)
+        try:
+            return await self._relay(app, inner, b"".join(chunks), send, watch, model_id, session_id, request_id)
+        except asyncio.CancelledError:
+            if watch.gone and uncancel(watch.task):  # the client left: so did the request (cancelled)
+                return 499
+            raise
+        finally:
+            watch.stop()
+
+    async def _relay(self, app: Any, inner: dict, body: bytes, send: Any, watch: _ClientWatch, model_id: str,
+                     session_id: str, request_id: str) -> int:
+        """Route the request to the application's ingress and send its response on."""
+        prefix = app.route_prefix or "/"
         router = self.client.router(app.name, app.ingress)
         status = 0
         complete = False
         try:
-            async for messages in router.stream("__call__", (inner, b"".join(chunks)), {}, kind=wire.HTTP,
+            async for messages in router.stream("__call__", (inner, body), {}, kind=wire.HTTP,
                                                 model_id=model_id, route=prefix, session_id=session_id,
                                                 request_id=request_id):
                 for message in messages:
@@ -217,7 +234,7 @@ class ProxyApp:
                         status = message["status"]
                         message = _with_request_id(message, request_id)
                     elif message["type"] == "http.response.body" and not message.get("more_body", False):
-                        complete = True
+                        complete = watch.complete = True
                     await send(message)
         except BackPressureError as exc:
             if not status:  # the ingress deployment's backpressure_config says how (503 by default)
@@ -238,6 +255,31 @@ class ProxyApp:
                                b"application/json", request_id)
             return 500
         return status
+
+
+class _ClientWatch:
+    """Watches an HTTP client while its response is relayed (its request body read already):
+    a client that disconnects before the response is ``complete`` cancels the relaying task
+    (``task``), which cancels the request in the replica. (Uvicorn also answers
+    ``http.disconnect`` once the response is complete: that one is not the client leaving.)"""
+
+    __slots__ = ("task", "complete", "gone", "_watcher")
+
+    def __init__(self, receive: Any) -> None:
+        self.task = asyncio.current_task()
+        self.complete = False  # the last body message was sent
+        self.gone = False  # the client left first: the task was cancelled
+        self._watcher = asyncio.get_running_loop().create_task(self._watch(receive))
+
+    async def _watch(self, receive: Any) -> None:
+        while (await receive())["type"] != "http.disconnect":
+            pass
+        if not self.complete and self.task is not None:
+            self.gone = True
+            self.task.cancel()
+
+    def stop(self) -> None:
+        self._watcher.cancel()
 
 
 def _route_path(scope: dict) -> str:

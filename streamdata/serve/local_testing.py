@@ -7,7 +7,9 @@ arguments, a bound application replaced by a handle to that deployment, and
 HTTP proxy start. Calls go through local handles whose responses are Serve's own
 ``DeploymentResponse`` / ``DeploymentResponseGenerator`` (``.result()``, ``await``,
 iteration), run on one event loop thread; a response passed as an argument is
-resolved first, as between replicas.
+resolved first, as between replicas. ``cancel()`` works as with replicas: the async
+method gets ``asyncio.CancelledError``, the calls it made are cancelled with it, the
+caller gets ``RequestCancelledError``.
 
 Example:
     >>> from streamdata import serve
@@ -35,6 +37,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from streamdata.serve._loop import EventLoopThread
+from streamdata.serve.cancellation import RequestScope
 from streamdata.serve.context import RequestContext, _request_context
 from streamdata.serve.deployment import Application
 from streamdata.serve.handle import DeploymentResponse, DeploymentResponseGenerator, _request_id, _resolve
@@ -90,14 +93,22 @@ class LocalDeploymentHandle:
         if target is None or not callable(target):
             raise AttributeError(f"deployment {self.deployment_name!r} has no method {self._method_name!r}")
         context = RequestContext(request_id=request_id, app_name=self.app_name,
-                                 multiplexed_model_id=self._model_id)
+                                 multiplexed_model_id=self._model_id, _scope=RequestScope())
+        parent = _request_context.get()._scope  # a deployment's call: cancelled with its request
         if self._stream:
-            return DeploymentResponseGenerator(_stream(target, args, kwargs, context), _LoopOwner(loop_thread),
-                                               request_id)
+            gen = DeploymentResponseGenerator(_stream(target, args, kwargs, context), _LoopOwner(loop_thread),
+                                              request_id, parent)
+            if parent is not None:
+                parent.adopt(gen)
+            return gen
         call = _call(target, args, kwargs, context)
         if loop_thread.in_loop():  # a deployment calling another: a task on the same loop
-            return DeploymentResponse(asyncio.ensure_future(call), loop_thread, request_id)
-        return DeploymentResponse(loop_thread.submit(call), loop_thread, request_id)
+            response = DeploymentResponse(asyncio.ensure_future(call), loop_thread, request_id)
+        else:
+            response = DeploymentResponse(loop_thread.submit(call), loop_thread, request_id)
+        if parent is not None:
+            parent.adopt(response, response._future)
+        return response
 
     def __repr__(self) -> str:
         return f"LocalDeploymentHandle(deployment={self.deployment_name!r}, app={self.app_name!r})"
@@ -117,9 +128,13 @@ def _serving(context: RequestContext) -> Iterator[None]:
 
 async def _call(target: Any, args: tuple, kwargs: dict, context: RequestContext) -> Any:
     with _serving(context):
-        args, kwargs = await _resolve(args, kwargs)
-        result = target(*args, **kwargs)
-        return await result if inspect.isawaitable(result) else result
+        try:
+            args, kwargs = await _resolve(args, kwargs)
+            result = target(*args, **kwargs)
+            return await result if inspect.isawaitable(result) else result
+        except asyncio.CancelledError:
+            context._scope.cancel_children()
+            raise
 
 
 async def _stream(target: Any, args: tuple, kwargs: dict, context: RequestContext) -> Any:
@@ -127,22 +142,33 @@ async def _stream(target: Any, args: tuple, kwargs: dict, context: RequestContex
         args, kwargs = await _resolve(args, kwargs)
         out = target(*args, **kwargs)
     if inspect.isgenerator(out):
-        while True:
-            with _serving(context):
-                item = next(out, _DONE)
-            if item is _DONE:
-                return
-            yield item
+        try:
+            while True:
+                with _serving(context):
+                    item = next(out, _DONE)
+                if item is _DONE:
+                    return
+                yield item
+        finally:
+            out.close()  # cancelled (or dropped) between two items
     if not inspect.isasyncgen(out):
         raise TypeError(f"{getattr(target, '__qualname__', target)} was called with stream=True but "
                         f"returned {type(out).__name__}, not a generator")
-    while True:
-        with _serving(context):
-            try:
-                item = await out.__anext__()
-            except StopAsyncIteration:
-                return
-        yield item
+    try:
+        while True:
+            with _serving(context):
+                try:
+                    item = await out.__anext__()
+                except StopAsyncIteration:
+                    return
+            yield item
+    except (GeneratorExit, asyncio.CancelledError):
+        context._scope.cancel_children()
+        if out.ag_frame is not None and not out.ag_running:  # stopped between two items: it is cancelled too
+            with _serving(context), contextlib.suppress(Exception, asyncio.CancelledError, GeneratorExit):
+                await out.athrow(asyncio.CancelledError())
+                await out.aclose()
+        raise
 
 
 def run_local(app: Application, name: str) -> LocalDeploymentHandle:

@@ -13,7 +13,9 @@ method reads them (:mod:`.duplex`); a gRPC method gets it as a ``gRPCInputStream
 
 Sync methods run on the replica's loop (as Ray Serve runs them by default), async
 methods and generators as tasks on it, so one replica serves many requests at
-once and ``@serve.batch`` can gather them.
+once and ``@serve.batch`` can gather them. A :class:`~.wire.Cancel` frame cancels
+the task of its request (``asyncio.CancelledError`` inside the method), then the
+child requests it made (:mod:`.cancellation`); a sync method has answered by then.
 
 Example:
     >>> import asyncio
@@ -36,6 +38,7 @@ from typing import Any, Callable
 from streamdata.serve import wire
 from streamdata.serve.asgi import run_http
 from streamdata.serve.batching import batch_size_counts
+from streamdata.serve.cancellation import RequestScope, cancelled_error
 from streamdata.serve.context import (
     DeploymentID,
     ReplicaContext,
@@ -62,6 +65,7 @@ class _FunctionDeployment:
 
     def __init__(self, fn: Callable) -> None:
         self._fn = fn
+        self.__wrapped__ = fn  # its signature is the function's (``async def f():`` takes no request)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self._fn(*args, **kwargs)
@@ -93,6 +97,8 @@ class ReplicaServer:
         self._connections: set[asyncio.StreamWriter] = set()
         # each connection's duplex requests in flight, by req_id: where their Feed frames go
         self._inboxes: dict[asyncio.StreamWriter, dict[int, RequestInbox]] = {}
+        # each connection's requests running as tasks, by req_id: what a Cancel frame cancels
+        self._running: dict[asyncio.StreamWriter, dict[int, RequestScope]] = {}
         self.request_stream_window = REQUEST_STREAM_WINDOW  # messages a request stream may have unread
 
     # ---- lifecycle
@@ -106,34 +112,48 @@ class ReplicaServer:
         self._connections.add(writer)
         inboxes: dict[int, RequestInbox] = {}
         self._inboxes[writer] = inboxes
+        running: dict[int, RequestScope] = {}
+        self._running[writer] = running
         try:
             while True:
                 frame = await wire.read_frame(reader)
-                if type(frame) is wire.Feed:
+                kind = type(frame)
+                if kind is wire.Call:
+                    self._dispatch(frame, writer, running)
+                elif kind is wire.Feed:
                     inbox = inboxes.get(frame.req_id)
                     if inbox is not None:
                         inbox.feed(frame)
-                    continue
-                self._dispatch(frame, writer)
+                elif kind is wire.Cancel:
+                    scope = running.get(frame.req_id)
+                    if scope is not None and scope.task is not None:
+                        # after the task's first step (call_soon is FIFO): a task cancelled before it
+                        # starts would never run the code that answers and counts the request
+                        asyncio.get_running_loop().call_soon(scope.task.cancel)
         except (asyncio.IncompleteReadError, ConnectionError, OSError):
             pass
         finally:
             self._connections.discard(writer)
             self._inboxes.pop(writer, None)
+            self._running.pop(writer, None)
             for inbox in inboxes.values():  # the caller is gone: its request streams are cancelled
                 inbox.leave()
             writer.close()
 
     # ---- requests
-    def _dispatch(self, call: wire.Call, writer: asyncio.StreamWriter) -> None:
+    def _dispatch(self, call: wire.Call, writer: asyncio.StreamWriter,
+                  running: dict[int, RequestScope] | None = None) -> None:
+        """Start serving ``call``; a request that runs as a task goes in ``running`` (its
+        connection's, where Cancel frames find it) until it ends."""
         if call.kind != wire.CONTROL:
             if self.user_ongoing >= self.max_ongoing_requests:  # other callers fill it: try elsewhere
                 writer.write(wire.encode(wire.Reply(call.req_id, wire.REJECTED)))
                 return
             self.user_ongoing += 1
         start = time.perf_counter()
+        scope = RequestScope()
         token = _request_context.set(RequestContext(call.request_id, call.route, call.model_id, self.app_name,
-                                                    call.session_id))
+                                                    call.session_id, scope))
         try:
             if call.kind == wire.CALL and not call.stream and not call.feed:
                 self.ongoing += 1
@@ -148,14 +168,17 @@ class ReplicaServer:
                     self._done(True, call, start, "OK")
                     self._reply(writer, call.req_id, result)
                     return
-                asyncio.get_running_loop().create_task(self._finish_awaitable(call, result, writer, start))
-                return
-            self.ongoing += 1
-            inbox = None
-            if call.feed:  # now: the next frame may feed it (the caller sends once granted credit)
-                inbox = self._inboxes.setdefault(writer, {})[call.req_id] = RequestInbox(
-                    self._granter(writer, call.req_id), self.request_stream_window)
-            asyncio.get_running_loop().create_task(self._run(call, writer, start, inbox))
+                scope.task = asyncio.get_running_loop().create_task(
+                    self._finish_awaitable(call, result, writer, start, scope))
+            else:
+                self.ongoing += 1
+                inbox = None
+                if call.feed:  # now: the next frame may feed it (the caller sends once granted credit)
+                    inbox = self._inboxes.setdefault(writer, {})[call.req_id] = RequestInbox(
+                        self._granter(writer, call.req_id), self.request_stream_window)
+                scope.task = asyncio.get_running_loop().create_task(self._run(call, writer, start, inbox, scope))
+            if running is not None and call.kind != wire.CONTROL:
+                running[call.req_id] = scope
         finally:
             _request_context.reset(token)
 
@@ -196,23 +219,45 @@ class ReplicaServer:
         writer.write(frame)
 
     async def _finish_awaitable(self, call: wire.Call, awaitable: Any, writer: asyncio.StreamWriter,
-                                start: float) -> None:
+                                start: float, scope: RequestScope | None = None) -> None:
         req_id, outcome = call.req_id, "ERROR"
         try:
             result = await awaitable
+        except asyncio.CancelledError:
+            outcome = self._cancelled(writer, call, scope)
         except BaseException as exc:  # noqa: BLE001
             writer.write(wire.encode(wire.Reply(req_id, wire.ERROR, wire.encode_error(exc))))
         else:
             outcome = "OK"
             self._reply(writer, req_id, result)
         finally:
+            self._forget(writer, req_id, scope)
             self._done(True, call, start, outcome)
 
+    def _cancelled(self, writer: asyncio.StreamWriter, call: wire.Call, scope: RequestScope | None) -> str:
+        """A request ended by ``asyncio.CancelledError`` (its caller cancelled it): its child
+        requests are cancelled; a caller that still waits gets ``RequestCancelledError``."""
+        if scope is not None:
+            scope.cancel_children()
+        error = wire.encode_error(cancelled_error(call.request_id))
+        writer.write(wire.encode(wire.Reply(call.req_id, wire.ERROR, error)))
+        return "CANCELLED"
+
+    def _forget(self, writer: asyncio.StreamWriter, req_id: int, scope: RequestScope | None) -> None:
+        """The request ended: a Cancel frame for it finds nothing (and its scope lets its task
+        go: the task's context holds the scope)."""
+        running = self._running.get(writer)
+        if running is not None:
+            running.pop(req_id, None)
+        if scope is not None:
+            scope.task = None
+
     async def _run(self, call: wire.Call, writer: asyncio.StreamWriter, start: float = 0.0,
-                   inbox: RequestInbox | None = None) -> None:
+                   inbox: RequestInbox | None = None, cancel_scope: RequestScope | None = None) -> None:
         req_id = call.req_id
         outcome: Any = "OK"
         grpc_context: RayServegRPCContext | None = None
+        result: Any = None
 
         async def emit(value: Any, final: bool = False) -> None:
             nonlocal outcome
@@ -263,6 +308,12 @@ class ReplicaServer:
                 if grpc_context is not None:  # what the method set, after its items
                     await emit(GrpcOutcome(grpc_context))
                 writer.write(wire.encode(wire.Reply(req_id, wire.END)))
+        except asyncio.CancelledError:
+            if inspect.isasyncgen(result):  # cancelled between two items: the generator sees it too
+                await _throw_cancelled(result)
+            elif inspect.isgenerator(result):
+                result.close()
+            outcome = self._cancelled(writer, call, cancel_scope)
         except BaseException as exc:  # noqa: BLE001
             outcome = "ERROR"
             if grpc_context is not None:
@@ -271,6 +322,7 @@ class ReplicaServer:
         finally:
             if inbox is not None:
                 self._inboxes.get(writer, {}).pop(req_id, None)
+            self._forget(writer, req_id, cancel_scope)
             self._done(call.kind != wire.CONTROL, call, start, outcome)
 
     async def call_method(self, method: str, args: tuple, kwargs: dict) -> Any:
@@ -333,6 +385,19 @@ class ReplicaServer:
             except asyncio.TimeoutError:
                 return False
         return True
+
+
+async def _throw_cancelled(agen: Any) -> None:
+    """Raise ``asyncio.CancelledError`` in a suspended async generator (its handlers run)."""
+    if agen.ag_frame is None or agen.ag_running:
+        return  # it ended already (the error came from inside it), or runs elsewhere
+    try:
+        await agen.athrow(asyncio.CancelledError())
+        await agen.aclose()  # it caught the error and yielded again: it is closed
+    except (StopAsyncIteration, asyncio.CancelledError, GeneratorExit):
+        pass
+    except Exception:  # noqa: BLE001 - the generator's own error while it was cancelled: logged
+        logger.exception("an async generator raised while it was cancelled")
 
 
 class ReplicaActor:

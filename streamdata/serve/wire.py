@@ -8,7 +8,8 @@ or, for a stream, ``CHUNK`` frames and then ``END`` (or ``ERROR``). A duplex
 request (``Call.feed``: a WebSocket, a gRPC client- or bidi-streaming call) also
 has :class:`Feed` frames going the other way, from the caller to the replica,
 while it runs: its request stream, flow-controlled by the ``CREDIT`` replies
-the replica grants (see :mod:`.duplex`).
+the replica grants (see :mod:`.duplex`). A :class:`Cancel` frame from the caller
+cancels its request ``req_id`` in flight (see :mod:`.cancellation`).
 
 Example:
     >>> frame = encode(Call(req_id=1, method="__call__", args=(2,), kwargs={}))
@@ -86,6 +87,14 @@ class Feed:
 
 
 @dataclass(frozen=True, slots=True)
+class Cancel:
+    """The caller cancels its request ``req_id`` in flight (it stopped waiting for the
+    answer): the replica cancels the task running it; nothing answers the frame."""
+
+    req_id: int
+
+
+@dataclass(frozen=True, slots=True)
 class RemoteError:
     """An exception raised in a replica, as it travels: the pickled exception when it
     pickles, and always its type name, message and formatted traceback."""
@@ -130,7 +139,7 @@ def dumps(value: Any) -> bytes:
         return cloudpickle.dumps(value, protocol=5)
 
 
-def encode(msg: Call | Reply | Feed) -> bytes:
+def encode(msg: Call | Reply | Feed | Cancel) -> bytes:
     """A frame: a 4-byte big-endian length and the pickled message."""
     data = dumps(msg)
     return HEADER.pack(len(data)) + data
@@ -178,5 +187,5 @@ def remote_error(err: RemoteError, function_name: str) -> BaseException:
 
 __all__ = ["CALL", "CHUNK", "CONTROL", "CREDIT", "DONE", "END", "ERROR", "GRPC", "HEADER", "HTTP", "LEFT", "MESSAGE",
            "REJECTED", "RESULT", "WEBSOCKET",
-           "Call", "Feed", "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame",
+           "Call", "Cancel", "Feed", "RemoteError", "Reply", "decode", "dumps", "encode", "encode_error", "read_frame",
            "remote_error"]

@@ -352,6 +352,34 @@ def test_async_await_and_future() -> None:
     assert asyncio.run(main()) == (2, "x")
 
 
+@sd.remote
+def released_by(gate: str) -> str:
+    return "released" if block_until_file(gate) else "deadline"
+
+
+def test_a_future_cancelled_before_its_value_arrives_stays_cancelled(tmp_path) -> None:
+    """The thread that resolves ``ref.future()`` finds it cancelled and leaves it so (it
+    used to raise InvalidStateError there, printed as a thread's traceback)."""
+    import threading
+
+    errors: list[BaseException] = []
+    old_hook = threading.excepthook
+    threading.excepthook = lambda args: errors.append(args.exc_value)
+    try:
+        gate = str(tmp_path / "gate")
+        ref = released_by.remote(gate)
+        fut = ref.future()
+        assert fut.cancel()
+        touch(gate)
+        assert sd.get(ref, timeout=60) == "released"
+        for thread in threading.enumerate():
+            if thread.name == "streamdata-future":
+                thread.join(30)
+    finally:
+        threading.excepthook = old_hook
+    assert fut.cancelled() and errors == []
+
+
 # --------------------------------------------------------------------------- tasks inside tasks
 
 
