@@ -30,7 +30,7 @@ import pyarrow as pa
 from streamdata.block_concat import concat  # noqa: F401 - B.concat: blocks concatenated, schemas unified
 from streamdata.block_pandas import frame_to_table, readable_pandas_metadata
 from streamdata.block_rows import columns_of_rows, rows_from_columns
-from streamdata.errors import PlanError, UDFReturnError, describe
+from streamdata.errors import PlanError, TensorRequiresGradError, UDFReturnError, describe
 from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept
 from streamdata.numpy_batch import NumpyBatch, raw_items
 
@@ -381,25 +381,41 @@ def _pickled(values: Any) -> pa.Array:
     return pa.ExtensionArray.from_storage(PythonObjectType(), storage)
 
 
+def values_to_arrow(name: str, values: Any, what: str) -> pa.Array:
+    """Column ``name``'s Python values as Arrow (:func:`_objects_to_arrow`); a torch tensor
+    that requires grad raises TensorRequiresGradError naming the column and ``what``."""
+    try:
+        return _objects_to_arrow(values)
+    except TensorRequiresGradError:
+        raise TensorRequiresGradError(name, what) from None
+
+
 def _column_to_arrow(name: str, value: Any, what: str) -> pa.Array | pa.ChunkedArray:
-    if isinstance(value, (pa.Array, pa.ChunkedArray)):
-        return value
-    if isinstance(value, np.ndarray):
-        return _ndarray_to_arrow(value)
-    if isinstance(value, (list, tuple)):
-        return _objects_to_arrow(list(value))
-    mod = type(value).__module__
-    if mod.startswith("pandas"):
-        return _series_to_arrow(value)
-    if mod.startswith("torch") or is_array_like(value):  # a torch.Tensor, anything with __array__
-        return _ndarray_to_arrow(as_ndarray(value))
+    try:
+        if isinstance(value, (pa.Array, pa.ChunkedArray)):
+            return value
+        if isinstance(value, np.ndarray):
+            return _ndarray_to_arrow(value)
+        if isinstance(value, (list, tuple)):
+            return _objects_to_arrow(list(value))
+        mod = type(value).__module__
+        if mod.startswith("pandas"):
+            return _series_to_arrow(value)
+        if mod.startswith("torch") or is_array_like(value):  # a torch.Tensor, anything with __array__
+            return _ndarray_to_arrow(as_ndarray(value))
+    except TensorRequiresGradError:  # as Ray, refused rather than silently detached
+        raise TensorRequiresGradError(name, what) from None
     raise UDFReturnError(f"{what} returned column {name!r} as {describe(value)}; "
                          f"expected an array (numpy.ndarray, list, pyarrow.Array)")
 
 
 def _series_to_arrow(series: Any) -> pa.Array:
     if series.dtype == object:
-        return _objects_to_arrow(series.to_numpy(), nan_is_null=True)
+        values = series.to_numpy()
+        try:
+            return _objects_to_arrow(values, nan_is_null=True)
+        except TensorRequiresGradError:  # Ray keeps a DataFrame's grad tensors as Python objects
+            return _pickled(values)
     return pa.Array.from_pandas(series)
 
 
@@ -459,7 +475,7 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]], *, what: str = "map UDF") -
         rows = list(rows)
     fast = columns_of_rows(rows)  # every row a dict with the same keys: what row UDFs return
     if fast is not None:
-        return pa.table({k: _objects_to_arrow(v) for k, v in fast.items()})
+        return pa.table({k: values_to_arrow(k, v, what) for k, v in fast.items()})
     columns: dict[str, list[Any]] = {}
     n = 0
     for row in rows:
@@ -471,7 +487,7 @@ def rows_to_table(rows: Iterable[Mapping[str, Any]], *, what: str = "map UDF") -
         for key, col in columns.items():
             col.append(row.get(key))
         n += 1
-    return pa.table({k: _objects_to_arrow(v) for k, v in columns.items()}) if columns else pa.table({})
+    return pa.table({k: values_to_arrow(k, v, what) for k, v in columns.items()}) if columns else pa.table({})
 
 
 def batch_to_table(batch: Any, *, what: str = "map_batches UDF") -> pa.Table:

@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -84,6 +84,38 @@ def _column(series: Any, dtype: Any, pd: Any) -> pa.Array | pa.ChunkedArray | No
     return pa.array(series.array)
 
 
+def source_string_columns(table: pa.Table, dtypes: Sequence[Any]) -> pa.Table:
+    """``table``, a DataFrame source's block (the frame's column dtypes are ``dtypes``), with
+    each pandas ``StringDtype`` column as Arrow ``string``: the type Ray 2.60's schema gives
+    it (Ray keeps the frame, and its ``Schema.types`` maps ``StringDtype`` to ``string``),
+    where pandas 3's default ``str`` dtype holds ``large_string``. The cast shares the
+    characters' buffer (only the offsets are rewritten; the text is not copied). A column of
+    more than 2 GiB of characters stays ``large_string``: ``string``'s 32-bit offsets cannot
+    address them, and splitting it would copy the text.
+
+    Example:
+        >>> import pandas as pd
+        >>> df = pd.DataFrame({"s": pd.Series(["a", None], dtype="string[pyarrow]"), "n": [1, 2]})
+        >>> table = pa.Table.from_pandas(df, preserve_index=False)
+        >>> table.schema.field("s").type, source_string_columns(table, df.dtypes).schema.field("s").type
+        (DataType(large_string), DataType(string))
+    """
+    import pandas as pd
+
+    if len(dtypes) != table.num_columns:
+        return table
+    for i, dtype in enumerate(dtypes):
+        column = table.column(i)
+        if not (isinstance(dtype, pd.StringDtype) and pa.types.is_large_string(column.type)):
+            continue
+        try:
+            narrow = column.cast(pa.string())
+        except pa.ArrowInvalid:  # offsets past 2 GiB
+            continue
+        table = table.set_column(i, table.field(i).with_type(pa.string()), narrow)
+    return table
+
+
 def readable_pandas_metadata(table: pa.Table) -> pa.Table:
     """``table`` with the pandas metadata pandas itself cannot read back: a column of an Arrow
     type with parameters (``pd.ArrowDtype(pa.list_(pa.uint8(), 3))``) is named
@@ -120,4 +152,4 @@ def readable_pandas_metadata(table: pa.Table) -> pa.Table:
     return table.replace_schema_metadata({**meta, b"pandas": json.dumps(pandas_meta).encode()})
 
 
-__all__ = ["MAX_CACHED_SCHEMAS", "frame_to_table", "readable_pandas_metadata"]
+__all__ = ["MAX_CACHED_SCHEMAS", "frame_to_table", "readable_pandas_metadata", "source_string_columns"]

@@ -24,6 +24,7 @@ from streamdata import block as B
 from streamdata import execution
 from streamdata.context import DataContext
 from streamdata.dataset_args import column_list, normalize_batch_format
+from streamdata.dataset_observed import observed, observing
 from streamdata.errors import PlanError
 from streamdata.plan.logical import Aggregate, FlatMap, InputData, LogicalPlan, MapRows, Read
 from streamdata.plan.map_nodes import arrow_expressions_only
@@ -66,27 +67,32 @@ class ConsumeMixin:
         def _aggregate_node(self, keys: Sequence[str], aggs: Sequence[Any]) -> "Dataset": ...
 
     # ------------------------------------------------------------------ streams
-    def _iter_bundles(self, *, stats_owner: Any = None) -> Iterator["RefBundle"]:
+    def _iter_bundles(self, *, stats_owner: Any = None, observe: bool = True) -> Iterator["RefBundle"]:
         """Run the plan; the RefBundles of its output, as they are produced.
 
         Closing the generator (or leaving a ``for`` loop early) stops the execution. The
-        execution's stats land on ``stats_owner`` (default: this dataset).
+        execution's stats land on ``stats_owner`` (default: this dataset). ``observe``: a
+        stream that runs out records its rows and schema on this dataset, as Ray's
+        consumers do (:mod:`streamdata.dataset_observed`); those that Ray's don't pass False.
         """
         owner = self if stats_owner is None else stats_owner
-        return execution.iterate(self._plan, record=owner._stats)
+        bundles = execution.iterate(self._plan, record=owner._stats)
+        return observing(self, bundles) if observe else bundles
 
-    def _iter_tables(self, *, stats_owner: Any = None) -> Iterator[pa.Table]:
+    def _iter_tables(self, *, stats_owner: Any = None, observe: bool = True) -> Iterator[pa.Table]:
         """Run the plan; its output blocks, fetched here as they are produced (a small read
-        is read on this process's threads: :mod:`streamdata.execution.driver_read`)."""
+        is read on this process's threads: :mod:`streamdata.execution.driver_read`);
+        ``observe`` as in :meth:`_iter_bundles`."""
         owner = self if stats_owner is None else stats_owner
-        return execution.iterate_tables(self._plan, record=owner._stats)
+        tables = execution.iterate_tables(self._plan, record=owner._stats)
+        return observing(self, tables) if observe else tables
 
     def _head_tables(self, limit: int) -> Iterator[pa.Table]:
         """Blocks holding the first ``limit`` rows, in order (the caller stops reading at
         ``limit`` rows). A materialized dataset's first blocks are read from the object
         store as they are, with no execution; any other plan runs under a ``limit``."""
         if isinstance(self._plan.root, InputData):
-            return self._iter_tables(stats_owner=self)
+            return self._iter_tables(stats_owner=self, observe=False)
         return self.limit(limit)._iter_tables(stats_owner=self)
 
     def iterator(self) -> "DataIterator[MaterializedDataset]":
@@ -251,34 +257,46 @@ class ConsumeMixin:
             print(row)
 
     # ------------------------------------------------------------------ metadata
+    def _meta_count(self) -> int | None:
+        """The number of rows known without running anything: what a whole run of this
+        dataset saw, else what the plan tells (Ray's ``_meta_count``)."""
+        seen = observed(self)
+        if seen is not None and seen.num_rows is not None:
+            return seen.num_rows
+        return self._plan.num_rows()
+
     def count(self) -> int:
-        """The number of rows (from metadata when the source knows it, without reading).
+        """The number of rows (from metadata when the source knows it, or from a whole run
+        of this dataset that already happened, without reading).
 
         Example:
             >>> import streamdata as sd
             >>> sd.range(42).count()
             42
         """
-        known = self._plan.num_rows()
+        known = self._meta_count()
         if known is not None:
             return known
         if _count_in_tasks(self._plan.root):
             from streamdata.aggregate import Count
             result = self.aggregate(Count())
             return int(result["count()"]) if result else 0
-        return sum(bundle.num_rows() or 0 for bundle in self._iter_bundles())
+        return sum(bundle.num_rows() or 0 for bundle in self._iter_bundles(observe=False))
 
     def schema(self, fetch_if_missing: bool = True) -> Schema | None:
         """The :class:`~streamdata.schema.Schema` (``names``, ``types``, ``base_schema``:
-        the ``pyarrow.Schema``); known from the source or found by running the plan on its
-        first rows (and then remembered, as Ray does: ``repr(ds)`` shows it too).
+        the ``pyarrow.Schema``): the one a whole run of this dataset saw, else known from
+        the source, else found by running the plan on its first rows (and then remembered,
+        as Ray does: ``repr(ds)`` shows it too).
 
         Example:
             >>> import streamdata as sd
             >>> sd.range(3).schema().names
             ['id']
         """
-        schema = self._plan.schema()
+        seen = observed(self)
+        schema = seen.schema if seen is not None else None
+        schema = self._plan.schema() if schema is None else schema
         if schema is None:
             schema = getattr(self, "_schema_cache", None)
         if schema is None and fetch_if_missing:
@@ -306,7 +324,7 @@ class ConsumeMixin:
             >>> sd.range(10, override_num_blocks=2).num_blocks()
             2
         """
-        return sum(len(bundle) for bundle in self._iter_bundles())
+        return sum(len(bundle) for bundle in self._iter_bundles(observe=False))
 
     def size_bytes(self) -> int:
         """Bytes of the dataset's blocks in memory.

@@ -4,9 +4,10 @@ Ray 2.60 prints, computed without running anything), seed checks, and
 
 ``repr(ds)`` (and ``str(ds)``, ``print(ds)``) follows Ray's rules:
 
-* the schema is what Ray knows without running the plan
-  (:mod:`streamdata.dataset_display_plan`), or a schema ``ds.schema()`` ran the plan for
-  (remembered, as Ray does);
+* the schema and row count are those a whole run of the dataset saw (``take_all``, a whole
+  ``iter_batches``..., :mod:`streamdata.dataset_observed`), else what Ray knows without
+  running the plan (:mod:`streamdata.dataset_display_plan`), or a schema ``ds.schema()``
+  ran the plan for (remembered, as Ray does);
 * a known schema gives the table form (:func:`streamdata.dataset_repr.format_table`): for a
   dataset whose blocks are already computed (``materialize()``, ``from_items``,
   ``from_pandas``, ``from_numpy``, ``from_arrow``, the ``from_*_refs``, ``split``...) with its
@@ -71,6 +72,7 @@ from typing import Any, Sequence
 import pyarrow as pa
 
 from streamdata.dataset_display_plan import dag_lines, display_plan
+from streamdata.dataset_observed import observed
 from streamdata.dataset_repr import format_rows, format_summary, format_table, preview_targets
 from streamdata.errors import ColumnNotFoundError, PlanError, SchemaError
 from streamdata.plan.logical import InputData, LogicalNode, Read
@@ -190,7 +192,10 @@ class _NamesTypes:
 def _describe(ds: Any) -> str:
     plan = display_plan(ds._plan.root)
     materialized = _is_materialized(ds)
-    schema = _cached_schema(ds)
+    seen = observed(ds)  # what a whole run saw wins over what the plan tells, as in Ray
+    count = None if seen is None else seen.num_rows
+    schema = None if seen is None else seen.schema
+    schema = _cached_schema(ds) if schema is None else schema
     schema = plan.schema if schema is None else schema
     name = ds.name
     if schema is not None and len(schema.names) > 0:
@@ -201,20 +206,20 @@ def _describe(ds: Any) -> str:
                 head, tail = _preview(ds, plan.num_rows)
             except Exception:  # noqa: BLE001 - blocks out of reach (runtime gone): no rows, as Ray
                 head, tail = [], []
-        return format_table(schema, num_rows=plan.num_rows, name=name, materialized=materialized,
+        num_rows = plan.num_rows if count is None else count
+        return format_table(schema, num_rows=num_rows, name=name, materialized=materialized,
                             head=format_rows(head, schema.names), tail=format_rows(tail, schema.names))
     lines: list[tuple[int, str]] = []
     if not isinstance(ds._plan.root, InputData):
         dag_lines(plan, 0, lines)
-    count = None
     node = plan
     while not node.is_source and len(node.inputs) == 1:
         node = node.inputs[0]
-    if node.is_source:  # no n-ary operator on the way: the source tells
+    if node.is_source:  # no n-ary operator on the way: the source tells what is not known
         if schema is None and node.schema is not None and node.pandas_types is not None:
             schema = _NamesTypes(list(node.schema.names), node.pandas_types)
         schema = schema if schema is not None else node.schema
-        count = node.num_rows
+        count = node.num_rows if count is None else count
     num_blocks = None
     cls_name = type(ds).__name__
     if materialized:

@@ -220,7 +220,8 @@ def _source(node: LogicalNode) -> DisplayNode:
     out = DisplayNode(node.name, schema=None if rows == 0 else schema, num_rows=rows,
                       is_source=True)
     if source.name == "FromPandas" and out.schema is not None:
-        out.pandas_types = _pandas_dtypes(out.schema)
+        kept = getattr(source, "pandas_dtypes", None)  # the frame's own, as Ray prints them
+        out.pandas_types = kept if kept is not None and len(kept) == len(out.schema) else _pandas_dtypes(out.schema)
     return out
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 from streamdata import execution
+from streamdata.dataset_observed import record
 from streamdata.errors import PlanError
 from streamdata.lazy import require
 from streamdata.plan.logical import LogicalPlan
@@ -49,7 +50,11 @@ class InteropMixin:
         def columns(self, fetch_if_missing: bool = True) -> list[str] | None: ...
 
     def _bundles(self) -> list[execution.RefBundle]:
-        return execution.run(self._plan, record=self._stats).bundles
+        """The output's bundles (runs the plan; its rows and schema are then known, as Ray's
+        ``to_*_refs`` leave them)."""
+        bundles = execution.run(self._plan, record=self._stats).bundles
+        record(self, bundles)
+        return bundles
 
     # ------------------------------------------------------------------ ObjectRefs
     def to_arrow_refs(self) -> list[Any]:

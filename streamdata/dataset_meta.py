@@ -21,6 +21,7 @@ import uuid
 from typing import TYPE_CHECKING, Any, Iterator, Sequence, TypeVar
 
 from streamdata import execution
+from streamdata.dataset_observed import record
 from streamdata.errors import PlanError
 from streamdata.plan.logical import InputData, LogicalPlan, Read
 
@@ -38,10 +39,10 @@ class MetaMixin:
     _stats: execution.StatsRecord
 
     if TYPE_CHECKING:  # pragma: no cover
-        def _iter_tables(self, *, stats_owner: Any = None) -> Iterator[Any]: ...
+        def _iter_tables(self, *, stats_owner: Any = None, observe: bool = True) -> Iterator[Any]: ...
         def schema(self, fetch_if_missing: bool = True) -> Any: ...
         def _check_columns(self, cols: Any) -> None: ...
-        def _iter_bundles(self, *, stats_owner: Any = None) -> Iterator[Any]: ...
+        def _iter_bundles(self, *, stats_owner: Any = None, observe: bool = True) -> Iterator[Any]: ...
 
     # ------------------------------------------------------------------ identity
     @property
@@ -81,6 +82,9 @@ class MetaMixin:
         out = cls(ds._plan)
         out._name = ds.name
         out._stats.last = ds._stats.last
+        for known in ("_observed", "_schema_cache"):  # what ``ds`` knows of its output, as Ray's cache copy
+            if hasattr(ds, known):
+                setattr(out, known, getattr(ds, known))
         return out
 
     # ------------------------------------------------------------------ descriptions
@@ -108,7 +112,7 @@ class MetaMixin:
         if schema is None:
             raise PlanError("summary: the dataset is empty (no schema)")
         builder = SummaryBuilder(schema.base_schema, columns)
-        for table in self._iter_tables():
+        for table in self._iter_tables(observe=False):  # Ray's summary runs aggregations
             builder.add(table)
         return builder.build()
 
@@ -132,9 +136,11 @@ class MetaMixin:
         return self._iter_bundles()
 
     def get_internal_block_refs(self) -> list[Any]:
-        """The ObjectRefs of every output block (runs the plan)."""
-        return [ref for b in execution.run(self._plan, record=self._stats).bundles
-                for ref in b.block_refs()]
+        """The ObjectRefs of every output block (runs the plan; its rows and schema are
+        then known to ``repr``, ``count`` and ``schema``, as in Ray)."""
+        bundles = execution.run(self._plan, record=self._stats).bundles
+        record(self, bundles)
+        return [ref for b in bundles for ref in b.block_refs()]
 
     # ------------------------------------------------------------------ lineage
     def has_serializable_lineage(self) -> bool:

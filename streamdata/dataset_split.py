@@ -20,6 +20,7 @@ import math
 from typing import TYPE_CHECKING, Any, Sequence
 
 from streamdata import execution
+from streamdata.dataset_observed import record
 from streamdata.errors import PlanError
 from streamdata.plan.logical import InputData, LogicalPlan
 
@@ -37,6 +38,15 @@ class SplitMixin:
         def map_batches(self, fn: Any, **kwargs: Any) -> "Dataset": ...
         def materialize(self) -> "MaterializedDataset": ...
         def random_shuffle(self, *, seed: int | None = None) -> "Dataset": ...
+        def _meta_count(self) -> int | None: ...
+
+    def _materialize_for_split(self, note: bool = True) -> "MaterializedDataset":
+        """``materialize()``; ``note``: its rows and schema recorded on this dataset too, as
+        Ray's ``split``/``split_at_indices`` leave them (they run this dataset's own plan)."""
+        mat = self.materialize()
+        if note:
+            record(self, mat._plan.root.bundles)
+        return mat
 
     def split(self, n: int, *, equal: bool = False, locality_hints: Any = None
               ) -> list["MaterializedDataset"]:
@@ -50,7 +60,7 @@ class SplitMixin:
         """
         if isinstance(n, bool) or not isinstance(n, int) or n <= 0:
             raise PlanError(f"split needs a positive number of splits, got {n!r}")
-        return _split_materialized(self.materialize(), n, equal=equal)
+        return _split_materialized(self._materialize_for_split(), n, equal=equal)
 
     def split_at_indices(self, indices: Sequence[int]) -> list["MaterializedDataset"]:
         """Split at the given row indices: ``[0, i0), [i0, i1), ..., [ik, end)``.
@@ -65,7 +75,7 @@ class SplitMixin:
             raise PlanError(f"split indices must be >= 0, got {indices}")
         if indices != sorted(indices):
             raise PlanError(f"split indices must be sorted, got {indices}")
-        return _split_at(self.materialize(), indices)
+        return _split_at(self._materialize_for_split(), indices)
 
     def split_proportionately(self, proportions: Sequence[float]) -> list["MaterializedDataset"]:
         """Split by fractions of the rows (the last split gets the rest).
@@ -78,7 +88,7 @@ class SplitMixin:
         proportions = list(proportions)
         if not proportions or any(p <= 0 for p in proportions) or sum(proportions) >= 1:
             raise PlanError(f"proportions must be > 0 and sum to less than 1, got {proportions}")
-        mat = self.materialize()
+        mat = self._materialize_for_split(note=self._meta_count() is not None)  # as Ray's
         total = mat.count()
         indices, acc = [], 0.0
         for p in proportions:
@@ -110,7 +120,7 @@ class SplitMixin:
                 raise PlanError(f"stratify must be a column name, got {stratify!r}")
             return _stratified_split(self, test_size, stratify)
         ds = self.random_shuffle(seed=seed) if shuffle else self
-        mat = ds.materialize()
+        mat = ds._materialize_for_split(note=ds._meta_count() is not None)  # as Ray's
         total = mat.count()
         n_test = _test_rows(test_size, total)
         train, test = mat.split_at_indices([total - n_test])

@@ -311,6 +311,28 @@ class UDFReturnError(StreamDataError, ValueError):
     """A user function returned a value of the wrong shape or type."""
 
 
+class TensorRequiresGradError(UDFReturnError):
+    """A column holds a ``torch.Tensor`` that requires grad (with grad mode on): it cannot
+    become Arrow data without dropping its autograd graph, so, as Ray, it is refused, not
+    silently detached. ``column`` and ``what`` (the operator's UDF, or ``from_items``) are
+    None until the code that knows them fills them in.
+
+    Example:
+        >>> print(TensorRequiresGradError("x", "map_batches UDF"))
+        map_batches UDF returned column 'x' holding a torch.Tensor that requires grad; return tensor.detach() (or build it under torch.no_grad())
+    """
+
+    def __init__(self, column: str | None = None, what: str | None = None) -> None:
+        self.column = column
+        self.what = what
+        where = f"{what or 'a UDF'} returned " + ("a value" if column is None else f"column {column!r}")
+        super().__init__(f"{where} holding a torch.Tensor that requires grad; return "
+                         "tensor.detach() (or build it under torch.no_grad())")
+
+    def __reduce__(self) -> tuple:  # rebuilt with its column when crossing processes
+        return (type(self), (self.column, self.what))
+
+
 class DataSourceError(StreamDataError):
     """Reading a source failed (a malformed file, an unreachable location)."""
 

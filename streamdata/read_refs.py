@@ -55,6 +55,7 @@ def from_blocks(blocks: Sequence[Any]) -> "MaterializedDataset":
     import pyarrow as pa
 
     from streamdata import block as B
+    from streamdata.block_pandas import source_string_columns
     if not isinstance(blocks, (list, tuple)):
         raise PlanError(f"from_blocks takes a list of pyarrow.Tables or pandas.DataFrames, "
                         f"got {type(blocks).__name__}")
@@ -63,7 +64,7 @@ def from_blocks(blocks: Sequence[Any]) -> "MaterializedDataset":
         if isinstance(blk, pa.Table):
             tables.append(blk)
         elif isinstance(blk, pd.DataFrame):
-            tables.append(B.pandas_to_table(blk))
+            tables.append(source_string_columns(B.pandas_to_table(blk), blk.dtypes))  # as from_pandas
         else:
             raise PlanError(f"from_blocks: block {i} is a {type(blk).__name__}; blocks are "
                             f"pyarrow.Tables or pandas.DataFrames")

@@ -24,10 +24,13 @@ Example:
 from __future__ import annotations
 
 import json
+import sys
 from typing import Any, Sequence
 
 import numpy as np
 import pyarrow as pa
+
+from streamdata.errors import TensorRequiresGradError
 
 VARIABLE_SHAPE_TENSOR_NAME = "streamdata.variable_shape_tensor"
 
@@ -337,18 +340,27 @@ def is_array_like(value: Any) -> bool:
 
 
 def as_ndarray(value: Any) -> np.ndarray:
-    """An array-like value as an ndarray (a torch tensor detached and copied to the CPU first;
-    torch is never imported here)."""
+    """An array-like value as an ndarray (a torch tensor copied to the CPU first; torch is
+    never imported here).
+
+    Raises:
+        TensorRequiresGradError: a torch tensor that requires grad while grad mode is on
+            (torch's own ``numpy()`` refuses it, and so does Ray; under ``torch.no_grad()``
+            both convert it).
+    """
     if type(value).__module__.startswith("torch"):
-        value = value.detach().cpu()
-        return value.numpy()
+        if getattr(value, "requires_grad", False) and sys.modules["torch"].is_grad_enabled():
+            raise TensorRequiresGradError()
+        return value.detach().cpu().numpy()
     return np.asarray(value)
 
 
 def array_likes_to_ndarrays(values: Sequence[Any]) -> list[Any] | None:
     """``values`` with every array-like (:func:`is_array_like`) as an ndarray, None values kept;
     None when there is no array-like among them or some other value is not an array (then the
-    values are not a tensor column). Returns at the first value that rules it out.
+    values are not a tensor column). Returns at the first value that rules it out; a torch
+    tensor that requires grad raises :class:`~streamdata.errors.TensorRequiresGradError`
+    (:func:`as_ndarray`).
 
     Example:
         >>> class Arr:
@@ -369,6 +381,8 @@ def array_likes_to_ndarrays(values: Sequence[Any]) -> list[Any] | None:
         elif is_array_like(v):
             try:
                 out.append(as_ndarray(v))
+            except TensorRequiresGradError:
+                raise
             except (TypeError, ValueError, RuntimeError):  # an odd dtype (bfloat16), a failing __array__
                 return None
             found = True

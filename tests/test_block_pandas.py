@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from streamdata import block as B
-from streamdata.block_pandas import frame_to_table
+from streamdata.block_pandas import frame_to_table, source_string_columns
 
 
 def _reference(df: pd.DataFrame) -> pa.Table:
@@ -105,3 +105,48 @@ def test_a_frame_of_a_parametrized_arrow_dtype_comes_back_from_arrow() -> None:
         table.to_pandas()
     back = B.to_pandas(table)
     assert [v.tolist() for v in back["x"]] == [[1, 2, 3], [4, 5, 6]] and back["y"].tolist() == [1, 2]
+
+
+# ---------------------------------------------------------------------------- source_string_columns
+def test_a_source_frames_string_columns_become_arrow_string() -> None:
+    """Ray 2.60's schema of ``from_pandas`` gives every pandas ``StringDtype`` column (pandas 3's
+    default ``str``, ``string[pyarrow]``, ``string[python]``) the type ``string``; an
+    ``ArrowDtype(large_string)`` column stays ``large_string`` and an object column of str,
+    which Ray converts with ``pa.array``, is ``string`` already."""
+    df = pd.DataFrame({"str": ["a", None, "c"], "pyarrow": pd.array(["a", None, "c"], dtype="string[pyarrow]"),
+                       "python": pd.array(["a", None, "c"], dtype="string[python]"),
+                       "large": pd.array(["a", None, "c"], dtype=pd.ArrowDtype(pa.large_string())),
+                       "object": pd.Series(["a", None, "c"], dtype=object), "n": [1, 2, 3]})
+    before = B.pandas_to_table(df)
+    assert before.schema.field("str").type == pa.large_string()  # pandas 3's str holds large_string
+    table = source_string_columns(before, df.dtypes)
+    assert table.schema.types == [pa.string(), pa.string(), pa.string(), pa.large_string(), pa.string(), pa.int64()]
+    assert table.column("str").to_pylist() == ["a", None, "c"] == table.column("pyarrow").to_pylist()
+    assert table.schema.metadata == before.schema.metadata  # to_pandas still rebuilds the frame's dtypes
+    assert B.to_pandas(table)["str"].dtype == df["str"].dtype
+
+
+def test_the_characters_are_shared_not_copied() -> None:
+    df = pd.DataFrame({"s": ["x" * 100, "y" * 50] * 1000})
+    before = B.pandas_to_table(df)
+    after = source_string_columns(before, df.dtypes)
+    chars = [c.buffers()[2].address for c in before.column("s").chunks]
+    assert [c.buffers()[2].address for c in after.column("s").chunks] == chars
+
+
+def test_a_column_past_2_gib_of_characters_stays_large_string() -> None:
+    """string's 32-bit offsets cannot address it. The values buffer here claims 3 GiB over a few
+    real bytes (nothing reads the characters: the cast only checks the offsets)."""
+    real = pa.py_buffer(b"abc")
+    offsets = pa.py_buffer(np.array([0, 1, 3 * 2**30], dtype=np.int64).tobytes())
+    huge = pa.Array.from_buffers(pa.large_string(), 2, [None, offsets, pa.foreign_buffer(real.address, 3 * 2**30, base=real)])
+    small = pa.array(["a", "b"], pa.large_string())
+    table = pa.table({"huge": huge, "small": small})
+    out = source_string_columns(table, [pd.StringDtype("pyarrow")] * 2)
+    assert out.schema.field("huge").type == pa.large_string() and out.schema.field("small").type == pa.string()
+
+
+def test_other_columns_and_mismatched_dtypes_are_left_as_they_are() -> None:
+    table = pa.table({"s": pa.array(["a"], pa.large_string()), "n": [1]})
+    assert source_string_columns(table, [np.dtype("int64")]) is table  # not one dtype per column
+    assert source_string_columns(table, [np.dtype(object), np.dtype("int64")]).equals(table)

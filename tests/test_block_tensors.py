@@ -14,6 +14,7 @@ import pytest
 
 import streamdata as sd
 from streamdata import block as B
+from streamdata.errors import StreamDataError, TensorRequiresGradError
 from streamdata.tensor import VariableShapeTensorType
 
 
@@ -53,12 +54,62 @@ def test_torch_tensors_in_rows_become_tensor_columns() -> None:
     assert _column([torch.tensor(float(i)) for i in range(3)]).to_pylist() == [0.0, 1.0, 2.0]  # 0-d: scalars
 
 
-def test_a_torch_tensor_that_requires_grad_is_detached() -> None:
-    """Ray raises "Can't call numpy() on Tensor that requires grad" here; streamdata detaches,
-    as its batch UDFs already do."""
+def test_a_torch_tensor_that_requires_grad_is_refused_naming_its_column() -> None:
+    """Ray 2.60 raises ``ValueError: Failed to convert column values to numpy array: ...
+    Can't call numpy() on Tensor that requires grad`` for such rows, columns and lists (it
+    never detaches them); streamdata raises its own ValueError naming the column."""
     torch = pytest.importorskip("torch")
-    col = _column([torch.ones(2, requires_grad=True)] * 2)
-    assert col.type.shape == [2] and B.to_numpy(pa.table({"t": col}))["t"].tolist() == [[1.0, 1.0]] * 2
+    with pytest.raises(TensorRequiresGradError, match="map UDF returned column 't' holding a torch.Tensor "
+                       "that requires grad; return tensor.detach()"):
+        B.rows_to_table([{"t": torch.ones(2, requires_grad=True)}] * 2, what="map UDF")
+    with pytest.raises(TensorRequiresGradError, match="map_batches UDF returned column 'x'") as err:
+        B.batch_to_table({"x": torch.ones(3, requires_grad=True) * 2, "y": np.arange(3)})  # not a leaf
+    assert isinstance(err.value, ValueError) and (err.value.column, err.value.what) == ("x", "map_batches UDF")
+    with pytest.raises(TensorRequiresGradError, match="column 'x'"):
+        B.batch_to_table({"x": [torch.ones(2), torch.ones(2, requires_grad=True)]})
+    with pytest.raises(TensorRequiresGradError, match="from_items returned column 'v'"):
+        sd.from_items([{"v": torch.tensor(1.0, requires_grad=True)}])  # 0-d too, as Ray's from_items
+
+
+def test_a_tensor_without_grad_or_made_under_no_grad_converts() -> None:
+    torch = pytest.importorskip("torch")
+    grad = torch.ones(2, requires_grad=True)
+    assert _column([grad.detach()] * 2).type.shape == [2]
+    with torch.no_grad():  # torch's own numpy() converts it then, and so does Ray
+        assert _column([grad] * 2).type.shape == [2]
+        assert B.batch_to_table({"x": torch.ones(2, requires_grad=True)}).column("x").to_pylist() == [1.0, 1.0]
+    assert _column([[grad]]).type == B.PythonObjectType()  # a list of tensors is an object, as Ray's
+
+
+def test_grad_tensor_cells_of_a_dataframe_stay_python_objects() -> None:
+    """Ray 2.60 pickles a DataFrame's object column of grad tensors: the rows come back as
+    tensors that still require grad (schema ``extension<ray.data.arrow_pickled_object<...>>``)."""
+    torch = pytest.importorskip("torch")
+    import pandas as pd
+
+    table = B.batch_to_table(pd.DataFrame({"x": [torch.ones(2, requires_grad=True)] * 2}))
+    assert table.schema.field("x").type == B.PythonObjectType()
+    assert all(r["x"].requires_grad for r in B.iter_rows(table))
+
+
+@pytest.mark.usefixtures("data_runtime")
+def test_an_operator_returning_a_grad_tensor_fails_naming_operator_and_column() -> None:
+    torch = pytest.importorskip("torch")
+    cases = [
+        (sd.range(4).map_batches(lambda b: {"x": torch.ones(len(b["id"]), requires_grad=True)}),
+         "ReadRange->MapBatches(<lambda>) failed", "map_batches UDF returned column 'x'"),
+        (sd.range(4).map(lambda r: {"id": r["id"], "y": torch.ones(3, requires_grad=True)}),
+         "ReadRange->Map(<lambda>) failed", "map UDF returned column 'y'"),
+        (sd.range(2).flat_map(lambda r: [{"z": torch.ones(2, requires_grad=True)}]),
+         "FlatMap(<lambda>) failed", "flat_map UDF returned column 'z'"),
+    ]
+    for ds, operator, column in cases:
+        with pytest.raises(TensorRequiresGradError) as err:
+            ds.take_all()
+        assert operator in str(err.value) and column in str(err.value)
+        assert isinstance(err.value, (StreamDataError, ValueError))
+    detached = sd.range(4).map_batches(lambda b: {"x": torch.ones(len(b["id"]), requires_grad=True).detach()})
+    assert detached.take_all() == [{"x": 1.0}] * 4  # Ray's output for the same code
 
 
 def test_torch_tensors_returned_as_a_batch_column_list() -> None:

@@ -232,6 +232,37 @@ def test_from_pandas_keeps_pandas_dtypes_in_the_summary() -> None:
     assert repr(sd.from_pandas(df).groupby("k").sum("v")) == text("""
         Aggregate
         +- Dataset(num_rows=1, schema={k: int64, v: float32})""")
+    frame = pd.DataFrame({"o": pd.Series(["x"], dtype=object), "s": pd.array(["y"], dtype="string[python]"),
+                          "a": pd.array(["z"], dtype=pd.ArrowDtype(pa.string())), "n": pd.array([1], dtype="Int64"),
+                          "d": ["w"]})
+    assert repr(sd.from_pandas(frame).map_batches(lambda b: b)) == text("""
+        MapBatches(<lambda>)
+        +- Dataset(
+              num_rows=1,
+              schema={o: object, s: string, a: string[pyarrow], n: Int64, d: str}
+           )""")
+
+
+def test_from_pandas_string_columns_print_as_rays_string() -> None:
+    """pandas 3's default str dtype: Ray 2.60 prints ``string`` (its schema type), not the
+    ``large_string`` Arrow holds it in."""
+    ds = sd.from_pandas(pd.DataFrame({"s": ["a", "b", "c"], "i": [1, 2, 3]}))
+    assert repr(ds.schema()) == "Column  Type\n------  ----\ns       string\ni       int64"
+    assert repr(ds) == text("""
+        shape: (3, 2)
+        ╭────────┬───────╮
+        │ s      ┆ i     │
+        │ ---    ┆ ---   │
+        │ string ┆ int64 │
+        ╞════════╪═══════╡
+        │ a      ┆ 1     │
+        │ b      ┆ 2     │
+        │ c      ┆ 3     │
+        ╰────────┴───────╯
+        (Showing 3 of 3 rows)""")
+    assert ds.filter(lambda r: True).schema().types == [pa.string(), pa.int64()]
+    assert ds.materialize().schema().types == [pa.string(), pa.int64()]
+    assert sd.from_pandas_refs([sd.put(pd.DataFrame({"s": ["a"]}))]).schema().types == [pa.string()]
 
 
 # ---------------------------------------------------------------------------- materialized data
@@ -354,6 +385,116 @@ def test_a_display_runs_nothing() -> None:
     assert repr(ds.map(fn).limit(2)) == ("limit=2\n+- Map(fn)\n"
                                          "   +- Dataset(num_rows=?, schema={x: int64})")
     assert ds._repr_html_().startswith("<pre>shape: (?, 1)")
+
+
+# ---------------------------------------------------------------------------- after a whole run
+DOUBLED_PLAN = "MapBatches(<lambda>)\n+- Dataset(num_rows=1000, schema={id: int64})"
+DOUBLED_SEEN = text("""
+    shape: (1000, 1)
+    ╭───────╮
+    │ id    │
+    │ ---   │
+    │ int64 │
+    ╰───────╯
+    (Dataset isn't materialized)""")
+
+
+def _doubled() -> Dataset:
+    return sd.range(1000, override_num_blocks=10).map_batches(lambda b: {"id": b["id"] * 2})
+
+
+def test_a_whole_run_shows_the_rows_and_schema_it_saw(tmp_path: Any) -> None:
+    """Ray 2.60 keeps what a consumer that ran the dataset to its end saw."""
+    consumers = [lambda d: d.take_all(), lambda d: list(d.iter_batches()), lambda d: list(d.iter_rows()),
+                 lambda d: list(d.iterator().iter_batches(batch_size=7)), lambda d: d.to_pandas(),
+                 lambda d: d.size_bytes(), lambda d: list(d.iter_internal_ref_bundles()),
+                 lambda d: d.to_arrow_refs(), lambda d: d.split(2), lambda d: d.take_all(limit=1000)]
+    for consume in consumers:
+        ds = _doubled()
+        assert repr(ds) == DOUBLED_PLAN
+        consume(ds)
+        assert repr(ds) == DOUBLED_SEEN
+        assert repr(ds.schema(fetch_if_missing=False)) == "Column  Type\n------  ----\nid      int64"
+    filtered = sd.range(1000).filter(lambda r: r["id"] > 3)
+    assert repr(filtered).startswith("shape: (?, 1)\n")
+    filtered.take_all()
+    assert repr(filtered).startswith("shape: (996, 1)\n")
+    mixed = sd.range(5).map(lambda r: {"s": "x" * r["id"], "f": float(r["id"]), "l": [1, 2]})
+    assert repr(mixed) == "Map(<lambda>)\n+- Dataset(num_rows=5, schema={id: int64})"
+    mixed.take_all()
+    assert repr(mixed) == text("""
+        shape: (5, 3)
+        ╭────────┬────────┬───────────────────╮
+        │ s      ┆ f      ┆ l                 │
+        │ ---    ┆ ---    ┆ ---               │
+        │ string ┆ double ┆ list<item: int64> │
+        ╰────────┴────────┴───────────────────╯
+        (Dataset isn't materialized)""")
+
+
+def test_a_whole_run_of_nothing_and_of_several_inputs() -> None:
+    empty = sd.range(10).filter(lambda r: False)
+    empty.take_all()
+    assert repr(empty).startswith("shape: (0, 1)\n")
+    no_columns = sd.range(10).map_batches(lambda b: {})
+    assert no_columns.take_all() == []
+    assert repr(no_columns) == "MapBatches(<lambda>)\n+- Dataset(num_rows=0, schema={id: int64})"
+    union = sd.range(5).union(sd.range(3)).map_batches(lambda b: b)
+    assert repr(union) == "MapBatches(<lambda>)\n+- Union\n   +- Dataset(num_rows=?, schema=Unknown schema)"
+    union.take_all()
+    assert repr(union).startswith("shape: (8, 1)\n")
+
+
+def test_consumers_that_run_another_plan_or_stop_early_show_nothing_new(tmp_path: Any) -> None:
+    def partly(d: Dataset) -> None:
+        batches = iter(d.iter_batches(batch_size=2, prefetch_batches=0))
+        next(batches)
+        batches.close()
+
+    consumers = [lambda d: d.count(), lambda d: d.take(2), lambda d: d.take_batch(100),
+                 lambda d: d.materialize(), lambda d: d.sum("id"), lambda d: d.unique("id"),
+                 lambda d: d.write_parquet(str(tmp_path / "out")), lambda d: d.stats(),
+                 lambda d: [list(it.iter_batches()) for it in d.streaming_split(1)], partly]
+    for consume in consumers:
+        ds = _doubled()
+        consume(ds)
+        assert repr(ds) == DOUBLED_PLAN
+    filtered = sd.range(1000).filter(lambda r: r["id"] > 3)
+    assert filtered.count() == 996
+    assert repr(filtered).startswith("shape: (?, 1)\n")
+
+
+def test_what_a_run_saw_is_used_without_running_again(tmp_path: Any) -> None:
+    allowed = tmp_path / "may_run"
+    allowed.write_text("")
+
+    def once(batch: dict) -> dict:
+        if not allowed.exists():
+            raise AssertionError("the plan ran again")
+        return {"v": batch["id"] + 1}
+
+    ds = sd.range(50).map_batches(once)
+    assert len(ds.take_all()) == 50
+    allowed.unlink()
+    assert ds.count() == 50 and ds.columns(fetch_if_missing=False) == ["v"] and ds.schema().names == ["v"]
+    assert repr(ds).startswith("shape: (50, 1)\n")
+    assert repr(Dataset.copy(ds)).startswith("shape: (50, 1)\n")  # Ray's copy keeps its cache
+    assert repr(ds.map_batches(fn)) == text("""
+        MapBatches(fn)
+        +- MapBatches(once)
+           +- Dataset(num_rows=50, schema={id: int64})""")  # a derived dataset starts afresh
+
+
+def test_a_failed_run_shows_nothing_new() -> None:
+    def fail_late(batch: dict) -> dict:
+        if batch["id"][0] >= 500:
+            raise ValueError("bad block")
+        return batch
+
+    ds = sd.range(1000, override_num_blocks=4).map_batches(fail_late)
+    with pytest.raises(ValueError, match="bad block"):
+        ds.take_all()
+    assert repr(ds) == "MapBatches(fail_late)\n+- Dataset(num_rows=1000, schema={id: int64})"
 
 
 # ---------------------------------------------------------------------------- pure formatting

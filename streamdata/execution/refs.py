@@ -21,6 +21,7 @@ import pyarrow as pa
 
 from streamdata import block as B
 from streamdata.block_metadata import BlockMetadata
+from streamdata.block_pandas import source_string_columns
 from streamdata.errors import PlanError
 from streamdata.exec.interfaces import RefBundle
 
@@ -42,7 +43,7 @@ def _to_block(kind: str, value: Any) -> tuple[pa.Table, BlockMetadata]:
         if not isinstance(value, pd.DataFrame):
             raise PlanError(f"from_pandas_refs: an ObjectRef holds a {type(value).__name__}, "
                             f"expected a pandas.DataFrame")
-        table = B.pandas_to_table(value)
+        table = source_string_columns(B.pandas_to_table(value), value.dtypes)  # as from_pandas
     else:
         import numpy as np
         if not isinstance(value, np.ndarray):

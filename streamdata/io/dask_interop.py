@@ -17,6 +17,7 @@ from typing import Any, Iterator
 import pyarrow as pa
 
 from streamdata.block_metadata import BlockMetadata
+from streamdata.block_pandas import source_string_columns
 from streamdata.errors import DataSourceError, PlanError
 from streamdata.io.datasource import Datasource
 from streamdata.read_task import ReadTask
@@ -32,7 +33,8 @@ class _DaskPartition:
         except Exception as exc:  # noqa: BLE001 - named
             raise DataSourceError(f"from_dask: computing partition {self.index} failed: "
                                   f"{type(exc).__name__}: {exc}") from exc
-        yield pa.Table.from_pandas(pdf, preserve_index=False)
+        # string columns as Ray's schema has a frame's: Arrow string (source_string_columns)
+        yield source_string_columns(pa.Table.from_pandas(pdf, preserve_index=False), pdf.dtypes)
 
 
 class DaskDatasource(Datasource):

@@ -24,6 +24,7 @@ import pyarrow as pa
 from streamdata.block_concat import unify_schemas
 from streamdata.errors import ColumnNotFoundError, PlanError
 from streamdata.block_metadata import BlockMetadata
+from streamdata.block_pandas import source_string_columns
 from streamdata.io.datasource import Datasource
 from streamdata.read_task import ReadTask
 from streamdata.io.sizing import split_evenly, split_table, target_block_sizes
@@ -142,6 +143,8 @@ class ArrowTablesDatasource(Datasource):
     """
 
     name = "FromArrow"
+    #: ``from_pandas``: the first frame's dtype names (Ray's summary prints them)
+    pandas_dtypes: list[str] | None = None
 
     def __init__(self, tables: Sequence[pa.Table], *, name: str | None = None) -> None:
         tables = list(tables)
@@ -250,19 +253,20 @@ def items_to_table(items: Sequence[Any]) -> pa.Table:
 
 
 def pandas_to_table(df: Any) -> pa.Table:
-    """A pandas DataFrame as an Arrow table (the index is dropped; ndarray cells → tensors).
+    """A pandas DataFrame as an Arrow table (the index is dropped; ndarray cells → tensors;
+    string columns are Arrow ``string``, as Ray's schema has them:
+    :func:`~streamdata.block_pandas.source_string_columns`).
 
     Example:
         >>> import pandas as pd
-        >>> pandas_to_table(pd.DataFrame({"a": [1, 2]})).column_names
-        ['a']
+        >>> pandas_to_table(pd.DataFrame({"a": [1, 2], "s": ["x", "y"]})).schema.types
+        [DataType(int64), DataType(string)]
     """
     import pandas as pd
 
-
     if not isinstance(df, pd.DataFrame):
         raise PlanError(f"from_pandas expects pandas DataFrames, got {type(df).__name__}")
-    return block.pandas_to_table(df)
+    return source_string_columns(block.pandas_to_table(df), df.dtypes)
 
 
 def numpy_to_table(arr: Any, column: str = "data") -> pa.Table:
@@ -290,7 +294,10 @@ def from_items_source(items: Sequence[Any]) -> ArrowTablesDatasource:
 def from_pandas_source(dfs: Any) -> ArrowTablesDatasource:
     """Datasource for ``sd.from_pandas`` (one DataFrame or a list of them)."""
     dfs = dfs if isinstance(dfs, (list, tuple)) else [dfs]
-    return ArrowTablesDatasource([pandas_to_table(df) for df in dfs], name="FromPandas")
+    source = ArrowTablesDatasource([pandas_to_table(df) for df in dfs], name="FromPandas")
+    if dfs:
+        source.pandas_dtypes = [str(d) for d in dfs[0].dtypes]
+    return source
 
 
 def from_arrow_source(tables: Any) -> ArrowTablesDatasource:

@@ -137,6 +137,21 @@ def test_from_pandas_ndarray_cells():
 def test_from_pandas_rejects_non_frames():
     with pytest.raises(PlanError):
         from_pandas_source([{"a": 1}])
+    with pytest.raises(PlanError, match="from_pandas expects pandas DataFrames, got Series"):
+        from_pandas_source(pd.Series(["a", "b"]))
+
+
+def test_from_pandas_string_columns_are_arrow_string_as_in_rays_schema():
+    """Ray 2.60 (pandas 3): ``from_pandas(df).schema()`` of a default ``str`` column and of a
+    ``string[pyarrow]`` one is ``string`` (not the ``large_string`` that holds them)."""
+    df = pd.DataFrame({"s": ["a", None, "c"], "p": pd.array(["x", "y", None], dtype="string[pyarrow]"),
+                       "i": [1, 2, 3]})
+    src = from_pandas_source([df, df.iloc[:1]])
+    assert src.schema().types == [pa.string(), pa.string(), pa.int64()]
+    assert src.pandas_dtypes == ["str", "string", "int64"]  # the frame's own, for the display
+    table = concat(run_all(src, 2))
+    assert table.schema.types == [pa.string(), pa.string(), pa.int64()]
+    assert table.column("s").to_pylist() == ["a", None, "c", "a"] and table.column("p").to_pylist() == ["x", "y", None, "x"]
 
 
 def test_from_arrow_tables_and_batches():

@@ -245,7 +245,7 @@ class _RowsStage(_UDFStage):
             if not any(rows):  # only empty rows: what the general path makes of them
                 return B.rows_to_table(rows, what=what)
             return pa.table({ROW_COUNT_COLUMN: pa.nulls(len(rows))})
-        return pa.table({k: B._objects_to_arrow(v) for k, v in fast.items()})
+        return pa.table({k: B.values_to_arrow(k, v, what) for k, v in fast.items()})
 
 
 class RowStage(_RowsStage):
