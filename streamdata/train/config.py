@@ -35,7 +35,8 @@ class ScalingConfig:
     """How many training workers run, and what each reserves (Ray's ``ScalingConfig``).
 
     Args:
-        num_workers: how many workers run the training loop.
+        num_workers: how many workers run the training loop; 0 runs it in the calling
+            process, with no workers (local mode: :mod:`streamdata.train.local_mode`).
         use_gpu: give each worker one GPU (unless ``resources_per_worker`` names
             GPUs); torch then uses nccl and the worker's CUDA device.
         resources_per_worker: each worker's resources (default ``{"CPU": 1}``, plus
@@ -56,10 +57,10 @@ class ScalingConfig:
     Example:
         >>> ScalingConfig(num_workers=2, resources_per_worker={"CPU": 2}).total_resources
         {'CPU': 4.0}
-        >>> ScalingConfig(num_workers=0)
+        >>> ScalingConfig(num_workers=-1)
         Traceback (most recent call last):
         ...
-        ValueError: ScalingConfig(num_workers=...) must be an int >= 1, got 0
+        ValueError: ScalingConfig(num_workers=...) must be an int >= 0, got -1
     """
 
     num_workers: int = 1
@@ -77,7 +78,7 @@ class ScalingConfig:
         if isinstance(self.num_workers, tuple):
             raise NotImplementedError("ScalingConfig(num_workers=(min, max)): elastic training needs a cluster "
                                       "that grows; pass an int here (or use sd.init(backend='ray'))")
-        _check_int("ScalingConfig(num_workers=...)", self.num_workers, minimum=1)
+        _check_int("ScalingConfig(num_workers=...)", self.num_workers, minimum=0)
         if self.use_tpu or self.topology is not None:
             raise NotImplementedError("ScalingConfig(use_tpu=True / topology=...): TPU workers need a TPU "
                                       "cluster; the local runtime has none")

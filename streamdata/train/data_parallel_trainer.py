@@ -53,7 +53,9 @@ class DataParallelTrainer:
         dataset_config: which datasets are split (default: all).
         run_config: name, storage, failure and checkpoint policy.
         datasets: name → streamdata Dataset (or a callable returning one).
-        metadata: a dict the loop reads with ``get_context().get_metadata()``.
+        metadata: a dict the loop reads with ``get_context().get_metadata()``, also added to
+            the ``get_metadata()`` of every checkpoint the run records (Ray Train V1's
+            ``metadata=``; Ray Train V2 refuses the argument).
         resume_from_checkpoint: what ``get_checkpoint()`` returns until the run
             reports a checkpoint of its own.
         validation_config: how reported checkpoints are validated in tasks beside the

@@ -80,7 +80,8 @@ class Result:
         metrics_history: rank 0's recorded reports, in order, across restarts.
         checkpoint: the latest recorded checkpoint (None when none was reported).
         error: the error that ended the run (None on success).
-        path: the run's directory (checkpoints live in ``checkpoint_NNNNNN`` under it).
+        path: the run's directory (checkpoints live in ``checkpoint_NNNNNN`` under it); None
+            for a local-mode run (``ScalingConfig(num_workers=0)``), which stores nothing.
         num_failures: how many worker-group failures the run went through.
         best_checkpoints: every recorded checkpoint with the metrics reported with it.
         return_value: what the training function returned on the rank 0 worker (None when
@@ -91,7 +92,7 @@ class Result:
     metrics_history: list[dict[str, Any]] = field(default_factory=list)
     checkpoint: Checkpoint | None = None
     error: BaseException | None = None
-    path: str = ""
+    path: str | None = ""
     num_failures: int = 0
     best_checkpoints: list[tuple[Checkpoint, dict[str, Any]]] = field(default_factory=list)
 

@@ -18,7 +18,7 @@ import os
 import shutil
 import threading
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 from streamdata.train.api_types import (TRAIN_DATASET_KEY, CheckpointConsistencyMode, CheckpointUploadMode,
                                         ReportedCheckpoint)
@@ -163,6 +163,8 @@ class TrainSession:
     reported: list[ReportedCheckpoint] = field(default_factory=list)
     #: whether the trainer has a ``validation_config`` (``report(validation=...)`` needs one)
     validation_enabled: bool = False
+    #: a local-mode session (``ScalingConfig(num_workers=0)``), whose ``report`` ignores the upload options
+    local: ClassVar[bool] = False
 
     def update_reported(self, recorded_index: int, reported: list[ReportedCheckpoint]) -> None:
         """The driver recorded every report before ``recorded_index``; ``reported`` is the
@@ -303,7 +305,7 @@ def report(metrics: dict[str, Any], checkpoint: Checkpoint | None = None, checkp
         sd.train.report({"loss": 0.1}, checkpoint=Checkpoint.from_directory(tmpdir))
     """
     mode = CheckpointUploadMode(checkpoint_upload_mode)
-    if mode is CheckpointUploadMode.NO_UPLOAD:
+    if mode is CheckpointUploadMode.NO_UPLOAD and not _current().local:
         raise NotImplementedError("report(checkpoint_upload_mode=NO_UPLOAD) is not supported: the checkpoint is "
                                   "copied into the run's directory (use SYNC or ASYNC)")
     check_request(validation)

@@ -57,8 +57,11 @@ class _RunState:
     """What the run recorded so far, across attempts."""
 
     def __init__(self, checkpoints: CheckpointManager, resume_from: Checkpoint | None,
-                 callbacks: CallbackRunner | None = None, validations: Validations | None = None) -> None:
+                 callbacks: CallbackRunner | None = None, validations: Validations | None = None,
+                 metadata: dict[str, Any] | None = None) -> None:
         self.history: list[dict[str, Any]] = []
+        #: the trainer's ``metadata=``, added to each recorded checkpoint's ``get_metadata()``
+        self.metadata = dict(metadata or {})
         self._history_at: dict[int, int] = {}  # report index -> its row of ``history``
         self.validations = validations or Validations(None)
         self.callbacks = callbacks
@@ -81,6 +84,8 @@ class _RunState:
         self._history_at[rnd.index] = len(self.history)
         self.history.append(dict(rnd.metrics))
         if rnd.checkpoint_path is not None:
+            if self.metadata:  # Ray Train V1's Trainer(metadata=...): in every checkpoint the run saves
+                Checkpoint(rnd.checkpoint_path).update_metadata(self.metadata)
             self.checkpoints.register(rnd.checkpoint_path, rnd.metrics, pending=bool(rnd.validation))
             if rnd.validation:
                 self.validations.start(rnd.index, rnd.checkpoint_path, rnd.validation)
@@ -216,6 +221,9 @@ def fit(spec: RunSpec) -> Result:
     """Run a checked :class:`~streamdata.train.config.RunSpec` to its end (what the
     trainers' ``fit()`` calls)."""
     check_spec(spec)
+    if spec.scaling.num_workers == 0:  # local mode: the loop runs here, with no workers
+        from streamdata.train.local_mode import run_local
+        return run_local(spec)
     worker, _ = _plan_resources(spec)
     run_cfg = spec.run
     experiment_name = run_cfg.name or f"sd_train_{time.strftime('%Y-%m-%d_%H-%M-%S')}_{uuid.uuid4().hex[:6]}"
@@ -226,7 +234,8 @@ def fit(spec: RunSpec) -> Result:
     run_context = TrainRunContext(run_config=run_cfg, train_loop_config=spec.config, scaling_config=spec.scaling,
                                   backend_config=spec.backend, dataset_config=spec.data)
     state = _RunState(CheckpointManager(run_cfg.checkpoint_config), spec.resume_from_checkpoint,
-                      CallbackRunner(list(run_cfg.callbacks or []), run_context), Validations(spec.validation))
+                      CallbackRunner(list(run_cfg.callbacks or []), run_context), Validations(spec.validation),
+                      metadata=spec.metadata)
     state.next_index = _first_free_index(run_dir)
     max_failures = run_cfg.failure_config.max_failures
     monitored = sources.train_run_started(experiment_name, run_dir, state.history)

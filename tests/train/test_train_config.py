@@ -62,7 +62,7 @@ def test_context_has_rays_methods() -> None:
 
 
 @pytest.mark.parametrize("make, error, match", [
-    (lambda: train.ScalingConfig(num_workers=0), ValueError, r"num_workers=\.\.\.\) must be an int >= 1, got 0"),
+    (lambda: train.ScalingConfig(num_workers=-1), ValueError, r"num_workers=\.\.\.\) must be an int >= 0, got -1"),
     (lambda: train.ScalingConfig(num_workers="2"), ValueError, "got '2'"),
     (lambda: train.ScalingConfig(use_gpu="yes"), TypeError, "use_gpu"),
     (lambda: train.ScalingConfig(resources_per_worker={"CPU": -1}), ValueError, "'CPU'"),

@@ -182,6 +182,28 @@ def data_pages(data: Path, _src: Path) -> None:
     (data / "example/image-datasets").symlink_to(rb / "image-datasets")
 
 
+BREAST_CANCER = [f"{kind} {m}" for kind in ("mean", "worst") for m in (
+    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity", "concave points",
+    "symmetry", "fractal dimension")] + [f"{m} error" for m in (
+    "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity", "concave points",
+    "symmetry", "fractal dimension")]
+
+
+def train_pages(data: Path, _src: Path) -> None:
+    """Ray Train's doc pages: SMS text, breast cancer (scikit-learn's column names), iris."""
+    rb, ab = data / "ray-example-data", data / "air-example-data"
+    for d in (rb, ab):
+        d.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(0)
+    iris = _iris(rng)
+    pq.write_table(pa.table({**iris, "variety": VARIETY}), rb / "iris.parquet")
+    pcsv.write_csv(_sklearn_iris(iris), rb / "iris.csv")
+    _sms(rb / "sms_spam_collection_subset.txt")
+    cols = {c: np.round(rng.normal(0, 1, 569), 4) for c in BREAST_CANCER}
+    cols["target"] = rng.integers(0, 2, 569)
+    pcsv.write_csv(pa.table(cols), ab / "breast_cancer.csv")
+
+
 def serve(data: Path, src: Path) -> None:
     """Ray Serve's gRPC guide: its ``user_defined_protos.proto`` compiled (grpcio-tools) into ``data``."""
     proto = src / "user_defined_protos.proto"

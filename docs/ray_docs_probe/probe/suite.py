@@ -232,7 +232,8 @@ def main(suite: Suite) -> None:
             print(f"curl -fsSL --create-dirs -o {ctx.src / local} {RAW}/{commit}/{path}")
         return
     if not a.report:
-        missing = [f for f in suite.files if suite.kind != "docstrings" and not (ctx.src / f).exists()]
+        missing = [f for f in suite.files if suite.kind != "docstrings" and not (ctx.src / f).exists()
+                   and (not a.names or Path(f).stem in a.names)]
         if missing:
             sys.exit(f"missing in {ctx.src}: {', '.join(missing)} (see --urls and the README)")
         data = ctx.work / "data"

@@ -103,7 +103,8 @@ def _opts_and_body(lines: list[str]) -> tuple[dict[str, str], list[str]]:
 def _md_blocks(text: str) -> list[Block]:
     out, lines, i = [], text.splitlines(), 0
     while i < len(lines):
-        m = re.match(r"^(\s*)(`{3,}|~{3,})\{(testcode|testsetup|doctest)\}\s*$", lines[i])
+        # a language may follow the directive: ```{testcode} python
+        m = re.match(r"^(\s*)(`{3,}|~{3,})\{(testcode|testsetup|doctest)\}(\s+\w+)?\s*$", lines[i])
         if not m:
             i += 1
             continue
@@ -137,15 +138,20 @@ def _rst_blocks(text: str) -> list[Block]:
 @dataclass
 class Fence:
     """A page's untested fenced block (```` ``` ```` or ```` ```python ````) holding ``contains``,
-    run as a probe addition; ``replace`` (old, new) changes it first (e.g. to not execute it)."""
+    run as a probe addition; ``replace`` (old, new) changes it first (e.g. to not execute it).
+    ``skipif``: a ``{testcode}`` block marked ``:skipif: True`` instead of a plain fence."""
 
     contains: str
     replace: tuple[str, str] | None = None
+    skipif: bool = False
 
     def code(self, text: str) -> str:
-        found = [c for c in plain_fences(text) if self.contains in c]
+        pool = ([b.code for b in _md_blocks(text) if b.opts.get("skipif", "").strip() == "True"]
+                if self.skipif else plain_fences(text))
+        found = [c for c in pool if self.contains in c]
         if not found:
-            raise LookupError(f"no plain fenced block holding {self.contains!r}")
+            kind = "skipif testcode" if self.skipif else "plain fenced"
+            raise LookupError(f"no {kind} block holding {self.contains!r}")
         return found[0].replace(*self.replace) if self.replace else found[0]
 
 

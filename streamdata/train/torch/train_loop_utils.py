@@ -21,9 +21,16 @@ def _use_gpu() -> bool:
     return session._session is not None and session._session.use_gpu
 
 
+def _local_mode() -> bool:
+    from streamdata.train import session
+    return session._session is not None and session._session.local
+
+
 def get_device() -> Any:
     """The ``torch.device`` this worker trains on: its GPU when the run has
-    ``use_gpu=True`` and CUDA is present, else the CPU.
+    ``use_gpu=True`` and CUDA is present, else the CPU. In local mode
+    (``ScalingConfig(num_workers=0)``) torch's current CUDA device whenever CUDA is
+    present (under torchrun: the process's ``LOCAL_RANK``), as Ray's local mode.
 
     Example:
         >>> str(get_device())
@@ -33,6 +40,8 @@ def get_device() -> Any:
 
     from streamdata.train.torch.process_group import _local_cuda_index
 
+    if _local_mode():
+        return torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
     if _use_gpu() and torch.cuda.is_available():
         return torch.device("cuda", _local_cuda_index())
     return torch.device("cpu")
