@@ -10,18 +10,23 @@ application that has an ``autoscaling_config`` (the others keep their ``num_repl
 and returns ``(decisions, policy_state)``:
 
 - ``decisions``: ``{DeploymentID: count}`` (a deployment's name works as a key too); a
-  float is rounded up, each count is kept within its deployment's
-  ``[min_replicas, max_replicas]``, and a deployment left out keeps its target;
+  deployment left out keeps its target;
 - ``policy_state``: ``{DeploymentID: dict}`` or None; each deployment's dict comes back
   as its context's ``policy_state`` next time (left out, or None: an empty dict).
 
+Each count is then settled with its deployment's ``autoscaling_config`` as Ray 2.60 does
+(``ray.serve.autoscaling_policy._apply_app_level_autoscaling_config``, see
+:func:`~.autoscaling.settle`): a deployment with no replica and requests waiting starts
+at once, the up/down factors and delays apply, and the count is rounded up and kept
+within ``[min_replicas, max_replicas]``.
+
 It takes the place of the deployments' own policies (a deployment-level custom policy
-is not called then; the controller logs a warning) and, as those, of the up/down
-delays. The decision is :class:`ApplicationScaler`, fed with what the controller
-observed and the time, so it is tested without processes.
+is not called then; the controller logs a warning). The decision is
+:class:`ApplicationScaler`, fed with what the controller observed and the time, so it
+is tested without processes.
 
 Example:
-    >>> cfg = AutoscalingConfig(min_replicas=1, max_replicas=8)
+    >>> cfg = AutoscalingConfig(min_replicas=1, max_replicas=8, upscale_delay_s=0)
     >>> pre, model = DeploymentID("Pre", "app"), DeploymentID("Model", "app")
     >>> def policy(contexts):
     ...     wanted = contexts[pre].total_num_requests // 10
@@ -34,12 +39,20 @@ Example:
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from streamdata.serve.autoscaling import AutoscalingConfig, AutoscalingPolicy, DeploymentID, make_context
+from streamdata.serve.autoscaling import (
+    AutoscalingConfig,
+    AutoscalingPolicy,
+    DeploymentID,
+    ScalingDelay,
+    cold_start_replicas,
+    make_context,
+    policy_count,
+    settle,
+)
 
 
 def coerce_application_policy(value: Any) -> AutoscalingPolicy | None:
@@ -89,19 +102,21 @@ class DeploymentLoad:
     config: AutoscalingConfig
     current: int  # replicas not stopping
     target: int  # the replica count aimed at now
-    load: float  # requests in flight and waiting
+    load: float  # requests running and queued (aggregated over the look-back window)
     running: tuple[str, ...] = ()  # the running replicas' ids
+    queued: float | None = None  # requests queued in the callers' routers (the same way)
 
 
 class ApplicationScaler:
     """The application's policy over its deployments' loads, with the per-deployment
-    ``policy_state`` it keeps and the times each one last went up or down.
+    ``policy_state`` it keeps, each deployment's delay under way and the times each one
+    last went up or down.
 
     Example:
         >>> d = DeploymentID("Model", "app")
+        >>> cfg = AutoscalingConfig(max_replicas=9, upscale_delay_s=0)
         >>> scaler = ApplicationScaler(lambda ctxs: ({"Model": 2.5}, {d: {"seen": 1}}), "app")
-        >>> scaler.decide(now=1.0, loads=[DeploymentLoad(deployment_id=d, config=AutoscalingConfig(max_replicas=9),
-        ...                                              current=1, target=1, load=0)])
+        >>> scaler.decide(now=1.0, loads=[DeploymentLoad(deployment_id=d, config=cfg, current=1, target=1, load=0)])
         {DeploymentID(name='Model', app_name='app'): 3}
         >>> scaler.state
         {DeploymentID(name='Model', app_name='app'): {'seen': 1}}
@@ -117,16 +132,18 @@ class ApplicationScaler:
             raise TypeError(f"the autoscaling_policy of application {app_name!r} is not callable: {fn!r}")
         self._fn = fn
         self.state: dict[DeploymentID, dict[str, Any]] = {}
+        self._delays: dict[DeploymentID, ScalingDelay] = {}
         self._last_up: dict[DeploymentID, float] = {}
         self._last_down: dict[DeploymentID, float] = {}
 
     def decide(self, *, now: float, loads: Sequence[DeploymentLoad]) -> dict[DeploymentID, int]:
-        """Every deployment's replica count to have now (its target when the policy left it out)."""
+        """Every deployment's replica count to have now (its target when the policy left it
+        out, or while a delay runs)."""
         by_id = {load.deployment_id: load for load in loads}
         if not by_id:
             return {}
         contexts = {i: make_context(i, d.config, now=now, current=d.current, target=d.target, load=d.load,
-                                    running=d.running, policy_state=self.state.get(i),
+                                    running=d.running, policy_state=self.state.get(i), queued=d.queued,
                                     last_up=self._last_up.get(i), last_down=self._last_down.get(i))
                     for i, d in by_id.items()}
         result = self._fn(contexts)
@@ -144,10 +161,14 @@ class ApplicationScaler:
         for i, d in by_id.items():
             count = d.target
             if i in wanted:
-                count = max(d.config.min_replicas, min(d.config.max_replicas, wanted[i]))
-            if count > d.current:
+                ctx = contexts[i]
+                cold = cold_start_replicas(ctx)
+                settled = cold if cold is not None else settle(wanted[i], ctx, self._delays.setdefault(
+                    i, ScalingDelay()), now)
+                count = d.config.bounded(settled)
+            if count > d.target:
                 self._last_up[i] = now
-            elif count < d.current:
+            elif count < d.target:
                 self._last_down[i] = now
             out[i] = count
         return out
@@ -169,11 +190,8 @@ class ApplicationScaler:
                          f"is not one of its autoscaling deployments {sorted(i.name for i in by_id)} (deployments "
                          "without an autoscaling_config keep their num_replicas)")
 
-    def _count(self, key: Any, value: Any) -> int:
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-            raise TypeError(f"the autoscaling policy of application {self.app_name!r} decided {value!r} replicas for "
-                            f"{key!r}; a decision must be a number >= 0")
-        return math.ceil(value)
+    def _count(self, key: Any, value: Any) -> float:
+        return policy_count(value, f"the autoscaling policy of application {self.app_name!r}", f" for {key!r}")
 
     def _checked_state(self, state: Any, by_id: Mapping[DeploymentID, DeploymentLoad]) -> dict[DeploymentID, dict]:
         if state is None:

@@ -30,6 +30,8 @@ CONTROLLER_NAME = "SERVE_CONTROLLER_ACTOR"
 PROXY_NAME = "SERVE_PROXY_ACTOR"
 #: how long one long poll of the controller waits for a change
 LONG_POLL_TIMEOUT_S = 5.0
+#: how often the routers' reporter looks the controller up again (a new serve instance has a new one)
+CONTROLLER_REFRESH_S = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +41,9 @@ class DeploymentRoute:
     replicas: tuple[ReplicaInfo, ...]
     max_ongoing_requests: int
     max_queued_requests: int
+    #: an autoscaling deployment's ``metrics_interval_s``: how often routers report their
+    #: queued requests (None: it does not autoscale)
+    queue_report_interval_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,6 +82,52 @@ class RoutingTable:
         return best
 
 
+class QueueReporter:
+    """Sends the routers' queued-request counts to the controller (its ``record_demand``)
+    from one thread, so a router's loop never waits on the runtime; a count not sent yet
+    is replaced by the router's next one."""
+
+    def __init__(self) -> None:
+        self._pending: dict[tuple[str, str, str], int] = {}
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._closed = False
+        self._thread: threading.Thread | None = None
+
+    def report(self, app_name: str, deployment_name: str, waiting: int, router_id: str) -> None:
+        """Send ``waiting``, the requests ``router_id`` holds for the deployment (any thread)."""
+        with self._lock:
+            if self._closed:
+                return
+            self._pending[(app_name, deployment_name, router_id)] = waiting
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, daemon=True, name="streamdata-serve-queue-report")
+                self._thread.start()
+        self._wake.set()
+
+    def _run(self) -> None:
+        controller, resolved = None, 0.0
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                pending, self._pending = self._pending, {}
+                if self._closed:
+                    return
+            for (app_name, deployment_name, router_id), waiting in pending.items():
+                try:
+                    if controller is None or time.monotonic() - resolved > CONTROLLER_REFRESH_S:
+                        controller, resolved = runtime().get_actor(CONTROLLER_NAME), time.monotonic()
+                    controller.record_demand.remote(app_name, deployment_name, waiting, router_id)
+                except Exception:  # noqa: BLE001 - the controller restarts; the router reports again
+                    controller = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+        self._wake.set()
+
+
 class ServeClient:
     """This process's routers and routing table."""
 
@@ -92,6 +143,7 @@ class ServeClient:
         self.listeners: list[Callable[[RoutingTable], None]] = []
         self._have_table = threading.Event()
         self.table_event = asyncio.Event()  # set on the client's loop once a table arrived
+        self._reporter = QueueReporter()
 
     @property
     def loop(self) -> Any:
@@ -102,24 +154,14 @@ class ServeClient:
         key = (app_name, deployment_name)
         router = self.routers.get(key)
         if router is None:
-            router = Router(app_name, deployment_name, observe=self.observe, on_demand=self._report_demand)
+            router = Router(app_name, deployment_name, observe=self.observe, on_demand=self._reporter.report)
             route = self.table.deployments.get(key)
             if route is not None:
-                router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests)
+                router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests,
+                              route.queue_report_interval_s)
             self.routers[key] = router
             self.start_polling()
         return router
-
-    def _report_demand(self, app_name: str, deployment_name: str, waiting: int) -> None:
-        """Tell the controller that requests wait for a deployment with no replica."""
-        def send() -> None:
-            try:
-                sd = runtime()
-                sd.get_actor(CONTROLLER_NAME).record_demand.remote(app_name, deployment_name, waiting)
-            except Exception:  # noqa: BLE001 - the controller restarts; the next request reports again
-                pass
-
-        threading.Thread(target=send, daemon=True, name="streamdata-serve-demand").start()
 
     # ---- the routing table
     def apply(self, table: RoutingTable) -> None:
@@ -136,7 +178,8 @@ class ServeClient:
                     router.close()
                     del self.routers[key]
                 continue
-            router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests)
+            router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests,
+                          route.queue_report_interval_s)
         for listener in list(self.listeners):
             listener(table)
 
@@ -185,6 +228,7 @@ class ServeClient:
 
     def close(self) -> None:
         self._stop.set()
+        self._reporter.close()
 
         def close_routers() -> None:
             for router in self.routers.values():
@@ -241,5 +285,5 @@ def deadline_loop(predicate: Callable[[], bool], timeout_s: float, interval_s: f
     return True
 
 
-__all__ = ["CONTROLLER_NAME", "PROXY_NAME", "AppRoute", "DeploymentRoute", "RoutingTable", "ServeClient",
+__all__ = ["CONTROLLER_NAME", "PROXY_NAME", "AppRoute", "DeploymentRoute", "QueueReporter", "RoutingTable", "ServeClient",
            "get_client", "reset_client", "set_client_loop"]

@@ -16,7 +16,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Ray's ``ray.serve.config`` holds the autoscaling names and the deployment actors' config too
-from streamdata.serve.autoscaling import AutoscalingConfig, AutoscalingContext, AutoscalingPolicy, DeploymentID
+from streamdata.serve.autoscaling import (
+    AggregationFunction,
+    AutoscalingConfig,
+    AutoscalingContext,
+    AutoscalingPolicy,
+    DeploymentID,
+)
 from streamdata.serve.deployment_actors import DeploymentActorConfig
 
 
@@ -178,5 +184,5 @@ class gRPCOptions:  # noqa: N801 - Ray's name
         return cls(**value)
 
 
-__all__ = ["AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig",
+__all__ = ["AggregationFunction", "AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig",
            "DeploymentActorConfig", "DeploymentID", "HTTPOptions", "gRPCOptions"]

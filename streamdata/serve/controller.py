@@ -147,8 +147,10 @@ class ControllerCore:
             apps[app.name] = AppRoute(app.name, app.route_prefix, app.ingress,
                                       ingress.config.backpressure_config if ingress is not None else None)
             for state in app.deployments.values():
-                deps[(app.name, state.name)] = DeploymentRoute(state.route_infos(), state.config.max_ongoing_requests,
-                                                               state.config.max_queued_requests)
+                autoscaling = state.config.autoscaling_config
+                deps[(app.name, state.name)] = DeploymentRoute(
+                    state.route_infos(), state.config.max_ongoing_requests, state.config.max_queued_requests,
+                    autoscaling.metrics_interval_s if autoscaling is not None else None)
         return RoutingTable(self.version, apps, deps)
 
     def _bump(self) -> None:
@@ -255,12 +257,13 @@ class ControllerCore:
         self.apps.pop(name, None)
         self._bump()
 
-    def record_demand(self, app_name: str, deployment: str, n: int) -> None:
-        """A router holds ``n`` requests waiting for a replica (autoscaling from zero)."""
+    def record_demand(self, app_name: str, deployment: str, n: int, router_id: str = "") -> None:
+        """Router ``router_id`` holds ``n`` requests waiting for a replica slot (see
+        :mod:`.autoscaling_metrics`)."""
         app = self.apps.get(app_name)
         state = app.deployments.get(deployment) if app is not None else None
         if state is not None:
-            state.demand = max(state.demand, n)
+            state.record_queued(router_id, n, time.monotonic())
 
     # ---- the control loop
     async def _control_loop(self) -> None:
@@ -294,8 +297,9 @@ class ControllerCore:
             try:
                 observed = await asyncio.gather(*(s.observe() for s in states))
                 loads = [DeploymentLoad(deployment_id=DeploymentID(s.name, app.name), config=s.policy.config,
-                                        current=current, target=s.target, load=load, running=tuple(running))
-                         for s, (current, running, load) in zip(states, observed)]  # type: ignore[union-attr]
+                                        current=o.current, target=s.target, load=o.total, running=tuple(o.running),
+                                        queued=o.queued)
+                         for s, o in zip(states, observed)]  # type: ignore[union-attr]
                 assert app.scaler is not None
                 targets = app.scaler.decide(now=now, loads=loads)
                 app.message = ""
@@ -401,8 +405,9 @@ class ServeController:
     def delete_application(self, name: str) -> None:
         self._run(self._core._delete(name))
 
-    def record_demand(self, app_name: str, deployment: str, n: int) -> None:
-        self._core._lt.loop.call_soon_threadsafe(self._core.record_demand, app_name, deployment, n)
+    def record_demand(self, app_name: str, deployment: str, n: int, router_id: str = "") -> None:
+        """A router's report of the requests it holds waiting for a replica slot."""
+        self._core._lt.loop.call_soon_threadsafe(self._core.record_demand, app_name, deployment, n, router_id)
 
     def get_status(self) -> dict[str, Any]:
         return self._run(self._core._status())

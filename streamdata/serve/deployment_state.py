@@ -22,6 +22,7 @@ from typing import Any, Callable
 from streamdata.serve import wire
 from streamdata.serve._runtime import runtime
 from streamdata.serve.autoscaling import DeploymentID, ReplicaScaler
+from streamdata.serve.autoscaling_metrics import REPLICAS, ROUTER_TIMEOUT_S, RequestWindow
 from streamdata.serve.channel import ReplicaConnection
 from streamdata.serve.deployment import DeploymentConfig
 from streamdata.serve.deployment_actor_state import DeploymentActors
@@ -93,6 +94,16 @@ class DeploymentSpec:
         return digest.hexdigest()
 
 
+@dataclass(frozen=True, slots=True)
+class Observation:
+    """What an autoscaling policy looks at, from one look at a deployment's load."""
+
+    current: int  # replicas not stopping
+    running: list[str]  # the running replicas' ids
+    total: float  # requests running and queued in the callers' routers, over the look-back window
+    queued: float  # those queued alone, the same way
+
+
 @dataclass(eq=False)
 class ReplicaRecord:
     replica_id: str
@@ -121,7 +132,7 @@ class DeploymentState:
     next_autoscale: float = 0.0
     retry_after: float = 0.0
     tasks: set = field(default_factory=set)
-    demand: int = 0  # requests that waited with no replica (reported by routers)
+    requests: RequestWindow = field(default_factory=RequestWindow)  # running and queued, over time
     autoscaling: bool = False  # a look at the load is under way
     app_scaled: bool = False  # the application's autoscaling policy decides the target, not ``policy``
     actors: DeploymentActors | None = None  # the deployment-scoped actors of this code version
@@ -408,26 +419,40 @@ class DeploymentState:
         results = await asyncio.gather(*(ongoing(r) for r in self.running()), return_exceptions=True)
         return sum(r for r in results if isinstance(r, int))
 
-    async def observe(self) -> tuple[int, list[str], int]:
-        """What an autoscaling policy looks at: the replicas not stopping, the running ones'
-        ids, and the requests in flight and waiting (the routers' waiting ones taken)."""
-        load = await self.load() + self.demand
-        self.demand = 0
+    def record_queued(self, router_id: str, queued: int, now: float) -> None:
+        """A router's report: it holds ``queued`` requests waiting for a replica slot."""
+        if self.config.autoscaling_config is not None:
+            self.requests.record(f"router:{router_id}", now, queued)
+
+    async def observe(self) -> Observation:
+        """One look at the load: the replicas' running requests are asked for and recorded,
+        then aggregated with the routers' queued ones over ``look_back_period_s``."""
+        config = self.config.autoscaling_config
+        assert config is not None
+        running_requests = await self.load()
+        now = time.monotonic()
+        window = self.requests
+        window.record(REPLICAS, now, running_requests)
+        window.prune(now, config.look_back_period_s, max(2 * config.metrics_interval_s, ROUTER_TIMEOUT_S))
+        how = config.aggregation_function
         current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
         running = [r.replica_id for r in self.replicas.values() if r.state == "RUNNING"]
-        return current, running, load
+        return Observation(current, running, window.total(now, config.look_back_period_s, how),
+                           window.queued(now, config.look_back_period_s, how))
 
     async def _autoscale(self, now: float) -> None:
         assert self.policy is not None
         try:
-            current, running, load = await self.observe()
-            target = self.policy.decide(now=now, current=current, load=load, target=self.target, running=running)
+            seen = await self.observe()
+            load = seen.total
+            target = self.policy.decide(now=now, current=seen.current, load=load, target=self.target,
+                                        running=seen.running, queued=seen.queued)
             if target != self.target:
-                logger.info("autoscaling %s: %d -> %d replicas (load %d)", self.name, self.target, target, load)
+                logger.info("autoscaling %s: %d -> %d replicas (load %.2f)", self.name, self.target, target, load)
                 self.target = target
                 self.on_change()
         finally:
             self.autoscaling = False
 
 
-__all__ = ["DeploymentSpec", "DeploymentState", "ReplicaRecord"]
+__all__ = ["DeploymentSpec", "DeploymentState", "Observation", "ReplicaRecord"]

@@ -351,7 +351,8 @@ class ReplicaServer:
             await self.reconfigure(args[0])
             return True
         if op == "stats":
-            return {"ongoing": self.ongoing - 1, "served": self.served, "batches": batch_size_counts(),
+            # the callers' requests: a health check or another controller call running now is not load
+            return {"ongoing": self.user_ongoing, "served": self.served, "batches": batch_size_counts(),
                     "models": loaded_model_ids(self.obj), "pid": os.getpid()}
         if op == "set_max_ongoing_requests":
             self.max_ongoing_requests = int(args[0])

@@ -8,7 +8,12 @@ A replica takes at most ``max_ongoing_requests`` requests at once from this
 router. When every replica is full a request waits in the router's queue until a
 slot frees, unless ``max_queued_requests`` requests wait already: then it is
 refused with :class:`~streamdata.errors.BackPressureError` (HTTP 503). With no
-replica at all (starting, or scaled to zero) requests wait for one. A replica
+replica at all (starting, or scaled to zero) requests wait for one. While requests
+wait, the router reports how many to the controller (``on_demand``) every
+``queue_report_interval_s`` (an autoscaling deployment's ``metrics_interval_s``), and
+a last 0 once none waits: the autoscaler counts them with the replicas' running
+requests (:mod:`.autoscaling_metrics`); for a deployment that does not autoscale it
+reports only while it has no replica. A replica
 whose connection drops is dropped at once: its requests in flight fail with
 ``ActorDiedError`` and new ones go to the others. The choice itself is the pure
 :func:`choose_replica`.
@@ -26,6 +31,8 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import itertools
+import os
 import random
 import time
 from dataclasses import dataclass
@@ -39,7 +46,8 @@ from streamdata.serve.channel import ReplicaConnection, ReplicaRejectedError, Re
 MAX_UNREACHABLE_RETRIES = 3
 #: how many sessions a router remembers the replica of (the oldest are forgotten first)
 MAX_SESSIONS = 10_000
-#: how often requests that wait with no replica at all are reported to the controller again
+#: how often requests that wait are reported to the controller again, at most (with no
+#: replica at all; an autoscaling deployment's reports come every ``metrics_interval_s``)
 DEMAND_REPORT_INTERVAL_S = 0.1
 #: how long a replica that refused a request (full with other callers' requests) counts as full
 REJECTED_BACKOFF_S = 0.005
@@ -99,20 +107,30 @@ class _Slot:
         self.full_until = 0.0  # the replica refused a request: full (for this router) until then
 
 
+_router_ids = itertools.count()
+
+
 class Router:
-    """Routes one deployment's requests; use it from one event loop."""
+    """Routes one deployment's requests; use it from one event loop.
+
+    ``on_demand(app_name, deployment_name, queued, router_id)`` is told the requests that
+    wait for a replica slot (see the module's docstring)."""
 
     def __init__(self, app_name: str, deployment_name: str, max_ongoing_requests: int = 5,
                  max_queued_requests: int = -1, observe: Callable[[str, str, float, bool], None] | None = None,
-                 seed: int | None = None, on_demand: Callable[[str, str, int], None] | None = None) -> None:
+                 seed: int | None = None, on_demand: Callable[[str, str, int, str], None] | None = None,
+                 queue_report_interval_s: float | None = None) -> None:
         self.app_name = app_name
         self.deployment_name = deployment_name
         self.max_ongoing_requests = max_ongoing_requests
         self.max_queued_requests = max_queued_requests
+        self.queue_report_interval_s = queue_report_interval_s  # None: the deployment does not autoscale
+        self.router_id = f"{os.getpid()}-{next(_router_ids)}"  # the controller's key of this router's reports
         self._observe = observe
-        self._on_demand = on_demand  # told when requests wait with no replica at all (scale from zero)
+        self._on_demand = on_demand
+        self._reporter: asyncio.Task | None = None  # reports the queue to the controller while requests wait
+        self._report_due: asyncio.Future | None = None  # the reporter's next report (set early: the queue emptied)
         self._idle: asyncio.Future | None = None  # shutdown() waits on it for the requests in flight
-        self._demand_reported = -DEMAND_REPORT_INTERVAL_S
         self._slots: list[_Slot] = []
         self._waiters: collections.deque[asyncio.Future] = collections.deque()
         self._rng = random.Random(seed)
@@ -123,10 +141,13 @@ class Router:
 
     # ---- replicas
     def update(self, replicas: Sequence[ReplicaInfo], max_ongoing_requests: int | None = None,
-               max_queued_requests: int | None = None) -> None:
-        """Route to ``replicas`` from now on (connections to kept replicas are kept)."""
+               max_queued_requests: int | None = None, queue_report_interval_s: float | None = None) -> None:
+        """Route to ``replicas`` from now on (connections to kept replicas are kept);
+        ``queue_report_interval_s``: the deployment's autoscaling ``metrics_interval_s``
+        (None: it does not autoscale)."""
         if self.closed:
             return
+        self.queue_report_interval_s = queue_report_interval_s
         if max_ongoing_requests is not None:
             self.max_ongoing_requests = max_ongoing_requests
         if max_queued_requests is not None:
@@ -205,13 +226,10 @@ class Router:
                     f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
             fut = asyncio.get_running_loop().create_future()
             self._waiters.append(fut)
-            no_replica = not self._slots and self._on_demand is not None
-            if no_replica:
-                self._report_demand()
+            if self._reporter is None and self._on_demand is not None:
+                self._reporter = asyncio.get_running_loop().create_task(self._report_queue())
             try:
                 retry_in = self._retry_in()
-                if retry_in is None and no_replica:
-                    retry_in = DEMAND_REPORT_INTERVAL_S  # keep telling the controller while requests wait
                 if retry_in is None:
                     await fut
                 else:
@@ -219,6 +237,9 @@ class Router:
             finally:
                 if fut in self._waiters:
                     self._waiters.remove(fut)
+                due = self._report_due
+                if not self._waiters and due is not None and not due.done():
+                    due.set_result(None)  # the last 0 goes now, not at the next interval
             if self.closed:
                 raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} "
                                    "was deleted while the request waited")
@@ -235,14 +256,53 @@ class Router:
                 self._session_affinity.popitem(last=False)
         return slot
 
-    def _report_demand(self) -> None:
-        """Tell the controller how many requests wait with no replica (at most once per
-        ``DEMAND_REPORT_INTERVAL_S``): it counts them as load until a replica runs, so it
-        does not scale back to zero while the replica it started for them is starting."""
-        now = time.monotonic()
-        if self._on_demand is not None and now - self._demand_reported >= DEMAND_REPORT_INTERVAL_S:
-            self._demand_reported = now
-            self._on_demand(self.app_name, self.deployment_name, len(self._waiters))
+    async def _report_queue(self) -> None:
+        """Tell the controller how many requests wait, while any does, and a last 0 as soon
+        as none does: an autoscaling deployment's every ``queue_report_interval_s``; any
+        deployment's while it has no replica (every ``DEMAND_REPORT_INTERVAL_S`` at most:
+        the controller starts one, and counts them until it runs, so it does not scale
+        back to zero meanwhile)."""
+        assert self._on_demand is not None
+        loop = asyncio.get_running_loop()
+        reported = False
+        next_report = loop.time()
+        try:
+            while True:
+                interval = self.queue_report_interval_s
+                waiting = 0 if self.closed else len(self._waiters)
+                if interval is None and self._slots:  # not autoscaling, and replicas take them: nothing to tell
+                    waiting = 0
+                    if not reported:
+                        return
+                now = loop.time()
+                if waiting and now < next_report:  # woken as the queue emptied, and it filled again at once
+                    await self._report_wait(next_report - now)
+                    continue
+                self._on_demand(self.app_name, self.deployment_name, waiting, self.router_id)
+                reported = True
+                if not waiting:
+                    return
+                if interval is None or not self._slots:
+                    interval = min(interval or DEMAND_REPORT_INTERVAL_S, DEMAND_REPORT_INTERVAL_S)
+                next_report = now + interval
+                await self._report_wait(interval)
+        except asyncio.CancelledError:  # closed: the requests that waited are gone
+            if reported:
+                self._on_demand(self.app_name, self.deployment_name, 0, self.router_id)
+            raise
+        finally:
+            self._reporter = None
+
+    async def _report_wait(self, seconds: float) -> None:
+        """Wait ``seconds``, or until the queue empties (:meth:`_acquire` sets ``_report_due``)."""
+        loop = asyncio.get_running_loop()
+        due = self._report_due = loop.create_future()
+        timer = loop.call_later(seconds, lambda: due.done() or due.set_result(None))
+        try:
+            await due
+        finally:
+            timer.cancel()
+            self._report_due = None
 
     def _release(self, slot: _Slot) -> None:
         slot.ongoing -= 1
@@ -320,6 +380,8 @@ class Router:
     def close(self) -> None:
         """Refuse new requests; wake the waiting ones (they fail)."""
         self.closed = True
+        if self._reporter is not None:
+            self._reporter.cancel()
         for fut in list(self._waiters):
             if not fut.done():
                 fut.set_result(None)

@@ -21,13 +21,15 @@ from streamdata.serve.config import AutoscalingConfig, AutoscalingContext, Autos
 
 PRE, MODEL = DeploymentID("Pre", "app"), DeploymentID("Model", "app")
 NO_CPU = {"num_cpus": 0}
+AT_ONCE = {"upscale_delay_s": 0, "downscale_delay_s": 0}
 
 
 def loads(pre_load: float = 0, model_load: float = 0, pre_target: int = 1, model_target: int = 1,
           current: int = 1) -> list[DeploymentLoad]:
-    return [DeploymentLoad(deployment_id=PRE, config=AutoscalingConfig(min_replicas=1, max_replicas=10),
+    """Both deployments' loads, with no up/down delays (so a decision acts at once)."""
+    return [DeploymentLoad(deployment_id=PRE, config=AutoscalingConfig(min_replicas=1, max_replicas=10, **AT_ONCE),
                            current=current, target=pre_target, load=pre_load, running=("0-a",)),
-            DeploymentLoad(deployment_id=MODEL, config=AutoscalingConfig(min_replicas=2, max_replicas=20),
+            DeploymentLoad(deployment_id=MODEL, config=AutoscalingConfig(min_replicas=2, max_replicas=20, **AT_ONCE),
                            current=current, target=model_target, load=model_load)]
 
 
@@ -158,14 +160,14 @@ def staged_policy(contexts: dict[DeploymentID, AutoscalingContext]) -> tuple[dic
     return decisions, state
 
 
-@serve.deployment(ray_actor_options=NO_CPU, autoscaling_config={"min_replicas": 1, "max_replicas": 2})
+@serve.deployment(ray_actor_options=NO_CPU, autoscaling_config={"min_replicas": 1, "max_replicas": 2, **AT_ONCE})
 class Pre:
     def __call__(self, x: str) -> str:
         return f"pre({x})"
 
 
 @serve.deployment(ray_actor_options=NO_CPU, autoscaling_config={
-    "min_replicas": 1, "max_replicas": 3, "policy": {"policy_function": model_policy_of_its_own}})
+    "min_replicas": 1, "max_replicas": 3, **AT_ONCE, "policy": {"policy_function": model_policy_of_its_own}})
 class Model:
     def __call__(self, x: str) -> str:
         return f"model({x})"

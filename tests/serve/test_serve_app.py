@@ -428,7 +428,7 @@ def test_two_applications_longest_prefix_and_delete(url: str) -> None:
 
 @serve.deployment(ray_actor_options=NO_CPU, max_ongoing_requests=4, autoscaling_config={
     "min_replicas": 0, "max_replicas": 2, "target_ongoing_requests": 1, "upscale_delay_s": 0,
-    "downscale_delay_s": 0.5, "metrics_interval_s": 0.05})
+    "downscale_delay_s": 0.5, "metrics_interval_s": 0.05, "look_back_period_s": 0.5})
 class Elastic:
     def __init__(self, release: str) -> None:
         self.release = release

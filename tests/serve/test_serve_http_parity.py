@@ -274,7 +274,7 @@ def two_replicas(ctx: Any) -> tuple:
 
 
 @serve.deployment(ray_actor_options=NO_CPU, autoscaling_config=serve.AutoscalingConfig(
-    min_replicas=1, max_replicas=3, policy={"policy_function": two_replicas}))
+    min_replicas=1, max_replicas=3, upscale_delay_s=0, policy={"policy_function": two_replicas}))
 class Scaled:
     def __call__(self) -> int:
         return os.getpid()

@@ -425,10 +425,11 @@ def test_a_custom_policy_gets_the_context_keeps_its_state_and_is_bounded() -> No
                      ctx.deployment_id))
         return ctx.total_num_requests * 10, {"calls": ctx.policy_state.get("calls", 0) + 1}
 
-    cfg = AutoscalingConfig(min_replicas=1, max_replicas=5, policy=AutoscalingPolicy(policy_function=policy))
+    cfg = AutoscalingConfig(min_replicas=1, max_replicas=5, upscale_delay_s=0,
+                            policy=AutoscalingPolicy(policy_function=policy))
     scaler = ReplicaScaler(cfg, DeploymentID("Model", "app"))
     assert scaler.decide(now=0.0, current=1, load=0) == 1  # 0 kept within min_replicas
-    assert scaler.decide(now=1.0, current=1, load=3) == 5  # 30 kept within max_replicas, at once (no delays)
+    assert scaler.decide(now=1.0, current=1, load=3) == 5  # 30 kept within max_replicas
     assert seen == [(1, 0, 0, DeploymentID("Model", "app")), (1, 3, 1, DeploymentID("Model", "app"))]
     by_path = AutoscalingConfig.from_value({"max_replicas": 2, "policy": {"policy_function": "builtins:repr"}})
     with pytest.raises(TypeError, match="must return a replica count"):
