@@ -7,7 +7,8 @@ with :class:`ScalingConfig`, :class:`RunConfig` (:class:`FailureConfig`,
 :class:`CheckpointConfig`), :class:`DataConfig`; ``fit()`` returns a
 :class:`Result`. ``sd.train.run(train_fn, ...)`` is the short form. Inside the
 loop: :func:`get_context`, :func:`get_dataset_shard`, :func:`report`,
-:func:`get_checkpoint`, :class:`Checkpoint`; framework glue in
+:func:`get_checkpoint`, :class:`Checkpoint`, and ``train.collective.barrier()`` /
+``broadcast_from_rank_zero(data)`` (:mod:`streamdata.train.collective`); framework glue in
 ``streamdata.train.torch``, ``streamdata.train.huggingface.transformers`` and
 ``streamdata.train.lightning`` (Accelerate and DeepSpeed run on the process group
 the trainer builds, with no glue).
@@ -42,7 +43,7 @@ from streamdata.train.api_types import (
     TRAIN_DATASET_KEY, BackendConfig, CheckpointConsistencyMode, CheckpointUploadMode, LoggingConfig, PreemptionInfo,
     ReportedCheckpoint, ReportedCheckpointStatus, SyncConfig, get_preemption_info,
 )
-from streamdata.train import torch
+from streamdata.train import collective, torch
 from streamdata.train.callback import UserCallback
 from streamdata.train.checkpoint import Checkpoint
 from streamdata.train.config import CheckpointConfig, DataConfig, FailureConfig, RunConfig, ScalingConfig
@@ -59,4 +60,4 @@ __all__ = ["Checkpoint", "CheckpointConfig", "DataConfig", "DataParallelTrainer"
            "CheckpointConsistencyMode", "CheckpointUploadMode", "LoggingConfig", "PreemptionInfo", "ReportedCheckpoint",
            "ReportedCheckpointStatus", "SyncConfig", "get_preemption_info", "ControllerError", "NCCLHangError",
            "PreemptionError", "WorkerGroupError", "UserCallback", "get_all_reported_checkpoints", "ValidationConfig",
-           "ValidationFn", "ValidationTaskConfig"]
+           "ValidationFn", "ValidationTaskConfig", "collective"]

@@ -141,6 +141,22 @@ class Report:
     validation: Any = False
 
 
+@dataclass(frozen=True, slots=True)
+class CollectiveArrival:
+    """A worker waiting in a collective (``train.collective``): the collective's number in
+    the worker's calls (1, 2, ...; the same on every worker), the API called, and the
+    pickled data it broadcasts (rank 0's; None elsewhere).
+
+    Example:
+        >>> CollectiveArrival(1, "barrier").payload is None
+        True
+    """
+
+    seq: int
+    name: str
+    payload: bytes | None = None
+
+
 @dataclass(kw_only=True)
 class TrainSession:
     """The state of one worker's training session (one per worker process).
@@ -165,6 +181,46 @@ class TrainSession:
     validation_enabled: bool = False
     #: a local-mode session (``ScalingConfig(num_workers=0)``), whose ``report`` ignores the upload options
     local: ClassVar[bool] = False
+    #: the collective this worker waits in (the driver's ``poll`` hands it over), or None
+    arrival: CollectiveArrival | None = None
+    #: how many collectives this worker entered
+    collective_seq: int = 0
+    #: the last collective the driver released, and the payload it released it with
+    released: tuple[int, bytes | None] = (0, None)
+    #: set by the driver when the group fails: every collective raises it from then on
+    collective_error: BaseException | None = None
+
+    def collective(self, name: str, payload: bytes | None) -> bytes | None:
+        """Enter the next collective (``name``: the API called) and wait until the driver
+        released it (every worker entered it): returns the payload it was released with
+        (rank 0's). Raises the driver's error when the collective was aborted."""
+        with self.cond:
+            if self.collective_error is None:
+                self.collective_seq += 1
+                seq = self.collective_seq
+                self.arrival = CollectiveArrival(seq, name, payload)
+                self.cond.notify_all()  # a waiting poll() hands the arrival to the driver
+                self.cond.wait_for(lambda: self.released[0] >= seq or self.collective_error is not None)
+                self.arrival = None
+                if self.released[0] >= seq:
+                    return self.released[1]
+            error = self.collective_error
+        raise type(error)(f"`{name}` failed: {error}")
+
+    def release_collective(self, seq: int, payload: bytes | None) -> None:
+        """The driver: every worker entered collective ``seq``; its waiters return ``payload``."""
+        with self.cond:
+            if seq > self.released[0]:
+                self.released = (seq, payload)
+                self.cond.notify_all()
+
+    def abort_collectives(self, error: BaseException) -> None:
+        """The driver: the group fails; the collective waited in, and every later one, raise
+        ``error``'s type with its message."""
+        with self.cond:
+            if self.collective_error is None:
+                self.collective_error = error
+                self.cond.notify_all()
 
     def update_reported(self, recorded_index: int, reported: list[ReportedCheckpoint]) -> None:
         """The driver recorded every report before ``recorded_index``; ``reported`` is the
@@ -364,6 +420,6 @@ def get_checkpoint() -> Checkpoint | None:
     return _current().checkpoint
 
 
-__all__ = ["Report", "StorageContext", "TrainContext", "TrainSession", "get_all_reported_checkpoints", "get_checkpoint",
+__all__ = ["CollectiveArrival", "Report", "StorageContext", "TrainContext", "TrainSession", "get_all_reported_checkpoints", "get_checkpoint",
            "get_context", "get_dataset_shard",
            "report", "set_session"]

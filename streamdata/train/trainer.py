@@ -9,9 +9,12 @@ each split dataset once with ``streaming_split(num_workers, equal=True)`` (worke
 process group up when the trainer has a ``TorchConfig``, start the loop
 everywhere and poll the workers for reports until all of them returned. A report
 is recorded once every worker made it; its checkpoint is kept or dropped as
-``CheckpointConfig`` says (:mod:`streamdata.train.checkpoint_manager`). A worker
+``CheckpointConfig`` says (:mod:`streamdata.train.checkpoint_manager`). A
+``train.collective`` call is released once every worker is in it, with rank 0's data
+(:mod:`streamdata.train.collective`). A worker
 failure (the loop raised, or its process died) ends the attempt: the group is
-killed, checkpoint directories of reports not every worker made are removed, and,
+killed (the others' collectives aborted first, so none waits for the failed worker),
+checkpoint directories of reports not every worker made are removed, and,
 while failures stay within ``FailureConfig.max_failures`` (-1: no limit), a new
 group starts from the latest checkpoint (``get_checkpoint()``) with a fresh split.
 
@@ -39,9 +42,11 @@ from streamdata.train.backend import BackendConfig
 from streamdata.train.callback import CallbackRunner, TrainRunContext
 from streamdata.train.checkpoint import Checkpoint, checkpoint_dir_name
 from streamdata.train.checkpoint_manager import CheckpointManager
+from streamdata.train.collective import CollectiveRounds
 from streamdata.train.config import DataConfig, FailureConfig, RunConfig, RunSpec, ScalingConfig
 from streamdata.train.resources import data_cpu_need, plan_worker_cpus
 from streamdata.train.result import ReportRounds, Result, Round
+from streamdata.train.session import CollectiveArrival
 from streamdata.train.validation import Finished, ValidationConfig, Validations
 from streamdata.train.worker_group import WorkerGroup, check_fits, takes_config, worker_spec
 
@@ -337,11 +342,14 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
             contexts = group.contexts(storage_path=os.path.dirname(run_dir), experiment_name=experiment_name,
                                       metadata=spec.metadata)
             reported = state.reported()
-            rt.get([w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir,
-                                   shards[rank],
-                                   state.latest_checkpoint, state.next_index, use_gpu, reported, spec.backend,
-                                   spec.validation is not None)
-                    for rank, w in enumerate(group.workers)])
+            started = [w.start.remote(spec.train_fn, spec.config, contexts[rank], run_dir, shards[rank],
+                                      state.latest_checkpoint, state.next_index, use_gpu, reported, spec.backend,
+                                      spec.validation is not None)
+                       for rank, w in enumerate(group.workers)]
+            for rank, ref in enumerate(started):  # one by one: a worker that died starting is named
+                state.failed_rank = rank
+                rt.get(ref)
+            state.failed_rank = None
         except Exception as exc:  # noqa: BLE001 - a failure of the attempt (e.g. a worker died starting)
             error = exc
             return error
@@ -368,11 +376,14 @@ def _run_attempt(spec: RunSpec, *, worker: Any, env: dict[str, str], run_dir: st
 
 
 def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseException | None:
-    """Poll every worker until all returned; record each completed round."""
+    """Poll every worker until all returned; record each completed round, and release the
+    workers' collectives (``train.collective``) once every worker entered one."""
     from streamdata.core import api as rt
 
     workers = group.workers
     cursors = [0] * len(workers)
+    seen = [0] * len(workers)  # per rank: the last collective the driver was handed
+    collectives = CollectiveRounds.from_env(len(workers))
     pending = {w.poll.remote(0, POLL_TIMEOUT_S): rank for rank, w in enumerate(workers)}
 
     def take(rank: int, reports: list) -> None:
@@ -387,25 +398,54 @@ def _drive(group: WorkerGroup, rounds: ReportRounds, state: _RunState) -> BaseEx
         for w in workers:
             w.update_reported.remote(state.next_index, reported)
 
+    def arrive(rank: int, arrival: CollectiveArrival | None) -> None:
+        if arrival is None:
+            return
+        seen[rank] = arrival.seq
+        released = collectives.arrive(rank, arrival)
+        if released is not None:  # not awaited, as update_reported
+            for w in workers:
+                w.release_collective.remote(*released)
+
     while pending:
         ready, _ = rt.wait(list(pending), num_returns=1)
         state.validated(state.validations.poll())
         for ref in ready:
             rank = pending.pop(ref)
             try:
-                reports, finished = rt.get(ref)
+                reports, finished, arrival = rt.get(ref)
             except Exception as exc:  # noqa: BLE001 - train_fn raised or the worker died
+                # release the others' collectives with an error: none may wait for this worker
+                _abort_collectives(workers, RuntimeError(
+                    f"rank {rank} of the worker group failed ({type(exc).__name__}: "
+                    f"{(str(exc).splitlines() or [''])[0]})"), skip=rank)
                 _drain(group, rounds, state, cursors, failed_rank=rank)
                 state.failed_rank = rank
                 return exc
             take(rank, reports)
+            arrive(rank, arrival)
             if reports or not finished:
-                pending[workers[rank].poll.remote(cursors[rank], POLL_TIMEOUT_S)] = rank
+                pending[workers[rank].poll.remote(cursors[rank], POLL_TIMEOUT_S, seen[rank])] = rank
+            else:
+                collectives.finish(rank)
+        stuck = collectives.failure()  # a rank returned without joining, or the timeout passed
+        if stuck is not None:
+            _abort_collectives(workers, stuck)  # the waiters raise it: the attempt fails through their polls
+        elif (warning := collectives.warning()) is not None:
+            logger.warning("streamdata.train: %s", warning)
     leftover = rounds.unmatched()
     if any(leftover):
         warnings.warn(f"training workers reported a different number of times (reports not matched by "
                       f"every worker, per rank: {leftover}); those reports were not recorded", stacklevel=3)
     return None
+
+
+def _abort_collectives(workers: list[Any], error: BaseException, *, skip: int | None = None) -> None:
+    """Make every worker's collectives (the one it waits in, and later ones) raise ``error``
+    (not awaited: a dead worker is skipped by the kill that follows)."""
+    for rank, w in enumerate(workers):
+        if rank != skip:
+            w.abort_collectives.remote(error)
 
 
 def _drain(group: WorkerGroup, rounds: ReportRounds, state: _RunState, cursors: list[int], *,
@@ -425,7 +465,7 @@ def _drain(group: WorkerGroup, rounds: ReportRounds, state: _RunState, cursors: 
         for ref in ready:
             rank = polls[ref]
             try:
-                reports, finished = rt.get(ref)
+                reports, finished, _ = rt.get(ref)
             except Exception:  # noqa: BLE001 - that worker failed too
                 behind.discard(rank)
                 continue

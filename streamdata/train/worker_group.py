@@ -2,9 +2,11 @@
 ``train_fn`` and hand its reports to the driver.
 
 Each worker is a threaded actor (:class:`TrainWorker`): ``start`` runs
-``train_fn`` in a thread of its own; ``poll`` waits (bounded) for new reports
-and raises ``train_fn``'s exception once every report made before it was
-handed over. Ranks are assigned so that the workers of one node get
+``train_fn`` in a thread of its own; ``poll`` waits (bounded) for new reports (or
+for ``train_fn`` to wait in a ``train.collective`` call, which the driver releases
+with ``release_collective`` once every worker is in it, or fails with
+``abort_collectives``) and raises ``train_fn``'s exception once every report made
+before it was handed over. Ranks are assigned so that the workers of one node get
 consecutive world ranks (:func:`assign_ranks`).
 
 Example:
@@ -24,7 +26,7 @@ from typing import Any, Callable
 
 from streamdata.train import session as session_mod
 from streamdata.train.checkpoint import Checkpoint
-from streamdata.train.session import Report, TrainContext, TrainSession
+from streamdata.train.session import CollectiveArrival, Report, TrainContext, TrainSession
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -146,22 +148,42 @@ class TrainWorker:
                 self._finished = True
                 session.cond.notify_all()
 
-    def poll(self, cursor: int, timeout: float) -> tuple[list[Report], bool]:
-        """Reports after the first ``cursor`` ones, waiting up to ``timeout`` seconds
-        for one, and whether ``train_fn`` returned. Raises ``train_fn``'s exception
-        once every earlier report was handed over."""
+    def poll(self, cursor: int, timeout: float,
+             collective_seen: int = 0) -> tuple[list[Report], bool, CollectiveArrival | None]:
+        """Reports after the first ``cursor`` ones, waiting up to ``timeout`` seconds for
+        one (or for ``train_fn`` to enter a collective after the ``collective_seen``-th),
+        whether ``train_fn`` returned, and the collective it waits in (None: none, or
+        the driver has seen it). Raises ``train_fn``'s exception once every earlier
+        report was handed over."""
         session = self._session
         if session is None:
             raise RuntimeError("poll() before start()")
+
+        def arrival() -> CollectiveArrival | None:
+            waiting = session.arrival
+            return waiting if waiting is not None and waiting.seq > collective_seen else None
+
         with session.cond:
-            session.cond.wait_for(lambda: len(session.reports) > cursor or self._finished, timeout)
+            session.cond.wait_for(lambda: len(session.reports) > cursor or self._finished or arrival() is not None,
+                                  timeout)
             new = session.reports[cursor:]
             finished = self._finished
-        if new:
-            return list(new), False
+            waiting = arrival()
+        if new or waiting is not None:
+            return list(new), False, waiting
         if finished and self._error is not None:
             raise self._error
-        return [], finished
+        return [], finished, None
+
+    def release_collective(self, seq: int, payload: bytes | None) -> None:
+        """Every worker entered collective ``seq``: its waiter here returns ``payload``."""
+        if self._session is not None:
+            self._session.release_collective(seq, payload)
+
+    def abort_collectives(self, error: BaseException) -> None:
+        """The group fails: the collective waited in here (and any later one) raises ``error``."""
+        if self._session is not None:
+            self._session.abort_collectives(error)
 
     def execute(self, func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """Run ``func(*args, **kwargs)`` here (a backend's hook reaching the workers)."""

@@ -1,7 +1,7 @@
 """Local mode (``ScalingConfig(num_workers=0)``), as Ray Train's local-mode guide shows it:
 the training function runs in the calling process, reports stay in memory, datasets
 arrive whole, and under torchrun a TorchTrainer joins torchrun's process group (and refuses
-datasets)."""
+datasets; ``train.collective`` runs on that group)."""
 
 from __future__ import annotations
 
@@ -182,7 +182,10 @@ _TORCHRUN_SCRIPT = textwrap.dedent("""
         total = torch.tensor([ctx.get_world_rank() + 1.0])
         dist.all_reduce(total)
         model = prepare_model(torch.nn.Linear(2, 1))
+        shared = train.collective.broadcast_from_rank_zero({"from": ctx.get_world_rank()})  # torchrun's group
+        train.collective.barrier()
         train.report({"rank": ctx.get_world_rank(), "world": ctx.get_world_size(), "sum": total.item(),
+                      "shared": shared,
                       "local": [ctx.get_local_rank(), ctx.get_local_world_size(), ctx.get_node_rank()],
                       "model": type(model).__name__, "device": str(train.torch.get_device())})
 
@@ -218,7 +221,8 @@ def test_under_torchrun_each_process_joins_torchruns_group(tmp_path: Any) -> Non
             _, err = proc.communicate()
         assert proc.returncode == 0, err[-3000:]
     got = [json.loads((tmp_path / f"train-rank{r}.json").read_text()) for r in (0, 1)]
-    assert got == [{"rank": r, "world": 2, "sum": 3.0, "local": [r, 2, 0], "model": "DistributedDataParallel",
+    assert got == [{"rank": r, "world": 2, "sum": 3.0, "shared": {"from": 0}, "local": [r, 2, 0],
+                    "model": "DistributedDataParallel",
                     "device": "cpu", "group_left": False} for r in (0, 1)]
     refused = [json.loads((tmp_path / f"datasets-rank{r}.json").read_text()) for r in (0, 1)]
     assert refused == [{"refused": "datasets are not supported in local mode", "group_left": False}] * 2

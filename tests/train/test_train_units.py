@@ -197,11 +197,11 @@ def test_worker_poll_hands_reports_then_the_error(tmp_path: Any) -> None:
     w = TrainWorker()
     try:
         w.start(train_fn, {"lr": 0.1}, _ctx(), str(tmp_path), {}, None, 0, False)
-        reports, finished = w.poll(0, 30)
+        reports, finished, _ = w.poll(0, 30)
         assert [r.metrics for r in reports] == [{"step": 0, "lr": 0.1, "rank": 0}] and not finished
-        assert w.poll(1, 0.0) == ([], False)  # nothing new yet: answers at once
+        assert w.poll(1, 0.0) == ([], False, None)  # nothing new yet: answers at once
         gate.set()
-        reports, finished = w.poll(1, 30)
+        reports, finished, _ = w.poll(1, 30)
         assert [r.metrics["step"] for r in reports] == [1]
         with pytest.raises(ValueError, match="diverged"):
             w.poll(2, 30)
@@ -216,6 +216,6 @@ def test_worker_poll_reports_finish(tmp_path: Any) -> None:
     w = TrainWorker()
     try:
         w.start(lambda: None, None, _ctx(), str(tmp_path), {}, None, 0, False)
-        assert w.poll(0, 30) == ([], True)
+        assert w.poll(0, 30) == ([], True, None)
     finally:
         session_mod.set_session(None)
