@@ -110,6 +110,7 @@ def _surfaces() -> Iterator[tuple[str, Any, Any, list[str]]]:
                                       "get_placement_group"]),
         ("ray.util.multiprocessing", None),
         ("ray.train", None),
+        ("ray.train.collective", None),
         ("ray.train.torch", None),
         ("ray.serve", None),
     ]
