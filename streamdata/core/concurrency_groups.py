@@ -1,5 +1,5 @@
 """Actor concurrency groups, as in Ray: ``@sd.remote(concurrency_groups={"io": 2})`` gives
-the actor a pool (threaded actor) or a semaphore (async actor) per group, besides the
+the actor a pool (threaded actor) or :class:`AsyncSlots` (async actor) per group, besides the
 default group of ``max_concurrency``; ``@sd.method(concurrency_group="io")`` puts a
 method in a group, and ``handle.f.options(concurrency_group="io")`` one call. A group
 the actor does not define means the default group, as in Ray (with a warning).
@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import inspect
 import warnings
-from typing import Any
+from collections import deque
+from typing import Any, Callable
 
 #: the name of the group of the calls no other group claims
 DEFAULT_GROUP = "_default"
@@ -67,16 +68,54 @@ def split_target(target: str) -> tuple[str, str | None]:
     return method, (group or None)
 
 
+class AsyncSlots:
+    """At most ``limit`` calls of an async actor (or of one of its groups) run at once;
+    the others wait in arrival order. Used only from the actor's event loop thread.
+
+    As in Ray, which admits calls to the loop from outside it, a call starts when a
+    slot is free *at its admission*: the call a finishing one hands its slot to starts
+    after the coroutines that finishing call woke (an ``asyncio.Semaphore`` would let a
+    call that arrived meanwhile take the slot first).
+
+    Example:
+        >>> slots, started = AsyncSlots(1), []
+        >>> slots.submit(lambda: started.append("a")); slots.submit(lambda: started.append("b"))
+        >>> started
+        ['a']
+        >>> slots.done(); started
+        ['a', 'b']
+    """
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.running = 0
+        self._queue: deque[Callable[[], None]] = deque()
+
+    def submit(self, start: Callable[[], None]) -> None:
+        """Run ``start`` now if a slot is free, else when one is handed on (FIFO)."""
+        if self.running < self.limit:
+            self.running += 1
+            start()
+        else:
+            self._queue.append(start)
+
+    def done(self) -> None:
+        """A call ended: its slot goes to the oldest waiting call, if any."""
+        if self._queue:
+            self._queue.popleft()()
+        else:
+            self.running -= 1
+
+
 class GroupRouter:
     """In the actor's worker: which group a call runs in, and that group's executor
-    (a thread pool, or an asyncio semaphore for an async actor)."""
+    (a thread pool, or :class:`AsyncSlots` for an async actor)."""
 
     def __init__(self, cls: type, groups: dict[str, int], max_concurrency: int, is_async: bool) -> None:
         self._methods = method_groups(cls)
         limits = {DEFAULT_GROUP: max_concurrency, **groups}
         if is_async:
-            import asyncio
-            self.executors: dict[str, Any] = {g: asyncio.Semaphore(n) for g, n in limits.items()}
+            self.executors: dict[str, Any] = {g: AsyncSlots(n) for g, n in limits.items()}
         else:
             import concurrent.futures
             self.executors = {g: concurrent.futures.ThreadPoolExecutor(n, thread_name_prefix=f"actor-{g}")

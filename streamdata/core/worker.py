@@ -29,9 +29,10 @@ from streamdata.core import object_ref as object_ref_mod
 from streamdata.core import client as client_mod
 from streamdata.core import cancellation, context
 from streamdata.core.message_channel import MessageChannel
-from streamdata.core.concurrency_groups import GroupRouter, split_target, warn_undefined
+from streamdata.core.concurrency_groups import AsyncSlots, GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
 from streamdata.core.pip_env import PIP_ENV_KEY, check_not_shadowed
+from streamdata.core.proctitle import set_title
 from streamdata.core.setup_hook import SETUP_HOOK_ENV, run_setup_hook
 from streamdata.core.task_env import apply_task_env, restore_task_env
 from streamdata.core.yielded_returns import collect_yielded
@@ -55,6 +56,7 @@ class CurrentTask(threading.local):
     task_id: str | None = None
     task_name: str | None = None
     gpu_ids: list = []
+    device_ids: dict = {}  # accelerator -> device ids (get_accelerator_ids)
     resources: dict = {}
     actor_id: str | None = None
     actor_name: str | None = None
@@ -146,7 +148,7 @@ class Worker:
         self.actor_reconstructed = False
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.async_sem: asyncio.Semaphore | None = None
+        self.async_slots: AsyncSlots | None = None  # an async actor's default group
         self.groups: GroupRouter | None = None  # the actor's concurrency groups, if it has any
         self.state_lock = threading.Lock()
         self.running: dict[str, int] = {}  # task id -> thread ident
@@ -322,7 +324,8 @@ class Worker:
             restore_task_env(saved_env)
             return
         ctx = self.client.context
-        ctx.task_id, ctx.gpu_ids, ctx.task_name = task_id, gpu_ids, name
+        ctx.task_id, ctx.gpu_ids, ctx.task_name, ctx.device_ids = task_id, gpu_ids, name, spec.device_ids or {}
+        self.show_title(name)
         ctx.resources = dict(spec.resources or {})
         if self.actor_id is not None:
             ctx.actor_id, ctx.actor_name = self.actor_id, self.actor_name
@@ -346,6 +349,12 @@ class Worker:
             self.cancel_requested.discard(task_id)
             ctx.task_id = None
             restore_task_env(saved_env)
+            self.show_title(self.actor_name if self.actor_id is not None else "IDLE")
+
+    @cancellation.uninterruptible  # run() calls it outside its try: a cancellation must not land here
+    def show_title(self, what: str | None) -> None:
+        """The process title Ray's workers have: ``ray::<what>`` (see core/proctitle.py)."""
+        set_title(f"ray::{what}", "streamdata.core.worker", self.client.worker_id)
 
     def _actor_method(self, target: str) -> Any:
         method, group = split_target(target)
@@ -428,11 +437,12 @@ class Worker:
             msg.actor_id, msg.fn_id, msg.fn_bytes, msg.args, msg.deps, msg.env, msg.gpu_ids, msg.name,
             msg.max_concurrency, msg.is_async)
         ctx = self.client.context
-        ctx.gpu_ids = gpu_ids
+        ctx.gpu_ids, ctx.device_ids = gpu_ids, msg.device_ids or {}
         ctx.actor_id, ctx.actor_name = actor_id, name
         ctx.resources = dict(msg.resources or {})
         ctx.reconstructed = self.actor_reconstructed = msg.restarts > 0
         self.actor_name = name
+        self.show_title(name)
         # every thread of the actor (its pool, its event loop) sees these
         self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0, msg.registered_name)
         apply_task_env(env)  # for the actor's whole life
@@ -448,7 +458,7 @@ class Worker:
             if is_async:
                 self.loop = asyncio.new_event_loop()
                 asyncio.set_event_loop(self.loop)
-                self.async_sem = asyncio.Semaphore(max_concurrency)
+                self.async_slots = AsyncSlots(max_concurrency)
             elif max_concurrency > 1 and self.groups is None:
                 self.pool = concurrent.futures.ThreadPoolExecutor(max_concurrency, thread_name_prefix="actor")
             self.client.send(msgs.ActorReady(actor_id))
@@ -473,32 +483,31 @@ class Worker:
         loop.run_forever()
 
     def _schedule_async_call(self, msg: msgs.TaskSpec) -> None:
-        assert self.loop is not None
-        self.loop.create_task(self._run_async_call(msg))
-
-    async def _run_async_call(self, spec: msgs.TaskSpec) -> None:
-        task_id, method, args_blob, deps, return_ids, name = (
-            spec.task_id, spec.target, spec.args, spec.deps, spec.return_ids, spec.name)
-        semaphore = self.async_sem
+        """Start a call on the loop once its group has a free slot (see AsyncSlots)."""
+        loop, method, slots = self.loop, msg.target, self.async_slots
         if self.groups is not None:
-            method, semaphore = self.groups.route(method)
-        assert semaphore is not None
+            method, slots = self.groups.route(method)
+        assert loop is not None and slots is not None
+        slots.submit(lambda: loop.create_task(self._run_async_call(msg, method, slots)))
+
+    async def _run_async_call(self, spec: msgs.TaskSpec, method: str, slots: AsyncSlots) -> None:
+        task_id, args_blob, deps, return_ids, name = spec.task_id, spec.args, spec.deps, spec.return_ids, spec.name
         if not self._claim(task_id, None, asyncio.current_task()):
+            slots.done()
             return
-        try:
-            async with semaphore:
-                if deps:
-                    args, kwargs = await asyncio.get_running_loop().run_in_executor(
-                        None, self.resolve_args, args_blob, deps)
-                else:
-                    args, kwargs = self.resolve_args(args_blob, deps)
-                result = self._actor_method(method)(*args, **kwargs)
-                if spec.streaming and hasattr(result, "__aiter__"):
-                    result = await self.stream_async_items(task_id, result)
-                elif spec.streaming:
-                    result = self.stream_items(task_id, result, name)
-                elif asyncio.iscoroutine(result) and not inspect.isgenerator(result):
-                    result = await result
+        try:  # the call holds its slot until it ends
+            if deps:
+                args, kwargs = await asyncio.get_running_loop().run_in_executor(
+                    None, self.resolve_args, args_blob, deps)
+            else:
+                args, kwargs = self.resolve_args(args_blob, deps)
+            result = self._actor_method(method)(*args, **kwargs)
+            if spec.streaming and hasattr(result, "__aiter__"):
+                result = await self.stream_async_items(task_id, result)
+            elif spec.streaming:
+                result = self.stream_items(task_id, result, name)
+            elif asyncio.iscoroutine(result) and not inspect.isgenerator(result):
+                result = await result
             self.report_result(task_id, return_ids, result, name)
         except asyncio.CancelledError:
             self.client.send(msgs.TaskDone(task_id, None, _cancelled_payload(task_id)))
@@ -508,6 +517,7 @@ class Worker:
             with self.state_lock:
                 self.async_tasks.pop(task_id, None)
                 self.interrupted.discard(task_id)
+            slots.done()
         self.client.flush_refs()
 
 
