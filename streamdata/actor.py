@@ -24,7 +24,7 @@ Example:
 
 from __future__ import annotations
 
-from streamdata.core.actor import ActorClass, ActorHandle, ActorMethod, method
+from streamdata.core.actor import ActorClass, ActorHandle, ActorMethod, ActorProxy, method
 
 
 def exit_actor() -> None:
@@ -38,4 +38,4 @@ def exit_actor() -> None:
     _active().exit_actor()
 
 
-__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "exit_actor", "method"]
+__all__ = ["ActorClass", "ActorHandle", "ActorMethod", "ActorProxy", "exit_actor", "method"]

@@ -17,7 +17,8 @@ Example:
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable
+import types
+from typing import Any, Callable, TypeVar, Union
 
 from streamdata.core import context, serialization
 from streamdata.core.concurrency_groups import call_target, check_groups
@@ -29,8 +30,8 @@ from streamdata.core.remote_function import (
     check_options,
     placement_env,
     placement_fields,
-    job_env,
     runtime_env_vars,
+    submission_env,
 )
 from streamdata.core.resources import normalize_demand
 
@@ -39,7 +40,8 @@ def method(*args: Any, num_returns: int | str | None = None, concurrency_group: 
            max_task_retries: int | None = None, retry_exceptions: Any = None,
            _generator_backpressure_num_objects: int | None = None, enable_task_events: bool | None = None,
            tensor_transport: str | None = None) -> Callable:
-    """Declare options of an actor method: ``@sd.method(num_returns=2)``.
+    """Declare options of an actor method: ``@sd.method(num_returns=2)``; bare ``@sd.method``
+    (Ray's way to give type checkers an actor method's signature) declares none.
 
     ``num_returns`` is honoured, and ``concurrency_group`` (one of the actor's
     ``concurrency_groups``: see :mod:`streamdata.core.concurrency_groups`); the
@@ -51,9 +53,16 @@ def method(*args: Any, num_returns: int | str | None = None, concurrency_group: 
         ...     return 1, 2
         >>> pair.__sd_num_returns__
         2
+        >>> @method
+        ... def one(self) -> int:
+        ...     return 1
+        >>> one.__name__
+        'one'
     """
+    if len(args) == 1 and callable(args[0]) and num_returns is None and concurrency_group is None:
+        return args[0]  # bare @sd.method
     if args:
-        raise TypeError("use @sd.method(num_returns=...) with keyword arguments")
+        raise TypeError("use @sd.method or @sd.method(num_returns=...) with keyword arguments")
     _check_num_returns(num_returns)
     if concurrency_group is not None and not isinstance(concurrency_group, str):
         raise TypeError(f"concurrency_group must be a str, got {concurrency_group!r}")
@@ -86,8 +95,14 @@ def _method_table(cls: type) -> tuple[dict[str, Any], bool]:
     return methods, is_async
 
 
+T = TypeVar("T")
+
+
 class ActorClass:
-    """A class whose instances live in their own worker process."""
+    """A class whose instances live in their own worker process; ``ActorClass[Counter]``
+    annotates ``sd.remote(Counter)``, as in Ray."""
+
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, cls: type, options: dict | None = None, pickled: PickledCallable | None = None) -> None:
         options = dict(options or {})
@@ -155,6 +170,7 @@ class ActorClass:
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         actor_id = client.new_id()
         placement = placement_fields(opts)
+        env, env_error = submission_env(self._actor_env, placement_env(placement, opts))
         spec = {
             "kind": "actor", "actor_id": actor_id, "task_id": actor_id, "fn_id": fn_id,
             "fn_bytes": client.function_bytes(fn_id, fn_bytes), "name": self.__name__, "actor_name": name,
@@ -163,8 +179,7 @@ class ActorClass:
             "max_concurrency": self._max_concurrency, "is_async": self._is_async,
             "detached": opts.get("lifetime") == "detached",
             "concurrency_groups": self._groups or None,
-            "methods": self._methods, "env": {**job_env(), **self._actor_env(), **placement_env(placement, opts)},
-            **placement,
+            "methods": self._methods, "env": env, "env_error": env_error, **placement,
         }
         client.submit(spec, 0)
         del temps
@@ -181,7 +196,10 @@ BUILTIN_ACTOR_METHODS = frozenset({"__ray_ready__", "__ray_call__"})
 
 
 class ActorHandle:
-    """A handle to a live actor; method calls go through ``handle.method.remote()``."""
+    """A handle to a live actor; method calls go through ``handle.method.remote()``.
+    ``ActorHandle[Counter]`` (or Ray's ``ActorProxy[Counter]``) annotates one."""
+
+    __class_getitem__ = classmethod(types.GenericAlias)
 
     def __init__(self, actor_id: str, class_name: str, methods: dict[str, int], max_task_retries: int = 0) -> None:
         self._actor_id = actor_id
@@ -222,6 +240,11 @@ class ActorHandle:
 
     def __repr__(self) -> str:
         return f"Actor({self._class_name}, {self._actor_id})"
+
+
+#: what ``ActorClass[T].remote()`` returns, for annotations (Ray's alias, subscriptable:
+#: ``counter: ActorProxy[Counter] = CounterActor.remote()``)
+ActorProxy = Union["ActorHandle[T]", type[T]]
 
 
 class ActorMethod:

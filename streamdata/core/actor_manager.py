@@ -18,7 +18,8 @@ from streamdata.core.events import KillWorker, Send
 from streamdata.core.serialization import dumps_exception
 from streamdata.core.host import StateHost
 from streamdata.core.tasks import TaskRecord, WorkerState
-from streamdata.errors import ActorAlreadyExistsError, ActorDiedError, InfeasibleResourceError, TaskCancelledError
+from streamdata.errors import (ActorAlreadyExistsError, ActorDiedError, InfeasibleResourceError,
+                               RuntimeEnvSetupError, TaskCancelledError)
 
 
 
@@ -76,9 +77,9 @@ class ActorManager:
             self.rt.directory.track_actor(actor.actor_id)
         for obj_id in creation.pinned:  # kept for restarts until the actor is dead
             self.rt.directory.change_refs(obj_id, +1)
-        why = self.rt.infeasible(creation)
-        if why is not None:  # no resource here can ever host it: its calls fail at once
-            actor.death_class = InfeasibleResourceError
+        why = creation.env_error or self.rt.infeasible(creation)
+        if why is not None:  # its runtime_env cannot be set up, or no resource can host it: its calls fail
+            actor.death_class = RuntimeEnvSetupError if creation.env_error else InfeasibleResourceError
             self._die(actor, why)
             return
         self.rt.resolve_then(creation, lambda: self._try_place(actor))
@@ -123,7 +124,7 @@ class ActorManager:
                                    rt.dep_locations(actor.creation), env, actor.grant.gpu_ids, spec["name"],
                                    spec.get("max_concurrency", 1), spec.get("is_async", False),
                                    dict(actor.grant.amounts), actor.restarts,
-                                   spec.get("concurrency_groups"), actor.name or "")))
+                                   spec.get("concurrency_groups"), actor.name or "", actor.grant.ids)))
         rt.refill_task_workers()
 
     def on_ready(self, actor_id: str, worker: WorkerState) -> None:
@@ -174,7 +175,7 @@ class ActorManager:
             rt.emit(Send(actor.worker.worker_id, msgs.TaskSpec(
                 task.task_id, task.method, None, task.args, rt.dep_locations(task), task.return_ids, None,
                 actor.grant.gpu_ids, task.name, True, dict(actor.grant.amounts),
-                task.spec.get("streaming", False))))
+                task.spec.get("streaming", False), actor.grant.ids)))
 
     def on_call_done(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         actor = self.actors.get(task.actor_id or "")

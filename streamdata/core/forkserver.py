@@ -500,6 +500,10 @@ def _child(ctl: socket.socket, wake: tuple[int, int], fds: list[int], argv_tail:
     """In the new process: become a worker on the sockets and pipes the driver made."""
     code = 1
     try:
+        try:
+            os.setpgid(0, 0)  # its own process group, as a spawned worker (WorkerProcess.kill_group)
+        except OSError:
+            pass
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         ctl.close()

@@ -73,7 +73,7 @@ class PlacementGroupManager:
                 still.append(pg)
                 continue
             pg.grants = grants
-            pg.pools = [ResourcePool(b, gpu_ids=g.gpu_ids) for b, g in zip(pg.bundles, grants)]
+            pg.pools = [ResourcePool(b, device_ids=g.ids) for b, g in zip(pg.bundles, grants)]
             pg.state = "CREATED"
             self._resolve_ready(pg, None)
         self.pending = still

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import selectors
+import signal
 import socket
 import subprocess
 import sys
@@ -69,6 +70,17 @@ class WorkerProcess:
         except OSError:
             pass
 
+    def kill_group(self) -> None:
+        """Kill what the worker started and left behind: each worker leads its own process
+        group, which Ray's default cleanup (``RAY_process_group_cleanup_enabled``) kills when
+        the worker exits, so a task's subprocesses do not outlive their worker."""
+        pid = self.pid
+        if pid:
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except OSError:  # gone already, or never its own group
+                pass
+
     def __repr__(self) -> str:
         return f"Worker({self.worker_id}, pid={self.pid})"
 
@@ -80,7 +92,7 @@ def popen_worker(worker_id: str, child_fd: int, stdout: Any, stderr: Any, shm_di
         [sys.executable, "-c", WORKER_PATH_BOOT + "from streamdata.core.worker import main; main()",
          str(child_fd), worker_id, shm_dir, spill_dir],
         pass_fds=(child_fd,), env=worker_env(env), stdin=subprocess.DEVNULL,
-        stdout=stdout, stderr=stderr, close_fds=True)
+        stdout=stdout, stderr=stderr, close_fds=True, process_group=0)  # its own group: see kill_group
 
 
 def spawn_worker(worker_id: str, shm_dir: str, spill_dir: str, env: dict[str, str] | None) -> WorkerProcess:

@@ -58,6 +58,7 @@ class TaskSpec(NamedTuple):
     is_call: bool = False
     resources: dict | None = None  # what the task was granted (get_assigned_resources)
     streaming: bool = False  # a generator task or call: report each item as it is yielded
+    device_ids: dict | None = None  # accelerator -> the device ids granted (get_accelerator_ids)
 
 
 class ActorInit(NamedTuple):
@@ -77,6 +78,7 @@ class ActorInit(NamedTuple):
     restarts: int = 0  # > 0: this is a restart (was_current_actor_reconstructed)
     concurrency_groups: dict | None = None  # group name -> max concurrency (besides the default group)
     registered_name: str = ""  # the name given with .options(name=...); "" for an unnamed actor
+    device_ids: dict | None = None  # accelerator -> the device ids granted (get_accelerator_ids)
 
 
 class Reply(NamedTuple):

@@ -17,11 +17,12 @@ from streamdata.core.resources import normalize_demand
 from streamdata.core.runtime_context import PLACEMENT_GROUP_ENV, current_placement_group_info
 from streamdata.core.serialization import dumps_function
 from streamdata.core.validate import check_int
+from streamdata.errors import RuntimeEnvSetupError
 
 TASK_OPTIONS = frozenset({
     "num_cpus", "num_gpus", "resources", "memory", "num_returns", "max_retries", "retry_exceptions",
     "scheduling_strategy", "placement_group", "placement_group_bundle_index", "runtime_env", "name",
-    "accelerator_type", "label_selector",
+    "accelerator_type", "label_selector", "max_calls",
 })
 ACTOR_OPTIONS = frozenset({
     "num_cpus", "num_gpus", "resources", "memory", "max_restarts", "max_task_retries", "max_concurrency",
@@ -65,9 +66,12 @@ def runtime_env_vars(runtime_env: dict | None, *, install: bool = True) -> dict[
     task in ``working_dir``), its ``pip`` packages (:mod:`~streamdata.core.pip_env`: installed
     here, once, into an env whose ``site-packages`` goes first on ``sys.path``) and its
     ``worker_process_setup_hook`` (:mod:`~streamdata.core.setup_hook`).
-    ``conda``/``uv``/``container`` need a Ray cluster. With ``install=False`` the ``pip``
-    packages are only checked (a task definition installs at its first submission, as Ray
-    installs when the task is scheduled).
+    ``conda``/``uv``/``container`` need a Ray cluster: asking for one raises
+    ``RuntimeEnvSetupError``, as a setup that fails does (a task or actor submitted with it
+    fails with that error at ``get``, as on Ray: see :func:`submission_env`). With
+    ``install=False`` (a definition) such fields are accepted and the ``pip`` packages only
+    checked (a task definition installs at its first submission, as Ray installs when the
+    task is scheduled).
 
     Example:
         >>> runtime_env_vars({"env_vars": {"A": "1"}})
@@ -78,8 +82,8 @@ def runtime_env_vars(runtime_env: dict | None, *, install: bool = True) -> dict[
     if not isinstance(runtime_env, dict):
         raise TypeError(f"runtime_env must be a dict, got {runtime_env!r} ({type(runtime_env).__name__})")
     unsupported = sorted(set(runtime_env) - LOCAL_RUNTIME_ENV_FIELDS)
-    if unsupported:
-        raise NotImplementedError(
+    if unsupported and install:
+        raise RuntimeEnvSetupError(
             f"runtime_env fields {unsupported} are not supported by the local runtime (it honours "
             f"{sorted(LOCAL_RUNTIME_ENV_FIELDS)}): install what you need in the driver's environment, "
             "or run on Ray with sd.init(backend='ray', runtime_env=...), which builds such environments")
@@ -121,6 +125,25 @@ def job_env() -> dict[str, str]:
     """The environment of ``init(runtime_env=...)``, which every task and actor gets."""
     raw = os.environ.get(JOB_RUNTIME_ENV)
     return runtime_env_vars(json.loads(raw)) if raw else {}
+
+
+def submission_env(own: Callable[[], dict[str, str]], placement_vars: dict[str, str]) -> tuple[dict, str | None]:
+    """A task's or actor's environment as it is submitted: the job's, its own runtime_env's
+    (``own()``) and its placement group's, with None; or ``({}, why)`` when its runtime_env
+    cannot be set up here. As in Ray, the submission then succeeds and the task (or the
+    actor's calls) fails with ``RuntimeEnvSetupError`` at ``get``.
+
+    Example:
+        >>> submission_env(lambda: {"A": "1"}, {})[0]["A"]
+        '1'
+        >>> env, why = submission_env(lambda: runtime_env_vars({"conda": {}}), {})
+        >>> env, "conda" in why
+        ({}, True)
+    """
+    try:
+        return {**job_env(), **own(), **placement_vars}, None
+    except RuntimeEnvSetupError as exc:
+        return {}, str(exc)
 
 
 def placement_fields(options: dict) -> dict[str, Any]:
@@ -221,6 +244,8 @@ class RemoteFunction:
         runtime_env_vars(options.get("runtime_env"), install=False)
         self._env: dict[str, str] | None = None  # at the first submission: a pip env installs then
         check_int("max_retries", options.get("max_retries", 3), minimum=-1, what="(-1: retry forever)")
+        # as Ray: a worker exits after this many runs of the function (0: never)
+        check_int("max_calls", options.get("max_calls", 0), minimum=0, what="(0: no limit)")
         retry_exceptions = options.get("retry_exceptions", False)
         if not (isinstance(retry_exceptions, bool) or (isinstance(retry_exceptions, list) and all(
                 isinstance(c, type) and issubclass(c, BaseException) for c in retry_exceptions))):
@@ -262,14 +287,15 @@ class RemoteFunction:
         blob, deps, contained, temps = client.prepare_args(args, kwargs)
         opts = self._options
         placement = placement_fields(opts)
+        env, env_error = submission_env(self._task_env, placement_env(placement, opts))
         spec = {
             "kind": "task", "task_id": client.new_id(), "fn_id": fn_id,
             "fn_bytes": client.function_bytes(fn_id, fn_bytes),
             "name": opts.get("name") or self.__name__, "args": blob, "deps": deps, "contained": contained,
             "demand": self._demand, "max_retries": opts.get("max_retries", 3),
             "retry_exceptions": opts.get("retry_exceptions", False),
-            "env": {**job_env(), **self._task_env(), **placement_env(placement, opts)}, **placement,
-            "streaming": self._streaming,
+            "env": env, "env_error": env_error, **placement,
+            "streaming": self._streaming, "max_calls": opts.get("max_calls", 0),
         }
         refs = client.submit(spec, self._num_returns)
         del temps

@@ -1,14 +1,15 @@
 """Resource accounting (pure: no processes), used by the runtime's scheduler.
 
-Amounts are floats; GPUs are also given ids so a task learns *which* GPUs it
-holds (``CUDA_VISIBLE_DEVICES``). A whole-GPU request takes whole free GPUs; a
-fractional one shares a GPU with others.
+Amounts are floats; the units of an accelerator resource (GPU, TPU, neuron_cores, ...:
+see :mod:`streamdata.core.accelerators`) are also given ids so a task learns *which*
+devices it holds (``CUDA_VISIBLE_DEVICES``, ``TPU_VISIBLE_CHIPS``, ...). A whole-device
+request takes whole free devices; a fractional one shares a device with others.
 
 Example:
-    >>> pool = ResourcePool({"CPU": 2.0, "GPU": 1.0})
-    >>> grant = pool.try_acquire({"CPU": 1.0, "GPU": 0.5})
-    >>> grant.gpu_ids, pool.available["CPU"]
-    ([0], 1.0)
+    >>> pool = ResourcePool({"CPU": 2.0, "GPU": 1.0, "TPU": 2.0})
+    >>> grant = pool.try_acquire({"CPU": 1.0, "GPU": 0.5, "TPU": 1.0})
+    >>> grant.gpu_ids, grant.ids, pool.available["CPU"]
+    ([0], {'GPU': [0], 'TPU': [0]}, 1.0)
     >>> pool.release(grant); pool.available["GPU"]
     1.0
 """
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from streamdata.core.accelerators import ACCELERATORS
 from streamdata.core.validate import check_amount
 
 EPS = 1e-9
@@ -27,19 +29,39 @@ class Grant:
     """What one acquisition took, to give back exactly that."""
 
     amounts: dict[str, float]
-    gpu_ids: list[int] = field(default_factory=list)
-    gpu_shares: dict[int, float] = field(default_factory=dict)
+    shares: dict[str, dict[int, float]] = field(default_factory=dict)  # accelerator -> device id -> share
+
+    @property
+    def ids(self) -> dict[str, list[int]]:
+        """The devices granted, per accelerator resource: ``{"GPU": [0]}``."""
+        return {name: sorted(devices) for name, devices in self.shares.items() if devices}
+
+    @property
+    def gpu_ids(self) -> list[int]:
+        return sorted(self.shares.get("GPU", {}))
 
 
 class ResourcePool:
-    """A set of resources with availability, plus GPU ids with fractional shares."""
+    """A set of resources with availability, plus device ids with fractional shares for
+    the accelerator resources (``device_ids``: the ids to use instead of 0..n-1, as a
+    placement group bundle keeps the devices it reserved; ``gpu_ids``: the GPUs')."""
 
-    def __init__(self, total: dict[str, float], gpu_ids: list[int] | None = None) -> None:
+    def __init__(self, total: dict[str, float], gpu_ids: list[int] | None = None,
+                 device_ids: dict[str, list[int]] | None = None) -> None:
         self.total = {k: float(v) for k, v in total.items() if v}
         self.available = dict(self.total)
-        n_gpus = int(self.total.get("GPU", 0) + EPS)
-        ids = gpu_ids if gpu_ids is not None else list(range(n_gpus))
-        self.gpu_free: dict[int, float] = {i: 1.0 for i in ids}
+        given = dict(device_ids or {})
+        if gpu_ids is not None:
+            given["GPU"] = gpu_ids
+        self.free: dict[str, dict[int, float]] = {}  # accelerator -> device id -> free share
+        for name in ACCELERATORS:
+            ids = given.get(name, range(int(self.total.get(name, 0.0) + EPS)))
+            if ids:
+                self.free[name] = {i: 1.0 for i in ids}
+
+    @property
+    def gpu_free(self) -> dict[int, float]:
+        return self.free.get("GPU", {})
 
     def fits(self, demand: dict[str, float]) -> bool:
         """Whether ``demand`` could ever fit (against the totals)."""
@@ -48,37 +70,42 @@ class ResourcePool:
     def can_acquire(self, demand: dict[str, float]) -> bool:
         if not all(self.available.get(k, 0.0) + EPS >= v for k, v in demand.items() if v > 0):
             return False
-        return self._pick_gpus(demand.get("GPU", 0.0)) is not None
+        return all(self._pick(name, demand[name]) is not None for name in ACCELERATORS if name in demand)
 
     def try_acquire(self, demand: dict[str, float]) -> Grant | None:
         if not self.can_acquire(demand):
             return None
-        shares = self._pick_gpus(demand.get("GPU", 0.0)) or {}
+        shares = {name: self._pick(name, demand[name]) or {} for name in ACCELERATORS if name in demand}
         amounts = {k: v for k, v in demand.items() if v > 0}
         for k, v in amounts.items():
             self.available[k] = self.available.get(k, 0.0) - v
-        for gid, share in shares.items():
-            self.gpu_free[gid] -= share
-        return Grant(amounts, sorted(shares), shares)
+        for name, picked in shares.items():
+            for gid, share in picked.items():
+                self.free[name][gid] -= share
+        return Grant(amounts, {name: picked for name, picked in shares.items() if picked})
 
     def release(self, grant: Grant) -> None:
         for k, v in grant.amounts.items():
             self.available[k] = min(self.total.get(k, 0.0), self.available.get(k, 0.0) + v)
-        for gid, share in grant.gpu_shares.items():
-            if gid in self.gpu_free:
-                self.gpu_free[gid] = min(1.0, self.gpu_free[gid] + share)
+        for name, picked in grant.shares.items():
+            free = self.free.get(name, {})
+            for gid, share in picked.items():
+                if gid in free:
+                    free[gid] = min(1.0, free[gid] + share)
 
-    def _pick_gpus(self, amount: float) -> dict[int, float] | None:
+    def _pick(self, name: str, amount: float) -> dict[int, float] | None:
+        """The devices of accelerator ``name`` a request of ``amount`` takes (None: none fit)."""
         if amount <= EPS:
             return {}
-        if not self.gpu_free:
-            return {} if self.available.get("GPU", 0.0) + EPS >= amount else None
+        free = self.free.get(name)
+        if not free:
+            return {} if self.available.get(name, 0.0) + EPS >= amount else None
         if amount >= 1 - EPS:
-            whole = [g for g, free in self.gpu_free.items() if free >= 1 - EPS]
+            whole = [g for g, left in free.items() if left >= 1 - EPS]
             need = int(round(amount))
             return {g: 1.0 for g in whole[:need]} if len(whole) >= need else None
-        for g, free in self.gpu_free.items():
-            if free + EPS >= amount:
+        for g, left in free.items():
+            if left + EPS >= amount:
                 return {g: amount}
         return None
 

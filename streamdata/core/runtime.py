@@ -309,6 +309,7 @@ class Runtime(ClientBase):
         worker.conn.close()
         self.workers.pop(worker.worker_id, None)
         exit_info = "" if self._closed else _exit_description(worker)
+        worker.kill_group()  # the subprocesses it left (as Ray cleans a dead worker's group)
         self._feed(WorkerDied(worker.worker_id, exit_info))
 
     # ------------------------------------------------------------------ ClientBase transport (driver)
@@ -371,6 +372,7 @@ class Runtime(ClientBase):
                 except Exception:  # noqa: BLE001
                     pass
         for worker in workers:
+            worker.kill_group()  # what its tasks started goes with it, as on Ray
             try:
                 worker.conn.close()
             except OSError:

@@ -21,6 +21,7 @@ import tempfile
 from typing import Any
 
 from streamdata.core import context
+from streamdata.core.accelerators import accelerator_ids
 
 #: the environment variable that carries ``init(namespace=...)`` to the workers
 NAMESPACE_ENV = "STREAMDATA_NAMESPACE"
@@ -120,9 +121,10 @@ class RuntimeContext:
         return dict(actor[2]) if actor else {}
 
     def get_accelerator_ids(self) -> dict[str, list[str]]:
-        """The accelerators this task or actor may use, by kind: ``{"GPU": ["0"]}``."""
+        """The accelerators this task or actor may use, for every accelerator resource as in
+        Ray: ``{"GPU": ["0"], "TPU": [], ...}`` ([] in the driver)."""
         task = self._task()
-        return {"GPU": [str(g) for g in getattr(task, "gpu_ids", []) or []]}
+        return accelerator_ids(getattr(task, "device_ids", None) or {"GPU": getattr(task, "gpu_ids", []) or []})
 
     def get_resource_ids(self) -> dict[str, list[str]]:
         return self.get_accelerator_ids()

@@ -61,13 +61,8 @@ from streamdata.core.serialization import dumps_exception
 from streamdata.core.streams import GeneratorStreams
 from streamdata.core.tasks import TaskRecord, WorkerState
 from streamdata.core.timeline import TaskLog
-from streamdata.errors import (
-    InfeasibleResourceError,
-    OutOfMemoryError,
-    StreamDataError,
-    TaskCancelledError,
-    WorkerCrashedError,
-)
+from streamdata.errors import (InfeasibleResourceError, OutOfMemoryError, RuntimeEnvSetupError, StreamDataError,
+                               TaskCancelledError, WorkerCrashedError)
 
 
 class RuntimeState:
@@ -350,9 +345,10 @@ class RuntimeState:
         if kind == "call":
             self.actors.enqueue_call(task)
             return
-        why = self.infeasible(task)
-        if why is not None:  # no resource here can ever run it: fail now, not hang
-            self.finish_with_error(task, (dumps_exception(InfeasibleResourceError(why)), "", task.name))
+        why = task.env_error or self.infeasible(task)
+        if why is not None:  # its runtime_env cannot be set up, or no resource here can ever run it: fail now
+            cls = RuntimeEnvSetupError if task.env_error else InfeasibleResourceError
+            self.finish_with_error(task, (dumps_exception(cls(why)), "", task.name))
             return
         self.resolve_then(task, lambda: self._enqueue_ready(task))
 
@@ -467,7 +463,7 @@ class RuntimeState:
         self.emit(Send(worker.worker_id, msgs.TaskSpec(
             task.task_id, task.fn_id, fn_bytes, task.args, self.dep_locations(task), task.return_ids,
             task.env_for(grant), grant.gpu_ids, task.name, resources=dict(grant.amounts),
-            streaming=task.spec.get("streaming", False))))
+            streaming=task.spec.get("streaming", False), device_ids=grant.ids)))
 
     def complete(self, task: TaskRecord, outputs: list | None, error: tuple | None) -> None:
         """Record a task's outputs (or its error in every output) and unpin its arguments."""
@@ -494,7 +490,10 @@ class RuntimeState:
         task.grant = None
         worker.task = None
         if worker.alive and worker.actor_id is None:
-            self.idle.append(worker)
+            if worker.count_call(task):  # max_calls: it leaves (its death brings a fresh worker)
+                self.emit(Send(worker.worker_id, msgs.Exit()))
+            else:
+                self.idle.append(worker)
         self.schedule()
 
     def cancel_task_of(self, obj_id: str, force: bool) -> None:

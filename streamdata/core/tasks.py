@@ -5,6 +5,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+from streamdata.core.accelerators import visible_env
 from streamdata.core.resources import Grant
 
 
@@ -16,7 +17,7 @@ class TaskRecord:
     """
 
     __slots__ = ("task_id", "kind", "fn_id", "name", "args", "deps", "pinned", "return_ids", "demand",
-                 "retries_left", "retry_exceptions", "env", "pg_id", "bundle_index", "actor_id",
+                 "retries_left", "retry_exceptions", "env", "env_error", "pg_id", "bundle_index", "actor_id",
                  "method", "worker", "pool", "grant", "cancelled", "cancel_payload", "spec", "owner")
 
     def __init__(self, spec: dict) -> None:
@@ -33,6 +34,8 @@ class TaskRecord:
         self.retries_left: int = spec.get("max_retries", 0)
         self.retry_exceptions: Any = spec.get("retry_exceptions", False)
         self.env: dict[str, str] = spec.get("env") or {}
+        #: why its runtime_env cannot be set up (it then fails with RuntimeEnvSetupError)
+        self.env_error: str | None = spec.get("env_error")
         self.pg_id: str | None = spec.get("pg_id")
         self.bundle_index: int = spec.get("bundle_index", -1)
         self.actor_id: str | None = spec.get("actor_id")
@@ -46,12 +49,10 @@ class TaskRecord:
         self.owner: str = spec.get("owner", "driver")
 
     def env_for(self, grant: Any) -> dict[str, str]:
-        """Environment for this run: runtime_env vars plus the GPUs granted."""
-        if not grant or not grant.gpu_ids:
-            return self.env
-        env = dict(self.env)
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in grant.gpu_ids)
-        return env
+        """Environment for this run: runtime_env vars plus the devices granted
+        (``CUDA_VISIBLE_DEVICES``, ``TPU_VISIBLE_CHIPS``, ...)."""
+        visible = visible_env(grant.ids) if grant else {}
+        return {**self.env, **visible} if visible else self.env
 
     def should_retry_exception(self, error: tuple) -> bool:
         """Whether an application exception is retried (``retry_exceptions``)."""
@@ -74,7 +75,7 @@ class WorkerState:
 
     __slots__ = ("worker_id", "known_functions", "task", "actor_id", "blocked", "blocked_grant",
                  "blocking_request", "cancelled_requests", "alive", "held_refs", "pid", "started",
-                 "kill_reason")
+                 "kill_reason", "calls")
 
     def __init__(self, worker_id: str) -> None:
         self.worker_id = worker_id
@@ -96,6 +97,17 @@ class WorkerState:
         self.started = 0
         #: why the runtime killed it (the memory monitor), reported as its death's cause
         self.kill_reason = ""
+        #: finished runs per function id, for ``max_calls``
+        self.calls: dict[str, int] = {}
+
+    def count_call(self, task: TaskRecord) -> bool:
+        """Count a finished run of ``task``'s function here; True when that was its
+        ``max_calls``-th (as in Ray, the worker then exits: what the function leaked goes)."""
+        max_calls = task.spec.get("max_calls") or 0
+        if not max_calls:
+            return False
+        self.calls[task.fn_id] = done = self.calls.get(task.fn_id, 0) + 1
+        return done >= max_calls
 
     def __repr__(self) -> str:
         return f"WorkerState({self.worker_id})"

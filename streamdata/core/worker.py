@@ -32,6 +32,7 @@ from streamdata.core.message_channel import MessageChannel
 from streamdata.core.concurrency_groups import AsyncSlots, GroupRouter, split_target, warn_undefined
 from streamdata.core import protocol as msgs
 from streamdata.core.pip_env import PIP_ENV_KEY, check_not_shadowed
+from streamdata.core.proctitle import set_title
 from streamdata.core.setup_hook import SETUP_HOOK_ENV, run_setup_hook
 from streamdata.core.task_env import apply_task_env, restore_task_env
 from streamdata.core.yielded_returns import collect_yielded
@@ -55,6 +56,7 @@ class CurrentTask(threading.local):
     task_id: str | None = None
     task_name: str | None = None
     gpu_ids: list = []
+    device_ids: dict = {}  # accelerator -> device ids (get_accelerator_ids)
     resources: dict = {}
     actor_id: str | None = None
     actor_name: str | None = None
@@ -147,6 +149,7 @@ class Worker:
         self.pool: concurrent.futures.ThreadPoolExecutor | None = None
         self.loop: asyncio.AbstractEventLoop | None = None
         self.async_slots: AsyncSlots | None = None  # an async actor's default group
+        self._title: str | None = None  # what the process title shows (show_title)
         self.groups: GroupRouter | None = None  # the actor's concurrency groups, if it has any
         self.state_lock = threading.Lock()
         self.running: dict[str, int] = {}  # task id -> thread ident
@@ -322,7 +325,8 @@ class Worker:
             restore_task_env(saved_env)
             return
         ctx = self.client.context
-        ctx.task_id, ctx.gpu_ids, ctx.task_name = task_id, gpu_ids, name
+        ctx.task_id, ctx.gpu_ids, ctx.task_name, ctx.device_ids = task_id, gpu_ids, name, spec.device_ids or {}
+        self.show_title(name)
         ctx.resources = dict(spec.resources or {})
         if self.actor_id is not None:
             ctx.actor_id, ctx.actor_name = self.actor_id, self.actor_name
@@ -346,6 +350,15 @@ class Worker:
             self.cancel_requested.discard(task_id)
             ctx.task_id = None
             restore_task_env(saved_env)
+
+    @cancellation.uninterruptible  # run() calls it outside its try: a cancellation must not land here
+    def show_title(self, what: str | None) -> None:
+        """The process title Ray's workers have: ``ray::<what>`` (see core/proctitle.py).
+        Written only when it changes, and left as it is after a call (a worker that runs
+        the same function or method again and again writes it once)."""
+        if what != self._title:
+            self._title = what
+            set_title(f"ray::{what}", "streamdata.core.worker", self.client.worker_id)
 
     def _actor_method(self, target: str) -> Any:
         method, group = split_target(target)
@@ -428,11 +441,12 @@ class Worker:
             msg.actor_id, msg.fn_id, msg.fn_bytes, msg.args, msg.deps, msg.env, msg.gpu_ids, msg.name,
             msg.max_concurrency, msg.is_async)
         ctx = self.client.context
-        ctx.gpu_ids = gpu_ids
+        ctx.gpu_ids, ctx.device_ids = gpu_ids, msg.device_ids or {}
         ctx.actor_id, ctx.actor_name = actor_id, name
         ctx.resources = dict(msg.resources or {})
         ctx.reconstructed = self.actor_reconstructed = msg.restarts > 0
         self.actor_name = name
+        self.show_title(name)
         # every thread of the actor (its pool, its event loop) sees these
         self.client.actor_info = (actor_id, name, dict(msg.resources or {}), msg.restarts > 0, msg.registered_name)
         apply_task_env(env)  # for the actor's whole life

@@ -11,6 +11,7 @@ import pytest
 
 import streamdata as sd
 from streamdata.core.remote_function import runtime_env_vars
+from streamdata.errors import RuntimeEnvSetupError
 
 RUNTIME_INIT = {"num_cpus": 2, "namespace": "parity-ns", "runtime_env": {"env_vars": {"SD_JOB_VAR": "job"}},
                 "include_dashboard": False, "log_to_driver": True, "logging_level": "warning",
@@ -101,7 +102,7 @@ def test_runtime_context_in_driver_task_and_actor() -> None:
     assert task["task_id"] and task["actor_id"] is None and task["name"] == "context_of_task"
     assert task["node_id"] == driver.get_node_id() and task["job_id"] == driver.get_job_id()
     assert task["namespace"] == "parity-ns"
-    assert task["resources"] == {"CPU": 1.5} and task["accel"] == {"GPU": []}
+    assert task["resources"] == {"CPU": 1.5} and task["accel"]["GPU"] == [] and set(task["accel"]) >= {"TPU", "NPU"}
     assert task["job_var"] == "job"  # init(runtime_env=...) reaches every task
     probe = Probe.remote()
     info = sd.get(probe.where.remote(), timeout=60)
@@ -171,10 +172,11 @@ def test_working_dir_and_py_modules_are_importable_in_tasks(tmp_path) -> None:
 
 @pytest.mark.parametrize("field", ["conda", "uv", "container"])
 def test_runtime_env_fields_that_need_ray_name_the_ray_backend(field: str) -> None:
-    with pytest.raises(NotImplementedError, match=r"backend='ray'"):
+    with pytest.raises(RuntimeEnvSetupError, match=r"backend='ray'"):
         runtime_env_vars({field: ["x"]})
-    with pytest.raises(NotImplementedError, match=field):
-        traced.options(runtime_env={field: ["x"]})
+    ref = traced.options(runtime_env={field: ["x"]}).remote(1)  # as Ray: the task fails, not its submission
+    with pytest.raises(RuntimeEnvSetupError, match=field):
+        sd.get(ref, timeout=60)
 
 
 def test_runtime_env_working_dir_must_exist(tmp_path) -> None:

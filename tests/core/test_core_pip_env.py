@@ -160,7 +160,9 @@ def test_a_definition_installs_at_its_first_submission_not_before(runtime: objec
         pass
 
     assert not (temp_root / "runtime_resources").exists()
+    ref = task.remote()  # as on Ray, the install fails the task (at get), not its submission
     with pytest.raises(RuntimeEnvSetupError, match="absent-1.0"):
-        task.remote()
+        sd.get(ref, timeout=120)
+    actor = Actor.remote()
     with pytest.raises(RuntimeEnvSetupError, match="absent-1.0"):
-        Actor.remote()
+        sd.get(actor.__ray_ready__.remote(), timeout=120)

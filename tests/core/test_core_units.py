@@ -29,7 +29,7 @@ from streamdata.core.remote_function import (
 from streamdata.core.resources import Grant, ResourcePool, normalize_demand
 from streamdata.core.serialization import deserialize, dumps_exception, serialize
 from streamdata.core.tasks import TaskRecord
-from streamdata.errors import PlacementGroupError, TaskError, WorkerCrashedError
+from streamdata.errors import PlacementGroupError, RuntimeEnvSetupError, TaskError, WorkerCrashedError
 
 
 @pytest.fixture(autouse=True)
@@ -478,8 +478,10 @@ class TestTaskRecord:
     def test_env_for_sets_visible_gpus(self) -> None:
         rec = TaskRecord(_spec(env={"A": "1"}))
         assert rec.env_for(Grant({"CPU": 1.0})) == {"A": "1"}
-        assert rec.env_for(Grant({"GPU": 2.0}, [0, 2], {0: 1.0, 2: 1.0})) == {
+        assert rec.env_for(Grant({"GPU": 2.0}, {"GPU": {0: 1.0, 2: 1.0}})) == {
             "A": "1", "CUDA_VISIBLE_DEVICES": "0,2"}
+        assert rec.env_for(Grant({"TPU": 1.0, "FURIOSA": 1.0}, {"TPU": {1: 1.0}, "FURIOSA": {0: 1.0}})) == {
+            "A": "1", "TPU_VISIBLE_CHIPS": "1", "FURIOSA_DEVICES": "npu:0"}
         assert rec.env == {"A": "1"}  # not modified
 
 
@@ -494,8 +496,9 @@ class TestOptionValidation:
     def test_runtime_env(self) -> None:
         assert runtime_env_vars(None) == {}
         assert runtime_env_vars({"env_vars": {"A": "1"}}) == {"A": "1"}
-        with pytest.raises(NotImplementedError, match="conda.*backend='ray'"):
+        with pytest.raises(RuntimeEnvSetupError, match="conda.*backend='ray'"):
             runtime_env_vars({"conda": ["requests"]})
+        assert runtime_env_vars({"conda": ["requests"]}, install=False) == {}  # a definition: checked at submission
         with pytest.raises(TypeError, match="str"):
             runtime_env_vars({"env_vars": {"A": 1}})
 
@@ -515,8 +518,8 @@ class TestOptionValidation:
             sd.remote(num_gpus=1.5)(f)
         with pytest.raises(ValueError, match="num_cpus"):
             sd.remote(resources={"CPU": 1})(f)
-        with pytest.raises(NotImplementedError, match="runtime_env"):
-            sd.remote(runtime_env={"conda": "env"})(f)
+        with pytest.raises(TypeError, match="runtime_env must be a dict"):
+            sd.remote(runtime_env="env")(f)
         with pytest.raises(ValueError, match="bogus"):
             sd.remote(f).options(bogus=2)
         with pytest.raises(TypeError, match="@remote"):

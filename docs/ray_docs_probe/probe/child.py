@@ -2,7 +2,9 @@
 
 Each group (a file, a page, a docstring) runs in a fresh namespace named ``__main__``; its units
 run in order in that namespace, each under its own alarm, so a later unit sees the earlier ones'
-names (as on the docs page) and one failure does not hide the rest. For every unit it prints
+names (as on the docs page) and one failure does not hide the rest. A testcode unit with a
+``want`` (its page's ``{testoutput}``, for a suite with ``check_output``) fails when its stdout
+does not match it (doctest's ELLIPSIS and NORMALIZE_WHITESPACE). For every unit it prints
 ``RESULT<TAB>name<TAB>pass | fail: first error line | skip: reason`` to stdout and appends
 the same line to the job's results file (with ``GROUP<TAB>name`` before each group), which the
 parent reads even if this process is killed.
@@ -51,6 +53,28 @@ def run_steps(steps: list[list[str]], ns: dict, filename: str) -> None:
         raise AssertionError("doctest output mismatch: " + " | ".join(mismatches))
 
 
+class _Tee(io.StringIO):
+    """Keeps what is written and passes it on (the log still shows a block's output)."""
+
+    def __init__(self, out) -> None:
+        super().__init__()
+        self._out = out
+
+    def write(self, s: str) -> int:
+        self._out.write(s)
+        return super().write(s)
+
+
+def run_testcode(code: str, want: str, ns: dict, filename: str) -> None:
+    """Run a testcode block; AssertionError if its stdout does not match its ``{testoutput}``."""
+    out = _Tee(sys.stdout)
+    with contextlib.redirect_stdout(out):
+        exec(compile(code, filename, "exec"), ns)
+    got = out.getvalue()
+    if not output_matches(want, got):
+        raise AssertionError(f"testoutput mismatch: expected {want.strip()[:150]!r}, got {got.strip()[:150]!r}")
+
+
 def _first_line(e: BaseException) -> str:
     text = re.sub(r"\x1b\[[0-9;]*m", "", str(e)).strip()  # Ray colours its task errors
     return f"{type(e).__name__}: {text.splitlines()[0]}"[:200] if text else type(e).__name__
@@ -69,6 +93,8 @@ def run_group(group: dict, alarm_s: int, emit) -> None:
         try:
             if unit["steps"] is not None:
                 run_steps(unit["steps"], ns, filename)
+            elif unit.get("want") is not None:
+                run_testcode(unit["code"], unit["want"], ns, filename)
             else:
                 exec(compile(unit["code"], filename, "exec"), ns)
             result = "pass"

@@ -57,6 +57,7 @@ class Suite:
     pythonpath: list[str] = field(default_factory=list)  # "{work}" and "{here}" expand
     clean: list[str] = field(default_factory=list)  # removed before each file ("~" expands)
     sections_too: list[str] = field(default_factory=list)  # scripts: files also run section by section
+    check_output: bool = False  # pages: a testcode's stdout must match its {testoutput} (as Sphinx checks)
     hooks: Hooks | None = None
 
 
@@ -102,9 +103,10 @@ def section_units(ctx: Ctx, group: str, path: Path) -> list[Unit]:
     return [Unit(n, c, skip=_skip(ctx, group, n)) for n, c in py_sections(code)]
 
 
-def _block_unit(ctx: Ctx, group: str, name: str, kind: str, code: str, skip: str | None) -> Unit:
+def _block_unit(ctx: Ctx, group: str, name: str, kind: str, code: str, skip: str | None,
+                want: str | None = None) -> Unit:
     if kind != "doctest":
-        return Unit(name, ctx.rewrite(code, group), skip=skip)
+        return Unit(name, ctx.rewrite(code, group), skip=skip, want=want if ctx.suite.check_output else None)
     steps = doctest_steps(ctx.rewrite(code, group, imports=False))
     return Unit(name, steps=[(ctx.rewrite(s, group), w) for s, w in steps], skip=skip)
 
@@ -114,7 +116,7 @@ def block_units(ctx: Ctx, group: str, blocks: list, text: str = "") -> list[Unit
     units = []
     for i, b in enumerate(blocks):
         skip = "skipif in docs" if b.opts.get("skipif", "").strip() == "True" else _skip(ctx, group, f"#{i}")
-        units.append(_block_unit(ctx, group, f"#{i}", b.kind, b.code, skip))
+        units.append(_block_unit(ctx, group, f"#{i}", b.kind, b.code, skip, b.want))
     for j, add in enumerate(ctx.suite.additions.get(group, []), start=len(blocks)):
         code = add.code(text) if isinstance(add, Fence) else add
         units.append(_block_unit(ctx, group, f"#{j} (probe addition)", "testcode", code, None))

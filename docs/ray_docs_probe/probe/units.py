@@ -1,7 +1,8 @@
 """Split Ray's files into the units the probe runs, in the order a reader meets them.
 
 - ``py_sections``: a ``doc_code/*.py`` file at its section markers.
-- ``page_blocks``: a MyST ``.md`` or ``.rst`` page's ``testcode`` / ``testsetup`` / ``doctest`` blocks.
+- ``page_blocks``: a MyST ``.md`` or ``.rst`` page's ``testcode`` / ``testsetup`` / ``doctest`` blocks
+  (a ``testoutput`` block becomes the expected output of the testcode before it).
 - ``Fence`` / ``plain_fences``: a page's untested ```` ``` ```` blocks, for the probe's additions.
 - ``docstring_examples``: the ``>>>`` transcripts and ``.. testcode::`` blocks of a module's docstrings.
 - ``doctest_steps``: a ``>>>`` transcript as (source, expected output) pairs.
@@ -20,6 +21,7 @@ class Unit:
     code: str = ""
     steps: list[tuple[str, str]] | None = None  # doctest: (source, expected output)
     skip: str | None = None
+    want: str | None = None  # testcode: the {testoutput} its stdout must match (None: not checked)
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -27,12 +29,14 @@ class Unit:
 
 @dataclass
 class Block:
-    """A docs block: ``kind`` is testcode, testsetup or doctest; ``opts`` its ``:name: value`` lines."""
+    """A docs block: ``kind`` is testcode, testsetup or doctest; ``opts`` its ``:name: value`` lines;
+    ``want``: the ``testoutput`` block that follows a testcode (None if none, or ``+MOCK``)."""
 
     kind: str
     code: str
     opts: dict[str, str] = field(default_factory=dict)
     line: int = 0
+    want: str | None = None
 
 
 _MARKER = re.compile(r"#\s*__(\w+?)_*\s*$")
@@ -104,15 +108,15 @@ def _md_blocks(text: str) -> list[Block]:
     out, lines, i = [], text.splitlines(), 0
     while i < len(lines):
         # a language may follow the directive: ```{testcode} python
-        m = re.match(r"^(\s*)(`{3,}|~{3,})\{(testcode|testsetup|doctest)\}(\s+\w+)?\s*$", lines[i])
+        m = re.match(r"^(\s*)(`{3,}|~{3,})\{(testcode|testsetup|doctest|testoutput)\}(\s+\w+)?\s*$", lines[i])
         if not m:
             i += 1
             continue
         fence, j = m.group(2), i + 1
         while j < len(lines) and not lines[j].strip().startswith(fence):
             j += 1
-        opts, body = _opts_and_body(lines[i + 1:j])
-        out.append(Block(m.group(3), "\n".join(body), opts, i + 1))
+        opts, body = _opts_and_body(lines[i + 1:j])  # a fence inside a list item is indented
+        out.append(Block(m.group(3), textwrap.dedent("\n".join(body)).strip("\n"), opts, i + 1))
         i = j + 1
     return out
 
@@ -120,7 +124,7 @@ def _md_blocks(text: str) -> list[Block]:
 def _rst_blocks(text: str) -> list[Block]:
     out, lines, i = [], text.splitlines(), 0
     while i < len(lines):
-        m = re.match(r"^(\s*)\.\. (testcode|testsetup|doctest)::", lines[i])
+        m = re.match(r"^(\s*)\.\. (testcode|testsetup|doctest|testoutput)::", lines[i])
         if not m:
             i += 1
             continue
@@ -172,9 +176,22 @@ def plain_fences(text: str) -> list[str]:
     return out
 
 
+def _attach_outputs(blocks: list[Block]) -> list[Block]:
+    """Drop the ``testoutput`` blocks, giving each one's text to the testcode just before it
+    (as Sphinx compares them); ``:options: +MOCK`` (Ray's docs: output not compared) gives none."""
+    out: list[Block] = []
+    for b in blocks:
+        if b.kind != "testoutput":
+            out.append(b)
+        elif out and out[-1].kind == "testcode" and "+MOCK" not in b.opts.get("options", ""):
+            out[-1].want = b.code
+    return out
+
+
 def page_blocks(text: str, rst: bool = False) -> list[Block]:
-    """A page's testable blocks, ``testsetup`` first (Sphinx runs them first), then in page order."""
-    blocks = _rst_blocks(text) if rst else _md_blocks(text)
+    """A page's testable blocks, ``testsetup`` first (Sphinx runs them first), then in page order;
+    a ``testoutput`` block becomes the ``want`` of the testcode before it."""
+    blocks = _attach_outputs(_rst_blocks(text) if rst else _md_blocks(text))
     return [b for b in blocks if b.kind == "testsetup"] + [b for b in blocks if b.kind != "testsetup"]
 
 
