@@ -61,13 +61,15 @@ class _Tally:
         self.schema: pa.Schema | None = None
 
     def add(self, item: Any) -> None:
-        if isinstance(item, pa.Table):
-            rows, schema = item.num_rows, (item.schema if item.num_columns else None)
-        else:
-            rows = item.num_rows()
-            schema = next((m.schema for m in item.metadata() if m.schema is not None and len(m.schema)), None)
+        table = isinstance(item, pa.Table)
+        rows = item.num_rows if table else item.num_rows()
         self.rows = None if rows is None or self.rows is None else self.rows + rows
-        self.schema = self.schema if self.schema is not None else schema
+        if self.schema is None:  # the first schema with columns; later items are not looked at
+            if table:
+                self.schema = item.schema if item.num_columns else None
+            else:
+                self.schema = next((m.schema for m in item.metadata() if m.schema is not None and len(m.schema)),
+                                   None)
 
     def result(self, root: Any) -> Observed:
         return Observed(root, self.rows, self.schema)

@@ -53,7 +53,8 @@ class LocalTrainContext(TrainContext):
     """The context of a local-mode run: a run with no storage of its own."""
 
     def get_storage(self) -> Any:
-        raise NotImplementedError("Local storage context not yet implemented. ")
+        raise NotImplementedError("get_storage(): a local-mode run (ScalingConfig(num_workers=0)) has no "
+                                  "storage context; checkpoints stay where they were reported")
 
 
 @dataclass(kw_only=True)

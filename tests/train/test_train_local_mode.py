@@ -11,7 +11,7 @@ import signal
 import subprocess
 import sys
 import textwrap
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -26,13 +26,7 @@ from streamdata.train.torch import TorchTrainer  # noqa: E402
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    sd.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # sd.init(num_cpus=2) for the module
 
 
 def test_scaling_config_takes_zero_workers_and_still_refuses_negative() -> None:
@@ -91,7 +85,7 @@ def test_reports_stay_in_memory_and_get_checkpoint_returns_the_last_one() -> Non
                      checkpoint_upload_mode=train.CheckpointUploadMode.NO_UPLOAD)  # ignored, as in Ray
         seen["restored"] = read_json_checkpoint(train.get_checkpoint())
         seen["all"] = train.get_all_reported_checkpoints()
-        with pytest.raises(NotImplementedError):
+        with pytest.raises(NotImplementedError, match="local-mode run .* has no storage context"):
             train.get_context().get_storage()
 
     result = train.DataParallelTrainer(loop, scaling_config=train.ScalingConfig(num_workers=0)).fit()

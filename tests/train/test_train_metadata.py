@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import tempfile
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
@@ -16,13 +16,7 @@ from streamdata.preprocessor import Preprocessor
 from streamdata.preprocessors import Concatenator, StandardScaler
 
 
-@pytest.fixture(scope="module", autouse=True)
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    yield
-    sd.shutdown()
+pytestmark = pytest.mark.usefixtures("data_runtime")  # sd.init(num_cpus=2) for the module
 
 
 class Identity(Preprocessor):
