@@ -99,6 +99,11 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
             the whole pipeline inside a placement group that a trainer or tuner holds (as in
             Ray); Ray's strings (``"SPREAD"``, ``"DEFAULT"``) change nothing on one machine.
             Default ``"SPREAD"``.
+        enable_arrow_backed_pandas_conversion: pandas batches and ``to_pandas()`` get
+            Arrow-backed columns (``pd.ArrowDtype``: ``int64[pyarrow]``, ``string[pyarrow]``;
+            an int column with nulls stays int), as Ray 2.60's default. Default False: NumPy
+            dtypes (Ray's pre-2.56 conversion), under which the UDFs written for either run
+            (Arrow-backed columns lack ``%`` and multi-dimensional cells).
     """
 
     target_max_block_size: int = 128 * 1024 * 1024
@@ -123,6 +128,7 @@ class DataContext(AcceptedFields):  # type: ignore[misc,valid-type]
     enable_stats_summary_collection: bool = False
     driver_reads_small_data: bool = True
     scheduling_strategy: Any = "SPREAD"
+    enable_arrow_backed_pandas_conversion: bool = False
     extra: dict[str, Any] = field(default_factory=dict)
 
     _lock: ClassVar[threading.Lock] = threading.Lock()

@@ -111,7 +111,6 @@ ACCEPTED_FIELDS: tuple[tuple[str, Any, str], ...] = (
     ("enable_fallback_to_arrow_object_ext_type", None, "blocks"),
     ("enforce_schemas", False, "blocks"),
     ("pandas_block_ignore_metadata", False, "blocks"),
-    ("enable_arrow_backed_pandas_conversion", True, "blocks"),
     ("batch_to_block_arrow_format", True, "blocks"),
     ("use_legacy_dataset_ids", False, "blocks"),
     ("use_ray_tqdm", True, "progress"),
