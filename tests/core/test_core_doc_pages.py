@@ -22,7 +22,7 @@ from _core_util import block_until_file, gone, touch, wait_for
 
 import streamdata as sd
 
-RUNTIME_INIT = {"num_cpus": 2, "resources": {"TPU": 2, "FURIOSA": 1}}
+RUNTIME_INIT = {"num_cpus": 2, "num_gpus": 1, "resources": {"TPU": 2, "FURIOSA": 1}}
 pytestmark = [pytest.mark.timeout(120), pytest.mark.usefixtures("runtime")]
 
 
@@ -124,6 +124,17 @@ def test_max_calls_retires_the_worker_after_that_many_runs() -> None:
     assert len({sd.get(unlimited.remote(), timeout=60) for _ in range(6)}) <= 2  # workers are reused
     with pytest.raises(ValueError, match="max_calls"):
         limited.options(max_calls=-1)
+
+
+def test_a_gpu_function_runs_each_time_in_a_fresh_worker_unless_told_otherwise() -> None:
+    gpu = sd.remote(num_gpus=1)(worker_pid)  # Ray's default max_calls=1 for num_gpus > 0
+    pids = [sd.get(gpu.remote(), timeout=60) for _ in range(3)]
+    assert len(set(pids)) == 3, pids
+    assert len({sd.get(gpu.options(num_gpus=0).remote(), timeout=60) for _ in range(3)}) == 3  # kept, as Ray
+    kept = sd.remote(num_gpus=1, max_calls=0)(worker_pid)
+    assert len({sd.get(kept.remote(), timeout=60) for _ in range(4)}) <= 2  # workers are reused
+    late = sd.remote(worker_pid).options(num_gpus=1)  # only the decorator's options set it, as in Ray
+    assert len({sd.get(late.remote(), timeout=60) for _ in range(4)}) <= 2
 
 
 @sd.remote

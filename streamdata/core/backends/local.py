@@ -41,6 +41,10 @@ class LocalBackend(Backend):
             if isinstance(target, type):
                 return ActorClass(target, options)
             if callable(target):
+                if (options.get("num_gpus") or 0) > 0 and options.get("max_calls") is None:
+                    # as Ray: a GPU function's worker leaves after each run, freeing what it
+                    # held on the GPU (``max_calls=0`` keeps it)
+                    return RemoteFunction(target, {**options, "max_calls": 1})
                 return RemoteFunction(target, options)
             raise TypeError(f"@remote applies to functions and classes, not {type(target).__name__}")
 
