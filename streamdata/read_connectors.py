@@ -150,12 +150,13 @@ def read_delta(path: str, version: int | None = None, *, storage_options: dict[s
     reads them, with its pushdowns). ``version`` selects an older snapshot."""
     from streamdata.io.delta import delta_files
     from streamdata.io.parquet import ParquetDatasource
+    from streamdata.io.partitioning import Partitioning
 
     if catalog is not None:
         raise NotImplementedError("read_delta(catalog=...) (Unity Catalog) is not supported locally; pass the path")
     if not isinstance(path, str):
         raise PlanError(f"read_delta: path must be the table's directory, got {path!r}")
-    files = delta_files(path, version, storage_options)
+    files, partition_types = delta_files(path, version, storage_options)
     if not files:
         from streamdata.read_api import from_arrow
         from streamdata.io.delta import _open
@@ -163,7 +164,7 @@ def read_delta(path: str, version: int | None = None, *, storage_options: dict[s
         schema = pa.schema(_open(path, version, storage_options, PlanError).schema().to_arrow())
         return from_arrow(schema.empty_table())
     src = ParquetDatasource(files, filesystem=filesystem, columns=columns, include_paths=include_paths,
-                            partitioning="hive")
+                            partitioning=Partitioning("hive", field_types=partition_types))
     src.name = "ReadDelta"
     return _read("read_delta", src, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory, concurrency=concurrency,
                  override_num_blocks=override_num_blocks, parallelism=parallelism,

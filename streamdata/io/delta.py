@@ -46,8 +46,10 @@ def _open(path: str, version: int | None, storage_options: dict[str, Any] | None
         raise error(f"cannot open Delta table {path} (version={version!r}): {type(exc).__name__}: {exc}") from exc
 
 
-def delta_files(path: str, version: int | None = None, storage_options: dict[str, Any] | None = None) -> list[str]:
-    """The data files of the table's snapshot (refusing deletion vectors)."""
+def delta_files(path: str, version: int | None = None,
+                storage_options: dict[str, Any] | None = None) -> tuple[list[str], dict[str, pa.DataType]]:
+    """The data files of the table's snapshot (refusing deletion vectors), and the types of
+    its partition columns (the table's schema says them; the Hive paths hold only text)."""
     dt = _open(path, version, storage_options, DataSourceError)
     protocol = dt.protocol()
     features = set(getattr(protocol, "reader_features", None) or ())
@@ -56,7 +58,9 @@ def delta_files(path: str, version: int | None = None, storage_options: dict[str
         if "deletionVector" in adds.column_names or any(n.startswith("deletion_vector") for n in adds.column_names):
             raise NotImplementedError(f"read_delta: Delta table {path} uses deletion vectors, which streamdata "
                                       f"does not read; compact it (OPTIMIZE/purge) first")
-    return list(dt.file_uris())
+    schema = pa.schema(dt.schema().to_arrow())
+    types = {name: schema.field(name).type for name in dt.metadata().partition_columns}
+    return list(dt.file_uris()), types
 
 
 class DeltaDatasink(Datasink):

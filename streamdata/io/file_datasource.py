@@ -74,9 +74,6 @@ class FileBasedDatasource(Datasource):
     default_file_extensions: tuple[str, ...] | None = None
     #: partitioning used when the caller does not say
     default_partitioning: Any = None
-    #: whether partition values not in ``field_types`` get an inferred type (int64,
-    #: float64, else string); False keeps them strings, as Ray does for every reader
-    infer_partition_types: bool = False
     #: in-memory bytes per file byte, for size estimates
     encoding_ratio: float = 1.0
     #: whether large files may be split into byte ranges read by different tasks
@@ -102,7 +99,7 @@ class FileBasedDatasource(Datasource):
         part = normalize_partitioning(self.default_partitioning if partitioning is _DEFAULT else partitioning)
         self._partitioning = part
         self._partition_schema, self._partition_values = partition_values(
-            part, [f.path for f in self._files], infer_types=self.infer_partition_types)
+            part, [f.path for f in self._files])
         if columns is not None:
             if (isinstance(columns, str) or not isinstance(columns, (list, tuple))
                     or not all(isinstance(c, str) for c in columns)):

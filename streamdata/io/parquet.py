@@ -25,7 +25,7 @@ Example:
     >>> src.num_rows(), src.schema().names
     (3, ['x', 'year'])
     >>> [b.to_pydict() for t in src.get_read_tasks(1) for b in t()]
-    [{'x': [1, 2, 3], 'year': [2024, 2024, 2024]}]
+    [{'x': [1, 2, 3], 'year': ['2024', '2024', '2024']}]
 """
 
 from __future__ import annotations
@@ -108,14 +108,13 @@ class ParquetDatasource(FileBasedDatasource):
         filter: a ``pyarrow.compute.Expression`` applied while reading.
         batch_size: rows per batch decoded at a time (blocks are coalesced afterwards).
         **kwargs: see :class:`~streamdata.io.file_datasource.FileBasedDatasource`;
-            ``partitioning`` defaults to ``"hive"``. Partition values get inferred types
-            (``year=2022`` is int64), where Ray keeps strings: kept so that typed
-            predicates prune partitions.
+            ``partitioning`` defaults to ``"hive"``. Partition values are strings, as in
+            Ray (``Partitioning("hive", field_types={"year": int})`` types them); predicates
+            on them prune files either way.
     """
 
     name = "ReadParquet"
     default_partitioning = "hive"
-    infer_partition_types = True
     encoding_ratio = 5.0
     splittable = True
     prefetch_small_files = False  # pyarrow reads footers and column chunks itself

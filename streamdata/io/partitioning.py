@@ -3,9 +3,8 @@
 Two styles, as in Ray: ``"hive"`` (``key=value`` directories, ``/t/year=2024/part-0``) and
 ``"dir"`` (bare values in a fixed order named by ``field_names``,
 ``/t/2024/fr/part-0`` with ``base_dir="/t"``, ``field_names=["year", "country"]``). A read
-given a :class:`Partitioning` adds the values as columns, typed by ``field_types`` or
-inferred over every file (int64 if every value is an integer, float64 if a number, else
-string). :class:`PathPartitionParser` is Ray's callable that parses one path.
+given a :class:`Partitioning` adds the values as columns, typed by ``field_types``, else
+strings (as in Ray). :class:`PathPartitionParser` is Ray's callable that parses one path.
 
 Example:
     >>> Partitioning("hive").parse("/data/year=2024/country=fr/part-0.parquet")
@@ -136,25 +135,6 @@ def normalize_partitioning(partitioning: Any) -> Partitioning | None:
     raise PlanError(f"partitioning must be 'hive', 'dir', a Partitioning or None, got {partitioning!r}")
 
 
-def _infer_type(values: list[str | None]) -> pa.DataType:
-    present = [v for v in values if v is not None]
-    if not present:
-        return pa.string()
-    try:
-        for v in present:
-            int(v)
-        return pa.int64()
-    except ValueError:
-        pass
-    try:
-        for v in present:
-            float(v)
-        return pa.float64()
-    except ValueError:
-        pass
-    return pa.string()
-
-
 def _to_arrow_type(t: Any) -> pa.DataType:
     if isinstance(t, pa.DataType):
         return t
@@ -164,21 +144,20 @@ def _to_arrow_type(t: Any) -> pa.DataType:
     return pa.from_numpy_dtype(t)
 
 
-def partition_values(partitioning: Partitioning | None, paths: Sequence[str], *,
-                     infer_types: bool = True) -> tuple[pa.Schema, list[dict[str, Any]]]:
+def partition_values(partitioning: Partitioning | None,
+                     paths: Sequence[str]) -> tuple[pa.Schema, list[dict[str, Any]]]:
     """The partition schema of a set of files and each file's typed partition values.
 
-    A key in the partitioning's ``field_types`` gets that type; any other key gets one
-    inferred from its values (int64, float64, else string) when ``infer_types``, else
-    string (Ray's rule: values stay strings unless ``field_types`` says otherwise).
-    Paths with no partition directories give an empty schema, so nothing is added.
+    A key in the partitioning's ``field_types`` gets that type; any other key is a string
+    (Ray's rule). Paths with no partition directories give an empty schema, so nothing is
+    added.
 
     Example:
-        >>> schema, values = partition_values(Partitioning(), ["/d/k=1/a", "/d/k=2/b"])
+        >>> partition_values(Partitioning(), ["/d/k=1/a", "/d/k=09/b"])[1]
+        [{'k': '1'}, {'k': '09'}]
+        >>> schema, values = partition_values(Partitioning(field_types={"k": int}), ["/d/k=09/a"])
         >>> schema.field("k").type, values
-        (DataType(int64), [{'k': 1}, {'k': 2}])
-        >>> partition_values(Partitioning(), ["/d/k=09/a"], infer_types=False)[1]
-        [{'k': '09'}]
+        (DataType(int64), [{'k': 9}])
     """
     if partitioning is None or not paths:
         return pa.schema([]), [{} for _ in paths]
@@ -189,12 +168,8 @@ def partition_values(partitioning: Partitioning | None, paths: Sequence[str], *,
             keys.setdefault(k, None)
     fields = []
     for k in keys:
-        if k in partitioning.field_types:
-            fields.append(pa.field(k, _to_arrow_type(partitioning.field_types[k])))
-        elif not infer_types:
-            fields.append(pa.field(k, pa.string()))
-        else:
-            fields.append(pa.field(k, _infer_type([r.get(k) for r in raw])))
+        fields.append(pa.field(k, _to_arrow_type(partitioning.field_types[k]) if k in partitioning.field_types
+                               else pa.string()))
     schema = pa.schema(fields)
     typed: list[dict[str, Any]] = []
     for r in raw:

@@ -16,6 +16,7 @@ from io_testutil import read_table, run_tasks, source_stats
 
 from streamdata.errors import ColumnNotFoundError, DataSourceError, SchemaError
 from streamdata.expressions import col
+from streamdata.io.partitioning import Partitioning
 from streamdata.io.parquet import ParquetDatasource, conform_schema
 
 
@@ -182,7 +183,11 @@ def test_hive_partitions_typed_and_pruned_without_opening_files(tmp_path: Path):
         for country in ("fr", "us"):
             write(tmp_path / "p" / f"year={year}" / f"country={country}" / "data.parquet",
                   pa.table({"v": [year * 10, year * 10 + 1]}))
-    src = ParquetDatasource(str(tmp_path / "p"), filesystem=CountingFS())
+    as_ray = ParquetDatasource(str(tmp_path / "p"))  # values stay strings, as in Ray
+    assert as_ray.schema() == pa.schema([("v", pa.int64()), ("year", pa.string()), ("country", pa.string())])
+    assert set(read_table(as_ray.apply_predicate(col("year") == "2023")).column("v").to_pylist()) == {20230, 20231}
+    typed = Partitioning("hive", field_types={"year": int})
+    src = ParquetDatasource(str(tmp_path / "p"), filesystem=CountingFS(), partitioning=typed)
     assert src.schema() == pa.schema([("v", pa.int64()), ("year", pa.int64()), ("country", pa.string())])
     table = read_table(src)
     assert table.num_rows == 12
