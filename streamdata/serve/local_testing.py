@@ -189,6 +189,8 @@ def _build(app: Application, app_name: str, built: dict[int, LocalDeploymentHand
     kwargs = {k: arg(v) for k, v in app.kwargs.items()}
     obj = _run_on_loop(target, args, kwargs) if inspect.isclass(target) else target
     config = deployment.config
+    if getattr(obj, "_sd_task_consumer", False):  # @task_consumer: its adapter starts consuming
+        obj.initialize_callable(config.max_ongoing_requests)
     if config.has_user_config and hasattr(obj, "reconfigure"):
         _run_on_loop(obj.reconfigure, (config.user_config,), {})
     handle = built[id(app)] = LocalDeploymentHandle(obj, deployment.name, app_name)

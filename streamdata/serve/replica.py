@@ -425,6 +425,8 @@ class ReplicaActor:
             _set_replica_context(ReplicaContext(rid, None, rank))
             obj = target(*init_args, **init_kwargs) if inspect.isclass(target) else _FunctionDeployment(target)
             _set_replica_context(ReplicaContext(rid, obj, rank))
+            if getattr(obj, "_sd_task_consumer", False):  # @task_consumer: its adapter starts consuming
+                obj.initialize_callable(max_ongoing_requests)
             server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests, access_log)
             if has_user_config:
                 await server.reconfigure(user_config)

@@ -81,5 +81,16 @@ class ServeStatus:
         return ServeStatus(proxies, apps)
 
 
+_TASK_NAMES = ("CeleryAdapterConfig", "TaskProcessorAdapter", "TaskProcessorConfig", "TaskResult")
+
+
+def __getattr__(name: str) -> Any:
+    """The asynchronous-inference models (``TaskProcessorConfig``, …), imported on first use (pydantic)."""
+    if name in _TASK_NAMES:
+        from streamdata.serve import _task_schema
+        return getattr(_task_schema, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = ["LoggingConfig", "ApplicationStatus", "ApplicationStatusOverview", "DeploymentStatus", "DeploymentStatusOverview",
-           "ProxyStatus", "ServeStatus"]
+           "ProxyStatus", "ServeStatus", *_TASK_NAMES]
