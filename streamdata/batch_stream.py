@@ -144,12 +144,17 @@ class TorchFormatter(ArrowFormatter):
         self._pin = pin
 
     def _columns(self, table: pa.Table) -> list[tuple[str, np.ndarray, Any]]:
-        """(name, ndarray, dtype or None; ``False`` for a column that stays an ndarray)."""
+        """(name, ndarray, dtype or None; ``False`` for a column that stays an ndarray).
+
+        A list column whose rows are numeric lists of one length becomes one ``(rows, length)``
+        array, as in Ray; strings, ragged lists and other objects have no tensor form."""
         dtypes = self._dtypes
         out = []
         for name, values in B.to_numpy(table, zero_copy=True).items():
+            if values.dtype == object:
+                values = _stacked(values)
             if values.dtype == object or values.dtype.kind in "USO":
-                out.append((name, values, False))  # strings and objects have no tensor form
+                out.append((name, values, False))
             else:
                 out.append((name, values, dtypes.get(name) if isinstance(dtypes, dict) else dtypes))
         return out
@@ -302,3 +307,14 @@ def format_batch_groups(tables: Iterator[pa.Table], formatter: ArrowFormatter, *
 
 __all__ = ["SEGMENT_BYTES", "ArrowFormatter", "NumpyFormatter", "PandasFormatter", "TorchFormatter",
            "format_batch_groups", "format_batches", "formatter_for", "pandas_copy_on_write"]
+
+
+def _stacked(values: np.ndarray) -> np.ndarray:
+    """An object column of equal-shape numeric ndarrays (a list column's rows) as one stacked
+    ndarray; the column itself otherwise."""
+    if not len(values) or not all(isinstance(v, np.ndarray) for v in values):
+        return values
+    first = values[0]
+    if first.dtype.kind not in "biuf" or any(v.shape != first.shape or v.dtype.kind not in "biuf" for v in values):
+        return values
+    return np.stack(list(values))

@@ -28,7 +28,7 @@ import numpy as np
 import pyarrow as pa
 
 from streamdata.block_concat import concat  # noqa: F401 - B.concat: blocks concatenated, schemas unified
-from streamdata.block_pandas import frame_to_table, readable_pandas_metadata
+from streamdata.block_pandas import frame_to_table, pandas_types_mapper, readable_pandas_metadata
 from streamdata.block_rows import columns_of_rows, rows_from_columns
 from streamdata.errors import PlanError, TensorRequiresGradError, UDFReturnError, describe
 from streamdata.kept_dictionary import KeptDictionaryType, decode_column, decode_kept
@@ -221,10 +221,8 @@ def to_pandas(table: pa.Table, *, use_threads: bool = False, arrow_backed: bool 
     """A table as a pandas DataFrame (tensor columns become object columns of ndarrays).
 
     A batch converts on the calling thread (Arrow's pool costs a 4,096-row batch 0.33 ms of
-    CPU, against 0.15); ``use_threads`` is for a whole dataset at once. ``arrow_backed``
-    (default: the DataContext's ``enable_arrow_backed_pandas_conversion``) gives standard
-    Arrow types ``pd.ArrowDtype`` columns; dictionary, null and tensor columns convert as
-    they otherwise would.
+    CPU, against 0.15); ``use_threads`` is for a whole dataset at once. ``arrow_backed``:
+    ``pd.ArrowDtype`` columns (:func:`~streamdata.block_pandas.pandas_types_mapper`).
 
     Example:
         >>> to_pandas(pa.table({"a": [1, 2]}))["a"].sum()
@@ -234,11 +232,7 @@ def to_pandas(table: pa.Table, *, use_threads: bool = False, arrow_backed: bool 
     """
     import pandas as pd
 
-    if arrow_backed is None:
-        from streamdata.context import DataContext
-
-        arrow_backed = DataContext.get_current().enable_arrow_backed_pandas_conversion
-    mapper = _arrow_backed_dtype if arrow_backed else None
+    mapper = pandas_types_mapper(arrow_backed)
     special = [i for i, f in enumerate(table.schema) if isinstance(f.type, pa.BaseExtensionType)]
     table = readable_pandas_metadata(table)
     if not special:
@@ -255,16 +249,6 @@ def to_pandas(table: pa.Table, *, use_threads: bool = False, arrow_backed: bool 
             values = col
         df[table.column_names[i]] = values
     return df[table.column_names]
-
-
-def _arrow_backed_dtype(arrow_type: pa.DataType) -> Any:
-    """``pd.ArrowDtype`` for a standard Arrow type; None (pyarrow's own conversion) otherwise."""
-    import pandas as pd
-
-    if isinstance(arrow_type, pa.BaseExtensionType) or pa.types.is_dictionary(arrow_type) \
-            or pa.types.is_null(arrow_type):
-        return None
-    return pd.ArrowDtype(arrow_type)
 
 
 def to_batch(table: pa.Table, batch_format: str | None, *, zero_copy: bool = False) -> Batch:

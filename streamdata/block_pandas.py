@@ -26,7 +26,7 @@ Example:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 import pyarrow as pa
@@ -153,3 +153,28 @@ def readable_pandas_metadata(table: pa.Table) -> pa.Table:
 
 
 __all__ = ["MAX_CACHED_SCHEMAS", "frame_to_table", "readable_pandas_metadata", "source_string_columns"]
+
+
+def pandas_types_mapper(arrow_backed: bool | None) -> Callable[[pa.DataType], Any] | None:
+    """``Table.to_pandas``'s ``types_mapper``: ``pd.ArrowDtype`` for standard Arrow types when
+    ``arrow_backed`` (None: the DataContext's ``enable_arrow_backed_pandas_conversion``), else
+    None (NumPy dtypes). Dictionary, null and extension columns keep pyarrow's conversion.
+
+    Example:
+        >>> pandas_types_mapper(True)(pa.int64()), pandas_types_mapper(True)(pa.null()), pandas_types_mapper(False)
+        (int64[pyarrow], None, None)
+    """
+    if arrow_backed is None:
+        from streamdata.context import DataContext
+
+        arrow_backed = DataContext.get_current().enable_arrow_backed_pandas_conversion
+    return _arrow_backed_dtype if arrow_backed else None
+
+
+def _arrow_backed_dtype(arrow_type: pa.DataType) -> Any:
+    import pandas as pd
+
+    if isinstance(arrow_type, pa.BaseExtensionType) or pa.types.is_dictionary(arrow_type) \
+            or pa.types.is_null(arrow_type):
+        return None
+    return pd.ArrowDtype(arrow_type)

@@ -21,11 +21,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, Mapping, Sequence, TypeVar
 
+import pyarrow as pa
+
 from streamdata.dataset_args import (
     AddColumn, column_list, named_options, normalize_batch_format, task_fields,
 )
 from streamdata.errors import PlanError
-from streamdata.expressions import Expr
+from streamdata.expressions import Expr, UnnestExpr, col
 from streamdata.plan.logical import LogicalNode, LogicalPlan, MapBatches, Project, WithColumn
 
 #: the Dataset class the methods return (``Dataset`` binds it: ``ColumnsMixin["Dataset"]``)
@@ -89,7 +91,8 @@ class ColumnsMixin(Generic[DatasetT]):
         return self._with(WithColumn(
             inputs=(self._plan.root,), column=column_name, expr=expr, **task_fields(locals())))
 
-    def with_columns(self, exprs: Mapping[str, Expr] | None = None, *more_exprs: Mapping[str, Expr],
+    def with_columns(self, exprs: Mapping[str, Expr] | UnnestExpr | None = None,
+                     *more_exprs: Mapping[str, Expr] | UnnestExpr,
                      compute: Any = None, num_cpus: float | None = None,
                      num_gpus: float | None = None, memory: float | None = None,
                      label_selector: dict[str, str] | None = None,
@@ -97,24 +100,31 @@ class ColumnsMixin(Generic[DatasetT]):
                      max_calls: int | None = None, resources: dict[str, float] | None = None,
                      accelerator_type: str | None = None, runtime_env: dict[str, Any] | None = None,
                      **ray_remote_args: Any) -> DatasetT:
-        """Add (or replace) several columns, each ``{name: expression}``; every expression
-        sees the input's columns (not the ones this call adds).
+        """Add (or replace) several columns, each ``{name: expression}``, or one per field of
+        a struct for an ``unnest(expression)`` argument; every expression sees the input's
+        columns (not the ones this call adds).
 
         Example:
             >>> import streamdata as sd
             >>> ds = sd.range(2).with_columns({"a": sd.col("id") + 1, "b": sd.col("id") * 10})
             >>> ds.take_all()
             [{'id': 0, 'a': 1, 'b': 0}, {'id': 1, 'a': 2, 'b': 10}]
+            >>> from streamdata.expressions import col, unnest
+            >>> sd.from_items([{"s": {"x": 1, "y": 2}}]).with_columns(unnest(col("s"))).take_all()
+            [{'s': {'x': 1, 'y': 2}, 'x': 1, 'y': 2}]
         """
         assigned: dict[str, Expr] = {}
+        structs: dict[str, Expr] = {}  # temporary column -> the struct expression an unnest() expands
         for mapping in (exprs, *more_exprs):
             if mapping is None:
                 continue
-            if isinstance(mapping, Expr):
-                raise PlanError(f"with_columns takes {{name: expression}} dicts; got the bare "
-                                f"expression {mapping}")
+            if isinstance(mapping, UnnestExpr):
+                mapping = self._unnest_fields(mapping, structs)
+            elif isinstance(mapping, Expr):
+                raise PlanError(f"with_columns takes {{name: expression}} dicts or unnest() expressions; "
+                                f"got the bare expression {mapping}")
             if not isinstance(mapping, Mapping):
-                raise PlanError(f"with_columns takes {{name: expression}} dicts, "
+                raise PlanError(f"with_columns takes {{name: expression}} dicts or unnest() expressions, "
                                 f"got {type(mapping).__name__}")
             for name, expr in mapping.items():
                 if name in assigned:
@@ -130,9 +140,20 @@ class ColumnsMixin(Generic[DatasetT]):
         options = dict(compute=compute, num_cpus=num_cpus, num_gpus=num_gpus, memory=memory,
                        **named_options(locals()), **ray_remote_args)
         ds: Any = self
+        for temp, struct in structs.items():  # evaluated once each, on the input's columns
+            ds = ds.with_column(temp, struct, **options)
         for name, expr in assigned.items():
             ds = ds.with_column(name, expr, **options)
-        return ds
+        return ds.drop_columns(list(structs)) if structs else ds
+
+    def _unnest_fields(self, unnested: UnnestExpr, structs: dict[str, Expr]) -> dict[str, Expr]:
+        """``{field: temp.struct.field_by_index(i)}`` for ``unnested``'s struct, whose value goes
+        in a new temporary column of ``structs``."""
+        schema = self._plan.schema()
+        fields = unnested.expand(schema if schema is not None else pa.schema([]))  # PlanError: type unknown
+        temp = f"__unnest_{len(structs)}__"
+        structs[temp] = unnested.expr
+        return {f.output_name: col(temp).struct.field_by_index(i) for i, f in enumerate(fields)}
 
     def select_columns(self, cols: str | Sequence[str], *, compute: Any = None,
                        concurrency: int | None = None, num_cpus: float | None = None,

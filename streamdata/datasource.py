@@ -21,6 +21,7 @@ from streamdata.block_metadata import BlockMetadata
 from streamdata.configs import FileShuffleConfig
 from streamdata.io.datasink import Datasink, WriteResult
 from streamdata.io.datasource import Datasource
+from streamdata.io.example_connectors import DummyOutputDatasink, RandomIntRowDatasource
 from streamdata.io.file_datasource import FileBasedDatasource
 from streamdata.io.file_options import PathPartitionFilter
 from streamdata.io.filename_provider import FilenameProvider
@@ -29,6 +30,7 @@ from streamdata.io.ray_file_sinks import BlockBasedFileDatasink, RowBasedFileDat
 from streamdata.io.save_mode import SaveMode
 from streamdata.read_task import ReadTask
 
-__all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "FileBasedDatasource",
+__all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "DummyOutputDatasink",
+           "FileBasedDatasource", "RandomIntRowDatasource",
            "FileShuffleConfig", "FilenameProvider", "PartitionStyle", "Partitioning", "PathPartitionFilter", "PathPartitionParser", "ReadTask",
            "RowBasedFileDatasink", "SaveMode", "WriteResult"]

@@ -295,7 +295,7 @@ class DataType:
     # ---- identity
     def __repr__(self) -> str:
         if self.is_arrow_type():
-            return f"DataType(arrow:{self._physical_dtype})"
+            return f"DataType(arrow:{_arrow_type_repr(self._physical_dtype)})"
         if self.is_numpy_type():
             return f"DataType(numpy:{self._physical_dtype})"
         return f"DataType(python:{self._physical_dtype.__name__})"
@@ -319,5 +319,16 @@ def _factory(name: str, make: Callable[[], pa.DataType]) -> classmethod:
 
 for _name, _make in _SIMPLE.items():
     setattr(DataType, _name, _factory(_name, _make))
+
+
+def _arrow_type_repr(t: pa.DataType) -> str:
+    """An Arrow type as ``DataType``'s repr names it: tensor types by Ray's names
+    (``ArrowTensorType(shape=(3, 4), dtype=float)``), any other as Arrow prints it."""
+    if isinstance(t, pa.FixedShapeTensorType):
+        return f"ArrowTensorType(shape={tuple(t.shape)}, dtype={t.value_type})"
+    if isinstance(t, VariableShapeTensorType):
+        return f"ArrowVariableShapedTensorType(ndim={t.ndim}, dtype={t.value_type})"
+    return str(t)
+
 
 __all__ = ["DataType", "TypeCategory"]

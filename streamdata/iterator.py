@@ -413,7 +413,9 @@ class DataIterator(IteratorExtrasMixin[MaterializedT]):
         Args:
             dtypes: a torch dtype for every column, or a dict of column → dtype.
             device: where tensors go (ignored with ``collate_fn``, which decides).
-            collate_fn: turns a dict of ndarrays into the batch (instead of tensors).
+            collate_fn: makes the batch instead of tensors: a function or a
+                ``NumpyBatchCollateFn`` gets a dict of ndarrays, an ``ArrowBatchCollateFn`` a
+                ``pyarrow.Table``, a ``PandasBatchCollateFn`` a DataFrame (``streamdata.collate_fn``).
 
         Example:
             >>> from streamdata.dataset import Dataset
@@ -430,9 +432,11 @@ class DataIterator(IteratorExtrasMixin[MaterializedT]):
         import torch
 
         _check_batching(batch_size, prefetch_batches, local_shuffle_buffer_size)
+        from streamdata.collate_fn import batch_format_of
+
         formatter: ArrowFormatter
-        if collate_fn is not None:
-            formatter = formatter_for("numpy", zero_copy=True)
+        if collate_fn is not None:  # the format its class names
+            formatter = formatter_for(batch_format_of(collate_fn), zero_copy=True)
         else:
             formatter = TorchFormatter(torch, dtypes, _torch_device(device, torch),
                                        pin=pin_memory and torch.cuda.is_available())

@@ -59,6 +59,14 @@ class PlacementGroup:
     def __reduce__(self) -> tuple:
         return (PlacementGroup, (self.id, self._bundles, self.strategy, None))
 
+    def __eq__(self, other: object) -> bool:
+        # Ray compares handles by the group's id: the handle a task gets back from
+        # get_current_placement_group() equals the driver's (its bundles come back as floats).
+        return isinstance(other, PlacementGroup) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(self.id)
+
     def __repr__(self) -> str:
         return f"PlacementGroup({self.id}, {self.strategy}, {self.bundle_specs})"
 

@@ -40,7 +40,7 @@ from typing import Any
 MODULE_PATHS: dict[str, str] = {
     **{name: f"streamdata.{name}" for name in ("aggregate", "expressions", "context", "datasource",
                                                "preprocessors", "extensions", "dataset", "iterator", "read_api",
-                                               "datatype", "preprocessor")},
+                                               "datatype", "preprocessor", "collate_fn")},
     "block": "streamdata.block_accessor", "grouped_data": "streamdata.grouped",
     **{f"datasource.{name}": "streamdata.datasource" for name in (
         "datasource", "datasink", "partitioning", "file_based_datasource", "file_datasink", "filename_provider")},

@@ -1,7 +1,7 @@
 """User-defined functions inside expressions: :func:`udf` and :func:`pyarrow_udf`.
 
-A UDF runs on whole columns: each expression argument arrives as a ``pyarrow.Array``
-(literal arguments as their Python value) and the function returns one value per row
+A UDF runs on whole columns: each expression argument arrives as a ``pyarrow.ChunkedArray``,
+a column of the block as Ray passes it (literal arguments as their Python value) and the function returns one value per row
 (a pyarrow array, a numpy array, a pandas Series or a list), converted to the declared
 ``return_dtype``. A decorated callable class is constructed lazily, once per process,
 with the arguments given to it on the driver; an ``async`` function or ``__call__`` is awaited.
@@ -101,7 +101,7 @@ class UDFExpr(Expr):
             out = e._eval(table, ctx)
             if isinstance(out, pa.Scalar):
                 out = pa.repeat(out, table.num_rows)
-            return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
+            return out if isinstance(out, pa.ChunkedArray) else pa.chunked_array([out], type=out.type)
 
         result = self.fn(*[value(a) for a in self.args], **{k: value(v) for k, v in self.kwargs})
         if inspect.isawaitable(result):  # an async function or async __call__

@@ -46,22 +46,27 @@ class Checkpoint:
             raise NotImplementedError("Checkpoint(filesystem=...) supports only the local filesystem here (None "
                                       f"or pyarrow.fs.LocalFileSystem), got {type(filesystem).__name__}")
         self.path = os.fspath(path)
-        #: where ``path`` lives: the local filesystem (a ``pyarrow.fs.LocalFileSystem`` when given)
+        if filesystem is None:
+            import pyarrow.fs
+
+            filesystem = pyarrow.fs.LocalFileSystem()
+        #: where ``path`` lives: the local filesystem, a ``pyarrow.fs.LocalFileSystem`` (as Ray infers it)
         self.filesystem = filesystem
 
     @classmethod
     def from_directory(cls, path: str | os.PathLike) -> Checkpoint:
-        """A checkpoint of the files in ``path`` (a directory that must exist).
+        """A checkpoint of the files in the local directory ``path``. As in Ray, the directory
+        is not read here: using the checkpoint (``as_directory``, ``to_directory``, ...) raises
+        ``FileNotFoundError`` if it does not exist then.
 
         Example:
             >>> import tempfile
             >>> Checkpoint.from_directory(tempfile.mkdtemp()).path != ""
             True
         """
-        path = os.fspath(path)
-        if not os.path.isdir(path):
-            raise FileNotFoundError(f"checkpoint directory {path!r} does not exist or is not a directory")
-        return cls(os.path.abspath(path))
+        if not isinstance(path, (str, os.PathLike)):
+            raise TypeError(f"Checkpoint.from_directory path must be a str or os.PathLike, got {type(path).__name__}")
+        return cls(os.path.abspath(os.fspath(path)))
 
     def to_directory(self, path: str | os.PathLike | None = None) -> str:
         """Copy the checkpoint's files into ``path`` (created if needed; a new temporary
@@ -121,7 +126,7 @@ class Checkpoint:
 
     def _check_exists(self) -> None:
         if not os.path.isdir(self.path):
-            raise FileNotFoundError(f"checkpoint directory {self.path!r} no longer exists")
+            raise FileNotFoundError(f"checkpoint directory {self.path!r} does not exist (or is not a directory)")
 
     def __reduce__(self) -> tuple:
         return (type(self), (self.path,))

@@ -124,11 +124,18 @@ def test_checkpoint_round_trip(tmp_path: Any) -> None:
 
 
 def test_checkpoint_of_a_missing_directory(tmp_path: Any) -> None:
-    with pytest.raises(FileNotFoundError, match="nope"):
-        Checkpoint.from_directory(tmp_path / "nope")
+    # As Ray's Checkpoint docstring: from_directory does not read the directory, using it does.
+    nope = Checkpoint.from_directory(tmp_path / "nope")
+    assert nope.path == str(tmp_path / "nope")
+    assert type(nope.filesystem).__name__ == "LocalFileSystem"
+    with pytest.raises(FileNotFoundError, match="nope.*does not exist"):
+        with nope.as_directory():
+            pass
     gone = Checkpoint(str(tmp_path / "gone"))
-    with pytest.raises(FileNotFoundError, match="no longer exists"):
+    with pytest.raises(FileNotFoundError, match="does not exist"):
         gone.to_directory()
+    with pytest.raises(TypeError, match="from_directory path must be a str"):
+        Checkpoint.from_directory(3)
 
 
 def test_persist_merges_files_of_several_workers(tmp_path: Any) -> None:

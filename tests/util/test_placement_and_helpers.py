@@ -113,6 +113,21 @@ def test_current_placement_group_inside_tasks_and_actors() -> None:
         get_placement_group("util-pg")
 
 
+
+@sd.remote
+def current_group():
+    return get_current_placement_group()
+
+
+def test_the_group_a_task_gets_back_equals_the_drivers_handle() -> None:
+    """Ray's get_current_placement_group docstring: ``ray.get(f.options(...).remote()) == pg``."""
+    pg = placement_group([{"CPU": 1}])
+    assert sd.get(pg.ready(), timeout=30)
+    inside = sd.get(current_group.options(scheduling_strategy=PlacementGroupSchedulingStrategy(pg)).remote())
+    assert inside == pg and hash(inside) == hash(pg) and len({inside, pg}) == 1
+    assert inside != placement_group([{"CPU": 1}]) and inside != pg.id
+    remove_placement_group(pg)
+
 def test_placement_group_arguments() -> None:
     here = sd.get_runtime_context().get_node_id()
     pg = placement_group([{"CPU": 1}], strategy=None, lifetime="detached",

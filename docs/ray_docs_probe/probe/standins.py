@@ -182,6 +182,20 @@ def data_pages(data: Path, _src: Path) -> None:
     (data / "example/image-datasets").symlink_to(rb / "image-datasets")
 
 
+
+def api_docstrings(data: Path, src: Path) -> None:
+    """The API docstrings beyond dataset.py: data_pages' files, an ``images.parquet`` of image
+    tensors, CIFAR-10 images in per-class folders."""
+    from ray.data.extensions import ArrowTensorArray
+
+    data_pages(data, src)
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 255, (4, 32, 32, 3), dtype=np.uint8)
+    pq.write_table(pa.table({"image": ArrowTensorArray.from_numpy(img)}),
+                   data / "ray-example-data/images.parquet")
+    for label in ("airplane", "cat"):
+        _images(data / f"air-example-data/cifar-10/images/{label}", 2, lambda i: (32, 32, 3), "png", rng)
+
 BREAST_CANCER = [f"{kind} {m}" for kind in ("mean", "worst") for m in (
     "radius", "texture", "perimeter", "area", "smoothness", "compactness", "concavity", "concave points",
     "symmetry", "fractal dimension")] + [f"{m} error" for m in (
