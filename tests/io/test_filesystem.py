@@ -149,17 +149,17 @@ def test_explicit_file_lists_are_listed_in_one_call_per_directory(tmp_path: Path
     assert fs.calls == {"ls": 1}
 
 
-def test_hive_partition_values_are_typed():
+def test_hive_partition_values_are_strings_unless_field_types_type_them():
     paths = ["/d/year=2023/city=paris/a", "/d/year=2024/city=new%20york/b",
              "/d/year=2024/city=__HIVE_DEFAULT_PARTITION__/c"]
-    schema, values = partition_values(Partitioning(), paths)
-    assert schema == pa.schema([("year", pa.int64()), ("city", pa.string())])
-    assert values == [{"year": 2023, "city": "paris"}, {"year": 2024, "city": "new york"},
-                      {"year": 2024, "city": None}]
-    schema, values = partition_values(Partitioning(field_types={"year": str}), paths[:1])
-    assert schema.field("year").type == pa.string() and values[0]["year"] == "2023"
-    schema, values = partition_values(Partitioning(), ["/x/v=1.5/a", "/x/v=2/b"])
-    assert schema.field("v").type == pa.float64()
+    schema, values = partition_values(Partitioning(), paths)  # as Ray: no inference
+    assert schema == pa.schema([("year", pa.string()), ("city", pa.string())])
+    assert values == [{"year": "2023", "city": "paris"}, {"year": "2024", "city": "new york"},
+                      {"year": "2024", "city": None}]
+    schema, values = partition_values(Partitioning(field_types={"year": int}), paths[:1])
+    assert schema.field("year").type == pa.int64() and values[0]["year"] == 2023
+    schema, values = partition_values(Partitioning(field_types={"v": float}), ["/x/v=1.5/a", "/x/v=2/b"])
+    assert schema.field("v").type == pa.float64() and [v["v"] for v in values] == [1.5, 2.0]
     assert partition_values(None, ["/x/v=1/a"]) == (pa.schema([]), [{}])
     with pytest.raises(PlanError):
         normalize_partitioning("directory")

@@ -11,7 +11,10 @@ health check, metrics, cancelling, stopping a consumer; the adapter's errors for
 
 from __future__ import annotations
 
+import fcntl
 import importlib
+import os
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -37,13 +40,68 @@ NO_CPU = {"num_cpus": 0}
 DONE = {"SUCCESS", "FAILURE", "REVOKED"}
 
 
+class Relay:
+    """Moves each message file that kombu's filesystem transport has finished writing from the
+    outbox to the queue folder the consumers read.
+
+    kombu (5.7) creates a message file, then locks and writes it; a consumer polling the folder
+    the file is created in can take it in between and read it empty (a ``JSONDecodeError`` that
+    ends the Celery worker: it happened under load in CI). A file is moved (one atomic rename)
+    once it has content and no writer holds its lock. Real brokers (Redis, RabbitMQ) need none
+    of this.
+    """
+
+    _running: list["Relay"] = []
+
+    def __init__(self, outbox: Path, queue: Path) -> None:
+        self._outbox, self._queue = outbox, queue
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="kombu-relay", daemon=True)
+        self._thread.start()
+        Relay._running.append(self)
+
+    def _run(self) -> None:
+        while not self._stop.wait(0.005):
+            for name in sorted(os.listdir(self._outbox)):
+                try:
+                    with open(self._outbox / name, "rb") as f:
+                        fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)  # the writer is done
+                        if os.fstat(f.fileno()).st_size:  # else created, not yet written
+                            os.rename(self._outbox / name, self._queue / name)
+                except (BlockingIOError, FileNotFoundError):
+                    continue
+
+    @classmethod
+    def stop_all(cls) -> None:
+        while cls._running:
+            relay = cls._running.pop()
+            relay._stop.set()
+            relay._thread.join()
+
+
+@pytest.fixture(autouse=True)
+def _relays() -> Iterator[None]:
+    yield
+    Relay.stop_all()
+
+
 def transport_options(root: Path) -> dict[str, Any]:
     """kombu's filesystem transport with every folder under ``root`` (its defaults are relative
-    to the working directory and the system's temporary folder)."""
-    folders = {name: root / name for name in ("queue", "processed", "control")}
+    to the working directory and the system's temporary folder); messages reach the queue
+    folder through a :class:`Relay` (started once per ``root``)."""
+    folders = {name: root / name for name in ("outbox", "queue", "processed", "control")}
+    fresh = not folders["outbox"].exists()
     for folder in folders.values():
         folder.mkdir(parents=True, exist_ok=True)
-    return {"data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["queue"]),
+    if fresh:
+        Relay(folders["outbox"], folders["queue"])
+        # kombu writes an exchange's bindings file under a lock, but creates it without one: two
+        # workers binding their broadcast queues at once can both create it, and the second
+        # overwrites the first (that worker then never hears a ping). Created here, empty, every
+        # binding goes through the locked update.
+        for exchange in ("celery.pidbox", "reply.celery.pidbox", "celeryev"):
+            (folders["control"] / f"{exchange}.exchange").write_text("[]")
+    return {"data_folder_in": str(folders["queue"]), "data_folder_out": str(folders["outbox"]),
             "processed_folder": str(folders["processed"]), "store_processed": True,
             "control_folder": str(folders["control"]), "polling_interval": 0.05}
 
