@@ -40,7 +40,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from streamdata.serve.autoscaling import (
@@ -105,6 +105,8 @@ class DeploymentLoad:
     load: float  # requests running and queued (aggregated over the look-back window)
     running: tuple[str, ...] = ()  # the running replicas' ids
     queued: float | None = None  # requests queued in the callers' routers (the same way)
+    aggregated_metrics: dict = field(default_factory=dict)  # custom metrics: name -> ReplicaID -> number
+    raw_metrics: dict = field(default_factory=dict)  # name -> ReplicaID -> [TimeStampedValue]
 
 
 class ApplicationScaler:
@@ -144,7 +146,8 @@ class ApplicationScaler:
             return {}
         contexts = {i: make_context(i, d.config, now=now, current=d.current, target=d.target, load=d.load,
                                     running=d.running, policy_state=self.state.get(i), queued=d.queued,
-                                    last_up=self._last_up.get(i), last_down=self._last_down.get(i))
+                                    last_up=self._last_up.get(i), last_down=self._last_down.get(i),
+                                    aggregated_metrics=d.aggregated_metrics, raw_metrics=d.raw_metrics)
                     for i, d in by_id.items()}
         result = self._fn(contexts)
         if isinstance(result, tuple) and len(result) == 2:

@@ -43,13 +43,8 @@ from dataclasses import dataclass, field, fields
 from enum import Enum
 from typing import Any
 
-
-@dataclass(frozen=True, slots=True)
-class DeploymentID:
-    """A deployment's name and its application's (Ray's ``DeploymentID``)."""
-
-    name: str
-    app_name: str = "default"
+from streamdata.serve.autoscaling_metrics import TimeStampedValue
+from streamdata.serve.context import DeploymentID, ReplicaID
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -114,8 +109,12 @@ class AutoscalingContext:
 
     ``total_num_requests``: the requests running in the replicas plus those queued in the
     callers' routers, and ``total_queued_requests`` those queued alone, both aggregated over
-    ``look_back_period_s`` with the ``aggregation_function``; streamdata records no custom
-    metrics, so ``aggregated_metrics`` and ``raw_metrics`` are empty.
+    ``look_back_period_s`` with the ``aggregation_function``. ``raw_metrics``: the custom
+    metrics the running replicas' ``record_autoscaling_stats()`` returned over that window,
+    metric name -> :class:`ReplicaID` -> samples (:class:`TimeStampedValue`, oldest first);
+    ``aggregated_metrics``: each of those series as one number (the time-weighted mean, or
+    the max or min, as ``aggregation_function`` says). A replica without samples of a
+    metric has no entry under it (see :mod:`.autoscaling_stats`).
     """
 
     deployment_id: DeploymentID
@@ -123,11 +122,11 @@ class AutoscalingContext:
     app_name: str | None
     current_num_replicas: int
     target_num_replicas: int
-    running_replicas: list[str]
+    running_replicas: list[ReplicaID]
     total_num_requests: float
     total_queued_requests: float | None
-    aggregated_metrics: dict[str, dict[str, float]]
-    raw_metrics: dict[str, dict[str, Any]]
+    aggregated_metrics: dict[str, dict[ReplicaID, float]]
+    raw_metrics: dict[str, dict[ReplicaID, list[TimeStampedValue]]]
     capacity_adjusted_min_replicas: int
     capacity_adjusted_max_replicas: int
     policy_state: dict[str, Any]
@@ -281,20 +280,26 @@ def desired_replicas(config: AutoscalingConfig, *, current: int, load: float) ->
 
 def make_context(deployment: DeploymentID, config: AutoscalingConfig, *, now: float, current: int, target: int,
                  load: float, running: list[str] | tuple[str, ...] = (), policy_state: dict[str, Any] | None = None,
-                 last_up: float | None = None, last_down: float | None = None,
-                 queued: float | None = None) -> AutoscalingContext:
-    """The :class:`AutoscalingContext` a policy gets for ``deployment`` at ``now``.
+                 last_up: float | None = None, last_down: float | None = None, queued: float | None = None,
+                 aggregated_metrics: dict[str, dict[ReplicaID, float]] | None = None,
+                 raw_metrics: dict[str, dict[ReplicaID, list[TimeStampedValue]]] | None = None) -> AutoscalingContext:
+    """The :class:`AutoscalingContext` a policy gets for ``deployment`` at ``now`` (``running``:
+    the running replicas' ids, as :class:`ReplicaID` or their ``unique_id``).
 
     Example:
         >>> ctx = make_context(DeploymentID("Model", "app"), AutoscalingConfig(max_replicas=3), now=1.0,
-        ...                    current=1, target=1, load=4, queued=3)
+        ...                    current=1, target=1, load=4, queued=3, running=["0-a"])
         >>> ctx.deployment_name, ctx.total_num_requests, ctx.total_queued_requests, ctx.capacity_adjusted_max_replicas
         ('Model', 4, 3, 3)
+        >>> ctx.running_replicas[0].unique_id, ctx.aggregated_metrics
+        ('0-a', {})
     """
     return AutoscalingContext(
         deployment_id=deployment, deployment_name=deployment.name, app_name=deployment.app_name,
-        current_num_replicas=current, target_num_replicas=target, running_replicas=list(running),
-        total_num_requests=load, total_queued_requests=queued, aggregated_metrics={}, raw_metrics={},
+        current_num_replicas=current, target_num_replicas=target,
+        running_replicas=[r if isinstance(r, ReplicaID) else ReplicaID(r, deployment) for r in running],
+        total_num_requests=load, total_queued_requests=queued, aggregated_metrics=dict(aggregated_metrics or {}),
+        raw_metrics=dict(raw_metrics or {}),
         capacity_adjusted_min_replicas=config.min_replicas, capacity_adjusted_max_replicas=config.max_replicas,
         policy_state=dict(policy_state or {}), last_scale_up_time=last_up, last_scale_down_time=last_down,
         current_time=now, config=config)
@@ -451,12 +456,15 @@ class ReplicaScaler:
         self._last_down: float | None = None
 
     def decide(self, *, now: float, current: int, load: float, target: int | None = None,
-               running: list[str] | None = None, queued: float | None = None) -> int:
+               running: list[str] | None = None, queued: float | None = None,
+               aggregated_metrics: dict[str, dict[ReplicaID, float]] | None = None,
+               raw_metrics: dict[str, dict[ReplicaID, list[TimeStampedValue]]] | None = None) -> int:
         """The replica count to have now (``target`` when nothing should change yet)."""
         target = current if target is None else target
         ctx = make_context(self.deployment, self.config, now=now, current=current, target=target, load=load,
                            running=running or [], policy_state=self._state, last_up=self._last_up,
-                           last_down=self._last_down, queued=queued)
+                           last_down=self._last_down, queued=queued, aggregated_metrics=aggregated_metrics,
+                           raw_metrics=raw_metrics)
         wanted = cold_start_replicas(ctx)
         if wanted is None:
             decision = self._policy(ctx)
@@ -477,5 +485,6 @@ class ReplicaScaler:
 
 
 __all__ = ["AggregationFunction", "AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "DeploymentID",
-           "ReplicaScaler", "ScalingDelay", "apply_scaling_factors", "cold_start_replicas", "desired_replicas",
-           "make_context", "policy_count", "replica_queue_length_policy", "settle"]
+           "ReplicaID", "ReplicaScaler", "ScalingDelay", "TimeStampedValue", "apply_scaling_factors",
+           "cold_start_replicas", "desired_replicas", "make_context", "policy_count", "replica_queue_length_policy",
+           "settle"]

@@ -20,6 +20,9 @@ A router that reported queued requests and then fell silent for
 ``max(2 * metrics_interval_s, ROUTER_TIMEOUT_S)`` is forgotten (its process died), as Ray
 forgets a handle.
 
+The custom metrics the replicas' ``record_autoscaling_stats()`` return (:mod:`.autoscaling_stats`)
+are kept apart, per replica and metric, by :class:`CustomMetricsWindow`.
+
 Example:
     >>> w = RequestWindow()
     >>> w.record(REPLICAS, 0.0, 1)      # one request running from t=0
@@ -30,8 +33,11 @@ Example:
 
 from __future__ import annotations
 
+import bisect
 import collections
+import dataclasses
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 #: the source name of the requests running in the replicas
 REPLICAS = "replicas"
@@ -176,4 +182,82 @@ class RequestWindow:
         return float(aggregate(merge_total(series), self._window(now, look_back_s), now, how))
 
 
-__all__ = ["REPLICAS", "ROUTER_TIMEOUT_S", "RequestWindow", "aggregate", "merge_total", "value_at"]
+@dataclasses.dataclass(order=True)
+class TimeStampedValue:
+    """One sample of a custom metric (Ray's ``TimeStampedValue``): ordered by time alone."""
+
+    timestamp: float
+    value: float = dataclasses.field(compare=False)
+
+
+class CustomMetricsWindow:
+    """The custom metrics each replica's ``record_autoscaling_stats`` returned, as a series
+    per metric and replica kept over the look-back window (what Ray's replicas push).
+
+    For a policy (Ray's ``AutoscalingContext`` fields), of the running replicas only:
+    :meth:`raw` gives each series (``raw_metrics``), :meth:`aggregated` each series reduced
+    with the ``aggregation_function`` (``aggregated_metrics``): the time-weighted mean from
+    its first sample kept to ``now`` (a sample holds until the next, the last until ``now``),
+    or the max or min of its samples. A replica that has not reported a metric has no entry
+    under it; a metric no running replica reported is absent.
+
+    Example:
+        >>> w = CustomMetricsWindow()
+        >>> w.record("r1", 0.0, {"cpu": 10}); w.record("r1", 1.0, {"cpu": 40}); w.record("r2", 1.0, {"cpu": 5})
+        >>> w.aggregated(["r1", "r2"], now=2.0, look_back_s=30)
+        {'cpu': {'r1': 25.0, 'r2': 5.0}}
+        >>> w.aggregated(["r1"], now=2.0, look_back_s=30, how="max"), w.raw(["r2"])
+        ({'cpu': {'r1': 40.0}}, {'cpu': {'r2': [TimeStampedValue(timestamp=1.0, value=5)]}})
+    """
+
+    def __init__(self) -> None:
+        self._series: dict[Any, dict[str, list[TimeStampedValue]]] = {}  # replica -> metric -> samples
+
+    def record(self, replica: Any, when: float, metrics: dict[str, float]) -> None:
+        """``replica``'s metrics sampled at ``when`` (a sample older than the last is placed in order)."""
+        by_name = self._series.setdefault(replica, {})
+        for name, value in metrics.items():
+            bisect.insort(by_name.setdefault(name, []), TimeStampedValue(when, value))
+
+    def forget(self, replica: Any) -> None:
+        """A replica that stopped: its samples go."""
+        self._series.pop(replica, None)
+
+    def replicas(self) -> list[Any]:
+        return list(self._series)
+
+    def prune(self, now: float, look_back_s: float) -> None:
+        """Drop the samples taken before the window, and the metrics left with none."""
+        start = now - look_back_s
+        for replica, by_name in list(self._series.items()):
+            for name, samples in list(by_name.items()):
+                kept = samples[bisect.bisect_left(samples, TimeStampedValue(start, 0)):]
+                if kept:
+                    by_name[name] = kept
+                else:
+                    del by_name[name]
+            if not by_name:
+                del self._series[replica]
+
+    def raw(self, running: Iterable[Any]) -> dict[str, dict[Any, list[TimeStampedValue]]]:
+        """metric -> replica -> its samples, oldest first (copies)."""
+        out: dict[str, dict[Any, list[TimeStampedValue]]] = {}
+        for replica in running:
+            for name, samples in self._series.get(replica, {}).items():
+                out.setdefault(name, {})[replica] = list(samples)
+        return out
+
+    def aggregated(self, running: Iterable[Any], now: float, look_back_s: float,
+                   how: str = "mean") -> dict[str, dict[Any, float]]:
+        """metric -> replica -> its samples in the window ending at ``now`` as one number."""
+        out: dict[str, dict[Any, float]] = {}
+        start = now - look_back_s
+        for replica, name, samples in ((r, n, s) for r in running for n, s in self._series.get(r, {}).items()):
+            step = [(s.timestamp, s.value) for s in samples if s.timestamp >= start]
+            if step:
+                out.setdefault(name, {})[replica] = float(aggregate(step, step[0][0], max(now, step[-1][0]), how))
+        return out
+
+
+__all__ = ["REPLICAS", "ROUTER_TIMEOUT_S", "CustomMetricsWindow", "RequestWindow", "TimeStampedValue", "aggregate",
+           "merge_total", "value_at"]

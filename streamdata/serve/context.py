@@ -18,10 +18,10 @@ from typing import Any
 
 @dataclass(frozen=True, slots=True)
 class DeploymentID:
-    """A deployment's name and its application's name."""
+    """A deployment's name and its application's name (Ray's ``DeploymentID``)."""
 
     name: str
-    app_name: str
+    app_name: str = "default"
 
 
 @dataclass(frozen=True, slots=True)

@@ -298,10 +298,11 @@ class ControllerCore:
                 observed = await asyncio.gather(*(s.observe() for s in states))
                 loads = [DeploymentLoad(deployment_id=DeploymentID(s.name, app.name), config=s.policy.config,
                                         current=o.current, target=s.target, load=o.total, running=tuple(o.running),
-                                        queued=o.queued)
+                                        queued=o.queued, aggregated_metrics=o.aggregated_metrics,
+                                        raw_metrics=o.raw_metrics)
                          for s, o in zip(states, observed)]  # type: ignore[union-attr]
                 assert app.scaler is not None
-                targets = app.scaler.decide(now=now, loads=loads)
+                targets = app.scaler.decide(now=max((o.now for o in observed), default=now), loads=loads)
                 app.message = ""
             except Exception as exc:  # noqa: BLE001 - the user's policy failed: say so, try at the next look
                 app.message = f"the autoscaling policy of application {app.name!r} failed: {type(exc).__name__}: {exc}"

@@ -21,8 +21,8 @@ from typing import Any, Callable
 
 from streamdata.serve import wire
 from streamdata.serve._runtime import runtime
-from streamdata.serve.autoscaling import DeploymentID, ReplicaScaler
-from streamdata.serve.autoscaling_metrics import REPLICAS, ROUTER_TIMEOUT_S, RequestWindow
+from streamdata.serve.autoscaling import DeploymentID, ReplicaID, ReplicaScaler
+from streamdata.serve.autoscaling_metrics import REPLICAS, ROUTER_TIMEOUT_S, CustomMetricsWindow, RequestWindow
 from streamdata.serve.channel import ReplicaConnection
 from streamdata.serve.deployment import DeploymentConfig
 from streamdata.serve.deployment_actor_state import DeploymentActors
@@ -36,6 +36,9 @@ MAX_RETRY_DELAY_S = 2.0
 MAX_PER_REPLICA_RETRY_COUNT = 3
 #: environment variable: after how many seconds a replica not yet scheduled is warned about (Ray: 30)
 SCHEDULING_WARNING_ENV = "STREAMDATA_SERVE_SCHEDULING_WARNING_S"
+#: the longest a look at the load waits for a replica's ``record_autoscaling_stats`` (a slower
+#: result comes with the next look, with its own time)
+CUSTOM_METRICS_WAIT_S = 0.5
 
 
 #: the longest path a Unix socket binds to (Linux's ``sun_path``: 108 bytes with its NUL)
@@ -102,6 +105,9 @@ class Observation:
     running: list[str]  # the running replicas' ids
     total: float  # requests running and queued in the callers' routers, over the look-back window
     queued: float  # those queued alone, the same way
+    now: float = 0.0  # when (time.monotonic())
+    aggregated_metrics: dict = field(default_factory=dict)  # custom metrics: name -> ReplicaID -> number
+    raw_metrics: dict = field(default_factory=dict)  # name -> ReplicaID -> [TimeStampedValue]
 
 
 @dataclass(eq=False)
@@ -133,6 +139,7 @@ class DeploymentState:
     retry_after: float = 0.0
     tasks: set = field(default_factory=set)
     requests: RequestWindow = field(default_factory=RequestWindow)  # running and queued, over time
+    custom_metrics: CustomMetricsWindow = field(default_factory=CustomMetricsWindow)  # record_autoscaling_stats
     autoscaling: bool = False  # a look at the load is under way
     app_scaled: bool = False  # the application's autoscaling policy decides the target, not ``policy``
     actors: DeploymentActors | None = None  # the deployment-scoped actors of this code version
@@ -409,11 +416,22 @@ class DeploymentState:
             self._kill(record)
             self.on_change()
 
-    async def load(self) -> int:
-        """Requests in flight in the running replicas (their own count)."""
+    def replica_key(self, replica_id: str) -> ReplicaID:
+        """The :class:`ReplicaID` a policy sees for a replica (its custom metrics' key)."""
+        return ReplicaID(replica_id, DeploymentID(self.spec.name, self.spec.app_name))
+
+    async def load(self, wait_s: float = 0.0) -> int:
+        """Requests in flight in the running replicas (their own count); the custom metrics
+        they hand over on the way (``record_autoscaling_stats``, waited for at most
+        ``wait_s``) are recorded at the time each was taken."""
         async def ongoing(record: ReplicaRecord) -> int:
             assert record.conn is not None
-            stats = await asyncio.wait_for(record.conn.call("stats", kind=wire.CONTROL), 2.0)
+            stats = await asyncio.wait_for(record.conn.call("autoscaling_stats", (wait_s,), kind=wire.CONTROL),
+                                           2.0 + wait_s)
+            custom = stats.get("custom_metrics")
+            if custom and record.state == "RUNNING":
+                when = time.monotonic() - float(stats.get("age", 0.0))
+                self.custom_metrics.record(self.replica_key(record.replica_id), when, custom)
             return int(stats["ongoing"])
 
         results = await asyncio.gather(*(ongoing(r) for r in self.running()), return_exceptions=True)
@@ -429,7 +447,7 @@ class DeploymentState:
         then aggregated with the routers' queued ones over ``look_back_period_s``."""
         config = self.config.autoscaling_config
         assert config is not None
-        running_requests = await self.load()
+        running_requests = await self.load(min(CUSTOM_METRICS_WAIT_S, config.metrics_interval_s))
         now = time.monotonic()
         window = self.requests
         window.record(REPLICAS, now, running_requests)
@@ -437,16 +455,22 @@ class DeploymentState:
         how = config.aggregation_function
         current = len([r for r in self.replicas.values() if r.state != "STOPPING"])
         running = [r.replica_id for r in self.replicas.values() if r.state == "RUNNING"]
+        custom, keys = self.custom_metrics, [self.replica_key(r) for r in running]
+        for gone in set(custom.replicas()) - set(keys):  # stopped or lost: as Ray forgets a stopped replica's
+            custom.forget(gone)
+        custom.prune(now, config.look_back_period_s)
         return Observation(current, running, window.total(now, config.look_back_period_s, how),
-                           window.queued(now, config.look_back_period_s, how))
+                           window.queued(now, config.look_back_period_s, how), now,
+                           custom.aggregated(keys, now, config.look_back_period_s, how), custom.raw(keys))
 
     async def _autoscale(self, now: float) -> None:
         assert self.policy is not None
         try:
             seen = await self.observe()
             load = seen.total
-            target = self.policy.decide(now=now, current=seen.current, load=load, target=self.target,
-                                        running=seen.running, queued=seen.queued)
+            target = self.policy.decide(now=seen.now, current=seen.current, load=load, target=self.target,
+                                        running=seen.running, queued=seen.queued,
+                                        aggregated_metrics=seen.aggregated_metrics, raw_metrics=seen.raw_metrics)
             if target != self.target:
                 logger.info("autoscaling %s: %d -> %d replicas (load %.2f)", self.name, self.target, target, load)
                 self.target = target

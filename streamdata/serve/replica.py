@@ -5,7 +5,8 @@ The actor (:class:`ReplicaActor`) is what the controller starts, names and
 kills; its data plane (:class:`ReplicaServer`) answers :class:`~.wire.Call`
 frames: Python calls from handles (``stream=True``: a generator's items as they
 come), HTTP requests from the proxy (:mod:`.asgi`), WebSockets (:mod:`.websocket_relay`),
-gRPC requests, and the controller's ``check_health``, ``reconfigure``, ``stats``
+gRPC requests, and the controller's ``check_health``, ``reconfigure``, ``stats``,
+``autoscaling_stats`` (its look at the load, custom metrics included: :mod:`.autoscaling_stats`)
 and ``drain``. A duplex request (a WebSocket, a gRPC client- or bidi-streaming
 call) gets the caller's messages as :class:`~.wire.Feed` frames in a
 :class:`~.duplex.RequestInbox` of its own, which grants the caller credit as the
@@ -37,6 +38,7 @@ from typing import Any, Callable
 
 from streamdata.serve import wire
 from streamdata.serve.asgi import run_http
+from streamdata.serve.autoscaling_stats import AutoscalingStatsRecorder
 from streamdata.serve.batching import batch_size_counts
 from streamdata.serve.cancellation import RequestScope, cancelled_error
 from streamdata.serve.context import (
@@ -100,6 +102,8 @@ class ReplicaServer:
         # each connection's requests running as tasks, by req_id: what a Cancel frame cancels
         self._running: dict[asyncio.StreamWriter, dict[int, RequestScope]] = {}
         self.request_stream_window = REQUEST_STREAM_WINDOW  # messages a request stream may have unread
+        # the deployment's record_autoscaling_stats (custom autoscaling metrics), called for the controller's looks
+        self.autoscaling_stats = AutoscalingStatsRecorder(obj, f"replica {app_name}#{deployment}#{replica_id}")
 
     # ---- lifecycle
     async def listen(self, path: str) -> None:
@@ -353,7 +357,12 @@ class ReplicaServer:
         if op == "stats":
             # the callers' requests: a health check or another controller call running now is not load
             return {"ongoing": self.user_ongoing, "served": self.served, "batches": batch_size_counts(),
-                    "models": loaded_model_ids(self.obj), "pid": os.getpid()}
+                    "models": loaded_model_ids(self.obj), "pid": os.getpid(),
+                    "record_autoscaling_stats_failed": self.autoscaling_stats.failures}
+        if op == "autoscaling_stats":  # a look at the load: the callers' requests, the custom metrics
+            ongoing = self.user_ongoing
+            custom, age = await self.autoscaling_stats.collect(float(args[0]) if args else 0.0)
+            return {"ongoing": ongoing, "custom_metrics": custom, "age": age}
         if op == "set_max_ongoing_requests":
             self.max_ongoing_requests = int(args[0])
             return True

@@ -38,7 +38,7 @@ HTTP = "http"        # an ASGI request: args = (scope, body); replies carry ASGI
 GRPC = "grpc"        # a gRPC request: args = (request proto,); method = the RPC's name
 WEBSOCKET = "websocket"  # a WebSocket: args = (scope,); Feed frames carry the client's ASGI messages
 # (a GRPC call with feed=True: Feed frames carry the client's messages; the method gets them as its first argument)
-CONTROL = "control"  # the controller's requests: check_health, reconfigure, stats, drain
+CONTROL = "control"  # the controller's requests: check_health, reconfigure, stats, autoscaling_stats, drain
 
 #: Reply kinds (REJECTED: the replica has max_ongoing_requests in flight; the request did not run;
 #: CREDIT: the caller of a duplex request may send ``value`` more Feed messages)

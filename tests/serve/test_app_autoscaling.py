@@ -18,6 +18,7 @@ from streamdata.serve.app_autoscaling import (
     coerce_application_policy,
 )
 from streamdata.serve.config import AutoscalingConfig, AutoscalingContext, AutoscalingPolicy, DeploymentID
+from streamdata.serve.context import ReplicaID
 
 PRE, MODEL = DeploymentID("Pre", "app"), DeploymentID("Model", "app")
 NO_CPU = {"num_cpus": 0}
@@ -47,7 +48,8 @@ def test_one_policy_decides_for_every_deployment_from_their_contexts() -> None:
     ctx = seen[0][PRE]
     assert (ctx.deployment_name, ctx.app_name, ctx.current_num_replicas, ctx.target_num_replicas,
             ctx.total_num_requests, ctx.running_replicas, ctx.capacity_adjusted_min_replicas,
-            ctx.capacity_adjusted_max_replicas, ctx.current_time) == ("Pre", "app", 1, 1, 40, ["0-a"], 1, 10, 5.0)
+            ctx.capacity_adjusted_max_replicas, ctx.current_time) == (
+        "Pre", "app", 1, 1, 40, [ReplicaID("0-a", PRE)], 1, 10, 5.0)
     assert seen[0][MODEL].capacity_adjusted_min_replicas == 2
     # bounded per deployment: Pre's max is 10, Model's min is 2
     assert scaler.decide(now=6.0, loads=loads(pre_load=500)) == {PRE: 10, MODEL: 20}
