@@ -4,12 +4,10 @@ application of real replicas scaled by one policy over two of its deployments.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-import streamdata as sd
 from streamdata import serve
 from streamdata.serve.app_autoscaling import (
     ApplicationScaler,
@@ -136,15 +134,6 @@ def test_an_application_without_autoscaling_deployments_is_refused_before_deploy
 
 
 # ---------------------------------------------------------------- real replicas
-@pytest.fixture(scope="module")
-def serve_instance() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    serve.start(proxy_location="Disabled")
-    yield
-    serve.shutdown()
-    sd.shutdown()
 
 
 def model_policy_of_its_own(ctx: AutoscalingContext) -> int:
@@ -184,7 +173,7 @@ class Driver:
         return await self.model.remote(await self.pre.remote(x))
 
 
-def test_one_policy_scales_two_deployments_of_a_running_application(serve_instance: None) -> None:
+def test_one_policy_scales_two_deployments_of_a_running_application(serve_no_proxy: None) -> None:
     from _serve_util import wait_until
 
     handle = serve.run(Driver.bind(Pre.bind(), Model.bind()), name="coordinated", route_prefix=None,

@@ -14,13 +14,11 @@ import os
 import random
 import tempfile
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-import streamdata as sd
 from streamdata import serve
 from streamdata.serve.app_autoscaling import ApplicationScaler, DeploymentLoad
 from streamdata.serve.autoscaling import (
@@ -249,17 +247,6 @@ def test_new_config_fields_are_checked() -> None:
 
 
 # ---------------------------------------------------------------- real replicas
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    serve.start(http_options={"port": 0})
-    address = serve.http_address()
-    assert address is not None
-    yield address
-    serve.shutdown()
-    sd.shutdown()
 
 
 # One request at a time per replica; one held request keeps the first replica full, so the
@@ -289,7 +276,7 @@ class Caller:
         return await self.held.remote()
 
 
-def test_requests_queued_in_callers_scale_a_full_deployment_up(url: str) -> None:
+def test_requests_queued_in_callers_scale_a_full_deployment_up(serve_http: str) -> None:
     from _serve_util import wait_until
 
     release = os.path.join(tempfile.mkdtemp(), "release")
@@ -304,7 +291,7 @@ def test_requests_queued_in_callers_scale_a_full_deployment_up(url: str) -> None
     from_driver = [held.remote() for _ in range(2)]
     from_caller = [caller.remote() for _ in range(2)]
     pool = concurrent.futures.ThreadPoolExecutor(2)
-    over_http = [pool.submit(httpx.get, url + "/held", timeout=120) for _ in range(2)]
+    over_http = [pool.submit(httpx.get, serve_http + "/held", timeout=120) for _ in range(2)]
     try:
         wait_until(lambda: running() == 3, timeout=90,
                    what=lambda: f"Held at max_replicas (3) for its queued callers; now {serve.status()}")

@@ -25,7 +25,6 @@ pytest.importorskip("celery")
 from celery import Celery  # noqa: E402
 from pydantic import ValidationError  # noqa: E402
 
-import streamdata as sd  # noqa: E402
 from streamdata import serve  # noqa: E402
 from streamdata.serve.schema import CeleryAdapterConfig, TaskProcessorConfig  # noqa: E402
 from streamdata.serve.task_consumer import instantiate_adapter_from_config, task_consumer, task_handler  # noqa: E402
@@ -133,18 +132,7 @@ def wait_done(adapter: Any, task_ids: list[str], timeout: float = 60) -> dict[st
     return {t: adapter.get_task_status_sync(t) for t in task_ids}
 
 
-@pytest.fixture(scope="module")
-def runtime() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    serve.start(http_options={"port": 0})
-    yield
-    serve.shutdown()
-    sd.shutdown()
-
-
-def test_consumer_replicas_run_the_tasks_the_driver_enqueues(runtime: None, tmp_path: Path) -> None:
+def test_consumer_replicas_run_the_tasks_the_driver_enqueues(serve_http: str, tmp_path: Path) -> None:
     config = celery_config(tmp_path, "indexing", max_retries=1, failed_task_queue_name="indexing_failed",
                            unprocessable_task_queue_name="indexing_unprocessable")
 

@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import math
 import threading
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
 
 import streamdata as sd
 from streamdata import serve
@@ -141,15 +139,6 @@ def test_the_recorder_calls_the_hook_and_survives_its_failures() -> None:
 
 
 # ---------------------------------------------------------------- real replicas
-@pytest.fixture(scope="module")
-def serve_instance() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    serve.start(proxy_location="Disabled")
-    yield
-    serve.shutdown()
-    sd.shutdown()
 
 
 def pressure_policy(ctx: AutoscalingContext) -> int:
@@ -207,7 +196,7 @@ def _replica_stats(app: str) -> list[dict[str, Any]]:
     return [s for s in sd.get(controller.get_replica_stats.remote(), timeout=30) if s["application"] == app]
 
 
-def test_a_replicas_custom_metric_drives_a_custom_policy_up(serve_instance: None) -> None:
+def test_a_replicas_custom_metric_drives_a_custom_policy_up(serve_no_proxy: None) -> None:
     from _serve_util import wait_until
 
     handle = serve.run(Pressured.bind(), name="pressured", route_prefix=None)
@@ -221,7 +210,7 @@ def app_pressure_policy(contexts: dict[DeploymentID, AutoscalingContext]) -> tup
     return {i: pressure_policy(ctx) for i, ctx in contexts.items()}, {}
 
 
-def test_an_application_policy_sees_the_custom_metrics_too(serve_instance: None) -> None:
+def test_an_application_policy_sees_the_custom_metrics_too(serve_no_proxy: None) -> None:
     from _serve_util import wait_until
 
     handle = serve.run(Pressured.bind(), name="app_pressured", route_prefix=None,
@@ -231,7 +220,7 @@ def test_an_application_policy_sees_the_custom_metrics_too(serve_instance: None)
                what=lambda: f"2 replicas from the application's policy; now {_running('app_pressured')}")
 
 
-def test_a_failing_record_autoscaling_stats_is_counted_and_the_replica_lives_on(serve_instance: None) -> None:
+def test_a_failing_record_autoscaling_stats_is_counted_and_the_replica_lives_on(serve_no_proxy: None) -> None:
     from _serve_util import wait_until
 
     handle = serve.run(Flaky.bind(), name="flaky", route_prefix=None)

@@ -12,13 +12,12 @@ import os
 import threading
 import uuid
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
 from starlette.requests import Request
 
-import streamdata as sd
 from streamdata import serve
 from streamdata.serve.schema import CeleryAdapterConfig, TaskProcessorAdapter, TaskProcessorConfig, TaskResult
 from streamdata.serve.task_consumer import instantiate_adapter_from_config, task_consumer, task_handler
@@ -128,20 +127,7 @@ def test_task_processor_config_models_and_handler_marks() -> None:
         instantiate_adapter_from_config(cfg.model_copy(update={"adapter": dict}))
 
 
-@pytest.fixture(scope="module")
-def url() -> Iterator[str]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    serve.start(http_options={"port": 0})
-    address = serve.http_address()
-    assert address is not None
-    yield address
-    serve.shutdown()
-    sd.shutdown()
-
-
-def test_task_consumer_replicas_run_tasks_an_ingress_enqueues_over_http(url: str, tmp_path: Path) -> None:
+def test_task_consumer_replicas_run_tasks_an_ingress_enqueues_over_http(serve_http: str, tmp_path: Path) -> None:
     config = TaskProcessorConfig(queue_name="docs", adapter=FolderQueue, adapter_config={"dir": str(tmp_path)})
 
     @serve.deployment(num_replicas=2, max_ongoing_requests=3, ray_actor_options=NO_CPU)
@@ -172,7 +158,7 @@ def test_task_consumer_replicas_run_tasks_an_ingress_enqueues_over_http(url: str
             return {"status": status.status, "result": status.result}
 
     serve.run(API.bind(config, Indexer.bind("doc:")), name="async_inference", route_prefix="/tasks")
-    with httpx.Client(base_url=url, timeout=30) as client:
+    with httpx.Client(base_url=serve_http, timeout=30) as client:
         ids = []
         for i in range(6):
             r = client.post("/tasks", json={"task": "index", "kwargs": {"text": f"t{i}", "upper": i % 2 == 1}})

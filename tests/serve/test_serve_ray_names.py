@@ -5,8 +5,6 @@ attributes, ``shutdown_async``, ``get_trace_context``."""
 from __future__ import annotations
 
 import asyncio
-import gc
-from typing import Iterator
 
 import pytest
 
@@ -57,19 +55,7 @@ def test_options_change_settings_and_target() -> None:
     assert serve.get_trace_context() is None
 
 
-@pytest.fixture(scope="module")
-def serving() -> Iterator[None]:
-    if sd.is_initialized():
-        sd.shutdown()
-    sd.init(num_cpus=2)
-    serve.start(proxy_location="Disabled")
-    yield
-    serve.shutdown()
-    gc.collect()
-    sd.shutdown()
-
-
-def test_run_many_and_handle_attributes(serving: None) -> None:
+def test_run_many_and_handle_attributes(serve_no_proxy: None) -> None:
     plus, times = serve.run_many([
         serve.RunTarget(Adder.bind(10), name="plus", route_prefix="/plus"),
         serve.RunTarget(Adder.options(func_or_class=Multiplier, name="Times").bind(3), name="times",
@@ -90,7 +76,7 @@ def test_run_many_and_handle_attributes(serving: None) -> None:
     serve.delete("times")
 
 
-def test_shutdown_async(serving: None) -> None:
+def test_shutdown_async(serve_no_proxy: None) -> None:
     serve.run(Adder.bind(1), name="last", route_prefix=None)
     assert "last" in serve.status().applications
     asyncio.run(serve.shutdown_async())
@@ -126,7 +112,7 @@ class Gated:
         return x
 
 
-def test_a_cancelled_request_raises_rays_request_cancelled_error(serving: None) -> None:
+def test_a_cancelled_request_raises_rays_request_cancelled_error(serve_no_proxy: None) -> None:
     from streamdata.serve.exceptions import RayServeException, RequestCancelledError
 
     gate = _Gate.remote()
