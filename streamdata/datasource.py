@@ -20,7 +20,7 @@ from streamdata.block_accessor import BlockAccessor
 from streamdata.block_metadata import BlockMetadata
 from streamdata.configs import FileShuffleConfig
 from streamdata.io.datasink import Datasink, WriteResult
-from streamdata.io.datasource import Datasource
+from streamdata.io.datasource import Datasource, Reader
 from streamdata.io.example_connectors import DummyOutputDatasink, RandomIntRowDatasource
 from streamdata.io.file_datasource import FileBasedDatasource
 from streamdata.io.file_options import PathPartitionFilter
@@ -33,4 +33,4 @@ from streamdata.read_task import ReadTask
 __all__ = ["BlockAccessor", "BlockBasedFileDatasink", "BlockMetadata", "Datasink", "Datasource", "DummyOutputDatasink",
            "FileBasedDatasource", "RandomIntRowDatasource",
            "FileShuffleConfig", "FilenameProvider", "PartitionStyle", "Partitioning", "PathPartitionFilter", "PathPartitionParser", "ReadTask",
-           "RowBasedFileDatasink", "SaveMode", "WriteResult"]
+           "Reader", "RowBasedFileDatasink", "SaveMode", "WriteResult"]

@@ -1,9 +1,10 @@
 """The names of Ray's private ``ray.data._internal`` that Ray's own documentation imports.
 
-Ray's guides tell users to import three private names: ``is_null`` (``_internal.util``, in the
+Ray's guides tell users to import four private names: ``is_null`` (``_internal.util``, in the
 custom-aggregation guide), ``DelegatingBlockBuilder`` (``_internal.delegating_block_builder``, in
-the custom-datasource example) and ``RangeDatasource`` (``_internal.datasource.range_datasource``,
-in ``read_datasource``'s docstring). They are answered at those paths under
+the custom-datasource example), ``RangeDatasource`` (``_internal.datasource.range_datasource``,
+in ``read_datasource``'s docstring) and ``cached_remote_fn`` (``_internal.remote_fn``, in the
+older MongoDB custom-datasource example). They are answered at those paths under
 ``streamdata.data._internal``; the rest of Ray's private package is not provided.
 
 Example:
@@ -29,7 +30,9 @@ from streamdata.block import batch_to_table, rows_to_table, size_bytes
 from streamdata.block_concat import concat
 from streamdata.io import memory
 
-__all__ = ["DelegatingBlockBuilder", "RangeDatasource", "is_null"]
+__all__ = ["DelegatingBlockBuilder", "RangeDatasource", "cached_remote_fn", "is_null"]
+
+_CACHED_FUNCTIONS: dict[tuple[Any, Any], Any] = {}
 
 
 def is_null(value: Any) -> bool:
@@ -116,3 +119,40 @@ class RangeDatasource(memory.RangeDatasource):
             raise ValueError(f"RangeDatasource block_format must be 'arrow', 'pandas' or 'tensor', "
                              f"got {block_format!r}")
         super().__init__(n, tensor_shape=tensor_shape if block_format == "tensor" else None, column=column_name)
+
+
+def _hashable(value: Any, what: str) -> Any:
+    if isinstance(value, (list, tuple)):
+        return tuple(_hashable(v, what) for v in value)
+    if isinstance(value, Mapping):
+        return tuple(sorted(((k, _hashable(v, what)) for k, v in value.items()), key=lambda kv: kv[0]))
+    try:
+        hash(value)
+    except TypeError:
+        raise TypeError(f"cached_remote_fn: the remote argument {what!r} must be hashable (pass values that "
+                        f"change per call with .options(...)), got {type(value).__name__}") from None
+    return value
+
+
+def cached_remote_fn(fn: Any, **ray_remote_args: Any) -> Any:
+    """``streamdata.remote(**ray_remote_args)(fn)``, made once per function and arguments.
+
+    Per-call options go through ``.options(...)`` on the result, as in Ray (whose cache also
+    sets its own retry defaults; here the task options are the caller's and streamdata's defaults).
+
+    Example:
+        >>> def double(x):
+        ...     return 2 * x
+        >>> cached_remote_fn(double) is cached_remote_fn(double)
+        True
+        >>> cached_remote_fn(double, num_cpus=1) is cached_remote_fn(double)
+        False
+    """
+    if not callable(fn):
+        raise TypeError(f"cached_remote_fn: fn must be a function, got {type(fn).__name__}")
+    key = (fn, tuple((k, _hashable(v, k)) for k, v in sorted(ray_remote_args.items())))
+    if key not in _CACHED_FUNCTIONS:
+        import streamdata  # the package (not at module level: it imports this module's callers)
+
+        _CACHED_FUNCTIONS[key] = streamdata.remote(**ray_remote_args)(fn) if ray_remote_args else streamdata.remote(fn)
+    return _CACHED_FUNCTIONS[key]

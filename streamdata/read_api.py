@@ -61,8 +61,9 @@ def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None
             folded into ``ray_remote_args``); ``label_selector``, ``fallback_strategy``,
             ``max_calls``, ``accelerator_type``, ``runtime_env`` are accepted here (the file
             readers check and honour them as the transforms do, see
-            :func:`streamdata.dataset_args.remote_args`). ``compute`` and ``**read_args`` are
-            not supported.
+            :func:`streamdata.dataset_args.remote_args`). ``compute`` is not supported;
+            ``**read_args`` go to ``create_reader`` of a source written for Ray's older
+            interface (one with no ``get_read_tasks``), and are an error for any other.
 
     Example:
         >>> import streamdata as sd
@@ -73,11 +74,19 @@ def read_datasource(datasource: "Datasource", *, override_num_blocks: int | None
     from streamdata.dataset import Dataset
     from streamdata.plan.logical import LogicalPlan, Read
 
+    from streamdata.io.datasource import bind_reader, uses_reader
+
     if override_num_blocks is None and parallelism is not None and parallelism > 0:
         override_num_blocks = parallelism
-    if compute is not None or read_args:  # Ray's older arguments: say so rather than ignore them
-        raise PlanError(f"read_datasource: compute= and extra read arguments {sorted(read_args)} are not "
-                        f"supported; pass the options to the Datasource itself")
+    if uses_reader(datasource):  # Ray's older interface: create_reader(**read_args) binds the read
+        datasource = bind_reader(datasource, read_args)
+        read_args = {}
+    if compute is not None:  # Ray's older argument: say so rather than ignore it
+        raise PlanError("read_datasource: compute= is not supported; pass the options to the Datasource itself")
+    if read_args:
+        raise PlanError(f"read_datasource: extra read arguments {sorted(read_args)} go to create_reader of a "
+                        f"Datasource written for Ray's older interface; {type(datasource).__name__} implements "
+                        f"get_read_tasks, so pass the options to the Datasource itself")
     extra = {k: v for k, v in (("num_cpus", num_cpus), ("num_gpus", num_gpus), ("memory", memory),
                                 ("resources", resources)) if v is not None}
     if extra:

@@ -101,3 +101,28 @@ def test_rays_custom_datasource_example_runs(tmp_path) -> None:
     finally:
         ray.shutdown()
     assert sorted(r["n"] for r in rows) == [0, 10, 11, 20, 21, 22]
+
+
+def test_cached_remote_fn_makes_one_remote_function_per_function_and_arguments() -> None:
+    from streamdata.data._internal.remote_fn import cached_remote_fn
+
+    def triple(x):
+        return 3 * x
+
+    assert cached_remote_fn(triple) is cached_remote_fn(triple)
+    assert cached_remote_fn(triple, num_cpus=1) is cached_remote_fn(triple, num_cpus=1)
+    assert cached_remote_fn(triple, num_cpus=1) is not cached_remote_fn(triple)
+    with pytest.raises(TypeError, match="remote argument 'resources' must be hashable"):
+        cached_remote_fn(triple, resources={"a": {1}})
+    with pytest.raises(TypeError, match="fn must be a function"):
+        cached_remote_fn(3)
+
+
+def test_cached_remote_fn_runs_with_per_call_options() -> None:
+    import streamdata as sd
+    from streamdata.data._internal.remote_fn import cached_remote_fn
+
+    def triple(x):
+        return 3 * x
+
+    assert sd.get(cached_remote_fn(triple).options(num_cpus=1).remote(5)) == 15

@@ -47,7 +47,7 @@ MODULE_PATHS: dict[str, str] = {
     # the private names Ray's own guides import (streamdata.ray_private)
     **{name: "streamdata.ray_private" for name in (
         "_internal", "_internal.util", "_internal.delegating_block_builder", "_internal.datasource",
-        "_internal.datasource.range_datasource")},
+        "_internal.datasource.range_datasource", "_internal.remote_fn")},
 }
 
 #: Ray Core's names: on ``ray``, never on ``ray.data``

@@ -218,7 +218,7 @@ def test_ray_scheduling_arguments_of_read_datasource_and_write_datasink(tmp_path
     ds = sd.read_datasource(FibonacciSource(10), num_cpus=1, memory=10**6, label_selector={"a": "b"},
                             runtime_env={}, max_calls=3)
     assert ds.count() == 10
-    with pytest.raises(PlanError, match="compute= and extra read arguments"):
+    with pytest.raises(PlanError, match="compute= is not supported"):
         sd.read_datasource(FibonacciSource(10), compute="tasks")
     sd.range(6).write_datasink(CollectingSink(str(tmp_path)), ray_remote_args={"num_cpus": 1}, concurrency=1)
     assert (tmp_path / "_SUCCESS").read_text() == "6"

@@ -27,6 +27,7 @@ PATH_MAP: list[tuple[str, str]] = [
     ("s3://anonymous@ray-example-data/", "ray-example-data/"),
     ("s3://ray-example-data/", "ray-example-data/"),
     ("s3://anonymous@air-example-data/", "air-example-data/"),
+    ("s3://anonymous@air-example-data-2/", "air-example-data-2/"),
     ("example://", "example/"),
 ]
 

@@ -1,7 +1,7 @@
 """Local stand-ins for the files the examples read (there is no network): same columns and types.
 
 Each suite's function writes its files under ``data`` with the layout of rewrite.PATH_MAP:
-``example/`` (Ray's ``example://`` files), ``ray-example-data/`` and ``air-example-data/`` (the
+``example/`` (Ray's ``example://`` files), ``ray-example-data/``, ``air-example-data/`` and ``air-example-data-2/`` (the
 public buckets). Values are random (seeded); outputs that print them differ from the docs'.
 """
 import datetime
@@ -49,7 +49,8 @@ def _images(folder: Path, count: int, shape, ext: str, rng: np.random.Generator,
 
 
 def data_code(data: Path, _src: Path) -> None:
-    """Ray Data's doc_code files: iris, mnist, images, tensor Parquet, the taxi file, a gzip CSV."""
+    """Ray Data's doc_code files: iris, mnist, images, tensor Parquet, the taxi file, a gzip CSV,
+    the synthetic raw JPEG images of ``air-example-data-2``."""
     from ray.data.extensions import ArrowTensorArray  # Ray's own writer: checks we read Ray-written tensors
 
     ex, rb, ab = data / "example", data / "ray-example-data", data / "air-example-data"
@@ -87,6 +88,7 @@ def data_code(data: Path, _src: Path) -> None:
     pcsv.write_csv(t, buf)
     with gzip.open(ab / "gzip_compressed.csv", "wb") as f:
         f.write(buf.getvalue())
+    _images(data / "air-example-data-2/1G-image-data-synthetic-raw", 4, lambda i: (64, 64, 3), "jpg", rng)
 
 
 def train(data: Path, _src: Path) -> None:
