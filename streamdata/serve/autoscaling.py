@@ -78,6 +78,11 @@ class AutoscalingPolicy:
         if isinstance(value, cls):
             return value
         if isinstance(value, dict):
+            value = dict(value)
+            if "name" in value:  # the key's name in Ray's docs before ``policy_function``
+                if "policy_function" in value:
+                    raise ValueError(f"{what}: give 'policy_function' or its older name 'name', not both")
+                value["policy_function"] = value.pop("name")
             unknown = sorted(set(value) - {"policy_function", "policy_kwargs"})
             if unknown:
                 raise ValueError(f"unknown {what} key(s) {unknown}; valid: ['policy_function', 'policy_kwargs']")

@@ -41,7 +41,9 @@ class ReplicaContext:
 
     replica_id: ReplicaID
     servable_object: Any
-    rank: int = 0
+    #: a :class:`~streamdata.serve.schema.ReplicaRank` in a replica (``.rank`` is the integer)
+    rank: Any = None
+    #: the deployment's target number of replicas when this one started
     world_size: int = 1
 
     @property

@@ -121,6 +121,7 @@ class ReplicaRecord:
     next_health_check: float = 0.0
     checking: bool = False
     placement_group: Any = None  # the replica's own (placement_group_bundles), removed with it
+    rank: int = 0  # unique among the deployment's replicas (serve.get_replica_context().rank)
 
 
 @dataclass(eq=False)
@@ -204,7 +205,8 @@ class DeploymentState:
         self.next_id += 1
         actor_name = f"SERVE_REPLICA::{spec.app_name}#{spec.name}#{replica_id}"
         path = os.path.join(self.serve_dir, replica_socket_name(actor_name))
-        record = ReplicaRecord(replica_id, actor_name, path)
+        taken = {r.rank for r in self.replicas.values()}
+        record = ReplicaRecord(replica_id, actor_name, path, rank=min(set(range(len(taken) + 1)) - taken))
         self.replicas[replica_id] = record
         options = {k: v for k, v in config.ray_actor_options.items() if v is not None}
         try:
@@ -215,7 +217,7 @@ class DeploymentState:
                                                            lifetime="detached", **options).remote(
                 spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
                 config.user_config, config.has_user_config, config.max_ongoing_requests,
-                logging_config=config.logging_config)
+                rank=record.rank, logging_config=config.logging_config, world_size=max(1, self.target))
             await self._until_ready(record, options)
             await self._connect(record)
         except BaseException as exc:

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, Iterable
 
+from streamdata.serve.user_metrics import Counter, Gauge, Histogram  # serve.metrics.Counter, ... (Ray's names)
+
 LATENCY_BUCKETS_MS = (0.5, 1, 2.5, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000)
 BATCH_SIZE_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 
@@ -116,4 +118,4 @@ class _SnapshotCollector:
         yield from (replicas, queued, ongoing, batches)
 
 
-__all__ = ["BATCH_SIZE_BUCKETS", "LATENCY_BUCKETS_MS", "ProxyMetrics"]
+__all__ = ["BATCH_SIZE_BUCKETS", "Counter", "Gauge", "Histogram", "LATENCY_BUCKETS_MS", "ProxyMetrics"]

@@ -59,6 +59,7 @@ from streamdata.serve.grpc_util import (
 )
 from streamdata.serve.logs import logger
 from streamdata.serve.multiplex import loaded_model_ids
+from streamdata.serve.schema import ReplicaRank
 from streamdata.serve.websocket_relay import run_websocket
 
 
@@ -375,7 +376,7 @@ class ReplicaServer:
         if not callable(fn):
             raise AttributeError(f"deployment {self.deployment!r} has a user_config but no reconfigure(config) "
                                  "method to receive it")
-        result = fn(user_config)
+        result = fn(user_config, _replica_rank()) if _takes_rank(fn) else fn(user_config)
         if inspect.isawaitable(result):
             await result
 
@@ -397,6 +398,22 @@ class ReplicaServer:
         return True
 
 
+def _takes_rank(fn: Any) -> bool:
+    """``reconfigure(self, user_config, rank)``: Ray passes the replica's rank as a second argument
+    when the method takes one."""
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return False
+    positional = [q for q in params if q.kind in (q.POSITIONAL_ONLY, q.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(q.kind is q.VAR_POSITIONAL for q in params)
+
+
+def _replica_rank() -> Any:
+    from streamdata.serve.context import get_replica_context
+    return get_replica_context().rank
+
+
 async def _throw_cancelled(agen: Any) -> None:
     """Raise ``asyncio.CancelledError`` in a suspended async generator (its handlers run)."""
     if agen.ag_frame is None or agen.ag_running:
@@ -415,7 +432,8 @@ class ReplicaActor:
 
     def __init__(self, target_blob: bytes, init_blob: bytes, app_name: str, deployment: str,
                  replica_id: str, socket_path: str, user_config: Any = None, has_user_config: bool = False,
-                 max_ongoing_requests: int = 5, rank: int = 0, logging_config: dict[str, Any] | None = None) -> None:
+                 max_ongoing_requests: int = 5, rank: int = 0, logging_config: dict[str, Any] | None = None,
+                 world_size: int = 1) -> None:
         import cloudpickle
 
         from streamdata.serve._loop import EventLoopThread
@@ -431,9 +449,10 @@ class ReplicaActor:
 
         async def start() -> ReplicaServer:
             rid = ReplicaID(replica_id, DeploymentID(deployment, app_name))
-            _set_replica_context(ReplicaContext(rid, None, rank))
+            replica_rank = ReplicaRank(rank=rank, node_rank=0, local_rank=rank)
+            _set_replica_context(ReplicaContext(rid, None, replica_rank, world_size))
             obj = target(*init_args, **init_kwargs) if inspect.isclass(target) else _FunctionDeployment(target)
-            _set_replica_context(ReplicaContext(rid, obj, rank))
+            _set_replica_context(ReplicaContext(rid, obj, replica_rank, world_size))
             if getattr(obj, "_sd_task_consumer", False):  # @task_consumer: its adapter starts consuming
                 obj.initialize_callable(max_ongoing_requests)
             server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests, access_log)

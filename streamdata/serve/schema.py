@@ -20,6 +20,22 @@ from typing import Any
 from streamdata.serve.logs import LoggingConfig
 
 
+@dataclass(frozen=True)
+class ReplicaRank:
+    """A replica's rank in its deployment (``serve.get_replica_context().rank``, and the second
+    argument of ``reconfigure(user_config, rank)``): ``rank`` is unique among the deployment's
+    live replicas, from 0 up; one machine is node 0, so ``local_rank`` equals ``rank``.
+
+    Example:
+        >>> ReplicaRank(rank=2, node_rank=0, local_rank=2).rank
+        2
+    """
+
+    rank: int
+    node_rank: int = 0
+    local_rank: int = 0
+
+
 class ApplicationStatus(str, enum.Enum):
     NOT_STARTED = "NOT_STARTED"
     DEPLOYING = "DEPLOYING"
