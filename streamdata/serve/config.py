@@ -24,6 +24,7 @@ from streamdata.serve.autoscaling import (
     DeploymentID,
 )
 from streamdata.serve.deployment_actors import DeploymentActorConfig
+from streamdata.serve.gang import GangPlacementStrategy, GangRuntimeFailurePolicy, GangSchedulingConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,4 +186,5 @@ class gRPCOptions:  # noqa: N801 - Ray's name
 
 
 __all__ = ["AggregationFunction", "AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig",
-           "DeploymentActorConfig", "DeploymentID", "HTTPOptions", "gRPCOptions"]
+           "DeploymentActorConfig", "DeploymentID", "GangPlacementStrategy", "GangRuntimeFailurePolicy",
+           "GangSchedulingConfig", "HTTPOptions", "gRPCOptions"]

@@ -45,6 +45,8 @@ class ReplicaContext:
     rank: Any = None
     #: the deployment's target number of replicas when this one started
     world_size: int = 1
+    #: a :class:`~streamdata.serve.gang.GangContext` in a replica of a gang-scheduled deployment
+    gang_context: Any = None
 
     @property
     def app_name(self) -> str:

@@ -111,7 +111,8 @@ class ControllerCore:
                     state = self._new_state(dep["spec"])
                     state.next_id, state.target = dep["next_id"], dep["target"]
                     deps[dep_name] = state
-                    await asyncio.gather(*(state.adopt(rid, actor_name, path)
+                    gangs = dep.get("gangs", {})
+                    await asyncio.gather(*(state.adopt(rid, actor_name, path, gangs.get(rid))
                                            for rid, (actor_name, path) in dep["replicas"].items()))
                 self.apps[name] = AppState(name, app["route_prefix"], app["ingress"], deps, app["deployed_at"],
                                            app["status"], app["message"])
@@ -167,7 +168,9 @@ class ControllerCore:
         for app in self.apps.values():
             deps = {state.name: {"spec": state.spec, "next_id": state.next_id, "target": state.target,
                                  "replicas": {r.replica_id: (r.actor_name, r.path) for r in state.replicas.values()
-                                              if r.state == "RUNNING"}}
+                                              if r.state == "RUNNING"},
+                                 "gangs": {r.replica_id: r.gang for r in state.replicas.values()
+                                           if r.state == "RUNNING" and r.gang is not None}}
                     for state in app.deployments.values()}
             apps[app.name] = {"route_prefix": app.route_prefix, "ingress": app.ingress, "deployments": deps,
                               "deployed_at": app.deployed_at, "status": app.status, "message": app.message,
@@ -211,7 +214,8 @@ class ControllerCore:
                     previous.policy = None if spec.config.autoscaling_config is None else ReplicaScaler(
                         spec.config.autoscaling_config, DeploymentID(spec.name, name))
                 previous.spec = spec
-                previous.target = spec.config.initial_replicas() if previous.policy is None else previous.target
+                previous.target = spec.config.initial_replicas() if previous.policy is None \
+                    else spec.config.aligned(previous.target)
                 if reconfigure:
                     await asyncio.gather(*(r.conn.call("reconfigure", (spec.config.user_config,), kind=wire.CONTROL)
                                            for r in previous.running() if r.conn is not None))
@@ -311,7 +315,7 @@ class ControllerCore:
             finally:
                 app.autoscaling = False
             for state in states:
-                target = targets[DeploymentID(state.name, app.name)]
+                target = state.config.aligned(targets[DeploymentID(state.name, app.name)])  # whole gangs
                 if target != state.target:
                     logger.info("autoscaling %s (application policy): %d -> %d replicas", state.name, state.target,
                                 target)

@@ -28,15 +28,15 @@ from typing import Any, Callable
 from streamdata.serve.autoscaling import AutoscalingConfig
 from streamdata.serve.config import BackpressureConfig
 from streamdata.serve.deployment_actors import DeploymentActorConfig, coerce_deployment_actors
+from streamdata.serve.gang import GangSchedulingConfig, check_gang_options, round_up_to_gang
 from streamdata.serve.logs import coerce_logging_config
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
 #: Ray's default ``max_constructor_retry_count``
 DEFAULT_CONSTRUCTOR_RETRY_COUNT = 20
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
-#: Ray Serve options streamdata does not have (no pluggable routers, no gang scheduling,
-#: no partial rolling updates)
-_UNSUPPORTED = ("request_router_config", "gang_scheduling_config", "rolling_update_percentage", "max_surge_percent")
+#: Ray Serve options streamdata does not have (no pluggable routers, no partial rolling updates)
+_UNSUPPORTED = ("request_router_config", "rolling_update_percentage", "max_surge_percent")
 
 
 class _Default:
@@ -79,6 +79,7 @@ class DeploymentConfig:
     placement_group_bundle_label_selector: list[dict[str, str]] | None = None
     backpressure_config: BackpressureConfig | None = None
     deployment_actors: tuple[DeploymentActorConfig, ...] = ()
+    gang_scheduling_config: GangSchedulingConfig | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -110,6 +111,8 @@ class DeploymentConfig:
         if self.backpressure_config is not None:
             object.__setattr__(self, "backpressure_config", BackpressureConfig.from_value(self.backpressure_config))
         object.__setattr__(self, "deployment_actors", coerce_deployment_actors(self.deployment_actors, self.name))
+        object.__setattr__(self, "gang_scheduling_config", GangSchedulingConfig.from_value(self.gang_scheduling_config))
+        check_gang_options(self)
         per_node = self.max_replicas_per_node
         if per_node is not None:
             if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
@@ -124,8 +127,13 @@ class DeploymentConfig:
 
     def initial_replicas(self) -> int:
         if self.autoscaling_config is not None:
-            return self.autoscaling_config.start_replicas()
+            return self.aligned(self.autoscaling_config.start_replicas())
         return self.num_replicas
+
+    def aligned(self, num_replicas: int) -> int:
+        """A replica count in whole gangs (rounded up) when the deployment has gangs."""
+        gang = self.gang_scheduling_config
+        return num_replicas if gang is None else round_up_to_gang(num_replicas, gang.gang_size)
 
 
 def _check_placement(config: DeploymentConfig) -> None:
@@ -260,7 +268,8 @@ class Deployment:
                 max_constructor_retry_count: Any = DEFAULT,
                 placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
                 placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
-                deployment_actors: Any = DEFAULT, **unsupported: Any) -> Deployment:
+                deployment_actors: Any = DEFAULT, gang_scheduling_config: Any = DEFAULT,
+                **unsupported: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
         another class or function with the same settings).
 
@@ -286,7 +295,8 @@ class Deployment:
                             "placement_group_bundles": placement_group_bundles,
                             "placement_group_strategy": placement_group_strategy,
                             "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
-                            "backpressure_config": backpressure_config, "deployment_actors": deployment_actors})
+                            "backpressure_config": backpressure_config, "deployment_actors": deployment_actors,
+                            "gang_scheduling_config": gang_scheduling_config})
         if func_or_class is not None and not callable(func_or_class):
             raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
                             f"{type(func_or_class).__name__}")
@@ -342,7 +352,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                max_constructor_retry_count: Any = DEFAULT,
                placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
                placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
-               deployment_actors: Any = DEFAULT, **unsupported: Any) -> Any:
+               deployment_actors: Any = DEFAULT, gang_scheduling_config: Any = DEFAULT,
+               **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
@@ -374,6 +385,10 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
         deployment_actors: actors shared by the deployment's replicas (a list of
             ``DeploymentActorConfig`` or dicts of its fields), started before them; a replica
             gets one with ``serve.get_deployment_actor(name)``.
+        gang_scheduling_config: a ``GangSchedulingConfig`` (or a dict of its fields): the
+            replicas start, are placed and restart in gangs of ``gang_size``
+            (``serve.get_replica_context().gang_context``); ``num_replicas`` must be a multiple
+            of it, and ``max_replicas_per_node`` and ``placement_group_strategy`` must be unset.
 
     Example:
         >>> @deployment
@@ -399,7 +414,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                          "placement_group_bundles": placement_group_bundles,
                          "placement_group_strategy": placement_group_strategy,
                          "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
-                         "backpressure_config": backpressure_config, "deployment_actors": deployment_actors})
+                         "backpressure_config": backpressure_config, "deployment_actors": deployment_actors,
+                         "gang_scheduling_config": gang_scheduling_config})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):

@@ -26,6 +26,7 @@ from streamdata.serve.autoscaling_metrics import REPLICAS, ROUTER_TIMEOUT_S, Cus
 from streamdata.serve.channel import ReplicaConnection
 from streamdata.serve.deployment import DeploymentConfig
 from streamdata.serve.deployment_actor_state import DeploymentActors
+from streamdata.serve.gang import GangContext, gang_bundles, gangs_to_start, gangs_to_stop, incomplete_gangs
 from streamdata.serve.logs import logger
 from streamdata.serve.router import ReplicaInfo
 
@@ -94,6 +95,8 @@ class DeploymentSpec:
         digest.update(repr(sorted((self.config.logging_config or {}).items())).encode())
         digest.update(repr((self.config.placement_group_bundles, self.config.placement_group_strategy,
                             self.config.placement_group_bundle_label_selector)).encode())
+        if self.config.gang_scheduling_config is not None:  # other gangs are new replicas
+            digest.update(repr(self.config.gang_scheduling_config.model_dump()).encode())
         return digest.hexdigest()
 
 
@@ -122,6 +125,7 @@ class ReplicaRecord:
     checking: bool = False
     placement_group: Any = None  # the replica's own (placement_group_bundles), removed with it
     rank: int = 0  # unique among the deployment's replicas (serve.get_replica_context().rank)
+    gang: GangContext | None = None  # its gang, in a gang-scheduled deployment
 
 
 @dataclass(eq=False)
@@ -144,6 +148,7 @@ class DeploymentState:
     autoscaling: bool = False  # a look at the load is under way
     app_scaled: bool = False  # the application's autoscaling policy decides the target, not ``policy``
     actors: DeploymentActors | None = None  # the deployment-scoped actors of this code version
+    gang_pgs: dict = field(default_factory=dict)  # gang id -> its placement group, removed with its last member
 
     def __post_init__(self) -> None:
         config = self.spec.config
@@ -196,41 +201,97 @@ class DeploymentState:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def start_replica(self) -> ReplicaRecord:
-        from streamdata.serve.replica import ReplicaActor
-
-        sd = runtime()
-        spec, config = self.spec, self.spec.config
-        replica_id = f"{self.next_id}-{os.urandom(3).hex()}"
+    def _next_replica_id(self) -> str:
         self.next_id += 1
-        actor_name = f"SERVE_REPLICA::{spec.app_name}#{spec.name}#{replica_id}"
+        return f"{self.next_id - 1}-{os.urandom(3).hex()}"
+
+    def _new_record(self, replica_id: str, gang: GangContext | None = None) -> ReplicaRecord:
+        actor_name = f"SERVE_REPLICA::{self.spec.app_name}#{self.spec.name}#{replica_id}"
         path = os.path.join(self.serve_dir, replica_socket_name(actor_name))
         taken = {r.rank for r in self.replicas.values()}
-        record = ReplicaRecord(replica_id, actor_name, path, rank=min(set(range(len(taken) + 1)) - taken))
+        record = ReplicaRecord(replica_id, actor_name, path, rank=min(set(range(len(taken) + 1)) - taken), gang=gang)
         self.replicas[replica_id] = record
-        options = {k: v for k, v in config.ray_actor_options.items() if v is not None}
+        return record
+
+    def _actor_options(self) -> dict[str, Any]:
+        return {k: v for k, v in self.config.ray_actor_options.items() if v is not None}
+
+    async def start_replica(self) -> ReplicaRecord:
+        record = self._new_record(self._next_replica_id())
+        options = self._actor_options()
         try:
-            if config.placement_group_bundles is not None:
+            if self.config.placement_group_bundles is not None:
                 options["scheduling_strategy"] = await self._reserve(record)
-            # detached, as Ray Serve's replicas: they outlive a controller that dies (the next one takes them back)
-            record.actor = sd.remote(ReplicaActor).options(name=actor_name, max_restarts=0, max_concurrency=2,
-                                                           lifetime="detached", **options).remote(
-                spec.target_blob, spec.init_blob, spec.app_name, spec.name, replica_id, path,
-                config.user_config, config.has_user_config, config.max_ongoing_requests,
-                rank=record.rank, logging_config=config.logging_config, world_size=max(1, self.target))
-            await self._until_ready(record, options)
-            await self._connect(record)
+            await self._launch(record, options)
         except BaseException as exc:
-            self.replicas.pop(replica_id, None)
-            self._kill(record)
-            self.start_failures += 1
-            self.message = f"a replica of deployment {spec.name!r} failed to start: {exc}"
-            self.retry_after = time.monotonic() + min(MAX_RETRY_DELAY_S, 0.1 * 2 ** self.start_failures)
-            logger.warning("%s: %s", spec.app_name, self.message)
+            self._start_failed([record], exc)
             raise
         self.start_failures = 0
         self.message = ""
         return record
+
+    async def start_gang(self) -> list[ReplicaRecord]:
+        """Start one gang: its placement group (every member's bundles) is reserved at once,
+        then its members start in their bundles, each with its :class:`GangContext`; when one
+        fails, the whole gang is taken down (and started again later, with backoff)."""
+        sd, spec, config = runtime(), self.spec, self.config
+        gang = config.gang_scheduling_config
+        assert gang is not None
+        gang_id = os.urandom(4).hex()
+        pg_name = f"SERVE_GANG::{spec.app_name}_{spec.name}_{gang_id}"
+        ids = [self._next_replica_id() for _ in range(gang.gang_size)]
+        records = [self._new_record(rid, GangContext(gang_id, rank, gang.gang_size, list(ids), pg_name))
+                   for rank, rid in enumerate(ids)]
+        try:
+            selector, pg = config.placement_group_bundle_label_selector, None
+            bundles = gang_bundles(gang.gang_size, config.placement_group_bundles, config.ray_actor_options)
+            if any(bundles):  # replicas that ask for no resources have nothing to reserve
+                pg = self.gang_pgs[gang_id] = sd.placement_group(
+                    bundles, strategy=gang.gang_placement_strategy.value, name=pg_name,
+                    bundle_label_selector=None if selector is None else selector * gang.gang_size)
+                await asyncio.wrap_future(pg.ready().future())
+            per_replica = len(config.placement_group_bundles or ()) or 1
+
+            def options(rank: int) -> dict[str, Any]:
+                return self._actor_options() if pg is None else {**self._actor_options(), "scheduling_strategy":
+                    sd.PlacementGroupSchedulingStrategy(pg, rank * per_replica,
+                                                        placement_group_capture_child_tasks=True)}
+            results = await asyncio.gather(*(self._launch(r, options(r.gang.rank)) for r in records),
+                                           return_exceptions=True)
+            errors = [r for r in results if isinstance(r, BaseException)]
+            if errors:
+                raise errors[0]
+        except BaseException as exc:
+            self._start_failed(records, exc)
+            raise
+        self.start_failures = 0
+        self.message = ""
+        return records
+
+    async def _launch(self, record: ReplicaRecord, options: dict[str, Any]) -> None:
+        from streamdata.serve.replica import ReplicaActor
+
+        spec, config = self.spec, self.spec.config
+        # detached, as Ray Serve's replicas: they outlive a controller that dies (the next one takes them back)
+        record.actor = runtime().remote(ReplicaActor).options(name=record.actor_name, max_restarts=0,
+                                                              max_concurrency=2, lifetime="detached", **options).remote(
+            spec.target_blob, spec.init_blob, spec.app_name, spec.name, record.replica_id, record.path,
+            config.user_config, config.has_user_config, config.max_ongoing_requests,
+            rank=record.rank, logging_config=config.logging_config, world_size=max(1, self.target),
+            gang_context=record.gang)
+        await self._until_ready(record, options)
+        await self._connect(record)
+
+    def _start_failed(self, records: list[ReplicaRecord], exc: BaseException) -> None:
+        for record in records:
+            self.replicas.pop(record.replica_id, None)
+        for record in records:
+            self._kill(record)
+        self.start_failures += 1
+        what = "a gang" if records[0].gang is not None else "a replica"
+        self.message = f"{what} of deployment {self.spec.name!r} failed to start: {exc}"
+        self.retry_after = time.monotonic() + min(MAX_RETRY_DELAY_S, 0.1 * 2 ** self.start_failures)
+        logger.warning("%s: %s", self.spec.app_name, self.message)
 
     async def _until_ready(self, record: ReplicaRecord, options: dict[str, Any]) -> None:
         """Wait for the replica's constructor; say so (log and ``serve.status``) when it
@@ -257,9 +318,13 @@ class DeploymentState:
         if self.actors is not None:
             await self.actors.start_initial()
         failures = 0
+        gang = self.config.gang_scheduling_config
         while len(self.replicas) < self.target:
-            results = await asyncio.gather(*(self.start_replica() for _ in range(self.target - len(self.replicas))),
-                                           return_exceptions=True)
+            starts = [self.start_replica() for _ in range(self.target - len(self.replicas))] if gang is None else \
+                [self.start_gang() for _ in range(gangs_to_start(len(self.replicas), self.target, gang.gang_size))]
+            if not starts:
+                break
+            results = await asyncio.gather(*starts, return_exceptions=True)
             errors = [r for r in results if isinstance(r, BaseException)]
             failures += len(errors)
             if not errors:
@@ -304,10 +369,11 @@ class DeploymentState:
         record.next_health_check = time.monotonic() + self.config.health_check_period_s
         self.on_change()
 
-    async def adopt(self, replica_id: str, actor_name: str, path: str) -> bool:
-        """Take over a replica a previous controller started; False when it is gone."""
+    async def adopt(self, replica_id: str, actor_name: str, path: str, gang: GangContext | None = None) -> bool:
+        """Take over a replica a previous controller started; False when it is gone (a gang
+        that lost a member meanwhile is restarted whole at the next :meth:`reconcile`)."""
         sd = runtime()
-        record = ReplicaRecord(replica_id, actor_name, path)
+        record = ReplicaRecord(replica_id, actor_name, path, gang=gang)
         try:
             record.actor = sd.get_actor(actor_name)
         except Exception:  # noqa: BLE001 - it died meanwhile
@@ -328,7 +394,20 @@ class DeploymentState:
             return
         self.replicas.pop(replica_id, None)
         self._kill(record)
+        self._restart_broken_gangs()
         self.on_change()
+
+    def _restart_broken_gangs(self) -> None:
+        """``RESTART_GANG``: kill the other members of every gang that lost one (the
+        controller then starts whole gangs again)."""
+        live = [r for r in self.replicas.values() if r.state != "STOPPING"]
+        broken = incomplete_gangs((r.replica_id, r.gang) for r in live)
+        for record in live:
+            if record.gang is not None and record.gang.gang_id in broken:
+                logger.warning("replica %s of %s: its gang %s lost a member; restarting the whole gang "
+                               "(RESTART_GANG)", record.replica_id, self.name, record.gang.gang_id)
+                self.replicas.pop(record.replica_id, None)
+                self._kill(record)
 
     def _kill(self, record: ReplicaRecord) -> None:
         if record.conn is not None:
@@ -345,6 +424,15 @@ class DeploymentState:
             except Exception:  # noqa: BLE001 - already removed, or the runtime stops
                 pass
             record.placement_group = None
+        gang = record.gang
+        if gang is not None and not any(r.gang is not None and r.gang.gang_id == gang.gang_id
+                                        for r in self.replicas.values()):
+            pg = self.gang_pgs.pop(gang.gang_id, None)
+            if pg is not None:
+                try:
+                    runtime().remove_placement_group(pg)
+                except Exception:  # noqa: BLE001 - already removed, or the runtime stops
+                    pass
 
     async def stop_replica(self, record: ReplicaRecord) -> None:
         """Stop routing to ``record``, let it finish its requests, then kill it."""
@@ -376,13 +464,30 @@ class DeploymentState:
             return
         if self.actors is not None:
             self.actors.reconcile(now, self._spawn)
+        gang = self.config.gang_scheduling_config
+        if gang is not None:
+            self._restart_broken_gangs()
         live = [r for r in self.replicas.values() if r.state != "STOPPING"]
         actors_ready = self.actors is None or self.actors.ready  # new replicas wait for the actors
         if len(live) < self.target and now >= self.retry_after and actors_ready:
-            for _ in range(self.target - len(live)):
-                self._spawn(self._start_quietly())
+            if gang is None:
+                for _ in range(self.target - len(live)):
+                    self._spawn(self._start_quietly(self.start_replica))
+            else:
+                for _ in range(gangs_to_start(len(live), self.target, gang.gang_size)):
+                    self._spawn(self._start_quietly(self.start_gang))
         elif len(live) > self.target:
-            extra = sorted(live, key=lambda r: (r.state == "RUNNING", r.replica_id))[:len(live) - self.target]
+            if gang is None:
+                extra = sorted(live, key=lambda r: (r.state == "RUNNING", r.replica_id))[:len(live) - self.target]
+            else:  # whole gangs
+                gangs: dict[str, list[ReplicaRecord]] = {}
+                for r in live:
+                    gangs.setdefault(r.gang.gang_id if r.gang is not None else r.replica_id, []).append(r)
+                stop = gangs_to_stop({g: [(r.state == "RUNNING", r.replica_id) for r in members]
+                                      for g, members in gangs.items()}, len(live) - self.target, gang.gang_size)
+                extra = [r for g in stop for r in gangs[g]]
+            for record in extra:
+                record.state = "STOPPING"  # all at once: a gang is never seen half stopped
             for record in extra:
                 self._spawn(self.stop_replica(record))
         for record in self.running():
@@ -394,9 +499,9 @@ class DeploymentState:
             self.autoscaling = True
             self._spawn(self._autoscale(now))
 
-    async def _start_quietly(self) -> None:
+    async def _start_quietly(self, start: Callable[[], Any]) -> None:
         try:
-            await self.start_replica()
+            await start()
         except BaseException:  # noqa: BLE001 - recorded in self.message; retried with backoff
             pass
 
@@ -416,6 +521,7 @@ class DeploymentState:
         if not healthy and record.state == "RUNNING":
             self.replicas.pop(record.replica_id, None)
             self._kill(record)
+            self._restart_broken_gangs()
             self.on_change()
 
     def replica_key(self, replica_id: str) -> ReplicaID:
@@ -473,6 +579,7 @@ class DeploymentState:
             target = self.policy.decide(now=seen.now, current=seen.current, load=load, target=self.target,
                                         running=seen.running, queued=seen.queued,
                                         aggregated_metrics=seen.aggregated_metrics, raw_metrics=seen.raw_metrics)
+            target = self.config.aligned(target)  # whole gangs, rounded up (as Ray)
             if target != self.target:
                 logger.info("autoscaling %s: %d -> %d replicas (load %.2f)", self.name, self.target, target, load)
                 self.target = target

@@ -433,7 +433,7 @@ class ReplicaActor:
     def __init__(self, target_blob: bytes, init_blob: bytes, app_name: str, deployment: str,
                  replica_id: str, socket_path: str, user_config: Any = None, has_user_config: bool = False,
                  max_ongoing_requests: int = 5, rank: int = 0, logging_config: dict[str, Any] | None = None,
-                 world_size: int = 1) -> None:
+                 world_size: int = 1, gang_context: Any = None) -> None:
         import cloudpickle
 
         from streamdata.serve._loop import EventLoopThread
@@ -450,9 +450,9 @@ class ReplicaActor:
         async def start() -> ReplicaServer:
             rid = ReplicaID(replica_id, DeploymentID(deployment, app_name))
             replica_rank = ReplicaRank(rank=rank, node_rank=0, local_rank=rank)
-            _set_replica_context(ReplicaContext(rid, None, replica_rank, world_size))
+            _set_replica_context(ReplicaContext(rid, None, replica_rank, world_size, gang_context))
             obj = target(*init_args, **init_kwargs) if inspect.isclass(target) else _FunctionDeployment(target)
-            _set_replica_context(ReplicaContext(rid, obj, replica_rank, world_size))
+            _set_replica_context(ReplicaContext(rid, obj, replica_rank, world_size, gang_context))
             if getattr(obj, "_sd_task_consumer", False):  # @task_consumer: its adapter starts consuming
                 obj.initialize_callable(max_ongoing_requests)
             server = ReplicaServer(obj, app_name, deployment, replica_id, max_ongoing_requests, access_log)
