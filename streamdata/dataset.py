@@ -211,7 +211,8 @@ class Dataset(ColumnsMixin["Dataset"], ConsumeMixin, WriteMixin, SplitMixin, Met
             2
         """
         if (fn is None) == (expr is None):
-            raise PlanError(f"filter takes exactly one of fn or expr, got fn={fn!r}, expr={expr!r}")
+            raise PlanError(f"filter takes exactly one of fn or expr, got fn={fn!r}, "
+                            f"expr={expr.compact() if isinstance(expr, Expr) else repr(expr)}")
         scope = locals()
         if expr is not None:
             if isinstance(expr, str):

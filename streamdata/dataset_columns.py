@@ -122,7 +122,7 @@ class ColumnsMixin(Generic[DatasetT]):
                 mapping = self._unnest_fields(mapping, structs)
             elif isinstance(mapping, Expr):
                 raise PlanError(f"with_columns takes {{name: expression}} dicts or unnest() expressions; "
-                                f"got the bare expression {mapping}")
+                                f"got the bare expression {mapping.compact()}")
             if not isinstance(mapping, Mapping):
                 raise PlanError(f"with_columns takes {{name: expression}} dicts or unnest() expressions, "
                                 f"got {type(mapping).__name__}")

@@ -137,7 +137,7 @@ def inline_expr(expr: Any) -> str:
                 "is_not_null": f"{inner}.is_not_null()"}.get(expr.op, f"{expr.op}({inner})")
     if isinstance(expr, AliasExpr):
         return f"{inline_expr(expr.expr)}.alias({expr.name!r})"
-    text = str(expr)
+    text = expr.compact()
     return text[1:-1] if text.startswith("(") and text.endswith(")") and _balanced(text[1:-1]) else text
 
 

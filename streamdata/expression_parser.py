@@ -9,7 +9,7 @@ strings, booleans, ``None``; ``+ - * / // %``, unary ``-``; comparisons (chains 
 ``is_nan(x)`` and ``is_in(x, [..])``.
 
 Example:
-    >>> str(parse_expression("a > 0.5 and s in ['x', 'y']"))
+    >>> parse_expression("a > 0.5 and s in ['x', 'y']").compact()
     "((col('a') > 0.5) & col('s').is_in(['x', 'y']))"
 """
 

@@ -69,11 +69,13 @@ def test_literal_broadcasts_and_constant_folding() -> None:
 
 
 def test_printing() -> None:
-    assert str(col("a") > 0.5) == "(col('a') > 0.5)"
-    assert repr((col("a") > 0.5) & ~col("b").is_null()) == "((col('a') > 0.5) & (~col('b').is_null()))"
-    assert str(col("s").is_in(["x"])) == "col('s').is_in(['x'])"
-    assert str((col("a") + 1).alias("b")) == "(col('a') + 1).alias('b')"
-    assert repr(lit(5)) == "lit(5)" and str(-col("a")) == "(-col('a'))"
+    # the one-line form of plans and messages (repr/str draw Ray's tree: tests/expressions/test_tree_repr.py)
+    assert (col("a") > 0.5).compact() == "(col('a') > 0.5)"
+    assert ((col("a") > 0.5) & ~col("b").is_null()).compact() == "((col('a') > 0.5) & (~col('b').is_null()))"
+    assert col("s").is_in(["x"]).compact() == "col('s').is_in(['x'])"
+    assert (col("a") + 1).alias("b").compact() == "(col('a') + 1).alias('b')"
+    assert lit(5).compact() == "5" and (-col("a")).compact() == "(-col('a'))"
+    assert repr(lit(5)) == str(lit(5)) == "LIT(5)"
 
 
 def test_columns_and_structure() -> None:
@@ -85,7 +87,7 @@ def test_columns_and_structure() -> None:
     assert hash(col("a") + 1) == hash(col("a") + 1)
     assert (col("a") + 1).alias("b").output_name == "b" and (col("a") + 1).output_name is None
     parts = conjuncts(and_all([col("a") > 1, col("b") < 2, col("c").is_null()]))
-    assert [str(p) for p in parts] == ["(col('a') > 1)", "(col('b') < 2)", "col('c').is_null()"]
+    assert [p.compact() for p in parts] == ["(col('a') > 1)", "(col('b') < 2)", "col('c').is_null()"]
 
 
 def test_no_truth_value() -> None:
@@ -150,7 +152,7 @@ def test_string_expressions_parse_into_the_same_trees() -> None:
     }
     for text, expected in cases.items():
         parsed = parse_expression(text)
-        assert str(parsed) == str(expected), text
+        assert parsed.compact() == expected.compact(), text
         assert t.filter(parsed.evaluate(t)).equals(t.filter(expected.evaluate(t))), text
 
 

@@ -10,6 +10,8 @@ A base-layer package: it imports pyarrow, numpy, fsspec (lazily, for ``download`
 - :mod:`.strings`, :mod:`.nested`: the namespaces;
 - :mod:`.udf`, :mod:`.download`, :mod:`.generators`, :mod:`.projection`: the other node kinds;
 - :mod:`.rewrite`: conjunctions and renaming (for the optimizer);
+- :mod:`.tree_repr`: the box-drawn tree ``repr``/``str`` print, as Ray's (``Expr.compact()``
+  is the one-line form plans, stats and error messages use);
 - :mod:`.evaluation`: the per-task evaluation context and arithmetic kernels.
 
 Example:

@@ -11,7 +11,7 @@ value: use ``&``, ``|``, ``~`` instead of ``and``, ``or``, ``not``.
 Example:
     >>> import pyarrow as pa
     >>> e = (col("a") > 1) & col("b").is_in(["x", "y"])
-    >>> print(e)
+    >>> print(e.compact())
     ((col('a') > 1) & col('b').is_in(['x', 'y']))
     >>> t = pa.table({"a": [1, 2, 3], "b": ["x", "z", "y"]})
     >>> e.evaluate(t).to_pylist()
@@ -32,6 +32,7 @@ import pyarrow.compute as pc
 from streamdata.errors import ColumnNotFoundError, SchemaError
 from streamdata.expressions.evaluation import EvalContext, floordiv, process_context, to_float
 from streamdata.expressions.functions import NAMESPACES, ExprFunctions, arrow_type
+from streamdata.expressions.tree_repr import call_label, literal_label, render
 
 ArrowValue = pa.Array | pa.ChunkedArray | pa.Scalar
 
@@ -113,7 +114,7 @@ class Expr(ExprFunctions):
     def __invert__(self) -> "Expr": return UnaryExpr(op="not", operand=self)
 
     def __bool__(self) -> bool:
-        raise TypeError(f"the truth value of an expression is ambiguous: {self}; "
+        raise TypeError(f"the truth value of an expression is ambiguous: {self.compact()}; "
                         "use & | ~ instead of and / or / not")
 
     def __hash__(self) -> int:
@@ -213,7 +214,7 @@ class Expr(ExprFunctions):
         try:
             out = self._eval(table, ctx)
         except (pa.ArrowNotImplementedError, pa.ArrowTypeError, pa.ArrowInvalid) as exc:
-            raise SchemaError(f"cannot evaluate {self}: {exc}") from exc
+            raise SchemaError(f"cannot evaluate {self.compact()}: {exc}") from exc
         ctx.blocks_seen += 1
         if isinstance(out, pa.Scalar):
             out = pa.repeat(out, table.num_rows)
@@ -234,15 +235,22 @@ class Expr(ExprFunctions):
             >>> print((col("a") > 1).to_arrow())
             (a > 1)
         """
-        raise TypeError(f"{self} cannot run as a pyarrow compute expression")
+        raise TypeError(f"{self.compact()} cannot run as a pyarrow compute expression")
 
     def to_pyarrow(self) -> pc.Expression:  # Ray's name for to_arrow
         return self.to_arrow()
 
     name = property(lambda self: self.output_name, doc="Ray's name for :attr:`output_name`.")
 
-    def __repr__(self) -> str:
-        return str(self)
+    def compact(self) -> str:
+        """The expression on one line, as plans, stats and errors show it: ``(col('a') + 1)``."""
+        raise NotImplementedError(type(self).__name__)
+
+    def _tree(self) -> tuple[str, tuple]:  # (label, ((edge, child), ...)): see .tree_repr
+        return type(self).__name__, tuple(("", c) for c in self.children())
+
+    def __repr__(self) -> str:  # also str(): Ray's tree form
+        return render(self)
 
 
 def _value_list(method: str, values: Any) -> tuple:
@@ -278,8 +286,10 @@ class ColumnExpr(Expr):
     def to_arrow(self) -> pc.Expression:
         return pc.field(self.name)
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         return f"col({self.name!r})"
+
+    def _tree(self) -> tuple[str, tuple]: return f"COL({self.name!r})", ()
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -301,11 +311,10 @@ class LiteralExpr(Expr):
     def to_arrow(self) -> pc.Expression:
         return pc.scalar(self.value)
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         return repr(self.value)
 
-    def __repr__(self) -> str:
-        return f"lit({self.value!r})"
+    def _tree(self) -> tuple[str, tuple]: return literal_label(self.value), ()
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -377,10 +386,12 @@ class BinaryExpr(Expr):
             return floor
         return pc.Expression._call("subtract", [fa, pc.Expression._call("multiply", [floor, fb])])
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         if self.op in ("in", "not_in"):
-            return str(self._as_is_in())
-        return f"({self.left} {_BINARY_SYMBOLS[self.op]} {self.right})"
+            return self._as_is_in().compact()
+        return f"({self.left.compact()} {_BINARY_SYMBOLS[self.op]} {self.right.compact()})"
+
+    def _tree(self) -> tuple[str, tuple]: return self.op.upper(), (("left", self.left), ("right", self.right))
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -411,12 +422,12 @@ class UnaryExpr(Expr):
     def to_arrow(self) -> pc.Expression:
         return pc.Expression._call(_UNARY_FUNCS[self.op], [self.operand.to_arrow()])
 
-    def __str__(self) -> str:
-        if self.op == "neg":
-            return f"(-{self.operand})"
-        if self.op == "not":
-            return f"(~{self.operand})"
-        return f"{self.operand}.{self.op}()"
+    def compact(self) -> str:
+        if self.op in ("neg", "not"):
+            return f"({'-' if self.op == 'neg' else '~'}{self.operand.compact()})"
+        return f"{self.operand.compact()}.{self.op}()"
+
+    def _tree(self) -> tuple[str, tuple]: return self.op.upper(), (("operand", self.operand),)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -453,8 +464,11 @@ class IsInExpr(Expr):
         out = self.operand.to_arrow().isin(self._value_set())
         return ~out if self.negated else out
 
-    def __str__(self) -> str:
-        return f"{self.operand}.{'not_in' if self.negated else 'is_in'}({list(self.values)!r})"
+    def compact(self) -> str:
+        return f"{self.operand.compact()}.{'not_in' if self.negated else 'is_in'}({list(self.values)!r})"
+
+    def _tree(self) -> tuple[str, tuple]:  # Ray's is a binary IN / NOT_IN over a list literal
+        return "NOT_IN" if self.negated else "IN", (("left", self.operand), ("right", lit(list(self.values))))
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -487,8 +501,10 @@ class AliasExpr(Expr):
     def to_arrow(self) -> pc.Expression:
         return self.expr.to_arrow()
 
-    def __str__(self) -> str:
-        return f"{self.expr}.alias({self.name!r})"
+    def compact(self) -> str:
+        return f"{self.expr.compact()}.alias({self.name!r})"
+
+    def _tree(self) -> tuple[str, tuple]: return f"ALIAS({self.name!r})", (("", self.expr),)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -531,23 +547,28 @@ class CallExpr(Expr):
             return args[0].cast(kwargs["target_type"], safe=kwargs["safe"])
         return getattr(pc, self.fn)(*args, **kwargs)
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
+        first = self.args[0].compact()
         if self.method.endswith("[]") and self.kwargs:  # an index: s.struct['x']
             v = self.kwargs[0][1]
-            return f"{self.args[0]}.{self.method[:-2]}[{(v[0] if isinstance(v, list) else v)!r}]"
+            return f"{first}.{self.method[:-2]}[{(v[0] if isinstance(v, list) else v)!r}]"
         if self.fn == "cast":
             opts = dict(self.kwargs)
-            return f"{self.args[0]}.cast({opts['target_type']}{'' if opts['safe'] else ', safe=False'})"
-        extra = [str(a) for a in self.args[1:]] + [f"{k}={v!r}" for k, v in self.kwargs]
-        return f"{self.args[0]}.{self.method or self.fn}({', '.join(extra)})"
+            return f"{first}.cast({opts['target_type']}{'' if opts['safe'] else ', safe=False'})"
+        extra = [a.compact() for a in self.args[1:]] + [f"{k}={v!r}" for k, v in self.kwargs]
+        return f"{first}.{self.method or self.fn}({', '.join(extra)})"
+
+    def _tree(self) -> tuple[str, tuple]:  # Ray keeps the options and literal arguments in the UDF
+        return call_label(self.method or self.fn), tuple(
+            (f"arg[{i}]", a) for i, a in enumerate(self.args) if i == 0 or not isinstance(a, LiteralExpr))
 
 
 def col(name: str) -> ColumnExpr:
     """The column ``name`` of the input.
 
     Example:
-        >>> print(col("a") + 1)
-        (col('a') + 1)
+        >>> print(col("a"))
+        COL('a')
     """
     return ColumnExpr(name=name)
 

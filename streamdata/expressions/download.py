@@ -54,7 +54,7 @@ class DownloadExpr(Expr):
     def with_children(self, children: tuple[Expr, ...]) -> Expr:
         child = children[0]
         if not isinstance(child, ColumnExpr):
-            raise TypeError(f"download() reads a column by name, not {child}")
+            raise TypeError(f"download() reads a column by name, not {child.compact()}")
         return DownloadExpr(uri_column_name=child.name, filesystem=self.filesystem)
 
     def key(self) -> tuple:
@@ -67,8 +67,11 @@ class DownloadExpr(Expr):
         uris = ColumnExpr(name=self.uri_column_name)._eval(table, ctx).to_pylist()
         return pa.array(fetch_all(uris, self.filesystem), type=pa.large_binary())
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         return f"download({self.uri_column_name!r})"
+
+    def _tree(self) -> tuple[str, tuple]:
+        return f"DOWNLOAD({self.uri_column_name!r})", ()
 
 
 def fetch_all(uris: list[str | None], filesystem: Any = None) -> list[bytes | None]:
@@ -163,7 +166,7 @@ def download(uri_column_name: str, *, filesystem: Any = None) -> DownloadExpr:
 
     Example:
         >>> print(download("uri"))
-        download('uri')
+        DOWNLOAD('uri')
     """
     return DownloadExpr(uri_column_name=uri_column_name, filesystem=filesystem)
 

@@ -56,8 +56,11 @@ class MonotonicallyIncreasingIdExpr(_Generator):
         ctx.rows_seen += table.num_rows
         return pa.array(np.arange(start, start + table.num_rows, dtype=np.int64))
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         return "monotonically_increasing_id()"
+
+    def _tree(self) -> tuple[str, tuple]:
+        return "MONOTONICALLY_INCREASING_ID()", ()
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -88,10 +91,15 @@ class RandomExpr(_Generator):
             rng = np.random.default_rng(parts)
         return pa.array(rng.random(table.num_rows))
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         if self.seed is None:
             return "random()"
         return f"random(seed={self.seed}, reseed_after_execution={self.reseed_after_execution})"
+
+    def _tree(self) -> tuple[str, tuple]:
+        if self.seed is None:
+            return "RANDOM()", ()
+        return f"RANDOM(seed={self.seed}, reseed_after_execution={self.reseed_after_execution})", ()
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -107,8 +115,11 @@ class UUIDExpr(_Generator):
     def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
         return uuid4_strings(table.num_rows)
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         return "uuid()"
+
+    def _tree(self) -> tuple[str, tuple]:
+        return "UUID()", ()
 
 
 _HEX = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
@@ -140,7 +151,7 @@ def monotonically_increasing_id() -> MonotonicallyIncreasingIdExpr:
 
     Example:
         >>> print(monotonically_increasing_id())
-        monotonically_increasing_id()
+        MONOTONICALLY_INCREASING_ID()
     """
     return MonotonicallyIncreasingIdExpr()
 

@@ -145,6 +145,13 @@ class _DatetimeNamespace:
         return self._k("round_temporal", "round", multiple=1, unit=unit)
 
 
+#: the names Ray's functions for these methods have: how their UDFs print in the tree form
+#: (``repr``), with only the operand below them, Ray keeping the options inside the function
+for _fn, _name in ((list_get, "udf"), (list_sort, "_list_sort"), (list_flatten, "_list_flatten"),
+                   (map_part, "_project_map"), (to_var_list, "_to_list")):
+    _fn.ray_udf_name = _name  # type: ignore[attr-defined]
+
+
 class _ListNamespace:
     """List functions (``col("l").list``): ``len``, ``[i]``, ``[a:b]``, ``get``, ``slice``,
     ``sort``, ``flatten``."""

@@ -7,7 +7,7 @@ Example:
     >>> import pyarrow as pa
     >>> from streamdata.expressions.core import col
     >>> schema = pa.schema([("a", pa.int64()), ("s", pa.struct([("x", pa.int64()), ("y", pa.string())]))])
-    >>> [str(e) for e in expand_projection([star(), unnest(col("s"))], schema)]
+    >>> [e.compact() for e in expand_projection([star(), unnest(col("s"))], schema)]
     ["col('a')", "col('s')", "col('s').struct[0].alias('x')", "col('s').struct[1].alias('y')"]
 """
 
@@ -28,7 +28,7 @@ class _MultiColumn(Expr):
     _arrow = False
 
     def _eval(self, table: pa.Table, ctx: EvalContext) -> ArrowValue:
-        raise PlanError(f"{self} stands for several columns; use it in select_columns / "
+        raise PlanError(f"{self.compact()} stands for several columns; use it in select_columns / "
                         "with_columns, not where one value per row is needed")
 
 
@@ -42,8 +42,11 @@ class StarExpr(_MultiColumn):
     def expand_projection(self, input_schema: pa.Schema | None) -> list[Expr]:
         return expand_projection([self], input_schema)
 
-    def __str__(self) -> str:
+    def compact(self) -> str:
         return "star()"
+
+    def _tree(self) -> tuple[str, tuple]:
+        return "COL(*)", ()
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -71,18 +74,21 @@ class UnnestExpr(_MultiColumn):
         """``expr.struct.field_by_index(i).alias(name_i)`` for each struct field."""
         type_ = self.expr.get_type(input_schema) if input_schema is not None else None
         if type_ is None:
-            raise PlanError(f"{self} needs the struct type of {self.expr} when the plan is built; "
+            raise PlanError(f"{self.compact()} needs the struct type of {self.expr.compact()} when the plan is built; "
                             "declare it (a UDF's return_dtype) or keep the input's schema known")
         if not pa.types.is_struct(type_):
-            raise TypeError(f"unnest() needs a struct-valued expression; {self.expr} is {type_}")
+            raise TypeError(f"unnest() needs a struct-valued expression; {self.expr.compact()} is {type_}")
         names = [type_.field(i).name for i in range(type_.num_fields)]
         dupes = sorted(n for n, c in Counter(names).items() if c > 1)
         if dupes:
             raise PlanError(f"unnest() of a struct with duplicate field names {dupes}")
         return [self.expr.struct.field_by_index(i).alias(n) for i, n in enumerate(names)]
 
-    def __str__(self) -> str:
-        return f"unnest({self.expr})"
+    def compact(self) -> str:
+        return f"unnest({self.expr.compact()})"
+
+    def _tree(self) -> tuple[str, tuple]:
+        return "UNNEST", (("", self.expr),)
 
 
 def star() -> StarExpr:
@@ -90,7 +96,7 @@ def star() -> StarExpr:
 
     Example:
         >>> print(star())
-        star()
+        COL(*)
     """
     return StarExpr()
 
@@ -101,7 +107,8 @@ def unnest(expr: Expr) -> UnnestExpr:
     Example:
         >>> from streamdata.expressions.core import col
         >>> print(unnest(col("s")))
-        unnest(col('s'))
+        UNNEST
+            └── COL('s')
     """
     if isinstance(expr, UnnestExpr):
         raise TypeError("unnest() cannot wrap another unnest()")

@@ -2,7 +2,7 @@
 
 Example:
     >>> from streamdata.expressions.core import col
-    >>> print(rename_columns((col("a") > 1) & col("b").is_null(), {"a": "x"}))
+    >>> print(rename_columns((col("a") > 1) & col("b").is_null(), {"a": "x"}).compact())
     ((col('x') > 1) & col('b').is_null())
 """
 
@@ -18,7 +18,7 @@ def conjuncts(expr: Expr) -> list[Expr]:
 
     Example:
         >>> from streamdata.expressions.core import col
-        >>> [str(e) for e in conjuncts((col("a") > 1) & (col("b") < 2) & col("c"))]
+        >>> [e.compact() for e in conjuncts((col("a") > 1) & (col("b") < 2) & col("c"))]
         ["(col('a') > 1)", "(col('b') < 2)", "col('c')"]
     """
     if isinstance(expr, BinaryExpr) and expr.op == "and":
@@ -31,7 +31,7 @@ def and_all(exprs: Iterable[Expr]) -> Expr:
 
     Example:
         >>> from streamdata.expressions.core import col
-        >>> print(and_all([col("a") > 1, col("b") < 2]))
+        >>> print(and_all([col("a") > 1, col("b") < 2]).compact())
         ((col('a') > 1) & (col('b') < 2))
     """
     items = list(exprs)
@@ -48,7 +48,7 @@ def transform(expr: Expr, fn: Callable[[Expr], Expr]) -> Expr:
 
     Example:
         >>> from streamdata.expressions.core import col, lit
-        >>> print(transform(col("a") + 1, lambda e: lit(2) if str(e) == "1" else e))
+        >>> print(transform(col("a") + 1, lambda e: lit(2) if e.compact() == "1" else e).compact())
         (col('a') + 2)
     """
     children = expr.children()

@@ -108,9 +108,16 @@ class UDFExpr(Expr):
             result = _run_coroutine(result)
         return _to_column(result, table.num_rows, self.data_type, _fn_name(self.fn))
 
-    def __str__(self) -> str:
-        parts = [str(a) for a in self.args] + [f"{k}={v}" for k, v in self.kwargs]
+    def compact(self) -> str:
+        parts = [a.compact() for a in self.args] + [f"{k}={v.compact()}" for k, v in self.kwargs]
         return f"{_fn_name(self.fn)}({', '.join(parts)})"
+
+    def _tree(self) -> tuple[str, tuple]:
+        ray_name = getattr(self.fn, "ray_udf_name", None)  # a namespace method's (see .nested)
+        if ray_name is not None:
+            return f"UDF({ray_name})", (("arg[0]", self.args[0]),)
+        return f"UDF({_fn_name(self.fn)})", tuple(
+            [(f"arg[{i}]", a) for i, a in enumerate(self.args)] + [(f"kwarg[{k!r}]", v) for k, v in self.kwargs])
 
 
 def _run_coroutine(awaitable: Any) -> Any:

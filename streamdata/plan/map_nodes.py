@@ -184,7 +184,7 @@ class Filter(AbstractUDFMap):
     @property
     def name(self) -> str:
         if self.expr is not None:
-            return self._named(f"Filter({self.expr})")
+            return self._named(f"Filter({self.expr.compact()})")
         return self._named(f"Filter({fn_name(self.fn)})")
 
 
@@ -278,7 +278,7 @@ class WithColumn(AbstractMap):
 
     @property
     def name(self) -> str:
-        return self._named(f"WithColumn({self.column}={self.expr})")
+        return self._named(f"WithColumn({self.column}={self.expr.compact()})")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False, repr=False)

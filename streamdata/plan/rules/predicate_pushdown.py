@@ -74,7 +74,7 @@ def _push(filt: Filter, pred: Expr, child: LogicalNode, shared: set[int]) -> Log
         return child.with_inputs(*(_push(filt, pred, i, shared) for i in child.inputs))
     if isinstance(child, Read) and child.datasource.supports_predicate_pushdown():
         prior = dict(child.pushdowns).get("filter")
-        note = str(pred) if prior is None else f"{prior} & {pred}"
+        note = pred.compact() if prior is None else f"{prior} & {pred.compact()}"
         return child.with_pushdown(child.datasource.apply_predicate(pred), "filter", note)
     return keep()
 
