@@ -199,21 +199,30 @@ _TORCHRUN_SCRIPT = textwrap.dedent("""
 """)
 
 
+def _torchrun(script: Any, tmp_path: Any, mode: str, env: dict[str, str]) -> tuple[int, str]:
+    proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
+                             str(script), str(tmp_path), mode], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        _, err = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both of its processes
+        _, err = proc.communicate()
+    return proc.returncode, err
+
+
 @pytest.mark.slow
 def test_under_torchrun_each_process_joins_torchruns_group(tmp_path: Any) -> None:
     script = tmp_path / "train_script.py"
     script.write_text(_TORCHRUN_SCRIPT)
     env = {**os.environ, "PYTHONPATH": REPO, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo, on CPU
     for mode in ("train", "datasets"):  # one trainer per torchrun launch
-        proc = subprocess.Popen([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node=2",
-                                 str(script), str(tmp_path), mode], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        try:
-            _, err = proc.communicate(timeout=240)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)  # torchrun and both of its processes
-            _, err = proc.communicate()
-        assert proc.returncode == 0, err[-3000:]
+        returncode, err = _torchrun(script, tmp_path, mode, env)
+        if returncode != 0 and "connectFullMesh failed" in err:
+            # gloo lost a connection while init_process_group set up its mesh (seen
+            # once in CI under load, never alone): launch again, once
+            returncode, err = _torchrun(script, tmp_path, mode, env)
+        assert returncode == 0, err[:3000] + "\n...\n" + err[-3000:]
     got = [json.loads((tmp_path / f"train-rank{r}.json").read_text()) for r in (0, 1)]
     assert got == [{"rank": r, "world": 2, "sum": 3.0, "shared": {"from": 0}, "local": [r, 2, 0],
                     "model": "DistributedDataParallel",
