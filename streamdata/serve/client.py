@@ -23,6 +23,8 @@ from typing import Any, Callable
 
 from streamdata.serve._loop import EventLoopThread
 from streamdata.serve._runtime import runtime
+from streamdata.serve.custom_router import make_router
+from streamdata.serve.request_router_config import RequestRouterConfig
 from streamdata.serve.router import ReplicaInfo, Router
 
 #: the controller's and the proxy's actor names (Ray's)
@@ -44,6 +46,8 @@ class DeploymentRoute:
     #: an autoscaling deployment's ``metrics_interval_s``: how often routers report their
     #: queued requests (None: it does not autoscale)
     queue_report_interval_s: float | None = None
+    #: the deployment's ``request_router_config`` (None: the built-in router)
+    request_router: RequestRouterConfig | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +132,10 @@ class QueueReporter:
         self._wake.set()
 
 
+def _custom(config: RequestRouterConfig | None) -> RequestRouterConfig | None:
+    return None if config is None or config.is_default_request_router() else config
+
+
 class ServeClient:
     """This process's routers and routing table."""
 
@@ -154,8 +162,9 @@ class ServeClient:
         key = (app_name, deployment_name)
         router = self.routers.get(key)
         if router is None:
-            router = Router(app_name, deployment_name, observe=self.observe, on_demand=self._reporter.report)
             route = self.table.deployments.get(key)
+            router = make_router(app_name, deployment_name, route.request_router if route is not None else None,
+                                 observe=self.observe, on_demand=self._reporter.report)
             if route is not None:
                 router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests,
                               route.queue_report_interval_s)
@@ -178,6 +187,10 @@ class ServeClient:
                     router.close()
                     del self.routers[key]
                 continue
+            if getattr(router, "router_config", None) != _custom(route.request_router):
+                router.close()  # redeployed with another request router: its requests from now on go to a new one
+                router = self.routers[key] = make_router(*key, route.request_router, observe=self.observe,
+                                                         on_demand=self._reporter.report)
             router.update(route.replicas, route.max_ongoing_requests, route.max_queued_requests,
                           route.queue_report_interval_s)
         for listener in list(self.listeners):

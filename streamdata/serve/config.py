@@ -25,6 +25,7 @@ from streamdata.serve.autoscaling import (
 )
 from streamdata.serve.deployment_actors import DeploymentActorConfig
 from streamdata.serve.gang import GangPlacementStrategy, GangRuntimeFailurePolicy, GangSchedulingConfig
+from streamdata.serve.request_router_config import RequestRouterConfig
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -187,4 +188,4 @@ class gRPCOptions:  # noqa: N801 - Ray's name
 
 __all__ = ["AggregationFunction", "AutoscalingConfig", "AutoscalingContext", "AutoscalingPolicy", "BackpressureConfig",
            "DeploymentActorConfig", "DeploymentID", "GangPlacementStrategy", "GangRuntimeFailurePolicy",
-           "GangSchedulingConfig", "HTTPOptions", "gRPCOptions"]
+           "GangSchedulingConfig", "HTTPOptions", "RequestRouterConfig", "gRPCOptions"]

@@ -100,6 +100,11 @@ def get_replica_context() -> ReplicaContext:
     return _replica_context
 
 
+def _get_internal_replica_context() -> ReplicaContext | None:
+    """Ray's private accessor (its request-router examples use it): the replica's context, or None."""
+    return _replica_context
+
+
 def get_multiplexed_model_id() -> str:
     """The model id the current request asked for (``handle.options(multiplexed_model_id=...)``
     or the HTTP header ``serve_multiplexed_model_id``); ``""`` when none."""

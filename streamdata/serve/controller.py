@@ -151,7 +151,8 @@ class ControllerCore:
                 autoscaling = state.config.autoscaling_config
                 deps[(app.name, state.name)] = DeploymentRoute(
                     state.route_infos(), state.config.max_ongoing_requests, state.config.max_queued_requests,
-                    autoscaling.metrics_interval_s if autoscaling is not None else None)
+                    autoscaling.metrics_interval_s if autoscaling is not None else None,
+                    state.config.request_router_config)
         return RoutingTable(self.version, apps, deps)
 
     def _bump(self) -> None:

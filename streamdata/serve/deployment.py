@@ -30,13 +30,14 @@ from streamdata.serve.config import BackpressureConfig
 from streamdata.serve.deployment_actors import DeploymentActorConfig, coerce_deployment_actors
 from streamdata.serve.gang import GangSchedulingConfig, check_gang_options, round_up_to_gang
 from streamdata.serve.logs import coerce_logging_config
+from streamdata.serve.request_router_config import RequestRouterConfig
 
 DEFAULT_MAX_ONGOING_REQUESTS = 5
 #: Ray's default ``max_constructor_retry_count``
 DEFAULT_CONSTRUCTOR_RETRY_COUNT = 20
 _ACTOR_OPTION_KEYS = ("num_cpus", "num_gpus", "memory", "resources", "runtime_env", "accelerator_type")
-#: Ray Serve options streamdata does not have (no pluggable routers, no partial rolling updates)
-_UNSUPPORTED = ("request_router_config", "rolling_update_percentage", "max_surge_percent")
+#: Ray Serve options streamdata does not have (no partial rolling updates)
+_UNSUPPORTED = ("rolling_update_percentage", "max_surge_percent")
 
 
 class _Default:
@@ -80,6 +81,7 @@ class DeploymentConfig:
     backpressure_config: BackpressureConfig | None = None
     deployment_actors: tuple[DeploymentActorConfig, ...] = ()
     gang_scheduling_config: GangSchedulingConfig | None = None
+    request_router_config: RequestRouterConfig | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name or "#" in self.name:
@@ -113,6 +115,9 @@ class DeploymentConfig:
         object.__setattr__(self, "deployment_actors", coerce_deployment_actors(self.deployment_actors, self.name))
         object.__setattr__(self, "gang_scheduling_config", GangSchedulingConfig.from_value(self.gang_scheduling_config))
         check_gang_options(self)
+        if self.request_router_config is not None:
+            object.__setattr__(self, "request_router_config",
+                               RequestRouterConfig.from_value(self.request_router_config))
         per_node = self.max_replicas_per_node
         if per_node is not None:
             if isinstance(per_node, bool) or not isinstance(per_node, int) or per_node < 1:
@@ -269,7 +274,7 @@ class Deployment:
                 placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
                 placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
                 deployment_actors: Any = DEFAULT, gang_scheduling_config: Any = DEFAULT,
-                **unsupported: Any) -> Deployment:
+                request_router_config: Any = DEFAULT, **unsupported: Any) -> Deployment:
         """A copy with some ``@serve.deployment`` arguments changed (``func_or_class``: serve
         another class or function with the same settings).
 
@@ -296,7 +301,8 @@ class Deployment:
                             "placement_group_strategy": placement_group_strategy,
                             "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
                             "backpressure_config": backpressure_config, "deployment_actors": deployment_actors,
-                            "gang_scheduling_config": gang_scheduling_config})
+                            "gang_scheduling_config": gang_scheduling_config,
+                            "request_router_config": request_router_config})
         if func_or_class is not None and not callable(func_or_class):
             raise TypeError(f"Deployment.options(func_or_class=...) must be a class or function, got "
                             f"{type(func_or_class).__name__}")
@@ -353,7 +359,7 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                placement_group_bundles: Any = DEFAULT, placement_group_strategy: Any = DEFAULT,
                placement_group_bundle_label_selector: Any = DEFAULT, backpressure_config: Any = DEFAULT,
                deployment_actors: Any = DEFAULT, gang_scheduling_config: Any = DEFAULT,
-               **unsupported: Any) -> Any:
+               request_router_config: Any = DEFAULT, **unsupported: Any) -> Any:
     """Make a class (or function) a deployment (``@deployment`` or ``@deployment(...)``).
 
     Args:
@@ -389,6 +395,9 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
             replicas start, are placed and restart in gangs of ``gang_size``
             (``serve.get_replica_context().gang_context``); ``num_replicas`` must be a multiple
             of it, and ``max_replicas_per_node`` and ``placement_group_strategy`` must be unset.
+        request_router_config: a ``RequestRouterConfig`` (or a dict of its fields): a custom
+            ``RequestRouter`` that each caller's router asks where requests go, and how often
+            the replicas' ``record_routing_stats()`` is collected for it.
 
     Example:
         >>> @deployment
@@ -415,7 +424,8 @@ def deployment(_func_or_class: Callable | None = None, *, name: Any = DEFAULT, v
                          "placement_group_strategy": placement_group_strategy,
                          "placement_group_bundle_label_selector": placement_group_bundle_label_selector,
                          "backpressure_config": backpressure_config, "deployment_actors": deployment_actors,
-                         "gang_scheduling_config": gang_scheduling_config})
+                         "gang_scheduling_config": gang_scheduling_config,
+                         "request_router_config": request_router_config})
 
     def decorate(target: Callable) -> Deployment:
         if isinstance(target, Deployment):

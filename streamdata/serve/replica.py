@@ -364,6 +364,9 @@ class ReplicaServer:
             ongoing = self.user_ongoing
             custom, age = await self.autoscaling_stats.collect(float(args[0]) if args else 0.0)
             return {"ongoing": ongoing, "custom_metrics": custom, "age": age}
+        if op == "routing_stats":  # for the callers' custom request routers
+            stats = await record_routing_stats(self.obj, self.deployment)
+            return {"stats": stats, "models": loaded_model_ids(self.obj)}
         if op == "set_max_ongoing_requests":
             self.max_ongoing_requests = int(args[0])
             return True
@@ -396,6 +399,19 @@ class ReplicaServer:
             except asyncio.TimeoutError:
                 return False
         return True
+
+
+async def record_routing_stats(obj: Any, deployment: str) -> dict[str, Any]:
+    """What the user's ``record_routing_stats()`` returns ({} when it has none)."""
+    fn = getattr(obj, "record_routing_stats", None)
+    if not callable(fn):
+        return {}
+    stats = fn()
+    if inspect.isawaitable(stats):
+        stats = await stats
+    if not isinstance(stats, dict):
+        raise TypeError(f"{deployment}.record_routing_stats() must return a dict, got {type(stats).__name__}")
+    return stats
 
 
 def _takes_rank(fn: Any) -> bool:

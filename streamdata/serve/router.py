@@ -217,35 +217,8 @@ class Router:
             raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} was deleted")
         slot = self._pick(model_id, session_id) if not self._waiters else None
         while slot is None:
-            limit = self.max_queued_requests
-            if (limit >= 0 and len(self._waiters) >= limit and self._slots
-                    and (refused or self._full_by_count())):
-                raise BackPressureError(
-                    f"all {len(self._slots)} replica(s) of deployment {self.deployment_name!r} have "
-                    f"{self.max_ongoing_requests} requests ongoing (max_ongoing_requests) and "
-                    f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
-            fut = asyncio.get_running_loop().create_future()
-            self._waiters.append(fut)
-            if self._reporter is None and self._on_demand is not None:
-                self._reporter = asyncio.get_running_loop().create_task(self._report_queue())
-            try:
-                retry_in = self._retry_in()
-                if retry_in is None:
-                    await fut
-                else:
-                    await asyncio.wait([fut], timeout=retry_in)
-            finally:
-                if fut in self._waiters:
-                    self._waiters.remove(fut)
-                due = self._report_due
-                if not self._waiters and due is not None and not due.done():
-                    due.set_result(None)  # the last 0 goes now, not at the next interval
-            if self.closed:
-                raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} "
-                                   "was deleted while the request waited")
+            await self._wait_turn(refused, self._retry_in())
             slot = self._pick(model_id, session_id)
-            if slot is None:
-                continue
         slot.ongoing += 1
         if model_id:
             self._model_affinity[model_id] = slot.info.replica_id
@@ -255,6 +228,36 @@ class Router:
             if len(self._session_affinity) > MAX_SESSIONS:
                 self._session_affinity.popitem(last=False)
         return slot
+
+    async def _wait_turn(self, refused: bool, timeout: float | None) -> None:
+        """Wait in the queue until a slot may have freed (or ``timeout`` seconds: None, no
+        limit); refuse the request (``BackPressureError``) when ``max_queued_requests``
+        wait already (see :meth:`_acquire`); fail it when the router closed meanwhile."""
+        limit = self.max_queued_requests
+        if (limit >= 0 and len(self._waiters) >= limit and self._slots
+                and (refused or self._full_by_count())):
+            raise BackPressureError(
+                f"all {len(self._slots)} replica(s) of deployment {self.deployment_name!r} have "
+                f"{self.max_ongoing_requests} requests ongoing (max_ongoing_requests) and "
+                f"{len(self._waiters)} request(s) wait (max_queued_requests={limit})")
+        fut = asyncio.get_running_loop().create_future()
+        self._waiters.append(fut)
+        if self._reporter is None and self._on_demand is not None:
+            self._reporter = asyncio.get_running_loop().create_task(self._report_queue())
+        try:
+            if timeout is None:
+                await fut
+            else:
+                await asyncio.wait([fut], timeout=timeout)
+        finally:
+            if fut in self._waiters:
+                self._waiters.remove(fut)
+            due = self._report_due
+            if not self._waiters and due is not None and not due.done():
+                due.set_result(None)  # the last 0 goes now, not at the next interval
+        if self.closed:
+            raise RuntimeError(f"deployment {self.deployment_name!r} of application {self.app_name!r} "
+                               "was deleted while the request waited")
 
     async def _report_queue(self) -> None:
         """Tell the controller how many requests wait, while any does, and a last 0 as soon

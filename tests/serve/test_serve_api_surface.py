@@ -19,7 +19,6 @@ FUNCTIONS = ("deployment", "run", "start", "shutdown", "delete", "status", "get_
 
 #: what is not there (deployment options on this list raise NotImplementedError when given)
 KNOWN_GAPS = frozenset({
-    "deployment(request_router_config)",
     "deployment(rolling_update_percentage)", "deployment(max_surge_percent)",
     "run(external_scaler_enabled)", "run(controller_options)",
     "start(tracing_config)", "start(controller_options)",
@@ -66,7 +65,7 @@ def test_ray_serve_surface() -> None:
 
 
 def test_unsupported_options_say_so() -> None:
-    for option in ("request_router_config",):
+    for option in ("rolling_update_percentage", "max_surge_percent"):
         with pytest.raises(NotImplementedError, match=option):
             serve.deployment(**{option: None})(lambda request: "ok")
     with pytest.raises(NotImplementedError, match="request_serialization"):

@@ -101,8 +101,7 @@ def test_init_args_logging_config_and_retry_count_options() -> None:
         changed.set_logging_config({"log_level": "LOUD"})
     with pytest.raises(TypeError, match="serve.run\\(logging_config\\)"):
         serve.run(Model.bind(1), logging_config=3)
-    with pytest.raises(NotImplementedError, match="request_router_config"):
-        Model.options(request_router_config={})
+    assert Model.options(request_router_config={}).config.request_router_config.is_default_request_router()
     assert Model.options(placement_group_bundles=[{"CPU": 1}]).config.placement_strategy() == "PACK"
     two = Model.options(placement_group_bundles=[{"CPU": 1}, {"CPU": 1}], placement_group_bundle_label_selector=[
         {"zone": "a"}])
