@@ -52,8 +52,7 @@ _DEPLOYMENT_FIELDS = ("name", "num_replicas", "max_ongoing_requests", "max_queue
                       "rolling_update_percentage", "max_surge_percent")
 #: Ray's deployment options streamdata's serve does not have (see ``deployment._UNSUPPORTED``), and
 #: ``deployment_actors`` (actor classes: code, not config)
-_DEPLOYMENT_UNSUPPORTED = ("request_router_config", "deployment_actors", "rolling_update_percentage",
-                           "max_surge_percent")
+_DEPLOYMENT_UNSUPPORTED = ("deployment_actors", "rolling_update_percentage", "max_surge_percent")
 _PROXY_LOCATIONS = ("Disabled", "HeadOnly", "EveryNode")
 #: Ray's default for ``num_replicas: auto`` (the autoscaling config it stands for)
 AUTO_AUTOSCALING = {"min_replicas": 1, "max_replicas": 100, "target_ongoing_requests": 2}

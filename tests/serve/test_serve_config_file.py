@@ -84,6 +84,7 @@ def test_a_full_config_parses() -> None:
             ray_actor_options: {num_cpus: 0.5, runtime_env: {}}
           - name: Scaled
             autoscaling_config: {min_replicas: 1, max_replicas: 4}
+            request_router_config: {request_router_kwargs: {k: 1}, request_routing_stats_period_s: 5}
         - name: b
           route_prefix: null
           import_path: pkg.other.app
@@ -117,8 +118,12 @@ def test_a_full_config_parses() -> None:
      "application 'a', deployment 'D': field 'user_config' must be a mapping"),
     (_config(deployments=[{"name": "D", "ray_actor_options": {"num_cpu": 1}}]),
      "application 'a', deployment 'D': unknown ray_actor_options key(s) ['num_cpu']"),
-    (_config(deployments=[{"name": "D", "request_router_config": {}}]),
-     "deployment 'D': field 'request_router_config' is not supported by streamdata"),
+    (_config(deployments=[{"name": "D", "request_router_config": {"request_router_clas": "m:R"}}]),
+     "deployment 'D': request_router_config has unknown field(s) ['request_router_clas']"),
+    (_config(deployments=[{"name": "D", "request_router_config": {"request_router_class": "no_such_module:R"}}]),
+     "deployment 'D': RequestRouterConfig(request_router_class='no_such_module:R') cannot be imported"),
+    (_config(deployments=[{"name": "D", "rolling_update_percentage": 10}]),
+     "deployment 'D': field 'rolling_update_percentage' is not supported by streamdata"),
     (_config(deployments=[{"num_replicas": 1}]), "application 'a': deployments[0]: field 'name' is required"),
     (_config(deployments=[{"name": "D"}, {"name": "D"}]), "application 'a': deployment 'D' is listed twice"),
     (_config(import_path="no_attribute"), "application 'a': field 'import_path' 'no_attribute' must be "
