@@ -35,10 +35,11 @@ NOT_PUBLIC = frozenset({
 
 #: classes users get from functions and never build (their constructors are not compared)
 INTERNAL_CONSTRUCTORS = frozenset({"PlacementGroup", "Deployment", "Application", "DeploymentHandle",
-                                   "DeploymentResponse", "Result", "TrainContext"})
+                                   "DeploymentResponse", "Result", "TrainContext",
+                                   "PendingRequest", "RunningReplica"})  # a request router gets them
 
 #: The exact to-do list (see the module docstring): "surface:name" or "surface:name(param)".
-#: Measured: 668 of 690 names and parameters present (22 gaps)
+#: Measured: 780 of 802 names and parameters present (22 gaps)
 KNOWN_GAPS: frozenset[str] = frozenset({
     'ray.serve.Deployment:options(max_surge_percent)',
     'ray.serve.handle.DeploymentHandle:broadcast',
@@ -120,6 +121,26 @@ def _surfaces() -> Iterator[tuple[str, Any, Any, list[str]]]:
         yield surface, theirs, ours, names
         if ours is not None:
             yield from _classes(surface, theirs, ours, names)
+    # Modules whose names (and functions' parameters) are compared, not their classes' members: Ray's
+    # router classes carry its routing internals (queue-length caches, actor stubs) and its pydantic
+    # models' fields are not class attributes, so a member-by-member comparison says nothing useful
+    # there; tests/serve/test_serve_request_router.py and test_serve_celery.py cover the behaviour.
+    names_only = [
+        ("ray.serve.config", ["GangSchedulingConfig", "GangPlacementStrategy", "GangRuntimeFailurePolicy",
+                              "RequestRouterConfig"]),
+        ("ray.serve.request_router", ["RequestRouter", "FIFOMixin", "LocalityMixin", "MultiplexMixin",
+                                      "PendingRequest", "ReplicaID", "RunningReplica", "ReplicaResult"]),
+        ("ray.serve.task_consumer", ["task_consumer", "task_handler", "instantiate_adapter_from_config"]),
+        ("ray.serve.schema", ["TaskProcessorConfig", "CeleryAdapterConfig", "TaskResult", "TaskProcessorAdapter",
+                              "ReplicaRank"]),
+        ("ray.serve.task_processor", ["CeleryTaskProcessorAdapter"]),
+        ("ray.serve.async_inference_autoscaling_policy", ["AsyncInferenceAutoscalingPolicy"]),
+        ("ray.serve.metrics", ["Counter", "Gauge", "Histogram"]),
+        ("ray.data.collate_fn", ["CollateFn", "ArrowBatchCollateFn", "NumpyBatchCollateFn", "PandasBatchCollateFn",
+                                 "DefaultCollateFn"]),
+    ]
+    for surface, names in names_only:
+        yield surface, _module(surface), _module(surface.replace("ray.", "streamdata.", 1)), _keep(surface, names)
     import ray.serve.handle as rh
 
     import streamdata.serve.handle as sh
